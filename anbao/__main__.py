@@ -1,0 +1,5 @@
+"""``python -m anbao`` is the ``anbao`` command."""
+
+from anbao.cli import main
+
+main()

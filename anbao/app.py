@@ -1,0 +1,117 @@
+"""The Falcon app factory: the one place where settings become a wired application."""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import falcon
+import falcon.asgi
+import httpx
+
+from anbao import errors
+from anbao.health import Dependency, Readiness, blocking_probe, keycloak_probe
+from anbao.metrics import Metrics
+from anbao.middleware import RequestContextMiddleware
+from anbao.openapi import Api
+from anbao.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
+from anbao.settings import AuditStoreKind, Settings
+from anbao.web import AsgiApp
+from audit.elasticsearch import ElasticsearchAuditStore
+from audit.ports import AuditStore
+from audit.sqlite import SqliteAuditStore
+from iam.falcon_auth import AuthMiddleware
+from iam.keycloak import KeycloakJwks, issuer_url
+from iam.tokens import TokenVerifier
+
+
+@dataclasses.dataclass(slots=True)
+class Parts:
+    """Swappable parts; tests pass their own, everything else is built from settings."""
+
+    verifier: TokenVerifier | None = None
+    audit_store: AuditStore | None = None
+    clock: Callable[[], float] = time.time
+
+
+def build_audit_store(settings: Settings) -> AuditStore:
+    if settings.audit.store is AuditStoreKind.ELASTICSEARCH:
+        es = settings.elasticsearch
+        return ElasticsearchAuditStore(
+            es.url,
+            username=es.username,
+            password=es.password.reveal(),
+            ca_file=es.ca_file,
+            timeout=es.timeout_seconds,
+        )
+    return SqliteAuditStore(settings.audit.sqlite_path)
+
+
+def build_verifier(settings: Settings, clock: Callable[[], float]) -> TokenVerifier:
+    kc = settings.keycloak
+    return TokenVerifier(
+        issuer=issuer_url(kc.url, kc.realm),
+        audience=kc.audience,
+        jwks=KeycloakJwks(kc.url, kc.realm, timeout=kc.timeout_seconds),
+        clock=clock,
+    )
+
+
+def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
+    parts = parts or Parts()
+    metrics = Metrics()
+    verifier = parts.verifier or build_verifier(settings, parts.clock)
+    audit_store = parts.audit_store or build_audit_store(settings)
+    http = httpx.AsyncClient(timeout=settings.keycloak.timeout_seconds)
+
+    middleware: list[Any] = [
+        RequestContextMiddleware(
+            metrics,
+            max_body_bytes=settings.server.max_body_bytes,
+            access_log_enabled=settings.server.access_log,
+        ),
+        AuthMiddleware(verifier),
+    ]
+    app: AsgiApp = falcon.asgi.App(middleware=middleware)
+    app.req_options.strip_url_path_trailing_slash = True
+    errors.install(app)
+
+    readiness = Readiness(
+        [
+            Dependency(
+                "keycloak",
+                keycloak_probe(issuer_url(settings.keycloak.url, settings.keycloak.realm), http),
+                required=settings.keycloak.required,
+            ),
+            Dependency(f"audit_store:{audit_store.kind}", blocking_probe(audit_store.ping)),
+        ],
+        metrics,
+        timeout=settings.keycloak.timeout_seconds,
+    )
+
+    api = Api(app)
+    api.add_route("/healthz", Health())
+    api.add_route("/readyz", Ready(readiness))
+    api.add_route("/metrics", MetricsResource(metrics))
+    api.add_route("/openapi.json", OpenApiDocument(api))
+    api.add_route("/whoami", WhoAmI())
+
+    async def close() -> None:
+        await http.aclose()
+        audit_store.close()
+
+    app.add_middleware(_Lifespan(close))
+    return app
+
+
+class _Lifespan:
+    """Closes clients when the server shuts down."""
+
+    def __init__(self, close: Callable[[], Awaitable[None]]) -> None:
+        self._close = close
+
+    async def process_shutdown(self, scope: object, event: object) -> None:
+        del scope, event
+        await self._close()

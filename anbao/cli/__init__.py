@@ -1,0 +1,29 @@
+"""The ``anbao`` command line.
+
+Subcommand groups live in sibling modules (``anbao.cli.crypto`` …) and are attached here, so
+``anbao --help`` lists everything while each group stays a short module.
+"""
+
+from __future__ import annotations
+
+import click
+
+from anbao import __version__
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="anbao")
+def main() -> None:
+    """Anbao security and identity assurance platform."""
+
+
+def _attach_groups() -> None:
+    from anbao.cli import crypto as crypto_cli  # noqa: PLC0415 - attached once, at import
+    from anbao.cli import serve as serve_cli  # noqa: PLC0415
+
+    main.add_command(serve_cli.serve)
+    main.add_command(serve_cli.show_settings)
+    main.add_command(crypto_cli.crypto)
+
+
+_attach_groups()

@@ -1,0 +1,174 @@
+"""The error table: every error leaves the API as RFC 9457 ``application/problem+json``.
+
+Domain packages raise their own errors (a stable ``code``, a ``title``, a client-safe ``detail``)
+and know nothing of HTTP. This one table maps them to a status and headers; Falcon's own errors
+(400/404/405/413/415…) go through the same serializer, and anything unexpected becomes a 500
+that carries only the request id — the details go to the log, never to the client.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+from collections.abc import Callable
+from typing import Any
+
+import falcon
+import falcon.asgi
+
+from anbao.web import AsgiApp
+from audit.errors import AuditError, AuditStoreUnavailable
+from crypto.errors import CryptoError, InvalidSignature, MalformedInput
+from iam.errors import (
+    Forbidden,
+    IamError,
+    IdentityProviderUnavailable,
+    InsufficientAuthentication,
+    Unauthenticated,
+)
+
+PROBLEM_JSON = "application/problem+json"
+TYPE_PREFIX = "urn:anbao:problem:"
+
+log = logging.getLogger("anbao.errors")
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Mapping:
+    status: int
+    headers: Callable[[Exception], dict[str, str]] | None = None
+
+
+def _bearer_challenge(exc: Exception) -> dict[str, str]:
+    """RFC 6750 §3 and RFC 9470 §3: tell the client what is wrong and what ``acr`` it needs."""
+    parts = ['Bearer realm="anbao"']
+    error = getattr(exc, "bearer_error", None)
+    if error:
+        parts.append(f'error="{error}"')
+    acr_values = getattr(exc, "acr_values", None)
+    if acr_values:
+        parts.append(f'acr_values="{" ".join(acr_values)}"')
+    return {"WWW-Authenticate": ", ".join(parts)}
+
+
+#: Most specific first: the first class the exception is an instance of wins.
+ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
+    (InsufficientAuthentication, Mapping(401, _bearer_challenge)),
+    (Unauthenticated, Mapping(401, _bearer_challenge)),
+    (Forbidden, Mapping(403)),
+    (IdentityProviderUnavailable, Mapping(503)),
+    (IamError, Mapping(400)),
+    (AuditStoreUnavailable, Mapping(503)),
+    (AuditError, Mapping(400)),
+    (InvalidSignature, Mapping(422)),
+    (MalformedInput, Mapping(400)),
+    (CryptoError, Mapping(422)),
+]
+
+#: Stable problem types for Falcon's own errors, by status.
+_FALCON_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "content_too_large",
+    415: "unsupported_media_type",
+    422: "unprocessable_content",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+def problem_type(code: str) -> str:
+    return TYPE_PREFIX + code
+
+
+def write_problem(
+    req: falcon.Request,
+    resp: falcon.Response,
+    *,
+    status: int,
+    code: str,
+    title: str,
+    detail: str | None = None,
+    extra: dict[str, Any] | None = None,
+) -> None:
+    body: dict[str, Any] = {"type": problem_type(code), "title": title, "status": status}
+    if detail and detail != title:
+        body["detail"] = detail
+    request_id = getattr(req.context, "request_id", None)
+    if request_id:
+        body["request_id"] = request_id
+    if extra:
+        body.update(extra)
+    resp.status = status
+    resp.content_type = PROBLEM_JSON
+    resp.text = json.dumps(body, ensure_ascii=False)
+
+
+def serialize_http_error(req: falcon.Request, resp: falcon.Response, exc: falcon.HTTPError) -> None:
+    """Falcon's serializer hook: its own HTTP errors become problem documents too."""
+    status = exc.status_code
+    code = getattr(exc, "code", None) or _FALCON_CODES.get(status, f"http_{status}")
+    # Falcon's titles read "404 Not Found"; the status is already a member of the problem.
+    title = (exc.title or falcon.code_to_http_status(status)).removeprefix(f"{status} ")
+    write_problem(req, resp, status=status, code=str(code), title=title, detail=exc.description)
+
+
+def _mapping_for(exc: Exception) -> Mapping | None:
+    for cls, mapping in ERROR_TABLE:
+        if isinstance(exc, cls):
+            return mapping
+    return None
+
+
+async def handle_exception(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Exception, params: dict[str, Any]
+) -> None:
+    """The one handler for every non-Falcon exception: table lookup, else an opaque 500."""
+    del params
+    if isinstance(exc, falcon.HTTPError):
+        # Falcon resolves the most specific handler; HTTPError keeps its own path.
+        serialize_http_error(req, resp, exc)
+        if exc.headers:
+            resp.set_headers(exc.headers)
+        return
+    mapping = _mapping_for(exc)
+    if mapping is None:
+        log.error(
+            "unhandled exception",
+            exc_info=exc,
+            extra={"request_id": getattr(req.context, "request_id", None)},
+        )
+        write_problem(
+            req,
+            resp,
+            status=500,
+            code="internal_error",
+            title="Internal Server Error",
+            detail="The server failed to handle the request; quote the request id when reporting.",
+        )
+        return
+    write_problem(
+        req,
+        resp,
+        status=mapping.status,
+        code=str(getattr(exc, "code", "error")),
+        title=str(getattr(exc, "title", "Error")),
+        detail=getattr(exc, "detail", None),
+        extra=getattr(exc, "problem_extra", None),
+    )
+    if mapping.headers is not None:
+        resp.set_headers(mapping.headers(exc))
+
+
+def install(app: AsgiApp) -> None:
+    app.set_error_serializer(serialize_http_error)
+    # Falcon's own handler for HTTPError is more specific than Exception and keeps using the
+    # serializer above; everything else goes through the table.
+    app.add_error_handler(Exception, handle_exception)

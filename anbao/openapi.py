@@ -1,0 +1,94 @@
+"""The OpenAPI 3.1 document, built from the routes the app actually serves.
+
+Routes are added through :meth:`Api.add_route`, which records the resource next to Falcon's
+router; each resource describes its operations in an ``openapi`` class attribute. A route whose
+resource does not describe one of its responders fails at start-up, and a test compares the
+document with Falcon's own route inspection, so the document cannot drift from the code.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from anbao import __version__
+from anbao.errors import PROBLEM_JSON
+from anbao.web import AsgiApp
+
+_PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
+_METHODS = ("get", "put", "post", "delete", "patch")
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details",
+    "required": ["type", "title", "status"],
+    "properties": {
+        "type": {"type": "string", "format": "uri"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "request_id": {"type": "string"},
+    },
+}
+
+
+class Api:
+    """Adds routes to the Falcon app and remembers them for the OpenAPI document."""
+
+    def __init__(self, app: AsgiApp) -> None:
+        self.app = app
+        self.routes: list[tuple[str, object]] = []
+
+    def add_route(self, template: str, resource: object) -> None:
+        spec = getattr(resource, "openapi", None)
+        responders = {m for m in _METHODS if hasattr(resource, f"on_{m}")}
+        documented = set(spec or {})
+        if responders != documented:
+            raise TypeError(
+                f"{type(resource).__name__}: openapi documents {sorted(documented)}, responders are {sorted(responders)}"
+            )
+        self.app.add_route(template, resource)
+        self.routes.append((template, resource))
+
+    def document(self) -> dict[str, Any]:
+        paths: dict[str, Any] = {}
+        for template, resource in self.routes:
+            path = _PARAM.sub(r"{\1}", template)
+            item = paths.setdefault(path, {})
+            params = [
+                {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                for n in _PARAM.findall(template)
+            ]
+            for method, operation in getattr(resource, "openapi", {}).items():
+                item[method] = _operation(
+                    operation, params, getattr(resource, "auth_required", True)
+                )
+        return {
+            "openapi": "3.1.0",
+            "info": {"title": "Anbao API", "version": __version__},
+            "paths": paths,
+            "components": {
+                "schemas": {"Problem": PROBLEM_SCHEMA},
+                "securitySchemes": {
+                    "bearer": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+                },
+            },
+            "security": [{"bearer": []}],
+        }
+
+
+def _operation(
+    operation: dict[str, Any], params: list[dict[str, Any]], auth: bool
+) -> dict[str, Any]:
+    result = dict(operation)
+    responses = dict(result.get("responses", {}))
+    problem = {"content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    responses.setdefault("default", {"description": "Error", **problem})
+    if auth:
+        responses.setdefault("401", {"description": "Missing or invalid bearer token", **problem})
+    result["responses"] = responses
+    if params:
+        result["parameters"] = params + list(result.get("parameters", []))
+    if not auth:
+        result["security"] = []
+    return result

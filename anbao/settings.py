@@ -1,0 +1,301 @@
+"""One typed, frozen settings object: defaults < TOML file (``ANBAO_CONFIG``) < ``ANBAO_*`` env.
+
+Each setting is addressed as ``section.name`` and by the environment variable
+``ANBAO_SECTION_NAME`` (e.g. ``keycloak.url`` / ``ANBAO_KEYCLOAK_URL``). Secrets are
+:class:`Secret` values whose ``repr``/``str`` never show the value, so a settings dump, a log line
+or a traceback cannot leak them. Invalid settings raise :class:`SettingsError` naming the setting,
+so ``anbao serve`` can fail fast with one line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import ipaddress
+import tomllib
+import types
+import typing
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting is missing, malformed or inconsistent; ``name`` is its dotted name."""
+
+    def __init__(self, name: str, reason: str) -> None:
+        self.name = name
+        self.reason = reason
+        super().__init__(f"setting {name} ({env_name(name)}): {reason}")
+
+
+class Secret:
+    """A string that refuses to be printed. Read it with :meth:`reveal` where it is used."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __bool__(self) -> bool:
+        return bool(self._value)
+
+    def __repr__(self) -> str:
+        return "Secret('********')" if self._value else "Secret('')"
+
+    __str__ = __repr__
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, Secret) and other._value == self._value
+
+    def __hash__(self) -> int:
+        return hash(self._value)
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class AuditStoreKind(enum.StrEnum):
+    SQLITE = "sqlite"
+    ELASTICSEARCH = "elasticsearch"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ServerSettings:
+    host: str = "127.0.0.1"
+    port: int = 8000
+    workers: int = 1
+    max_body_bytes: int = 1_048_576
+    access_log: bool = True
+    log_level: str = "info"
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    #: In production, plain HTTP is refused unless TLS terminates at a trusted proxy in front.
+    behind_tls_proxy: bool = False
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class KeycloakSettings:
+    url: str = "http://127.0.0.1:8080"
+    realm: str = "anbao"
+    #: Audience Anbao's own API requires in access tokens.
+    audience: str = "anbao-api"
+    admin_username: str = "admin"
+    admin_password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    #: When true, ``anbao serve`` refuses to start unless Keycloak answers.
+    required: bool = True
+    timeout_seconds: float = 3.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuditSettings:
+    store: AuditStoreKind = AuditStoreKind.SQLITE
+    sqlite_path: str = ".anbao/audit.sqlite3"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ElasticsearchSettings:
+    url: str = "http://127.0.0.1:9200"
+    username: str = "anbao"
+    password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    ca_file: str = ""
+    timeout_seconds: float = 5.0
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Settings:
+    environment: Environment = Environment.DEVELOPMENT
+    server: ServerSettings = dataclasses.field(default_factory=ServerSettings)
+    keycloak: KeycloakSettings = dataclasses.field(default_factory=KeycloakSettings)
+    audit: AuditSettings = dataclasses.field(default_factory=AuditSettings)
+    elasticsearch: ElasticsearchSettings = dataclasses.field(default_factory=ElasticsearchSettings)
+
+    @classmethod
+    def load(cls, environ: Mapping[str, str]) -> Settings:
+        """Defaults, then the TOML file named by ``ANBAO_CONFIG``, then ``ANBAO_*`` variables."""
+        values: dict[str, dict[str, Any]] = {}
+        config = environ.get("ANBAO_CONFIG")
+        if config:
+            values = _read_toml(Path(config))
+        for dotted in _setting_names():
+            raw = environ.get(env_name(dotted))
+            if raw is not None:
+                section, _, name = dotted.rpartition(".")
+                if section:
+                    values.setdefault(section, {})[name] = raw
+                else:
+                    values.setdefault("", {})[name] = raw
+        settings = _build(cls, values)
+        settings.validate()
+        return settings
+
+    def validate(self) -> None:
+        """Cross-field rules; raises :class:`SettingsError` for the first broken one."""
+        _check_url("keycloak.url", self.keycloak.url)
+        _check_url("elasticsearch.url", self.elasticsearch.url)
+        _check_range("server.port", self.server.port, 1, 65535)
+        _check_range("server.workers", self.server.workers, 1, 64)
+        _check_range("server.max_body_bytes", self.server.max_body_bytes, 1024, 1 << 30)
+        if self.server.log_level not in {"debug", "info", "warning", "error"}:
+            raise SettingsError("server.log_level", "must be debug, info, warning or error")
+        if bool(self.server.tls_cert_file) != bool(self.server.tls_key_file):
+            raise SettingsError("server.tls_key_file", "TLS needs both a certificate and a key")
+        for name in ("server.tls_cert_file", "server.tls_key_file"):
+            path = getattr(self.server, name.split(".")[1])
+            if path and not Path(path).is_file():
+                raise SettingsError(name, f"file not found: {path}")
+        if self.audit.store is AuditStoreKind.ELASTICSEARCH and not self.elasticsearch.password:
+            raise SettingsError(
+                "elasticsearch.password", "required when audit.store is elasticsearch"
+            )
+        if self.environment is Environment.PRODUCTION:
+            self._validate_production()
+
+    def _validate_production(self) -> None:
+        tls = bool(self.server.tls_cert_file) or self.server.behind_tls_proxy
+        if not tls:
+            raise SettingsError(
+                "server.tls_cert_file", "production requires TLS (or server.behind_tls_proxy)"
+            )
+        if urlsplit(self.keycloak.url).scheme != "https":
+            raise SettingsError("keycloak.url", "production requires an https Keycloak URL")
+
+    def redacted(self) -> dict[str, Any]:
+        """A JSON-ready view with every secret masked, for ``anbao settings`` and logs."""
+        return typing.cast(dict[str, Any], _redact(dataclasses.asdict(self)))
+
+
+def env_name(dotted: str) -> str:
+    return "ANBAO_" + dotted.replace(".", "_").upper()
+
+
+def _setting_names() -> list[str]:
+    names = []
+    for top in dataclasses.fields(Settings):
+        hint = _hints(Settings)[top.name]
+        if dataclasses.is_dataclass(hint):
+            names += [f"{top.name}.{f.name}" for f in dataclasses.fields(hint)]
+        else:
+            names.append(top.name)
+    return names
+
+
+def _hints(cls: type) -> dict[str, Any]:
+    return typing.get_type_hints(cls)
+
+
+def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        with path.open("rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise SettingsError("config", f"ANBAO_CONFIG file not found: {path}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise SettingsError("config", f"malformed TOML in {path}: {exc}") from None
+    values: dict[str, dict[str, Any]] = {"": {}}
+    for key, value in data.items():
+        if isinstance(value, dict):
+            values[key] = dict(value)
+        else:
+            values[""][key] = value
+    return values
+
+
+def _build(cls: type[Settings], values: dict[str, dict[str, Any]]) -> Settings:
+    top_hints = _hints(cls)
+    kwargs: dict[str, Any] = {}
+    for key, value in values.get("", {}).items():
+        if key not in top_hints or dataclasses.is_dataclass(top_hints[key]):
+            raise SettingsError(key, "unknown setting")
+        kwargs[key] = _coerce(key, top_hints[key], value)
+    for section, items in values.items():
+        if not section:
+            continue
+        section_cls = top_hints.get(section)
+        if section_cls is None or not dataclasses.is_dataclass(section_cls):
+            raise SettingsError(section, "unknown settings section")
+        hints = _hints(typing.cast(type, section_cls))
+        fields = {}
+        for key, value in items.items():
+            dotted = f"{section}.{key}"
+            if key not in hints:
+                raise SettingsError(dotted, "unknown setting")
+            fields[key] = _coerce(dotted, hints[key], value)
+        kwargs[section] = typing.cast(Any, section_cls)(**fields)
+    return cls(**kwargs)
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def _coerce(name: str, hint: Any, value: Any) -> Any:
+    """Turn a TOML or environment value into the declared type, or say which setting is wrong."""
+    if isinstance(hint, types.UnionType):
+        raise TypeError(hint)  # pragma: no cover - no optional settings by design
+    if hint is Secret:
+        return Secret(_as_str(name, value))
+    if hint is bool:
+        if isinstance(value, bool):
+            return value
+        text = _as_str(name, value).lower()
+        if text in _TRUE | _FALSE:
+            return text in _TRUE
+        raise SettingsError(name, f"expected true or false, got {value!r}")
+    if hint in (int, float):
+        if isinstance(value, bool):
+            raise SettingsError(name, f"expected a number, got {value!r}")
+        try:
+            return hint(value)
+        except (TypeError, ValueError):
+            raise SettingsError(name, f"expected a number, got {value!r}") from None
+    if isinstance(hint, type) and issubclass(hint, enum.Enum):
+        try:
+            return hint(_as_str(name, value))
+        except ValueError:
+            allowed = ", ".join(m.value for m in hint)
+            raise SettingsError(name, f"expected one of {allowed}, got {value!r}") from None
+    return _as_str(name, value)
+
+
+def _as_str(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise SettingsError(name, f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _check_url(name: str, url: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise SettingsError(name, f"expected an http(s) URL, got {url!r}")
+
+
+def _check_range(name: str, value: int, low: int, high: int) -> None:
+    if not low <= value <= high:
+        raise SettingsError(name, f"must be between {low} and {high}, got {value}")
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _redact(v) for k, v in value.items()}
+    if isinstance(value, Secret):
+        return "********" if value else ""
+    if isinstance(value, enum.Enum):
+        return value.value
+    return value
+
+
+def is_loopback(host: str) -> bool:
+    """True for loopback addresses and ``localhost``: plain HTTP is tolerated only there."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -1,0 +1,1 @@
+"""The tamper-evident audit trail: events, the durable pipeline, and the stores behind one port."""

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Keycloak for local runs and tests: dev mode with its embedded database, loopback only.
+# Usage: deploy/local/keycloak.sh start|stop|status|env
+#   start   fetch (once), unpack (once), start, wait for /health/ready; no-op when healthy
+#   env     print the variables a client needs (URL, admin user and password file)
+# The bootstrap admin comes from KEYCLOAK_ADMIN_USERNAME/KEYCLOAK_ADMIN_PASSWORD; when unset,
+# a random password is generated once and kept (mode 0600) in the state directory.
+source "$(dirname "$0")/lib.sh"
+
+KC_PORT="${ANBAO_KEYCLOAK_PORT:-8080}"
+KC_MGMT_PORT="${ANBAO_KEYCLOAK_MGMT_PORT:-9000}"
+KC_HOME="$ANBAO_STATE/keycloak-$KEYCLOAK_VERSION"
+PIDFILE="$ANBAO_STATE/keycloak.pid"
+LOGFILE="$ANBAO_STATE/keycloak.log"
+SECRETS="$ANBAO_STATE/keycloak-admin.env"
+TIMEOUT="${ANBAO_KEYCLOAK_TIMEOUT:-300}"
+
+healthy() { curl -fsS "http://127.0.0.1:$KC_MGMT_PORT/health/ready"; }
+
+admin_env() {
+    if [ -n "${KEYCLOAK_ADMIN_PASSWORD:-}" ]; then
+        printf 'KEYCLOAK_ADMIN_USERNAME=%s\nKEYCLOAK_ADMIN_PASSWORD=%s\n' \
+            "${KEYCLOAK_ADMIN_USERNAME:-admin}" "$KEYCLOAK_ADMIN_PASSWORD"
+        return
+    fi
+    if [ ! -s "$SECRETS" ]; then
+        (umask 077; printf 'KEYCLOAK_ADMIN_USERNAME=%s\nKEYCLOAK_ADMIN_PASSWORD=%s\n' \
+            "${KEYCLOAK_ADMIN_USERNAME:-admin}" "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$SECRETS")
+    fi
+    cat "$SECRETS"
+}
+
+start() {
+    if pid_alive "$PIDFILE" && healthy >/dev/null 2>&1; then
+        log "keycloak already running and healthy (pid $(cat "$PIDFILE"))"; return 0
+    fi
+    pid_alive "$PIDFILE" && stop_pid keycloak "$PIDFILE"
+    local zip java_home
+    zip=$(fetch_zip org.keycloak keycloak-quarkus-dist "$KEYCLOAK_VERSION")
+    unpack "$zip" "$KC_HOME"
+    java_home=$(pick_java 21)
+    mkdir -p "$KC_HOME/data/import"
+    rm -f "$KC_HOME"/data/import/*.json
+    cp "$ANBAO_ROOT"/deploy/keycloak/*.json "$KC_HOME/data/import/" 2>/dev/null || true
+    local user pass
+    eval "$(admin_env | sed 's/^/local /')"
+    user=$KEYCLOAK_ADMIN_USERNAME pass=$KEYCLOAK_ADMIN_PASSWORD
+    log "starting keycloak $KEYCLOAK_VERSION on 127.0.0.1:$KC_PORT (JDK $java_home, log $LOGFILE)"
+    local t0=$SECONDS
+    JAVA_HOME="$java_home" KC_BOOTSTRAP_ADMIN_USERNAME="$user" KC_BOOTSTRAP_ADMIN_PASSWORD="$pass" \
+        JAVA_OPTS_KC_HEAP="-Xms256m -Xmx1g" \
+        setsid "$KC_HOME/bin/kc.sh" start-dev \
+            --http-host=127.0.0.1 --http-port="$KC_PORT" \
+            --http-management-port="$KC_MGMT_PORT" --health-enabled=true --metrics-enabled=true \
+            --hostname-strict=false --import-realm \
+            >"$LOGFILE" 2>&1 < /dev/null &
+    echo $! > "$PIDFILE"
+    wait_healthy keycloak "$PIDFILE" "$LOGFILE" "$TIMEOUT" healthy || { stop_pid keycloak "$PIDFILE"; exit 1; }
+    echo "$(( SECONDS - t0 ))" > "$ANBAO_STATE/keycloak.startup-seconds"
+}
+
+case "${1:-}" in
+    start) start ;;
+    stop) stop_pid keycloak "$PIDFILE" ;;
+    status) if pid_alive "$PIDFILE" && healthy >/dev/null 2>&1; then echo healthy; else echo down; exit 1; fi ;;
+    env) admin_env; echo "KEYCLOAK_URL=http://127.0.0.1:$KC_PORT" ;;
+    *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+esac

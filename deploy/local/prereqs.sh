@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Machine prerequisites of the local scripts and tests; installs what is missing (Debian, as root).
+set -euo pipefail
+need=()
+for tool in curl unzip openssl mvn setpriv; do
+    command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
+done
+[ ${#need[@]} -eq 0 ] && exit 0
+declare -A package=([curl]=curl [unzip]=unzip [openssl]=openssl [mvn]=maven [setpriv]=util-linux)
+pkgs=(); for tool in "${need[@]}"; do pkgs+=("${package[$tool]}"); done
+if [ "$(id -u)" != 0 ]; then
+    echo "prereqs: missing ${need[*]}; install: sudo apt-get install ${pkgs[*]}" >&2; exit 1
+fi
+echo "prereqs: installing ${pkgs[*]}" >&2
+apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${pkgs[@]}" >/dev/null

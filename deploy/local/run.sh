@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# `make run`: Keycloak, then the API with the embedded audit store, in the foreground.
+# Ctrl-C stops the API and whatever this script started.
+source "$(dirname "$0")/lib.sh"
+cd "$ANBAO_ROOT"
+
+started_keycloak=0
+"$ANBAO_ROOT/deploy/local/keycloak.sh" status >/dev/null 2>&1 || started_keycloak=1
+"$ANBAO_ROOT/deploy/local/keycloak.sh" start
+cleanup() { [ "$started_keycloak" = 1 ] && "$ANBAO_ROOT/deploy/local/keycloak.sh" stop; }
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+eval "$("$ANBAO_ROOT/deploy/local/keycloak.sh" env | sed 's/^/export /')"
+export ANBAO_KEYCLOAK_URL="$KEYCLOAK_URL"
+port="${ANBAO_SERVER_PORT:-8000}"
+cat <<MSG
+
+  Anbao API        http://127.0.0.1:$port   (GET /readyz, /openapi.json, /metrics)
+  Keycloak         $KEYCLOAK_URL/admin/     realm "anbao"
+  Keycloak admin   user "$KEYCLOAK_ADMIN_USERNAME", password in $ANBAO_STATE/keycloak-admin.env
+                   (or set KEYCLOAK_ADMIN_PASSWORD before the first start)
+  A token for the API: create a client in realm "anbao" with an audience mapper for
+  "anbao-api", then call GET /whoami with "Authorization: Bearer <access token>".
+  Ctrl-C stops the API$( [ "$started_keycloak" = 1 ] && echo " and Keycloak").
+
+MSG
+"$ANBAO_ROOT/.venv/bin/anbao" serve

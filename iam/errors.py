@@ -1,0 +1,59 @@
+"""Errors raised by the iam package.
+
+Codes are stable; details are client-safe (never a token, a claim value from an unverified
+token, or raw Keycloak text).
+"""
+
+from __future__ import annotations
+
+
+class IamError(Exception):
+    """Base class for identity and access errors."""
+
+    code = "iam_error"
+    title = "Identity request failed"
+
+    def __init__(self, detail: str | None = None) -> None:
+        self.detail = detail or self.title
+        super().__init__(self.detail)
+
+
+class Unauthenticated(IamError):
+    """No usable credentials: missing, malformed, expired or untrusted token (RFC 6750 §3.1)."""
+
+    code = "unauthenticated"
+    title = "Authentication required"
+    #: RFC 6750 error code for the ``WWW-Authenticate`` challenge; empty when no token was sent.
+    bearer_error = "invalid_token"
+
+    def __init__(self, detail: str | None = None, *, bearer_error: str | None = None) -> None:
+        super().__init__(detail)
+        if bearer_error is not None:
+            self.bearer_error = bearer_error
+
+
+class InsufficientAuthentication(Unauthenticated):
+    """The token's ``acr`` is below what the route needs (RFC 9470 §3)."""
+
+    code = "insufficient_user_authentication"
+    title = "Stronger authentication required"
+    bearer_error = "insufficient_user_authentication"
+
+    def __init__(self, acr_values: tuple[str, ...], detail: str | None = None) -> None:
+        super().__init__(detail)
+        self.acr_values = acr_values
+        self.problem_extra = {"acr_values": list(acr_values)}
+
+
+class Forbidden(IamError):
+    """Authenticated, but the principal lacks a role or scope the operation needs."""
+
+    code = "forbidden"
+    title = "Not allowed"
+
+
+class IdentityProviderUnavailable(IamError):
+    """Keycloak (JWKS, introspection, admin API) could not be reached."""
+
+    code = "identity_provider_unavailable"
+    title = "Identity provider unavailable"

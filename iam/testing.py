@@ -1,0 +1,63 @@
+"""In-memory stand-ins for the iam ports, for unit tests of code that consumes tokens.
+
+:class:`LocalIssuer` signs real RS256 JWTs with a key generated in memory and serves the
+matching JWKS, so the real :class:`iam.tokens.TokenVerifier` runs unchanged. Integration tests
+use the real Keycloak instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+import uuid
+from collections.abc import Mapping
+from typing import Any
+
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+_KIDS = itertools.count(1)
+
+
+class LocalIssuer:
+    def __init__(
+        self, issuer: str = "https://idp.test/realms/anbao", audience: str = "anbao-api"
+    ) -> None:
+        self.issuer = issuer
+        self.audience = audience
+        self.key = RSAKey.generate_key(
+            2048, parameters={"kid": f"test-{next(_KIDS)}", "alg": "RS256", "use": "sig"}
+        )
+        self.fetches = 0
+
+    def fetch(self) -> Mapping[str, Any]:
+        self.fetches += 1
+        return {"keys": [self.key.as_dict(private=False)]}
+
+    def rotate(self) -> None:
+        self.key = RSAKey.generate_key(
+            2048, parameters={"kid": f"test-{next(_KIDS)}", "alg": "RS256", "use": "sig"}
+        )
+
+    def claims(self, now: float, **overrides: Any) -> dict[str, Any]:
+        claims: dict[str, Any] = {
+            "iss": self.issuer,
+            "aud": self.audience,
+            "sub": str(uuid.uuid4()),
+            "iat": int(now),
+            "exp": int(now) + 300,
+            "jti": str(uuid.uuid4()),
+            "typ": "Bearer",
+            "azp": "test-client",
+            "preferred_username": "tester",
+            "realm_access": {"roles": []},
+            "scope": "openid",
+            "acr": "1",
+        }
+        claims.update(overrides)
+        return {k: v for k, v in claims.items() if v is not None}
+
+    def token(
+        self, now: float, *, header: Mapping[str, Any] | None = None, **overrides: Any
+    ) -> str:
+        head = {"alg": "RS256", "kid": self.key.kid, **(header or {})}
+        return jwt.encode(head, self.claims(now, **overrides), self.key)

@@ -1,0 +1,1 @@
+"""Detections and alerts over the audit trail (Sigma rules, two engines)."""

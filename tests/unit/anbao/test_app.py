@@ -1,0 +1,191 @@
+from __future__ import annotations
+
+import json
+import logging
+import time
+from collections.abc import Callable
+
+import falcon
+import falcon.asgi
+import falcon.inspect
+import falcon.testing
+import pytest
+
+from iam.testing import LocalIssuer
+from tests.unit.anbao.conftest import FakeAuditStore, problem
+
+
+def test_healthz_is_public_and_cheap(client: falcon.testing.TestClient) -> None:
+    result = client.simulate_get("/healthz")
+    assert result.status_code == 200
+    assert result.json == {"status": "ok"}
+
+
+def test_readyz_reports_each_dependency(client: falcon.testing.TestClient) -> None:
+    result = client.simulate_get("/readyz")
+    assert result.status_code == 200, result.text
+    checks = result.json["checks"]
+    assert checks["audit_store:memory"]["status"] == "up"
+    assert isinstance(checks["audit_store:memory"]["latency_ms"], float)
+    # Keycloak is not required here and unreachable (sockets are blocked in unit tests).
+    assert checks["keycloak"]["status"] == "down"
+    assert checks["keycloak"]["required"] is False
+
+
+def test_readyz_is_503_when_a_required_dependency_is_down(
+    client: falcon.testing.TestClient, audit_store: FakeAuditStore
+) -> None:
+    audit_store.up = False
+    result = client.simulate_get("/readyz")
+    assert result.status_code == 503
+    assert result.json["status"] == "not_ready"
+    assert (
+        result.json["checks"]["audit_store:memory"]["error"]
+        == "The in-memory store is switched off."
+    )
+
+
+def test_request_id_is_echoed_or_generated(client: falcon.testing.TestClient) -> None:
+    echoed = client.simulate_get("/healthz", headers={"X-Request-ID": "abc-123"})
+    assert echoed.headers["x-request-id"] == "abc-123"
+    generated = client.simulate_get("/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+    hostile = client.simulate_get("/healthz", headers={"X-Request-ID": "a b<script>"})
+    assert hostile.headers["x-request-id"] != "a b<script>"
+
+
+def test_protected_route_denies_without_token(client: falcon.testing.TestClient) -> None:
+    result = client.simulate_get("/whoami")
+    body = problem(result)
+    assert result.status_code == 401
+    assert body["type"] == "urn:anbao:problem:unauthenticated"
+    assert result.headers["www-authenticate"].startswith("Bearer")
+
+
+def test_protected_route_accepts_a_valid_token(
+    client: falcon.testing.TestClient, issuer: LocalIssuer
+) -> None:
+    token = issuer.token(time.time(), realm_access={"roles": ["auditor"]})
+    result = client.simulate_get("/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert result.status_code == 200, result.text
+    assert result.json["roles"] == ["auditor"]
+
+
+@pytest.mark.parametrize(
+    ("path", "method", "status", "code"),
+    [
+        ("/nope", "GET", 404, "not_found"),
+        ("/healthz", "DELETE", 405, "method_not_allowed"),
+    ],
+)
+def test_falcon_errors_are_problems(
+    client: falcon.testing.TestClient, path: str, method: str, status: int, code: str
+) -> None:
+    result = client.simulate_request(method, path)
+    body = problem(result)
+    assert result.status_code == status
+    assert body["type"] == f"urn:anbao:problem:{code}"
+    assert body["request_id"] == result.headers["x-request-id"]
+
+
+class _Echo:
+    auth_required = False
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        resp.media = await req.get_media()
+
+
+class _Boom:
+    auth_required = False
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        raise RuntimeError("database password=swordfish exploded")
+
+
+def test_oversized_body_is_413(make_app: Callable[..., falcon.asgi.App]) -> None:
+    app = make_app(ANBAO_SERVER_MAX_BODY_BYTES="2048")
+    app.add_route("/echo", _Echo())
+    result = falcon.testing.TestClient(app).simulate_post(
+        "/echo", body=b"x" * 4096, content_type="application/json"
+    )
+    assert result.status_code == 413
+    assert problem(result)["type"] == "urn:anbao:problem:content_too_large"
+
+
+def test_malformed_json_is_400_and_unknown_media_type_is_415(
+    make_app: Callable[..., falcon.asgi.App],
+) -> None:
+    app = make_app()
+    app.add_route("/echo", _Echo())
+    client = falcon.testing.TestClient(app)
+    bad = client.simulate_post("/echo", body=b"{not json", content_type="application/json")
+    assert bad.status_code == 400
+    assert problem(bad)["type"] == "urn:anbao:problem:bad_request"
+    odd = client.simulate_post("/echo", body=b"<x/>", content_type="application/x-unknown")
+    assert odd.status_code == 415
+    assert problem(odd)["type"] == "urn:anbao:problem:unsupported_media_type"
+
+
+def test_unhandled_exception_is_opaque_500_and_logged(
+    make_app: Callable[..., falcon.asgi.App], caplog: pytest.LogCaptureFixture
+) -> None:
+    app = make_app()
+    app.add_route("/boom", _Boom())
+    with caplog.at_level(logging.ERROR, logger="anbao.errors"):
+        result = falcon.testing.TestClient(app).simulate_get("/boom")
+    body = problem(result)
+    assert result.status_code == 500
+    assert "swordfish" not in result.text
+    assert "Traceback" not in result.text
+    assert body["request_id"] == result.headers["x-request-id"]
+    assert any(r.exc_info for r in caplog.records)
+
+
+def test_openapi_matches_the_routes(
+    client: falcon.testing.TestClient, make_app: Callable[..., falcon.asgi.App]
+) -> None:
+    document = client.simulate_get("/openapi.json").json
+    assert document["openapi"] == "3.1.0"
+    served = {
+        (route.path, m.method.lower())
+        for route in falcon.inspect.inspect_routes(make_app())
+        for m in route.methods
+        if not m.internal
+    }
+    documented = {(path, method) for path, item in document["paths"].items() for method in item}
+    assert served == documented
+    for path, item in document["paths"].items():
+        for method, operation in item.items():
+            assert operation["summary"], (path, method)
+            assert "default" in operation["responses"]
+    assert document["paths"]["/healthz"]["get"]["security"] == []
+    assert "security" not in document["paths"]["/whoami"]["get"]
+
+
+def test_metrics_count_requests_by_route_and_status(client: falcon.testing.TestClient) -> None:
+    client.simulate_get("/healthz")
+    client.simulate_get("/whoami")
+    text = client.simulate_get("/metrics").text
+    assert 'anbao_http_requests_total{method="GET",route="/healthz",status="200"} 1.0' in text
+    assert 'anbao_http_requests_total{method="GET",route="/whoami",status="401"} 1.0' in text
+    assert "anbao_http_request_duration_seconds_bucket" in text
+
+
+def test_access_log_is_json_with_request_id(
+    client: falcon.testing.TestClient, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from anbao import logs
+
+    logs.configure("info")
+    try:
+        client.simulate_get("/healthz", headers={"X-Request-ID": "trace-me"})
+        client.simulate_get("/whoami", headers={"Authorization": "Bearer sekrit.token.value"})
+    finally:
+        logging.getLogger().handlers.clear()
+    lines = [
+        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
+    ]
+    access = [line for line in lines if line["log.logger"] == "anbao.access"]
+    assert access[0]["request_id"] == "trace-me"
+    assert access[0]["http.response.status_code"] == 200
+    assert "sekrit" not in json.dumps(lines)

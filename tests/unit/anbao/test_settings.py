@@ -1,0 +1,90 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from anbao.settings import AuditStoreKind, Environment, Secret, Settings, SettingsError
+
+
+def test_defaults_are_loopback_development_with_embedded_audit() -> None:
+    settings = Settings.load({})
+    assert settings.environment is Environment.DEVELOPMENT
+    assert settings.server.host == "127.0.0.1"
+    assert settings.audit.store is AuditStoreKind.SQLITE
+
+
+def test_environment_overrides_toml_which_overrides_defaults(tmp_path: Path) -> None:
+    config = tmp_path / "anbao.toml"
+    config.write_text('[server]\nport = 9001\nworkers = 3\n[keycloak]\nrealm = "gov"\n')
+    settings = Settings.load({"ANBAO_CONFIG": str(config), "ANBAO_SERVER_PORT": "9002"})
+    assert settings.server.port == 9002  # env wins
+    assert settings.server.workers == 3  # from TOML
+    assert settings.keycloak.realm == "gov"
+    assert settings.server.max_body_bytes == 1_048_576  # default
+
+
+def test_secrets_never_print() -> None:
+    settings = Settings.load(
+        {"ANBAO_ELASTICSEARCH_PASSWORD": "hunter2-Secret", "ANBAO_AUDIT_STORE": "elasticsearch"}
+    )
+    assert settings.elasticsearch.password.reveal() == "hunter2-Secret"
+    for text in (repr(settings), str(settings), str(settings.redacted())):
+        assert "hunter2" not in text
+    assert settings.redacted()["elasticsearch"]["password"] == "********"
+    assert Secret("x") == Secret("x")
+
+
+@pytest.mark.parametrize(
+    ("env", "name"),
+    [
+        ({"ANBAO_SERVER_PORT": "eighty"}, "server.port"),
+        ({"ANBAO_SERVER_PORT": "70000"}, "server.port"),
+        ({"ANBAO_KEYCLOAK_URL": "ftp://idp"}, "keycloak.url"),
+        ({"ANBAO_AUDIT_STORE": "mongodb"}, "audit.store"),
+        ({"ANBAO_SERVER_ACCESS_LOG": "maybe"}, "server.access_log"),
+        ({"ANBAO_AUDIT_STORE": "elasticsearch"}, "elasticsearch.password"),
+        ({"ANBAO_SERVER_TLS_CERT_FILE": "/nonexistent.pem"}, "server.tls_key_file"),
+        ({"ANBAO_ENVIRONMENT": "production"}, "server.tls_cert_file"),
+        (
+            {"ANBAO_ENVIRONMENT": "production", "ANBAO_SERVER_BEHIND_TLS_PROXY": "true"},
+            "keycloak.url",
+        ),
+    ],
+)
+def test_invalid_settings_name_the_setting(env: dict[str, str], name: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.load(env)
+    assert info.value.name == name
+    assert name in str(info.value)
+
+
+def test_malformed_toml_is_one_clear_error(tmp_path: Path) -> None:
+    config = tmp_path / "bad.toml"
+    config.write_text("[server\nport = ")
+    with pytest.raises(SettingsError, match="malformed TOML"):
+        Settings.load({"ANBAO_CONFIG": str(config)})
+
+
+def test_unknown_keys_are_refused_not_ignored(tmp_path: Path) -> None:
+    config = tmp_path / "typo.toml"
+    config.write_text("[server]\nprot = 1\n")
+    with pytest.raises(SettingsError) as info:
+        Settings.load({"ANBAO_CONFIG": str(config)})
+    assert info.value.name == "server.prot"
+
+
+def test_missing_config_file() -> None:
+    with pytest.raises(SettingsError, match="not found"):
+        Settings.load({"ANBAO_CONFIG": "/nonexistent/anbao.toml"})
+
+
+def test_production_with_tls_proxy_and_https_keycloak_is_accepted() -> None:
+    settings = Settings.load(
+        {
+            "ANBAO_ENVIRONMENT": "production",
+            "ANBAO_SERVER_BEHIND_TLS_PROXY": "yes",
+            "ANBAO_KEYCLOAK_URL": "https://idp.gov.example",
+        }
+    )
+    assert settings.environment is Environment.PRODUCTION
