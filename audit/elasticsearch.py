@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from elasticsearch import ApiError, AuthenticationException, Elasticsearch, TransportError
 
 from audit.errors import AuditStoreUnavailable
+from audit.model import AuditEvent
+from audit.ports import Document, SearchPage, SearchRequest, WriteResult
 
 
 class ElasticsearchAuditStore:
@@ -39,3 +42,24 @@ class ElasticsearchAuditStore:
 
     def close(self) -> None:
         self.client.close()
+
+    # Being implemented (issue 5 parts 3-4); signatures are the audit.ports.AuditStore contract.
+    def write_batch(self, events: Sequence[AuditEvent]) -> WriteResult:
+        raise NotImplementedError
+
+    def get(self, event_id: str) -> Document | None:
+        raise NotImplementedError
+
+    def scan(
+        self, stream: str, start: int = 0, stop: int | None = None, *, batch_size: int = 1000
+    ) -> Iterator[Document]:
+        raise NotImplementedError
+
+    def streams(self) -> Mapping[str, int]:
+        raise NotImplementedError
+
+    def refresh(self) -> None:
+        raise NotImplementedError
+
+    def search(self, request: SearchRequest) -> SearchPage:
+        raise NotImplementedError
