@@ -269,3 +269,6 @@ def sm4_decrypt(
 
 # Subcommands from sibling modules are attached below this line, one import each
 # (e.g. the certificate tools: ``crypto.add_command(cert)``).
+from anbao.cli.cert import cert  # noqa: E402 - attached after the group is defined
+
+crypto.add_command(cert)

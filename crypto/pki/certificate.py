@@ -1,0 +1,369 @@
+"""X.509 v3 certificates signed with SM2-with-SM3: parse, build, sign.
+
+The builders take the clock (``now``) and, optionally, the serial as arguments: core code
+never reads the clock, and tests can pin both. Profiles follow RFC 5280 §4.2.1: CA
+certificates carry a critical basicConstraints with cA and a critical keyUsage with
+keyCertSign and cRLSign; end-entity certificates a critical basicConstraints without cA and
+digitalSignature (plus nonRepudiation for seal holders, who sign with legal effect).
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from enum import StrEnum
+from functools import cached_property
+
+from asn1crypto import keys, x509
+from cryptography.hazmat.primitives import hashes
+
+from crypto.pki import _asn1
+from crypto.pki._keys import DEFAULT_UID, SigningKey, VerifyingKey, public_key_from_point, sign
+from crypto.pki.errors import MalformedCertificateError, invalid_request
+from crypto.pki.names import names_equal
+
+_PEM_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
+_SKI_LENGTH = 20
+_SERIAL_BITS = 127
+_MAX_PATH_LEN = 16
+
+
+class Profile(StrEnum):
+    """What a certificate is for; decides basicConstraints and keyUsage."""
+
+    ROOT_CA = "root_ca"
+    INTERMEDIATE_CA = "intermediate_ca"
+    END_ENTITY = "end_entity"
+    SEAL_HOLDER = "seal_holder"
+
+
+_KEY_USAGE: dict[Profile, frozenset[str]] = {
+    Profile.ROOT_CA: frozenset({"key_cert_sign", "crl_sign"}),
+    Profile.INTERMEDIATE_CA: frozenset({"key_cert_sign", "crl_sign"}),
+    Profile.END_ENTITY: frozenset({"digital_signature"}),
+    Profile.SEAL_HOLDER: frozenset({"digital_signature", "non_repudiation"}),
+}
+
+
+@dataclass(frozen=True)
+class Certificate:
+    """A parsed certificate: its exact DER plus the fields path validation reads."""
+
+    der: bytes
+    asn1: x509.Certificate = field(repr=False, compare=False)
+
+    @classmethod
+    def load(cls, data: bytes) -> Certificate:
+        """Parse PEM or DER; raise ``MalformedCertificateError`` on anything malformed.
+
+        Every field is parsed now (asn1crypto is lazy) and trailing bytes are refused, so a
+        certificate either loads whole or not at all.
+        """
+        try:
+            der = _asn1.unarmor(data, _PEM_LABELS)
+            cert = x509.Certificate.load(der, strict=True)
+            _asn1.fully_parse(cert)
+            _asn1.sm2_point(cert.public_key)
+        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+            raise MalformedCertificateError("not a well-formed SM2 X.509 certificate") from exc
+        return cls(der=der, asn1=cert)
+
+    def pem(self) -> bytes:
+        """PEM text ("CERTIFICATE")."""
+        return _asn1.armor("CERTIFICATE", self.der)
+
+    @property
+    def subject(self) -> x509.Name:
+        """Subject name."""
+        return self.asn1.subject
+
+    @property
+    def issuer(self) -> x509.Name:
+        """Issuer name."""
+        return self.asn1.issuer
+
+    @property
+    def serial_number(self) -> int:
+        """Serial number."""
+        return int(self.asn1.serial_number)
+
+    @property
+    def not_before(self) -> datetime:
+        """Start of the validity period (aware, UTC)."""
+        value: datetime = self.asn1["tbs_certificate"]["validity"]["not_before"].native
+        return value
+
+    @property
+    def not_after(self) -> datetime:
+        """End of the validity period (aware, UTC), inclusive (RFC 5280 §4.1.2.5)."""
+        value: datetime = self.asn1["tbs_certificate"]["validity"]["not_after"].native
+        return value
+
+    @property
+    def is_ca(self) -> bool:
+        """basicConstraints cA (RFC 5280 §4.2.1.9); False when the extension is absent."""
+        return bool(self.asn1.ca)
+
+    @property
+    def path_length(self) -> int | None:
+        """basicConstraints pathLenConstraint, None when absent."""
+        value = self.asn1.max_path_length
+        return None if value is None else int(value)
+
+    @property
+    def key_usage(self) -> frozenset[str] | None:
+        """keyUsage bit names (asn1crypto spelling); None when the extension is absent."""
+        value = self.asn1.key_usage_value
+        return None if value is None else frozenset(value.native)
+
+    @property
+    def subject_key_id(self) -> bytes | None:
+        """subjectKeyIdentifier, None when absent."""
+        value = self.asn1.key_identifier
+        return None if value is None else bytes(value)
+
+    @property
+    def authority_key_id(self) -> bytes | None:
+        """authorityKeyIdentifier keyIdentifier, None when absent."""
+        value = self.asn1.authority_key_identifier
+        return None if value is None else bytes(value)
+
+    @property
+    def crl_urls(self) -> list[str]:
+        """URIs of the CRL distribution points (RFC 5280 §4.2.1.13)."""
+        urls: list[str] = []
+        for point in self.asn1.crl_distribution_points:
+            urls.extend(u for u in [point.url] if u)
+        return urls
+
+    @property
+    def critical_extensions(self) -> frozenset[str]:
+        """Names (or dotted OIDs) of the critical extensions."""
+        return frozenset(self.asn1.critical_extensions)
+
+    @property
+    def public_key_bytes(self) -> bytes:
+        """The SM2 public key point 04||x||y."""
+        return _asn1.sm2_point(self.asn1.public_key)
+
+    @cached_property
+    def public_key(self) -> VerifyingKey:
+        """The subject's public key, as an SM2 primitive key."""
+        return public_key_from_point(self.public_key_bytes)
+
+    @property
+    def tbs_der(self) -> bytes:
+        """The exact DER the issuer signed."""
+        return bytes(self.asn1["tbs_certificate"].dump())
+
+    @property
+    def signature(self) -> bytes:
+        """The DER SM2 signature in the signatureValue BIT STRING."""
+        return bytes(self.asn1["signature_value"].native)
+
+    @property
+    def has_sm2_sm3_signature(self) -> bool:
+        """Both algorithm fields say SM2-with-SM3 and agree (RFC 5280 §4.1.1.2)."""
+        outer = self.asn1["signature_algorithm"]
+        inner = self.asn1["tbs_certificate"]["signature"]
+        return _asn1.is_sm2_sm3(outer) and outer.dump() == inner.dump()
+
+    @property
+    def is_self_issued(self) -> bool:
+        """Subject equals issuer (RFC 5280 §6.1, name comparison per §7.1)."""
+        return names_equal(self.subject, self.issuer)
+
+
+def key_identifier(point: bytes) -> bytes:
+    """SKI: leftmost 160 bits of SM3 over the subjectPublicKey bits (RFC 7093 §2 method, SM3)."""
+    digest = hashes.Hash(hashes.SM3())
+    digest.update(point)
+    return digest.finalize()[:_SKI_LENGTH]
+
+
+def random_serial() -> int:
+    """A positive 127-bit serial with its top bit set: unpredictable, fixed length, < 20 octets."""
+    return secrets.randbits(_SERIAL_BITS - 1) | (1 << (_SERIAL_BITS - 1))
+
+
+@dataclass(frozen=True)
+class _Issuer:
+    name: x509.Name
+    key: SigningKey
+    key_id: bytes
+
+
+def _extensions(
+    profile: Profile,
+    *,
+    ski: bytes,
+    aki: bytes,
+    path_len: int | None,
+    crl_urls: Sequence[str],
+    key_usage: frozenset[str] | None,
+) -> list[dict[str, object]]:
+    is_ca = profile in (Profile.ROOT_CA, Profile.INTERMEDIATE_CA)
+    constraints: dict[str, object] = {"ca": is_ca}
+    if is_ca and path_len is not None:
+        constraints["path_len_constraint"] = path_len
+    usage = key_usage if key_usage is not None else _KEY_USAGE[profile]
+    extensions: list[dict[str, object]] = [
+        {"extn_id": "basic_constraints", "critical": True, "extn_value": constraints},
+        {"extn_id": "key_usage", "critical": True, "extn_value": set(usage)},
+        {"extn_id": "key_identifier", "critical": False, "extn_value": ski},
+        {
+            "extn_id": "authority_key_identifier",
+            "critical": False,
+            "extn_value": {"key_identifier": aki},
+        },
+    ]
+    if crl_urls:
+        points = [
+            {
+                "distribution_point": x509.DistributionPointName(
+                    name="full_name",
+                    value=[x509.GeneralName(name="uniform_resource_identifier", value=url)],
+                )
+            }
+            for url in crl_urls
+        ]
+        extensions.append(
+            {"extn_id": "crl_distribution_points", "critical": False, "extn_value": points}
+        )
+    return extensions
+
+
+def _check_request(now: datetime, days: int, path_len: int | None) -> None:
+    if now.tzinfo is None:
+        raise invalid_request("now must be timezone-aware")
+    if days <= 0:
+        raise invalid_request("validity must be at least one day")
+    if path_len is not None and not 0 <= path_len <= _MAX_PATH_LEN:
+        raise invalid_request("path length out of range")
+
+
+def _build(
+    *,
+    issuer: _Issuer,
+    subject: x509.Name,
+    public_key: bytes,
+    profile: Profile,
+    now: datetime,
+    days: int,
+    serial: int | None,
+    path_len: int | None,
+    crl_urls: Sequence[str],
+    key_usage: frozenset[str] | None,
+    uid: bytes,
+) -> Certificate:
+    _check_request(now, days, path_len)
+    try:
+        spki = _asn1.spki_for(public_key)
+        _asn1.sm2_point(spki)
+    except ValueError as exc:
+        raise invalid_request("not an SM2 public key") from exc
+    public_key_from_point(public_key)  # on the curve, or MalformedCertificateError
+    serial = random_serial() if serial is None else serial
+    if serial <= 0:
+        raise invalid_request("serial must be positive")
+    tbs = x509.TbsCertificate(
+        {
+            "version": "v3",
+            "serial_number": serial,
+            "signature": _asn1.sm2_sm3_algorithm(),
+            "issuer": issuer.name,
+            "validity": {
+                "not_before": _asn1.x509_time(now),
+                "not_after": _asn1.x509_time(now + timedelta(days=days)),
+            },
+            "subject": subject,
+            "subject_public_key_info": keys.PublicKeyInfo.load(spki.dump()),
+            "extensions": _extensions(
+                profile,
+                ski=key_identifier(public_key),
+                aki=issuer.key_id,
+                path_len=path_len,
+                crl_urls=crl_urls,
+                key_usage=key_usage,
+            ),
+        }
+    )
+    tbs_der = tbs.dump()
+    cert = x509.Certificate(
+        {
+            "tbs_certificate": x509.TbsCertificate.load(tbs_der),
+            "signature_algorithm": _asn1.sm2_sm3_algorithm(),
+            "signature_value": sign(issuer.key, tbs_der, uid),
+        }
+    )
+    return Certificate.load(cert.dump())
+
+
+def make_root_ca(
+    key: SigningKey,
+    subject: x509.Name,
+    *,
+    now: datetime,
+    days: int,
+    path_len: int | None = None,
+    serial: int | None = None,
+    uid: bytes = DEFAULT_UID,
+) -> Certificate:
+    """A self-signed root CA certificate (RFC 5280 §3.2, §4.2.1.9)."""
+    point = key.public_key().to_bytes()
+    return _build(
+        issuer=_Issuer(subject, key, key_identifier(point)),
+        subject=subject,
+        public_key=point,
+        profile=Profile.ROOT_CA,
+        now=now,
+        days=days,
+        serial=serial,
+        path_len=path_len,
+        crl_urls=(),
+        key_usage=None,
+        uid=uid,
+    )
+
+
+def issue_certificate(
+    ca_cert: Certificate,
+    ca_key: SigningKey,
+    *,
+    subject: x509.Name,
+    public_key: bytes,
+    now: datetime,
+    days: int,
+    profile: Profile = Profile.END_ENTITY,
+    path_len: int | None = None,
+    crl_urls: Sequence[str] = (),
+    key_usage: frozenset[str] | None = None,
+    serial: int | None = None,
+    uid: bytes = DEFAULT_UID,
+) -> Certificate:
+    """Issue a certificate for ``public_key`` (04||x||y) signed by ``ca_cert``'s key.
+
+    The issuer name and the authorityKeyIdentifier come from ``ca_cert`` (RFC 5280 §4.1.2.4,
+    §4.2.1.1), so names chain by construction. ``ca_key`` must match ``ca_cert``: refused
+    otherwise, since the result could never validate. The validity is not clipped to the CA's.
+    """
+    if ca_key.public_key().to_bytes() != ca_cert.public_key_bytes:
+        raise invalid_request("CA key does not match CA certificate")
+    if profile is Profile.ROOT_CA:
+        raise invalid_request("use make_root_ca for roots")
+    key_id = ca_cert.subject_key_id or key_identifier(ca_cert.public_key_bytes)
+    return _build(
+        issuer=_Issuer(ca_cert.subject, ca_key, key_id),
+        subject=subject,
+        public_key=public_key,
+        profile=profile,
+        now=now,
+        days=days,
+        serial=serial,
+        path_len=path_len,
+        crl_urls=crl_urls,
+        key_usage=key_usage,
+        uid=uid,
+    )
