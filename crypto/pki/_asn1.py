@@ -16,6 +16,17 @@ SM2_CURVE_OID = "1.2.156.10197.1.301"
 SM2_WITH_SM3_OID = "1.2.156.10197.1.501"
 EC_PUBLIC_KEY_OID = "1.2.840.10045.2.1"
 
+# What asn1crypto raises on hostile DER: besides ValueError, assorted internal errors (an
+# ObjectDescriptor inside a SEQUENCE raises AttributeError in ``.native``, found by fuzzing).
+PARSE_ERRORS: tuple[type[Exception], ...] = (
+    ValueError,
+    TypeError,
+    KeyError,
+    IndexError,
+    AttributeError,
+    OverflowError,
+)
+
 _GENERALIZED_TIME_FROM = datetime(2050, 1, 1, tzinfo=UTC)
 
 

@@ -66,7 +66,7 @@ class Certificate:
             cert = x509.Certificate.load(der, strict=True)
             _asn1.fully_parse(cert)
             _asn1.sm2_point(cert.public_key)
-        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        except _asn1.PARSE_ERRORS as exc:
             raise MalformedCertificateError("not a well-formed SM2 X.509 certificate") from exc
         return cls(der=der, asn1=cert)
 

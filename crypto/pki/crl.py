@@ -61,7 +61,7 @@ class CertificateList:
             der = _asn1.unarmor(data, _PEM_LABELS)
             parsed = crl.CertificateList.load(der, strict=True)
             _asn1.fully_parse(parsed)
-        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        except _asn1.PARSE_ERRORS as exc:
             raise MalformedCertificateError("not a well-formed X.509 CRL") from exc
         return cls(der=der, asn1=parsed)
 

@@ -34,7 +34,7 @@ class CertificateRequest:
             request = csr.CertificationRequest.load(der, strict=True)
             _asn1.fully_parse(request)
             _asn1.sm2_point(request["certification_request_info"]["subject_pk_info"])
-        except (ValueError, TypeError, KeyError, OverflowError) as exc:
+        except _asn1.PARSE_ERRORS as exc:
             raise MalformedCertificateError("not a well-formed SM2 PKCS#10 request") from exc
         return cls(der=der, asn1=request)
 

@@ -146,3 +146,11 @@ def test_arbitrary_bytes_raise_only_certificate_errors(data):
     for loader in (CertificateList.load, CertificateRequest.load):
         with contextlib.suppress(CertificateError):
             loader(data)
+
+
+def test_object_descriptor_in_place_of_attributes_is_malformed():
+    """Found by fuzzing: asn1crypto raises AttributeError on an ObjectDescriptor here."""
+    der = build_csr(_KEY, parse_name("/CN=x")).der
+    assert der.count(b"\xa0\x00") == 1
+    with pytest.raises(MalformedCertificateError):
+        CertificateRequest.load(der.replace(b"\xa0\x00", b"\x07\x00"))
