@@ -176,6 +176,16 @@ class Certificate:
         return names_equal(self.subject, self.issuer)
 
 
+def check_issuer(ca_cert: Certificate, ca_key: SigningKey, usage: str) -> None:
+    """Refuse to sign with a key that is not ``ca_cert``'s, or a CA not allowed ``usage``."""
+    if ca_key.public_key().to_bytes() != ca_cert.public_key_bytes:
+        raise invalid_request("CA key does not match CA certificate")
+    if not ca_cert.is_ca:
+        raise invalid_request("the issuing certificate is not a CA (basicConstraints)")
+    if ca_cert.key_usage is not None and usage not in ca_cert.key_usage:
+        raise invalid_request(f"the issuing certificate's keyUsage lacks {usage}")
+
+
 def key_identifier(point: bytes) -> bytes:
     """SKI: leftmost 160 bits of SM3 over the subjectPublicKey bits (RFC 7093 §2 method, SM3)."""
     digest = hashes.Hash(hashes.SM3())
@@ -347,10 +357,11 @@ def issue_certificate(
 
     The issuer name and the authorityKeyIdentifier come from ``ca_cert`` (RFC 5280 §4.1.2.4,
     §4.2.1.1), so names chain by construction. ``ca_key`` must match ``ca_cert``: refused
-    otherwise, since the result could never validate. The validity is not clipped to the CA's.
+    otherwise, and so is a ``ca_cert`` that may not issue certificates (no cA, or keyUsage
+    without keyCertSign: RFC 5280 §4.2.1.3, §4.2.1.9), since the result could never validate.
+    The validity is not clipped to the CA's.
     """
-    if ca_key.public_key().to_bytes() != ca_cert.public_key_bytes:
-        raise invalid_request("CA key does not match CA certificate")
+    check_issuer(ca_cert, ca_key, "key_cert_sign")
     if profile is Profile.ROOT_CA:
         raise invalid_request("use make_root_ca for roots")
     key_id = ca_cert.subject_key_id or key_identifier(ca_cert.public_key_bytes)

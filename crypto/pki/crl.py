@@ -16,7 +16,7 @@ from asn1crypto import crl, x509
 
 from crypto.pki import _asn1
 from crypto.pki._keys import DEFAULT_UID, SigningKey, sign
-from crypto.pki.certificate import Certificate
+from crypto.pki.certificate import Certificate, check_issuer
 from crypto.pki.errors import MalformedCertificateError, invalid_request
 
 _PEM_LABELS = ("X509 CRL",)
@@ -167,13 +167,16 @@ def build_crl(
     crl_number: int,
     uid: bytes = DEFAULT_UID,
 ) -> CertificateList:
-    """A v2 CRL issued by ``ca_cert`` at ``now``, valid until ``now + next_update``."""
+    """A v2 CRL issued by ``ca_cert`` at ``now``, valid until ``now + next_update``.
+
+    Refused unless ``ca_key`` matches ``ca_cert`` and ``ca_cert`` is a CA allowed cRLSign
+    (RFC 5280 §4.2.1.3), so every CRL this builds can validate.
+    """
     if now.tzinfo is None or next_update <= timedelta(0):
         raise invalid_request("now must be aware, next_update positive")
     if not 0 <= crl_number < _MAX_CRL_NUMBER:
         raise invalid_request("CRL number out of range")
-    if ca_key.public_key().to_bytes() != ca_cert.public_key_bytes:
-        raise invalid_request("CA key does not match CA certificate")
+    check_issuer(ca_cert, ca_key, "crl_sign")
     if any(r.serial_number <= 0 or r.revoked_at.tzinfo is None for r in revoked):
         raise invalid_request("bad revocation entry")
     extensions: list[dict[str, object]] = [{"extn_id": "crl_number", "extn_value": crl_number}]

@@ -10,6 +10,7 @@ from crypto.errors import CertificateError
 from crypto.pki import (
     DEFAULT_UID,
     OPENSSL_IMPLICIT_UID,
+    MalformedCertificateError,
     PathValidationError,
     Profile,
     Reason,
@@ -158,37 +159,41 @@ def test_unsupported_signature_algorithm():
     _fails(Reason.UNSUPPORTED_ALGORITHM, odd, [pki.intermediate], [pki.root])
 
 
+def _twins(pki, subject, **presented):
+    """A CA that can issue, and a twin (same key and name) as ``presented`` in the chain.
+
+    The builders refuse to sign under a certificate that could never validate, so a bad
+    issuer is made by issuing with a good certificate and presenting its bad twin.
+    """
+    key = sm2.PrivateKey.generate()
+    common = {
+        "subject": parse_name(subject),
+        "public_key": key.public_key().to_bytes(),
+        "now": NOW,
+        "days": 30,
+    }
+    good = issue_certificate(pki.root, pki.root_key, profile=Profile.INTERMEDIATE_CA, **common)
+    bad = issue_certificate(pki.root, pki.root_key, **common, **presented)
+    return key, good, bad
+
+
 def test_non_ca_intermediate():
     pki = shared_pki()
-    key = sm2.PrivateKey.generate()
-    not_ca = issue_certificate(
-        pki.root,
-        pki.root_key,
-        subject=parse_name("/CN=not a CA"),
-        public_key=key.public_key().to_bytes(),
-        now=NOW,
-        days=30,
+    key, ca, not_ca = _twins(
+        pki,
+        "/CN=not a CA",
         profile=Profile.END_ENTITY,
         key_usage=frozenset({"key_cert_sign", "digital_signature"}),
     )
-    leaf = _leaf_under(not_ca, key)
-    _fails(Reason.NOT_A_CA, leaf, [not_ca], [pki.root])
+    _fails(Reason.NOT_A_CA, _leaf_under(ca, key), [not_ca], [pki.root])
 
 
 def test_missing_key_cert_sign():
     pki = shared_pki()
-    key = sm2.PrivateKey.generate()
-    ca = issue_certificate(
-        pki.root,
-        pki.root_key,
-        subject=parse_name("/CN=CRL-only CA"),
-        public_key=key.public_key().to_bytes(),
-        now=NOW,
-        days=30,
-        profile=Profile.INTERMEDIATE_CA,
-        key_usage=frozenset({"crl_sign"}),
+    key, ca, crl_only = _twins(
+        pki, "/CN=CRL-only CA", profile=Profile.INTERMEDIATE_CA, key_usage=frozenset({"crl_sign"})
     )
-    _fails(Reason.KEY_USAGE, _leaf_under(ca, key), [ca], [pki.root])
+    _fails(Reason.KEY_USAGE, _leaf_under(ca, key), [crl_only], [pki.root])
 
 
 def test_path_length_exceeded():
@@ -333,21 +338,41 @@ def test_require_crl_covers_every_issued_certificate():
 
 def test_crl_issuer_without_crl_sign():
     pki = shared_pki()
-    key = sm2.PrivateKey.generate()
-    ca = issue_certificate(
-        pki.root,
-        pki.root_key,
-        subject=parse_name("/CN=no cRLSign"),
-        public_key=key.public_key().to_bytes(),
-        now=NOW,
-        days=30,
+    key, ca, no_crl_sign = _twins(
+        pki,
+        "/CN=no cRLSign",
         profile=Profile.INTERMEDIATE_CA,
         key_usage=frozenset({"key_cert_sign"}),
     )
     leaf = _leaf_under(ca, key)
     crl = build_crl(ca, key, revoked=[], now=NOW, next_update=timedelta(days=7), crl_number=1)
-    validate_chain(leaf, [ca], [pki.root], at=LATER)
-    _fails(Reason.KEY_USAGE, leaf, [ca], [pki.root], crls=[crl])
+    validate_chain(leaf, [no_crl_sign], [pki.root], at=LATER)
+    _fails(Reason.KEY_USAGE, leaf, [no_crl_sign], [pki.root], crls=[crl])
+
+
+def test_builders_refuse_issuers_that_cannot_validate():
+    pki = shared_pki()
+    point = sm2.PrivateKey.generate().public_key().to_bytes()
+    cases = [
+        ("/CN=EE", {"profile": Profile.END_ENTITY}, "not a CA"),
+        (
+            "/CN=y",
+            {"profile": Profile.INTERMEDIATE_CA, "key_usage": frozenset({"crl_sign"})},
+            "key_cert_sign",
+        ),
+    ]
+    for subject, presented, message in cases:
+        key, _, bad = _twins(pki, subject, **presented)
+        with pytest.raises(MalformedCertificateError, match=message) as info:
+            issue_certificate(
+                bad, key, subject=parse_name("/CN=z"), public_key=point, now=NOW, days=1
+            )
+        assert info.value.reason is Reason.INVALID_REQUEST
+    key, _, bad = _twins(
+        pki, "/CN=x", profile=Profile.INTERMEDIATE_CA, key_usage=frozenset({"key_cert_sign"})
+    )
+    with pytest.raises(MalformedCertificateError, match="crl_sign"):
+        build_crl(bad, key, revoked=[], now=NOW, next_update=timedelta(days=1), crl_number=1)
 
 
 def test_openssl_implicit_id_is_opt_in():
