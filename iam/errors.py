@@ -57,3 +57,37 @@ class IdentityProviderUnavailable(IamError):
 
     code = "identity_provider_unavailable"
     title = "Identity provider unavailable"
+
+
+class InvalidRequest(IamError):
+    """A request field is missing or invalid; the problem document names every bad field.
+
+    ``errors`` is a list of ``{"field": ..., "reason": ...}`` (field paths like
+    ``redirect_uris[1]``), also exposed in the problem body as ``errors`` and ``field`` (the first).
+    """
+
+    code = "invalid_request"
+    title = "Invalid request"
+
+    def __init__(self, errors: list[tuple[str, str]], detail: str | None = None) -> None:
+        if not errors:
+            raise ValueError("InvalidRequest needs at least one (field, reason)")
+        field, reason = errors[0]
+        super().__init__(detail or f"{field}: {reason}")
+        self.field = field
+        self.errors = [{"field": f, "reason": r} for f, r in errors]
+        self.problem_extra = {"field": field, "errors": self.errors}
+
+
+class NotFound(IamError):
+    """The named identity object does not exist, or the caller may not know it does."""
+
+    code = "not_found"
+    title = "Not found"
+
+
+class Conflict(IamError):
+    """The object already exists or changed concurrently."""
+
+    code = "conflict"
+    title = "Conflict"

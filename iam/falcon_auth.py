@@ -1,22 +1,40 @@
 """Falcon integration of the token verifier: deny by default, declare requirements per route.
 
-Every resource needs a valid bearer token unless it sets ``auth_required = False``. Routes add
-requirements with :func:`requires`; an ``acr`` below the requirement answers 401 with
-``error="insufficient_user_authentication"`` and the ``acr_values`` to ask for (RFC 9470 §3).
+Every resource needs a valid bearer token (RFC 6750 §2.1) unless it sets
+``auth_required = False``; the middleware puts the :class:`~iam.model.Principal` in
+``req.context.principal``. Routes declare what else they need with :func:`requires`, as a
+decorator on a responder or on the whole resource class::
+
+    class Reports:
+        @requires(roles=["auditor"], acr="2")
+        async def on_get(self, req, resp): ...
+
+    @requires(any_role=["app-developer", "platform-admin"])
+    class Apps: ...
+
+An ``acr`` below the requirement answers 401 with ``error="insufficient_user_authentication"``
+and the ``acr_values`` to ask for (RFC 9470 §3); a missing role or scope answers 403;
+``introspect=True`` also asks the issuer whether the token is still active (RFC 7662).
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterable
-from typing import Any
+import functools
+import inspect
+import typing
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
 
 import falcon
 import falcon.asgi
 
 from iam.errors import Forbidden, InsufficientAuthentication, Unauthenticated
+from iam.introspection import IntrospectionCache
 from iam.model import Principal
 from iam.tokens import TokenVerifier
+
+T = TypeVar("T")
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -32,11 +50,42 @@ def bearer_token(authorization: str | None) -> str:
     return token
 
 
-class AuthMiddleware:
-    """Authenticates every request to a protected resource and puts the principal in context."""
+class _Credential:
+    """The request's bearer token, kept for introspection; its repr never shows the token."""
 
-    def __init__(self, verifier: TokenVerifier) -> None:
+    __slots__ = ("acr_levels", "introspection", "token")
+
+    def __init__(
+        self,
+        token: str,
+        introspection: IntrospectionCache | None,
+        acr_levels: Mapping[str, int],
+    ) -> None:
+        self.token = token
+        self.introspection = introspection
+        self.acr_levels = acr_levels
+
+    def __repr__(self) -> str:
+        return "_Credential(<bearer token>)"
+
+
+class AuthMiddleware:
+    """Authenticates every request to a protected resource and puts the principal in context.
+
+    ``introspection`` serves routes declared with ``requires(introspect=True)``; ``acr_levels``
+    orders named assurance levels (Keycloak's ``acr.loa.map``, e.g. ``{"silver": 1, "gold": 2}``).
+    """
+
+    def __init__(
+        self,
+        verifier: TokenVerifier,
+        *,
+        introspection: IntrospectionCache | None = None,
+        acr_levels: Mapping[str, int] | None = None,
+    ) -> None:
         self._verifier = verifier
+        self._introspection = introspection
+        self._acr_levels = dict(acr_levels or {})
 
     async def process_resource(
         self,
@@ -50,47 +99,150 @@ class AuthMiddleware:
         if resource is None or not getattr(resource, "auth_required", True):
             return
         token = bearer_token(req.get_header("Authorization"))
+        req.context.principal = await self.authenticate(token)
+        req.context.credential = _Credential(token, self._introspection, self._acr_levels)
+
+    async def authenticate(self, token: str) -> Principal:
+        """Cache hit or inline RSA check; a JWKS fetch goes to a thread (no event-loop stall)."""
+        principal = self._verifier.cached(token)
+        if principal is not None:
+            return principal
         if self._verifier.needs_key_fetch(token):
-            req.context.principal = await asyncio.to_thread(self._verifier.verify, token)
-        else:
-            req.context.principal = self._verifier.verify(token)
+            return await asyncio.to_thread(self._verifier.verify, token)
+        return self._verifier.verify(token)
 
 
-def acr_satisfies(actual: str, required: str) -> bool:
-    """Keycloak's levels of assurance are numbers ("0", "1", "2"…); other values match exactly."""
-    if actual.isdigit() and required.isdigit():
-        return int(actual) >= int(required)
+def acr_satisfies(actual: str, required: str, levels: Mapping[str, int] | None = None) -> bool:
+    """Whether ``actual`` is at least ``required`` (RFC 9470 §3; Keycloak LoA numbers or names).
+
+    Keycloak's levels of assurance are numbers ("0", "1", "2"…) unless mapped to names; names
+    are ordered through ``levels``; anything else must match exactly.
+    """
+    levels = levels or {}
+    a = levels.get(actual, int(actual) if actual.isdigit() else None)
+    r = levels.get(required, int(required) if required.isdigit() else None)
+    if a is not None and r is not None:
+        return a >= r
     return actual == required
 
 
-def check(
-    principal: Principal | None, *, roles: frozenset[str], scopes: frozenset[str], acr: str | None
-) -> Principal:
-    """Framework-free authorization decision shared by the hook and other callers."""
-    if principal is None:
-        raise Unauthenticated("A bearer token is required.", bearer_error="")
-    if acr is not None and not acr_satisfies(principal.acr, acr):
-        raise InsufficientAuthentication((acr,), "This operation needs a stronger sign-in.")
-    if not roles <= principal.roles:
-        raise Forbidden("A required role is missing.")
-    if not scopes <= principal.scopes:
-        raise Forbidden("A required scope is missing.")
-    return principal
+class Requirement:
+    """What a route needs beyond a valid token. Use through :func:`requires`."""
 
+    def __init__(
+        self,
+        *,
+        roles: Iterable[str] = (),
+        any_role: Iterable[str] = (),
+        client_roles: Iterable[str] = (),
+        scopes: Iterable[str] = (),
+        acr: str | None = None,
+        introspect: bool = False,
+    ) -> None:
+        for name, value in (("roles", roles), ("any_role", any_role), ("scopes", scopes)):
+            if isinstance(value, str):
+                raise TypeError(f"requires({name}=...) takes a list of names, not a string")
+        self.roles = frozenset(roles)
+        self.any_role = frozenset(any_role)
+        self.client_roles = frozenset(client_roles)
+        self.scopes = frozenset(scopes)
+        self.acr = acr
+        self.introspect = introspect
 
-def requires(
-    *, roles: Iterable[str] = (), scopes: Iterable[str] = (), acr: str | None = None
-) -> Callable[..., Any]:
-    """A Falcon ``before`` hook: ``@falcon.before(requires(roles=["auditor"]))``."""
-    role_set, scope_set = frozenset(roles), frozenset(scopes)
+    def check(
+        self, principal: Principal | None, *, acr_levels: Mapping[str, int] | None = None
+    ) -> Principal:
+        """The framework-free decision: 401 for authentication, 403 for authorization."""
+        if principal is None:
+            raise Unauthenticated("A bearer token is required.", bearer_error="")
+        if self.acr is not None and not acr_satisfies(principal.acr, self.acr, acr_levels):
+            raise InsufficientAuthentication(
+                (self.acr,), "This operation needs a stronger sign-in."
+            )
+        if not self.roles <= principal.roles or not principal.has_any_role(self.any_role):
+            raise Forbidden("A required role is missing.")
+        if not self.client_roles <= principal.client_roles:
+            raise Forbidden("A required role of this service is missing.")
+        if not self.scopes <= principal.scopes:
+            raise Forbidden("A required scope is missing.")
+        return principal
+
+    async def enforce(self, req: falcon.asgi.Request) -> Principal:
+        """Check the request's principal; with ``introspect`` also ask the issuer (RFC 7662)."""
+        principal: Principal | None = getattr(req.context, "principal", None)
+        credential: _Credential | None = getattr(req.context, "credential", None)
+        if principal is not None and self.introspect:
+            if credential is None or credential.introspection is None:
+                raise RuntimeError("requires(introspect=True) but no introspection is configured")
+            await asyncio.to_thread(
+                credential.introspection.ensure_active, credential.token, principal
+            )
+        levels = credential.acr_levels if credential is not None else None
+        return self.check(principal, acr_levels=levels)
 
     async def hook(
+        self,
         req: falcon.asgi.Request,
         resp: falcon.asgi.Response,
         resource: object,
         params: dict[str, Any],
     ) -> None:
+        """A Falcon ``before`` hook: ``@falcon.before(requires(...).hook)``."""
         del resp, resource, params
-        check(getattr(req.context, "principal", None), roles=role_set, scopes=scope_set, acr=acr)
+        await self.enforce(req)
 
-    return hook
+    def __call__(self, target: T) -> T:
+        """Decorate a responder (``async def on_get``) or every responder of a resource class."""
+        if inspect.isclass(target):
+            for name, member in list(vars(target).items()):
+                if name.startswith("on_") and callable(member):
+                    setattr(target, name, self._wrap(member))
+            return target
+        if callable(target):
+            return typing.cast(T, self._wrap(target))
+        raise TypeError("requires(...) decorates a responder or a resource class")
+
+    def _wrap(self, responder: Callable[..., Any]) -> Any:
+        if not inspect.iscoroutinefunction(responder):
+            raise TypeError(f"{responder.__qualname__}: requires(...) needs an async responder")
+
+        @functools.wraps(responder)
+        async def guarded(
+            resource: object, req: falcon.asgi.Request, resp: falcon.asgi.Response, **kw: Any
+        ) -> Any:
+            await self.enforce(req)
+            return await responder(resource, req, resp, **kw)
+
+        guarded.__anbao_requirement__ = self  # type: ignore[attr-defined]
+        return guarded
+
+
+def requires(
+    *,
+    roles: Iterable[str] = (),
+    any_role: Iterable[str] = (),
+    client_roles: Iterable[str] = (),
+    scopes: Iterable[str] = (),
+    acr: str | None = None,
+    introspect: bool = False,
+) -> Requirement:
+    """Declare a route's needs: all of ``roles``, one of ``any_role``, all ``scopes``, ``acr``.
+
+    ``client_roles`` are roles of the verifying service's own client; ``introspect=True``
+    rejects tokens revoked at the issuer (RFC 7662), at the cost of a cached round trip.
+    """
+    return Requirement(
+        roles=roles,
+        any_role=any_role,
+        client_roles=client_roles,
+        scopes=scopes,
+        acr=acr,
+        introspect=introspect,
+    )
+
+
+def check(
+    principal: Principal | None, *, roles: frozenset[str], scopes: frozenset[str], acr: str | None
+) -> Principal:
+    """Framework-free authorization decision (kept for callers of the first version)."""
+    return Requirement(roles=roles, scopes=scopes, acr=acr).check(principal)

@@ -1,34 +1,52 @@
 """Local verification of Keycloak access tokens against the realm's JWKS (RFC 7515/7517/7519).
 
-joserfc (authlib's JOSE successor) does the JWS and claim checks; this module adds what a
-resource server needs around it and no library packages together:
+JOSE is done by joserfc. authlib's own ``authlib.jose`` is deprecated in favour of joserfc (the
+same authors' successor, typed and maintained), so resource servers use joserfc directly and
+authlib only for the client side (login with authorization code + PKCE). Around joserfc this
+module adds what a resource server needs and no library packages together:
 
-* an algorithm allow-list taken from the JWKS itself (signature keys only), so ``none`` and
-  HS* with a public key can never verify;
-* a key cache refetched on an unknown ``kid`` at most once per ``min_refresh_seconds``, which
+* an algorithm allow-list taken from the JWKS itself: only signature keys (``use`` = ``sig``) of
+  asymmetric families, and a token's ``alg`` must equal the ``alg`` its ``kid`` is published
+  with, so ``none`` and HS* signed with a public key (RFC 8725 §2.1, §3.1) can never verify;
+* a key cache refetched on an unknown ``kid`` at most once per ``min_refresh_seconds``: it
   survives Keycloak key rotation without a restart and cannot be turned into a fetch storm;
-* a bounded cache of verified tokens keyed by their SHA-256, never used past ``exp``, because
-  real clients send the same token many times and RSA verification dominates the request cost.
+* ``iss``, ``aud``, ``exp``, ``nbf`` and ``iat`` with a small leeway (RFC 7519 §4.1), ``sub``
+  required, and only access tokens (Keycloak's ``typ`` claim ``Bearer``; RFC 9068 ``at+jwt``);
+* a bounded LRU cache of verified tokens keyed by their SHA-256, never used at or after ``exp``,
+  because real clients send the same token many times and RSA verification dominates the cost.
 
-The core is framework-free and synchronous; the JWKS fetch is injected (``JwksSource``).
+The core is framework-free and synchronous (``verifier.verify(token)``); the JWKS fetch is
+injected (:class:`JwksSource`), and the clock too. A cached token stays accepted until its
+``exp`` even if its session is revoked at Keycloak: routes that must notice revocation ask for
+RFC 7662 introspection as well (:mod:`iam.introspection`).
 """
 
 from __future__ import annotations
 
 import collections
 import hashlib
+import json
+import logging
 import threading
 from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
-from joserfc import jwt
+from joserfc import jws, jwt
 from joserfc.errors import JoseError
-from joserfc.jwk import KeySet
+from joserfc.jwk import Key, KeySet
 
-from iam.errors import Unauthenticated
+from iam.errors import IamError, IdentityProviderUnavailable, Unauthenticated
 from iam.model import Principal
 
-_ASYMMETRIC_PREFIXES = ("RS", "PS", "ES", "Ed")
+log = logging.getLogger("iam.tokens")
+
+#: Asymmetric JWS families (RFC 7518 §3.3-3.5, RFC 8037). HS* and ``none`` are never allowed.
+_ASYMMETRIC_PREFIXES = ("RS", "PS", "ES", "EdDSA", "Ed25519", "Ed448")
+#: Keycloak marks access tokens with ``typ: Bearer``; ID and refresh tokens differ.
+_ACCESS_TYPES = frozenset({"Bearer"})
+_ACCESS_HEADER_TYPES = frozenset({"JWT", "at+jwt", "application/at+jwt"})
+#: Compact JWS larger than this is refused before any parsing (Keycloak tokens are ~1-3 KiB).
+MAX_TOKEN_BYTES = 16_384
 
 
 class JwksSource(Protocol):
@@ -37,8 +55,52 @@ class JwksSource(Protocol):
     def fetch(self) -> Mapping[str, Any]: ...
 
 
+class _Keys:
+    """An immutable snapshot of the usable signature keys: ``kid`` -> (key, alg, registry)."""
+
+    __slots__ = ("by_kid",)
+
+    def __init__(self, document: Mapping[str, Any]) -> None:
+        self.by_kid: dict[str, tuple[Key, str, jws.JWSRegistry]] = {}
+        registries: dict[str, jws.JWSRegistry] = {}
+        entries = document.get("keys")
+        for entry in entries if isinstance(entries, list) else []:
+            if not _is_signature_key(entry):
+                continue
+            alg = str(entry["alg"])
+            try:
+                key = KeySet.import_key_set({"keys": [entry]}).keys[0]
+            except (JoseError, ValueError, TypeError, KeyError):
+                log.warning("ignoring an unreadable key in the JWKS (kid %s)", entry.get("kid"))
+                continue
+            if key.is_private:
+                continue  # a private key in a public JWKS is a publishing error: never use it
+            if alg not in registries:
+                registries[alg] = jws.JWSRegistry(algorithms=[alg])
+            self.by_kid[str(entry["kid"])] = (key, alg, registries[alg])
+
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        return tuple(sorted({alg for _, alg, _ in self.by_kid.values()}))
+
+
+def _is_signature_key(entry: object) -> bool:
+    return (
+        isinstance(entry, dict)
+        and isinstance(entry.get("kid"), str)
+        and isinstance(entry.get("alg"), str)
+        and entry.get("use", "sig") == "sig"
+        and str(entry["alg"]).startswith(_ASYMMETRIC_PREFIXES)
+    )
+
+
 class TokenVerifier:
-    """Verifies bearer tokens for one issuer and audience; thread-safe."""
+    """Verifies bearer tokens for one issuer and audience; thread-safe.
+
+    ``verify(token)`` returns a :class:`~iam.model.Principal` or raises
+    :class:`~iam.errors.Unauthenticated` (never a library exception). ``cache_size=0`` disables
+    the verified-token cache (every call verifies the signature).
+    """
 
     def __init__(
         self,
@@ -58,16 +120,20 @@ class TokenVerifier:
         self._leeway = leeway_seconds
         self._min_refresh = min_refresh_seconds
         self._lock = threading.Lock()
-        self._keys: KeySet | None = None
-        self._algorithms: tuple[str, ...] = ()
-        self._kids: frozenset[str] = frozenset()
+        self._fetch_lock = threading.Lock()
+        self._keys: _Keys | None = None
         self._last_fetch = float("-inf")
         self._cache: collections.OrderedDict[bytes, Principal] = collections.OrderedDict()
         self._cache_size = cache_size
 
+    @property
+    def algorithms(self) -> tuple[str, ...]:
+        """The algorithms currently accepted (those of the published signature keys)."""
+        return self._keys.algorithms if self._keys else ()
+
     def verify(self, token: str) -> Principal:
-        """Return the principal of a valid token, else raise :class:`Unauthenticated`."""
-        digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+        """Return the principal of a valid access token, else raise :class:`Unauthenticated`."""
+        digest = _digest(token)
         now = self._clock()
         cached = self._cached(digest, now)
         if cached is not None:
@@ -76,66 +142,110 @@ class TokenVerifier:
         self._remember(digest, principal)
         return principal
 
-    def needs_key_fetch(self, token: str) -> bool:
-        """True when verifying would first fetch the JWKS (lets async callers use a thread)."""
-        return self._keys is None or _header_kid(token) not in self._kids
+    def cached(self, token: str) -> Principal | None:
+        """The principal of an already verified, unexpired token; ``None`` if not cached."""
+        return self._cached(_digest(token), self._clock())
 
-    # -- internals -------------------------------------------------------------------------
+    def needs_key_fetch(self, token: str) -> bool:
+        """True when verifying may first fetch the JWKS (lets async callers use a thread)."""
+        keys = self._keys
+        if keys is None:
+            return True
+        try:
+            kid = _parse(token).protected.get("kid")
+        except Unauthenticated:
+            return False
+        return kid not in keys.by_kid
+
+    def refresh(self) -> None:
+        """Fetch the JWKS now (start-up warm-up); honours the refresh rate limit."""
+        self._refresh(self._clock(), force=True)
+
+    # -- cache -------------------------------------------------------------------------------
 
     def _cached(self, digest: bytes, now: float) -> Principal | None:
         with self._lock:
             principal = self._cache.get(digest)
             if principal is None:
                 return None
-            if principal.expires_at <= now:
+            if now >= principal.expires_at:  # RFC 7519 §4.1.4: on or after exp, never
                 del self._cache[digest]
                 return None
             self._cache.move_to_end(digest)
             return principal
 
     def _remember(self, digest: bytes, principal: Principal) -> None:
+        if self._cache_size <= 0:
+            return
         with self._lock:
             self._cache[digest] = principal
-            if len(self._cache) > self._cache_size:
+            while len(self._cache) > self._cache_size:
                 self._cache.popitem(last=False)
 
+    # -- verification ------------------------------------------------------------------------
+
     def _verify_uncached(self, token: str, now: float) -> Principal:
-        kid = _header_kid(token)
-        keys, algorithms = self._key_set(kid, now)
+        obj = _parse(token)
+        header = obj.protected
+        kid, alg = header.get("kid"), header.get("alg")
+        if not isinstance(kid, str) or not isinstance(alg, str):
+            raise Unauthenticated("The access token names no signing key.")
+        if header.get("typ", "JWT") not in _ACCESS_HEADER_TYPES:
+            raise Unauthenticated("Only access tokens are accepted.")
+        key, key_alg, registry = self._key_for(kid, now)
+        if alg != key_alg:  # RFC 8725 §3.1: the key decides the algorithm, not the token
+            raise Unauthenticated("The access token's algorithm is not allowed.")
         try:
-            decoded = jwt.decode(token, keys, algorithms=list(algorithms))
-        except (JoseError, ValueError, TypeError, KeyError) as exc:
+            valid = jws.validate_compact(obj, key, registry=registry)
+        except (JoseError, ValueError, TypeError) as exc:
             raise Unauthenticated("The access token is invalid.") from exc
-        claims = decoded.claims
+        if not valid:
+            raise Unauthenticated("The access token's signature is invalid.")
+        claims = _claims(obj.payload)
         self._check_claims(claims, now)
-        return _principal(claims)
+        return principal_from_claims(claims, audience=self.audience)
 
-    def _key_set(self, kid: str | None, now: float) -> tuple[KeySet, tuple[str, ...]]:
-        with self._lock:
-            stale = self._keys is None or (kid is not None and kid not in self._kids)
-            if stale and now - self._last_fetch >= self._min_refresh:
-                self._last_fetch = now
-                self._load(self._jwks.fetch())
-            if self._keys is None:
-                raise Unauthenticated("The identity provider's keys are not available.")
-            if kid is not None and kid not in self._kids:
-                raise Unauthenticated("The access token was signed with an unknown key.")
-            return self._keys, self._algorithms
+    def _key_for(self, kid: str, now: float) -> tuple[Key, str, jws.JWSRegistry]:
+        keys = self._keys
+        if keys is None or kid not in keys.by_kid:
+            self._refresh(now, force=False)
+            keys = self._keys
+        if keys is None:
+            raise IdentityProviderUnavailable("The identity provider's keys are not available.")
+        found = keys.by_kid.get(kid)
+        if found is None:
+            raise Unauthenticated("The access token was signed with an unknown key.")
+        return found
 
-    def _load(self, document: Mapping[str, Any]) -> None:
-        signing = [
-            k
-            for k in document.get("keys", [])
-            if k.get("use", "sig") == "sig"
-            and str(k.get("alg", "")).startswith(_ASYMMETRIC_PREFIXES)
-        ]
-        if not signing:
-            raise Unauthenticated("The identity provider published no signature keys.")
-        self._keys = KeySet.import_key_set({"keys": signing})
-        self._algorithms = tuple(sorted({str(k["alg"]) for k in signing}))
-        self._kids = frozenset(str(k["kid"]) for k in signing if "kid" in k)
+    def _refresh(self, now: float, *, force: bool) -> None:
+        """Refetch the JWKS unless one was fetched within ``min_refresh_seconds``."""
+        with self._fetch_lock:
+            if now - self._last_fetch < self._min_refresh and not (force and self._keys is None):
+                return
+            self._last_fetch = now
+            try:
+                document = self._jwks.fetch()
+            except IamError:
+                if self._keys is None:
+                    raise
+                log.warning("JWKS refetch failed; keeping the keys already known")
+                return
+            keys = _Keys(document)
+            if not keys.by_kid and self._keys is not None:
+                log.warning("the JWKS has no usable signature key; keeping the previous set")
+                return
+            self._install(keys)
 
-    def _check_claims(self, claims: Mapping[str, Any], now: float) -> None:
+    def _install(self, keys: _Keys) -> None:
+        previous = self._keys
+        self._keys = keys
+        if previous is not None and not previous.by_kid.keys() <= keys.by_kid.keys():
+            # A key was withdrawn (disabled or removed at Keycloak): tokens it signed must not
+            # keep living in the cache until their exp.
+            with self._lock:
+                self._cache.clear()
+
+    def _check_claims(self, claims: dict[str, Any], now: float) -> None:
         registry = jwt.JWTClaimsRegistry(
             now=int(now),
             leeway=self._leeway,
@@ -145,38 +255,67 @@ class TokenVerifier:
             sub={"essential": True},
         )
         try:
-            registry.validate(dict(claims))
+            registry.validate(claims)
         except JoseError as exc:
             raise Unauthenticated("The access token is not valid for this service.") from exc
-        iat = claims.get("iat")
-        if isinstance(iat, int | float) and iat > now + self._leeway:
-            raise Unauthenticated("The access token was issued in the future.")
-        if claims.get("typ", "Bearer") != "Bearer":
+        if claims.get("typ", "Bearer") not in _ACCESS_TYPES:
             raise Unauthenticated("Only access tokens are accepted.")
 
 
-def _header_kid(token: str) -> str | None:
-    from joserfc import jws  # noqa: PLC0415 - tiny helper import kept local
+def _digest(token: str) -> bytes:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
 
+
+def _parse(token: str) -> jws.CompactSignature:
+    if len(token) > MAX_TOKEN_BYTES or token.count(".") != 2:  # noqa: PLR2004 - JWS compact
+        raise Unauthenticated("The access token is malformed.")
     try:
-        header = jws.extract_compact(token.encode("ascii")).protected
-    except (JoseError, ValueError, UnicodeError) as exc:
+        return jws.extract_compact(token.encode("ascii"))
+    except (JoseError, ValueError, TypeError, UnicodeError) as exc:
         raise Unauthenticated("The access token is malformed.") from exc
-    kid = header.get("kid")
-    return str(kid) if kid is not None else None
 
 
-def _principal(claims: Mapping[str, Any]) -> Principal:
-    realm_roles = claims.get("realm_access", {}).get("roles", [])
+def _claims(payload: bytes | None) -> dict[str, Any]:
+    try:
+        claims = json.loads(payload or b"")
+    except (ValueError, UnicodeError) as exc:
+        raise Unauthenticated("The access token is malformed.") from exc
+    if not isinstance(claims, dict):
+        raise Unauthenticated("The access token is malformed.")
+    return claims
+
+
+def principal_from_claims(claims: Mapping[str, Any], *, audience: str = "") -> Principal:
+    """The principal of verified claims: realm roles, the audience's client roles, scopes, acr.
+
+    ``client_roles`` come from ``resource_access[audience]`` only: a role another client defines
+    never counts for this service.
+    """
+    realm_access = claims.get("realm_access")
+    realm_roles = realm_access.get("roles", []) if isinstance(realm_access, dict) else []
+    resource_access = claims.get("resource_access")
+    own = resource_access.get(audience) if isinstance(resource_access, dict) else None
+    client_roles = own.get("roles", []) if isinstance(own, dict) else []
     scope = claims.get("scope", "")
+    groups = claims.get("groups", [])
+    group_list = [g for g in groups if isinstance(g, str)] if isinstance(groups, list) else []
+    org_path = claims.get("org_path")
     return Principal(
         subject=str(claims["sub"]),
         username=str(claims.get("preferred_username", "")),
         client_id=str(claims.get("azp", claims.get("client_id", ""))),
-        roles=frozenset(str(r) for r in realm_roles if isinstance(r, str)),
+        roles=_strings(realm_roles),
+        client_roles=_strings(client_roles),
         scopes=frozenset(scope.split()) if isinstance(scope, str) else frozenset(),
         acr=str(claims.get("acr", "")),
-        org_path=str(claims.get("org_path", "")),
+        org_path=org_path if isinstance(org_path, str) else (group_list[0] if group_list else ""),
+        groups=tuple(group_list),
         expires_at=int(claims["exp"]),
         claims=claims,
     )
+
+
+def _strings(values: object) -> frozenset[str]:
+    if not isinstance(values, list):
+        return frozenset()
+    return frozenset(v for v in values if isinstance(v, str))
