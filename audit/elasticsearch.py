@@ -9,7 +9,7 @@ from elasticsearch import ApiError, AuthenticationException, Elasticsearch, Tran
 
 from audit.errors import AuditStoreUnavailable
 from audit.model import AuditEvent
-from audit.ports import Document, SearchPage, SearchRequest, WriteResult
+from audit.ports import Document, RawDocument, SearchPage, SearchRequest, WriteResult
 
 
 class ElasticsearchAuditStore:
@@ -45,6 +45,9 @@ class ElasticsearchAuditStore:
 
     # Being implemented (issue 5 parts 3-4); signatures are the audit.ports.AuditStore contract.
     def write_batch(self, events: Sequence[AuditEvent]) -> WriteResult:
+        raise NotImplementedError
+
+    def write_documents(self, documents: Sequence[RawDocument]) -> WriteResult:
         raise NotImplementedError
 
     def get(self, event_id: str) -> Document | None:

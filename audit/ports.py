@@ -27,6 +27,19 @@ class WriteResult:
 
     created: int
     existing: int
+    #: ``(event_id, reason)`` of documents the store refuses for good (e.g. a mapping conflict);
+    #: the pipeline moves them to the spool's dead-letter table and raises an alarm.
+    rejected: tuple[tuple[str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class RawDocument:
+    """A document already in canonical JSON (from the spool): shipped without re-encoding."""
+
+    event_id: str
+    #: ``@timestamp`` as written by :func:`audit.model.format_timestamp` (picks the time index).
+    timestamp: str
+    document: bytes
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -76,6 +89,9 @@ class AuditStore(Protocol):
         Raises :class:`audit.errors.AuditStoreUnavailable` when nothing or only part could be
         written; the caller retries the whole batch (idempotence makes that harmless).
         """
+
+    def write_documents(self, documents: Sequence[RawDocument]) -> WriteResult:
+        """Like :meth:`write_batch` for documents already serialized (the pipeline's fast path)."""
 
     def get(self, event_id: str) -> Document | None:
         """The stored document with this ``event.id``, or ``None``."""

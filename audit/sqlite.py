@@ -1,15 +1,62 @@
-"""The embedded audit store: one SQLite file, the single-machine default."""
+"""The embedded audit store: one SQLite file (WAL) with FTS5, the single-machine default.
+
+Documents are kept verbatim (canonical JSON text) so tamper evidence hashes what is stored;
+fields are reached with ``json_extract(doc, '$.a.b')`` (indexed for the common ones) and free
+text through the ``events_fts`` FTS5 table. ``event_id`` is the primary key: writes are
+idempotent, so the pipeline's at-least-once delivery stores each event exactly once.
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import json
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any, Final
 
 from audit.errors import AuditStoreUnavailable
-from audit.model import AuditEvent
-from audit.ports import Document, SearchPage, SearchRequest, WriteResult
+from audit.model import AuditEvent, format_timestamp
+from audit.ports import Document, RawDocument, SearchPage, SearchRequest, WriteResult
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS events (
+    event_id TEXT NOT NULL UNIQUE,
+    stream TEXT,
+    seq INTEGER,
+    ts TEXT NOT NULL,
+    doc TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS events_stream_seq ON events(stream, seq);
+CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
+CREATE INDEX IF NOT EXISTS events_action ON events(json_extract(doc, '$.event.action'));
+CREATE INDEX IF NOT EXISTS events_user ON events(json_extract(doc, '$.user.name'));
+CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(body);
+"""
+_IN_CHUNK: Final = 500
+
+
+def _text_values(node: Any, out: list[str]) -> None:
+    if isinstance(node, str):
+        out.append(node)
+    elif isinstance(node, Mapping):
+        for value in node.values():
+            _text_values(value, out)
+    elif isinstance(node, list):
+        for value in node:
+            _text_values(value, out)
+
+
+def _keys(doc: Mapping[str, Any]) -> tuple[str | None, int | None]:
+    meta = doc.get("anbao")
+    if not isinstance(meta, Mapping):
+        return None, None
+    stream, seq = meta.get("stream"), meta.get("sequence")
+    return (
+        stream if isinstance(stream, str) else None,
+        seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
+    )
 
 
 class SqliteAuditStore:
@@ -21,10 +68,19 @@ class SqliteAuditStore:
         try:
             if str(path) != ":memory:":
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+            self._conn = sqlite3.connect(
+                str(path), check_same_thread=False, isolation_level=None, timeout=30.0
+            )
             self._conn.execute("PRAGMA journal_mode=WAL")
+            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
         except (OSError, sqlite3.Error) as exc:
             raise AuditStoreUnavailable("The embedded audit database cannot be opened.") from exc
+
+    @property
+    def connection(self) -> sqlite3.Connection:
+        """The raw connection, for the search adapter (``audit.search``) of this store."""
+        return self._conn
 
     def ping(self) -> None:
         try:
@@ -37,23 +93,112 @@ class SqliteAuditStore:
         with self._lock:
             self._conn.close()
 
-    # Being implemented (issue 5 parts 3-4); signatures are the audit.ports.AuditStore contract.
+    # -- writing -------------------------------------------------------------------------------
+
     def write_batch(self, events: Sequence[AuditEvent]) -> WriteResult:
-        raise NotImplementedError
+        return self.write_documents(
+            [RawDocument(e.id, format_timestamp(e.timestamp), e.canonical_bytes()) for e in events]
+        )
+
+    def write_documents(self, documents: Sequence[RawDocument]) -> WriteResult:
+        unique = {d.event_id: d for d in documents}
+        try:
+            with self._lock:
+                db = self._conn
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    created = self._insert_new(db, unique)
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+        except sqlite3.Error as exc:
+            raise AuditStoreUnavailable("The embedded audit database cannot be written.") from exc
+        return WriteResult(created=created, existing=len(documents) - created)
+
+    def _insert_new(self, db: sqlite3.Connection, docs: dict[str, RawDocument]) -> int:
+        ids = list(docs)
+        for i in range(0, len(ids), _IN_CHUNK):
+            chunk = ids[i : i + _IN_CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for (found,) in db.execute(
+                f"SELECT event_id FROM events WHERE event_id IN ({marks})",  # noqa: S608 - placeholders only
+                chunk,
+            ):
+                docs.pop(found, None)
+        for raw in docs.values():
+            text = raw.document.decode("utf-8")
+            parsed = json.loads(text)
+            stream, seq = _keys(parsed)
+            cursor = db.execute(
+                "INSERT INTO events(event_id, stream, seq, ts, doc) VALUES (?,?,?,?,?)",
+                (raw.event_id, stream, seq, raw.timestamp, text),
+            )
+            words: list[str] = []
+            _text_values(parsed, words)
+            db.execute(
+                "INSERT INTO events_fts(rowid, body) VALUES (?,?)",
+                (cursor.lastrowid, " ".join(words)),
+            )
+        return len(docs)
+
+    # -- reading -------------------------------------------------------------------------------
 
     def get(self, event_id: str) -> Document | None:
-        raise NotImplementedError
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT doc FROM events WHERE event_id=?", (event_id,)
+            ).fetchone()
+        return None if row is None else json.loads(row[0])
 
     def scan(
         self, stream: str, start: int = 0, stop: int | None = None, *, batch_size: int = 1000
     ) -> Iterator[Document]:
-        raise NotImplementedError
+        last = (start, "")  # every id is non-empty, so "> (start, '')" includes start
+        limit = stop if stop is not None else 1 << 62
+        while True:
+            with self._lock:
+                rows = self._conn.execute(
+                    "SELECT seq, event_id, doc FROM events WHERE stream=? AND (seq, event_id) > (?, ?)"
+                    " AND seq < ? ORDER BY seq, event_id LIMIT ?",
+                    (stream, last[0], last[1], limit, batch_size),
+                ).fetchall()
+            for _, _, doc in rows:
+                yield json.loads(doc)
+            if len(rows) < batch_size:
+                return
+            last = (rows[-1][0], rows[-1][1])
 
     def streams(self) -> Mapping[str, int]:
-        raise NotImplementedError
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT stream, count(*) FROM events WHERE stream IS NOT NULL GROUP BY stream"
+            ).fetchall()
+        return dict(rows)
+
+    def count(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("SELECT count(*) FROM events").fetchone()[0])
 
     def refresh(self) -> None:
-        raise NotImplementedError
+        """Nothing to do: a committed SQLite write is visible at once."""
 
     def search(self, request: SearchRequest) -> SearchPage:
-        raise NotImplementedError
+        """Placeholder until ``audit.search`` lands (see :class:`audit.ports.AuditStore`)."""
+        raise NotImplementedError("audit search for SQLite is provided by audit.search")
+
+    # -- retention -----------------------------------------------------------------------------
+
+    def delete_before(self, cutoff: dt.datetime) -> int:
+        """Delete events older than ``cutoff`` (retention; the caller checks the legal minimum)."""
+        stamp = format_timestamp(cutoff)
+        with self._lock:
+            db = self._conn
+            db.execute("BEGIN IMMEDIATE")
+            db.execute(
+                "DELETE FROM events_fts WHERE rowid IN (SELECT rowid FROM events WHERE ts < ?)",
+                (stamp,),
+            )
+            deleted = db.execute("DELETE FROM events WHERE ts < ?", (stamp,)).rowcount
+            db.execute("COMMIT")
+        return int(deleted)

@@ -1,0 +1,212 @@
+"""The shipper: moves events from the spool to the store in bulk, at least once.
+
+Exactly one shipper per spool file runs at a time, across all worker processes: it holds an
+exclusive ``flock`` on ``<spool>.lock`` (released by the kernel when its process dies, so another
+worker takes over). A batch leaves the spool only after the store confirmed it; since the store
+writes idempotently by ``event.id`` (Elasticsearch ``_id``, SQLite primary key), a batch shipped
+twice after a crash is stored once: at-least-once delivery, exactly-once in the store.
+
+While the store is down the spool grows; the shipper retries with capped exponential backoff and
+raises an alarm (log line, metric, an ``audit.spool.alarm`` self-event) once the spool passes
+``alarm_ratio`` of its capacity — before it is full and producers start to block.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Final
+
+from audit.errors import AuditError, AuditStoreUnavailable
+from audit.ports import AuditStore, RawDocument
+from audit.spool import Spool, SpooledRecord, SpoolStats
+
+log = logging.getLogger("anbao.audit.pipeline")
+
+_BACKOFF_MAX: Final = 5.0
+
+
+@dataclasses.dataclass(slots=True)
+class PipelineCounters:
+    """Totals since start, for ``/metrics`` (``anbao.app`` exports them)."""
+
+    shipped: int = 0
+    duplicates: int = 0
+    dead: int = 0
+    store_failures: int = 0
+    alarms: int = 0
+    holds_lock: bool = False
+
+
+class Shipper:
+    """Ships the spool to the store; ``start()`` runs it in a thread, ``drain()`` in the caller."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        store: AuditStore,
+        *,
+        batch_size: int = 5000,
+        batch_bytes: int = 8 << 20,
+        idle_wait: float = 0.2,
+        on_alarm: Callable[[SpoolStats], None] | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self.spool = spool
+        self.store = store
+        self.counters = PipelineCounters()
+        self._batch_size = batch_size
+        self._batch_bytes = batch_bytes
+        self._idle_wait = idle_wait
+        self._on_alarm = on_alarm
+        self._sleep = sleep
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock_file: IO[bytes] | None = None
+        self._alarmed = False
+
+    # -- the single-shipper lock ---------------------------------------------------------------
+
+    @property
+    def lock_path(self) -> Path:
+        return self.spool.config.path.with_name(self.spool.config.path.name + ".lock")
+
+    def try_lock(self) -> bool:
+        """Become the shipper of this spool unless another process already is."""
+        if self._lock_file is not None:
+            return True
+        handle = self.lock_path.open("ab")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._lock_file = handle
+        self.counters.holds_lock = True
+        return True
+
+    def unlock(self) -> None:
+        if self._lock_file is not None:
+            with contextlib.suppress(OSError):
+                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
+            self._lock_file.close()
+            self._lock_file = None
+            self.counters.holds_lock = False
+
+    # -- shipping ------------------------------------------------------------------------------
+
+    def ship_once(self) -> int:
+        """Ship one batch; returns how many records left the spool (0 when it is empty).
+
+        Raises :class:`AuditStoreUnavailable` when the store fails; the batch stays spooled.
+        """
+        if not self.try_lock():
+            return 0
+        records = self.spool.peek(self._batch_size, self._batch_bytes)
+        if not records:
+            return 0
+        raw = [RawDocument(r.event_id, r.timestamp, r.document) for r in records]
+        result = self.store.write_documents(raw)
+        rejected = dict(result.rejected)
+        if rejected:
+            dead = [r for r in records if r.event_id in rejected]
+            self.spool.bury(dead, [rejected[r.event_id] for r in dead])
+            self.counters.dead += len(dead)
+            log.error("audit store refused %d event(s) for good; kept in dead-letter", len(dead))
+            records = [r for r in records if r.event_id not in rejected]
+        self.spool.ack(records)
+        self.counters.shipped += result.created
+        self.counters.duplicates += result.existing
+        return len(records) + len(rejected)
+
+    def drain(self, timeout: float = 60.0) -> bool:
+        """Ship until the spool is empty (True) or ``timeout`` passes (False); for CLI and tests."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                if self.ship_once() == 0 and self.spool.stats().pending_events == 0:
+                    return True
+            except AuditStoreUnavailable:
+                self._sleep(0.5)
+        return False
+
+    def check_alarm(self) -> SpoolStats:
+        """Raise the alarm once when the fill ratio passes the threshold; re-arm below it."""
+        stats = self.spool.stats()
+        threshold = self.spool.config.alarm_ratio
+        if stats.fill_ratio >= threshold and not self._alarmed:
+            self._alarmed = True
+            self.counters.alarms += 1
+            log.warning(
+                "audit spool %.0f%% full (%d events pending): the audit store is not keeping up",
+                stats.fill_ratio * 100,
+                stats.pending_events,
+            )
+            if self._on_alarm is not None:
+                try:
+                    self._on_alarm(stats)
+                except AuditError:
+                    log.exception("could not record the spool alarm event")
+        elif stats.fill_ratio < threshold * 0.9:
+            self._alarmed = False
+        return stats
+
+    # -- the background thread -----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="audit-shipper", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        self.unlock()
+
+    def _run(self) -> None:
+        backoff = 0.1
+        while not self._stop.is_set():
+            if not self.try_lock():
+                self._stop.wait(1.0)
+                continue
+            try:
+                shipped = self.ship_once()
+                backoff = 0.1
+            except AuditError as exc:
+                self.counters.store_failures += 1
+                log.warning("audit shipping failed (%s); retrying in %.1fs", exc.code, backoff)
+                self.check_alarm()
+                self._stop.wait(backoff)
+                backoff = min(backoff * 2, _BACKOFF_MAX)
+                continue
+            self.check_alarm()
+            if shipped == 0:
+                self._stop.wait(self._idle_wait)
+
+
+def spool_lock_holder(spool_path: Path) -> bool:
+    """True when some process holds the shipper lock of ``spool_path`` (for health reports)."""
+    lock = spool_path.with_name(spool_path.name + ".lock")
+    if not lock.exists():
+        return False
+    fd = os.open(lock, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)
+    return False
+
+
+__all__ = ["PipelineCounters", "Shipper", "SpooledRecord", "spool_lock_holder"]

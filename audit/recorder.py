@@ -1,0 +1,232 @@
+"""``audit.record(...)``: how every package writes an audit event (seal use, admin changes, ...).
+
+A call returns only after the event is in the durable spool per its fsync policy, so an
+acknowledged event survives ``kill -9`` (MLPS L3-CES1-14). A writer thread does group commit:
+concurrent producers share one transaction and one fsync. Producers never lose an event
+silently: a full spool or a failing disk raises (:class:`audit.errors.AuditSpoolFull`,
+:class:`audit.errors.AuditSpoolError`) to the caller, who must fail the action it audits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import datetime as dt
+import os
+import queue
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final
+
+from audit.errors import AuditError
+from audit.model import (
+    DEFAULT_STREAM,
+    AuditEvent,
+    EventKind,
+    HttpInfo,
+    Outcome,
+    PersonalData,
+    ResourceRef,
+    UserInfo,
+)
+from audit.ports import EventSealer
+from audit.spool import FsyncPolicy, Spool
+
+_MAX_GROUP: Final = 1024
+_STOP: Final = object()
+
+
+def new_event_id(
+    clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
+    random_bytes: Callable[[int], bytes] = os.urandom,
+) -> str:
+    """A time-ordered UUID (RFC 9562 §5.7, version 7): sortable, unique without coordination."""
+    ms = clock_ms() & ((1 << 48) - 1)
+    rand = int.from_bytes(random_bytes(10), "big")
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 64) & 0xFFF) << 64
+    value |= (0b10 << 62) | (rand & ((1 << 62) - 1))
+    return str(uuid.UUID(int=value))
+
+
+def utc_now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+Job = tuple[AuditEvent, "concurrent.futures.Future[AuditEvent]"]
+
+
+class Recorder:
+    """Builds events, seals their sensitive fields, and writes them to the spool."""
+
+    def __init__(
+        self,
+        spool: Spool,
+        *,
+        clock: Callable[[], dt.datetime] = utc_now,
+        new_id: Callable[[], str] = new_event_id,
+        sealer: EventSealer | None = None,
+        service: str = "anbao",
+    ) -> None:
+        self.spool = spool
+        self._clock = clock
+        self._new_id = new_id
+        self._sealer = sealer
+        self._service = service
+        self._queue: queue.SimpleQueue[Job | object] = queue.SimpleQueue()
+        self._closed = threading.Event()
+        self._writer = threading.Thread(target=self._write_loop, name="audit-spool", daemon=True)
+        self._writer.start()
+        self._syncer: threading.Thread | None = None
+        if spool.config.fsync is FsyncPolicy.INTERVAL:
+            self._syncer = threading.Thread(target=self._sync_loop, name="audit-fsync", daemon=True)
+            self._syncer.start()
+
+    # -- building events -----------------------------------------------------------------------
+
+    def event(
+        self,
+        action: str,
+        outcome: Outcome | str,
+        *,
+        category: Sequence[str] = (),
+        type: Sequence[str] = (),
+        kind: EventKind = EventKind.EVENT,
+        reason: str = "",
+        user: UserInfo | None = None,
+        org_path: str = "",
+        source_ip: str = "",
+        user_agent: str = "",
+        trace_id: str = "",
+        resource: ResourceRef | None = None,
+        http: HttpInfo | None = None,
+        duration_ns: int | None = None,
+        labels: Mapping[str, str] | None = None,
+        personal: PersonalData | None = None,
+        stream: str = DEFAULT_STREAM,
+    ) -> AuditEvent:
+        """A new validated event with a fresh id and the current time (not yet recorded)."""
+        return AuditEvent(
+            id=self._new_id(),
+            timestamp=self._clock(),
+            action=action,
+            outcome=Outcome(outcome),
+            category=tuple(category),
+            type=tuple(type),
+            kind=kind,
+            reason=reason,
+            duration_ns=duration_ns,
+            user=user or UserInfo(),
+            org_path=org_path,
+            source_ip=source_ip,
+            user_agent=user_agent,
+            service=self._service,
+            trace_id=trace_id,
+            http=http,
+            resource=resource,
+            labels=dict(labels or {}),
+            personal=personal or PersonalData(),
+            stream=stream,
+        )
+
+    # -- recording -----------------------------------------------------------------------------
+
+    def submit(self, event: AuditEvent) -> concurrent.futures.Future[AuditEvent]:
+        """Queue an event; the future resolves to the sequenced event once it is durable."""
+        if self._closed.is_set():
+            raise AuditError("The audit recorder is closed.")
+        if self._sealer is not None:
+            event = self._sealer.seal(event)
+        future: concurrent.futures.Future[AuditEvent] = concurrent.futures.Future()
+        self._queue.put((event, future))
+        return future
+
+    def record_event(self, event: AuditEvent) -> AuditEvent:
+        """Record and wait until durable; raises if the spool refuses."""
+        return self.submit(event).result()
+
+    async def arecord_event(self, event: AuditEvent) -> AuditEvent:
+        """Record from async code without blocking the event loop."""
+        return await asyncio.wrap_future(self.submit(event))
+
+    def record_many(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        """Record several events; returns once all are durable."""
+        futures = [self.submit(e) for e in events]
+        return [f.result() for f in futures]
+
+    def record(self, action: str, outcome: Outcome | str, **fields: object) -> AuditEvent:
+        """Build (see :meth:`event`) and record one event; returns it with its sequence."""
+        return self.record_event(self.event(action, outcome, **fields))  # type: ignore[arg-type]
+
+    def close(self, timeout: float = 10.0) -> None:
+        """Write what is queued, then stop the threads."""
+        if self._closed.is_set():
+            return
+        self._closed.set()
+        self._queue.put(_STOP)
+        self._writer.join(timeout)
+        if self._syncer is not None:
+            self._syncer.join(timeout)
+
+    # -- the writer thread ---------------------------------------------------------------------
+
+    def _write_loop(self) -> None:
+        stop = False
+        while not stop:
+            jobs: list[Job] = []
+            item = self._queue.get()
+            while True:
+                if item is _STOP:
+                    stop = True
+                else:
+                    jobs.append(item)  # type: ignore[arg-type]
+                if len(jobs) >= _MAX_GROUP:
+                    break
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+            if self.spool.config.fsync is FsyncPolicy.ALWAYS:
+                for job in jobs:
+                    self._commit([job])
+            elif jobs:
+                self._commit(jobs)
+
+    def _commit(self, jobs: list[Job]) -> None:
+        try:
+            stored = self.spool.append([event for event, _ in jobs])
+        except BaseException as exc:  # noqa: BLE001 - every waiting producer must learn of it
+            for _, future in jobs:
+                future.set_exception(exc)
+            return
+        for (_, future), event in zip(jobs, stored, strict=True):
+            future.set_result(event)
+
+    def _sync_loop(self) -> None:
+        while not self._closed.wait(self.spool.config.fsync_interval):
+            try:
+                self.spool.checkpoint()
+            except AuditError:
+                continue
+        self.spool.checkpoint()
+
+
+_installed: Recorder | None = None
+
+
+def install(recorder: Recorder | None) -> None:
+    """Make ``recorder`` the process-wide one behind :func:`record` (done by ``anbao.app``)."""
+    global _installed  # noqa: PLW0603 - one recorder per process, set by the composition root
+    _installed = recorder
+
+
+def current() -> Recorder:
+    if _installed is None:
+        raise AuditError("Audit recording is not configured in this process.")
+    return _installed
+
+
+def record(action: str, outcome: Outcome | str, **fields: object) -> AuditEvent:
+    """Record one event with the process-wide recorder; raises rather than lose it."""
+    return current().record(action, outcome, **fields)

@@ -1,0 +1,46 @@
+"""Shared builders for the audit unit tests."""
+
+from __future__ import annotations
+
+import datetime as dt
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from audit.model import AuditEvent, Outcome, UserInfo
+from audit.spool import Spool, SpoolConfig
+
+T0 = dt.datetime(2026, 11, 26, 8, 0, 0, tzinfo=dt.UTC)
+_ids = itertools.count()
+
+
+def make_event(n: int | None = None, *, stream: str = "main", **over: object) -> AuditEvent:
+    n = next(_ids) if n is None else n
+    fields: dict[str, object] = {
+        "id": f"evt-{n:08d}",
+        "timestamp": T0 + dt.timedelta(milliseconds=n),
+        "action": "seal.use",
+        "outcome": Outcome.SUCCESS,
+        "category": ("iam",),
+        "user": UserInfo("u-1", "alice", ("auditor",)),
+        "stream": stream,
+    }
+    fields.update(over)
+    return AuditEvent(**fields)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def spool_factory(tmp_path: Path) -> Iterator[Callable[..., Spool]]:
+    opened: list[Spool] = []
+
+    def make(**over: object) -> Spool:
+        config = SpoolConfig(path=tmp_path / "spool.sqlite3", **over)  # type: ignore[arg-type]
+        spool = Spool(config, sleep=lambda _s: None)
+        opened.append(spool)
+        return spool
+
+    yield make
+    for spool in opened:
+        spool.close()

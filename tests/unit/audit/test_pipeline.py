@@ -1,0 +1,200 @@
+"""Recorder -> spool -> shipper -> store, with the embedded store and a store that goes down."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+
+from audit.errors import AuditError, AuditSpoolFull, AuditStoreUnavailable
+from audit.model import Outcome
+from audit.pipeline import Shipper
+from audit.ports import RawDocument, WriteResult
+from audit.recorder import Recorder, install, new_event_id, record
+from audit.spool import Backpressure, FsyncPolicy, Spool, SpoolStats
+from audit.sqlite import SqliteAuditStore
+from tests.unit.audit.conftest import T0, make_event
+
+
+class FlakyStore(SqliteAuditStore):
+    """The embedded store behind a switch, and able to refuse chosen ids for good."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.up = True
+        self.refuse: set[str] = set()
+        self.calls = 0
+
+    def write_documents(self, documents: Sequence[RawDocument]) -> WriteResult:
+        self.calls += 1
+        if not self.up:
+            raise AuditStoreUnavailable("switched off")
+        keep = [d for d in documents if d.event_id not in self.refuse]
+        result = super().write_documents(keep)
+        bad = tuple((d.event_id, "mapping conflict") for d in documents if d not in keep)
+        return WriteResult(result.created, result.existing, bad)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FlakyStore]:
+    s = FlakyStore(tmp_path / "store.db")
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def recorder(spool_factory: Callable[..., Spool]) -> Iterator[Recorder]:
+    r = Recorder(spool_factory(), clock=lambda: T0, new_id=new_event_id)
+    yield r
+    r.close()
+
+
+def test_record_returns_the_durable_sequenced_event(recorder: Recorder) -> None:
+    event = recorder.record("seal.use", "success", category=("iam",), org_path="/acme")
+    assert event.sequence == 0
+    assert recorder.spool.stats().pending_events == 1
+    assert recorder.spool.peek(1)[0].document == event.canonical_bytes()
+
+
+def test_concurrent_producers_share_commits_and_lose_nothing(recorder: Recorder) -> None:
+    def produce() -> None:
+        for _ in range(200):
+            recorder.record("seal.use", Outcome.SUCCESS)
+
+    threads = [threading.Thread(target=produce) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    records = recorder.spool.peek(10_000)
+    assert sorted(r.sequence for r in records) == list(range(1600))
+    assert len({r.event_id for r in records}) == 1600
+
+
+def test_async_recording_does_not_block_the_loop(recorder: Recorder) -> None:
+    async def main() -> list[int | None]:
+        events = [recorder.event("api.request", "success") for _ in range(50)]
+        done = await asyncio.gather(*(recorder.arecord_event(e) for e in events))
+        return sorted(e.sequence for e in done)
+
+    assert asyncio.run(main()) == list(range(50))
+
+
+def test_module_level_record_needs_an_installed_recorder(recorder: Recorder) -> None:
+    install(None)
+    with pytest.raises(AuditError):
+        record("seal.use", "success")
+    install(recorder)
+    try:
+        assert record("seal.use", "success").sequence == 0
+    finally:
+        install(None)
+
+
+def test_full_spool_fails_the_producer(spool_factory: Callable[..., Spool]) -> None:
+    spool = spool_factory(capacity_bytes=1500, backpressure=Backpressure.FAIL)
+    rec = Recorder(spool, clock=lambda: T0)
+    try:
+        with pytest.raises(AuditSpoolFull):  # noqa: PT012 - fills until refused
+            for _ in range(50):
+                rec.record("seal.use", "success")
+    finally:
+        rec.close()
+
+
+def test_always_policy_commits_each_event(spool_factory: Callable[..., Spool]) -> None:
+    rec = Recorder(spool_factory(fsync=FsyncPolicy.ALWAYS), clock=lambda: T0)
+    try:
+        assert [rec.record("a.b", "success").sequence for _ in range(3)] == [0, 1, 2]
+    finally:
+        rec.close()
+
+
+def test_shipper_moves_everything_exactly_once(recorder: Recorder, store: FlakyStore) -> None:
+    recorder.record_many([make_event(i) for i in range(120)])
+    shipper = Shipper(recorder.spool, store, batch_size=50)
+    assert shipper.drain(timeout=10)
+    assert store.count() == 120
+    assert [d["anbao"]["sequence"] for d in store.scan("main")] == list(range(120))
+    assert shipper.counters.shipped == 120
+    shipper.unlock()
+
+
+def test_redelivery_after_a_crash_before_ack_is_harmless(
+    recorder: Recorder, store: FlakyStore
+) -> None:
+    recorder.record_many([make_event(i) for i in range(30)])
+    records = recorder.spool.peek(100)
+    store.write_documents([RawDocument(r.event_id, r.timestamp, r.document) for r in records])
+    # the process died here: written to the store, never acknowledged in the spool
+    shipper = Shipper(recorder.spool, store)
+    assert shipper.drain(timeout=10)
+    assert store.count() == 30
+    assert shipper.counters.duplicates == 30
+    shipper.unlock()
+
+
+def test_outage_keeps_events_and_raises_the_alarm_once(
+    spool_factory: Callable[..., Spool], store: FlakyStore
+) -> None:
+    spool = spool_factory(capacity_bytes=20_000, alarm_ratio=0.5)
+    rec = Recorder(spool, clock=lambda: T0)
+    alarms: list[SpoolStats] = []
+    shipper = Shipper(spool, store, on_alarm=alarms.append)
+    store.up = False
+    rec.record_many([make_event(i) for i in range(60)])
+    with pytest.raises(AuditStoreUnavailable):
+        shipper.ship_once()
+    shipper.check_alarm()
+    shipper.check_alarm()
+    assert len(alarms) == 1
+    assert alarms[0].fill_ratio >= 0.5
+    store.up = True
+    assert shipper.drain(timeout=10)
+    assert store.count() == 60
+    shipper.unlock()
+    rec.close()
+
+
+def test_refused_documents_go_to_dead_letters_not_away(
+    recorder: Recorder, store: FlakyStore
+) -> None:
+    events = recorder.record_many([make_event(i) for i in range(10)])
+    store.refuse = {events[3].id}
+    shipper = Shipper(recorder.spool, store)
+    assert shipper.drain(timeout=10)
+    assert store.count() == 9
+    assert recorder.spool.stats().dead_events == 1
+    assert shipper.counters.dead == 1
+    shipper.unlock()
+
+
+def test_only_one_shipper_holds_the_spool(recorder: Recorder, store: FlakyStore) -> None:
+    first = Shipper(recorder.spool, store)
+    second = Shipper(recorder.spool, store)
+    assert first.try_lock()
+    assert not second.try_lock()
+    recorder.record("seal.use", "success")
+    assert second.ship_once() == 0
+    first.unlock()
+    assert second.try_lock()
+    assert second.ship_once() == 1
+    second.unlock()
+
+
+def test_background_shipper_thread(recorder: Recorder, store: FlakyStore) -> None:
+    shipper = Shipper(recorder.spool, store, idle_wait=0.01)
+    shipper.start()
+    try:
+        recorder.record_many([make_event(i) for i in range(25)])
+        for _ in range(500):
+            if store.count() == 25:
+                break
+            threading.Event().wait(0.01)
+    finally:
+        shipper.stop()
+    assert store.count() == 25
+    assert recorder.spool.stats().pending_events == 0
