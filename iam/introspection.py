@@ -48,6 +48,12 @@ class IntrospectionCache:
             collections.OrderedDict()
         )
 
+    def close(self) -> None:
+        """Release the introspector's connections (if it holds any)."""
+        close = getattr(self._introspector, "close", None)
+        if callable(close):
+            close()
+
     def ensure_active(self, token: str, principal: Principal) -> None:
         """Raise :class:`Unauthenticated` unless the issuer says the token is active."""
         digest = hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()

@@ -157,6 +157,12 @@ class TokenVerifier:
             return False
         return kid not in keys.by_kid
 
+    def close(self) -> None:
+        """Release the JWKS source's connections (if it holds any)."""
+        close = getattr(self._jwks, "close", None)
+        if callable(close):
+            close()
+
     def refresh(self) -> None:
         """Fetch the JWKS now (start-up warm-up); honours the refresh rate limit."""
         self._refresh(self._clock(), force=True)

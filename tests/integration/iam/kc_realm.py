@@ -1,0 +1,110 @@
+"""Throw-away realms and clients on the real Keycloak for the token and app tests.
+
+Each test module gets realms with unique names (colleagues' tests share the server) and deletes
+them at the end. Until the realm file carries the ``anbao-api`` audience scope, the clients here
+add their audience with an ``oidc-audience-mapper`` themselves.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from typing import Any
+
+import httpx
+from keycloak import KeycloakAdmin
+
+from tests.integration.conftest import Server
+
+
+def admin_for(keycloak: Server, realm: str = "master") -> KeycloakAdmin:
+    return KeycloakAdmin(
+        server_url=keycloak.url,
+        username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+        password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        realm_name=realm,
+        user_realm_name="master",
+    )
+
+
+def audience_mapper(audience: str) -> dict[str, Any]:
+    return {
+        "name": f"aud-{audience}",
+        "protocol": "openid-connect",
+        "protocolMapper": "oidc-audience-mapper",
+        "config": {"included.custom.audience": audience, "access.token.claim": "true"},
+    }
+
+
+@dataclasses.dataclass
+class KcRealm:
+    """A realm with an API audience, a service client that calls it, and the API's own client."""
+
+    url: str
+    name: str
+    admin: KeycloakAdmin
+    audience: str
+    client_id: str
+    client_secret: str
+    api_secret: str
+
+    @property
+    def issuer(self) -> str:
+        return f"{self.url}/realms/{self.name}"
+
+    def token(
+        self, *, client_id: str | None = None, secret: str | None = None, base: str | None = None
+    ) -> str:
+        response = httpx.post(
+            f"{base or self.url}/realms/{self.name}/protocol/openid-connect/token",
+            data={"grant_type": "client_credentials"},
+            auth=(client_id or self.client_id, secret or self.client_secret),
+            timeout=10,
+        )
+        response.raise_for_status()
+        return str(response.json()["access_token"])
+
+    def add_client(self, client_id: str, *, audience: str | None = None) -> str:
+        secret = secrets.token_urlsafe(24)
+        self.admin.create_client(
+            {
+                "clientId": client_id,
+                "publicClient": False,
+                "secret": secret,
+                "serviceAccountsEnabled": True,
+                "standardFlowEnabled": False,
+                "protocolMappers": [audience_mapper(audience)] if audience else [],
+            }
+        )
+        return secret
+
+
+def create_realm(keycloak: Server, prefix: str, *, roles: tuple[str, ...] = ()) -> KcRealm:
+    name = f"{prefix}-{secrets.token_hex(4)}"
+    master = admin_for(keycloak)
+    master.create_realm({"realm": name, "enabled": True, "accessTokenLifespan": 300})
+    admin = admin_for(keycloak, name)
+    for role in roles:
+        admin.create_realm_role({"name": role})
+    audience = f"api-{secrets.token_hex(3)}"
+    api_secret = secrets.token_urlsafe(24)
+    admin.create_client(
+        {
+            "clientId": audience,
+            "publicClient": False,
+            "secret": api_secret,
+            "serviceAccountsEnabled": True,
+            "standardFlowEnabled": False,
+        }
+    )
+    realm = KcRealm(keycloak.url, name, admin, audience, "svc", "", api_secret)
+    realm.client_secret = realm.add_client("svc", audience=audience)
+    if roles:
+        internal = admin.get_client_id("svc")
+        user = admin.get_client_service_account_user(internal)
+        admin.assign_realm_roles(user["id"], [admin.get_realm_role(r) for r in roles])
+    return realm
+
+
+def delete_realm(keycloak: Server, realm: KcRealm) -> None:
+    admin_for(keycloak).delete_realm(realm.name)
