@@ -1,11 +1,58 @@
-"""Prometheus metrics of the service, in a registry per app so tests can build several apps."""
+"""Prometheus metrics of the service, in a registry per app so tests can build several apps.
+
+Request counts and latencies are kept in plain per-process tables and turned into metric
+families only when ``/metrics`` is scraped: prometheus-client's ``labels().inc()`` and
+``observe()`` take a lock and a dict lookup each, which bench/http.py showed to cost more than
+the rest of a ``/healthz`` request. One event loop per process writes these tables, so no lock
+is needed on the hot path. With several uvicorn workers each worker reports its own numbers.
+"""
 
 from __future__ import annotations
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
-from prometheus_client.exposition import CONTENT_TYPE_LATEST
+import bisect
+from collections.abc import Iterator
 
-_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
+from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.registry import Collector
+
+BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+
+class _Series:
+    __slots__ = ("buckets", "count", "sum")
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.sum = 0.0
+        self.buckets = [0] * (len(BUCKETS) + 1)  # the last one is +Inf
+
+
+class _RequestCollector(Collector):
+    def __init__(self) -> None:
+        self.series: dict[tuple[str, str, str], _Series] = {}
+
+    def collect(self) -> Iterator[Metric]:
+        requests = CounterMetricFamily(
+            "anbao_http_requests",
+            "HTTP requests handled, by route template, method and status.",
+            labels=["route", "method", "status"],
+        )
+        latency = HistogramMetricFamily(
+            "anbao_http_request_duration_seconds",
+            "Time to handle a request, by route template, method and status.",
+            labels=["route", "method", "status"],
+        )
+        for key, series in sorted(self.series.items()):
+            requests.add_metric(list(key), series.count)
+            cumulative, buckets = 0, []
+            for bound, hits in zip((*map(str, BUCKETS), "+Inf"), series.buckets, strict=True):
+                cumulative += hits
+                buckets.append((bound, cumulative))
+            latency.add_metric(list(key), buckets, series.sum)
+        yield requests
+        yield latency
 
 
 class Metrics:
@@ -13,19 +60,8 @@ class Metrics:
 
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self.requests = Counter(
-            "anbao_http_requests_total",
-            "HTTP requests handled, by route template, method and status.",
-            ["route", "method", "status"],
-            registry=self.registry,
-        )
-        self.latency = Histogram(
-            "anbao_http_request_duration_seconds",
-            "Time to handle a request, by route template and status.",
-            ["route", "status"],
-            buckets=_BUCKETS,
-            registry=self.registry,
-        )
+        self._requests = _RequestCollector()
+        self.registry.register(self._requests)
         self.dependency_up = Gauge(
             "anbao_dependency_up",
             "1 when the dependency answered its last readiness probe, else 0.",
@@ -39,20 +75,14 @@ class Metrics:
             registry=self.registry,
         )
 
-        self._children: dict[tuple[str, str, str], tuple[Counter, Histogram]] = {}
-
     def observe(self, route: str, method: str, status: str, seconds: float) -> None:
-        # labels() hashes and locks on every call; the children are cached on the hot path.
         key = (route, method, status)
-        children = self._children.get(key)
-        if children is None:
-            children = (
-                self.requests.labels(route, method, status),
-                self.latency.labels(route, status),
-            )
-            self._children[key] = children
-        children[0].inc()
-        children[1].observe(seconds)
+        series = self._requests.series.get(key)
+        if series is None:
+            series = self._requests.series[key] = _Series()
+        series.count += 1
+        series.sum += seconds
+        series.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -8,6 +8,7 @@ import falcon.asgi
 import falcon.testing
 import pytest
 
+from anbao.accesslog import AccessLog
 from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from audit.errors import AuditStoreUnavailable
@@ -41,12 +42,13 @@ def audit_store() -> FakeAuditStore:
 
 @pytest.fixture
 def make_app(issuer: LocalIssuer, audit_store: FakeAuditStore) -> Callable[..., falcon.asgi.App]:
-    def make(**env: str) -> falcon.asgi.App:
+    def make(access_log: AccessLog | None = None, **env: str) -> falcon.asgi.App:
         settings = Settings.load({"ANBAO_KEYCLOAK_REQUIRED": "false", **env})
         verifier = TokenVerifier(
             issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
         )
-        return create_app(settings, Parts(verifier=verifier, audit_store=audit_store))
+        parts = Parts(verifier=verifier, audit_store=audit_store, access_log=access_log)
+        return create_app(settings, parts)
 
     return make
 

@@ -4,6 +4,7 @@ import json
 import logging
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import falcon
 import falcon.asgi
@@ -11,6 +12,8 @@ import falcon.inspect
 import falcon.testing
 import pytest
 
+from anbao import logs
+from anbao.accesslog import AccessLog
 from iam.testing import LocalIssuer
 from tests.unit.anbao.conftest import FakeAuditStore, problem
 
@@ -172,20 +175,58 @@ def test_metrics_count_requests_by_route_and_status(client: falcon.testing.TestC
 
 
 def test_access_log_is_json_with_request_id(
-    client: falcon.testing.TestClient, capsys: pytest.CaptureFixture[str]
+    make_app: Callable[..., falcon.asgi.App], tmp_path: Path
 ) -> None:
-    from anbao import logs
-
-    logs.configure("info")
-    try:
+    log_file = tmp_path / "access.log"
+    with log_file.open("wb") as out:
+        access_log = AccessLog(out.fileno())
+        client = falcon.testing.TestClient(make_app(access_log=access_log))
         client.simulate_get("/healthz", headers={"X-Request-ID": "trace-me"})
         client.simulate_get("/whoami", headers={"Authorization": "Bearer sekrit.token.value"})
+        access_log.flush()
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert [line["http.response.status_code"] for line in lines] == [200, 401]
+    assert lines[0]["request_id"] == "trace-me"
+    assert lines[0]["url.path"] == "/healthz"
+    assert "sekrit" not in log_file.read_text()
+
+
+def test_unhandled_errors_log_as_json_with_request_id(
+    make_app: Callable[..., falcon.asgi.App], capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = make_app()
+    app.add_route("/boom", _Boom())
+    logs.configure("info")
+    try:
+        falcon.testing.TestClient(app).simulate_get("/boom", headers={"X-Request-ID": "boom-1"})
     finally:
         logging.getLogger().handlers.clear()
-    lines = [
-        json.loads(line) for line in capsys.readouterr().err.splitlines() if line.startswith("{")
-    ]
-    access = [line for line in lines if line["log.logger"] == "anbao.access"]
-    assert access[0]["request_id"] == "trace-me"
-    assert access[0]["http.response.status_code"] == 200
-    assert "sekrit" not in json.dumps(lines)
+    lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
+    error = next(line for line in lines if line["log.logger"] == "anbao.errors")
+    assert error["request_id"] == "boom-1"
+    assert "swordfish" not in json.dumps(error)  # password=... masked even in the stack trace
+    assert "RuntimeError" in error["error.stack_trace"]
+
+
+def test_access_log_buffers_until_full_or_flushed(tmp_path: Path) -> None:
+    log_file = tmp_path / "access.log"
+    line = {
+        "request_id": "r1",
+        "method": "GET",
+        "route": "/x",
+        "status": 200,
+        "duration_ms": 1.5,
+        "client": None,
+        "user_id": None,
+    }
+    with log_file.open("wb") as out:
+        access_log = AccessLog(out.fileno(), max_lines=3)
+        for n in (1, 2):
+            access_log.write(path=f"/{n}", **line)
+        assert log_file.read_bytes() == b""
+        access_log.write(path="/3", **line)  # third line fills the buffer
+        assert len(log_file.read_text().splitlines()) == 3
+        access_log.write(path='/4"\n\u2028<', **line)  # client-controlled text is escaped
+        access_log.flush()
+    paths = [json.loads(x)["url.path"] for x in log_file.read_text().splitlines()]
+    assert paths == ["/1", "/2", "/3", '/4"\n\u2028<']
