@@ -32,7 +32,7 @@ from audit.integrity_model import (
     VerifyReport,
     tree_head_tbs,
 )
-from audit.integrity_ports import IntegrityLog
+from audit.integrity_ports import IntegrityLog, SpooledDocument
 from audit.integrity_verify import (
     document_event_id,
     document_sequence,
@@ -105,6 +105,18 @@ class IntegrityService:
     def append(self, events: Sequence[AuditEvent]) -> list[SignedTreeHead]:
         """Log events the store has acknowledged; returns the heads this made due."""
         return self.append_documents([e.to_document() for e in events])
+
+    def append_records(self, records: Sequence[SpooledDocument]) -> list[SignedTreeHead]:
+        """The shipper's hook: call after ``write_documents`` succeeded, before ``spool.ack``.
+
+        Redelivery after a crash logs nothing twice (identical records are ignored).
+        """
+        leaves = [
+            LeafRecord(r.stream, r.sequence, r.event_id, merkle.SM3.leaf(r.document))
+            for r in records
+        ]
+        self.log.append_leaves(leaves)
+        return self.issue_due(sorted({r.stream for r in leaves}))
 
     def append_documents(self, documents: Sequence[Document]) -> list[SignedTreeHead]:
         records = [leaf_record(d) for d in documents]

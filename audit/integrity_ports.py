@@ -14,6 +14,23 @@ from typing import Protocol
 from audit.integrity_model import LeafRecord, SignedTreeHead
 
 
+class SpooledDocument(Protocol):
+    """What the shipper hands over once the store acknowledged it (``audit.spool.SpooledRecord``).
+
+    ``document`` is the canonical JSON the store received, so its leaf hash is computed from
+    those very bytes, without parsing them again.
+    """
+
+    @property
+    def event_id(self) -> str: ...
+    @property
+    def stream(self) -> str: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def document(self) -> bytes: ...
+
+
 class IntegrityLog(Protocol):
     """Append-only leaf-hash log and signed tree heads, per stream."""
 
