@@ -99,14 +99,17 @@ class VerifyKey:
         """Affine x of ``sG + tP`` (32 bytes), or None for the point at infinity."""
         lib, c = ossl.lib(), curve()
         table = self._table()
-        ctx = lib.BN_CTX_new()
-        bn_s, bn_t = ossl.bn_from_int(s), ossl.bn_from_int(t)
-        r1 = lib.EC_POINT_new(c.group)
-        r2 = lib.EC_POINT_new(c.group)
-        x = lib.BN_new()
+        ctx = r1 = r2 = x = bn_s = bn_t = None  # all *_free functions accept NULL
         try:
+            ctx, r1, r2, x = (
+                lib.BN_CTX_new(),
+                lib.EC_POINT_new(c.group),
+                lib.EC_POINT_new(c.group),
+                lib.BN_new(),
+            )
             if not (ctx and r1 and r2 and x):
                 raise ossl.fail(CryptoError, "out of memory")
+            bn_s, bn_t = ossl.bn_from_int(s), ossl.bn_from_int(t)
             if table:
                 _mul_with_table(c.group, r1, bn_s, ctx)
                 _mul_with_table(table, r2, bn_t, ctx)
@@ -120,8 +123,8 @@ class VerifyKey:
             ossl.check(ok, CryptoError, "point arithmetic failed")
             return ossl.bn_to_bytes(x)
         finally:
-            for obj, free in ((r1, lib.EC_POINT_free), (r2, lib.EC_POINT_free)):
-                free(obj)
+            lib.EC_POINT_free(r1)
+            lib.EC_POINT_free(r2)
             for bn in (bn_s, bn_t, x):
                 lib.BN_free(bn)
             lib.BN_CTX_free(ctx)

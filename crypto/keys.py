@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Final, Literal
 
 from crypto import _openssl_keys
-from crypto.sm2 import PrivateKey, PublicKey
+from crypto.sm2 import _ADOPT, PrivateKey, PublicKey
 
 Encoding = Literal["pem", "der"]
 PBKDF2_ITERATIONS: Final = 100_000
@@ -25,7 +25,7 @@ def load_private_key(data: bytes, password: bytes | None = None) -> PrivateKey:
     Raises MalformedInput (unparsable, wrong password) or InvalidKey (not SM2, out of range,
     public part inconsistent with the scalar).
     """
-    return PrivateKey(_openssl_keys.load_private(data, password))
+    return PrivateKey(_openssl_keys.load_private(data, password), _adopt=_ADOPT)
 
 
 def load_public_key(data: bytes) -> PublicKey:

@@ -45,6 +45,7 @@ _RAW_SIG_SIZE: Final = 64
 _C1_SIZE: Final = 65
 _Z_CACHE_SIZE: Final = 8
 
+_ADOPT: Final = object()  # only this module and crypto.keys construct PrivateKey from a pointer
 SignatureForm = Literal["der", "raw"]
 CiphertextForm = Literal["der", "c1c3c2", "c1c2c3"]
 
@@ -93,6 +94,10 @@ class PublicKey:
 
     def __repr__(self) -> str:
         return f"PublicKey(x={self.x:064x})"
+
+    def __reduce__(self) -> tuple[object, tuple[bytes]]:
+        """Pickle and copy by value: the cached libcrypto objects are rebuilt, never shared."""
+        return (PublicKey.from_bytes, (self.to_bytes(),))
 
     def evp_pkey(self) -> int:
         """The cached libcrypto ``EVP_PKEY`` (internal; owned by this object)."""
@@ -159,8 +164,10 @@ class PublicKey:
 class PrivateKey:
     """An SM2 private key held in libcrypto; the scalar never enters Python after loading."""
 
-    def __init__(self, _pkey: int) -> None:
+    def __init__(self, _pkey: int, *, _adopt: object = None) -> None:
         """Internal: take ownership of a validated ``EVP_PKEY``; use generate() or keys.*."""
+        if _adopt is not _ADOPT or not isinstance(_pkey, int):
+            raise TypeError("use PrivateKey.generate(), .from_bytes() or crypto.keys")
         self._pkey = _pkey
         _pkey_finalizer(self, _pkey)
         x, y = _openssl_keys.public_point(_pkey)
@@ -169,15 +176,25 @@ class PrivateKey:
     @classmethod
     def generate(cls) -> PrivateKey:
         """A new random key pair from libcrypto's CSPRNG."""
-        return cls(_openssl_keys.generate())
+        return cls(_openssl_keys.generate(), _adopt=_ADOPT)
 
     @classmethod
     def from_bytes(cls, d: bytes) -> PrivateKey:
         """From a 32-byte big-endian scalar in [1, n-2]; mainly for test vectors and imports."""
-        return cls(_openssl_keys.private_from_scalar(d))
+        return cls(_openssl_keys.private_from_scalar(d), _adopt=_ADOPT)
 
     def __repr__(self) -> str:
         return f"PrivateKey(public={self._public!r})"
+
+    def __copy__(self) -> PrivateKey:
+        return self  # immutable; a shallow copy would share (and double-free) the EVP_PKEY
+
+    def __deepcopy__(self, memo: object) -> PrivateKey:
+        return self
+
+    def __reduce__(self) -> tuple[object, ...]:
+        """Refuse pickling: export with crypto.keys.dump_private_key (and a password)."""
+        raise TypeError("SM2 private keys cannot be pickled; use crypto.keys.dump_private_key")
 
     def public_key(self) -> PublicKey:
         """The matching public key."""

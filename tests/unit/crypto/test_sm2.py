@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 import threading
 
 import pytest
@@ -9,8 +11,14 @@ from gmssl import sm2 as gm_sm2
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from crypto import sm2, sm2_der, sm3
-from crypto.errors import DecryptionFailed, InvalidKey, InvalidSignature, MalformedInput
+from crypto import _openssl, sm2, sm2_der, sm3
+from crypto.errors import (
+    BackendUnavailable,
+    DecryptionFailed,
+    InvalidKey,
+    InvalidSignature,
+    MalformedInput,
+)
 from tests.unit.crypto.conftest import gmssl_public_hex, load_vectors
 
 H = bytes.fromhex
@@ -219,3 +227,31 @@ def test_threads_share_keys(sm2_key):
     for t in threads:
         t.join()
     assert errors == []
+
+
+def test_copy_and_pickle_are_safe(sm2_key):
+    pub = sm2_key.public_key()
+    sig = sm2_key.sign(b"m")
+    pickled = pickle.loads(pickle.dumps(pub))  # noqa: S301 - our own bytes
+    for clone in (copy.copy(pub), copy.deepcopy(pub), pickled):
+        assert clone == pub
+        clone.verify(sig, b"m")
+    assert copy.copy(sm2_key) is sm2_key
+    assert copy.deepcopy(sm2_key) is sm2_key
+    with pytest.raises(TypeError):
+        pickle.dumps(sm2_key)
+
+
+def test_private_key_cannot_be_built_from_a_pointer():
+    with pytest.raises(TypeError):
+        sm2.PrivateKey(12345)
+
+
+def test_no_backend_means_no_secret_operations(monkeypatch, sm2_key):
+    """Without libcrypto, SM2 raises BackendUnavailable: there is no pure-Python fallback."""
+    ct = sm2_key.public_key().encrypt(b"m")
+    monkeypatch.setattr(_openssl, "_lib", None)
+    monkeypatch.setattr(_openssl, "_load_error", "OpenSSL 3 libcrypto not found (test)")
+    for op in (sm2.PrivateKey.generate, lambda: sm2_key.sign(b"m"), lambda: sm2_key.decrypt(ct)):
+        with pytest.raises(BackendUnavailable, match="libcrypto not found"):
+            op()
