@@ -22,8 +22,12 @@ from anbao.web import AsgiApp
 from audit.elasticsearch import ElasticsearchAuditStore
 from audit.ports import AuditStore
 from audit.sqlite import SqliteAuditStore
+from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
+from iam.apps_resources import add_routes as add_app_routes
+from iam.apps_service import AppDirectory, AppService
 from iam.falcon_auth import AuthMiddleware
-from iam.keycloak import KeycloakJwks, issuer_url
+from iam.introspection import IntrospectionCache
+from iam.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
 from iam.tokens import TokenVerifier
 
 
@@ -34,6 +38,7 @@ class Parts:
     verifier: TokenVerifier | None = None
     audit_store: AuditStore | None = None
     clock: Callable[[], float] = time.time
+    app_directory: AppDirectory | None = None
 
 
 def build_audit_store(settings: Settings) -> AuditStore:
@@ -59,10 +64,45 @@ def build_verifier(settings: Settings, clock: Callable[[], float]) -> TokenVerif
     )
 
 
+def build_introspection(
+    settings: Settings, clock: Callable[[], float]
+) -> IntrospectionCache | None:
+    """RFC 7662 for ``requires(introspect=True)`` routes; off without a client secret."""
+    kc = settings.keycloak
+    if not kc.client_secret:
+        return None
+    return keycloak_introspection(
+        kc.url,
+        kc.realm,
+        client_id=kc.client_id,
+        client_secret=kc.client_secret.reveal(),
+        clock=clock,
+        ttl_seconds=kc.introspection_ttl_seconds,
+        timeout=kc.timeout_seconds,
+    )
+
+
+def build_app_service(settings: Settings, parts: Parts) -> AppService:
+    """App onboarding: apps become OIDC clients through the Keycloak admin API."""
+    kc = settings.keycloak
+    directory = parts.app_directory or KeycloakAppDirectory(
+        admin_factory(
+            kc.url,
+            kc.realm,
+            username=kc.admin_username,
+            password=kc.admin_password.reveal(),
+            timeout=max(kc.timeout_seconds, 10.0),
+        ),
+        kc.realm,
+    )
+    return AppService(directory, issuer=issuer_url(kc.url, kc.realm), clock=parts.clock)
+
+
 def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     parts = parts or Parts()
     metrics = Metrics()
     verifier = parts.verifier or build_verifier(settings, parts.clock)
+    introspection = build_introspection(settings, parts.clock)
     audit_store = parts.audit_store or build_audit_store(settings)
     http = httpx.AsyncClient(timeout=settings.keycloak.timeout_seconds)
 
@@ -72,7 +112,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
             max_body_bytes=settings.server.max_body_bytes,
             access_log_enabled=settings.server.access_log,
         ),
-        AuthMiddleware(verifier),
+        AuthMiddleware(verifier, introspection=introspection),
     ]
     app: AsgiApp = falcon.asgi.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
@@ -97,9 +137,13 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     api.add_route("/metrics", MetricsResource(metrics))
     api.add_route("/openapi.json", OpenApiDocument(api))
     api.add_route("/whoami", WhoAmI())
+    add_app_routes(api, build_app_service(settings, parts))
 
     async def close() -> None:
         await http.aclose()
+        verifier.close()
+        if introspection is not None:
+            introspection.close()
         audit_store.close()
 
     app.add_middleware(_Lifespan(close))

@@ -21,10 +21,12 @@ from anbao.web import AsgiApp
 from audit.errors import AuditError, AuditStoreUnavailable
 from crypto.errors import CryptoError, InvalidSignature, MalformedInput
 from iam.errors import (
+    Conflict,
     Forbidden,
     IamError,
     IdentityProviderUnavailable,
     InsufficientAuthentication,
+    NotFound,
     Unauthenticated,
 )
 
@@ -58,6 +60,8 @@ ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
     (Unauthenticated, Mapping(401, _bearer_challenge)),
     (Forbidden, Mapping(403)),
     (IdentityProviderUnavailable, Mapping(503)),
+    (NotFound, Mapping(404)),
+    (Conflict, Mapping(409)),
     (IamError, Mapping(400)),
     (AuditStoreUnavailable, Mapping(503)),
     (AuditError, Mapping(400)),

@@ -91,6 +91,11 @@ class KeycloakSettings:
     #: When true, ``anbao serve`` refuses to start unless Keycloak answers.
     required: bool = True
     timeout_seconds: float = 3.0
+    #: Anbao's own confidential client: RFC 7662 introspection for high-assurance routes.
+    client_id: str = "anbao-api"
+    client_secret: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    #: Seconds an introspection answer is reused (never past the token's exp).
+    introspection_ttl_seconds: float = 5.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -38,6 +38,7 @@ SIZEP = ctypes.POINTER(ctypes.c_size_t)
 _PROTOTYPES: Final[dict[str, tuple[Any, list[Any]]]] = {
     "OpenSSL_version_num": (C_ULONG, []),
     "ERR_clear_error": (None, []),
+    "ERR_peek_error": (C_ULONG, []),
     "BIO_new_mem_buf": (P, [P, C_INT]),
     "BIO_new": (P, [P]),
     "BIO_s_mem": (P, []),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 
-from crypto import _openssl_keys, keys, sm2
-from crypto.errors import InvalidKey, MalformedInput
+from crypto import _openssl, _openssl_keys, keys, sm2
+from crypto.errors import CryptoError, InvalidKey, MalformedInput
 
 OID_DER = bytes.fromhex("06082A811CCF5501822D")
 
@@ -96,3 +98,24 @@ def test_truncated_der(sm2_key):
 def test_password_with_nul_rejected(sm2_key):
     with pytest.raises(MalformedInput):
         keys.dump_private_key(sm2_key, password=b"a\0b")
+
+
+def test_openssl_error_queue_left_clean(sm2_key):
+    """Leftover entries would leak into other users of libcrypto in this thread (e.g. ssl)."""
+    lib = _openssl.lib()
+    lib.ERR_clear_error()
+    pem = keys.dump_private_key(sm2_key, password=b"pw", iterations=1000)
+    steps = [
+        lambda: keys.load_private_key(pem, b"pw"),
+        lambda: keys.load_private_key(pem, b"wrong"),
+        lambda: keys.load_private_key(b"junk"),
+        lambda: keys.load_public_key(keys.dump_public_key(sm2_key.public_key(), encoding="der")),
+        lambda: keys.load_public_key(b"junk"),
+        lambda: sm2_key.decrypt(sm2_key.public_key().encrypt(b"m")),
+        lambda: sm2.PrivateKey.generate().decrypt(sm2_key.public_key().encrypt(b"m")),
+        lambda: sm2_key.public_key().verify(sm2_key.sign(b"m"), b"m"),
+    ]
+    for step in steps:
+        with contextlib.suppress(CryptoError):
+            step()
+        assert lib.ERR_peek_error() == 0

@@ -54,7 +54,7 @@ def test_vector_z_and_e(sm2_vector):
     assert e.hex().upper() == sm2_vector["e"]
 
 
-@pytest.mark.parametrize("repeat", [1, 2, 3])  # 3rd call uses the per-key precomputed table
+@pytest.mark.parametrize("repeat", [1, 2, 3])  # later calls use the per-key precomputed table
 def test_vector_signature_verifies(sm2_vector, repeat):
     pub = _vector_key(sm2_vector)
     r, s = int(sm2_vector["r"], 16), int(sm2_vector["s"], 16)
