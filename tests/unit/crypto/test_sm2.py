@@ -255,3 +255,17 @@ def test_no_backend_means_no_secret_operations(monkeypatch, sm2_key):
     for op in (sm2.PrivateKey.generate, lambda: sm2_key.sign(b"m"), lambda: sm2_key.decrypt(ct)):
         with pytest.raises(BackendUnavailable, match="libcrypto not found"):
             op()
+
+
+@pytest.mark.parametrize(("mode", "form"), [(1, "c1c3c2"), (0, "c1c2c3")])
+def test_raw_ciphertext_orders_match_gmssl(sm2_key, mode, form):
+    """gmssl writes C1 without the 04 tag; mode 1 is C1C3C2, mode 0 the old C1C2C3."""
+    oracle = gm_sm2.CryptSM2(
+        private_key=None, public_key=gmssl_public_hex(sm2_key.public_key()), mode=mode
+    )
+    ct = oracle.encrypt(b"interop message")
+    assert sm2_key.decrypt(b"\x04" + ct, form=form) == b"interop message"
+    throwaway = sm2.PrivateKey.from_bytes(bytes(31) + b"\x07")  # gmssl decrypts throwaways only
+    ours = throwaway.public_key().encrypt(b"the other way", form=form)
+    gm = gm_sm2.CryptSM2(private_key="%064x" % 7, public_key="", mode=mode)  # noqa: UP031
+    assert gm.decrypt(ours[1:]) == b"the other way"
