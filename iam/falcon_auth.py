@@ -29,7 +29,12 @@ from typing import Any, TypeVar
 import falcon
 import falcon.asgi
 
-from iam.errors import Forbidden, InsufficientAuthentication, Unauthenticated
+from iam.errors import (
+    Forbidden,
+    IdentityProviderUnavailable,
+    InsufficientAuthentication,
+    Unauthenticated,
+)
 from iam.introspection import IntrospectionCache
 from iam.model import Principal
 from iam.tokens import TokenVerifier
@@ -173,7 +178,9 @@ class Requirement:
         credential: _Credential | None = getattr(req.context, "credential", None)
         if principal is not None and self.introspect:
             if credential is None or credential.introspection is None:
-                raise RuntimeError("requires(introspect=True) but no introspection is configured")
+                raise IdentityProviderUnavailable(
+                    "This route needs token introspection, which is not configured."
+                )
             await asyncio.to_thread(
                 credential.introspection.ensure_active, credential.token, principal
             )
