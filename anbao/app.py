@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -17,15 +18,20 @@ from anbao.metrics import Metrics
 from anbao.middleware import RequestContextMiddleware
 from anbao.openapi import Api
 from anbao.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
-from anbao.settings import AuditStoreKind, Settings
+from anbao.settings import AuditStoreKind, Environment, Settings
 from anbao.web import AsgiApp
+from audit import integrity_resources
 from audit.elasticsearch import ElasticsearchAuditStore
+from audit.integrity import IntegrityService
+from audit.integrity_setup import IntegrityConfig, build_field_cipher, build_integrity
 from audit.ports import AuditStore
+from audit.recorder import Recorder
+from audit.sensitive_service import Actor, RevealService
 from audit.sqlite import SqliteAuditStore
 from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
 from iam.apps_resources import add_routes as add_app_routes
 from iam.apps_service import AppDirectory, AppService
-from iam.falcon_auth import AuthMiddleware
+from iam.falcon_auth import AuthMiddleware, Requirement
 from iam.introspection import IntrospectionCache
 from iam.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
 from iam.tokens import TokenVerifier
@@ -38,6 +44,9 @@ class Parts:
     verifier: TokenVerifier | None = None
     audit_store: AuditStore | None = None
     clock: Callable[[], float] = time.time
+    audit_integrity: IntegrityService | None = None
+    #: The audit recorder; when given, ``POST /audit/events/{id}/reveal`` is served.
+    audit_recorder: Recorder | None = None
     app_directory: AppDirectory | None = None
 
 
@@ -98,6 +107,42 @@ def build_app_service(settings: Settings, parts: Parts) -> AppService:
     return AppService(directory, issuer=issuer_url(kc.url, kc.realm), clock=parts.clock)
 
 
+def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> IntegrityService:
+    ai = settings.audit_integrity
+    return build_integrity(
+        IntegrityConfig(
+            log_path=ai.log_path,
+            signing_key_file=ai.signing_key_file,
+            signing_key_password=ai.signing_key_password.reveal(),
+            trusted_key_files=tuple(
+                f.strip() for f in ai.trusted_key_files.split(",") if f.strip()
+            ),
+            every_events=ai.head_every_events,
+            every_seconds=ai.head_every_seconds,
+            create_missing=settings.environment is Environment.DEVELOPMENT,
+        ),
+        clock,
+    )
+
+
+def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
+    """The audit resources' authorization: one of ``any_role``, optional step-up ``acr``."""
+    principal = Requirement(any_role=any_role, acr=acr).check(
+        getattr(req.context, "principal", None)
+    )
+    try:
+        source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
+    except ValueError:
+        source_ip = ""
+    return Actor(
+        principal.subject,
+        principal.username,
+        tuple(sorted(principal.roles)),
+        principal.org_path,
+        source_ip,
+    )
+
+
 def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     parts = parts or Parts()
     metrics = Metrics()
@@ -139,8 +184,21 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     api.add_route("/whoami", WhoAmI())
     add_app_routes(api, build_app_service(settings, parts))
 
+    integrity = parts.audit_integrity or build_audit_integrity(settings, parts.clock)
+    reveal = None
+    if parts.audit_recorder is not None:
+        cipher = build_field_cipher(
+            settings.audit_integrity.field_keyring_file,
+            create_missing=settings.environment is Environment.DEVELOPMENT,
+        )
+        reveal = RevealService(audit_store, cipher, parts.audit_recorder)
+    integrity_resources.add_routes(
+        api, integrity=integrity, store=audit_store, guard=audit_guard, reveal=reveal
+    )
+
     async def close() -> None:
         await http.aclose()
+        integrity.log.close()
         verifier.close()
         if introspection is not None:
             introspection.close()

@@ -19,6 +19,8 @@ import falcon.asgi
 
 from anbao.web import AsgiApp
 from audit.errors import AuditError, AuditStoreUnavailable
+from audit.integrity_model import EventNotLogged, HeadNotFound
+from audit.sensitive_service import AuditEventNotFound
 from crypto.errors import CryptoError, InvalidSignature, MalformedInput
 from iam.errors import (
     Conflict,
@@ -64,6 +66,9 @@ ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
     (Conflict, Mapping(409)),
     (IamError, Mapping(400)),
     (AuditStoreUnavailable, Mapping(503)),
+    (AuditEventNotFound, Mapping(404)),
+    (HeadNotFound, Mapping(404)),
+    (EventNotLogged, Mapping(409)),
     (AuditError, Mapping(400)),
     (InvalidSignature, Mapping(422)),
     (MalformedInput, Mapping(400)),

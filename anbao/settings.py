@@ -20,6 +20,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from audit.spool import Backpressure, FsyncPolicy
+
 
 class SettingsError(ValueError):
     """A setting is missing, malformed or inconsistent; ``name`` is its dotted name."""
@@ -102,6 +104,41 @@ class KeycloakSettings:
 class AuditSettings:
     store: AuditStoreKind = AuditStoreKind.SQLITE
     sqlite_path: str = ".anbao/audit.sqlite3"
+    #: Local durable spool every event is written to before shipping (see docs/audit-operations.md).
+    spool_path: str = ".anbao/audit-spool.sqlite3"
+    #: always (fsync per event) | batch (group commit, fsync before ack) | interval (kill-9 safe).
+    spool_fsync: FsyncPolicy = FsyncPolicy.BATCH
+    spool_fsync_interval_seconds: float = 1.0
+    spool_capacity_bytes: int = 1 << 30
+    #: Fill ratio at which the alarm fires (log line, metric, audit.spool.alarm self-event).
+    spool_alarm_ratio: float = 0.8
+    #: When the spool is full: block (up to block_timeout, then 503) | fail (503 at once).
+    backpressure: Backpressure = Backpressure.BLOCK
+    block_timeout_seconds: float = 10.0
+    #: Days events are kept; under 180 refused unless environment = development.
+    retention_days: int = 365
+    #: Elasticsearch index prefix (monthly indices <prefix>-yyyy.MM.01-000001).
+    index_prefix: str = "anbao-audit"
+    #: Record every API request (the audit middleware); paths listed here are skipped.
+    record_requests: bool = True
+    skip_paths: str = "/healthz,/readyz,/metrics"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AuditIntegritySettings:
+    """Tamper evidence (SM3 Merkle trees, SM2 tree heads) and field encryption of the trail."""
+
+    #: The leaf-hash log and signed heads; keep it on another volume than the events.
+    log_path: str = ".anbao/audit-integrity.sqlite3"
+    #: SM2 PKCS#8 PEM key that signs tree heads (generated in development when missing).
+    signing_key_file: str = ".anbao/audit-sth-key.pem"
+    signing_key_password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    #: Comma-separated PEM public keys of earlier signing keys, still trusted by verify.
+    trusted_key_files: str = ""
+    head_every_events: int = 1000
+    head_every_seconds: float = 60.0
+    #: SM4 keyring for sensitive fields: {"active": id, "keys": {id: base64}} (mode 0600).
+    field_keyring_file: str = ".anbao/audit-field-keys.json"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -120,6 +157,9 @@ class Settings:
     keycloak: KeycloakSettings = dataclasses.field(default_factory=KeycloakSettings)
     audit: AuditSettings = dataclasses.field(default_factory=AuditSettings)
     elasticsearch: ElasticsearchSettings = dataclasses.field(default_factory=ElasticsearchSettings)
+    audit_integrity: AuditIntegritySettings = dataclasses.field(
+        default_factory=AuditIntegritySettings
+    )
 
     @classmethod
     def load(cls, environ: Mapping[str, str]) -> Settings:
@@ -147,6 +187,11 @@ class Settings:
         _check_range("server.port", self.server.port, 1, 65535)
         _check_range("server.workers", self.server.workers, 1, 64)
         _check_range("server.max_body_bytes", self.server.max_body_bytes, 1024, 1 << 30)
+        _check_range(
+            "audit_integrity.head_every_events", self.audit_integrity.head_every_events, 1, 1 << 30
+        )
+        if not self.audit_integrity.head_every_seconds > 0:
+            raise SettingsError("audit_integrity.head_every_seconds", "must be positive")
         if self.server.log_level not in {"debug", "info", "warning", "error"}:
             raise SettingsError("server.log_level", "must be debug, info, warning or error")
         if bool(self.server.tls_cert_file) != bool(self.server.tls_key_file):

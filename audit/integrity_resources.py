@@ -1,0 +1,180 @@
+"""Falcon resources for proofs, tree heads and reveal: thin, decisions live in the services.
+
+Authorization is injected (``Guard``) by the composition root, which knows the identity
+package; ``audit`` does not import ``iam`` (house dependency rule). Proofs and heads are for
+``auditor`` and ``security-analyst``; reveal for ``security-analyst`` after a step-up
+(:mod:`audit.sensitive_service`). An org-scoped caller gets proofs only for its subtree.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol
+
+import falcon
+import falcon.asgi
+
+from audit.integrity import IntegrityService
+from audit.integrity_model import IntegrityError
+from audit.ports import AuditStore
+from audit.sensitive import SensitiveDataError
+from audit.sensitive_service import (
+    REVEAL_ACR,
+    REVEAL_ROLE,
+    Actor,
+    AuditEventNotFound,
+    RevealService,
+    in_scope,
+)
+
+READ_ROLES = frozenset({"auditor", "security-analyst"})
+_JSON = {"application/json": {"schema": {"type": "object"}}}
+_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
+
+#: ``guard(req, any_of_roles, acr)`` raises the identity package's 401/403 errors or returns
+#: the caller as an :class:`Actor`.
+Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Actor]
+
+
+class Router(Protocol):
+    def add_route(self, template: str, resource: object) -> None: ...
+
+
+def _op(summary: str, *errors: str, params: tuple[str, ...] = ()) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": _JSON}}
+    for status in ("401", "403", *errors):
+        responses[status] = {"description": "Problem", "content": _PROBLEM}
+    op: dict[str, Any] = {"summary": summary, "tags": ["audit-integrity"], "responses": responses}
+    if params:
+        op["parameters"] = [
+            {"name": p, "in": "query", "required": False, "schema": {"type": "string"}}
+            for p in params
+        ]
+    return op
+
+
+def _send(resp: falcon.asgi.Response, value: object) -> None:
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = json.dumps(value, ensure_ascii=False)
+
+
+def _int_param(req: falcon.asgi.Request, name: str) -> int:
+    raw = req.get_param(name, required=True)
+    if not raw.isdigit():
+        raise IntegrityError(f"{name} must be a non-negative integer.")
+    return int(raw)
+
+
+class EventProof:
+    """``GET /audit/events/{event_id}/proof``: RFC 6962 inclusion proof + the signed head."""
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op("Inclusion proof of a stored event in the latest signed tree head", "404", "409")
+    }
+
+    def __init__(self, service: IntegrityService, store: AuditStore, guard: Guard) -> None:
+        self._service, self._store, self._guard = service, store, guard
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, event_id: str
+    ) -> None:
+        actor = self._guard(req, READ_ROLES, None)
+        document = await asyncio.to_thread(self._store.get, event_id)
+        org = document.get("organization", {}).get("path", "") if document else ""
+        if document is None or not in_scope(actor.org_path, str(org)):
+            raise AuditEventNotFound(f"No audit event {event_id} in your scope.")
+        _send(resp, await asyncio.to_thread(self._service.inclusion, document))
+
+
+class Heads:
+    """``GET /audit/heads``: every signed tree head (JSON, or NDJSON for anchoring)."""
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op("Signed tree heads and the keys that sign them", params=("stream", "format"))
+    }
+
+    def __init__(self, service: IntegrityService, guard: Guard) -> None:
+        self._service, self._guard = service, guard
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        self._guard(req, READ_ROLES, None)
+        stream = req.get_param("stream")
+        if req.get_param("format") == "ndjson":
+            lines = await asyncio.to_thread(lambda: "".join(self._service.export_heads(stream)))
+            resp.content_type = "application/x-ndjson"
+            resp.text = lines
+            return
+        heads = await asyncio.to_thread(self._service.log.heads, stream)
+        _send(
+            resp,
+            {
+                "heads": [h.to_json() for h in heads],
+                "public_keys": self._service.public_keys_pem(),
+            },
+        )
+
+
+class HeadConsistency:
+    """``GET /audit/heads/consistency?stream=&first=&second=``: RFC 6962 §2.1.2 proof."""
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op(
+            "Consistency proof between two signed tree heads",
+            "400",
+            "404",
+            params=("stream", "first", "second"),
+        )
+    }
+
+    def __init__(self, service: IntegrityService, guard: Guard) -> None:
+        self._service, self._guard = service, guard
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        self._guard(req, READ_ROLES, None)
+        stream = req.get_param("stream") or "main"
+        first, second = _int_param(req, "first"), _int_param(req, "second")
+        _send(resp, await asyncio.to_thread(self._service.consistency, stream, first, second))
+
+
+class Reveal:
+    """``POST /audit/events/{event_id}/reveal``: decrypt personal data; audited, step-up."""
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "post": _op("Decrypt an event's sensitive fields (audited)", "400", "404", "503")
+    }
+
+    def __init__(self, service: RevealService, guard: Guard) -> None:
+        self._service, self._guard = service, guard
+
+    async def on_post(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, event_id: str
+    ) -> None:
+        actor = self._guard(req, frozenset({REVEAL_ROLE}), REVEAL_ACR)
+        body = await req.get_media(default_when_empty={})
+        if not isinstance(body, dict):
+            raise SensitiveDataError("The body must be a JSON object.")
+        reason, fields = body.get("reason", ""), body.get("fields", [])
+        if not isinstance(reason, str) or not isinstance(fields, list):
+            raise SensitiveDataError("reason must be a string and fields a list of names.")
+        result = await asyncio.to_thread(
+            self._service.reveal, actor, event_id, reason=reason, fields=[str(f) for f in fields]
+        )
+        resp.set_header("Cache-Control", "no-store")
+        _send(resp, result)
+
+
+def add_routes(
+    api: Router,
+    *,
+    integrity: IntegrityService,
+    store: AuditStore,
+    guard: Guard,
+    reveal: RevealService | None = None,
+) -> None:
+    api.add_route("/audit/events/{event_id}/proof", EventProof(integrity, store, guard))
+    api.add_route("/audit/heads", Heads(integrity, guard))
+    api.add_route("/audit/heads/consistency", HeadConsistency(integrity, guard))
+    if reveal is not None:
+        api.add_route("/audit/events/{event_id}/reveal", Reveal(reveal, guard))
