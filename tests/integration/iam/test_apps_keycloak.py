@@ -1,0 +1,332 @@
+"""App onboarding against the real Keycloak: the clients work as registered, and only so."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import secrets
+import time
+import uuid
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import httpx
+import pytest
+import requests
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
+from click.testing import CliRunner
+from joserfc import jwt
+from joserfc.jwk import RSAKey
+
+from anbao.cli.iam_apps import apps as apps_cli
+from iam.apps import parse_registration, parse_update
+from iam.apps_keycloak import KeycloakAppDirectory
+from iam.apps_service import AppService
+from iam.errors import Conflict, NotFound
+from iam.keycloak import keycloak_verifier
+from iam.model import Principal
+from tests.integration.conftest import Server
+from tests.integration.iam.kc_realm import KcRealm, admin_for, create_realm, delete_realm
+
+REDIRECT = "http://127.0.0.1:8765/callback"
+PASSWORD = "Ab1!" + secrets.token_urlsafe(12)
+
+
+def developer(subject: str) -> Principal:
+    return Principal(
+        subject=subject,
+        username=subject,
+        client_id="test",
+        roles=frozenset({"app-developer"}),
+        scopes=frozenset(),
+        acr="1",
+        org_path="",
+        expires_at=2**40,
+        claims={},
+    )
+
+
+@pytest.fixture(scope="module")
+def realm(keycloak: Server) -> Iterator[KcRealm]:
+    realm = create_realm(keycloak, "apps")
+    realm.admin.create_user(
+        {
+            "username": "citizen",
+            "email": "citizen@example.gov.cn",
+            "firstName": "Ming",
+            "lastName": "Li",
+            "enabled": True,
+            "emailVerified": True,
+            "credentials": [{"type": "password", "value": PASSWORD, "temporary": False}],
+        }
+    )
+    yield realm
+    delete_realm(keycloak, realm)
+
+
+@pytest.fixture(scope="module")
+def service(keycloak: Server, realm: KcRealm) -> AppService:
+    directory = KeycloakAppDirectory(lambda: admin_for(keycloak, realm.name), realm.name)
+    return AppService(directory, issuer=realm.issuer, clock=time.time)
+
+
+def token_endpoint(realm: KcRealm) -> str:
+    return f"{realm.issuer}/protocol/openid-connect/token"
+
+
+def client_credentials(realm: KcRealm, client_id: str, secret: str) -> httpx.Response:
+    return httpx.post(
+        token_endpoint(realm),
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+        timeout=10,
+    )
+
+
+def test_confidential_app_lifecycle(realm: KcRealm, service: AppService) -> None:
+    alice = developer("alice")
+    created = service.register(
+        alice,
+        parse_registration(
+            {
+                "client_id": "permits-api",
+                "type": "confidential",
+                "service_account": True,
+                "redirect_uris": ["https://permits.example.gov.cn/cb"],
+                "roles": ["clerk", "approver"],
+                "scopes": ["email"],
+            }
+        ),
+    )
+    assert created.client_secret
+    discovery = httpx.get(created.discovery_url, timeout=10).json()
+    assert discovery["issuer"] == realm.issuer
+    assert created.app.roles == ("approver", "clerk")
+    assert created.app.scopes == ("email",)
+
+    token = client_credentials(realm, "permits-api", created.client_secret)
+    assert token.status_code == 200, token.text
+    verifier = keycloak_verifier(realm.url, realm.name, audience="permits-api")
+    try:  # the app's own API verifies its tokens with audience = client_id
+        assert verifier.verify(token.json()["access_token"]).client_id == "permits-api"
+    finally:
+        verifier.close()
+
+    rotated = service.rotate_secret(alice, "permits-api")
+    assert rotated.client_secret != created.client_secret
+    assert client_credentials(realm, "permits-api", created.client_secret).status_code == 401
+    assert client_credentials(realm, "permits-api", str(rotated.client_secret)).status_code == 200
+
+    service.disable(alice, "permits-api")
+    refused = client_credentials(realm, "permits-api", str(rotated.client_secret))
+    assert refused.status_code in {400, 401}
+    assert service.describe(alice, "permits-api").enabled is False
+    service.update(alice, "permits-api", parse_update({"enabled": True}))
+    assert client_credentials(realm, "permits-api", str(rotated.client_secret)).status_code == 200
+
+
+def test_ownership_conflicts_and_unmanaged_clients(realm: KcRealm, service: AppService) -> None:
+    service.register(
+        developer("carol"),
+        parse_registration(
+            {"client_id": "carol-app", "type": "public", "redirect_uris": ["https://c.example.cn/"]}
+        ),
+    )
+    with pytest.raises(Conflict):
+        service.register(
+            developer("dave"),
+            parse_registration(
+                {"client_id": "carol-app", "type": "public", "redirect_uris": ["https://d.cn/"]}
+            ),
+        )
+    with pytest.raises(NotFound):
+        service.describe(developer("dave"), "carol-app")
+    admin = Principal(**_admin())
+    listed = {a.client_id for a in service.list(admin)}
+    assert "carol-app" in listed
+    assert realm.client_id not in listed  # created outside Anbao: invisible
+    with pytest.raises(NotFound):
+        service.describe(admin, realm.client_id)
+    with pytest.raises(Conflict):  # and not registrable under its existing id either
+        service.register(
+            admin,
+            parse_registration(
+                {"client_id": realm.client_id, "type": "confidential", "service_account": True}
+            ),
+        )
+
+
+def _admin() -> dict[str, Any]:
+    return {
+        "subject": "root",
+        "username": "root",
+        "client_id": "test",
+        "roles": frozenset({"platform-admin"}),
+        "scopes": frozenset(),
+        "acr": "1",
+        "org_path": "",
+        "expires_at": 2**40,
+        "claims": {},
+    }
+
+
+def _login(authorize_url: str) -> str:
+    """Browser-less sign-in on Keycloak's login form; returns the redirect with the code.
+
+    Keycloak marks its session cookies ``Secure``; a cookie jar would not send them back over
+    the loopback http used here, so the cookies are carried by hand.
+    """
+    page = requests.get(authorize_url, timeout=10)
+    assert page.status_code == 200, page.text[:500]
+    action = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text)
+    assert action, "no login form"
+    cookies = "; ".join(f"{c.name}={c.value}" for c in page.cookies)
+    done = requests.post(
+        html.unescape(action.group(1)),
+        data={"username": "citizen", "password": PASSWORD, "credentialId": ""},
+        headers={"Cookie": cookies},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert done.status_code == 302, done.text[:500]
+    return done.headers["Location"]
+
+
+def test_public_app_login_with_pkce(realm: KcRealm, service: AppService) -> None:
+    created = service.register(
+        developer("erin"),
+        parse_registration(
+            {"client_id": "spa-portal", "type": "public", "redirect_uris": [REDIRECT]}
+        ),
+    )
+    assert created.client_secret is None
+    authorize = f"{realm.issuer}/protocol/openid-connect/auth"
+
+    # Without PKCE Keycloak refuses the authorization request (RFC 7636 §4.4.1).
+    plain = requests.get(
+        authorize,
+        params={
+            "client_id": "spa-portal",
+            "redirect_uri": REDIRECT,
+            "response_type": "code",
+            "scope": "openid",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert plain.status_code == 302
+    assert parse_qs(urlsplit(plain.headers["Location"]).query)["error"] == ["invalid_request"]
+    # A redirect URI that was not registered exactly is refused outright.
+    stray = requests.get(
+        authorize,
+        params={
+            "client_id": "spa-portal",
+            "redirect_uri": REDIRECT + "/x",
+            "response_type": "code",
+        },
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert stray.status_code == 400
+
+    # Authorization code + PKCE S256 with authlib, as the example app does it.
+    with OAuth2Session(
+        "spa-portal", redirect_uri=REDIRECT, scope="openid", code_challenge_method="S256"
+    ) as oauth:
+        verifier = generate_token(48)
+        url, _state = oauth.create_authorization_url(authorize, code_verifier=verifier)
+        callback = _login(url)
+        token = oauth.fetch_token(
+            token_endpoint(realm), authorization_response=callback, code_verifier=verifier
+        )
+    check = keycloak_verifier(realm.url, realm.name, audience="spa-portal")
+    try:
+        principal = check.verify(token["access_token"])
+    finally:
+        check.close()
+    assert principal.username == "citizen"
+    assert principal.acr == "1"
+
+
+def test_private_key_jwt_app(realm: KcRealm, service: AppService) -> None:
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256", "use": "sig"})
+    created = service.register(
+        developer("frank"),
+        parse_registration(
+            {
+                "client_id": "court-gateway",
+                "type": "confidential",
+                "auth_method": "private_key_jwt",
+                "service_account": True,
+                "jwks": {"keys": [key.as_dict(private=False)]},
+            }
+        ),
+    )
+    assert created.client_secret is None
+    now = int(time.time())
+
+    def assertion(signing_key: RSAKey) -> str:
+        claims = {
+            "iss": "court-gateway",
+            "sub": "court-gateway",
+            "aud": realm.issuer,
+            "jti": str(uuid.uuid4()),
+            "iat": now,
+            "exp": now + 60,
+        }
+        return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, signing_key)
+
+    def token_with(signed: str) -> httpx.Response:
+        return httpx.post(
+            token_endpoint(realm),
+            data={
+                "grant_type": "client_credentials",
+                "client_id": "court-gateway",
+                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                "client_assertion": signed,
+            },
+            timeout=10,
+        )
+
+    assert token_with(assertion(key)).status_code == 200
+    impostor = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256"})
+    assert token_with(assertion(impostor)).status_code in {400, 401}
+
+
+def test_cli_register_show_rotate_disable_list(keycloak: Server, realm: KcRealm) -> None:
+    runner = CliRunner()
+    env = {
+        "ANBAO_KEYCLOAK_URL": keycloak.url,
+        "ANBAO_KEYCLOAK_ADMIN_USERNAME": keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+    }
+    realm_opt = ["--realm", realm.name]
+
+    def run(*args: str) -> Any:
+        return runner.invoke(apps_cli, [*args, *realm_opt], env=env, catch_exceptions=False)
+
+    registered = run(
+        "register", "cli-app", "--type", "confidential", "--service-account",
+        "--redirect-uri", "https://cli.example.gov.cn/cb", "--role", "viewer", "--owner", "u-42",
+    )  # fmt: skip
+    assert registered.exit_code == 0, registered.output
+    created = json.loads(registered.output)
+    assert created["client_secret"]
+    assert created["app"]["owner"] == "u-42"
+    shown = run("show", "cli-app")
+    assert shown.exit_code == 0
+    assert created["client_secret"] not in shown.output
+    rotated = json.loads(run("rotate-secret", "cli-app").output)
+    assert rotated["client_secret"] != created["client_secret"]
+    assert json.loads(run("disable", "cli-app").output)["enabled"] is False
+    assert "cli-app" in {a["client_id"] for a in json.loads(run("list").output)}
+
+    bad = run("register", "cli-bad", "--type", "public", "--redirect-uri", "http://evil.cn/cb")
+    assert bad.exit_code == 2
+    assert "redirect_uris[0]: http is allowed only on a loopback address" in bad.output
+    missing = run("show", "no-such-app")
+    assert missing.exit_code == 1
+    assert "not_found" in missing.output
