@@ -9,6 +9,7 @@ import itertools
 import re
 import secrets
 import time
+from collections.abc import Callable
 from typing import Any
 
 import falcon
@@ -32,7 +33,7 @@ class RequestContextMiddleware:
         # secret (the id is echoed to clients and written in logs).
         prefix = secrets.token_hex(8)
         counter = itertools.count(1)
-        self._next_id = lambda: f"{prefix}{next(counter):016x}"
+        self._next_id: Callable[[], str] = lambda: f"{prefix}{next(counter):016x}"
 
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         req.context.started = time.perf_counter()
