@@ -1,0 +1,135 @@
+"""``anbao audit verify|heads|sign-heads|rotate-field-key``: tamper evidence and field keys.
+
+``verify`` exits 0 when the store matches the signed tree heads, 1 when tampering was found
+(the report names every modified, deleted, inserted or reordered event), 2 on a usage or
+configuration error. The report is JSON on stdout; a one-line summary goes to stderr.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import sys
+from pathlib import Path
+
+import click
+
+from anbao.app import build_audit_integrity, build_audit_store
+from anbao.cli.serve import load_settings
+from anbao.settings import Environment
+from audit.errors import AuditError
+from audit.integrity_model import SignedTreeHead, VerifyReport
+from audit.sensitive import Keyring, SensitiveDataError
+from crypto.errors import CryptoError
+
+
+def _bound(value: str | None, name: str) -> tuple[int | None, int | None]:
+    """``(sequence, epoch ms)``: an integer is a sequence number, anything else a date-time."""
+    if value is None:
+        return None, None
+    if value.isdigit():
+        return int(value), None
+    try:
+        when = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise click.BadParameter(
+            "a sequence number or an ISO 8601 date-time", param_hint=name
+        ) from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.UTC)
+    return None, int(when.timestamp() * 1000)
+
+
+def _anchors(path: Path | None) -> list[SignedTreeHead]:
+    if path is None:
+        return []
+    lines = path.read_text("utf-8").splitlines()
+    return [SignedTreeHead.from_json(json.loads(line)) for line in lines if line.strip()]
+
+
+def _summary(report: VerifyReport) -> str:
+    parts = []
+    for s in report.streams:
+        counts: dict[str, int] = {}
+        for f in s.findings:
+            counts[f.kind.value] = counts.get(f.kind.value, 0) + 1
+        found = ", ".join(f"{n} {k}" for k, n in sorted(counts.items())) or "no findings"
+        parts.append(f"{s.stream}: {s.checked_events} events, signed {s.signed_size}: {found}")
+    return ("OK  " if report.ok else "TAMPERING  ") + "; ".join(parts)
+
+
+@click.command("verify")
+@click.option("--from", "from_", metavar="SEQ|TIME", help="First sequence number or date-time.")
+@click.option("--to", metavar="SEQ|TIME", help="End (exclusive) sequence number or date-time.")
+@click.option("--stream", "streams", multiple=True, help="Only these streams (repeatable).")
+@click.option(
+    "--anchor",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="NDJSON of heads exported earlier (GET /audit/heads?format=ndjson), checked too.",
+)
+def verify(
+    from_: str | None, to: str | None, streams: tuple[str, ...], anchor: Path | None
+) -> None:
+    """Prove the audit store matches the signed tree heads; name every difference."""
+    start, time_from = _bound(from_, "--from")
+    stop, time_to = _bound(to, "--to")
+    settings = load_settings()
+    try:
+        store = build_audit_store(settings)
+        integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
+        report = integrity.verify(
+            store,
+            streams=streams or None,
+            start=start or 0,
+            stop=stop,
+            time_from_ms=time_from,
+            time_to_ms=time_to,
+            anchors=_anchors(anchor),
+        )
+    except (AuditError, CryptoError) as exc:
+        click.echo(f"anbao audit verify: {exc.detail}", err=True)
+        sys.exit(2)
+    click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
+    click.echo(_summary(report), err=True)
+    sys.exit(0 if report.ok else 1)
+
+
+@click.command("heads")
+@click.option("--stream", default=None, help="Only this stream.")
+def heads(stream: str | None) -> None:
+    """Print every signed tree head as NDJSON (for off-site anchoring)."""
+    settings = load_settings()
+    integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
+    for line in integrity.export_heads(stream):
+        click.echo(line, nl=False)
+
+
+@click.command("sign-heads")
+def sign_heads() -> None:
+    """Sign a tree head now for every stream with unsigned events."""
+    settings = load_settings()
+    integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
+    for stream in integrity.log.streams():
+        last = integrity.latest_head(stream)
+        if integrity.log.size(stream) > (last.size if last else 0):
+            head = integrity.issue(stream)
+            click.echo(json.dumps(head.to_json()))
+
+
+@click.command("rotate-field-key")
+def rotate_field_key() -> None:
+    """Add a new active SM4 key for sensitive fields; old keys stay for decryption."""
+    settings = load_settings()
+    path = Path(settings.audit_integrity.field_keyring_file)
+    development = settings.environment is Environment.DEVELOPMENT
+    try:
+        ring = Keyring.load(path).rotate() if path.exists() or not development else None
+    except SensitiveDataError as exc:
+        click.echo(f"anbao audit rotate-field-key: {exc.detail}", err=True)
+        sys.exit(2)
+    ring = ring or Keyring.generate()
+    ring.save(path)
+    click.echo(json.dumps({"active": ring.active, "keys": sorted(ring.keys)}))
+
+
+COMMANDS = (verify, heads, sign_heads, rotate_field_key)
