@@ -3,8 +3,7 @@
 Both compilers (:mod:`audit.query_es`, :mod:`audit.query_sql`) call these functions, so
 Elasticsearch and SQLite see the same normalised values: a date is resolved once against the
 injected clock, an address is checked once, free text is split into words by one tokenizer that
-both stores reproduce (letters and digits, lower-cased, as SQLite FTS5 ``unicode61`` and the
-Elasticsearch ``anbao_words`` analyzer of :data:`audit.query_es.TEXT_ANALYSIS`).
+both stores reproduce (:func:`words`).
 """
 
 from __future__ import annotations
@@ -16,7 +15,6 @@ import re
 
 from audit.model import FieldSpec, FieldType, format_timestamp
 
-_WORD = re.compile(r"[^\W_]+")
 _RELATIVE = re.compile(r"^now(?:([+-])(\d{1,6})([smhdw]))?$")
 _DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -41,8 +39,23 @@ def wildcard_parts(pattern: str) -> list[tuple[bool, str]]:
 
 
 def words(text: str) -> list[str]:
-    """The searchable words of ``text``: runs of letters and digits, lower-cased."""
-    return [w.lower() for w in _WORD.findall(text)]
+    """The searchable words of ``text``: runs of letters (Unicode ``L*``), lower-cased.
+
+    This is what Elasticsearch's built-in ``simple`` analyzer indexes (Lucene
+    ``LetterTokenizer`` + lower-casing; present in every distribution, even the minimal one the
+    tests run) and what the FTS5 table indexes (``unicode61`` with the digits as separators).
+    """
+    out: list[str] = []
+    current: list[str] = []
+    for ch in text:
+        if ch.isalpha():
+            current.append(ch)
+        elif current:
+            out.append("".join(current).lower())
+            current = []
+    if current:
+        out.append("".join(current).lower())
+    return out
 
 
 def prefix_word(pattern: str) -> str | None:
@@ -60,7 +73,9 @@ def check_term(spec: FieldSpec | None, value: str) -> None:
     kind = FieldType.TEXT if spec is None else spec.type
     if kind is FieldType.TEXT:
         if not words(value):
-            raise ValueError("The text has no letters or digits to search for")
+            raise ValueError(
+                "Free text matches words of letters; search numbers and addresses by field"
+            )
     elif kind is not FieldType.KEYWORD:
         _check_scalar(kind, value, in_range=False)
 

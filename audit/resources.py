@@ -1,0 +1,248 @@
+"""Falcon resources of audit search: events, aggregations, streaming export, saved searches.
+
+Thin by design: parameters are read here, every decision (roles, org scope, parsing, limits)
+is made in :class:`audit.search.AuditSearch`. Authorization is injected as a ``guard`` by the
+composition root (``audit`` does not import ``iam``); it returns the caller with ``id``,
+``roles`` and ``org_path`` (:class:`audit.sensitive_service.Actor`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator, Callable, Iterator
+from typing import Any, ClassVar, Protocol
+
+import falcon
+import falcon.asgi
+
+from audit.export import ExportFormat, export_chunks
+from audit.search import SEARCH_ROLES, AuditSearch, Caller, SearchParams, encode_cursor
+from audit.search_model import Aggregations, InvalidSearch
+from audit.search_saved import SavedSearchService
+
+_JSON = {"application/json": {"schema": {"type": "object"}}}
+_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
+_SEARCH_PARAMS = ("q", "from", "to", "sort", "size", "search_after")
+
+
+class Router(Protocol):
+    def add_route(self, template: str, resource: object) -> None: ...
+
+
+class Principal(Protocol):
+    id: str
+    roles: tuple[str, ...]
+    org_path: str
+
+
+#: ``guard(req, any_of_roles, acr)``: the caller, or the identity package's 401/403.
+Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Principal]
+
+
+def _op(summary: str, *errors: str, params: tuple[str, ...] = ()) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": _JSON}}
+    for status in ("400", "401", "403", *errors):
+        responses[status] = {"description": "Problem", "content": _PROBLEM}
+    op: dict[str, Any] = {"summary": summary, "tags": ["audit-search"], "responses": responses}
+    if params:
+        op["parameters"] = [
+            {"name": p, "in": "query", "required": False, "schema": {"type": "string"}}
+            for p in params
+        ]
+    return op
+
+
+def _caller(guard: Guard, req: falcon.asgi.Request) -> Caller:
+    principal = guard(req, SEARCH_ROLES, None)
+    return Caller(principal.id, frozenset(principal.roles), principal.org_path)
+
+
+def _params(req: falcon.asgi.Request) -> SearchParams:
+    return SearchParams(
+        q=req.get_param("q") or "",
+        time_from=req.get_param("from"),
+        time_to=req.get_param("to"),
+        sort=req.get_param("sort"),
+        size=req.get_param_as_int("size"),
+        search_after=req.get_param("search_after"),
+    )
+
+
+def _send(resp: falcon.asgi.Response, value: object, status: int = 200) -> None:
+    resp.status = status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = json.dumps(value, ensure_ascii=False)
+
+
+class Events:
+    """``GET /audit/events``: one page of matching events, newest first by default."""
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op(
+            "Search audit events (query language: docs/audit-search.md)",
+            "503",
+            params=_SEARCH_PARAMS,
+        )
+    }
+
+    def __init__(self, search: AuditSearch, guard: Guard) -> None:
+        self._search, self._guard = search, guard
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        caller = _caller(self._guard, req)
+        page = await asyncio.to_thread(self._search.search, caller, _params(req))
+        _send(
+            resp,
+            {
+                "total": {"value": page.total, "relation": "eq" if page.total_exact else "gte"},
+                "events": list(page.documents),
+                "search_after": encode_cursor(page.search_after),
+            },
+        )
+
+
+class AggregationsResource:
+    """``GET /audit/aggregations``: date histogram and top users, IPs, actions, outcomes."""
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op("Aggregate audit events", "503", params=("q", "from", "to", "interval", "top"))
+    }
+
+    def __init__(self, search: AuditSearch, guard: Guard) -> None:
+        self._search, self._guard = search, guard
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        caller = _caller(self._guard, req)
+        top = req.get_param_as_int("top") or 10
+        interval = req.get_param("interval") or "auto"
+        result = await asyncio.to_thread(
+            lambda: self._search.aggregate(caller, _params(req), interval=interval, top=top)
+        )
+        _send(resp, aggregations_json(result))
+
+
+def aggregations_json(result: Aggregations) -> dict[str, Any]:
+    return {
+        "interval": f"{result.interval_seconds}s",
+        "histogram": [{"key": b.key, "count": b.count} for b in result.histogram],
+        "top": {
+            field: [{"key": b.key, "count": b.count} for b in buckets]
+            for field, buckets in result.top.items()
+        },
+    }
+
+
+class Export:
+    """``GET /audit/export?format=csv|ndjson``: every match, streamed page by page."""
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op(
+            "Export matching audit events as CSV or NDJSON (streamed)",
+            "503",
+            params=("format", "q", "from", "to", "sort"),
+        )
+    }
+
+    def __init__(self, search: AuditSearch, guard: Guard) -> None:
+        self._search, self._guard = search, guard
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        caller = _caller(self._guard, req)
+        try:
+            fmt = ExportFormat(req.get_param("format") or "ndjson")
+        except ValueError:
+            raise InvalidSearch("format must be csv or ndjson.") from None
+        params = _params(req)
+        self._search.spec(caller, params)  # refuse a bad request before streaming begins
+        chunks = export_chunks(self._search.documents(caller, params), fmt)
+        resp.content_type = fmt.media_type
+        resp.set_header("Content-Disposition", f'attachment; filename="audit-events.{fmt.value}"')
+        resp.stream = _stream(chunks)
+
+
+async def _stream(chunks: Iterator[bytes]) -> AsyncIterator[bytes]:
+    """Pull each chunk in a worker thread: the event loop never waits on the store."""
+    while True:
+        chunk = await asyncio.to_thread(next, chunks, None)
+        if chunk is None:
+            return
+        yield chunk
+
+
+class SavedSearches:
+    """``GET/POST /audit/saved-searches``: the caller's own saved searches."""
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op("List your saved audit searches"),
+        "post": _op("Save an audit search ({name, q, from?, to?, sort?})"),
+    }
+
+    def __init__(self, saved: SavedSearchService, guard: Guard) -> None:
+        self._saved, self._guard = saved, guard
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        caller = _caller(self._guard, req)
+        found = await asyncio.to_thread(self._saved.list, caller)
+        _send(resp, {"saved_searches": [s.to_json() for s in found]})
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        caller = _caller(self._guard, req)
+        body = await _body(req)
+        saved = await asyncio.to_thread(self._saved.save, caller, body)
+        resp.set_header("Location", f"/audit/saved-searches/{saved.id}")
+        _send(resp, saved.to_json(), status=201)
+
+
+class SavedSearch:
+    """``GET/PUT/DELETE /audit/saved-searches/{search_id}``."""
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op("One of your saved audit searches", "404"),
+        "put": _op("Replace one of your saved audit searches", "404"),
+        "delete": _op("Delete one of your saved audit searches", "404"),
+    }
+
+    def __init__(self, saved: SavedSearchService, guard: Guard) -> None:
+        self._saved, self._guard = saved, guard
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, search_id: str
+    ) -> None:
+        caller = _caller(self._guard, req)
+        _send(resp, (await asyncio.to_thread(self._saved.get, caller, search_id)).to_json())
+
+    async def on_put(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, search_id: str
+    ) -> None:
+        caller = _caller(self._guard, req)
+        body = await _body(req)
+        saved = await asyncio.to_thread(self._saved.save, caller, body, search_id)
+        _send(resp, saved.to_json())
+
+    async def on_delete(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, search_id: str
+    ) -> None:
+        caller = _caller(self._guard, req)
+        await asyncio.to_thread(self._saved.delete, caller, search_id)
+        resp.status = 204
+
+
+async def _body(req: falcon.asgi.Request) -> dict[str, Any]:
+    try:
+        body = await req.get_media()
+    except falcon.MediaMalformedError:
+        raise InvalidSearch("The body must be a JSON object.") from None
+    if not isinstance(body, dict):
+        raise InvalidSearch("The body must be a JSON object.")
+    return body
+
+
+def add_routes(
+    api: Router, *, search: AuditSearch, saved: SavedSearchService, guard: Guard
+) -> None:
+    api.add_route("/audit/events", Events(search, guard))
+    api.add_route("/audit/aggregations", AggregationsResource(search, guard))
+    api.add_route("/audit/export", Export(search, guard))
+    api.add_route("/audit/saved-searches", SavedSearches(saved, guard))
+    api.add_route("/audit/saved-searches/{search_id}", SavedSearch(saved, guard))
