@@ -13,6 +13,12 @@ import falcon.asgi
 import httpx
 
 from anbao import errors
+from anbao.audit_wiring import (
+    AuditLifespan,
+    AuditRuntime,
+    build_audit_runtime,
+    register_metrics,
+)
 from anbao.health import Dependency, Readiness, blocking_probe, keycloak_probe
 from anbao.metrics import Metrics
 from anbao.middleware import RequestContextMiddleware
@@ -43,6 +49,8 @@ class Parts:
 
     verifier: TokenVerifier | None = None
     audit_store: AuditStore | None = None
+    #: Spool, recorder and shipper; built from settings unless ``audit_store`` is swapped in.
+    audit_runtime: AuditRuntime | None = None
     clock: Callable[[], float] = time.time
     audit_integrity: IntegrityService | None = None
     #: The audit recorder; when given, ``POST /audit/events/{id}/reveal`` is served.
@@ -59,6 +67,9 @@ def build_audit_store(settings: Settings) -> AuditStore:
             password=es.password.reveal(),
             ca_file=es.ca_file,
             timeout=es.timeout_seconds,
+            prefix=settings.audit.index_prefix,
+            retention_days=settings.audit.retention_days,
+            development=settings.environment is Environment.DEVELOPMENT,
         )
     return SqliteAuditStore(settings.audit.sqlite_path)
 
@@ -149,6 +160,9 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     verifier = parts.verifier or build_verifier(settings, parts.clock)
     introspection = build_introspection(settings, parts.clock)
     audit_store = parts.audit_store or build_audit_store(settings)
+    audit_runtime = parts.audit_runtime
+    if audit_runtime is None and parts.audit_store is None:
+        audit_runtime = build_audit_runtime(settings, audit_store)
     http = httpx.AsyncClient(timeout=settings.keycloak.timeout_seconds)
 
     middleware: list[Any] = [
@@ -159,6 +173,10 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
         ),
         AuthMiddleware(verifier, introspection=introspection),
     ]
+    if audit_runtime is not None:
+        register_metrics(metrics, audit_runtime)
+        if settings.audit.record_requests:
+            middleware.insert(0, audit_runtime.middleware(settings))
     app: AsgiApp = falcon.asgi.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
@@ -205,6 +223,8 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
         audit_store.close()
 
     app.add_middleware(_Lifespan(close))
+    if audit_runtime is not None:
+        app.add_middleware(AuditLifespan(audit_runtime))
     return app
 
 

@@ -18,7 +18,12 @@ import falcon
 import falcon.asgi
 
 from anbao.web import AsgiApp
-from audit.errors import AuditError, AuditStoreUnavailable
+from audit.errors import (
+    AuditError,
+    AuditSpoolError,
+    AuditSpoolFull,
+    AuditStoreUnavailable,
+)
 from audit.integrity_model import EventNotLogged, HeadNotFound
 from audit.sensitive_service import AuditEventNotFound
 from crypto.errors import CryptoError, InvalidSignature, MalformedInput
@@ -66,6 +71,8 @@ ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
     (Conflict, Mapping(409)),
     (IamError, Mapping(400)),
     (AuditStoreUnavailable, Mapping(503)),
+    (AuditSpoolFull, Mapping(503)),
+    (AuditSpoolError, Mapping(503)),
     (AuditEventNotFound, Mapping(404)),
     (HeadNotFound, Mapping(404)),
     (EventNotLogged, Mapping(409)),

@@ -155,6 +155,16 @@ class Recorder:
         futures = [self.submit(e) for e in events]
         return [f.result() for f in futures]
 
+    def record_external(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+        """Record events whose ids come from another system (Keycloak) and may repeat.
+
+        A repeated id is stored once and keeps its first sequence number; see
+        :meth:`audit.spool.Spool.append`. Returns once all are durable.
+        """
+        if self._sealer is not None:
+            events = [self._sealer.seal(e) for e in events]
+        return self.spool.append(events, dedupe=True)
+
     def record(self, action: str, outcome: Outcome | str, **fields: object) -> AuditEvent:
         """Build (see :meth:`event`) and record one event; returns it with its sequence."""
         return self.record_event(self.event(action, outcome, **fields))  # type: ignore[arg-type]

@@ -41,11 +41,18 @@ CREATE TABLE IF NOT EXISTS spool (
 CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 INSERT OR IGNORE INTO counters VALUES ('pending_bytes', 0), ('pending_events', 0);
+CREATE TABLE IF NOT EXISTS external_ids (
+    event_id TEXT PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS dead (
     id INTEGER PRIMARY KEY, event_id TEXT, stream TEXT, seq INTEGER, ts TEXT, doc BLOB,
     reason TEXT
 );
 """
+
+
+#: How many externally-identified event ids the spool remembers for de-duplication.
+_EXTERNAL_WINDOW = 200_000
 
 
 class FsyncPolicy(enum.StrEnum):
@@ -118,8 +125,13 @@ class Spool:
 
     # -- producers -----------------------------------------------------------------------------
 
-    def append(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    def append(self, events: Sequence[AuditEvent], *, dedupe: bool = False) -> list[AuditEvent]:
         """Durably store events (fsync per policy) and return them with their sequence numbers.
+
+        ``dedupe`` is for events whose ids come from outside (Keycloak's event ids) and may be
+        delivered again after a crash: an id spooled before (within the last
+        ``_EXTERNAL_WINDOW`` such ids) is not stored twice and keeps its first sequence number,
+        so a redelivery leaves no gap or duplicate in the stream's sequence.
 
         Raises :class:`AuditSpoolFull` per the backpressure policy, :class:`AuditSpoolError` when
         the disk refuses; in both cases nothing of the batch was stored.
@@ -131,19 +143,25 @@ class Spool:
         )
         while True:
             try:
-                return self._append_once(events)
+                return self._append_once(events, dedupe)
             except AuditSpoolFull:
                 if time.monotonic() >= deadline:
                     raise
                 self._sleep(0.05)
 
-    def _append_once(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    def _append_once(self, events: Sequence[AuditEvent], dedupe: bool) -> list[AuditEvent]:
         with self._lock:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    out = self._insert(db, events)
+                    known: dict[str, AuditEvent] = {}
+                    if dedupe:
+                        known, events = self._known(db, events)
+                    out = self._insert(db, events) if events else []
+                    if dedupe:
+                        self._remember(db, out)
+                        out = list(known.values()) + out
                     db.execute("COMMIT")
                 except BaseException:
                     db.execute("ROLLBACK")
@@ -183,6 +201,33 @@ class Spool:
             (size, len(rows)),
         )
         return out
+
+    @staticmethod
+    def _known(
+        db: sqlite3.Connection, events: Sequence[AuditEvent]
+    ) -> tuple[dict[str, AuditEvent], list[AuditEvent]]:
+        known: dict[str, AuditEvent] = {}
+        fresh: list[AuditEvent] = []
+        for event in events:
+            row = db.execute(
+                "SELECT seq FROM external_ids WHERE event_id=?", (event.id,)
+            ).fetchone()
+            if row is not None:
+                known[event.id] = event.with_sequence(row[0])
+            elif event.id not in {e.id for e in fresh}:
+                fresh.append(event)
+        return known, fresh
+
+    @staticmethod
+    def _remember(db: sqlite3.Connection, stored: Sequence[AuditEvent]) -> None:
+        db.executemany(
+            "INSERT INTO external_ids VALUES (?,?,?)",
+            [(e.id, e.stream, e.sequence) for e in stored],
+        )
+        db.execute(
+            "DELETE FROM external_ids WHERE rowid <= (SELECT max(rowid) FROM external_ids) - ?",
+            (_EXTERNAL_WINDOW,),
+        )
 
     def checkpoint(self) -> None:
         """Fsync the WAL (the ``interval`` policy calls this on a timer)."""

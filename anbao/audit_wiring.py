@@ -1,0 +1,207 @@
+"""Wires the audit trail into the service: spool, recorder, shipper, metrics, Keycloak events.
+
+Every worker process opens the same spool file and records into it; the shipper thread runs in
+each worker but only the one holding the spool's file lock ships (see :mod:`audit.pipeline`).
+``audit`` and ``iam`` may not import each other, so the adapter that turns Keycloak's ECS events
+(``iam.events_service.EventPuller`` -> ``iam.ports.EventSink``) into recorded audit events lives
+here, in the composition root.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from collections.abc import Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+from anbao.metrics import Metrics
+from anbao.settings import Environment, Settings
+from audit.elasticsearch import check_retention
+from audit.errors import AuditEventInvalid
+from audit.middleware import AuditMiddleware
+from audit.model import AuditEvent, EventKind, Outcome, UserInfo, event_from_document
+from audit.pipeline import Shipper
+from audit.ports import AuditStore
+from audit.recorder import Recorder, install
+from audit.spool import Spool, SpoolConfig, SpoolStats
+
+log = logging.getLogger("anbao.audit")
+
+
+def spool_config(settings: Settings) -> SpoolConfig:
+    a = settings.audit
+    return SpoolConfig(
+        path=Path(a.spool_path),
+        fsync=a.spool_fsync,
+        capacity_bytes=a.spool_capacity_bytes,
+        alarm_ratio=a.spool_alarm_ratio,
+        backpressure=a.backpressure,
+        block_timeout=a.block_timeout_seconds,
+        fsync_interval=a.spool_fsync_interval_seconds,
+    )
+
+
+@dataclasses.dataclass(slots=True)
+class AuditRuntime:
+    """The process's recorder and shipper; started and stopped with the ASGI lifespan."""
+
+    recorder: Recorder
+    shipper: Shipper
+
+    def middleware(self, settings: Settings) -> AuditMiddleware:
+        skip = [p.strip() for p in settings.audit.skip_paths.split(",") if p.strip()]
+        return AuditMiddleware(self.recorder, skip_paths=skip)
+
+    def start(self) -> None:
+        install(self.recorder)
+        self.shipper.start()
+
+    def stop_shipping(self) -> None:
+        """ASGI shutdown: stop the shipper (the spool keeps what is left for the next start)."""
+        self.shipper.stop()
+
+    def stop(self) -> None:
+        """Close everything (end of process, tests)."""
+        self.shipper.stop()
+        self.recorder.close()
+        self.recorder.spool.close()
+        install(None)
+
+
+def build_audit_runtime(settings: Settings, store: AuditStore) -> AuditRuntime:
+    """Spool + recorder + shipper from settings; refuses a retention under the legal minimum."""
+    check_retention(
+        settings.audit.retention_days,
+        development=settings.environment is Environment.DEVELOPMENT,
+    )
+    spool = Spool(spool_config(settings))
+    recorder = Recorder(spool)
+
+    def alarm(stats: SpoolStats) -> None:
+        recorder.record(
+            "audit.spool.alarm",
+            Outcome.UNKNOWN,
+            kind=EventKind.ALERT,
+            category=("configuration",),
+            type=("info",),
+            reason=(
+                f"audit spool {stats.fill_ratio:.0%} full, {stats.pending_events} events "
+                "waiting for the audit store"
+            ),
+            stream="system",
+        )
+
+    return AuditRuntime(recorder, Shipper(spool, store, on_alarm=alarm))
+
+
+class AuditCollector(Collector):
+    """Spool and shipper figures for ``/metrics`` (read at scrape time)."""
+
+    def __init__(self, runtime: AuditRuntime) -> None:
+        self._runtime = runtime
+
+    def collect(self) -> Iterator[Metric]:
+        stats = self._runtime.recorder.spool.stats()
+        counters = self._runtime.shipper.counters
+        ratio = self._runtime.recorder.spool.config.alarm_ratio
+        yield GaugeMetricFamily(
+            "anbao_audit_spool_pending_events", "Events in the spool.", stats.pending_events
+        )
+        yield GaugeMetricFamily(
+            "anbao_audit_spool_fill_ratio", "Spool bytes / capacity.", stats.fill_ratio
+        )
+        yield GaugeMetricFamily(
+            "anbao_audit_spool_alarm",
+            "1 while the spool is above its alarm threshold.",
+            1.0 if stats.fill_ratio >= ratio else 0.0,
+        )
+        yield GaugeMetricFamily(
+            "anbao_audit_dead_events", "Events the store refused (kept).", stats.dead_events
+        )
+        yield CounterMetricFamily(
+            "anbao_audit_shipped", "Events this process shipped.", counters.shipped
+        )
+        yield CounterMetricFamily(
+            "anbao_audit_store_failures", "Failed bulk writes.", counters.store_failures
+        )
+
+
+def register_metrics(metrics: Metrics, runtime: AuditRuntime) -> None:
+    metrics.registry.register(AuditCollector(runtime))
+
+
+class RecorderEventSink:
+    """``iam.ports.EventSink`` backed by the audit recorder (Keycloak login and admin events).
+
+    Keycloak's ids become ``event.id``; a page delivered again after a crash is stored once
+    (:meth:`audit.recorder.Recorder.record_external`). What the audit schema has no field for
+    (realm, client, Keycloak's own type) goes to ``labels``; secrets were already redacted by iam.
+    """
+
+    def __init__(self, recorder: Recorder, *, stream: str = "iam") -> None:
+        self._recorder = recorder
+        self._stream = stream
+
+    def emit(self, events: list[dict[str, Any]]) -> None:
+        self._recorder.record_external([self.convert(e) for e in events])
+
+    def convert(self, doc: Mapping[str, Any]) -> AuditEvent:
+        event: Mapping[str, Any] = doc.get("event", {})
+        user: Mapping[str, Any] = doc.get("user", {})
+        labels = _labels(doc.get("keycloak", {}))
+        target = user.get("target", {})
+        if isinstance(target, Mapping) and target.get("id"):
+            labels["target_user_id"] = str(target["id"])
+        action = str(event.get("action", "unknown")).lower()
+        source = doc.get("source", {})
+        try:
+            base = event_from_document(
+                {
+                    "@timestamp": doc.get("@timestamp", ""),
+                    "event": {
+                        "id": event.get("id", ""),
+                        "action": f"keycloak.{action}"[:64],
+                        "outcome": event.get("outcome", "unknown"),
+                        "category": list(event.get("category", [])),
+                        "type": list(event.get("type", [])),
+                        "reason": str(event.get("reason", "") or ""),
+                    },
+                    "source": {"ip": source.get("ip", "")} if isinstance(source, Mapping) else {},
+                }
+            )
+        except AuditEventInvalid:
+            log.exception("a Keycloak event does not fit the audit schema")
+            raise
+        return dataclasses.replace(
+            base,
+            user=UserInfo(str(user.get("id", "") or ""), str(user.get("name", "") or "")),
+            labels=labels,
+            service="keycloak",
+            stream=self._stream,
+        )
+
+
+def _labels(keycloak: Any) -> dict[str, str]:
+    if not isinstance(keycloak, Mapping):
+        return {}
+    keep: Sequence[str] = ("realm", "client_id", "type", "resource_type", "resource_path")
+    return {f"keycloak_{k}": str(keycloak[k])[:1024] for k in keep if keycloak.get(k)}
+
+
+class AuditLifespan:
+    """Starts the shipper with the ASGI app and drains/stops it on shutdown."""
+
+    def __init__(self, runtime: AuditRuntime) -> None:
+        self._runtime = runtime
+
+    async def process_startup(self, scope: object, event: object) -> None:
+        del scope, event
+        self._runtime.start()
+
+    async def process_shutdown(self, scope: object, event: object) -> None:
+        del scope, event
+        self._runtime.stop_shipping()
