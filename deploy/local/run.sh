@@ -13,6 +13,10 @@ trap 'exit 130' INT TERM
 
 eval "$("$ANBAO_ROOT/deploy/local/keycloak.sh" env | sed 's/^/export /')"
 export ANBAO_KEYCLOAK_URL="$KEYCLOAK_URL"
+# Local development only: Anbao administers the realm with the bootstrap admin. Production gives
+# Anbao a service account with realm-management roles instead (deploy/production/README.md).
+export ANBAO_KEYCLOAK_ADMIN_USERNAME="${ANBAO_KEYCLOAK_ADMIN_USERNAME:-$KEYCLOAK_ADMIN_USERNAME}"
+export ANBAO_KEYCLOAK_ADMIN_PASSWORD="${ANBAO_KEYCLOAK_ADMIN_PASSWORD:-$KEYCLOAK_ADMIN_PASSWORD}"
 port="${ANBAO_SERVER_PORT:-8000}"
 cat <<MSG
 
