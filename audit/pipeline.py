@@ -182,14 +182,16 @@ class Shipper:
             try:
                 shipped = self.ship_once()
                 backoff = 0.1
-            except AuditError as exc:
-                self.counters.store_failures += 1
-                log.warning("audit shipping failed (%s); retrying in %.1fs", exc.code, backoff)
                 self.check_alarm()
+            except Exception as exc:  # noqa: BLE001 - the shipper thread must never die
+                self.counters.store_failures += 1
+                code = exc.code if isinstance(exc, AuditError) else type(exc).__name__
+                log.warning("audit shipping failed (%s); retrying in %.1fs", code, backoff)
+                with contextlib.suppress(Exception):
+                    self.check_alarm()
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
                 continue
-            self.check_alarm()
             if shipped == 0:
                 self._stop.wait(self._idle_wait)
 
