@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import ipaddress
 import time
+import uuid
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
 import falcon
@@ -32,6 +35,7 @@ from audit.integrity import IntegrityService
 from audit.integrity_setup import IntegrityConfig, build_field_cipher, build_integrity
 from audit.ports import AuditStore
 from audit.recorder import Recorder
+from audit.search_setup import add_search_routes
 from audit.sensitive_service import Actor, RevealService
 from audit.sqlite import SqliteAuditStore
 from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
@@ -212,6 +216,14 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
         reveal = RevealService(audit_store, cipher, parts.audit_recorder)
     integrity_resources.add_routes(
         api, integrity=integrity, store=audit_store, guard=audit_guard, reveal=reveal
+    )
+    add_search_routes(
+        api,
+        audit_store,
+        guard=audit_guard,
+        clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
+        saved_path=Path(settings.audit.sqlite_path).with_name("saved-searches.sqlite3"),
+        new_id=lambda: uuid.uuid4().hex,
     )
 
     async def close() -> None:

@@ -25,6 +25,7 @@ from audit.errors import (
     AuditStoreUnavailable,
 )
 from audit.integrity_model import EventNotLogged, HeadNotFound
+from audit.search_model import SavedSearchNotFound, SearchForbidden
 from audit.sensitive_service import AuditEventNotFound
 from crypto.errors import CryptoError, InvalidSignature, MalformedInput
 from iam.errors import (
@@ -74,6 +75,8 @@ ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
     (AuditSpoolFull, Mapping(503)),
     (AuditSpoolError, Mapping(503)),
     (AuditEventNotFound, Mapping(404)),
+    (SearchForbidden, Mapping(403)),
+    (SavedSearchNotFound, Mapping(404)),
     (HeadNotFound, Mapping(404)),
     (EventNotLogged, Mapping(409)),
     (AuditError, Mapping(400)),

@@ -31,9 +31,14 @@ class Router(Protocol):
 
 
 class Principal(Protocol):
-    id: str
-    roles: tuple[str, ...]
-    org_path: str
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def roles(self) -> tuple[str, ...]: ...
+
+    @property
+    def org_path(self) -> str: ...
 
 
 #: ``guard(req, any_of_roles, acr)``: the caller, or the identity package's 401/403.

@@ -11,6 +11,7 @@ template (indices created afterwards get them; an index created before keeps mil
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Callable
 from pathlib import Path
 
@@ -19,12 +20,15 @@ from elasticsearch import ApiError, TransportError
 from audit.elasticsearch import ElasticsearchAuditStore
 from audit.errors import AuditStoreUnavailable
 from audit.query_es import apply_search_mappings
+from audit.resources import Guard, Router, add_routes
 from audit.search import AuditSearch
 from audit.search_elasticsearch import ElasticsearchSearch
 from audit.search_model import SearchBackend
 from audit.search_saved import SavedSearchService, SqliteSavedSearches
 from audit.search_sqlite import SqliteSearch, ensure_schema
 from audit.sqlite import SqliteAuditStore
+
+log = logging.getLogger("anbao.audit.search")
 
 #: Read-only bookkeeping keys Elasticsearch adds to a returned template.
 _STAMPS = ("_date", "_date_millis")
@@ -73,3 +77,26 @@ def build_search(
         clock=clock,
     )
     return search, saved
+
+
+def add_search_routes(
+    api: Router,
+    store: object,
+    *,
+    guard: Guard,
+    clock: Callable[[], dt.datetime],
+    saved_path: str | Path,
+    new_id: Callable[[], str],
+) -> bool:
+    """Serve ``/audit/events``, aggregations, export and saved searches; False without a backend."""
+    if isinstance(store, ElasticsearchAuditStore):
+        try:
+            ensure_search_mappings(store)
+        except AuditStoreUnavailable:
+            # Search still works on indices created with the mappings; writes are not blocked.
+            log.warning("audit search mappings not installed: Elasticsearch unavailable")
+    built = build_search(store, clock=clock, saved_path=saved_path, new_id=new_id)
+    if built is None:
+        return False
+    add_routes(api, search=built[0], saved=built[1], guard=guard)
+    return True

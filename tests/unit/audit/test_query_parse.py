@@ -99,7 +99,8 @@ def test_wildcards_and_exists() -> None:
         ("user.name=x", 9, "Use ':'"),
         ("user.name:[a b]", 13, "Expected 'TO'"),
         ("OR", 0, "operator"),
-        ("---", 0, "no letters or digits"),
+        ("---", 0, "words of letters"),
+        ("404", 0, "search numbers and addresses by field"),
     ],
 )
 def test_errors_carry_the_position(text: str, position: int, fragment: str) -> None:
