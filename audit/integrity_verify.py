@@ -192,6 +192,8 @@ def verify_stream(
     checked += len(tail)
     _match([], tail, pending)
     findings += _classify(stream, pending, logged)
+    if start == 0 and stop >= logged:
+        findings += _uncounted(store, stream, checked)
     signed = max((h.size for h in heads), default=0)
     return StreamReport(
         stream=stream,
@@ -267,6 +269,15 @@ def _classify(stream: str, pending: _Pending, logged: int) -> list[Finding]:
     for record in by_id.values():
         findings.append(Finding(FindingKind.DELETED, stream, record.sequence, record.event_id))
     return findings
+
+
+def _uncounted(store: AuditStore, stream: str, scanned: int) -> list[Finding]:
+    """Documents the ordered scan cannot see (no valid ``anbao.sequence``): counted only."""
+    extra = store.streams().get(stream, 0) - scanned
+    if extra <= 0:
+        return []
+    detail = f"{extra} stored document(s) without a valid anbao.sequence"
+    return [Finding(FindingKind.INSERTED, stream, detail=detail)]
 
 
 def _finding_order(f: Finding) -> tuple[int, str]:

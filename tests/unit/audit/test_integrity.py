@@ -275,3 +275,14 @@ def test_time_window_maps_to_head_boundaries(service, clock):
         store, time_from_ms=heads[0].timestamp_ms, time_to_ms=heads[1].timestamp_ms + 1
     )
     assert report.streams[0].checked_events == 20
+
+
+def test_document_without_sequence_is_counted(service):
+    store, _events = tamper_setup(service)
+    forged = make_events(1, prefix="noseq")[0].to_document()
+    del forged["anbao"]["sequence"]
+    store.docs["noseq"] = forged
+    findings = [f for s in service.verify(store).streams for f in s.findings]
+    assert [(f.kind.value, f.event_id, f.detail) for f in findings] == [
+        ("inserted", "", "1 stored document(s) without a valid anbao.sequence")
+    ]
