@@ -38,12 +38,17 @@ from audit.recorder import Recorder
 from audit.search_setup import add_search_routes
 from audit.sensitive_service import Actor, RevealService
 from audit.sqlite import SqliteAuditStore
+from iam import orgs_resources
 from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
 from iam.apps_resources import add_routes as add_app_routes
 from iam.apps_service import AppDirectory, AppService
 from iam.falcon_auth import AuthMiddleware, Requirement
 from iam.introspection import IntrospectionCache
 from iam.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
+from iam.orgs_keycloak import KeycloakOrgDirectory
+from iam.orgs_keycloak_admin import KeycloakAdminClient
+from iam.orgs_ports import OrgDirectory
+from iam.orgs_service import OrgService
 from iam.tokens import TokenVerifier
 
 
@@ -60,6 +65,7 @@ class Parts:
     #: The audit recorder; when given, ``POST /audit/events/{id}/reveal`` is served.
     audit_recorder: Recorder | None = None
     app_directory: AppDirectory | None = None
+    org_directory: OrgDirectory | None = None
 
 
 def build_audit_store(settings: Settings) -> AuditStore:
@@ -86,6 +92,19 @@ def build_verifier(settings: Settings, clock: Callable[[], float]) -> TokenVerif
         jwks=KeycloakJwks(kc.url, kc.realm, timeout=kc.timeout_seconds),
         clock=clock,
     )
+
+
+def build_org_directory(settings: Settings) -> KeycloakOrgDirectory:
+    """The org tree in Keycloak, administered with Anbao's own admin credentials."""
+    kc = settings.keycloak
+    admin = KeycloakAdminClient(
+        kc.url,
+        kc.realm,
+        username=kc.admin_username,
+        password=kc.admin_password.reveal(),
+        timeout=max(kc.timeout_seconds, 10.0),
+    )
+    return KeycloakOrgDirectory(admin)
 
 
 def build_introspection(
@@ -205,6 +224,8 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     api.add_route("/openapi.json", OpenApiDocument(api))
     api.add_route("/whoami", WhoAmI())
     add_app_routes(api, build_app_service(settings, parts))
+    org_directory = parts.org_directory or build_org_directory(settings)
+    orgs_resources.add_routes(api, OrgService(org_directory))
 
     integrity = parts.audit_integrity or build_audit_integrity(settings, parts.clock)
     reveal = None
@@ -233,6 +254,8 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
         if introspection is not None:
             introspection.close()
         audit_store.close()
+        if isinstance(org_directory, KeycloakOrgDirectory):
+            org_directory.admin.close()
 
     app.add_middleware(_Lifespan(close))
     if audit_runtime is not None:

@@ -37,6 +37,7 @@ from iam.errors import (
     NotFound,
     Unauthenticated,
 )
+from iam.orgs_errors import OrgConflict, OrgNotFound
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:anbao:problem:"
@@ -68,6 +69,8 @@ ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
     (Unauthenticated, Mapping(401, _bearer_challenge)),
     (Forbidden, Mapping(403)),
     (IdentityProviderUnavailable, Mapping(503)),
+    (OrgNotFound, Mapping(404)),
+    (OrgConflict, Mapping(409)),
     (NotFound, Mapping(404)),
     (Conflict, Mapping(409)),
     (IamError, Mapping(400)),

@@ -1,0 +1,255 @@
+"""Falcon resources of the org tree and people: thin, every decision is in :mod:`iam.orgs_service`.
+
+The directory is synchronous (httpx to the Keycloak admin API), so each call runs in a worker
+thread. The acting user is the verified token's ``sub``; delegated administration is checked by
+the service against the live directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, ClassVar, Protocol, TypeVar
+
+import falcon
+import falcon.asgi
+
+from iam.orgs_errors import InvalidOrgInput
+from iam.orgs_model import PersonDraft
+from iam.orgs_service import OrgService
+
+T = TypeVar("T")
+_JSON = {"application/json": {"schema": {"type": "object"}}}
+_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
+
+
+class Router(Protocol):
+    def add_route(self, template: str, resource: object) -> None: ...
+
+
+def _op(summary: str, ok: str = "200", *errors: str) -> dict[str, Any]:
+    responses: dict[str, Any] = {ok: {"description": "OK", "content": _JSON}}
+    for status in ("401", "403", *errors):
+        responses[status] = {"description": "Problem", "content": _PROBLEM}
+    return {"summary": summary, "tags": ["iam-orgs"], "responses": responses}
+
+
+def _actor(req: falcon.asgi.Request) -> str:
+    return str(req.context.principal.subject)
+
+
+async def _body(req: falcon.asgi.Request) -> dict[str, Any]:
+    media = await req.get_media(default_when_empty={})
+    if not isinstance(media, dict):
+        raise InvalidOrgInput("body", "a JSON object")
+    return media
+
+
+def _str(body: dict[str, Any], key: str, *, required: bool = True) -> Any:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InvalidOrgInput(key, "a string is required")
+    return value
+
+
+def _send(resp: falcon.asgi.Response, value: object, status: int = 200) -> None:
+    resp.status = status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = json.dumps(value, ensure_ascii=False)
+
+
+class _Base:
+    def __init__(self, service: OrgService) -> None:
+        self.service = service
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+
+
+class Orgs(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op("Root nodes the caller administers"),
+        "post": _op("Create a node (root: platform-admin only)", "201", "400", "404", "409"),
+    }
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        nodes = await self.call(self.service.roots, _actor(req))
+        _send(resp, {"items": [n.as_json() for n in nodes]})
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        body = await _body(req)
+        node = await self.call(
+            self.service.create_node,
+            _actor(req),
+            parent_id=_str(body, "parent_id", required=False),
+            kind=_str(body, "kind"),
+            code=_str(body, "code"),
+            name=_str(body, "name"),
+        )
+        _send(resp, node.as_json(), 201)
+
+
+class OrgNodeResource(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op("Describe a node", "200", "404"),
+        "patch": _op("Rename, disable or enable a node", "200", "400", "404"),
+    }
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
+    ) -> None:
+        node = await self.call(self.service.node, _actor(req), node_id)
+        _send(resp, node.as_json())
+
+    async def on_patch(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
+    ) -> None:
+        body = await _body(req)
+        disabled = body.get("disabled")
+        if disabled is not None and not isinstance(disabled, bool):
+            raise InvalidOrgInput("disabled", "true or false")
+        node = await self.call(
+            self.service.update_node,
+            _actor(req),
+            node_id,
+            name=_str(body, "name", required=False),
+            disabled=disabled,
+        )
+        _send(resp, node.as_json())
+
+
+class OrgMove(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "post": _op("Move a node under another parent", "200", "400", "404", "409")
+    }
+
+    async def on_post(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
+    ) -> None:
+        body = await _body(req)
+        node = await self.call(
+            self.service.move_node, _actor(req), node_id, _str(body, "parent_id")
+        )
+        _send(resp, node.as_json())
+
+
+class OrgChildren(_Base):
+    openapi: ClassVar[dict[str, Any]] = {"get": _op("Child nodes", "200", "404")}
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
+    ) -> None:
+        nodes = await self.call(self.service.children, _actor(req), node_id)
+        _send(resp, {"items": [n.as_json() for n in nodes]})
+
+
+class OrgMembers(_Base):
+    openapi: ClassVar[dict[str, Any]] = {"get": _op("People in a node (paged)", "200", "404")}
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
+    ) -> None:
+        first = req.get_param_as_int("first", min_value=0, default=0)
+        size = req.get_param_as_int("max", min_value=1, max_value=500, default=50)
+        people = await self.call(self.service.members, _actor(req), node_id, first, size)
+        _send(resp, {"items": [p.as_json() for p in people]})
+
+
+class People(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "post": _op("Create a person in one or more nodes", "201", "400", "404", "409")
+    }
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        body = await _body(req)
+        memberships = body.get("memberships")
+        if not isinstance(memberships, list) or not all(isinstance(m, str) for m in memberships):
+            raise InvalidOrgInput("memberships", "a list of node ids")
+        attributes = body.get("attributes", {})
+        if not isinstance(attributes, dict):
+            raise InvalidOrgInput("attributes", "an object of string values")
+        draft = PersonDraft(
+            username=_str(body, "username"),
+            family_name=_str(body, "family_name"),
+            given_name=_str(body, "given_name"),
+            email=_str(body, "email", required=False) or "",
+            attributes=attributes,
+        )
+        person = await self.call(self.service.create_person, _actor(req), draft, memberships)
+        _send(resp, person.as_json(), 201)
+
+
+class PersonResource(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op("Describe a person", "200", "404"),
+        "patch": _op("Change names, e-mail, attributes or enabled", "200", "400", "404"),
+    }
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
+    ) -> None:
+        person = await self.call(self.service.person, _actor(req), person_id)
+        _send(resp, person.as_json())
+
+    async def on_patch(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
+    ) -> None:
+        body = await _body(req)
+        person = await self.call(self.service.update_person, _actor(req), person_id, changes=body)
+        _send(resp, person.as_json())
+
+
+class Membership(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "put": _op("Add a person to a node", "200", "404", "409"),
+        "delete": _op("Remove a person from a node", "200", "404", "409"),
+    }
+
+    async def on_put(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, node_id: str
+    ) -> None:
+        person = await self.call(self.service.add_membership, _actor(req), person_id, node_id)
+        _send(resp, person.as_json())
+
+    async def on_delete(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, node_id: str
+    ) -> None:
+        person = await self.call(self.service.remove_membership, _actor(req), person_id, node_id)
+        _send(resp, person.as_json())
+
+
+class RoleGrant(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "put": _op("Grant a platform role (org-admin: body names node_id)", "200", "400", "404"),
+        "delete": _op("Revoke a platform role", "200", "400", "404"),
+    }
+
+    async def on_put(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, role: str
+    ) -> None:
+        body = await _body(req)
+        node_id = _str(body, "node_id", required=False)
+        person = await self.call(self.service.grant_role, _actor(req), person_id, role, node_id)
+        _send(resp, person.as_json())
+
+    async def on_delete(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, role: str
+    ) -> None:
+        person = await self.call(self.service.revoke_role, _actor(req), person_id, role)
+        _send(resp, person.as_json())
+
+
+def add_routes(api: Router, service: OrgService) -> None:
+    api.add_route("/iam/orgs", Orgs(service))
+    api.add_route("/iam/orgs/{node_id}", OrgNodeResource(service))
+    api.add_route("/iam/orgs/{node_id}/move", OrgMove(service))
+    api.add_route("/iam/orgs/{node_id}/children", OrgChildren(service))
+    api.add_route("/iam/orgs/{node_id}/members", OrgMembers(service))
+    api.add_route("/iam/people", People(service))
+    api.add_route("/iam/people/{person_id}", PersonResource(service))
+    api.add_route("/iam/people/{person_id}/memberships/{node_id}", Membership(service))
+    api.add_route("/iam/people/{person_id}/roles/{role}", RoleGrant(service))

@@ -1,0 +1,250 @@
+"""Use cases of the org tree and its people, each checked by delegated administration.
+
+Every call names the acting user (the token's ``sub``); the actor's roles and binding are read
+live from the directory, not from the token, so a revoked grant stops working at once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from iam.delegation import ORG_ADMIN, Authority
+from iam.orgs_errors import InvalidOrgInput, OrgConflict, OrgNotFound
+from iam.orgs_model import (
+    NodeKind,
+    OrgNode,
+    Person,
+    PersonDraft,
+    check_name,
+    check_placement,
+    parse_kind,
+)
+from iam.orgs_ports import OrgDirectory
+
+MAX_PAGE = 500
+
+
+class OrgService:
+    def __init__(self, directory: OrgDirectory) -> None:
+        self.directory = directory
+
+    def authority(self, actor_id: str) -> Authority:
+        actor = self.directory.get_person(actor_id)
+        root = None
+        if actor is not None and actor.admin_node and ORG_ADMIN in actor.roles:
+            root = self.directory.get_node(actor.admin_node)
+        return Authority.of(actor, root)
+
+    # -- nodes -------------------------------------------------------------------------------
+    def roots(self, actor_id: str) -> list[OrgNode]:
+        auth = self.authority(actor_id)
+        if auth.root is not None:
+            return [auth.root]
+        return self.directory.roots()
+
+    def node(self, actor_id: str, node_id: str) -> OrgNode:
+        return self.authority(actor_id).require_visible(self.directory.get_node(node_id))
+
+    def children(self, actor_id: str, node_id: str) -> list[OrgNode]:
+        self.node(actor_id, node_id)
+        return self.directory.children(node_id)
+
+    def create_node(
+        self, actor_id: str, *, parent_id: str | None, kind: str, code: str, name: str
+    ) -> OrgNode:
+        auth = self.authority(actor_id)
+        node_kind = parse_kind(kind)
+        check_name(name)
+        parent = None
+        if parent_id is not None:
+            parent = auth.require_visible(self.directory.get_node(parent_id))
+        auth.require_parent(parent)
+        if parent is not None and parent.disabled:
+            raise OrgConflict("The parent node is disabled.")
+        check_placement(node_kind, code, parent)
+        if self.directory.find_node(code) is not None:
+            raise OrgConflict("A node with this code exists.")
+        return self.directory.create_node(parent, node_kind, code, name)
+
+    def update_node(
+        self, actor_id: str, node_id: str, *, name: str | None, disabled: bool | None
+    ) -> OrgNode:
+        auth = self.authority(actor_id)
+        node = auth.require_manageable(self.directory.get_node(node_id))
+        if name is not None:
+            check_name(name)
+        return self.directory.update_node(
+            node,
+            name=node.name if name is None else name,
+            disabled=node.disabled if disabled is None else disabled,
+        )
+
+    def move_node(self, actor_id: str, node_id: str, new_parent_id: str) -> OrgNode:
+        auth = self.authority(actor_id)
+        node = auth.require_manageable(self.directory.get_node(node_id))
+        parent = auth.require_visible(self.directory.get_node(new_parent_id))
+        if node.contains(parent):
+            raise OrgConflict("A node cannot move under itself.")
+        if parent.disabled:
+            raise OrgConflict("The new parent node is disabled.")
+        check_placement(node.kind, node.code, parent)
+        moved = self.directory.move_node(node, parent)
+        self._rewrite_org_paths(moved, old_prefix=node.path)
+        return moved
+
+    def _rewrite_org_paths(self, node: OrgNode, *, old_prefix: str) -> None:
+        """Members' ``org_path`` follows a moved subtree (moves are rare, subtrees small)."""
+        if node.path == old_prefix:
+            return
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            for person in self._all_members(current.id):
+                if person.org_path == old_prefix or person.org_path.startswith(old_prefix + "/"):
+                    self.directory.set_org_path(
+                        person, node.path + person.org_path[len(old_prefix) :]
+                    )
+            stack.extend(self.directory.children(current.id))
+
+    def _all_members(self, node_id: str) -> list[Person]:
+        found: list[Person] = []
+        while True:
+            page = self.directory.members(node_id, len(found), MAX_PAGE)
+            found += page
+            if len(page) < MAX_PAGE:
+                return found
+
+    def members(self, actor_id: str, node_id: str, first: int, max_results: int) -> list[Person]:
+        auth = self.authority(actor_id)
+        auth.require_visible(self.directory.get_node(node_id))
+        people = self.directory.members(node_id, max(first, 0), min(max(max_results, 1), MAX_PAGE))
+        return [p for p in people if self._visible(auth, p)]
+
+    def _visible(self, auth: Authority, person: Person) -> bool:
+        try:
+            auth.require_visible_person(person, self._nodes(person.memberships))
+        except OrgNotFound:
+            return False
+        return True
+
+    # -- people ------------------------------------------------------------------------------
+    def _nodes(self, ids: Sequence[str]) -> list[OrgNode]:
+        return [n for n in (self.directory.get_node(i) for i in ids) if n is not None]
+
+    def person(self, actor_id: str, person_id: str) -> Person:
+        auth = self.authority(actor_id)
+        person = self.directory.get_person(person_id)
+        nodes = self._nodes(person.memberships) if person else []
+        return auth.require_visible_person(person, nodes)
+
+    def _manageable(self, auth: Authority, person_id: str) -> Person:
+        person = self.directory.get_person(person_id)
+        nodes = self._nodes(person.memberships) if person else []
+        bound = None
+        if person is not None and person.admin_node:
+            bound = self.directory.get_node(person.admin_node)
+        return auth.require_manageable_person(person, nodes, bound)
+
+    def _member_nodes(self, auth: Authority, node_ids: Sequence[str]) -> list[OrgNode]:
+        if not node_ids:
+            raise InvalidOrgInput("memberships", "at least one org node")
+        nodes = [auth.require_visible(self.directory.get_node(i)) for i in node_ids]
+        if any(n.disabled for n in nodes):
+            raise OrgConflict("A disabled node takes no new members.")
+        return nodes
+
+    def create_person(
+        self, actor_id: str, draft: PersonDraft, membership_ids: Sequence[str]
+    ) -> Person:
+        """Creates a person in the given nodes; the first is the primary (``org_path``)."""
+        auth = self.authority(actor_id)
+        draft.validate()
+        nodes = self._member_nodes(auth, membership_ids)
+        if self.directory.find_person(draft.username) is not None:
+            raise OrgConflict("A person with this username exists.")
+        return self.directory.create_person(draft, nodes)
+
+    def update_person(
+        self,
+        actor_id: str,
+        person_id: str,
+        *,
+        changes: Mapping[str, object],
+    ) -> Person:
+        auth = self.authority(actor_id)
+        person = self._manageable(auth, person_id)
+        draft = PersonDraft(
+            username=person.username,
+            family_name=str(changes.get("family_name", person.family_name)),
+            given_name=str(changes.get("given_name", person.given_name)),
+            email=str(changes.get("email", person.email)),
+            attributes=_attributes(changes.get("attributes", person.attributes)),
+        )
+        draft.validate()
+        enabled = changes.get("enabled", person.enabled)
+        if not isinstance(enabled, bool):
+            raise InvalidOrgInput("enabled", "true or false")
+        return self.directory.update_person(person, draft=draft, enabled=enabled)
+
+    def add_membership(self, actor_id: str, person_id: str, node_id: str) -> Person:
+        auth = self.authority(actor_id)
+        person = self._manageable(auth, person_id)
+        (node,) = self._member_nodes(auth, [node_id])
+        self.directory.add_membership(person, node)
+        if not person.org_path:
+            self.directory.set_org_path(person, node.path)
+        return self._reload(person.id)
+
+    def remove_membership(self, actor_id: str, person_id: str, node_id: str) -> Person:
+        auth = self.authority(actor_id)
+        person = self._manageable(auth, person_id)
+        node = auth.require_visible(self.directory.get_node(node_id))
+        if node.id not in person.memberships:
+            raise OrgNotFound("The person is not a member of this node.")
+        if len(person.memberships) == 1:
+            raise OrgConflict("A person keeps at least one membership.")
+        self.directory.remove_membership(person, node)
+        if person.org_path == node.path:
+            rest = self._nodes([m for m in person.memberships if m != node.id])
+            self.directory.set_org_path(person, rest[0].path if rest else "")
+        return self._reload(person.id)
+
+    def grant_role(
+        self, actor_id: str, person_id: str, role: str, node_id: str | None = None
+    ) -> Person:
+        auth = self.authority(actor_id)
+        person = self._manageable(auth, person_id)
+        bind = self.directory.get_node(node_id) if node_id else None
+        if node_id and bind is None:
+            raise OrgNotFound("No such org node.")
+        auth.require_grant(role, person, bind)
+        if not self.directory.role_exists(role):
+            raise InvalidOrgInput("role", "the realm does not define this role")
+        self.directory.grant_role(person, role)
+        if role == ORG_ADMIN:
+            self.directory.set_admin_node(person, bind)
+        return self._reload(person.id)
+
+    def revoke_role(self, actor_id: str, person_id: str, role: str) -> Person:
+        auth = self.authority(actor_id)
+        person = self._manageable(auth, person_id)
+        auth.require_grant(role, person, None, revoke=True)
+        self.directory.revoke_role(person, role)
+        if role == ORG_ADMIN:
+            self.directory.set_admin_node(person, None)
+        return self._reload(person.id)
+
+    def _reload(self, person_id: str) -> Person:
+        person = self.directory.get_person(person_id)
+        if person is None:
+            raise OrgNotFound("No such person.")
+        return person
+
+
+def _attributes(value: object) -> Mapping[str, str]:
+    if not isinstance(value, Mapping) or not all(isinstance(k, str) for k in value):
+        raise InvalidOrgInput("attributes", "an object of string values")
+    return {str(k): v for k, v in value.items()}
+
+
+__all__ = ["NodeKind", "OrgService"]

@@ -1,0 +1,123 @@
+"""A throwaway realm on the real Keycloak for the org tree and delegation tests.
+
+Unique name per run; the platform roles; a public test client with direct access grants whose
+tokens carry Anbao's audience; a user profile that lets admins (only) keep unmanaged attributes
+such as ``org_path`` and ``org_admin_node``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import secrets
+from typing import Any
+
+import httpx
+
+from iam.delegation import PLATFORM_ROLES
+from iam.orgs_keycloak import KeycloakOrgDirectory
+from iam.orgs_keycloak_admin import KeycloakAdminClient
+from iam.orgs_model import NodeKind, OrgNode, Person, PersonDraft
+
+CLIENT_ID = "anbao-orgs-test"
+AUDIENCE = "anbao-api"
+PASSWORD = "Test-Passw0rd!x"
+
+
+@dataclasses.dataclass
+class Realm:
+    url: str
+    name: str
+    admin: KeycloakAdminClient
+    directory: KeycloakOrgDirectory
+
+    def token(self, username: str) -> str:
+        response = httpx.post(
+            f"{self.url}/realms/{self.name}/protocol/openid-connect/token",
+            data={
+                "grant_type": "password",
+                "client_id": CLIENT_ID,
+                "username": username,
+                "password": PASSWORD,
+                "scope": "openid",
+            },
+            timeout=30,
+        )
+        assert response.status_code == 200, response.text
+        return str(response.json()["access_token"])
+
+    def person(
+        self, nodes: list[OrgNode], *roles: str, admin_node: OrgNode | None = None
+    ) -> Person:
+        username = f"p-{secrets.token_hex(5)}"
+        draft = PersonDraft(username, "测", "试", f"{username}@example.test", {"title": "科员"})
+        person = self.directory.create_person(draft, nodes)
+        self.admin.request(
+            "PUT",
+            f"/users/{person.id}/reset-password",
+            json={"type": "password", "value": PASSWORD, "temporary": False},
+        )
+        for role in roles:
+            self.directory.grant_role(person, role)
+        if admin_node is not None:
+            self.directory.set_admin_node(person, admin_node)
+        found = self.directory.get_person(person.id)
+        assert found is not None
+        return found
+
+    def node(self, parent: OrgNode | None, kind: NodeKind, code: str, name: str) -> OrgNode:
+        return self.directory.create_node(parent, kind, code, name)
+
+
+def create_realm(url: str, admin_user: str, admin_password: str) -> Realm:
+    name = f"orgs-{secrets.token_hex(4)}"
+    master = KeycloakAdminClient(url, "master", username=admin_user, password=admin_password)
+    headers = {"Authorization": "Bearer " + master.token()}
+    response = httpx.post(
+        f"{url}/admin/realms", json={"realm": name, "enabled": True}, headers=headers, timeout=60
+    )
+    assert response.status_code == 201, response.text
+    master.close()
+    admin = KeycloakAdminClient(url, name, username=admin_user, password=admin_password)
+    profile: dict[str, Any] = admin.json("/users/profile")
+    profile["unmanagedAttributePolicy"] = "ADMIN_EDIT"
+    admin.request("PUT", "/users/profile", json=profile)
+    for role in sorted(PLATFORM_ROLES):
+        admin.request("POST", "/roles", json={"name": role})
+    admin.request(
+        "POST",
+        "/clients",
+        json={
+            "clientId": CLIENT_ID,
+            "publicClient": True,
+            "directAccessGrantsEnabled": True,
+            "standardFlowEnabled": False,
+            "protocolMappers": [
+                {
+                    "name": "audience",
+                    "protocol": "openid-connect",
+                    "protocolMapper": "oidc-audience-mapper",
+                    "config": {
+                        "included.custom.audience": AUDIENCE,
+                        "access.token.claim": "true",
+                    },
+                },
+                {
+                    "name": "org_path",
+                    "protocol": "openid-connect",
+                    "protocolMapper": "oidc-usermodel-attribute-mapper",
+                    "config": {
+                        "user.attribute": "org_path",
+                        "claim.name": "org_path",
+                        "jsonType.label": "String",
+                        "access.token.claim": "true",
+                    },
+                },
+            ],
+        },
+    )
+    return Realm(url, name, admin, KeycloakOrgDirectory(admin))
+
+
+def delete_realm(realm: Realm) -> None:
+    realm.admin.request("DELETE", "", absent_ok=True)
+    realm.admin.close()

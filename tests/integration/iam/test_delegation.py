@@ -1,0 +1,233 @@
+"""Delegated administration through Anbao's HTTP API against the real Keycloak.
+
+The matrix: role (platform-admin, org-admin bound to county A, plain user) x operation x target
+inside / outside A's subtree, with real user tokens from a throwaway realm. Each case builds its
+own fresh targets so cases cannot influence each other.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import falcon.testing
+import pytest
+
+from anbao.app import Parts, build_org_directory, create_app
+from anbao.settings import Settings
+from iam.orgs_model import NodeKind, OrgNode, Person
+from tests.integration.conftest import Server
+from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
+
+_SERIAL = itertools.count(101)
+
+
+class NullAuditStore:
+    """The audit package is not under test here; its real stores have their own tests."""
+
+    kind = "null"
+
+    def ping(self) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+@dataclasses.dataclass
+class World:
+    realm: Realm
+    client: falcon.testing.TestClient
+    county_a: OrgNode
+    county_b: OrgNode
+    prefecture: OrgNode
+    tokens: dict[str, str]
+    people: dict[str, Person]
+
+    def call(self, who: str, method: str, path: str, body: object = None) -> falcon.testing.Result:
+        headers = {"Authorization": "Bearer " + self.tokens[who]}
+        return self.client.simulate_request(method, path, headers=headers, json=body)
+
+    def township(self, inside: bool) -> OrgNode:
+        county = self.county_a if inside else self.county_b
+        code = f"{county.code}{next(_SERIAL):03d}"
+        return self.realm.node(county, NodeKind.TOWNSHIP, code, f"乡{code}")
+
+    def department(self, parent: OrgNode) -> OrgNode:
+        from iam.codes import uscc_check_char
+
+        body = f"11{parent.code[:6]}MB{next(_SERIAL):07d}"
+        return self.realm.node(parent, NodeKind.DEPARTMENT, body + uscc_check_char(body), "科室")
+
+
+@pytest.fixture(scope="module")
+def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    env = keycloak.env
+    realm = create_realm(
+        keycloak.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+    )
+    try:
+        province = realm.node(None, NodeKind.PROVINCE, "530000", "云南省")
+        prefecture = realm.node(province, NodeKind.PREFECTURE, "530100", "昆明市")
+        county_a = realm.node(prefecture, NodeKind.COUNTY, "530102", "五华区")
+        county_b = realm.node(prefecture, NodeKind.COUNTY, "530103", "盘龙区")
+        people = {
+            "platform": realm.person([province], "platform-admin"),
+            "org_admin": realm.person([county_a], "org-admin", "seal-user", admin_node=county_a),
+            "plain": realm.person([county_a]),
+        }
+        tokens = {who: realm.token(p.username) for who, p in people.items()}
+        settings = Settings.load(
+            {
+                "ANBAO_KEYCLOAK_URL": keycloak.url,
+                "ANBAO_KEYCLOAK_REALM": realm.name,
+                "ANBAO_KEYCLOAK_REQUIRED": "false",
+                "ANBAO_KEYCLOAK_ADMIN_USERNAME": env["KEYCLOAK_ADMIN_USERNAME"],
+                "ANBAO_KEYCLOAK_ADMIN_PASSWORD": env["KEYCLOAK_ADMIN_PASSWORD"],
+                "ANBAO_AUDIT_SQLITE_PATH": str(Path(tmp_path_factory.mktemp("audit")) / "a.db"),
+                "ANBAO_SERVER_ACCESS_LOG": "false",
+            }
+        )
+        directory = build_org_directory(settings)
+        parts = Parts(org_directory=directory, audit_store=NullAuditStore())
+        client = falcon.testing.TestClient(create_app(settings, parts))
+        try:
+            yield World(realm, client, county_a, county_b, prefecture, tokens, people)
+        finally:
+            directory.admin.close()
+    finally:
+        delete_realm(realm)
+
+
+# -- the matrix ----------------------------------------------------------------------------------
+Op = Callable[[World, str, bool], falcon.testing.Result]
+
+
+def _get_node(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    return w.call(who, "GET", f"/iam/orgs/{w.township(inside).id}")
+
+
+def _children(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    return w.call(who, "GET", f"/iam/orgs/{w.township(inside).id}/children")
+
+
+def _create_child(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    t = w.township(inside)
+    body = {"parent_id": t.id, "kind": "village", "code": t.code + "001", "name": "新村"}
+    return w.call(who, "POST", "/iam/orgs", body)
+
+
+def _rename(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    return w.call(who, "PATCH", f"/iam/orgs/{w.township(inside).id}", {"name": "改名乡"})
+
+
+def _disable(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    return w.call(who, "PATCH", f"/iam/orgs/{w.township(inside).id}", {"disabled": True})
+
+
+def _move_within(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    dept = w.department(w.township(inside))
+    target = w.township(inside)
+    return w.call(who, "POST", f"/iam/orgs/{dept.id}/move", {"parent_id": target.id})
+
+
+def _move_across(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    """inside: move a department of A into B; outside: move one of B into A."""
+    dept = w.department(w.township(inside))
+    target = w.township(not inside)
+    return w.call(who, "POST", f"/iam/orgs/{dept.id}/move", {"parent_id": target.id})
+
+
+def _members(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    return w.call(who, "GET", f"/iam/orgs/{w.township(inside).id}/members")
+
+
+def _create_person(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    t = w.township(inside)
+    body = {
+        "username": f"new-{t.code}",
+        "family_name": "李",
+        "given_name": "四",
+        "email": f"new-{t.code}@example.test",
+        "attributes": {"title": "村干部"},
+        "memberships": [t.id],
+    }
+    return w.call(who, "POST", "/iam/people", body)
+
+
+def _target(w: World, inside: bool, *roles: str) -> Person:
+    return w.realm.person([w.township(inside)], *roles)
+
+
+def _get_person(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    return w.call(who, "GET", f"/iam/people/{_target(w, inside).id}")
+
+
+def _update_person(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    body = {"attributes": {"title": "站长"}, "given_name": "五"}
+    return w.call(who, "PATCH", f"/iam/people/{_target(w, inside).id}", body)
+
+
+def _add_membership(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    person, node = _target(w, inside), w.township(inside)
+    return w.call(who, "PUT", f"/iam/people/{person.id}/memberships/{node.id}")
+
+
+def _grant(role: str, bind: bool = False) -> Op:
+    def op(w: World, who: str, inside: bool) -> falcon.testing.Result:
+        person = _target(w, inside)
+        body = {"node_id": w.township(inside).id} if bind else None
+        return w.call(who, "PUT", f"/iam/people/{person.id}/roles/{role}", body)
+
+    return op
+
+
+def _revoke_seal_user(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    person = _target(w, inside, "seal-user")
+    return w.call(who, "DELETE", f"/iam/people/{person.id}/roles/seal-user")
+
+
+OPS: dict[str, tuple[Op, int]] = {
+    "get_node": (_get_node, 200),
+    "children": (_children, 200),
+    "create_child": (_create_child, 201),
+    "rename": (_rename, 200),
+    "disable": (_disable, 200),
+    "move_within": (_move_within, 200),
+    "move_across": (_move_across, 200),
+    "members": (_members, 200),
+    "create_person": (_create_person, 201),
+    "get_person": (_get_person, 200),
+    "update_person": (_update_person, 200),
+    "add_membership": (_add_membership, 200),
+    "grant_seal_user": (_grant("seal-user"), 200),
+    "grant_org_admin": (_grant("org-admin", bind=True), 200),
+    "grant_auditor": (_grant("auditor"), 200),
+    "grant_platform_admin": (_grant("platform-admin"), 200),
+    "revoke_seal_user": (_revoke_seal_user, 200),
+}
+#: What an org-admin bound to A may not do even inside A (roles above its own).
+ABOVE_ORG_ADMIN = {"grant_auditor", "grant_platform_admin"}
+
+
+def _expected(who: str, op: str, inside: bool) -> int:
+    success = OPS[op][1]
+    if who == "platform":
+        return success
+    if who == "plain":
+        return 403
+    if not inside or op == "move_across":  # a destination outside A is not found either
+        return 404
+    return 403 if op in ABOVE_ORG_ADMIN else success
+
+
+@pytest.mark.parametrize("inside", [True, False], ids=["inside", "outside"])
+@pytest.mark.parametrize("op", sorted(OPS))
+@pytest.mark.parametrize("who", ["platform", "org_admin", "plain"])
+def test_matrix(world: World, who: str, op: str, inside: bool) -> None:
+    result = OPS[op][0](world, who, inside)
+    assert result.status_code == _expected(who, op, inside), result.text
+    if result.status_code >= 400:
+        assert result.headers["content-type"] == "application/problem+json"
