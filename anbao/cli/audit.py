@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from anbao.cli import audit_integrity
+from anbao.cli import audit_integrity, audit_search
 
 
 @click.group("audit")
@@ -12,5 +12,5 @@ def audit() -> None:
     """Audit trail: verify integrity, export heads, search and export events."""
 
 
-for _command in audit_integrity.COMMANDS:
+for _command in (*audit_integrity.COMMANDS, *audit_search.COMMANDS):
     audit.add_command(_command)
