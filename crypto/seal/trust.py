@@ -1,0 +1,125 @@
+"""Certificate checks of a seal verification: chains, and revocation at the signing time.
+
+Chains are validated with ``crypto.pki.validate_chain`` at the signing time. Revocation is
+judged here rather than by ``validate_chain``'s CRL rule, because a signature is checked
+against CRLs issued *after* it was made (RFC 5280 §6.3 judges currency at validation time):
+a CRL whose signature verifies under the issuer's key and that lists the serial with a
+revocationDate at or before the signing time → fail; a listing after the signing time →
+pass (the signature predates the revocation); no listing but a CRL issued at or after the
+signing time, or current at it (thisUpdate <= t < nextUpdate) → pass; otherwise, or with no
+CRL from the issuer → indeterminate.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from crypto.errors import CryptoError
+from crypto.pki import (
+    DEFAULT_UID,
+    OPENSSL_IMPLICIT_UID,
+    Certificate,
+    CertificateList,
+    PathValidationError,
+    RevocationReason,
+    ValidatedPath,
+    format_name,
+    names_equal,
+    validate_chain,
+)
+from crypto.seal.report import Check, Status
+
+
+@dataclass(frozen=True)
+class Trust:
+    """What the verifier trusts and knows: roots, intermediates, CRLs, accepted SM2 user IDs.
+
+    ``uids`` accepts the GM/T 0009 default (BouncyCastle/ofdrw, GmSSL, Anbao) and OpenSSL
+    3.0's implicit empty ID for certificates and CRLs signed by OpenSSL tools.
+    """
+
+    roots: tuple[Certificate, ...] = ()
+    intermediates: tuple[Certificate, ...] = ()
+    crls: tuple[CertificateList, ...] = ()
+    uids: tuple[bytes, ...] = (DEFAULT_UID, OPENSSL_IMPLICIT_UID)
+
+
+def chain_check(
+    name: str, cert: Certificate, trust: Trust, at: datetime, extra: Sequence[Certificate] = ()
+) -> tuple[Check, ValidatedPath | None]:
+    """Validate ``cert`` to the trusted roots at ``at`` with digitalSignature usage."""
+    if not trust.roots:
+        return Check(name, Status.INDETERMINATE, "no trust roots given"), None
+    try:
+        path = validate_chain(
+            cert, (*trust.intermediates, *extra), trust.roots, at=at, uids=trust.uids
+        )
+    except PathValidationError as exc:
+        return Check(name, Status.FAIL, f"{exc.reason}: {exc.detail}"), None
+    anchor = format_name(path.anchor.subject)
+    return Check(
+        name,
+        Status.PASS,
+        f"chains to {anchor} at {at.isoformat()} ({len(path.certificates)} certificates)",
+    ), path
+
+
+def _crl_signed_by(crl: CertificateList, issuer: Certificate, uids: tuple[bytes, ...]) -> bool:
+    if not crl.has_sm2_sm3_signature:
+        return False
+    for uid in uids:
+        try:
+            issuer.public_key.verify(crl.signature, crl.tbs_der, uid=uid)
+        except CryptoError:
+            continue
+        return True
+    return False
+
+
+def _one(cert: Certificate, issuer: Certificate, trust: Trust, at: datetime) -> tuple[Status, str]:
+    crls = [
+        c
+        for c in trust.crls
+        if names_equal(c.issuer, issuer.subject) and _crl_signed_by(c, issuer, trust.uids)
+    ]
+    label = f"{format_name(cert.subject)} (serial {cert.serial_number:x})"
+    if not crls:
+        return Status.INDETERMINATE, f"no CRL from the issuer of {label}"
+    for crl in crls:
+        for entry in crl.revoked:
+            if entry.serial_number != cert.serial_number:
+                continue
+            if entry.reason is RevocationReason.REMOVE_FROM_CRL:
+                continue
+            if entry.revoked_at <= at:
+                return (
+                    Status.FAIL,
+                    f"{label} revoked at {entry.revoked_at.isoformat()}, before signing",
+                )
+            return Status.PASS, f"{label} revoked at {entry.revoked_at.isoformat()}, after signing"
+    newest = max(c.this_update for c in crls)
+    current = any(
+        c.this_update <= at and c.next_update is not None and at < c.next_update for c in crls
+    )
+    if newest < at and not current:
+        return (
+            Status.INDETERMINATE,
+            f"no CRL for {label} covers the signing time (newest {newest.isoformat()})",
+        )
+    return Status.PASS, f"{label} not revoked (CRL of {newest.isoformat()})"
+
+
+def revocation_check(path: ValidatedPath | None, trust: Trust, at: datetime) -> Check:
+    """Revocation of every non-anchor certificate of ``path`` at signing time ``at``."""
+    if path is None:
+        return Check("revocation", Status.INDETERMINATE, "no validated certificate path")
+    results = [_one(c, i, trust, at) for c, i in itertools.pairwise(path.certificates)]
+    if not results:
+        return Check("revocation", Status.PASS, "the signer certificate is itself a trust anchor")
+    worst = next((r for r in results if r[0] is Status.FAIL), None) or next(
+        (r for r in results if r[0] is Status.INDETERMINATE), results[0]
+    )
+    return Check("revocation", worst[0], "; ".join(r[1] for r in results))

@@ -1,0 +1,142 @@
+package anbao.interop;
+
+import org.bouncycastle.asn1.*;
+import org.bouncycastle.asn1.gm.GMObjectIdentifiers;
+import org.bouncycastle.jce.provider.BouncyCastleProvider;
+import org.ofdrw.gm.ses.v1.SES_ESPictrueInfo;
+import org.ofdrw.gm.ses.v1.SES_Header;
+import org.ofdrw.gm.ses.v4.SES_CertList;
+import org.ofdrw.gm.ses.v4.SES_ESPropertyInfo;
+import org.ofdrw.gm.ses.v4.SES_SealInfo;
+import org.ofdrw.gm.ses.v4.SESeal;
+import org.ofdrw.layout.OFDDoc;
+import org.ofdrw.layout.element.Paragraph;
+import org.ofdrw.reader.OFDReader;
+import org.ofdrw.sign.OFDSigner;
+import org.ofdrw.sign.SignMode;
+import org.ofdrw.sign.signContainer.SESV4Container;
+import org.ofdrw.sign.stamppos.NormalStampPos;
+import org.ofdrw.sign.verify.OFDValidator;
+import org.ofdrw.sign.verify.container.SESV4ValidateContainer;
+
+import java.io.ByteArrayInputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.Paths;
+import java.security.KeyFactory;
+import java.security.PrivateKey;
+import java.security.Security;
+import java.security.Signature;
+import java.security.cert.Certificate;
+import java.security.cert.CertificateFactory;
+import java.security.spec.PKCS8EncodedKeySpec;
+import java.util.Base64;
+import java.util.Date;
+
+/**
+ * Command-line harness around ofdrw for Anbao's interop tests (tests/interop/README.md).
+ *
+ * makedoc OUT.ofd                                   a one-paragraph OFD made by ofdrw-layout
+ * makeseal MAKER.key MAKER.pem USER.pem PIC.png OUT.esl  a v4 SESeal made and signed by ofdrw's classes
+ * sign IN.ofd OUT.ofd SEAL.esl USER.key USER.pem MODE    SESV4Container seal signature (MODE: whole|continue)
+ * verify IN.ofd                                     OFDValidator + SESV4ValidateContainer; exit 0 valid
+ */
+public final class Interop {
+    private Interop() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Security.addProvider(new BouncyCastleProvider());
+        switch (args[0]) {
+            case "makedoc" -> makeDoc(Paths.get(args[1]));
+            case "makeseal" -> makeSeal(args);
+            case "sign" -> sign(args);
+            case "verify" -> verify(Paths.get(args[1]));
+            default -> throw new IllegalArgumentException("unknown command " + args[0]);
+        }
+    }
+
+    static byte[] pem(Path path) throws Exception {
+        String text = Files.readString(path, StandardCharsets.US_ASCII);
+        String body = text.replaceAll("-----[A-Z ]+-----", "").replaceAll("\\s", "");
+        return Base64.getDecoder().decode(body);
+    }
+
+    static PrivateKey key(Path path) throws Exception {
+        return KeyFactory.getInstance("EC", "BC").generatePrivate(new PKCS8EncodedKeySpec(pem(path)));
+    }
+
+    static Certificate cert(Path path) throws Exception {
+        return CertificateFactory.getInstance("X.509", "BC")
+                .generateCertificate(new ByteArrayInputStream(pem(path)));
+    }
+
+    static void makeDoc(Path out) throws Exception {
+        try (OFDDoc doc = new OFDDoc(out)) {
+            doc.add(new Paragraph("Anbao interop: made by ofdrw"));
+        }
+    }
+
+    static void makeSeal(String[] a) throws Exception {
+        PrivateKey makerKey = key(Paths.get(a[1]));
+        Certificate makerCert = cert(Paths.get(a[2]));
+        Certificate userCert = cert(Paths.get(a[3]));
+        ASN1EncodableVector certs = new ASN1EncodableVector(1);
+        certs.add(new DEROctetString(userCert.getEncoded()));
+        Date now = new Date();
+        Date then = new Date(now.getTime() + 365L * 24 * 3600 * 1000);
+        SES_ESPropertyInfo property = new SES_ESPropertyInfo()
+                .setType(new ASN1Integer(1))
+                .setName(new DERUTF8String("ofdrw 互操作测试印章"))
+                .setCertListType(SES_ESPropertyInfo.CertListType)
+                .setCertList(SES_CertList.getInstance(SES_ESPropertyInfo.CertListType, new DERSequence(certs)))
+                .setCreateDate(new ASN1GeneralizedTime(now))
+                .setValidStart(new ASN1GeneralizedTime(new Date(now.getTime() - 3600 * 1000)))
+                .setValidEnd(new ASN1GeneralizedTime(then));
+        SES_ESPictrueInfo picture = new SES_ESPictrueInfo()
+                .setType("PNG")
+                .setData(Files.readAllBytes(Paths.get(a[4])))
+                .setWidth(40)
+                .setHeight(40);
+        SES_SealInfo info = new SES_SealInfo()
+                .setHeader(new SES_Header(SES_Header.V4, new DERIA5String("OFDRW")))
+                .setEsID(new DERIA5String("ofdrw0000000001"))
+                .setProperty(property)
+                .setPicture(picture);
+        Signature sg = Signature.getInstance("SM3WithSM2", "BC");
+        sg.initSign(makerKey);
+        sg.update(info.getEncoded("DER"));
+        SESeal seal = new SESeal()
+                .seteSealInfo(info)
+                .setCert(makerCert)
+                .setSignAlgID(GMObjectIdentifiers.sm2sign_with_sm3)
+                .setSignedValue(sg.sign());
+        Files.write(Paths.get(a[5]), seal.getEncoded("DER"));
+    }
+
+    static void sign(String[] a) throws Exception {
+        SESeal seal = SESeal.getInstance(Files.readAllBytes(Paths.get(a[3])));
+        PrivateKey userKey = key(Paths.get(a[4]));
+        Certificate userCert = cert(Paths.get(a[5]));
+        try (OFDReader reader = new OFDReader(Paths.get(a[1]));
+             OFDSigner signer = new OFDSigner(reader, Paths.get(a[2]))) {
+            signer.setSignMode("continue".equals(a[6]) ? SignMode.ContinueSign : SignMode.WholeProtected);
+            signer.setSignContainer(new SESV4Container(userKey, seal, userCert));
+            signer.addApPos(new NormalStampPos(1, 50, 50, 40, 40));
+            signer.exeSign();
+        }
+    }
+
+    static void verify(Path in) throws Exception {
+        try (OFDReader reader = new OFDReader(in);
+             OFDValidator validator = new OFDValidator(reader)) {
+            validator.setValidator(new SESV4ValidateContainer());
+            validator.exeValidate();
+            System.out.println("VALID");
+        } catch (Exception e) {
+            System.out.println("INVALID " + e);
+            System.exit(1);
+        }
+    }
+}
