@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from iam.delegation import ORG_ADMIN, Authority
+from iam.delegation import ORG_ADMIN, PLATFORM_ROLES, Authority
 from iam.orgs_errors import InvalidOrgInput, OrgConflict, OrgNotFound
 from iam.orgs_model import (
     NodeKind,
@@ -25,10 +25,15 @@ MAX_PAGE = 500
 
 
 class OrgService:
-    def __init__(self, directory: OrgDirectory) -> None:
+    def __init__(self, directory: OrgDirectory, *, operator: bool = False) -> None:
+        """``operator``: the CLI, which already holds Keycloak admin credentials, acts as
+        platform-admin; the HTTP API never sets it."""
         self.directory = directory
+        self._operator = operator
 
     def authority(self, actor_id: str) -> Authority:
+        if self._operator:
+            return Authority(actor_id, PLATFORM_ROLES, None)
         actor = self.directory.get_person(actor_id)
         root = None
         if actor is not None and actor.admin_node and ORG_ADMIN in actor.roles:
