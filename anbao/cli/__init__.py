@@ -20,12 +20,14 @@ def main() -> None:
 def _attach_groups() -> None:
     from anbao.cli import audit as audit_cli  # noqa: PLC0415 - attached once, at import
     from anbao.cli import crypto as crypto_cli  # noqa: PLC0415
+    from anbao.cli import iam as iam_cli  # noqa: PLC0415
     from anbao.cli import serve as serve_cli  # noqa: PLC0415
 
     main.add_command(serve_cli.serve)
     main.add_command(serve_cli.show_settings)
     main.add_command(crypto_cli.crypto)
     main.add_command(audit_cli.audit)
+    main.add_command(iam_cli.iam)
 
 
 _attach_groups()

@@ -213,6 +213,7 @@ def _extensions(
     path_len: int | None,
     crl_urls: Sequence[str],
     key_usage: frozenset[str] | None,
+    extended_key_usage: Sequence[str] = (),
 ) -> list[dict[str, object]]:
     is_ca = profile in (Profile.ROOT_CA, Profile.INTERMEDIATE_CA)
     constraints: dict[str, object] = {"ca": is_ca}
@@ -242,6 +243,14 @@ def _extensions(
         extensions.append(
             {"extn_id": "crl_distribution_points", "critical": False, "extn_value": points}
         )
+    if extended_key_usage:  # RFC 3161 §2.3: a TSA certificate's EKU is critical
+        extensions.append(
+            {
+                "extn_id": "extended_key_usage",
+                "critical": True,
+                "extn_value": list(extended_key_usage),
+            }
+        )
     return extensions
 
 
@@ -267,6 +276,7 @@ def _build(
     crl_urls: Sequence[str],
     key_usage: frozenset[str] | None,
     uid: bytes,
+    extended_key_usage: Sequence[str] = (),
 ) -> Certificate:
     _check_request(now, days, path_len)
     try:
@@ -297,6 +307,7 @@ def _build(
                 path_len=path_len,
                 crl_urls=crl_urls,
                 key_usage=key_usage,
+                extended_key_usage=extended_key_usage,
             ),
         }
     )
@@ -352,6 +363,7 @@ def issue_certificate(
     key_usage: frozenset[str] | None = None,
     serial: int | None = None,
     uid: bytes = DEFAULT_UID,
+    extended_key_usage: Sequence[str] = (),
 ) -> Certificate:
     """Issue a certificate for ``public_key`` (04||x||y) signed by ``ca_cert``'s key.
 
@@ -359,7 +371,8 @@ def issue_certificate(
     §4.2.1.1), so names chain by construction. ``ca_key`` must match ``ca_cert``: refused
     otherwise, and so is a ``ca_cert`` that may not issue certificates (no cA, or keyUsage
     without keyCertSign: RFC 5280 §4.2.1.3, §4.2.1.9), since the result could never validate.
-    The validity is not clipped to the CA's.
+    The validity is not clipped to the CA's. ``extended_key_usage`` (asn1crypto names or
+    dotted OIDs, e.g. ``("time_stamping",)``) adds a critical extKeyUsage (RFC 5280 §4.2.1.12).
     """
     check_issuer(ca_cert, ca_key, "key_cert_sign")
     if profile is Profile.ROOT_CA:
@@ -377,4 +390,5 @@ def issue_certificate(
         crl_urls=crl_urls,
         key_usage=key_usage,
         uid=uid,
+        extended_key_usage=extended_key_usage,
     )

@@ -1,0 +1,150 @@
+"""``anbao iam``: identity commands. Realm as code and Keycloak events live here.
+
+Colleagues' command groups attach below with one ``iam.add_command(...)`` line each, so this
+module stays the single place the ``iam`` group is assembled.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+from pathlib import Path
+
+import click
+from keycloak import KeycloakAdmin
+from keycloak.exceptions import KeycloakError
+
+from anbao.settings import Settings, SettingsError
+from iam.errors import IamError
+from iam.realm_errors import RealmFileInvalid
+
+
+@click.group("iam")
+def iam() -> None:
+    """Identity on Keycloak: realm as code, events out."""
+
+
+def keycloak_admin(settings: Settings) -> KeycloakAdmin:
+    """An admin client signed in to ``master`` with the configured bootstrap/service admin."""
+    kc = settings.keycloak
+    password = kc.admin_password.reveal() or os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "")
+    return KeycloakAdmin(
+        server_url=kc.url,
+        username=kc.admin_username,
+        password=password,
+        realm_name="master",
+        user_realm_name="master",
+        timeout=int(max(kc.timeout_seconds, 10)),
+    )
+
+
+def _settings() -> Settings:
+    try:
+        return Settings.load(os.environ)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _overrides(pairs: tuple[str, ...], settings: Settings) -> dict[str, str]:
+    out = {"keycloak_url": settings.keycloak.url.rstrip("/")}
+    for pair in pairs:
+        name, sep, value = pair.partition("=")
+        if not sep or not name:
+            raise click.BadParameter(f"expected NAME=VALUE, got {pair!r}", param_hint="--set")
+        out[name] = value
+    return out
+
+
+@iam.command("apply")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--dry-run", is_flag=True, help="Print the diff, change nothing.")
+@click.option("--prune", is_flag=True, help="Also delete what the file does not list.")
+@click.option("--set", "pairs", multiple=True, metavar="NAME=VALUE", help="Set a ${variable}.")
+@click.option("--realm", "realm_name", default="", help="Apply under another realm name.")
+def apply_cmd(
+    file: Path, dry_run: bool, prune: bool, pairs: tuple[str, ...], realm_name: str
+) -> None:
+    """Converge a live Keycloak realm to FILE (idempotent; deletes only with --prune)."""
+    import dataclasses  # noqa: PLC0415
+
+    from iam.realm_keycloak import KeycloakRealmAdmin  # noqa: PLC0415
+    from iam.realm_load import load_realm_file  # noqa: PLC0415
+    from iam.realm_service import converge  # noqa: PLC0415
+
+    settings = _settings()
+    try:
+        spec = load_realm_file(file, _overrides(pairs, settings))
+    except RealmFileInvalid as exc:
+        for finding in exc.findings:
+            click.echo(f"{file}: {finding}", err=True)
+        sys.exit(2)
+    if realm_name:
+        spec = dataclasses.replace(spec, realm=realm_name)
+    try:
+        port = KeycloakRealmAdmin(keycloak_admin(settings), spec.realm)
+        result = converge(spec, port, dry_run=dry_run, prune=prune)
+    except IamError as exc:
+        raise click.ClickException(exc.detail) from exc
+    except KeycloakError as exc:
+        raise click.ClickException(
+            f"Keycloak admin API failed (HTTP {exc.response_code})."
+        ) from exc
+    for line in result.lines():
+        click.echo(line)
+
+
+@iam.group("events")
+def events() -> None:
+    """Keycloak login and admin events out, with a persisted cursor."""
+
+
+@events.command("pull")
+@click.option("--realm", "realm_name", default="", help="Realm (default: keycloak.realm).")
+@click.option(
+    "--cursor",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=Path(".anbao/keycloak-events.sqlite3"),
+    show_default=True,
+    help="SQLite file keeping the cursor.",
+)
+@click.option("--once", is_flag=True, help="Pull what is there and exit.")
+@click.option("--interval", type=click.FloatRange(1, 3600), default=30.0, show_default=True)
+def pull_cmd(realm_name: str, cursor: Path, once: bool, interval: float) -> None:
+    """Print new events as ECS JSON lines on stdout (the audit pipeline plugs in later)."""
+    from iam.events_keycloak import KeycloakEventSource  # noqa: PLC0415
+    from iam.events_service import EventPuller  # noqa: PLC0415
+    from iam.events_sqlite import SqliteCursorStore  # noqa: PLC0415
+
+    settings = _settings()
+    realm = realm_name or settings.keycloak.realm
+    cursor.parent.mkdir(parents=True, exist_ok=True)
+    puller = EventPuller(
+        source=KeycloakEventSource(keycloak_admin(settings), realm),
+        store=SqliteCursorStore(cursor),
+        sink=_StdoutSink(),
+        realm=realm,
+    )
+    try:
+        if once:
+            click.echo(f"{puller.pull_once()} event(s)", err=True)
+        else:
+            puller.run(interval, threading.Event())
+    except IamError as exc:
+        raise click.ClickException(exc.detail) from exc
+
+
+class _StdoutSink:
+    def emit(self, events: list[dict[str, object]]) -> None:
+        for event in events:
+            click.echo(json.dumps(event, ensure_ascii=False, sort_keys=True))
+
+
+def _attach() -> None:
+    from anbao.cli.iam_orgs import orgs  # noqa: PLC0415 - the org tree's commands
+
+    iam.add_command(orgs)
+
+
+_attach()

@@ -1,0 +1,224 @@
+"""Realm as code against the real Keycloak: apply, idempotence, drift, prune, the login rules."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+from keycloak.exceptions import KeycloakPostError
+
+from tests.integration.iam.realm_support import (
+    PASSWORD,
+    REALM_DIR,
+    BrowserlessLogin,
+    add_public_client,
+    add_user,
+    admin_for,
+    apply_file,
+    claims_of,
+    totp,
+    unique,
+)
+
+ANBAO = REALM_DIR / "anbao-realm.yaml"
+ROLES = {
+    "platform-admin", "org-admin", "security-analyst", "auditor", "compliance-officer",
+    "seal-admin", "seal-user", "app-developer",
+}  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def realm(keycloak):
+    name = unique("realm")
+    first = apply_file(keycloak, ANBAO, name)
+    assert first.applied
+    assert first.mutations
+    admin = admin_for(keycloak)
+    add_public_client(admin, name, "portal")
+    yield name
+    admin.delete_realm(name)
+
+
+@pytest.fixture
+def admin(keycloak, realm):
+    client = admin_for(keycloak)
+    client.change_current_realm(realm)
+    return client
+
+
+def test_second_apply_changes_nothing(keycloak, realm):
+    again = apply_file(keycloak, ANBAO, realm)
+    assert again.changes == ()
+    assert again.lines() == [f"realm {realm}: no changes"]
+
+
+def test_live_realm_has_the_files_settings(admin, realm):
+    rep = admin.get_realm(realm)
+    assert rep["bruteForceProtected"] is True
+    assert rep["ssoSessionIdleTimeout"] == 1800
+    assert rep["eventsEnabled"]
+    assert rep["adminEventsEnabled"]
+    assert rep["adminEventsDetailsEnabled"]
+    assert {"LOGIN", "LOGIN_ERROR"} <= set(rep["enabledEventTypes"])
+    assert rep["browserFlow"] == "anbao browser"
+    policy = rep["passwordPolicy"]
+    for term in (
+        "length(8)",
+        "upperCase(1)",
+        "lowerCase(1)",
+        "digits(1)",
+        "specialChars(1)",
+        "notUsername",
+        "passwordHistory(5)",
+    ):
+        assert term in policy
+    assert {r["name"] for r in admin.get_realm_roles()} >= ROLES
+    composites = {r["name"] for r in admin.get_composite_realm_roles_of_role("org-admin")}
+    assert composites == {"otp-required"}
+    defaults = {s["name"] for s in admin.get_default_default_client_scopes()}
+    assert {"anbao-api", "org-path"} <= defaults
+
+
+def test_weak_passwords_are_refused_by_keycloak(admin):
+    with pytest.raises(KeycloakPostError):
+        admin.create_user(
+            {"username": unique("weak"), "enabled": True,
+             "credentials": [{"type": "password", "value": "password1", "temporary": False}]}
+        )  # fmt: skip
+
+
+def test_drift_is_shown_by_dry_run_and_repaired_by_apply(keycloak, admin, realm):
+    admin.update_realm(realm, {"ssoSessionIdleTimeout": 7200, "bruteForceProtected": False})
+    admin.update_realm_role("auditor", {"name": "auditor", "description": "changed by hand"})
+    dry = apply_file(keycloak, ANBAO, realm, dry_run=True)
+    fields = {(c.kind, f.field): (f.before, f.after) for c in dry.changes for f in c.fields}
+    assert fields[("realm", "ssoSessionIdleTimeout")] == (7200, 1800)
+    assert fields[("realm", "bruteForceProtected")] == (False, True)
+    assert fields[("role", "description")][1] == "Reads the audit trail and compliance reports"
+    assert admin.get_realm(realm)["ssoSessionIdleTimeout"] == 7200  # dry run changed nothing
+    apply_file(keycloak, ANBAO, realm)
+    assert admin.get_realm(realm)["ssoSessionIdleTimeout"] == 1800
+    assert apply_file(keycloak, ANBAO, realm).changes == ()
+
+
+def test_flow_drift_is_rebuilt(keycloak, admin, realm):
+    steps = admin.get_authentication_flow_executions("anbao admin otp")
+    otp = next(s for s in steps if s.get("providerId") == "auth-otp-form")
+    otp["requirement"] = "DISABLED"
+    admin.update_authentication_flow_executions(otp, "anbao admin otp")
+    (change,) = apply_file(keycloak, ANBAO, realm, dry_run=True).changes
+    assert (change.op, change.kind, change.name) == ("update", "flow", "anbao browser")
+    apply_file(keycloak, ANBAO, realm)
+    assert apply_file(keycloak, ANBAO, realm).changes == ()
+
+
+def test_extras_are_kept_unless_pruned_and_apps_never_pruned(keycloak, admin, realm):
+    admin.create_realm_role({"name": "stray-role"})
+    admin.create_client_scope({"name": "stray-scope", "protocol": "openid-connect"})
+    kept = apply_file(keycloak, ANBAO, realm)
+    assert {(c.op, c.name) for c in kept.changes} == {
+        ("extra", "stray-role"),
+        ("extra", "stray-scope"),
+    }
+    assert admin.get_realm_role("stray-role")["name"] == "stray-role"
+    pruned = apply_file(keycloak, ANBAO, realm, prune=True)
+    assert {(c.op, c.name) for c in pruned.changes} == {
+        ("delete", "stray-role"),
+        ("delete", "stray-scope"),
+    }
+    names = {r["name"] for r in admin.get_realm_roles()}
+    assert "stray-role" not in names
+    assert "offline_access" in names
+    assert admin.get_client_id("portal")  # onboarded apps are not the file's to delete
+    assert "profile" in {s["name"] for s in admin.get_client_scopes()}
+
+
+def test_token_carries_audience_org_path_and_acr_1(keycloak, admin, realm):
+    name = unique("clerk")
+    user_id = add_user(
+        admin, realm, name, roles=("seal-user",), attributes={"org_path": "/53/5301/530102"}
+    )
+    login = BrowserlessLogin(keycloak.url, realm, "portal")
+    try:
+        page = login.start()
+        login.submit(page, "kc-form-login", username=name, password=PASSWORD)
+        claims = claims_of(keycloak, realm, login.tokens()["access_token"])
+    finally:
+        login.close()
+    assert claims["sub"] == user_id
+    assert "anbao-api" in claims["aud"]
+    assert claims["org_path"] == "/53/5301/530102"
+    assert claims["acr"] == "1"
+    up = {a["name"]: a for a in admin.get_realm_users_profile()["attributes"]}
+    assert up["org_path"]["permissions"]["edit"] == ["admin"]  # users cannot move themselves
+
+
+def test_admin_roles_must_enrol_and_use_otp(keycloak, admin, realm):
+    name = unique("orgadmin")
+    add_user(admin, realm, name, roles=("org-admin",))
+    login = BrowserlessLogin(keycloak.url, realm, "portal")
+    try:
+        page = login.submit(login.start(), "kc-form-login", username=name, password=PASSWORD)
+        assert login.code is None, "an administrator got a code without OTP"
+        _action, fields = page.form()
+        secret = fields["totpSecret"]
+        login.submit(page, None, totp=totp(secret), userLabel="phone")
+        assert login.code, "OTP enrolment did not finish the login"
+        claims = claims_of(keycloak, realm, login.tokens()["access_token"])
+        assert "org-admin" in claims["realm_access"]["roles"]
+    finally:
+        login.close()
+    second = BrowserlessLogin(keycloak.url, realm, "portal")
+    try:
+        page = second.submit(second.start(), "kc-form-login", username=name, password=PASSWORD)
+        assert second.code is None
+        assert 'name="otp"' in page.text
+        second.submit(page, None, otp=totp(secret, at=time.time() + 30))
+        assert second.code
+    finally:
+        second.close()
+
+
+def test_step_up_to_acr_2_asks_for_otp(keycloak, admin, realm):
+    name = unique("sealer")
+    add_user(admin, realm, name, roles=("seal-user",))
+    login = BrowserlessLogin(keycloak.url, realm, "portal")
+    try:
+        page = login.submit(
+            login.start(acr_values="2"), "kc-form-login", username=name, password=PASSWORD
+        )
+        assert login.code is None
+        _, fields = page.form()
+        login.submit(page, None, totp=totp(fields["totpSecret"]), userLabel="phone")
+        claims = claims_of(keycloak, realm, login.tokens()["access_token"])
+    finally:
+        login.close()
+    assert claims["acr"] == "2"
+
+
+def test_cli_apply_dry_run_and_bad_file(keycloak, realm, tmp_path):
+    env = {
+        **os.environ,
+        "ANBAO_KEYCLOAK_URL": keycloak.url,
+        "ANBAO_KEYCLOAK_ADMIN_USERNAME": keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+    }
+    cli = [sys.executable, "-m", "anbao", "iam", "apply"]
+    ok = subprocess.run(
+        [*cli, str(ANBAO), "--realm", realm, "--dry-run"],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
+    assert ok.returncode == 0, ok.stderr
+    assert ok.stdout.strip() == f"realm {realm}: no changes"
+    bad = tmp_path / "weak.yaml"
+    bad.write_text("realm: x\npassword_policy:\n  length: 6\n")
+    failed = subprocess.run([*cli, str(bad)], capture_output=True, text=True, env=env, check=False)
+    assert failed.returncode == 2
+    assert "line 3, password_policy.length: must be at least 8" in failed.stderr
+    assert keycloak.env["KEYCLOAK_ADMIN_PASSWORD"] not in failed.stderr + ok.stdout
