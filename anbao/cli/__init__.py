@@ -21,6 +21,7 @@ def _attach_groups() -> None:
     from anbao.cli import audit as audit_cli  # noqa: PLC0415 - attached once, at import
     from anbao.cli import crypto as crypto_cli  # noqa: PLC0415
     from anbao.cli import iam as iam_cli  # noqa: PLC0415
+    from anbao.cli import seal as seal_cli  # noqa: PLC0415
     from anbao.cli import serve as serve_cli  # noqa: PLC0415
 
     main.add_command(serve_cli.serve)
@@ -28,6 +29,7 @@ def _attach_groups() -> None:
     main.add_command(crypto_cli.crypto)
     main.add_command(audit_cli.audit)
     main.add_command(iam_cli.iam)
+    main.add_command(seal_cli.seal)
 
 
 _attach_groups()

@@ -12,7 +12,10 @@ CRL from the issuer → indeterminate.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import itertools
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -30,6 +33,7 @@ from crypto.pki import (
     names_equal,
     validate_chain,
 )
+from crypto.seal.errors import MalformedSeal
 from crypto.seal.report import Check, Status
 
 
@@ -123,3 +127,36 @@ def revocation_check(path: ValidatedPath | None, trust: Trust, at: datetime) -> 
         (r for r in results if r[0] is Status.INDETERMINATE), results[0]
     )
     return Check("revocation", worst[0], "; ".join(r[1] for r in results))
+
+
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
+
+
+def _blocks(data: bytes, labels: tuple[bytes, ...]) -> list[bytes]:
+    """DER of each PEM block with one of ``labels``; the whole input when it is not PEM."""
+    if b"-----BEGIN" not in data:
+        return [data]
+    out = []
+    for label, body in _PEM_BLOCK.findall(data):
+        if label in labels:
+            try:
+                out.append(base64.b64decode(b"".join(body.split()), validate=True))
+            except (binascii.Error, ValueError) as exc:
+                raise MalformedSeal("a PEM block is not valid base64") from exc
+    return out
+
+
+def load_certificates(data: bytes) -> tuple[Certificate, ...]:
+    """Every certificate of a PEM bundle (or one DER certificate)."""
+    try:
+        return tuple(Certificate.load(d) for d in _blocks(data, (b"CERTIFICATE",)))
+    except CryptoError as exc:
+        raise MalformedSeal(f"certificate: {exc.detail}") from exc
+
+
+def load_crls(data: bytes) -> tuple[CertificateList, ...]:
+    """Every CRL of a PEM bundle (or one DER CRL)."""
+    try:
+        return tuple(CertificateList.load(d) for d in _blocks(data, (b"X509 CRL",)))
+    except CryptoError as exc:
+        raise MalformedSeal(f"CRL: {exc.detail}") from exc
