@@ -38,6 +38,7 @@ from audit.recorder import Recorder
 from audit.search_setup import add_search_routes
 from audit.sensitive_service import Actor, RevealService
 from audit.sqlite import SqliteAuditStore
+from crypto.seal import resources as seal_resources
 from iam import orgs_resources
 from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
 from iam.apps_resources import add_routes as add_app_routes
@@ -66,6 +67,7 @@ class Parts:
     audit_recorder: Recorder | None = None
     app_directory: AppDirectory | None = None
     org_directory: OrgDirectory | None = None
+    seal_trust: seal_resources.TrustSource | None = None
 
 
 def build_audit_store(settings: Settings) -> AuditStore:
@@ -177,6 +179,15 @@ def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | N
     )
 
 
+def build_seal_trust(settings: Settings) -> seal_resources.FileTrust:
+    """Trust material of ``POST /seals/verify`` from files (reloaded when they change)."""
+    sv = settings.seal_verify
+    crls = tuple(p.strip() for p in sv.crl_files.split(",") if p.strip())
+    trust = seal_resources.FileTrust(sv.trust_roots_file, sv.intermediates_file, crls)
+    trust.trust()  # fail fast on a missing or malformed file
+    return trust
+
+
 def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     parts = parts or Parts()
     metrics = Metrics()
@@ -226,6 +237,11 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     add_app_routes(api, build_app_service(settings, parts))
     org_directory = parts.org_directory or build_org_directory(settings)
     orgs_resources.add_routes(api, OrgService(org_directory))
+    seal_resources.add_routes(
+        api,
+        parts.seal_trust or build_seal_trust(settings),
+        lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
+    )
 
     integrity = parts.audit_integrity or build_audit_integrity(settings, parts.clock)
     reveal = None

@@ -151,6 +151,15 @@ class ElasticsearchSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SealVerifySettings:
+    # Trust material of POST /seals/verify (PEM bundles or DER); empty: chains are indeterminate.
+    trust_roots_file: str = ""
+    intermediates_file: str = ""
+    # Comma-separated CRL files, re-read when they change.
+    crl_files: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     environment: Environment = Environment.DEVELOPMENT
     server: ServerSettings = dataclasses.field(default_factory=ServerSettings)
@@ -160,6 +169,7 @@ class Settings:
     audit_integrity: AuditIntegritySettings = dataclasses.field(
         default_factory=AuditIntegritySettings
     )
+    seal_verify: SealVerifySettings = dataclasses.field(default_factory=SealVerifySettings)
 
     @classmethod
     def load(cls, environ: Mapping[str, str]) -> Settings:
