@@ -69,6 +69,8 @@ USCC_WEIGHTS = tuple(pow(3, i, 31) for i in range(17))
 _USCC_AUTHORITIES = frozenset("123456789ABCDEFGHJKLMNY")
 
 USCC_LENGTH = 18
+TOWNSHIP_LENGTH = 9
+VILLAGE_LENGTH = 12
 _DIGITS = re.compile(r"[0-9]+")
 
 
@@ -140,3 +142,24 @@ def check_uscc(code: str) -> None:
         raise CodeError("characters 3-8 of a credit code are a six-digit division code")
     if uscc_check_char(code[:17]) != code[17]:
         raise CodeError("the check character of the credit code is wrong")
+
+
+def division_path(code: str) -> str | None:
+    """The code path from the province down to a division code, or None if not one.
+
+    Division codes carry their ancestry (GB/T 2260 §4): ``530102101`` lies under ``530102``,
+    ``530100`` and ``530000``. Lets a directory find a node by path instead of a search.
+    """
+    if not _DIGITS.fullmatch(code) or len(code) not in {6, 9, 12}:
+        return None
+    county = code[:6]
+    chain = [county[:2] + "0000"]
+    if county[2:4] != "00":
+        chain.append(county[:4] + "00")
+    if county[4:] != "00":
+        chain.append(county)
+    if len(code) >= TOWNSHIP_LENGTH:
+        chain.append(code[:TOWNSHIP_LENGTH])
+    if len(code) == VILLAGE_LENGTH:
+        chain.append(code)
+    return "/" + "/".join(chain)

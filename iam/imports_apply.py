@@ -158,9 +158,11 @@ class Importer:
             self.state.record_node(node)
             self._done(result, created=True)
 
-        for depth in sorted(set(level.values())):
-            self._run([r for r in rows if level[r.code] == depth], create)
-        self.state.save()
+        try:
+            for depth in sorted(set(level.values())):
+                self._run([r for r in rows if level[r.code] == depth], create)
+        finally:
+            self.state.save()
         return result
 
     def people(self, rows: Sequence[PersonRow]) -> ImportResult:
@@ -184,6 +186,8 @@ class Importer:
             self.state.record_person(row.username)
             self._done(result, created=created)
 
-        self._run(rows, create)
-        self.state.save()
+        try:
+            self._run(rows, create)
+        finally:
+            self.state.save()
         return result

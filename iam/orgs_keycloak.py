@@ -20,6 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
+from iam.codes import division_path
 from iam.orgs_errors import OrgNotFound
 from iam.orgs_keycloak_admin import KeycloakAdminClient
 from iam.orgs_model import RESERVED_ATTRIBUTES, NodeKind, OrgNode, Person, PersonDraft
@@ -89,6 +90,12 @@ class KeycloakOrgDirectory:
         return node_from_group(group) if isinstance(group, dict) else None
 
     def find_node(self, code: str) -> OrgNode | None:
+        """By derived path for division codes (placement rules keep them there), else by search."""
+        path = division_path(code)
+        if path is not None:
+            group = self.admin.json("/group-by-path" + quote(path, safe="/"))
+            node = node_from_group(group) if isinstance(group, dict) else None
+            return node if node is not None and node.code == code else None
         found = self.admin.json(
             "/groups", {"search": code, "exact": "true", "briefRepresentation": "false"}
         )
