@@ -109,12 +109,10 @@ class AuthMiddleware:
 
     async def authenticate(self, token: str) -> Principal:
         """Cache hit or inline RSA check; a JWKS fetch goes to a thread (no event-loop stall)."""
-        principal = self._verifier.cached(token)
-        if principal is not None:
-            return principal
-        if self._verifier.needs_key_fetch(token):
-            return await asyncio.to_thread(self._verifier.verify, token)
-        return self._verifier.verify(token)
+        principal = self._verifier.try_verify(token)
+        if principal is None:
+            principal = await asyncio.to_thread(self._verifier.verify, token)
+        return principal
 
 
 def acr_satisfies(actual: str, required: str, levels: Mapping[str, int] | None = None) -> bool:

@@ -348,3 +348,47 @@ def test_principal_from_claims_tolerates_odd_shapes() -> None:
     assert principal.client_roles == frozenset()
     assert principal.scopes == frozenset()
     assert principal.org_path == ""
+
+
+def test_critical_header_extensions_are_refused(
+    issuer: LocalIssuer, verifier: TokenVerifier
+) -> None:
+    """RFC 7515 §4.1.11: a ``crit`` extension we do not understand invalidates the token."""
+    verifier.refresh()
+    token = _sign(issuer, issuer.claims(NOW), crit=["urn:x"], **{"urn:x": 1})
+    with pytest.raises(Unauthenticated, match="extensions"):
+        verifier.verify(token)
+
+
+@pytest.mark.parametrize("value", [True, float("nan"), float("inf"), "1800000000", None])
+def test_exp_must_be_a_finite_number(
+    issuer: LocalIssuer, verifier: TokenVerifier, value: object
+) -> None:
+    assert verifier.verify(_sign(issuer, issuer.claims(NOW))).subject  # the signer is sound
+    claims = issuer.claims(NOW)
+    claims["exp"] = value
+    with pytest.raises(Unauthenticated):
+        verifier.verify(_sign(issuer, claims))
+
+
+def _sign(issuer: LocalIssuer, claims: dict[str, Any], **header: Any) -> str:
+    """Sign arbitrary JSON (NaN included) with the issuer's key, bypassing claim encoders."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    head = b64(json.dumps({"alg": "RS256", "kid": issuer.key.kid, **header}).encode())
+    body = b64(json.dumps(claims).encode())
+    private = issuer.key.private_key
+    assert private is not None
+    signature = private.sign(f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256())
+    return f"{head}.{body}.{b64(signature)}"
+
+
+def test_try_verify_never_fetches(issuer: LocalIssuer, verifier: TokenVerifier) -> None:
+    token = issuer.token(NOW)
+    assert verifier.try_verify(token) is None  # no keys yet: the caller must use a thread
+    assert issuer.fetches == 0
+    assert verifier.verify(token).subject
+    assert verifier.try_verify(issuer.token(NOW)) is not None
+    assert verifier.try_verify(issuer.token(NOW, header={"kid": "other"})) is None
+    assert issuer.fetches == 1
