@@ -231,3 +231,111 @@ def test_matrix(world: World, who: str, op: str, inside: bool) -> None:
     assert result.status_code == _expected(who, op, inside), result.text
     if result.status_code >= 400:
         assert result.headers["content-type"] == "application/problem+json"
+
+
+# -- the edges of the subtree --------------------------------------------------------------------
+def test_org_admin_sees_its_root_but_cannot_change_it(world: World) -> None:
+    a = world.county_a.id
+    assert world.call("org_admin", "GET", f"/iam/orgs/{a}").status_code == 200
+    roots = world.call("org_admin", "GET", "/iam/orgs").json["items"]
+    assert [n["code"] for n in roots] == [world.county_a.code]
+    for method, path, body in [
+        ("PATCH", f"/iam/orgs/{a}", {"name": "改"}),
+        ("PATCH", f"/iam/orgs/{a}", {"disabled": True}),
+        ("POST", f"/iam/orgs/{a}/move", {"parent_id": world.county_b.id}),
+    ]:
+        result = world.call("org_admin", method, path, body)
+        assert result.status_code == 403, result.text
+        assert result.json["type"] == "urn:anbao:problem:delegation_denied"
+
+
+def test_org_admin_cannot_see_ancestors_or_create_roots(world: World) -> None:
+    assert world.call("org_admin", "GET", f"/iam/orgs/{world.prefecture.id}").status_code == 404
+    body = {"kind": "province", "code": "520000", "name": "贵州省"}
+    assert world.call("org_admin", "POST", "/iam/orgs", body).status_code == 403
+
+
+def test_nobody_administers_themselves(world: World) -> None:
+    for who in ("org_admin", "platform"):
+        me = world.people[who].id
+        assert world.call(who, "PUT", f"/iam/people/{me}/roles/seal-user").status_code == 403
+        assert world.call(who, "PATCH", f"/iam/people/{me}", {"given_name": "x"}).status_code == 403
+    me = world.people["org_admin"].id
+    assert world.call("org_admin", "GET", f"/iam/people/{me}").status_code == 200
+
+
+def test_people_spanning_the_boundary_or_above_the_admin_are_out_of_reach(world: World) -> None:
+    spanning = world.realm.person([world.township(True), world.township(False)])
+    assert world.call("org_admin", "GET", f"/iam/people/{spanning.id}").status_code == 404
+    auditor = world.realm.person([world.township(True)], "auditor")
+    result = world.call("org_admin", "PATCH", f"/iam/people/{auditor.id}", {"given_name": "x"})
+    assert result.status_code == 403
+    outside_admin = world.realm.person([world.township(True)], "org-admin")
+    world.realm.directory.set_admin_node(outside_admin, world.county_b)
+    path = f"/iam/people/{outside_admin.id}/roles/org-admin"
+    assert world.call("org_admin", "DELETE", path).status_code == 403
+
+
+def test_members_listing_hides_people_partly_outside(world: World) -> None:
+    town = world.township(True)
+    inside = world.realm.person([town])
+    spanning = world.realm.person([town, world.township(False)])
+    listed = world.call("org_admin", "GET", f"/iam/orgs/{town.id}/members").json["items"]
+    assert {p["id"] for p in listed} == {inside.id}
+    listed = world.call("platform", "GET", f"/iam/orgs/{town.id}/members").json["items"]
+    assert {p["id"] for p in listed} == {inside.id, spanning.id}
+
+
+def test_granted_org_admin_works_at_once_and_revocation_stops_it(world: World) -> None:
+    town = world.township(True)
+    deputy = world.realm.person([town])
+    grant = world.call(
+        "org_admin", "PUT", f"/iam/people/{deputy.id}/roles/org-admin", {"node_id": town.id}
+    )
+    assert grant.status_code == 200, grant.text
+    assert grant.json["admin_node"] == town.id
+    world.tokens["deputy"] = world.realm.token(deputy.username)
+    assert world.call("deputy", "GET", f"/iam/orgs/{town.id}").status_code == 200
+    assert world.call("deputy", "GET", f"/iam/orgs/{world.county_a.id}").status_code == 404
+    revoke = world.call("org_admin", "DELETE", f"/iam/people/{deputy.id}/roles/org-admin")
+    assert revoke.status_code == 200, revoke.text
+    # Same token, still unexpired: the binding is read live, so the power is gone.
+    assert world.call("deputy", "GET", f"/iam/orgs/{town.id}").status_code == 403
+
+
+def test_org_path_claim_follows_the_primary_node(world: World) -> None:
+    town = world.township(True)
+    person = world.realm.person([town])
+    token = world.realm.token(person.username)
+    world.tokens["member"] = token
+    who = world.call("member", "GET", "/whoami")
+    assert who.status_code == 200, who.text
+    assert town.path in who.text
+
+
+def test_bad_input_names_the_field(world: World) -> None:
+    town = world.township(True)
+    cases = [
+        ({"parent_id": town.id, "kind": "village", "code": "12345", "name": "v"}, "code"),
+        ({"parent_id": town.id, "kind": "hamlet", "code": town.code + "201", "name": "v"}, "kind"),
+        ({"parent_id": town.id, "kind": "village", "code": town.code + "201", "name": ""}, "name"),
+        (
+            {"parent_id": town.id, "kind": "department", "code": "91350100M000100Y44", "name": "d"},
+            "code",
+        ),
+        ({"parent_id": town.id, "kind": "village", "code": 5, "name": "v"}, "code"),
+    ]
+    for body, field in cases:
+        result = world.call("platform", "POST", "/iam/orgs", body)
+        assert result.status_code == 400, result.text
+        assert result.json["type"] == "urn:anbao:problem:invalid_org_input"
+        assert result.json["field"] == field
+    person = {"username": "X", "family_name": "a", "given_name": "b", "memberships": [town.id]}
+    result = world.call("platform", "POST", "/iam/people", person)
+    assert result.json["field"] == "username"
+
+
+def test_missing_token_is_401(world: World) -> None:
+    result = world.client.simulate_get("/iam/orgs")
+    assert result.status_code == 401
+    assert result.headers["www-authenticate"].startswith("Bearer")
