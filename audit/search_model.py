@@ -16,7 +16,8 @@ from typing import Any, Final, Protocol
 
 from audit.errors import AuditError
 from audit.model import format_timestamp
-from audit.query import And, MatchAll, Node, Or, Range, Term, Wildcard
+from audit.ports import SearchPage, SearchRequest
+from audit.query import And, Exists, MatchAll, Node, Not, Or, Phrase, Range, Term, Wildcard
 
 #: Counts stop here (Elasticsearch ``track_total_hits``); above it the total is a lower bound.
 TOTAL_CAP: Final = 10_000
@@ -144,3 +145,25 @@ def scroll(backend: SearchBackend, spec: SearchSpec) -> Iterator[Mapping[str, An
 
 def bucket_key(epoch_seconds: int) -> str:
     return format_timestamp(dt.datetime.fromtimestamp(epoch_seconds, dt.UTC))
+
+
+def store_page(backend: SearchBackend, request: SearchRequest) -> SearchPage:
+    """Answer the store port's ``search`` (:class:`audit.ports.SearchRequest`) with a backend.
+
+    For the adapters' ``AuditStore.search``: ``request.query`` is an AST from
+    :func:`audit.query.parse` (``None`` = everything); no org scope, no masking — callers that
+    serve people go through :class:`audit.search.AuditSearch` instead.
+    """
+    query = request.query if request.query is not None else MatchAll()
+    if not isinstance(query, MatchAll | Term | Phrase | Wildcard | Range | Exists | Not | And | Or):
+        raise InvalidSearch("SearchRequest.query must be a parsed query (audit.query.parse).")
+    spec = SearchSpec(
+        query=query,
+        time_from=request.time_from,
+        time_to=request.time_to,
+        sort=request.sort,
+        size=request.size,
+        search_after=request.search_after,
+    )
+    page = backend.search(spec)
+    return SearchPage(page.documents, page.total, page.search_after)
