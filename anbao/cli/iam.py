@@ -6,6 +6,7 @@ module stays the single place the ``iam`` group is assembled.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ from keycloak.exceptions import KeycloakError
 from anbao.settings import Settings, SettingsError
 from iam.errors import IamError
 from iam.realm_errors import RealmFileInvalid
+from iam.realm_model import RealmSpec
 
 
 @click.group("iam")
@@ -58,41 +60,59 @@ def _overrides(pairs: tuple[str, ...], settings: Settings) -> dict[str, str]:
 
 
 @iam.command("apply")
-@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path)
+)
 @click.option("--dry-run", is_flag=True, help="Print the diff, change nothing.")
 @click.option("--prune", is_flag=True, help="Also delete what the file does not list.")
 @click.option("--set", "pairs", multiple=True, metavar="NAME=VALUE", help="Set a ${variable}.")
 @click.option("--realm", "realm_name", default="", help="Apply under another realm name.")
 def apply_cmd(
-    file: Path, dry_run: bool, prune: bool, pairs: tuple[str, ...], realm_name: str
+    files: tuple[Path, ...], dry_run: bool, prune: bool, pairs: tuple[str, ...], realm_name: str
 ) -> None:
-    """Converge a live Keycloak realm to FILE (idempotent; deletes only with --prune)."""
-    import dataclasses  # noqa: PLC0415
+    """Converge live Keycloak realms to FILES, in order (idempotent; deletes only with --prune).
 
+    Every file is validated before anything is applied; exit status 2 names the bad YAML paths.
+    """
     from iam.realm_keycloak import KeycloakRealmAdmin  # noqa: PLC0415
-    from iam.realm_load import load_realm_file  # noqa: PLC0415
     from iam.realm_service import converge  # noqa: PLC0415
 
     settings = _settings()
+    specs = _load_all(files, _overrides(pairs, settings), realm_name)
     try:
-        spec = load_realm_file(file, _overrides(pairs, settings))
-    except RealmFileInvalid as exc:
-        for finding in exc.findings:
-            click.echo(f"{file}: {finding}", err=True)
-        sys.exit(2)
-    if realm_name:
-        spec = dataclasses.replace(spec, realm=realm_name)
-    try:
-        port = KeycloakRealmAdmin(keycloak_admin(settings), spec.realm)
-        result = converge(spec, port, dry_run=dry_run, prune=prune)
+        admin = keycloak_admin(settings)
+        for spec in specs:
+            result = converge(
+                spec, KeycloakRealmAdmin(admin, spec.realm), dry_run=dry_run, prune=prune
+            )
+            for line in result.lines():
+                click.echo(line)
     except IamError as exc:
         raise click.ClickException(exc.detail) from exc
     except KeycloakError as exc:
         raise click.ClickException(
             f"Keycloak admin API failed (HTTP {exc.response_code})."
         ) from exc
-    for line in result.lines():
-        click.echo(line)
+
+
+def _load_all(
+    files: tuple[Path, ...], overrides: dict[str, str], realm_name: str
+) -> list[RealmSpec]:
+    from iam.realm_load import load_realm_file  # noqa: PLC0415
+
+    specs, failed = [], False
+    for file in files:
+        try:
+            spec = load_realm_file(file, overrides)
+        except RealmFileInvalid as exc:
+            failed = True
+            for finding in exc.findings:
+                click.echo(f"{file}: {finding}", err=True)
+            continue
+        specs.append(dataclasses.replace(spec, realm=realm_name) if realm_name else spec)
+    if failed:
+        sys.exit(2)
+    return specs
 
 
 @iam.group("events")

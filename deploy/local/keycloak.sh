@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Keycloak for local runs and tests: dev mode with its embedded database, loopback only.
-# Usage: deploy/local/keycloak.sh start|stop|status|env
-#   start   fetch (once), unpack (once), start, wait for /health/ready; no-op when healthy
+# Usage: deploy/local/keycloak.sh start|stop|status|env|apply
+#   start   fetch (once), unpack (once), start, wait for /health/ready (no-op when healthy),
+#           then converge the realms to deploy/keycloak/*.yaml (`anbao iam apply`, idempotent)
+#   apply   only converge the realms
 #   env     print the variables a client needs (URL, admin user and password file)
 # The bootstrap admin comes from KEYCLOAK_ADMIN_USERNAME/KEYCLOAK_ADMIN_PASSWORD; when unset,
 # a random password is generated once and kept (mode 0600) in the state directory.
@@ -16,6 +18,26 @@ SECRETS="$ANBAO_STATE/keycloak-admin.env"
 TIMEOUT="${ANBAO_KEYCLOAK_TIMEOUT:-300}"
 
 healthy() { curl -fsS "http://127.0.0.1:$KC_MGMT_PORT/health/ready"; }
+
+# apply_realms: converge the realms to deploy/keycloak/*.yaml (idempotent; never prunes).
+# The partner stand-in (court) first, the provincial realm last.
+apply_realms() {
+    local anbao="$ANBAO_ROOT/.venv/bin/anbao"
+    if [ ! -x "$anbao" ]; then
+        log "realm files not applied: no $anbao yet (make install, then: $0 apply)"; return 0
+    fi
+    local user pass
+    eval "$(admin_env | sed 's/^/local /')"
+    user=$KEYCLOAK_ADMIN_USERNAME pass=$KEYCLOAK_ADMIN_PASSWORD
+    # Test sessions may start side by side: one apply at a time.
+    exec 9>"$ANBAO_STATE/keycloak-apply.lock"
+    flock -w 120 9 || die "another realm apply holds $ANBAO_STATE/keycloak-apply.lock"
+    ANBAO_KEYCLOAK_URL="http://127.0.0.1:$KC_PORT" ANBAO_KEYCLOAK_ADMIN_USERNAME="$user" \
+        ANBAO_KEYCLOAK_ADMIN_PASSWORD="$pass" "$anbao" iam apply \
+        "$ANBAO_ROOT"/deploy/keycloak/court-realm.yaml "$ANBAO_ROOT"/deploy/keycloak/anbao-realm.yaml >&2 \
+        || die "anbao iam apply deploy/keycloak/*.yaml failed"
+    exec 9>&-
+}
 
 admin_env() {
     if [ -n "${KEYCLOAK_ADMIN_PASSWORD:-}" ]; then
@@ -32,16 +54,13 @@ admin_env() {
 
 start() {
     if pid_alive "$PIDFILE" && healthy >/dev/null 2>&1; then
-        log "keycloak already running and healthy (pid $(cat "$PIDFILE"))"; return 0
+        log "keycloak already running and healthy (pid $(cat "$PIDFILE"))"; apply_realms; return 0
     fi
     pid_alive "$PIDFILE" && stop_pid keycloak "$PIDFILE"
     local zip java_home
     zip=$(fetch_zip org.keycloak keycloak-quarkus-dist "$KEYCLOAK_VERSION")
     unpack "$zip" "$KC_HOME"
     java_home=$(pick_java 21)
-    mkdir -p "$KC_HOME/data/import"
-    rm -f "$KC_HOME"/data/import/*.json
-    cp "$ANBAO_ROOT"/deploy/keycloak/*.json "$KC_HOME/data/import/" 2>/dev/null || true
     local user pass
     eval "$(admin_env | sed 's/^/local /')"
     user=$KEYCLOAK_ADMIN_USERNAME pass=$KEYCLOAK_ADMIN_PASSWORD
@@ -52,17 +71,19 @@ start() {
         setsid "$KC_HOME/bin/kc.sh" start-dev \
             --http-host=127.0.0.1 --http-port="$KC_PORT" \
             --http-management-port="$KC_MGMT_PORT" --health-enabled=true --metrics-enabled=true \
-            --hostname-strict=false --import-realm \
+            --hostname-strict=false \
             >"$LOGFILE" 2>&1 < /dev/null &
     echo $! > "$PIDFILE"
     wait_healthy keycloak "$PIDFILE" "$LOGFILE" "$TIMEOUT" healthy || { stop_pid keycloak "$PIDFILE"; exit 1; }
     echo "$(( SECONDS - t0 ))" > "$ANBAO_STATE/keycloak.startup-seconds"
+    apply_realms
 }
 
 case "${1:-}" in
     start) start ;;
+    apply) apply_realms ;;
     stop) stop_pid keycloak "$PIDFILE" ;;
     status) if pid_alive "$PIDFILE" && healthy >/dev/null 2>&1; then echo healthy; else echo down; exit 1; fi ;;
     env) admin_env; echo "KEYCLOAK_URL=http://127.0.0.1:$KC_PORT" ;;
-    *) echo "usage: $0 start|stop|status|env" >&2; exit 2 ;;
+    *) echo "usage: $0 start|stop|status|env|apply" >&2; exit 2 ;;
 esac
