@@ -77,8 +77,40 @@ def test_dates_resolve_against_the_injected_clock() -> None:
     }
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.text(max_size=40))
+@settings(max_examples=400, deadline=None)
+@given(
+    st.one_of(
+        st.text(max_size=40),
+        st.lists(
+            st.sampled_from(
+                [
+                    "user.name:",
+                    "source.ip:",
+                    "@timestamp>",
+                    "event.duration:",
+                    "event.reason:",
+                    "a",
+                    "b*",
+                    "10.0.0.0/8",
+                    "2026-11-01",
+                    "now-1d",
+                    "[",
+                    " TO ",
+                    "]",
+                    "(",
+                    ")",
+                    " ",
+                    " OR ",
+                    " NOT ",
+                    '"x y"',
+                    "*",
+                    "500",
+                ]
+            ),
+            max_size=12,
+        ).map("".join),
+    )
+)
 def test_es_never_uses_query_string(text: str) -> None:
     try:
         node = parse(text)
@@ -86,6 +118,8 @@ def test_es_never_uses_query_string(text: str) -> None:
         return
     keys = {k for k in _walk(compile_query(node, NOW)) if isinstance(k, str)}
     assert not keys & {"query_string", "simple_query_string", "script", "regexp"}
+    sql, params = compile_where(node, NOW)  # whatever parses also compiles to SQL
+    assert sql.count("?") == len(params)
 
 
 def test_es_shapes() -> None:
