@@ -10,7 +10,8 @@ or digest the caller expects. Any failure raises :class:`~crypto.tsa.TimestampEr
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from datetime import datetime
 
 from asn1crypto import cms, tsp
 
@@ -147,3 +148,23 @@ def verify_token(
         imprint=hashed,
         tsa_subject=format_name(cert.subject),
     )
+
+
+def timestamp_verifier(
+    trust_roots: Sequence[Certificate],
+    intermediates: Sequence[Certificate] = (),
+    crls: Sequence[CertificateList] = (),
+) -> Callable[[bytes, bytes], datetime]:
+    """For ``crypto.seal.Options``: (token, signature value) -> genTime, or TimestampError."""
+
+    def verify(token: bytes, signature_value: bytes) -> datetime:
+        info = verify_token(
+            token,
+            trust_roots=trust_roots,
+            intermediates=intermediates,
+            crls=crls,
+            data=signature_value,
+        )
+        return info.gen_time
+
+    return verify
