@@ -26,6 +26,9 @@ from audit.model import HttpInfo, Outcome, ResourceRef, UserInfo
 from audit.recorder import Recorder
 
 _FAILURE_FROM = 400
+_METHODS = frozenset(
+    {"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"}
+)
 
 
 def _principal(req: falcon.asgi.Request) -> tuple[UserInfo, str]:
@@ -85,7 +88,7 @@ class AuditMiddleware:
         user, org = _principal(req)
         template = req.uri_template or ""
         event = self._recorder.event(
-            f"api.{req.method.lower()}",
+            f"api.{req.method.lower()}" if req.method in _METHODS else "api.other",
             Outcome.FAILURE if status >= _FAILURE_FROM else Outcome.SUCCESS,
             category=("web", "api"),
             type=("access",) if status < _FAILURE_FROM else ("access", "denied"),
@@ -93,11 +96,12 @@ class AuditMiddleware:
             user=user,
             org_path=org,
             source_ip=_ip(req.remote_addr),
-            user_agent=(req.user_agent or "")[:512],
+            user_agent=(req.user_agent or "")[:512],  # schema: text fields <= 4096 chars
             trace_id=str(getattr(req.context, "request_id", "") or "")[:128],
-            http=HttpInfo(req.method, req.path[:2048], status),
+            http=HttpInfo(req.method[:32], req.path[:2048], status),
             resource=ResourceRef("route", template) if template else None,
             duration_ns=max(duration, 0) if duration is not None else None,
             stream="api",
+            checked=False,  # every value above is bounded or validated here
         )
         await self._recorder.arecord_event(event)

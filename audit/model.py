@@ -239,9 +239,34 @@ class AuditEvent:
     def __post_init__(self) -> None:
         _validate(self)
 
+    @classmethod
+    def unchecked(cls, **fields: Any) -> AuditEvent:
+        """Build without :meth:`__post_init__` validation, defaults filled in.
+
+        Only for a producer whose values are within the schema by construction (the API
+        middleware: validated IP, bounded strings, fixed action names) and which runs on
+        every request; everything else uses the validating constructor.
+        """
+        event = object.__new__(cls)
+        for f in dataclasses.fields(cls):
+            if f.name in fields:
+                value = fields[f.name]
+            elif f.default_factory is not dataclasses.MISSING:
+                value = f.default_factory()
+            else:
+                value = f.default
+            object.__setattr__(event, f.name, value)
+        return event
+
     def with_sequence(self, sequence: int) -> AuditEvent:
         """The same event with its ingest sequence number (done by the spool only)."""
-        return dataclasses.replace(self, sequence=sequence)
+        if sequence < 0 or isinstance(sequence, bool):
+            raise AuditEventInvalid("anbao.sequence must be a non-negative integer.")
+        copy = object.__new__(AuditEvent)
+        for name in AuditEvent.__slots__:
+            object.__setattr__(copy, name, getattr(self, name))
+        object.__setattr__(copy, "sequence", sequence)
+        return copy
 
     def to_document(self) -> dict[str, Any]:
         """The nested ECS document; empty values omitted (see :func:`canonical_json`)."""
@@ -256,7 +281,9 @@ def format_timestamp(value: dt.datetime) -> str:
     """RFC 3339 UTC with exactly six fractional digits, e.g. ``2026-11-26T15:08:47.123456Z``."""
     if value.tzinfo is None:
         raise AuditEventInvalid("@timestamp must carry a time zone.")
-    return value.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    if value.utcoffset():
+        value = value.astimezone(dt.UTC)
+    return value.replace(tzinfo=None).isoformat(timespec="microseconds") + "Z"
 
 
 def parse_timestamp(text: str) -> dt.datetime:
@@ -279,60 +306,52 @@ def canonical_json(document: Mapping[str, Any]) -> bytes:
         raise AuditEventInvalid("The document holds a value JSON cannot represent.") from exc
 
 
-def _put(doc: dict[str, Any], dotted: str, value: Any) -> None:
-    if value in ("", None, (), [], {}):
-        return
-    *parents, leaf = dotted.split(".")
-    node = doc
-    for part in parents:
-        node = node.setdefault(part, {})
-    node[leaf] = list(value) if isinstance(value, tuple) else value
+_EMPTY: Final[tuple[Any, ...]] = ("", None, (), [], {})
+
+
+def _section(**values: Any) -> dict[str, Any]:
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in values.items() if v not in _EMPTY}
 
 
 def _to_document(e: AuditEvent) -> dict[str, Any]:
-    doc: dict[str, Any] = {"@timestamp": format_timestamp(e.timestamp)}
-    pairs: list[tuple[str, Any]] = [
-        ("event.id", e.id),
-        ("event.kind", e.kind.value),
-        ("event.category", e.category),
-        ("event.type", e.type),
-        ("event.action", e.action),
-        ("event.outcome", e.outcome.value),
-        ("event.reason", e.reason),
-        ("event.duration", e.duration_ns),
-        ("user.id", e.user.id),
-        ("user.name", e.user.name),
-        ("user.roles", e.user.roles),
-        ("organization.path", e.org_path),
-        ("source.ip", e.source_ip),
-        ("user_agent.original", e.user_agent),
-        ("service.name", e.service),
-        ("trace.id", e.trace_id),
-        ("labels", dict(e.labels)),
-        ("personal.id_number", e.personal.id_number),
-        ("personal.phone", e.personal.phone),
-        ("personal.address", e.personal.address),
-        ("personal.email", e.personal.email),
-        ("ecs.version", ECS_VERSION),
-        ("anbao.schema_version", e.schema_version),
-        ("anbao.stream", e.stream),
-        ("anbao.sequence", e.sequence),
-    ]
+    """Nested ECS document; empty leaves and then-empty sections are left out (hot path)."""
+    doc: dict[str, Any] = {
+        "@timestamp": format_timestamp(e.timestamp),
+        "event": _section(
+            id=e.id,
+            kind=e.kind.value,
+            category=e.category,
+            type=e.type,
+            action=e.action,
+            outcome=e.outcome.value,
+            reason=e.reason,
+            duration=e.duration_ns,
+        ),
+        "user": _section(id=e.user.id, name=e.user.name, roles=e.user.roles),
+        "organization": _section(path=e.org_path),
+        "source": _section(ip=e.source_ip),
+        "user_agent": _section(original=e.user_agent),
+        "service": _section(name=e.service),
+        "trace": _section(id=e.trace_id),
+        "labels": dict(e.labels),
+        "personal": _section(
+            id_number=e.personal.id_number,
+            phone=e.personal.phone,
+            address=e.personal.address,
+            email=e.personal.email,
+        ),
+        "ecs": {"version": ECS_VERSION},
+        "anbao": _section(schema_version=e.schema_version, stream=e.stream, sequence=e.sequence),
+    }
     if e.http is not None:
-        pairs += [
-            ("http.request.method", e.http.method),
-            ("url.path", e.http.path),
-            ("http.response.status_code", e.http.status_code),
-        ]
+        doc["http"] = _section(
+            request=_section(method=e.http.method),
+            response=_section(status_code=e.http.status_code),
+        )
+        doc["url"] = _section(path=e.http.path)
     if e.resource is not None:
-        pairs += [
-            ("resource.type", e.resource.type),
-            ("resource.id", e.resource.id),
-            ("resource.name", e.resource.name),
-        ]
-    for dotted, value in pairs:
-        _put(doc, dotted, value)
-    return doc
+        doc["resource"] = _section(type=e.resource.type, id=e.resource.id, name=e.resource.name)
+    return {k: v for k, v in doc.items() if v not in _EMPTY}
 
 
 def _validate(e: AuditEvent) -> None:

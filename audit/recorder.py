@@ -14,6 +14,7 @@ import concurrent.futures
 import datetime as dt
 import os
 import queue
+import random
 import threading
 import time
 import uuid
@@ -38,14 +39,32 @@ _MAX_GROUP: Final = 1024
 _STOP: Final = object()
 
 
+class _Entropy:
+    """Per-process PRNG seeded from ``os.urandom`` (re-seeded after fork): ids need uniqueness,
+    not secrecy, and a syscall per event costs more than the rest of the id."""
+
+    def __init__(self) -> None:
+        self._pid = -1
+        self._rng = random.Random()  # noqa: S311 - uniqueness only, seeded from os.urandom
+
+    def bits(self, n: int) -> int:
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._rng.seed(os.urandom(32))
+        return self._rng.getrandbits(n)
+
+
+_entropy = _Entropy()
+
+
 def new_event_id(
     clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-    random_bytes: Callable[[int], bytes] = os.urandom,
+    random_bits: Callable[[int], int] = _entropy.bits,
 ) -> str:
     """A time-ordered UUID (RFC 9562 §5.7, version 7): sortable, unique without coordination."""
     ms = clock_ms() & ((1 << 48) - 1)
-    rand = int.from_bytes(random_bytes(10), "big")
-    value = (ms << 80) | (0x7 << 76) | ((rand >> 64) & 0xFFF) << 64
+    rand = random_bits(74)
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64
     value |= (0b10 << 62) | (rand & ((1 << 62) - 1))
     return str(uuid.UUID(int=value))
 
@@ -105,9 +124,15 @@ class Recorder:
         labels: Mapping[str, str] | None = None,
         personal: PersonalData | None = None,
         stream: str = DEFAULT_STREAM,
+        checked: bool = True,
     ) -> AuditEvent:
-        """A new validated event with a fresh id and the current time (not yet recorded)."""
-        return AuditEvent(
+        """A new event with a fresh id and the current time (not yet recorded).
+
+        ``checked=False`` skips schema validation (:meth:`AuditEvent.unchecked`): only for
+        producers whose values are valid by construction, such as the API middleware.
+        """
+        build = AuditEvent if checked else AuditEvent.unchecked
+        return build(
             id=self._new_id(),
             timestamp=self._clock(),
             action=action,

@@ -134,3 +134,78 @@ def test_round_trip_any_text(name: str, reason: str, labels: dict[str, str]) -> 
 def test_with_sequence_only_changes_sequence() -> None:
     event = make()
     assert dataclasses.replace(event.with_sequence(9), sequence=None) == event
+
+
+def _reference_document(e: AuditEvent) -> dict[str, object]:
+    """The first, obviously-correct implementation of to_document (dotted paths, one by one)."""
+    doc: dict[str, object] = {"@timestamp": e.timestamp.strftime("%Y-%m-%dT%H:%M:%S.%fZ")}
+    pairs: list[tuple[str, object]] = [
+        ("event.id", e.id), ("event.kind", e.kind.value), ("event.category", e.category),
+        ("event.type", e.type), ("event.action", e.action), ("event.outcome", e.outcome.value),
+        ("event.reason", e.reason), ("event.duration", e.duration_ns), ("user.id", e.user.id),
+        ("user.name", e.user.name), ("user.roles", e.user.roles),
+        ("organization.path", e.org_path), ("source.ip", e.source_ip),
+        ("user_agent.original", e.user_agent), ("service.name", e.service),
+        ("trace.id", e.trace_id), ("labels", dict(e.labels)),
+        ("personal.id_number", e.personal.id_number), ("personal.phone", e.personal.phone),
+        ("personal.address", e.personal.address), ("personal.email", e.personal.email),
+        ("ecs.version", "8.11.0"), ("anbao.schema_version", e.schema_version),
+        ("anbao.stream", e.stream), ("anbao.sequence", e.sequence),
+    ]  # fmt: skip
+    if e.http is not None:
+        pairs += [
+            ("http.request.method", e.http.method),
+            ("url.path", e.http.path),
+            ("http.response.status_code", e.http.status_code),
+        ]
+    if e.resource is not None:
+        pairs += [("resource.type", e.resource.type), ("resource.id", e.resource.id)]
+        pairs += [("resource.name", e.resource.name)]
+    for dotted, value in pairs:
+        if value in ("", None, (), [], {}):
+            continue
+        *parents, leaf = dotted.split(".")
+        node = doc
+        for part in parents:
+            node = node.setdefault(part, {})  # type: ignore[assignment]
+        node[leaf] = list(value) if isinstance(value, tuple) else value
+    return doc
+
+
+@given(
+    reason=st.sampled_from(["", "denied"]),
+    seq=st.one_of(st.none(), st.integers(0, 10**9)),
+    status=st.integers(0, 599),
+    roles=st.lists(st.sampled_from(["a", "b"]), max_size=2),
+    labels=st.dictionaries(st.sampled_from(["", "k"]), st.sampled_from(["", "v"]), max_size=2),
+    with_http=st.booleans(),
+    with_resource=st.booleans(),
+    duration=st.one_of(st.none(), st.integers(0, 10**12)),
+    micros=st.integers(0, 999_999),
+)
+def test_document_matches_the_reference_construction(  # noqa: PLR0917 - hypothesis inputs
+    reason: str,
+    seq: int | None,
+    status: int,
+    roles: list[str],
+    labels: dict[str, str],
+    with_http: bool,
+    with_resource: bool,
+    duration: int | None,
+    micros: int,
+) -> None:
+    event = make(
+        reason=reason,
+        sequence=seq,
+        user=UserInfo("", "bob", tuple(roles)),
+        labels=labels,
+        http=HttpInfo("GET", "/x", status) if with_http else None,
+        resource=ResourceRef("seal", "", "") if with_resource else None,
+        duration_ns=duration,
+        timestamp=T0.replace(microsecond=micros),
+        personal=PersonalData(),
+        source_ip="",
+    )
+    assert event.to_document() == _reference_document(event)
+    if seq is not None:
+        assert event.with_sequence(seq) == event
