@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from keycloak.exceptions import KeycloakPostError
+from keycloak.exceptions import KeycloakPostError, KeycloakPutError
 
 from tests.integration.iam.realm_support import (
     PASSWORD,
@@ -222,3 +222,26 @@ def test_cli_apply_dry_run_and_bad_file(keycloak, realm, tmp_path):
     assert failed.returncode == 2
     assert "line 3, password_policy.length: must be at least 8" in failed.stderr
     assert keycloak.env["KEYCLOAK_ADMIN_PASSWORD"] not in failed.stderr + ok.stdout
+
+
+def test_password_history_and_brute_force_lockout_are_live(keycloak, admin, realm):
+    name = unique("guard")
+    user_id = add_user(admin, realm, name)
+    with pytest.raises(KeycloakPutError):  # passwordHistory(5): the current password is refused
+        admin.set_user_password(user_id, PASSWORD, temporary=False)
+    for _ in range(5):  # failureFactor 5
+        login = BrowserlessLogin(keycloak.url, realm, "portal")
+        try:
+            login.submit(login.start(), "kc-form-login", username=name, password="Wrong-Pass-1!")
+        finally:
+            login.close()
+    status = admin.connection.raw_get(
+        f"admin/realms/{realm}/attack-detection/brute-force/users/{user_id}"
+    ).json()
+    assert status["disabled"] is True
+    login = BrowserlessLogin(keycloak.url, realm, "portal")
+    try:
+        login.submit(login.start(), "kc-form-login", username=name, password=PASSWORD)
+        assert login.code is None  # the right password does not help while locked
+    finally:
+        login.close()

@@ -195,3 +195,20 @@ def test_a_corrupt_cursor_is_refused_not_guessed(tmp_path):
         db.execute("UPDATE keycloak_event_cursor SET seen = 'not json'")
     with pytest.raises(EventCursorCorrupt):
         store.load(LOGIN_STREAM)
+
+
+def test_run_pulls_on_a_schedule_until_stopped(tmp_path):
+    import threading
+
+    kc, stop = FakeKeycloak(), threading.Event()
+    kc.add(LOGIN_STREAM, "x", 10)
+
+    class StoppingSink(ListSink):
+        def emit(self, events):
+            super().emit(events)
+            stop.set()
+
+    sink = StoppingSink()
+    puller(kc, SqliteCursorStore(tmp_path / "c.sqlite3"), sink).run(3600, stop)
+    assert sink.ids() == ["x"]
+    assert kc.calls == 2  # one pass over both streams, then the stop was seen
