@@ -37,7 +37,7 @@ from iam.errors import (
     NotFound,
     Unauthenticated,
 )
-from iam.orgs_errors import OrgConflict, OrgNotFound
+from iam.orgs_errors import ImportInvalid, OrgConflict, OrgNotFound
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:anbao:problem:"
@@ -71,6 +71,7 @@ ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
     (IdentityProviderUnavailable, Mapping(503)),
     (OrgNotFound, Mapping(404)),
     (OrgConflict, Mapping(409)),
+    (ImportInvalid, Mapping(422)),
     (NotFound, Mapping(404)),
     (Conflict, Mapping(409)),
     (IamError, Mapping(400)),

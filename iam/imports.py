@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import csv
 import dataclasses
-from collections.abc import Callable, Iterator
+import io
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import IO
 
 from iam.orgs_errors import InvalidOrgInput
 from iam.orgs_model import (
@@ -43,21 +46,48 @@ class Finding:
 def read_table(path: Path) -> Iterator[dict[str, str]]:
     """Rows as dicts of stripped strings; ``.xlsx`` through openpyxl, anything else as CSV."""
     if path.suffix.lower() == ".xlsx":
-        from openpyxl import load_workbook  # noqa: PLC0415 - only XLSX imports pay for it
-
-        book = load_workbook(path, read_only=True, data_only=True)
-        try:
-            rows = book.active.iter_rows(values_only=True) if book.active else iter(())
-            header = [str(c or "").strip() for c in next(rows, ())]
-            for values in rows:
-                cells = ["" if v is None else str(v).strip() for v in values]
-                yield dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=False))
-        finally:
-            book.close()
+        yield from _xlsx_rows(path)
         return
     with path.open(encoding="utf-8-sig", newline="") as fh:
-        for row in csv.DictReader(fh):
-            yield {str(k).strip(): (v or "").strip() for k, v in row.items() if k is not None}
+        yield from _csv_rows(fh)
+
+
+def read_bytes(data: bytes, *, xlsx: bool) -> Iterator[dict[str, str]]:
+    """The same for an uploaded body (the API); a CSV body must be UTF-8."""
+    if xlsx:
+        return _xlsx_rows(io.BytesIO(data))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidOrgInput("body", "a CSV file must be UTF-8") from None
+    return _csv_rows(io.StringIO(text, newline=""))
+
+
+def _csv_rows(fh: IO[str]) -> Iterator[dict[str, str]]:
+    for row in csv.DictReader(fh):
+        yield {str(k).strip(): (v or "").strip() for k, v in row.items() if k is not None}
+
+
+def _xlsx_rows(source: Path | IO[bytes]) -> Iterator[dict[str, str]]:
+    from openpyxl import load_workbook  # noqa: PLC0415 - only XLSX imports pay for it
+
+    try:
+        book = load_workbook(source, read_only=True, data_only=True)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile) as exc:
+        raise InvalidOrgInput("body", "not a readable XLSX workbook") from exc
+    try:
+        rows = book.active.iter_rows(values_only=True) if book.active else iter(())
+        header = [str(c or "").strip() for c in next(rows, ())]
+        for values in rows:
+            cells = ["" if v is None else str(v).strip() for v in values]
+            yield dict(zip(header, cells + [""] * (len(header) - len(cells)), strict=False))
+    finally:
+        book.close()
+
+
+def _table(source: Path | Iterable[dict[str, str]]) -> list[tuple[int, dict[str, str]]]:
+    table = read_table(source) if isinstance(source, Path) else source
+    return list(enumerate(table, start=2))
 
 
 def _missing(row: dict[str, str], columns: tuple[str, ...]) -> list[Finding]:
@@ -65,10 +95,16 @@ def _missing(row: dict[str, str], columns: tuple[str, ...]) -> list[Finding]:
 
 
 def parse_nodes(
-    path: Path, known: Callable[[str], OrgNode | None]
+    source: Path | Iterable[dict[str, str]],
+    known: Callable[[str], OrgNode | None],
+    *,
+    allow_roots: bool = True,
 ) -> tuple[list[NodeRow], list[Finding]]:
-    """Rows parents-first, and the findings; ``known`` looks up parents not in the file."""
-    rows: list[tuple[int, dict[str, str]]] = list(enumerate(read_table(path), start=2))
+    """Rows parents-first, and the findings; ``known`` looks up parents not in the file.
+
+    ``allow_roots=False`` (an org-admin's upload) refuses rows without a parent.
+    """
+    rows = _table(source)
     if not rows:
         return [], [Finding(1, "kind", "the file has no data rows")]
     findings = _missing(rows[0][1], NODE_COLUMNS)
@@ -89,6 +125,9 @@ def parse_nodes(
     parsed: list[NodeRow] = []
     for number, row in rows:
         if by_code.get(row["code"], (0,))[0] != number:
+            continue
+        if not allow_roots and not row["parent_code"]:
+            findings.append(Finding(number, "parent_code", "only a platform admin adds roots"))
             continue
         node = _node_row(number, row, by_code, known, findings)
         if node is not None:
@@ -141,10 +180,10 @@ def _node_row(
 
 
 def parse_people(
-    path: Path, known_code: Callable[[str], bool]
+    source: Path | Iterable[dict[str, str]], known_code: Callable[[str], bool]
 ) -> tuple[list[PersonRow], list[Finding]]:
     """People rows and findings; ``known_code`` says whether an org code exists."""
-    rows = list(enumerate(read_table(path), start=2))
+    rows = _table(source)
     if not rows:
         return [], [Finding(1, "username", "the file has no data rows")]
     findings = _missing(rows[0][1], PEOPLE_COLUMNS)

@@ -150,8 +150,9 @@ class Importer:
                 node = self.directory.create_node(parent, row.kind, row.code, row.name)
             except OrgConflict:
                 existing = self.directory.find_node(row.code)
-                if existing is None:
-                    raise
+                expected = (parent.path if parent else "") + "/" + row.code
+                if existing is None or existing.path != expected:
+                    raise OrgConflict(f"Node {row.code} exists elsewhere in the tree.") from None
                 self.state.record_node(existing)
                 self._done(result, created=False)
                 return

@@ -47,3 +47,15 @@ class DelegationDenied(Forbidden):
 
     code = "delegation_denied"
     title = "Not allowed by delegated administration"
+
+
+class ImportInvalid(OrgError):
+    """An import file has problems; nothing was written. ``findings`` lists them all."""
+
+    code = "import_invalid"
+    title = "The import file has problems"
+
+    def __init__(self, findings: list[dict[str, object]], limit: int = 500) -> None:
+        super().__init__(f"{len(findings)} problem(s); nothing was imported.")
+        self.findings = findings
+        self.problem_extra = {"findings": findings[:limit], "total": len(findings)}

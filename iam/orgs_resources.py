@@ -16,6 +16,8 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import falcon
 import falcon.asgi
 
+from iam.imports import read_bytes
+from iam.imports_service import ImportService
 from iam.orgs_errors import InvalidOrgInput
 from iam.orgs_model import PersonDraft
 from iam.orgs_service import OrgService
@@ -243,6 +245,54 @@ class RoleGrant(_Base):
         _send(resp, person.as_json())
 
 
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class Imports:
+    """``POST /iam/imports/{kind}``: a CSV or XLSX body, validated whole, then applied."""
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "post": {
+            **_op(
+                "Bulk import nodes or people (CSV or XLSX body; ?dry_run=true)",
+                "200",
+                "400",
+                "415",
+                "422",
+            ),
+            "parameters": [
+                {"name": "dry_run", "in": "query", "schema": {"type": "boolean"}},
+            ],
+            "requestBody": {
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    XLSX: {"schema": {"type": "string", "format": "binary"}},
+                }
+            },
+        }
+    }
+
+    def __init__(self, service: ImportService) -> None:
+        self.service = service
+
+    async def on_post(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, kind: str
+    ) -> None:
+        if kind not in {"nodes", "people"}:
+            raise falcon.HTTPNotFound()
+        media = (req.content_type or "").split(";")[0].strip().lower()
+        if media not in {"text/csv", XLSX}:
+            raise falcon.HTTPUnsupportedMediaType(description="Send text/csv or an XLSX workbook.")
+        data = await req.bounded_stream.read()
+        dry_run = req.get_param_as_bool("dry_run", default=False)
+        run = self.service.nodes if kind == "nodes" else self.service.people
+
+        def work() -> dict[str, object]:
+            return run(_actor(req), read_bytes(data, xlsx=media == XLSX), dry_run=dry_run)
+
+        _send(resp, await asyncio.to_thread(work))
+
+
 def add_routes(api: Router, service: OrgService) -> None:
     api.add_route("/iam/orgs", Orgs(service))
     api.add_route("/iam/orgs/{node_id}", OrgNodeResource(service))
@@ -253,3 +303,4 @@ def add_routes(api: Router, service: OrgService) -> None:
     api.add_route("/iam/people/{person_id}", PersonResource(service))
     api.add_route("/iam/people/{person_id}/memberships/{node_id}", Membership(service))
     api.add_route("/iam/people/{person_id}/roles/{role}", RoleGrant(service))
+    api.add_route("/iam/imports/{kind}", Imports(ImportService(service)))

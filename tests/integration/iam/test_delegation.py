@@ -339,3 +339,67 @@ def test_missing_token_is_401(world: World) -> None:
     result = world.client.simulate_get("/iam/orgs")
     assert result.status_code == 401
     assert result.headers["www-authenticate"].startswith("Bearer")
+
+
+# -- bulk import through the API -----------------------------------------------------------------
+def _upload(world: World, who: str, kind: str, text: str, dry_run: bool = False):
+    headers = {"Authorization": "Bearer " + world.tokens[who], "Content-Type": "text/csv"}
+    query = "dry_run=true" if dry_run else ""
+    return world.client.simulate_post(
+        f"/iam/imports/{kind}", body=text.encode(), headers=headers, query_string=query
+    )
+
+
+def test_org_admin_imports_inside_its_subtree_only(world: World) -> None:
+    inside, outside = world.township(True), world.township(False)
+    nodes = (
+        "kind,code,name,parent_code\n"
+        f"village,{inside.code}201,一村,{inside.code}\n"
+        f"village,{inside.code}202,二村,{inside.code}\n"
+    )
+    dry = _upload(world, "org_admin", "nodes", nodes, dry_run=True)
+    assert dry.json == {"valid_rows": 2, "dry_run": True}
+    assert world.realm.directory.find_node(f"{inside.code}201") is None
+    done = _upload(world, "org_admin", "nodes", nodes)
+    assert done.status_code == 200, done.text
+    assert done.json["created"] == 2
+    again = _upload(world, "org_admin", "nodes", nodes)  # a re-post resumes: nothing twice
+    assert again.json["created"] == 0
+    assert again.json["skipped"] == 2
+
+    bad = (
+        "kind,code,name,parent_code\n"
+        f"village,{outside.code}201,外村,{outside.code}\n"
+        "province,520000,贵州省,\n"
+    )
+    result = _upload(world, "org_admin", "nodes", bad)
+    assert result.status_code == 422, result.text
+    assert result.json["type"] == "urn:anbao:problem:import_invalid"
+    assert {(f["row"], f["column"]) for f in result.json["findings"]} == {
+        (2, "parent_code"),
+        (3, "parent_code"),
+    }
+    assert world.realm.directory.find_node(f"{outside.code}201") is None
+
+
+def test_people_import_joins_only_visible_nodes(world: World) -> None:
+    inside, outside = world.township(True), world.township(False)
+    header = "username,family_name,given_name,email,org_codes,attr.title\n"
+    good = header + f"imp-{inside.code},王,五,imp-{inside.code}@example.test,{inside.code},站长\n"
+    result = _upload(world, "org_admin", "people", good)
+    assert result.status_code == 200, result.text
+    assert result.json["created"] == 1
+    person = world.realm.directory.find_person(f"imp-{inside.code}")
+    assert person is not None
+    assert person.memberships == (inside.id,)
+    assert person.attributes["title"] == "站长"
+    bad = header + f"imp-{outside.code},赵,六,,{outside.code},\n"
+    result = _upload(world, "org_admin", "people", bad)
+    assert result.status_code == 422
+    assert result.json["findings"][0]["column"] == "org_codes"
+
+
+def test_import_refuses_other_media_types(world: World) -> None:
+    headers = {"Authorization": "Bearer " + world.tokens["platform"], "Content-Type": "text/plain"}
+    result = world.client.simulate_post("/iam/imports/nodes", body=b"x", headers=headers)
+    assert result.status_code == 415
