@@ -28,6 +28,18 @@ from collections.abc import Callable, Mapping
 
 from audit.errors import AuditError
 from audit.model import FIELDS, FieldSpec
+from audit.query_ast import (
+    And,
+    Exists,
+    MatchAll,
+    Node,
+    Not,
+    Or,
+    Phrase,
+    Range,
+    Term,
+    Wildcard,
+)
 from audit.query_values import check_bound, check_term, check_wildcard
 
 
@@ -66,71 +78,6 @@ class Limits:
     max_wildcard_terms: int = 4
     max_wildcard_chars: int = 4
 
-
-# ---------------------------------------------------------------------------------------- AST
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class MatchAll:
-    """The empty query: every event the caller may see."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Term:
-    """``field:value`` (exact for keywords, a word for text); ``field=None`` is free text."""
-
-    field: str | None
-    value: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Phrase:
-    """A quoted phrase: the words in this order (text), or the exact value (keyword)."""
-
-    field: str | None
-    text: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Wildcard:
-    """``*`` (any run) and ``?`` (one character); ``\\`` escapes a literal ``*``, ``?``, ``\\``."""
-
-    field: str | None
-    pattern: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Range:
-    """Bounds are raw text until :mod:`audit.query_bind` types them; ``None`` is unbounded."""
-
-    field: str
-    lower: str | None
-    upper: str | None
-    include_lower: bool = True
-    include_upper: bool = True
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Exists:
-    field: str
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Not:
-    operand: Node
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class And:
-    operands: tuple[Node, ...]
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class Or:
-    operands: tuple[Node, ...]
-
-
-Node = MatchAll | Term | Phrase | Wildcard | Range | Exists | Not | And | Or
 
 KEYWORDS = frozenset({"AND", "OR", "NOT", "TO"})
 #: Characters that end a bare word; inside a word they must be escaped with ``\``.
@@ -463,11 +410,6 @@ def _metachars(pattern: str) -> list[int]:
     return out
 
 
-def fields_in(node: Node) -> set[str]:
-    """The fields a query names (for auditing who searched what)."""
-    if isinstance(node, And | Or):
-        return set().union(*(fields_in(n) for n in node.operands))
-    if isinstance(node, Not):
-        return fields_in(node.operand)
-    field = getattr(node, "field", None)
-    return {field} if field else set()
+#: The nodes are defined in :mod:`audit.query_ast` and re-exported: ``from audit.query import Term``.
+__all__ = ["SEARCHABLE", "And", "Exists", "Limits", "MatchAll", "Node", "Not", "Or", "ParseError"]
+__all__ += ["Phrase", "Range", "Term", "Wildcard", "parse"]
