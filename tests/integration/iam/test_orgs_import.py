@@ -110,3 +110,68 @@ def test_xlsx_validation_report(run, realm: Realm, tmp_path: Path) -> None:
     assert "row 9, column name:" in err
     assert "nothing was imported" in err
     assert realm.directory.find_node("540000") is None
+
+
+def test_cli_node_commands_and_departments(run, realm: Realm) -> None:
+    body = "11530102MB0000009"
+    dept = body + uscc_check_char(body)
+    steps = [
+        ("create", "--kind", "province", "--code", "510000", "--name", "四川省"),
+        (
+            "create",
+            "--parent",
+            "510000",
+            "--kind",
+            "prefecture",
+            "--code",
+            "510100",
+            "--name",
+            "成都市",
+        ),
+        (
+            "create",
+            "--parent",
+            "510100",
+            "--kind",
+            "county",
+            "--code",
+            "510104",
+            "--name",
+            "锦江区",
+        ),
+        (
+            "create",
+            "--parent",
+            "510100",
+            "--kind",
+            "county",
+            "--code",
+            "510105",
+            "--name",
+            "青羊区",
+        ),
+        ("create", "--parent", "510104", "--kind", "department", "--code", dept, "--name", "科"),
+        ("rename", dept, "信息科"),
+        ("move", dept, "510105"),
+        ("disable", "510105"),
+    ]
+    for step in steps:
+        code, out, err = run(*step)
+        assert code == 0, (step, out, err)
+    node = realm.directory.find_node(dept)  # a department is found by search, not by path
+    assert node is not None
+    assert node.name == "信息科"
+    assert node.path == f"/510000/510100/510105/{dept}"
+    county = realm.directory.find_node("510105")
+    assert county is not None
+    assert county.disabled
+    code, _, err = run(
+        "add-person", "late.comer", "--family-name", "迟", "--given-name", "到", "--org", "510105"
+    )
+    assert code == 1
+    assert "org_conflict" in err
+    code, _, err = run(
+        "create", "--parent", "510104", "--kind", "county", "--code", "510106", "--name", "x"
+    )
+    assert code == 1
+    assert "invalid_org_input: parent_id" in err
