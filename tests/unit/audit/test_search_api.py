@@ -226,3 +226,12 @@ def test_saved_searches_belong_to_their_owner(
     assert invalid.json["position"] == 5
     assert client.simulate_delete(f"/audit/saved-searches/{sid}", headers=mine).status_code == 204
     assert client.simulate_get(f"/audit/saved-searches/{sid}", headers=mine).status_code == 404
+
+
+def test_routes_are_in_the_openapi_document(client: falcon.testing.TestClient) -> None:
+    paths = client.simulate_get("/openapi.json").json["paths"]
+    for path in ("/audit/events", "/audit/aggregations", "/audit/export", "/audit/saved-searches"):
+        assert "get" in paths[path]
+    assert {"get", "put", "delete"} <= paths["/audit/saved-searches/{search_id}"].keys()
+    names = {p["name"] for p in paths["/audit/events"]["get"]["parameters"]}
+    assert names == {"q", "from", "to", "sort", "size", "search_after"}
