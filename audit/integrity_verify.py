@@ -28,7 +28,8 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from collections.abc import Iterator, Mapping, Sequence
+import json
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from audit import merkle
@@ -62,12 +63,30 @@ def document_event_id(document: Document) -> str:
     return value if isinstance(value, str) else ""
 
 
+_AS_STORED = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+
+
 def leaf_hash(document: Document) -> bytes:
     """``SM3(0x00 || canonical_json(document))``: the leaf of a stored document."""
     try:
         return merkle.SM3.leaf(canonical_json(document))
     except AuditError:
         return b""  # not representable: cannot match any logged leaf
+
+
+def matches(document: Document, expected: bytes) -> bool:
+    """True when ``document``'s leaf hash is ``expected``.
+
+    Fast path: stores hand documents back in the key order they were written, which is
+    already canonical, so serializing without sorting usually gives the canonical bytes; only
+    when that misses is the document canonicalized properly (same result, by definition).
+    """
+    try:
+        if merkle.SM3.leaf(_AS_STORED.encode(document).encode("utf-8")) == expected:
+            return True
+    except (TypeError, ValueError):
+        return False
+    return leaf_hash(document) == expected
 
 
 def with_sequence(document: Document, sequence: int) -> dict[str, Any]:
@@ -131,15 +150,19 @@ class _Lookahead:
         self._it = documents
         self._next: Document | None = next(self._it, None)
 
-    def take_below(self, stop: int | None) -> list[Document]:
-        out = []
+    def below(self, stop: int | None) -> Iterator[Document]:
+        """Yield documents with a sequence below ``stop``, one at a time.
+
+        Streaming matters: holding a window of parsed documents alive makes Python's cyclic
+        garbage collector traverse them over and over (it runs on allocation counts).
+        """
         while self._next is not None:
             seq = document_sequence(self._next)
             if stop is not None and seq is not None and seq >= stop:
-                break
-            out.append(self._next)
+                return
+            doc, self._next = self._next, None
+            yield doc
             self._next = next(self._it, None)
-        return out
 
 
 def verify_stream(
@@ -175,9 +198,7 @@ def verify_stream(
         lo, hi = max(page_start, start), min(page_stop, stop)
         if lo < hi:
             page = [r for r in records if lo <= r.sequence < hi]
-            docs = scan.take_below(hi)
-            checked += len(docs)
-            _match(page, docs, pending)
+            checked += _match(page, scan.below(hi), pending)
     while next_head is not None:
         findings.append(
             Finding(
@@ -188,9 +209,7 @@ def verify_stream(
             )
         )
         next_head = next(head_iter, None)
-    tail = scan.take_below(None)
-    checked += len(tail)
-    _match([], tail, pending)
+    checked += _match([], scan.below(None), pending)
     findings += _classify(stream, pending, logged)
     if start == 0 and stop >= logged:
         findings += _uncounted(store, stream, checked)
@@ -228,17 +247,20 @@ def _check_root(head: SignedTreeHead, tree: merkle.CompactTree, findings: list[F
         )
 
 
-def _match(records: Sequence[LeafRecord], docs: Sequence[Document], pending: _Pending) -> None:
+def _match(records: Sequence[LeafRecord], docs: Iterable[Document], pending: _Pending) -> int:
+    """Match documents against the logged records of their window; returns how many were read."""
     expected = {r.sequence: r for r in records}
+    count = 0
     for doc in docs:
+        count += 1
         seq = document_sequence(doc)
-        digest = leaf_hash(doc)
         record = expected.get(seq) if seq is not None else None
-        if record is not None and record.leaf_hash == digest:
+        if record is not None and matches(doc, record.leaf_hash):
             del expected[record.sequence]
             continue
-        pending.docs.append((-1 if seq is None else seq, document_event_id(doc), digest, doc))
+        pending.docs.append((-1 if seq is None else seq, document_event_id(doc), b"", doc))
     pending.logged.update(expected)
+    return count
 
 
 def _classify(stream: str, pending: _Pending, logged: int) -> list[Finding]:

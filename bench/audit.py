@@ -1,0 +1,117 @@
+"""Audit trail benchmarks (issue 5). Prints one JSON document; every figure is a ratio against a
+reference measured in the same run, on the same data, on loopback.
+
+Sections (``--sections``, comma-separated; each lives in its own ``bench/audit_*.py`` module):
+
+* ``verify`` (bench/audit_verify.py): ``anbao audit verify`` rate vs a plain point-in-time scan
+  of the same index; target >= 0.8. Same figure for the embedded SQLite store.
+
+* ``search`` (bench/audit_search.py): ``GET /audit/events`` p50/p95 vs the same query sent
+  directly to Elasticsearch (target <= 1.3) and vs the same compiled SQL on the embedded store.
+
+Other sections (ingest vs raw ``helpers.bulk``, middleware overhead) are added
+by registering a function in ``SECTIONS``: ``run(args, store_kind) -> dict``.
+
+    python bench/audit.py [--events 1000000] [--stores sqlite,elasticsearch] [--rounds 2]
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+# Run as a script, this folder would shadow the `audit` package with this very file.
+if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+    sys.path.pop(0)
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+import argparse
+import json
+import platform
+import subprocess
+import tempfile
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from audit.elasticsearch import ElasticsearchAuditStore
+from audit.sqlite import SqliteAuditStore
+from bench import audit_search, audit_verify
+
+
+def es_env() -> dict[str, str]:
+    out = subprocess.run(
+        [str(ROOT / "deploy/local/elasticsearch.sh"), "env"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+
+
+def section_verify(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, Any]:
+    if kind == "sqlite":
+        path = tmp / "events.sqlite3"
+        store = SqliteAuditStore(path)
+        try:
+            return audit_verify.bench_store(
+                kind,
+                store,
+                tmp,
+                args.events,
+                args.rounds,
+                lambda: audit_verify.sqlite_snapshot_scan(path),
+            )
+        finally:
+            store.close()
+    env = es_env()
+    es = ElasticsearchAuditStore(
+        env["ELASTICSEARCH_URL"],
+        username=env["ELASTICSEARCH_USERNAME"],
+        password=env["ELASTICSEARCH_PASSWORD"],
+        prefix=f"bench-verify-{uuid.uuid4().hex[:8]}",
+        development=True,
+        timeout=120.0,
+    )
+    try:
+        return audit_verify.bench_store(
+            kind,
+            es,
+            tmp,
+            n=args.events,
+            rounds=args.rounds,
+            scan=lambda: audit_verify.es_pit_scan(es),
+        )
+    finally:
+        es.delete_all()
+        es.close()
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace, str, Path], dict[str, Any]]] = {
+    "verify": section_verify,
+    "search": audit_search.section_search,
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=200_000)
+    parser.add_argument("--stores", default="sqlite,elasticsearch")
+    parser.add_argument("--sections", default=",".join(SECTIONS))
+    parser.add_argument("--rounds", type=int, default=2)
+    args = parser.parse_args()
+    result: dict[str, Any] = {
+        "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
+        "events": args.events,
+    }
+    for name in args.sections.split(","):
+        result[name] = {}
+        for kind in args.stores.split(","):
+            with tempfile.TemporaryDirectory() as tmp:
+                result[name][kind] = SECTIONS[name](args, kind, Path(tmp))
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
