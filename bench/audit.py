@@ -59,9 +59,9 @@ def section_verify(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, 
                 kind,
                 store,
                 tmp,
-                args.events,
-                args.rounds,
-                lambda: audit_verify.sqlite_snapshot_scan(path),
+                n=args.events,
+                rounds=args.rounds,
+                scan=lambda: audit_verify.sqlite_snapshot_scan(path),
             )
         finally:
             store.close()
