@@ -218,18 +218,34 @@ def import_nodes_cmd(
 
 @orgs.command("import-people")
 @_import_options
+@click.option(
+    "--nodes-state",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="The node import's state file: its codes need no lookup.",
+)
 @click.pass_context
-def import_people_cmd(
-    ctx: click.Context, file: Path, dry_run: bool, state: Path | None, workers: int
+def import_people_cmd(  # noqa: PLR0917 - click passes options positionally
+    ctx: click.Context,
+    file: Path,
+    dry_run: bool,
+    state: Path | None,
+    workers: int,
+    nodes_state: Path | None,
 ) -> None:
     """Import people (username, family_name, given_name, email, org_codes, attr.*)."""
     directory = _directory(ctx, workers)
     run_state = ImportState(state or file.with_suffix(".progress.json"), file_digest(file))
     known: dict[str, bool] = {}
+    if nodes_state is not None:  # codes the node import already resolved: no lookups
+        run_state.nodes.update(json.loads(nodes_state.read_text(encoding="utf-8"))["nodes"])
 
     def exists(code: str) -> bool:
         if code not in known:
-            known[code] = run_state.node(code) is not None or directory.find_node(code) is not None
+            node = run_state.node(code) or directory.find_node(code)
+            if node is not None:
+                run_state.record_node(node)  # the importer resolves it from here
+            known[code] = node is not None
         return known[code]
 
     rows, findings = imports.parse_people(file, exists)

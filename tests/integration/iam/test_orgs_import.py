@@ -68,7 +68,9 @@ def test_import_dry_run_apply_and_resume(run, realm: Realm, tmp_path: Path) -> N
     assert code == 0, out
     assert json.loads(out) == {"created": 0, "skipped": len(nodes)}
 
-    code, out, _ = run("import-people", str(tmp_path / "people.csv"))
+    code, out, _ = run(
+        "import-people", str(tmp_path / "people.csv"), "--nodes-state", str(state_file)
+    )
     assert code == 0, out
     assert json.loads(out) == {"created": len(people), "skipped": 0}
     person = realm.directory.find_person(people[0].username)
