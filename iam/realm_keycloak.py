@@ -10,10 +10,11 @@ from __future__ import annotations
 
 import json
 import logging
+from http import HTTPStatus
 from typing import Any
 
 from keycloak import KeycloakAdmin
-from keycloak.exceptions import KeycloakError
+from keycloak.exceptions import KeycloakError, KeycloakGetError
 
 from iam import realm_flows
 from iam.realm_errors import RealmApplyFailed
@@ -42,7 +43,14 @@ class KeycloakRealmAdmin(BrokerAndProfileMixin):
     # -- reading ---------------------------------------------------------------------------
 
     def exists(self) -> bool:
-        return any(r["realm"] == self.realm for r in self.admin.get_realms())
+        """Asks for the one realm (an operator scoped to it may not list all realms)."""
+        try:
+            self.admin.get_realm(self.realm)
+        except KeycloakGetError as exc:
+            if exc.response_code == HTTPStatus.NOT_FOUND:
+                return False
+            raise
+        return True
 
     def create_realm(self) -> None:
         self._call(

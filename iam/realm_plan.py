@@ -47,8 +47,20 @@ class Change:
         if self.op == "extra":
             head += "  (not in the file; kept, --prune deletes it)"
         out = [head]
-        out.extend(f"    {f.field}: {to_json(f.before)} -> {to_json(f.after)}" for f in self.fields)
+        out.extend(
+            f"    {f.field}: {to_json(masked(f.field, f.before))} -> {to_json(masked(f.field, f.after))}"
+            for f in self.fields
+        )
         return out
+
+
+def masked(key: str, value: Any) -> Any:
+    """What a diff may print: values under secret-looking keys are replaced by asterisks."""
+    if _secret(key) and value not in (None, ""):
+        return _MASKED
+    if isinstance(value, dict):
+        return {k: masked(str(k), v) for k, v in value.items()}
+    return value
 
 
 def plan(desired: State, live: State, *, prune: bool) -> list[Change]:

@@ -149,3 +149,14 @@ def test_converge_is_idempotent_and_dry_run_changes_nothing():
     second = converge(spec, port, dry_run=False, prune=False)
     assert second.changes == ()
     assert second.lines() == ["realm demo: no changes"]
+
+
+def test_the_printed_diff_never_shows_a_secret():
+    live = live_copy()
+    live["identity_provider"]["partner"]["config"]["clientSecret"] = "old-secret"
+    (change,) = plan(desired(), live, prune=False)
+    text = "\n".join(change.lines())
+    assert "config:" in text
+    assert "s3cret" not in text
+    assert "old-secret" not in text
+    assert '"clientSecret": "**********"' in text
