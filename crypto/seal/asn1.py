@@ -12,6 +12,7 @@ from __future__ import annotations
 from datetime import datetime
 
 from crypto.seal import der
+from crypto.seal._cache import Lru
 from crypto.seal.der import Tlv
 from crypto.seal.errors import MalformedSeal
 from crypto.seal.model import (
@@ -148,6 +149,14 @@ def decode_seal_tlv(tlv: Tlv) -> Seal:
     )
 
 
+_SEALS: Lru[Seal] = Lru(256)
+
+
+def _cached_seal(tlv: Tlv) -> Seal:
+    """The seal inside a TBS_Sign: the same few seals recur, so decode each once."""
+    return _SEALS.get_or(tlv.raw, lambda: decode_seal_tlv(tlv))
+
+
 def decode_seal(data: bytes) -> Seal:
     """Decode a SESeal (``.esl``), v4 or v1; raise ``MalformedSeal``."""
     return decode_seal_tlv(der.parse(bytes(data), "SESeal", max_length=MAX_SEAL_BYTES))
@@ -171,7 +180,7 @@ def decode_signature(data: bytes) -> SealSignature:
     if len(parts) == 2:
         return _decode_v1_signature(top, parts, notes)
     tbs = der.sequence(parts[0], "TBS_Sign", (5, 6))
-    seal = decode_seal_tlv(tbs[1])
+    seal = _cached_seal(tbs[1])
     extensions: tuple[Extension, ...] = ()
     if len(tbs) == 6:
         ext = tbs[5]
@@ -211,7 +220,7 @@ def decode_signature(data: bytes) -> SealSignature:
 def _decode_v1_signature(top: Tlv, parts: list[Tlv], notes: list[str]) -> SealSignature:
     """GM/T 0031 v1: TBS_Sign { version, eseal, timeInfo, dataHash, propertyInfo, cert, alg }."""
     tbs = der.sequence(parts[0], "TBS_Sign", (7, 8))
-    seal = decode_seal_tlv(tbs[1])
+    seal = _cached_seal(tbs[1])
     der.integer(tbs[0], "TBS_Sign version")
     return SealSignature(
         version=SealVersion.V1,

@@ -239,9 +239,12 @@ def _parse_time(value: str, utc_time: bool, what: str, notes: list[str]) -> date
     main, _, fraction = value.partition(".")
     if not main.isdigit() or len(main) not in (12, 14) or (fraction and not fraction.isdigit()):
         raise ValueError("bad time")
-    parsed = datetime.strptime(main, "%Y%m%d%H%M%S" if len(main) == 14 else "%Y%m%d%H%M")
+    fields = [int(main[i : i + 2]) for i in range(4, len(main), 2)]
+    second = fields[4] if len(fields) == 5 else 0
     micro = int((fraction + "000000")[:6]) if fraction else 0
-    return parsed.replace(microsecond=micro, tzinfo=zone).astimezone(UTC)
+    month, day, hour, minute = fields[:4]
+    parsed = datetime(int(main[:4]), month, day, hour, minute, second, micro, tzinfo=zone)
+    return parsed.astimezone(UTC)
 
 
 # ---- writer (strict DER) -------------------------------------------------------------------

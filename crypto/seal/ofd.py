@@ -22,7 +22,6 @@ import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from xml.sax.saxutils import escape, quoteattr
 
 from crypto import sm3
 from crypto.pki import DEFAULT_UID, Certificate, SigningKey
@@ -233,6 +232,16 @@ def _next_id(signatures: list[OfdSignature], doc: OfdDocument) -> str:
         found = re.search(rb"MaxSignId>\s*(\d+)\s*<", doc.entries[doc.signatures_path])
         numbers.append(int(found.group(1)) if found else 0)
     return str(max(numbers, default=0) + 1)
+
+
+def escape(value: str) -> str:
+    """XML character data escaping (XML 1.0 §2.4)."""
+    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def quoteattr(value: str) -> str:
+    """A double-quoted XML attribute value (XML 1.0 §3.3.3)."""
+    return '"' + escape(value).replace('"', "&quot;") + '"'
 
 
 def _signature_xml(

@@ -32,7 +32,7 @@ import falcon.asgi
 from crypto.seal.errors import MalformedSeal
 from crypto.seal.report import Report
 from crypto.seal.trust import Trust, load_certificates, load_crls
-from crypto.seal.verify import Options, verify_detached
+from crypto.seal.verify import Options, TimestampVerifier, verify_detached
 from crypto.seal.verify_ofd import verify_any
 
 BINARY_TYPES = ("application/ofd", "application/zip", "application/octet-stream")
@@ -139,9 +139,15 @@ class SealVerify:
         }
     }
 
-    def __init__(self, trust: TrustSource, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        trust: TrustSource,
+        clock: Callable[[], datetime],
+        timestamp_verifier: TimestampVerifier | None = None,
+    ) -> None:
         self._trust = trust
         self._clock = clock
+        self._timestamp_verifier = timestamp_verifier
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Verify the body and answer with the report."""
@@ -151,7 +157,11 @@ class SealVerify:
                 description="send application/ofd, application/octet-stream or application/json"
             )
         body = await req.stream.read()
-        opts = Options(trust=self._trust.trust(), at=_at(req.get_param("at"), self._clock))
+        opts = Options(
+            trust=self._trust.trust(),
+            at=_at(req.get_param("at"), self._clock),
+            timestamp_verifier=self._timestamp_verifier,
+        )
         if kind == "application/json":
             report = await asyncio.to_thread(_verify_json, body, opts)
         else:
@@ -168,6 +178,11 @@ class Router(Protocol):
         ...
 
 
-def add_routes(router: Router, trust: TrustSource, clock: Callable[[], datetime]) -> None:
-    """Mount the seal routes."""
-    router.add_route("/seals/verify", SealVerify(trust, clock))
+def add_routes(
+    router: Router,
+    trust: TrustSource,
+    clock: Callable[[], datetime],
+    timestamp_verifier: TimestampVerifier | None = None,
+) -> None:
+    """Mount the seal routes; ``timestamp_verifier`` checks embedded RFC 3161 tokens."""
+    router.add_route("/seals/verify", SealVerify(trust, clock, timestamp_verifier))

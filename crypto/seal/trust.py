@@ -16,7 +16,6 @@ import base64
 import binascii
 import itertools
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -28,11 +27,13 @@ from crypto.pki import (
     CertificateList,
     PathValidationError,
     RevocationReason,
+    RevokedCertificate,
     ValidatedPath,
     format_name,
     names_equal,
     validate_chain,
 )
+from crypto.seal._cache import Lru
 from crypto.seal.errors import MalformedSeal
 from crypto.seal.report import Check, Status
 
@@ -51,19 +52,54 @@ class Trust:
     uids: tuple[bytes, ...] = (DEFAULT_UID, OPENSSL_IMPLICIT_UID)
 
 
+_PATHS: Lru[tuple[ValidatedPath, tuple[tuple[datetime, datetime], ...]]] = Lru(512)
+_CRL_SIGNATURES: Lru[bool] = Lru(512)
+
+
+_NAMES: Lru[str] = Lru(512)
+_SERIALS: Lru[int] = Lru(512)
+
+
+def subject_text(cert: Certificate) -> str:
+    """The subject as "/C=CN/O=…" text, cached by the certificate's DER."""
+    return _NAMES.get_or(cert.der, lambda: format_name(cert.subject))
+
+
+def _trust_key(trust: Trust) -> tuple[object, ...]:
+    return (
+        tuple(c.der for c in trust.roots),
+        tuple(c.der for c in trust.intermediates),
+        trust.uids,
+    )
+
+
+def _within(periods: tuple[tuple[datetime, datetime], ...], at: datetime) -> bool:
+    return all(start <= at <= end for start, end in periods)
+
+
 def chain_check(
-    name: str, cert: Certificate, trust: Trust, at: datetime, extra: Sequence[Certificate] = ()
+    name: str, cert: Certificate, trust: Trust, at: datetime
 ) -> tuple[Check, ValidatedPath | None]:
-    """Validate ``cert`` to the trusted roots at ``at`` with digitalSignature usage."""
+    """Validate ``cert`` to the trusted roots at ``at`` with digitalSignature usage.
+
+    Path building, signatures, names, basic constraints, key usage and critical extensions
+    do not depend on time: a path validated once for the same certificate and trust is
+    reused when every certificate of it is within its validity period at ``at``; otherwise
+    (or on a miss) ``validate_chain`` runs and gives the exact reason.
+    """
     if not trust.roots:
         return Check(name, Status.INDETERMINATE, "no trust roots given"), None
-    try:
-        path = validate_chain(
-            cert, (*trust.intermediates, *extra), trust.roots, at=at, uids=trust.uids
-        )
-    except PathValidationError as exc:
-        return Check(name, Status.FAIL, f"{exc.reason}: {exc.detail}"), None
-    anchor = format_name(path.anchor.subject)
+    key = (cert.der, _trust_key(trust))
+    cached = _PATHS.get(key)
+    if cached is not None and _within(cached[1], at):
+        path = cached[0]
+    else:
+        try:
+            path = validate_chain(cert, trust.intermediates, trust.roots, at=at, uids=trust.uids)
+        except PathValidationError as exc:
+            return Check(name, Status.FAIL, f"{exc.reason}: {exc.detail}"), None
+        _PATHS.put(key, (path, tuple((c.not_before, c.not_after) for c in path.certificates)))
+    anchor = subject_text(path.anchor)
     return Check(
         name,
         Status.PASS,
@@ -72,6 +108,14 @@ def chain_check(
 
 
 def _crl_signed_by(crl: CertificateList, issuer: Certificate, uids: tuple[bytes, ...]) -> bool:
+    return _CRL_SIGNATURES.get_or(
+        (crl.der, issuer.der, uids), lambda: _check_crl_signature(crl, issuer, uids)
+    )
+
+
+def _check_crl_signature(
+    crl: CertificateList, issuer: Certificate, uids: tuple[bytes, ...]
+) -> bool:
     if not crl.has_sm2_sm3_signature:
         return False
     for uid in uids:
@@ -83,36 +127,55 @@ def _crl_signed_by(crl: CertificateList, issuer: Certificate, uids: tuple[bytes,
     return False
 
 
+@dataclass(frozen=True)
+class _IssuerCrls:
+    """The CRLs of one issuer whose signatures verify, indexed by revoked serial."""
+
+    currencies: tuple[tuple[datetime, datetime | None], ...]
+    revoked: dict[int, tuple[RevokedCertificate, ...]]
+
+
+_ISSUER_CRLS: Lru[_IssuerCrls] = Lru(256)
+
+
+def _issuer_crls(issuer: Certificate, trust: Trust) -> _IssuerCrls:
+    """Cached by the exact bytes of the issuer, the CRLs and the accepted IDs."""
+
+    def compute() -> _IssuerCrls:
+        crls = [
+            c
+            for c in trust.crls
+            if names_equal(c.issuer, issuer.subject) and _crl_signed_by(c, issuer, trust.uids)
+        ]
+        revoked: dict[int, list[RevokedCertificate]] = {}
+        for crl in crls:
+            for entry in crl.revoked:
+                revoked.setdefault(entry.serial_number, []).append(entry)
+        currencies = tuple((c.this_update, c.next_update) for c in crls)
+        return _IssuerCrls(currencies, {k: tuple(v) for k, v in revoked.items()})
+
+    key = (issuer.der, tuple(c.der for c in trust.crls), trust.uids)
+    return _ISSUER_CRLS.get_or(key, compute)
+
+
 def _one(cert: Certificate, issuer: Certificate, trust: Trust, at: datetime) -> tuple[Status, str]:
-    crls = [
-        c
-        for c in trust.crls
-        if names_equal(c.issuer, issuer.subject) and _crl_signed_by(c, issuer, trust.uids)
-    ]
-    label = f"{format_name(cert.subject)} (serial {cert.serial_number:x})"
-    if not crls:
+    crls = _issuer_crls(issuer, trust)
+    serial = _SERIALS.get_or(cert.der, lambda: cert.serial_number)
+    label = f"{subject_text(cert)} (serial {serial:x})"
+    if not crls.currencies:
         return Status.INDETERMINATE, f"no CRL from the issuer of {label}"
-    for crl in crls:
-        for entry in crl.revoked:
-            if entry.serial_number != cert.serial_number:
-                continue
-            if entry.reason is RevocationReason.REMOVE_FROM_CRL:
-                continue
-            if entry.revoked_at <= at:
-                return (
-                    Status.FAIL,
-                    f"{label} revoked at {entry.revoked_at.isoformat()}, before signing",
-                )
-            return Status.PASS, f"{label} revoked at {entry.revoked_at.isoformat()}, after signing"
-    newest = max(c.this_update for c in crls)
-    current = any(
-        c.this_update <= at and c.next_update is not None and at < c.next_update for c in crls
-    )
+    for entry in crls.revoked.get(serial, ()):
+        if entry.reason is RevocationReason.REMOVE_FROM_CRL:
+            continue
+        when = entry.revoked_at.isoformat()
+        if entry.revoked_at <= at:
+            return Status.FAIL, f"{label} revoked at {when}, before signing"
+        return Status.PASS, f"{label} revoked at {when}, after signing"
+    newest = max(start for start, _ in crls.currencies)
+    current = any(start <= at and end is not None and at < end for start, end in crls.currencies)
     if newest < at and not current:
-        return (
-            Status.INDETERMINATE,
-            f"no CRL for {label} covers the signing time (newest {newest.isoformat()})",
-        )
+        reason = f"no CRL for {label} covers the signing time (newest {newest.isoformat()})"
+        return Status.INDETERMINATE, reason
     return Status.PASS, f"{label} not revoked (CRL of {newest.isoformat()})"
 
 

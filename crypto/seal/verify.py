@@ -18,14 +18,15 @@ from datetime import datetime, timedelta
 
 from crypto import sm3
 from crypto.errors import CryptoError
-from crypto.pki import Certificate, format_name, uscc_of
+from crypto.pki import Certificate, uscc_of
 from crypto.seal import asn1
+from crypto.seal._cache import Lru
 from crypto.seal.errors import MalformedSeal
-from crypto.seal.model import SM2_WITH_SM3, Seal, SealSignature
+from crypto.seal.model import SM2_WITH_SM3, MakerCoverage, Seal, SealSignature
 from crypto.seal.picture import check_picture
 from crypto.seal.report import Check, Report, SignatureReport, Status
 from crypto.seal.sign import seal_lists
-from crypto.seal.trust import Trust, chain_check, revocation_check
+from crypto.seal.trust import Trust, chain_check, revocation_check, subject_text
 
 #: Verifies an RFC 3161 token over the signature value; returns its genTime or raises.
 TimestampVerifier = Callable[[bytes, bytes], datetime]
@@ -53,11 +54,36 @@ def _verifies(
     return None
 
 
+_CERTS: Lru[Certificate] = Lru(256)
+_USCC: Lru[str] = Lru(256)
+_MAKER: Lru[tuple[MakerCoverage, bytes] | tuple[()]] = Lru(256)
+
+
 def _load_cert(der: bytes) -> Certificate | None:
-    try:
-        return Certificate.load(der)
-    except CryptoError:
-        return None
+    """Decoded certificate, cached by its exact DER (the key's precomputation comes along)."""
+    cert = _CERTS.get(der)
+    if cert is None:
+        try:
+            cert = Certificate.load(der)
+        except CryptoError:
+            return None
+        _CERTS.put(der, cert)
+    return cert
+
+
+def _maker_verified(
+    seal: Seal, maker: Certificate, uids: tuple[bytes, ...]
+) -> tuple[MakerCoverage, bytes] | tuple[()]:
+    """(reading, uid) under which the maker signature verifies, or (); cached by the seal."""
+
+    def compute() -> tuple[MakerCoverage, bytes] | tuple[()]:
+        for coverage, tbs in seal.maker_tbs:
+            uid = _verifies(maker, seal.signed_value, tbs, uids)
+            if uid is not None:
+                return coverage, uid
+        return ()
+
+    return _MAKER.get_or((seal.der, maker.der, uids), compute)
 
 
 def _uid_note(uid: bytes) -> str:
@@ -76,23 +102,16 @@ def maker_checks(seal: Seal, opts: Options, at: datetime) -> tuple[list[Check], 
             Check("maker_signature", Status.FAIL, f"unsupported algorithm {seal.sign_alg}")
         )
     else:
-        facts["maker"] = format_name(maker.subject)
-        for coverage, tbs in seal.maker_tbs:
-            uid = _verifies(maker, seal.signed_value, tbs, opts.trust.uids)
-            if uid is not None:
-                facts["maker_signature_covers"] = str(coverage)
-                checks.append(
-                    Check(
-                        "maker_signature",
-                        Status.PASS,
-                        f"verified over {coverage} ({_uid_note(uid)})",
-                    )
-                )
-                break
+        facts["maker"] = subject_text(maker)
+        found = _maker_verified(seal, maker, opts.trust.uids)
+        if found:
+            coverage, uid = found
+            facts["maker_signature_covers"] = str(coverage)
+            reason = f"verified over {coverage} ({_uid_note(uid)})"
+            checks.append(Check("maker_signature", Status.PASS, reason))
         else:
-            checks.append(
-                Check("maker_signature", Status.FAIL, "does not verify under either reading")
-            )
+            reason = "does not verify under either reading"
+            checks.append(Check("maker_signature", Status.FAIL, reason))
     if maker is None:
         checks.append(Check("maker_chain", Status.FAIL, "the maker certificate does not parse"))
     else:
@@ -227,8 +246,8 @@ def signature_report(
     signer = _load_cert(sig.signer_cert)
     facts |= _seal_facts(sig.seal)
     if signer is not None:
-        facts["signer"] = format_name(signer.subject)
-        code = uscc_of(signer.subject)
+        facts["signer"] = subject_text(signer)
+        code = _USCC.get_or(signer.der, lambda: uscc_of(signer.subject) or "")
         if code:
             facts["signer_uscc"] = code
     reading = "v1 (GM/T 0031)" if sig.version == 1 else "v4 (GB/T 38540)"
