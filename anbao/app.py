@@ -15,7 +15,7 @@ import falcon
 import falcon.asgi
 import httpx
 
-from anbao import errors
+from anbao import errors, seal_wiring
 from anbao.audit_wiring import (
     AuditLifespan,
     AuditRuntime,
@@ -39,6 +39,7 @@ from audit.search_setup import add_search_routes
 from audit.sensitive_service import Actor, RevealService
 from audit.sqlite import SqliteAuditStore
 from crypto.seal import resources as seal_resources
+from crypto.seal_registry.ports import AuditTrail
 from iam import orgs_resources
 from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
 from iam.apps_resources import add_routes as add_app_routes
@@ -68,6 +69,8 @@ class Parts:
     app_directory: AppDirectory | None = None
     org_directory: OrgDirectory | None = None
     seal_trust: seal_resources.TrustSource | None = None
+    #: Where seal lifecycle events go; default: the audit recorder (seals.enabled only).
+    seal_audit: AuditTrail | None = None
 
 
 def build_audit_store(settings: Settings) -> AuditStore:
@@ -237,10 +240,15 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     add_app_routes(api, build_app_service(settings, parts))
     org_directory = parts.org_directory or build_org_directory(settings)
     orgs_resources.add_routes(api, OrgService(org_directory))
-    seal_resources.add_routes(
+    seal_wiring.attach(
         api,
-        parts.seal_trust or build_seal_trust(settings),
-        lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
+        settings,
+        recorder=parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None),
+        clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
+        readiness=readiness,
+        trust=parts.seal_trust,
+        file_trust=lambda: build_seal_trust(settings),
+        audit=parts.seal_audit,
     )
 
     integrity = parts.audit_integrity or build_audit_integrity(settings, parts.clock)

@@ -28,6 +28,18 @@ from audit.integrity_model import EventNotLogged, HeadNotFound
 from audit.search_model import SavedSearchNotFound, SearchForbidden
 from audit.sensitive_service import AuditEventNotFound
 from crypto.errors import CryptoError, InvalidSignature, MalformedInput
+from crypto.keystore import KeyStoreError
+from crypto.seal_registry.errors import (
+    SealApplicationInvalid,
+    SealDatabaseError,
+    SealForbidden,
+    SealNotFound,
+    SealStateConflict,
+    SealStepUpRequired,
+    SealUseRefused,
+)
+from crypto.sealca import SealCaError
+from crypto.tsa import TimestampError
 from iam.errors import (
     Conflict,
     Forbidden,
@@ -84,6 +96,16 @@ ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
     (HeadNotFound, Mapping(404)),
     (EventNotLogged, Mapping(409)),
     (AuditError, Mapping(400)),
+    (SealStepUpRequired, Mapping(401, _bearer_challenge)),
+    (SealNotFound, Mapping(404)),
+    (SealForbidden, Mapping(403)),
+    (SealStateConflict, Mapping(409)),
+    (SealUseRefused, Mapping(409)),
+    (SealApplicationInvalid, Mapping(400)),
+    (SealDatabaseError, Mapping(503)),
+    (SealCaError, Mapping(503)),
+    (KeyStoreError, Mapping(503)),
+    (TimestampError, Mapping(400)),
     (InvalidSignature, Mapping(422)),
     (MalformedInput, Mapping(400)),
     (CryptoError, Mapping(422)),

@@ -160,6 +160,28 @@ class SealVerifySettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SealSettings:
+    """The seal registry: lifecycle service, seal CA, key store and TSA (docs/seal-registry.md)."""
+
+    enabled: bool = False
+    #: sqlite:///path (default) or postgresql://user:password@host/db (psycopg 3).
+    database_url: Secret = dataclasses.field(
+        default_factory=lambda: Secret("sqlite:///.anbao/seals.sqlite3")
+    )
+    #: Key-encryption keys of the software key store: "id:base64[,id:base64...]", first active.
+    kek: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    #: Embed an RFC 3161 token from Anbao's own TSA in every seal signature; serve POST /tsa.
+    tsa_enabled: bool = True
+    #: O= of the CA's own certificates.
+    organization: str = "Anbao"
+    #: Public URL of GET /seals/ca/crl, written into holder certificates (CRL distribution point).
+    crl_url: str = ""
+    crl_next_update_hours: float = 24.0
+    #: Run the Alembic migrations at start-up; when false, refuse a database not at head.
+    auto_migrate: bool = True
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     environment: Environment = Environment.DEVELOPMENT
     server: ServerSettings = dataclasses.field(default_factory=ServerSettings)
@@ -170,6 +192,7 @@ class Settings:
         default_factory=AuditIntegritySettings
     )
     seal_verify: SealVerifySettings = dataclasses.field(default_factory=SealVerifySettings)
+    seals: SealSettings = dataclasses.field(default_factory=SealSettings)
 
     @classmethod
     def load(cls, environ: Mapping[str, str]) -> Settings:
@@ -214,6 +237,10 @@ class Settings:
             raise SettingsError(
                 "elasticsearch.password", "required when audit.store is elasticsearch"
             )
+        if self.seals.enabled and not self.seals.kek:
+            raise SettingsError("seals.kek", "required when seals.enabled is true")
+        if not self.seals.crl_next_update_hours > 0:
+            raise SettingsError("seals.crl_next_update_hours", "must be positive")
         if self.environment is Environment.PRODUCTION:
             self._validate_production()
 

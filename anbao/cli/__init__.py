@@ -22,6 +22,7 @@ def _attach_groups() -> None:
     from anbao.cli import crypto as crypto_cli  # noqa: PLC0415
     from anbao.cli import iam as iam_cli  # noqa: PLC0415
     from anbao.cli import seal as seal_cli  # noqa: PLC0415
+    from anbao.cli import seal_registry  # noqa: F401, PLC0415 - adds db/ca/keys/registry to seal
     from anbao.cli import serve as serve_cli  # noqa: PLC0415
 
     main.add_command(serve_cli.serve)

@@ -31,6 +31,9 @@ class SealStepUpRequired(SealRegistryError):
 
     code = "seal_step_up_required"
     title = "Stronger sign-in required to apply a seal"
+    #: RFC 9470 §3 challenge: the HTTP layer asks the client for this acr.
+    bearer_error = "insufficient_user_authentication"
+    acr_values: tuple[str, ...] = ("2",)
 
 
 class SealStateConflict(SealRegistryError):

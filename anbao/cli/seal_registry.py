@@ -1,0 +1,179 @@
+"""``anbao seal db|ca|keys|registry``: operator commands of the seal registry.
+
+They read the same settings as the server (``seals.*``, from ``ANBAO_CONFIG`` and ``ANBAO_*``)
+and work on the registry database directly. Lifecycle transitions (apply, approve, make,
+activate, suspend, resume, revoke) and signing are deliberately *not* here: they go through
+the API, where roles, the step-up sign-in and the audit trail apply.
+
+Attached to the ``seal`` group at import (``anbao.cli.__init__``).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from pathlib import Path
+
+import click
+
+from anbao.cli.crypto import handles_bad_input, write_output
+from anbao.cli.seal import seal
+from anbao.seal_wiring import registry_config
+from anbao.settings import Settings, SettingsError
+from crypto.keystore import KekRing, SoftwareKeyStore
+from crypto.seal_registry import migrations
+from crypto.seal_registry.build import RegistryConfig
+from crypto.seal_registry.model import SealState
+from crypto.seal_registry.resources import seal_json
+from crypto.seal_registry.sql import (
+    SqlCaRepository,
+    SqlSealRepository,
+    SqlWrappedKeys,
+    create_engine,
+)
+from crypto.sealca import CaConfig, SealCa
+
+
+def _config() -> RegistryConfig:
+    try:
+        settings = Settings.load(os.environ)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from None
+    return registry_config(settings)
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _ca(config: RegistryConfig) -> SealCa:
+    engine = create_engine(config.database_url)
+    migrations.require_current(engine)
+    keys = SoftwareKeyStore(SqlWrappedKeys(engine), KekRing.parse(config.kek), clock=_now)
+    ca_config = CaConfig(
+        organization=config.organization,
+        crl_url=config.crl_url,
+        crl_next_update=config.crl_next_update,
+    )
+    return SealCa(SqlCaRepository(engine), keys, ca_config)
+
+
+@seal.group("db")
+def db() -> None:
+    """The registry database schema (Alembic migrations shipped with Anbao)."""
+
+
+@db.command("upgrade")
+@handles_bad_input
+def db_upgrade() -> None:
+    """Migrate seals.database_url to the newest schema (idempotent)."""
+    engine = create_engine(_config().database_url)
+    migrations.upgrade(engine)
+    click.echo(f"seal registry schema at {migrations.current(engine)}")
+
+
+@db.command("current")
+@handles_bad_input
+def db_current() -> None:
+    """Print the schema revision (exit 1 when not at the shipped head)."""
+    engine = create_engine(_config().database_url)
+    found = migrations.current(engine)
+    click.echo(f"{found or 'none'} (head {migrations.head()})")
+    if found != migrations.head():
+        raise click.exceptions.Exit(1)
+
+
+@seal.group("ca")
+def ca_group() -> None:
+    """The seal CA: root, issuing CA, maker and TSA certificates, CRL."""
+
+
+@ca_group.command("init")
+@handles_bad_input
+def ca_init() -> None:
+    """Create whatever of the CA hierarchy is missing (idempotent)."""
+    ca = _ca(_config())
+    ca.bootstrap(_now())
+    click.echo(ca.trust_roots()[0].pem().decode(), nl=False)
+
+
+@ca_group.command("certs")
+@click.option("-o", "--out", "out", default="-", help="PEM bundle file (default stdout).")
+@handles_bad_input
+def ca_certs(out: str) -> None:
+    """Root and issuing CA certificates (PEM), for verifiers' trust stores."""
+    ca = _ca(_config())
+    write_output(out, b"".join(c.pem() for c in [*ca.trust_roots(), *ca.intermediates()]))
+
+
+@ca_group.command("crl")
+@click.option("-o", "--out", "out", default="-", help="CRL file (PEM; default stdout).")
+@handles_bad_input
+def ca_crl(out: str) -> None:
+    """The issuing CA's current CRL."""
+    write_output(out, _ca(_config()).crl(_now()).pem())
+
+
+@seal.group("keys")
+def keys_group() -> None:
+    """The software key store's key-encryption keys (KEK)."""
+
+
+@keys_group.command("new-kek")
+@click.argument("kek_id")
+def keys_new_kek(kek_id: str) -> None:
+    """Print a new 'id:base64' KEK entry; put it first in seals.kek to make it active."""
+    click.echo(KekRing.generate_entry(kek_id))
+
+
+@keys_group.command("rotate")
+@handles_bad_input
+def keys_rotate() -> None:
+    """Re-wrap every key under the active (first) KEK; then old KEKs can be removed."""
+    config = _config()
+    engine = create_engine(config.database_url)
+    migrations.require_current(engine)
+    store = SoftwareKeyStore(SqlWrappedKeys(engine), KekRing.parse(config.kek), clock=_now)
+    count = store.rewrap_all()
+    click.echo(json.dumps({"rewrapped": count, "keys_per_kek": store.kek_usage()}))
+
+
+@seal.group("registry")
+def registry_group() -> None:
+    """Read the seal registry (operators; changes go through the API)."""
+
+
+@registry_group.command("list")
+@click.option("--state", type=click.Choice([s.value for s in SealState]), default=None)
+@click.option("--org", "org", default=None, help="Only this organisation subtree (org_path).")
+@handles_bad_input
+def registry_list(state: str | None, org: str | None) -> None:
+    """One JSON line per seal, newest first."""
+    engine = create_engine(_config().database_url)
+    migrations.require_current(engine)
+    for record in SqlSealRepository(engine).find(
+        org_prefix=org, state=SealState(state) if state else None, limit=10_000
+    ):
+        view = seal_json(record)
+        view.pop("seal")
+        click.echo(json.dumps(view, ensure_ascii=False))
+
+
+@registry_group.command("show")
+@click.argument("seal_id")
+@click.option("--esl", type=click.Path(path_type=Path), help="Also write the SESeal (DER) here.")
+@handles_bad_input
+def registry_show(seal_id: str, esl: Path | None) -> None:
+    """A seal as JSON; exit 1 when there is no such seal."""
+    engine = create_engine(_config().database_url)
+    migrations.require_current(engine)
+    record = SqlSealRepository(engine).get(seal_id)
+    if record is None:
+        click.echo("error: no such seal", err=True)
+        raise click.exceptions.Exit(1)
+    if esl is not None and record.seal_der:
+        write_output(str(esl), record.seal_der)
+    view = seal_json(record)
+    view.pop("seal")
+    click.echo(json.dumps(view, ensure_ascii=False, indent=2))

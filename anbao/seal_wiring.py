@@ -1,0 +1,187 @@
+"""Wires the seal registry into the service: settings, audit trail, identity guard, routes.
+
+``crypto`` is the base package and imports neither ``audit`` nor ``iam``; this composition
+root adapts both to the registry's ports: :class:`RecorderAuditTrail` turns each
+``SealEvent`` into a durable audit event (ECS, with the document's SM3 hash), and
+:func:`seal_guard` turns the verified access token into an ``Actor`` with the RFC 9470 step-up
+decided by ``iam.falcon_auth``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+from collections.abc import Callable
+
+import falcon.asgi
+
+from anbao.health import Dependency, Readiness, blocking_probe
+from anbao.openapi import Api
+from anbao.settings import Settings
+from audit.model import ResourceRef, UserInfo
+from audit.recorder import Recorder, current
+from crypto.seal import resources as seal_resources
+from crypto.seal.trust import Trust
+from crypto.seal_registry import resources as registry_resources
+from crypto.seal_registry.build import Registry, RegistryConfig, build_registry
+from crypto.seal_registry.model import SIGN_ACR, Actor, SealEvent
+from crypto.seal_registry.ports import AuditTrail
+from crypto.tsa_verify import timestamp_verifier
+from iam.falcon_auth import Requirement, acr_satisfies
+
+_TRANSITION_TYPES: tuple[str, ...] = ("change",)
+_USE_TYPES: tuple[str, ...] = ("access",)
+
+
+class RecorderAuditTrail:
+    """``AuditTrail`` on the audit recorder; waits until the event is durable (fail closed)."""
+
+    def __init__(self, recorder: Callable[[], Recorder]) -> None:
+        self._recorder = recorder
+
+    def record(self, event: SealEvent) -> None:
+        """Record one seal event as an ECS audit event."""
+        recorder = self._recorder()
+        use = event.action == "seal.sign"
+        types = _USE_TYPES if use else _TRANSITION_TYPES
+        if event.outcome != "success":
+            types = (*types, "denied")
+        labels = dict(event.labels)
+        if event.document_sm3:
+            labels["document_sm3"] = event.document_sm3
+        recorder.record_event(
+            recorder.event(
+                event.action,
+                event.outcome,
+                category=("file",) if use else ("configuration",),
+                type=types,
+                reason=event.reason,
+                user=UserInfo(
+                    event.actor.subject, event.actor.username, tuple(sorted(event.actor.roles))
+                ),
+                org_path=event.org_path,
+                source_ip=event.actor.source_ip,
+                resource=ResourceRef("seal", event.seal_id, labels.get("es_id", "")),
+                labels=labels,
+            )
+        )
+
+
+def seal_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
+    """The registry's authorization: one of ``any_role``; ``acr`` when signing (401 + challenge)."""
+    credential = getattr(req.context, "credential", None)
+    levels = getattr(credential, "acr_levels", None)
+    principal = Requirement(any_role=any_role, acr=acr).check(
+        getattr(req.context, "principal", None), acr_levels=levels
+    )
+    try:
+        source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
+    except ValueError:
+        source_ip = ""
+    return Actor(
+        subject=principal.subject,
+        username=principal.username,
+        roles=principal.roles,
+        org_path=principal.org_path,
+        stepped_up=acr_satisfies(principal.acr, SIGN_ACR, levels),
+        source_ip=source_ip,
+    )
+
+
+class RegistryTrust:
+    """``POST /seals/verify`` trust from the registry's own CA: root, issuing CA, live CRLs."""
+
+    def __init__(self, registry: Registry, clock: Callable[[], dt.datetime]) -> None:
+        self._registry = registry
+        self._clock = clock
+
+    def trust(self) -> Trust:
+        """Current trust material (the CRL is re-read on every call: revocation is immediate)."""
+        ca = self._registry.ca
+        return Trust(
+            roots=tuple(ca.trust_roots()),
+            intermediates=tuple(ca.intermediates()),
+            crls=tuple(ca.crls(self._clock())),
+        )
+
+
+def registry_config(settings: Settings) -> RegistryConfig:
+    """Settings -> the registry's plain configuration."""
+    s = settings.seals
+    return RegistryConfig(
+        database_url=s.database_url.reveal(),
+        kek=s.kek.reveal(),
+        tsa_enabled=s.tsa_enabled,
+        organization=s.organization,
+        crl_url=s.crl_url,
+        crl_next_update=dt.timedelta(hours=s.crl_next_update_hours),
+        auto_migrate=s.auto_migrate,
+    )
+
+
+def build_seal_registry(
+    settings: Settings,
+    recorder: Recorder | None,
+    clock: Callable[[], dt.datetime],
+    audit: AuditTrail | None = None,
+) -> Registry | None:
+    """The registry when ``seals.enabled``; events go to ``recorder`` (or the installed one)."""
+    if not settings.seals.enabled:
+        return None
+    trail = audit or RecorderAuditTrail(lambda: recorder or current())
+    return build_registry(registry_config(settings), trail, clock)
+
+
+def mount(
+    api: registry_resources.Router, registry: Registry, clock: Callable[[], dt.datetime]
+) -> None:
+    """Add the registry, CA and TSA routes."""
+    registry_resources.add_routes(api, registry, seal_guard, clock)
+
+
+def verify_timestamps(registry: Registry) -> Callable[[bytes, bytes], dt.datetime]:
+    """Timestamp verifier for ``POST /seals/verify``: tokens from Anbao's TSA."""
+    ca = registry.ca
+    return timestamp_verifier(ca.trust_roots(), ca.intermediates())
+
+
+def attach(
+    api: Api,
+    settings: Settings,
+    *,
+    recorder: Recorder | None,
+    clock: Callable[[], dt.datetime],
+    readiness: Readiness,
+    trust: seal_resources.TrustSource | None,
+    file_trust: Callable[[], seal_resources.TrustSource],
+    audit: AuditTrail | None = None,
+) -> Registry | None:
+    """``POST /seals/verify`` always; with ``seals.enabled`` also the registry, CA and TSA.
+
+    With the registry on, verification trusts its CA (CRLs live) and its TSA, unless a
+    ``trust`` source is swapped in; otherwise the ``seal_verify`` files.
+    """
+    registry = build_seal_registry(settings, recorder, clock, audit)
+    if registry is None:
+        seal_resources.add_routes(api, trust or file_trust(), clock)
+        return None
+    seal_resources.add_routes(
+        api, trust or RegistryTrust(registry, clock), clock, verify_timestamps(registry)
+    )
+    mount(api, registry, clock)
+    readiness.dependencies.append(
+        Dependency("seal_registry", blocking_probe(registry.repository.ping))
+    )
+    api.app.add_middleware(_Shutdown(registry))
+    return registry
+
+
+class _Shutdown:
+    """Releases the registry's connection pool when the server shuts down."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    async def process_shutdown(self, scope: object, event: object) -> None:
+        del scope, event
+        self._registry.close()
