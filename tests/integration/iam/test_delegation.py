@@ -175,6 +175,12 @@ def _add_membership(w: World, who: str, inside: bool) -> falcon.testing.Result:
     return w.call(who, "PUT", f"/iam/people/{person.id}/memberships/{node.id}")
 
 
+def _remove_membership(w: World, who: str, inside: bool) -> falcon.testing.Result:
+    first, second = w.township(inside), w.township(inside)
+    person = w.realm.person([first, second])
+    return w.call(who, "DELETE", f"/iam/people/{person.id}/memberships/{second.id}")
+
+
 def _grant(role: str, bind: bool = False) -> Op:
     def op(w: World, who: str, inside: bool) -> falcon.testing.Result:
         person = _target(w, inside)
@@ -202,6 +208,7 @@ OPS: dict[str, tuple[Op, int]] = {
     "get_person": (_get_person, 200),
     "update_person": (_update_person, 200),
     "add_membership": (_add_membership, 200),
+    "remove_membership": (_remove_membership, 200),
     "grant_seal_user": (_grant("seal-user"), 200),
     "grant_org_admin": (_grant("org-admin", bind=True), 200),
     "grant_auditor": (_grant("auditor"), 200),
