@@ -95,6 +95,8 @@ def add_search_routes(
         except AuditStoreUnavailable:
             # Search still works on indices created with the mappings; writes are not blocked.
             log.warning("audit search mappings not installed: Elasticsearch unavailable")
+    if isinstance(store, SqliteAuditStore) and str(store.path) != ":memory:":
+        saved_path = Path(store.path).with_name("saved-searches.sqlite3")  # beside the events
     built = build_search(store, clock=clock, saved_path=saved_path, new_id=new_id)
     if built is None:
         return False
