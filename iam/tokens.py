@@ -12,7 +12,7 @@ module adds what a resource server needs and no library packages together:
   survives Keycloak key rotation without a restart and cannot be turned into a fetch storm;
 * ``iss``, ``aud``, ``exp``, ``nbf`` and ``iat`` with a small leeway (RFC 7519 §4.1), ``sub``
   required, and only access tokens (Keycloak's ``typ`` claim ``Bearer``; RFC 9068 ``at+jwt``);
-* a bounded LRU cache of verified tokens keyed by their SHA-256, never used at or after ``exp``,
+* a bounded cache (oldest insertions evicted first) of verified tokens keyed by their SHA-256, never used at or after ``exp``,
   because real clients send the same token many times and RSA verification dominates the cost.
 
 The compact serialization is split here and the signature checked by joserfc's algorithm
@@ -26,7 +26,6 @@ RFC 7662 introspection as well (:mod:`iam.introspection`).
 
 from __future__ import annotations
 
-import collections
 import hashlib
 import json
 import logging
@@ -130,7 +129,7 @@ class TokenVerifier:
         self._fetch_lock = threading.Lock()
         self._keys: _Keys | None = None
         self._last_fetch = float("-inf")
-        self._cache: collections.OrderedDict[bytes, Principal] = collections.OrderedDict()
+        self._cache: dict[bytes, Principal] = {}
         self._cache_size = cache_size
         self._headers: dict[bytes, dict[str, Any]] = {}
 
@@ -182,23 +181,24 @@ class TokenVerifier:
     # -- cache -------------------------------------------------------------------------------
 
     def _cached(self, digest: bytes, now: float) -> Principal | None:
-        with self._lock:
-            principal = self._cache.get(digest)
-            if principal is None:
-                return None
-            if now >= principal.expires_at:  # RFC 7519 §4.1.4: on or after exp, never
-                del self._cache[digest]
-                return None
-            self._cache.move_to_end(digest)
-            return principal
+        # Lock-free read (a dict lookup is atomic); FIFO order, so a hit changes nothing.
+        principal = self._cache.get(digest)
+        if principal is None:
+            return None
+        if now >= principal.expires_at:  # RFC 7519 §4.1.4: on or after exp, never
+            with self._lock:
+                self._cache.pop(digest, None)
+            return None
+        return principal
 
     def _remember(self, digest: bytes, principal: Principal) -> None:
+        """Insert; when full, drop the oldest insertions (they are also the first to expire)."""
         if self._cache_size <= 0:
             return
         with self._lock:
             self._cache[digest] = principal
             while len(self._cache) > self._cache_size:
-                self._cache.popitem(last=False)
+                del self._cache[next(iter(self._cache))]
 
     # -- verification ------------------------------------------------------------------------
 
@@ -328,7 +328,10 @@ def _numeric(value: object) -> TypeGuard[int | float]:
 
 
 def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
+    try:
+        return hashlib.sha256(token.encode()).digest()
+    except UnicodeError as exc:
+        raise Unauthenticated("The access token is malformed.") from exc
 
 
 def _split(token: str) -> tuple[bytes, bytes, bytes]:

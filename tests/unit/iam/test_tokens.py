@@ -243,18 +243,19 @@ def test_cache_serves_repeat_tokens_but_never_at_or_after_exp(
         verifier.verify(token)
 
 
-def test_cache_is_bounded_lru(issuer: LocalIssuer, clock: Clock) -> None:
+def test_cache_is_bounded_oldest_first(issuer: LocalIssuer, clock: Clock) -> None:
     verifier = TokenVerifier(
         issuer=issuer.issuer, audience=issuer.audience, jwks=issuer, clock=clock, cache_size=2
     )
     a, b, c = (issuer.token(NOW) for _ in range(3))
     verifier.verify(a)
     verifier.verify(b)
-    verifier.verify(a)  # a is now most recent
-    verifier.verify(c)  # evicts b
-    assert verifier.cached(a) is not None
-    assert verifier.cached(b) is None
+    verifier.verify(c)  # evicts a, the oldest insertion (and the first to expire)
+    assert verifier.cached(a) is None
+    assert verifier.cached(b) is not None
     assert verifier.cached(c) is not None
+    verifier.verify(a)  # verified again from scratch, evicting b
+    assert verifier.cached(b) is None
 
 
 def test_cache_can_be_disabled(issuer: LocalIssuer, clock: Clock) -> None:
