@@ -32,6 +32,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from audit.errors import AuditEventInvalid
+from audit.model_codec import canonical_event_bytes
 
 #: Version of this document schema; stored as ``anbao.schema_version`` in every document.
 SCHEMA_VERSION: Final = 1
@@ -273,8 +274,8 @@ class AuditEvent:
         return _to_document(self)
 
     def canonical_bytes(self) -> bytes:
-        """:func:`canonical_json` of :meth:`to_document`."""
-        return canonical_json(self.to_document())
+        """:func:`canonical_json` of :meth:`to_document` (built directly, see ``model_codec``)."""
+        return canonical_event_bytes(self, format_timestamp(self.timestamp), ECS_VERSION)
 
 
 def format_timestamp(value: dt.datetime) -> str:

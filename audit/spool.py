@@ -125,7 +125,9 @@ class Spool:
 
     # -- producers -----------------------------------------------------------------------------
 
-    def append(self, events: Sequence[AuditEvent], *, dedupe: bool = False) -> list[AuditEvent]:
+    def append(
+        self, events: Sequence[AuditEvent], *, dedupe: bool = False, wait: bool = True
+    ) -> list[AuditEvent]:
         """Durably store events (fsync per policy) and return them with their sequence numbers.
 
         ``dedupe`` is for events whose ids come from outside (Keycloak's event ids) and may be
@@ -133,14 +135,14 @@ class Spool:
         ``_EXTERNAL_WINDOW`` such ids) is not stored twice and keeps its first sequence number,
         so a redelivery leaves no gap or duplicate in the stream's sequence.
 
-        Raises :class:`AuditSpoolFull` per the backpressure policy, :class:`AuditSpoolError` when
-        the disk refuses; in both cases nothing of the batch was stored.
+        Raises :class:`AuditSpoolFull` per the backpressure policy (``wait=False``: at once, the
+        caller applies the policy itself), :class:`AuditSpoolError` when the disk refuses; in both
+        cases nothing of the batch was stored.
         """
         if not events:
             return []
-        deadline = time.monotonic() + (
-            self.config.block_timeout if self.config.backpressure is Backpressure.BLOCK else 0.0
-        )
+        blocking = wait and self.config.backpressure is Backpressure.BLOCK
+        deadline = time.monotonic() + (self.config.block_timeout if blocking else 0.0)
         while True:
             try:
                 return self._append_once(events, dedupe)

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Final
+from typing import Final
 
 from audit.errors import AuditStoreUnavailable
 from audit.model import AuditEvent, format_timestamp
@@ -35,28 +35,6 @@ CREATE INDEX IF NOT EXISTS events_user ON events(json_extract(doc, '$.user.name'
 CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(body);
 """
 _IN_CHUNK: Final = 500
-
-
-def _text_values(node: Any, out: list[str]) -> None:
-    if isinstance(node, str):
-        out.append(node)
-    elif isinstance(node, Mapping):
-        for value in node.values():
-            _text_values(value, out)
-    elif isinstance(node, list):
-        for value in node:
-            _text_values(value, out)
-
-
-def _keys(doc: Mapping[str, Any]) -> tuple[str | None, int | None]:
-    meta = doc.get("anbao")
-    if not isinstance(meta, Mapping):
-        return None, None
-    stream, seq = meta.get("stream"), meta.get("sequence")
-    return (
-        stream if isinstance(stream, str) else None,
-        seq if isinstance(seq, int) and not isinstance(seq, bool) else None,
-    )
 
 
 class SqliteAuditStore:
@@ -101,46 +79,56 @@ class SqliteAuditStore:
         )
 
     def write_documents(self, documents: Sequence[RawDocument]) -> WriteResult:
-        unique = {d.event_id: d for d in documents}
+        """Insert new ids in one transaction; JSON fields and the FTS row are computed in SQLite."""
+        rows = {
+            d.event_id: (d.event_id, d.timestamp, d.document.decode("utf-8")) for d in documents
+        }
         try:
             with self._lock:
                 db = self._conn
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    created = self._insert_new(db, unique)
+                    created, rejected = self._insert_new(db, list(rows.values()))
                     db.execute("COMMIT")
                 except BaseException:
                     db.execute("ROLLBACK")
                     raise
         except sqlite3.Error as exc:
             raise AuditStoreUnavailable("The embedded audit database cannot be written.") from exc
-        return WriteResult(created=created, existing=len(documents) - created)
+        return WriteResult(created, len(documents) - created - len(rejected), rejected)
 
-    def _insert_new(self, db: sqlite3.Connection, docs: dict[str, RawDocument]) -> int:
-        ids = list(docs)
+    def _insert_new(
+        self, db: sqlite3.Connection, rows: list[tuple[str, str, str]]
+    ) -> tuple[int, tuple[tuple[str, str], ...]]:
+        before = db.execute("SELECT coalesce(max(rowid), 0) FROM events").fetchone()[0]
+        db.executemany(
+            "INSERT OR IGNORE INTO events(event_id, stream, seq, ts, doc) "
+            "SELECT ?1, json_extract(?3, '$.anbao.stream'), json_extract(?3, '$.anbao.sequence'),"
+            " ?2, ?3 WHERE json_valid(?3)",
+            rows,
+        )
+        created = db.execute("SELECT count(*) FROM events WHERE rowid > ?", (before,)).fetchone()[0]
+        db.execute(
+            "INSERT INTO events_fts(rowid, body) SELECT e.rowid, "
+            "(SELECT group_concat(j.value, ' ') FROM json_tree(e.doc) j WHERE j.type = 'text') "
+            "FROM events e WHERE e.rowid > ?",
+            (before,),
+        )
+        rejected: tuple[tuple[str, str], ...] = ()
+        if created < len(rows):
+            present = self._present(db, [r[0] for r in rows])
+            rejected = tuple((r[0], "malformed_json") for r in rows if r[0] not in present)
+        return int(created), rejected
+
+    @staticmethod
+    def _present(db: sqlite3.Connection, ids: list[str]) -> set[str]:
+        found: set[str] = set()
         for i in range(0, len(ids), _IN_CHUNK):
             chunk = ids[i : i + _IN_CHUNK]
             marks = ",".join("?" * len(chunk))
-            for (found,) in db.execute(
-                f"SELECT event_id FROM events WHERE event_id IN ({marks})",  # noqa: S608 - placeholders only
-                chunk,
-            ):
-                docs.pop(found, None)
-        for raw in docs.values():
-            text = raw.document.decode("utf-8")
-            parsed = json.loads(text)
-            stream, seq = _keys(parsed)
-            cursor = db.execute(
-                "INSERT INTO events(event_id, stream, seq, ts, doc) VALUES (?,?,?,?,?)",
-                (raw.event_id, stream, seq, raw.timestamp, text),
-            )
-            words: list[str] = []
-            _text_values(parsed, words)
-            db.execute(
-                "INSERT INTO events_fts(rowid, body) VALUES (?,?)",
-                (cursor.lastrowid, " ".join(words)),
-            )
-        return len(docs)
+            query = f"SELECT event_id FROM events WHERE event_id IN ({marks})"  # noqa: S608 - placeholders only
+            found.update(row[0] for row in db.execute(query, chunk))
+        return found
 
     # -- reading -------------------------------------------------------------------------------
 

@@ -209,3 +209,49 @@ def test_document_matches_the_reference_construction(  # noqa: PLR0917 - hypothe
     assert event.to_document() == _reference_document(event)
     if seq is not None:
         assert event.with_sequence(seq) == event
+
+
+_texts = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@given(
+    name=_texts,
+    reason=_texts,
+    agent=_texts,
+    roles=st.lists(_texts, max_size=3),
+    labels=st.dictionaries(_texts, _texts, max_size=3),
+    personal=st.tuples(_texts, _texts, _texts, _texts),
+    resource=st.one_of(st.none(), st.tuples(_texts, _texts, _texts)),
+    http=st.one_of(st.none(), st.tuples(_texts, _texts, st.integers(0, 999))),
+    seq=st.one_of(st.none(), st.integers(0, 2**53)),
+    duration=st.one_of(st.none(), st.integers(0, 2**60)),
+)
+def test_fast_canonical_bytes_equal_the_generic_serialization(  # noqa: PLR0917 - hypothesis inputs
+    name: str,
+    reason: str,
+    agent: str,
+    roles: list[str],
+    labels: dict[str, str],
+    personal: tuple[str, str, str, str],
+    resource: tuple[str, str, str] | None,
+    http: tuple[str, str, int] | None,
+    seq: int | None,
+    duration: int | None,
+) -> None:
+    event = AuditEvent.unchecked(
+        id="e-1",
+        timestamp=T0,
+        action="seal.use",
+        outcome=Outcome.FAILURE,
+        category=("iam", "web"),
+        reason=reason,
+        user=UserInfo("", name, tuple(roles)),
+        user_agent=agent,
+        labels=labels,
+        personal=PersonalData(*personal),
+        resource=ResourceRef(*resource) if resource else None,
+        http=HttpInfo(*http) if http else None,
+        sequence=seq,
+        duration_ns=duration,
+    )
+    assert event.canonical_bytes() == canonical_json(event.to_document())

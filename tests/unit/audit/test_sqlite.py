@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from audit.ports import RawDocument
 from audit.sqlite import SqliteAuditStore
 from tests.unit.audit.conftest import T0, make_event
 
@@ -59,3 +60,19 @@ def test_delete_before_removes_old_events_and_their_text(store: SqliteAuditStore
     assert store.count() == 1
     fts = store.connection.execute("SELECT count(*) FROM events_fts").fetchone()[0]
     assert fts == 1
+
+
+def test_malformed_documents_are_rejected_not_retried_forever(store: SqliteAuditStore) -> None:
+    good = make_event(1, sequence=0)
+    result = store.write_documents(
+        [
+            RawDocument(good.id, "2026-11-26T08:00:00.001000Z", good.canonical_bytes()),
+            RawDocument("broken", "2026-11-26T08:00:00.002000Z", b"{not json"),
+        ]
+    )
+    assert (result.created, result.existing, result.rejected) == (
+        1,
+        0,
+        (("broken", "malformed_json"),),
+    )
+    assert store.streams() == {"main": 1}
