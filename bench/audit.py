@@ -9,8 +9,14 @@ Sections (``--sections``, comma-separated; each lives in its own ``bench/audit_*
 * ``search`` (bench/audit_search.py): ``GET /audit/events`` p50/p95 vs the same query sent
   directly to Elasticsearch (target <= 1.3) and vs the same compiled SQL on the embedded store.
 
-Other sections (ingest vs raw ``helpers.bulk``, middleware overhead) are added
-by registering a function in ``SECTIONS``: ``run(args, store_kind) -> dict``.
+* ``ingest`` (bench/audit_ingest.py): end-to-end pipeline rate (recorder -> spool -> shipper ->
+  store, until searchable) vs raw ``elasticsearch.helpers.bulk`` of the same documents (target
+  >= 0.7); for SQLite vs raw ``write_documents``.
+
+* ``middleware`` (bench/audit_ingest.py): request rate of the real service (uvicorn, wrk) with
+  the audit middleware vs without (target >= 0.9), per spool fsync policy.
+
+More sections are added by registering a function in ``SECTIONS``: ``run(args, kind, tmp)``.
 
     python bench/audit.py [--events 1000000] [--stores sqlite,elasticsearch] [--rounds 2]
 """
@@ -37,7 +43,7 @@ from typing import Any
 
 from audit.elasticsearch import ElasticsearchAuditStore
 from audit.sqlite import SqliteAuditStore
-from bench import audit_search, audit_verify
+from bench import audit_ingest, audit_search, audit_verify
 
 
 def es_env() -> dict[str, str]:
@@ -91,6 +97,10 @@ def section_verify(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, 
 SECTIONS: dict[str, Callable[[argparse.Namespace, str, Path], dict[str, Any]]] = {
     "verify": section_verify,
     "search": audit_search.section_search,
+    # ingest vs raw helpers.bulk / raw SQLite writes; API request rate with vs without the audit
+    # middleware (uvicorn + wrk); see bench/audit_ingest.py
+    "ingest": audit_ingest.section_ingest,
+    "middleware": audit_ingest.section_middleware,
 }
 
 
@@ -100,6 +110,11 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,elasticsearch")
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=5, help="middleware: wrk seconds per run")
+    parser.add_argument("--connections", type=int, default=32, help="middleware: wrk connections")
+    parser.add_argument(
+        "--fsync", default="batch,interval", help="middleware: spool fsync policies"
+    )
     args = parser.parse_args()
     result: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},
