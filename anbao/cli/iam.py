@@ -162,9 +162,11 @@ class _StdoutSink:
 
 
 def _attach() -> None:
+    from anbao.cli.iam_apps import apps  # noqa: PLC0415 - app onboarding
     from anbao.cli.iam_orgs import orgs  # noqa: PLC0415 - the org tree's commands
 
     iam.add_command(orgs)
+    iam.add_command(apps)
 
 
 _attach()
