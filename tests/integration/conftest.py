@@ -48,6 +48,9 @@ def _env(name: str) -> dict[str, str]:
     return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
 
 
+_URL_KEYS = {"keycloak": "KEYCLOAK_URL", "postgres": "POSTGRES_URL"}
+
+
 class _Servers:
     """Starts the named servers concurrently (two JVMs boot faster side by side than in turn)."""
 
@@ -74,7 +77,7 @@ class _Servers:
             if not was_up[name]:
                 self.started.append(name)
             env = _env(name)
-            url_key = "KEYCLOAK_URL" if name == "keycloak" else "ELASTICSEARCH_URL"
+            url_key = _URL_KEYS.get(name, "ELASTICSEARCH_URL")
             self.ready[name] = Server(name, env[url_key], env)
 
     def stop_started(self) -> None:
@@ -98,3 +101,10 @@ def keycloak(servers: _Servers) -> Server:
 @pytest.fixture(scope="session")
 def elasticsearch(servers: _Servers) -> Server:
     return servers.ready["elasticsearch"]
+
+
+@pytest.fixture(scope="session")
+def postgres(servers: _Servers) -> Server:
+    """PostgreSQL (deploy/local/postgres.sh); ``url`` is a superuser DSN on loopback."""
+    servers.ensure("postgres")
+    return servers.ready["postgres"]

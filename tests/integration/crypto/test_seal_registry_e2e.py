@@ -1,0 +1,248 @@
+"""Issue 6 "done when", end to end against the real stack: Keycloak, PostgreSQL, the HTTP API.
+
+A throwaway realm converged from ``deploy/keycloak/anbao-realm.yaml`` (the production realm
+file, so the step-up is the real one: acr "2" = password + OTP through the "anbao browser"
+flow, administrators always with OTP), real users logging in through Keycloak's
+authorization-code flow (``BrowserlessLogin``), a unique PostgreSQL database migrated by the
+app at start-up. An org admin applies, a seal admin approves and makes, the org admin
+activates, the holder signs an OFD document after step-up, a verifier gets "valid"; after
+revocation a new signature is refused, the CRL lists the certificate, and the old document
+still verifies as valid at its (time-stamped) signing time. Every step is in the audit spool.
+"""
+
+from __future__ import annotations
+
+import base64
+import dataclasses
+import json
+import secrets
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import falcon.testing
+import psycopg
+import pytest
+
+from anbao.app import Parts, create_app
+from anbao.settings import Settings
+from audit.recorder import Recorder
+from audit.spool import Spool, SpoolConfig
+from crypto import sm3
+from crypto.keystore import KekRing
+from crypto.pki import CertificateList
+from crypto.pki.testing import TEST_USCC
+from crypto.seal.testing import minimal_ofd, tiny_png
+from crypto.tsa import CONTENT_TYPE_TIMESTAMP, build_request, parse_response
+from tests.integration.conftest import Server
+from tests.integration.iam.realm_support import (
+    PASSWORD,
+    REALM_DIR,
+    BrowserlessLogin,
+    add_public_client,
+    add_user,
+    admin_for,
+    apply_file,
+    totp,
+    unique,
+)
+
+ORG = "/53/5301/530102"
+DEPT = f"{ORG}/finance"
+
+
+@dataclasses.dataclass
+class World:
+    client: falcon.testing.TestClient
+    spool: Spool
+    keycloak: Server
+    realm: str
+    users: dict[str, str]
+
+    def login(self, who: str, **params: str) -> str:
+        """A real login through the realm's browser flow (enrolling OTP when asked)."""
+        login = BrowserlessLogin(self.keycloak.url, self.realm, "portal")
+        try:
+            page = login.submit(
+                login.start(**params), "kc-form-login", username=self.users[who], password=PASSWORD
+            )
+            if login.code is None and "totpSecret" in page.text:
+                _, fields = page.form()
+                page = login.submit(page, None, totp=totp(fields["totpSecret"]), userLabel="e2e")
+            assert login.code, f"{who} did not finish the login: {page.title()}"
+            return str(login.tokens()["access_token"])
+        finally:
+            login.close()
+
+    def call(self, token: str, method: str, path: str, **kwargs: Any) -> falcon.testing.Result:
+        headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
+        return self.client.simulate_request(method, path, headers=headers, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def database(postgres: Server) -> Iterator[str]:
+    name = f"anbao_seals_{secrets.token_hex(4)}"
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    env = postgres.env
+    yield (
+        f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
+        f"@{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{name}"
+    )
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def world(
+    keycloak: Server, database: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    realm = unique("seals")
+    assert apply_file(keycloak, REALM_DIR / "anbao-realm.yaml", realm).applied
+    admin = admin_for(keycloak)
+    add_public_client(admin, realm, "portal")
+    users = {
+        "org_admin": unique("orgadmin"),
+        "seal_admin": unique("sealadmin"),
+        "holder": unique("holder"),
+    }
+    add_user(admin, realm, users["org_admin"], roles=("org-admin",), attributes={"org_path": ORG})
+    add_user(admin, realm, users["seal_admin"], roles=("seal-admin",))
+    add_user(admin, realm, users["holder"], roles=("seal-user",), attributes={"org_path": DEPT})
+    tmp = tmp_path_factory.mktemp("seals")
+    env = keycloak.env
+    settings = Settings.load(
+        {
+            "ANBAO_KEYCLOAK_URL": keycloak.url,
+            "ANBAO_KEYCLOAK_REALM": realm,
+            "ANBAO_KEYCLOAK_REQUIRED": "false",
+            "ANBAO_KEYCLOAK_ADMIN_USERNAME": env["KEYCLOAK_ADMIN_USERNAME"],
+            "ANBAO_KEYCLOAK_ADMIN_PASSWORD": env["KEYCLOAK_ADMIN_PASSWORD"],
+            "ANBAO_SERVER_ACCESS_LOG": "false",
+            "ANBAO_AUDIT_SQLITE_PATH": str(tmp / "audit.sqlite3"),
+            "ANBAO_AUDIT_SPOOL_PATH": str(tmp / "spool.sqlite3"),
+            "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(tmp / "integrity.sqlite3"),
+            "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp / "sth.pem"),
+            "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp / "keys.json"),
+            "ANBAO_SEALS_ENABLED": "true",
+            "ANBAO_SEALS_DATABASE_URL": database,
+            "ANBAO_SEALS_KEK": KekRing.generate_entry("e2e"),
+            "ANBAO_SEALS_CRL_URL": "http://127.0.0.1:8000/seals/ca/crl",
+        }
+    )
+    spool = Spool(SpoolConfig(path=tmp / "seal-events.sqlite3"))
+    recorder = Recorder(spool)
+    client = falcon.testing.TestClient(create_app(settings, Parts(audit_recorder=recorder)))
+    try:
+        yield World(client, spool, keycloak, realm, users)
+    finally:
+        recorder.close()
+        spool.close()
+        admin.delete_realm(realm)
+
+
+def application() -> dict[str, Any]:
+    return {
+        "org_path": DEPT,
+        "org_name": "昆明市五华区财政局",
+        "uscc": TEST_USCC,
+        "name": "昆明市五华区财政局公章",
+        "holders": [],
+        "picture": base64.b64encode(tiny_png()).decode(),
+        "picture_type": "PNG",
+        "width_mm": 40,
+        "height_mm": 40,
+        "valid_days": 365,
+    }
+
+
+def verify(w: World, document: bytes, at: str | None = None) -> dict[str, Any]:
+    result = w.client.simulate_post(
+        "/seals/verify",
+        body=document,
+        headers={"Content-Type": "application/ofd"},
+        params={"at": at} if at else None,
+    )
+    assert result.status_code == 200, result.text
+    return dict(result.json)
+
+
+def events(w: World) -> list[dict[str, Any]]:
+    return [json.loads(r.document) for r in w.spool.peek(10_000)]
+
+
+def test_apply_approve_make_sign_verify_revoke(world: World) -> None:
+    w = world
+    org_admin = w.login("org_admin")
+    seal_admin = w.login("seal_admin")
+    body = {**application(), "holders": [w.users["holder"]]}
+
+    created = w.call(org_admin, "POST", "/seals", json=body)
+    assert created.status_code == 201, created.text
+    seal_id = created.json["id"]
+    assert w.call(seal_admin, "POST", "/seals", json=body).status_code == 403
+    assert w.call(org_admin, "POST", f"/seals/{seal_id}/approve").status_code == 403
+    for step in ("approve", "make"):
+        result = w.call(seal_admin, "POST", f"/seals/{seal_id}/{step}")
+        assert result.status_code == 200, result.text
+    assert w.call(org_admin, "POST", f"/seals/{seal_id}/activate").json["state"] == "active"
+
+    document = minimal_ofd("五华区财政局 通知")
+    weak = w.login("holder")  # password only: acr "1"
+    refused = w.call(
+        weak, "POST", f"/seals/{seal_id}/sign", body=document,
+        headers={"Content-Type": "application/ofd"},
+    )  # fmt: skip
+    assert refused.status_code == 401
+    assert 'acr_values="2"' in refused.headers["www-authenticate"]
+
+    strong = w.login("holder", acr_values="2")  # step-up: password + OTP
+    signed = w.call(
+        strong, "POST", f"/seals/{seal_id}/sign", body=document,
+        params={"page": "1", "x": "100", "y": "150"}, headers={"Content-Type": "application/ofd"},
+    )  # fmt: skip
+    assert signed.status_code == 200, signed.text
+    signed_at = time.time()
+    report = verify(w, signed.content)
+    assert report["status"] == "valid", json.dumps(report, ensure_ascii=False, indent=1)
+
+    time.sleep(1.1)  # the revocation time must follow the signing time (second resolution)
+    revoked = w.call(seal_admin, "POST", f"/seals/{seal_id}/revoke", json={"reason": "superseded"})
+    assert revoked.json["state"] == "revoked"
+    crl = CertificateList.load(w.client.simulate_get("/seals/ca/crl").content)
+    assert int(revoked.json["cert_serial"], 16) in {r.serial_number for r in crl.revoked}
+
+    again = w.call(
+        strong, "POST", f"/seals/{seal_id}/sign", body=minimal_ofd("after"),
+        headers={"Content-Type": "application/ofd"},
+    )  # fmt: skip
+    assert again.status_code == 409
+    assert again.json["type"].endswith("seal_use_refused")
+    later = verify(w, signed.content)
+    assert later["status"] == "valid", "the old signature is judged at its signing time"
+    assert signed_at < time.time()
+
+    trail = [(e["event"]["action"], e["event"]["outcome"]) for e in events(w)]
+    for action in ("seal.apply", "seal.approve", "seal.make", "seal.activate", "seal.revoke"):
+        assert (action, "success") in trail
+    assert ("seal.sign", "success") in trail
+    assert trail.count(("seal.sign", "failure")) == 1
+    use = next(e for e in events(w) if e["event"]["action"] == "seal.sign")
+    assert use["labels"]["document_sm3"] == sm3.digest(document).hex()
+    assert use["user"]["name"] == w.users["holder"]
+
+
+def test_public_tsa_and_ca(world: World) -> None:
+    w = world
+    response = w.client.simulate_post(
+        "/tsa",
+        body=build_request(sm3.digest(b"x"), nonce=1),
+        headers={"Content-Type": CONTENT_TYPE_TIMESTAMP},
+    )
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/timestamp-reply"
+    assert parse_response(response.content)
+    pem = w.client.simulate_get("/seals/ca/certificates").content
+    assert pem.count(b"BEGIN CERTIFICATE") == 2
+    assert w.client.simulate_get("/seals").status_code == 401
+    assert w.client.simulate_get("/readyz").json["checks"]["seal_registry"]["status"] == "up"
