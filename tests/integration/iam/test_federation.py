@@ -13,6 +13,7 @@ from tests.integration.iam.realm_support import (
     admin_for,
     apply_file,
     claims_of,
+    totp,
     unique,
 )
 
@@ -93,3 +94,31 @@ def test_the_anbao_realm_rejects_the_court_password_directly(keycloak, realms):
         assert login.code is None
     finally:
         login.close()
+
+
+def test_brokered_administrators_still_need_otp(keycloak, realms):
+    court, anbao = realms
+    admin = admin_for(keycloak)
+    judge = unique("judge")
+    add_user(admin, court, judge)
+    first, _ = broker_login(keycloak, anbao, judge)
+    try:
+        sub = claims_of(keycloak, anbao, first.tokens()["access_token"])["sub"]
+    finally:
+        first.close()
+    admin.change_current_realm(anbao)
+    flows = admin.get_idp("court")
+    assert flows["firstBrokerLoginFlowAlias"] == "anbao first broker login"
+    admin.assign_realm_roles(sub, [admin.get_realm_role("org-admin")])
+
+    second, page = broker_login(keycloak, anbao, judge)
+    try:
+        assert second.code is None, "a brokered org-admin got a code without OTP"
+        _, fields = page.form()
+        second.submit(page, None, totp=totp(fields["totpSecret"]), userLabel="phone")
+        assert second.code
+        claims = claims_of(keycloak, anbao, second.tokens()["access_token"])
+    finally:
+        second.close()
+    assert claims["sub"] == sub
+    assert "org-admin" in claims["realm_access"]["roles"]
