@@ -18,9 +18,16 @@ from urllib.parse import quote
 import httpx
 
 from iam.errors import IdentityProviderUnavailable
-from iam.orgs_errors import OrgConflict
+from iam.orgs_errors import InvalidOrgInput, OrgConflict
 
 _REFRESH_MARGIN = 15.0
+#: Keycloak's user-profile field names -> ours; its message text is never passed on.
+_FIELDS = {
+    "firstName": "given_name",
+    "lastName": "family_name",
+    "email": "email",
+    "username": "username",
+}
 
 
 class KeycloakAdminClient:
@@ -113,6 +120,8 @@ class KeycloakAdminClient:
             return response
         if status == httpx.codes.CONFLICT:
             raise OrgConflict("The directory already holds this name, code or username.")
+        if status == httpx.codes.BAD_REQUEST:
+            raise _rejected(response)
         if status >= httpx.codes.BAD_REQUEST:
             raise IdentityProviderUnavailable(
                 f"Keycloak answered {status} to {method} {path.split('?', maxsplit=1)[0].split('/')[1]}."
@@ -140,3 +149,14 @@ class KeycloakAdminClient:
 
     def created_id(self, response: httpx.Response) -> str:
         return response.headers["location"].rstrip("/").rsplit("/", 1)[1]
+
+
+def _rejected(response: httpx.Response) -> InvalidOrgInput:
+    """A 400 from Keycloak (usually its user profile): name the field, not Keycloak's words."""
+    try:
+        body = response.json()
+    except ValueError:
+        body = {}
+    errors = body.get("errors", [body]) if isinstance(body, dict) else []
+    field = next((e.get("field") for e in errors if isinstance(e, dict) and e.get("field")), "")
+    return InvalidOrgInput(_FIELDS.get(str(field), "body"), "rejected by the realm's rules")
