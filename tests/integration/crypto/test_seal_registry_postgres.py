@@ -1,0 +1,101 @@
+"""The seal registry's SQL adapters and migrations on the real PostgreSQL (production database)."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import psycopg
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+
+from crypto.keystore import KekRing
+from crypto.pki.testing import TEST_USCC
+from crypto.seal.testing import tiny_png
+from crypto.seal_registry import migrations
+from crypto.seal_registry.build import RegistryConfig, build_registry
+from crypto.seal_registry.errors import SealStateConflict
+from crypto.seal_registry.model import ORG_ADMIN, SEAL_ADMIN, Actor, Application, SealState
+from crypto.seal_registry.sql import create_engine
+from crypto.seal_registry.tables import metadata
+from crypto.seal_registry.testing import RecordingAuditTrail
+from tests.integration.conftest import Server
+
+NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def database(postgres: Server) -> Iterator[str]:
+    name = f"anbao_seals_{secrets.token_hex(4)}"
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    yield postgres.url.rsplit("/", 1)[0] + f"/{name}"
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_migrations_on_postgres(database: str) -> None:
+    engine = create_engine(database)
+    try:
+        migrations.upgrade(engine)
+        migrations.upgrade(engine)
+        assert migrations.current(engine) == migrations.head()
+        with engine.connect() as connection:
+            diff = compare_metadata(MigrationContext.configure(connection), metadata)
+        assert [d for d in diff if d[0] != "remove_table"] == []
+        migrations.downgrade(engine, "base")
+        assert not [
+            t for t in sa.inspect(engine).get_table_names() if t.startswith("seal_registry_s")
+        ]
+    finally:
+        engine.dispose()
+
+
+def test_concurrent_approvals_one_wins(database: str) -> None:
+    audit = RecordingAuditTrail()
+    config = RegistryConfig(database_url=database, kek=KekRing.generate_entry("k1"))
+    registry = build_registry(config, audit, lambda: NOW)
+    try:
+        applicant = Actor("oa", "oa", frozenset({ORG_ADMIN}), "/53/5301")
+        record = registry.service.apply(
+            applicant,
+            Application(
+                org_path="/53/5301/finance",
+                org_name="昆明市财政局",
+                uscc=TEST_USCC,
+                name="昆明市财政局公章",
+                holders=("h",),
+                picture_type="PNG",
+                picture=tiny_png(),
+                width_mm=40,
+                height_mm=40,
+            ),
+        )
+        outcomes: list[str] = []
+        barrier = threading.Barrier(4)
+
+        def approve(n: int) -> None:
+            admin = Actor(f"sa{n}", f"sa{n}", frozenset({SEAL_ADMIN}), "")
+            barrier.wait()
+            try:
+                registry.service.approve(admin, record.id)
+                outcomes.append("won")
+            except SealStateConflict:
+                outcomes.append("conflict")
+
+        threads = [threading.Thread(target=approve, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert sorted(outcomes) == ["conflict", "conflict", "conflict", "won"]
+        stored = registry.repository.get(record.id)
+        assert stored is not None
+        assert stored.state is SealState.APPROVED
+        assert stored.version == record.version + 1
+    finally:
+        registry.close()
