@@ -10,8 +10,9 @@ here, in the composition root.
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 import logging
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from prometheus_client.registry import Collector
 
 from anbao.metrics import Metrics
 from anbao.settings import Environment, Settings
-from audit.elasticsearch import check_retention
+from audit.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.errors import AuditEventInvalid
 from audit.middleware import AuditMiddleware
 from audit.model import AuditEvent, EventKind, Outcome, UserInfo, event_from_document
@@ -28,6 +29,7 @@ from audit.pipeline import Shipper
 from audit.ports import AuditStore
 from audit.recorder import Recorder, install
 from audit.spool import Spool, SpoolConfig, SpoolStats
+from audit.sqlite import SqliteAuditStore
 
 log = logging.getLogger("anbao.audit")
 
@@ -95,7 +97,28 @@ def build_audit_runtime(settings: Settings, store: AuditStore) -> AuditRuntime:
             stream="system",
         )
 
-    return AuditRuntime(recorder, Shipper(spool, store, on_alarm=alarm))
+    return AuditRuntime(
+        recorder, Shipper(spool, store, on_alarm=alarm, maintenance=retention_task(settings, store))
+    )
+
+
+def retention_task(settings: Settings, store: AuditStore) -> Callable[[], None] | None:
+    """Hourly retention, run by the shipping worker: Elasticsearch deletes expired monthly indices
+    itself where it has ILM (then this is a no-op), else Anbao deletes them; SQLite deletes rows."""
+    days = settings.audit.retention_days
+
+    def run() -> None:
+        now = dt.datetime.now(dt.UTC)
+        if isinstance(store, ElasticsearchAuditStore):
+            deleted = store.enforce_retention(now)
+            if deleted:
+                log.warning("audit retention: deleted expired indices %s", ", ".join(deleted))
+        elif isinstance(store, SqliteAuditStore):
+            count = store.delete_before(now - dt.timedelta(days=days))
+            if count:
+                log.warning("audit retention: deleted %d events older than %d days", count, days)
+
+    return run if isinstance(store, (ElasticsearchAuditStore, SqliteAuditStore)) else None
 
 
 class AuditCollector(Collector):

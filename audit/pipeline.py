@@ -58,6 +58,9 @@ class Shipper:
         idle_wait: float = 0.2,
         on_alarm: Callable[[SpoolStats], None] | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        maintenance: Callable[[], None] | None = None,
+        maintenance_every: float = 3600.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spool = spool
         self.store = store
@@ -71,6 +74,10 @@ class Shipper:
         self._thread: threading.Thread | None = None
         self._lock_file: IO[bytes] | None = None
         self._alarmed = False
+        self._maintenance = maintenance
+        self._maintenance_every = maintenance_every
+        self._monotonic = monotonic
+        self._next_maintenance = 0.0
 
     # -- the single-shipper lock ---------------------------------------------------------------
 
@@ -158,6 +165,18 @@ class Shipper:
             self._alarmed = False
         return stats
 
+    def maybe_maintain(self) -> bool:
+        """Run the periodic maintenance (retention) when due; only the lock holder calls it."""
+        now = self._monotonic()
+        if self._maintenance is None or now < self._next_maintenance:
+            return False
+        self._next_maintenance = now + self._maintenance_every
+        try:
+            self._maintenance()
+        except Exception:
+            log.exception("audit store maintenance (retention) failed")
+        return True
+
     # -- the background thread -----------------------------------------------------------------
 
     def start(self) -> None:
@@ -183,6 +202,8 @@ class Shipper:
                 shipped = self.ship_once()
                 backoff = 0.1
                 self.check_alarm()
+                if shipped == 0:
+                    self.maybe_maintain()
             except Exception as exc:  # noqa: BLE001 - the shipper thread must never die
                 self.counters.store_failures += 1
                 code = exc.code if isinstance(exc, AuditError) else type(exc).__name__

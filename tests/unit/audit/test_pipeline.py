@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import uuid
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
@@ -198,3 +199,37 @@ def test_background_shipper_thread(recorder: Recorder, store: FlakyStore) -> Non
         shipper.stop()
     assert store.count() == 25
     assert recorder.spool.stats().pending_events == 0
+
+
+def test_maintenance_runs_when_due_and_survives_failures(
+    recorder: Recorder, store: FlakyStore
+) -> None:
+    now = [0.0]
+    runs: list[float] = []
+
+    def retention() -> None:
+        runs.append(now[0])
+        if len(runs) == 2:
+            raise AuditStoreUnavailable("down during retention")
+
+    shipper = Shipper(
+        recorder.spool, store, maintenance=retention, maintenance_every=60, monotonic=lambda: now[0]
+    )
+    assert shipper.maybe_maintain()
+    now[0] = 30
+    assert not shipper.maybe_maintain()
+    now[0] = 61
+    assert shipper.maybe_maintain()  # raised inside: logged, not propagated
+    now[0] = 122
+    assert shipper.maybe_maintain()
+    assert runs == [0.0, 61, 122]
+
+
+def test_event_ids_are_uuid7_and_unique() -> None:
+    ids = {new_event_id() for _ in range(10_000)}
+    assert len(ids) == 10_000
+    sample = uuid.UUID(next(iter(ids)))
+    assert (sample.version, sample.variant) == (7, uuid.RFC_4122)
+    early = new_event_id(clock_ms=lambda: 1_000)
+    late = new_event_id(clock_ms=lambda: 2_000)
+    assert early < late  # time-ordered
