@@ -33,6 +33,7 @@ _ZIP_ERRORS = (
     NotImplementedError,
     RuntimeError,
     KeyError,
+    IndexError,
 )
 
 
@@ -104,6 +105,8 @@ def read_package(data: bytes, limits: Limits = DEFAULT_LIMITS) -> dict[str, byte
             raise UnsafePackage("too many entries in the package")
         total = 0
         for info in infos:
+            if not info.filename:
+                raise UnsafePackage("an entry has an empty name")
             _check_entry(info, limits)
             total += info.file_size
         if total > limits.max_total_bytes:

@@ -175,3 +175,14 @@ def test_pictures():
 def test_bad_pictures_are_refused(picture, message):
     with pytest.raises(InvalidPicture, match=message):
         check_picture(picture)
+
+
+def test_fuzz_regressions_give_reports(opts):
+    """Inputs the fuzzer once crashed on (tests/fuzz/regressions, first byte = mode)."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[3] / "fuzz" / "regressions"
+    for path in sorted(folder.iterdir()):
+        data = path.read_bytes()[1:]
+        assert str(verify_ofd(data, opts).status) == "invalid", path.name
+        assert str(verify_any(data, opts).status) == "invalid", path.name
