@@ -22,9 +22,10 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
+import json
 import typing
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeVar
+from typing import Any, TypeAlias, TypeVar
 
 import falcon
 import falcon.asgi
@@ -40,6 +41,7 @@ from iam.model import Principal
 from iam.tokens import TokenVerifier
 
 T = TypeVar("T")
+App: TypeAlias = falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]
 
 
 def bearer_token(authorization: str | None) -> str:
@@ -113,6 +115,62 @@ class AuthMiddleware:
         if principal is None:
             principal = await asyncio.to_thread(self._verifier.verify, token)
         return principal
+
+
+def challenge(exc: Exception) -> str:
+    """The ``WWW-Authenticate`` value for a 401 (RFC 6750 §3; RFC 9470 §3 adds ``acr_values``)."""
+    parts = ['Bearer realm="anbao"']
+    error = getattr(exc, "bearer_error", None)
+    if error:
+        parts.append(f'error="{error}"')
+    acr_values = getattr(exc, "acr_values", None)
+    if acr_values:
+        parts.append(f'acr_values="{" ".join(acr_values)}"')
+    return ", ".join(parts)
+
+
+_STATUS = (
+    (Unauthenticated, 401),
+    (Forbidden, 403),
+    (IdentityProviderUnavailable, 503),
+)
+
+
+async def _handle_iam_error(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Exception, params: object
+) -> None:
+    """RFC 9457 problem details for the SDK's errors, for apps without Anbao's error table."""
+    del req, params
+    status = next(code for cls, code in _STATUS if isinstance(exc, cls))
+    body: dict[str, Any] = {
+        "type": "urn:anbao:problem:" + str(getattr(exc, "code", "error")),
+        "title": str(getattr(exc, "title", "Error")),
+        "status": status,
+        "detail": str(getattr(exc, "detail", "")),
+        **getattr(exc, "problem_extra", {}),
+    }
+    resp.status = status
+    resp.content_type = "application/problem+json"
+    resp.text = json.dumps(body, ensure_ascii=False)
+    if status == 401:  # noqa: PLR2004
+        resp.set_header("WWW-Authenticate", challenge(exc))
+
+
+def protect(
+    app: App,
+    verifier: TokenVerifier,
+    *,
+    introspection: IntrospectionCache | None = None,
+    acr_levels: Mapping[str, int] | None = None,
+) -> App:
+    """Everything an app needs in one call: the middleware and 401/403/503 problem responses.
+
+    ``protect(falcon.asgi.App(), keycloak_verifier(url, realm, audience="my-app"))``
+    """
+    app.add_middleware(AuthMiddleware(verifier, introspection=introspection, acr_levels=acr_levels))
+    for cls, _ in _STATUS:
+        app.add_error_handler(cls, _handle_iam_error)
+    return app
 
 
 def acr_satisfies(actual: str, required: str, levels: Mapping[str, int] | None = None) -> bool:

@@ -8,10 +8,13 @@ add their audience with an ``oidc-audience-mapper`` themselves.
 from __future__ import annotations
 
 import dataclasses
+import html
+import re
 import secrets
 from typing import Any
 
 import httpx
+import requests
 from keycloak import KeycloakAdmin
 
 from tests.integration.conftest import Server
@@ -108,3 +111,25 @@ def create_realm(keycloak: Server, prefix: str, *, roles: tuple[str, ...] = ()) 
 
 def delete_realm(keycloak: Server, realm: KcRealm) -> None:
     admin_for(keycloak).delete_realm(realm.name)
+
+
+def browserless_login(authorize_url: str, username: str, password: str) -> str:
+    """Sign in on Keycloak's login form without a browser; returns the redirect with the code.
+
+    Keycloak marks its session cookies ``Secure``; a cookie jar would not send them back over
+    the loopback http used here, so the cookies are carried by hand.
+    """
+    page = requests.get(authorize_url, timeout=10)
+    assert page.status_code == 200, page.text[:500]
+    action = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text)
+    assert action, "no login form"
+    cookies = "; ".join(f"{c.name}={c.value}" for c in page.cookies)
+    done = requests.post(
+        html.unescape(action.group(1)),
+        data={"username": username, "password": password, "credentialId": ""},
+        headers={"Cookie": cookies},
+        allow_redirects=False,
+        timeout=10,
+    )
+    assert done.status_code == 302, done.text[:500]
+    return str(done.headers["Location"])

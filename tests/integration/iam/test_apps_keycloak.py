@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import html
 import json
-import re
 import secrets
 import time
 import uuid
@@ -29,7 +27,13 @@ from iam.errors import Conflict, NotFound
 from iam.keycloak import keycloak_verifier
 from iam.model import Principal
 from tests.integration.conftest import Server
-from tests.integration.iam.kc_realm import KcRealm, admin_for, create_realm, delete_realm
+from tests.integration.iam.kc_realm import (
+    KcRealm,
+    admin_for,
+    browserless_login,
+    create_realm,
+    delete_realm,
+)
 
 REDIRECT = "http://127.0.0.1:8765/callback"
 PASSWORD = "Ab1!" + secrets.token_urlsafe(12)
@@ -173,28 +177,6 @@ def _admin() -> dict[str, Any]:
     }
 
 
-def _login(authorize_url: str) -> str:
-    """Browser-less sign-in on Keycloak's login form; returns the redirect with the code.
-
-    Keycloak marks its session cookies ``Secure``; a cookie jar would not send them back over
-    the loopback http used here, so the cookies are carried by hand.
-    """
-    page = requests.get(authorize_url, timeout=10)
-    assert page.status_code == 200, page.text[:500]
-    action = re.search(r'<form[^>]*id="kc-form-login"[^>]*action="([^"]+)"', page.text)
-    assert action, "no login form"
-    cookies = "; ".join(f"{c.name}={c.value}" for c in page.cookies)
-    done = requests.post(
-        html.unescape(action.group(1)),
-        data={"username": "citizen", "password": PASSWORD, "credentialId": ""},
-        headers={"Cookie": cookies},
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert done.status_code == 302, done.text[:500]
-    return done.headers["Location"]
-
-
 def test_public_app_login_with_pkce(realm: KcRealm, service: AppService) -> None:
     created = service.register(
         developer("erin"),
@@ -238,7 +220,7 @@ def test_public_app_login_with_pkce(realm: KcRealm, service: AppService) -> None
     ) as oauth:
         verifier = generate_token(48)
         url, _state = oauth.create_authorization_url(authorize, code_verifier=verifier)
-        callback = _login(url)
+        callback = browserless_login(url, "citizen", PASSWORD)
         token = oauth.fetch_token(
             token_endpoint(realm), authorization_response=callback, code_verifier=verifier
         )

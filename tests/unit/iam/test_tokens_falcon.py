@@ -13,7 +13,7 @@ import pytest
 
 from anbao import errors
 from iam.errors import Forbidden, InsufficientAuthentication, Unauthenticated
-from iam.falcon_auth import AuthMiddleware, acr_satisfies, bearer_token, requires
+from iam.falcon_auth import AuthMiddleware, acr_satisfies, bearer_token, protect, requires
 from iam.introspection import IntrospectionCache
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
@@ -233,3 +233,27 @@ def test_bearer_token_is_case_insensitive_scheme() -> None:
     assert bearer_token("bearer abc") == "abc"
     with pytest.raises(Unauthenticated):
         bearer_token("")
+
+
+def test_protect_gives_a_plain_falcon_app_the_same_answers(issuer: LocalIssuer) -> None:
+    """Apps outside Anbao get deny-by-default and problem+json 401/403 from one call."""
+    verifier = TokenVerifier(
+        issuer=issuer.issuer, audience=issuer.audience, jwks=issuer, clock=time.time
+    )
+    app = falcon.asgi.App()
+    protect(app, verifier)
+    app.add_route("/reports", Reports())
+    app.add_route("/public", Public())
+    client = falcon.testing.TestClient(app)
+    assert client.simulate_get("/public").status_code == 200
+    missing = client.simulate_get("/reports")
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == 'Bearer realm="anbao"'
+    assert missing.headers["content-type"] == "application/problem+json"
+    weak = issuer.token(time.time(), realm_access={"roles": ["auditor"]}, acr="1")
+    step_up = client.simulate_get("/reports", headers=bearer(weak))
+    assert step_up.status_code == 401
+    assert step_up.json["acr_values"] == ["2"]
+    assert 'error="insufficient_user_authentication"' in step_up.headers["www-authenticate"]
+    no_role = issuer.token(time.time(), acr="2")
+    assert client.simulate_get("/reports", headers=bearer(no_role)).status_code == 403
