@@ -9,6 +9,7 @@ here, in the composition root.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import logging
@@ -228,3 +229,19 @@ class AuditLifespan:
     async def process_shutdown(self, scope: object, event: object) -> None:
         del scope, event
         self._runtime.stop_shipping()
+
+
+@contextlib.contextmanager
+def keycloak_event_sink(settings: Settings) -> Iterator[RecorderEventSink]:
+    """The sink for ``anbao iam events pull``: records into the service's spool (stream ``iam``).
+
+    The pull process only appends; the running service's shipper (which holds the spool lock)
+    ships the events with the rest, so the puller needs no store credentials.
+    """
+    spool = Spool(spool_config(settings))
+    recorder = Recorder(spool)
+    try:
+        yield RecorderEventSink(recorder)
+    finally:
+        recorder.close()
+        spool.close()

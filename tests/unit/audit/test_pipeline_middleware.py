@@ -12,7 +12,7 @@ import falcon.testing
 import pytest
 
 from anbao.app import Parts, create_app
-from anbao.audit_wiring import AuditRuntime, RecorderEventSink
+from anbao.audit_wiring import AuditRuntime, RecorderEventSink, keycloak_event_sink
 from anbao.settings import Settings
 from audit.errors import AuditStoreUnavailable
 from audit.pipeline import Shipper
@@ -173,3 +173,17 @@ def test_keycloak_events_are_recorded_once_even_when_redelivered(tmp_path: Path)
     }
     assert docs[1]["labels"]["target_user_id"] == "u-9"
     assert docs[0]["service"] == {"name": "keycloak"}
+
+
+def test_keycloak_sink_from_settings_writes_the_service_spool(tmp_path: Path) -> None:
+    settings = Settings.load({"ANBAO_AUDIT_SPOOL_PATH": str(tmp_path / "spool.db")})
+    event = {
+        "@timestamp": "2026-11-26T08:00:00.123Z",
+        "event": {"id": "kc-1", "action": "logout", "outcome": "success", "type": ["end"]},
+    }
+    with keycloak_event_sink(settings) as sink:
+        sink.emit([event])
+    spool = Spool(SpoolConfig(path=tmp_path / "spool.db"))
+    (record,) = spool.peek(10)
+    spool.close()
+    assert (record.event_id, record.stream, record.sequence) == ("kc-1", "iam", 0)
