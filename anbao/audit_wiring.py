@@ -24,10 +24,11 @@ from anbao.metrics import Metrics
 from anbao.settings import Environment, Settings
 from audit.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.errors import AuditEventInvalid
+from audit.integrity_setup import build_field_cipher
 from audit.middleware import AuditMiddleware
 from audit.model import AuditEvent, EventKind, Outcome, UserInfo, event_from_document
 from audit.pipeline import Shipper
-from audit.ports import AuditStore
+from audit.ports import AuditStore, EventSealer
 from audit.recorder import Recorder, install
 from audit.spool import Spool, SpoolConfig, SpoolStats
 from audit.sqlite import SqliteAuditStore
@@ -75,14 +76,22 @@ class AuditRuntime:
         install(None)
 
 
-def build_audit_runtime(settings: Settings, store: AuditStore) -> AuditRuntime:
-    """Spool + recorder + shipper from settings; refuses a retention under the legal minimum."""
-    check_retention(
-        settings.audit.retention_days,
-        development=settings.environment is Environment.DEVELOPMENT,
-    )
+def build_audit_runtime(
+    settings: Settings, store: AuditStore, *, sealer: EventSealer | None = None
+) -> AuditRuntime:
+    """Spool + recorder + shipper from settings; refuses a retention under the legal minimum.
+
+    Sensitive fields are sealed (SM4-GCM, ``audit.sensitive.FieldCipher``) before the spool, with
+    the keyring of ``audit_integrity.field_keyring_file`` unless a ``sealer`` is given.
+    """
+    development = settings.environment is Environment.DEVELOPMENT
+    check_retention(settings.audit.retention_days, development=development)
+    if sealer is None:
+        sealer = build_field_cipher(
+            settings.audit_integrity.field_keyring_file, create_missing=development
+        )
     spool = Spool(spool_config(settings))
-    recorder = Recorder(spool)
+    recorder = Recorder(spool, sealer=sealer)
 
     def alarm(stats: SpoolStats) -> None:
         recorder.record(

@@ -12,9 +12,15 @@ import falcon.testing
 import pytest
 
 from anbao.app import Parts, create_app
-from anbao.audit_wiring import AuditRuntime, RecorderEventSink, keycloak_event_sink
+from anbao.audit_wiring import (
+    AuditRuntime,
+    RecorderEventSink,
+    build_audit_runtime,
+    keycloak_event_sink,
+)
 from anbao.settings import Settings
 from audit.errors import AuditStoreUnavailable
+from audit.model import PersonalData
 from audit.pipeline import Shipper
 from audit.ports import RawDocument, WriteResult
 from audit.recorder import Recorder
@@ -187,3 +193,24 @@ def test_keycloak_sink_from_settings_writes_the_service_spool(tmp_path: Path) ->
     (record,) = spool.peek(10)
     spool.close()
     assert (record.event_id, record.stream, record.sequence) == ("kc-1", "iam", 0)
+
+
+def test_runtime_from_settings_seals_personal_data_before_the_spool(tmp_path: Path) -> None:
+    settings = Settings.load(
+        {
+            "ANBAO_AUDIT_SPOOL_PATH": str(tmp_path / "spool.db"),
+            "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp_path / "keys.json"),
+        }
+    )
+    runtime = build_audit_runtime(settings, KeptOpenStore(tmp_path / "store.db"))
+    try:
+        event = runtime.recorder.record(
+            "data.read", "success", personal=PersonalData(phone="13800000000")
+        )
+    finally:
+        runtime.stop()
+    spool = Spool(SpoolConfig(path=tmp_path / "spool.db"))
+    (record,) = spool.peek(10)
+    spool.close()
+    assert b"13800000000" not in record.document
+    assert json.loads(record.document)["personal"]["phone"] == event.personal.phone
