@@ -94,6 +94,8 @@ class KeycloakAdminClient:
                     response = self._http.post(self._token_url, data=self._form)
                 except httpx.HTTPError as exc:
                     raise IdentityProviderUnavailable("Keycloak is unreachable.") from exc
+                if response.status_code >= httpx.codes.INTERNAL_SERVER_ERROR:
+                    raise IdentityProviderUnavailable("Keycloak could not issue an admin token.")
                 if response.status_code != httpx.codes.OK:
                     raise IdentityProviderUnavailable("Keycloak refused Anbao's admin credentials.")
                 body = response.json()
