@@ -180,7 +180,7 @@ def _one(cert: Certificate, issuer: Certificate, trust: Trust, at: datetime) -> 
 
 
 def revocation_check(path: ValidatedPath | None, trust: Trust, at: datetime) -> Check:
-    """Revocation of every non-anchor certificate of ``path`` at signing time ``at``."""
+    """Revocation of every non-anchor certificate of ``path`` at time ``at`` (signing, or seal making)."""
     if path is None:
         return Check("revocation", Status.INDETERMINATE, "no validated certificate path")
     results = [_one(c, i, trust, at) for c, i in itertools.pairwise(path.certificates)]

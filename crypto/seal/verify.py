@@ -13,7 +13,7 @@ Seal.esl equal to the embedded seal.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from crypto import sm3
@@ -115,9 +115,10 @@ def maker_checks(seal: Seal, opts: Options, at: datetime) -> tuple[list[Check], 
     if maker is None:
         checks.append(Check("maker_chain", Status.FAIL, "the maker certificate does not parse"))
     else:
-        checks.append(
-            chain_check("maker_chain", maker, opts.trust, seal.info.property.create_date)[0]
-        )
+        made = seal.info.property.create_date
+        chain, path = chain_check("maker_chain", maker, opts.trust, made)
+        revoked = revocation_check(path, opts.trust, made)
+        checks += [chain, replace(revoked, name="maker_revocation")]
     try:
         check_picture(seal.info.picture)
         checks.append(

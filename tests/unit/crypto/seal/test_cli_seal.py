@@ -73,6 +73,7 @@ def test_make_sign_verify(files):
     assert result.exit_code == 3, result.output
     checks = {c["name"]: c["status"] for c in report["signatures"][0]["checks"]}
     assert checks.pop("revocation") == "indeterminate"
+    assert checks.pop("maker_revocation") == "indeterminate"
     assert checks.pop("timestamp") == "not_applicable"
     assert set(checks.values()) == {"pass"}
     detached = _run(

@@ -51,7 +51,7 @@ def client(trust):
         verifier=verifier,
         audit_store=_Store(),
         seal_trust=_Trust(trust),
-        clock=lambda: (NOW + timedelta(days=1)).timestamp(),
+        clock=(NOW + timedelta(days=1)).timestamp,
     )
     return falcon.testing.TestClient(create_app(settings, parts))
 

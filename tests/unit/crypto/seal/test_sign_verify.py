@@ -43,6 +43,7 @@ def test_valid_detached_signature_passes_every_check(sample, opts):
         "signing_time",
         "maker_signature",
         "maker_chain",
+        "maker_revocation",
         "picture",
         "seal_validity",
         "signer_listed",
@@ -213,3 +214,22 @@ def test_timestamp_hook_embeds_and_verifier_reads_it(sample, opts):
     report = verify_detached(der, b"contract text", replace(opts, timestamp_verifier=verifier))
     assert statuses(report)["timestamp"] == "pass"
     assert str(report.status) == "valid"
+
+
+def test_seal_made_with_a_revoked_maker_certificate_is_invalid(sample):
+    from crypto.pki import RevocationReason, RevokedCertificate
+
+    from .conftest import root_crl
+
+    entry = RevokedCertificate(
+        sample.maker.serial_number, NOW - timedelta(minutes=1), RevocationReason.KEY_COMPROMISE
+    )
+    crl = sample.pki.crl(revoked=(entry,), now=NOW, next_update=timedelta(days=30))
+    trust = Trust(
+        roots=(sample.pki.root,),
+        intermediates=(sample.pki.intermediate,),
+        crls=(crl, root_crl(sample)),
+    )
+    report = verify_seal(sample.seal.der, Options(trust=trust, at=NOW + timedelta(days=1)))
+    assert statuses(report)["maker_revocation"] == "fail"
+    assert str(report.status) == "invalid"
