@@ -18,6 +18,7 @@ import itertools
 import re
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cached_property
 
 from crypto.errors import CryptoError
 from crypto.pki import (
@@ -51,6 +52,20 @@ class Trust:
     crls: tuple[CertificateList, ...] = ()
     uids: tuple[bytes, ...] = (DEFAULT_UID, OPENSSL_IMPLICIT_UID)
 
+    @cached_property
+    def chain_key(self) -> tuple[object, ...]:
+        """The exact bytes path validation depends on (a cache key)."""
+        return (
+            tuple(c.der for c in self.roots),
+            tuple(c.der for c in self.intermediates),
+            self.uids,
+        )
+
+    @cached_property
+    def crl_key(self) -> tuple[bytes, ...]:
+        """The exact bytes of the CRLs (a cache key)."""
+        return tuple(c.der for c in self.crls)
+
 
 _PATHS: Lru[tuple[ValidatedPath, tuple[tuple[datetime, datetime], ...]]] = Lru(512)
 _CRL_SIGNATURES: Lru[bool] = Lru(512)
@@ -63,14 +78,6 @@ _SERIALS: Lru[int] = Lru(512)
 def subject_text(cert: Certificate) -> str:
     """The subject as "/C=CN/O=…" text, cached by the certificate's DER."""
     return _NAMES.get_or(cert.der, lambda: format_name(cert.subject))
-
-
-def _trust_key(trust: Trust) -> tuple[object, ...]:
-    return (
-        tuple(c.der for c in trust.roots),
-        tuple(c.der for c in trust.intermediates),
-        trust.uids,
-    )
 
 
 def _within(periods: tuple[tuple[datetime, datetime], ...], at: datetime) -> bool:
@@ -89,7 +96,7 @@ def chain_check(
     """
     if not trust.roots:
         return Check(name, Status.INDETERMINATE, "no trust roots given"), None
-    key = (cert.der, _trust_key(trust))
+    key = (cert.der, trust.chain_key)
     cached = _PATHS.get(key)
     if cached is not None and _within(cached[1], at):
         path = cached[0]
@@ -154,7 +161,7 @@ def _issuer_crls(issuer: Certificate, trust: Trust) -> _IssuerCrls:
         currencies = tuple((c.this_update, c.next_update) for c in crls)
         return _IssuerCrls(currencies, {k: tuple(v) for k, v in revoked.items()})
 
-    key = (issuer.der, tuple(c.der for c in trust.crls), trust.uids)
+    key = (issuer.der, trust.crl_key, trust.uids)
     return _ISSUER_CRLS.get_or(key, compute)
 
 
