@@ -33,9 +33,9 @@ from audit.integrity_model import (
     tree_head_tbs,
 )
 from audit.integrity_ports import IntegrityLog, SpooledDocument
+from audit.integrity_scan import document_sequence
 from audit.integrity_verify import (
     document_event_id,
-    document_sequence,
     leaf_hash,
     verify_stream,
 )

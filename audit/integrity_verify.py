@@ -29,7 +29,8 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+import typing
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from audit import merkle
@@ -42,19 +43,13 @@ from audit.integrity_model import (
     StreamReport,
 )
 from audit.integrity_ports import IntegrityLog
+from audit.integrity_scan import Item, Lookahead, document_sequence, parse_raw, scan_items
 from audit.model import canonical_json
 from audit.ports import AuditStore, Document
 from crypto.errors import CryptoError
 from crypto.sm2 import PublicKey
 
 WINDOW = 10_000
-
-
-def document_sequence(document: Document) -> int | None:
-    """``anbao.sequence`` of a stored document, or ``None`` when missing or malformed."""
-    anbao = document.get("anbao")
-    value = anbao.get("sequence") if isinstance(anbao, Mapping) else None
-    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def document_event_id(document: Document) -> str:
@@ -139,30 +134,8 @@ def _signature_problem(head: SignedTreeHead, trusted: Mapping[str, PublicKey]) -
 class _Pending:
     """Differences kept aside until the end of the pass."""
 
-    docs: list[tuple[int, str, bytes, Document]] = dataclasses.field(default_factory=list)
+    docs: list[tuple[int, str, Document]] = dataclasses.field(default_factory=list)
     logged: dict[int, LeafRecord] = dataclasses.field(default_factory=dict)
-
-
-class _Lookahead:
-    """The store scan with one document of lookahead, consumed window by window."""
-
-    def __init__(self, documents: Iterator[Document]) -> None:
-        self._it = documents
-        self._next: Document | None = next(self._it, None)
-
-    def below(self, stop: int | None) -> Iterator[Document]:
-        """Yield documents with a sequence below ``stop``, one at a time.
-
-        Streaming matters: holding a window of parsed documents alive makes Python's cyclic
-        garbage collector traverse them over and over (it runs on allocation counts).
-        """
-        while self._next is not None:
-            seq = document_sequence(self._next)
-            if stop is not None and seq is not None and seq >= stop:
-                return
-            doc, self._next = self._next, None
-            yield doc
-            self._next = next(self._it, None)
 
 
 def verify_stream(
@@ -175,6 +148,8 @@ def verify_stream(
     stop: int | None = None,
     anchors: Sequence[SignedTreeHead] = (),
     window: int = WINDOW,
+    scan_batch: int = 5000,
+    background: bool = False,
 ) -> StreamReport:
     """Verify one stream; store documents with ``start <= sequence < stop`` are compared."""
     all_heads = _merge_heads(log.heads(stream), [a for a in anchors if a.stream == stream])
@@ -183,7 +158,11 @@ def verify_stream(
     stop = logged if stop is None else stop
     tree = merkle.CompactTree(merkle.SM3)
     pending = _Pending()
-    scan = _Lookahead(store.scan(stream, start, stop if stop < logged else None))
+    scan = Lookahead(
+        scan_items(
+            store, stream, start, stop if stop < logged else None, scan_batch, background=background
+        )
+    )
     head_iter = iter(heads)
     next_head = next(head_iter, None)
     checked = 0
@@ -247,18 +226,22 @@ def _check_root(head: SignedTreeHead, tree: merkle.CompactTree, findings: list[F
         )
 
 
-def _match(records: Sequence[LeafRecord], docs: Iterable[Document], pending: _Pending) -> int:
-    """Match documents against the logged records of their window; returns how many were read."""
+def _match(records: Sequence[LeafRecord], items: Iterable[Item], pending: _Pending) -> int:
+    """Match stored items against the logged records of their window; returns how many."""
     expected = {r.sequence: r for r in records}
     count = 0
-    for doc in docs:
+    for seq, raw, doc in items:
         count += 1
-        seq = document_sequence(doc)
         record = expected.get(seq) if seq is not None else None
-        if record is not None and matches(doc, record.leaf_hash):
+        if record is not None and raw is not None and merkle.SM3.leaf(raw) == record.leaf_hash:
             del expected[record.sequence]
             continue
-        pending.docs.append((-1 if seq is None else seq, document_event_id(doc), b"", doc))
+        document = doc if doc is not None else parse_raw(typing.cast(bytes, raw))
+        if record is not None and matches(document, record.leaf_hash):
+            del expected[record.sequence]  # bytes differ only in form: canonical JSON matches
+            continue
+        found = document_sequence(document)
+        pending.docs.append((-1 if found is None else found, document_event_id(document), document))
     pending.logged.update(expected)
     return count
 
@@ -268,7 +251,7 @@ def _classify(stream: str, pending: _Pending, logged: int) -> list[Finding]:
     for entry in pending.logged.values():
         by_id.setdefault(entry.event_id, entry)
     findings = []
-    for seq, event_id, _digest, doc in pending.docs:
+    for seq, event_id, doc in pending.docs:
         record = by_id.pop(event_id) if event_id in by_id else None
         if record is None:
             kind = FindingKind.UNLOGGED if seq >= logged else FindingKind.INSERTED

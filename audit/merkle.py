@@ -63,12 +63,15 @@ def _sm3_digest() -> Callable[[bytes], bytes]:
     check both against gmssl's independent SM3.
     """
     try:
-        hashlib.new("sm3", b"abc")
+        prototype = hashlib.new("sm3")
     except ValueError:
         return sm3.digest
+    copy = prototype.copy  # copying a fresh context skips OpenSSL 3's per-call digest fetch
 
     def digest(data: bytes) -> bytes:
-        return hashlib.new("sm3", data).digest()
+        h = copy()
+        h.update(data)
+        return h.digest()
 
     return digest
 

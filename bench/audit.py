@@ -68,6 +68,7 @@ def section_verify(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, 
                 n=args.events,
                 rounds=args.rounds,
                 scan=lambda: audit_verify.sqlite_snapshot_scan(path),
+                raw_store=audit_verify.RawSqliteStore(store, path),
             )
         finally:
             store.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import datetime as dt
+import json
 
 from audit.model import AuditEvent, Outcome, PersonalData, UserInfo
 
@@ -71,3 +72,12 @@ def make_events(
         )
         for i in range(start, start + n)
     ]
+
+
+class RawMemoryStore(MemoryStore):
+    """Offers ``scan_raw`` (stored bytes, key order as written), like a store that can."""
+
+    def scan_raw(self, stream, start=0, stop=None, *, batch_size=1000):
+        for doc in self.scan(stream, start, stop, batch_size=batch_size):
+            raw = json.dumps(doc, separators=(",", ":"), ensure_ascii=False).encode()
+            yield doc["anbao"]["sequence"], raw

@@ -286,3 +286,33 @@ def test_document_without_sequence_is_counted(service):
     assert [(f.kind.value, f.event_id, f.detail) for f in findings] == [
         ("inserted", "", "1 stored document(s) without a valid anbao.sequence")
     ]
+
+
+@pytest.mark.parametrize("background", [False, True], ids=["inline", "prefetch"])
+@pytest.mark.parametrize("raw", [False, True], ids=["parsed", "raw"])
+def test_all_four_with_raw_scan_and_prefetch(service, raw, background):
+    from audit.integrity_scan import RawScanner
+    from audit.integrity_verify import verify_stream
+    from tests.unit.audit.integrity_helpers import RawMemoryStore
+
+    store = RawMemoryStore() if raw else MemoryStore()
+    assert isinstance(store, RawScanner) is raw
+    events = make_events(40)
+    ingest(service, store, events)
+    service.issue("main")
+    store.docs[events[2].id]["event"]["action"] = "seal.forge"
+    del store.docs[events[30].id]
+    store.docs["x"] = make_events(1, start=9, prefix="forged")[0].to_document()
+    store.docs[events[11].id]["anbao"]["sequence"] = 12
+    store.docs[events[12].id]["anbao"]["sequence"] = 11
+    report = verify_stream(
+        service.log, store, "main", service.trusted, window=8, background=background
+    )
+    assert sorted((f.kind.value, f.event_id, f.sequence) for f in report.findings) == [
+        ("deleted", events[30].id, 30),
+        ("inserted", "forged-main-9", 9),
+        ("modified", events[2].id, 2),
+        ("reordered", events[11].id, 12),
+        ("reordered", events[12].id, 11),
+    ]
+    assert report.checked_events == 40
