@@ -39,6 +39,13 @@ def _signed_data(token: bytes) -> cms.SignedData:
         raise TimestampError("the token does not carry a TSTInfo")
     if len(signed["signer_infos"]) != 1:
         raise TimestampError("a time-stamp token has exactly one signer")
+    # Not covered by the signature, so held to exactly what a conforming token carries
+    # (RFC 5652 §5.1, §5.3: version 3 with issuerAndSerialNumber signer version 1).
+    if signed["version"].native != "v3" or signed["signer_infos"][0]["version"].native != "v1":
+        raise TimestampError("unexpected SignedData or SignerInfo version")
+    algorithms = [a["algorithm"].dotted for a in signed["digest_algorithms"]]
+    if algorithms != [SM3_OID]:
+        raise TimestampError("the token's digestAlgorithms is not SM3")
     return signed
 
 

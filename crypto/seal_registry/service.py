@@ -12,6 +12,7 @@ action fails (fail closed).
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -60,6 +61,13 @@ class _SigningParts(TypedDict):
 _LIVE = frozenset({SealState.MADE, SealState.ACTIVE, SealState.SUSPENDED})
 
 
+def _effective(record: SealRecord, now: datetime) -> SealRecord:
+    """How a record reads at ``now``: live seals past validEnd show as expired (not stored)."""
+    if record.state in _LIVE and record.valid_end is not None and now > record.valid_end:
+        return dataclasses.replace(record, state=SealState.EXPIRED)
+    return record
+
+
 def _new_id() -> str:
     return uuid.uuid4().hex
 
@@ -89,11 +97,19 @@ class SealService:
     # -- queries -----------------------------------------------------------------------------
 
     def show(self, actor: Actor, seal_id: str) -> SealRecord:
-        """One seal the actor may see (else SealNotFound, whether it exists or not)."""
-        return self._visible(actor, seal_id)
+        """One seal the actor may see (else SealNotFound, whether it exists or not).
+
+        A live seal past its validEnd is marked expired now (and audited), not at some sweep.
+        """
+        return self._expire_if_due(self._visible(actor, seal_id), self._clock())
 
     def list(self, actor: Actor, state: SealState | None = None) -> Sequence[SealRecord]:
         """Seals the actor may see: all for seal admins, the subtree for org admins, held ones."""
+        now = self._clock()
+        records = (_effective(r, now) for r in self._find(actor, state))
+        return [r for r in records if state is None or r.state is state]
+
+    def _find(self, actor: Actor, state: SealState | None) -> Sequence[SealRecord]:
         if SEAL_ADMIN in actor.roles:
             return self._repo.find(state=state)
         found: dict[str, SealRecord] = {}

@@ -6,6 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 from asn1crypto import cms, tsp
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from crypto import sm3
 from crypto.keystore import KekRing, MemoryWrappedKeys, SoftwareKeyStore
@@ -117,3 +119,30 @@ def test_untrusted_and_tampered_tokens(world: tuple[SealCa, TimeStampAuthority])
         )
     with pytest.raises(TimestampError, match="malformed"):
         verify_token(token[:-3], trust_roots=ca.trust_roots())
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=512))
+def test_hostile_requests_get_a_rejection(
+    world: tuple[SealCa, TimeStampAuthority], data: bytes
+) -> None:
+    _, authority = world
+    with pytest.raises(TimestampError, match="rejection"):
+        parse_response(authority.respond(data))
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(cut=st.integers(min_value=0, max_value=2000), flip=st.integers(min_value=0, max_value=2000))
+def test_mangled_tokens_only_raise_timestamp_error(
+    world: tuple[SealCa, TimeStampAuthority], cut: int, flip: int
+) -> None:
+    ca, authority = world
+    token = bytearray(authority.stamp(b"value"))
+    token[flip % len(token)] ^= 0x55
+    mangled = bytes(token[: len(token) - cut % len(token)])
+    with pytest.raises(TimestampError):
+        verify_token(mangled, trust_roots=ca.trust_roots(), intermediates=ca.intermediates())

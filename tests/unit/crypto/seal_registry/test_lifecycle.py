@@ -150,6 +150,8 @@ def test_expiry_refuses_use(world: World) -> None:
     w, service = world, world.registry.service
     record = made(w)
     w.clock.advance(days=366)
+    assert [r.state for r in service.list(w.seal_admin)] == [SealState.EXPIRED]
+    assert service.list(w.seal_admin, SealState.ACTIVE) == []
     with pytest.raises(SealUseRefused, match="expired"):
         service.sign_document(w.holder, record.id, b"late")
     assert service.show(w.holder, record.id).state is SealState.EXPIRED
