@@ -31,7 +31,7 @@ from anbao.settings import AuditStoreKind, Environment, Settings
 from anbao.web import AsgiApp
 from audit import integrity_resources
 from audit.elasticsearch import ElasticsearchAuditStore
-from audit.integrity import IntegrityService
+from audit.integrity import HeadTicker, IntegrityService
 from audit.integrity_setup import IntegrityConfig, build_field_cipher, build_integrity
 from audit.ports import AuditStore
 from audit.recorder import Recorder
@@ -191,6 +191,25 @@ def build_seal_trust(settings: Settings) -> seal_resources.FileTrust:
     return trust
 
 
+def add_audit_integrity(
+    api: Api, settings: Settings, parts: Parts, audit_store: AuditStore
+) -> IntegrityService:
+    """Proof, heads and reveal routes; tree heads signed in the background while serving."""
+    integrity = parts.audit_integrity or build_audit_integrity(settings, parts.clock)
+    reveal = None
+    if parts.audit_recorder is not None:
+        cipher = build_field_cipher(
+            settings.audit_integrity.field_keyring_file,
+            create_missing=settings.environment is Environment.DEVELOPMENT,
+        )
+        reveal = RevealService(audit_store, cipher, parts.audit_recorder)
+    integrity_resources.add_routes(
+        api, integrity=integrity, store=audit_store, guard=audit_guard, reveal=reveal
+    )
+    api.app.add_middleware(integrity_resources.HeadTickerLifespan(HeadTicker(integrity)))
+    return integrity
+
+
 def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     parts = parts or Parts()
     metrics = Metrics()
@@ -251,17 +270,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
         audit=parts.seal_audit,
     )
 
-    integrity = parts.audit_integrity or build_audit_integrity(settings, parts.clock)
-    reveal = None
-    if parts.audit_recorder is not None:
-        cipher = build_field_cipher(
-            settings.audit_integrity.field_keyring_file,
-            create_missing=settings.environment is Environment.DEVELOPMENT,
-        )
-        reveal = RevealService(audit_store, cipher, parts.audit_recorder)
-    integrity_resources.add_routes(
-        api, integrity=integrity, store=audit_store, guard=audit_guard, reveal=reveal
-    )
+    integrity = add_audit_integrity(api, settings, parts, audit_store)
     add_search_routes(
         api,
         audit_store,

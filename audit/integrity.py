@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from audit import merkle
+from audit.errors import AuditError
 from audit.integrity_model import (
     EventNotLogged,
     HeadNotFound,
@@ -43,6 +45,8 @@ from audit.model import AuditEvent, canonical_json
 from audit.ports import AuditStore, Document
 from crypto import keys, sm3
 from crypto.sm2 import PrivateKey, PublicKey
+
+log = logging.getLogger("anbao.audit.integrity")
 
 
 def key_id(public_key: PublicKey) -> str:
@@ -272,3 +276,36 @@ class IntegrityService:
             later = [h.size for h in heads if h.timestamp_ms >= time_to_ms]
             stop = min(later) if later else None
         return start, stop
+
+
+class HeadTicker:
+    """Calls :meth:`IntegrityService.issue_due` periodically from a daemon thread.
+
+    Without it, a quiet stream would wait for its next event before its time threshold is
+    looked at; with it, no logged event stays unsigned much longer than ``every_seconds``.
+    """
+
+    def __init__(self, service: IntegrityService, period: float | None = None) -> None:
+        self._service = service
+        self._period = period or max(0.05, min(service.policy.every_seconds / 4, 5.0))
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._stop.clear()
+            self._thread = threading.Thread(target=self._run, name="audit-heads", daemon=True)
+            self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._period):
+            try:
+                self._service.issue_due()
+            except AuditError:
+                log.exception("could not issue audit tree heads; retrying")

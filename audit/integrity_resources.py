@@ -16,7 +16,7 @@ from typing import Any, ClassVar, Protocol
 import falcon
 import falcon.asgi
 
-from audit.integrity import IntegrityService
+from audit.integrity import HeadTicker, IntegrityService
 from audit.integrity_model import IntegrityError
 from audit.ports import AuditStore
 from audit.sensitive import SensitiveDataError
@@ -163,6 +163,21 @@ class Reveal:
         )
         resp.set_header("Cache-Control", "no-store")
         _send(resp, result)
+
+
+class HeadTickerLifespan:
+    """ASGI lifespan middleware: sign due tree heads in the background while the app runs."""
+
+    def __init__(self, ticker: HeadTicker) -> None:
+        self._ticker = ticker
+
+    async def process_startup(self, scope: object, event: object) -> None:
+        del scope, event
+        self._ticker.start()
+
+    async def process_shutdown(self, scope: object, event: object) -> None:
+        del scope, event
+        self._ticker.stop()
 
 
 def add_routes(

@@ -316,3 +316,23 @@ def test_all_four_with_raw_scan_and_prefetch(service, raw, background):
         ("reordered", events[12].id, 11),
     ]
     assert report.checked_events == 40
+
+
+def test_ticker_signs_a_quiet_stream(service, clock):
+    import time as _time
+
+    from audit.integrity import HeadTicker
+
+    store = MemoryStore()
+    ingest(service, store, make_events(3))
+    assert service.log.heads("main") == []
+    ticker = HeadTicker(service, period=0.01)
+    ticker.start()
+    try:
+        clock.now += 61
+        deadline = _time.monotonic() + 10
+        while not service.log.heads("main") and _time.monotonic() < deadline:
+            _time.sleep(0.01)
+    finally:
+        ticker.stop()
+    assert [h.size for h in service.log.heads("main")] == [3]
