@@ -95,3 +95,19 @@ def test_invalid_placements(kind: NodeKind, code: str, parent: OrgNode | None, f
     with pytest.raises(InvalidOrgInput) as info:
         check_placement(kind, code, parent)
     assert info.value.field == field
+
+
+@pytest.mark.parametrize(
+    ("code", "path"),
+    [
+        ("530000", "/530000"),
+        ("530100", "/530000/530100"),
+        ("530102", "/530000/530100/530102"),
+        ("530102101", "/530000/530100/530102/530102101"),
+        ("530102101201", "/530000/530100/530102/530102101/530102101201"),
+        (SPECIMEN, None),
+        ("5301", None),
+    ],
+)
+def test_division_codes_carry_their_path(code: str, path: str | None) -> None:
+    assert codes.division_path(code) == path
