@@ -38,4 +38,4 @@ integration: install
 	$(PY) -m pytest tests/integration
 
 bench: install
-	$(PY) bench/http.py
+	$(PY) -m bench.http

@@ -2,11 +2,11 @@
 # Machine prerequisites of the local scripts and tests; installs what is missing (Debian, as root).
 set -euo pipefail
 need=()
-for tool in curl unzip openssl mvn setpriv; do
+for tool in curl unzip openssl mvn javac setpriv; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 [ ${#need[@]} -eq 0 ] && exit 0
-declare -A package=([curl]=curl [unzip]=unzip [openssl]=openssl [mvn]=maven [setpriv]=util-linux)
+declare -A package=([curl]=curl [unzip]=unzip [openssl]=openssl [mvn]=maven [javac]=default-jdk-headless [setpriv]=util-linux)
 pkgs=(); for tool in "${need[@]}"; do pkgs+=("${package[$tool]}"); done
 if [ "$(id -u)" != 0 ]; then
     echo "prereqs: missing ${need[*]}; install: sudo apt-get install ${pkgs[*]}" >&2; exit 1
