@@ -10,11 +10,12 @@ value, in ``SES_Signature.timeStamp`` (``TimeStampAuthority.timestamper``).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Final
 
 from asn1crypto import algos, cms, core, tsp, x509
@@ -101,6 +102,49 @@ def _rejection(fail: str, text: str) -> bytes:
     return bytes(_TimeStampResp({"status": status}).dump())
 
 
+_SHORT_FORM: Final = 0x80
+
+
+def _tlv(tag: int, content: bytes) -> bytes:
+    """One DER TLV (X.690 §8.1): definite length, short form below 128."""
+    size = len(content)
+    if size < _SHORT_FORM:
+        return bytes((tag, size)) + content
+    octets = size.to_bytes((size.bit_length() + 7) // 8, "big")
+    return bytes((tag, 0x80 | len(octets))) + octets + content
+
+
+def _seq(*parts: bytes) -> bytes:
+    return _tlv(0x30, b"".join(parts))
+
+
+def _int(value: int) -> bytes:
+    """A non-negative INTEGER, minimal (X.690 §8.3.2)."""
+    return _tlv(0x02, value.to_bytes(value.bit_length() // 8 + 1, "big"))
+
+
+def _generalized_time(value: datetime) -> bytes:
+    """GeneralizedTime in UTC, fraction without trailing zeros (RFC 3161 §2.4.2, X.690 §11.7)."""
+    value = value.astimezone(UTC)
+    text = value.strftime("%Y%m%d%H%M%S")
+    if value.microsecond:
+        text += f".{value.microsecond:06d}".rstrip("0")
+    return _tlv(0x18, (text + "Z").encode())
+
+
+@functools.cache
+def _algorithm_der(oid: str) -> bytes:
+    return bytes(algos.DigestAlgorithm({"algorithm": oid}).dump())
+
+
+_OID_SIGNED_DATA: Final = bytes(core.ObjectIdentifier("1.2.840.113549.1.7.2").dump())
+_OID_TST_INFO: Final = bytes(core.ObjectIdentifier("1.2.840.113549.1.9.16.1.4").dump())
+_OID_MESSAGE_DIGEST: Final = bytes(core.ObjectIdentifier("1.2.840.113549.1.9.4").dump())
+_SM2_SM3_DER: Final = bytes(algos.SignedDigestAlgorithm({"algorithm": SM2_SM3_OID}).dump())
+_ACCURACY_1S: Final = _seq(_int(1))
+_GRANTED: Final = _seq(_int(0))
+
+
 class TimeStampAuthority:
     """Anbao's TSA: answers TimeStampReq with SM2-signed tokens (RFC 3161 §2.4.2)."""
 
@@ -122,6 +166,28 @@ class TimeStampAuthority:
         self._serial = serial
         self._policy = policy
         self._uid = uid
+        self._policy_der = bytes(core.ObjectIdentifier(policy).dump())
+        self._sid = bytes(
+            cms.IssuerAndSerialNumber(
+                {"issuer": certificate.issuer, "serial_number": certificate.serial_number}
+            ).dump()
+        )
+        self._content_type_attr = bytes(
+            cms.CMSAttribute({"type": "content_type", "values": ["tst_info"]}).dump()
+        )
+        ess = {
+            "hash_algorithm": {"algorithm": SM3_OID},
+            "cert_hash": sm3.digest(certificate.der),
+            "issuer_serial": {
+                "issuer": [x509.GeneralName(name="directory_name", value=certificate.issuer)],
+                "serial_number": certificate.serial_number,
+            },
+        }
+        self._ess_attr = bytes(
+            cms.CMSAttribute(
+                {"type": "signing_certificate_v2", "values": [{"certs": [ess]}]}
+            ).dump()
+        )
 
     @property
     def certificate(self) -> Certificate:
@@ -147,11 +213,7 @@ class TimeStampAuthority:
             return _rejection("unaccepted_extension", "extensions are not supported")
         nonce = request["nonce"].native
         token = self._token(algorithm, digest, nonce, bool(request["cert_req"].native))
-        return bytes(
-            _TimeStampResp(
-                {"status": {"status": "granted"}, "time_stamp_token": cms.ContentInfo.load(token)}
-            ).dump()
-        )
+        return _seq(_GRANTED, token)
 
     def stamp(self, data: bytes) -> bytes:
         """A token (DER ContentInfo) over SM3(``data``), with the certificate included."""
@@ -162,67 +224,43 @@ class TimeStampAuthority:
         return self.stamp
 
     def _token(self, algorithm: str, digest: bytes, nonce: int | None, with_cert: bool) -> bytes:
-        info: dict[str, object] = {
-            "version": "v1",
-            "policy": self._policy,
-            "message_imprint": {
-                "hash_algorithm": {"algorithm": algorithm},
-                "hashed_message": digest,
-            },
-            "serial_number": self._serial(),
-            "gen_time": core.GeneralizedTime(self._clock()),
-            "accuracy": {"seconds": 1},
-        }
+        """TSTInfo (RFC 3161 §2.4.2) in DER, assembled from the parts fixed at start-up."""
+        fields = [
+            _int(1),
+            self._policy_der,
+            _seq(_algorithm_der(algorithm), _tlv(0x04, digest)),
+            _int(self._serial()),
+            _generalized_time(self._clock()),
+            _ACCURACY_1S,
+        ]
         if nonce is not None:
-            info["nonce"] = nonce
-        content = tsp.TSTInfo(info).dump()
-        return self._sign(content, with_cert)
-
-    def _signed_attrs(self, content: bytes) -> cms.CMSAttributes:
-        ess = {
-            "hash_algorithm": {"algorithm": SM3_OID},
-            "cert_hash": sm3.digest(self._cert.der),
-            "issuer_serial": {
-                "issuer": [x509.GeneralName(name="directory_name", value=self._cert.issuer)],
-                "serial_number": self._cert.serial_number,
-            },
-        }
-        return cms.CMSAttributes(
-            [
-                {"type": "content_type", "values": ["tst_info"]},
-                {"type": "message_digest", "values": [sm3.digest(content)]},
-                {"type": "signing_certificate_v2", "values": [{"certs": [ess]}]},
-            ]
-        )
+            fields.append(_int(nonce))
+        return self._sign(_seq(*fields), with_cert)
 
     def _sign(self, content: bytes, with_cert: bool) -> bytes:
-        attrs = self._signed_attrs(content)
-        signature = self._key.sign(attrs.dump(), uid=self._uid)
-        signer = cms.SignerInfo(
-            {
-                "version": "v1",
-                "sid": cms.SignerIdentifier(
-                    name="issuer_and_serial_number",
-                    value={"issuer": self._cert.issuer, "serial_number": self._cert.serial_number},
-                ),
-                "digest_algorithm": {"algorithm": SM3_OID},
-                "signed_attrs": attrs,
-                "signature_algorithm": {"algorithm": SM2_SM3_OID},
-                "signature": signature,
-            }
+        """CMS SignedData (RFC 5652 §5) over ``content``; signed attributes sorted (DER SET OF)."""
+        digest_attr = _seq(_OID_MESSAGE_DIGEST, _tlv(0x31, _tlv(0x04, sm3.digest(content))))
+        attrs: list[bytes] = [self._content_type_attr, digest_attr, self._ess_attr]
+        width = max(len(a) for a in attrs)
+        body = b"".join(sorted(attrs, key=lambda a: bytes(a).ljust(width, b"\0")))
+        signature = self._key.sign(_tlv(0x31, body), uid=self._uid)
+        signer = _seq(
+            _int(1),
+            self._sid,
+            _algorithm_der(SM3_OID),
+            _tlv(0xA0, body),
+            _SM2_SM3_DER,
+            _tlv(0x04, signature),
         )
-        signed: dict[str, object] = {
-            "version": "v3",
-            "digest_algorithms": [algos.DigestAlgorithm({"algorithm": SM3_OID})],
-            "encap_content_info": {
-                "content_type": "tst_info",
-                "content": core.ParsableOctetString(content),
-            },
-            "signer_infos": [signer],
-        }
+        parts = [
+            _int(3),
+            _tlv(0x31, _algorithm_der(SM3_OID)),
+            _seq(_OID_TST_INFO, _tlv(0xA0, _tlv(0x04, content))),
+        ]
         if with_cert:
-            signed["certificates"] = [x509.Certificate.load(self._cert.der)]
-        return bytes(cms.ContentInfo({"content_type": "signed_data", "content": signed}).dump())
+            parts.append(_tlv(0xA0, self._cert.der))
+        parts.append(_tlv(0x31, signer))
+        return _seq(_OID_SIGNED_DATA, _tlv(0xA0, _seq(*parts)))
 
 
 def parse_response(response_der: bytes) -> bytes:

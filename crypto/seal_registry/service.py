@@ -13,6 +13,7 @@ action fails (fail closed).
 from __future__ import annotations
 
 import dataclasses
+import functools
 import uuid
 from collections.abc import Callable, Sequence
 from datetime import datetime
@@ -66,6 +67,12 @@ def _effective(record: SealRecord, now: datetime) -> SealRecord:
     if record.state in _LIVE and record.valid_end is not None and now > record.valid_end:
         return dataclasses.replace(record, state=SealState.EXPIRED)
     return record
+
+
+@functools.lru_cache(maxsize=256)
+def _decoded(seal_der: bytes, cert_der: bytes) -> tuple[Seal, Certificate]:
+    """Parsed seal and holder certificate, by their exact bytes (immutable once made)."""
+    return decode_seal(seal_der), Certificate.load(cert_der)
 
 
 def _new_id() -> str:
@@ -226,10 +233,11 @@ class SealService:
     # -- internals ---------------------------------------------------------------------------
 
     def _signing(self, record: SealRecord) -> _SigningParts:
+        seal, cert = _decoded(record.seal_der, record.cert_der)
         return {
-            "seal": decode_seal(record.seal_der),
+            "seal": seal,
             "key": self._keys.signer(record.key_id),
-            "cert": Certificate.load(record.cert_der),
+            "cert": cert,
             "timestamper": self._timestamper,
         }
 
@@ -241,9 +249,11 @@ class SealService:
         sign: Callable[[SealRecord, datetime], bytes],
     ) -> bytes:
         digest = sm3.digest(document).hex()
+        seen: list[SealRecord] = []
 
         def run() -> bytes:
             record = self._visible(actor, seal_id)
+            seen.append(record)
             if SEAL_USER not in actor.roles or actor.username not in record.application.holders:
                 raise SealForbidden("only a seal-user listed as holder may apply this seal")
             if not actor.stepped_up:
@@ -252,9 +262,10 @@ class SealService:
             record = self._expire_if_due(record, now)
             if record.state is not SealState.ACTIVE:
                 raise SealUseRefused(f"the seal is {record.state.value}, not active")
+            seen.append(record)
             return sign(record, now)
 
-        return self._audited("seal.sign", actor, seal_id, "", run, document_sm3=digest)
+        return self._audited("seal.sign", actor, seal_id, "", run, document_sm3=digest, seen=seen)
 
     def _make(self, record: SealRecord, now: datetime, actor: Actor) -> SealRecord:
         app = record.application
@@ -382,6 +393,7 @@ class SealService:
         org_path: str,
         run: Callable[[], T],
         document_sm3: str = "",
+        seen: Sequence[SealRecord] = (),
     ) -> T:
         """Run ``run``; record success or the refusal's code; refusals are re-raised."""
         try:
@@ -392,7 +404,11 @@ class SealService:
         except SealError as exc:
             self._refused(action, actor, seal_id, org_path, exc.code, document_sm3)
             raise SealUseRefused(exc.detail) from exc
-        record = result if isinstance(result, SealRecord) else self._repo.get(seal_id)
+        record = (
+            result
+            if isinstance(result, SealRecord)
+            else (seen[-1] if seen else self._repo.get(seal_id))
+        )
         if record is None:
             raise SealNotFound("no such seal")
         labels = {"state": record.state.value, "es_id": record.es_id}
