@@ -257,7 +257,9 @@ class Requirement:
     def __call__(self, target: T) -> T:
         """Decorate a responder (``async def on_get``) or every responder of a resource class."""
         if inspect.isclass(target):
-            for name, member in list(vars(target).items()):
+            # Inherited responders too: a guard that skipped them would fail open.
+            for name in dir(target):
+                member = getattr(target, name)
                 if name.startswith("on_") and callable(member):
                     setattr(target, name, self._wrap(member))
             return target

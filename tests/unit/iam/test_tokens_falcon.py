@@ -257,3 +257,24 @@ def test_protect_gives_a_plain_falcon_app_the_same_answers(issuer: LocalIssuer) 
     assert 'error="insufficient_user_authentication"' in step_up.headers["www-authenticate"]
     no_role = issuer.token(time.time(), acr="2")
     assert client.simulate_get("/reports", headers=bearer(no_role)).status_code == 403
+
+
+def test_class_decorator_also_guards_inherited_responders(issuer: LocalIssuer) -> None:
+    class Base:
+        async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+            resp.media = {"ok": True}
+
+    @requires(roles=["auditor"])
+    class Guarded(Base):
+        pass
+
+    verifier = TokenVerifier(
+        issuer=issuer.issuer, audience=issuer.audience, jwks=issuer, clock=time.time
+    )
+    app = protect(falcon.asgi.App(), verifier)
+    app.add_route("/guarded", Guarded())
+    app.add_route("/base", Base())
+    client = falcon.testing.TestClient(app)
+    plain = issuer.token(time.time())
+    assert client.simulate_get("/guarded", headers=bearer(plain)).status_code == 403
+    assert client.simulate_get("/base", headers=bearer(plain)).status_code == 200
