@@ -23,7 +23,7 @@ import datetime as dt
 import json
 import re
 import typing
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -38,6 +38,9 @@ from elasticsearch import (
 from audit.errors import AuditConfigError, AuditStoreUnavailable
 from audit.model import AuditEvent, format_timestamp
 from audit.ports import Document, RawDocument, SearchPage, SearchRequest, WriteResult
+from audit.query_es import apply_search_mappings
+from audit.search_elasticsearch import ElasticsearchSearch
+from audit.search_model import store_page
 
 #: Cybersecurity Law art. 21(3): network logs are kept for no less than six months.
 MIN_RETENTION_DAYS: Final = 180
@@ -77,8 +80,10 @@ class ElasticsearchAuditStore:
         replicas: int = 0,
         retention_days: int = 365,
         development: bool = False,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
     ) -> None:
         check_retention(retention_days, development=development)
+        self._clock = clock
         tls: dict[str, Any] = {"ca_certs": ca_file} if ca_file else {}
         self.client = Elasticsearch(
             url,
@@ -127,6 +132,7 @@ class ElasticsearchAuditStore:
         """Create or update the index template (and the ILM policy where supported)."""
         template = _load(TEMPLATES / "audit-events.template.json", prefix=self.prefix)
         template["template"]["settings"]["index"]["number_of_replicas"] = self.replicas
+        apply_search_mappings(template)  # date_nanos @timestamp, analyzers of the query language
         try:
             if self.ilm_available():
                 policy = _load(
@@ -265,8 +271,10 @@ class ElasticsearchAuditStore:
             raise AuditStoreUnavailable("Elasticsearch does not answer.") from exc
 
     def search(self, request: SearchRequest) -> SearchPage:
-        """Placeholder until ``audit.search`` lands (see :class:`audit.ports.AuditStore`)."""
-        raise NotImplementedError("audit search for Elasticsearch is provided by audit.search")
+        """The port's search, answered by ``audit.search_elasticsearch`` on this store's indices
+        (no org scope, no masking: people search through ``audit.search.AuditSearch``)."""
+        backend = ElasticsearchSearch(self.client, self.pattern, clock=self._clock)
+        return store_page(backend, request)
 
     # -- retention -----------------------------------------------------------------------------
 

@@ -1,8 +1,8 @@
 """The embedded audit store: one SQLite file (WAL) with FTS5, the single-machine default.
 
 Documents are kept verbatim (canonical JSON text) so tamper evidence hashes what is stored;
-fields are reached with ``json_extract(doc, '$.a.b')`` (indexed for the common ones) and free
-text through the ``events_fts`` FTS5 table. ``event_id`` is the primary key: writes are
+fields are reached with ``json_extract`` and free text through the ``events_words`` FTS5 table
+that :func:`audit.search_sqlite.ensure_schema` adds (kept in step by triggers). ``event_id`` is the primary key: writes are
 idempotent, so the pipeline's at-least-once delivery stores each event exactly once.
 """
 
@@ -12,13 +12,15 @@ import datetime as dt
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
 from audit.errors import AuditStoreUnavailable
 from audit.model import AuditEvent, format_timestamp
 from audit.ports import Document, RawDocument, SearchPage, SearchRequest, WriteResult
+from audit.search_model import store_page
+from audit.search_sqlite import SqliteSearch, ensure_schema
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS events (
@@ -30,9 +32,6 @@ CREATE TABLE IF NOT EXISTS events (
 );
 CREATE INDEX IF NOT EXISTS events_stream_seq ON events(stream, seq);
 CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
-CREATE INDEX IF NOT EXISTS events_action ON events(json_extract(doc, '$.event.action'));
-CREATE INDEX IF NOT EXISTS events_user ON events(json_extract(doc, '$.user.name'));
-CREATE VIRTUAL TABLE IF NOT EXISTS events_fts USING fts5(body);
 """
 _IN_CHUNK: Final = 500
 
@@ -40,8 +39,15 @@ _IN_CHUNK: Final = 500
 class SqliteAuditStore:
     kind = "sqlite"
 
-    def __init__(self, path: str | Path) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        *,
+        clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
+    ) -> None:
         self.path = Path(path)
+        self._clock = clock
+        self._search: SqliteSearch | None = None
         self._lock = threading.Lock()
         try:
             if str(path) != ":memory:":
@@ -54,6 +60,10 @@ class SqliteAuditStore:
             self._conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
         except (OSError, sqlite3.Error) as exc:
             raise AuditStoreUnavailable("The embedded audit database cannot be opened.") from exc
+        if str(path) != ":memory:":
+            # The FTS5 table (events_words) and field indexes of the query language, kept in
+            # step with ``events`` by triggers: one full-text index, the one search uses.
+            ensure_schema(self.path)
 
     @property
     def connection(self) -> sqlite3.Connection:
@@ -108,12 +118,6 @@ class SqliteAuditStore:
             rows,
         )
         created = db.execute("SELECT count(*) FROM events WHERE rowid > ?", (before,)).fetchone()[0]
-        db.execute(
-            "INSERT INTO events_fts(rowid, body) SELECT e.rowid, "
-            "(SELECT group_concat(j.value, ' ') FROM json_tree(e.doc) j WHERE j.type = 'text') "
-            "FROM events e WHERE e.rowid > ?",
-            (before,),
-        )
         rejected: tuple[tuple[str, str], ...] = ()
         if created < len(rows):
             present = self._present(db, [r[0] for r in rows])
@@ -172,8 +176,13 @@ class SqliteAuditStore:
         """Nothing to do: a committed SQLite write is visible at once."""
 
     def search(self, request: SearchRequest) -> SearchPage:
-        """Placeholder until ``audit.search`` lands (see :class:`audit.ports.AuditStore`)."""
-        raise NotImplementedError("audit search for SQLite is provided by audit.search")
+        """The port's search, answered by ``audit.search_sqlite`` on this file (no org scope,
+        no masking: people search through ``audit.search.AuditSearch``)."""
+        if self._search is None:
+            if str(self.path) == ":memory:":
+                raise NotImplementedError("search needs a file-backed SQLite store")
+            self._search = SqliteSearch(self.path, clock=self._clock)
+        return store_page(self._search, request)
 
     # -- retention -----------------------------------------------------------------------------
 
@@ -183,10 +192,6 @@ class SqliteAuditStore:
         with self._lock:
             db = self._conn
             db.execute("BEGIN IMMEDIATE")
-            db.execute(
-                "DELETE FROM events_fts WHERE rowid IN (SELECT rowid FROM events WHERE ts < ?)",
-                (stamp,),
-            )
             deleted = db.execute("DELETE FROM events WHERE ts < ?", (stamp,)).rowcount
             db.execute("COMMIT")
         return int(deleted)

@@ -10,7 +10,8 @@ import pytest
 from audit.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.errors import AuditConfigError
 from audit.model import AuditEvent, Outcome, UserInfo
-from audit.ports import AuditStore, RawDocument
+from audit.ports import AuditStore, RawDocument, SearchRequest
+from audit.query import parse
 
 T0 = dt.datetime(2026, 11, 26, 8, 0, 0, tzinfo=dt.UTC)
 
@@ -127,3 +128,35 @@ def test_retention_under_six_months_is_refused_outside_development() -> None:
         check_retention(179, development=False)
     check_retention(179, development=True)
     check_retention(180, development=False)
+
+
+def test_port_search_gives_the_same_results_on_both_stores(audit_store: AuditStore) -> None:
+    audit_store.write_batch(
+        [
+            event(
+                i,
+                action="seal.use" if i % 2 else "user.login",
+                reason="special case" if i == 5 else "plain case",
+            )
+            for i in range(12)
+        ]
+    )
+    audit_store.refresh()
+    page = audit_store.search(
+        SearchRequest(
+            query=parse('event.action:seal.use AND NOT event.reason:"special case"'),
+            sort=(("anbao.sequence", "asc"),),
+            size=4,
+        )
+    )
+    assert page.total == 5
+    assert [d["anbao"]["sequence"] for d in page.documents] == [1, 3, 7, 9]
+    rest = audit_store.search(
+        SearchRequest(
+            query=parse('event.action:seal.use AND NOT event.reason:"special case"'),
+            sort=(("anbao.sequence", "asc"),),
+            size=4,
+            search_after=page.search_after,
+        )
+    )
+    assert [d["anbao"]["sequence"] for d in rest.documents] == [11]

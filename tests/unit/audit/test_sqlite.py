@@ -44,11 +44,11 @@ def test_scan_orders_by_sequence_within_a_stream(store: SqliteAuditStore) -> Non
     assert store.streams() == {"main": 10, "iam": 1}
 
 
-def test_free_text_row_per_event(store: SqliteAuditStore) -> None:
+def test_free_text_is_indexed_by_fts5(store: SqliteAuditStore) -> None:
     store.write_batch([make_event(1, sequence=0, reason="quarterly stamp for contract")])
     hits = store.connection.execute(
-        "SELECT e.event_id FROM events_fts f JOIN events e ON e.rowid = f.rowid "
-        "WHERE events_fts MATCH 'quarterly'"
+        "SELECT e.event_id FROM events_words w JOIN events e ON e.rowid = w.rowid "
+        "WHERE events_words MATCH 'quarterly'"
     ).fetchall()
     assert hits == [("evt-00000001",)]
 
@@ -58,7 +58,7 @@ def test_delete_before_removes_old_events_and_their_text(store: SqliteAuditStore
     store.write_batch([old, make_event(2, sequence=1)])
     assert store.delete_before(T0 - dt.timedelta(days=180)) == 1
     assert store.count() == 1
-    fts = store.connection.execute("SELECT count(*) FROM events_fts").fetchone()[0]
+    fts = store.connection.execute("SELECT count(*) FROM events_words").fetchone()[0]
     assert fts == 1
 
 
