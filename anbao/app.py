@@ -271,6 +271,8 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     )
 
     integrity = add_audit_integrity(api, settings, parts, audit_store)
+    if audit_runtime is not None:  # leaves are logged once the store holds the events
+        audit_runtime.shipper.on_stored = integrity.append_records
     add_search_routes(
         api,
         audit_store,

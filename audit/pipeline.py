@@ -20,7 +20,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Final
 
@@ -78,6 +78,11 @@ class Shipper:
         self._maintenance_every = maintenance_every
         self._monotonic = monotonic
         self._next_maintenance = 0.0
+        #: Called with the records the store holds now, before they leave the spool (tamper
+        #: evidence logs their leaves here: ``IntegrityService.append_records``). It must be
+        #: idempotent — after a crash the same records come again. If it raises, the batch stays
+        #: spooled and is shipped again.
+        self.on_stored: Callable[[Sequence[SpooledRecord]], object] | None = None
 
     # -- the single-shipper lock ---------------------------------------------------------------
 
@@ -128,6 +133,8 @@ class Shipper:
             self.counters.dead += len(dead)
             log.error("audit store refused %d event(s) for good; kept in dead-letter", len(dead))
             records = [r for r in records if r.event_id not in rejected]
+        if self.on_stored is not None and records:
+            self.on_stored(records)
         self.spool.ack(records)
         self.counters.shipped += result.created
         self.counters.duplicates += result.existing

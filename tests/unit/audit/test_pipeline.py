@@ -15,7 +15,7 @@ from audit.model import Outcome
 from audit.pipeline import Shipper
 from audit.ports import RawDocument, WriteResult
 from audit.recorder import Recorder, install, new_event_id, record
-from audit.spool import Backpressure, FsyncPolicy, Spool, SpoolStats
+from audit.spool import Backpressure, FsyncPolicy, Spool, SpooledRecord, SpoolStats
 from audit.sqlite import SqliteAuditStore
 from tests.unit.audit.conftest import T0, make_event
 
@@ -233,3 +233,26 @@ def test_event_ids_are_uuid7_and_unique() -> None:
     early = new_event_id(clock_ms=lambda: 1_000)
     late = new_event_id(clock_ms=lambda: 2_000)
     assert early < late  # time-ordered
+
+
+def test_on_stored_hook_sees_stored_records_before_ack(
+    recorder: Recorder, store: FlakyStore
+) -> None:
+    events = recorder.record_many([make_event(i) for i in range(6)])
+    store.refuse = {events[2].id}
+    seen: list[list[int]] = []
+    shipper = Shipper(recorder.spool, store)
+
+    def hook(records: Sequence[SpooledRecord]) -> None:
+        seen.append([r.sequence for r in records])
+        if len(seen) == 1:
+            raise RuntimeError("integrity log busy")
+
+    shipper.on_stored = hook
+    with pytest.raises(RuntimeError):
+        shipper.ship_once()
+    assert recorder.spool.stats().pending_events == 5  # refused one buried, the rest kept
+    assert shipper.drain(timeout=10)
+    assert seen == [[0, 1, 3, 4, 5], [0, 1, 3, 4, 5]]
+    assert store.count() == 5
+    shipper.unlock()
