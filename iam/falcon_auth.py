@@ -106,7 +106,10 @@ class AuthMiddleware:
         if resource is None or not getattr(resource, "auth_required", True):
             return
         token = bearer_token(req.get_header("Authorization"))
-        req.context.principal = await self.authenticate(token)
+        principal = self._verifier.try_verify(token)  # cache hit or inline check: no I/O
+        if principal is None:  # a JWKS fetch first (start-up, rotation): not on the loop
+            principal = await asyncio.to_thread(self._verifier.verify, token)
+        req.context.principal = principal
         req.context.credential = _Credential(token, self._introspection, self._acr_levels)
 
     async def authenticate(self, token: str) -> Principal:

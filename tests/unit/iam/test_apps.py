@@ -334,3 +334,31 @@ def test_invalid_updates(body: Any, field: str) -> None:
     with pytest.raises(InvalidRequest) as info:
         parse_update(body)
     assert info.value.field == field
+
+
+def test_keycloak_representation_enforces_pkce_and_own_audience() -> None:
+    from iam.apps_keycloak import app_from_representation, client_representation
+
+    reg = parse_registration(
+        {
+            "client_id": "court-gw",
+            "type": "confidential",
+            "auth_method": "private_key_jwt",
+            "jwks_url": "https://court.example.gov.cn/jwks.json",
+            "redirect_uris": ["https://court.example.gov.cn/cb"],
+        }
+    )
+    rep = client_representation(reg, owner="alice", created_at=7)
+    assert rep["clientAuthenticatorType"] == "client-jwt"
+    assert rep["attributes"]["use.jwks.url"] == "true"
+    assert rep["attributes"]["jwks.url"] == "https://court.example.gov.cn/jwks.json"
+    assert rep["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert rep["implicitFlowEnabled"] is False
+    assert rep["directAccessGrantsEnabled"] is False
+    mapper = rep["protocolMappers"][0]
+    assert mapper["config"]["included.client.audience"] == "court-gw"
+    back = app_from_representation(rep)
+    assert back.auth is ClientAuth.PRIVATE_KEY_JWT
+    assert back.jwks_url == "https://court.example.gov.cn/jwks.json"
+    assert back.owner == "alice"
+    assert back.created_at == 7
