@@ -34,6 +34,7 @@ from crypto.seal import (
     verify_any,
 )
 from crypto.seal.trust import load_certificates, load_crls
+from crypto.tsa_verify import timestamp_verifier
 
 EXIT_INVALID = 1
 EXIT_INDETERMINATE = 3
@@ -92,7 +93,15 @@ def verify(  # noqa: PLR0917 - click passes options positionally
     )
     report = verify_any(
         read_input(file),
-        Options(trust=trust, at=_time(at, "--at")),
+        Options(
+            trust=trust,
+            at=_time(at, "--at"),
+            # RFC 3161 tokens (Anbao's TSA) chain to the same roots; revocation of the TSA
+            # certificate is not checked here (see docs/seal-registry.md).
+            timestamp_verifier=timestamp_verifier(trust.roots, trust.intermediates)
+            if trust.roots
+            else None,
+        ),
         document.read_bytes() if document else None,
     )
     click.echo(

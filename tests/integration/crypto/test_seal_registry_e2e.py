@@ -18,13 +18,16 @@ import json
 import secrets
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import falcon.testing
 import psycopg
 import pytest
+from click.testing import CliRunner, Result
 
 from anbao.app import Parts, create_app
+from anbao.cli import main
 from anbao.settings import Settings
 from audit.recorder import Recorder
 from audit.spool import Spool, SpoolConfig
@@ -171,7 +174,18 @@ def events(w: World) -> list[dict[str, Any]]:
     return [json.loads(r.document) for r in w.spool.peek(10_000)]
 
 
-def test_apply_approve_make_sign_verify_revoke(world: World) -> None:
+def verify_offline(w: World, document: bytes, tmp: Path) -> Result:
+    """``anbao seal verify`` with only public material: the CA bundle and CRL from the API."""
+    (tmp / "signed.ofd").write_bytes(document)
+    (tmp / "ca.pem").write_bytes(w.client.simulate_get("/seals/ca/certificates").content)
+    (tmp / "ca.crl").write_bytes(w.client.simulate_get("/seals/ca/crl").content)
+    args = ["seal", "verify", str(tmp / "signed.ofd"), "--json"]
+    args += ["--trust", str(tmp / "ca.pem"), "--untrusted", str(tmp / "ca.pem")]
+    args += ["--crl", str(tmp / "ca.crl")]
+    return CliRunner().invoke(main, args, catch_exceptions=False)
+
+
+def test_apply_approve_make_sign_verify_revoke(world: World, tmp_path: Path) -> None:
     w = world
     org_admin = w.login("org_admin")
     seal_admin = w.login("seal_admin")
@@ -220,6 +234,9 @@ def test_apply_approve_make_sign_verify_revoke(world: World) -> None:
     assert again.json["type"].endswith("seal_use_refused")
     later = verify(w, signed.content)
     assert later["status"] == "valid", "the old signature is judged at its signing time"
+    offline = verify_offline(w, signed.content, tmp_path)
+    assert offline.exit_code == 0, offline.stdout
+    assert json.loads(offline.stdout)["status"] == "valid"
     assert signed_at < time.time()
 
     trail = [(e["event"]["action"], e["event"]["outcome"]) for e in events(w)]
