@@ -15,6 +15,7 @@ sequence numbers must run 0..n-1 without gap or repeat.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import signal
 import socket
@@ -170,6 +171,27 @@ def assert_exactly_once(es: ElasticsearchAuditStore, acked: list[str], timeout: 
     assert len({d["event"]["id"] for d in docs}) == len(docs)  # type: ignore[index]
 
 
+def assert_verify_passes(service: Service, api_events: int) -> None:
+    """``anbao audit verify`` on the stopped service's store and integrity log: no findings,
+    and every stored event of the ``api`` stream was checked against a signed head."""
+    for args in (["sign-heads"], ["verify"]):
+        out = subprocess.run(
+            [sys.executable, "-m", "anbao", "audit", *args],
+            env=service.env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        assert out.returncode == 0, (args, out.stdout[-2000:], out.stderr[-2000:])
+    assert out.stderr.startswith("OK"), out.stderr
+    report = json.loads(out.stdout)
+    api = next(s for s in report["streams"] if s["stream"] == "api")
+    assert api["ok"]
+    assert api["checked_events"] == api_events
+
+
 @pytest.fixture
 def fault_store(elasticsearch: Server) -> Iterator[ElasticsearchAuditStore]:
     store = es_store_for(elasticsearch)
@@ -195,6 +217,7 @@ def test_sigkill_mid_ingest_with_three_workers_loses_and_duplicates_nothing(
         assert_exactly_once(fault_store, acked)
     finally:
         service.stop()
+    assert_verify_passes(service, len(stored_api_events(fault_store)))
 
 
 # -- Elasticsearch outage on a second instance -------------------------------------------------
@@ -268,6 +291,8 @@ def test_elasticsearch_outage_during_ingest_alarms_then_catches_up(
         log = service.log.read_text()
         assert "audit spool" in log
         assert "full" in log
+        service.stop()
+        assert_verify_passes(service, len(stored_api_events(store)))
     finally:
         service.stop()
         store.delete_all()
