@@ -37,6 +37,8 @@ from crypto.pki import (
     seal_holder_name,
 )
 
+_PUBLISH_ATTEMPTS = 5
+
 
 class CaRole(StrEnum):
     """The CA's own certificates, by what they are for."""
@@ -185,7 +187,14 @@ class SealCa:
         if serial <= 0:
             raise SealCaError("serial must be positive")
         self._repo.add_revocation(CaRole.ISSUING, RevokedCertificate(serial, now, reason))
-        return self._publish(CaRole.ISSUING, now)
+        # A concurrent publisher may have read the revocations before ours was stored and
+        # written after us: publish until the stored CRL lists the serial.
+        for _ in range(_PUBLISH_ATTEMPTS):
+            self._publish(CaRole.ISSUING, now)
+            stored = self._repo.latest_crl(CaRole.ISSUING)
+            if stored is not None and serial in {r.serial_number for r in stored.revoked}:
+                return stored
+        raise SealCaError("the CRL could not be published; retry the revocation")
 
     def crl(self, now: datetime, issuer: CaRole = CaRole.ISSUING) -> CertificateList:
         """The current CRL; re-issued when the stored one is past half its lifetime."""
@@ -268,8 +277,10 @@ class MemoryCaRepository:
         return list(self._revoked.get(issuer, {}).values())
 
     def put_crl(self, issuer: CaRole, crl: CertificateList) -> None:
-        """Keep the newest."""
-        self._crls[issuer] = crl
+        """Keep the highest-numbered."""
+        current = self._crls.get(issuer)
+        if current is None or (crl.crl_number or 0) > (current.crl_number or 0):
+            self._crls[issuer] = crl
 
     def latest_crl(self, issuer: CaRole) -> CertificateList | None:
         """The newest."""

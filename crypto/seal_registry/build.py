@@ -7,6 +7,7 @@ to build a working registry.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from crypto.seal_registry.sql import (
     SqlWrappedKeys,
     create_engine,
 )
-from crypto.sealca import CaConfig, CaRole, SealCa
+from crypto.sealca import CaConfig, CaRole, SealCa, SealCaError
 from crypto.tsa import TimeStampAuthority
 from crypto.tsa_verify import timestamp_verifier
 
@@ -69,6 +70,19 @@ class Registry:
         self.engine.dispose()
 
 
+def _bootstrap(ca: SealCa, clock: Callable[[], datetime], attempts: int = 5) -> None:
+    """Set up the CA once; several workers starting together: the losers retry and find it."""
+    for attempt in range(attempts):
+        try:
+            ca.bootstrap(clock())
+        except SealCaError:
+            if attempt == attempts - 1:
+                raise
+            time.sleep(0.2 * (attempt + 1))
+        else:
+            return
+
+
 def build_registry(
     config: RegistryConfig, audit: AuditTrail, clock: Callable[[], datetime]
 ) -> Registry:
@@ -88,7 +102,7 @@ def build_registry(
             crl_next_update=config.crl_next_update,
         ),
     )
-    ca.bootstrap(clock())
+    _bootstrap(ca, clock)
     tsa = None
     if config.tsa_enabled:
         entity = ca.entity(CaRole.TSA)

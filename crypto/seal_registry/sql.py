@@ -20,7 +20,7 @@ from crypto.pki.certificate import Certificate
 from crypto.seal_registry import tables as t
 from crypto.seal_registry.errors import SealDatabaseError, SealStateConflict
 from crypto.seal_registry.model import Application, SealRecord, SealState
-from crypto.sealca import CaEntity, CaRole
+from crypto.sealca import CaEntity, CaRole, SealCaError
 
 
 def create_engine(url: str) -> sa.Engine:
@@ -245,12 +245,15 @@ class SqlCaRepository(_Sql):
         return CaEntity(role, Certificate.load(bytes(m["cert_der"])), m["key_id"])
 
     def put_entity(self, entity: CaEntity) -> None:
-        """Insert (a CA certificate is written once)."""
-        self._run(
-            sa.insert(t.ca_entities).values(
-                role=entity.role.value, cert_der=entity.certificate.der, key_id=entity.key_id
+        """Insert (a CA certificate is written once; a concurrent first start-up loses)."""
+        try:
+            self._run(
+                sa.insert(t.ca_entities).values(
+                    role=entity.role.value, cert_der=entity.certificate.der, key_id=entity.key_id
+                )
             )
-        )
+        except sa.exc.IntegrityError as exc:
+            raise SealCaError("the seal CA is being set up concurrently; retry") from exc
 
     def add_revocation(self, issuer: CaRole, entry: RevokedCertificate) -> None:
         """First revocation of a serial stands."""
@@ -288,14 +291,26 @@ class SqlCaRepository(_Sql):
         ]
 
     def put_crl(self, issuer: CaRole, crl: CertificateList) -> None:
-        """Keep only the newest CRL per issuer."""
-        with self.engine.begin() as connection:
-            connection.execute(sa.delete(t.ca_crls).where(t.ca_crls.c.issuer == issuer.value))
-            connection.execute(
-                sa.insert(t.ca_crls).values(
-                    issuer=issuer.value, crl_number=crl.crl_number or 0, crl_der=crl.der
-                )
-            )
+        """Keep the CRL with the highest number; an older or equal number is dropped."""
+        number = crl.crl_number or 0
+        where = t.ca_crls.c.issuer == issuer.value
+        try:
+            with self.engine.begin() as connection:
+                current = connection.execute(
+                    sa.select(t.ca_crls.c.crl_number).where(where).with_for_update()
+                ).scalar()
+                if current is None:
+                    connection.execute(
+                        sa.insert(t.ca_crls).values(
+                            issuer=issuer.value, crl_number=number, crl_der=crl.der
+                        )
+                    )
+                elif number > current:
+                    connection.execute(
+                        sa.update(t.ca_crls).where(where).values(crl_number=number, crl_der=crl.der)
+                    )
+        except sa.exc.IntegrityError:
+            return  # a concurrent first CRL won; the caller re-checks what is stored
 
     def latest_crl(self, issuer: CaRole) -> CertificateList | None:
         """The stored CRL."""

@@ -99,3 +99,38 @@ def test_concurrent_approvals_one_wins(database: str) -> None:
         assert stored.version == record.version + 1
     finally:
         registry.close()
+
+
+def test_concurrent_revocations_all_reach_the_crl(database: str) -> None:
+    config = RegistryConfig(database_url=database, kek=KekRing.generate_entry("k1"))
+    registries = [build_registry(config, RecordingAuditTrail(), lambda: NOW) for _ in range(2)]
+    try:
+        ca = registries[0].ca
+        serials = []
+        for _ in range(6):
+            ref = registries[0].keys.generate("holder")
+            cert = ca.issue_holder(
+                organization="昆明市财政局", uscc=TEST_USCC, public_key=ref.public_key, now=NOW
+            )
+            serials.append(cert.serial_number)
+        barrier = threading.Barrier(len(serials))
+        errors: list[BaseException] = []
+
+        def revoke(index: int) -> None:
+            barrier.wait()
+            try:  # two processes' worth of CA objects, sharing the database
+                registries[index % 2].ca.revoke(serials[index], now=NOW)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted below
+                errors.append(exc)
+
+        threads = [threading.Thread(target=revoke, args=(i,)) for i in range(len(serials))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert errors == []
+        listed = {r.serial_number for r in ca.crl(NOW).revoked}
+        assert set(serials) <= listed
+    finally:
+        for registry in registries:
+            registry.close()
