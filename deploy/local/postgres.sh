@@ -44,7 +44,12 @@ password() {
     cat "$SECRETS"
 }
 
-ready() { "$(bindir)/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2; }
+# ready: the cluster answers on loopback (never installs anything: `status` must be cheap).
+ready() {
+    local dir
+    dir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    [ -n "$dir" ] && "$dir/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t 2
+}
 
 init_cluster() {
     local bin="$1" pwfile
