@@ -176,3 +176,15 @@ def test_public_ca_crl_and_tsa(api: Api) -> None:
 def test_settings_need_a_kek() -> None:
     with pytest.raises(SettingsError, match=r"seals\.kek"):
         Settings.load({"ANBAO_SEALS_ENABLED": "true"})
+
+
+def test_settings_mask_the_database_url_and_kek() -> None:
+    kek = KekRing.generate_entry("k1")
+    url = "postgresql://anbao:s3cret-pw@db/anbao"
+    settings = Settings.load(
+        {"ANBAO_SEALS_ENABLED": "true", "ANBAO_SEALS_KEK": kek, "ANBAO_SEALS_DATABASE_URL": url}
+    )
+    dumped = str(settings.redacted()) + repr(settings)
+    assert "s3cret-pw" not in dumped
+    assert kek.split(":")[1] not in dumped
+    assert settings.seals.database_url.reveal() == url
