@@ -87,3 +87,10 @@ class ResponseTargetUnavailable(AlertError):
 
     code = "response_target_unavailable"
     title = "Response action could not be carried out"
+
+
+class ResponseTargetNotFound(AlertError):
+    """The user or seal the action names does not exist (any more)."""
+
+    code = "response_target_not_found"
+    title = "Response target not found"
