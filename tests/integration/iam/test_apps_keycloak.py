@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.server
 import json
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -233,49 +235,88 @@ def test_public_app_login_with_pkce(realm: KcRealm, service: AppService) -> None
     assert principal.acr == "1"
 
 
-def test_private_key_jwt_app(realm: KcRealm, service: AppService) -> None:
-    key = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256", "use": "sig"})
-    created = service.register(
-        developer("frank"),
-        parse_registration(
-            {
-                "client_id": "court-gateway",
-                "type": "confidential",
-                "auth_method": "private_key_jwt",
-                "service_account": True,
-                "jwks": {"keys": [key.as_dict(private=False)]},
-            }
-        ),
-    )
-    assert created.client_secret is None
+class _JwksServer:
+    """Publishes a JWKS on a loopback port, as an app publishes its keys for Keycloak."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        body = json.dumps(document).encode()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/jwks.json"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> _JwksServer:
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def _client_assertion(realm: KcRealm, client_id: str, key: RSAKey) -> str:
     now = int(time.time())
+    claims = {
+        "iss": client_id,
+        "sub": client_id,
+        "aud": realm.issuer,
+        "jti": str(uuid.uuid4()),
+        "iat": now,
+        "exp": now + 60,
+    }
+    return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, key)
 
-    def assertion(signing_key: RSAKey) -> str:
-        claims = {
-            "iss": "court-gateway",
-            "sub": "court-gateway",
-            "aud": realm.issuer,
-            "jti": str(uuid.uuid4()),
-            "iat": now,
-            "exp": now + 60,
-        }
-        return jwt.encode({"alg": "RS256", "kid": "k1"}, claims, signing_key)
 
-    def token_with(signed: str) -> httpx.Response:
-        return httpx.post(
-            token_endpoint(realm),
-            data={
-                "grant_type": "client_credentials",
-                "client_id": "court-gateway",
-                "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                "client_assertion": signed,
-            },
-            timeout=10,
+def _token_with_assertion(realm: KcRealm, client_id: str, assertion: str) -> httpx.Response:
+    return httpx.post(
+        token_endpoint(realm),
+        data={
+            "grant_type": "client_credentials",
+            "client_id": client_id,
+            "client_assertion_type": "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            "client_assertion": assertion,
+        },
+        timeout=10,
+    )
+
+
+@pytest.mark.parametrize("source", ["jwks", "jwks_url"])
+def test_private_key_jwt_app(realm: KcRealm, service: AppService, source: str) -> None:
+    """RFC 7523 §2.2 client authentication, keys given inline or published at a URL."""
+    key = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256", "use": "sig"})
+    client_id = f"court-{source.replace('_', '-')}"
+    jwks = {"keys": [key.as_dict(private=False)]}
+    with _JwksServer(jwks) as published:
+        keys = {"jwks": jwks} if source == "jwks" else {"jwks_url": published.url}
+        created = service.register(
+            developer("frank"),
+            parse_registration(
+                {
+                    "client_id": client_id,
+                    "type": "confidential",
+                    "auth_method": "private_key_jwt",
+                    "service_account": True,
+                    **keys,
+                }
+            ),
         )
-
-    assert token_with(assertion(key)).status_code == 200
-    impostor = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256"})
-    assert token_with(assertion(impostor)).status_code in {400, 401}
+        assert created.client_secret is None
+        signed = _client_assertion(realm, client_id, key)
+        assert _token_with_assertion(realm, client_id, signed).status_code == 200
+        impostor = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256"})
+        forged = _client_assertion(realm, client_id, impostor)
+        assert _token_with_assertion(realm, client_id, forged).status_code in {400, 401}
 
 
 def test_cli_register_show_rotate_disable_list(keycloak: Server, realm: KcRealm) -> None:
