@@ -16,6 +16,7 @@ import falcon.asgi
 import httpx
 
 from anbao import errors, seal_wiring
+from anbao.accesslog import AccessLog
 from anbao.audit_wiring import (
     AuditLifespan,
     AuditRuntime,
@@ -71,6 +72,7 @@ class Parts:
     seal_trust: seal_resources.TrustSource | None = None
     #: Where seal lifecycle events go; default: the audit recorder (seals.enabled only).
     seal_audit: AuditTrail | None = None
+    access_log: AccessLog | None = None
 
 
 def build_audit_store(settings: Settings) -> AuditStore:
@@ -221,14 +223,16 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
         audit_runtime = build_audit_runtime(settings, audit_store)
     http = httpx.AsyncClient(timeout=settings.keycloak.timeout_seconds)
 
+    access_log = parts.access_log or (AccessLog() if settings.server.access_log else None)
+
     middleware: list[Any] = [
         RequestContextMiddleware(
-            metrics,
-            max_body_bytes=settings.server.max_body_bytes,
-            access_log_enabled=settings.server.access_log,
+            metrics, max_body_bytes=settings.server.max_body_bytes, access_log=access_log
         ),
         AuthMiddleware(verifier, introspection=introspection),
     ]
+    if access_log is not None:
+        middleware.append(access_log)
     if audit_runtime is not None:
         register_metrics(metrics, audit_runtime)
         if settings.audit.record_requests:
