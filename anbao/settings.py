@@ -68,6 +68,11 @@ class AuditStoreKind(enum.StrEnum):
     ELASTICSEARCH = "elasticsearch"
 
 
+class AlertStoreKind(enum.StrEnum):
+    SQLITE = "sqlite"
+    ELASTICSEARCH = "elasticsearch"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class ServerSettings:
     host: str = "127.0.0.1"
@@ -182,6 +187,50 @@ class SealSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SiemSettings:
+    """Alerts, notifications and response actions (docs/siem-alerts.md)."""
+
+    alert_store: AlertStoreKind = AlertStoreKind.SQLITE
+    #: Alerts and response actions (embedded store); actions stay here with either alert store.
+    alert_sqlite_path: str = ".anbao/siem-alerts.sqlite3"
+    alert_index: str = "anbao-siem-alerts"
+    #: Same rule + entity within this many seconds (event time) -> one alert with a count.
+    suppression_window_seconds: int = 3600
+    #: Public base URL of this API, used in links sent by webhook and mail.
+    public_url: str = ""
+    #: Lowest severity that is notified (informational, low, medium, high, critical).
+    notify_min_severity: str = "medium"
+    webhook_url: str = ""
+    #: HMAC-SM3 key of the webhook signature (required with webhook_url).
+    webhook_secret: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    webhook_max_attempts: int = 5
+    smtp_host: str = ""
+    smtp_port: int = 587
+    smtp_starttls: bool = True
+    smtp_username: str = ""
+    smtp_password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    #: PEM CA bundle for the SMTP server's certificate (empty: system trust store).
+    smtp_ca_file: str = ""
+    smtp_from: str = ""
+    #: Comma-separated recipients.
+    smtp_to: str = ""
+    #: Identity and seal response actions (Keycloak admin credentials from [keycloak]).
+    responses_enabled: bool = True
+    #: Minutes to first triage per severity, for the compliance report.
+    triage_sla: str = "critical=15,high=60,medium=240,low=1440,informational=4320"
+
+    def sla_minutes(self) -> dict[str, int]:
+        """``triage_sla`` parsed: severity -> minutes."""
+        out: dict[str, int] = {}
+        for item in self.triage_sla.split(","):
+            name, _, minutes = item.strip().partition("=")
+            if not minutes.strip().isdigit():
+                raise SettingsError("siem.triage_sla", f"expected severity=minutes, got {item!r}")
+            out[name.strip()] = int(minutes)
+        return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     environment: Environment = Environment.DEVELOPMENT
     server: ServerSettings = dataclasses.field(default_factory=ServerSettings)
@@ -193,6 +242,7 @@ class Settings:
     )
     seal_verify: SealVerifySettings = dataclasses.field(default_factory=SealVerifySettings)
     seals: SealSettings = dataclasses.field(default_factory=SealSettings)
+    siem: SiemSettings = dataclasses.field(default_factory=SiemSettings)
 
     @classmethod
     def load(cls, environ: Mapping[str, str]) -> Settings:
@@ -241,8 +291,34 @@ class Settings:
             raise SettingsError("seals.kek", "required when seals.enabled is true")
         if not self.seals.crl_next_update_hours > 0:
             raise SettingsError("seals.crl_next_update_hours", "must be positive")
+        self._validate_siem()
         if self.environment is Environment.PRODUCTION:
             self._validate_production()
+
+    def _validate_siem(self) -> None:
+        sm = self.siem
+        _check_range(
+            "siem.suppression_window_seconds", sm.suppression_window_seconds, 0, 30 * 86400
+        )
+        _check_range("siem.webhook_max_attempts", sm.webhook_max_attempts, 1, 20)
+        _check_range("siem.smtp_port", sm.smtp_port, 1, 65535)
+        levels = ("informational", "low", "medium", "high", "critical")
+        if sm.notify_min_severity not in levels:
+            raise SettingsError("siem.notify_min_severity", f"expected one of {', '.join(levels)}")
+        if unknown := set(sm.sla_minutes()) - set(levels):
+            raise SettingsError("siem.triage_sla", f"unknown severity {sorted(unknown)[0]!r}")
+        if sm.webhook_url:
+            _check_url("siem.webhook_url", sm.webhook_url)
+            if not sm.webhook_secret:
+                raise SettingsError("siem.webhook_secret", "required when siem.webhook_url is set")
+        if sm.smtp_host and not (sm.smtp_from and sm.smtp_to):
+            raise SettingsError("siem.smtp_to", "smtp_from and smtp_to are required with smtp_host")
+        if sm.smtp_username and not sm.smtp_starttls:
+            raise SettingsError("siem.smtp_starttls", "credentials are sent only over STARTTLS")
+        if sm.alert_store is AlertStoreKind.ELASTICSEARCH and not self.elasticsearch.password:
+            raise SettingsError(
+                "elasticsearch.password", "required when siem.alert_store is elasticsearch"
+            )
 
     def _validate_production(self) -> None:
         tls = bool(self.server.tls_cert_file) or self.server.behind_tls_proxy
