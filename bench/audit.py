@@ -42,6 +42,7 @@ from collections.abc import Callable
 from typing import Any
 
 from audit.elasticsearch import ElasticsearchAuditStore
+from audit.integrity_elasticsearch import RawReader, WithRawScan, raw_client
 from audit.sqlite import SqliteAuditStore
 from bench import audit_ingest, audit_search, audit_verify
 
@@ -68,7 +69,12 @@ def section_verify(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, 
                 n=args.events,
                 rounds=args.rounds,
                 scan=lambda: audit_verify.sqlite_snapshot_scan(path),
-                raw_store=audit_verify.RawSqliteStore(store, path),
+                variants={
+                    "with_scan_raw": (
+                        "if the SQLite store offered scan_raw (proposed port addition); one round",
+                        audit_verify.RawSqliteStore(store, path),
+                    )
+                },
             )
         finally:
             store.close()
@@ -81,6 +87,12 @@ def section_verify(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, 
         development=True,
         timeout=120.0,
     )
+    raw = raw_client(
+        env["ELASTICSEARCH_URL"],
+        username=env["ELASTICSEARCH_USERNAME"],
+        password=env["ELASTICSEARCH_PASSWORD"],
+        timeout=120.0,
+    )
     try:
         return audit_verify.bench_store(
             kind,
@@ -89,8 +101,13 @@ def section_verify(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, 
             n=args.events,
             rounds=args.rounds,
             scan=lambda: audit_verify.es_pit_scan(es),
+            verify_store=WithRawScan(es, RawReader(raw, es.pattern)),
+            variants={
+                "parsed": ("verify over the store's parsed scan (no raw reader); one round", es)
+            },
         )
     finally:
+        raw.close()
         es.delete_all()
         es.close()
 

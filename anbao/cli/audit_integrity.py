@@ -10,15 +10,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import sys
+import typing
 from pathlib import Path
 
 import click
 
 from anbao.app import build_audit_integrity, build_audit_store
 from anbao.cli.serve import load_settings
-from anbao.settings import Environment
+from anbao.settings import Environment, Settings
+from audit.elasticsearch import ElasticsearchAuditStore
 from audit.errors import AuditError
+from audit.integrity_elasticsearch import RawReader, WithRawScan, raw_client
 from audit.integrity_model import SignedTreeHead, VerifyReport
+from audit.ports import AuditStore
 from audit.sensitive import Keyring, SensitiveDataError
 from crypto.errors import CryptoError
 
@@ -58,6 +62,21 @@ def _summary(report: VerifyReport) -> str:
     return ("OK  " if report.ok else "TAMPERING  ") + "; ".join(parts)
 
 
+def _verifiable(settings: Settings, store: AuditStore) -> AuditStore:
+    """Elasticsearch: read raw ``_source`` bytes (see :mod:`audit.integrity_elasticsearch`)."""
+    if not isinstance(store, ElasticsearchAuditStore):
+        return store
+    es = settings.elasticsearch
+    client = raw_client(
+        es.url,
+        username=es.username,
+        password=es.password.reveal(),
+        ca_file=es.ca_file,
+        timeout=max(es.timeout_seconds, 60.0),
+    )
+    return typing.cast(AuditStore, WithRawScan(store, RawReader(client, store.pattern)))
+
+
 @click.command("verify")
 @click.option("--from", "from_", metavar="SEQ|TIME", help="First sequence number or date-time.")
 @click.option("--to", metavar="SEQ|TIME", help="End (exclusive) sequence number or date-time.")
@@ -75,7 +94,7 @@ def verify(
     stop, time_to = _bound(to, "--to")
     settings = load_settings()
     try:
-        store = build_audit_store(settings)
+        store = _verifiable(settings, build_audit_store(settings))
         integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
         report = integrity.verify(
             store,

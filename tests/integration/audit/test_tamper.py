@@ -18,21 +18,46 @@ from pathlib import Path
 import pytest
 
 from audit.integrity import HeadPolicy, HeadSigner, IntegrityService
+from audit.integrity_elasticsearch import RawReader, WithRawScan, raw_client
 from audit.integrity_sqlite import SqliteIntegrityLog
 from audit.model import PersonalData, canonical_json
 from audit.ports import RawDocument
 from audit.recorder import Recorder
 from audit.sensitive import FieldCipher, Keyring
 from audit.spool import Spool, SpoolConfig
+from audit.sqlite import SqliteAuditStore
 from crypto import keys, sm2
 
 ROOT = Path(__file__).resolve().parents[3]
 N = 60
 
 
+@pytest.fixture(params=["sqlite", "elasticsearch", "elasticsearch-raw"])
+def tamper_store(request, tmp_path):
+    """Both stores; Elasticsearch also through the raw ``_source`` reader verify uses."""
+    if request.param == "sqlite":
+        store = SqliteAuditStore(tmp_path / "audit.sqlite3")
+        yield store
+        store.close()
+        return
+    es = request.getfixturevalue("es_store")
+    if request.param == "elasticsearch":
+        yield es
+        return
+    server = request.getfixturevalue("elasticsearch")
+    client = raw_client(
+        server.url,
+        username=server.env["ELASTICSEARCH_USERNAME"],
+        password=server.env["ELASTICSEARCH_PASSWORD"],
+    )
+    yield WithRawScan(es, RawReader(client, es.pattern))
+    client.close()
+
+
 @pytest.fixture
-def trail(audit_store, tmp_path):
+def trail(tamper_store, tmp_path):
     """60 events through recorder, spool, store and integrity log; heads every 16 events."""
+    audit_store = tamper_store
     recorder = Recorder(
         Spool(SpoolConfig(tmp_path / "spool.sqlite3")), sealer=FieldCipher(Keyring.generate())
     )
@@ -251,3 +276,19 @@ def test_offline_script_checks_inclusion_and_consistency(trail):
     assert ok.returncode == 0, ok.stdout + ok.stderr
     cons["proof"][0] = "00" * 32
     assert _script(tmp_path, "consistency", cons, pem).returncode == 1
+
+
+def test_raw_reader_returns_the_indexed_bytes(trail, monkeypatch):
+    store, integrity, events, _key, _ = trail
+    if not isinstance(store, WithRawScan):
+        pytest.skip("only the raw Elasticsearch reader")
+    import audit.integrity_elasticsearch as raw_module
+
+    def no_fallback(body):
+        raise AssertionError("fell back to parsing")
+
+    monkeypatch.setattr(raw_module, "_canonical_rows", no_fallback)
+    rows = list(store.scan_raw("main", batch_size=7))
+    assert [seq for seq, _ in rows] == list(range(N))
+    assert [raw for _, raw in rows] == [canonical_json(doc) for doc in events]
+    assert integrity.verify(store).ok
