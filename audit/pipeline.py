@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import IO, Final
 
 from audit.errors import AuditError, AuditStoreUnavailable
-from audit.ports import AuditStore, RawDocument
+from audit.ports import AuditStore, DeliveryObserver, RawDocument
 from audit.spool import Spool, SpooledRecord, SpoolStats
 
 log = logging.getLogger("anbao.audit.pipeline")
@@ -83,6 +83,8 @@ class Shipper:
         #: idempotent — after a crash the same records come again. If it raises, the batch stays
         #: spooled and is shipped again.
         self.on_stored: Callable[[Sequence[SpooledRecord]], object] | None = None
+        #: Told after each acknowledged batch (see :class:`audit.ports.DeliveryObserver`).
+        self._observers: list[DeliveryObserver] = []
 
     # -- the single-shipper lock ---------------------------------------------------------------
 
@@ -138,7 +140,20 @@ class Shipper:
         self.spool.ack(records)
         self.counters.shipped += result.created
         self.counters.duplicates += result.existing
+        if self._observers and records:
+            self._notify([d for d in raw if d.event_id not in rejected])
         return len(records) + len(rejected)
+
+    def add_observer(self, observer: DeliveryObserver) -> None:
+        """Register a :class:`audit.ports.DeliveryObserver` (e.g. streaming detection)."""
+        self._observers.append(observer)
+
+    def _notify(self, documents: Sequence[RawDocument]) -> None:
+        for observer in self._observers:
+            try:
+                observer.delivered(documents)
+            except Exception:  # an observer never stops audit delivery
+                log.exception("audit delivery observer %s failed", type(observer).__name__)
 
     def drain(self, timeout: float = 60.0) -> bool:
         """Ship until the spool is empty (True) or ``timeout`` passes (False); for CLI and tests."""

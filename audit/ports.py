@@ -126,3 +126,18 @@ class EventSealer(Protocol):
 
     def seal(self, event: AuditEvent) -> AuditEvent:
         """Return the event with its sensitive fields protected."""
+
+
+class DeliveryObserver(Protocol):
+    """Told about every batch the shipper delivered, after the store confirmed it and the spool
+    acknowledged it (the streaming detection engine in ``siem`` is one; ``anbao`` wires it with
+    :meth:`audit.pipeline.Shipper.add_observer`, so ``audit`` never imports ``siem``).
+
+    Called in the shipper thread: must be quick and thread-safe. An exception is logged and
+    swallowed: an observer never stops or slows audit delivery (MLPS L3-CES1-15). Delivery to
+    observers is at most once per event (a crash between acknowledgement and the call skips it);
+    consumers that need every event also read the store (the scheduled engine does).
+    """
+
+    def delivered(self, documents: Sequence[RawDocument]) -> None:
+        """Take the canonical JSON documents of one delivered batch, in spool order."""

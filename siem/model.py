@@ -175,12 +175,28 @@ class Detection:
         return ",".join(f"{f}={v}" for f, v in self.entity)
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Finding:
+    """One lint finding (pySigma validators report findings, not exceptions: house style)."""
+
+    path: str
+    line: int
+    code: str
+    message: str
+    error: bool = True
+
+    def __str__(self) -> str:
+        kind = "error" if self.error else "warning"
+        return f"{self.path}:{self.line}: {kind} [{self.code}] {self.message}"
+
+
 __all__ = [
     "ATTACK_TECHNIQUE_RE",
     "MLPS_TAG_RE",
     "RESPONSE_FIELD",
     "Detection",
     "Engine",
+    "Finding",
     "ResponseAction",
     "ResponseKind",
     "Rule",

@@ -1,0 +1,195 @@
+"""The streaming engine: every rule compiled once to an in-process matcher, run on each event as
+the audit pipeline delivers it.
+
+It is an :class:`audit.ports.DeliveryObserver`: ``anbao`` registers it on the shipper
+(``Shipper.add_observer``), which calls :meth:`StreamingEngine.delivered` after each
+acknowledged batch. Detections go to the :class:`siem.ports.DetectionSink`; a failing sink is
+logged, never raised into the audit pipeline (MLPS L3-CES1-15: detection must not interrupt
+auditing).
+
+Cost per event: candidate rules are found through an index: a rule whose condition requires
+one field (``event.action`` preferred) to equal a literal or start with a prefix is filed under
+that field; only rules without such a field are tried on every event. Then each candidate's
+compiled predicate runs. Correlation state is bounded (see :mod:`siem.correlate`).
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import json
+import logging
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Final
+
+from sigma.conditions import (
+    ConditionAND,
+    ConditionFieldEqualsValueExpression,
+    ConditionOR,
+)
+from sigma.correlations import SigmaCorrelationRule
+from sigma.types import SigmaString, SpecialChars
+
+from audit.ports import RawDocument
+from siem.core import DetectionCore
+from siem.loader import RuleSet
+from siem.matcher import Predicate, compile_rule, field_getter
+from siem.model import Detection, Engine
+from siem.ports import DetectionSink
+
+log = logging.getLogger("anbao.siem.streaming")
+
+Doc = Mapping[str, Any]
+
+
+Pin = tuple[str, frozenset[str], frozenset[str]]
+_PREFIX_PARTS: Final = 2  # a literal then '*'
+
+
+def _pin_value(node: ConditionFieldEqualsValueExpression) -> Pin | None:
+    value = node.value
+    if type(value) is not SigmaString:
+        return None
+    if not value.contains_special():
+        return node.field, frozenset({value.to_plain().casefold()}), frozenset()
+    parts = list(value.iter_parts())
+    prefix = len(parts) == _PREFIX_PARTS and isinstance(parts[0], str)
+    if prefix and parts[1] is SpecialChars.WILDCARD_MULTI:
+        return node.field, frozenset(), frozenset({str(parts[0]).casefold()})
+    return None
+
+
+def _merge(pins: list[Pin | None]) -> Pin | None:
+    """One pin for an OR of pins on the same field; ``None`` otherwise."""
+    known = [p for p in pins if p is not None]
+    if len(known) != len(pins) or len({p[0] for p in known}) != 1:
+        return None
+    literals = frozenset().union(*(p[1] for p in known))
+    prefixes = frozenset().union(*(p[2] for p in known))
+    return known[0][0], literals, prefixes
+
+
+def _pin(node: Any) -> Pin | None:
+    """A field the condition requires to equal one of some literals or start with a prefix:
+    ``(field, casefolded literals, casefolded prefixes)``, or ``None`` when there is none."""
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        return _pin_value(node)
+    if isinstance(node, ConditionOR):
+        return _merge([_pin(arg) for arg in node.args])
+    if isinstance(node, ConditionAND):
+        found = [p for p in (_pin(arg) for arg in node.args) if p is not None]
+        action = [p for p in found if p[0] == "event.action"]
+        return (action or found)[0] if found else None
+    return None
+
+
+def _rule_pin(conditions: list[Any]) -> Pin | None:
+    return _merge([_pin(c.parsed) for c in conditions])
+
+
+class _FieldIndex:
+    """Rules pinned on one field: literal -> rules, plus prefix rules."""
+
+    def __init__(self, field: str) -> None:
+        self.get = field_getter(field)
+        self.literals: dict[str, list[tuple[str, Predicate]]] = collections.defaultdict(list)
+        self.prefixes: list[tuple[str, str, Predicate]] = []
+
+    def candidates(self, doc: Doc, out: list[tuple[str, Predicate]]) -> None:
+        value = self.get(doc)
+        values = value if type(value) is list else (value,)
+        for v in values:
+            if not isinstance(v, str):
+                continue
+            key = v.casefold()
+            hit = self.literals.get(key)
+            if hit:
+                out += hit
+            for prefix, rid, pred in self.prefixes:
+                if key.startswith(prefix):
+                    out.append((rid, pred))
+
+
+class StreamingEngine:
+    """Evaluates the rule pack on each delivered event; thread-safe."""
+
+    def __init__(
+        self,
+        ruleset: RuleSet,
+        sink: DetectionSink,
+        *,
+        clock: Callable[[], dt.datetime],
+        max_groups: int = 100_000,
+    ) -> None:
+        self.ruleset = ruleset
+        self._sink = sink
+        self._core = DetectionCore(ruleset, Engine.STREAMING, clock=clock, max_groups=max_groups)
+        self._lock = threading.Lock()
+        self._indexes: dict[str, _FieldIndex] = {}
+        self._always: list[tuple[str, Predicate]] = []
+        self._order = {rule.id: i for i, rule in enumerate(ruleset.rules)}
+        self.events = 0
+        self.detections = 0
+        self.sink_failures = 0
+        for rule in ruleset.rules:
+            sigma = ruleset.sigma[rule.id]
+            if isinstance(sigma, SigmaCorrelationRule):
+                continue
+            conditions = list(sigma.detection.parsed_condition)
+            self._index(rule.id, compile_rule(conditions), _rule_pin(conditions))
+
+    def _index(self, rid: str, predicate: Predicate, pin: Pin | None) -> None:
+        if pin is None or not (pin[1] or pin[2]):
+            self._always.append((rid, predicate))
+            return
+        index = self._indexes.get(pin[0])
+        if index is None:
+            index = self._indexes[pin[0]] = _FieldIndex(pin[0])
+        for literal in pin[1]:
+            index.literals[literal].append((rid, predicate))
+        index.prefixes += [(prefix, rid, predicate) for prefix in pin[2]]
+
+    @property
+    def core(self) -> DetectionCore:
+        return self._core
+
+    def matches(self, doc: Doc) -> list[str]:
+        """Ids of the base rules whose detection matches ``doc`` (no post-filters, no state)."""
+        candidates = list(self._always)
+        for index in self._indexes.values():
+            index.candidates(doc, candidates)
+        out = [rid for rid, pred in candidates if pred(doc)]
+        if len(out) > 1:
+            out.sort(key=self._order.__getitem__)  # rule-pack order, as the scheduled engine
+        return out
+
+    def evaluate(self, documents: Iterable[Doc]) -> list[Detection]:
+        """Run the pack over documents in order; returns the detections (sink not called)."""
+        found: list[Detection] = []
+        with self._lock:
+            for doc in documents:
+                self.events += 1
+                matched = self.matches(doc)
+                if matched:
+                    found += self._core.process(doc, matched)
+        self.detections += len(found)
+        return found
+
+    def observe(self, documents: Iterable[Doc]) -> list[Detection]:
+        """:meth:`evaluate`, then hand the detections to the sink (errors logged, not raised)."""
+        found = self.evaluate(documents)
+        if found:
+            try:
+                self._sink.emit(found)
+            except Exception:  # detection must never stop audit delivery
+                self.sink_failures += 1
+                log.exception("detection sink failed; %d detection(s) not delivered", len(found))
+        return found
+
+    def delivered(self, documents: Sequence[RawDocument]) -> None:
+        """:class:`audit.ports.DeliveryObserver`: parse the canonical JSON and observe."""
+        self.observe(json.loads(d.document) for d in documents)
+
+
+__all__ = ["StreamingEngine"]
