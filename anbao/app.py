@@ -15,7 +15,7 @@ import falcon
 import falcon.asgi
 import httpx
 
-from anbao import errors, seal_wiring
+from anbao import errors, seal_wiring, siem_alerts_wiring
 from anbao.accesslog import AccessLog
 from anbao.audit_wiring import (
     AuditLifespan,
@@ -29,6 +29,7 @@ from anbao.middleware import RequestContextMiddleware
 from anbao.openapi import Api
 from anbao.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
 from anbao.settings import AuditStoreKind, Environment, Settings
+from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
 from anbao.web import AsgiApp
 from audit import integrity_resources
 from audit.elasticsearch import ElasticsearchAuditStore
@@ -72,6 +73,8 @@ class Parts:
     seal_trust: seal_resources.TrustSource | None = None
     #: Where seal lifecycle events go; default: the audit recorder (seals.enabled only).
     seal_audit: AuditTrail | None = None
+    #: Alerts, notifications and responses; built from settings [siem] unless given.
+    siem_alerts: SiemAlerts | None = None
     access_log: AccessLog | None = None
 
 
@@ -263,16 +266,25 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     add_app_routes(api, build_app_service(settings, parts))
     org_directory = parts.org_directory or build_org_directory(settings)
     orgs_resources.add_routes(api, OrgService(org_directory))
-    seal_wiring.attach(
+    recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
+    registry = seal_wiring.attach(
         api,
         settings,
-        recorder=parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None),
+        recorder=recorder,
         clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
         readiness=readiness,
         trust=parts.seal_trust,
         file_trust=lambda: build_seal_trust(settings),
         audit=parts.seal_audit,
     )
+
+    siem_alerts = parts.siem_alerts or build_siem_alerts(
+        settings,
+        recorder=recorder,
+        registry=registry,
+        clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
+    )
+    siem_alerts_wiring.attach(api, settings, siem_alerts, readiness)
 
     integrity = add_audit_integrity(api, settings, parts, audit_store)
     if audit_runtime is not None:  # leaves are logged once the store holds the events

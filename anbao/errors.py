@@ -50,6 +50,20 @@ from iam.errors import (
     Unauthenticated,
 )
 from iam.orgs_errors import ImportInvalid, OrgConflict, OrgNotFound
+from siem.alerts_errors import (
+    ActionNotFound,
+    ActionStateConflict,
+    AlertError,
+    AlertNotFound,
+    AlertStoreUnavailable,
+    AlertVersionConflict,
+    InvalidAlertInput,
+    InvalidTransition,
+    ResponseTargetNotFound,
+    ResponseTargetUnavailable,
+    SelfApproval,
+    TriageForbidden,
+)
 
 PROBLEM_JSON = "application/problem+json"
 TYPE_PREFIX = "urn:anbao:problem:"
@@ -109,6 +123,18 @@ ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
     (InvalidSignature, Mapping(422)),
     (MalformedInput, Mapping(400)),
     (CryptoError, Mapping(422)),
+    (AlertNotFound, Mapping(404)),
+    (ActionNotFound, Mapping(404)),
+    (ResponseTargetNotFound, Mapping(404)),
+    (InvalidAlertInput, Mapping(400)),
+    (InvalidTransition, Mapping(409)),
+    (AlertVersionConflict, Mapping(409)),
+    (ActionStateConflict, Mapping(409)),
+    (SelfApproval, Mapping(403)),
+    (TriageForbidden, Mapping(403)),
+    (AlertStoreUnavailable, Mapping(503)),
+    (ResponseTargetUnavailable, Mapping(503)),
+    (AlertError, Mapping(400)),
 ]
 
 #: Stable problem types for Falcon's own errors, by status.

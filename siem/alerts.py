@@ -47,7 +47,7 @@ log = logging.getLogger("siem.alerts")
 
 _RETRIES: Final = 8
 #: Called for every new alert with the detection that opened it.
-NewAlertHook = Callable[[Alert, Detection], None]
+NewAlertHook = Callable[[Alert, Detection], object]
 #: Called after each triage change: (action, alert after the change, actor).
 TriageHook = Callable[[str, Alert, str], None]
 
@@ -72,6 +72,10 @@ class BackgroundHooks:
         self._queue: queue.Queue[tuple[Alert, Detection] | None] = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="siem-alert-hooks", daemon=True)
         self._thread.start()
+
+    def set(self, hooks: Sequence[NewAlertHook]) -> None:
+        """Replace the hooks (the composition root builds them after the services)."""
+        self._hooks = tuple(hooks)
 
     def __call__(self, alert: Alert, detection: Detection) -> None:
         self._queue.put((alert, detection))

@@ -1,0 +1,262 @@
+"""Wires alerts, notifications and response actions: settings, stores, Keycloak, seals, audit.
+
+``siem`` reaches identity and seals only through its ports; this composition root adapts
+Keycloak (:mod:`siem.responses_keycloak`), the seal registry (:class:`RegistrySealResponder`)
+and the audit recorder (:class:`RecorderResponseAudit`, :func:`triage_audit`). The engines get
+``SiemAlerts.alerts`` as their :class:`siem.ports.DetectionSink`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+
+import falcon.asgi
+
+from anbao.health import Dependency, Readiness, blocking_probe
+from anbao.openapi import Api
+from anbao.settings import AlertStoreKind, Settings
+from audit.model import EventKind, ResourceRef, UserInfo
+from audit.recorder import Recorder, current
+from crypto.seal_registry.build import Registry
+from crypto.seal_registry.errors import SealNotFound, SealRegistryError
+from crypto.seal_registry.model import SEAL_ADMIN
+from crypto.seal_registry.model import Actor as SealActor
+from iam.falcon_auth import Requirement
+from siem import resources
+from siem.alerts import AlertService, BackgroundHooks, NewAlertHook, TriageHook
+from siem.alerts_elasticsearch import ElasticsearchAlertStore
+from siem.alerts_errors import ResponseTargetNotFound, ResponseTargetUnavailable
+from siem.alerts_model import Alert
+from siem.alerts_ports import AlertStore, Notifier
+from siem.alerts_sqlite import SqliteAlertStore
+from siem.model import Severity
+from siem.notify import NotificationHook, RetryPolicy
+from siem.notify_smtp import SmtpNotifier
+from siem.notify_webhook import WebhookNotifier
+from siem.responses import ResponseService
+from siem.responses_keycloak import KeycloakIdentityResponder, keycloak_admin_factory
+from siem.responses_model import ActionRecord
+from siem.responses_ports import IdentityResponder
+from siem.responses_sqlite import SqliteActionStore
+
+#: The registry actor response actions use (the human approver is in the audit event).
+SEAL_RESPONDER = SealActor("siem-response", "system:siem", frozenset({SEAL_ADMIN}), "/")
+
+
+@dataclasses.dataclass
+class SiemAlerts:
+    """What the app and the engines use; ``close`` on shutdown."""
+
+    alerts: AlertService
+    responses: ResponseService | None
+    hooks: BackgroundHooks
+    notifiers: tuple[Notifier, ...] = ()
+
+    def close(self) -> None:
+        self.hooks.close()
+        self.alerts.store.close()
+        for notifier in self.notifiers:
+            close = getattr(notifier, "close", None)
+            if close is not None:
+                close()
+
+
+def build_alert_store(settings: Settings) -> AlertStore:
+    if settings.siem.alert_store is AlertStoreKind.ELASTICSEARCH:
+        es = settings.elasticsearch
+        return ElasticsearchAlertStore(
+            es.url,
+            username=es.username,
+            password=es.password.reveal(),
+            index=settings.siem.alert_index,
+            ca_file=es.ca_file,
+            timeout=es.timeout_seconds,
+        )
+    return SqliteAlertStore(settings.siem.alert_sqlite_path)
+
+
+def build_notifiers(settings: Settings) -> tuple[Notifier, ...]:
+    sm = settings.siem
+    out: list[Notifier] = []
+    if sm.webhook_url:
+        out.append(
+            WebhookNotifier(
+                sm.webhook_url,
+                sm.webhook_secret.reveal().encode(),
+                policy=RetryPolicy(max_attempts=sm.webhook_max_attempts),
+                base_url=sm.public_url,
+            )
+        )
+    if sm.smtp_host:
+        out.append(
+            SmtpNotifier(
+                sm.smtp_host,
+                sm.smtp_port,
+                sm.smtp_from,
+                [r.strip() for r in sm.smtp_to.split(",") if r.strip()],
+                starttls=sm.smtp_starttls,
+                username=sm.smtp_username,
+                password=sm.smtp_password.reveal(),
+                ca_file=sm.smtp_ca_file,
+                base_url=sm.public_url,
+            )
+        )
+    return tuple(out)
+
+
+class RecorderResponseAudit:
+    """``ResponseAudit`` on the audit recorder; returns once the event is durable."""
+
+    def __init__(self, recorder: Callable[[], Recorder]) -> None:
+        self._recorder = recorder
+
+    def record(self, step: str, action: ActionRecord, actor: str, outcome: str) -> None:
+        recorder = self._recorder()
+        recorder.record_event(
+            recorder.event(
+                f"siem.response.{step}",
+                outcome,
+                category=("iam",) if action.kind.value != "suspend_seal" else ("configuration",),
+                type=("change",) if step == "executed" else ("info",),
+                kind=EventKind.EVENT,
+                reason=action.error or action.reason,
+                user=UserInfo(name=actor),
+                resource=ResourceRef("siem_action", action.id, action.kind.value),
+                labels={
+                    "alert_id": action.alert_id,
+                    "rule_id": action.rule_id,
+                    "target_field": action.target_field,
+                    "target": action.target,
+                    "requested_by": action.requested_by,
+                    "state": action.state.value,
+                },
+            )
+        )
+
+
+def triage_audit(recorder: Callable[[], Recorder]) -> TriageHook:
+    """Triage changes (status, assignee, tags, notes) recorded as audit events."""
+
+    def hook(action: str, alert: Alert, actor: str) -> None:
+        r = recorder()
+        r.record_event(
+            r.event(
+                f"siem.alert.{action}",
+                "success",
+                category=("configuration",),
+                type=("change",),
+                user=UserInfo(name=actor),
+                resource=ResourceRef("siem_alert", alert.id, alert.rule_id),
+                labels={"status": alert.status.value, "assignee": alert.assignee},
+            )
+        )
+
+    return hook
+
+
+class RegistrySealResponder:
+    """``SealResponder`` on the seal registry's own service (state rules and audit included)."""
+
+    def __init__(self, registry: Registry) -> None:
+        self._registry = registry
+
+    def suspend_seal(self, seal_id: str) -> None:
+        try:
+            self._registry.service.suspend(SEAL_RESPONDER, seal_id)
+        except SealNotFound as exc:
+            raise ResponseTargetNotFound("The seal registry has no such seal.") from exc
+        except SealRegistryError as exc:
+            raise ResponseTargetUnavailable(f"The seal registry refused: {exc.code}.") from exc
+
+
+def siem_guard(req: falcon.asgi.Request, any_role: frozenset[str]) -> str:
+    """The resources' authorization: one of ``any_role``; returns the caller's user name."""
+    principal = Requirement(any_role=any_role).check(getattr(req.context, "principal", None))
+    return principal.username or principal.subject
+
+
+def build_identity(settings: Settings) -> IdentityResponder:
+    kc = settings.keycloak
+    return KeycloakIdentityResponder(
+        keycloak_admin_factory(
+            kc.url,
+            kc.realm,
+            username=kc.admin_username,
+            password=kc.admin_password.reveal(),
+            timeout=max(kc.timeout_seconds, 10.0),
+        )
+    )
+
+
+def build_siem_alerts(
+    settings: Settings,
+    *,
+    recorder: Recorder | None,
+    registry: Registry | None,
+    clock: Callable[[], dt.datetime],
+    store: AlertStore | None = None,
+    identity: IdentityResponder | None = None,
+    notifiers: tuple[Notifier, ...] | None = None,
+) -> SiemAlerts:
+    """Alert service with notifications and (when enabled) response actions."""
+    sm = settings.siem
+    audit_recorder: Callable[[], Recorder] = (lambda: recorder) if recorder else current
+    channels = build_notifiers(settings) if notifiers is None else notifiers
+    new_hooks: list[NewAlertHook] = []
+    hooks = BackgroundHooks(())  # hooks set below: they need the services
+    alerts = AlertService(
+        store or build_alert_store(settings),
+        clock=clock,
+        window=dt.timedelta(seconds=sm.suppression_window_seconds),
+        on_new=hooks,
+        on_change=triage_audit(audit_recorder),
+    )
+    responses = None
+    if sm.responses_enabled:
+        actions_path = Path(sm.alert_sqlite_path)
+        responses = ResponseService(
+            SqliteActionStore(actions_path),
+            identity=identity or build_identity(settings),
+            seals=RegistrySealResponder(registry) if registry is not None else None,
+            audit=RecorderResponseAudit(audit_recorder),
+            clock=clock,
+            new_id=lambda: uuid.uuid4().hex,
+            alerts=alerts.get,
+        )
+        new_hooks.append(responses.plan)
+    if channels:
+        new_hooks.append(
+            NotificationHook(
+                channels,
+                alerts.record_delivery,
+                clock,
+                min_severity=Severity(sm.notify_min_severity),
+            )
+        )
+    hooks.set(new_hooks)
+    return SiemAlerts(alerts, responses, hooks, channels)
+
+
+def attach(api: Api, settings: Settings, built: SiemAlerts, readiness: Readiness) -> None:
+    """Routes, readiness of the alert store, shutdown."""
+    resources.add_routes(
+        api, built.alerts, built.responses, siem_guard, base_url=settings.siem.public_url
+    )
+    store = built.alerts.store
+    readiness.dependencies.append(
+        Dependency(f"alert_store:{store.kind}", blocking_probe(store.ping))
+    )
+    api.app.add_middleware(_Shutdown(built))
+
+
+class _Shutdown:
+    def __init__(self, built: SiemAlerts) -> None:
+        self._built = built
+
+    async def process_shutdown(self, scope: object, event: object) -> None:
+        del scope, event
+        self._built.close()
