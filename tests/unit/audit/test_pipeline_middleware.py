@@ -77,6 +77,7 @@ def app(
 
 def spooled(runtime: AuditRuntime) -> list[dict[str, Any]]:
     """Everything recorded on the api stream, shipped or not (the lifespan runs the shipper)."""
+    runtime.shipper.on_stored = None  # the app's integrity log closed with its last lifespan
     assert runtime.shipper.drain(timeout=10)
     return [dict(d) for d in runtime.shipper.store.scan("api")]
 
