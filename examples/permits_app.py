@@ -36,6 +36,7 @@ from authlib.integrations.requests_client import OAuth2Session
 
 from iam.falcon_auth import App, protect, requires
 from iam.keycloak import issuer_url, keycloak_verifier
+from iam.tokens import TokenVerifier
 
 
 @dataclasses.dataclass(frozen=True)
@@ -126,9 +127,12 @@ class Permits:
         resp.media = {"approved": True, "by": req.context.principal.username}
 
 
-def create_app(config: Config) -> App:
+def create_app(config: Config, verifier: TokenVerifier | None = None) -> App:
     app: App = falcon.asgi.App()
-    protect(app, keycloak_verifier(config.keycloak, config.realm, audience=config.client_id))
+    verifier = verifier or keycloak_verifier(
+        config.keycloak, config.realm, audience=config.client_id
+    )
+    protect(app, verifier)  # deny by default; closes the verifier at shutdown
     pending: dict[str, str] = {}
     sessions: dict[str, dict[str, Any]] = {}
     app.add_route("/login", Login(config, pending))

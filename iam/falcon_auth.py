@@ -94,6 +94,13 @@ class AuthMiddleware:
         self._introspection = introspection
         self._acr_levels = dict(acr_levels or {})
 
+    async def process_shutdown(self, scope: object, event: object) -> None:
+        """ASGI lifespan: release the verifier's and the introspection's connections."""
+        del scope, event
+        self._verifier.close()
+        if self._introspection is not None:
+            self._introspection.close()
+
     async def process_resource(
         self,
         req: falcon.asgi.Request,

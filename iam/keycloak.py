@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -28,6 +29,31 @@ def discovery_url(base_url: str, realm: str) -> str:
     return issuer_url(base_url, realm) + "/.well-known/openid-configuration"
 
 
+class _Http:
+    """A lazily (re)opened ``httpx.Client``: ``close()`` releases sockets, the next call reopens.
+
+    Lifespan shutdown may close it while the object lives on (test clients run a lifespan per
+    request), so closing must not leave a verifier that can never fetch again.
+    """
+
+    def __init__(self, **options: Any) -> None:
+        self._options = options
+        self._client: httpx.Client | None = None
+        self._lock = threading.Lock()
+
+    def client(self) -> httpx.Client:
+        with self._lock:
+            if self._client is None:
+                self._client = httpx.Client(**self._options)
+            return self._client
+
+    def close(self) -> None:
+        with self._lock:
+            client, self._client = self._client, None
+        if client is not None:
+            client.close()
+
+
 class KeycloakJwks:
     """Fetches ``/protocol/openid-connect/certs`` of one realm (the verifier rate-limits calls)."""
 
@@ -35,11 +61,11 @@ class KeycloakJwks:
         self, base_url: str, realm: str, *, timeout: float = 3.0, verify: bool | str = True
     ) -> None:
         self.url = issuer_url(base_url, realm) + "/protocol/openid-connect/certs"
-        self._client = httpx.Client(timeout=timeout, verify=verify)
+        self._http = _Http(timeout=timeout, verify=verify)
 
     def fetch(self) -> Mapping[str, Any]:
         try:
-            response = self._client.get(self.url)
+            response = self._http.client().get(self.url)
             response.raise_for_status()
             document = response.json()
         except (httpx.HTTPError, ValueError) as exc:
@@ -49,7 +75,7 @@ class KeycloakJwks:
         return document
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
 
 class KeycloakIntrospection:
@@ -70,13 +96,13 @@ class KeycloakIntrospection:
         verify: bool | str = True,
     ) -> None:
         self.url = issuer_url(base_url, realm) + "/protocol/openid-connect/token/introspect"
-        self._client = httpx.Client(
+        self._http = _Http(
             timeout=timeout, verify=verify, auth=httpx.BasicAuth(client_id, client_secret)
         )
 
     def introspect(self, token: str) -> Mapping[str, Any]:
         try:
-            response = self._client.post(
+            response = self._http.client().post(
                 self.url, data={"token": token, "token_type_hint": "access_token"}
             )
             response.raise_for_status()
@@ -88,7 +114,7 @@ class KeycloakIntrospection:
         return answer
 
     def close(self) -> None:
-        self._client.close()
+        self._http.close()
 
 
 def keycloak_verifier(

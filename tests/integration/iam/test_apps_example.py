@@ -16,6 +16,7 @@ import pytest
 from iam.apps import parse_registration
 from iam.apps_keycloak import KeycloakAppDirectory
 from iam.apps_service import AppService
+from iam.keycloak import keycloak_verifier
 from iam.model import Principal
 from tests.integration.conftest import ROOT, Server
 from tests.integration.iam.kc_realm import (
@@ -84,7 +85,14 @@ def test_example_app_sign_in_and_protected_api(realm: KcRealm) -> None:
     config = example.Config(
         keycloak=realm.url, realm=realm.name, client_id="permits-demo", redirect_uri=REDIRECT
     )
-    client = falcon.testing.TestClient(example.create_app(config))
+    verifier = keycloak_verifier(realm.url, realm.name, audience="permits-demo")
+    try:
+        walk_through(falcon.testing.TestClient(example.create_app(config, verifier)))
+    finally:
+        verifier.close()
+
+
+def walk_through(client: falcon.testing.TestClient) -> None:
 
     assert client.simulate_get("/api/permits").status_code == 401
     assert client.simulate_get("/").headers["location"] == "/login"

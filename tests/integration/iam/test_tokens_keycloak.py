@@ -253,3 +253,14 @@ def test_key_rotation_without_restart(realm: KcRealm) -> None:
     header, body, sig = reheader(stranger, kid="rotate-probe")
     assert get(client, f"{b64(json.dumps(header).encode())}.{body}.{sig}").status_code == 401
     assert get(client, old).status_code == 401, "tokens of a withdrawn key are rejected"
+
+
+def test_closed_adapters_reopen(realm: KcRealm) -> None:
+    """Lifespan shutdown closes connections; a later fetch must still work (test clients)."""
+    source = KeycloakJwks(realm.url, realm.name)
+    first = source.fetch()
+    source.close()
+    try:
+        assert source.fetch()["keys"] == first["keys"]
+    finally:
+        source.close()
