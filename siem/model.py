@@ -169,6 +169,27 @@ class Detection:
         parts = [self.rule_id, *(f"{f}={v}" for f, v in self.entity), first]
         return hashlib.sha256("\x1f".join(parts).encode()).hexdigest()[:32]
 
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready form (CLI output, webhooks); times in RFC 3339 UTC."""
+        return {
+            "key": self.key,
+            "rule_id": self.rule_id,
+            "rule_title": self.rule_title,
+            "severity": self.severity.value,
+            "entity": dict(self.entity),
+            "event_ids": list(self.event_ids),
+            "first_event_time": self.first_event_time.isoformat(),
+            "last_event_time": self.last_event_time.isoformat(),
+            "count": self.count,
+            "engine": self.engine.value,
+            "tags": list(self.tags),
+            "detected_at": self.detected_at.isoformat() if self.detected_at else None,
+            "responses": [
+                {"action": r.kind.value, "target": r.target, "approval": r.approval}
+                for r in self.responses
+            ],
+        }
+
     @property
     def entity_text(self) -> str:
         """``user.name=alice,source.ip=10.0.0.9`` for display and grouping."""

@@ -24,6 +24,7 @@ def _attach_groups() -> None:
     from anbao.cli import seal as seal_cli  # noqa: PLC0415
     from anbao.cli import seal_registry  # noqa: F401, PLC0415 - adds db/ca/keys/registry to seal
     from anbao.cli import serve as serve_cli  # noqa: PLC0415
+    from anbao.cli import siem as siem_cli  # noqa: PLC0415
 
     main.add_command(serve_cli.serve)
     main.add_command(serve_cli.show_settings)
@@ -31,6 +32,7 @@ def _attach_groups() -> None:
     main.add_command(audit_cli.audit)
     main.add_command(iam_cli.iam)
     main.add_command(seal_cli.seal)
+    main.add_command(siem_cli.siem)
 
 
 _attach_groups()

@@ -1,0 +1,114 @@
+"""The streaming engine: scenarios raise exactly their detections, the baseline none; the audit
+shipper feeds it through the DeliveryObserver port; failures never reach the pipeline."""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from audit.pipeline import Shipper
+from audit.recorder import Recorder
+from audit.spool import Spool, SpoolConfig
+from audit.sqlite import SqliteAuditStore
+from siem.loader import RuleSet, load_rules
+from siem.model import Detection, Engine
+from siem.streaming import StreamingEngine
+from siem.testing import ListSink, attack_scenarios, benign_baseline, documents, timeline
+
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+
+
+@pytest.fixture(scope="module")
+def ruleset() -> RuleSet:
+    return load_rules()
+
+
+def names(ruleset: RuleSet, detections: Sequence[Detection]) -> collections.Counter[str]:
+    by_id = {r.id: r.name for r in ruleset.rules}
+    return collections.Counter(by_id[d.rule_id] for d in detections)
+
+
+def test_every_scenario_raises_its_detections_once_and_the_baseline_none(ruleset: RuleSet) -> None:
+    sink = ListSink()
+    engine = StreamingEngine(ruleset, sink, clock=lambda: NOW)
+    scenarios, events = timeline()
+    assert len(events) >= 10_000 + len(scenarios)
+    engine.observe(documents(events))
+    expected = collections.Counter(n for s in scenarios for n in s.expected)
+    assert names(ruleset, sink.detections) == expected
+    assert len({r for s in scenarios for r in s.expected}) >= 20
+    assert all(d.engine is Engine.STREAMING and d.detected_at == NOW for d in sink.detections)
+
+
+def test_baseline_alone_raises_nothing(ruleset: RuleSet) -> None:
+    engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW)
+    assert engine.evaluate(documents(benign_baseline(10_000, seed=11))) == []
+
+
+def test_detection_links_to_events_and_entity(ruleset: RuleSet) -> None:
+    brute = next(s for s in attack_scenarios() if s.name == "brute force")
+    engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW)
+    (found,) = engine.evaluate(documents(list(brute.events)))
+    assert found.entity == (("user.name", "victim-bf"),)
+    assert found.event_ids == tuple(e.id for e in brute.events[:10])
+    assert found.count == 10
+    assert found.first_event_time == brute.events[0].timestamp
+    assert found.last_event_time == brute.events[9].timestamp
+    assert found.severity.value == "high"
+    assert "mlps.l3-ces1-02" in found.tags
+    assert found.to_dict()["entity"] == {"user.name": "victim-bf"}
+
+
+def test_response_actions_travel_with_the_detection(ruleset: RuleSet) -> None:
+    seal = next(s for s in attack_scenarios() if s.name == "seal used after a revocation attempt")
+    (found,) = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW).evaluate(
+        documents(list(seal.events))
+    )
+    assert [(r.kind.value, r.target, r.approval) for r in found.responses] == [
+        ("suspend_seal", "resource.id", False)
+    ]
+    assert found.entity == (("resource.id", "seal-rv"),)
+
+
+def test_correlation_memory_is_bounded(ruleset: RuleSet) -> None:
+    engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW, max_groups=50)
+    spray = [e for s in attack_scenarios() for e in s.events if s.name == "password spraying"]
+    many = [*benign_baseline(5000), *spray]
+    engine.evaluate(documents(many))
+    assert all(len(c.state) <= 50 for c in engine.core.correlations.values())
+
+
+class Boom:
+    def emit(self, detections: Sequence[Detection]) -> None:
+        raise RuntimeError("sink down")
+
+
+def test_shipper_feeds_the_engine_and_survives_a_failing_sink(
+    tmp_path: Path, ruleset: RuleSet
+) -> None:
+    spool = Spool(SpoolConfig(path=tmp_path / "spool.sqlite3"), sleep=lambda _s: None)
+    store = SqliteAuditStore(tmp_path / "audit.sqlite3")
+    recorder = Recorder(spool)
+    shipper = Shipper(spool, store)
+    good, bad = ListSink(), StreamingEngine(ruleset, Boom(), clock=lambda: NOW)
+    engine = StreamingEngine(ruleset, good, clock=lambda: NOW)
+    shipper.add_observer(bad)  # fails first: must not stop delivery nor the next observer
+    shipper.add_observer(engine)
+    try:
+        scenario = next(s for s in attack_scenarios() if s.name == "brute force")
+        for event in scenario.events:
+            recorder.record_event(event)
+        assert shipper.drain(timeout=30)
+        assert store.streams().get("main", 0) + store.streams().get("iam", 0) == 12
+        assert names(ruleset, good.detections) == {"anbao_bruteforce_account": 1}
+        assert bad.sink_failures == 1
+        assert engine.events == 12
+    finally:
+        shipper.stop()
+        recorder.close()
+        spool.close()
+        store.close()
