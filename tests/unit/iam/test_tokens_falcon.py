@@ -278,3 +278,26 @@ def test_class_decorator_also_guards_inherited_responders(issuer: LocalIssuer) -
     plain = issuer.token(time.time())
     assert client.simulate_get("/guarded", headers=bearer(plain)).status_code == 403
     assert client.simulate_get("/base", headers=bearer(plain)).status_code == 200
+
+
+def test_falcon_before_hook_and_unconfigured_introspection(issuer: LocalIssuer) -> None:
+    class Hooked:
+        @falcon.before(requires(roles=["auditor"]).hook)
+        async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+            resp.media = {"ok": True}
+
+    verifier = TokenVerifier(
+        issuer=issuer.issuer, audience=issuer.audience, jwks=issuer, clock=time.time
+    )
+    app = protect(falcon.asgi.App(), verifier)  # no introspection configured
+    app.add_route("/hooked", Hooked())
+    app.add_route("/grants", Grants())
+    client = falcon.testing.TestClient(app)
+    auditor = issuer.token(time.time(), realm_access={"roles": ["auditor"]})
+    assert client.simulate_get("/hooked", headers=bearer(auditor)).status_code == 200
+    assert (
+        client.simulate_get("/hooked", headers=bearer(issuer.token(time.time()))).status_code == 403
+    )
+    # A route that must introspect fails closed (503), never open, when nobody can introspect.
+    granter = issuer.token(time.time(), resource_access={issuer.audience: {"roles": ["granter"]}})
+    assert client.simulate_post("/grants", headers=bearer(granter)).status_code == 503
