@@ -12,16 +12,19 @@ module adds what a resource server needs and no library packages together:
   survives Keycloak key rotation without a restart and cannot be turned into a fetch storm;
 * ``iss``, ``aud``, ``exp``, ``nbf`` and ``iat`` with a small leeway (RFC 7519 §4.1), ``sub``
   required, and only access tokens (Keycloak's ``typ`` claim ``Bearer``; RFC 9068 ``at+jwt``);
-* a bounded cache (oldest insertions evicted first) of verified tokens keyed by their SHA-256, never used at or after ``exp``,
-  because real clients send the same token many times and RSA verification dominates the cost.
+* a bounded cache of verified tokens (oldest insertions evicted first) keyed by their SHA-256,
+  never used at or after ``exp``, because real clients send the same token many times and the
+  signature check dominates the cost of a request.
 
 The compact serialization is split here and the signature checked by joserfc's algorithm
 model for the key's ``alg`` (RFC 7515 §5.2); the registered claims are checked here too
 (RFC 7519 §4.1), which keeps a fresh token's cost at or below joserfc's own ``jwt.decode`` +
 claims registry (``bench/iam.py``). The core is framework-free and synchronous
-(``verifier.verify(token)``); the JWKS fetch is injected (:class:`JwksSource`), and the clock. A cached token stays accepted until its
-``exp`` even if its session is revoked at Keycloak: routes that must notice revocation ask for
-RFC 7662 introspection as well (:mod:`iam.introspection`).
+(``verifier.verify(token)``); the JWKS fetch is injected (:class:`JwksSource`), and the clock.
+A cached token stays accepted until its ``exp`` even if its session is revoked at Keycloak:
+routes that must notice revocation ask for RFC 7662 introspection as well
+(:mod:`iam.introspection`). JWKS entries without ``alg`` or ``kid`` are ignored (Keycloak sets
+both); a token without ``kid`` is refused.
 """
 
 from __future__ import annotations
@@ -104,8 +107,9 @@ class TokenVerifier:
     """Verifies bearer tokens for one issuer and audience; thread-safe.
 
     ``verify(token)`` returns a :class:`~iam.model.Principal` or raises
-    :class:`~iam.errors.Unauthenticated` (never a library exception). ``cache_size=0`` disables
-    the verified-token cache (every call verifies the signature).
+    :class:`~iam.errors.Unauthenticated` (401), or
+    :class:`~iam.errors.IdentityProviderUnavailable` (503) when no key set was ever fetched;
+    never a library exception. ``cache_size=0`` disables the verified-token cache.
     """
 
     def __init__(
