@@ -65,28 +65,43 @@ class Change:
 
 
 class BackgroundHooks:
-    """Runs new-alert hooks on one daemon thread, so ``emit`` returns at once."""
+    """Runs new-alert hooks on one daemon thread, so ``emit`` returns at once.
+
+    The thread starts on first use and again after :meth:`close` (an ASGI lifespan may close
+    parts that live on, as test clients do per request).
+    """
 
     def __init__(self, hooks: Sequence[NewAlertHook]) -> None:
         self._hooks = tuple(hooks)
         self._queue: queue.Queue[tuple[Alert, Detection] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="siem-alert-hooks", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
 
     def set(self, hooks: Sequence[NewAlertHook]) -> None:
         """Replace the hooks (the composition root builds them after the services)."""
         self._hooks = tuple(hooks)
 
     def __call__(self, alert: Alert, detection: Detection) -> None:
-        self._queue.put((alert, detection))
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="siem-alert-hooks", daemon=True
+                )
+                self._thread.start()
+            self._queue.put((alert, detection))
 
     def drain(self) -> None:
         """Wait until every queued alert went through the hooks (tests, shutdown)."""
         self._queue.join()
 
     def close(self, timeout: float = 10.0) -> None:
-        self._queue.put(None)
-        self._thread.join(timeout)
+        """Finish what is queued, then stop the thread."""
+        with self._lock:
+            thread, self._thread = self._thread, None
+            if thread is None:
+                return
+            self._queue.put(None)
+        thread.join(timeout)
 
     def _run(self) -> None:
         while True:

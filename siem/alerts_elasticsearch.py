@@ -70,11 +70,23 @@ class ElasticsearchAlertStore:
         timeout: float = 5.0,
     ) -> None:
         tls: dict[str, Any] = {"ca_certs": ca_file} if ca_file else {}
-        self.client = Elasticsearch(
-            url, basic_auth=(username, password), request_timeout=timeout, **tls
-        )
+
+        def connect() -> Elasticsearch:
+            return Elasticsearch(
+                url, basic_auth=(username, password), request_timeout=timeout, **tls
+            )
+
+        self._connect = connect
+        self._client: Elasticsearch | None = None
         self.index = index
         self._ready = False
+
+    @property
+    def client(self) -> Elasticsearch:
+        """The client, (re)built on use: an ASGI lifespan may close a store that lives on."""
+        if self._client is None:
+            self._client = self._connect()
+        return self._client
 
     @contextmanager
     def _call(self) -> Iterator[None]:
@@ -169,7 +181,9 @@ class ElasticsearchAlertStore:
             self.client.cluster.health(timeout="2s")
 
     def close(self) -> None:
-        self.client.close()
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()
 
     def drop(self) -> None:
         """Delete the index (tests and ``anbao siem alerts`` maintenance only)."""

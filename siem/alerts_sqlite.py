@@ -43,24 +43,36 @@ class SqliteAlertStore:
     kind = "sqlite"
 
     def __init__(self, path: str | Path) -> None:
+        self._path = str(path)
         self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        with self._lock:
+            self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect (again, after :meth:`close`: an ASGI lifespan may close a store that lives on)."""
+        if self._conn is not None:
+            return self._conn
         try:
-            if str(path) != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=30.0
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self._path, check_same_thread=False, isolation_level=None, timeout=30.0
             )
-            if str(path) != ":memory:":
-                self._conn.execute("PRAGMA journal_mode=WAL")
-            self._conn.executescript(_SCHEMA)
+            if self._path != ":memory:":
+                conn.execute("PRAGMA journal_mode=WAL")
+            conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise AlertStoreUnavailable("The embedded alert database cannot be opened.") from exc
+        self._conn = conn
+        return conn
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:
         with self._lock:
+            conn = self._open()
             try:
-                yield self._conn
+                yield conn
             except sqlite3.IntegrityError:
                 raise
             except sqlite3.Error as exc:
@@ -129,7 +141,9 @@ class SqliteAlertStore:
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 def _columns(alert: Alert) -> tuple[str, str, str, str, str, str, str]:

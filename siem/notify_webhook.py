@@ -59,7 +59,18 @@ class WebhookNotifier:
         self._clock = clock
         self._sleep = sleep
         self._uniform = uniform
-        self._client = httpx.Client(timeout=timeout, transport=transport, follow_redirects=False)
+        self._timeout = timeout
+        self._transport = transport
+        self._client: httpx.Client | None = None
+
+    @property
+    def client(self) -> httpx.Client:
+        """Built on use (and again after :meth:`close`)."""
+        if self._client is None:
+            self._client = httpx.Client(
+                timeout=self._timeout, transport=self._transport, follow_redirects=False
+            )
+        return self._client
 
     def send(self, alert: Alert) -> int:
         body = json.dumps(
@@ -75,7 +86,7 @@ class WebhookNotifier:
                 DELIVERY_HEADER: f"{alert.id}.webhook",
             }
             try:
-                response = self._client.post(self._url, content=body, headers=headers)
+                response = self.client.post(self._url, content=body, headers=headers)
             except httpx.TimeoutException as exc:
                 raise Transient("timeout") from exc
             except httpx.HTTPError as exc:
@@ -90,4 +101,6 @@ class WebhookNotifier:
         return attempts
 
     def close(self) -> None:
-        self._client.close()
+        client, self._client = self._client, None
+        if client is not None:
+            client.close()

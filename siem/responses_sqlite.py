@@ -31,21 +31,32 @@ CREATE INDEX IF NOT EXISTS siem_actions_alert ON siem_actions(alert_id);
 
 class SqliteActionStore:
     def __init__(self, path: str | Path) -> None:
+        self._path = str(path)
         self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        with self._lock:
+            self._open()
+
+    def _open(self) -> sqlite3.Connection:
+        """Connect (again after :meth:`close`; call with the lock held)."""
+        if self._conn is not None:
+            return self._conn
         try:
-            if str(path) != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=30.0
+            if self._path != ":memory:":
+                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
+            conn = sqlite3.connect(
+                self._path, check_same_thread=False, isolation_level=None, timeout=30.0
             )
-            self._conn.executescript(_SCHEMA)
+            conn.executescript(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise AlertStoreUnavailable("The response action database cannot be opened.") from exc
+        self._conn = conn
+        return conn
 
     def add(self, record: ActionRecord) -> ActionRecord:
         stored = record.evolve(version=1)
         with self._lock:
-            self._conn.execute(
+            self._open().execute(
                 "INSERT INTO siem_actions VALUES (?, ?, ?, ?, 1, ?)",
                 (
                     stored.id,
@@ -59,15 +70,17 @@ class SqliteActionStore:
 
     def get(self, action_id: str) -> ActionRecord | None:
         with self._lock:
-            row = self._conn.execute(
-                "SELECT doc FROM siem_actions WHERE id = ?", (action_id,)
-            ).fetchone()
+            row = (
+                self._open()
+                .execute("SELECT doc FROM siem_actions WHERE id = ?", (action_id,))
+                .fetchone()
+            )
         return _record(json.loads(row[0])) if row else None
 
     def replace(self, record: ActionRecord) -> ActionRecord:
         stored = record.evolve(version=record.version + 1)
         with self._lock:
-            cursor = self._conn.execute(
+            cursor = self._open().execute(
                 "UPDATE siem_actions SET state = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
                 (stored.state.value, stored.version, _doc(stored), record.id, record.version),
             )
@@ -86,15 +99,21 @@ class SqliteActionStore:
             params.append(criteria.alert_id)
         clause = f" WHERE {' AND '.join(where)}" if where else ""
         with self._lock:
-            rows = self._conn.execute(
-                f"SELECT doc FROM siem_actions{clause} ORDER BY requested_at DESC, id DESC LIMIT ?",  # noqa: S608 - fixed fragments, bound values
-                (*params, criteria.limit),
-            ).fetchall()
+            rows = (
+                self._open()
+                .execute(
+                    f"SELECT doc FROM siem_actions{clause} ORDER BY requested_at DESC, id DESC LIMIT ?",  # noqa: S608 - fixed fragments, bound values
+                    (*params, criteria.limit),
+                )
+                .fetchall()
+            )
         return [_record(json.loads(r[0])) for r in rows]
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None
 
 
 def _when(value: dt.datetime | None) -> str | None:

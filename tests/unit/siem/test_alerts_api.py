@@ -240,3 +240,59 @@ def test_openapi_documents_the_routes(api: Api) -> None:
         "/siem/actions/{action_id}/reject",
     ):
         assert path in doc["paths"]
+
+
+def test_parts_survive_a_lifespan_per_request(tmp_path: Path) -> None:
+    """Test clients run the ASGI lifespan around each request: stores and hooks reopen."""
+    from anbao.audit_wiring import spool_config
+    from anbao.siem_alerts_wiring import build_siem_alerts
+    from audit.recorder import Recorder
+    from audit.spool import Spool
+
+    issuer = LocalIssuer(issuer="http://127.0.0.1:8080/realms/anbao")
+    settings = Settings.load(
+        {
+            "ANBAO_KEYCLOAK_REQUIRED": "false",
+            "ANBAO_SERVER_ACCESS_LOG": "false",
+            "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(tmp_path / "integrity.sqlite3"),
+            "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp_path / "sth.pem"),
+            "ANBAO_AUDIT_SQLITE_PATH": str(tmp_path / "audit.sqlite3"),
+            "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp_path / "siem.sqlite3"),
+            "ANBAO_AUDIT_SPOOL_PATH": str(tmp_path / "spool.sqlite3"),
+        }
+    )
+    clock = Clock()
+    spool = Spool(spool_config(settings))
+    recorder = Recorder(spool)
+    built = build_siem_alerts(
+        settings,
+        recorder=recorder,
+        registry=None,
+        clock=clock,
+        identity=FakeIdentity({"alice": (True, 0)}),
+        notifiers=(),
+    )
+    verifier = TokenVerifier(
+        issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
+    )
+    client = falcon.testing.TestClient(
+        create_app(
+            settings, Parts(verifier=verifier, audit_store=FakeAuditStore(), siem_alerts=built)
+        )
+    )
+    token = issuer.token(time.time(), preferred_username="ana", realm_access={"roles": [ANALYST]})
+    for _ in range(2):
+        assert (
+            client.simulate_get(
+                "/siem/alerts", headers={"Authorization": f"Bearer {token}"}
+            ).status_code
+            == 200
+        )
+    d = detection(responses=(ResponseAction(ResponseKind.DISABLE_USER),))
+    built.alerts.emit([d])
+    built.hooks.drain()
+    listed = client.simulate_get("/siem/actions", headers={"Authorization": f"Bearer {token}"})
+    assert [a["state"] for a in listed.json["actions"]] == ["pending"]
+    assert [r.event_id for r in spool.peek(10)] != []
+    recorder.close()
+    spool.close()
