@@ -24,6 +24,7 @@ from typing import IO
 
 import click
 
+from anbao.cli import siem_alerts
 from siem.errors import SiemError
 from siem.lint import lint as lint_rules
 from siem.loader import BUILTIN_RULES, RuleSet, load_rules
@@ -188,3 +189,6 @@ def _report(ruleset: RuleSet, scenarios: list, detections: list[Detection]) -> i
         failed += 1
         click.echo(f"FAIL unexpected: {name} x{count}")
     return failed
+
+
+siem_alerts.attach(siem)  # anbao siem alerts … / anbao siem actions …
