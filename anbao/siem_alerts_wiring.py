@@ -59,6 +59,10 @@ class SiemAlerts:
     def close(self) -> None:
         self.hooks.close()
         self.alerts.store.close()
+        if self.responses is not None:
+            close_actions = getattr(self.responses.store, "close", None)
+            if close_actions is not None:
+                close_actions()
         for notifier in self.notifiers:
             close = getattr(notifier, "close", None)
             if close is not None:
@@ -192,6 +196,27 @@ def build_identity(settings: Settings) -> IdentityResponder:
     )
 
 
+def build_responses(
+    settings: Settings,
+    alerts: AlertService,
+    audit_recorder: Callable[[], Recorder],
+    *,
+    registry: Registry | None,
+    identity: IdentityResponder | None,
+    clock: Callable[[], dt.datetime],
+) -> ResponseService:
+    """Response actions: Keycloak for identity, the seal registry when enabled, the audit trail."""
+    return ResponseService(
+        SqliteActionStore(Path(settings.siem.alert_sqlite_path)),
+        identity=identity or build_identity(settings),
+        seals=RegistrySealResponder(registry) if registry is not None else None,
+        audit=RecorderResponseAudit(audit_recorder),
+        clock=clock,
+        new_id=lambda: uuid.uuid4().hex,
+        alerts=alerts.get,
+    )
+
+
 def build_siem_alerts(
     settings: Settings,
     *,
@@ -217,15 +242,8 @@ def build_siem_alerts(
     )
     responses = None
     if sm.responses_enabled:
-        actions_path = Path(sm.alert_sqlite_path)
-        responses = ResponseService(
-            SqliteActionStore(actions_path),
-            identity=identity or build_identity(settings),
-            seals=RegistrySealResponder(registry) if registry is not None else None,
-            audit=RecorderResponseAudit(audit_recorder),
-            clock=clock,
-            new_id=lambda: uuid.uuid4().hex,
-            alerts=alerts.get,
+        responses = build_responses(
+            settings, alerts, audit_recorder, registry=registry, identity=identity, clock=clock
         )
         new_hooks.append(responses.plan)
     if channels:
