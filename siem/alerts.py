@@ -253,3 +253,45 @@ class AlertService:
     def _changed(self, action: str, alert: Alert, actor: str) -> None:
         if self._on_change is not None:
             self._on_change(action, alert, actor)
+
+
+class QueuedSink:
+    """A :class:`siem.ports.DetectionSink` that hands batches to a worker thread.
+
+    For the streaming engine on the audit shipper's thread: ``emit`` never waits for the alert
+    store (an Elasticsearch write refreshes the index). The queue is bounded; when it is full the
+    batch is dropped, counted in ``dropped`` and logged (audit delivery outranks alerting,
+    L3-CES1-15; the scheduled engine covers the same rules from the store).
+    """
+
+    def __init__(self, target: AlertService, *, max_batches: int = 10_000) -> None:
+        self._target = target
+        self._queue: queue.Queue[Sequence[Detection]] = queue.Queue(max_batches)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self.dropped = 0
+
+    def emit(self, detections: Sequence[Detection]) -> None:
+        if not detections:
+            return
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="siem-alerts", daemon=True)
+                self._thread.start()
+        try:
+            self._queue.put_nowait(tuple(detections))
+        except queue.Full:
+            self.dropped += len(detections)
+            log.error("alert queue full: %d detection(s) dropped", len(detections))  # noqa: TRY400 - no traceback wanted
+
+    def drain(self) -> None:
+        """Wait until every queued batch is stored."""
+        self._queue.join()
+
+    def _run(self) -> None:
+        while True:
+            batch = self._queue.get()
+            try:
+                self._target.emit(batch)
+            finally:
+                self._queue.task_done()
