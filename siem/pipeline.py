@@ -23,6 +23,8 @@ from sigma.processing.conditions import LogsourceCondition
 from sigma.processing.pipeline import ProcessingItem, ProcessingPipeline
 from sigma.processing.transformations import FieldMappingTransformation
 
+from audit.model import FIELDS, FieldType
+
 #: Products whose rules this pipeline maps (Sigma ``logsource.product``).
 PRODUCTS: Final = ("anbao", "keycloak")
 
@@ -81,4 +83,24 @@ def anbao_pipeline() -> ProcessingPipeline:
     )
 
 
-__all__ = ["FIELD_MAP", "PRODUCTS", "anbao_pipeline"]
+def elasticsearch_pipeline() -> ProcessingPipeline:
+    """Backend pipeline of the scheduled engine: text fields are matched on their ``.keyword``
+    sub-field (the audit index template gives every text field one), so a Sigma value compares
+    with the whole stored value, as Sigma specifies, instead of with analysed words
+    (``event.reason: seal_forbidden`` must not match ``seal_state_conflict``)."""
+    keyword: dict[str | None, str | list[str]] = {
+        name: f"{name}.keyword" for name, spec in FIELDS.items() if spec.type is FieldType.TEXT
+    }
+    return ProcessingPipeline(
+        name="anbao-elasticsearch",
+        priority=20,
+        items=[
+            ProcessingItem(
+                identifier="anbao_text_as_keyword",
+                transformation=FieldMappingTransformation(keyword),
+            )
+        ],
+    )
+
+
+__all__ = ["FIELD_MAP", "PRODUCTS", "anbao_pipeline", "elasticsearch_pipeline"]

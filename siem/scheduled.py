@@ -41,6 +41,7 @@ from siem.errors import RuleUnsupported
 from siem.loader import RuleSet
 from siem.matcher import Predicate, compile_rule
 from siem.model import Detection, Engine
+from siem.pipeline import elasticsearch_pipeline
 from siem.ports import CheckpointStore, DetectionSink, EventSource
 from siem.vendor.es_lucene import LuceneBackend
 
@@ -74,7 +75,7 @@ def lucene_query(rule: SigmaRule) -> tuple[str, bool]:
     for detection in work.detection.detections.values():
         recheck |= _strip_fieldrefs(detection)
     try:
-        queries = LuceneBackend().convert_rule(work)
+        queries = LuceneBackend(processing_pipeline=elasticsearch_pipeline()).convert_rule(work)
     except SigmaError as exc:
         raise RuleUnsupported(f"{rule.title}: {exc}") from exc
     if len(queries) != 1 or not isinstance(queries[0], str):
