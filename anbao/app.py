@@ -15,7 +15,7 @@ import falcon
 import falcon.asgi
 import httpx
 
-from anbao import errors, seal_wiring, siem_alerts_wiring
+from anbao import compliance_wiring, errors, seal_wiring, siem_alerts_wiring
 from anbao.accesslog import AccessLog
 from anbao.audit_wiring import (
     AuditLifespan,
@@ -54,6 +54,7 @@ from iam.orgs_keycloak_admin import KeycloakAdminClient
 from iam.orgs_ports import OrgDirectory
 from iam.orgs_service import OrgService
 from iam.tokens import TokenVerifier
+from policies.ports import RealmInspector
 
 
 @dataclasses.dataclass(slots=True)
@@ -76,6 +77,8 @@ class Parts:
     #: Alerts, notifications and responses; built from settings [siem] unless given.
     siem_alerts: SiemAlerts | None = None
     access_log: AccessLog | None = None
+    #: Evidence of the realm checks; default: Keycloak's admin API (compliance.enabled only).
+    compliance_realm: RealmInspector | None = None
 
 
 def build_audit_store(settings: Settings) -> AuditStore:
@@ -215,7 +218,7 @@ def add_audit_integrity(
     return integrity
 
 
-def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
+def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # noqa: PLR0915
     parts = parts or Parts()
     metrics = Metrics()
     verifier = parts.verifier or build_verifier(settings, parts.clock)
@@ -287,6 +290,14 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     siem_alerts_wiring.attach(api, settings, siem_alerts, readiness)
 
     integrity = add_audit_integrity(api, settings, parts, audit_store)
+    compliance_wiring.attach(
+        api,
+        settings,
+        realm=parts.compliance_realm,
+        integrity=integrity,
+        audit_store=audit_store,
+        registry=registry,
+    )
     if audit_runtime is not None:  # leaves are logged once the store holds the events
         audit_runtime.shipper.on_stored = integrity.append_records
     add_search_routes(

@@ -50,6 +50,16 @@ from iam.errors import (
     Unauthenticated,
 )
 from iam.orgs_errors import ImportInvalid, OrgConflict, OrgNotFound
+from policies.errors import (
+    AlreadySigned,
+    FontUnavailable,
+    InvalidRequest,
+    PolicyError,
+    ReportSignatureInvalid,
+    RunNotFound,
+    SigningUnavailable,
+    WaiverNotFound,
+)
 from siem.alerts_errors import (
     ActionNotFound,
     ActionStateConflict,
@@ -135,6 +145,14 @@ ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
     (AlertStoreUnavailable, Mapping(503)),
     (ResponseTargetUnavailable, Mapping(503)),
     (AlertError, Mapping(400)),
+    (RunNotFound, Mapping(404)),
+    (WaiverNotFound, Mapping(404)),
+    (InvalidRequest, Mapping(400)),
+    (AlreadySigned, Mapping(409)),
+    (ReportSignatureInvalid, Mapping(422)),
+    (SigningUnavailable, Mapping(503)),
+    (FontUnavailable, Mapping(503)),
+    (PolicyError, Mapping(500)),
 ]
 
 #: Stable problem types for Falcon's own errors, by status.

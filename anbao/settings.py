@@ -231,6 +231,24 @@ class SiemSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ComplianceSettings:
+    """MLPS 2.0 / GB/T 39786 checks and signed reports (docs/compliance.md)."""
+
+    enabled: bool = True
+    #: Runs, waivers and issued reports (SQLAlchemy URL; sqlite:///path by default).
+    database_url: str = "sqlite:///.anbao/compliance.sqlite3"
+    #: Hours between scheduled runs inside the server; 0 = on demand only.
+    schedule_hours: float = 0.0
+    #: SM2 PKCS#8 PEM key that signs issued reports (empty: sign-off is refused).
+    signing_key_file: str = ""
+    signing_key_password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    #: TrueType font with Chinese glyphs for the PDF report (Debian fonts-wqy-zenhei).
+    pdf_font_file: str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+    #: Realm assessed (empty: keycloak.realm).
+    realm: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     environment: Environment = Environment.DEVELOPMENT
     server: ServerSettings = dataclasses.field(default_factory=ServerSettings)
@@ -243,6 +261,7 @@ class Settings:
     seal_verify: SealVerifySettings = dataclasses.field(default_factory=SealVerifySettings)
     seals: SealSettings = dataclasses.field(default_factory=SealSettings)
     siem: SiemSettings = dataclasses.field(default_factory=SiemSettings)
+    compliance: ComplianceSettings = dataclasses.field(default_factory=ComplianceSettings)
 
     @classmethod
     def load(cls, environ: Mapping[str, str]) -> Settings:
@@ -292,6 +311,8 @@ class Settings:
         if not self.seals.crl_next_update_hours > 0:
             raise SettingsError("seals.crl_next_update_hours", "must be positive")
         self._validate_siem()
+        if not self.compliance.schedule_hours >= 0:
+            raise SettingsError("compliance.schedule_hours", "must be 0 (off) or positive")
         if self.environment is Environment.PRODUCTION:
             self._validate_production()
 

@@ -19,6 +19,7 @@ def main() -> None:
 
 def _attach_groups() -> None:
     from anbao.cli import audit as audit_cli  # noqa: PLC0415 - attached once, at import
+    from anbao.cli import compliance as compliance_cli  # noqa: PLC0415
     from anbao.cli import crypto as crypto_cli  # noqa: PLC0415
     from anbao.cli import iam as iam_cli  # noqa: PLC0415
     from anbao.cli import seal as seal_cli  # noqa: PLC0415
@@ -33,6 +34,7 @@ def _attach_groups() -> None:
     main.add_command(iam_cli.iam)
     main.add_command(seal_cli.seal)
     main.add_command(siem_cli.siem)
+    main.add_command(compliance_cli.compliance)
 
 
 _attach_groups()

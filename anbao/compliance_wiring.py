@@ -1,0 +1,199 @@
+"""Wires the compliance service (policies/) from settings: inspectors, store, signer, PDF fonts.
+
+Used by ``create_app`` (routes, optional schedule) and by ``anbao compliance``. Each inspector
+reads the platform through a public API; a part that is not configured is simply not wired,
+so its checks report "not applicable" with the reason.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from anbao.settings import Environment, Settings
+from policies import report_pdf
+from policies.catalogue import load_catalogue
+from policies.platform import FixedSettings, PlatformAudit, PlatformSiem, SealRegistryCrypto
+from policies.ports import AlertFacts, Inspectors, RealmFacts, RealmInspector, SettingsFacts
+from policies.resources import Reports, add_routes
+from policies.service import ComplianceService, Schedule
+from policies.signing import Sm2ReportSigner
+from policies.sqlite import SqlRunStore, create_engine
+
+
+def settings_facts(settings: Settings) -> SettingsFacts:
+    return SettingsFacts(
+        environment=settings.environment.value,
+        tls_cert_configured=bool(settings.server.tls_cert_file),
+        behind_tls_proxy=settings.server.behind_tls_proxy,
+        keycloak_url=settings.keycloak.url,
+    )
+
+
+class LazyRealm:
+    """Signs in to Keycloak's admin API at the first run, not when the app is built."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._inspector: RealmInspector | None = None
+
+    def inspect(self) -> RealmFacts:
+        if self._inspector is None:
+            from anbao.cli.iam import keycloak_admin  # noqa: PLC0415 - one admin-client recipe
+            from policies.keycloak import KeycloakRealmInspector  # noqa: PLC0415
+
+            realm = self.settings.compliance.realm or self.settings.keycloak.realm
+            self._inspector = KeycloakRealmInspector(keycloak_admin(self.settings), realm)
+        return self._inspector.inspect()
+
+
+def _verify(settings: Settings, integrity: Any, store: Any) -> tuple[bool, str]:
+    """``anbao audit verify`` over the last day; the summary names streams and events checked."""
+    since = int((time.time() - 86400) * 1000)
+    result = integrity.verify(store, time_from_ms=since)
+    events = sum(s.checked_events for s in result.streams)
+    return bool(result.ok), f"{len(result.streams)} stream(s), {events} event(s) in the last day"
+
+
+def audit_inspector(
+    settings: Settings,
+    routes: Callable[[], Sequence[str]],
+    *,
+    integrity: Any | None = None,
+    store: Any | None = None,
+) -> PlatformAudit:
+    ai = settings.audit_integrity
+    verify = None
+    if integrity is not None and store is not None:
+        verify = functools.partial(_verify, settings, integrity, store)
+    return PlatformAudit(
+        routes=routes,
+        record_requests=settings.audit.record_requests,
+        skip_paths=tuple(p.strip() for p in settings.audit.skip_paths.split(",") if p.strip()),
+        retention_days=settings.audit.retention_days,
+        signing_key_file=ai.signing_key_file,
+        field_keyring_file=ai.field_keyring_file,
+        verify=verify,
+        clock=lambda: dt.datetime.now(dt.UTC),
+    )
+
+
+def _alerts(settings: Settings) -> Sequence[AlertFacts]:
+    """Alerts of the last 90 days; "triaged" = first left ``open`` (approximated by updated_at)."""
+    from anbao.siem_alerts_wiring import build_alert_store  # noqa: PLC0415
+    from siem.alerts_model import AlertFilter, AlertStatus  # noqa: PLC0415
+
+    store = build_alert_store(settings)
+    try:
+        since = dt.datetime.now(dt.UTC) - dt.timedelta(days=90)
+        page = store.search(AlertFilter(since=since, limit=1000))
+    finally:
+        store.close()
+    return [
+        AlertFacts(
+            a.id,
+            a.severity.value,
+            a.created_at,
+            None if a.status is AlertStatus.OPEN else a.updated_at,
+        )
+        for a in page.alerts
+    ]
+
+
+def siem_inspector(settings: Settings) -> PlatformSiem:
+    def rules() -> Sequence[Any]:
+        from siem.loader import load_rules  # noqa: PLC0415
+
+        return load_rules(strict=False).rules
+
+    alerts = None
+    if (
+        settings.siem.alert_store.value == "elasticsearch"
+        or Path(settings.siem.alert_sqlite_path).is_file()
+    ):
+        alerts = functools.partial(_alerts, settings)
+    return PlatformSiem(rules, alerts, settings.siem.sla_minutes())
+
+
+def build_service(
+    settings: Settings,
+    *,
+    realm: RealmInspector | None = None,
+    routes: Callable[[], Sequence[str]] = tuple,
+    integrity: Any | None = None,
+    audit_store: Any | None = None,
+    registry: Any | None = None,
+    clock: Callable[[], dt.datetime] | None = None,
+) -> ComplianceService:
+    cs = settings.compliance
+    now = clock or (lambda: dt.datetime.now(dt.UTC))
+    inspectors = Inspectors(
+        realm=realm if realm is not None else LazyRealm(settings),
+        audit=audit_inspector(settings, routes, integrity=integrity, store=audit_store),
+        crypto=SealRegistryCrypto(registry, now) if registry is not None else None,
+        siem=siem_inspector(settings),
+        settings=FixedSettings(settings_facts(settings)),
+    )
+    signer = None
+    if cs.signing_key_file:
+        signer = Sm2ReportSigner.from_file(
+            Path(cs.signing_key_file), cs.signing_key_password.reveal()
+        )
+    return ComplianceService(
+        load_catalogue(),
+        inspectors,
+        SqlRunStore(create_engine(cs.database_url)),
+        clock=now,
+        new_id=lambda: uuid.uuid4().hex,
+        signer=signer,
+        params={"development": settings.environment is Environment.DEVELOPMENT},
+    )
+
+
+def pdf_renderer(settings: Settings) -> Callable[[dict[str, Any]], bytes]:
+    return functools.partial(report_pdf.render, font_file=settings.compliance.pdf_font_file)
+
+
+def attach(
+    api: Any,
+    settings: Settings,
+    *,
+    realm: RealmInspector | None,
+    integrity: Any,
+    audit_store: Any,
+    registry: Any | None,
+) -> Schedule | None:
+    """Serve ``/compliance/*``; start the schedule when ``compliance.schedule_hours`` > 0."""
+    if not settings.compliance.enabled:
+        return None
+    service = build_service(
+        settings,
+        realm=realm,
+        routes=lambda: [template for template, _ in api.routes],
+        integrity=integrity,
+        audit_store=audit_store,
+        registry=registry,
+    )
+    add_routes(api, Reports(service, pdf_renderer(settings)))
+    if settings.compliance.schedule_hours > 0:
+        schedule = Schedule(service, settings.compliance.schedule_hours * 3600)
+        schedule.start()
+        api.app.add_middleware(_StopSchedule(schedule))
+        return schedule
+    return None
+
+
+class _StopSchedule:
+    """Stops the scheduled runs when the server shuts down."""
+
+    def __init__(self, schedule: Schedule) -> None:
+        self._schedule = schedule
+
+    async def process_shutdown(self, scope: object, event: object) -> None:
+        del scope, event
+        self._schedule.stop()

@@ -1,0 +1,73 @@
+"""Errors of the compliance package: one base class, stable snake_case codes, client-safe text."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+
+class PolicyError(Exception):
+    """Base of every compliance error; ``code`` is stable, ``detail`` is safe to show."""
+
+    code = "compliance_error"
+    title = "Compliance operation failed"
+
+    def __init__(self, detail: str = "") -> None:
+        self.detail = detail or self.title
+        super().__init__(self.detail)
+
+
+class CatalogueInvalid(PolicyError):
+    """The control catalogue (policies/controls/*.yaml) does not validate; findings name file:line."""
+
+    code = "compliance_catalogue_invalid"
+    title = "Control catalogue invalid"
+
+    def __init__(self, findings: Sequence[str]) -> None:
+        self.findings = tuple(findings)
+        super().__init__("; ".join(self.findings[:5]))
+
+
+class RunNotFound(PolicyError):
+    code = "compliance_run_not_found"
+    title = "Compliance run not found"
+
+
+class WaiverNotFound(PolicyError):
+    code = "compliance_waiver_not_found"
+    title = "Waiver not found"
+
+
+class InvalidRequest(PolicyError):
+    """A field of a request is missing or malformed (named in the detail)."""
+
+    code = "compliance_invalid_request"
+    title = "Invalid compliance request"
+
+
+class AlreadySigned(PolicyError):
+    code = "compliance_already_signed"
+    title = "Report already signed off"
+
+
+class SigningUnavailable(PolicyError):
+    code = "compliance_signing_unavailable"
+    title = "No report signing key configured"
+
+
+class ReportSignatureInvalid(PolicyError):
+    """The signed report's bytes do not match its detached SM2 signature."""
+
+    code = "compliance_report_signature_invalid"
+    title = "Report signature does not verify"
+
+
+class EvidenceUnavailable(PolicyError):
+    """An inspector cannot answer: the part is absent or unreachable (check -> not applicable)."""
+
+    code = "compliance_evidence_unavailable"
+    title = "Evidence source unavailable"
+
+
+class FontUnavailable(PolicyError):
+    code = "compliance_pdf_font_unavailable"
+    title = "PDF font with Chinese glyphs not found"

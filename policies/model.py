@@ -1,0 +1,169 @@
+"""Typed records of compliance: the control catalogue, check findings, runs, waivers, history.
+
+The catalogue is data (``policies/controls/*.yaml``, loaded by :mod:`policies.catalogue`);
+everything here is frozen so a finished run can be stored, diffed and signed as it was.
+Standards: GB/T 22239-2019 (MLPS 2.0) level 3 §8.1.4, GB/T 39786-2021 level 3 §8.4, and
+Art. 21(3) of the Cybersecurity Law of the PRC (logs kept at least six months).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from datetime import datetime
+from typing import Any
+
+
+class Status(enum.StrEnum):
+    """Outcome of a check or a control (the assessor's workbook columns)."""
+
+    PASS = "pass"  # noqa: S105 - an outcome, not a password
+    FAIL = "fail"
+    MANUAL = "manual"
+    NOT_APPLICABLE = "not_applicable"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Text:
+    """A title or advice in Chinese and English."""
+
+    zh: str
+    en: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Control:
+    """One assessment item, e.g. L3-CES1-01 of GB/T 22239-2019 §8.1.4.1 a)."""
+
+    id: str
+    standard: str
+    section: str
+    clause: str
+    title: Text
+    requirement: Text
+    checks: tuple[str, ...]
+    evidence: tuple[str, ...]
+    remediation: Text
+    manual: bool
+    source: str  # file:line the control was read from
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Standard:
+    """A catalogue file's standard: code and titles, plus its controls in catalogue order."""
+
+    code: str
+    title: Text
+    controls: tuple[Control, ...]
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Catalogue:
+    standards: tuple[Standard, ...]
+
+    def controls(self) -> tuple[Control, ...]:
+        return tuple(c for s in self.standards for c in s.controls)
+
+    def control(self, control_id: str) -> Control | None:
+        return next((c for c in self.controls() if c.id == control_id), None)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Finding:
+    """One observation: the setting looked at, what was seen, what is required, and whether it holds."""
+
+    setting: str
+    observed: Any
+    expected: str
+    ok: bool
+    note: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class CheckResult:
+    """Outcome of one automated check; ``reason`` explains not-applicable and failures."""
+
+    check: str
+    status: Status
+    findings: tuple[Finding, ...]
+    reason: str
+    checked_at: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Waiver:
+    """An accepted risk: a failing control counts as waived until ``expires_at``."""
+
+    id: str
+    control_id: str
+    justification: str
+    approver: str
+    created_at: datetime
+    expires_at: datetime
+    created_by: str
+
+    def active(self, at: datetime) -> bool:
+        """Expired waivers stop counting (the officer must renew them with a new justification)."""
+        return self.created_at <= at < self.expires_at
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ControlResult:
+    control_id: str
+    status: Status
+    checks: tuple[CheckResult, ...]
+    waiver_id: str = ""
+
+    @property
+    def waived(self) -> bool:
+        return bool(self.waiver_id) and self.status is Status.FAIL
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SignOff:
+    """The officer's review: comment, signer, time, and the SM2 signature over the report bytes."""
+
+    officer: str
+    comment: str
+    signed_at: datetime
+    report_sha256: str
+    public_key_pem: str
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Run:
+    """One execution of the catalogue against the platform."""
+
+    id: str
+    started_at: datetime
+    finished_at: datetime
+    trigger: str  # "manual" | "schedule" | "api"
+    requested_by: str
+    results: tuple[ControlResult, ...]
+    signoff: SignOff | None = None
+
+    def result(self, control_id: str) -> ControlResult | None:
+        return next((r for r in self.results if r.control_id == control_id), None)
+
+    def counts(self) -> dict[str, int]:
+        """Per status, with waived failures counted apart (they do not count as failures)."""
+        out = {s.value: 0 for s in Status} | {"waived": 0}
+        for r in self.results:
+            out["waived" if r.waived else r.status.value] += 1
+        return out
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Change:
+    """A control whose status differs from the previous run."""
+
+    control_id: str
+    before: Status | None
+    after: Status
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class TrendPoint:
+    run_id: str
+    at: datetime
+    status: Status
