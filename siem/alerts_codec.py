@@ -52,6 +52,7 @@ def to_document(alert: Alert) -> dict[str, Any]:
         "tags": list(alert.tags),
         "assignee": alert.assignee,
         "close_reason": alert.close_reason.value if alert.close_reason else None,
+        "triaged_at": format_time(alert.triaged_at) if alert.triaged_at else None,
         "notes": [
             {"author": n.author, "at": format_time(n.at), "text": n.text} for n in alert.notes
         ],
@@ -93,6 +94,7 @@ def from_document(doc: Mapping[str, Any], version: str) -> Alert:
         tags=tuple(doc.get("tags", ())),
         assignee=doc.get("assignee", ""),
         close_reason=CloseReason(reason) if reason else None,
+        triaged_at=parse_time(doc["triaged_at"]) if doc.get("triaged_at") else None,
         notes=tuple(
             Note(n["author"], parse_time(n["at"]), n["text"]) for n in doc.get("notes", ())
         ),

@@ -48,6 +48,7 @@ MAPPING: Final[dict[str, Any]] = {
         "tags": _KW,
         "assignee": _KW,
         "close_reason": _KW,
+        "triaged_at": _DATE,
         "notes": _STORED,
         "deliveries": _STORED,
     },
@@ -100,7 +101,10 @@ class ElasticsearchAlertStore:
             raise AlertStoreUnavailable("Elasticsearch refused the alert request.") from exc
 
     def _install(self) -> None:
-        if not self.client.indices.exists(index=self.index):
+        if self.client.indices.exists(index=self.index):
+            # Additive mapping changes of newer versions (new fields) reach existing indices.
+            self.client.indices.put_mapping(index=self.index, properties=MAPPING["properties"])
+        else:
             try:
                 self.client.indices.create(
                     index=self.index,

@@ -102,6 +102,8 @@ class Alert:
     tags: tuple[str, ...] = ()
     assignee: str = ""
     close_reason: CloseReason | None = None
+    #: First time the alert left ``open`` (acknowledged or closed): the triage SLA measure.
+    triaged_at: dt.datetime | None = None
     notes: tuple[Note, ...] = ()
     deliveries: tuple[Delivery, ...] = ()
     version: str = ""
@@ -175,7 +177,8 @@ def transition(
         raise InvalidAlertInput("closing an alert needs a reason", field="reason")
     if target is not AlertStatus.CLOSED and reason is not None:
         raise InvalidAlertInput("a reason is given only when closing", field="reason")
-    return alert.evolve(status=target, close_reason=reason, updated_at=now)
+    triaged = alert.triaged_at or (now if target is not AlertStatus.OPEN else None)
+    return alert.evolve(status=target, close_reason=reason, updated_at=now, triaged_at=triaged)
 
 
 def check_user(value: str, field: str) -> str:

@@ -120,8 +120,11 @@ class AlertStoreContract:
         svc = service(store)
         a = svc.ingest(detection())
         assert a is not None
+        assert a.triaged_at is None
+        svc._clock.advance(120)  # type: ignore[attr-defined]  # noqa: SLF001 - the test clock
         acked = svc.update(a.id, "ana", Change(AlertStatus.ACKNOWLEDGED, assignee="ana"))
         assert (acked.status, acked.assignee) == (AlertStatus.ACKNOWLEDGED, "ana")
+        assert acked.triaged_at == T0 + dt.timedelta(seconds=120)
         closed = svc.update(a.id, "ana", Change(AlertStatus.CLOSED, CloseReason.FALSE_POSITIVE))
         assert closed.close_reason is CloseReason.FALSE_POSITIVE
         with pytest.raises(InvalidTransition):
@@ -131,6 +134,7 @@ class AlertStoreContract:
         stored = store.get(a.id)
         assert stored is not None
         assert stored.status is AlertStatus.OPEN
+        assert stored.triaged_at == T0 + dt.timedelta(seconds=120)
 
     def test_filters(self, store: AlertStore) -> None:
         svc = service(store, window=1)
