@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 from audit import merkle
-from audit.errors import AuditError
 from audit.integrity_model import (
     EventNotLogged,
     HeadNotFound,
@@ -307,5 +306,5 @@ class HeadTicker:
         while not self._stop.wait(self._period):
             try:
                 self._service.issue_due()
-            except AuditError:
+            except Exception:  # the ticker must survive; log.exception records the cause
                 log.exception("could not issue audit tree heads; retrying")

@@ -32,14 +32,26 @@ class SqliteIntegrityLog:
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
+        self._conn: sqlite3.Connection | None = None
+        self._open()
+
+    def _open(self) -> sqlite3.Connection:
         try:
-            self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.execute("PRAGMA busy_timeout=10000")
-            self._db.executescript(_SCHEMA)
+            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA busy_timeout=10000")
+            conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise IntegrityError("The integrity log cannot be opened.") from exc
+        self._conn = conn
+        return conn
+
+    @property
+    def _db(self) -> sqlite3.Connection:
+        """The connection, reopened after :meth:`close` (ASGI test clients shut the app down
+        after every request; a file-backed log simply reopens)."""
+        return self._conn if self._conn is not None else self._open()
 
     def append_leaves(self, leaves: Sequence[LeafRecord]) -> None:
         if not leaves:
@@ -150,4 +162,6 @@ class SqliteIntegrityLog:
 
     def close(self) -> None:
         with self._lock:
-            self._db.close()
+            if self._conn is not None:
+                self._conn.close()
+                self._conn = None

@@ -336,3 +336,11 @@ def test_ticker_signs_a_quiet_stream(service, clock):
     finally:
         ticker.stop()
     assert [h.size for h in service.log.heads("main")] == [3]
+
+
+def test_log_reopens_after_close(service):
+    store = MemoryStore()
+    ingest(service, store, make_events(12))
+    service.log.close()
+    assert service.log.size("main") == 12  # an ASGI lifespan shutdown closed it; it reopens
+    assert service.verify(store).ok
