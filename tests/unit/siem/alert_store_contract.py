@@ -121,7 +121,7 @@ class AlertStoreContract:
         a = svc.ingest(detection())
         assert a is not None
         assert a.triaged_at is None
-        svc._clock.advance(120)  # type: ignore[attr-defined]  # noqa: SLF001 - the test clock
+        svc._clock.advance(120)  # type: ignore[attr-defined]
         acked = svc.update(a.id, "ana", Change(AlertStatus.ACKNOWLEDGED, assignee="ana"))
         assert (acked.status, acked.assignee) == (AlertStatus.ACKNOWLEDGED, "ana")
         assert acked.triaged_at == T0 + dt.timedelta(seconds=120)
