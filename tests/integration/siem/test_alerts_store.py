@@ -46,3 +46,27 @@ class TestSqliteStoreIntegration(AlertStoreContract):
         s = SqliteAlertStore(tmp_path / "alerts.sqlite3")
         yield s
         s.close()
+
+
+def test_settings_select_the_elasticsearch_store(elasticsearch: Server) -> None:
+    from anbao.settings import Settings
+    from anbao.siem_alerts_wiring import build_alert_store
+
+    index = f"test-siem-alerts-{uuid.uuid4().hex[:12]}"
+    settings = Settings.load(
+        {
+            "ANBAO_SIEM_ALERT_STORE": "elasticsearch",
+            "ANBAO_SIEM_ALERT_INDEX": index,
+            "ANBAO_ELASTICSEARCH_URL": elasticsearch.url,
+            "ANBAO_ELASTICSEARCH_USERNAME": elasticsearch.env["ELASTICSEARCH_USERNAME"],
+            "ANBAO_ELASTICSEARCH_PASSWORD": elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+        }
+    )
+    store = build_alert_store(settings)
+    assert isinstance(store, ElasticsearchAlertStore)
+    try:
+        store.ping()
+        assert store.client.indices.exists(index=index)
+    finally:
+        store.drop()
+        store.close()
