@@ -119,6 +119,8 @@ class CorrelationState:
 
     def add(self, key: GroupKey, signal: Signal) -> Firing | None:
         """Feed one signal of a referenced rule; returns a firing when the condition holds."""
+        if self._cannot_start(key, signal):
+            return None
         entries = self._touch(key)
         horizon = signal.last - self.spec.timespan
         kind = self.spec.kind
@@ -141,6 +143,15 @@ class CorrelationState:
             return None
         del self._groups[key]
         return _firing(key, fired)
+
+    def _cannot_start(self, key: GroupKey, signal: Signal) -> bool:
+        """A later step of an ordered sequence for a group with no state: nothing to keep (saves
+        one group per ordinary sign-in for ``success after failures``)."""
+        return (
+            self.spec.kind == "temporal_ordered"
+            and key not in self._groups
+            and signal.rule_id != self.spec.rules[0]
+        )
 
     def _count(self, entries: list[Signal], signal: Signal) -> list[Signal] | None:
         entries.append(signal)

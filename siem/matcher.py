@@ -13,6 +13,7 @@ event cost is a few dict lookups and string comparisons (see ``bench/siem.py``).
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import operator
 import re
@@ -56,6 +57,7 @@ _COMPARE = {
 }
 
 
+@functools.lru_cache(maxsize=4096)
 def field_getter(name: str) -> Callable[[Doc], Any]:
     """A getter for a dotted field of a nested document (``_MISSING`` when absent).
 
@@ -75,6 +77,18 @@ def field_getter(name: str) -> Callable[[Doc], Any]:
             return doc.get(name, _MISSING) if node is None else _MISSING
 
         return get2
+    if len(parts) == 3:  # noqa: PLR2004 - e.g. http.response.status_code
+        a, b, c = parts
+
+        def get3(doc: Doc) -> Any:
+            node = doc.get(a)
+            if isinstance(node, dict):
+                inner = node.get(b)
+                if isinstance(inner, dict):
+                    return inner.get(c, _MISSING)
+            return _walk(doc, parts)
+
+        return get3
     return lambda doc: _walk(doc, parts)
 
 

@@ -98,17 +98,20 @@ class _FieldIndex:
 
     def candidates(self, doc: Doc, out: list[tuple[str, Predicate]]) -> None:
         value = self.get(doc)
-        values = value if type(value) is list else (value,)
-        for v in values:
-            if not isinstance(v, str):
-                continue
-            key = v.casefold()
-            hit = self.literals.get(key)
-            if hit:
-                out += hit
-            for prefix, rid, pred in self.prefixes:
-                if key.startswith(prefix):
-                    out.append((rid, pred))
+        if type(value) is str:
+            self._one(value, out)
+        elif type(value) is list:
+            for v in value:
+                if type(v) is str:
+                    self._one(v, out)
+
+    def _one(self, value: str, out: list[tuple[str, Predicate]]) -> None:
+        hit = self.literals.get(value) or self.literals.get(value.casefold())
+        if hit:
+            out += hit
+        if self.prefixes:
+            key = value.casefold()
+            out += [(rid, pred) for prefix, rid, pred in self.prefixes if key.startswith(prefix)]
 
 
 class StreamingEngine:
@@ -189,7 +192,7 @@ class StreamingEngine:
 
     def delivered(self, documents: Sequence[RawDocument]) -> None:
         """:class:`audit.ports.DeliveryObserver`: parse the canonical JSON and observe."""
-        self.observe(json.loads(d.document) for d in documents)
+        self.observe(json.loads(d.document.decode("utf-8")) for d in documents)
 
 
 __all__ = ["StreamingEngine"]

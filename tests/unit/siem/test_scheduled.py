@@ -71,7 +71,9 @@ def test_every_base_rule_converts_to_one_lucene_query(ruleset: RuleSet) -> None:
         "event.action:keycloak.login AND event.outcome:failure",
         False,
     )
-    assert queries["anbao_keycloak_realm_changed"][0] == "labels.keycloak_type:REALM_UPDATE"
+    assert queries["anbao_keycloak_realm_changed"][0] == (
+        "event.action:keycloak.* AND labels.keycloak_type:REALM_UPDATE"
+    )
     query, recheck = queries["anbao_role_self_grant"]  # fieldref: dropped, re-checked
     assert recheck
     assert "resource.name" not in query
