@@ -330,6 +330,10 @@ class Settings:
             raise SettingsError("siem.triage_sla", f"unknown severity {sorted(unknown)[0]!r}")
         if sm.webhook_url:
             _check_url("siem.webhook_url", sm.webhook_url)
+            parts = urlsplit(sm.webhook_url)
+            plain = parts.scheme != "https" and not is_loopback(parts.hostname or "")
+            if plain and self.environment is Environment.PRODUCTION:
+                raise SettingsError("siem.webhook_url", "production requires https (or loopback)")
             if not sm.webhook_secret:
                 raise SettingsError("siem.webhook_secret", "required when siem.webhook_url is set")
         if sm.smtp_host and not (sm.smtp_from and sm.smtp_to):

@@ -191,3 +191,24 @@ def test_mail_subject_cannot_be_injected() -> None:
 def test_smtp_refuses_credentials_without_tls() -> None:
     with pytest.raises(ValueError, match="STARTTLS"):
         SmtpNotifier("h", 25, "a@b", ["c@d"], starttls=False, username="u", password="p")
+
+
+def test_production_refuses_a_plain_http_webhook() -> None:
+    from anbao.settings import Settings, SettingsError
+
+    base = {
+        "ANBAO_ENVIRONMENT": "production",
+        "ANBAO_SERVER_BEHIND_TLS_PROXY": "true",
+        "ANBAO_KEYCLOAK_URL": "https://kc.example",
+        "ANBAO_SIEM_WEBHOOK_SECRET": "s",
+    }
+    with pytest.raises(SettingsError, match="siem.webhook_url"):
+        Settings.load(base | {"ANBAO_SIEM_WEBHOOK_URL": "http://hooks.example/x"})
+    assert Settings.load(
+        base | {"ANBAO_SIEM_WEBHOOK_URL": "https://hooks.example/x"}
+    ).siem.webhook_url
+    with pytest.raises(SettingsError, match="siem.webhook_secret"):
+        Settings.load(
+            base
+            | {"ANBAO_SIEM_WEBHOOK_URL": "https://hooks.example/x", "ANBAO_SIEM_WEBHOOK_SECRET": ""}
+        )
