@@ -202,12 +202,12 @@ def test_production_refuses_a_plain_http_webhook() -> None:
         "ANBAO_KEYCLOAK_URL": "https://kc.example",
         "ANBAO_SIEM_WEBHOOK_SECRET": "s",
     }
-    with pytest.raises(SettingsError, match="siem.webhook_url"):
+    with pytest.raises(SettingsError, match=r"siem\.webhook_url"):
         Settings.load(base | {"ANBAO_SIEM_WEBHOOK_URL": "http://hooks.example/x"})
     assert Settings.load(
         base | {"ANBAO_SIEM_WEBHOOK_URL": "https://hooks.example/x"}
     ).siem.webhook_url
-    with pytest.raises(SettingsError, match="siem.webhook_secret"):
+    with pytest.raises(SettingsError, match=r"siem\.webhook_secret"):
         Settings.load(
             base
             | {"ANBAO_SIEM_WEBHOOK_URL": "https://hooks.example/x", "ANBAO_SIEM_WEBHOOK_SECRET": ""}
