@@ -1,0 +1,137 @@
+"""``/compliance`` through ``create_app``: roles, formats, problems; realm facts from a fake."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import falcon.testing
+import pytest
+
+from anbao.app import Parts, create_app
+from anbao.settings import Settings
+from crypto import keys
+from crypto.sm2 import PrivateKey
+from iam.testing import LocalIssuer
+from iam.tokens import TokenVerifier
+from policies.testing import Static, good_realm
+from tests.unit.anbao.conftest import FakeAuditStore
+
+ISSUER = LocalIssuer(issuer="http://127.0.0.1:8080/realms/anbao")
+
+
+class App:
+    """A fresh app per request (simulate_* runs the ASGI lifespan, which closes stores)."""
+
+    def __init__(self, tmp: Path) -> None:
+        key = tmp / "officer.pem"
+        key.write_bytes(keys.dump_private_key(PrivateKey.generate()))
+        self.settings = Settings.load({
+            "ANBAO_KEYCLOAK_REQUIRED": "false",
+            "ANBAO_SERVER_ACCESS_LOG": "false",
+            "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(tmp / "integrity.sqlite3"),
+            "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp / "sth.pem"),
+            "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp / "fields.json"),
+            "ANBAO_AUDIT_SQLITE_PATH": str(tmp / "audit.sqlite3"),
+            "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp / "alerts.sqlite3"),
+            "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{tmp / 'c.sqlite3'}",
+            "ANBAO_COMPLIANCE_SIGNING_KEY_FILE": str(key),
+        })  # fmt: skip
+
+    def client(self) -> falcon.testing.TestClient:
+        verifier = TokenVerifier(issuer=ISSUER.issuer, audience="anbao-api", jwks=ISSUER,
+                                 clock=time.time)  # fmt: skip
+        parts = Parts(verifier=verifier, audit_store=FakeAuditStore(),  # type: ignore[arg-type]
+                      compliance_realm=Static(good_realm(brute_force_protected=False)))  # fmt: skip
+        return falcon.testing.TestClient(create_app(self.settings, parts))
+
+
+def _as(*roles: str) -> dict[str, str]:
+    token = ISSUER.token(time.time(), realm_access={"roles": list(roles)})
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> App:
+    return App(tmp_path)
+
+
+def test_only_officers_run_and_only_officers_and_auditors_read(app: App) -> None:
+    assert app.client().simulate_post("/compliance/runs", headers=_as("auditor")).status_code == 403
+    created = app.client().simulate_post("/compliance/runs", headers=_as("compliance-officer"))
+    assert created.status_code == 201, created.text
+    run_id = created.json["id"]
+    assert created.headers["location"] == f"/compliance/runs/{run_id}"
+    for role, code in (("auditor", 200), ("compliance-officer", 200), ("platform-admin", 403)):
+        got = app.client().simulate_get(f"/compliance/runs/{run_id}/report.json", headers=_as(role))
+        assert got.status_code == code, role
+    assert app.client().simulate_get("/compliance/runs").status_code == 401
+
+
+def test_report_formats_are_laid_out_by_standard_and_clause(app: App) -> None:
+    run_id = (
+        app.client().simulate_post("/compliance/runs", headers=_as("compliance-officer")).json["id"]
+    )
+    body = app.client().simulate_get(
+        f"/compliance/runs/{run_id}/report.json", headers=_as("auditor")
+    )
+    report = json.loads(body.content)
+    assert [s["standard"] for s in report["standards"]][:2] == [
+        "GB/T 22239-2019",
+        "GB/T 39786-2021",
+    ]
+    first = report["standards"][0]["sections"][0]
+    assert first["section"].startswith("8.1.4.1")
+    brute = next(c for c in first["controls"] if c["id"] == "L3-CES1-02")
+    assert brute["status"] == "fail"
+    assert brute["status_zh"] == "不符合"
+    html = app.client().simulate_get(
+        f"/compliance/runs/{run_id}/report.html", headers=_as("auditor")
+    )
+    assert html.headers["content-type"].startswith("text/html")
+    assert "登录失败处理与超时退出" in html.text
+    assert "<svg" in html.text
+    bad = app.client().simulate_get(
+        f"/compliance/runs/{run_id}/report.xlsx", headers=_as("auditor")
+    )
+    assert bad.status_code == 400
+    assert bad.json["type"].endswith("compliance_invalid_request")
+
+
+def test_unknown_run_and_bad_waiver_are_problems(app: App) -> None:
+    missing = app.client().simulate_get("/compliance/runs/nope", headers=_as("auditor"))
+    assert missing.status_code == 404
+    assert missing.headers["content-type"] == "application/problem+json"
+    bad = app.client().simulate_post(
+        "/compliance/waivers", headers=_as("compliance-officer"),
+        json={"control_id": "L3-CES1-02", "justification": "x", "approver": "y",
+              "expires_at": "tomorrow"},
+    )  # fmt: skip
+    assert bad.status_code == 400
+    assert "expires_at" in bad.json["detail"]
+
+
+def test_waiver_crud_and_signoff(app: App) -> None:
+    officer = _as("compliance-officer")
+    made = app.client().simulate_post(
+        "/compliance/waivers", headers=officer,
+        json={"control_id": "L3-CES1-02", "justification": "gateway lockout",
+              "approver": "zhao", "expires_at": "2099-01-01T00:00:00+00:00"},
+    )  # fmt: skip
+    assert made.status_code == 201, made.text
+    waiver_id = made.json["id"]
+    run = app.client().simulate_post("/compliance/runs", headers=officer).json
+    assert run["counts"]["waived"] == 1
+    assert app.client().simulate_get("/compliance/waivers", headers=_as("auditor")).json["waivers"]
+    gone = app.client().simulate_delete(f"/compliance/waivers/{waiver_id}", headers=officer)
+    assert gone.status_code == 204
+    assert (
+        app.client().simulate_get(f"/compliance/waivers/{waiver_id}", headers=officer).status_code
+        == 404
+    )
+    signed = app.client().simulate_post(f"/compliance/runs/{run['id']}/signoff", json={"comment": "ok"},
+                                        headers=officer)  # fmt: skip
+    assert signed.status_code == 200, signed.text
+    sig = app.client().simulate_get(f"/compliance/runs/{run['id']}/signature", headers=officer)
+    assert sig.json["report_sha256"] == signed.json["signoff"]["report_sha256"]

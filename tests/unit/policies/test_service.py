@@ -1,0 +1,155 @@
+"""Runs, control status, waivers (and their expiry), history, and the SM2 sign-off."""
+
+from __future__ import annotations
+
+import itertools
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from crypto import keys
+from crypto.sm2 import PrivateKey
+from policies.catalogue import load_catalogue
+from policies.errors import (
+    AlreadySigned,
+    InvalidRequest,
+    ReportSignatureInvalid,
+    SigningUnavailable,
+)
+from policies.model import Status
+from policies.ports import Inspectors, RunStore
+from policies.service import ComplianceService
+from policies.signing import Sm2ReportSigner, verify_report
+from policies.sqlite import SqlRunStore
+from policies.testing import T0, MemoryRunStore, Static, dev_settings, good_audit, good_realm, siem
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = T0
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+def _service(
+    store: RunStore,
+    clock: Clock,
+    realm: Static,
+    signer: Sm2ReportSigner | None = None,
+    audit: Static | None = None,
+) -> ComplianceService:
+    ids = itertools.count(1)
+    inspectors = Inspectors(realm=realm, audit=audit or Static(good_audit()), crypto=None,
+                            siem=Static(siem()), settings=Static(dev_settings()))  # fmt: skip
+    return ComplianceService(load_catalogue(), inspectors, store, clock=clock,
+                             new_id=lambda: f"id{next(ids)}", signer=signer)  # fmt: skip
+
+
+@pytest.fixture(params=["memory", "sqlite"])
+def store(request: pytest.FixtureRequest) -> RunStore:
+    if request.param == "memory":
+        return MemoryRunStore()
+    return SqlRunStore(sa.create_engine("sqlite://"))
+
+
+def test_good_platform_has_no_failure_and_statuses_follow_the_rules(store: RunStore) -> None:
+    run = _service(store, Clock(), Static(good_realm())).run(requested_by="wang")
+    status = {r.control_id: r.status for r in run.results}
+    assert Status.FAIL not in status.values()
+    assert status["L3-CES1-01"] is Status.PASS  # checks pass; manual attestation still flagged
+    assert status["L3-CES1-08"] is Status.MANUAL  # no automated check
+    assert status["GBT39786-8.4-h"] is Status.NOT_APPLICABLE  # seal registry not wired
+    reason = run.result("GBT39786-8.4-h").checks[0].reason  # type: ignore[union-attr]
+    assert reason == "crypto: this part of the platform is not configured"
+    assert store.get_run(run.id) == run
+
+
+def test_unreachable_source_is_not_applicable_with_the_reason(store: RunStore) -> None:
+    run = _service(store, Clock(), Static(None, "Keycloak admin API refused (HTTP 401)")).run()
+    checks = run.result("L3-CES1-02").checks  # type: ignore[union-attr]
+    assert {c.status for c in checks} == {Status.NOT_APPLICABLE}
+    assert checks[0].reason == "realm: Keycloak admin API refused (HTTP 401)"
+
+
+def test_waiver_counts_until_it_expires_and_history_shows_the_diff(store: RunStore) -> None:
+    clock, realm, audit = Clock(), Static(good_realm()), Static(good_audit())
+    service = _service(store, clock, realm, audit=audit)
+    first = service.run()
+    realm.facts = good_realm(brute_force_protected=False)
+    clock.now += timedelta(hours=1)
+    waiver = service.add_waiver("L3-CES1-02", justification="SSO gateway locks accounts",
+                                approver="zhao.chief", expires_at=clock.now + timedelta(days=1),
+                                created_by="wang")  # fmt: skip
+    clock.now += timedelta(minutes=1)
+    second = service.run()
+    result = second.result("L3-CES1-02")
+    assert result is not None
+    assert result.status is Status.FAIL
+    assert result.waiver_id == waiver.id
+    assert second.counts()["fail"] == 0
+    assert second.counts()["waived"] == 1
+    assert [(c.control_id, c.before, c.after) for c in service.diff(second)] == [
+        ("L3-CES1-02", Status.PASS, Status.FAIL)
+    ]
+    clock.now += timedelta(days=2)
+    audit.facts = good_audit(last_verification_at=clock.now)
+    third = service.run()
+    assert third.counts()["fail"] == 1
+    assert not third.result("L3-CES1-02").waived  # type: ignore[union-attr]
+    trend = service.trend(third)["L3-CES1-02"]
+    assert [p.status for p in trend] == [Status.PASS, Status.FAIL, Status.FAIL]
+    assert [p.run_id for p in trend] == [first.id, second.id, third.id]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "field"),
+    [
+        ({"control_id": "L3-CES1-99"}, "control_id"),
+        ({"justification": "  "}, "justification"),
+        ({"approver": ""}, "approver"),
+        ({"expires_at": T0 - timedelta(seconds=1)}, "expires_at"),
+    ],
+)
+def test_invalid_waivers_are_refused(
+    store: RunStore, kwargs: dict[str, object], field: str
+) -> None:
+    args: dict[str, object] = {"control_id": "L3-CES1-02", "justification": "j", "approver": "a",
+                               "expires_at": T0 + timedelta(days=1), "created_by": "w", **kwargs}  # fmt: skip
+    service = _service(store, Clock(), Static(good_realm()))
+    with pytest.raises(InvalidRequest, match=field):
+        service.add_waiver(**args)  # type: ignore[arg-type]
+
+
+def _render(run: object) -> bytes:
+    return f"%PDF-fake {run}".encode()
+
+
+def test_sign_off_signs_the_exact_bytes_once(store: RunStore, tmp_path: Path) -> None:
+    key = tmp_path / "k.pem"
+    key.write_bytes(keys.dump_private_key(PrivateKey.generate()))
+    signer = Sm2ReportSigner.from_file(key)
+    service = _service(store, Clock(), Static(good_realm()), signer)
+    run = service.run()
+    signed = service.sign_off(run.id, officer="wang.li", comment="ok", render=_render)
+    issued = service.issued(run.id)
+    assert issued is not None
+    assert signed.signoff is not None
+    assert signed.signoff.officer == "wang.li"
+    assert "wang.li" in issued.content.decode()  # the rendered run carried the sign-off
+    verify_report(issued.content, issued.signature, signer.public_key_pem().encode())
+    with pytest.raises(ReportSignatureInvalid):
+        verify_report(issued.content[:-1] + b"!", issued.signature,
+                      signer.public_key_pem().encode())  # fmt: skip
+    with pytest.raises(AlreadySigned):
+        service.sign_off(run.id, officer="x", comment="", render=_render)
+    assert service.get(run.id).signoff == signed.signoff
+
+
+def test_sign_off_without_a_key_is_refused(store: RunStore) -> None:
+    service = _service(store, Clock(), Static(good_realm()))
+    run = service.run()
+    with pytest.raises(SigningUnavailable):
+        service.sign_off(run.id, officer="x", comment="", render=_render)
