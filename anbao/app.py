@@ -15,7 +15,7 @@ import falcon
 import falcon.asgi
 import httpx
 
-from anbao import compliance_wiring, errors, seal_wiring, siem_alerts_wiring
+from anbao import compliance_wiring, errors, seal_wiring, siem_alerts_wiring, siem_wiring
 from anbao.accesslog import AccessLog
 from anbao.audit_wiring import (
     AuditLifespan,
@@ -55,6 +55,7 @@ from iam.orgs_ports import OrgDirectory
 from iam.orgs_service import OrgService
 from iam.tokens import TokenVerifier
 from policies.ports import RealmInspector
+from siem.alerts import QueuedSink
 
 
 @dataclasses.dataclass(slots=True)
@@ -288,6 +289,13 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
         clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
     )
     siem_alerts_wiring.attach(api, settings, siem_alerts, readiness)
+    if audit_runtime is not None and settings.siem.streaming:
+        siem_wiring.attach_streaming(
+            audit_runtime,
+            QueuedSink(siem_alerts.alerts),
+            settings,
+            clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
+        )
 
     integrity = add_audit_integrity(api, settings, parts, audit_store)
     compliance_wiring.attach(

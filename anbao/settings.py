@@ -218,6 +218,10 @@ class SiemSettings:
     responses_enabled: bool = True
     #: Minutes to first triage per severity, for the compliance report.
     triage_sla: str = "critical=15,high=60,medium=240,low=1440,informational=4320"
+    #: Run the streaming detection engine on the audit shipper's deliveries (docs/siem-rules.md).
+    streaming: bool = True
+    #: Extra Sigma rule files or directories (comma-separated), loaded with the built-in pack.
+    rules_path: str = ""
 
     def sla_minutes(self) -> dict[str, int]:
         """``triage_sla`` parsed: severity -> minutes."""

@@ -82,6 +82,9 @@ def world(elasticsearch: Server, tmp_path_factory: pytest.TempPathFactory) -> It
             "ANBAO_ENVIRONMENT": "development",
             "ANBAO_KEYCLOAK_REQUIRED": "false",
             "ANBAO_AUDIT_RECORD_REQUESTS": "true",
+            # this test registers its own streaming engine (to compare both engines' detections)
+            "ANBAO_SIEM_STREAMING": "false",
+            "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp / "alerts.sqlite3"),
             "ANBAO_AUDIT_SQLITE_PATH": str(tmp / "audit.sqlite3"),
             "ANBAO_AUDIT_SPOOL_PATH": str(tmp / "spool.sqlite3"),
             "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(tmp / "integrity.sqlite3"),
