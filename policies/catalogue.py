@@ -36,8 +36,12 @@ def _lines(node: yaml.MappingNode) -> dict[str, int]:
 
 
 def _text(raw: Any, where: str, name: str, problems: _Problems) -> Text:
-    if not isinstance(raw, dict) or not all(isinstance(raw.get(k), str) for k in ("zh", "en")):
-        problems.add(where, f"{name} needs zh and en strings")
+    if (
+        not isinstance(raw, dict)
+        or set(raw) != {"zh", "en"}
+        or not all(isinstance(raw.get(k), str) for k in ("zh", "en"))
+    ):
+        problems.add(where, f"{name} needs zh and en strings only (quote text with commas)")
         return Text("", "")
     return Text(raw["zh"].strip(), raw["en"].strip())
 

@@ -86,7 +86,7 @@ def _row(c: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
     for ch in c["checks"]:
         lines = [f"<b>{escape(ch['check'])}</b>: {escape(ch['status'])} {escape(ch['reason'])}"]
         lines += [
-            f"{'✓' if f['ok'] else '✗'} {escape(f['setting'])} = {escape(str(f['observed']))}"
+            f"{'符合 ok' if f['ok'] else '<b>不符合 FAIL</b>'} {escape(f['setting'])} = {escape(str(f['observed']))}"
             f" (expected {escape(f['expected'])})"
             for f in ch["findings"]
         ]
@@ -113,7 +113,7 @@ def _row(c: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
 def _table(rows: list[list[Any]], st: dict[str, ParagraphStyle]) -> Table:
     head = [Paragraph(t, st["base"]) for t in
             ("测评项 Item", "条款 Clause", "标题 Title", "结果 Result", "证据 Evidence", "趋势")]  # fmt: skip
-    widths = [22 * mm, 18 * mm, 55 * mm, 20 * mm, 125 * mm, 30 * mm]
+    widths = [24 * mm, 20 * mm, 55 * mm, 20 * mm, 128 * mm, 30 * mm]
     table = Table([head, *rows], colWidths=widths, repeatRows=1)
     table.setStyle(TableStyle([
         ("GRID", (0, 0), (-1, -1), 0.4, colors.grey),

@@ -73,6 +73,8 @@ def test_a_valid_file_loads(tmp_path: Path) -> None:
         (("{zh: 甲, en: A}\n    requirement", "{zh: 甲}\n    requirement"),
          "bad.yaml:7: title needs zh and en"),
         (("[realm.brute_force]", "[]"), "bad.yaml:4: a control without automated checks"),
+        (("{zh: 甲, en: A}\n    requirement", "{zh: 甲, en: A, b}\n    requirement"),
+         "bad.yaml:7: title needs zh and en strings only"),
     ],
 )  # fmt: skip
 def test_problems_name_file_and_line(tmp_path: Path, edit: tuple[str, str], message: str) -> None:
