@@ -99,28 +99,54 @@ class RawReader:
     def scan_raw(
         self, stream: str, start: int = 0, stop: int | None = None, *, batch_size: int = 1000
     ) -> Iterator[tuple[int, bytes]]:
-        seq_range: dict[str, int] = {"gte": start}
-        if stop is not None:
-            seq_range["lt"] = stop
+        """Window by window over ``anbao.sequence`` (``[lo, lo + batch_size)``).
+
+        A sorted ``search_after`` over the whole range makes Elasticsearch consider every
+        remaining document for each page; a narrow range per request is answered from the
+        points index, so the cost per page stays flat however long the trail is.
+        """
+        end = stop if stop is not None else self._max_sequence(stream) + 1
+        for lo in range(start, end, batch_size):
+            yield from self._window(stream, lo, min(lo + batch_size, end), batch_size)
+
+    def _window(self, stream: str, lo: int, hi: int, size: int) -> Iterator[tuple[int, bytes]]:
         query = {
             "bool": {
                 "filter": [
                     {"term": {"anbao.stream": stream}},
-                    {"range": {"anbao.sequence": seq_range}},
+                    {"range": {"anbao.sequence": {"gte": lo, "lt": hi}}},
                 ]
             }
         }
         after: list[Any] | None = None
         while True:
-            body = self._page(query, batch_size, after)
+            body = self._page(query, size, after)
             try:
                 rows = split_hits(body)
             except (ValueError, IndexError, TypeError):
                 rows = _canonical_rows(body)
             yield from rows
-            if len(rows) < batch_size:
+            if len(rows) < size:
                 return
-            after = _last_sort(body)
+            after = _last_sort(body)  # more documents than sequence numbers: insertions
+
+    def _max_sequence(self, stream: str) -> int:
+        query = {"term": {"anbao.stream": stream}}
+        try:
+            response = self._client.search(
+                index=self._pattern,
+                query=query,
+                size=0,
+                aggs={"max": {"max": {"field": "anbao.sequence"}}},
+                ignore_unavailable=True,
+                allow_no_indices=True,
+                filter_path=["aggregations.max.value"],
+            )
+        except (ApiError, TransportError) as exc:
+            raise AuditStoreUnavailable("Elasticsearch does not answer.") from exc
+        value = json.loads(bytes(response.body) or b"{}")
+        found = value.get("aggregations", {}).get("max", {}).get("value")
+        return int(found) if isinstance(found, int | float) else -1
 
     def _page(self, query: Mapping[str, Any], size: int, after: list[Any] | None) -> bytes:
         extra: dict[str, Any] = {"search_after": after} if after is not None else {}
