@@ -332,3 +332,9 @@ def current() -> Recorder:
 def record(action: str, outcome: Outcome | str, **fields: object) -> AuditEvent:
     """Record one event with the process-wide recorder; raises rather than lose it."""
     return current().record(action, outcome, **fields)
+
+
+async def arecord(action: str, outcome: Outcome | str, **fields: object) -> AuditEvent:
+    """:func:`record` for async code: waits for the spool without blocking the event loop."""
+    recorder = current()
+    return await recorder.arecord_event(recorder.event(action, outcome, **fields))  # type: ignore[arg-type]

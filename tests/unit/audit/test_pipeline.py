@@ -14,7 +14,7 @@ from audit.errors import AuditError, AuditSpoolFull, AuditStoreUnavailable
 from audit.model import Outcome
 from audit.pipeline import Shipper
 from audit.ports import RawDocument, WriteResult
-from audit.recorder import Recorder, install, new_event_id, record
+from audit.recorder import Recorder, arecord, install, new_event_id, record
 from audit.spool import Backpressure, FsyncPolicy, Spool, SpooledRecord, SpoolStats
 from audit.sqlite import SqliteAuditStore
 from tests.unit.audit.conftest import T0, make_event
@@ -256,3 +256,13 @@ def test_on_stored_hook_sees_stored_records_before_ack(
     assert seen == [[0, 1, 3, 4, 5], [0, 1, 3, 4, 5]]
     assert store.count() == 5
     shipper.unlock()
+
+
+def test_module_level_async_record(recorder: Recorder) -> None:
+    install(recorder)
+    try:
+        event = asyncio.run(arecord("seal.use", "success", org_path="/acme"))
+    finally:
+        install(None)
+    assert event.sequence == 0
+    assert recorder.spool.peek(1)[0].document == event.canonical_bytes()
