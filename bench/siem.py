@@ -156,8 +156,14 @@ def _ship(kind: str, tmp: Path, events: Sequence[AuditEvent], observe: bool) -> 
 
 def section_delivery(kind: str, n: int, tmp: Path) -> dict[str, Any]:
     events = workload(n)
-    without, _ = _ship(kind, tmp, events, observe=False)
-    with_, detections = _ship(kind, tmp, events, observe=True)
+    runs: dict[bool, list[float]] = {False: [], True: []}
+    detections = 0
+    for _ in range(2):  # alternate, keep the best of each: less noise from disk and JIT caches
+        for observe in (False, True):
+            seconds, found = _ship(kind, tmp, events, observe=observe)
+            runs[observe].append(seconds)
+            detections = max(detections, found)
+    without, with_ = min(runs[False]), min(runs[True])
     return {
         "store": kind,
         "events": n,

@@ -27,8 +27,10 @@ from __future__ import annotations
 import collections
 import copy
 import datetime as dt
+import json
 import logging
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any, Final
 
 from sigma.correlations import SigmaCorrelationRule
@@ -115,6 +117,7 @@ class ScheduledEngine:
                 self._recheck[rule.id] = compile_rule(list(sigma.detection.parsed_condition))
         self._seen: collections.OrderedDict[str, dt.datetime] = collections.OrderedDict()
         self.last_end: dt.datetime | None = self._load_end()
+        self._floor: dt.datetime | None = self.last_end
 
     def _load_end(self) -> dt.datetime | None:
         state = self._checkpoints.load(_CHECKPOINT) if self._checkpoints else None
@@ -127,7 +130,11 @@ class ScheduledEngine:
         end = (now or self._clock()) - self.lag
         if self.last_end is None:
             return end - self.lookback, end
-        return max(self.last_end - self.overlap, end - self.lookback), end
+        start = max(self.last_end - self.overlap, end - self.lookback)
+        # Restarted from a checkpoint: which events before the saved end were evaluated is not
+        # known, so never read before it again (no double detections; an event indexed late
+        # across a restart can be missed — docs/siem-rules.md).
+        return (max(start, self._floor) if self._floor else start), end
 
     def collect(
         self, start: dt.datetime, end: dt.datetime
@@ -177,4 +184,30 @@ class ScheduledEngine:
             del self._seen[eid]
 
 
-__all__ = ["ScheduledEngine", "lucene_query"]
+class JsonFileCheckpoints:
+    """:class:`siem.ports.CheckpointStore` in one small JSON file, replaced atomically."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def load(self, name: str) -> Mapping[str, Any] | None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None
+        value = data.get(name) if isinstance(data, dict) else None
+        return value if isinstance(value, dict) else None
+
+    def save(self, name: str, state: Mapping[str, Any]) -> None:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            data = {}
+        data[name] = dict(state)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(data), encoding="utf-8")
+        tmp.replace(self.path)
+
+
+__all__ = ["JsonFileCheckpoints", "ScheduledEngine", "lucene_query"]

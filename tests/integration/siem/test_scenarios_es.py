@@ -33,7 +33,7 @@ from siem.loader import RuleSet, load_rules
 from siem.model import Detection, Engine
 from siem.scheduled import ScheduledEngine
 from siem.streaming import StreamingEngine
-from siem.testing import DEFAULT_START, ListSink, timeline
+from siem.testing import DEFAULT_START, ListSink, attack_scenarios, timeline
 from tests.integration.conftest import Server
 
 PROBE_IP = "192.0.2.50"
@@ -185,3 +185,43 @@ def test_scenarios_raise_one_alert_each_and_the_engines_agree(world: dict) -> No
         assert set(alert.engines) <= {Engine.STREAMING, Engine.SCHEDULED}
     probing = next(a for a in page.alerts if a.entity == (("source.ip", PROBE_IP),))
     assert probing.event_count == 20
+
+
+def test_scheduled_command_runs_the_pack_on_the_store(
+    world: dict,  # type: ignore[type-arg]
+    tmp_path: Path,
+    elasticsearch: Server,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """``anbao siem scheduled --once`` over the same store: one window, every scenario again."""
+    from click.testing import CliRunner
+
+    from anbao.cli import main
+
+    env = {
+        "ANBAO_ENVIRONMENT": "development",
+        "ANBAO_AUDIT_STORE": "elasticsearch",
+        "ANBAO_AUDIT_INDEX_PREFIX": world["store"].prefix,
+        "ANBAO_AUDIT_RETENTION_DAYS": "1",
+        "ANBAO_ELASTICSEARCH_URL": elasticsearch.url,
+        "ANBAO_ELASTICSEARCH_USERNAME": elasticsearch.env["ELASTICSEARCH_USERNAME"],
+        "ANBAO_ELASTICSEARCH_PASSWORD": elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+        "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp_path / "alerts.sqlite3"),
+        "ANBAO_SIEM_RESPONSES_ENABLED": "false",
+    }
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    lookback = str((dt.datetime.now(dt.UTC) - DEFAULT_START).total_seconds() + 3600)
+    runner = CliRunner()
+    first = runner.invoke(
+        main, ["siem", "scheduled", "--once", "--lookback", lookback, "--lag", "0"]
+    )
+    assert first.exit_code == 0, first.output
+    total = sum(len(s.expected) for s in attack_scenarios())
+    assert f" {total} detection(s)" in first.output
+    again = runner.invoke(
+        main, ["siem", "scheduled", "--once", "--lookback", lookback, "--lag", "0"]
+    )
+    assert again.exit_code == 0, again.output
+    assert " 0 detection(s)" in again.output  # resumed from the checkpoint: nothing twice
+    assert (tmp_path / "siem-scheduled.json").exists()

@@ -131,7 +131,17 @@ def test_checkpoint_resumes_after_the_last_window(ruleset: RuleSet) -> None:
     first.run_once(DEFAULT_START)
     again = make()  # a restarted scheduler
     later = DEFAULT_START + dt.timedelta(minutes=5)
-    assert again.window(later) == (
-        DEFAULT_START - dt.timedelta(minutes=2, seconds=5),
+    assert again.window(later) == (  # resumes exactly at the saved end: nothing twice
+        DEFAULT_START - dt.timedelta(seconds=5),
         later - dt.timedelta(seconds=5),
     )
+    again.run_once(later)
+    even_later = later + dt.timedelta(minutes=5)
+    assert again.window(even_later) == (  # then windows overlap again
+        later - dt.timedelta(minutes=2, seconds=5),
+        even_later - dt.timedelta(seconds=5),
+    )
+    soon = make()  # restarted again, and run shortly after the saved end
+    soon.run_once(later + dt.timedelta(seconds=10))
+    assert soon.window(later + dt.timedelta(seconds=20))[0] == later - dt.timedelta(seconds=5)
+    # (without the floor it would re-read the 2-minute overlap of the previous process)
