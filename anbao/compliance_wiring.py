@@ -22,7 +22,7 @@ from policies.platform import FixedSettings, PlatformAudit, PlatformSiem, SealRe
 from policies.ports import AlertFacts, Inspectors, RealmFacts, RealmInspector, SettingsFacts
 from policies.resources import Reports, add_routes
 from policies.service import ComplianceService, Schedule
-from policies.signing import Sm2ReportSigner
+from policies.signing import SealReportSealer, Sm2ReportSigner
 from policies.sqlite import SqlRunStore, create_engine
 
 
@@ -120,6 +120,18 @@ def siem_inspector(settings: Settings) -> PlatformSiem:
     return PlatformSiem(rules, alerts, settings.siem.sla_minutes())
 
 
+def _sealer(settings: Settings) -> SealReportSealer | None:
+    cs = settings.compliance
+    if not (cs.seal_file and cs.seal_key_file and cs.seal_cert_file):
+        return None
+    return SealReportSealer.from_files(
+        Path(cs.seal_file),
+        Path(cs.seal_key_file),
+        Path(cs.seal_cert_file),
+        cs.seal_key_password.reveal(),
+    )
+
+
 def build_service(
     settings: Settings,
     *,
@@ -151,6 +163,7 @@ def build_service(
         clock=now,
         new_id=lambda: uuid.uuid4().hex,
         signer=signer,
+        sealer=_sealer(settings),
         params={"development": settings.environment is Environment.DEVELOPMENT},
     )
 

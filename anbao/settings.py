@@ -250,6 +250,11 @@ class ComplianceSettings:
     pdf_font_file: str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
     #: Realm assessed (empty: keycloak.realm).
     realm: str = ""
+    #: Optional report seal (GB/T 38540): the seal (.esl), its holder's SM2 key and certificate.
+    seal_file: str = ""
+    seal_key_file: str = ""
+    seal_key_password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    seal_cert_file: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -181,6 +181,12 @@ class Inspectors:
     settings: SettingsInspector | None = None
 
 
+class ReportSealer(Protocol):
+    """Seals report bytes with an electronic seal: a detached SES_Signature (GB/T 38540)."""
+
+    def seal(self, data: bytes, now: datetime) -> bytes: ...
+
+
 class ReportSigner(Protocol):
     """Signs report bytes (SM2 with SM3, detached DER); ``public_key_pem`` verifies them."""
 
@@ -197,6 +203,8 @@ class IssuedReport:
     media_type: str
     content: bytes
     signature: bytes
+    #: Detached GB/T 38540 SES_Signature over the same bytes, when a report seal is configured.
+    seal_signature: bytes = b""
 
 
 class RunStore(Protocol):

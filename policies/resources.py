@@ -172,6 +172,7 @@ class RunSignature:
             "signature": base64.b64encode(issued.signature).decode("ascii"),
             "public_key_pem": run.signoff.public_key_pem,
             "report_sha256": run.signoff.report_sha256,
+            "seal_signature": base64.b64encode(issued.seal_signature).decode("ascii") or None,
             "algorithm": "SM2-with-SM3 (1.2.156.10197.1.501), uid 1234567812345678, DER",
         }  # fmt: skip
 

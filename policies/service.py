@@ -37,7 +37,7 @@ from policies.model import (
     TrendPoint,
     Waiver,
 )
-from policies.ports import Inspectors, IssuedReport, ReportSigner, RunStore
+from policies.ports import Inspectors, IssuedReport, ReportSealer, ReportSigner, RunStore
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +103,7 @@ class ComplianceService:
         new_id: Callable[[], str],
         params: dict[str, Any] | None = None,
         signer: ReportSigner | None = None,
+        sealer: ReportSealer | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.inspectors = inspectors
@@ -111,6 +112,7 @@ class ComplianceService:
         self.new_id = new_id
         self.params = params or {}
         self.signer = signer
+        self.sealer = sealer
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -215,9 +217,11 @@ class ComplianceService:
         pending = SignOff(officer, comment, self.clock(), "", self.signer.public_key_pem())
         content = render(_with_signoff(run, pending))
         signature = self.signer.sign(content)
+        sealed = self.sealer.seal(content, pending.signed_at) if self.sealer else b""
         digest = hashlib.sha256(content).hexdigest()
         signed = _with_signoff(run, _replace_digest(pending, digest))
-        self.store.set_signoff(signed, IssuedReport(run.id, "application/pdf", content, signature))
+        issued = IssuedReport(run.id, "application/pdf", content, signature, sealed)
+        self.store.set_signoff(signed, issued)
         return signed
 
     def issued(self, run_id: str) -> IssuedReport | None:

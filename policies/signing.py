@@ -7,10 +7,13 @@ an assessor needs neither Anbao's database nor its API to detect a changed byte.
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 from crypto import keys
 from crypto.errors import InvalidSignature
+from crypto.pki import Certificate
+from crypto.seal import Seal, decode_seal, sign_bytes
 from crypto.sm2 import PrivateKey
 from policies.errors import ReportSignatureInvalid, SigningUnavailable
 
@@ -44,3 +47,31 @@ def verify_report(content: bytes, signature: bytes, public_key_pem: bytes) -> No
         public.verify(signature, content)
     except (InvalidSignature, ValueError) as exc:
         raise ReportSignatureInvalid("the report or its signature was changed") from exc
+
+
+class SealReportSealer:
+    """:class:`policies.ports.ReportSealer`: a detached SES_Signature (GB/T 38540-2020) with
+    dataHash = SM3(report bytes), verifiable by ``crypto.seal.verify_detached`` /
+    ``anbao seal verify`` against the seal's trust roots."""
+
+    PROPERTY_INFO = "anbao-compliance-report.pdf"
+
+    def __init__(self, seal: Seal, key: PrivateKey, cert: Certificate) -> None:
+        self._seal, self._key, self._cert = seal, key, cert
+
+    @classmethod
+    def from_files(
+        cls, seal_file: Path, key_file: Path, cert_file: Path, password: str = ""
+    ) -> SealReportSealer:
+        try:
+            seal = decode_seal(seal_file.read_bytes())
+            key = keys.load_private_key(key_file.read_bytes(), password.encode() or None)
+            cert = Certificate.load(cert_file.read_bytes())
+        except OSError as exc:
+            raise SigningUnavailable("compliance.seal_file/seal_key_file/seal_cert_file: "
+                                     "cannot read") from exc  # fmt: skip
+        return cls(seal, key, cert)
+
+    def seal(self, data: bytes, now: datetime) -> bytes:
+        return sign_bytes(data, seal=self._seal, key=self._key, cert=self._cert, now=now,
+                          property_info=self.PROPERTY_INFO)  # fmt: skip

@@ -35,6 +35,7 @@ reports = sa.Table(
     sa.Column("media_type", sa.String(64), nullable=False),
     sa.Column("content", sa.LargeBinary, nullable=False),
     sa.Column("signature", sa.LargeBinary, nullable=False),
+    sa.Column("seal_signature", sa.LargeBinary, nullable=False, default=b""),
 )
 
 waivers = sa.Table(
@@ -89,14 +90,15 @@ class SqlRunStore:
                 raise AlreadySigned(f"run {run.id} is already signed") if exists else RunNotFound()
             conn.execute(sa.insert(reports).values(
                 run_id=report.run_id, media_type=report.media_type, content=report.content,
-                signature=report.signature))  # fmt: skip
+                signature=report.signature, seal_signature=report.seal_signature))  # fmt: skip
 
     def issued(self, run_id: str) -> IssuedReport | None:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(reports).where(reports.c.run_id == run_id)).first()
         if row is None:
             return None
-        return IssuedReport(row.run_id, row.media_type, bytes(row.content), bytes(row.signature))
+        return IssuedReport(row.run_id, row.media_type, bytes(row.content), bytes(row.signature),
+                            bytes(row.seal_signature))  # fmt: skip
 
     def put_waiver(self, waiver: Waiver) -> None:
         body = json.dumps(codec.waiver_dict(waiver))

@@ -119,8 +119,21 @@ def report_cmd(run_id: str, fmt: str, out: Path) -> None:
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--sig", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--pub", type=click.Path(dir_okay=False, path_type=Path), required=True)
+@click.option(
+    "--seal-sig",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the detached SES_Signature (when a report seal is configured).",
+)
 def signoff_cmd(
-    *, run_id: str, officer: str, comment: str, out: Path, sig: Path, pub: Path
+    *,
+    run_id: str,
+    officer: str,
+    comment: str,
+    out: Path,
+    sig: Path,
+    pub: Path,
+    seal_sig: Path | None,
 ) -> None:
     """Sign off a run: write the issued PDF, its detached SM2 signature and the public key."""
     from anbao.compliance_wiring import pdf_renderer  # noqa: PLC0415
@@ -137,6 +150,8 @@ def signoff_cmd(
     out.write_bytes(issued.content)
     sig.write_bytes(issued.signature)
     pub.write_text(run.signoff.public_key_pem)
+    if seal_sig is not None and issued.seal_signature:
+        seal_sig.write_bytes(issued.seal_signature)
     click.echo(f"signed {run.id}: sha256 {run.signoff.report_sha256}", err=True)
 
 

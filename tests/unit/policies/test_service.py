@@ -153,3 +153,35 @@ def test_sign_off_without_a_key_is_refused(store: RunStore) -> None:
     run = service.run()
     with pytest.raises(SigningUnavailable):
         service.sign_off(run.id, officer="x", comment="", render=_render)
+
+
+def test_a_configured_report_seal_adds_a_detached_ses_signature(tmp_path: Path) -> None:
+    from crypto.pki import build_crl
+    from crypto.seal import Options, Overall, Trust, verify_detached
+    from crypto.seal.testing import make_sample_seal
+    from policies.signing import SealReportSealer
+
+    sample = make_sample_seal(T0 - timedelta(days=1))
+    crl_time = T0 - timedelta(hours=1)
+    crls = (
+        sample.pki.crl(revoked=(), now=crl_time, next_update=timedelta(days=30)),
+        build_crl(sample.pki.root, sample.pki.root_key, revoked=(), now=crl_time,
+                  next_update=timedelta(days=30), crl_number=1),
+    )  # fmt: skip
+    trust = Trust(roots=(sample.pki.root,), intermediates=(sample.pki.intermediate,), crls=crls)
+    key = tmp_path / "k.pem"
+    key.write_bytes(keys.dump_private_key(PrivateKey.generate()))
+    store = MemoryRunStore()
+    service = _service(store, Clock(), Static(good_realm()), Sm2ReportSigner.from_file(key))
+    service.sealer = SealReportSealer(sample.seal, sample.key, sample.cert)
+    run = service.run()
+    service.sign_off(run.id, officer="wang.li", comment="ok", render=_render)
+    issued = service.issued(run.id)
+    assert issued is not None
+    opts = Options(trust=trust, at=T0 + timedelta(minutes=1))
+    good = verify_detached(issued.seal_signature, issued.content, opts)
+    hash_check = {c.name: c.status for c in good.signatures[0].checks}["document_hash"]
+    assert hash_check == "pass"
+    assert good.status is Overall.VALID, good.to_json()
+    changed = issued.content[:-1] + bytes([issued.content[-1] ^ 1])
+    assert verify_detached(issued.seal_signature, changed, opts).status is Overall.INVALID
