@@ -10,6 +10,7 @@ fails SM2 verification by ``anbao crypto sm2 verify``.
 from __future__ import annotations
 
 import base64
+import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -56,8 +57,8 @@ class FreshApp:
     """A new ``create_app`` per request: Falcon's simulate_* runs the whole ASGI lifespan per
     call (shutdown closes the stores), while the files on disk carry the state across."""
 
-    def __init__(self, settings: Settings, issuer: LocalIssuer) -> None:
-        self.settings, self.issuer = settings, issuer
+    def __init__(self, env: dict[str, str], issuer: LocalIssuer) -> None:
+        self.env, self.settings, self.issuer = env, Settings.load(env), issuer
 
     def _client(self) -> falcon.testing.TestClient:
         verifier = TokenVerifier(
@@ -79,7 +80,7 @@ def client(
     tmp = tmp_path_factory.mktemp("compliance")
     key = tmp / "officer.pem"
     key.write_bytes(keys.dump_private_key(PrivateKey.generate()))
-    settings = Settings.load({
+    env = {
         "ANBAO_KEYCLOAK_URL": keycloak.url,
         "ANBAO_KEYCLOAK_REALM": realm,
         "ANBAO_KEYCLOAK_REQUIRED": "false",
@@ -94,8 +95,8 @@ def client(
         "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{tmp / 'compliance.sqlite3'}",
         "ANBAO_COMPLIANCE_SIGNING_KEY_FILE": str(key),
         "ANBAO_SERVER_ACCESS_LOG": "false",
-    })  # fmt: skip
-    return FreshApp(settings, issuer)
+    }  # fmt: skip
+    return FreshApp(env, issuer)
 
 
 def _as(issuer: LocalIssuer, *roles: str, user: str = "officer") -> dict[str, str]:
@@ -233,3 +234,21 @@ def test_pdf_renders_is_signed_off_and_a_changed_byte_fails_verification(
     (tmp_path / "report.pdf").write_bytes(bytes(changed))
     assert CliRunner().invoke(main, verify).exit_code == 1
     assert CliRunner().invoke(main, check).exit_code == 1
+
+
+def test_cli_runs_reports_and_lists_history(client: FreshApp, tmp_path: Path) -> None:
+    cli = CliRunner()
+    ran = cli.invoke(main, ["compliance", "run", "--json"], env=client.env)
+    assert ran.exit_code in (0, 1), ran.output
+    run = json.loads(ran.stdout)
+    assert {r["control_id"] for r in run["results"]} == {c.id for c in load_catalogue().controls()}
+    assert ran.exit_code == (1 if run["counts"]["fail"] else 0)
+    out = tmp_path / "latest.html"
+    made = cli.invoke(main, ["compliance", "report", "latest", "--format", "html", "-o", str(out)],
+                      env=client.env)  # fmt: skip
+    assert made.exit_code == 0, made.output
+    assert run["id"] in out.read_text(encoding="utf-8")
+    history = cli.invoke(main, ["compliance", "history", "--control", "L3-CES1-02"], env=client.env)
+    assert history.exit_code == 0, history.output
+    assert run["id"] in history.stdout
+    assert "L3-CES1-02:" in history.stdout
