@@ -14,6 +14,7 @@ from typing import Any
 from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 
+from policies.checks.realm import ADMIN_ROLES
 from policies.errors import EvidenceUnavailable
 from policies.ports import FlowStep, RealmFacts, UserFacts
 
@@ -38,11 +39,17 @@ def _expiry(attributes: dict[str, list[str]]) -> datetime | None:
 
 class KeycloakRealmInspector:
     def __init__(
-        self, admin: KeycloakAdmin, realm: str, otp_marker_role: str = OTP_MARKER_ROLE
+        self,
+        admin: KeycloakAdmin,
+        realm: str,
+        otp_marker_role: str = OTP_MARKER_ROLE,
+        admin_roles: tuple[str, ...] = ADMIN_ROLES,
     ) -> None:
         self.admin = admin
         self.realm = realm
         self.marker = otp_marker_role
+        #: Credentials are read for these users only (one call per admin, not per user).
+        self.privileged = frozenset({*admin_roles, otp_marker_role})
 
     def inspect(self) -> RealmFacts:
         try:
@@ -110,7 +117,7 @@ class KeycloakRealmInspector:
         for user in self.admin.get_users({"max": MAX_USERS, "briefRepresentation": False}):
             uid = user["id"]
             roles = frozenset(r["name"] for r in self.admin.get_composite_realm_roles_of_user(uid))
-            creds = self.admin.get_credentials(uid)
+            creds = self.admin.get_credentials(uid) if roles & self.privileged else []
             attributes = user.get("attributes") or {}
             out.append(UserFacts(
                 username=user["username"],

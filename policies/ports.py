@@ -21,7 +21,7 @@ class UserFacts:
     username: str
     enabled: bool
     roles: frozenset[str]  # effective realm roles (composites expanded)
-    has_otp: bool
+    has_otp: bool  # read for holders of admin or otp-required roles only
     required_actions: tuple[str, ...]
     created_at: datetime | None
     shared: bool = False  # marked as a shared/group account (attribute account_type=shared)
