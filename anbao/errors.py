@@ -49,6 +49,7 @@ from iam.errors import (
     NotFound,
     Unauthenticated,
 )
+from iam.falcon_auth import challenge
 from iam.orgs_errors import ImportInvalid, OrgConflict, OrgNotFound
 from policies.errors import (
     AlreadySigned,
@@ -89,14 +90,7 @@ class Mapping:
 
 def _bearer_challenge(exc: Exception) -> dict[str, str]:
     """RFC 6750 §3 and RFC 9470 §3: tell the client what is wrong and what ``acr`` it needs."""
-    parts = ['Bearer realm="anbao"']
-    error = getattr(exc, "bearer_error", None)
-    if error:
-        parts.append(f'error="{error}"')
-    acr_values = getattr(exc, "acr_values", None)
-    if acr_values:
-        parts.append(f'acr_values="{" ".join(acr_values)}"')
-    return {"WWW-Authenticate": ", ".join(parts)}
+    return {"WWW-Authenticate": challenge(exc)}
 
 
 #: Most specific first: the first class the exception is an instance of wins.
