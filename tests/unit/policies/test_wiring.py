@@ -1,0 +1,82 @@
+"""Settings of the compliance section, the schedule, and the SQL store's sign-off guard."""
+
+from __future__ import annotations
+
+import itertools
+import threading
+from datetime import UTC, datetime
+
+import pytest
+import sqlalchemy as sa
+
+from anbao.compliance_wiring import build_service
+from anbao.settings import Settings, SettingsError
+from policies.catalogue import load_catalogue
+from policies.errors import AlreadySigned, RunNotFound
+from policies.ports import Inspectors, IssuedReport
+from policies.service import ComplianceService, Schedule
+from policies.sqlite import SqlRunStore
+from policies.testing import Static, good_realm
+
+
+def test_settings_section_defaults_and_validation() -> None:
+    settings = Settings.load({})
+    assert settings.compliance.enabled
+    assert settings.compliance.schedule_hours == 0
+    assert "********" in repr(
+        Settings.load({"ANBAO_COMPLIANCE_SEAL_KEY_PASSWORD": "pw"}).compliance
+    )
+    with pytest.raises(SettingsError, match=r"compliance\.schedule_hours"):
+        Settings.load({"ANBAO_COMPLIANCE_SCHEDULE_HOURS": "-1"})
+
+
+def test_build_service_wires_every_source() -> None:
+    settings = Settings.load({"ANBAO_COMPLIANCE_DATABASE_URL": "sqlite://"})
+    service = build_service(settings, realm=Static(good_realm()))
+    assert service.inspectors.realm is not None
+    assert service.inspectors.siem is not None
+    assert service.inspectors.crypto is None  # seals.enabled = false
+    assert service.signer is None
+    run = service.run()
+    brute = run.result("L3-CES1-02")
+    assert brute is not None
+    assert brute.status.value == "pass"
+
+
+def test_schedule_runs_until_stopped() -> None:
+    ids = itertools.count()
+    store = SqlRunStore(sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool,
+                                         connect_args={"check_same_thread": False}))  # fmt: skip
+    done = threading.Event()
+
+    class Counting(ComplianceService):
+        def run(self, *, trigger: str = "manual", requested_by: str = "") -> object:  # type: ignore[override]
+            out = super().run(trigger=trigger, requested_by=requested_by)
+            done.set()
+            return out
+
+    service = Counting(load_catalogue(), Inspectors(realm=Static(good_realm())), store,
+                       clock=lambda: datetime.now(UTC), new_id=lambda: f"r{next(ids)}")  # fmt: skip
+    schedule = Schedule(service, 0.01)
+    schedule.start()
+    assert done.wait(30)
+    schedule.stop()
+    runs = store.runs()
+    assert runs
+    assert {r.trigger for r in runs} == {"schedule"}
+
+
+def test_sql_store_refuses_a_second_signoff_and_unknown_runs() -> None:
+    store = SqlRunStore(sa.create_engine("sqlite://"))
+    service = ComplianceService(load_catalogue(), Inspectors(), store,
+                                clock=lambda: datetime(2026, 11, 26, tzinfo=UTC),
+                                new_id=lambda: "only")  # fmt: skip
+    run = service.run()
+    report = IssuedReport(run.id, "application/pdf", b"%PDF", b"sig")
+    store.set_signoff(run, report)
+    with pytest.raises(AlreadySigned):
+        store.set_signoff(run, report)
+    ghost = type(run)("ghost", run.started_at, run.finished_at, "api", "", ())
+    with pytest.raises(RunNotFound):
+        store.set_signoff(ghost, report)
+    assert store.issued(run.id) == IssuedReport(run.id, "application/pdf", b"%PDF", b"sig", b"")
