@@ -28,7 +28,7 @@ from anbao.metrics import Metrics
 from anbao.middleware import RequestContextMiddleware
 from anbao.openapi import Api
 from anbao.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
-from anbao.settings import AuditStoreKind, Environment, Settings
+from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
 from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
 from anbao.web import AsgiApp
 from audit import integrity_resources
@@ -196,7 +196,13 @@ def build_seal_trust(settings: Settings) -> seal_resources.FileTrust:
     sv = settings.seal_verify
     crls = tuple(p.strip() for p in sv.crl_files.split(",") if p.strip())
     trust = seal_resources.FileTrust(sv.trust_roots_file, sv.intermediates_file, crls)
-    trust.trust()  # fail fast on a missing or malformed file
+    try:
+        trust.trust()  # fail fast on a missing or malformed file
+    except Exception as exc:  # noqa: BLE001 - any failure here is a bad setting, named below
+        raise SettingsError(
+            "seal_verify.trust_roots_file",
+            f"trust material cannot be loaded ({type(exc).__name__}: {exc})",
+        ) from None
     return trust
 
 

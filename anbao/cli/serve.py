@@ -15,7 +15,10 @@ import sys
 import click
 import httpx
 
+from anbao import logs
+from anbao.logs import redact
 from anbao.settings import Settings, SettingsError
+from anbao.web import AsgiApp
 
 
 def load_settings() -> Settings:
@@ -62,6 +65,20 @@ def _check_audit_store(settings: Settings) -> None:
         sys.exit(1)
 
 
+def _build_app(settings: Settings) -> AsgiApp:
+    """Build the app before serving, so that a bad file or key is one line, not a traceback."""
+    from anbao.app import create_app  # noqa: PLC0415 - only after settings are valid
+
+    try:
+        return create_app(settings)
+    except SettingsError as exc:
+        click.echo(f"anbao: {exc}", err=True)
+        sys.exit(2)
+    except Exception as exc:  # noqa: BLE001 - reported in one line; details would be a traceback
+        click.echo(f"anbao: cannot start: {type(exc).__name__}: {redact(str(exc))}", err=True)
+        sys.exit(1)
+
+
 @click.command()
 @click.option("--check", is_flag=True, help="Validate settings and reach dependencies, then exit.")
 def serve(check: bool) -> None:
@@ -72,6 +89,8 @@ def serve(check: bool) -> None:
     if settings.keycloak.required:
         _check_keycloak(settings)
     _check_audit_store(settings)
+    logs.configure(settings.server.log_level)
+    app = _build_app(settings)
     if check:
         click.echo("anbao: settings valid, dependencies reachable")
         return
@@ -82,7 +101,8 @@ def serve(check: bool) -> None:
         err=True,
     )
     uvicorn.run(
-        "anbao.asgi:app",
+        # One worker serves the app already built; several import it anew in each process.
+        app if server.workers == 1 else "anbao.asgi:app",
         host=server.host,
         port=server.port,
         workers=server.workers,

@@ -192,3 +192,17 @@ def test_wrong_es_password_fails_start_up_cleanly(
         result.stderr.strip()
         == "anbao: setting audit.store (ANBAO_AUDIT_STORE): Elasticsearch refused the configured credentials."
     )
+
+
+def test_bad_file_found_while_building_the_app_is_one_line(keycloak: Server, tmp_path: Path) -> None:
+    bad = tmp_path / "roots.pem"
+    bad.write_text("not a certificate")
+    result = _serve_check(
+        ANBAO_KEYCLOAK_URL=keycloak.url,
+        ANBAO_AUDIT_SQLITE_PATH=str(tmp_path / "a.db"),
+        ANBAO_SEAL_VERIFY_TRUST_ROOTS_FILE=str(bad),
+    )
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.count("\n") == 1
+    assert "seal_verify.trust_roots_file" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -230,3 +230,15 @@ def test_access_log_buffers_until_full_or_flushed(tmp_path: Path) -> None:
         access_log.flush()
     paths = [json.loads(x)["url.path"] for x in log_file.read_text().splitlines()]
     assert paths == ["/1", "/2", "/3", '/4"\n\u2028<']
+
+
+def test_unloadable_seal_trust_is_a_settings_error(tmp_path: Path) -> None:
+    from anbao.app import build_seal_trust
+    from anbao.settings import Settings, SettingsError
+
+    bad = tmp_path / "roots.pem"
+    bad.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")
+    settings = Settings.load({"ANBAO_SEAL_VERIFY_TRUST_ROOTS_FILE": str(bad)})
+    with pytest.raises(SettingsError) as info:
+        build_seal_trust(settings)
+    assert info.value.name == "seal_verify.trust_roots_file"
