@@ -194,7 +194,9 @@ def test_wrong_es_password_fails_start_up_cleanly(
     )
 
 
-def test_bad_file_found_while_building_the_app_is_one_line(keycloak: Server, tmp_path: Path) -> None:
+def test_bad_file_found_while_building_the_app_is_one_line(
+    keycloak: Server, tmp_path: Path
+) -> None:
     bad = tmp_path / "roots.pem"
     bad.write_text("not a certificate")
     result = _serve_check(
