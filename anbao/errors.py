@@ -59,6 +59,7 @@ from policies.errors import (
     ReportSignatureInvalid,
     RunNotFound,
     SigningUnavailable,
+    StoreUnavailable,
     WaiverNotFound,
 )
 from siem.alerts_errors import (
@@ -146,6 +147,7 @@ ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
     (ReportSignatureInvalid, Mapping(422)),
     (SigningUnavailable, Mapping(503)),
     (FontUnavailable, Mapping(503)),
+    (StoreUnavailable, Mapping(503)),
     (PolicyError, Mapping(500)),
 ]
 

@@ -68,6 +68,11 @@ class EvidenceUnavailable(PolicyError):
     title = "Evidence source unavailable"
 
 
+class StoreUnavailable(PolicyError):
+    code = "compliance_store_unavailable"
+    title = "Compliance store unavailable"
+
+
 class FontUnavailable(PolicyError):
     code = "compliance_pdf_font_unavailable"
     title = "PDF font with Chinese glyphs not found"

@@ -1,23 +1,25 @@
 """SQL store of runs, waivers and issued reports (SQLAlchemy 2 Core; SQLite by default).
 
-Follows the seal registry's approach (portable types, timezone-aware times) without Alembic:
-three tables created with ``metadata.create_all`` on first use; a run's results are stored as the
-JSON of :mod:`policies.codec`, so a stored run reads back exactly as it was evaluated.
+Follows the seal registry's approach: portable types, Alembic migrations shipped in the package
+(:mod:`policies.migrations`, run when the store opens). A run's results are stored as the JSON of
+:mod:`policies.codec`, so a stored run reads back exactly as it was evaluated.
 """
 
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 
 import sqlalchemy as sa
 
 from policies import codec
-from policies.errors import AlreadySigned, RunNotFound
+from policies.errors import AlreadySigned, RunNotFound, StoreUnavailable
 from policies.model import Run, Waiver
 from policies.ports import IssuedReport
 
 metadata = sa.MetaData()
+VERSION_TABLE = "compliance_alembic_version"
 
 runs = sa.Table(
     "compliance_runs",
@@ -35,7 +37,7 @@ reports = sa.Table(
     sa.Column("media_type", sa.String(64), nullable=False),
     sa.Column("content", sa.LargeBinary, nullable=False),
     sa.Column("signature", sa.LargeBinary, nullable=False),
-    sa.Column("seal_signature", sa.LargeBinary, nullable=False, default=b""),
+    sa.Column("seal_signature", sa.LargeBinary, nullable=False),
 )
 
 waivers = sa.Table(
@@ -59,26 +61,46 @@ class SqlRunStore:
 
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
-        metadata.create_all(engine)
+        self._migrated = False
+        self._lock = threading.Lock()
+
+    def _ready(self) -> None:
+        """Migrate on first use (not when the app is built); a concurrent first start-up by
+        another process may win the race, so one failed attempt is retried."""
+        if self._migrated:
+            return
+        from policies import migrations  # noqa: PLC0415 - alembic's env imports this module
+
+        with self._lock:
+            if not self._migrated:
+                try:
+                    migrations.upgrade(self.engine)
+                except StoreUnavailable:
+                    migrations.upgrade(self.engine)
+                self._migrated = True
 
     def add_run(self, run: Run) -> None:
+        self._ready()
         with self.engine.begin() as conn:
             conn.execute(sa.insert(runs).values(
                 id=run.id, started_at=run.started_at, body=json.dumps(codec.run_dict(run)),
                 signed=False))  # fmt: skip
 
     def get_run(self, run_id: str) -> Run | None:
+        self._ready()
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(runs.c.body).where(runs.c.id == run_id)).first()
         return codec.run_from_dict(json.loads(row[0])) if row else None
 
     def runs(self, limit: int = 100) -> list[Run]:
+        self._ready()
         stmt = sa.select(runs.c.body).order_by(runs.c.started_at.desc(), runs.c.id.desc())
         with self.engine.connect() as conn:
             rows = conn.execute(stmt.limit(limit)).all()
         return [codec.run_from_dict(json.loads(r[0])) for r in rows]
 
     def set_signoff(self, run: Run, report: IssuedReport) -> None:
+        self._ready()
         with self.engine.begin() as conn:
             done = conn.execute(
                 sa.update(runs)
@@ -93,6 +115,7 @@ class SqlRunStore:
                 signature=report.signature, seal_signature=report.seal_signature))  # fmt: skip
 
     def issued(self, run_id: str) -> IssuedReport | None:
+        self._ready()
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(reports).where(reports.c.run_id == run_id)).first()
         if row is None:
@@ -101,6 +124,7 @@ class SqlRunStore:
                             bytes(row.seal_signature))  # fmt: skip
 
     def put_waiver(self, waiver: Waiver) -> None:
+        self._ready()
         body = json.dumps(codec.waiver_dict(waiver))
         with self.engine.begin() as conn:
             conn.execute(sa.delete(waivers).where(waivers.c.id == waiver.id))
@@ -108,10 +132,12 @@ class SqlRunStore:
                                                    body=body))  # fmt: skip
 
     def delete_waiver(self, waiver_id: str) -> bool:
+        self._ready()
         with self.engine.begin() as conn:
             return conn.execute(sa.delete(waivers).where(waivers.c.id == waiver_id)).rowcount > 0
 
     def waivers(self) -> list[Waiver]:
+        self._ready()
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(waivers.c.body).order_by(waivers.c.id)).all()
         return [codec.waiver_from_dict(json.loads(r[0])) for r in rows]
