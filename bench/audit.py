@@ -43,6 +43,7 @@ from typing import Any
 
 from audit.elasticsearch import ElasticsearchAuditStore
 from audit.integrity_elasticsearch import RawReader, WithRawScan, raw_client
+from audit.integrity_sqlite_raw import SqliteRawReader, WithSqliteRawScan
 from audit.sqlite import SqliteAuditStore
 from bench import audit_ingest, audit_search, audit_verify
 
@@ -69,10 +70,11 @@ def section_verify(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, 
                 n=args.events,
                 rounds=args.rounds,
                 scan=lambda: audit_verify.sqlite_snapshot_scan(path),
+                verify_store=WithSqliteRawScan(store, SqliteRawReader(path)),
                 variants={
-                    "with_scan_raw": (
-                        "if the SQLite store offered scan_raw (proposed port addition); one round",
-                        audit_verify.RawSqliteStore(store, path),
+                    "parsed": (
+                        "verify over the store's parsed scan (no raw reader); one round",
+                        store,
                     )
                 },
             )

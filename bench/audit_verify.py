@@ -153,31 +153,6 @@ def measure(
     }
 
 
-class RawSqliteStore:
-    """What ``scan_raw`` on the SQLite store would give (a proposed port addition, see
-    ``audit.integrity_scan.RawScanner``): the stored canonical bytes, unparsed."""
-
-    def __init__(self, store: Any, path: Path) -> None:
-        self._store = store
-        self._path = path
-        self.kind = store.kind
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._store, name)
-
-    def scan_raw(
-        self, stream: str, start: int = 0, stop: int | None = None, *, batch_size: int = 1000
-    ) -> Iterator[tuple[int, bytes]]:
-        del batch_size
-        with sqlite3.connect(self._path) as db:
-            rows = db.execute(
-                "SELECT seq, doc FROM events WHERE stream = ? AND seq >= ? AND seq < ? ORDER BY seq",
-                (stream, start, stop if stop is not None else 1 << 62),
-            )
-            for seq, text in rows:
-                yield seq, text.encode("utf-8")
-
-
 def bench_store(
     kind: str,
     store: AuditStore,

@@ -22,8 +22,10 @@ from audit.elasticsearch import ElasticsearchAuditStore
 from audit.errors import AuditError
 from audit.integrity_elasticsearch import RawReader, WithRawScan, raw_client
 from audit.integrity_model import SignedTreeHead, VerifyReport
+from audit.integrity_sqlite_raw import SqliteRawReader, WithSqliteRawScan
 from audit.ports import AuditStore
 from audit.sensitive import Keyring, SensitiveDataError
+from audit.sqlite import SqliteAuditStore
 from crypto.errors import CryptoError
 
 
@@ -63,7 +65,10 @@ def _summary(report: VerifyReport) -> str:
 
 
 def _verifiable(settings: Settings, store: AuditStore) -> AuditStore:
-    """Elasticsearch: read raw ``_source`` bytes (see :mod:`audit.integrity_elasticsearch`)."""
+    """Read stored bytes, not parsed copies (:mod:`audit.integrity_elasticsearch`,
+    :mod:`audit.integrity_sqlite_raw`): same verdict, a fraction of the work."""
+    if isinstance(store, SqliteAuditStore):
+        return typing.cast(AuditStore, WithSqliteRawScan(store, SqliteRawReader(store.path)))
     if not isinstance(store, ElasticsearchAuditStore):
         return store
     es = settings.elasticsearch

@@ -20,6 +20,7 @@ import pytest
 from audit.integrity import HeadPolicy, HeadSigner, IntegrityService
 from audit.integrity_elasticsearch import RawReader, WithRawScan, raw_client
 from audit.integrity_sqlite import SqliteIntegrityLog
+from audit.integrity_sqlite_raw import SqliteRawReader, WithSqliteRawScan
 from audit.model import PersonalData, canonical_json
 from audit.ports import RawDocument
 from audit.recorder import Recorder
@@ -32,12 +33,15 @@ ROOT = Path(__file__).resolve().parents[3]
 N = 60
 
 
-@pytest.fixture(params=["sqlite", "elasticsearch", "elasticsearch-raw"])
+@pytest.fixture(params=["sqlite", "sqlite-raw", "elasticsearch", "elasticsearch-raw"])
 def tamper_store(request, tmp_path):
     """Both stores; Elasticsearch also through the raw ``_source`` reader verify uses."""
-    if request.param == "sqlite":
+    if request.param.startswith("sqlite"):
         store = SqliteAuditStore(tmp_path / "audit.sqlite3")
-        yield store
+        if request.param == "sqlite-raw":
+            yield WithSqliteRawScan(store, SqliteRawReader(store.path))
+        else:
+            yield store
         store.close()
         return
     es = request.getfixturevalue("es_store")
@@ -280,14 +284,16 @@ def test_offline_script_checks_inclusion_and_consistency(trail):
 
 def test_raw_reader_returns_the_indexed_bytes(trail, monkeypatch):
     store, integrity, events, _key, _ = trail
-    if not isinstance(store, WithRawScan):
-        pytest.skip("only the raw Elasticsearch reader")
+    if not isinstance(store, WithRawScan | WithSqliteRawScan):
+        pytest.skip("only the raw readers")
     import audit.integrity_elasticsearch as raw_module
 
     def no_fallback(body):
         raise AssertionError("fell back to parsing")
 
     monkeypatch.setattr(raw_module, "_canonical_rows", no_fallback)
+    if isinstance(store, WithSqliteRawScan):
+        assert [raw for _, raw in store.scan_raw("main")] == [canonical_json(d) for d in events]
     rows = list(store.scan_raw("main", batch_size=7))
     assert [seq for seq, _ in rows] == list(range(N))
     assert [raw for _, raw in rows] == [canonical_json(doc) for doc in events]
