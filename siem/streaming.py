@@ -176,7 +176,7 @@ class StreamingEngine:
                 matched = self.matches(doc)
                 if matched:
                     found += self._core.process(doc, matched)
-        self.detections += len(found)
+            self.detections += len(found)
         return found
 
     def observe(self, documents: Iterable[Doc]) -> list[Detection]:
