@@ -13,6 +13,11 @@ import contextlib
 import dataclasses
 import datetime as dt
 import logging
+import os
+import signal
+import subprocess
+import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -55,6 +60,9 @@ class AuditRuntime:
 
     recorder: Recorder
     shipper: Shipper
+    #: Ship from a child process (``audit.ship_in_subprocess``) rather than a worker thread.
+    ship_in_subprocess: bool = False
+    _child: subprocess.Popen[bytes] | None = None
 
     def middleware(self, settings: Settings) -> AuditMiddleware:
         skip = [p.strip() for p in settings.audit.skip_paths.split(",") if p.strip()]
@@ -62,15 +70,32 @@ class AuditRuntime:
 
     def start(self) -> None:
         install(self.recorder)
-        self.shipper.start()
+        if self.ship_in_subprocess:
+            if self._child is None or self._child.poll() is not None:
+                # the child reads its settings from the environment, as anbao.asgi does
+                env = {**os.environ, _PARENT_ENV: str(os.getpid())}  # noqa: TID251
+                self._child = subprocess.Popen(
+                    [sys.executable, "-c", "from anbao.audit_wiring import ship_main; ship_main()"],
+                    env=env,
+                )
+        else:
+            self.shipper.start()
 
     def stop_shipping(self) -> None:
         """ASGI shutdown: stop the shipper (the spool keeps what is left for the next start)."""
         self.shipper.stop()
+        child, self._child = self._child, None
+        if child is not None and child.poll() is None:
+            child.terminate()
+            try:
+                child.wait(15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait(5)
 
     def stop(self) -> None:
         """Close everything (end of process, tests)."""
-        self.shipper.stop()
+        self.stop_shipping()
         self.recorder.close()
         self.recorder.spool.close()
         install(None)
@@ -108,8 +133,45 @@ def build_audit_runtime(
         )
 
     return AuditRuntime(
-        recorder, Shipper(spool, store, on_alarm=alarm, maintenance=retention_task(settings, store))
+        recorder,
+        Shipper(spool, store, on_alarm=alarm, maintenance=retention_task(settings, store)),
+        ship_in_subprocess=settings.audit.ship_in_subprocess,
     )
+
+
+_PARENT_ENV = "ANBAO_AUDIT_SHIPPER_PARENT"
+
+
+def ship_main() -> None:
+    """Entry point of the shipper child process (``audit.ship_in_subprocess``).
+
+    Builds the service exactly as ``anbao.asgi`` does (settings from the environment) so the
+    shipper carries the same delivery hooks (tamper-evidence leaves, SIEM streaming), then runs
+    only the shipper until SIGTERM or until its parent worker is gone. Durability is unchanged:
+    the spool is the hand-off, and the shipper lock elects one shipper among all processes.
+    """
+    from anbao import logs  # noqa: PLC0415 - the child only; avoids an import cycle with app
+    from anbao.app import Parts, build_audit_store, create_app  # noqa: PLC0415
+
+    environ = os.environ  # noqa: TID251 - an entry point, like anbao.asgi
+    parent = int(environ.get(_PARENT_ENV, "0") or 0)
+    settings = Settings.load(environ)
+    logs.configure(settings.server.log_level)
+    store = build_audit_store(settings)
+    runtime = build_audit_runtime(settings, store)
+    create_app(settings, Parts(audit_store=store, audit_runtime=runtime))
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    install(runtime.recorder)
+    runtime.shipper.start()
+    while not stop.wait(0.5):
+        if parent and os.getppid() != parent:  # the worker died: a new one starts its own child
+            break
+    runtime.shipper.stop()
+    runtime.recorder.close()
+    runtime.recorder.spool.close()
+    store.close()
 
 
 def retention_task(settings: Settings, store: AuditStore) -> Callable[[], None] | None:

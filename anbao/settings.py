@@ -127,6 +127,10 @@ class AuditSettings:
     #: Record every API request (the audit middleware); paths listed here are skipped.
     record_requests: bool = True
     skip_paths: str = "/healthz,/readyz,/metrics"
+    #: Ship from a child process of each worker (true) or a thread of the worker (false); either
+    #: way only the holder of the spool lock ships. A process keeps the store writes, tamper-
+    #: evidence leaves and SIEM streaming off the CPU that serves requests.
+    ship_in_subprocess: bool = False
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -104,6 +104,9 @@ class Recorder:
         self._loop_batches: dict[
             asyncio.AbstractEventLoop, list[tuple[AuditEvent, asyncio.Future[AuditEvent]]]
         ] = {}
+        #: Loops with a group commit in flight on the group thread (fsync off the event loop).
+        self._in_flight: set[asyncio.AbstractEventLoop] = set()
+        self._group_pool = concurrent.futures.ThreadPoolExecutor(1, "audit-group-commit")
         self._writer = threading.Thread(target=self._write_loop, name="audit-spool", daemon=True)
         self._writer.start()
         self._syncer: threading.Thread | None = None
@@ -207,6 +210,9 @@ class Recorder:
         return await future
 
     def _flush_loop_batch(self, loop: asyncio.AbstractEventLoop) -> None:
+        if self.spool.config.fsync is not FsyncPolicy.INTERVAL:
+            self._flush_to_group_thread(loop)
+            return
         jobs = self._loop_batches.pop(loop, [])
         try:
             stored = self.spool.append([event for event, _ in jobs], wait=False)
@@ -224,6 +230,45 @@ class Recorder:
         for (_, future), event in zip(jobs, stored, strict=True):
             if not future.done():
                 future.set_result(event)
+
+    def _flush_to_group_thread(self, loop: asyncio.AbstractEventLoop) -> None:
+        """``always``/``batch``: commit and fsync on the group thread, never on the loop.
+
+        One group at a time per loop: while it is being committed (sqlite releases the GIL for
+        the fsync) the loop keeps serving and gathers the next group, flushed when this one is
+        done — so the group grows with the load and there is one fsync per group, each event
+        acknowledged after it. The ``block`` backpressure wait also happens on that thread.
+        """
+        if loop in self._in_flight:
+            return  # flushed by _group_done
+        jobs = self._loop_batches.pop(loop, [])
+        if not jobs:
+            return
+        self._in_flight.add(loop)
+        done = loop.run_in_executor(self._group_pool, self._append_group, [e for e, _ in jobs])
+        done.add_done_callback(functools.partial(self._group_done, loop, jobs))
+
+    def _append_group(self, events: list[AuditEvent]) -> list[AuditEvent]:
+        if self.spool.config.fsync is FsyncPolicy.ALWAYS:  # one transaction (fsync) per event
+            return [self.spool.append([event])[0] for event in events]
+        return self.spool.append(events)
+
+    def _group_done(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        jobs: list[tuple[AuditEvent, asyncio.Future[AuditEvent]]],
+        done: asyncio.Future[list[AuditEvent]],
+    ) -> None:
+        self._in_flight.discard(loop)
+        exc = done.exception()
+        if exc is not None:
+            _fail(jobs, exc)
+        else:
+            for (_, future), event in zip(jobs, done.result(), strict=True):
+                if not future.done():
+                    future.set_result(event)
+        if self._loop_batches.get(loop):
+            self._flush_to_group_thread(loop)
 
     def record_many(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
         """Record several events; returns once all are durable."""
@@ -251,6 +296,7 @@ class Recorder:
         self._closed.set()
         self._queue.put(_STOP)
         self._writer.join(timeout)
+        self._group_pool.shutdown(wait=True)
         if self._syncer is not None:
             self._syncer.join(timeout)
 

@@ -228,6 +228,8 @@ def _service_env(kind: str, tmp: Path, audited: bool, fsync: str) -> dict[str, s
         "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(tmp / "integrity.sqlite3"),
         "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp / "sth.pem"),
         "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp / "fields.json"),
+        # the service's other SQLite files stay in the bench's own folder too
+        "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{tmp / 'compliance.sqlite3'}",
     }
     if kind == "elasticsearch":
         es = es_env()

@@ -67,6 +67,7 @@ class Service:
             "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(tmp / "integrity.sqlite3"),
             "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp / "sth-key.pem"),
             "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp / "field-keys.json"),
+            "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{tmp / 'compliance.sqlite3'}",
             **env,
         }
         self.workers = workers
@@ -200,10 +201,20 @@ def fault_store(elasticsearch: Server) -> Iterator[ElasticsearchAuditStore]:
     store.close()
 
 
+@pytest.mark.parametrize("ship_in_subprocess", ["false", "true"])
 def test_sigkill_mid_ingest_with_three_workers_loses_and_duplicates_nothing(
-    elasticsearch: Server, fault_store: ElasticsearchAuditStore, tmp_path: Path
+    elasticsearch: Server,
+    fault_store: ElasticsearchAuditStore,
+    tmp_path: Path,
+    ship_in_subprocess: str,
 ) -> None:
-    service = Service(fault_store, elasticsearch, tmp_path, workers=3)
+    service = Service(
+        fault_store,
+        elasticsearch,
+        tmp_path,
+        workers=3,
+        ANBAO_AUDIT_SHIP_IN_SUBPROCESS=ship_in_subprocess,
+    )
     service.start()
     try:
         load = Load(service.url).start()

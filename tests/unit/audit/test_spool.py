@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import multiprocessing
 import sqlite3
 from collections.abc import Callable
@@ -10,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from audit.errors import AuditSpoolFull
+from audit.model import AuditEvent
+from audit.recorder import Recorder
 from audit.spool import Backpressure, FsyncPolicy, Spool, SpoolConfig
 from tests.unit.audit.conftest import make_event
 
@@ -100,3 +103,42 @@ def test_several_processes_share_one_gapless_sequence(tmp_path: Path) -> None:
     db.close()
     assert seqs == list(range(600))
     assert len(ids) == 600
+
+
+@pytest.mark.parametrize("policy", list(FsyncPolicy))
+def test_async_producers_are_acknowledged_after_the_commit_under_every_policy(
+    spool_factory: Callable[..., Spool], policy: FsyncPolicy
+) -> None:
+    """Group commit (on the loop for ``interval``, on the group thread otherwise): every awaited
+    event is in the spool with its own gapless sequence number when the await returns."""
+    spool = spool_factory(fsync=policy)
+    recorder = Recorder(spool)
+
+    async def produce() -> list[AuditEvent]:
+        async def one(n: int) -> AuditEvent:
+            stored = await recorder.arecord_event(make_event(n, stream="api"))
+            assert any(r.event_id == stored.id for r in spool.peek(1000))  # durable by now
+            return stored
+
+        return await asyncio.gather(*(one(n) for n in range(200)))
+
+    try:
+        stored = asyncio.run(produce())
+    finally:
+        recorder.close()
+    assert sorted(e.sequence or 0 for e in stored) == list(range(200))
+    assert spool.stats().pending_events == 200
+
+
+def test_async_producer_on_a_full_spool_fails_rather_than_drops(
+    spool_factory: Callable[..., Spool],
+) -> None:
+    spool = spool_factory(capacity_bytes=400, backpressure=Backpressure.FAIL)
+    recorder = Recorder(spool)
+    try:
+        asyncio.run(recorder.arecord_event(make_event(stream="api")))
+        with pytest.raises(AuditSpoolFull):
+            asyncio.run(recorder.arecord_event(make_event(stream="api")))
+    finally:
+        recorder.close()
+    assert spool.stats().pending_events == 1
