@@ -49,6 +49,8 @@ from siem.errors import RuleUnsupported
 Doc = Mapping[str, Any]
 Predicate = Callable[[Doc], bool]
 _MISSING = object()
+#: What :func:`field_getter` returns for an absent field.
+MISSING: Any = _MISSING
 _COMPARE = {
     CompareOperators.GT: operator.gt,
     CompareOperators.GTE: operator.ge,
@@ -331,4 +333,73 @@ def compile_rule(conditions: list[Any]) -> Predicate:
     return _any(parts)
 
 
-__all__ = ["Predicate", "compile_condition", "compile_rule", "field_getter", "get_value"]
+#: A residual predicate, or the constant the condition folded to.
+Folded = Predicate | bool
+
+
+def _fields(node: Any) -> set[str] | None:
+    """Fields a condition reads, ``None`` when it reads the whole document (keywords)."""
+    if isinstance(node, ConditionAND | ConditionOR | ConditionNOT):
+        out: set[str] = set()
+        for arg in node.args:
+            sub = _fields(arg)
+            if sub is None:
+                return None
+            out |= sub
+        return out
+    if isinstance(node, ConditionFieldEqualsValueExpression):
+        if isinstance(node.value, SigmaFieldReference):
+            return {node.field, node.value.field}
+        return {node.field}
+    return None
+
+
+def _fold_all(parts: list[Folded]) -> Folded:
+    if any(p is False for p in parts):
+        return False
+    rest = [p for p in parts if not isinstance(p, bool)]
+    return _all(rest) if rest else True
+
+
+def _fold_any(parts: list[Folded]) -> Folded:
+    if any(p is True for p in parts):
+        return True
+    rest = [p for p in parts if not isinstance(p, bool)]
+    return _any(rest) if rest else False
+
+
+def _fold(node: Any, known: frozenset[str], sample: Doc) -> Folded:
+    """Partial evaluation: subtrees reading only ``known`` fields become the constant their
+    compiled predicate gives on ``sample`` (which holds exactly those fields' values)."""
+    fields = _fields(node)
+    if fields is not None and fields <= known:
+        return bool(compile_condition(node)(sample))
+    if isinstance(node, ConditionAND):
+        return _fold_all([_fold(a, known, sample) for a in node.args])
+    if isinstance(node, ConditionOR):
+        return _fold_any([_fold(a, known, sample) for a in node.args])
+    if isinstance(node, ConditionNOT):
+        inner = _fold(node.args[0], known, sample)
+        if isinstance(inner, bool):
+            return not inner
+        return lambda d: not inner(d)
+    return compile_condition(node)
+
+
+def specialize_rule(conditions: list[Any], known: frozenset[str], sample: Doc) -> Folded:
+    """:func:`compile_rule` for documents whose ``known`` fields hold the values ``sample``
+    holds: same result on every such document, fewer tests (the streaming engine keeps one per
+    distinct value combination of its discriminating fields, see :mod:`siem.streaming`)."""
+    return _fold_any([_fold(c.parsed, known, sample) for c in conditions])
+
+
+__all__ = [
+    "MISSING",
+    "Folded",
+    "Predicate",
+    "compile_condition",
+    "compile_rule",
+    "field_getter",
+    "get_value",
+    "specialize_rule",
+]

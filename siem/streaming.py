@@ -7,10 +7,17 @@ acknowledged batch. Detections go to the :class:`siem.ports.DetectionSink`; a fa
 logged, never raised into the audit pipeline (MLPS L3-CES1-15: detection must not interrupt
 auditing).
 
-Cost per event: candidate rules are found through an index: a rule whose condition requires
-one field (``event.action`` preferred) to equal a literal or start with a prefix is filed under
-that field; only rules without such a field are tried on every event. Then each candidate's
-compiled predicate runs. Correlation state is bounded (see :mod:`siem.correlate`).
+Cost per event: the values of a few low-cardinality fields rules discriminate on
+(``event.action``, ``event.category``, ``event.outcome``) form a key; per key the engine keeps a
+*plan*, built on first sight: each rule's condition partially evaluated for those values
+(:func:`siem.matcher.specialize_rule`), rules that cannot match dropped, rules that must match
+kept without a test, the rest reduced to the tests of the other fields, in rule-pack order. So a
+typical event costs one JSON decode, three field reads, one dict lookup and the residual tests.
+Plans are bounded (``_MAX_PLANS``); past that, or for keys of unusual types, candidates come from
+an index: a rule whose condition requires one field (``event.action`` preferred) to equal a
+literal or start with a prefix is filed under that field, the others are tried on every event.
+Both paths give the same matches (unit-tested). Correlation state is bounded (see
+:mod:`siem.correlate`).
 """
 
 from __future__ import annotations
@@ -34,7 +41,7 @@ from sigma.types import SigmaString, SpecialChars
 from audit.ports import RawDocument
 from siem.core import DetectionCore
 from siem.loader import RuleSet
-from siem.matcher import Predicate, compile_rule, field_getter
+from siem.matcher import MISSING, Predicate, compile_rule, field_getter, specialize_rule
 from siem.model import Detection, Engine
 from siem.ports import DetectionSink
 
@@ -45,6 +52,13 @@ Doc = Mapping[str, Any]
 
 Pin = tuple[str, frozenset[str], frozenset[str]]
 _PREFIX_PARTS: Final = 2  # a literal then '*'
+#: Fields whose values key the plans: few distinct values, tested by most rules.
+KEY_FIELDS: Final = ("event.action", "event.category", "event.outcome")
+#: Plans kept at most (one per distinct key); later keys take the index path.
+_MAX_PLANS: Final = 4096
+#: Per rule in pack order: its id and its residual test (``None``: matches without one).
+Plan = tuple[tuple[str, Predicate | None], ...]
+PlanKey = tuple[Any, ...]
 
 
 def _pin_value(node: ConditionFieldEqualsValueExpression) -> Pin | None:
@@ -132,6 +146,10 @@ class StreamingEngine:
         self._indexes: dict[str, _FieldIndex] = {}
         self._always: list[tuple[str, Predicate]] = []
         self._order = {rule.id: i for i, rule in enumerate(ruleset.rules)}
+        self._bases: list[tuple[str, list[Any]]] = []
+        self._key_getters = tuple(field_getter(f) for f in KEY_FIELDS)
+        self._known = frozenset(KEY_FIELDS)
+        self._plans: dict[PlanKey, Plan] = {}
         self.events = 0
         self.detections = 0
         self.sink_failures = 0
@@ -140,6 +158,7 @@ class StreamingEngine:
             if isinstance(sigma, SigmaCorrelationRule):
                 continue
             conditions = list(sigma.detection.parsed_condition)
+            self._bases.append((rule.id, conditions))
             self._index(rule.id, compile_rule(conditions), _rule_pin(conditions))
 
     def _index(self, rid: str, predicate: Predicate, pin: Pin | None) -> None:
@@ -157,8 +176,65 @@ class StreamingEngine:
     def core(self) -> DetectionCore:
         return self._core
 
+    @property
+    def plan_count(self) -> int:
+        """Plans built so far (bounded by ``_MAX_PLANS``; for metrics and tests)."""
+        return len(self._plans)
+
     def matches(self, doc: Doc) -> list[str]:
         """Ids of the base rules whose detection matches ``doc`` (no post-filters, no state)."""
+        key = self._key(doc)
+        plan = None if key is None else self._plans.get(key)
+        if plan is None:
+            if key is None or len(self._plans) >= _MAX_PLANS:
+                return self.matches_indexed(doc)
+            plan = self._plans[key] = self._plan(key)
+        return [rid for rid, test in plan if test is None or test(doc)]
+
+    def _key(self, doc: Doc) -> PlanKey | None:
+        """The key fields' values, or ``None`` when one is neither a string, a list of strings,
+        null nor absent (values of other types compare equal across types: ``1 == True``)."""
+        event = doc.get("event")
+        if type(event) is dict:  # the usual shape: read the three fields in one go
+            get = event.get
+            values: tuple[Any, ...] = (
+                get("action", MISSING),
+                get("category", MISSING),
+                get("outcome", MISSING),
+            )
+        else:
+            values = tuple(g(doc) for g in self._key_getters)
+        key = []
+        for value in values:
+            kind = type(value)
+            if kind is str or value is None or value is MISSING:
+                key.append(value)
+            elif kind is list and all(type(v) is str for v in value):
+                key.append(tuple(value))
+            else:
+                return None
+        return tuple(key)
+
+    def _plan(self, key: PlanKey) -> Plan:
+        """Every rule specialised for documents whose key fields hold ``key``."""
+        sample: dict[str, Any] = {}
+        for name, value in zip(KEY_FIELDS, key, strict=True):
+            if value is MISSING:
+                continue
+            *path, last = name.split(".")
+            node = sample
+            for part in path:
+                node = node.setdefault(part, {})
+            node[last] = list(value) if type(value) is tuple else value
+        plan: list[tuple[str, Predicate | None]] = []
+        for rid, conditions in self._bases:
+            folded = specialize_rule(conditions, self._known, sample)
+            if folded is not False:
+                plan.append((rid, None if folded is True else folded))
+        return tuple(plan)
+
+    def matches_indexed(self, doc: Doc) -> list[str]:
+        """:meth:`matches` without plans: candidates from the field index, full predicates."""
         candidates = list(self._always)
         for index in self._indexes.values():
             index.candidates(doc, candidates)

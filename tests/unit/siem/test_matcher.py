@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 from sigma.collection import SigmaCollection
 
-from siem.matcher import compile_rule
+from siem.matcher import compile_rule, specialize_rule
 from siem.pipeline import anbao_pipeline
 
 DOC: dict[str, Any] = {
@@ -86,3 +86,44 @@ def test_missing_nested_and_flat_keys() -> None:
     assert not matches("    http.request.method: GET")
     flat = {"labels.keycloak_type": "LOGIN_ERROR"}  # a flat dotted key also resolves
     assert matches("    labels.keycloak_type: LOGIN_ERROR", flat)
+
+
+SPECIALIZED = [
+    ("    event.action: KEYCLOAK.login\n    user.name: alice", "sel"),
+    ("    event.action|startswith: keycloak.\n    event.outcome: success", "sel"),
+    ("    event.category: authentication\n  other:\n    user.roles: auditor", "sel and not other"),
+    ("    event.outcome: failure\n  kw:\n    - LOGIN_ERROR", "sel and kw"),
+    (
+        "    event.action: [keycloak.login, iam.role.grant]\n  other:\n    user.name: bob",
+        "sel or other",
+    ),
+    ("    event.outcome: null\n  other:\n    event.action|exists: false", "sel or other"),
+]
+VARIANTS: list[dict[str, Any]] = [
+    DOC,
+    {**DOC, "event": {"action": "Keycloak.Login", "outcome": "success"}},
+    {**DOC, "event": {"action": "iam.role.grant", "category": []}},
+    {**DOC, "user": {"name": "bob"}},
+    {"user": {"name": "alice"}, "labels": {"x": "LOGIN_ERROR"}},
+]
+
+
+@pytest.mark.parametrize(("selection", "condition"), SPECIALIZED)
+def test_specialized_rule_agrees_with_the_full_predicate(selection: str, condition: str) -> None:
+    """Partial evaluation on the key fields gives the full predicate's answer on every document
+    holding the sample's values for them (and only reads the other fields)."""
+    text = f"title: t\nlogsource: {{product: anbao}}\ndetection:\n  sel:\n{selection}\n"
+    rule = SigmaCollection.from_yaml(text + f"  condition: {condition}\n").rules[0]
+    anbao_pipeline().apply(rule)
+    conditions = list(rule.detection.parsed_condition)
+    full = compile_rule(conditions)
+    known = frozenset({"event.action", "event.category", "event.outcome"})
+    outcomes = set()
+    for doc in VARIANTS:
+        event = doc.get("event", {})
+        sample = {"event": {k: v for k, v in event.items() if f"event.{k}" in known}}
+        folded = specialize_rule(conditions, known, sample)
+        got = folded if isinstance(folded, bool) else folded(doc)
+        assert got == full(doc)
+        outcomes.add(got)
+    assert outcomes == {True, False}  # the variants exercise both answers

@@ -112,3 +112,28 @@ def test_shipper_feeds_the_engine_and_survives_a_failing_sink(
         recorder.close()
         spool.close()
         store.close()
+
+
+def test_plans_and_the_index_path_agree(ruleset: RuleSet) -> None:
+    """The per-key plans give the same matches as the field index on every document, including
+    shapes the plans do not cover (non-string key values, flat dotted keys, no ``event``)."""
+    engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW)
+    _, events = timeline(n=3000)
+    docs = documents(events)
+    odd: list[dict[str, object]] = []
+    for doc in docs[:400]:
+        event = dict(doc["event"])
+        odd.append({**doc, "event": {**event, "action": str(event["action"]).upper()}})
+        odd.append({**doc, "event": {**event, "outcome": 1}})
+        odd.append({**doc, "event": {**event, "category": "authentication"}})
+        odd.append(
+            {k: v for k, v in doc.items() if k != "event"} | {"event.action": event["action"]}
+        )
+        odd.append({**doc, "event": None, "event.action": event["action"]})
+    matched = 0
+    for doc in docs + odd:
+        got = engine.matches(doc)
+        assert got == engine.matches_indexed(doc)
+        matched += bool(got)
+    assert matched > 100
+    assert 0 < engine.plan_count < 4096  # the plans served most documents
