@@ -114,6 +114,14 @@ class SqliteIntegrityLog:
             ).fetchall()
         return [LeafRecord(stream, seq, event_id, leaf_hash) for seq, event_id, leaf_hash in rows]
 
+    def leaf_rows(self, stream: str, start: int, stop: int) -> list[tuple[int, str, bytes]]:
+        with self._lock:
+            return self._db.execute(
+                "SELECT seq, event_id, leaf_hash FROM leaves "
+                "WHERE stream = ? AND seq >= ? AND seq < ? ORDER BY seq",
+                (stream, start, stop),
+            ).fetchall()
+
     def leaf_hashes(self, stream: str, start: int, stop: int) -> list[bytes]:
         with self._lock:
             rows = self._db.execute(

@@ -42,7 +42,7 @@ from audit.integrity_model import (
     SignedTreeHead,
     StreamReport,
 )
-from audit.integrity_ports import IntegrityLog
+from audit.integrity_ports import IntegrityLog, LeafRow
 from audit.integrity_scan import Item, Lookahead, document_sequence, parse_raw, scan_items
 from audit.model import canonical_json
 from audit.ports import AuditStore, Document
@@ -168,16 +168,17 @@ def verify_stream(
     checked = 0
     for page_start in range(0, max(logged, 1), window):
         page_stop = min(page_start + window, logged)
-        records = log.leaves(stream, page_start, page_stop)
-        for record in records:
-            tree.append(record.leaf_hash)
+        rows = log.leaf_rows(stream, page_start, page_stop)
+        append = tree.append
+        for _, _, digest in rows:
+            append(digest)
             while next_head is not None and next_head.size == tree.size:
                 _check_root(next_head, tree, findings)
                 next_head = next(head_iter, None)
         lo, hi = max(page_start, start), min(page_stop, stop)
         if lo < hi:
-            page = [r for r in records if lo <= r.sequence < hi]
-            checked += _match(page, scan.below(hi), pending)
+            page = [r for r in rows if lo <= r[0] < hi]
+            checked += _match(stream, page, scan.below(hi), pending)
     while next_head is not None:
         findings.append(
             Finding(
@@ -188,7 +189,7 @@ def verify_stream(
             )
         )
         next_head = next(head_iter, None)
-    checked += _match([], scan.below(None), pending)
+    checked += _match(stream, [], scan.below(None), pending)
     findings += _classify(stream, pending, logged)
     if start == 0 and stop >= logged:
         findings += _uncounted(store, stream, checked)
@@ -226,23 +227,26 @@ def _check_root(head: SignedTreeHead, tree: merkle.CompactTree, findings: list[F
         )
 
 
-def _match(records: Sequence[LeafRecord], items: Iterable[Item], pending: _Pending) -> int:
-    """Match stored items against the logged records of their window; returns how many."""
-    expected = {r.sequence: r for r in records}
+def _match(stream: str, rows: Sequence[LeafRow], items: Iterable[Item], pending: _Pending) -> int:
+    """Match stored items against the logged rows of their window; returns how many."""
+    expected = {row[0]: row[2] for row in rows}
+    leaf = merkle.SM3.leaf
     count = 0
     for seq, raw, doc in items:
         count += 1
-        record = expected.get(seq) if seq is not None else None
-        if record is not None and raw is not None and merkle.SM3.leaf(raw) == record.leaf_hash:
-            del expected[record.sequence]
+        logged = expected.get(seq) if seq is not None else None
+        if logged is not None and raw is not None and leaf(raw) == logged:
+            del expected[typing.cast(int, seq)]
             continue
         document = doc if doc is not None else parse_raw(typing.cast(bytes, raw))
-        if record is not None and matches(document, record.leaf_hash):
-            del expected[record.sequence]  # bytes differ only in form: canonical JSON matches
+        if logged is not None and matches(document, logged):
+            del expected[typing.cast(int, seq)]  # bytes differ only in form: canonical JSON matches
             continue
         found = document_sequence(document)
         pending.docs.append((-1 if found is None else found, document_event_id(document), document))
-    pending.logged.update(expected)
+    for seq, event_id, digest in rows:
+        if seq in expected:
+            pending.logged[seq] = LeafRecord(stream, seq, event_id, digest)
     return count
 
 
