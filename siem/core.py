@@ -217,7 +217,15 @@ class DetectionCore:
             fed = signal
             if spec.value_field is not None:
                 value = _text(get_value(doc, spec.value_field)) if doc is not None else None
-                fed = dataclasses.replace(signal, value=value)
+                fed = Signal(  # not dataclasses.replace: this runs per event
+                    signal.rule_id,
+                    signal.first,
+                    signal.last,
+                    signal.event_ids,
+                    signal.count,
+                    signal.group,
+                    value,
+                )
             fired = corr.state.add(group, fed)
             if fired is not None:
                 out.append(self._correlated(corr.rule, spec, fired))

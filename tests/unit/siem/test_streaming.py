@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import collections
 import datetime as dt
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
 from audit.pipeline import Shipper
+from audit.ports import RawDocument
 from audit.recorder import Recorder
 from audit.spool import Spool, SpoolConfig
 from audit.sqlite import SqliteAuditStore
@@ -137,3 +139,16 @@ def test_plans_and_the_index_path_agree(ruleset: RuleSet) -> None:
         matched += bool(got)
     assert matched > 100
     assert 0 < engine.plan_count < 4096  # the plans served most documents
+
+
+def test_delivered_decodes_as_json_loads(ruleset: RuleSet) -> None:
+    """The shipper's canonical bytes are decoded exactly as ``json.loads`` would: surrounding
+    whitespace accepted, trailing data refused (the pipeline logs the observer's error)."""
+    brute = next(s for s in attack_scenarios() if s.name == "brute force")
+    raw = [RawDocument(e.id, "", e.canonical_bytes()) for e in brute.events]
+    engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW)
+    engine.delivered([RawDocument(r.event_id, "", b" " + r.document + b"\n") for r in raw])
+    assert engine.events == len(raw)
+    assert engine.detections == 1
+    with pytest.raises(json.JSONDecodeError, match="Extra data"):
+        engine.delivered([RawDocument("x", "", raw[0].document + b"{}")])
