@@ -129,14 +129,17 @@ class Shipper:
         raw = [RawDocument(r.event_id, r.timestamp, r.document) for r in records]
         result = self.store.write_documents(raw)
         rejected = dict(result.rejected)
+        if self.on_stored is not None:
+            # Every sequence goes into the integrity log, refused ones too: a gap would stop the
+            # stream's signed heads for good, while a logged-but-absent event is reported by
+            # `audit verify` as deleted, and its copy waits in the dead-letter table.
+            self.on_stored(records)
         if rejected:
             dead = [r for r in records if r.event_id in rejected]
             self.spool.bury(dead, [rejected[r.event_id] for r in dead])
             self.counters.dead += len(dead)
             log.error("audit store refused %d event(s) for good; kept in dead-letter", len(dead))
             records = [r for r in records if r.event_id not in rejected]
-        if self.on_stored is not None and records:
-            self.on_stored(records)
         self.spool.ack(records)
         self.counters.shipped += result.created
         self.counters.duplicates += result.existing

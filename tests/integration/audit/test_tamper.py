@@ -282,10 +282,10 @@ def test_offline_script_checks_inclusion_and_consistency(trail):
     assert _script(tmp_path, "consistency", cons, pem).returncode == 1
 
 
+@pytest.mark.parametrize("tamper_store", ["sqlite-raw", "elasticsearch-raw"], indirect=True)
 def test_raw_reader_returns_the_indexed_bytes(trail, monkeypatch):
     store, integrity, events, _key, _ = trail
-    if not isinstance(store, WithRawScan | WithSqliteRawScan):
-        pytest.skip("only the raw readers")
+    assert isinstance(store, WithRawScan | WithSqliteRawScan)
     import audit.integrity_elasticsearch as raw_module
 
     def no_fallback(body):

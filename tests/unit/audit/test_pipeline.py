@@ -235,7 +235,7 @@ def test_event_ids_are_uuid7_and_unique() -> None:
     assert early < late  # time-ordered
 
 
-def test_on_stored_hook_sees_stored_records_before_ack(
+def test_on_stored_hook_sees_every_sequence_before_ack(
     recorder: Recorder, store: FlakyStore
 ) -> None:
     events = recorder.record_many([make_event(i) for i in range(6)])
@@ -251,9 +251,11 @@ def test_on_stored_hook_sees_stored_records_before_ack(
     shipper.on_stored = hook
     with pytest.raises(RuntimeError):
         shipper.ship_once()
-    assert recorder.spool.stats().pending_events == 5  # refused one buried, the rest kept
+    assert recorder.spool.stats().pending_events == 6  # nothing buried or acked yet
     assert shipper.drain(timeout=10)
-    assert seen == [[0, 1, 3, 4, 5], [0, 1, 3, 4, 5]]
+    # The refused event is logged too (no gap in the Merkle sequence) and buried afterwards.
+    assert seen == [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5]]
+    assert recorder.spool.stats().dead_events == 1
     assert store.count() == 5
     shipper.unlock()
 
