@@ -18,6 +18,7 @@ from typing import Any, Final
 from siem.alerts_codec import format_time, from_document, to_document
 from siem.alerts_errors import AlertStoreUnavailable, AlertVersionConflict
 from siem.alerts_model import Alert, AlertFilter, AlertPage, AlertStatus
+from siem.sqlite_connect import connect
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS siem_alerts (
@@ -53,17 +54,7 @@ class SqliteAlertStore:
         """Connect (again, after :meth:`close`: an ASGI lifespan may close a store that lives on)."""
         if self._conn is not None:
             return self._conn
-        try:
-            if self._path != ":memory:":
-                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self._path, check_same_thread=False, isolation_level=None, timeout=30.0
-            )
-            if self._path != ":memory:":
-                conn.execute("PRAGMA journal_mode=WAL")
-            conn.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise AlertStoreUnavailable("The embedded alert database cannot be opened.") from exc
+        conn = connect(self._path, _SCHEMA, what="embedded alert")
         self._conn = conn
         return conn
 

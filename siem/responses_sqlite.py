@@ -11,9 +11,10 @@ from pathlib import Path
 from typing import Any, Final
 
 from siem.alerts_codec import parse_time
-from siem.alerts_errors import ActionStateConflict, AlertStoreUnavailable
+from siem.alerts_errors import ActionStateConflict
 from siem.model import ResponseKind
 from siem.responses_model import ActionFilter, ActionRecord, ActionState
+from siem.sqlite_connect import connect
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS siem_actions (
@@ -41,15 +42,7 @@ class SqliteActionStore:
         """Connect (again after :meth:`close`; call with the lock held)."""
         if self._conn is not None:
             return self._conn
-        try:
-            if self._path != ":memory:":
-                Path(self._path).parent.mkdir(parents=True, exist_ok=True)
-            conn = sqlite3.connect(
-                self._path, check_same_thread=False, isolation_level=None, timeout=30.0
-            )
-            conn.executescript(_SCHEMA)
-        except (OSError, sqlite3.Error) as exc:
-            raise AlertStoreUnavailable("The response action database cannot be opened.") from exc
+        conn = connect(self._path, _SCHEMA, what="response action")
         self._conn = conn
         return conn
 
