@@ -236,7 +236,9 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
         audit_runtime = build_audit_runtime(settings, audit_store)
     http = httpx.AsyncClient(timeout=settings.keycloak.timeout_seconds)
 
-    access_log = parts.access_log or (AccessLog() if settings.server.access_log else None)
+    access_log = parts.access_log or (
+        AccessLog(writer_process=True) if settings.server.access_log else None
+    )
 
     middleware: list[Any] = [
         RequestContextMiddleware(

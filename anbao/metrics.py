@@ -5,6 +5,8 @@ families only when ``/metrics`` is scraped: prometheus-client's ``labels().inc()
 ``observe()`` take a lock and a dict lookup each, which bench/http.py showed to cost more than
 the rest of a ``/healthz`` request. One event loop per process writes these tables, so no lock
 is needed on the hot path. With several uvicorn workers each worker reports its own numbers.
+Durations are kept in integer nanoseconds (``perf_counter_ns``), bucketed against integer
+bounds, and converted to seconds only at scrape time.
 """
 
 from __future__ import annotations
@@ -18,20 +20,19 @@ from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from prometheus_client.registry import Collector
 
 BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+_BUCKETS_NS = tuple(round(bound * 1e9) for bound in BUCKETS)
 
 
-class _Series:
-    __slots__ = ("buckets", "count", "sum")
-
-    def __init__(self) -> None:
-        self.count = 0
-        self.sum = 0.0
-        self.buckets = [0] * (len(BUCKETS) + 1)  # the last one is +Inf
+# A series is one list: hits per bucket (the last bucket is +Inf), then the sum of durations in
+# nanoseconds. The count is the sum of the hits, worked out at scrape time, so a request costs
+# two list increments.
+_SUM = len(BUCKETS) + 1
+_FIRST_BOUND = _BUCKETS_NS[0]
 
 
 class _RequestCollector(Collector):
     def __init__(self) -> None:
-        self.series: dict[tuple[str, str, str], _Series] = {}
+        self.series: dict[tuple[str, str, int], list[int]] = {}
 
     def collect(self) -> Iterator[Metric]:
         requests = CounterMetricFamily(
@@ -44,13 +45,14 @@ class _RequestCollector(Collector):
             "Time to handle a request, by route template, method and status.",
             labels=["route", "method", "status"],
         )
-        for key, series in sorted(self.series.items()):
-            requests.add_metric(list(key), series.count)
+        for (route, method, status), series in sorted(self.series.items()):
+            labels = [route, method, str(status)]
             cumulative, buckets = 0, []
-            for bound, hits in zip((*map(str, BUCKETS), "+Inf"), series.buckets, strict=True):
+            for bound, hits in zip((*map(str, BUCKETS), "+Inf"), series[:_SUM], strict=True):
                 cumulative += hits
                 buckets.append((bound, cumulative))
-            latency.add_metric(list(key), buckets, series.sum)
+            requests.add_metric(labels, cumulative)
+            latency.add_metric(labels, buckets, series[_SUM] / 1e9)
         yield requests
         yield latency
 
@@ -61,6 +63,7 @@ class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         self._requests = _RequestCollector()
+        self._series = self._requests.series
         self.registry.register(self._requests)
         self.dependency_up = Gauge(
             "anbao_dependency_up",
@@ -75,14 +78,20 @@ class Metrics:
             registry=self.registry,
         )
 
-    def observe(self, route: str, method: str, status: str, seconds: float) -> None:
+    def record(self, route: str, method: str, status: int, elapsed_ns: int) -> None:
+        """One request (the per-request path: a dict look-up and two increments)."""
         key = (route, method, status)
-        series = self._requests.series.get(key)
+        series = self._series.get(key)
         if series is None:
-            series = self._requests.series[key] = _Series()
-        series.count += 1
-        series.sum += seconds
-        series.buckets[bisect.bisect_left(BUCKETS, seconds)] += 1
+            series = self._series[key] = [0] * (_SUM + 1)
+        series[_SUM] += elapsed_ns
+        series[
+            0 if elapsed_ns <= _FIRST_BOUND else bisect.bisect_left(_BUCKETS_NS, elapsed_ns)
+        ] += 1
+
+    def observe(self, route: str, method: str, status: str, seconds: float) -> None:
+        """:meth:`record` with the status as text and the duration in seconds."""
+        self.record(route, method, int(status), round(seconds * 1e9))
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
