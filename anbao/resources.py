@@ -13,6 +13,7 @@ from anbao.metrics import Metrics
 from anbao.openapi import Api
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
+_ALIVE = b'{"status":"ok"}'
 
 
 class Health:
@@ -28,8 +29,7 @@ class Health:
     }
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        del req
-        resp.text = '{"status":"ok"}'
+        resp.data = _ALIVE  # bytes: nothing to encode per request
 
 
 class Ready:
