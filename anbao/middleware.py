@@ -70,6 +70,19 @@ header_map: Callable[[falcon.asgi.Request], Mapping[bytes, bytes]] = (
 )
 
 
+# resp.status as set by the app (Falcon's default '200 OK', an int, an HTTPStatus) -> the code;
+# what ``Response.status_code`` works out per call (a property and an LRU cache look-up).
+_STATUS_CODES: dict[object, int] = {}
+_MAX_STATUS_FORMS = 256
+
+
+def _status_code(resp: falcon.asgi.Response) -> int:
+    code = resp.status_code
+    if len(_STATUS_CODES) < _MAX_STATUS_FORMS:
+        _STATUS_CODES[resp.status] = code
+    return code
+
+
 class RequestContextMiddleware:
     def __init__(
         self, metrics: Metrics, *, max_body_bytes: int, access_log: AccessLog | None
@@ -116,10 +129,12 @@ class RequestContextMiddleware:
         del resource, req_succeeded
         ended = perf_counter_ns()
         context = req.context
-        started = getattr(context, "started", None)
-        elapsed_ns = ended - started if started is not None else 0
+        try:
+            elapsed_ns = ended - context.started
+        except AttributeError:  # an earlier middleware refused the request before ours ran
+            elapsed_ns = 0
         route = req.uri_template or "unmatched"
-        status = resp.status_code
+        status = _STATUS_CODES.get(resp.status) or _status_code(resp)
         method = req.method
         self._record_metrics(route, method, status, elapsed_ns)
         if self._access_log is not None:
