@@ -5,7 +5,12 @@ Prints JSON. Each server runs as its own process on a free loopback port and is 
 the machine. Also measured, to justify the server choice: the bare app under gunicorn's sync
 workers (WSGI) and under uvicorn without uvloop/httptools.
 
-    python bench/http.py [--seconds 8] [--connections 32]
+Next to requests/s, each result gives the server's CPU time per request (its process and its
+child processes: Anbao's access-log writer, gunicorn's workers), which varies less from run to
+run than requests/s when other work shares the machine. Every round's figures are listed; the
+reported result is the median round by requests/s.
+
+    python -m bench.http [--seconds 5] [--connections 32] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -33,6 +38,7 @@ import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
+_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def _free_port() -> int:
@@ -41,8 +47,21 @@ def _free_port() -> int:
         return int(sock.getsockname()[1])
 
 
+def _cpu_ticks(pid: int) -> int:
+    """User + system clock ticks of ``pid`` and its direct children (Linux ``/proc``)."""
+    total = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            if int(stat.parent.name) == pid or int(fields[1]) == pid:
+                total += int(fields[11]) + int(fields[12])
+    return total
+
+
 @contextlib.contextmanager
-def _server(argv: list[str], port: int, env: dict[str, str], log: Path) -> Iterator[str]:
+def _server(
+    argv: list[str], port: int, env: dict[str, str], log: Path
+) -> Iterator[tuple[str, int]]:
     with log.open("w") as out:
         proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/healthz"
@@ -54,20 +73,23 @@ def _server(argv: list[str], port: int, env: dict[str, str], log: Path) -> Itera
             time.sleep(0.1)
         else:
             raise RuntimeError(f"server did not start: {' '.join(argv)}\n{log.read_text()[-2000:]}")
-        yield url
+        yield url, proc.pid
     finally:
         proc.terminate()
         proc.wait(timeout=20)
 
 
-def _wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
+def _wrk(url: str, seconds: int, connections: int, pid: int | None = None) -> dict[str, float]:
+    ticks = _cpu_ticks(pid) if pid is not None else 0
     out = subprocess.run(
         ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
         capture_output=True,
         text=True,
         check=True,
     ).stdout
+    cpu_ticks = _cpu_ticks(pid) - ticks if pid is not None else 0
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    served = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
     p50 = re.search(r"50%\s+([\d.]+)(us|ms|s)", out)
     p99 = re.search(r"99%\s+([\d.]+)(us|ms|s)", out)
     non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
@@ -76,6 +98,9 @@ def _wrk(url: str, seconds: int, connections: int) -> dict[str, float]:
         "p50_ms": _ms(p50),
         "p99_ms": _ms(p99),
         "errors": int(non2xx.group(1)) if non2xx else 0,
+        "cpu_us_per_request": round(cpu_ticks / _TICKS * 1e6 / served, 1)
+        if pid is not None and served
+        else float("nan"),
     }
 
 
@@ -164,16 +189,16 @@ def main() -> None:
     # anything else on the machine falls on every contender alike; the median round counts.
     results: dict[str, dict[str, float]] = {}
     with contextlib.ExitStack() as stack:
-        urls = {
+        servers = {
             name: stack.enter_context(_server(argv, port, run_env, tmp / f"{name}.log"))
             for name, (argv, port, run_env) in runs.items()
         }
-        for url in urls.values():
+        for url, _ in servers.values():
             _wrk(url, 1, args.connections)  # warm-up
-        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in urls}
+        rounds: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
         for _ in range(args.rounds):
-            for name, url in urls.items():
-                rounds[name].append(_wrk(url, args.seconds, args.connections))
+            for name, (url, pid) in servers.items():
+                rounds[name].append(_wrk(url, args.seconds, args.connections, pid))
         for name, samples in rounds.items():
             results[name] = sorted(samples, key=lambda s: s["rps"])[len(samples) // 2]
     access_lines = sum(1 for _ in (tmp / "anbao_healthz_uvicorn_uvloop_httptools.log").open())
@@ -189,6 +214,15 @@ def main() -> None:
         },
         "cpus": os.cpu_count(),
         "results": results,
+        "rounds_rps": {name: [s["rps"] for s in samples] for name, samples in rounds.items()},
+        "rounds_ratio_anbao_healthz_vs_bare_falcon": [
+            round(a["rps"] / b["rps"], 3)
+            for a, b in zip(
+                rounds["anbao_healthz_uvicorn_uvloop_httptools"],
+                rounds["bare_falcon_asgi_uvicorn_uvloop_httptools"],
+                strict=True,
+            )
+        ],
         "access_log_lines_written": access_lines,
         "ratio_anbao_healthz_vs_bare_falcon": round(anbao / bare, 3),
         "target_ratio": 0.85,
