@@ -10,8 +10,11 @@ list appends (bench/http.py measures it against a bare Falcon app in the same ru
   request context together; the body checks run only when a body header is present;
 * generated request ids come from a per-process random prefix and a counter, formatted a batch
   at a time;
+* the status code comes from a small cache keyed by ``resp.status`` (``Response.status_code``
+  is a property over an LRU cache);
 * metrics are integer increments; access-log lines are kept as raw tuples and formatted into
-  JSON a batch at a time (:mod:`anbao.metrics`, :mod:`anbao.accesslog`).
+  JSON a batch at a time, in the served app by a writer process (:mod:`anbao.metrics`,
+  :mod:`anbao.accesslog`).
 """
 
 from __future__ import annotations

@@ -10,6 +10,7 @@ import marshal
 import os
 import time
 from collections.abc import Callable
+from http import HTTPStatus
 from pathlib import Path
 
 import falcon
@@ -174,3 +175,26 @@ def test_writer_main_reads_frames_until_end_of_input(tmp_path: Path) -> None:
         os.close(fd)
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [(x["url.path"], x["request_id"]) for x in lines] == [('/"\n', None)] * 2
+
+
+class _Status:
+    auth_required = False
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        statuses: dict[str, str | int] = {"text": "201 Created", "int": 202}
+        kind = req.get_param("kind") or ""
+        resp.status = HTTPStatus.ACCEPTED if kind == "enum" else statuses[kind]
+
+
+def test_every_form_of_status_is_counted_by_its_code(
+    make_app: Callable[..., AsgiApp],
+) -> None:
+    app = make_app()
+    app.add_route("/status", _Status())
+    client = falcon.testing.TestClient(app)
+    for kind in ("text", "int", "enum", "text"):
+        client.simulate_get("/status", params={"kind": kind})
+    text = client.simulate_get("/metrics").text
+    labels = 'method="GET",route="/status"'
+    assert f'anbao_http_requests_total{{{labels},status="201"}} 2.0' in text
+    assert f'anbao_http_requests_total{{{labels},status="202"}} 2.0' in text
