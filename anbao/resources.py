@@ -13,7 +13,6 @@ from anbao.metrics import Metrics
 from anbao.openapi import Api
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
-_ALIVE = b'{"status":"ok"}'
 
 
 class Health:
@@ -29,7 +28,9 @@ class Health:
     }
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        resp.data = _ALIVE  # bytes: nothing to encode per request
+        del req
+        # A plain attribute: Response.data is a property, dearer than encoding 15 characters.
+        resp.text = '{"status":"ok"}'
 
 
 class Ready:
