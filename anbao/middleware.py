@@ -144,6 +144,9 @@ class RequestContextMiddleware:
             # Falcon's remote_addr without its proxy-header parsing: the last hop of its access
             # route is always the ASGI client (uvicorn has already applied trusted proxies).
             client = req.scope.get("client")
+            if type(client) is not tuple and type(client) is not list:
+                # ASGI allows any iterable, even a forward-only one: let Falcon read and cache it.
+                client = (req.remote_addr,) if client is not None else None
             principal = getattr(context, "principal", None)
             self._access_log.record(
                 ended,

@@ -198,3 +198,17 @@ def test_every_form_of_status_is_counted_by_its_code(
     labels = 'method="GET",route="/status"'
     assert f'anbao_http_requests_total{{{labels},status="201"}} 2.0' in text
     assert f'anbao_http_requests_total{{{labels},status="202"}} 2.0' in text
+
+
+def test_a_forward_only_client_iterable_is_logged_not_fatal(
+    make_app: Callable[..., AsgiApp], tmp_path: Path
+) -> None:
+    """ASGI lets ``scope["client"]`` be any iterable; Falcon's test client passes an iterator."""
+    log_file = tmp_path / "access.log"
+    with log_file.open("wb") as out:
+        log = AccessLog(out.fileno())
+        client = falcon.testing.TestClient(make_app(access_log=log))
+        result = client.simulate_get("/healthz", remote_addr="10.1.2.3")
+        log.flush()
+    assert result.status_code == 200
+    assert json.loads(log_file.read_text())["client.address"] == "10.1.2.3"
