@@ -14,6 +14,11 @@ with the configured fsync policy (MLPS L3-CES1-14: records protected against los
   lose the last interval.
 
 Capacity is counted in bytes of unshipped documents (kept in the database, so all processes agree).
+
+Most events are stored as their canonical document. The API middleware's per-request events are
+stored as :class:`CompactRecord` payloads (see :mod:`audit.request_record`) and expanded into the
+canonical document when the shipper reads them: same guarantees, a fraction of the request-path
+cost. Readers of the spool (:meth:`Spool.peek`) only ever see canonical documents.
 """
 
 from __future__ import annotations
@@ -26,7 +31,8 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from audit.errors import AuditSpoolError, AuditSpoolFull
+from audit import request_record
+from audit.errors import AuditEventInvalid, AuditSpoolError, AuditSpoolFull
 from audit.model import AuditEvent, format_timestamp
 
 _SCHEMA = """
@@ -80,6 +86,15 @@ class SpoolConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class CompactRecord:
+    """An event spooled in the compact request form (:mod:`audit.request_record`)."""
+
+    event_id: str
+    stream: str
+    payload: bytes
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class SpooledRecord:
     """One unshipped event as the shipper sees it: canonical document bytes plus its keys."""
 
@@ -89,6 +104,12 @@ class SpooledRecord:
     sequence: int
     timestamp: str
     document: bytes
+    #: Bytes the record takes in the spool (its capacity share; compact records are smaller).
+    stored_size: int = -1
+
+    @property
+    def size(self) -> int:
+        return self.stored_size if self.stored_size >= 0 else len(self.document)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -125,6 +146,20 @@ class Spool:
 
     # -- producers -----------------------------------------------------------------------------
 
+    def append_compact(self, records: Sequence[CompactRecord], *, wait: bool = True) -> list[int]:
+        """Durably store compact request records; returns their sequence numbers.
+
+        Same transaction, fsync policy, capacity and backpressure as :meth:`append`.
+        """
+        return [int(r) for r in self.append_items(records, wait=wait)]  # type: ignore[arg-type]
+
+    def append_items(
+        self, items: Sequence[AuditEvent | CompactRecord], *, wait: bool = True
+    ) -> list[AuditEvent | int]:
+        """Events and compact records in one transaction (the recorder's group commit):
+        a sequenced event for each event, a sequence number for each compact record."""
+        return self._append(items, dedupe=False, wait=wait)
+
     def append(
         self, events: Sequence[AuditEvent], *, dedupe: bool = False, wait: bool = True
     ) -> list[AuditEvent]:
@@ -139,31 +174,39 @@ class Spool:
         caller applies the policy itself), :class:`AuditSpoolError` when the disk refuses; in both
         cases nothing of the batch was stored.
         """
-        if not events:
+        return self._append(events, dedupe=dedupe, wait=wait)  # type: ignore[return-value]
+
+    def _append(
+        self, items: Sequence[AuditEvent | CompactRecord], *, dedupe: bool, wait: bool
+    ) -> list[AuditEvent | int]:
+        if not items:
             return []
         blocking = wait and self.config.backpressure is Backpressure.BLOCK
         deadline = time.monotonic() + (self.config.block_timeout if blocking else 0.0)
         while True:
             try:
-                return self._append_once(events, dedupe)
+                return self._append_once(items, dedupe)
             except AuditSpoolFull:
                 if time.monotonic() >= deadline:
                     raise
                 self._sleep(0.05)
 
-    def _append_once(self, events: Sequence[AuditEvent], dedupe: bool) -> list[AuditEvent]:
+    def _append_once(
+        self, items: Sequence[AuditEvent | CompactRecord], dedupe: bool
+    ) -> list[AuditEvent | int]:
         with self._lock:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
                     known: dict[str, AuditEvent] = {}
+                    if dedupe:  # only events come with dedupe (record_external)
+                        known, events = self._known(db, items)  # type: ignore[arg-type]
+                        items = events
+                    out = self._insert(db, items) if items else []
                     if dedupe:
-                        known, events = self._known(db, events)
-                    out = self._insert(db, events) if events else []
-                    if dedupe:
-                        self._remember(db, out)
-                        out = list(known.values()) + out
+                        self._remember(db, out)  # type: ignore[arg-type]
+                        out = [*known.values(), *out]
                     db.execute("COMMIT")
                 except BaseException:
                     db.execute("ROLLBACK")
@@ -172,24 +215,33 @@ class Spool:
                 raise AuditSpoolError("The audit spool cannot be written.") from exc
         return out
 
-    def _insert(self, db: sqlite3.Connection, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    def _insert(
+        self, db: sqlite3.Connection, items: Sequence[AuditEvent | CompactRecord]
+    ) -> list[AuditEvent | int]:
         pending = db.execute("SELECT value FROM counters WHERE name='pending_bytes'").fetchone()[0]
         next_seq: dict[str, int] = {}
         rows = []
-        out = []
+        out: list[AuditEvent | int] = []
         size = 0
-        for event in events:
-            if event.stream not in next_seq:
+        for item in items:
+            stream = item.stream
+            seq = next_seq.get(stream)
+            if seq is None:
                 row = db.execute(
-                    "SELECT next_seq FROM streams WHERE stream=?", (event.stream,)
+                    "SELECT next_seq FROM streams WHERE stream=?", (stream,)
                 ).fetchone()
-                next_seq[event.stream] = row[0] if row else 0
-            sequenced = event.with_sequence(next_seq[event.stream])
-            next_seq[event.stream] += 1
+                seq = row[0] if row else 0
+            next_seq[stream] = seq + 1
+            if isinstance(item, CompactRecord):
+                # the timestamp column is filled from the payload when the record is read
+                rows.append((item.event_id, stream, seq, "", item.payload))
+                size += len(item.payload)
+                out.append(seq)
+                continue
+            sequenced = item.with_sequence(seq)
             doc = sequenced.canonical_bytes()
             size += len(doc)
-            ts = format_timestamp(event.timestamp)
-            rows.append((event.id, event.stream, sequenced.sequence, ts, doc))
+            rows.append((item.id, stream, seq, format_timestamp(item.timestamp), doc))
             out.append(sequenced)
         if pending + size > self.config.capacity_bytes and pending > 0:
             raise AuditSpoolFull("The audit spool is full; the audit store is not keeping up.")
@@ -249,12 +301,24 @@ class Spool:
                 (limit,),
             ).fetchall()
         out: list[SpooledRecord] = []
+        unreadable: list[SpooledRecord] = []
+        reasons: list[str] = []
         total = 0
-        for row in rows:
-            total += len(row[5])
+        for rowid, event_id, stream, seq, stamp, doc in rows:
+            total += len(doc)
             if out and total > max_bytes:
                 break
-            out.append(SpooledRecord(*row))
+            if request_record.is_compact(doc):
+                try:
+                    ts, canonical = request_record.expand(doc, event_id, stream, seq)
+                except AuditEventInvalid as exc:  # kept for an operator, never shipped or lost
+                    unreadable.append(SpooledRecord(rowid, event_id, stream, seq, stamp, doc))
+                    reasons.append(f"unreadable request record: {exc}")
+                    continue
+                out.append(SpooledRecord(rowid, event_id, stream, seq, ts, canonical, len(doc)))
+            else:
+                out.append(SpooledRecord(rowid, event_id, stream, seq, stamp, doc))
+        self.bury(unreadable, reasons)
         return out
 
     def ack(self, records: Sequence[SpooledRecord]) -> None:
@@ -269,7 +333,7 @@ class Spool:
         if not records:
             return
         ids = [(r.rowid,) for r in records]
-        size = sum(len(r.document) for r in records)
+        size = sum(r.size for r in records)
         with self._lock:
             db = self._db
             try:
