@@ -157,6 +157,7 @@ def ship_main() -> None:
     parent = int(environ.get(_PARENT_ENV, "0") or 0)
     settings = Settings.load(environ)
     logs.configure(settings.server.log_level)
+    os.nice(settings.audit.shipper_nice)  # the serving parent gets the CPU first under a burst
     store = build_audit_store(settings)
     runtime = build_audit_runtime(settings, store)
     create_app(settings, Parts(audit_store=store, audit_runtime=runtime))

@@ -131,6 +131,9 @@ class AuditSettings:
     #: way only the holder of the spool lock ships. A process keeps the store writes, tamper-
     #: evidence leaves and SIEM streaming off the CPU that serves requests.
     ship_in_subprocess: bool = False
+    #: Niceness (0-19) of that child process: under a burst the CPU goes to serving requests
+    #: first while the spool absorbs the backlog; the shipper catches up when the load drops.
+    shipper_nice: int = 10
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -302,6 +305,7 @@ class Settings:
         _check_range("server.port", self.server.port, 1, 65535)
         _check_range("server.workers", self.server.workers, 1, 64)
         _check_range("server.max_body_bytes", self.server.max_body_bytes, 1024, 1 << 30)
+        _check_range("audit.shipper_nice", self.audit.shipper_nice, 0, 19)
         _check_range(
             "audit_integrity.head_every_events", self.audit_integrity.head_every_events, 1, 1 << 30
         )

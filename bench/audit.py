@@ -14,7 +14,7 @@ Sections (``--sections``, comma-separated; each lives in its own ``bench/audit_*
   >= 0.7); for SQLite vs raw ``write_documents``.
 
 * ``middleware`` (bench/audit_ingest.py): request rate of the real service (uvicorn, wrk) with
-  the audit middleware vs without (target >= 0.9), per spool fsync policy.
+  the audit middleware vs without (target >= 0.9), per spool fsync policy and shipper placement.
 
 More sections are added by registering a function in ``SECTIONS``: ``run(args, kind, tmp)``.
 
@@ -134,6 +134,9 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="middleware: wrk connections")
     parser.add_argument(
         "--fsync", default="batch,interval", help="middleware: spool fsync policies"
+    )
+    parser.add_argument(
+        "--shipping", default="thread,subprocess", help="middleware: shipper placements"
     )
     args = parser.parse_args()
     result: dict[str, Any] = {

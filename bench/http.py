@@ -98,6 +98,7 @@ def _wrk(url: str, seconds: int, connections: int, pid: int | None = None) -> di
         "p50_ms": _ms(p50),
         "p99_ms": _ms(p99),
         "errors": int(non2xx.group(1)) if non2xx else 0,
+        "requests": served,
         "cpu_us_per_request": round(cpu_ticks / _TICKS * 1e6 / served, 1)
         if pid is not None and served
         else float("nan"),
