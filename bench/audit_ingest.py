@@ -219,6 +219,8 @@ def section_ingest(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, 
 def _service_env(
     kind: str, tmp: Path, audited: bool, fsync: str, shipping: str = "thread"
 ) -> dict[str, str]:
+    tmp = tmp / uuid.uuid4().hex[:8]  # each run its own spool, events and Merkle log
+    tmp.mkdir()
     env = {
         **os.environ,
         "PYTHONPATH": str(ROOT),
@@ -228,7 +230,7 @@ def _service_env(
         "ANBAO_AUDIT_SKIP_PATHS": "",
         "ANBAO_AUDIT_SPOOL_FSYNC": fsync,
         "ANBAO_AUDIT_SHIP_IN_SUBPROCESS": "true" if shipping == "subprocess" else "false",
-        "ANBAO_AUDIT_SPOOL_PATH": str(tmp / f"spool-{uuid.uuid4().hex[:6]}.sqlite3"),
+        "ANBAO_AUDIT_SPOOL_PATH": str(tmp / "spool.sqlite3"),
         "ANBAO_AUDIT_SQLITE_PATH": str(tmp / "events.sqlite3"),
         "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(tmp / "integrity.sqlite3"),
         "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp / "sth.pem"),
@@ -248,7 +250,7 @@ def _service_env(
     return env
 
 
-def _drain_seconds(spool_path: str, timeout: float = 600.0) -> float:
+def _drain_seconds(spool_path: str, timeout: float = 180.0) -> float:
     """Seconds until the shipper has emptied the spool (read-only look at its counters)."""
     start = time.perf_counter()
     db = sqlite3.connect(f"file:{spool_path}?mode=ro", uri=True, timeout=30)
