@@ -218,7 +218,7 @@ class Recorder:
         """
         if self._closed.is_set():
             raise AuditError("The audit recorder is closed.")
-        sequence: int = await self._group(CompactRecord(self._new_id(), stream, payload))
+        sequence: int = await self._group(CompactRecord(stream, payload))
         return sequence
 
     def _group(self, item: Item) -> asyncio.Future[Any]:

@@ -4,19 +4,22 @@ Why it exists: the middleware audits every request, and building an :class:`Audi
 canonical JSON costs more CPU than a small request itself (bench/audit.py measured the service at
 a third of its rate). So on the request path the middleware only captures the raw facts — one C
 ``json`` call over a flat list — and the spool stores them in that form
-(:class:`audit.spool.CompactRecord`). The shipper expands them into the canonical event when it
-reads the spool (:func:`expand`), off the serving process when ``audit.ship_in_subprocess`` is on.
+(:class:`audit.spool.CompactRecord`), the records of one group commit in one row (:func:`group`).
+The shipper expands them into canonical events when it reads the spool (:func:`expand_group`),
+off the serving process when ``audit.ship_in_subprocess`` is on; even the event id is derived
+there (:func:`derived_event_id`), from the spool's secret salt and the record's sequence.
 
 Nothing is lost by deferring: every fact is captured before the response leaves and committed to
-the spool per its fsync policy, and :func:`expand` is a pure function of the stored bytes, the
-event id and the sequence, so a redelivery after a crash yields byte-identical documents (same
-Merkle leaves). Normalisation (IP validation, length bounds, role order, lone surrogates) happens
+the spool per its fsync policy, and :func:`expand_group` is a pure function of the stored bytes,
+the salt and the sequence, so a redelivery after a crash yields byte-identical documents with the
+same ids (same Merkle leaves, stored once). Normalisation (IP validation, length bounds, role order, lone surrogates) happens
 in :func:`expand`, so the stored facts are exactly what the request carried, bounded in size.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import json
 from collections.abc import Sequence
@@ -36,6 +39,8 @@ from audit.model import (
 LAYOUT: Final = "r1"
 #: Payloads start with these bytes; canonical documents start with ``{``.
 PREFIX: Final = b'["r1",'
+#: Spool rows of grouped payloads start with these bytes.
+GROUP_PREFIX: Final = b"[" + PREFIX
 STREAM: Final = "api"
 
 _FAILURE_FROM: Final = 400
@@ -48,6 +53,9 @@ MAX_USER_AGENT: Final = 512
 MAX_TRACE_ID: Final = 128
 MAX_METHOD: Final = 32
 MAX_TEXT: Final = 1024
+
+_FIELDS: Final = 15  # the length of an "r1" payload
+_TIME_US: Final = 2  # where its time is
 
 _encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False)
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -93,23 +101,80 @@ def encode(
     ).encode("ascii")
 
 
-def is_compact(document: bytes) -> bool:
-    return document.startswith(PREFIX)
+def group(payloads: Sequence[bytes]) -> bytes:
+    """One spool row for the payloads of one group commit (a JSON array of them).
+
+    A group is stored, read, shipped and acknowledged as a unit: one row insert per group
+    instead of one per request, on the request path.
+    """
+    return b"[" + b",".join(payloads) + b"]"
+
+
+def is_group(document: bytes) -> bool:
+    return document.startswith(GROUP_PREFIX)
+
+
+def derived_event_id(salt: bytes, stream: str, sequence: int, time_us: int) -> str:
+    """The event id of a grouped record: a UUIDv7 (RFC 9562 §5.7) whose 74 "random" bits are a
+    keyed hash of the record's place in the spool, so every read of the row gives the same id
+    (redelivery stays exactly-once in the store) and the request path draws no randomness.
+
+    ``salt`` is the spool's own random secret: ids of different spools never collide.
+    """
+    digest = hashlib.blake2b(f"{stream}\x00{sequence}".encode(), key=salt, digest_size=10).digest()
+    rand = int.from_bytes(digest) >> 6  # 74 bits
+    ms = (time_us // 1000) & ((1 << 48) - 1)
+    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64
+    value |= (0b10 << 62) | (rand & ((1 << 62) - 1))
+    h = f"{value:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def expand_group(
+    document: bytes, salt: bytes, stream: str, first_sequence: int, count: int
+) -> list[tuple[str, str, bytes]]:
+    """``(event id, @timestamp, canonical bytes)`` of each record of a group row, in order.
+
+    Raises :class:`AuditEventInvalid` for bytes that are not a group of ``count`` compact
+    payloads.
+    """
+    try:
+        records: list[Any] = json.loads(document)
+    except ValueError as exc:
+        raise AuditEventInvalid("A compact spool row is not readable.") from exc
+    if not isinstance(records, list) or len(records) != count:
+        raise AuditEventInvalid(f"A compact spool row does not hold its {count} records.")
+    out = []
+    for offset, fields in enumerate(records):
+        sequence = first_sequence + offset
+        time_us = fields[_TIME_US] if isinstance(fields, list) and len(fields) == _FIELDS else 0
+        event_id = derived_event_id(salt, stream, sequence, _int(time_us))
+        out.append((event_id, *_event(fields, event_id, stream, sequence)))
+    return out
 
 
 def expand(payload: bytes, event_id: str, stream: str, sequence: int) -> tuple[str, bytes]:
-    """``(@timestamp, canonical document bytes)`` of a compact payload; never raises on content.
+    """``(@timestamp, canonical document bytes)`` of one compact payload; never raises on content.
 
     Raises :class:`AuditEventInvalid` only for bytes that are not a compact payload at all.
     """
     try:
         fields: list[Any] = json.loads(payload)
+    except ValueError as exc:
+        raise AuditEventInvalid("A compact spool record is not readable.") from exc
+    return _event(fields, event_id, stream, sequence)
+
+
+def _event(fields: Any, event_id: str, stream: str, sequence: int) -> tuple[str, bytes]:
+    try:
         (layout, service, time_us, method, path, status, route, duration_ns, client, agent,
          trace_id, subject, username, roles, org_path) = fields  # fmt: skip
     except (ValueError, TypeError) as exc:
         raise AuditEventInvalid("A compact spool record is not readable.") from exc
     if layout != LAYOUT:
         raise AuditEventInvalid(f"Unknown compact spool layout {layout!r}.")
+    if not isinstance(roles, list):
+        roles = []
     status = _int(status)
     method = _text(method, MAX_METHOD)
     failed = status >= _FAILURE_FROM

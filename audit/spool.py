@@ -15,10 +15,12 @@ with the configured fsync policy (MLPS L3-CES1-14: records protected against los
 
 Capacity is counted in bytes of unshipped documents (kept in the database, so all processes agree).
 
-Most events are stored as their canonical document. The API middleware's per-request events are
-stored as :class:`CompactRecord` payloads (see :mod:`audit.request_record`) and expanded into the
-canonical document when the shipper reads them: same guarantees, a fraction of the request-path
-cost. Readers of the spool (:meth:`Spool.peek`) only ever see canonical documents.
+Most events are stored as their canonical document, one row each. The API middleware's
+per-request events are stored as :class:`CompactRecord` payloads (see :mod:`audit.request_record`),
+the consecutive ones of an append in one row (column ``events`` says how many; ``seq`` is the
+first one's), and expanded into canonical documents, with ids derived from the spool's salt, when
+the shipper reads them: same guarantees, a fraction of the request-path cost. Readers of the spool
+(:meth:`Spool.peek`) only ever see canonical documents, one per event; a row is never split.
 """
 
 from __future__ import annotations
@@ -54,7 +56,11 @@ CREATE TABLE IF NOT EXISTS dead (
     id INTEGER PRIMARY KEY, event_id TEXT, stream TEXT, seq INTEGER, ts TEXT, doc BLOB,
     reason TEXT
 );
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+INSERT OR IGNORE INTO meta VALUES ('id_salt', randomblob(16));
 """
+#: Spools written before grouped request records have no ``events`` column: added on open.
+_ADD_EVENTS = "ALTER TABLE spool ADD COLUMN events INTEGER NOT NULL DEFAULT 1"
 
 
 #: How many externally-identified event ids the spool remembers for de-duplication.
@@ -87,9 +93,12 @@ class SpoolConfig:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class CompactRecord:
-    """An event spooled in the compact request form (:mod:`audit.request_record`)."""
+    """An event spooled in the compact request form (:mod:`audit.request_record`).
 
-    event_id: str
+    Consecutive compact records of one stream in an append share one spool row; their event ids
+    are derived when the row is read (:func:`audit.request_record.derived_event_id`).
+    """
+
     stream: str
     payload: bytes
 
@@ -104,8 +113,11 @@ class SpooledRecord:
     sequence: int
     timestamp: str
     document: bytes
-    #: Bytes the record takes in the spool (its capacity share; compact records are smaller).
+    #: Bytes the record takes in the spool (its capacity share; a row of grouped request
+    #: records counts on its first record).
     stored_size: int = -1
+    #: Events the record stands for in the spool's counters (an unreadable group row: all).
+    events: int = 1
 
     @property
     def size(self) -> int:
@@ -141,8 +153,24 @@ class Spool:
             self._db.execute(f"PRAGMA synchronous={sync}")
             self._db.execute("PRAGMA wal_autocheckpoint=10000")
             self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+            self._migrate()
+            self._salt: bytes = self._db.execute(
+                "SELECT value FROM meta WHERE name='id_salt'"
+            ).fetchone()[0]
         except (OSError, sqlite3.Error) as exc:
             raise AuditSpoolError("The audit spool cannot be opened.") from exc
+
+    def _migrate(self) -> None:
+        db = self._db
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            columns = {row[1] for row in db.execute("PRAGMA table_info(spool)")}
+            if "events" not in columns:
+                db.execute(_ADD_EVENTS)
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
 
     # -- producers -----------------------------------------------------------------------------
 
@@ -220,39 +248,59 @@ class Spool:
     ) -> list[AuditEvent | int]:
         pending = db.execute("SELECT value FROM counters WHERE name='pending_bytes'").fetchone()[0]
         next_seq: dict[str, int] = {}
-        rows = []
+        rows: list[tuple[str, str, int, str, bytes, int]] = []
         out: list[AuditEvent | int] = []
         size = 0
-        for item in items:
-            stream = item.stream
+        run: list[bytes] = []  # payloads of consecutive compact records of one stream
+
+        def sequence(stream: str) -> int:
             seq = next_seq.get(stream)
             if seq is None:
                 row = db.execute(
                     "SELECT next_seq FROM streams WHERE stream=?", (stream,)
                 ).fetchone()
                 seq = row[0] if row else 0
+            return seq
+
+        def close_run(stream: str) -> None:
+            nonlocal size
+            doc = request_record.group(run)
+            first = next_seq[stream] - len(run)
+            rows.append(("", stream, first, "", doc, len(run)))
+            size += len(doc)
+            run.clear()
+
+        run_stream = ""
+        for item in items:
+            stream = item.stream
+            if run and (stream != run_stream or not isinstance(item, CompactRecord)):
+                close_run(run_stream)
+            seq = sequence(stream)
             next_seq[stream] = seq + 1
             if isinstance(item, CompactRecord):
-                # the timestamp column is filled from the payload when the record is read
-                rows.append((item.event_id, stream, seq, "", item.payload))
-                size += len(item.payload)
+                run.append(item.payload)
+                run_stream = stream
                 out.append(seq)
                 continue
             sequenced = item.with_sequence(seq)
             doc = sequenced.canonical_bytes()
             size += len(doc)
-            rows.append((item.id, stream, seq, format_timestamp(item.timestamp), doc))
+            rows.append((item.id, stream, seq, format_timestamp(item.timestamp), doc, 1))
             out.append(sequenced)
+        if run:
+            close_run(run_stream)
         if pending + size > self.config.capacity_bytes and pending > 0:
             raise AuditSpoolFull("The audit spool is full; the audit store is not keeping up.")
-        db.executemany("INSERT INTO spool(event_id, stream, seq, ts, doc) VALUES (?,?,?,?,?)", rows)
+        db.executemany(
+            "INSERT INTO spool(event_id, stream, seq, ts, doc, events) VALUES (?,?,?,?,?,?)", rows
+        )
         db.executemany(
             "INSERT INTO streams VALUES (?,?) ON CONFLICT(stream) DO UPDATE SET next_seq=excluded.next_seq",
             list(next_seq.items()),
         )
         db.execute(
             "UPDATE counters SET value = value + CASE name WHEN 'pending_bytes' THEN ? ELSE ? END",
-            (size, len(rows)),
+            (size, len(out)),
         )
         return out
 
@@ -294,30 +342,37 @@ class Spool:
     # -- the shipper ---------------------------------------------------------------------------
 
     def peek(self, limit: int, max_bytes: int = 8 << 20) -> list[SpooledRecord]:
-        """The oldest unshipped records, in spool order."""
+        """The oldest unshipped records, in spool order: about ``limit`` events (a row of
+        grouped request records is never split) and ``max_bytes`` of spool rows.
+
+        A row that cannot be read back is moved to the dead-letter table, never shipped or lost.
+        """
         with self._lock:
             rows = self._db.execute(
-                "SELECT id, event_id, stream, seq, ts, doc FROM spool ORDER BY id LIMIT ?",
+                "SELECT id, event_id, stream, seq, ts, doc, events FROM spool ORDER BY id LIMIT ?",
                 (limit,),
             ).fetchall()
         out: list[SpooledRecord] = []
         unreadable: list[SpooledRecord] = []
         reasons: list[str] = []
         total = 0
-        for rowid, event_id, stream, seq, stamp, doc in rows:
+        for rowid, event_id, stream, seq, stamp, doc, events in rows:
             total += len(doc)
-            if out and total > max_bytes:
+            if out and (total > max_bytes or len(out) + events > limit):
                 break
-            if request_record.is_compact(doc):
-                try:
-                    ts, canonical = request_record.expand(doc, event_id, stream, seq)
-                except AuditEventInvalid as exc:  # kept for an operator, never shipped or lost
-                    unreadable.append(SpooledRecord(rowid, event_id, stream, seq, stamp, doc))
-                    reasons.append(f"unreadable request record: {exc}")
-                    continue
-                out.append(SpooledRecord(rowid, event_id, stream, seq, ts, canonical, len(doc)))
-            else:
+            if not request_record.is_group(doc):
                 out.append(SpooledRecord(rowid, event_id, stream, seq, stamp, doc))
+                continue
+            try:
+                expanded = request_record.expand_group(doc, self._salt, stream, seq, events)
+            except AuditEventInvalid as exc:
+                unreadable.append(SpooledRecord(rowid, "", stream, seq, stamp, doc, -1, events))
+                reasons.append(f"unreadable request records: {exc}")
+                continue
+            # the row's bytes are counted once, on its first record
+            for i, (eid, ts, canonical) in enumerate(expanded):
+                stored = len(doc) if i == 0 else 0  # the row's bytes count once, on its first
+                out.append(SpooledRecord(rowid, eid, stream, seq + i, ts, canonical, stored))
         self.bury(unreadable, reasons)
         return out
 
@@ -332,18 +387,19 @@ class Spool:
     def _remove(self, records: Sequence[SpooledRecord], dead_reasons: Sequence[str] | None) -> None:
         if not records:
             return
-        ids = [(r.rowid,) for r in records]
+        ids = [(rowid,) for rowid in dict.fromkeys(r.rowid for r in records)]
         size = sum(r.size for r in records)
         with self._lock:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
                 if dead_reasons is not None:
+                    # the record as read (a grouped request record: its expanded document)
                     db.executemany(
-                        "INSERT INTO dead SELECT id, event_id, stream, seq, ts, doc, ? "
-                        "FROM spool WHERE id=?",
+                        "INSERT INTO dead(event_id, stream, seq, ts, doc, reason) "
+                        "VALUES (?,?,?,?,?,?)",
                         [
-                            (reason, r.rowid)
+                            (r.event_id, r.stream, r.sequence, r.timestamp, r.document, reason)
                             for r, reason in zip(records, dead_reasons, strict=True)
                         ],
                     )
@@ -351,7 +407,7 @@ class Spool:
                 db.execute(
                     "UPDATE counters SET value = max(0, value - CASE name "
                     "WHEN 'pending_bytes' THEN ? ELSE ? END)",
-                    (size, len(records)),
+                    (size, sum(r.events for r in records)),
                 )
                 db.execute("COMMIT")
             except sqlite3.Error as exc:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import sqlite3
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -126,42 +128,101 @@ def test_unreadable_payload_is_an_error_not_a_guess() -> None:
         request_record.expand(b'["r9"' + request_record.encode(**facts())[5:], EVENT_ID, "api", 0)
 
 
-def test_spool_sequences_compact_records_with_events_and_expands_on_read(
+def test_spool_groups_compact_records_in_one_row_and_expands_them_on_read(
     spool_factory: Callable[..., Spool],
 ) -> None:
     spool = spool_factory()
-    payload = request_record.encode(**facts())
+    payloads = [request_record.encode(**facts(path=f"/p/{i}")) for i in range(3)]
     out = spool.append_items(
-        [make_event(1, stream="api"), CompactRecord(EVENT_ID, "api", payload), make_event(2)]
+        [
+            make_event(1, stream="api"),
+            *(CompactRecord("api", p) for p in payloads[:2]),
+            make_event(2),
+            CompactRecord("api", payloads[2]),
+        ]
     )
-    assert [o if isinstance(o, int) else o.sequence for o in out] == [0, 1, 0]
+    assert [o if isinstance(o, int) else o.sequence for o in out] == [0, 1, 2, 0, 3]
+    rows = spool._db.execute("SELECT stream, seq, events FROM spool ORDER BY id").fetchall()
+    assert rows == [("api", 0, 1), ("api", 1, 2), ("main", 0, 1), ("api", 3, 1)]
     records = spool.peek(10)
-    assert [(r.stream, r.sequence) for r in records] == [("api", 0), ("api", 1), ("main", 0)]
-    compact = records[1]
-    assert compact.document == reference_event(facts(), 1).canonical_bytes()
-    assert compact.event_id == EVENT_ID
-    assert compact.size == len(payload)
-    assert spool.peek(10)[1].document == compact.document  # redelivery: the same bytes
+    assert [(r.stream, r.sequence) for r in records] == [
+        ("api", 0), ("api", 1), ("api", 2), ("main", 0), ("api", 3)
+    ]  # fmt: skip
+    grouped = [records[1], records[2], records[4]]
+    for record, f in zip(grouped, [facts(path=f"/p/{i}") for i in range(3)], strict=True):
+        expected = AuditEvent.unchecked(
+            **{**_fields(reference_event(f, record.sequence)), "id": record.event_id}
+        )
+        assert record.document == expected.canonical_bytes()
+        assert json.loads(record.document)["event"]["id"] == record.event_id
+    assert len({r.event_id for r in records}) == 5
+    again = spool.peek(10)  # redelivery: the same ids and bytes
+    assert [(r.event_id, r.document) for r in again] == [(r.event_id, r.document) for r in records]
     stats = spool.stats()
+    assert stats.pending_events == 5
     assert stats.pending_bytes == sum(r.size for r in records)
     spool.ack(records)
     assert spool.stats().pending_bytes == 0
     assert spool.stats().pending_events == 0
 
 
-def test_a_corrupt_compact_row_goes_to_the_dead_table_and_shipping_goes_on(
+def _fields(event: AuditEvent) -> dict[str, Any]:
+    return {f: getattr(event, f) for f in event.__dataclass_fields__}
+
+
+def test_derived_ids_are_uuid7_keyed_by_salt_stream_and_sequence() -> None:
+    derive = request_record.derived_event_id
+    one = derive(b"s" * 16, "api", 7, T_US)
+    assert one == derive(b"s" * 16, "api", 7, T_US)
+    assert str(uuid.UUID(one)) == one
+    assert uuid.UUID(one).version == 7
+    assert int(one.replace("-", "")[:12], 16) == T_US // 1000  # the event's millisecond
+    others = {derive(b"t" * 16, "api", 7, T_US), derive(b"s" * 16, "api", 8, T_US)}
+    others.add(derive(b"s" * 16, "main", 7, T_US))
+    assert one not in others
+    assert len(others) == 3
+
+
+def test_a_peek_never_splits_a_group_row(spool_factory: Callable[..., Spool]) -> None:
+    spool = spool_factory()
+    payload = request_record.encode(**facts())
+    spool.append_compact([CompactRecord("api", payload)] * 4)
+    spool.append_items([make_event(1)])
+    assert len(spool.peek(2)) == 4  # the first row always comes whole
+    assert len(spool.peek(5)) == 5
+    assert len(spool.peek(4)) == 4
+
+
+def test_a_corrupt_group_row_goes_to_the_dead_table_and_shipping_goes_on(
     spool_factory: Callable[..., Spool],
 ) -> None:
     spool = spool_factory()
     good = request_record.encode(**facts())
-    spool.append_compact(
-        [CompactRecord(EVENT_ID, "api", b'["r1",broken'), CompactRecord("e-2", "api", good)]
-    )
+    spool.append_compact([CompactRecord("api", b'["r1",broken'), CompactRecord("api", good)])
+    spool.append_compact([CompactRecord("api", good)])
     records = spool.peek(10)
-    assert [r.event_id for r in records] == ["e-2"]
+    assert [r.sequence for r in records] == [2]
     stats = spool.stats()
     assert (stats.dead_events, stats.pending_events) == (1, 1)
-    assert stats.pending_bytes == len(good)
+    dead = spool._db.execute("SELECT seq, doc, reason FROM dead").fetchall()
+    assert dead[0][0] == 0
+    assert dead[0][1].startswith(request_record.GROUP_PREFIX)
+    assert "unreadable" in dead[0][2]
+
+
+def test_refused_grouped_records_are_kept_expanded_and_counted(
+    spool_factory: Callable[..., Spool],
+) -> None:
+    spool = spool_factory()
+    payload = request_record.encode(**facts())
+    spool.append_compact([CompactRecord("api", payload)] * 3)
+    records = spool.peek(10)
+    spool.bury([records[1]], ["schema violation"])
+    spool.ack([records[0], records[2]])
+    stats = spool.stats()
+    assert (stats.pending_events, stats.pending_bytes, stats.dead_events) == (0, 0, 1)
+    event_id, doc = spool._db.execute("SELECT event_id, doc FROM dead").fetchone()
+    assert (event_id, doc) == (records[1].event_id, records[1].document)
 
 
 @pytest.mark.parametrize("policy", list(FsyncPolicy))
@@ -185,3 +246,34 @@ def test_recorder_acknowledges_compact_records_after_the_commit(
         spool.close()
     assert sorted(sequences) == [0, 1, 2, 3, 4]
     assert len(ids) == 5  # every record got its own event id
+
+
+def test_a_spool_from_before_grouped_records_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    old = sqlite3.connect(path)
+    old.executescript(
+        "CREATE TABLE spool (id INTEGER PRIMARY KEY AUTOINCREMENT, event_id TEXT NOT NULL,"
+        " stream TEXT NOT NULL, seq INTEGER NOT NULL, ts TEXT NOT NULL, doc BLOB NOT NULL);"
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);"
+    )
+    event = make_event(1)
+    old.execute(
+        "INSERT INTO spool(event_id, stream, seq, ts, doc) VALUES (?,?,?,?,?)",
+        (
+            event.id,
+            event.stream,
+            0,
+            "2026-11-26T00:00:00.000Z",
+            event.with_sequence(0).canonical_bytes(),
+        ),
+    )
+    old.execute("INSERT INTO counters VALUES ('pending_bytes', 10), ('pending_events', 1)")
+    old.commit()
+    old.close()
+    spool = Spool(SpoolConfig(path=path))
+    try:
+        assert [r.event_id for r in spool.peek(10)] == [event.id]
+        spool.append_compact([CompactRecord("api", request_record.encode(**facts()))])
+        assert spool.stats().pending_events == 2
+    finally:
+        spool.close()
