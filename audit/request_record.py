@@ -22,7 +22,8 @@ import datetime as dt
 import hashlib
 import ipaddress
 import json
-from collections.abc import Sequence
+import json.encoder
+from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from audit.errors import AuditEventInvalid
@@ -57,7 +58,7 @@ MAX_TEXT: Final = 1024
 _FIELDS: Final = 15  # the length of an "r1" payload
 _TIME_US: Final = 2  # where its time is
 
-_encoder = json.JSONEncoder(ensure_ascii=True, separators=(",", ":"), check_circular=False)
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_TIME_US: Final = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 
@@ -79,25 +80,19 @@ def encode(
     roles: Sequence[str],
     org_path: str,
 ) -> bytes:
-    """The payload of one request's event: a flat JSON array (ASCII, so any path is storable)."""
-    return _encoder.encode(
-        [
-            LAYOUT,
-            service,
-            time_us,
-            method[:MAX_METHOD],
-            path[:MAX_PATH],
-            status,
-            route[:MAX_PATH],
-            duration_ns,
-            client[:64],
-            user_agent[:MAX_USER_AGENT],
-            trace_id[:MAX_TRACE_ID],
-            subject[:MAX_TEXT],
-            username[:MAX_TEXT],
-            [r[:MAX_TEXT] for r in roles[:64]],
-            org_path[:MAX_PATH],
-        ]
+    """The payload of one request's event: a flat JSON array (ASCII, so any path is storable).
+
+    Written out with the C string escaper rather than through ``json.dumps``: half the cost, and
+    this runs once per request. :func:`expand` reads it with ``json.loads``.
+    """
+    q = _quote
+    roles_json = ",".join([q(r[:MAX_TEXT]) for r in roles[:64]])
+    duration = "null" if duration_ns is None else int(duration_ns)
+    return (
+        f'["{LAYOUT}",{q(service)},{int(time_us)},{q(method[:MAX_METHOD])},{q(path[:MAX_PATH])},'
+        f"{int(status)},{q(route[:MAX_PATH])},{duration},{q(client[:64])},"
+        f"{q(user_agent[:MAX_USER_AGENT])},{q(trace_id[:MAX_TRACE_ID])},{q(subject[:MAX_TEXT])},"
+        f"{q(username[:MAX_TEXT])},[{roles_json}],{q(org_path[:MAX_PATH])}]"
     ).encode("ascii")
 
 

@@ -275,5 +275,35 @@ def test_a_spool_from_before_grouped_records_is_upgraded_in_place(tmp_path: Path
         assert [r.event_id for r in spool.peek(10)] == [event.id]
         spool.append_compact([CompactRecord("api", request_record.encode(**facts()))])
         assert spool.stats().pending_events == 2
+        assert [r.sequence for r in spool.peek(10)] == [0, 0]
     finally:
         spool.close()
+    check = sqlite3.connect(path)
+    sql = check.execute("SELECT sql FROM sqlite_master WHERE name='spool'").fetchone()[0]
+    check.close()
+    assert "AUTOINCREMENT" not in sql
+    assert "events" in sql
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {},
+        {"duration_ns": None, "roles": []},
+        {"path": '/a"b\\c\n\u00e9\u4e2d\ud800', "user_agent": "\x00\x1f\u2028"},
+        {"username": "\U0001f600", "roles": ["r\u00e9", 'q"']},
+    ],
+)
+def test_the_written_payload_is_the_json_of_the_facts(overrides: dict[str, Any]) -> None:
+    f = facts(**overrides)
+    payload = request_record.encode(**f)
+    assert payload.isascii()
+    reference = json.dumps(
+        [
+            "r1", f["service"], f["time_us"], f["method"], f["path"], f["status"], f["route"],
+            f["duration_ns"], f["client"], f["user_agent"], f["trace_id"], f["subject"],
+            f["username"], f["roles"], f["org_path"],
+        ],
+        separators=(",", ":"),
+    )  # fmt: skip
+    assert payload.decode() == reference
