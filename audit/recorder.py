@@ -22,6 +22,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
 from audit.errors import AuditError, AuditSpoolFull
+from audit.ids import uuid7
 from audit.model import (
     DEFAULT_STREAM,
     AuditEvent,
@@ -62,12 +63,7 @@ def new_event_id(
     random_bits: Callable[[int], int] = _entropy.bits,
 ) -> str:
     """A time-ordered UUID (RFC 9562 §5.7, version 7): sortable, unique without coordination."""
-    ms = clock_ms() & ((1 << 48) - 1)
-    rand = random_bits(74)
-    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64
-    value |= (0b10 << 62) | (rand & ((1 << 62) - 1))
-    h = f"{value:032x}"  # what str(uuid.UUID(int=value)) gives, at a third of the cost
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return uuid7(clock_ms(), random_bits(74))
 
 
 def utc_now() -> dt.datetime:

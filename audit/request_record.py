@@ -2,8 +2,8 @@
 
 Why it exists: the middleware audits every request, and building an :class:`AuditEvent` plus its
 canonical JSON costs more CPU than a small request itself (bench/audit.py measured the service at
-a third of its rate). So on the request path the middleware only captures the raw facts — one C
-``json`` call over a flat list — and the spool stores them in that form
+a third of its rate). So on the request path the middleware only captures the raw facts as one
+flat JSON array (:func:`encode`), and the spool stores them in that form
 (:class:`audit.spool.CompactRecord`), the records of one group commit in one row (:func:`group`).
 The shipper expands them into canonical events when it reads the spool (:func:`expand_group`),
 off the serving process when ``audit.ship_in_subprocess`` is on; even the event id is derived
@@ -12,8 +12,9 @@ there (:func:`derived_event_id`), from the spool's secret salt and the record's 
 Nothing is lost by deferring: every fact is captured before the response leaves and committed to
 the spool per its fsync policy, and :func:`expand_group` is a pure function of the stored bytes,
 the salt and the sequence, so a redelivery after a crash yields byte-identical documents with the
-same ids (same Merkle leaves, stored once). Normalisation (IP validation, length bounds, role order, lone surrogates) happens
-in :func:`expand`, so the stored facts are exactly what the request carried, bounded in size.
+same ids (same Merkle leaves, stored once). Normalisation (IP validation, length bounds, role
+order, lone surrogates) happens on expansion, so the stored facts are exactly what the request
+carried, bounded in size.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Final
 
 from audit.errors import AuditEventInvalid
+from audit.ids import uuid7
 from audit.model import (
     AuditEvent,
     HttpInfo,
@@ -83,7 +85,7 @@ def encode(
     """The payload of one request's event: a flat JSON array (ASCII, so any path is storable).
 
     Written out with the C string escaper rather than through ``json.dumps``: half the cost, and
-    this runs once per request. :func:`expand` reads it with ``json.loads``.
+    this runs once per request. :func:`expand_group` reads it with ``json.loads``.
     """
     q = _quote
     roles_json = ",".join([q(r[:MAX_TEXT]) for r in roles[:64]])
@@ -117,12 +119,7 @@ def derived_event_id(salt: bytes, stream: str, sequence: int, time_us: int) -> s
     ``salt`` is the spool's own random secret: ids of different spools never collide.
     """
     digest = hashlib.blake2b(f"{stream}\x00{sequence}".encode(), key=salt, digest_size=10).digest()
-    rand = int.from_bytes(digest) >> 6  # 74 bits
-    ms = (time_us // 1000) & ((1 << 48) - 1)
-    value = (ms << 80) | (0x7 << 76) | ((rand >> 62) & 0xFFF) << 64
-    value |= (0b10 << 62) | (rand & ((1 << 62) - 1))
-    h = f"{value:032x}"
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    return uuid7(time_us // 1000, int.from_bytes(digest) >> 6)  # 80 bits -> 74
 
 
 def expand_group(
@@ -146,18 +143,6 @@ def expand_group(
         event_id = derived_event_id(salt, stream, sequence, _int(time_us))
         out.append((event_id, *_event(fields, event_id, stream, sequence)))
     return out
-
-
-def expand(payload: bytes, event_id: str, stream: str, sequence: int) -> tuple[str, bytes]:
-    """``(@timestamp, canonical document bytes)`` of one compact payload; never raises on content.
-
-    Raises :class:`AuditEventInvalid` only for bytes that are not a compact payload at all.
-    """
-    try:
-        fields: list[Any] = json.loads(payload)
-    except ValueError as exc:
-        raise AuditEventInvalid("A compact spool record is not readable.") from exc
-    return _event(fields, event_id, stream, sequence)
 
 
 def _event(fields: Any, event_id: str, stream: str, sequence: int) -> tuple[str, bytes]:

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from audit.errors import AuditError, AuditSpoolFull, AuditStoreUnavailable
+from audit.ids import uuid7
 from audit.model import Outcome
 from audit.pipeline import Shipper
 from audit.ports import RawDocument, WriteResult
@@ -233,6 +234,15 @@ def test_event_ids_are_uuid7_and_unique() -> None:
     early = new_event_id(clock_ms=lambda: 1_000)
     late = new_event_id(clock_ms=lambda: 2_000)
     assert early < late  # time-ordered
+
+
+@pytest.mark.parametrize("bits", [0, 1, (1 << 74) - 1, 0x2A5A5A5A5A5A5A5A5A5])
+def test_uuid7_text_is_what_the_uuid_module_writes(bits: int) -> None:
+    text = uuid7(0x0123456789AB, bits)
+    value = (0x0123456789AB << 80) | (0x7 << 76) | ((bits >> 62) & 0xFFF) << 64
+    value |= (0b10 << 62) | (bits & ((1 << 62) - 1))
+    assert text == str(uuid.UUID(int=value))
+    assert uuid.UUID(text).version == 7
 
 
 def test_on_stored_hook_sees_every_sequence_before_ack(
