@@ -27,6 +27,9 @@ _BUCKETS_NS = tuple(round(bound * 1e9) for bound in BUCKETS)
 # nanoseconds. The count is the sum of the hits, worked out at scrape time, so a request costs
 # two list increments.
 _SUM = len(BUCKETS) + 1
+# Methods counted under their own name; any other (WebDAV's, made-up ones) as "other".
+OTHER_METHOD = "other"
+_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", OTHER_METHOD})
 _FIRST_BOUND = _BUCKETS_NS[0]
 
 
@@ -83,6 +86,9 @@ class Metrics:
         key = (route, method, status)
         series = self._series.get(key)
         if series is None:
+            if method not in _METHODS:  # client-controlled: keep the label set bounded
+                self.record(route, OTHER_METHOD, status, elapsed_ns)
+                return
             series = self._series[key] = [0] * (_SUM + 1)
         series[_SUM] += elapsed_ns
         series[

@@ -212,3 +212,14 @@ def test_a_forward_only_client_iterable_is_logged_not_fatal(
         log.flush()
     assert result.status_code == 200
     assert json.loads(log_file.read_text())["client.address"] == "10.1.2.3"
+
+
+def test_methods_outside_http_core_share_one_metrics_label() -> None:
+    """The method comes from the client: made-up ones must not grow the series without bound."""
+    metrics = Metrics()
+    for method in ("GET", "PROPFIND", "BREW", "X" * 40):
+        metrics.record("/x", method, 405, 1_000)
+    text = metrics.render().decode()
+    assert 'anbao_http_requests_total{method="GET",route="/x",status="405"} 1.0' in text
+    assert 'anbao_http_requests_total{method="other",route="/x",status="405"} 3.0' in text
+    assert "BREW" not in text
