@@ -190,13 +190,6 @@ class Spool:
 
     # -- producers -----------------------------------------------------------------------------
 
-    def append_compact(self, records: Sequence[CompactRecord], *, wait: bool = True) -> list[int]:
-        """Durably store compact request records; returns their sequence numbers.
-
-        Same transaction, fsync policy, capacity and backpressure as :meth:`append`.
-        """
-        return [int(r) for r in self.append_items(records, wait=wait)]  # type: ignore[arg-type]
-
     def append_items(
         self, items: Sequence[AuditEvent | CompactRecord], *, wait: bool = True
     ) -> list[AuditEvent | int]:
@@ -385,7 +378,6 @@ class Spool:
                 unreadable.append(SpooledRecord(rowid, "", stream, seq, stamp, doc, -1, events))
                 reasons.append(f"unreadable request records: {exc}")
                 continue
-            # the row's bytes are counted once, on its first record
             for i, (eid, ts, canonical) in enumerate(expanded):
                 stored = len(doc) if i == 0 else 0  # the row's bytes count once, on its first
                 out.append(SpooledRecord(rowid, eid, stream, seq + i, ts, canonical, stored))

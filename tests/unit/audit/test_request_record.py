@@ -192,7 +192,7 @@ def test_derived_ids_are_uuid7_keyed_by_salt_stream_and_sequence() -> None:
 def test_a_peek_never_splits_a_group_row(spool_factory: Callable[..., Spool]) -> None:
     spool = spool_factory()
     payload = request_record.encode(**facts())
-    spool.append_compact([CompactRecord("api", payload)] * 4)
+    spool.append_items([CompactRecord("api", payload)] * 4)
     spool.append_items([make_event(1)])
     assert len(spool.peek(2)) == 4  # the first row always comes whole
     assert len(spool.peek(5)) == 5
@@ -204,8 +204,8 @@ def test_a_corrupt_group_row_goes_to_the_dead_table_and_shipping_goes_on(
 ) -> None:
     spool = spool_factory()
     good = request_record.encode(**facts())
-    spool.append_compact([CompactRecord("api", b'["r1",broken'), CompactRecord("api", good)])
-    spool.append_compact([CompactRecord("api", good)])
+    spool.append_items([CompactRecord("api", b'["r1",broken'), CompactRecord("api", good)])
+    spool.append_items([CompactRecord("api", good)])
     records = spool.peek(10)
     assert [r.sequence for r in records] == [2]
     stats = spool.stats()
@@ -221,7 +221,7 @@ def test_refused_grouped_records_are_kept_expanded_and_counted(
 ) -> None:
     spool = spool_factory()
     payload = request_record.encode(**facts())
-    spool.append_compact([CompactRecord("api", payload)] * 3)
+    spool.append_items([CompactRecord("api", payload)] * 3)
     records = spool.peek(10)
     spool.bury([records[1]], ["schema violation"])
     spool.ack([records[0], records[2]])
@@ -279,7 +279,7 @@ def test_a_spool_from_before_grouped_records_is_upgraded_in_place(tmp_path: Path
     spool = Spool(SpoolConfig(path=path))
     try:
         assert [r.event_id for r in spool.peek(10)] == [event.id]
-        spool.append_compact([CompactRecord("api", request_record.encode(**facts()))])
+        spool.append_items([CompactRecord("api", request_record.encode(**facts()))])
         assert spool.stats().pending_events == 2
         assert [r.sequence for r in spool.peek(10)] == [0, 0]
     finally:
