@@ -240,18 +240,22 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
         AccessLog(writer_process=True) if settings.server.access_log else None
     )
 
+    auditor = None
+    if audit_runtime is not None:
+        register_metrics(metrics, audit_runtime)
+        if settings.audit.record_requests:
+            auditor = audit_runtime.request_auditor(settings)
     middleware: list[Any] = [
         RequestContextMiddleware(
-            metrics, max_body_bytes=settings.server.max_body_bytes, access_log=access_log
+            metrics,
+            max_body_bytes=settings.server.max_body_bytes,
+            access_log=access_log,
+            request_auditor=auditor,
         ),
         AuthMiddleware(verifier, introspection=introspection),
     ]
     if access_log is not None:
         middleware.append(access_log)
-    if audit_runtime is not None:
-        register_metrics(metrics, audit_runtime)
-        if settings.audit.record_requests:
-            middleware.insert(0, audit_runtime.middleware(settings))
     app: AsgiApp = falcon.asgi.App(middleware=middleware)
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)

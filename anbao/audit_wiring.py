@@ -30,7 +30,7 @@ from anbao.settings import Environment, Settings
 from audit.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.errors import AuditEventInvalid
 from audit.integrity_setup import build_field_cipher
-from audit.middleware import AuditMiddleware
+from audit.middleware import RequestAuditor
 from audit.model import AuditEvent, EventKind, Outcome, UserInfo, event_from_document
 from audit.pipeline import Shipper
 from audit.ports import AuditStore, EventSealer
@@ -64,9 +64,11 @@ class AuditRuntime:
     ship_in_subprocess: bool = False
     _child: subprocess.Popen[bytes] | None = None
 
-    def middleware(self, settings: Settings) -> AuditMiddleware:
+    def request_auditor(self, settings: Settings) -> RequestAuditor:
+        """Audits each API request (``audit.record_requests``), called by the request context
+        middleware (:class:`anbao.middleware.RequestContextMiddleware`)."""
         skip = [p.strip() for p in settings.audit.skip_paths.split(",") if p.strip()]
-        return AuditMiddleware(self.recorder, skip_paths=skip)
+        return RequestAuditor(self.recorder, skip_paths=skip)
 
     def start(self) -> None:
         install(self.recorder)

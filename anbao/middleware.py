@@ -1,4 +1,4 @@
-"""Cross-cutting request handling: request id, body limit, timing, metrics and the access log.
+"""Cross-cutting request handling: request id, body limit, timing, metrics, access log and audit.
 
 One middleware does all of it so each request pays for one pass, not five. It runs on every
 request, so its per-request path is kept to dictionary look-ups, one clock read at each end and
@@ -14,7 +14,10 @@ list appends (bench/http.py measures it against a bare Falcon app in the same ru
   is a property over an LRU cache);
 * metrics are integer increments; access-log lines are kept as raw tuples and formatted into
   JSON a batch at a time, in the served app by a writer process (:mod:`anbao.metrics`,
-  :mod:`anbao.accesslog`).
+  :mod:`anbao.accesslog`);
+* the request's audit record (:class:`audit.middleware.RequestAuditor`) is captured from the
+  facts read here for the metrics and the access log, rather than by a second middleware that
+  reads them again; the response waits for it only when the fsync policy says so.
 """
 
 from __future__ import annotations
@@ -33,6 +36,7 @@ import falcon.asgi
 from anbao.accesslog import AccessLog
 from anbao.logs import request_id_var
 from anbao.metrics import Metrics
+from audit.middleware import RequestAuditor
 
 # Offered ids are echoed and logged: a bounded, header- and log-safe alphabet only.
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}").fullmatch
@@ -88,11 +92,18 @@ def _status_code(resp: falcon.asgi.Response) -> int:
 
 class RequestContextMiddleware:
     def __init__(
-        self, metrics: Metrics, *, max_body_bytes: int, access_log: AccessLog | None
+        self,
+        metrics: Metrics,
+        *,
+        max_body_bytes: int,
+        access_log: AccessLog | None,
+        request_auditor: RequestAuditor | None = None,
     ) -> None:
         self._record_metrics = metrics.record
         self._max_body = max_body_bytes
         self._access_log = access_log
+        #: Audits each request (``audit.record_requests``) from this pass over the response.
+        self._auditor = request_auditor
         self._next_id = request_ids().__next__
 
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
@@ -133,29 +144,50 @@ class RequestContextMiddleware:
         ended = perf_counter_ns()
         context = req.context
         try:
-            elapsed_ns = ended - context.started
+            elapsed_ns: int | None = ended - context.started
         except AttributeError:  # an earlier middleware refused the request before ours ran
-            elapsed_ns = 0
-        route = req.uri_template or "unmatched"
+            elapsed_ns = None
+        template = req.uri_template
+        route = template or "unmatched"
         status = _STATUS_CODES.get(resp.status) or _status_code(resp)
         method = req.method
-        self._record_metrics(route, method, status, elapsed_ns)
-        if self._access_log is not None:
-            # Falcon's remote_addr without its proxy-header parsing: the last hop of its access
-            # route is always the ASGI client (uvicorn has already applied trusted proxies).
-            client = req.scope.get("client")
-            if type(client) is not tuple and type(client) is not list:
-                # ASGI allows any iterable, even a forward-only one: let Falcon read and cache it.
-                client = (req.remote_addr,) if client is not None else None
-            principal = getattr(context, "principal", None)
-            self._access_log.record(
+        self._record_metrics(route, method, status, elapsed_ns or 0)
+        access_log, auditor = self._access_log, self._auditor
+        if access_log is None and auditor is None:
+            return
+        # Falcon's remote_addr without its proxy-header parsing: the last hop of its access
+        # route is always the ASGI client (uvicorn has already applied trusted proxies).
+        client = req.scope.get("client")
+        if type(client) is not tuple and type(client) is not list:
+            # ASGI allows any iterable, even a forward-only one: let Falcon read and cache it.
+            client = (req.remote_addr,) if client is not None else None
+        address = client[0] if client else "127.0.0.1"
+        principal = getattr(context, "principal", None)
+        request_id = getattr(context, "request_id", None)
+        path = req.path
+        if access_log is not None:
+            access_log.record(
                 ended,
-                getattr(context, "request_id", None),
+                request_id,
                 method,
                 route,
-                req.path,
+                path,
                 status,
-                elapsed_ns,
-                client[0] if client else "127.0.0.1",
+                elapsed_ns or 0,
+                address,
                 None if principal is None else principal.subject,
             )
+        if auditor is not None and method != "OPTIONS" and path not in auditor.skip_paths:
+            waiting = auditor(
+                method,
+                path,
+                template or "",
+                status,
+                elapsed_ns,
+                address,
+                req.user_agent or "",
+                request_id or "",
+                principal,
+            )
+            if waiting is not None:
+                await waiting

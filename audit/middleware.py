@@ -18,7 +18,7 @@ The audit package does not import ``iam``: the principal is read by attribute na
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 import falcon
@@ -26,6 +26,69 @@ import falcon.asgi
 
 from audit import request_record
 from audit.recorder import Recorder
+
+
+class RequestAuditor:
+    """Captures one request's audit record: the part both ways of hooking it in share.
+
+    :class:`AuditMiddleware` calls it from its own ``process_response``; a host app whose own
+    middleware already reads the request's route, status, client and principal (Anbao's
+    :class:`anbao.middleware.RequestContextMiddleware`) calls it from there instead, saving a
+    middleware hop and reading each fact once. It returns ``None`` when the record is already
+    durable (the ``interval`` journal: a copy into the page cache), else an awaitable that
+    resolves once it is.
+    """
+
+    def __init__(
+        self,
+        recorder: Recorder,
+        *,
+        skip_paths: Iterable[str] = (),
+        service: str | None = None,
+        wall_clock_ns: Callable[[], int] = time.time_ns,
+    ) -> None:
+        self._record = recorder.record_compact
+        self.skip_paths = frozenset(skip_paths)
+        self._service = recorder.service if service is None else service
+        self._wall_clock_ns = wall_clock_ns
+
+    def __call__(  # noqa: PLR0917 - one positional call per request, the hot path
+        self,
+        method: str,
+        path: str,
+        route: str,
+        status: int,
+        duration_ns: int | None,
+        client: str,
+        user_agent: str,
+        trace_id: str,
+        principal: Any,
+    ) -> Awaitable[object] | None:
+        if principal is None:
+            subject = username = org = ""
+            roles: list[str] = []
+        else:
+            subject = str(getattr(principal, "subject", "") or "")
+            username = str(getattr(principal, "username", "") or "")
+            roles = [str(r) for r in getattr(principal, "roles", ()) or ()]
+            org = str(getattr(principal, "org_path", "") or "")
+        payload = request_record.encode(
+            service=self._service,
+            time_us=self._wall_clock_ns() // 1000,
+            method=method,
+            path=path,
+            status=status,
+            route=route,
+            duration_ns=duration_ns,
+            client=client,
+            user_agent=user_agent,
+            trace_id=trace_id,
+            subject=subject,
+            username=username,
+            roles=roles,
+            org_path=org,
+        )
+        return self._record(request_record.STREAM, payload)
 
 
 class AuditMiddleware:
@@ -47,12 +110,12 @@ class AuditMiddleware:
         clock_ns: Callable[[], int] = time.perf_counter_ns,
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
-        self._recorder = recorder
-        self._skip = frozenset(skip_paths)
-        self._service = recorder.service if service is None else service
+        self.auditor = RequestAuditor(
+            recorder, skip_paths=skip_paths, service=service, wall_clock_ns=wall_clock_ns
+        )
+        self._skip = self.auditor.skip_paths
         self._started = started_attribute
         self._clock_ns = clock_ns
-        self._wall_clock_ns = wall_clock_ns
 
     async def process_response(
         self,
@@ -68,29 +131,16 @@ class AuditMiddleware:
             return
         context = req.context
         started = getattr(context, self._started, None)
-        principal: Any = getattr(context, "principal", None)
-        if principal is None:
-            subject = username = org = ""
-            roles: list[str] = []
-        else:
-            subject = str(getattr(principal, "subject", "") or "")
-            username = str(getattr(principal, "username", "") or "")
-            roles = [str(r) for r in getattr(principal, "roles", ()) or ()]
-            org = str(getattr(principal, "org_path", "") or "")
-        payload = request_record.encode(
-            service=self._service,
-            time_us=self._wall_clock_ns() // 1000,
-            method=method,
-            path=path,
-            status=int(resp.status_code),
-            route=req.uri_template or "",
-            duration_ns=self._clock_ns() - started if started is not None else None,
-            client=req.remote_addr or "",
-            user_agent=req.user_agent or "",
-            trace_id=str(getattr(context, "request_id", "") or ""),
-            subject=subject,
-            username=username,
-            roles=roles,
-            org_path=org,
+        waiting = self.auditor(
+            method,
+            path,
+            req.uri_template or "",
+            int(resp.status_code),
+            self._clock_ns() - started if started is not None else None,
+            req.remote_addr or "",
+            req.user_agent or "",
+            str(getattr(context, "request_id", "") or ""),
+            getattr(context, "principal", None),
         )
-        await self._recorder.arecord_compact(request_record.STREAM, payload)
+        if waiting is not None:
+            await waiting

@@ -5,6 +5,8 @@ exclusive ``flock`` on ``<spool>.lock`` (released by the kernel when its process
 worker takes over). A batch leaves the spool only after the store confirmed it; since the store
 writes idempotently by ``event.id`` (Elasticsearch ``_id``, SQLite primary key), a batch shipped
 twice after a crash is stored once: at-least-once delivery, exactly-once in the store.
+Each round first moves the API middleware's request journal into the spool
+(:meth:`audit.spool.Spool.absorb_journal`).
 
 While the store is down the spool grows; the shipper retries with capped exponential backoff and
 raises an alarm (log line, metric, an ``audit.spool.alarm`` self-event) once the spool passes
@@ -123,6 +125,7 @@ class Shipper:
         """
         if not self.try_lock():
             return 0
+        self.spool.absorb_journal()
         records = self.spool.peek(self._batch_size, self._batch_bytes)
         if not records:
             return 0
@@ -163,7 +166,7 @@ class Shipper:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             try:
-                if self.ship_once() == 0 and self.spool.stats().pending_events == 0:
+                if self.ship_once() == 0 and self.spool.stats().empty:
                     return True
             except AuditStoreUnavailable:
                 self._sleep(0.5)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import datetime as dt
 import functools
 import os
@@ -18,9 +19,10 @@ import queue
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
+from audit import journal
 from audit.errors import AuditError, AuditSpoolFull
 from audit.ids import uuid7
 from audit.model import (
@@ -38,6 +40,8 @@ from audit.spool import Backpressure, CompactRecord, FsyncPolicy, Spool
 
 _MAX_GROUP: Final = 1024
 _STOP: Final = object()
+#: How often the recorder re-reads the spool's fill (whether the journal may take records).
+_FILL_CHECK_SECONDS: Final = 0.1
 
 
 class _Entropy:
@@ -87,6 +91,7 @@ class Recorder:
         sealer: EventSealer | None = None,
         service: str = "anbao",
         group_delay: float = 0.0,
+        use_journal: bool = True,
     ) -> None:
         self.spool = spool
         #: How long the event loop gathers async events into one spool transaction: a little
@@ -107,10 +112,24 @@ class Recorder:
         self._group_pool = concurrent.futures.ThreadPoolExecutor(1, "audit-group-commit")
         self._writer = threading.Thread(target=self._write_loop, name="audit-spool", daemon=True)
         self._writer.start()
-        self._syncer: threading.Thread | None = None
-        if spool.config.fsync is FsyncPolicy.INTERVAL:
-            self._syncer = threading.Thread(target=self._sync_loop, name="audit-fsync", daemon=True)
-            self._syncer.start()
+        #: Compact request records go to the request journal (:mod:`audit.journal`) while the
+        #: spool has room; ``always`` keeps one spool transaction per event.
+        self._journal: journal.JournalWriter | None = None
+        if use_journal and spool.config.fsync is not FsyncPolicy.ALWAYS:
+            self._journal = journal.JournalWriter(spool.journal_dir)
+        self._journal_open = True  # spool and journal below capacity (re-read periodically)
+        self._journal_waits = spool.config.fsync is not FsyncPolicy.INTERVAL
+        self._journal_groups: dict[
+            asyncio.AbstractEventLoop, list[tuple[bytes, asyncio.Future[None]]]
+        ] = {}
+        self._journal_syncing: set[asyncio.AbstractEventLoop] = set()
+        self._stream_tags: dict[str, bytes] = {}
+        self._maintainer: threading.Thread | None = None
+        if self._journal is not None or spool.config.fsync is FsyncPolicy.INTERVAL:
+            self._maintainer = threading.Thread(
+                target=self._maintain_loop, name="audit-spool-sync", daemon=True
+            )
+            self._maintainer.start()
 
     @property
     def service(self) -> str:
@@ -206,16 +225,83 @@ class Recorder:
         stored: AuditEvent = await self._group(event)
         return stored
 
-    async def arecord_compact(self, stream: str, payload: bytes) -> int:
-        """Record the API middleware's compact request record; resolves to its sequence once in
-        the spool per the fsync policy (group commit as :meth:`arecord_event`).
+    def record_compact(self, stream: str, payload: bytes) -> Awaitable[object] | None:
+        """Record the API middleware's compact request record: ``None`` if it is durable per
+        the fsync policy on return, else an awaitable that resolves once it is (call from the
+        event loop). No sealing: the compact layout (:mod:`audit.request_record`) has no
+        personal-data field.
 
-        No sealing: the compact layout (:mod:`audit.request_record`) has no personal-data field.
+        While the spool has room the record goes to this process's request journal: under
+        ``interval`` a copy into its memory-mapped file before returning (no await, no system
+        call, no lock shared with other processes), under ``batch`` the records of one loop
+        iteration share one ``msync`` off the loop. Otherwise (``always``, or a full spool, where
+        backpressure applies) it is a spool transaction, grouped as in :meth:`arecord_event`.
+        The shipper gives it its sequence number when it moves it into the spool.
         """
         if self._closed.is_set():
             raise AuditError("The audit recorder is closed.")
-        sequence: int = await self._group(CompactRecord(stream, payload))
-        return sequence
+        writer = self._journal
+        if writer is not None and self._journal_open:
+            tag = self._stream_tags.get(stream)
+            if tag is None:
+                tag = self._stream_tags[stream] = stream.encode() + b"\0"
+            if self._journal_waits:
+                return self._journal_group(journal.frame(tag, payload))
+            writer.write(journal.frame(tag, payload))
+            return None
+        return self._group(CompactRecord(stream, payload))
+
+    async def arecord_compact(self, stream: str, payload: bytes) -> None:
+        """:meth:`record_compact`, awaited."""
+        waiting = self.record_compact(stream, payload)
+        if waiting is not None:
+            await waiting
+
+    def _journal_group(self, data: bytes) -> asyncio.Future[None]:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[None] = loop.create_future()
+        group = self._journal_groups.get(loop)
+        if group is None:
+            group = self._journal_groups[loop] = []
+            if loop not in self._journal_syncing:
+                loop.call_later(self._group_delay, self._write_journal_group, loop)
+        group.append((data, future))
+        return future
+
+    def _write_journal_group(self, loop: asyncio.AbstractEventLoop) -> None:
+        """One write on the loop, one ``fdatasync`` on the group thread, then acknowledge.
+
+        One group in flight per loop: records arriving meanwhile form the next group, written
+        when this one is synced, so the group grows with the load (as in the spool's batch).
+        """
+        group = self._journal_groups.pop(loop, [])
+        if not group or self._journal is None:
+            return
+        try:
+            self._journal.write(b"".join(data for data, _ in group))
+        except AuditError as exc:
+            _fail(group, exc)
+            return
+        self._journal_syncing.add(loop)
+        synced = loop.run_in_executor(self._group_pool, self._journal.sync)
+        synced.add_done_callback(functools.partial(self._journal_group_synced, loop, group))
+
+    def _journal_group_synced(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        group: list[tuple[bytes, asyncio.Future[None]]],
+        synced: asyncio.Future[None],
+    ) -> None:
+        self._journal_syncing.discard(loop)
+        exc = synced.exception()
+        if exc is not None:
+            _fail(group, exc)
+        else:
+            for _, future in group:
+                if not future.done():
+                    future.set_result(None)
+        if self._journal_groups.get(loop):
+            self._write_journal_group(loop)
 
     def _group(self, item: Item) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
@@ -315,8 +401,10 @@ class Recorder:
         self._queue.put(_STOP)
         self._writer.join(timeout)
         self._group_pool.shutdown(wait=True)
-        if self._syncer is not None:
-            self._syncer.join(timeout)
+        if self._maintainer is not None:
+            self._maintainer.join(timeout)
+        if self._journal is not None:
+            self._journal.close()
 
     # -- the writer thread ---------------------------------------------------------------------
 
@@ -352,16 +440,40 @@ class Recorder:
         for (_, future), event in zip(jobs, stored, strict=True):
             future.set_result(event)
 
-    def _sync_loop(self) -> None:
-        while not self._closed.wait(self.spool.config.fsync_interval):
-            try:
-                self.spool.checkpoint()
-            except AuditError:
-                continue
-        self.spool.checkpoint()
+    def _maintain_loop(self) -> None:
+        """Re-read the spool's fill for the journal; under ``interval``, sync on the timer."""
+        interval = self.spool.config.fsync
+        period = self.spool.config.fsync_interval
+        next_sync = time.monotonic() + period
+        while not self._closed.wait(_FILL_CHECK_SECONDS):
+            self._check_fill()
+            if interval is FsyncPolicy.INTERVAL and time.monotonic() >= next_sync:
+                next_sync = time.monotonic() + period
+                self._sync_all()
+            elif self._journal is not None:
+                self._journal.close_retired()
+        if interval is FsyncPolicy.INTERVAL:
+            self._sync_all()
+
+    def _check_fill(self) -> None:
+        if self._journal is None:
+            return
+        self._journal.publish()
+        try:
+            stats = self.spool.stats()
+        except AuditError:
+            self._journal_open = False  # spool transactions report the error to producers
+            return
+        self._journal_open = stats.pending_bytes + stats.journal_bytes < stats.capacity_bytes
+
+    def _sync_all(self) -> None:
+        with contextlib.suppress(AuditError):
+            if self._journal is not None:
+                self._journal.sync()
+            self.spool.checkpoint()
 
 
-def _fail(jobs: Sequence[tuple[Item, asyncio.Future[Any]]], exc: BaseException) -> None:
+def _fail(jobs: Sequence[tuple[object, asyncio.Future[Any]]], exc: BaseException) -> None:
     for _, future in jobs:
         if not future.done():
             future.set_exception(exc)

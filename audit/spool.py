@@ -13,7 +13,8 @@ with the configured fsync policy (MLPS L3-CES1-14: records protected against los
   in the page cache) and is fsynced by a checkpoint every ``interval`` seconds; a power loss may
   lose the last interval.
 
-Capacity is counted in bytes of unshipped documents (kept in the database, so all processes agree).
+Capacity is counted in bytes of unshipped documents (kept in the database, so all processes agree)
+plus the bytes of the request journal not yet moved into the spool.
 
 Most events are stored as their canonical document, one row each. The API middleware's
 per-request events are stored as :class:`CompactRecord` payloads (see :mod:`audit.request_record`),
@@ -21,6 +22,8 @@ the consecutive ones of an append in one row (column ``events`` says how many; `
 first one's), and expanded into canonical documents, with ids derived from the spool's salt, when
 the shipper reads them: same guarantees, a fraction of the request-path cost. Readers of the spool
 (:meth:`Spool.peek`) only ever see canonical documents, one per event; a row is never split.
+The middleware usually writes those records to the request journal (:mod:`audit.journal`) rather
+than here; :meth:`Spool.absorb_journal` moves them in.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from audit import request_record
+from audit import journal, request_record
 from audit.errors import AuditEventInvalid, AuditSpoolError, AuditSpoolFull
 from audit.model import AuditEvent, format_timestamp
 
@@ -58,6 +61,10 @@ CREATE TABLE IF NOT EXISTS dead (
     reason TEXT
 );
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE IF NOT EXISTS journals (
+    name TEXT PRIMARY KEY, offset INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
+    updated REAL NOT NULL DEFAULT 0
+);
 INSERT OR IGNORE INTO meta VALUES ('id_salt', randomblob(16));
 """
 #: Spools of earlier versions: rebuilt on open with the ``events`` column and without
@@ -77,6 +84,11 @@ ALTER TABLE spool_upgraded RENAME TO spool;
 
 #: How many externally-identified event ids the spool remembers for de-duplication.
 _EXTERNAL_WINDOW = 200_000
+#: Most compact records in one spool row (the shipper reads rows whole).
+_MAX_RUN = 1024
+#: How long a finished journal file's name is remembered (a reader that listed the file before
+#: it was deleted must still find it finished).
+_JOURNAL_MEMORY_SECONDS = 3600.0
 
 
 class FsyncPolicy(enum.StrEnum):
@@ -142,10 +154,18 @@ class SpoolStats:
     pending_bytes: int
     capacity_bytes: int
     dead_events: int
+    #: Request-journal bytes not yet moved into the spool (their events are not counted yet).
+    journal_bytes: int = 0
 
     @property
     def fill_ratio(self) -> float:
-        return self.pending_bytes / self.capacity_bytes if self.capacity_bytes else 0.0
+        used = self.pending_bytes + self.journal_bytes
+        return used / self.capacity_bytes if self.capacity_bytes else 0.0
+
+    @property
+    def empty(self) -> bool:
+        """Nothing left to ship, in the spool or its journal."""
+        return self.pending_events == 0 and self.journal_bytes == 0
 
 
 class Spool:
@@ -253,7 +273,11 @@ class Spool:
         return out
 
     def _insert(
-        self, db: sqlite3.Connection, items: Sequence[AuditEvent | CompactRecord]
+        self,
+        db: sqlite3.Connection,
+        items: Sequence[AuditEvent | CompactRecord],
+        *,
+        enforce_capacity: bool = True,
     ) -> list[AuditEvent | int]:
         pending = db.execute("SELECT value FROM counters WHERE name='pending_bytes'").fetchone()[0]
         next_seq: dict[str, int] = {}
@@ -282,7 +306,9 @@ class Spool:
         run_stream = ""
         for item in items:
             stream = item.stream
-            if run and (stream != run_stream or not isinstance(item, CompactRecord)):
+            if run and (
+                stream != run_stream or not isinstance(item, CompactRecord) or len(run) >= _MAX_RUN
+            ):
                 close_run(run_stream)
             seq = sequence(stream)
             next_seq[stream] = seq + 1
@@ -298,7 +324,7 @@ class Spool:
             out.append(sequenced)
         if run:
             close_run(run_stream)
-        if pending + size > self.config.capacity_bytes and pending > 0:
+        if enforce_capacity and pending + size > self.config.capacity_bytes and pending > 0:
             raise AuditSpoolFull("The audit spool is full; the audit store is not keeping up.")
         db.executemany(
             "INSERT INTO spool(event_id, stream, seq, ts, doc, events) VALUES (?,?,?,?,?,?)", rows
@@ -339,6 +365,119 @@ class Spool:
             "DELETE FROM external_ids WHERE rowid <= (SELECT max(rowid) FROM external_ids) - ?",
             (_EXTERNAL_WINDOW,),
         )
+
+    # -- the request journal -------------------------------------------------------------------
+
+    @property
+    def journal_dir(self) -> Path:
+        return journal.directory_of(self.config.path)
+
+    def absorb_journal(self, max_bytes: int = 4 << 20) -> int:
+        """Move complete request-journal frames into the spool; returns how many records moved.
+
+        Called by the shipper (one per spool). Each file's read position is stored in the same
+        transaction as its records, so a crash repeats nothing and loses nothing. Records
+        already acknowledged are taken even over capacity (producers are refused instead);
+        damaged bytes go to the dead-letter table. A file whose writer is gone is deleted once
+        read to its end.
+        """
+        moved = 0
+        for path in journal.files(self.journal_dir):
+            with journal.opened(path) as handle:
+                if handle is not None:
+                    moved += self._absorb_file(handle, max_bytes)
+        return moved
+
+    def _absorb_file(self, handle: journal.JournalFile, max_bytes: int) -> int:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT offset, done FROM journals WHERE name=?", (handle.name,)
+            ).fetchone()
+        offset, done = row if row is not None else (0, 0)
+        if done:
+            handle.remove()
+            return 0
+        chunk = handle.read(offset, max_bytes)
+        if chunk.end != offset:
+            self._store_chunk(handle.name, chunk)
+        if handle.writer_gone and chunk.exhausted:
+            self._finish_journal(handle.name)
+            handle.remove()
+        return len(chunk.records)
+
+    def _store_chunk(self, name: str, chunk: journal.Chunk) -> None:
+        items = [CompactRecord(stream, payload) for stream, payload in chunk.records]
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                try:
+                    (stored,) = db.execute(
+                        "SELECT coalesce(max(offset), 0) FROM journals WHERE name=?", (name,)
+                    ).fetchone()
+                    if max(stored, journal.HEADER_BYTES) != chunk.start:  # another reader
+                        db.execute("ROLLBACK")
+                        return
+                    if items:
+                        self._insert(db, items, enforce_capacity=False)
+                    db.executemany(
+                        "INSERT INTO dead(event_id, stream, seq, ts, doc, reason) "
+                        "VALUES ('', '', NULL, '', ?, ?)",
+                        [
+                            (span, f"damaged request journal bytes at {name}:{at}")
+                            for at, span in chunk.damaged
+                        ],
+                    )
+                    db.execute(
+                        "INSERT INTO journals(name, offset, updated) VALUES (?,?,?) "
+                        "ON CONFLICT(name) DO UPDATE SET offset=excluded.offset, "
+                        "updated=excluded.updated",
+                        (name, chunk.end, time.time()),
+                    )
+                    db.execute("COMMIT")
+                except BaseException:
+                    db.execute("ROLLBACK")
+                    raise
+            except sqlite3.Error as exc:
+                raise AuditSpoolError("The audit spool cannot take the request journal.") from exc
+
+    def _finish_journal(self, name: str) -> None:
+        """Mark a journal file read to its end (before it is deleted: never read twice)."""
+        now = time.time()
+        with self._lock:
+            db = self._db
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                db.execute(
+                    "INSERT INTO journals(name, offset, done, updated) VALUES (?, 0, 1, ?) "
+                    "ON CONFLICT(name) DO UPDATE SET done=1, updated=excluded.updated",
+                    (name, now),
+                )
+                db.execute(
+                    "DELETE FROM journals WHERE done=1 AND updated < ?",
+                    (now - _JOURNAL_MEMORY_SECONDS,),
+                )
+                db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if db.in_transaction:
+                    db.execute("ROLLBACK")
+                raise AuditSpoolError("The audit spool cannot be updated.") from exc
+
+    def journal_backlog(self) -> int:
+        """Request-journal bytes not yet moved into the spool."""
+        sizes: dict[str, int] = {}
+        for path in journal.files(self.journal_dir):
+            sizes[path.name] = journal.written(path)
+        if not sizes:
+            return 0
+        with self._lock:
+            read = dict(
+                self._db.execute(
+                    "SELECT name, CASE done WHEN 1 THEN 1 << 62 ELSE offset END FROM journals"
+                ).fetchall()
+            )
+        start = journal.HEADER_BYTES
+        return sum(max(0, end - max(read.get(name, 0), start)) for name, end in sizes.items())
 
     def checkpoint(self) -> None:
         """Fsync the WAL (the ``interval`` policy calls this on a timer)."""
@@ -428,7 +567,11 @@ class Spool:
             counters = dict(self._db.execute("SELECT name, value FROM counters").fetchall())
             dead = self._db.execute("SELECT count(*) FROM dead").fetchone()[0]
         return SpoolStats(
-            counters["pending_events"], counters["pending_bytes"], self.config.capacity_bytes, dead
+            counters["pending_events"],
+            counters["pending_bytes"],
+            self.config.capacity_bytes,
+            dead,
+            self.journal_backlog(),
         )
 
     def close(self) -> None:

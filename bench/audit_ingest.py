@@ -31,7 +31,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import sqlite3
 import subprocess
 import tempfile
 import time
@@ -46,7 +45,7 @@ from audit.model import AuditEvent, HttpInfo, Outcome, ResourceRef, UserInfo, fo
 from audit.pipeline import Shipper
 from audit.ports import AuditStore, RawDocument
 from audit.recorder import Recorder
-from audit.spool import Spool, SpoolConfig
+from audit.spool import FsyncPolicy, Spool, SpoolConfig
 from audit.sqlite import SqliteAuditStore
 
 CHUNK = 1000
@@ -251,17 +250,16 @@ def _service_env(
 
 
 def _drain_seconds(spool_path: str, timeout: float = 180.0) -> float:
-    """Seconds until the shipper has emptied the spool (read-only look at its counters)."""
+    """Seconds until the shipper has emptied the spool and its request journal."""
     start = time.perf_counter()
-    db = sqlite3.connect(f"file:{spool_path}?mode=ro", uri=True, timeout=30)
+    spool = Spool(SpoolConfig(path=Path(spool_path), fsync=FsyncPolicy.INTERVAL))
     try:
         while time.perf_counter() - start < timeout:
-            row = db.execute("SELECT value FROM counters WHERE name='pending_events'").fetchone()
-            if not row or row[0] == 0:
+            if spool.stats().empty:
                 return time.perf_counter() - start
             time.sleep(0.05)
     finally:
-        db.close()
+        spool.close()
     raise RuntimeError(f"the spool did not drain in {timeout:.0f} s")
 
 

@@ -239,19 +239,21 @@ def test_recorder_acknowledges_compact_records_after_the_commit(
     recorder = Recorder(spool)
     payload = request_record.encode(**facts())
 
-    async def produce() -> list[int]:
-        return list(
-            await asyncio.gather(*(recorder.arecord_compact("api", payload) for _ in range(5)))
-        )
+    async def produce() -> None:
+        await asyncio.gather(*(recorder.arecord_compact("api", payload) for _ in range(5)))
 
     try:
-        sequences = asyncio.run(produce())
-        ids = {r.event_id for r in spool.peek(10)}
+        asyncio.run(produce())
+        # acknowledged = durable: another spool handle (the shipper, after a kill -9) finds them
+        shipper_side = Spool(SpoolConfig(path=tmp_path / "spool.db", fsync=policy))
+        shipper_side.absorb_journal()
+        records = shipper_side.peek(10)
+        shipper_side.close()
     finally:
         recorder.close()
         spool.close()
-    assert sorted(sequences) == [0, 1, 2, 3, 4]
-    assert len(ids) == 5  # every record got its own event id
+    assert sorted(r.sequence for r in records) == [0, 1, 2, 3, 4]
+    assert len({r.event_id for r in records}) == 5  # every record got its own event id
 
 
 def test_a_spool_from_before_grouped_records_is_upgraded_in_place(tmp_path: Path) -> None:

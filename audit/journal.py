@@ -1,0 +1,354 @@
+"""The request journal: how the API middleware makes a request record durable without SQLite.
+
+Why it exists: a spool append is a SQLite write transaction under a lock that every worker and
+the shipper share, and even a ``write(2)`` per request cost more than the rest of the audit
+work (bench/audit.py: about 10 µs of a 60 µs request in the serving process). So each process
+appends its records to its own memory-mapped file: a record is a copy into the page cache, no
+system call, and once copied it survives ``kill -9`` of the service (the ``interval`` policy;
+``msync`` on the timer). The ``batch`` policy copies a group of records and acknowledges them
+after one ``msync(MS_SYNC)`` off the event loop. The shipper moves complete frames into the
+spool (:meth:`audit.spool.Spool.absorb_journal`), storing how far it read in the same
+transaction, so every frame enters the spool exactly once.
+
+A journal file is ``<spool>.requests/<pid>-<time>-<random>.jnl``, allocated in full when created
+(``posix_fallocate``: a full disk fails the creation, never a copy into the mapping). Its writer
+holds an exclusive ``flock`` on it while writing there; the file is created under a temporary
+name, locked, then renamed, so a reader that can take the lock knows no frame will follow. A
+file starts with a 16-byte header whose second half says how far it is written (updated on each
+sync and every 0.1 s: used for the spool's fill, never to find frames), then frames:
+``MAGIC | length | CRC-32 | stream NUL payload``; unwritten space reads as zeros. A writer moves
+to a new file when the current one is full and in a forked child; at a clean close the file is
+cut to its written length.
+
+Reading (the shipper) parses frames up to the first bytes that are not one. If a verified frame
+follows, the bytes between are damaged (kept in the dead-letter table); otherwise they are where
+the writer is now, or, once its lock is free, the end: zeros, or a frame whose copy was cut short
+by ``kill -9`` (never acknowledged: the request had not been answered). Anything else at the end
+of a finished file is damaged too.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import fcntl
+import mmap
+import os
+import secrets
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Final, Literal
+
+from audit.errors import AuditSpoolError
+
+MAGIC: Final = b"\xa7AJ1"
+_HEAD: Final = struct.Struct("<4sII")  # magic, body length, CRC-32 of the body
+FILE_MAGIC: Final = b"AJF1"
+_FILE_HEAD: Final = struct.Struct("<4s4xQ")  # file magic, how far the file is written
+HEADER_BYTES: Final = _FILE_HEAD.size
+#: No frame is larger (a compact request record is bounded far below this).
+MAX_BODY: Final = 1 << 20
+SUFFIX: Final = ".jnl"
+_ZEROS: Final = bytes(4)
+
+_fork_generation = 0
+
+
+def _forked() -> None:
+    global _fork_generation  # noqa: PLW0603 - how writers notice they are in a forked child
+    _fork_generation += 1
+
+
+os.register_at_fork(after_in_child=_forked)
+
+
+def frame(stream_tag: bytes, payload: bytes) -> bytes:
+    """One record as a journal frame; ``stream_tag`` is ``stream.encode() + b"\\0"``."""
+    body = stream_tag + payload
+    return _HEAD.pack(MAGIC, len(body), zlib.crc32(body)) + body
+
+
+def directory_of(spool_path: Path) -> Path:
+    """The journal directory beside a spool file."""
+    return spool_path.with_name(spool_path.name + ".requests")
+
+
+@dataclasses.dataclass(slots=True)
+class _Mapped:
+    fd: int
+    view: mmap.mmap
+    written: int
+
+
+class JournalWriter:
+    """The journal of one process. ``write`` is called from one thread (the event loop);
+    ``sync`` and ``publish`` from another (they never close the file being written)."""
+
+    def __init__(self, directory: Path, *, file_bytes: int = 32 << 20) -> None:
+        self.directory = directory
+        self._file_bytes = max(file_bytes, HEADER_BYTES + _HEAD.size + MAX_BODY)
+        self._current: _Mapped | None = None
+        self._view: mmap.mmap | None = None
+        self._end = 0
+        self._capacity = 0  # nothing mapped yet: the first write opens a file
+        self._generation = _fork_generation
+        self._directory_synced = True
+        self._retired: list[_Mapped] = []
+        self._retired_lock = threading.Lock()
+
+    def write(self, data: bytes) -> None:
+        """Append whole frames (a copy into the page cache); ``sync`` makes them reach the disk.
+
+        Raises :class:`AuditSpoolError` if no journal file can be had; nothing was written.
+        """
+        start = self._end
+        end = start + len(data)
+        view = self._view
+        if end > self._capacity or self._generation != _fork_generation or view is None:
+            view = self._open_next()
+            start, end = HEADER_BYTES, HEADER_BYTES + len(data)
+        view[start:end] = data
+        self._end = end
+
+    def publish(self) -> None:
+        """Write into the file's header how far it is written (for the spool's fill)."""
+        current = self._current
+        if current is not None:
+            with contextlib.suppress(ValueError):  # closed meanwhile (shutdown)
+                _FILE_HEAD.pack_into(current.view, 0, FILE_MAGIC, self._end)
+
+    def sync(self) -> None:
+        """Make what is written durable on disk (``msync``); close the files left behind."""
+        current, end = self._current, self._end
+        try:
+            if current is not None:
+                _FILE_HEAD.pack_into(current.view, 0, FILE_MAGIC, end)
+                current.view.flush()
+            if not self._directory_synced:
+                self._directory_synced = True
+                _sync_directory(self.directory)
+        except (OSError, ValueError) as exc:
+            raise AuditSpoolError("The audit request journal cannot be synced.") from exc
+        self.close_retired()
+
+    def close_retired(self) -> None:
+        with self._retired_lock:
+            retired, self._retired = self._retired, []
+        for mapped in retired:
+            with contextlib.suppress(OSError, ValueError):
+                _FILE_HEAD.pack_into(mapped.view, 0, FILE_MAGIC, mapped.written)
+                mapped.view.flush()
+                mapped.view.close()
+                os.ftruncate(mapped.fd, mapped.written)  # give back the unwritten space
+                os.fdatasync(mapped.fd)
+            with contextlib.suppress(OSError):
+                os.close(mapped.fd)  # releases the flock: the shipper may now finish the file
+
+    def close(self) -> None:
+        self._retire()
+        self.close_retired()
+
+    def _retire(self) -> None:
+        current, self._current, self._view = self._current, None, None
+        if current is not None and self._generation == _fork_generation:
+            current.written = self._end
+            with self._retired_lock:
+                self._retired.append(current)
+        self._capacity = 0
+
+    def _open_next(self) -> mmap.mmap:
+        self._retire()  # in a forked child: the parent's file is the parent's to close
+        self._generation = _fork_generation
+        fd = -1
+        try:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            name = f"{os.getpid()}-{time.time_ns()}-{secrets.token_hex(4)}"
+            temporary = self.directory / f"{name}.tmp"
+            fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            os.posix_fallocate(fd, 0, self._file_bytes)
+            view = mmap.mmap(fd, self._file_bytes)
+            _FILE_HEAD.pack_into(view, 0, FILE_MAGIC, HEADER_BYTES)
+            temporary.rename(self.directory / f"{name}{SUFFIX}")
+        except OSError as exc:
+            if fd >= 0:
+                os.close(fd)
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
+            raise AuditSpoolError("The audit request journal cannot be created.") from exc
+        self._current = _Mapped(fd, view, HEADER_BYTES)
+        self._view, self._end, self._capacity = view, HEADER_BYTES, self._file_bytes
+        self._directory_synced = False
+        return view
+
+
+def _sync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+# -- reading (the shipper) ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Chunk:
+    """What one read of a journal file found, from ``start`` to ``end``."""
+
+    start: int
+    end: int
+    records: list[tuple[str, bytes]]
+    #: ``(offset, bytes)`` spans that are not frames, for the dead-letter table.
+    damaged: list[tuple[int, bytes]]
+    #: Nothing more can be read now: the read stopped where the writer is (or was).
+    exhausted: bool
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Parsed:
+    records: list[tuple[str, bytes]]
+    used: int
+    damaged: list[tuple[int, bytes]]
+    #: ``end``: all of the data was used; ``partial``: it ends inside a frame (perhaps only
+    #: because of the read's size); ``frontier``: what follows is not written (yet).
+    stop: Literal["end", "partial", "frontier"]
+
+
+class JournalFile:
+    """A journal file opened for reading; ``writer_gone`` is decided before anything is read."""
+
+    def __init__(self, path: Path, fd: int, writer_gone: bool) -> None:
+        self.path = path
+        self.name = path.name
+        self._fd = fd
+        self.writer_gone = writer_gone
+
+    def read(self, offset: int, max_bytes: int) -> Chunk:
+        start = max(offset, HEADER_BYTES)
+        data = os.pread(self._fd, max_bytes, start)
+        parsed = parse(data, start, final=self.writer_gone)
+        exhausted = parsed.stop == "frontier" or len(data) < max_bytes
+        return Chunk(start, start + parsed.used, parsed.records, parsed.damaged, exhausted)
+
+    def remove(self) -> None:
+        with contextlib.suppress(FileNotFoundError):
+            self.path.unlink()
+
+
+def written(path: Path) -> int:
+    """How far a journal file is written, per its header (0 if it cannot be read)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEADER_BYTES)
+    except OSError:
+        return 0
+    if len(head) < HEADER_BYTES:
+        return 0
+    magic, end = _FILE_HEAD.unpack(head)
+    return int(end) if magic == FILE_MAGIC else 0
+
+
+def files(directory: Path) -> list[Path]:
+    """The journal files, oldest first (names are ``pid-time-random``)."""
+    try:
+        paths = [p for p in directory.iterdir() if p.name.endswith(SUFFIX)]
+    except FileNotFoundError:
+        return []
+    return sorted(paths, key=lambda p: [*p.name.split("-")[1:2], p.name])
+
+
+@contextlib.contextmanager
+def opened(path: Path) -> Iterator[JournalFile | None]:
+    """Open a journal file (None if it is gone); holds its lock if its writer is gone."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        yield None
+        return
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            writer_gone = True
+        except BlockingIOError:
+            writer_gone = False
+        yield JournalFile(path, fd, writer_gone)
+    finally:
+        os.close(fd)
+
+
+def parse(data: bytes, base: int = 0, *, final: bool = False) -> Parsed:
+    """The complete frames at the start of ``data`` (which begins at file offset ``base``).
+
+    ``final``: no writer will add to the file, so bytes that are not frames and that no
+    verified frame follows are decided now: zeros and a torn last frame end the file, anything
+    else is damaged. Without ``final`` they are left for a later read.
+    """
+    records: list[tuple[str, bytes]] = []
+    damaged: list[tuple[int, bytes]] = []
+    position = 0
+    end = len(data)
+    while position < end:
+        body = _frame_at(data, position)
+        if body is not None:
+            stream, _, payload = body.partition(b"\0")
+            records.append((stream.decode("utf-8", "replace"), payload))
+            position += _HEAD.size + len(body)
+            continue
+        resume = _next_frame(data, position + 1)
+        if resume is not None:
+            damaged.append((base + position, data[position:resume]))
+            position = resume
+            continue
+        if _incomplete_at(data, position):
+            return Parsed(records, position, damaged, "partial")
+        if final and not _unwritten_or_torn(data, position):
+            damaged.append((base + position, data[position:]))
+            position = end
+        return Parsed(records, position, damaged, "frontier")
+    return Parsed(records, position, damaged, "end")
+
+
+def _frame_at(data: bytes, position: int) -> bytes | None:
+    if len(data) - position < _HEAD.size:
+        return None
+    magic, length, crc = _HEAD.unpack_from(data, position)
+    start = position + _HEAD.size
+    if magic != MAGIC or not 0 < length <= MAX_BODY or start + length > len(data):
+        return None  # (a body holds at least its stream's NUL: zeros never pass for a frame)
+    body = data[start : start + length]
+    return body if zlib.crc32(body) == crc else None
+
+
+def _incomplete_at(data: bytes, position: int) -> bool:
+    """A plausible frame start whose bytes run past the end of ``data``."""
+    rest = len(data) - position
+    if rest < _HEAD.size:
+        return MAGIC.startswith(data[position : position + len(MAGIC)]) and rest > 0
+    magic, length, _ = _HEAD.unpack_from(data, position)
+    return bool(magic == MAGIC and length <= MAX_BODY and rest < _HEAD.size + length)
+
+
+def _unwritten_or_torn(data: bytes, position: int) -> bool:
+    """Zeros to the end, or one frame's extent followed by zeros (a copy cut short)."""
+    if data.startswith(_ZEROS, position) or position >= len(data):
+        return not data[position:].strip(b"\0")
+    if len(data) - position < _HEAD.size:
+        return False
+    magic, length, _ = _HEAD.unpack_from(data, position)
+    extent = position + _HEAD.size + length
+    return bool(magic == MAGIC and length <= MAX_BODY and not data[extent:].strip(b"\0"))
+
+
+def _next_frame(data: bytes, start: int) -> int | None:
+    position = data.find(MAGIC, start)
+    while position >= 0:
+        if _frame_at(data, position) is not None:
+            return position
+        position = data.find(MAGIC, position + 1)
+    return None

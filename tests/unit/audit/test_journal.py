@@ -1,0 +1,324 @@
+"""The request journal: frames in a memory-mapped file per process, moved into the spool once."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import falcon
+import falcon.asgi
+import falcon.testing
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from audit import journal, request_record
+from audit.errors import AuditSpoolFull
+from audit.middleware import AuditMiddleware
+from audit.recorder import Recorder
+from audit.spool import Backpressure, FsyncPolicy, Spool, SpoolConfig
+from tests.unit.audit.conftest import make_event
+from tests.unit.audit.test_request_record import facts
+
+ROOT = Path(__file__).resolve().parents[3]
+TAG = b"api\0"
+
+
+def payload(n: int) -> bytes:
+    return request_record.encode(**facts(path=f"/items/{n}", trace_id=f"req-{n}"))
+
+
+def frames(count: int) -> list[bytes]:
+    return [journal.frame(TAG, payload(n)) for n in range(count)]
+
+
+# -- parsing ------------------------------------------------------------------------------------
+
+
+def test_frames_are_read_up_to_the_unwritten_space() -> None:
+    data = b"".join(frames(3)) + bytes(4096)
+    parsed = journal.parse(data)
+    assert parsed.records == [("api", payload(n)) for n in range(3)]
+    assert parsed.used == sum(map(len, frames(3)))
+    assert (parsed.damaged, parsed.stop) == ([], "frontier")
+
+
+def test_a_frame_being_copied_is_left_for_a_later_read() -> None:
+    whole = frames(2)
+    data = whole[0] + whole[1][:20] + bytes(4096)  # the second copy is not finished
+    parsed = journal.parse(data)
+    assert [p for _, p in parsed.records] == [payload(0)]
+    assert (parsed.used, parsed.damaged, parsed.stop) == (len(whole[0]), [], "frontier")
+
+
+def test_a_torn_last_frame_of_a_finished_file_ends_it_without_a_dead_letter() -> None:
+    # the writer was killed inside the copy: that request was never answered
+    whole = frames(2)
+    parsed = journal.parse(whole[0] + whole[1][:20] + bytes(4096), final=True)
+    assert [p for _, p in parsed.records] == [payload(0)]
+    assert (parsed.damaged, parsed.stop) == ([], "frontier")
+
+
+def test_damaged_bytes_between_frames_are_handed_over_and_reading_resumes() -> None:
+    whole = frames(2)
+    garbage = b"\x01\x02 not a frame \xff" * 3
+    data = whole[0] + garbage + whole[1]
+    parsed = journal.parse(data, base=16)
+    assert [p for _, p in parsed.records] == [payload(0), payload(1)]
+    assert parsed.damaged == [(16 + len(whole[0]), garbage)]
+    assert parsed.stop == "end"
+
+
+def test_garbage_at_the_end_of_a_finished_file_is_damaged_not_dropped() -> None:
+    whole = frames(1)
+    garbage = b"\x05" * 40
+    live = journal.parse(whole[0] + garbage)
+    assert (live.damaged, live.used) == ([], len(whole[0]))  # the writer may still be at it
+    final = journal.parse(whole[0] + garbage, final=True)
+    assert final.damaged == [(len(whole[0]), garbage)]
+
+
+def test_a_frame_cut_by_the_read_size_is_read_whole_next_time(tmp_path: Path) -> None:
+    writer = journal.JournalWriter(tmp_path)
+    for data in frames(3):
+        writer.write(data)
+    (path,) = journal.files(tmp_path)
+    with journal.opened(path) as handle:
+        assert handle is not None
+        assert not handle.writer_gone
+        first = handle.read(0, journal.HEADER_BYTES + len(frames(1)[0]) + 10)
+        second = handle.read(first.end, 1 << 20)
+    writer.close()
+    assert (len(first.records), first.exhausted) == (1, False)
+    assert ([p for _, p in second.records], second.exhausted) == ([payload(1), payload(2)], True)
+
+
+_PAYLOADS = st.text(st.characters(min_codepoint=32, max_codepoint=126), min_size=1, max_size=300)
+
+
+@given(st.lists(_PAYLOADS.map(str.encode), max_size=12), st.data())
+def test_any_cut_of_a_journal_reads_back_a_prefix_of_its_records(
+    payloads: list[bytes], data: st.DataObject
+) -> None:
+    whole = b"".join(journal.frame(TAG, p) for p in payloads)
+    cut = data.draw(st.integers(0, len(whole)))
+    for tail in (b"", bytes(64)):
+        parsed = journal.parse(whole[:cut] + tail)
+        assert [p for _, p in parsed.records] == payloads[: len(parsed.records)]
+        assert parsed.damaged == []
+        complete = sum(1 for end in _frame_ends(payloads) if end <= cut)
+        assert len(parsed.records) == complete
+
+
+def _frame_ends(payloads: list[bytes]) -> list[int]:
+    ends, total = [], 0
+    for p in payloads:
+        total += len(journal.frame(TAG, p))
+        ends.append(total)
+    return ends
+
+
+# -- into the spool -----------------------------------------------------------------------------
+
+
+def spool_at(tmp_path: Path, **config: object) -> Spool:
+    return Spool(SpoolConfig(path=tmp_path / "spool.db", **config))  # type: ignore[arg-type]
+
+
+def test_records_enter_the_spool_once_with_their_read_position(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path)
+    writer = journal.JournalWriter(spool.journal_dir)
+    try:
+        for data in frames(3):
+            writer.write(data)
+        assert spool.absorb_journal() == 3
+        assert spool.absorb_journal() == 0
+        writer.write(frames(4)[3])
+        other = spool_at(tmp_path)  # a shipper in another process: same stored position
+        assert other.absorb_journal() == 1
+        other.close()
+        records = spool.peek(10)
+    finally:
+        writer.close()
+        spool.close()
+    assert [r.sequence for r in records] == [0, 1, 2, 3]
+    assert [r.document for r in records] == [
+        request_record.expand_group(request_record.group([payload(n)]), spool._salt, "api", n, 1)[
+            0
+        ][2]
+        for n in range(4)
+    ]
+
+
+def test_a_file_is_removed_only_after_its_writer_left_and_it_was_read(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path)
+    writer = journal.JournalWriter(spool.journal_dir, file_bytes=0)  # smallest allowed
+    try:
+        writer.write(frames(1)[0])
+        spool.absorb_journal()
+        (path,) = journal.files(spool.journal_dir)  # still being written
+        writer.write(frames(2)[1])
+        writer.close()
+        written = journal.HEADER_BYTES + sum(map(len, frames(2)))
+        assert path.stat().st_size == written  # cut to its written length at close
+        assert journal.written(path) == written
+        assert spool.absorb_journal() == 1
+        assert journal.files(spool.journal_dir) == []
+        assert spool.stats().journal_bytes == 0
+    finally:
+        spool.close()
+
+
+def test_the_journal_backlog_counts_toward_the_spools_fill(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path, capacity_bytes=100_000)
+    writer = journal.JournalWriter(spool.journal_dir)
+    try:
+        for data in frames(5):
+            writer.write(data)
+        writer.publish()
+        stats = spool.stats()
+        assert stats.journal_bytes == sum(map(len, frames(5)))
+        assert stats.fill_ratio == pytest.approx(stats.journal_bytes / 100_000)
+        assert not stats.empty
+        spool.absorb_journal()
+        stats = spool.stats()
+        assert (stats.journal_bytes, stats.pending_events) == (0, 5)
+        spool.ack(spool.peek(10))
+        assert spool.stats().empty
+    finally:
+        writer.close()
+        spool.close()
+
+
+def test_damaged_journal_bytes_go_to_the_dead_letter_table(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path)
+    writer = journal.JournalWriter(spool.journal_dir)
+    try:
+        writer.write(frames(1)[0] + b"\x01damaged\x02" + frames(2)[1])
+        writer.close()
+        assert spool.absorb_journal() == 2
+        doc, reason = spool._db.execute("SELECT doc, reason FROM dead").fetchone()
+    finally:
+        spool.close()
+    assert doc == b"\x01damaged\x02"
+    assert "damaged request journal bytes" in reason
+
+
+def test_a_forked_child_writes_its_own_file(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path)
+    writer = journal.JournalWriter(spool.journal_dir)
+    writer.write(frames(1)[0])
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        writer.write(frames(2)[1])
+        writer.close()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    try:
+        assert len(journal.files(spool.journal_dir)) == 2
+        assert spool.absorb_journal() == 2
+    finally:
+        writer.close()
+        spool.close()
+
+
+# -- through the recorder -----------------------------------------------------------------------
+
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys
+    from pathlib import Path
+    from audit.recorder import Recorder
+    from audit.spool import FsyncPolicy, Spool, SpoolConfig
+    from tests.unit.audit.test_journal import payload
+
+    spool = Spool(SpoolConfig(path=Path(sys.argv[1]), fsync=FsyncPolicy(sys.argv[2])))
+    recorder = Recorder(spool)
+
+    async def produce() -> None:
+        for n in range(200):
+            await recorder.arecord_compact("api", payload(n))
+        print("acknowledged", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(produce())
+    """
+)
+
+
+@pytest.mark.parametrize("policy", [FsyncPolicy.INTERVAL, FsyncPolicy.BATCH])
+def test_kill_9_after_the_acknowledgement_loses_nothing(
+    tmp_path: Path, policy: FsyncPolicy
+) -> None:
+    path = tmp_path / "spool.db"
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITER, str(path), policy.value],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == -9, done.stderr
+    assert done.stdout.strip() == "acknowledged"
+    spool = Spool(SpoolConfig(path=path))
+    try:
+        assert spool.absorb_journal() == 200
+        records = spool.peek(500)
+        assert journal.files(spool.journal_dir) == []  # its writer is gone: finished, removed
+        assert spool.stats().dead_events == 0
+    finally:
+        spool.close()
+    assert sorted(r.sequence for r in records) == list(range(200))
+
+
+def test_a_full_spool_sends_request_records_through_its_backpressure(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path, capacity_bytes=1000, backpressure=Backpressure.FAIL)
+    spool.append([make_event(1, reason="x" * 2000)])  # over capacity: nothing more fits
+    recorder = Recorder(spool)
+
+    async def produce() -> None:
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline:  # the recorder re-reads the fill every 0.1 s
+            await recorder.arecord_compact("api", payload(0))
+            await asyncio.sleep(0.02)
+
+    try:
+        with pytest.raises(AuditSpoolFull):
+            asyncio.run(produce())
+    finally:
+        recorder.close()
+        spool.close()
+
+
+def test_the_standalone_middleware_journals_each_request(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path, fsync=FsyncPolicy.INTERVAL)
+    recorder = Recorder(spool, service="other-app")
+
+    class Thing:
+        async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response, tid: str):
+            resp.media = {"id": tid}
+
+    app = falcon.asgi.App(middleware=[AuditMiddleware(recorder, skip_paths=["/healthz"])])
+    app.add_route("/things/{tid}", Thing())
+    client = falcon.testing.TestClient(app)
+    try:
+        assert client.simulate_get("/things/7", headers={"User-Agent": "t/1"}).status_code == 200
+        assert client.simulate_get("/healthz").status_code == 404
+        assert spool.absorb_journal() == 1
+        (record,) = spool.peek(10)
+    finally:
+        recorder.close()
+        spool.close()
+    event = json.loads(record.document)
+    assert event["url"]["path"] == "/things/7"
+    assert event["resource"] == {"id": "/things/{tid}", "type": "route"}
+    assert (event["service"]["name"], event["user_agent"]["original"]) == ("other-app", "t/1")
+    assert event["http"]["response"]["status_code"] == 200
