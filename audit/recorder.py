@@ -14,9 +14,7 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import functools
-import os
 import queue
-import random
 import threading
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
@@ -24,7 +22,8 @@ from typing import Any, Final
 
 from audit import journal
 from audit.errors import AuditError, AuditSpoolFull
-from audit.ids import uuid7
+from audit.ids import new_event_id
+from audit.journal_commit import JournalGroupCommit
 from audit.model import (
     DEFAULT_STREAM,
     AuditEvent,
@@ -42,32 +41,6 @@ _MAX_GROUP: Final = 1024
 _STOP: Final = object()
 #: How often the recorder re-reads the spool's fill (whether the journal may take records).
 _FILL_CHECK_SECONDS: Final = 0.1
-
-
-class _Entropy:
-    """Per-process PRNG seeded from ``os.urandom`` (re-seeded after fork): ids need uniqueness,
-    not secrecy, and a syscall per event costs more than the rest of the id."""
-
-    def __init__(self) -> None:
-        self._pid = -1
-        self._rng = random.Random()  # noqa: S311 - uniqueness only, seeded from os.urandom
-
-    def bits(self, n: int) -> int:
-        if self._pid != os.getpid():
-            self._pid = os.getpid()
-            self._rng.seed(os.urandom(32))
-        return self._rng.getrandbits(n)
-
-
-_entropy = _Entropy()
-
-
-def new_event_id(
-    clock_ms: Callable[[], int] = lambda: time.time_ns() // 1_000_000,
-    random_bits: Callable[[int], int] = _entropy.bits,
-) -> str:
-    """A time-ordered UUID (RFC 9562 §5.7, version 7): sortable, unique without coordination."""
-    return uuid7(clock_ms(), random_bits(74))
 
 
 def utc_now() -> dt.datetime:
@@ -118,11 +91,9 @@ class Recorder:
         if use_journal and spool.config.fsync is not FsyncPolicy.ALWAYS:
             self._journal = journal.JournalWriter(spool.journal_dir)
         self._journal_open = True  # spool and journal below capacity (re-read periodically)
-        self._journal_waits = spool.config.fsync is not FsyncPolicy.INTERVAL
-        self._journal_groups: dict[
-            asyncio.AbstractEventLoop, list[tuple[bytes, asyncio.Future[None]]]
-        ] = {}
-        self._journal_syncing: set[asyncio.AbstractEventLoop] = set()
+        self._journal_groups: JournalGroupCommit | None = None
+        if self._journal is not None and spool.config.fsync is not FsyncPolicy.INTERVAL:
+            self._journal_groups = JournalGroupCommit(self._journal, self._group_pool, group_delay)
         self._stream_tags: dict[str, bytes] = {}
         self._maintainer: threading.Thread | None = None
         if self._journal is not None or spool.config.fsync is FsyncPolicy.INTERVAL:
@@ -245,8 +216,8 @@ class Recorder:
             tag = self._stream_tags.get(stream)
             if tag is None:
                 tag = self._stream_tags[stream] = stream.encode() + b"\0"
-            if self._journal_waits:
-                return self._journal_group(journal.frame(tag, payload))
+            if self._journal_groups is not None:
+                return self._journal_groups.submit(journal.frame(tag, payload))
             writer.write(journal.frame(tag, payload))
             return None
         return self._group(CompactRecord(stream, payload))
@@ -256,52 +227,6 @@ class Recorder:
         waiting = self.record_compact(stream, payload)
         if waiting is not None:
             await waiting
-
-    def _journal_group(self, data: bytes) -> asyncio.Future[None]:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[None] = loop.create_future()
-        group = self._journal_groups.get(loop)
-        if group is None:
-            group = self._journal_groups[loop] = []
-            if loop not in self._journal_syncing:
-                loop.call_later(self._group_delay, self._write_journal_group, loop)
-        group.append((data, future))
-        return future
-
-    def _write_journal_group(self, loop: asyncio.AbstractEventLoop) -> None:
-        """One write on the loop, one ``fdatasync`` on the group thread, then acknowledge.
-
-        One group in flight per loop: records arriving meanwhile form the next group, written
-        when this one is synced, so the group grows with the load (as in the spool's batch).
-        """
-        group = self._journal_groups.pop(loop, [])
-        if not group or self._journal is None:
-            return
-        try:
-            self._journal.write(b"".join(data for data, _ in group))
-        except AuditError as exc:
-            _fail(group, exc)
-            return
-        self._journal_syncing.add(loop)
-        synced = loop.run_in_executor(self._group_pool, self._journal.sync)
-        synced.add_done_callback(functools.partial(self._journal_group_synced, loop, group))
-
-    def _journal_group_synced(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        group: list[tuple[bytes, asyncio.Future[None]]],
-        synced: asyncio.Future[None],
-    ) -> None:
-        self._journal_syncing.discard(loop)
-        exc = synced.exception()
-        if exc is not None:
-            _fail(group, exc)
-        else:
-            for _, future in group:
-                if not future.done():
-                    future.set_result(None)
-        if self._journal_groups.get(loop):
-            self._write_journal_group(loop)
 
     def _group(self, item: Item) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()

@@ -28,59 +28,33 @@ than here; :meth:`Spool.absorb_journal` moves them in.
 
 from __future__ import annotations
 
-import dataclasses
-import enum
 import sqlite3
 import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from audit import journal, request_record
+from audit import journal, request_record, spool_schema
 from audit.errors import AuditEventInvalid, AuditSpoolError, AuditSpoolFull
 from audit.model import AuditEvent, format_timestamp
+from audit.spool_model import (
+    Backpressure,
+    CompactRecord,
+    FsyncPolicy,
+    SpoolConfig,
+    SpooledRecord,
+    SpoolStats,
+)
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS spool (
-    id INTEGER PRIMARY KEY,
-    event_id TEXT NOT NULL,
-    stream TEXT NOT NULL,
-    seq INTEGER NOT NULL,
-    ts TEXT NOT NULL,
-    doc BLOB NOT NULL,
-    events INTEGER NOT NULL DEFAULT 1
-);
-CREATE TABLE IF NOT EXISTS streams (stream TEXT PRIMARY KEY, next_seq INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-INSERT OR IGNORE INTO counters VALUES ('pending_bytes', 0), ('pending_events', 0);
-CREATE TABLE IF NOT EXISTS external_ids (
-    event_id TEXT PRIMARY KEY, stream TEXT NOT NULL, seq INTEGER NOT NULL
-);
-CREATE TABLE IF NOT EXISTS dead (
-    id INTEGER PRIMARY KEY, event_id TEXT, stream TEXT, seq INTEGER, ts TEXT, doc BLOB,
-    reason TEXT
-);
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value BLOB NOT NULL);
-CREATE TABLE IF NOT EXISTS journals (
-    name TEXT PRIMARY KEY, offset INTEGER NOT NULL, done INTEGER NOT NULL DEFAULT 0,
-    updated REAL NOT NULL DEFAULT 0
-);
-INSERT OR IGNORE INTO meta VALUES ('id_salt', randomblob(16));
-"""
-#: Spools of earlier versions: rebuilt on open with the ``events`` column and without
-#: AUTOINCREMENT. Row ids only order the spool (a new row's id is above every live row's, which
-#: is all the order needs), and AUTOINCREMENT's extra page write was a third of each commit.
-_UPGRADE = """
-CREATE TABLE spool_upgraded (
-    id INTEGER PRIMARY KEY, event_id TEXT NOT NULL, stream TEXT NOT NULL, seq INTEGER NOT NULL,
-    ts TEXT NOT NULL, doc BLOB NOT NULL, events INTEGER NOT NULL DEFAULT 1
-);
-INSERT INTO spool_upgraded(id, event_id, stream, seq, ts, doc, events)
-    SELECT id, event_id, stream, seq, ts, doc, {events} FROM spool;
-DROP TABLE spool;
-ALTER TABLE spool_upgraded RENAME TO spool;
-"""
-
+__all__ = [
+    "Backpressure",
+    "CompactRecord",
+    "FsyncPolicy",
+    "Spool",
+    "SpoolConfig",
+    "SpoolStats",
+    "SpooledRecord",
+]
 
 #: How many externally-identified event ids the spool remembers for de-duplication.
 _EXTERNAL_WINDOW = 200_000
@@ -89,83 +63,6 @@ _MAX_RUN = 1024
 #: How long a finished journal file's name is remembered (a reader that listed the file before
 #: it was deleted must still find it finished).
 _JOURNAL_MEMORY_SECONDS = 3600.0
-
-
-class FsyncPolicy(enum.StrEnum):
-    ALWAYS = "always"
-    BATCH = "batch"
-    INTERVAL = "interval"
-
-
-class Backpressure(enum.StrEnum):
-    """What a producer sees when the spool is full. Audit events are never dropped."""
-
-    BLOCK = "block"  # wait up to block_timeout for the shipper to make room, then fail
-    FAIL = "fail"  # fail at once (the request gets 503 audit_spool_full)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SpoolConfig:
-    path: Path
-    fsync: FsyncPolicy = FsyncPolicy.BATCH
-    capacity_bytes: int = 1 << 30
-    alarm_ratio: float = 0.8
-    backpressure: Backpressure = Backpressure.BLOCK
-    block_timeout: float = 10.0
-    fsync_interval: float = 1.0
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class CompactRecord:
-    """An event spooled in the compact request form (:mod:`audit.request_record`).
-
-    Consecutive compact records of one stream in an append share one spool row; their event ids
-    are derived when the row is read (:func:`audit.request_record.derived_event_id`).
-    """
-
-    stream: str
-    payload: bytes
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SpooledRecord:
-    """One unshipped event as the shipper sees it: canonical document bytes plus its keys."""
-
-    rowid: int
-    event_id: str
-    stream: str
-    sequence: int
-    timestamp: str
-    document: bytes
-    #: Bytes the record takes in the spool (its capacity share; a row of grouped request
-    #: records counts on its first record).
-    stored_size: int = -1
-    #: Events the record stands for in the spool's counters (an unreadable group row: all).
-    events: int = 1
-
-    @property
-    def size(self) -> int:
-        return self.stored_size if self.stored_size >= 0 else len(self.document)
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SpoolStats:
-    pending_events: int
-    pending_bytes: int
-    capacity_bytes: int
-    dead_events: int
-    #: Request-journal bytes not yet moved into the spool (their events are not counted yet).
-    journal_bytes: int = 0
-
-    @property
-    def fill_ratio(self) -> float:
-        used = self.pending_bytes + self.journal_bytes
-        return used / self.capacity_bytes if self.capacity_bytes else 0.0
-
-    @property
-    def empty(self) -> bool:
-        """Nothing left to ship, in the spool or its journal."""
-        return self.pending_events == 0 and self.journal_bytes == 0
 
 
 class Spool:
@@ -184,29 +81,12 @@ class Spool:
             sync = "NORMAL" if config.fsync is FsyncPolicy.INTERVAL else "FULL"
             self._db.execute(f"PRAGMA synchronous={sync}")
             self._db.execute("PRAGMA wal_autocheckpoint=10000")
-            self._db.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
-            self._migrate()
+            spool_schema.create_or_upgrade(self._db)
             self._salt: bytes = self._db.execute(
                 "SELECT value FROM meta WHERE name='id_salt'"
             ).fetchone()[0]
         except (OSError, sqlite3.Error) as exc:
             raise AuditSpoolError("The audit spool cannot be opened.") from exc
-
-    def _migrate(self) -> None:
-        db = self._db
-        db.execute("BEGIN IMMEDIATE")
-        try:
-            sql = db.execute("SELECT sql FROM sqlite_master WHERE name='spool'").fetchone()[0]
-            columns = {row[1] for row in db.execute("PRAGMA table_info(spool)")}
-            if "events" not in columns or "AUTOINCREMENT" in sql.upper():
-                events = "events" if "events" in columns else "1"
-                for statement in _UPGRADE.format(events=events).split(";"):
-                    if statement.strip():
-                        db.execute(statement)
-            db.execute("COMMIT")
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
 
     # -- producers -----------------------------------------------------------------------------
 

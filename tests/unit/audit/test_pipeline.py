@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 
 from audit.errors import AuditError, AuditSpoolFull, AuditStoreUnavailable
-from audit.ids import uuid7
+from audit.ids import new_event_id, uuid7
 from audit.model import Outcome
 from audit.pipeline import Shipper
 from audit.ports import RawDocument, WriteResult
-from audit.recorder import Recorder, arecord, install, new_event_id, record
+from audit.recorder import Recorder, arecord, install, record
 from audit.spool import Backpressure, FsyncPolicy, Spool, SpooledRecord, SpoolStats
 from audit.sqlite import SqliteAuditStore
 from tests.unit.audit.conftest import T0, make_event
