@@ -12,7 +12,8 @@ Target >= 0.7.
 through uvicorn (uvloop + httptools, one worker) loaded by wrk over loopback) with the audit
 middleware recording every request (and the shipper running), vs the same service with
 ``audit.record_requests = false``; for each fsync policy and shipper placement (a thread of the
-worker, or its niced child process). Target >= 0.9.
+worker, or its niced child process), in interleaved rounds (median of the paired ratios, as in
+bench/http.py). Target >= 0.9.
 
     python bench/audit_ingest.py [--events 1000000] [--stores sqlite,elasticsearch]
 """
@@ -28,9 +29,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
+import statistics
 import subprocess
 import tempfile
 import time
@@ -263,63 +266,88 @@ def _drain_seconds(spool_path: str, timeout: float = 180.0) -> float:
     raise RuntimeError(f"the spool did not drain in {timeout:.0f} s")
 
 
-def _audited_run(
-    args: argparse.Namespace, env: dict[str, str], tmp: Path, name: str, audited: bool
-) -> dict[str, float]:
+def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, Any]:
+    """``GET /healthz`` (audited on purpose) through uvicorn (uvloop, httptools, 1 worker),
+    loaded by wrk.
+
+    Every server (the reference without audit, one per fsync policy and shipper placement) is
+    started once; rounds are short and interleaved, the order reversed every round, and after
+    each audited load the bench waits until its shipper has emptied the spool, so no server is
+    measured while another one's shipper works. ``ratio``: the median over rounds of the rate
+    during the load (the spool absorbs the burst) over the reference's rate in the same round;
+    ``sustained_ratio``: the same with the load's requests spread over the load time plus the
+    time the shipper then needed — the rate the whole pipeline keeps up with indefinitely.
+    """
     from bench.http import _free_port, _server, _uvicorn, _wrk  # noqa: PLC0415 - wrk helpers
 
-    port = _free_port()
-    with _server(_uvicorn("anbao.asgi:app", port), port, env, tmp / f"{name}.log") as (url, _):
-        _wrk(url, 1, args.connections)  # warm-up
-        if audited:
-            _drain_seconds(env["ANBAO_AUDIT_SPOOL_PATH"])
-        run = _wrk(url, args.seconds, args.connections)
-        drain = _drain_seconds(env["ANBAO_AUDIT_SPOOL_PATH"]) if audited else 0.0
-    _check(run["errors"] == 0, f"{name}: {run['errors']} failed requests")
-    return {
-        "rps": run["rps"],
-        "sustained_rps": run["requests"] / (run["requests"] / run["rps"] + drain),
-        "drain_seconds": drain,
-    }
-
-
-def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, Any]:
-    """``GET /healthz`` through uvicorn (uvloop, httptools, 1 worker) loaded by wrk.
-
-    ``ratio``: request rate during the load, the shipper still catching up (the spool absorbs
-    the burst); ``sustained_ratio``: requests over load time plus the time the shipper then
-    needed to empty the spool — the rate the whole pipeline keeps up with indefinitely.
-    """
-    out: dict[str, Any] = {"tool": "wrk", "connections": args.connections, "seconds": args.seconds}
-    prefixes = []
     variants = [(f, s) for f in args.fsync.split(",") for s in args.shipping.split(",")]
-    baseline: list[float] = []
-    audited: dict[tuple[str, str], list[dict[str, float]]] = {v: [] for v in variants}
-    for _ in range(args.rounds):
-        env = _service_env(kind, tmp, False, "batch")
-        prefixes.append(env.get("ANBAO_AUDIT_INDEX_PREFIX"))
-        baseline.append(_audited_run(args, env, tmp, "without", False)["rps"])
-        for fsync, shipping in variants:
-            env = _service_env(kind, tmp, True, fsync, shipping)
-            prefixes.append(env.get("ANBAO_AUDIT_INDEX_PREFIX"))
-            audited[fsync, shipping].append(
-                _audited_run(args, env, tmp, f"{fsync}-{shipping}", True)
-            )
-    reference = max(baseline)
-    out["requests_per_second_without_audit"] = reference
-    for (fsync, shipping), runs in audited.items():
-        best = max(runs, key=lambda r: r["rps"])
-        sustained = max(r["sustained_rps"] for r in runs)
-        out[f"fsync_{fsync}_shipper_{shipping}"] = {
-            "requests_per_second_with_audit": best["rps"],
-            "ratio": round(best["rps"] / reference, 3),
-            "spool_drain_seconds_after_load": round(best["drain_seconds"], 2),
-            "sustained_requests_per_second": round(sustained, 1),
-            "sustained_ratio": round(sustained / reference, 3),
+    runs: dict[str, dict[str, str]] = {"without": _service_env(kind, tmp, False, "batch")}
+    for fsync, shipping in variants:
+        runs[f"fsync_{fsync}_shipper_{shipping}"] = _service_env(kind, tmp, True, fsync, shipping)
+    for env in runs.values():
+        env["ANBAO_AUDIT_SHIPPER_NICE"] = str(args.shipper_nice)
+    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
+    with contextlib.ExitStack() as stack:
+        urls = {}
+        for name, env in runs.items():
+            port = _free_port()
+            argv = _uvicorn("anbao.asgi:app", port)
+            urls[name] = stack.enter_context(_server(argv, port, env, tmp / f"{name}.log"))
+        for name, (url, _) in urls.items():
+            _wrk(url, 1, args.connections)  # warm-up
+            if name != "without":
+                _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
+        for number in range(args.middleware_rounds):
+            order = list(runs) if number % 2 == 0 else list(reversed(runs))
+            for name in order:
+                url, pid = urls[name]
+                run = _wrk(url, args.seconds, args.connections, pid)
+                _check(run["errors"] == 0, f"{name}: {run['errors']} failed requests")
+                drain = 0.0
+                if name != "without":
+                    drain = _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
+                run["drain_seconds"] = drain
+                run["sustained_rps"] = run["requests"] / (run["requests"] / run["rps"] + drain)
+                rounds[name].append(run)
+    out: dict[str, Any] = {
+        "tool": "wrk",
+        "connections": args.connections,
+        "seconds": args.seconds,
+        "rounds": args.middleware_rounds,
+        "shipper_nice": args.shipper_nice,
+        "requests_per_second_without_audit": statistics.median(r["rps"] for r in rounds["without"]),
+        "rounds_rps_without_audit": [r["rps"] for r in rounds["without"]],
+    }
+    reference = [r["rps"] for r in rounds["without"]]
+    for name in runs:
+        if name == "without":
+            continue
+        mine = rounds[name]
+        out[name] = {
+            "requests_per_second_with_audit": statistics.median(r["rps"] for r in mine),
+            "ratio": round(
+                statistics.median(r["rps"] / b for r, b in zip(mine, reference, strict=True)), 3
+            ),
+            "rounds_ratio": [round(r["rps"] / b, 3) for r, b in zip(mine, reference, strict=True)],
+            "server_cpu_us_per_request": statistics.median(r["cpu_us_per_request"] for r in mine),
+            "p99_ms": statistics.median(r["p99_ms"] for r in mine),
+            "spool_drain_seconds_after_load": round(
+                statistics.median(r["drain_seconds"] for r in mine), 2
+            ),
+            "sustained_ratio": round(
+                statistics.median(
+                    r["sustained_rps"] / b for r, b in zip(mine, reference, strict=True)
+                ),
+                3,
+            ),
             "target": ">= 0.9",
         }
+    out["reference_server_cpu_us_per_request"] = statistics.median(
+        r["cpu_us_per_request"] for r in rounds["without"]
+    )
     if kind == "elasticsearch":
-        for prefix in filter(None, prefixes):
+        for env in runs.values():
+            prefix = env["ANBAO_AUDIT_INDEX_PREFIX"]
             store = es_store(prefix)
             store.prefix, store.pattern = prefix, f"{prefix}-*"
             store.delete_all()
@@ -330,11 +358,12 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--seconds", type=int, default=5)
+    parser.add_argument("--seconds", type=int, default=3)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--fsync", default="batch,interval")
     parser.add_argument("--shipping", default="thread,subprocess")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--middleware-rounds", type=int, default=5)
+    parser.add_argument("--shipper-nice", type=int, default=10)
     parser.add_argument("--stores", default="sqlite,elasticsearch")
     parser.add_argument("--sections", default="ingest,middleware")
     args = parser.parse_args()
