@@ -165,7 +165,7 @@ class JournalWriter:
         self._generation = _fork_generation
         fd = -1
         try:
-            self.directory.mkdir(parents=True, exist_ok=True)
+            self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
             name = f"{os.getpid()}-{time.time_ns()}-{secrets.token_hex(4)}"
             temporary = self.directory / f"{name}.tmp"
             fd = os.open(temporary, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
@@ -258,7 +258,7 @@ def files(directory: Path) -> list[Path]:
     """The journal files, oldest first (names are ``pid-time-random``)."""
     try:
         paths = [p for p in directory.iterdir() if p.name.endswith(SUFFIX)]
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):  # nothing journaled (yet, or ever)
         return []
     return sorted(paths, key=lambda p: [*p.name.split("-")[1:2], p.name])
 

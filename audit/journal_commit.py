@@ -12,7 +12,9 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
+from collections.abc import Awaitable, Callable
 
+from audit import journal
 from audit.errors import AuditError
 from audit.journal import JournalWriter
 
@@ -20,12 +22,21 @@ _Group = list[tuple[bytes, "asyncio.Future[None]"]]
 
 
 class JournalGroupCommit:
+    """``fallback(stream, payload)`` records a frame another way when the journal cannot be
+    written at all (no file can be created); a failed sync fails the group's requests."""
+
     def __init__(
-        self, writer: JournalWriter, pool: concurrent.futures.Executor, delay: float = 0.0
+        self,
+        writer: JournalWriter,
+        pool: concurrent.futures.Executor,
+        delay: float = 0.0,
+        *,
+        fallback: Callable[[str, bytes], Awaitable[object]],
     ) -> None:
         self._writer = writer
         self._pool = pool
         self._delay = delay
+        self._fallback = fallback
         self._waiting: dict[asyncio.AbstractEventLoop, _Group] = {}
         self._syncing: set[asyncio.AbstractEventLoop] = set()
 
@@ -45,10 +56,13 @@ class JournalGroupCommit:
         group = self._waiting.pop(loop, [])
         if not group:
             return
+        data = b"".join(frame for frame, _ in group)
         try:
-            self._writer.write(b"".join(frame for frame, _ in group))
-        except AuditError as exc:
-            _settle(group, exc)
+            self._writer.write(data)
+        except AuditError:
+            records = journal.parse(data).records
+            for (stream, payload), (_, future) in zip(records, group, strict=True):
+                _follow(future, asyncio.ensure_future(self._fallback(stream, payload)))
             return
         self._syncing.add(loop)
         synced = loop.run_in_executor(self._pool, self._writer.sync)
@@ -61,6 +75,18 @@ class JournalGroupCommit:
         _settle(group, synced.exception())
         if self._waiting.get(loop):
             self._write(loop)
+
+
+def _follow(target: asyncio.Future[None], source: asyncio.Future[object]) -> None:
+    def copy(done: asyncio.Future[object]) -> None:
+        if not target.done():
+            exc = done.exception()
+            if exc is None:
+                target.set_result(None)
+            else:
+                target.set_exception(exc)
+
+    source.add_done_callback(copy)
 
 
 def _settle(group: _Group, exc: BaseException | None) -> None:

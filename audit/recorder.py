@@ -14,6 +14,7 @@ import concurrent.futures
 import contextlib
 import datetime as dt
 import functools
+import logging
 import queue
 import threading
 import time
@@ -21,7 +22,7 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
 from audit import journal
-from audit.errors import AuditError, AuditSpoolFull
+from audit.errors import AuditError, AuditSpoolError, AuditSpoolFull
 from audit.ids import new_event_id
 from audit.journal_commit import JournalGroupCommit
 from audit.model import (
@@ -36,6 +37,8 @@ from audit.model import (
 )
 from audit.ports import EventSealer
 from audit.spool import Backpressure, CompactRecord, FsyncPolicy, Spool
+
+log = logging.getLogger("anbao.audit.recorder")
 
 _MAX_GROUP: Final = 1024
 _STOP: Final = object()
@@ -93,7 +96,9 @@ class Recorder:
         self._journal_open = True  # spool and journal below capacity (re-read periodically)
         self._journal_groups: JournalGroupCommit | None = None
         if self._journal is not None and spool.config.fsync is not FsyncPolicy.INTERVAL:
-            self._journal_groups = JournalGroupCommit(self._journal, self._group_pool, group_delay)
+            self._journal_groups = JournalGroupCommit(
+                self._journal, self._group_pool, group_delay, fallback=self._spool_instead
+            )
         self._stream_tags: dict[str, bytes] = {}
         self._maintainer: threading.Thread | None = None
         if self._journal is not None or spool.config.fsync is FsyncPolicy.INTERVAL:
@@ -218,8 +223,23 @@ class Recorder:
                 tag = self._stream_tags[stream] = stream.encode() + b"\0"
             if self._journal_groups is not None:
                 return self._journal_groups.submit(journal.frame(tag, payload))
-            writer.write(journal.frame(tag, payload))
-            return None
+            try:
+                writer.write(journal.frame(tag, payload))
+            except AuditSpoolError:
+                self._journal_failed()
+            else:
+                return None
+        return self._group(CompactRecord(stream, payload))
+
+    def _journal_failed(self) -> None:
+        """The journal cannot be written (no file can be had): records take the spool path
+        until the next fill check tries the journal again."""
+        if self._journal_open:
+            log.warning("audit request journal unavailable; recording through the spool")
+        self._journal_open = False
+
+    def _spool_instead(self, stream: str, payload: bytes) -> asyncio.Future[Any]:
+        self._journal_failed()
         return self._group(CompactRecord(stream, payload))
 
     async def arecord_compact(self, stream: str, payload: bytes) -> None:

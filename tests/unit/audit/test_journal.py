@@ -322,3 +322,35 @@ def test_the_standalone_middleware_journals_each_request(tmp_path: Path) -> None
     assert event["resource"] == {"id": "/things/{tid}", "type": "route"}
     assert (event["service"]["name"], event["user_agent"]["original"]) == ("other-app", "t/1")
     assert event["http"]["response"]["status_code"] == 200
+
+
+@pytest.mark.parametrize("policy", [FsyncPolicy.INTERVAL, FsyncPolicy.BATCH])
+def test_records_take_the_spool_path_when_no_journal_file_can_be_had(
+    tmp_path: Path, policy: FsyncPolicy
+) -> None:
+    spool = spool_at(tmp_path, fsync=policy)
+    spool.journal_dir.write_bytes(b"")  # a file where the journal directory should be
+    recorder = Recorder(spool)
+
+    async def produce() -> None:
+        await asyncio.gather(*(recorder.arecord_compact("api", payload(n)) for n in range(3)))
+
+    try:
+        asyncio.run(produce())
+        assert spool.absorb_journal() == 0
+        records = spool.peek(10)
+    finally:
+        recorder.close()
+        spool.close()
+    assert sorted(r.sequence for r in records) == [0, 1, 2]
+
+
+def test_the_journal_directory_and_files_are_private(tmp_path: Path) -> None:
+    writer = journal.JournalWriter(tmp_path / "journal")
+    writer.write(frames(1)[0])
+    try:
+        (path,) = journal.files(tmp_path / "journal")
+        assert (tmp_path / "journal").stat().st_mode & 0o777 == 0o700
+        assert path.stat().st_mode & 0o777 == 0o600
+    finally:
+        writer.close()
