@@ -54,6 +54,7 @@ HEADER_BYTES: Final = _FILE_HEAD.size
 MAX_BODY: Final = 1 << 20
 SUFFIX: Final = ".jnl"
 _ZEROS: Final = bytes(4)
+_READ_STEP: Final = 256 << 10
 
 _fork_generation = 0
 
@@ -230,11 +231,28 @@ class JournalFile:
         self.writer_gone = writer_gone
 
     def read(self, offset: int, max_bytes: int) -> Chunk:
-        start = max(offset, HEADER_BYTES)
-        data = os.pread(self._fd, max_bytes, start)
-        parsed = parse(data, start, final=self.writer_gone)
-        exhausted = parsed.stop == "frontier" or len(data) < max_bytes
-        return Chunk(start, start + parsed.used, parsed.records, parsed.damaged, exhausted)
+        """Frames from ``offset``, about ``max_bytes`` of them, read in steps so that a file
+        still being written costs a read of its new frames, not of its unwritten space."""
+        start = position = max(offset, HEADER_BYTES)
+        records: list[tuple[str, bytes]] = []
+        damaged: list[tuple[int, bytes]] = []
+        step = _READ_STEP
+        while position - start < max_bytes:
+            want = min(step, start + max_bytes - position)
+            data = os.pread(self._fd, want, position)
+            parsed = parse(data, position, final=self.writer_gone)
+            records += parsed.records
+            damaged += parsed.damaged
+            position += parsed.used
+            if parsed.stop == "frontier" or len(data) < want:
+                return Chunk(start, position, records, damaged, exhausted=True)
+            if parsed.used == 0:  # "partial": a frame longer than this read
+                if want < step or step > _READ_STEP:
+                    break  # cut by max_bytes: the next call goes on from here
+                step = _HEAD.size + MAX_BODY
+            else:
+                step = _READ_STEP
+        return Chunk(start, position, records, damaged, exhausted=False)
 
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -244,8 +262,18 @@ class JournalFile:
 def written(path: Path) -> int:
     """How far a journal file is written, per its header (0 if it cannot be read)."""
     try:
-        with path.open("rb") as handle:
-            head = handle.read(HEADER_BYTES)
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return 0
+    try:
+        return _written_end(fd)
+    finally:
+        os.close(fd)
+
+
+def _written_end(fd: int) -> int:
+    try:
+        head = os.pread(fd, HEADER_BYTES, 0)
     except OSError:
         return 0
     if len(head) < HEADER_BYTES:

@@ -354,3 +354,22 @@ def test_the_journal_directory_and_files_are_private(tmp_path: Path) -> None:
         assert path.stat().st_mode & 0o777 == 0o600
     finally:
         writer.close()
+
+
+def test_reads_cross_steps_and_take_frames_larger_than_a_step(tmp_path: Path) -> None:
+    writer = journal.JournalWriter(tmp_path)
+    many = [journal.frame(TAG, b"r%05d" % n + b"x" * 200) for n in range(3000)]  # ~640 KB
+    big = journal.frame(TAG, b"y" * (300 << 10))  # larger than one read step
+    for data in [*many, big]:
+        writer.write(data)
+    (path,) = journal.files(tmp_path)
+    try:
+        with journal.opened(path) as handle:
+            assert handle is not None
+            chunk = handle.read(0, 4 << 20)
+    finally:
+        writer.close()
+    assert len(chunk.records) == 3001
+    assert chunk.records[-1][1] == b"y" * (300 << 10)
+    assert (chunk.damaged, chunk.exhausted) == ([], True)
+    assert chunk.end == journal.HEADER_BYTES + sum(map(len, many)) + len(big)
