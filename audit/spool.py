@@ -28,10 +28,11 @@ than here; :meth:`Spool.absorb_journal` moves them in.
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from audit import journal, request_record, spool_schema
@@ -131,26 +132,34 @@ class Spool:
     def _append_once(
         self, items: Sequence[AuditEvent | CompactRecord], dedupe: bool
     ) -> list[AuditEvent | int]:
+        with self._transaction("The audit spool cannot be written.") as db:
+            known: dict[str, AuditEvent] = {}
+            if dedupe:  # only events come with dedupe (record_external)
+                known, events = self._known(db, items)  # type: ignore[arg-type]
+                items = events
+            out = self._insert(db, items) if items else []
+            if dedupe:
+                self._remember(db, out)  # type: ignore[arg-type]
+                out = [*known.values(), *out]
+        return out
+
+    @contextlib.contextmanager
+    def _transaction(self, failure: str) -> Iterator[sqlite3.Connection]:
+        """One ``BEGIN IMMEDIATE`` transaction under this handle's lock: committed if the block
+        ends, rolled back if it raises; SQLite's errors become :class:`AuditSpoolError`."""
         with self._lock:
             db = self._db
             try:
                 db.execute("BEGIN IMMEDIATE")
                 try:
-                    known: dict[str, AuditEvent] = {}
-                    if dedupe:  # only events come with dedupe (record_external)
-                        known, events = self._known(db, items)  # type: ignore[arg-type]
-                        items = events
-                    out = self._insert(db, items) if items else []
-                    if dedupe:
-                        self._remember(db, out)  # type: ignore[arg-type]
-                        out = [*known.values(), *out]
+                    yield db
                     db.execute("COMMIT")
                 except BaseException:
-                    db.execute("ROLLBACK")
+                    if db.in_transaction:
+                        db.execute("ROLLBACK")
                     raise
             except sqlite3.Error as exc:
-                raise AuditSpoolError("The audit spool cannot be written.") from exc
-        return out
+                raise AuditSpoolError(failure) from exc
 
     def _insert(
         self,
@@ -287,61 +296,41 @@ class Spool:
 
     def _store_chunk(self, name: str, chunk: journal.Chunk) -> None:
         items = [CompactRecord(stream, payload) for stream, payload in chunk.records]
-        with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                try:
-                    (stored,) = db.execute(
-                        "SELECT coalesce(max(offset), 0) FROM journals WHERE name=?", (name,)
-                    ).fetchone()
-                    if max(stored, journal.HEADER_BYTES) != chunk.start:  # another reader
-                        db.execute("ROLLBACK")
-                        return
-                    if items:
-                        self._insert(db, items, enforce_capacity=False)
-                    db.executemany(
-                        "INSERT INTO dead(event_id, stream, seq, ts, doc, reason) "
-                        "VALUES ('', '', NULL, '', ?, ?)",
-                        [
-                            (span, f"damaged request journal bytes at {name}:{at}")
-                            for at, span in chunk.damaged
-                        ],
-                    )
-                    db.execute(
-                        "INSERT INTO journals(name, offset, updated) VALUES (?,?,?) "
-                        "ON CONFLICT(name) DO UPDATE SET offset=excluded.offset, "
-                        "updated=excluded.updated",
-                        (name, chunk.end, time.time()),
-                    )
-                    db.execute("COMMIT")
-                except BaseException:
-                    db.execute("ROLLBACK")
-                    raise
-            except sqlite3.Error as exc:
-                raise AuditSpoolError("The audit spool cannot take the request journal.") from exc
+        with self._transaction("The audit spool cannot take the request journal.") as db:
+            (stored,) = db.execute(
+                "SELECT coalesce(max(offset), 0) FROM journals WHERE name=?", (name,)
+            ).fetchone()
+            if max(stored, journal.HEADER_BYTES) != chunk.start:
+                return  # read meanwhile through another spool handle: nothing to add
+            if items:
+                self._insert(db, items, enforce_capacity=False)
+            db.executemany(
+                "INSERT INTO dead(event_id, stream, seq, ts, doc, reason) "
+                "VALUES ('', '', NULL, '', ?, ?)",
+                [
+                    (span, f"damaged request journal bytes at {name}:{at}")
+                    for at, span in chunk.damaged
+                ],
+            )
+            db.execute(
+                "INSERT INTO journals(name, offset, updated) VALUES (?,?,?) "
+                "ON CONFLICT(name) DO UPDATE SET offset=excluded.offset, updated=excluded.updated",
+                (name, chunk.end, time.time()),
+            )
 
     def _finish_journal(self, name: str) -> None:
         """Mark a journal file read to its end (before it is deleted: never read twice)."""
         now = time.time()
-        with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                db.execute(
-                    "INSERT INTO journals(name, offset, done, updated) VALUES (?, 0, 1, ?) "
-                    "ON CONFLICT(name) DO UPDATE SET done=1, updated=excluded.updated",
-                    (name, now),
-                )
-                db.execute(
-                    "DELETE FROM journals WHERE done=1 AND updated < ?",
-                    (now - _JOURNAL_MEMORY_SECONDS,),
-                )
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise AuditSpoolError("The audit spool cannot be updated.") from exc
+        with self._transaction("The audit spool cannot be updated.") as db:
+            db.execute(
+                "INSERT INTO journals(name, offset, done, updated) VALUES (?, 0, 1, ?) "
+                "ON CONFLICT(name) DO UPDATE SET done=1, updated=excluded.updated",
+                (name, now),
+            )
+            db.execute(
+                "DELETE FROM journals WHERE done=1 AND updated < ?",
+                (now - _JOURNAL_MEMORY_SECONDS,),
+            )
 
     def journal_backlog(self) -> int:
         """Request-journal bytes not yet moved into the spool."""
@@ -416,31 +405,22 @@ class Spool:
             return
         ids = [(rowid,) for rowid in dict.fromkeys(r.rowid for r in records)]
         size = sum(r.size for r in records)
-        with self._lock:
-            db = self._db
-            try:
-                db.execute("BEGIN IMMEDIATE")
-                if dead_reasons is not None:
-                    # the record as read (a grouped request record: its expanded document)
-                    db.executemany(
-                        "INSERT INTO dead(event_id, stream, seq, ts, doc, reason) "
-                        "VALUES (?,?,?,?,?,?)",
-                        [
-                            (r.event_id, r.stream, r.sequence, r.timestamp, r.document, reason)
-                            for r, reason in zip(records, dead_reasons, strict=True)
-                        ],
-                    )
-                db.executemany("DELETE FROM spool WHERE id=?", ids)
-                db.execute(
-                    "UPDATE counters SET value = max(0, value - CASE name "
-                    "WHEN 'pending_bytes' THEN ? ELSE ? END)",
-                    (size, sum(r.events for r in records)),
+        with self._transaction("The audit spool cannot be updated.") as db:
+            if dead_reasons is not None:
+                # the record as read (a grouped request record: its expanded document)
+                db.executemany(
+                    "INSERT INTO dead(event_id, stream, seq, ts, doc, reason) VALUES (?,?,?,?,?,?)",
+                    [
+                        (r.event_id, r.stream, r.sequence, r.timestamp, r.document, reason)
+                        for r, reason in zip(records, dead_reasons, strict=True)
+                    ],
                 )
-                db.execute("COMMIT")
-            except sqlite3.Error as exc:
-                if db.in_transaction:
-                    db.execute("ROLLBACK")
-                raise AuditSpoolError("The audit spool cannot be updated.") from exc
+            db.executemany("DELETE FROM spool WHERE id=?", ids)
+            db.execute(
+                "UPDATE counters SET value = max(0, value - CASE name "
+                "WHEN 'pending_bytes' THEN ? ELSE ? END)",
+                (size, sum(r.events for r in records)),
+            )
 
     def stats(self) -> SpoolStats:
         with self._lock:
