@@ -20,6 +20,7 @@ carried, bounded in size.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import ipaddress
 import json
@@ -29,14 +30,7 @@ from typing import Any, Final
 
 from audit.errors import AuditEventInvalid
 from audit.ids import uuid7
-from audit.model import (
-    AuditEvent,
-    HttpInfo,
-    Outcome,
-    ResourceRef,
-    UserInfo,
-    format_timestamp,
-)
+from audit.model import ECS_VERSION, SCHEMA_VERSION, format_timestamp
 
 #: First element of every compact payload: the layout version.
 LAYOUT: Final = "r1"
@@ -61,6 +55,7 @@ _FIELDS: Final = 15  # the length of an "r1" payload
 _TIME_US: Final = 2  # where its time is
 
 _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
+_escape: Callable[[str], str] = json.encoder.encode_basestring  # as the canonical writer does
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _MAX_TIME_US: Final = 253_402_300_799_999_999  # 9999-12-31T23:59:59.999999Z
 
@@ -153,37 +148,106 @@ def _event(fields: Any, event_id: str, stream: str, sequence: int) -> tuple[str,
         raise AuditEventInvalid("A compact spool record is not readable.") from exc
     if layout != LAYOUT:
         raise AuditEventInvalid(f"Unknown compact spool layout {layout!r}.")
-    if not isinstance(roles, list):
-        roles = []
-    status = _int(status)
+    timestamp = format_timestamp(
+        _EPOCH + dt.timedelta(microseconds=min(max(_int(time_us), 0), _MAX_TIME_US))
+    )
     method = _text(method, MAX_METHOD)
-    failed = status >= _FAILURE_FROM
-    timestamp = _EPOCH + dt.timedelta(microseconds=min(max(_int(time_us), 0), _MAX_TIME_US))
-    event = AuditEvent.unchecked(
-        id=event_id,
+    org = _text(org_path, MAX_PATH)
+    role_names = (
+        sorted(_text(r, MAX_TEXT) for r in roles if isinstance(r, str))
+        if (isinstance(roles, list))
+        else []
+    )
+    document = _render(
         timestamp=timestamp,
-        action=f"api.{method.lower()}" if method in _METHODS else "api.other",
-        outcome=Outcome.FAILURE if failed else Outcome.SUCCESS,
-        category=("web", "api"),
-        type=("access", "denied") if failed else ("access",),
-        reason=f"HTTP {status}" if failed else "",
-        duration_ns=max(_int(duration_ns), 0) if duration_ns is not None else None,
-        user=UserInfo(
-            _text(subject, MAX_TEXT),
-            _text(username, MAX_TEXT),
-            tuple(sorted(_text(r, MAX_TEXT) for r in roles if isinstance(r, str))),
-        ),
-        org_path=org if (org := _text(org_path, MAX_PATH)).startswith("/") else "",
-        source_ip=_ip(client),
-        user_agent=_text(agent, MAX_USER_AGENT),
-        service=_text(service, 64) or "anbao",
-        trace_id=_text(trace_id, MAX_TRACE_ID),
-        http=HttpInfo(method, _text(path, MAX_PATH), status),
-        resource=ResourceRef("route", r) if (r := _text(route, MAX_PATH)) else None,
+        event_id=event_id,
         stream=stream,
         sequence=sequence,
+        service=_text(service, 64) or "anbao",
+        action=f"api.{method.lower()}" if method in _METHODS else "api.other",
+        method=method,
+        path=_text(path, MAX_PATH),
+        status=_int(status),
+        route=_text(route, MAX_PATH),
+        duration=max(_int(duration_ns), 0) if duration_ns is not None else None,
+        ip=_ip(client),
+        agent=_text(agent, MAX_USER_AGENT),
+        trace_id=_text(trace_id, MAX_TRACE_ID),
+        user=(_text(subject, MAX_TEXT), _text(username, MAX_TEXT), role_names),
+        org=org if org.startswith("/") else "",
     )
-    return format_timestamp(timestamp), event.canonical_bytes()
+    return timestamp, document
+
+
+def _render(
+    *,
+    timestamp: str,
+    event_id: str,
+    stream: str,
+    sequence: int,
+    service: str,
+    action: str,
+    method: str,
+    path: str,
+    status: int,
+    route: str,
+    duration: int | None,
+    ip: str,
+    agent: str,
+    trace_id: str,
+    user: tuple[str, str, list[str]],
+    org: str,
+) -> bytes:
+    """The canonical bytes of a request event, written out directly.
+
+    Exactly ``AuditEvent(...).canonical_bytes()`` of the same facts (a property test checks it
+    byte for byte): the shipper expands every API request, and building the event object and
+    walking the generic writer cost it about 40 µs an event; this is a few. Keys in code-point
+    order, empty values left out, strings through the standard library's C escaper.
+    """
+    q = _escape
+    failed = status >= _FAILURE_FROM
+    out = [
+        f'{{"@timestamp":{q(timestamp)},"anbao":{{"schema_version":{SCHEMA_VERSION},'
+        f'"sequence":{sequence},"stream":{q(stream)}}},"ecs":{{"version":{q(ECS_VERSION)}}},'
+        f'"event":{{"action":{q(action)},"category":["web","api"]'
+    ]
+    if duration is not None:
+        out.append(f',"duration":{duration}')
+    out.append(f',"id":{q(event_id)},"kind":"event",')
+    if failed:
+        out.append(f'"outcome":"failure","reason":"HTTP {status}","type":["access","denied"]}}')
+    else:
+        out.append('"outcome":"success","type":["access"]}')
+    request = f'"request":{{"method":{q(method)}}},' if method else ""
+    out.append(f',"http":{{{request}"response":{{"status_code":{status}}}}}')
+    if org:
+        out.append(f',"organization":{{"path":{q(org)}}}')
+    if route:
+        out.append(f',"resource":{{"id":{q(route)},"type":"route"}}')
+    out.append(f',"service":{{"name":{q(service)}}}')
+    if ip:
+        out.append(f',"source":{{"ip":{q(ip)}}}')
+    if trace_id:
+        out.append(f',"trace":{{"id":{q(trace_id)}}}')
+    if path:
+        out.append(f',"url":{{"path":{q(path)}}}')
+    subject, username, roles = user
+    who = [
+        f'"{key}":{value}'
+        for key, value in (
+            ("id", q(subject) if subject else ""),
+            ("name", q(username) if username else ""),
+            ("roles", "[" + ",".join(map(q, roles)) + "]" if roles else ""),
+        )
+        if value
+    ]
+    if who:
+        out.append(',"user":{' + ",".join(who) + "}")
+    if agent:
+        out.append(f',"user_agent":{{"original":{q(agent)}}}')
+    out.append("}")
+    return "".join(out).encode("utf-8")
 
 
 def _text(value: object, limit: int) -> str:
@@ -203,6 +267,11 @@ def _int(value: object) -> int:
 def _ip(value: object) -> str:
     if not isinstance(value, str) or not value:
         return ""
+    return _normal_ip(value)
+
+
+@functools.lru_cache(maxsize=4096)  # requests come from few addresses; parsing one is ~3 µs
+def _normal_ip(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
     except ValueError:

@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from audit import request_record
 from audit.errors import AuditEventInvalid
@@ -315,3 +317,49 @@ def test_the_written_payload_is_the_json_of_the_facts(overrides: dict[str, Any])
         separators=(",", ":"),
     )  # fmt: skip
     assert payload.decode() == reference
+
+
+_TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
+
+
+@given(
+    service=st.text(st.characters(exclude_categories=("Cs",)), min_size=1, max_size=20),
+    method=st.sampled_from(["GET", "POST", "DELETE", "OPTIONS", "PATCH"]),
+    path=_TEXT,
+    status=st.integers(0, 999),
+    route=_TEXT,
+    duration_ns=st.none() | st.integers(0, 10**12),
+    client=st.sampled_from(["", "10.1.2.3", "::1", "2001:db8::7"]),
+    user_agent=_TEXT,
+    trace_id=_TEXT,
+    subject=_TEXT,
+    username=_TEXT,
+    roles=st.lists(_TEXT, max_size=4),
+    org_path=st.sampled_from(["", "/gd", "/gd/gz/\u5929\u6cb3"]),
+    sequence=st.integers(0, 2**40),
+)
+def test_the_direct_writer_is_the_models_canonical_form(sequence: int, **f: Any) -> None:
+    f = facts(**f)
+    event_id, _, document = expand(request_record.encode(**f), sequence)
+    failed = f["status"] >= 400
+    reference = AuditEvent.unchecked(
+        id=event_id,
+        timestamp=dt.datetime(1970, 1, 1, tzinfo=dt.UTC) + dt.timedelta(microseconds=f["time_us"]),
+        action=f"api.{f['method'].lower()}",
+        outcome=Outcome.FAILURE if failed else Outcome.SUCCESS,
+        category=("web", "api"),
+        type=("access", "denied") if failed else ("access",),
+        reason=f"HTTP {f['status']}" if failed else "",
+        duration_ns=f["duration_ns"],
+        user=UserInfo(f["subject"], f["username"], tuple(sorted(f["roles"]))),
+        org_path=f["org_path"],
+        source_ip=f["client"],
+        user_agent=f["user_agent"],
+        service=f["service"],
+        trace_id=f["trace_id"],
+        http=HttpInfo(f["method"], f["path"], f["status"]),
+        resource=ResourceRef("route", f["route"]) if f["route"] else None,
+        stream="api",
+        sequence=sequence,
+    )
+    assert document == reference.canonical_bytes()
