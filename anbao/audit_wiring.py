@@ -303,6 +303,7 @@ class AuditLifespan:
     async def process_shutdown(self, scope: object, event: object) -> None:
         del scope, event
         self._runtime.stop_shipping()
+        self._runtime.recorder.close_journal()
 
 
 @contextlib.contextmanager

@@ -338,6 +338,13 @@ class Recorder:
         """Build (see :meth:`event`) and record one event; returns it with its sequence."""
         return self.record_event(self.event(action, outcome, **fields))  # type: ignore[arg-type]
 
+    def close_journal(self) -> None:
+        """Finish this process's request-journal file: synced, cut to its written length and
+        unlocked, so the shipper can take it whole (at server shutdown; a later record starts a
+        new file)."""
+        if self._journal is not None:
+            self._journal.close()
+
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the threads."""
         if self._closed.is_set():

@@ -373,3 +373,20 @@ def test_reads_cross_steps_and_take_frames_larger_than_a_step(tmp_path: Path) ->
     assert chunk.records[-1][1] == b"y" * (300 << 10)
     assert (chunk.damaged, chunk.exhausted) == ([], True)
     assert chunk.end == journal.HEADER_BYTES + sum(map(len, many)) + len(big)
+
+
+def test_closing_the_journal_at_shutdown_hands_over_a_whole_file(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path, fsync=FsyncPolicy.INTERVAL)
+    recorder = Recorder(spool)
+    try:
+        asyncio.run(recorder.arecord_compact("api", payload(0)))
+        recorder.close_journal()
+        (path,) = journal.files(spool.journal_dir)
+        assert path.stat().st_size == journal.HEADER_BYTES + len(frames(1)[0])
+        assert spool.absorb_journal() == 1
+        assert journal.files(spool.journal_dir) == []
+        asyncio.run(recorder.arecord_compact("api", payload(1)))  # a later record: a new file
+        assert spool.absorb_journal() == 1
+    finally:
+        recorder.close()
+        spool.close()
