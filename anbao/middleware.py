@@ -177,7 +177,7 @@ class RequestContextMiddleware:
                 address,
                 None if principal is None else principal.subject,
             )
-        if auditor is not None and method != "OPTIONS" and path not in auditor.skip_paths:
+        if auditor is not None and auditor.audits(method, path):
             waiting = auditor(
                 method,
                 path,

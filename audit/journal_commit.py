@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import functools
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from audit import journal
 from audit.errors import AuditError
@@ -22,8 +22,9 @@ _Group = list[tuple[bytes, "asyncio.Future[None]"]]
 
 
 class JournalGroupCommit:
-    """``fallback(stream, payload)`` records a frame another way when the journal cannot be
-    written at all (no file can be created); a failed sync fails the group's requests."""
+    """``fallback(stream, payload, future)`` records a frame another way, settling ``future``,
+    when the journal cannot be written at all (no file can be created); a failed sync fails the
+    group's requests."""
 
     def __init__(
         self,
@@ -31,7 +32,7 @@ class JournalGroupCommit:
         pool: concurrent.futures.Executor,
         delay: float = 0.0,
         *,
-        fallback: Callable[[str, bytes], Awaitable[object]],
+        fallback: Callable[[str, bytes, asyncio.Future[None]], None],
     ) -> None:
         self._writer = writer
         self._pool = pool
@@ -62,7 +63,7 @@ class JournalGroupCommit:
         except AuditError:
             records = journal.parse(data).records
             for (stream, payload), (_, future) in zip(records, group, strict=True):
-                _follow(future, asyncio.ensure_future(self._fallback(stream, payload)))
+                self._fallback(stream, payload, future)
             return
         self._syncing.add(loop)
         synced = loop.run_in_executor(self._pool, self._writer.sync)
@@ -75,18 +76,6 @@ class JournalGroupCommit:
         _settle(group, synced.exception())
         if self._waiting.get(loop):
             self._write(loop)
-
-
-def _follow(target: asyncio.Future[None], source: asyncio.Future[object]) -> None:
-    def copy(done: asyncio.Future[object]) -> None:
-        if not target.done():
-            exc = done.exception()
-            if exc is None:
-                target.set_result(None)
-            else:
-                target.set_exception(exc)
-
-    source.add_done_callback(copy)
 
 
 def _settle(group: _Group, exc: BaseException | None) -> None:

@@ -48,9 +48,13 @@ class RequestAuditor:
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
         self._record = recorder.record_compact
-        self.skip_paths = frozenset(skip_paths)
+        self._skip = frozenset(skip_paths)
         self._service = recorder.service if service is None else service
         self._wall_clock_ns = wall_clock_ns
+
+    def audits(self, method: str, path: str) -> bool:
+        """Whether a request is audited (not a skipped path, not a CORS preflight)."""
+        return method != "OPTIONS" and path not in self._skip
 
     def __call__(  # noqa: PLR0917 - one positional call per request, the hot path
         self,
@@ -113,7 +117,6 @@ class AuditMiddleware:
         self.auditor = RequestAuditor(
             recorder, skip_paths=skip_paths, service=service, wall_clock_ns=wall_clock_ns
         )
-        self._skip = self.auditor.skip_paths
         self._started = started_attribute
         self._clock_ns = clock_ns
 
@@ -127,7 +130,7 @@ class AuditMiddleware:
         del resource, req_succeeded
         path = req.path
         method = req.method
-        if path in self._skip or method == "OPTIONS":
+        if not self.auditor.audits(method, path):
             return
         context = req.context
         started = getattr(context, self._started, None)

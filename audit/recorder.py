@@ -67,7 +67,6 @@ class Recorder:
         sealer: EventSealer | None = None,
         service: str = "anbao",
         group_delay: float = 0.0,
-        use_journal: bool = True,
     ) -> None:
         self.spool = spool
         #: How long the event loop gathers async events into one spool transaction: a little
@@ -91,7 +90,7 @@ class Recorder:
         #: Compact request records go to the request journal (:mod:`audit.journal`) while the
         #: spool has room; ``always`` keeps one spool transaction per event.
         self._journal: journal.JournalWriter | None = None
-        if use_journal and spool.config.fsync is not FsyncPolicy.ALWAYS:
+        if spool.config.fsync is not FsyncPolicy.ALWAYS:
             self._journal = journal.JournalWriter(spool.journal_dir)
         self._journal_open = True  # spool and journal below capacity (re-read periodically)
         self._journal_groups: JournalGroupCommit | None = None
@@ -238,9 +237,11 @@ class Recorder:
             log.warning("audit request journal unavailable; recording through the spool")
         self._journal_open = False
 
-    def _spool_instead(self, stream: str, payload: bytes) -> asyncio.Future[Any]:
+    def _spool_instead(self, stream: str, payload: bytes, future: asyncio.Future[None]) -> None:
+        """The batch journal's fallback: the record goes through the spool, ``future`` follows."""
         self._journal_failed()
-        return self._group(CompactRecord(stream, payload))
+        chained = self._group(CompactRecord(stream, payload))
+        chained.add_done_callback(functools.partial(_copy_result, future))
 
     async def arecord_compact(self, stream: str, payload: bytes) -> None:
         """:meth:`record_compact`, awaited."""
@@ -416,7 +417,7 @@ class Recorder:
         except AuditError:
             self._journal_open = False  # spool transactions report the error to producers
             return
-        self._journal_open = stats.pending_bytes + stats.journal_bytes < stats.capacity_bytes
+        self._journal_open = stats.fill_ratio < 1.0
 
     def _sync_all(self) -> None:
         with contextlib.suppress(AuditError):
