@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
+import functools
 import logging
 import os
 import signal
@@ -27,6 +28,7 @@ from prometheus_client.registry import Collector
 
 from anbao.metrics import Metrics
 from anbao.settings import Environment, Settings
+from audit import journal
 from audit.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.errors import AuditEventInvalid
 from audit.integrity_setup import build_field_cipher
@@ -35,6 +37,7 @@ from audit.model import AuditEvent, EventKind, Outcome, UserInfo, event_from_doc
 from audit.pipeline import Shipper
 from audit.ports import AuditStore, EventSealer
 from audit.recorder import Recorder, install
+from audit.serving_load import ServingLoad
 from audit.spool import Spool, SpoolConfig, SpoolStats
 from audit.sqlite import SqliteAuditStore
 
@@ -136,7 +139,14 @@ def build_audit_runtime(
 
     return AuditRuntime(
         recorder,
-        Shipper(spool, store, on_alarm=alarm, maintenance=retention_task(settings, store)),
+        Shipper(
+            spool,
+            store,
+            on_alarm=alarm,
+            maintenance=retention_task(settings, store),
+            load=ServingLoad(functools.partial(journal.writer_pids, spool.journal_dir)),
+            defer_seconds=settings.audit.ship_defer_seconds,
+        ),
         ship_in_subprocess=settings.audit.ship_in_subprocess,
     )
 

@@ -185,7 +185,9 @@ class RequestContextMiddleware:
                 status,
                 elapsed_ns,
                 address,
-                req.user_agent or "",
+                header_map(req).get(
+                    b"user-agent"
+                ),  # Falcon's user_agent: an absent header raises and is caught
                 request_id or "",
                 principal,
             )

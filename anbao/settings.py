@@ -134,6 +134,10 @@ class AuditSettings:
     #: Niceness (0-19) of that child process: under a burst the CPU goes to serving requests
     #: first while the spool absorbs the backlog; the shipper catches up when the load drops.
     shipper_nice: int = 10
+    #: While a serving process is busy the shipper holds off (the records are durable in the
+    #: journal or spool already), at most this long after it last caught up and only while the
+    #: spool is below half its alarm ratio: bursts are served at full rate (0: never hold off).
+    ship_defer_seconds: float = 5.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -306,6 +310,8 @@ class Settings:
         _check_range("server.workers", self.server.workers, 1, 64)
         _check_range("server.max_body_bytes", self.server.max_body_bytes, 1024, 1 << 30)
         _check_range("audit.shipper_nice", self.audit.shipper_nice, 0, 19)
+        if not 0 <= self.audit.ship_defer_seconds <= 60:  # noqa: PLR2004 - a minute at most
+            raise SettingsError("audit.ship_defer_seconds", "must be between 0 and 60")
         _check_range(
             "audit_integrity.head_every_events", self.audit_integrity.head_every_events, 1, 1 << 30
         )

@@ -38,8 +38,9 @@ import secrets
 import struct
 import threading
 import time
+import weakref
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Final, Literal
 
@@ -56,12 +57,13 @@ SUFFIX: Final = ".jnl"
 _ZEROS: Final = bytes(4)
 _READ_STEP: Final = 256 << 10
 
-_fork_generation = 0
+#: Every writer of this process, so that a forked child can let go of its parent's files.
+_writers: weakref.WeakSet[JournalWriter] = weakref.WeakSet()
 
 
 def _forked() -> None:
-    global _fork_generation  # noqa: PLW0603 - how writers notice they are in a forked child
-    _fork_generation += 1
+    for writer in list(_writers):
+        writer._leave_to_parent()  # the fork hook is part of the writer
 
 
 os.register_at_fork(after_in_child=_forked)
@@ -93,41 +95,56 @@ class JournalWriter:
         self.directory = directory
         self._file_bytes = max(file_bytes, HEADER_BYTES + _HEAD.size + MAX_BODY)
         self._current: _Mapped | None = None
+        #: The current file's mapping, its position where the next frame goes; ``None`` until
+        #: the first write (and in a forked child until its first write).
         self._view: mmap.mmap | None = None
-        self._end = 0
-        self._capacity = 0  # nothing mapped yet: the first write opens a file
-        self._generation = _fork_generation
         self._directory_synced = True
         self._retired: list[_Mapped] = []
         self._retired_lock = threading.Lock()
+        _writers.add(self)
 
     def write(self, data: bytes) -> None:
         """Append whole frames (a copy into the page cache); ``sync`` makes them reach the disk.
 
-        Raises :class:`AuditSpoolError` if no journal file can be had; nothing was written.
+        One call into ``mmap.write``, which copies at the mapping's position or, if the frames
+        do not fit, raises without copying anything. Raises :class:`AuditSpoolError` if no
+        journal file can be had; nothing was written.
         """
-        start = self._end
-        end = start + len(data)
-        view = self._view
-        if end > self._capacity or self._generation != _fork_generation or view is None:
-            view = self._open_next()
-            start, end = HEADER_BYTES, HEADER_BYTES + len(data)
-        view[start:end] = data
-        self._end = end
+        try:
+            self._view.write(data)  # type: ignore[union-attr]
+        except (AttributeError, ValueError):  # no file yet, or this one is full
+            self._open_next().write(data)
+
+    def appender(self, stream: str) -> Callable[[bytes], None]:
+        """``write(frame(stream tag, payload))`` for one stream in one call: the tag and its
+        CRC computed once (the request path appends a record per request)."""
+        tag = stream.encode() + b"\0"
+        head = struct.Struct(f"<4sII{len(tag)}s").pack
+        tag_crc = zlib.crc32(tag)
+        crc32 = zlib.crc32
+
+        def append(payload: bytes) -> None:
+            data = head(MAGIC, len(tag) + len(payload), crc32(payload, tag_crc), tag) + payload
+            try:
+                self._view.write(data)  # type: ignore[union-attr]
+            except (AttributeError, ValueError):  # as in write()
+                self._open_next().write(data)
+
+        return append
 
     def publish(self) -> None:
         """Write into the file's header how far it is written (for the spool's fill)."""
         current = self._current
         if current is not None:
             with contextlib.suppress(ValueError):  # closed meanwhile (shutdown)
-                _FILE_HEAD.pack_into(current.view, 0, FILE_MAGIC, self._end)
+                _FILE_HEAD.pack_into(current.view, 0, FILE_MAGIC, current.view.tell())
 
     def sync(self) -> None:
         """Make what is written durable on disk (``msync``); close the files left behind."""
-        current, end = self._current, self._end
+        current = self._current
         try:
             if current is not None:
-                _FILE_HEAD.pack_into(current.view, 0, FILE_MAGIC, end)
+                _FILE_HEAD.pack_into(current.view, 0, FILE_MAGIC, current.view.tell())
                 current.view.flush()
             if not self._directory_synced:
                 self._directory_synced = True
@@ -155,15 +172,27 @@ class JournalWriter:
 
     def _retire(self) -> None:
         current, self._current, self._view = self._current, None, None
-        if current is not None and self._generation == _fork_generation:
-            current.written = self._end
+        if current is not None:
+            current.written = current.view.tell()
             with self._retired_lock:
                 self._retired.append(current)
-        self._capacity = 0
+
+    def _leave_to_parent(self) -> None:
+        """In a forked child: the files open at the fork are the parent's to write, sync and
+        close. The child drops its copies (its descriptors too, or the parent's lock would
+        outlive the parent) and starts a file of its own at its first write."""
+        inherited = [self._current, *self._retired]
+        self._current, self._view, self._retired = None, None, []
+        self._retired_lock = threading.Lock()  # another thread may have held it at the fork
+        for mapped in inherited:
+            if mapped is not None:
+                with contextlib.suppress(OSError, ValueError):
+                    mapped.view.close()  # the child's mapping only
+                with contextlib.suppress(OSError):
+                    os.close(mapped.fd)
 
     def _open_next(self) -> mmap.mmap:
-        self._retire()  # in a forked child: the parent's file is the parent's to close
-        self._generation = _fork_generation
+        self._retire()
         fd = -1
         try:
             self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
@@ -174,6 +203,7 @@ class JournalWriter:
             os.posix_fallocate(fd, 0, self._file_bytes)
             view = mmap.mmap(fd, self._file_bytes)
             _FILE_HEAD.pack_into(view, 0, FILE_MAGIC, HEADER_BYTES)
+            view.seek(HEADER_BYTES)
             temporary.rename(self.directory / f"{name}{SUFFIX}")
         except OSError as exc:
             if fd >= 0:
@@ -182,7 +212,7 @@ class JournalWriter:
                     temporary.unlink()
             raise AuditSpoolError("The audit request journal cannot be created.") from exc
         self._current = _Mapped(fd, view, HEADER_BYTES)
-        self._view, self._end, self._capacity = view, HEADER_BYTES, self._file_bytes
+        self._view = view
         self._directory_synced = False
         return view
 
@@ -289,6 +319,16 @@ def files(directory: Path) -> list[Path]:
     except (FileNotFoundError, NotADirectoryError):  # nothing journaled (yet, or ever)
         return []
     return sorted(paths, key=lambda p: [*p.name.split("-")[1:2], p.name])
+
+
+def writer_pids(directory: Path) -> set[int]:
+    """The processes that wrote the journal files there (a file's name starts with its pid)."""
+    pids = set()
+    for path in files(directory):
+        head = path.name.split("-", 1)[0]
+        if head.isdigit():
+            pids.add(int(head))
+    return pids
 
 
 @contextlib.contextmanager

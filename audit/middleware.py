@@ -8,8 +8,8 @@ blocking the event loop: group commit per loop iteration, fsync on the recorder'
 spool refuses (full under the ``fail`` policy, or a disk error), the response becomes 503
 ``audit_spool_full``/``audit_spool_error``.
 
-On the request path only the raw facts are captured, in the compact form of
-:mod:`audit.request_record`; the canonical event is built when the shipper reads the spool.
+On the request path only the raw facts are captured (:func:`audit.request_record.capture`);
+the canonical event is built when the shipper reads them.
 
 The audit package does not import ``iam``: the principal is read by attribute name
 (``subject``, ``username``, ``roles``, ``org_path``) from ``req.context.principal``.
@@ -17,6 +17,7 @@ The audit package does not import ``iam``: the principal is read by attribute na
 
 from __future__ import annotations
 
+import marshal
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -26,6 +27,8 @@ import falcon.asgi
 
 from audit import request_record
 from audit.recorder import Recorder
+
+_dumps = marshal.dumps
 
 
 class RequestAuditor:
@@ -47,7 +50,7 @@ class RequestAuditor:
         service: str | None = None,
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
-        self._record = recorder.record_compact
+        self._record = recorder.record_captured
         self._skip = frozenset(skip_paths)
         self._service = recorder.service if service is None else service
         self._wall_clock_ns = wall_clock_ns
@@ -64,35 +67,28 @@ class RequestAuditor:
         status: int,
         duration_ns: int | None,
         client: str,
-        user_agent: str,
+        user_agent: str | bytes | None,
         trace_id: str,
         principal: Any,
     ) -> Awaitable[object] | None:
-        if principal is None:
-            subject = username = org = ""
-            roles: list[str] = []
-        else:
-            subject = str(getattr(principal, "subject", "") or "")
-            username = str(getattr(principal, "username", "") or "")
-            roles = [str(r) for r in getattr(principal, "roles", ()) or ()]
-            org = str(getattr(principal, "org_path", "") or "")
-        payload = request_record.encode(
-            service=self._service,
-            time_us=self._wall_clock_ns() // 1000,
-            method=method,
-            path=path,
-            status=status,
-            route=route,
-            duration_ns=duration_ns,
-            client=client,
-            user_agent=user_agent,
-            trace_id=trace_id,
-            subject=subject,
-            username=username,
-            roles=roles,
-            org_path=org,
-        )
-        return self._record(request_record.STREAM, payload)
+        """``user_agent`` may be the raw header value (bytes, read as Latin-1 as ASGI does)."""
+        who = None
+        if principal is not None:
+            who = (
+                str(getattr(principal, "subject", "") or ""),
+                str(getattr(principal, "username", "") or ""),
+                tuple(str(r) for r in getattr(principal, "roles", ()) or ()),
+                str(getattr(principal, "org_path", "") or ""),
+            )
+        facts = (request_record.CAPTURE, self._service, self._wall_clock_ns(), method, path,
+                 route, status, duration_ns, client, user_agent, trace_id, who)  # fmt: skip
+        try:  # request_record.capture(facts), its usual case inline (the hot path)
+            payload = _dumps(facts, request_record.MARSHAL_VERSION)
+        except ValueError:
+            payload = b""
+        if not 0 < len(payload) <= request_record.MAX_CAPTURE:
+            payload = request_record.capture(facts)
+        return self._record(payload)
 
 
 class AuditMiddleware:

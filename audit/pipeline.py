@@ -8,6 +8,10 @@ twice after a crash is stored once: at-least-once delivery, exactly-once in the 
 Each round first moves the API middleware's request journal into the spool
 (:meth:`audit.spool.Spool.absorb_journal`).
 
+While a serving process is busy (:class:`audit.serving_load.ServingLoad`) the background shipper
+holds off, at most ``defer_seconds`` after it last found the spool empty and only while the spool
+is below half its alarm ratio: a burst is served at the full rate and shipped right after it.
+
 While the store is down the spool grows; the shipper retries with capped exponential backoff and
 raises an alarm (log line, metric, an ``audit.spool.alarm`` self-event) once the spool passes
 ``alarm_ratio`` of its capacity — before it is full and producers start to block.
@@ -24,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Final
+from typing import IO, Final, Protocol
 
 from audit.errors import AuditError, AuditStoreUnavailable
 from audit.ports import AuditStore, DeliveryObserver, RawDocument
@@ -33,6 +37,12 @@ from audit.spool import Spool, SpooledRecord, SpoolStats
 log = logging.getLogger("anbao.audit.pipeline")
 
 _BACKOFF_MAX: Final = 5.0
+#: How often a holding-off shipper looks again whether the serving processes are still busy.
+_DEFER_POLL: Final = 0.2
+
+
+class Load(Protocol):
+    def busy(self) -> bool: ...
 
 
 @dataclasses.dataclass(slots=True)
@@ -63,6 +73,8 @@ class Shipper:
         maintenance: Callable[[], None] | None = None,
         maintenance_every: float = 3600.0,
         monotonic: Callable[[], float] = time.monotonic,
+        load: Load | None = None,
+        defer_seconds: float = 0.0,
     ) -> None:
         self.spool = spool
         self.store = store
@@ -80,6 +92,9 @@ class Shipper:
         self._maintenance_every = maintenance_every
         self._monotonic = monotonic
         self._next_maintenance = 0.0
+        self._load = load
+        self._defer_seconds = defer_seconds
+        self._caught_up = monotonic()  # when ship_once last found nothing to ship
         #: Called with the records the store holds now, before they leave the spool (tamper
         #: evidence logs their leaves here: ``IntegrityService.append_records``). It must be
         #: idempotent — after a crash the same records come again. If it raises, the batch stays
@@ -193,6 +208,15 @@ class Shipper:
             self._alarmed = False
         return stats
 
+    def _holding_off(self) -> bool:
+        """Whether to leave the CPU to busy serving processes for now (see the module doc)."""
+        if self._load is None or self._monotonic() - self._caught_up >= self._defer_seconds:
+            return False
+        if not self._load.busy():
+            return False
+        stats = self.check_alarm()
+        return stats.fill_ratio < self.spool.config.alarm_ratio / 2
+
     def maybe_maintain(self) -> bool:
         """Run the periodic maintenance (retention) when due; only the lock holder calls it."""
         now = self._monotonic()
@@ -227,10 +251,14 @@ class Shipper:
                 self._stop.wait(1.0)
                 continue
             try:
+                if self._holding_off():
+                    self._stop.wait(_DEFER_POLL)
+                    continue
                 shipped = self.ship_once()
                 backoff = 0.1
                 self.check_alarm()
                 if shipped == 0:
+                    self._caught_up = self._monotonic()
                     self.maybe_maintain()
             except Exception as exc:  # noqa: BLE001 - the shipper thread must never die
                 self.counters.store_failures += 1

@@ -21,7 +21,7 @@ import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, Final
 
-from audit import journal
+from audit import journal, request_record
 from audit.errors import AuditError, AuditSpoolError, AuditSpoolFull
 from audit.ids import new_event_id
 from audit.journal_commit import JournalGroupCommit
@@ -92,7 +92,11 @@ class Recorder:
         self._journal: journal.JournalWriter | None = None
         if spool.config.fsync is not FsyncPolicy.ALWAYS:
             self._journal = journal.JournalWriter(spool.journal_dir)
-        self._journal_open = True  # spool and journal below capacity (re-read periodically)
+        #: Spool and journal below capacity (re-read periodically); never true without a journal.
+        self._journal_open = self._journal is not None
+        self._append_request = (
+            self._journal.appender(request_record.STREAM) if self._journal is not None else None
+        )
         self._journal_groups: JournalGroupCommit | None = None
         if self._journal is not None and spool.config.fsync is not FsyncPolicy.INTERVAL:
             self._journal_groups = JournalGroupCommit(
@@ -230,6 +234,25 @@ class Recorder:
                 return None
         return self._group(CompactRecord(stream, payload))
 
+    def record_captured(self, payload: bytes) -> Awaitable[object] | None:
+        """:meth:`record_compact` of the API middleware's record as captured on the request
+        path (:func:`audit.request_record.capture`): the journal keeps the captured bytes,
+        the spool the compact form it is turned into (here when the spool takes the record,
+        else when the shipper moves it from the journal)."""
+        append = self._append_request
+        if self._journal_open and append is not None:
+            if self._journal_groups is None:
+                try:
+                    append(payload)
+                except AuditSpoolError:
+                    self._journal_failed()
+                else:
+                    return None
+            else:
+                tag = request_record.STREAM.encode() + b"\0"
+                return self._journal_groups.submit(journal.frame(tag, payload))
+        return self.record_compact(request_record.STREAM, request_record.from_capture(payload))
+
     def _journal_failed(self) -> None:
         """The journal cannot be written (no file can be had): records take the spool path
         until the next fill check tries the journal again."""
@@ -240,7 +263,7 @@ class Recorder:
     def _spool_instead(self, stream: str, payload: bytes, future: asyncio.Future[None]) -> None:
         """The batch journal's fallback: the record goes through the spool, ``future`` follows."""
         self._journal_failed()
-        chained = self._group(CompactRecord(stream, payload))
+        chained = self._group(CompactRecord(stream, request_record.compact_form(payload)))
         chained.add_done_callback(functools.partial(_copy_result, future))
 
     async def arecord_compact(self, stream: str, payload: bytes) -> None:
@@ -356,6 +379,7 @@ class Recorder:
         self._group_pool.shutdown(wait=True)
         if self._maintainer is not None:
             self._maintainer.join(timeout)
+        self._journal_open = False
         if self._journal is not None:
             self._journal.close()
 

@@ -25,6 +25,7 @@ import hashlib
 import ipaddress
 import json
 import json.encoder
+import marshal
 from collections.abc import Callable, Sequence
 from typing import Any, Final
 
@@ -54,6 +55,16 @@ MAX_TEXT: Final = 1024
 _FIELDS: Final = 15  # the length of an "r1" payload
 _TIME_US: Final = 2  # where its time is
 
+#: First element of a captured record (the request journal's form, :func:`capture`).
+CAPTURE: Final = "c1"
+#: ``marshal``'s format 4 (Python 3.4 onwards), named so a later default cannot change it.
+MARSHAL_VERSION: Final = 4
+#: A captured record longer than this is captured again with its fields bounded.
+MAX_CAPTURE: Final = 8 << 10
+_CAPTURE_FIELDS: Final = 12
+_PRINCIPAL_FIELDS: Final = 4
+
+_dumps = marshal.dumps
 _quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 _escape: Callable[[str], str] = json.encoder.encode_basestring  # as the canonical writer does
 _EPOCH: Final = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
@@ -91,6 +102,107 @@ def encode(
         f"{q(user_agent[:MAX_USER_AGENT])},{q(trace_id[:MAX_TRACE_ID])},{q(subject[:MAX_TEXT])},"
         f"{q(username[:MAX_TEXT])},[{roles_json}],{q(org_path[:MAX_PATH])}]"
     ).encode("ascii")
+
+
+Facts = tuple[Any, ...]
+
+
+def capture(facts: Facts) -> bytes:
+    """A request's facts as the request journal keeps them: ``marshal`` bytes of a flat tuple.
+
+    ``(CAPTURE, service, time_ns, method, path, route, status, duration_ns, client, user_agent,
+    trace_id, principal)``, ``principal`` being ``None`` or ``(subject, username, roles,
+    org_path)``; ``user_agent`` may be the raw header bytes. Why ``marshal``: it is one C call,
+    a fifth of the JSON writer of :func:`encode`, and this runs on every request inside the
+    serving process, where the request's own work is a few tens of µs. Its bytes are read back
+    only by :func:`from_capture`, from a CRC-checked frame of a file only this service's user
+    can write (``audit.journal``), and only as plain builtin values (checked there); they live
+    seconds, until the shipper moves them into the spool as :func:`encode`'s JSON.
+    """
+    try:
+        payload = _dumps(facts, MARSHAL_VERSION)
+    except ValueError:  # a value of a subclass (marshal takes exact builtin types only)
+        return _dumps(_bounded(facts), MARSHAL_VERSION)
+    if len(payload) > MAX_CAPTURE:
+        return _dumps(_bounded(facts), MARSHAL_VERSION)
+    return payload
+
+
+def _bounded(facts: Facts) -> Facts:
+    """The facts with every text cut to its bound and every value of a builtin type."""
+    (layout, service, time_ns, method, path, route, status, duration_ns, client, agent,
+     trace_id, principal) = facts  # fmt: skip
+    who = None
+    if principal is not None:
+        subject, username, roles, org = principal
+        who = (
+            _plain(subject, MAX_TEXT),
+            _plain(username, MAX_TEXT),
+            tuple(_plain(r, MAX_TEXT) for r in tuple(roles)[:64]),
+            _plain(org, MAX_PATH),
+        )
+    return (
+        str(layout), _plain(service, 64), int(time_ns), _plain(method, MAX_METHOD),
+        _plain(path, MAX_PATH), _plain(route, MAX_PATH), int(status),
+        None if duration_ns is None else int(duration_ns), _plain(client, 64),
+        _plain(agent, MAX_USER_AGENT), _plain(trace_id, MAX_TRACE_ID), who,
+    )  # fmt: skip
+
+
+def _plain(value: object, limit: int) -> str:
+    if isinstance(value, bytes):
+        value = value.decode("latin-1")  # how ASGI servers and Falcon read header values
+    return str(value or "")[:limit]
+
+
+def from_capture(payload: bytes) -> bytes:
+    """The compact spool payload (:func:`encode`) of a captured record (:func:`capture`).
+
+    Raises :class:`AuditEventInvalid` for bytes that are not a captured record.
+    """
+    try:
+        facts = marshal.loads(payload)  # noqa: S302 - our own frames only; see capture()
+    except (ValueError, EOFError, TypeError) as exc:
+        raise AuditEventInvalid("A captured request record is not readable.") from exc
+    if not (type(facts) is tuple and len(facts) == _CAPTURE_FIELDS and facts[0] == CAPTURE):
+        raise AuditEventInvalid("Not a captured request record.")
+    (_, service, time_ns, method, path, route, status, duration_ns, client, agent, trace_id,
+     principal) = facts  # fmt: skip
+    subject = username = org = ""
+    roles: Sequence[str] = ()
+    if principal is not None:
+        if type(principal) is not tuple or len(principal) != _PRINCIPAL_FIELDS:
+            raise AuditEventInvalid("A captured request record's principal is not readable.")
+        subject, username, roles, org = principal
+        roles = roles if type(roles) is tuple else ()
+    return encode(
+        service=_str(service),
+        time_us=_int(time_ns) // 1000,
+        method=_str(method),
+        path=_str(path),
+        status=_int(status),
+        route=_str(route),
+        duration_ns=duration_ns if duration_ns is None else _int(duration_ns),
+        client=_str(client),
+        user_agent=_str(agent),
+        trace_id=_str(trace_id),
+        subject=_str(subject),
+        username=_str(username),
+        roles=[r for r in roles if type(r) is str],
+        org_path=_str(org),
+    )
+
+
+def compact_form(payload: bytes) -> bytes:
+    """A request journal's record as the spool stores it: captured ones turned into
+    :func:`encode`'s form, compact ones as they are."""
+    return payload if payload.startswith(PREFIX) else from_capture(payload)
+
+
+def _str(value: object) -> str:
+    if type(value) is bytes:
+        return value.decode("latin-1")
+    return value if type(value) is str else ""
 
 
 def group(payloads: Sequence[bytes]) -> bytes:

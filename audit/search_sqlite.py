@@ -3,7 +3,7 @@
 Reads use their own connection per thread (WAL lets readers run beside the writer), so a long
 search never holds the store's write lock. :func:`ensure_schema` adds what search needs to the
 store's database once: the per-field FTS5 table with its triggers (backfilled for rows written
-before it existed) and expression indexes for the fields analysts filter on most.
+before it existed) and indexes on the stored-field columns analysts filter on most.
 """
 
 from __future__ import annotations
@@ -18,7 +18,13 @@ from typing import Any
 
 from audit.errors import AuditStoreUnavailable
 from audit.query_es import FREE_TEXT_FIELDS
-from audit.query_sql import SqlLayout, compile_where, fts_schema, register_functions
+from audit.query_sql import (
+    STORED_FIELDS,
+    SqlLayout,
+    compile_where,
+    fts_schema,
+    register_functions,
+)
 from audit.search_model import (
     TOP_FIELDS,
     TOTAL_CAP,
@@ -29,39 +35,62 @@ from audit.search_model import (
     bucket_key,
 )
 
-_INDEXED = ("event.outcome", "source.ip", "organization.path")
+#: ``PRAGMA user_version`` of a store :func:`ensure_schema` has brought up to date. 2: stored
+#: fields in plain columns, FTS rows written by the store (1 and 0: triggers and expressions).
+SCHEMA_VERSION = 2
 
 
 def ensure_schema(path: str | Path, layout: SqlLayout | None = None) -> None:
-    """Create the search FTS table, its triggers and indexes if missing (idempotent)."""
+    """Create the search FTS table, its triggers and indexes if missing, and bring a store
+    written by an earlier version up to date (idempotent; rows already there are indexed)."""
     layout = layout or SqlLayout()
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
     try:
-        exists = conn.execute(
-            "SELECT 1 FROM sqlite_master WHERE name = ?", (layout.fts,)
-        ).fetchone()
         conn.execute("BEGIN IMMEDIATE")
+        if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
+            _upgrade(conn, layout)
         for statement in fts_schema(layout):
             conn.execute(statement)
-        for field in _INDEXED:
-            name = f"{layout.table}_{field.replace('.', '_')}"
+        for field in STORED_FIELDS:
+            column = layout.column(field)
             conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {name} ON {layout.table}({layout.column(field)})"
+                f"CREATE INDEX IF NOT EXISTS {layout.table}_{column} ON {layout.table}({column})"
             )
-        if not exists:
-            cols = ", ".join(f"c{i}" for i in range(len(FREE_TEXT_FIELDS)))
-            values = ", ".join(
-                f"json_extract({layout.doc}, {layout.path(f)})" for f in FREE_TEXT_FIELDS
-            )
-            conn.execute(
-                f"INSERT INTO {layout.fts}(rowid, {cols}) "  # noqa: S608 - layout identifiers
-                f"SELECT rowid, {values} FROM {layout.table}"
-            )
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
         conn.execute("COMMIT")
     except sqlite3.Error as exc:
         raise AuditStoreUnavailable("The embedded audit database cannot be prepared.") from exc
     finally:
         conn.close()
+
+
+def _upgrade(conn: sqlite3.Connection, layout: SqlLayout) -> None:
+    """From the trigger-maintained layout: stored-field columns added and filled, the old
+    expression indexes and insert trigger dropped, the FTS table filled if it is new."""
+    t, fts = layout.table, layout.fts
+    fts_existed = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (fts,)).fetchone()
+    have = {row[1] for row in conn.execute(f"PRAGMA table_info({t})")}
+    for field in STORED_FIELDS:
+        column = layout.column(field)
+        conn.execute(f"DROP INDEX IF EXISTS {t}_{field.replace('.', '_')}")
+        if column not in have:
+            conn.execute(f"ALTER TABLE {t} ADD COLUMN {column}")
+            conn.execute(
+                f"UPDATE {t} SET {column} = json_extract({layout.doc}, {layout.path(field)})"  # noqa: S608 - layout identifiers
+            )
+    conn.execute(f"DROP TRIGGER IF EXISTS {fts}_ai")
+    conn.execute(f"DROP TRIGGER IF EXISTS {fts}_au")  # recreated with the stored fields
+    if not fts_existed:
+        for statement in fts_schema(layout)[:1]:
+            conn.execute(statement)
+        cols = ", ".join(f"c{i}" for i in range(len(FREE_TEXT_FIELDS)))
+        values = ", ".join(
+            f"json_extract({layout.doc}, {layout.path(f)})" for f in FREE_TEXT_FIELDS
+        )
+        conn.execute(
+            f"INSERT INTO {fts}(rowid, {cols}) "  # noqa: S608 - layout identifiers
+            f"SELECT rowid, {values} FROM {t}"
+        )
 
 
 class SqliteSearch:

@@ -73,6 +73,8 @@ class Spool:
         self.config = config
         self._sleep = sleep
         self._lock = threading.Lock()
+        #: Whether this handle committed since its last checkpoint (see :meth:`checkpoint`).
+        self._unsynced = False
         try:
             config.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
@@ -154,6 +156,7 @@ class Spool:
                 try:
                     yield db
                     db.execute("COMMIT")
+                    self._unsynced = True
                 except BaseException:
                     if db.in_transaction:
                         db.execute("ROLLBACK")
@@ -295,7 +298,15 @@ class Spool:
         return len(chunk.records)
 
     def _store_chunk(self, name: str, chunk: journal.Chunk) -> None:
-        items = [CompactRecord(stream, payload) for stream, payload in chunk.records]
+        items: list[AuditEvent | CompactRecord] = []
+        dead = [
+            (span, f"damaged request journal bytes at {name}:{at}") for at, span in chunk.damaged
+        ]
+        for stream, payload in chunk.records:
+            try:
+                items.append(CompactRecord(stream, request_record.compact_form(payload)))
+            except AuditEventInvalid as exc:  # a verified frame, but not a record we wrote
+                dead.append((payload, f"{exc.detail} ({name})"))
         with self._transaction("The audit spool cannot take the request journal.") as db:
             (stored,) = db.execute(
                 "SELECT coalesce(max(offset), 0) FROM journals WHERE name=?", (name,)
@@ -307,10 +318,7 @@ class Spool:
             db.executemany(
                 "INSERT INTO dead(event_id, stream, seq, ts, doc, reason) "
                 "VALUES ('', '', NULL, '', ?, ?)",
-                [
-                    (span, f"damaged request journal bytes at {name}:{at}")
-                    for at, span in chunk.damaged
-                ],
+                dead,
             )
             db.execute(
                 "INSERT INTO journals(name, offset, updated) VALUES (?,?,?) "
@@ -349,12 +357,20 @@ class Spool:
         return sum(max(0, end - max(read.get(name, 0), start)) for name, end in sizes.items())
 
     def checkpoint(self) -> None:
-        """Fsync the WAL (the ``interval`` policy calls this on a timer)."""
+        """Fsync the WAL (the ``interval`` policy calls this on a timer) if this handle wrote.
+
+        A handle that only reads (the serving process while its records go to the request
+        journal) leaves the checkpoint to the writers: copying the shipper's WAL pages on the
+        serving process's timer would spend its CPU on another process's writes.
+        """
         with self._lock:
+            if not self._unsynced:
+                return
             try:
                 self._db.execute("PRAGMA wal_checkpoint(PASSIVE)")
             except sqlite3.Error as exc:
                 raise AuditSpoolError("The audit spool cannot be synced.") from exc
+            self._unsynced = False
 
     # -- the shipper ---------------------------------------------------------------------------
 

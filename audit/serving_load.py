@@ -1,0 +1,70 @@
+"""Whether the processes that serve requests are busy: the shipper's cue to hold off.
+
+Why it exists: when the serving processes keep the machine's cores busy, any other work slows
+them, even at the lowest priority: ``nice 19`` and ``SCHED_IDLE`` take only idle time, but the
+cores share caches, memory bandwidth and the hypervisor's time (bench/audit.py: a niced shipper
+working beside a loaded server cut its request rate by a third; a niced busy loop alone, by a
+tenth to a fifth). The shipper's work can wait: what it would move is durable already, in the
+request journal or the spool. So :class:`audit.pipeline.Shipper` holds off while a serving
+process is busy, for a bounded time and only while the spool has room.
+
+Busy: a process used more than ``threshold`` of a CPU since the last look, read from
+``/proc/<pid>/stat`` (Linux; elsewhere nothing is ever busy). The processes are the writers of
+the request journal; in the shipper's own process its own thread's CPU time is left out.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Final
+
+_TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User plus system CPU time of a process, or ``None`` if it cannot be read (gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _TICKS  # utime, stime (fields 14 and 15)
+
+
+class ServingLoad:
+    """``busy()`` is called from one thread (the shipper's); its CPU time is not the load."""
+
+    def __init__(
+        self,
+        pids: Callable[[], Iterable[int]],
+        *,
+        threshold: float = 0.5,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pids = pids
+        self._threshold = threshold
+        self._monotonic = monotonic
+        self._own = os.getpid()
+        #: pid -> (when, its CPU seconds then, this thread's CPU seconds then)
+        self._last: dict[int, tuple[float, float, float]] = {}
+
+    def busy(self) -> bool:
+        now, mine = self._monotonic(), time.thread_time()
+        seen: dict[int, tuple[float, float, float]] = {}
+        busy = False
+        for pid in set(self._pids()):
+            used = _cpu_seconds(pid)
+            if used is None:
+                continue
+            seen[pid] = (now, used, mine)
+            last = self._last.get(pid)
+            if last is None or now <= last[0]:
+                continue
+            spent = used - last[1]
+            if pid == self._own:
+                spent -= mine - last[2]
+            busy = busy or spent / (now - last[0]) > self._threshold
+        self._last = seen
+        return busy
