@@ -228,6 +228,45 @@ def test_a_forked_child_writes_its_own_file(tmp_path: Path) -> None:
         spool.close()
 
 
+def test_a_verified_frame_that_is_no_record_of_ours_is_a_dead_letter(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path)
+    writer = journal.JournalWriter(spool.journal_dir)
+    try:
+        writer.write(frames(1)[0] + journal.frame(TAG, b"\x00not a capture") + frames(2)[1])
+        writer.close()
+        assert spool.absorb_journal() == 3
+        assert len(spool.peek(10)) == 2
+        doc, reason = spool._db.execute("SELECT doc, reason FROM dead").fetchone()
+    finally:
+        spool.close()
+    assert doc == b"\x00not a capture"
+    assert "captured request record" in reason
+
+
+def test_a_forked_child_leaves_the_parents_file_to_the_parent(tmp_path: Path) -> None:
+    """The child drops its copy of the parent's descriptor: once the parent closes its file the
+    shipper may finish it, though the child lives on."""
+    spool = spool_at(tmp_path)
+    writer = journal.JournalWriter(spool.journal_dir)
+    writer.write(frames(1)[0])
+    (parents,) = journal.files(spool.journal_dir)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child
+        os.close(write_end)
+        os.read(read_end, 1)  # alive until the parent has checked
+        os._exit(0)
+    os.close(read_end)
+    try:
+        writer.close()
+        assert spool.absorb_journal() == 1
+        assert not parents.exists()  # finished and removed: its lock was free
+    finally:
+        os.close(write_end)
+        os.waitpid(pid, 0)
+        spool.close()
+
+
 # -- through the recorder -----------------------------------------------------------------------
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
+import marshal
 import sqlite3
 import uuid
 from collections.abc import Callable
@@ -346,3 +347,75 @@ def test_the_direct_writer_is_the_models_canonical_form(sequence: int, **f: Any)
     f = facts(**f)
     event_id, _, document = expand(request_record.encode(**f), sequence)
     assert document == reference_event(f, sequence, event_id, checked=False).canonical_bytes()
+
+
+# -- the captured form (the request journal's) --------------------------------------------------
+
+
+def captured(f: dict[str, Any], *, user_agent: object = None, who: object = ...) -> tuple[Any, ...]:
+    """The middleware's capture tuple of the same facts (``who``: the principal's part)."""
+    principal = (f["subject"], f["username"], tuple(f["roles"]), f["org_path"])
+    return (
+        request_record.CAPTURE, f["service"], f["time_us"] * 1000 + 789, f["method"], f["path"],
+        f["route"], f["status"], f["duration_ns"], f["client"],
+        f["user_agent"] if user_agent is None else user_agent, f["trace_id"],
+        principal if who is ... else who,
+    )  # fmt: skip
+
+
+@given(
+    path=_TEXT | st.text(max_size=40),  # lone surrogates too: a request path may carry them
+    user_agent=_TEXT,
+    username=_TEXT,
+    roles=st.lists(_TEXT, max_size=4),
+    duration_ns=st.none() | st.integers(0, 10**12),
+    raw_agent=st.booleans(),
+)
+def test_a_captured_record_reads_back_as_the_compact_record_of_its_facts(
+    raw_agent: bool, **overrides: Any
+) -> None:
+    f = facts(**overrides)
+    agent = f["user_agent"].encode("utf-8").decode("latin-1") if raw_agent else f["user_agent"]
+    raw = f["user_agent"].encode("utf-8") if raw_agent else None  # the header's bytes
+    payload = request_record.capture(captured(f, user_agent=raw))
+    assert request_record.from_capture(payload) == request_record.encode(
+        **(f | {"user_agent": agent})
+    )
+
+
+def test_a_capture_without_principal_has_no_user() -> None:
+    f = facts(subject="", username="", roles=[], org_path="")
+    payload = request_record.capture(captured(f, who=None))
+    assert request_record.from_capture(payload) == request_record.encode(**f)
+
+
+def test_capture_takes_subclasses_and_bounds_oversized_facts() -> None:
+    class Text(str):
+        pass
+
+    f = facts(path="/" + "p" * 20_000, user_agent="u" * 20_000)
+    payload = request_record.capture(captured(f))
+    assert len(payload) <= request_record.MAX_CAPTURE
+    doc = json.loads(expand(request_record.from_capture(payload), 0)[2])
+    assert doc["url"]["path"] == f["path"][: request_record.MAX_PATH]
+    assert doc["user_agent"]["original"] == "u" * request_record.MAX_USER_AGENT
+    odd = captured(facts(), user_agent=Text("curl/8"))  # marshal refuses a str subclass
+    assert request_record.from_capture(request_record.capture(odd)) == request_record.encode(
+        **facts()
+    )
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"not marshal at all",
+        marshal.dumps(["c1"]),
+        marshal.dumps(("c9", *captured(facts())[1:])),
+        marshal.dumps(captured(facts())[:-1]),
+        marshal.dumps(captured(facts(), who=("only", "three", ()))),
+        b"",
+    ],
+)
+def test_an_unreadable_capture_is_an_error_not_a_guess(payload: bytes) -> None:
+    with pytest.raises(AuditEventInvalid):
+        request_record.from_capture(payload)

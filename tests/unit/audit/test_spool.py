@@ -142,3 +142,35 @@ def test_async_producer_on_a_full_spool_fails_rather_than_drops(
     finally:
         recorder.close()
     assert spool.stats().pending_events == 1
+
+
+class Statements:
+    """The spool's connection, noting the statements it runs."""
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db, self.seen = db, []
+
+    def execute(self, sql: str, *args: object) -> sqlite3.Cursor:
+        self.seen.append(sql)
+        return self.db.execute(sql, *args)
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.db, name)
+
+
+def test_a_handle_checkpoints_only_after_it_wrote(spool_factory: Callable[..., Spool]) -> None:
+    """The serving process's handle (its records go to the request journal) leaves the WAL to
+    the shipper's handle, which wrote it."""
+    writer, reader = (
+        spool_factory(fsync=FsyncPolicy.INTERVAL),
+        spool_factory(fsync=FsyncPolicy.INTERVAL),
+    )
+    writer.append([make_event(1)])
+    watched = Statements(reader._db)
+    reader._db = watched  # type: ignore[assignment]
+    reader.checkpoint()
+    assert not any("wal_checkpoint" in sql for sql in watched.seen)
+    reader.append([make_event(2)])
+    reader.checkpoint()
+    reader.checkpoint()  # nothing written since the last one
+    assert sum("wal_checkpoint" in sql for sql in watched.seen) == 1
