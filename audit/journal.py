@@ -42,7 +42,7 @@ import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final, Literal, TypeVar
 
 from audit.errors import AuditSpoolError
 
@@ -56,6 +56,7 @@ MAX_BODY: Final = 1 << 20
 SUFFIX: Final = ".jnl"
 _ZEROS: Final = bytes(4)
 _READ_STEP: Final = 256 << 10
+_T = TypeVar("_T")
 
 #: Every writer of this process, so that a forked child can let go of its parent's files.
 _writers: weakref.WeakSet[JournalWriter] = weakref.WeakSet()
@@ -115,20 +116,27 @@ class JournalWriter:
         except (AttributeError, ValueError):  # no file yet, or this one is full
             self._open_next().write(data)
 
-    def appender(self, stream: str) -> Callable[[bytes], None]:
-        """``write(frame(stream tag, payload))`` for one stream in one call: the tag and its
-        CRC computed once (the request path appends a record per request)."""
+    def appender(
+        self, stream: str, *, on_error: Callable[[bytes], _T]
+    ) -> Callable[[bytes], _T | None]:
+        """``write(frame(stream tag, payload))`` for one stream in one call, the tag and its CRC
+        computed once (the request path appends a record per request). Returns ``None``, or
+        what ``on_error(payload)`` returns when no journal file can be had."""
         tag = stream.encode() + b"\0"
         head = struct.Struct(f"<4sII{len(tag)}s").pack
         tag_crc = zlib.crc32(tag)
         crc32 = zlib.crc32
 
-        def append(payload: bytes) -> None:
+        def append(payload: bytes) -> _T | None:
             data = head(MAGIC, len(tag) + len(payload), crc32(payload, tag_crc), tag) + payload
             try:
                 self._view.write(data)  # type: ignore[union-attr]
             except (AttributeError, ValueError):  # as in write()
-                self._open_next().write(data)
+                try:
+                    self._open_next().write(data)
+                except AuditSpoolError:
+                    return on_error(payload)
+            return None
 
         return append
 

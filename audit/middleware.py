@@ -50,7 +50,7 @@ class RequestAuditor:
         service: str | None = None,
         wall_clock_ns: Callable[[], int] = time.time_ns,
     ) -> None:
-        self._record = recorder.record_captured
+        self._recorder = recorder
         self._skip = frozenset(skip_paths)
         self._service = recorder.service if service is None else service
         self._wall_clock_ns = wall_clock_ns
@@ -88,7 +88,7 @@ class RequestAuditor:
             payload = b""
         if not 0 < len(payload) <= request_record.MAX_CAPTURE:
             payload = request_record.capture(facts)
-        return self._record(payload)
+        return self._recorder.record_captured(payload)
 
 
 class AuditMiddleware:

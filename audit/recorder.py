@@ -44,6 +44,7 @@ _MAX_GROUP: Final = 1024
 _STOP: Final = object()
 #: How often the recorder re-reads the spool's fill (whether the journal may take records).
 _FILL_CHECK_SECONDS: Final = 0.1
+_REQUEST_TAG: Final = request_record.STREAM.encode() + b"\0"
 
 
 def utc_now() -> dt.datetime:
@@ -92,16 +93,20 @@ class Recorder:
         self._journal: journal.JournalWriter | None = None
         if spool.config.fsync is not FsyncPolicy.ALWAYS:
             self._journal = journal.JournalWriter(spool.journal_dir)
-        #: Spool and journal below capacity (re-read periodically); never true without a journal.
-        self._journal_open = self._journal is not None
-        self._append_request = (
-            self._journal.appender(request_record.STREAM) if self._journal is not None else None
-        )
         self._journal_groups: JournalGroupCommit | None = None
         if self._journal is not None and spool.config.fsync is not FsyncPolicy.INTERVAL:
             self._journal_groups = JournalGroupCommit(
                 self._journal, self._group_pool, group_delay, fallback=self._spool_instead
             )
+        #: Spool and journal below capacity (re-read periodically); never true without a journal.
+        self._journal_open = False
+        #: Records the API middleware's request record as captured on the request path
+        #: (:func:`audit.request_record.capture`); ``None`` if it is durable on return, else an
+        #: awaitable that resolves once it is. Which function it is follows the journal's state
+        #: (:meth:`_route_requests`), so the request path makes no checks of its own: under
+        #: ``interval`` it is the journal's appender, one call that frames and copies.
+        self.record_captured: Callable[[bytes], Awaitable[object] | None] = self._captured_to_spool
+        self._route_requests(journal_open=self._journal is not None)
         self._stream_tags: dict[str, bytes] = {}
         self._maintainer: threading.Thread | None = None
         if self._journal is not None or spool.config.fsync is FsyncPolicy.INTERVAL:
@@ -234,31 +239,41 @@ class Recorder:
                 return None
         return self._group(CompactRecord(stream, payload))
 
-    def record_captured(self, payload: bytes) -> Awaitable[object] | None:
-        """:meth:`record_compact` of the API middleware's record as captured on the request
-        path (:func:`audit.request_record.capture`): the journal keeps the captured bytes,
-        the spool the compact form it is turned into (here when the spool takes the record,
-        else when the shipper moves it from the journal)."""
-        append = self._append_request
-        if self._journal_open and append is not None:
-            if self._journal_groups is None:
-                try:
-                    append(payload)
-                except AuditSpoolError:
-                    self._journal_failed()
-                else:
-                    return None
-            else:
-                tag = request_record.STREAM.encode() + b"\0"
-                return self._journal_groups.submit(journal.frame(tag, payload))
+    def _route_requests(self, *, journal_open: bool) -> None:
+        """Point :attr:`record_captured` at the journal while it is open, else at the spool."""
+        journal_open = journal_open and self._journal is not None
+        if journal_open == self._journal_open:
+            return
+        self._journal_open = journal_open
+        if self._journal is None or not journal_open:
+            self.record_captured = self._captured_to_spool
+        elif self._journal_groups is not None:
+            self.record_captured = self._captured_to_group
+        else:
+            self.record_captured = self._journal.appender(
+                request_record.STREAM, on_error=self._captured_after_failure
+            )
+
+    def _captured_to_spool(self, payload: bytes) -> Awaitable[object] | None:
+        """The spool takes the record, in the compact form (the journal's is the captured)."""
         return self.record_compact(request_record.STREAM, request_record.from_capture(payload))
+
+    def _captured_to_group(self, payload: bytes) -> Awaitable[object] | None:
+        groups = self._journal_groups
+        if groups is None:  # not routed here without groups
+            return self._captured_to_spool(payload)
+        return groups.submit(journal.frame(_REQUEST_TAG, payload))
+
+    def _captured_after_failure(self, payload: bytes) -> Awaitable[object] | None:
+        self._journal_failed()
+        return self._captured_to_spool(payload)
 
     def _journal_failed(self) -> None:
         """The journal cannot be written (no file can be had): records take the spool path
         until the next fill check tries the journal again."""
         if self._journal_open:
             log.warning("audit request journal unavailable; recording through the spool")
-        self._journal_open = False
+        self._route_requests(journal_open=False)
 
     def _spool_instead(self, stream: str, payload: bytes, future: asyncio.Future[None]) -> None:
         """The batch journal's fallback: the record goes through the spool, ``future`` follows."""
@@ -379,7 +394,7 @@ class Recorder:
         self._group_pool.shutdown(wait=True)
         if self._maintainer is not None:
             self._maintainer.join(timeout)
-        self._journal_open = False
+        self._route_requests(journal_open=False)
         if self._journal is not None:
             self._journal.close()
 
@@ -439,9 +454,9 @@ class Recorder:
         try:
             stats = self.spool.stats()
         except AuditError:
-            self._journal_open = False  # spool transactions report the error to producers
+            self._route_requests(journal_open=False)  # the spool reports the error to producers
             return
-        self._journal_open = stats.fill_ratio < 1.0
+        self._route_requests(journal_open=stats.fill_ratio < 1.0)
 
     def _sync_all(self) -> None:
         with contextlib.suppress(AuditError):

@@ -137,6 +137,12 @@ def main() -> None:
     parser.add_argument(
         "--shipper-nice", type=int, default=10, help="middleware: audit.shipper_nice"
     )
+    parser.add_argument(
+        "--ship-defer-seconds",
+        type=float,
+        default=5.0,
+        help="middleware: audit.ship_defer_seconds (0: the shipper never holds off)",
+    )
     parser.add_argument("--connections", type=int, default=32, help="middleware: wrk connections")
     parser.add_argument(
         "--fsync", default="batch,interval", help="middleware: spool fsync policies"

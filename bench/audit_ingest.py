@@ -266,6 +266,28 @@ def _drain_seconds(spool_path: str, timeout: float = 180.0) -> float:
     raise RuntimeError(f"the spool did not drain in {timeout:.0f} s")
 
 
+def _machine_busy_fraction(seconds: float) -> float:
+    """The share of the machine's CPU time that was not idle over ``seconds`` (Linux)."""
+
+    def ticks() -> tuple[int, int]:
+        fields = [int(x) for x in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+        return sum(fields), fields[3] + fields[4]  # all, idle + iowait
+
+    total, idle = ticks()
+    time.sleep(seconds)
+    total2, idle2 = ticks()
+    return 1 - (idle2 - idle) / max(total2 - total, 1)
+
+
+def _settle(limit: float = 15.0) -> None:
+    """Wait until the machine is quiet (under 10% busy for half a second): the work a load left
+    behind (Elasticsearch refreshes and merges, WAL checkpoints) must not fall into the next
+    server's round."""
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline and _machine_busy_fraction(0.5) > 0.1:
+        pass
+
+
 def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, Any]:
     """``GET /healthz`` (audited on purpose) through uvicorn (uvloop, httptools, 1 worker),
     loaded by wrk.
@@ -286,6 +308,7 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
         runs[f"fsync_{fsync}_shipper_{shipping}"] = _service_env(kind, tmp, True, fsync, shipping)
     for env in runs.values():
         env["ANBAO_AUDIT_SHIPPER_NICE"] = str(args.shipper_nice)
+        env["ANBAO_AUDIT_SHIP_DEFER_SECONDS"] = str(args.ship_defer_seconds)
     rounds: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
     with contextlib.ExitStack() as stack:
         urls = {}
@@ -297,6 +320,7 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
             _wrk(url, 1, args.connections)  # warm-up
             if name != "without":
                 _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
+        _settle()
         for number in range(args.middleware_rounds):
             order = list(runs) if number % 2 == 0 else list(reversed(runs))
             for name in order:
@@ -306,6 +330,7 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
                 drain = 0.0
                 if name != "without":
                     drain = _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
+                _settle()
                 run["drain_seconds"] = drain
                 run["sustained_rps"] = run["requests"] / (run["requests"] / run["rps"] + drain)
                 rounds[name].append(run)
@@ -315,6 +340,7 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
         "seconds": args.seconds,
         "rounds": args.middleware_rounds,
         "shipper_nice": args.shipper_nice,
+        "ship_defer_seconds": args.ship_defer_seconds,
         "requests_per_second_without_audit": statistics.median(r["rps"] for r in rounds["without"]),
         "rounds_rps_without_audit": [r["rps"] for r in rounds["without"]],
     }
@@ -364,6 +390,7 @@ def main() -> None:
     parser.add_argument("--shipping", default="thread,subprocess")
     parser.add_argument("--middleware-rounds", type=int, default=5)
     parser.add_argument("--shipper-nice", type=int, default=10)
+    parser.add_argument("--ship-defer-seconds", type=float, default=5.0)
     parser.add_argument("--stores", default="sqlite,elasticsearch")
     parser.add_argument("--sections", default="ingest,middleware")
     args = parser.parse_args()
