@@ -131,9 +131,9 @@ def main() -> None:
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument(
-        "--middleware-rounds", type=int, default=5, help="middleware: interleaved wrk rounds"
+        "--middleware-rounds", type=int, default=11, help="middleware: interleaved wrk rounds"
     )
-    parser.add_argument("--seconds", type=int, default=3, help="middleware: wrk seconds per run")
+    parser.add_argument("--seconds", type=int, default=2, help="middleware: wrk seconds per run")
     parser.add_argument(
         "--shipper-nice", type=int, default=10, help="middleware: audit.shipper_nice"
     )
