@@ -251,12 +251,17 @@ def test_a_forked_child_leaves_the_parents_file_to_the_parent(tmp_path: Path) ->
     writer.write(frames(1)[0])
     (parents,) = journal.files(spool.journal_dir)
     read_end, write_end = os.pipe()
+    ready_read, ready_write = os.pipe()
     pid = os.fork()
     if pid == 0:  # pragma: no cover - the child
         os.close(write_end)
+        os.write(ready_write, b"!")  # the fork hooks have run
         os.read(read_end, 1)  # alive until the parent has checked
         os._exit(0)
     os.close(read_end)
+    os.read(ready_read, 1)
+    os.close(ready_read)
+    os.close(ready_write)
     try:
         writer.close()
         assert spool.absorb_journal() == 1
