@@ -47,10 +47,15 @@ def ensure_schema(path: str | Path, layout: SqlLayout | None = None) -> None:
     conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
     try:
         conn.execute("BEGIN IMMEDIATE")
+        words_missing = not conn.execute(
+            "SELECT 1 FROM sqlite_master WHERE name = ?", (layout.fts,)
+        ).fetchone()
         if conn.execute("PRAGMA user_version").fetchone()[0] < SCHEMA_VERSION:
             _upgrade(conn, layout)
         for statement in fts_schema(layout):
             conn.execute(statement)
+        if words_missing:
+            _index_words(conn, layout)
         for field in STORED_FIELDS:
             column = layout.column(field)
             conn.execute(
@@ -66,9 +71,8 @@ def ensure_schema(path: str | Path, layout: SqlLayout | None = None) -> None:
 
 def _upgrade(conn: sqlite3.Connection, layout: SqlLayout) -> None:
     """From the trigger-maintained layout: stored-field columns added and filled, the old
-    expression indexes and insert trigger dropped, the FTS table filled if it is new."""
+    expression indexes and insert trigger dropped (the update trigger is recreated)."""
     t, fts = layout.table, layout.fts
-    fts_existed = conn.execute("SELECT 1 FROM sqlite_master WHERE name = ?", (fts,)).fetchone()
     have = {row[1] for row in conn.execute(f"PRAGMA table_info({t})")}
     for field in STORED_FIELDS:
         column = layout.column(field)
@@ -79,18 +83,17 @@ def _upgrade(conn: sqlite3.Connection, layout: SqlLayout) -> None:
                 f"UPDATE {t} SET {column} = json_extract({layout.doc}, {layout.path(field)})"  # noqa: S608 - layout identifiers
             )
     conn.execute(f"DROP TRIGGER IF EXISTS {fts}_ai")
-    conn.execute(f"DROP TRIGGER IF EXISTS {fts}_au")  # recreated with the stored fields
-    if not fts_existed:
-        for statement in fts_schema(layout)[:1]:
-            conn.execute(statement)
-        cols = ", ".join(f"c{i}" for i in range(len(FREE_TEXT_FIELDS)))
-        values = ", ".join(
-            f"json_extract({layout.doc}, {layout.path(f)})" for f in FREE_TEXT_FIELDS
-        )
-        conn.execute(
-            f"INSERT INTO {fts}(rowid, {cols}) "  # noqa: S608 - layout identifiers
-            f"SELECT rowid, {values} FROM {t}"
-        )
+    conn.execute(f"DROP TRIGGER IF EXISTS {fts}_au")
+
+
+def _index_words(conn: sqlite3.Connection, layout: SqlLayout) -> None:
+    """Fill a new FTS table from the rows already there."""
+    cols = ", ".join(f"c{i}" for i in range(len(FREE_TEXT_FIELDS)))
+    values = ", ".join(f"json_extract({layout.doc}, {layout.path(f)})" for f in FREE_TEXT_FIELDS)
+    conn.execute(
+        f"INSERT INTO {layout.fts}(rowid, {cols}) "  # noqa: S608 - layout identifiers
+        f"SELECT rowid, {values} FROM {layout.table}"
+    )
 
 
 class SqliteSearch:

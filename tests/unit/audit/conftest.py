@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import datetime as dt
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from audit.errors import AuditStoreUnavailable
 from audit.model import AuditEvent, Outcome, UserInfo
+from audit.ports import RawDocument, WriteResult
 from audit.spool import Spool, SpoolConfig
+from audit.sqlite import SqliteAuditStore
 
 T0 = dt.datetime(2026, 11, 26, 8, 0, 0, tzinfo=dt.UTC)
 _ids = itertools.count()
@@ -44,3 +47,29 @@ def spool_factory(tmp_path: Path) -> Iterator[Callable[..., Spool]]:
     yield make
     for spool in opened:
         spool.close()
+
+
+class FlakyStore(SqliteAuditStore):
+    """The embedded store behind a switch, and able to refuse chosen ids for good."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.up = True
+        self.refuse: set[str] = set()
+        self.calls = 0
+
+    def write_documents(self, documents: Sequence[RawDocument]) -> WriteResult:
+        self.calls += 1
+        if not self.up:
+            raise AuditStoreUnavailable("switched off")
+        keep = [d for d in documents if d.event_id not in self.refuse]
+        result = super().write_documents(keep)
+        bad = tuple((d.event_id, "mapping conflict") for d in documents if d not in keep)
+        return WriteResult(result.created, result.existing, bad)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[FlakyStore]:
+    s = FlakyStore(tmp_path / "store.db")
+    yield s
+    s.close()

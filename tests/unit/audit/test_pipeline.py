@@ -6,7 +6,6 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from pathlib import Path
 
 import pytest
 
@@ -14,37 +13,10 @@ from audit.errors import AuditError, AuditSpoolFull, AuditStoreUnavailable
 from audit.ids import new_event_id, uuid7
 from audit.model import Outcome
 from audit.pipeline import Shipper
-from audit.ports import RawDocument, WriteResult
+from audit.ports import RawDocument
 from audit.recorder import Recorder, arecord, install, record
 from audit.spool import Backpressure, FsyncPolicy, Spool, SpooledRecord, SpoolStats
-from audit.sqlite import SqliteAuditStore
-from tests.unit.audit.conftest import T0, make_event
-
-
-class FlakyStore(SqliteAuditStore):
-    """The embedded store behind a switch, and able to refuse chosen ids for good."""
-
-    def __init__(self, path: Path) -> None:
-        super().__init__(path)
-        self.up = True
-        self.refuse: set[str] = set()
-        self.calls = 0
-
-    def write_documents(self, documents: Sequence[RawDocument]) -> WriteResult:
-        self.calls += 1
-        if not self.up:
-            raise AuditStoreUnavailable("switched off")
-        keep = [d for d in documents if d.event_id not in self.refuse]
-        result = super().write_documents(keep)
-        bad = tuple((d.event_id, "mapping conflict") for d in documents if d not in keep)
-        return WriteResult(result.created, result.existing, bad)
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[FlakyStore]:
-    s = FlakyStore(tmp_path / "store.db")
-    yield s
-    s.close()
+from tests.unit.audit.conftest import T0, FlakyStore, make_event
 
 
 @pytest.fixture

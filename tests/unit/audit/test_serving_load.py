@@ -7,7 +7,6 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 
@@ -15,15 +14,7 @@ from audit.pipeline import Shipper
 from audit.recorder import Recorder
 from audit.serving_load import ServingLoad
 from audit.spool import Spool
-from tests.unit.audit.conftest import make_event
-from tests.unit.audit.test_pipeline import FlakyStore
-
-
-@pytest.fixture
-def store(tmp_path: Path) -> Iterator[FlakyStore]:
-    s = FlakyStore(tmp_path / "store.db")
-    yield s
-    s.close()
+from tests.unit.audit.conftest import FlakyStore, make_event
 
 
 @pytest.fixture
