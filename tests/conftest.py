@@ -1,4 +1,5 @@
-"""Suite-wide rules: unit tests get no network (sockets to anything but AF_UNIX are refused)."""
+"""Suite-wide rules: unit tests get no network (sockets to anything but AF_UNIX are refused);
+every test runs in a working directory of its own."""
 
 from __future__ import annotations
 
@@ -27,3 +28,14 @@ def _block_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
         raise NetworkBlocked(f"unit tests may not connect to {address!r}")
 
     monkeypatch.setattr(socket.socket, "connect", guarded)
+
+
+@pytest.fixture(autouse=True)
+def _own_working_directory(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Settings default to paths under ``.anbao/`` of the working directory (spool, request
+    journal, integrity log, keys): a test that does not name them all must not write into the
+    checkout's ``.anbao/``, which is ``make run``'s — its records would be shipped into the
+    platform's own audit trail at the next start."""
+    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
