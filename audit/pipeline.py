@@ -247,10 +247,10 @@ class Shipper:
     def _run(self) -> None:
         backoff = 0.1
         while not self._stop.is_set():
-            if not self.try_lock():
-                self._stop.wait(1.0)
-                continue
             try:
+                if not self.try_lock():
+                    self._stop.wait(1.0)
+                    continue
                 if self._holding_off():
                     self._stop.wait(_DEFER_POLL)
                     continue

@@ -29,6 +29,7 @@ than here; :meth:`Spool.absorb_journal` moves them in.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import sqlite3
 import threading
 import time
@@ -70,7 +71,9 @@ class Spool:
     """The spool of one process; several processes may open the same file at once."""
 
     def __init__(self, config: SpoolConfig, *, sleep: Callable[[float], None] = time.sleep) -> None:
-        self.config = config
+        # Resolved once: the lock file and the request journal are found from this path later,
+        # whatever the working directory is by then.
+        self.config = config = dataclasses.replace(config, path=config.path.resolve())
         self._sleep = sleep
         self._lock = threading.Lock()
         #: Whether this handle committed since its last checkpoint (see :meth:`checkpoint`).

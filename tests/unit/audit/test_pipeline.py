@@ -6,6 +6,7 @@ import asyncio
 import threading
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
 
@@ -15,7 +16,14 @@ from audit.model import Outcome
 from audit.pipeline import Shipper
 from audit.ports import RawDocument
 from audit.recorder import Recorder, arecord, install, record
-from audit.spool import Backpressure, FsyncPolicy, Spool, SpooledRecord, SpoolStats
+from audit.spool import (
+    Backpressure,
+    FsyncPolicy,
+    Spool,
+    SpoolConfig,
+    SpooledRecord,
+    SpoolStats,
+)
 from tests.unit.audit.conftest import T0, FlakyStore, make_event
 
 
@@ -250,3 +258,56 @@ def test_module_level_async_record(recorder: Recorder) -> None:
         install(None)
     assert event.sequence == 0
     assert recorder.spool.peek(1)[0].document == event.canonical_bytes()
+
+
+def test_the_spool_keeps_its_place_when_the_working_directory_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: FlakyStore
+) -> None:
+    """A relative spool path is resolved once: the lock file and the request journal are
+    found there later, wherever the process's working directory is by then."""
+    monkeypatch.chdir(tmp_path)
+    spool = Spool(SpoolConfig(path=Path("spool.sqlite3"), fsync=FsyncPolicy.INTERVAL))
+    recorder = Recorder(spool)
+    recorder.record_many([make_event(i) for i in range(3)])
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    shipper = Shipper(spool, store)
+    try:
+        assert shipper.drain(timeout=10)
+    finally:
+        shipper.unlock()
+        recorder.close()
+        spool.close()
+    assert store.count() == 3
+    assert (tmp_path / "spool.sqlite3.lock").exists()
+    assert not (elsewhere / "spool.sqlite3.lock").exists()
+
+
+class LockTrouble(Shipper):
+    """A shipper whose first attempts at the lock file fail (a full disk, a removed folder)."""
+
+    failures = 2
+
+    def try_lock(self) -> bool:
+        if self.failures:
+            self.failures -= 1
+            raise OSError("no lock file here")
+        return super().try_lock()
+
+
+def test_the_shipper_thread_outlives_a_failing_lock_file(
+    recorder: Recorder, store: FlakyStore
+) -> None:
+    shipper = LockTrouble(recorder.spool, store, idle_wait=0.01)
+    shipper.start()
+    try:
+        recorder.record_many([make_event(i) for i in range(5)])
+        for _ in range(500):
+            if store.count() == 5:
+                break
+            threading.Event().wait(0.01)
+    finally:
+        shipper.stop()
+    assert store.count() == 5
+    assert shipper.counters.store_failures == 2
