@@ -3,7 +3,9 @@ every test runs in a working directory of its own."""
 
 from __future__ import annotations
 
+import os
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -30,12 +32,21 @@ def _block_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _suite_working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Settings default to paths under ``.anbao/`` of the working directory (spool, request
+    journal, integrity log, keys): what a test or a module-wide app does not name must not land
+    in the checkout's ``.anbao/``, which is ``make run``'s — its records would be shipped into
+    the platform's own audit trail at the next start."""
+    previous = Path.cwd()
+    os.chdir(tmp_path_factory.mktemp("suite-cwd"))
+    yield
+    os.chdir(previous)
+
+
 @pytest.fixture(autouse=True)
 def _own_working_directory(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Settings default to paths under ``.anbao/`` of the working directory (spool, request
-    journal, integrity log, keys): a test that does not name them all must not write into the
-    checkout's ``.anbao/``, which is ``make run``'s — its records would be shipped into the
-    platform's own audit trail at the next start."""
+    """And each test a directory of its own, so tests do not share those defaults either."""
     monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
