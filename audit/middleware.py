@@ -17,7 +17,6 @@ The audit package does not import ``iam``: the principal is read by attribute na
 
 from __future__ import annotations
 
-import marshal
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
@@ -27,8 +26,6 @@ import falcon.asgi
 
 from audit import request_record
 from audit.recorder import Recorder
-
-_dumps = marshal.dumps
 
 
 class RequestAuditor:
@@ -82,13 +79,7 @@ class RequestAuditor:
             )
         facts = (request_record.CAPTURE, self._service, self._wall_clock_ns(), method, path,
                  route, status, duration_ns, client, user_agent, trace_id, who)  # fmt: skip
-        try:  # request_record.capture(facts), its usual case inline (the hot path)
-            payload = _dumps(facts, request_record.MARSHAL_VERSION)
-        except ValueError:
-            payload = b""
-        if not 0 < len(payload) <= request_record.MAX_CAPTURE:
-            payload = request_record.capture(facts)
-        return self._recorder.record_captured(payload)
+        return self._recorder.record_captured(request_record.capture(facts))
 
 
 class AuditMiddleware:

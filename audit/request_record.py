@@ -60,7 +60,7 @@ _TIME_US: Final = 2  # where its time is
 #: First element of a captured record (the request journal's form, :func:`capture`).
 CAPTURE: Final = "c1"
 #: ``marshal``'s format 4 (Python 3.4 onwards), named so a later default cannot change it.
-MARSHAL_VERSION: Final = 4
+_MARSHAL_VERSION: Final = 4
 #: A captured record longer than this is captured again with its fields bounded.
 MAX_CAPTURE: Final = 8 << 10
 _CAPTURE_FIELDS: Final = 12
@@ -122,11 +122,11 @@ def capture(facts: Facts) -> bytes:
     seconds, until the shipper moves them into the spool as :func:`encode`'s JSON.
     """
     try:
-        payload = _dumps(facts, MARSHAL_VERSION)
+        payload = _dumps(facts, _MARSHAL_VERSION)
     except ValueError:  # a value of a subclass (marshal takes exact builtin types only)
-        return _dumps(_bounded(facts), MARSHAL_VERSION)
+        return _dumps(_bounded(facts), _MARSHAL_VERSION)
     if len(payload) > MAX_CAPTURE:
-        return _dumps(_bounded(facts), MARSHAL_VERSION)
+        return _dumps(_bounded(facts), _MARSHAL_VERSION)
     return payload
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import subprocess
 import sys
@@ -17,20 +18,26 @@ from audit.spool import Spool
 from tests.unit.audit.conftest import FlakyStore, make_event
 
 
+@contextlib.contextmanager
+def python_running(code: str) -> Iterator[int]:
+    child = subprocess.Popen([sys.executable, "-c", code])
+    try:
+        yield child.pid
+    finally:
+        child.kill()
+        child.wait()
+
+
 @pytest.fixture
 def busy_process() -> Iterator[int]:
-    child = subprocess.Popen([sys.executable, "-c", "while True: pass"])
-    yield child.pid
-    child.kill()
-    child.wait()
+    with python_running("while True: pass") as pid:
+        yield pid
 
 
 @pytest.fixture
 def idle_process() -> Iterator[int]:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    yield child.pid
-    child.kill()
-    child.wait()
+    with python_running("import time; time.sleep(60)") as pid:
+        yield pid
 
 
 def look_twice(load: ServingLoad, pause: float = 0.3) -> bool:
