@@ -178,7 +178,7 @@ class RequestContextMiddleware:
                 None if principal is None else principal.subject,
             )
         if auditor is not None and auditor.audits(method, path):
-            waiting = auditor(
+            waiting = auditor.record(
                 method,
                 path,
                 template or "",

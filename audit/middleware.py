@@ -24,19 +24,19 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from audit import request_record
 from audit.recorder import Recorder
+from audit.request_record import CAPTURE, capture
 
 
 class RequestAuditor:
     """Captures one request's audit record: the part both ways of hooking it in share.
 
-    :class:`AuditMiddleware` calls it from its own ``process_response``; a host app whose own
-    middleware already reads the request's route, status, client and principal (Anbao's
-    :class:`anbao.middleware.RequestContextMiddleware`) calls it from there instead, saving a
-    middleware hop and reading each fact once. It returns ``None`` when the record is already
-    durable (the ``interval`` journal: a copy into the page cache), else an awaitable that
-    resolves once it is.
+    :class:`AuditMiddleware` calls its :meth:`record` from its own ``process_response``; a host
+    app whose own middleware already reads the request's route, status, client and principal
+    (Anbao's :class:`anbao.middleware.RequestContextMiddleware`) calls it from there instead,
+    saving a middleware hop and reading each fact once. :meth:`record` returns ``None`` when the
+    record is already durable (the ``interval`` journal: a copy into the page cache), else an
+    awaitable that resolves once it is.
     """
 
     def __init__(
@@ -56,7 +56,7 @@ class RequestAuditor:
         """Whether a request is audited (not a skipped path, not a CORS preflight)."""
         return method != "OPTIONS" and path not in self._skip
 
-    def __call__(  # noqa: PLR0917 - one positional call per request, the hot path
+    def record(  # noqa: PLR0917 - one positional call per request, the hot path
         self,
         method: str,
         path: str,
@@ -68,18 +68,26 @@ class RequestAuditor:
         trace_id: str,
         principal: Any,
     ) -> Awaitable[object] | None:
-        """``user_agent`` may be the raw header value (bytes, read as Latin-1 as ASGI does)."""
-        who = None
-        if principal is not None:
-            who = (
-                str(getattr(principal, "subject", "") or ""),
-                str(getattr(principal, "username", "") or ""),
-                tuple(str(r) for r in getattr(principal, "roles", ()) or ()),
-                str(getattr(principal, "org_path", "") or ""),
-            )
-        facts = (request_record.CAPTURE, self._service, self._wall_clock_ns(), method, path,
-                 route, status, duration_ns, client, user_agent, trace_id, who)  # fmt: skip
-        return self._recorder.record_captured(request_record.capture(facts))
+        """``user_agent`` may be the raw header value (bytes, read as Latin-1 as ASGI does).
+
+        A method, not ``__call__``: ``auditor.record(...)`` takes CPython's fast path for
+        method calls, where calling an instance goes through its type's ``__call__`` slot (an
+        argument tuple built per request, ~0.2 µs here).
+        """
+        who = None if principal is None else _principal_facts(principal)
+        return self._recorder.record_captured(
+            capture((CAPTURE, self._service, self._wall_clock_ns(), method, path, route, status,
+                     duration_ns, client, user_agent, trace_id, who))
+        )  # fmt: skip
+
+
+def _principal_facts(principal: Any) -> tuple[str, str, tuple[str, ...], str]:
+    return (
+        str(getattr(principal, "subject", "") or ""),
+        str(getattr(principal, "username", "") or ""),
+        tuple(str(r) for r in getattr(principal, "roles", ()) or ()),
+        str(getattr(principal, "org_path", "") or ""),
+    )
 
 
 class AuditMiddleware:
@@ -121,7 +129,7 @@ class AuditMiddleware:
             return
         context = req.context
         started = getattr(context, self._started, None)
-        waiting = self.auditor(
+        waiting = self.auditor.record(
             method,
             path,
             req.uri_template or "",

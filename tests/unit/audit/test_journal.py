@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import resource
 import subprocess
 import sys
 import textwrap
@@ -431,6 +432,83 @@ def test_closing_the_journal_at_shutdown_hands_over_a_whole_file(tmp_path: Path)
         assert journal.files(spool.journal_dir) == []
         asyncio.run(recorder.arecord_compact("api", payload(1)))  # a later record: a new file
         assert spool.absorb_journal() == 1
+    finally:
+        recorder.close()
+        spool.close()
+
+
+def _faults_writing(writer: journal.JournalWriter, data: list[bytes]) -> int:
+    """Page faults this thread takes copying ``data`` into the journal."""
+    before = resource.getrusage(resource.RUSAGE_THREAD).ru_minflt
+    for frame_ in data:
+        writer.write(frame_)
+    return resource.getrusage(resource.RUSAGE_THREAD).ru_minflt - before
+
+
+def test_pages_mapped_ahead_spare_the_writer_its_page_faults(tmp_path: Path) -> None:
+    writer = journal.JournalWriter(tmp_path)
+    mebibyte = [journal.frame(TAG, b"%06d" % n + b"x" * 1000) for n in range(1024)]
+    try:
+        writer.write(mebibyte[0])  # the file exists
+        assert _faults_writing(writer, mebibyte) > 0  # fresh pages: the copy traps
+        writer.map_ahead()
+        assert _faults_writing(writer, mebibyte) == 0
+        writer.sync()  # flushes the written pages only: those mapped ahead stay writable
+        assert _faults_writing(writer, mebibyte[:512]) <= 2  # the page the sync cleaned
+        writer.map_ahead()  # past the last step: the next MiB and more
+        assert _faults_writing(writer, mebibyte) == 0
+        (path,) = journal.files(tmp_path)
+        with journal.opened(path) as handle:
+            assert handle is not None
+            chunk = handle.read(0, 8 << 20)
+        assert len(chunk.records) == 1 + 3 * 1024 + 512  # the pages ahead read as unwritten
+        assert (chunk.damaged, chunk.exhausted) == ([], True)
+    finally:
+        writer.close()
+    frames_written = [mebibyte[0], *mebibyte * 3, *mebibyte[:512]]
+    assert path.stat().st_size == journal.HEADER_BYTES + sum(map(len, frames_written))
+
+
+def test_far_from_full_the_recorder_reads_the_fill_once_a_second(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path, fsync=FsyncPolicy.INTERVAL, capacity_bytes=1 << 30)
+    checks: list[float] = []
+    stats = spool.stats
+
+    def counted() -> object:
+        checks.append(time.monotonic())
+        return stats()
+
+    spool.stats = counted  # type: ignore[method-assign]
+    recorder = Recorder(spool)
+    try:
+        time.sleep(2.05)
+        assert 2 <= len(checks) <= 3  # not every 0.1 s tick: each check costs the serving thread
+    finally:
+        recorder.close()
+        spool.close()
+
+
+def test_a_process_writing_an_eighth_of_the_room_left_checks_at_the_next_tick(
+    tmp_path: Path,
+) -> None:
+    spool = spool_at(tmp_path, fsync=FsyncPolicy.INTERVAL, capacity_bytes=80_000)
+    checks: list[float] = []
+    stats = spool.stats
+
+    def counted() -> object:
+        checks.append(time.monotonic())
+        return stats()
+
+    spool.stats = counted  # type: ignore[method-assign]
+    recorder = Recorder(spool)
+    try:
+        time.sleep(0.3)  # the first check has run
+        first = len(checks)
+        record = payload(0)
+        for _ in range(10_000 // len(record) + 1):  # an eighth of the 80,000 bytes of room
+            recorder.record_captured(record)
+        time.sleep(0.3)
+        assert len(checks) > first  # well before the second has passed
     finally:
         recorder.close()
         spool.close()
