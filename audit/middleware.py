@@ -85,7 +85,7 @@ def _principal_facts(principal: Any) -> tuple[str, str, tuple[str, ...], str]:
     return (
         str(getattr(principal, "subject", "") or ""),
         str(getattr(principal, "username", "") or ""),
-        tuple(str(r) for r in getattr(principal, "roles", ()) or ()),
+        tuple(map(str, getattr(principal, "roles", ()) or ())),
         str(getattr(principal, "org_path", "") or ""),
     )
 

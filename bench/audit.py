@@ -150,6 +150,12 @@ def main() -> None:
     parser.add_argument(
         "--shipping", default="thread,subprocess", help="middleware: shipper placements"
     )
+    parser.add_argument(
+        "--endpoints",
+        default=",".join(audit_ingest.ENDPOINTS),
+        help="middleware: requests loaded (healthz, refused: 401 without a token, whoami: "
+        "Keycloak tokens; starts the local Keycloak)",
+    )
     args = parser.parse_args()
     result: dict[str, Any] = {
         "machine": {"python": platform.python_version(), "cpus": __import__("os").cpu_count()},

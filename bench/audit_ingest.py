@@ -239,6 +239,7 @@ def _service_env(
         "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp / "fields.json"),
         # the service's other SQLite files stay in the bench's own folder too
         "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{tmp / 'compliance.sqlite3'}",
+        "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp / "siem-alerts.sqlite3"),
     }
     if kind == "elasticsearch":
         es = es_env()
@@ -288,9 +289,22 @@ def _settle(limit: float = 15.0) -> None:
         pass
 
 
+#: What the middleware section loads: path and the status the service answers with.
+ENDPOINTS: dict[str, tuple[str, int]] = {
+    # the cheapest request the service serves, so the audit's whole cost shows (audited on
+    # purpose: the default audit.skip_paths leaves the probes out)
+    "healthz": ("/healthz", 200),
+    # an API call refused for want of a token: 401 problem+json, audited as a failure
+    "refused": ("/audit/events", 401),
+    # an authenticated API call: each request one of 64 Keycloak access tokens, as 64 clients
+    # reusing theirs (the service's verified-token cache applies, as in production)
+    "whoami": ("/whoami", 200),
+}
+
+
 def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, Any]:
-    """``GET /healthz`` (audited on purpose) through uvicorn (uvloop, httptools, 1 worker),
-    loaded by wrk.
+    """Requests through uvicorn (uvloop, httptools, 1 worker), loaded by wrk, per endpoint of
+    :data:`ENDPOINTS`.
 
     Every server (the reference without audit, one per fsync policy and shipper placement) is
     started once; rounds are short and interleaved, the order reversed every round, and after
@@ -300,8 +314,9 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
     ``sustained_ratio``: the same with the load's requests spread over the load time plus the
     time the shipper then needed — the rate the whole pipeline keeps up with indefinitely.
     """
-    from bench.http import _free_port, _server, _uvicorn, _wrk  # noqa: PLC0415 - wrk helpers
+    from bench.http import _free_port, _server, _uvicorn  # noqa: PLC0415 - wrk helpers
 
+    endpoints = args.endpoints.split(",")
     variants = [(f, s) for f in args.fsync.split(",") for s in args.shipping.split(",")]
     runs: dict[str, dict[str, str]] = {"without": _service_env(kind, tmp, False, "batch")}
     for fsync, shipping in variants:
@@ -309,31 +324,19 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
     for env in runs.values():
         env["ANBAO_AUDIT_SHIPPER_NICE"] = str(args.shipper_nice)
         env["ANBAO_AUDIT_SHIP_DEFER_SECONDS"] = str(args.ship_defer_seconds)
-    rounds: dict[str, list[dict[str, float]]] = {name: [] for name in runs}
     with contextlib.ExitStack() as stack:
-        urls = {}
+        scripts: dict[str, Path] = {}
+        if "whoami" in endpoints:
+            keycloak, scripts["whoami"] = stack.enter_context(_keycloak_clients(tmp))
+            for env in runs.values():
+                env.update(keycloak)
+        bases = {}
         for name, env in runs.items():
             port = _free_port()
             argv = _uvicorn("anbao.asgi:app", port)
-            urls[name] = stack.enter_context(_server(argv, port, env, tmp / f"{name}.log"))
-        for name, (url, _) in urls.items():
-            _wrk(url, 1, args.connections)  # warm-up
-            if name != "without":
-                _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
-        _settle()
-        for number in range(args.middleware_rounds):
-            order = list(runs) if number % 2 == 0 else list(reversed(runs))
-            for name in order:
-                url, pid = urls[name]
-                run = _wrk(url, args.seconds, args.connections, pid)
-                _check(run["errors"] == 0, f"{name}: {run['errors']} failed requests")
-                drain = 0.0
-                if name != "without":
-                    drain = _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
-                _settle()
-                run["drain_seconds"] = drain
-                run["sustained_rps"] = run["requests"] / (run["requests"] / run["rps"] + drain)
-                rounds[name].append(run)
+            url, pid = stack.enter_context(_server(argv, port, env, tmp / f"{name}.log"))
+            bases[name] = (url.removesuffix("/healthz"), pid)
+        rounds = _interleaved(args, endpoints, runs, bases, scripts)
     out: dict[str, Any] = {
         "tool": "wrk",
         "connections": args.connections,
@@ -341,36 +344,21 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
         "rounds": args.middleware_rounds,
         "shipper_nice": args.shipper_nice,
         "ship_defer_seconds": args.ship_defer_seconds,
-        "requests_per_second_without_audit": statistics.median(r["rps"] for r in rounds["without"]),
-        "rounds_rps_without_audit": [r["rps"] for r in rounds["without"]],
     }
-    reference = [r["rps"] for r in rounds["without"]]
-    for name in runs:
-        if name == "without":
-            continue
-        mine = rounds[name]
-        out[name] = {
-            "requests_per_second_with_audit": statistics.median(r["rps"] for r in mine),
-            "ratio": round(
-                statistics.median(r["rps"] / b for r, b in zip(mine, reference, strict=True)), 3
+    for endpoint in endpoints:
+        reference = rounds[endpoint, "without"]
+        path, status = ENDPOINTS[endpoint]
+        out[endpoint] = {
+            "request": f"GET {path} -> {status}",
+            "requests_per_second_without_audit": statistics.median(r["rps"] for r in reference),
+            "rounds_rps_without_audit": [r["rps"] for r in reference],
+            "reference_server_cpu_us_per_request": statistics.median(
+                r["cpu_us_per_request"] for r in reference
             ),
-            "rounds_ratio": [round(r["rps"] / b, 3) for r, b in zip(mine, reference, strict=True)],
-            "server_cpu_us_per_request": statistics.median(r["cpu_us_per_request"] for r in mine),
-            "p99_ms": statistics.median(r["p99_ms"] for r in mine),
-            "spool_drain_seconds_after_load": round(
-                statistics.median(r["drain_seconds"] for r in mine), 2
-            ),
-            "sustained_ratio": round(
-                statistics.median(
-                    r["sustained_rps"] / b for r, b in zip(mine, reference, strict=True)
-                ),
-                3,
-            ),
-            "target": ">= 0.9",
         }
-    out["reference_server_cpu_us_per_request"] = statistics.median(
-        r["cpu_us_per_request"] for r in rounds["without"]
-    )
+        for name in runs:
+            if name != "without":
+                out[endpoint][name] = _compared(rounds[endpoint, name], reference)
     if kind == "elasticsearch":
         for env in runs.values():
             prefix = env["ANBAO_AUDIT_INDEX_PREFIX"]
@@ -381,6 +369,95 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
     return out
 
 
+def _interleaved(
+    args: argparse.Namespace,
+    endpoints: list[str],
+    runs: dict[str, dict[str, str]],
+    bases: dict[str, tuple[str, int]],
+    scripts: dict[str, Path],
+) -> dict[tuple[str, str], list[dict[str, float]]]:
+    """Each round loads every server on every endpoint, the servers' order reversed every
+    round; after each audited load, waits for its shipper to empty the spool."""
+    rounds: dict[tuple[str, str], list[dict[str, float]]] = {
+        (endpoint, name): [] for endpoint in endpoints for name in runs
+    }
+    for endpoint in endpoints:
+        for name in runs:
+            _load(bases[name], endpoint, 1, args, scripts)  # warm-up
+            if name != "without":
+                _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
+    _settle()
+    for number in range(args.middleware_rounds):
+        for endpoint in endpoints:
+            order = list(runs) if number % 2 == 0 else list(reversed(runs))
+            for name in order:
+                run = _load(bases[name], endpoint, args.seconds, args, scripts)
+                drain = 0.0
+                if name != "without":
+                    drain = _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
+                _settle()
+                run["drain_seconds"] = drain
+                run["sustained_rps"] = run["requests"] / (run["requests"] / run["rps"] + drain)
+                rounds[endpoint, name].append(run)
+    return rounds
+
+
+def _load(
+    base: tuple[str, int],
+    endpoint: str,
+    seconds: int,
+    args: argparse.Namespace,
+    scripts: dict[str, Path],
+) -> dict[str, float]:
+    from bench.http import _wrk  # noqa: PLC0415 - wrk helpers
+
+    url, pid = base
+    path, status = ENDPOINTS[endpoint]
+    run = _wrk(url + path, seconds, args.connections, pid, scripts.get(endpoint))
+    unexpected = run["errors"] if status < 300 else run["requests"] - run["errors"]
+    _check(unexpected == 0, f"{endpoint}: {unexpected} answers other than {status}")
+    return run
+
+
+def _compared(mine: list[dict[str, float]], reference: list[dict[str, float]]) -> dict[str, Any]:
+    paired = list(zip(mine, reference, strict=True))
+    return {
+        "requests_per_second_with_audit": statistics.median(r["rps"] for r in mine),
+        "ratio": round(statistics.median(r["rps"] / b["rps"] for r, b in paired), 3),
+        "rounds_ratio": [round(r["rps"] / b["rps"], 3) for r, b in paired],
+        "server_cpu_us_per_request": statistics.median(r["cpu_us_per_request"] for r in mine),
+        "p99_ms": statistics.median(r["p99_ms"] for r in mine),
+        "spool_drain_seconds_after_load": round(
+            statistics.median(r["drain_seconds"] for r in mine), 2
+        ),
+        "sustained_ratio": round(
+            statistics.median(r["sustained_rps"] / b["rps"] for r, b in paired), 3
+        ),
+        "target": ">= 0.9",
+    }
+
+
+@contextlib.contextmanager
+def _keycloak_clients(tmp: Path) -> Iterator[tuple[dict[str, str], Path]]:
+    """A throw-away realm on the local Keycloak (started if need be), the service's settings
+    for it, and a wrk script that sends one of its clients' tokens with each request."""
+    from bench.iam import LUA, POOL, BenchRealm, _keycloak_env  # noqa: PLC0415 - Keycloak only here
+
+    with BenchRealm(_keycloak_env()) as realm:
+        tokens = tmp / "tokens.txt"
+        tokens.write_text("\n".join(realm.tokens(POOL)) + "\n")
+        script = tmp / "tokens.lua"
+        script.write_text(LUA % tokens)
+        yield (
+            {
+                "ANBAO_KEYCLOAK_URL": realm.url,
+                "ANBAO_KEYCLOAK_REALM": realm.name,
+                "ANBAO_KEYCLOAK_AUDIENCE": realm.audience,
+            },
+            script,
+        )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -388,6 +465,7 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--fsync", default="batch,interval")
     parser.add_argument("--shipping", default="thread,subprocess")
+    parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
     parser.add_argument("--middleware-rounds", type=int, default=5)
     parser.add_argument("--shipper-nice", type=int, default=10)
     parser.add_argument("--ship-defer-seconds", type=float, default=5.0)

@@ -65,8 +65,10 @@ def _cpu_ticks(pid: int) -> int:
 def _server(
     argv: list[str], port: int, env: dict[str, str], log: Path
 ) -> Iterator[tuple[str, int]]:
+    # In the log's (temporary) folder: the service's default paths (spool, stores) land there,
+    # not in the checkout's .anbao/, whose contents `make run` would ship as its own.
     with log.open("w") as out:
-        proc = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        proc = subprocess.Popen(argv, cwd=log.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/healthz"
     try:
         for _ in range(200):
@@ -82,10 +84,18 @@ def _server(
         proc.wait(timeout=20)
 
 
-def _wrk(url: str, seconds: int, connections: int, pid: int | None = None) -> dict[str, float]:
+def _wrk(
+    url: str,
+    seconds: int,
+    connections: int,
+    pid: int | None = None,
+    script: Path | None = None,
+) -> dict[str, float]:
+    """``script``: a wrk Lua script (e.g. one setting each request's bearer token)."""
     ticks = _cpu_ticks(pid) if pid is not None else 0
+    lua = ["-s", str(script)] if script is not None else []
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", url],
+        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *lua, url],
         capture_output=True,
         text=True,
         check=True,

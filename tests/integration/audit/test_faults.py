@@ -32,7 +32,7 @@ import pytest
 
 from audit.elasticsearch import ElasticsearchAuditStore
 from tests.integration.audit.conftest import es_store_for
-from tests.integration.conftest import ROOT, SCRIPTS, Server
+from tests.integration.conftest import SCRIPTS, Server
 
 FAULT_ES_PORT = 9250
 
@@ -68,9 +68,13 @@ class Service:
             "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp / "sth-key.pem"),
             "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp / "field-keys.json"),
             "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{tmp / 'compliance.sqlite3'}",
+            "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp / "siem-alerts.sqlite3"),
             **env,
         }
         self.workers = workers
+        #: Its working directory: a default path no setting here names lands there, not in
+        #: the checkout (where ``make run`` would ship its leftovers).
+        self.home = tmp
         self.log = tmp / "service.log"
         self.proc: subprocess.Popen[bytes] | None = None
 
@@ -79,7 +83,7 @@ class Service:
         cmd += ["--workers", str(self.workers), "--log-level", "warning"]
         with self.log.open("ab") as log:
             self.proc = subprocess.Popen(
-                cmd, env=self.env, cwd=ROOT, stdout=log, stderr=log, start_new_session=True
+                cmd, env=self.env, cwd=self.home, stdout=log, stderr=log, start_new_session=True
             )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
@@ -179,7 +183,7 @@ def assert_verify_passes(service: Service, api_events: int) -> None:
         out = subprocess.run(
             [sys.executable, "-m", "anbao", "audit", *args],
             env=service.env,
-            cwd=ROOT,
+            cwd=service.home,
             capture_output=True,
             text=True,
             timeout=300,
