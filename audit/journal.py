@@ -102,6 +102,11 @@ def _page_up(offset: int) -> int:
     return -(-offset // _PAGE) * _PAGE
 
 
+def _flush_written(view: mmap.mmap, written: int) -> None:
+    """``msync`` the pages holding the first ``written`` bytes (not those mapped ahead)."""
+    view.flush(0, min(len(view), _page_up(written)))
+
+
 class JournalWriter:
     """The journal of one process. ``write`` is called from one thread (the event loop);
     ``sync`` and ``publish`` from another (they never close the file being written)."""
@@ -209,7 +214,7 @@ class JournalWriter:
             if current is not None:
                 written = current.view.tell()
                 _FILE_HEAD.pack_into(current.view, 0, FILE_MAGIC, written)
-                current.view.flush(0, _page_up(written))
+                _flush_written(current.view, written)
             if not self._directory_synced:
                 self._directory_synced = True
                 _sync_directory(self.directory)
@@ -223,7 +228,7 @@ class JournalWriter:
         for mapped in retired:
             with contextlib.suppress(OSError, ValueError):
                 _FILE_HEAD.pack_into(mapped.view, 0, FILE_MAGIC, mapped.written)
-                mapped.view.flush(0, _page_up(mapped.written))
+                _flush_written(mapped.view, mapped.written)
                 mapped.view.close()
                 os.ftruncate(mapped.fd, mapped.written)  # give back the unwritten space
                 os.fdatasync(mapped.fd)

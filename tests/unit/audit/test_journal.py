@@ -512,3 +512,25 @@ def test_a_process_writing_an_eighth_of_the_room_left_checks_at_the_next_tick(
     finally:
         recorder.close()
         spool.close()
+
+
+def test_a_file_written_to_its_last_byte_is_synced_and_handed_over_whole(tmp_path: Path) -> None:
+    writer = journal.JournalWriter(tmp_path, file_bytes=0)  # not a whole number of pages
+    full = journal.frame(TAG, b"z" * (journal.MAX_BODY - len(TAG)))  # fills the file exactly
+    try:
+        writer.write(full)
+        writer.map_ahead()
+        writer.sync()  # the last page is partly past the file's end
+        writer.write(frames(1)[0])  # a new file; the full one is retired
+        writer.sync()  # and handed over: synced, cut to length, unlocked
+        first, second = sorted(journal.files(tmp_path))  # names start with pid, then time
+        assert first.stat().st_size == journal.HEADER_BYTES + len(full)
+        assert journal.written(first) == journal.HEADER_BYTES + len(full)
+        with journal.opened(first) as handle:
+            assert handle is not None
+            assert handle.writer_gone
+            chunk = handle.read(0, 2 << 20)
+        assert [payload_ for _, payload_ in chunk.records] == [full[12 + len(TAG) :]]
+    finally:
+        writer.close()
+    assert second.stat().st_size == journal.HEADER_BYTES + len(frames(1)[0])
