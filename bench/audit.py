@@ -35,7 +35,6 @@ sys.path.insert(0, str(ROOT))
 import argparse
 import json
 import platform
-import subprocess
 import tempfile
 import uuid
 from collections.abc import Callable
@@ -46,16 +45,7 @@ from audit.integrity_elasticsearch import RawReader, WithRawScan, raw_client
 from audit.integrity_sqlite_raw import SqliteRawReader, WithSqliteRawScan
 from audit.sqlite import SqliteAuditStore
 from bench import audit_ingest, audit_search, audit_verify
-
-
-def es_env() -> dict[str, str]:
-    out = subprocess.run(
-        [str(ROOT / "deploy/local/elasticsearch.sh"), "env"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
+from bench.audit_ingest import es_env
 
 
 def section_verify(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, Any]:

@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 import argparse
 import contextlib
 import datetime as dt
+import functools
 import json
 import os
 import statistics
@@ -60,13 +61,13 @@ def _check(condition: bool, message: str) -> None:
         raise RuntimeError(message)
 
 
+@functools.cache
 def es_env() -> dict[str, str]:
-    out = subprocess.run(
-        [str(ROOT / "deploy/local/elasticsearch.sh"), "env"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
+    """The local Elasticsearch's address and credentials; started first if it is not running
+    (``deploy/local/elasticsearch.sh start`` is idempotent), as the benches start Keycloak."""
+    script = str(ROOT / "deploy/local/elasticsearch.sh")
+    subprocess.run([script, "start"], capture_output=True, check=True, timeout=900)
+    out = subprocess.run([script, "env"], capture_output=True, text=True, check=True)
     return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
 
 

@@ -55,6 +55,7 @@ from audit.search_setup import ensure_search_mappings
 from audit.search_sqlite import SqliteSearch, ensure_schema
 from audit.search_testing import sample_events
 from audit.sqlite import SqliteAuditStore
+from bench.audit_ingest import es_env
 from iam.testing import LocalIssuer
 
 #: What analysts ask most: recent activity, failures, a user, free text, a prefix, a range.
@@ -71,16 +72,6 @@ SIZE = 50
 BATCH = 5000
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 ISSUER = "https://bench.invalid/realms/anbao"
-
-
-def es_env() -> dict[str, str]:
-    out = subprocess.run(
-        [str(ROOT / "deploy/local/elasticsearch.sh"), "env"],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line)
 
 
 def _free_port() -> int:
