@@ -185,10 +185,10 @@ class JournalWriter:
         the maintainer thread every 0.1 s.
 
         Why: the request path's copy into a page it is the first to write traps into the kernel
-        (a write fault, the file system's ``page_mkwrite``); on this VM that cost about 0.2 µs a
-        request, one fault a few dozen records, and the kernel work a slower request causes is
-        more again (bench/audit.py). Populating a few MiB at once costs a fraction of that per
-        page. :meth:`sync` flushes only the written part, so pages made writable ahead stay so.
+        (a write fault, the file system's ``page_mkwrite``): one fault every ~125 records, about
+        0.2 µs of system time a record on this VM. Populating a few MiB at once costs a fraction
+        of that per page, off the serving thread. :meth:`sync` flushes only the written part, so
+        the pages made writable ahead stay so.
         """
         current = self._current
         if current is None or not self._may_map_ahead:

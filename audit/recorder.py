@@ -46,10 +46,9 @@ _STOP: Final = object()
 #: journal took since the last fill check (no system call, one GIL acquisition).
 _TICK_SECONDS: Final = 0.1
 #: A fill check (SQLite and every journal file's header) releases and retakes the GIL a dozen
-#: times, and each hand-off to this thread costs the serving thread far more than the check
-#: (bench/audit.py: ~5 µs a request at ten checks a second). So it runs every second, and
-#: sooner (at the next tick) once this process's journal has taken an eighth of the room left
-#: at the last check, or while the journal is closed (to reopen it as soon as there is room).
+#: times, each hand-off interrupting the serving thread. So it runs every second, and sooner (at
+#: the next tick) once this process's journal has taken an eighth of the room left at the last
+#: check, or while the journal is closed (to reopen it as soon as there is room).
 _FILL_CHECK_SECONDS: Final = 1.0
 _ROOM_SHARE: Final = 8
 _REQUEST_TAG: Final = request_record.STREAM.encode() + b"\0"

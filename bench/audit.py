@@ -14,7 +14,8 @@ Sections (``--sections``, comma-separated; each lives in its own ``bench/audit_*
   >= 0.7); for SQLite vs raw ``write_documents``.
 
 * ``middleware`` (bench/audit_ingest.py): request rate of the real service (uvicorn, wrk) with
-  the audit middleware vs without (target >= 0.9), per spool fsync policy and shipper placement.
+  the audit middleware vs without (target >= 0.9), per request kind (``--endpoints``), spool
+  fsync policy and shipper placement.
 
 More sections are added by registering a function in ``SECTIONS``: ``run(args, kind, tmp)``.
 

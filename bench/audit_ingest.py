@@ -8,9 +8,10 @@ Elasticsearch, :meth:`SqliteAuditStore.write_documents` in 5,000-event transacti
 Both sides build the same events from the same generator inside the timed region.
 Target >= 0.7.
 
-``middleware``: requests per second of the real service (``anbao.asgi``, ``GET /healthz``
-through uvicorn (uvloop + httptools, one worker) loaded by wrk over loopback) with the audit
-middleware recording every request (and the shipper running), vs the same service with
+``middleware``: requests per second of the real service (``anbao.asgi`` through uvicorn (uvloop
++ httptools, one worker) loaded by wrk over loopback; the health probe, an API call refused for
+want of a token and an authenticated one, :data:`ENDPOINTS`) with the audit middleware recording
+every request (and the shipper running), vs the same service with
 ``audit.record_requests = false``; for each fsync policy and shipper placement (a thread of the
 worker, or its niced child process), in interleaved rounds (median of the paired ratios, as in
 bench/http.py). Target >= 0.9.

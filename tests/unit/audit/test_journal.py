@@ -469,8 +469,8 @@ def test_pages_mapped_ahead_spare_the_writer_its_page_faults(tmp_path: Path) -> 
     assert path.stat().st_size == journal.HEADER_BYTES + sum(map(len, frames_written))
 
 
-def test_far_from_full_the_recorder_reads_the_fill_once_a_second(tmp_path: Path) -> None:
-    spool = spool_at(tmp_path, fsync=FsyncPolicy.INTERVAL, capacity_bytes=1 << 30)
+def fill_checks(spool: Spool) -> list[float]:
+    """When the spool's fill is read from now on (a recorder reads it through ``stats``)."""
     checks: list[float] = []
     stats = spool.stats
 
@@ -479,6 +479,12 @@ def test_far_from_full_the_recorder_reads_the_fill_once_a_second(tmp_path: Path)
         return stats()
 
     spool.stats = counted  # type: ignore[method-assign]
+    return checks
+
+
+def test_far_from_full_the_recorder_reads_the_fill_once_a_second(tmp_path: Path) -> None:
+    spool = spool_at(tmp_path, fsync=FsyncPolicy.INTERVAL, capacity_bytes=1 << 30)
+    checks = fill_checks(spool)
     recorder = Recorder(spool)
     try:
         time.sleep(2.05)
@@ -492,14 +498,7 @@ def test_a_process_writing_an_eighth_of_the_room_left_checks_at_the_next_tick(
     tmp_path: Path,
 ) -> None:
     spool = spool_at(tmp_path, fsync=FsyncPolicy.INTERVAL, capacity_bytes=80_000)
-    checks: list[float] = []
-    stats = spool.stats
-
-    def counted() -> object:
-        checks.append(time.monotonic())
-        return stats()
-
-    spool.stats = counted  # type: ignore[method-assign]
+    checks = fill_checks(spool)
     recorder = Recorder(spool)
     try:
         while not checks:  # the first check, at the first tick
