@@ -167,17 +167,22 @@ def test_only_one_shipper_holds_the_spool(recorder: Recorder, store: FlakyStore)
     second.unlock()
 
 
-def test_background_shipper_thread(recorder: Recorder, store: FlakyStore) -> None:
-    shipper = Shipper(recorder.spool, store, idle_wait=0.01)
+def ship_in_background(shipper: Shipper, recorder: Recorder, store: FlakyStore, count: int) -> None:
+    """Records ``count`` events while ``shipper``'s thread runs; stops it once the store holds
+    them (or after about 5 s)."""
     shipper.start()
     try:
-        recorder.record_many([make_event(i) for i in range(25)])
+        recorder.record_many([make_event(i) for i in range(count)])
         for _ in range(500):
-            if store.count() == 25:
+            if store.count() == count:
                 break
             threading.Event().wait(0.01)
     finally:
         shipper.stop()
+
+
+def test_background_shipper_thread(recorder: Recorder, store: FlakyStore) -> None:
+    ship_in_background(Shipper(recorder.spool, store, idle_wait=0.01), recorder, store, 25)
     assert store.count() == 25
     assert recorder.spool.stats().pending_events == 0
 
@@ -300,14 +305,6 @@ def test_the_shipper_thread_outlives_a_failing_lock_file(
     recorder: Recorder, store: FlakyStore
 ) -> None:
     shipper = LockTrouble(recorder.spool, store, idle_wait=0.01)
-    shipper.start()
-    try:
-        recorder.record_many([make_event(i) for i in range(5)])
-        for _ in range(500):
-            if store.count() == 5:
-                break
-            threading.Event().wait(0.01)
-    finally:
-        shipper.stop()
+    ship_in_background(shipper, recorder, store, 5)
     assert store.count() == 5
     assert shipper.counters.store_failures == 2
