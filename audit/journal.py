@@ -47,6 +47,7 @@ from pathlib import Path
 from typing import Final, Literal, TypeVar
 
 from audit.errors import AuditSpoolError
+from audit.native import native as _native
 
 MAGIC: Final = b"\xa7AJ1"
 _HEAD: Final = struct.Struct("<4sII")  # magic, body length, CRC-32 of the body
@@ -82,6 +83,12 @@ def frame(stream_tag: bytes, payload: bytes) -> bytes:
     """One record as a journal frame; ``stream_tag`` is ``stream.encode() + b"\\0"``."""
     body = stream_tag + payload
     return _HEAD.pack(MAGIC, len(body), zlib.crc32(body)) + body
+
+
+def _frame_after_tag(stream_tag: bytes, tag_crc: int, payload: bytes) -> bytes:
+    """:func:`frame`, given the tag's CRC (what ``audit/_capture.c``'s ``frame`` does in C)."""
+    body_length = len(stream_tag) + len(payload)
+    return _HEAD.pack(MAGIC, body_length, zlib.crc32(payload, tag_crc)) + stream_tag + payload
 
 
 def directory_of(spool_path: Path) -> Path:
@@ -145,12 +152,11 @@ class JournalWriter:
         computed once (the request path appends a record per request). Returns ``None``, or
         what ``on_error(payload)`` returns when no journal file can be had."""
         tag = stream.encode() + b"\0"
-        head = struct.Struct(f"<4sII{len(tag)}s").pack
         tag_crc = zlib.crc32(tag)
-        crc32 = zlib.crc32
+        framed = _native.frame if _native else _frame_after_tag
 
         def append(payload: bytes) -> _T | None:
-            data = head(MAGIC, len(tag) + len(payload), crc32(payload, tag_crc), tag) + payload
+            data = framed(tag, tag_crc, payload)
             try:
                 self._view.write(data)  # type: ignore[union-attr]
             except (AttributeError, ValueError):  # as in write()

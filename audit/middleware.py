@@ -8,8 +8,9 @@ blocking the event loop: group commit per loop iteration, fsync on the recorder'
 spool refuses (full under the ``fail`` policy, or a disk error), the response becomes 503
 ``audit_spool_full``/``audit_spool_error``.
 
-On the request path only the raw facts are captured (:func:`audit.request_record.capture`);
-the canonical event is built when the shipper reads them.
+On the request path only the raw facts are captured (:func:`audit.request_record.capture_request`,
+in C where the compiled module is built); the canonical event is built when the shipper reads
+them.
 
 The audit package does not import ``iam``: the principal is read by attribute name
 (``subject``, ``username``, ``roles``, ``org_path``) from ``req.context.principal``.
@@ -25,7 +26,7 @@ import falcon
 import falcon.asgi
 
 from audit.recorder import Recorder
-from audit.request_record import CAPTURE, capture
+from audit.request_record import capture_native, capture_request
 
 
 class RequestAuditor:
@@ -74,20 +75,13 @@ class RequestAuditor:
         method calls, where calling an instance goes through its type's ``__call__`` slot (an
         argument tuple built per request, ~0.2 µs here).
         """
-        who = None if principal is None else _principal_facts(principal)
-        return self._recorder.record_captured(
-            capture((CAPTURE, self._service, self._wall_clock_ns(), method, path, route, status,
-                     duration_ns, client, user_agent, trace_id, who))
-        )  # fmt: skip
-
-
-def _principal_facts(principal: Any) -> tuple[str, str, tuple[str, ...], str]:
-    return (
-        str(getattr(principal, "subject", "") or ""),
-        str(getattr(principal, "username", "") or ""),
-        tuple(map(str, getattr(principal, "roles", ()) or ())),
-        str(getattr(principal, "org_path", "") or ""),
-    )
+        time_ns = self._wall_clock_ns()
+        payload = capture_native(self._service, time_ns, method, path, route, status,
+                                 duration_ns, client, user_agent, trace_id, principal)  # fmt: skip
+        if payload is None:
+            payload = capture_request(self._service, time_ns, method, path, route, status,
+                                      duration_ns, client, user_agent, trace_id, principal)  # fmt: skip
+        return self._recorder.record_captured(payload)
 
 
 class AuditMiddleware:

@@ -136,6 +136,12 @@ def main() -> None:
     )
     parser.add_argument("--connections", type=int, default=32, help="middleware: wrk connections")
     parser.add_argument(
+        "--placement",
+        choices=audit_ingest.PLACEMENTS,
+        default=audit_ingest.PLACEMENTS[0],
+        help="middleware: the server's serving thread and wrk on a CPU each (pinned) or not",
+    )
+    parser.add_argument(
         "--fsync", default="batch,interval", help="middleware: spool fsync policies"
     )
     parser.add_argument(

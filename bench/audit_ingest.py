@@ -291,6 +291,9 @@ def _settle(limit: float = 15.0) -> None:
         pass
 
 
+#: Middleware: the server's serving thread and wrk each on a CPU of their own, or unpinned.
+PLACEMENTS: tuple[str, ...] = ("pinned", "free")
+
 #: What the middleware section loads: path and the status the service answers with.
 ENDPOINTS: dict[str, tuple[str, int]] = {
     # the cheapest request the service serves, so the audit's whole cost shows (audited on
@@ -318,6 +321,7 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
     """
     from bench.http import _free_port, _server, _uvicorn  # noqa: PLC0415 - wrk helpers
 
+    placement = _placement(args)
     endpoints = args.endpoints.split(",")
     variants = [(f, s) for f in args.fsync.split(",") for s in args.shipping.split(",")]
     runs: dict[str, dict[str, str]] = {"without": _service_env(kind, tmp, False, "batch")}
@@ -338,9 +342,14 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
             argv = _uvicorn("anbao.asgi:app", port)
             url, pid = stack.enter_context(_server(argv, port, env, tmp / f"{name}.log"))
             bases[name] = (url.removesuffix("/healthz"), pid)
-        rounds = _interleaved(args, endpoints, runs, bases, scripts)
+            if placement is not None:
+                os.sched_setaffinity(pid, {placement[0]})  # its main thread only: the serving one
+        rounds = _interleaved(args, endpoints, runs, bases, scripts, placement)
     out: dict[str, Any] = {
         "tool": "wrk",
+        "placement": "free"
+        if placement is None
+        else f"server's serving thread on CPU {placement[0]}, wrk on CPU {placement[1]}",
         "connections": args.connections,
         "seconds": args.seconds,
         "rounds": args.middleware_rounds,
@@ -371,12 +380,28 @@ def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[s
     return out
 
 
-def _interleaved(
+def _placement(args: argparse.Namespace) -> tuple[int, int] | None:
+    """(the servers' CPU, wrk's CPU) when pinned, else ``None``.
+
+    Why pin: left to the scheduler, wrk and the server sometimes share a CPU for a whole run
+    (one context switch per request instead of a few per second, a quarter of the rate): on
+    this 2-CPU machine that decided a run's rate more than anything measured, reference or not.
+    Only the server's serving thread is pinned; its other threads, its children (the shipper)
+    and the stores go where the scheduler puts them, as in production.
+    """
+    cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
+    if args.placement == "free" or len(cpus) < 2:
+        return None
+    return cpus[0], cpus[1]
+
+
+def _interleaved(  # noqa: PLR0917 - the bench's own plumbing
     args: argparse.Namespace,
     endpoints: list[str],
     runs: dict[str, dict[str, str]],
     bases: dict[str, tuple[str, int]],
     scripts: dict[str, Path],
+    placement: tuple[int, int] | None,
 ) -> dict[tuple[str, str], list[dict[str, float]]]:
     """Each round loads every server on every endpoint, the servers' order reversed every
     round; after each audited load, waits for its shipper to empty the spool."""
@@ -385,7 +410,7 @@ def _interleaved(
     }
     for endpoint in endpoints:
         for name in runs:
-            _load(bases[name], endpoint, 1, args, scripts)  # warm-up
+            _load(bases[name], endpoint, 1, args, scripts, placement)  # warm-up
             if name != "without":
                 _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
     _settle()
@@ -393,7 +418,7 @@ def _interleaved(
         for endpoint in endpoints:
             order = list(runs) if number % 2 == 0 else list(reversed(runs))
             for name in order:
-                run = _load(bases[name], endpoint, args.seconds, args, scripts)
+                run = _load(bases[name], endpoint, args.seconds, args, scripts, placement)
                 drain = 0.0
                 if name != "without":
                     drain = _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
@@ -404,18 +429,20 @@ def _interleaved(
     return rounds
 
 
-def _load(
+def _load(  # noqa: PLR0917 - the bench's own plumbing
     base: tuple[str, int],
     endpoint: str,
     seconds: int,
     args: argparse.Namespace,
     scripts: dict[str, Path],
+    placement: tuple[int, int] | None,
 ) -> dict[str, float]:
     from bench.http import _wrk  # noqa: PLC0415 - wrk helpers
 
     url, pid = base
     path, status = ENDPOINTS[endpoint]
-    run = _wrk(url + path, seconds, args.connections, pid, scripts.get(endpoint))
+    wrk_cpu = None if placement is None else placement[1]
+    run = _wrk(url + path, seconds, args.connections, pid, scripts.get(endpoint), cpu=wrk_cpu)
     unexpected = run["errors"] if status < 300 else run["requests"] - run["errors"]
     _check(unexpected == 0, f"{endpoint}: {unexpected} answers other than {status}")
     return run
@@ -471,6 +498,7 @@ def main() -> None:
     parser.add_argument("--middleware-rounds", type=int, default=5)
     parser.add_argument("--shipper-nice", type=int, default=10)
     parser.add_argument("--ship-defer-seconds", type=float, default=5.0)
+    parser.add_argument("--placement", choices=PLACEMENTS, default=PLACEMENTS[0])
     parser.add_argument("--stores", default="sqlite,elasticsearch")
     parser.add_argument("--sections", default="ingest,middleware")
     args = parser.parse_args()

@@ -90,12 +90,16 @@ def _wrk(
     connections: int,
     pid: int | None = None,
     script: Path | None = None,
+    *,
+    cpu: int | None = None,
 ) -> dict[str, float]:
-    """``script``: a wrk Lua script (e.g. one setting each request's bearer token)."""
+    """``script``: a wrk Lua script (e.g. one setting each request's bearer token); ``cpu``:
+    the CPU wrk runs on (``taskset``), else wherever the scheduler puts it."""
     ticks = _cpu_ticks(pid) if pid is not None else 0
     lua = ["-s", str(script)] if script is not None else []
+    pinned = ["taskset", "-c", str(cpu)] if cpu is not None else []
     out = subprocess.run(
-        ["wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *lua, url],
+        [*pinned, "wrk", "-t1", f"-c{connections}", f"-d{seconds}s", "--latency", *lua, url],
         capture_output=True,
         text=True,
         check=True,

@@ -11,6 +11,7 @@ from typing import Any
 import falcon.testing
 import pytest
 
+import audit.middleware
 from anbao.app import Parts, create_app
 from anbao.audit_wiring import (
     AuditRuntime,
@@ -19,12 +20,13 @@ from anbao.audit_wiring import (
     keycloak_event_sink,
 )
 from anbao.settings import Settings
+from audit import journal, request_record
 from audit.errors import AuditStoreUnavailable
 from audit.model import PersonalData
 from audit.pipeline import Shipper
 from audit.ports import RawDocument, WriteResult
 from audit.recorder import Recorder
-from audit.spool import Backpressure, Spool, SpoolConfig
+from audit.spool import Backpressure, FsyncPolicy, Spool, SpoolConfig
 from audit.sqlite import SqliteAuditStore
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
@@ -66,11 +68,22 @@ def build(
     return falcon.testing.TestClient(app), runtime
 
 
+@pytest.fixture(params=["compiled-batch", "compiled-interval", "python-interval"])
+def capture_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """The request path with its compiled helpers (``audit/_capture.c``) or without them, and
+    the spool's fsync policy (``interval`` frames each record on the request path)."""
+    helpers, fsync = str(request.param).split("-")
+    if helpers == "python":
+        monkeypatch.setattr(audit.middleware, "capture_native", request_record._no_native)
+        monkeypatch.setattr(journal, "_native", None)
+    return fsync
+
+
 @pytest.fixture
 def app(
-    tmp_path: Path, issuer: LocalIssuer
+    tmp_path: Path, issuer: LocalIssuer, capture_path: str
 ) -> Iterator[tuple[falcon.testing.TestClient, AuditRuntime]]:
-    client, runtime = build(tmp_path, issuer)
+    client, runtime = build(tmp_path, issuer, fsync=FsyncPolicy(capture_path))
     yield client, runtime
     runtime.stop()
 

@@ -54,6 +54,16 @@ def test_a_process_using_a_cpu_is_busy_an_idle_one_is_not(
     assert not look_twice(ServingLoad(lambda: [2**22 + 12345]))  # gone: nothing to read
 
 
+def test_a_load_that_began_just_now_is_busy_though_the_last_look_was_long_ago() -> None:
+    """Judged over the last window, not since the previous look: a shipper that looked while
+    the server was idle must not start a batch beside the load that began since."""
+    with python_running("import time; time.sleep(1.0)\nwhile True: pass") as pid:
+        load = ServingLoad(lambda: [pid])
+        load.busy()  # idle: sleeping
+        time.sleep(1.3)  # busy for the last ~0.2 s of these 1.4 s
+        assert load.busy()
+
+
 def test_the_callers_own_work_is_not_the_load() -> None:
     """A shipper thread in the serving process: its own CPU time is left out."""
     load = ServingLoad(lambda: [os.getpid()])
