@@ -3,10 +3,11 @@
 Why it exists: the middleware audits every request, and building an :class:`AuditEvent` plus its
 canonical JSON costs more CPU than a small request itself (bench/audit.py measured the service at
 a third of its rate). So on the request path the middleware only captures the raw facts
-(:func:`capture`: ``marshal`` bytes of a flat tuple, kept by the request journal); the spool
-stores them as one flat JSON array (:func:`encode`; :func:`from_capture` converts, when the
-shipper moves journal records into the spool) in :class:`audit.spool.CompactRecord` rows, the
-records of one group commit in one row (:func:`group`).
+(:func:`capture_request`, or the same in C, :data:`capture_native`: ``marshal`` bytes of a flat
+tuple, kept by the request journal); the spool stores them as one flat JSON array (:func:`encode`;
+:func:`from_capture` converts, when the shipper moves journal records into the spool) in
+:class:`audit.spool.CompactRecord` rows, the records of one group commit in one row
+(:func:`group`).
 The shipper expands them into canonical events when it reads the spool (:func:`expand_group`),
 off the serving process when ``audit.ship_in_subprocess`` is on; even the event id is derived
 there (:func:`derived_event_id`), from the spool's secret salt and the record's sequence.
