@@ -81,8 +81,7 @@ os.register_at_fork(after_in_child=_forked)
 
 def frame(stream_tag: bytes, payload: bytes) -> bytes:
     """One record as a journal frame; ``stream_tag`` is ``stream.encode() + b"\\0"``."""
-    body = stream_tag + payload
-    return _HEAD.pack(MAGIC, len(body), zlib.crc32(body)) + body
+    return _frame_after_tag(stream_tag, zlib.crc32(stream_tag), payload)
 
 
 def _frame_after_tag(stream_tag: bytes, tag_crc: int, payload: bytes) -> bytes:

@@ -12,9 +12,10 @@ Busy: a process used more than ``threshold`` of a CPU over the last ``window`` s
 read from ``/proc/<pid>/stat`` (Linux; elsewhere nothing is ever busy). The processes are the
 writers of the request journal; in the shipper's own process its own thread's CPU time is left
 out. The judgement is on recent time only: when the previous look is older than one and a half
-windows (the shipper was idle, or shipping), a look over it would mostly see the time before a load that has
-just begun, and the shipper would start a batch of thousands of events beside it (bench/audit.py:
-about half the rounds, some 0.1-0.4 s of a CPU each); so ``busy()`` looks again after a window.
+windows (the shipper was idle, or shipping), a look over it would mostly see the time before a
+load that has just begun, and the shipper would start a batch of thousands of events beside it
+(bench/audit.py: about half the rounds, some 0.1-0.4 s of a CPU each); so ``busy()`` looks again
+after a window.
 """
 
 from __future__ import annotations
