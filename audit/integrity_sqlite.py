@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audit.integrity_model import IntegrityError, LeafRecord, SignedTreeHead
+from audit.sqlite_wal import use_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leaves (
@@ -38,9 +39,9 @@ class SqliteIntegrityLog:
     def _open(self) -> sqlite3.Connection:
         try:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA busy_timeout=10000")
+            use_wal(conn, timeout=10.0)
+            conn.execute("PRAGMA synchronous=FULL")
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise IntegrityError("The integrity log cannot be opened.") from exc

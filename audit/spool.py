@@ -47,6 +47,7 @@ from audit.spool_model import (
     SpooledRecord,
     SpoolStats,
 )
+from audit.sqlite_wal import use_wal
 
 __all__ = [
     "Backpressure",
@@ -65,6 +66,8 @@ _MAX_RUN = 1024
 #: How long a finished journal file's name is remembered (a reader that listed the file before
 #: it was deleted must still find it finished).
 _JOURNAL_MEMORY_SECONDS = 3600.0
+#: How long opening the spool waits for another handle's lock.
+_OPEN_WAIT = 30.0
 
 
 class Spool:
@@ -81,9 +84,9 @@ class Spool:
         try:
             config.path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(
-                str(config.path), check_same_thread=False, isolation_level=None, timeout=30.0
+                str(config.path), check_same_thread=False, isolation_level=None, timeout=_OPEN_WAIT
             )
-            self._db.execute("PRAGMA journal_mode=WAL")
+            use_wal(self._db, timeout=_OPEN_WAIT)
             sync = "NORMAL" if config.fsync is FsyncPolicy.INTERVAL else "FULL"
             self._db.execute(f"PRAGMA synchronous={sync}")
             self._db.execute("PRAGMA wal_autocheckpoint=10000")

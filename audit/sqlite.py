@@ -27,6 +27,7 @@ from audit.query_es import FREE_TEXT_FIELDS
 from audit.query_sql import STORED_FIELDS, SqlLayout
 from audit.search_model import store_page
 from audit.search_sqlite import SqliteSearch, ensure_schema
+from audit.sqlite_wal import use_wal
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS events (
@@ -83,7 +84,7 @@ class SqliteAuditStore:
             self._conn = sqlite3.connect(
                 str(path), check_same_thread=False, isolation_level=None, timeout=30.0
             )
-            self._conn.execute("PRAGMA journal_mode=WAL")
+            use_wal(self._conn, timeout=30.0)
             self._conn.execute("PRAGMA synchronous=NORMAL")
             self._conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
         except (OSError, sqlite3.Error) as exc:

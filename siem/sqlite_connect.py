@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
+from audit.sqlite_wal import use_wal
 from siem.alerts_errors import AlertStoreUnavailable
 
 
@@ -15,7 +16,7 @@ def connect(path: str, schema: str, *, what: str) -> sqlite3.Connection:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
         conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
         if path != ":memory:":
-            conn.execute("PRAGMA journal_mode=WAL")
+            use_wal(conn, timeout=30.0)
         conn.executescript(schema)
     except (OSError, sqlite3.Error) as exc:
         raise AlertStoreUnavailable(f"The {what} database cannot be opened.") from exc

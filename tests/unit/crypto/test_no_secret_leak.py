@@ -37,7 +37,7 @@ def _failures():
     yield lambda: other.decrypt(ct)
     yield lambda: key.decrypt(ct[:-1])
     yield lambda: key.public_key().verify(key.sign(PLAINTEXT), PLAINTEXT + b"x")
-    yield lambda: aead.open(SYM_KEY, blob[:-1] + b"\x00")
+    yield lambda: aead.open(SYM_KEY, blob[:-1] + bytes([blob[-1] ^ 1]))  # tag changed
     yield lambda: sm4.cbc_decrypt(SYM_KEY, bytes(16), PLAINTEXT[:15])
     yield lambda: sm4.gcm_decrypt(SYM_KEY, bytes(12), PLAINTEXT)
     yield lambda: sm4.encrypt_block(SYM_KEY[:15], PLAINTEXT[:16])
