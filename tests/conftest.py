@@ -1,5 +1,7 @@
 """Suite-wide rules: unit tests get no network (sockets to anything but AF_UNIX are refused);
-every test runs in a working directory of its own."""
+every test runs in a working directory of its own; property tests have no time limit per example
+(a 2-CPU CI machine that also runs Elasticsearch and Keycloak pauses now and then, and a pause is
+not a failure of the code under test)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "anbao", deadline=None, suppress_health_check=[HealthCheck.too_slow], print_blob=True
+)
+settings.load_profile("anbao")
 
 ROOT = Path(__file__).resolve().parent.parent
 
