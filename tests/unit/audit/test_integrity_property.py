@@ -33,9 +33,7 @@ def tamperings(draw):
     return size, modified, deleted, swaps, inserted, window, raw
 
 
-@settings(
-    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(case=tamperings())
 def test_verify_names_exactly_what_was_done(case):
     size, modified, deleted, swaps, inserted, window, raw = case

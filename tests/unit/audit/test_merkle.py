@@ -195,7 +195,7 @@ def test_out_of_range_inclusion_is_refused():
 leaf_data = st.lists(st.binary(max_size=40), min_size=1, max_size=70)
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60)
 @given(leaf_data)
 def test_sm3_root_matches_naive_mth_over_gmssl(leaves):
     ours = merkle.root(SM3, [SM3.leaf(d) for d in leaves])
@@ -204,7 +204,7 @@ def test_sm3_root_matches_naive_mth_over_gmssl(leaves):
 
 
 @pytest.mark.parametrize("hasher", [SHA256, SM3], ids=["sha256", "sm3"])
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(size=st.integers(min_value=1, max_value=70), salt=st.binary(max_size=8))
 def test_every_index_proves_inclusion(hasher, size, salt):
     leaf_hashes = [hasher.leaf(salt + i.to_bytes(4, "big")) for i in range(size)]
@@ -227,7 +227,7 @@ def test_every_index_proves_inclusion(hasher, size, salt):
 
 
 @pytest.mark.parametrize("hasher", [SHA256, SM3], ids=["sha256", "sm3"])
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(size=st.integers(min_value=1, max_value=40), salt=st.binary(max_size=8))
 def test_every_pair_of_sizes_is_consistent(hasher, size, salt):
     leaf_hashes = [hasher.leaf(salt + i.to_bytes(4, "big")) for i in range(size)]
@@ -257,7 +257,7 @@ def test_every_pair_of_sizes_is_consistent(hasher, size, salt):
                     )
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(size=st.integers(min_value=1, max_value=300), chunk=st.sampled_from([1, 2, 8, 32]))
 def test_subtree_cache_gives_the_same_proofs(size, chunk):
     leaf_hashes = [SM3.leaf(i.to_bytes(4, "big")) for i in range(size)]

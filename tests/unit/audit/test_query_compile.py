@@ -28,7 +28,7 @@ def _walk(value: object) -> list[object]:
     return [value]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=300)
 @given(st.text(min_size=1, max_size=30))
 def test_sql_never_carries_a_value(value: str) -> None:
     """Whatever the analyst types, it reaches SQLite as a parameter, never as SQL text."""
@@ -77,7 +77,7 @@ def test_dates_resolve_against_the_injected_clock() -> None:
     }
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(
     st.one_of(
         st.text(max_size=40),

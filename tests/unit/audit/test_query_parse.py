@@ -187,7 +187,7 @@ _tree = st.recursive(
 _ROUND_TRIP_LIMITS = Limits(max_wildcard_terms=100, max_wildcard_chars=100, max_depth=64)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=400)
 @given(_tree)
 def test_round_trip(node: object) -> None:
     text = to_text(node)  # type: ignore[arg-type]
@@ -199,7 +199,7 @@ _alphabet = st.sampled_from(
 )
 
 
-@settings(max_examples=1500, deadline=None)
+@settings(max_examples=1500)
 @given(st.one_of(st.text(max_size=60), st.lists(_alphabet, max_size=25).map("".join)))
 def test_fuzz_only_parse_errors(text: str) -> None:
     try:

@@ -12,7 +12,7 @@ from crypto.errors import DecryptionFailed, InvalidKey
 KEY = aead.generate_key()
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(data=st.binary(max_size=300), aad=st.binary(max_size=40))
 def test_round_trip(data, aad):
     blob = aead.seal(KEY, data, aad)
@@ -25,7 +25,7 @@ def test_ivs_are_fresh():
     assert aead.seal(KEY, b"same", b"") != aead.seal(KEY, b"same", b"")
 
 
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=25)
 @given(position=st.integers(min_value=0, max_value=aead.OVERHEAD + 4), bit=st.integers(0, 7))
 def test_any_bit_flip_fails(position, bit):
     blob = bytearray(aead.seal(KEY, b"12345", b"ctx"))

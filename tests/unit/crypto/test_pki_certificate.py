@@ -7,7 +7,7 @@ import pytest
 from asn1crypto import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from crypto import sm2
@@ -164,14 +164,14 @@ def test_every_truncation_is_malformed():
         Certificate.load(der + b"\x00")  # trailing data
 
 
-@settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=30)
 @given(st.binary(max_size=600))
 def test_arbitrary_bytes_raise_only_certificate_errors(data):
     with contextlib.suppress(CertificateError):
         Certificate.load(data)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(st.integers(min_value=0), st.integers(min_value=0, max_value=255))
 def test_byte_flips_never_crash(position, value):
     der = bytearray(shared_pki().leaf.der)
@@ -180,7 +180,7 @@ def test_byte_flips_never_crash(position, value):
         Certificate.load(bytes(der))
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15)
 @given(
     cn=st.text(alphabet="abcXYZ 0123456789-中文", min_size=1, max_size=30)
     .map(str.strip)

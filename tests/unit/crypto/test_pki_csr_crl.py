@@ -129,7 +129,7 @@ _entries = st.lists(
 )
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20)
 @given(entries=_entries, number=st.integers(min_value=0, max_value=2**159 - 1))
 def test_crl_der_round_trip(entries, number):
     pki = shared_pki()
@@ -140,7 +140,7 @@ def test_crl_der_round_trip(entries, number):
     assert asn1_crl.CertificateList.load(crl.der).dump(force=True) == crl.der
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(st.binary(max_size=400))
 def test_arbitrary_bytes_raise_only_certificate_errors(data):
     for loader in (CertificateList.load, CertificateRequest.load):

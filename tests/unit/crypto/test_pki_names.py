@@ -99,7 +99,7 @@ _value = st.text(
 ).filter(lambda v: v == v.strip())
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=40)
 @given(
     st.lists(
         st.tuples(st.sampled_from(["O", "OU", "CN", "L", "ST"]), _value), min_size=1, max_size=5

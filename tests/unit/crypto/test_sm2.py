@@ -66,7 +66,7 @@ def test_vector_signature_verifies(sm2_vector, repeat):
         pub.verify(sm2_der.encode_signature(r, s), msg + b".")
 
 
-@settings(max_examples=15, deadline=None)
+@settings(max_examples=15)
 @given(data=st.binary(max_size=200), uid=st.binary(min_size=0, max_size=40))
 def test_sign_verify_round_trip(sm2_key, data, uid):
     pub = sm2_key.public_key()
@@ -75,7 +75,7 @@ def test_sign_verify_round_trip(sm2_key, data, uid):
     pub.verify(sm2_key.sign(data, uid=uid, form="raw"), data, uid=uid, form="raw")
 
 
-@settings(max_examples=5, deadline=None)
+@settings(max_examples=5)
 @given(data=st.binary(max_size=64))
 def test_gmssl_verifies_our_signatures(sm2_key, data):
     raw = sm2_key.sign(data, form="raw")
@@ -165,7 +165,7 @@ def test_uid_too_long(sm2_key):
         sm2_key.sign(b"m", uid=bytes(8192))
 
 
-@settings(max_examples=10, deadline=None)
+@settings(max_examples=10)
 @given(data=st.binary(min_size=1, max_size=300))
 def test_encrypt_round_trip_all_forms(sm2_key, data):
     pub = sm2_key.public_key()

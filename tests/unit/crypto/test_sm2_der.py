@@ -17,7 +17,7 @@ class _Sig(core.Sequence):
     _fields = [("r", core.Integer), ("s", core.Integer)]  # noqa: RUF012 - asn1crypto API
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50)
 @given(r=ints, s=ints)
 def test_signature_round_trip_matches_asn1crypto(r, s):
     der = sm2_der.encode_signature(r, s)
@@ -25,7 +25,7 @@ def test_signature_round_trip_matches_asn1crypto(r, s):
     assert sm2_der.decode_signature(der) == (r, s)
 
 
-@settings(max_examples=30, deadline=None)
+@settings(max_examples=30)
 @given(
     x=ints, y=ints, c3=st.binary(min_size=32, max_size=32), c2=st.binary(min_size=1, max_size=400)
 )
@@ -34,7 +34,7 @@ def test_ciphertext_round_trip(x, y, c3, c2):
     assert sm2_der.decode_ciphertext(der) == (x, y, c3, c2)
 
 
-@settings(max_examples=50, deadline=None)
+@settings(max_examples=50)
 @given(data=st.binary(max_size=80))
 def test_random_bytes_never_crash(data):
     try:

@@ -38,7 +38,7 @@ def _reference_hmac(key: bytes, data: bytes) -> bytes:
     return _gm_sm3(bytes(b ^ 0x5C for b in key) + inner)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20)
 @given(key=st.binary(min_size=1, max_size=100), data=st.binary(max_size=300))
 def test_hmac_matches_independent_reference(key, data):
     tag = sm3.hmac(key, data)
@@ -46,7 +46,7 @@ def test_hmac_matches_independent_reference(key, data):
     sm3.verify_hmac(key, data, tag)
 
 
-@settings(max_examples=20, deadline=None)
+@settings(max_examples=20)
 @given(chunks=st.lists(st.binary(max_size=200), max_size=6))
 def test_streaming_equals_one_shot_and_gmssl(chunks):
     h = sm3.Hash()

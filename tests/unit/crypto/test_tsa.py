@@ -121,9 +121,7 @@ def test_untrusted_and_tampered_tokens(world: tuple[SealCa, TimeStampAuthority])
         verify_token(token[:-3], trust_roots=ca.trust_roots())
 
 
-@settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.binary(max_size=512))
 def test_hostile_requests_get_a_rejection(
     world: tuple[SealCa, TimeStampAuthority], data: bytes
@@ -133,9 +131,7 @@ def test_hostile_requests_get_a_rejection(
         parse_response(authority.respond(data))
 
 
-@settings(
-    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(cut=st.integers(min_value=0, max_value=2000), flip=st.integers(min_value=0, max_value=2000))
 def test_mangled_tokens_only_raise_timestamp_error(
     world: tuple[SealCa, TimeStampAuthority], cut: int, flip: int

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from joserfc import jwt
 from joserfc.jwk import ECKey, OctKey, RSAKey
@@ -184,7 +184,6 @@ def test_malformed_tokens_are_rejected(verifier: TokenVerifier, token: str) -> N
 _SHARED = LocalIssuer()
 
 
-@settings(deadline=None)
 @given(
     st.text(max_size=300)
     | st.from_regex(r"[A-Za-z0-9_\-]{0,60}\.[A-Za-z0-9_\-]{0,60}\.[A-Za-z0-9_\-]{0,60}")

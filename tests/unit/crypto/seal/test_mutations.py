@@ -22,9 +22,7 @@ from crypto.seal.testing import minimal_ofd
 
 from .conftest import NOW
 
-_SETTINGS = settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
+_SETTINGS = settings(max_examples=150, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
 def _mutate(data: bytes, edits: list[tuple[int, int]], cut: int | None) -> bytes:
