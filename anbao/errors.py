@@ -16,6 +16,7 @@ from typing import Any
 
 import falcon
 import falcon.asgi
+import falcon.media
 
 from anbao.web import AsgiApp
 from audit.errors import (
@@ -27,6 +28,7 @@ from audit.errors import (
 from audit.integrity_model import EventNotLogged, HeadNotFound
 from audit.search_model import SavedSearchNotFound, SearchForbidden
 from audit.sensitive_service import AuditEventNotFound
+from crypto import strict_json
 from crypto.errors import CryptoError, InvalidSignature, MalformedInput
 from crypto.keystore import KeyStoreError
 from crypto.seal_registry.errors import (
@@ -253,6 +255,10 @@ async def handle_exception(
 
 
 def install(app: AsgiApp) -> None:
+    # Every JSON body is read as I-JSON with bounded nesting: a hostile body is a 400
+    # (Falcon's MediaMalformedError), never a RecursionError or a string that cannot be written.
+    json_handler = falcon.media.JSONHandler(loads=strict_json.loads)
+    app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.set_error_serializer(serialize_http_error)
     # Falcon's own handler for HTTPError is more specific than Exception and keeps using the
     # serializer above; everything else goes through the table.

@@ -35,6 +35,7 @@ from audit.search_model import (
     scroll,
 )
 from audit.sensitive import mask_document
+from crypto import strict_json
 
 SEARCH_ROLES: Final = frozenset({"security-analyst", "auditor"})
 DEFAULT_SIZE: Final = 50
@@ -204,7 +205,7 @@ def encode_cursor(values: tuple[Any, ...] | None) -> str | None:
 def decode_cursor(token: str, keys: int) -> tuple[Any, ...]:
     try:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        values = json.loads(raw)
+        values = strict_json.loads(raw)
     except (binascii.Error, ValueError, UnicodeDecodeError):
         raise InvalidSearch("search_after is not a cursor this API issued.") from None
     valid = isinstance(values, list) and len(values) == keys

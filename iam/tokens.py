@@ -30,7 +30,6 @@ both); a token without ``kid`` is refused.
 from __future__ import annotations
 
 import hashlib
-import json
 import logging
 import math
 import threading
@@ -43,6 +42,7 @@ from joserfc.jwa import JWSAlgModel
 from joserfc.jwk import Key, KeySet
 from joserfc.util import urlsafe_b64decode
 
+from crypto import strict_json
 from iam.errors import IamError, IdentityProviderUnavailable, Unauthenticated
 from iam.model import Principal
 
@@ -248,7 +248,7 @@ class TokenVerifier:
         if known is not None:
             return known
         try:
-            header = json.loads(urlsafe_b64decode(segment))
+            header = strict_json.loads(urlsafe_b64decode(segment))
         except (ValueError, UnicodeError) as exc:
             raise Unauthenticated("The access token is malformed.") from exc
         if not isinstance(header, dict):
@@ -353,7 +353,7 @@ def _split(token: str) -> tuple[bytes, bytes, bytes]:
 
 def _claims(payload: bytes) -> dict[str, Any]:
     try:
-        claims = json.loads(urlsafe_b64decode(payload))
+        claims = strict_json.loads(urlsafe_b64decode(payload))
     except (ValueError, UnicodeError) as exc:
         raise Unauthenticated("The access token is malformed.") from exc
     if not isinstance(claims, dict):

@@ -29,6 +29,7 @@ from typing import Any, ClassVar, Protocol
 import falcon
 import falcon.asgi
 
+from crypto import strict_json
 from crypto.seal.errors import MalformedSeal
 from crypto.seal.report import Report
 from crypto.seal.trust import Trust, load_certificates, load_crls
@@ -96,7 +97,7 @@ def _at(value: str | None, clock: Callable[[], datetime]) -> datetime:
 
 def _verify_json(body: bytes, opts: Options) -> Report:
     try:
-        media = json.loads(body)
+        media = strict_json.loads(body)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedSeal("the body is not JSON") from exc
     if not isinstance(media, dict) or "signature" not in media:

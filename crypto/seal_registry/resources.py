@@ -21,6 +21,7 @@ from typing import Any, ClassVar, Protocol
 import falcon
 import falcon.asgi
 
+from crypto import strict_json
 from crypto.pki import RevocationReason
 from crypto.seal import StampPosition
 from crypto.seal_registry.build import Registry
@@ -97,7 +98,7 @@ async def _json_body(req: falcon.asgi.Request) -> dict[str, Any]:
     if not raw:
         return {}
     try:
-        value = json.loads(raw)
+        value = strict_json.loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise SealApplicationInvalid("the body is not JSON") from exc
     if not isinstance(value, dict):
