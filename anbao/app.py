@@ -27,6 +27,7 @@ from anbao.health import Dependency, Readiness, blocking_probe, keycloak_probe
 from anbao.metrics import Metrics
 from anbao.middleware import RequestContextMiddleware
 from anbao.openapi import Api
+from anbao.path_params import PathParameterCheck
 from anbao.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
 from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
 from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
@@ -253,6 +254,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
             request_auditor=auditor,
         ),
         AuthMiddleware(verifier, introspection=introspection),
+        PathParameterCheck(),
     ]
     if access_log is not None:
         middleware.append(access_log)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from anbao import __version__
+from anbao import __version__, path_params
 from anbao.errors import PROBLEM_JSON
 from anbao.web import AsgiApp
 
@@ -56,7 +56,7 @@ class Api:
             path = _PARAM.sub(r"{\1}", template)
             item = paths.setdefault(path, {})
             params = [
-                {"name": n, "in": "path", "required": True, "schema": {"type": "string"}}
+                {"name": n, "in": "path", "required": True, "schema": path_params.schema(n)}
                 for n in _PARAM.findall(template)
             ]
             for method, operation in getattr(resource, "openapi", {}).items():
@@ -87,8 +87,13 @@ def _operation(
     if auth:
         responses.setdefault("401", {"description": "Missing or invalid bearer token", **problem})
     result["responses"] = responses
-    if params:
-        result["parameters"] = params + list(result.get("parameters", []))
+    own = list(result.get("parameters", []))
+    named = {(p["name"], p["in"]) for p in own}
+    # A parameter the operation describes itself replaces the generated one (OpenAPI 3.1
+    # §4.8.10: a parameter is unique by name and location).
+    merged = [p for p in params if (p["name"], p["in"]) not in named] + own
+    if merged:
+        result["parameters"] = merged
     if not auth:
         result["security"] = []
     return result

@@ -21,6 +21,7 @@ import dataclasses
 import enum
 import ipaddress
 import re
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -47,6 +48,8 @@ RESERVED_CLIENT_IDS = frozenset(
 RESERVED_PREFIX = "anbao"
 MAX_REDIRECT_URIS = 20
 MAX_URI_LENGTH = 2048
+#: Keycloak keeps a client's name and description in 255-character columns (more is its 500).
+MAX_TEXT_LENGTH = 255
 MAX_ROLES = 50
 MAX_SCOPES = 20
 _PRIVATE_JWK_MEMBERS = frozenset({"d", "p", "q", "dp", "dq", "qi", "k", "oth"})
@@ -212,6 +215,8 @@ def _string(data: Mapping[str, Any], key: str, errors: _Errors, *, limit: int) -
         return ""
     if len(value) > limit:
         errors.add(key, f"must be at most {limit} characters")
+    elif any(unicodedata.category(c) == "Cc" for c in value):
+        errors.add(key, "must not contain control characters")
     return value.strip()
 
 
@@ -292,8 +297,8 @@ def parse_registration(data: object) -> AppRegistration:
     errors = _Errors()
     _unknown(data, _REGISTRATION_FIELDS, errors)
     client_id = _client_id(data, errors)
-    name = _string(data, "name", errors, limit=200) or client_id
-    description = _string(data, "description", errors, limit=2000)
+    name = _string(data, "name", errors, limit=MAX_TEXT_LENGTH) or client_id
+    description = _string(data, "description", errors, limit=MAX_TEXT_LENGTH)
     kind = _enum(data, "type", AppKind, None, errors)
     if "type" not in data:
         errors.items[-1:] = [("type", "required: confidential or public")]
@@ -358,9 +363,9 @@ def parse_update(data: object) -> AppUpdate:
     if enabled is not None and not isinstance(enabled, bool):
         errors.add("enabled", "must be true or false")
     update = AppUpdate(
-        name=_string(data, "name", errors, limit=200) if "name" in data else None,
+        name=_string(data, "name", errors, limit=MAX_TEXT_LENGTH) if "name" in data else None,
         description=(
-            _string(data, "description", errors, limit=2000) if "description" in data else None
+            _string(data, "description", errors, limit=MAX_TEXT_LENGTH) if "description" in data else None
         ),
         enabled=enabled if isinstance(enabled, bool) else None,
         redirect_uris=_redirect_uris(data, errors) if "redirect_uris" in data else None,

@@ -18,7 +18,7 @@ from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 
 from iam.apps import App, AppKind, AppRegistration, AppUpdate, ClientAuth
-from iam.errors import Conflict, IamError, IdentityProviderUnavailable, NotFound
+from iam.errors import Conflict, IdentityProviderUnavailable, InvalidRequest, NotFound
 
 MANAGED = "anbao.managed"
 OWNER = "anbao.owner"
@@ -26,11 +26,17 @@ CREATED_AT = "anbao.created_at"
 SCOPES = "anbao.scopes"
 HTTP_NOT_FOUND = 404
 HTTP_CONFLICT = 409
+#: Keycloak refusing Anbao's admin credentials: Anbao's fault, reported as unavailable.
+_CREDENTIALS_REFUSED = frozenset({401, 403})
 
 
 @contextlib.contextmanager
 def _translated() -> Iterator[None]:
-    """Keycloak's exceptions become domain errors carrying no upstream text."""
+    """Keycloak's exceptions become domain errors carrying no upstream text.
+
+    A 4xx other than Keycloak refusing Anbao's own credentials (401, 403) can only come from
+    what the caller sent, so it is the caller's error, never an outage.
+    """
     try:
         yield
     except KeycloakError as exc:
@@ -39,6 +45,10 @@ def _translated() -> Iterator[None]:
             raise Conflict("Keycloak already has a client with that id.") from exc
         if code == HTTP_NOT_FOUND:
             raise NotFound("Keycloak has no such client.") from exc
+        if isinstance(code, int) and 400 <= code < 500 and code not in _CREDENTIALS_REFUSED:  # noqa: PLR2004
+            raise InvalidRequest(
+                [("body", f"Keycloak cannot take the request (HTTP {code})")]
+            ) from exc
         raise IdentityProviderUnavailable("The Keycloak admin API refused the call.") from exc
     except (OSError, ValueError) as exc:
         raise IdentityProviderUnavailable("The Keycloak admin API is unreachable.") from exc
@@ -172,11 +182,17 @@ class KeycloakAppDirectory:
                 if reg.auth is ClientAuth.CLIENT_SECRET:
                     with _translated():
                         secret = self.admin.get_client_secrets(internal).get("value")
-            except IamError:
+            except BaseException:
                 with contextlib.suppress(KeycloakError, OSError):
                     self.admin.delete_client(internal)  # no half-registered apps
                 raise
         return str(secret) if secret else None
+
+    def delete(self, client_id: str) -> None:
+        found = self._managed(client_id)
+        if found is not None:
+            with self._lock, _translated():
+                self.admin.delete_client(found[0])
 
     def _complete(self, internal: str, reg: AppRegistration) -> None:
         with _translated():

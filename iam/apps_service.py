@@ -9,11 +9,12 @@ caller may not see answers "not found", never "forbidden", so ids cannot be prob
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from iam.apps import App, AppCredentials, AppKind, AppRegistration, AppUpdate, ClientAuth
-from iam.errors import Conflict, Forbidden, InvalidRequest, NotFound
+from iam.errors import Conflict, Forbidden, IamError, InvalidRequest, NotFound
 from iam.model import Principal
 
 DEVELOPER_ROLES = frozenset({"app-developer", "platform-admin"})
@@ -33,6 +34,10 @@ class AppDirectory(Protocol):
 
     def get(self, client_id: str) -> App | None:
         """The managed app of that id (with scopes and roles), or ``None``."""
+        ...
+
+    def delete(self, client_id: str) -> None:
+        """Remove a managed app's client (undoes a registration that could not complete)."""
         ...
 
     def list(self) -> Iterable[App]: ...
@@ -71,10 +76,20 @@ class AppService:
         if self._directory.exists(reg.client_id):
             raise Conflict(f"An app with client_id {reg.client_id!r} already exists.")
         secret = self._directory.create(reg, owner=caller.subject, created_at=int(self._clock()))
-        app = self._directory.get(reg.client_id)
-        if app is None:  # pragma: no cover - created a moment ago
+        try:
+            return self._credentials(self._created(reg.client_id), secret)
+        except BaseException:
+            # Atomic: the one-time secret can no longer reach the caller, so no client may
+            # remain that nobody holds the credentials of.
+            with contextlib.suppress(IamError):
+                self._directory.delete(reg.client_id)
+            raise
+
+    def _created(self, client_id: str) -> App:
+        app = self._directory.get(client_id)
+        if app is None:
             raise NotFound("The app vanished right after registration.")
-        return self._credentials(app, secret)
+        return app
 
     def list(self, caller: Principal) -> list[App]:
         _ensure_developer(caller)

@@ -51,6 +51,10 @@ class MemoryAppDirectory:
     def get(self, client_id: str) -> App | None:
         return self.apps.get(client_id)
 
+    def delete(self, client_id: str) -> None:
+        self.apps.pop(client_id, None)
+        self.secrets.pop(client_id, None)
+
     def list(self) -> list[App]:
         return list(self.apps.values())
 

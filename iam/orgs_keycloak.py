@@ -29,6 +29,10 @@ _PAGE = 500
 
 
 def _q(value: str) -> str:
+    """One path segment; a dot-segment would make the URL name another resource (RFC 3986
+    §5.2.4: ``/users/..`` is the realm itself)."""
+    if value in {"", ".", ".."}:
+        raise OrgNotFound("No such node or person.")
     return quote(value, safe="")
 
 

@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 import httpx
 
-from iam.errors import IdentityProviderUnavailable
-from iam.orgs_errors import InvalidOrgInput, OrgConflict
+from iam.errors import IamError, IdentityProviderUnavailable
+from iam.orgs_errors import InvalidOrgInput, OrgConflict, OrgNotFound
 
 _REFRESH_MARGIN = 15.0
 #: Keycloak's user-profile field names -> ours; its message text is never passed on.
@@ -118,17 +118,9 @@ class KeycloakAdminClient:
         if response.status_code == httpx.codes.UNAUTHORIZED:
             response = self._send(method, url, json, params, force=True)
         status = response.status_code
-        if status == httpx.codes.NOT_FOUND and absent_ok:
+        if status < httpx.codes.BAD_REQUEST or (status == httpx.codes.NOT_FOUND and absent_ok):
             return response
-        if status == httpx.codes.CONFLICT:
-            raise OrgConflict("The directory already holds this name, code or username.")
-        if status == httpx.codes.BAD_REQUEST:
-            raise _rejected(response)
-        if status >= httpx.codes.BAD_REQUEST:
-            raise IdentityProviderUnavailable(
-                f"Keycloak answered {status} to {method} {path.split('?', maxsplit=1)[0].split('/')[1]}."
-            )
-        return response
+        raise _error(response, method, path)
 
     def _send(
         self,
@@ -151,6 +143,28 @@ class KeycloakAdminClient:
 
     def created_id(self, response: httpx.Response) -> str:
         return response.headers["location"].rstrip("/").rsplit("/", 1)[1]
+
+
+def _error(response: httpx.Response, method: str, path: str) -> IamError:
+    """Keycloak's answer as a domain error: a caller's mistake (4xx) is never an outage.
+
+    Only Keycloak's own failures (5xx) and its refusal of Anbao's credentials (401 after a
+    fresh token, 403) mean the directory is unavailable; a 404 is a missing node or person, a
+    409 a collision, and any other 4xx (400 user profile, 414 an over-long id or query) a
+    request the directory cannot take, which only the caller's input can have caused.
+    """
+    status = response.status_code
+    if status in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN) or status >= 500:  # noqa: PLR2004
+        return IdentityProviderUnavailable(
+            f"Keycloak answered {status} to {method} {path.split('?', maxsplit=1)[0].split('/')[1]}."
+        )
+    if status == httpx.codes.NOT_FOUND:
+        return OrgNotFound("No such node or person.")
+    if status == httpx.codes.CONFLICT:
+        return OrgConflict("The directory already holds this name, code or username.")
+    if status == httpx.codes.BAD_REQUEST:
+        return _rejected(response)
+    return InvalidOrgInput("request", f"the directory cannot take it (HTTP {status})")
 
 
 def _rejected(response: httpx.Response) -> InvalidOrgInput:
