@@ -15,7 +15,7 @@ import falcon
 import falcon.asgi
 import httpx
 
-from anbao import compliance_wiring, errors, seal_wiring, siem_alerts_wiring, siem_wiring
+from anbao import bodies, compliance_wiring, errors, seal_wiring, siem_alerts_wiring, siem_wiring
 from anbao.accesslog import AccessLog
 from anbao.audit_wiring import (
     AuditLifespan,
@@ -258,7 +258,9 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     ]
     if access_log is not None:
         middleware.append(access_log)
-    app: AsgiApp = falcon.asgi.App(middleware=middleware)
+    app: AsgiApp = bodies.App(
+        middleware=middleware, body_timeout_seconds=settings.server.body_timeout_seconds
+    )
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
 

@@ -79,6 +79,8 @@ class ServerSettings:
     port: int = 8000
     workers: int = 1
     max_body_bytes: int = 1_048_576
+    #: The whole request body must arrive within this many seconds of the request (else 408).
+    body_timeout_seconds: float = 30.0
     access_log: bool = True
     log_level: str = "info"
     tls_cert_file: str = ""
@@ -309,6 +311,8 @@ class Settings:
         _check_range("server.port", self.server.port, 1, 65535)
         _check_range("server.workers", self.server.workers, 1, 64)
         _check_range("server.max_body_bytes", self.server.max_body_bytes, 1024, 1 << 30)
+        if not 0 < self.server.body_timeout_seconds <= 3600:  # noqa: PLR2004 - an hour at most
+            raise SettingsError("server.body_timeout_seconds", "must be above 0 and at most 3600")
         _check_range("audit.shipper_nice", self.audit.shipper_nice, 0, 19)
         if not 0 <= self.audit.ship_defer_seconds <= 60:  # noqa: PLR2004 - a minute at most
             raise SettingsError("audit.ship_defer_seconds", "must be between 0 and 60")
