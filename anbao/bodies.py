@@ -44,7 +44,7 @@ class BodyTimeout(falcon.HTTPError):
         )
 
 
-def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
+def _declares_body(headers: list[Any]) -> bool:
     """True when the request says a body follows (a non-zero length, or any transfer coding)."""
     for name, value in headers:
         if name == b"content-length" and value.strip() != b"0":
@@ -52,6 +52,18 @@ def _declares_body(headers: list[tuple[bytes, bytes]]) -> bool:
         if name == b"transfer-encoding":
             return True
     return False
+
+
+def _headers(scope: dict[str, Any]) -> list[Any]:
+    """The scope's header pairs, read once for Falcon too where they are one-shot iterables.
+
+    ASGI allows any iterable of iterables (Falcon's test client passes iterators); servers
+    pass a list of tuples, which is used as it is.
+    """
+    headers = scope["headers"]
+    if type(headers) is not list or any(type(pair) is not tuple for pair in headers):
+        scope["headers"] = headers = [tuple(pair) for pair in headers]
+    return headers
 
 
 class _Body:
@@ -98,7 +110,7 @@ class App(falcon.asgi.App):  # type: ignore[type-arg]
     async def __call__(  # type: ignore[override]
         self, scope: dict[str, Any], receive: Receive, send: Send
     ) -> None:
-        if scope["type"] == "http" and _declares_body(scope["headers"]):
+        if scope["type"] == "http" and _declares_body(_headers(scope)):
             body = _Body(receive, send, self.body_timeout_seconds)
             receive, send = body.receive, body.send
         await super().__call__(scope, receive, send)
