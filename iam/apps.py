@@ -365,7 +365,9 @@ def parse_update(data: object) -> AppUpdate:
     update = AppUpdate(
         name=_string(data, "name", errors, limit=MAX_TEXT_LENGTH) if "name" in data else None,
         description=(
-            _string(data, "description", errors, limit=MAX_TEXT_LENGTH) if "description" in data else None
+            _string(data, "description", errors, limit=MAX_TEXT_LENGTH)
+            if "description" in data
+            else None
         ),
         enabled=enabled if isinstance(enabled, bool) else None,
         redirect_uris=_redirect_uris(data, errors) if "redirect_uris" in data else None,

@@ -12,28 +12,77 @@ from typing import Any, ClassVar, Protocol
 import falcon
 import falcon.asgi
 
-from iam.apps import parse_registration, parse_update
+from iam.apps import (
+    CLIENT_ID,
+    MAX_REDIRECT_URIS,
+    MAX_ROLES,
+    MAX_SCOPES,
+    MAX_TEXT_LENGTH,
+    MAX_URI_LENGTH,
+    RESERVED_PREFIX,
+    ROLE_NAME,
+    SCOPE_NAME,
+    parse_registration,
+    parse_update,
+)
 from iam.apps_service import DEVELOPER_ROLES, AppService
 from iam.falcon_auth import requires
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _TAGS = ["apps"]
 
+#: Text Keycloak keeps: at most 255 characters, no control characters.
+_TEXT = {"type": "string", "maxLength": MAX_TEXT_LENGTH, "pattern": r"^[^\x00-\x1f\x7f-\x9f]*$"}
+_REDIRECT_URIS = {
+    "type": "array",
+    "maxItems": MAX_REDIRECT_URIS,
+    "items": {"type": "string", "format": "uri", "maxLength": MAX_URI_LENGTH},
+}
+
+# The rules that tie fields together (a public app has redirect URIs and no secret, and so on)
+# and the reserved client ids are checked by iam.apps and named in the problem document.
 REGISTRATION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["client_id", "type"],
     "properties": {
-        "client_id": {"type": "string", "pattern": "^[a-z][a-z0-9-]{2,62}$"},
-        "name": {"type": "string"},
-        "description": {"type": "string"},
+        "client_id": {
+            "type": "string",
+            "pattern": f"^{CLIENT_ID.pattern}$",
+            "not": {"pattern": f"^{RESERVED_PREFIX}"},
+        },
+        "name": _TEXT,
+        "description": _TEXT,
         "type": {"enum": ["confidential", "public"]},
         "auth_method": {"enum": ["client_secret", "private_key_jwt", "none"]},
-        "redirect_uris": {"type": "array", "items": {"type": "string", "format": "uri"}},
-        "scopes": {"type": "array", "items": {"type": "string"}},
-        "roles": {"type": "array", "items": {"type": "string"}},
+        "redirect_uris": _REDIRECT_URIS,
+        "scopes": {
+            "type": "array",
+            "maxItems": MAX_SCOPES,
+            "items": {"type": "string", "pattern": f"^{SCOPE_NAME.pattern}$"},
+        },
+        "roles": {
+            "type": "array",
+            "maxItems": MAX_ROLES,
+            "items": {"type": "string", "pattern": f"^{ROLE_NAME.pattern}$"},
+        },
         "service_account": {"type": "boolean"},
-        "jwks_url": {"type": "string", "format": "uri"},
-        "jwks": {"type": "object"},
+        "jwks_url": {"type": "string", "format": "uri", "maxLength": MAX_URI_LENGTH},
+        "jwks": {
+            "type": "object",
+            "required": ["keys"],
+            "properties": {"keys": {"type": "array", "minItems": 1, "items": {"type": "object"}}},
+        },
+    },
+    "additionalProperties": False,
+}
+UPDATE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "minProperties": 1,
+    "properties": {
+        "name": _TEXT,
+        "description": _TEXT,
+        "enabled": {"type": "boolean"},
+        "redirect_uris": _REDIRECT_URIS,
     },
     "additionalProperties": False,
 }
@@ -100,7 +149,10 @@ class AppItem:
         "patch": {
             "summary": "Change name, description, redirect URIs; enabled=false disables",
             "tags": _TAGS,
-            "requestBody": {"required": True, "content": _JSON},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": UPDATE_SCHEMA}},
+            },
             "responses": {"200": {"description": "Updated app", "content": _JSON}},
         },
     }

@@ -16,10 +16,18 @@ from typing import Any, ClassVar, Protocol, TypeVar
 import falcon
 import falcon.asgi
 
+from iam import orgs_model
 from iam.imports import read_bytes
 from iam.imports_service import ImportService
 from iam.orgs_errors import InvalidOrgInput
-from iam.orgs_model import PersonDraft
+from iam.orgs_model import (
+    MAX_ATTRIBUTE_VALUE,
+    MAX_ATTRIBUTES,
+    MAX_NAME,
+    RESERVED_ATTRIBUTES,
+    NodeKind,
+    PersonDraft,
+)
 from iam.orgs_service import OrgService
 
 T = TypeVar("T")
@@ -31,11 +39,69 @@ class Router(Protocol):
     def add_route(self, template: str, resource: object) -> None: ...
 
 
-def _op(summary: str, ok: str = "200", *errors: str) -> dict[str, Any]:
+def _op(
+    summary: str, ok: str = "200", *errors: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
     responses: dict[str, Any] = {ok: {"description": "OK", "content": _JSON}}
     for status in ("401", "403", *errors):
         responses[status] = {"description": "Problem", "content": _PROBLEM}
-    return {"summary": summary, "tags": ["iam-orgs"], "responses": responses}
+    op: dict[str, Any] = {"summary": summary, "tags": ["iam-orgs"], "responses": responses}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+def _object(required: tuple[str, ...] = (), **properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+# Request schemas: what the parsers below and iam.orgs_model check (codes are checked per kind
+# and with their check digits, which a schema cannot say).
+_ID = {"type": "string", "minLength": 1, "maxLength": 128}
+_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"^[^\x00-\x1f]*\S"}
+_ATTRIBUTES = {
+    "type": "object",
+    "maxProperties": MAX_ATTRIBUTES,
+    "propertyNames": {
+        "pattern": "^[a-z][a-z0-9_]{0,39}$",
+        "not": {"enum": sorted(RESERVED_ATTRIBUTES)},
+    },
+    "additionalProperties": {"type": "string", "maxLength": MAX_ATTRIBUTE_VALUE},
+}
+_EMAIL = {
+    "type": "string",
+    "maxLength": 254,
+    "pattern": r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$",
+}
+NODE_SCHEMA = _object(
+    ("kind", "code", "name"),
+    parent_id=_ID,
+    kind={"type": "string", "enum": [k.value for k in NodeKind]},
+    code={"type": "string", "pattern": "^[0-9A-Z]{6,18}$"},
+    name=_NAME,
+)
+NODE_CHANGE_SCHEMA = _object(name=_NAME, disabled={"type": "boolean"})
+MOVE_SCHEMA = _object(("parent_id",), parent_id=_ID)
+PERSON_SCHEMA = _object(
+    ("username", "family_name", "given_name", "memberships"),
+    username={"type": "string", "pattern": f"^{orgs_model._USERNAME.pattern}$"},
+    family_name=_NAME,
+    given_name=_NAME,
+    email=_EMAIL,
+    attributes=_ATTRIBUTES,
+    memberships={"type": "array", "items": _ID, "minItems": 1, "maxItems": 50},
+)
+PERSON_CHANGE_SCHEMA = _object(
+    family_name=_NAME,
+    given_name=_NAME,
+    email=_EMAIL,
+    attributes=_ATTRIBUTES,
+    enabled={"type": "boolean"},
+)
+GRANT_SCHEMA = _object(node_id=_ID)
+_MAX_FIRST, _MAX_PAGE = 1_000_000, 500
+_FIRST = {"type": "integer", "minimum": 0, "maximum": _MAX_FIRST}
+_MAX = {"type": "integer", "minimum": 1, "maximum": _MAX_PAGE}
 
 
 def _actor(req: falcon.asgi.Request) -> str:
@@ -75,7 +141,14 @@ class _Base:
 class Orgs(_Base):
     openapi: ClassVar[dict[str, Any]] = {
         "get": _op("Root nodes the caller administers"),
-        "post": _op("Create a node (root: platform-admin only)", "201", "400", "404", "409"),
+        "post": _op(
+            "Create a node (root: platform-admin only)",
+            "201",
+            "400",
+            "404",
+            "409",
+            body=NODE_SCHEMA,
+        ),
     }
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
@@ -98,7 +171,9 @@ class Orgs(_Base):
 class OrgNodeResource(_Base):
     openapi: ClassVar[dict[str, Any]] = {
         "get": _op("Describe a node", "200", "404"),
-        "patch": _op("Rename, disable or enable a node", "200", "400", "404"),
+        "patch": _op(
+            "Rename, disable or enable a node", "200", "400", "404", body=NODE_CHANGE_SCHEMA
+        ),
     }
 
     async def on_get(
@@ -126,7 +201,9 @@ class OrgNodeResource(_Base):
 
 class OrgMove(_Base):
     openapi: ClassVar[dict[str, Any]] = {
-        "post": _op("Move a node under another parent", "200", "400", "404", "409")
+        "post": _op(
+            "Move a node under another parent", "200", "400", "404", "409", body=MOVE_SCHEMA
+        )
     }
 
     async def on_post(
@@ -150,20 +227,35 @@ class OrgChildren(_Base):
 
 
 class OrgMembers(_Base):
-    openapi: ClassVar[dict[str, Any]] = {"get": _op("People in a node (paged)", "200", "404")}
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": {
+            **_op("People in a node (paged)", "200", "400", "404"),
+            "parameters": [
+                {"name": "first", "in": "query", "schema": _FIRST},
+                {"name": "max", "in": "query", "schema": _MAX},
+            ],
+        }
+    }
 
     async def on_get(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
     ) -> None:
-        first = req.get_param_as_int("first", min_value=0, default=0)
-        size = req.get_param_as_int("max", min_value=1, max_value=500, default=50)
+        first = req.get_param_as_int("first", min_value=0, max_value=_MAX_FIRST, default=0)
+        size = req.get_param_as_int("max", min_value=1, max_value=_MAX_PAGE, default=50)
         people = await self.call(self.service.members, _actor(req), node_id, first, size)
         _send(resp, {"items": [p.as_json() for p in people]})
 
 
 class People(_Base):
     openapi: ClassVar[dict[str, Any]] = {
-        "post": _op("Create a person in one or more nodes", "201", "400", "404", "409")
+        "post": _op(
+            "Create a person in one or more nodes",
+            "201",
+            "400",
+            "404",
+            "409",
+            body=PERSON_SCHEMA,
+        )
     }
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
@@ -188,7 +280,13 @@ class People(_Base):
 class PersonResource(_Base):
     openapi: ClassVar[dict[str, Any]] = {
         "get": _op("Describe a person", "200", "404"),
-        "patch": _op("Change names, e-mail, attributes or enabled", "200", "400", "404"),
+        "patch": _op(
+            "Change names, e-mail, attributes or enabled",
+            "200",
+            "400",
+            "404",
+            body=PERSON_CHANGE_SCHEMA,
+        ),
     }
 
     async def on_get(
@@ -226,7 +324,10 @@ class Membership(_Base):
 
 class RoleGrant(_Base):
     openapi: ClassVar[dict[str, Any]] = {
-        "put": _op("Grant a platform role (org-admin: body names node_id)", "200", "400", "404"),
+        "put": {
+            **_op("Grant a platform role (org-admin: body names node_id)", "200", "400", "404"),
+            "requestBody": {"content": {"application/json": {"schema": GRANT_SCHEMA}}},
+        },
         "delete": _op("Revoke a platform role", "200", "400", "404"),
     }
 

@@ -203,6 +203,20 @@ class RunSignOff:
         resp.media = codec.run_dict(run)
 
 
+_SAID = {"type": "string", "pattern": "\\S"}  # not blank, as _str and the service check
+#: The control must exist and expires_at lie ahead: checked by the service (400).
+WAIVER_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["control_id", "justification", "approver", "expires_at"],
+    "properties": {
+        "control_id": _SAID,
+        "justification": _SAID,
+        "approver": _SAID,
+        "expires_at": {"type": "string", "format": "date-time"},
+    },
+}
+
+
 @requires(any_role=READERS)
 class Waivers:
     openapi: ClassVar[dict[str, Any]] = {
@@ -210,7 +224,8 @@ class Waivers:
                 "responses": {"200": {"description": "Waivers", "content": _JSON}}},
         "post": {"summary": "Waive a control: justification, approver, expires_at (RFC 3339)",
                  "tags": _TAGS,
-                 "requestBody": {"required": True, "content": _JSON},
+                 "requestBody": {"required": True,
+                                 "content": {"application/json": {"schema": WAIVER_SCHEMA}}},
                  "responses": {"201": {"description": "Created", "content": _JSON},
                                "400": {"description": "Invalid field"}}},
     }  # fmt: skip

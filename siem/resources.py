@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import Callable
 from typing import Any, ClassVar, Final, Protocol
 
@@ -20,7 +21,15 @@ from siem.alerts import AlertService, Change
 from siem.alerts_codec import parse_time, to_document
 from siem.alerts_errors import InvalidAlertInput
 from siem.alerts_links import audit_links
-from siem.alerts_model import Alert, AlertFilter, AlertStatus, CloseReason
+from siem.alerts_model import (
+    _TAG_RE,
+    MAX_NOTE_CHARS,
+    MAX_TAGS,
+    Alert,
+    AlertFilter,
+    AlertStatus,
+    CloseReason,
+)
 from siem.model import ResponseKind, Severity
 from siem.responses import ResponseService
 from siem.responses_model import ActionFilter, ActionState
@@ -35,6 +44,7 @@ Guard = Callable[[falcon.asgi.Request, frozenset[str]], str]
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _TAGS = ["siem"]
+_COUNT = re.compile(r"[0-9]{1,9}").fullmatch
 _FILTERS = ("status", "severity", "rule", "assignee", "since", "until", "entity", "tag")
 
 
@@ -42,8 +52,67 @@ class Router(Protocol):
     def add_route(self, template: str, resource: object) -> None: ...
 
 
+def _list_of(values: list[str]) -> dict[str, Any]:
+    """A comma-separated list of enum values, as ``_enum_list`` reads it."""
+    one = "(" + "|".join(values) + ")"
+    return {"type": "string", "pattern": f"^({one}(,{one})*)?$"}
+
+
+_TEXT_PARAM = {"type": "string", "maxLength": 256}
+_TIME_PARAM = {"type": "string", "format": "date-time"}
+#: Query parameters' schemas, as alert_filter and the action listing read them.
+_PARAMS: dict[str, dict[str, Any]] = {
+    "status": _list_of([s.value for s in AlertStatus]),
+    "severity": _list_of([s.value for s in Severity]),
+    "state": _list_of([s.value for s in ActionState]),
+    "since": _TIME_PARAM,
+    "until": _TIME_PARAM,
+    "limit": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+    "offset": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+}
+_USER = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^\\x00-\\x1f\\x7f]*$"}
+CHANGE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "properties": {
+        "status": {"enum": [s.value for s in AlertStatus]},
+        "reason": {"enum": [r.value for r in CloseReason]},
+        "assignee": _USER,
+        "tags": {
+            "type": "array",
+            "maxItems": MAX_TAGS,
+            "items": {"type": "string", "pattern": _TAG_RE.pattern},
+        },
+    },
+    "additionalProperties": False,
+}
+NOTE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["text"],
+    "properties": {
+        "text": {"type": "string", "minLength": 1, "maxLength": MAX_NOTE_CHARS, "pattern": "\\S"}
+    },
+}
+ACTION_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["alert_id", "kind"],
+    "properties": {
+        "alert_id": {"type": "string", "minLength": 1, "maxLength": 128},
+        "kind": {"enum": [k.value for k in ResponseKind]},
+        "target_field": {"type": "string", "maxLength": 64},
+    },
+}
+REJECT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["reason"],
+    "properties": {"reason": {"type": "string", "pattern": "\\S", "maxLength": 1000}},
+}
+
+
 def _op(
-    summary: str, *errors: str, params: tuple[str, ...] = (), body: bool = False
+    summary: str,
+    *errors: str,
+    params: tuple[str, ...] = (),
+    body: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     op: dict[str, Any] = {
         "summary": summary,
@@ -53,11 +122,11 @@ def _op(
     }
     if params:
         op["parameters"] = [
-            {"name": p, "in": "query", "required": False, "schema": {"type": "string"}}
+            {"name": p, "in": "query", "required": False, "schema": _PARAMS.get(p, _TEXT_PARAM)}
             for p in params
         ]
-    if body:
-        op["requestBody"] = {"required": True, "content": _JSON}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return op
 
 
@@ -81,8 +150,10 @@ def _time(name: str, raw: str | None) -> dt.datetime | None:
 def _int(name: str, raw: str | None, default: int) -> int:
     if raw is None:
         return default
-    if not raw.isdigit():
-        raise InvalidAlertInput("expected a non-negative integer", field=name)
+    # ASCII digits only (str.isdigit also takes "²", which int() refuses), and a bound a
+    # database integer holds.
+    if not _COUNT(raw):
+        raise InvalidAlertInput("expected a non-negative integer below 10^9", field=name)
     return int(raw)
 
 
@@ -185,7 +256,7 @@ class AlertItem(_Base):
             "400",
             "404",
             "409",
-            body=True,
+            body=CHANGE_SCHEMA,
         ),
     }
 
@@ -211,7 +282,7 @@ class AlertNotes(_Base):
             "Append a note (author and time recorded; notes are never edited)",
             "400",
             "404",
-            body=True,
+            body=NOTE_SCHEMA,
         )
     }
 
@@ -238,7 +309,7 @@ class ActionsCollection(_ActionBase):
             "Request an action on an alert's entity (waits for another person's approval)",
             "400",
             "404",
-            body=True,
+            body=ACTION_SCHEMA,
         ),
     }
 
@@ -281,7 +352,9 @@ class ActionApprove(_ActionBase):
 
 class ActionReject(_ActionBase):
     openapi: ClassVar[dict[str, Any]] = {
-        "post": _op("Reject a pending action with a reason", "400", "404", "409", body=True)
+        "post": _op(
+            "Reject a pending action with a reason", "400", "404", "409", body=REJECT_SCHEMA
+        )
     }
 
     async def on_post(

@@ -36,6 +36,13 @@ from crypto.seal.trust import Trust, load_certificates, load_crls
 from crypto.seal.verify import Options, TimestampVerifier, verify_detached
 from crypto.seal.verify_ofd import verify_any
 
+_BASE64 = {"type": "string", "contentEncoding": "base64", "pattern": "^[A-Za-z0-9+/]*={0,2}$"}
+#: A detached seal signature (base64 DER) and, optionally, the document it signs.
+DETACHED_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["signature"],
+    "properties": {"signature": _BASE64, "document": _BASE64},
+}
 BINARY_TYPES = ("application/ofd", "application/zip", "application/octet-stream")
 
 
@@ -131,10 +138,11 @@ class SealVerify:
                 {"name": "at", "in": "query", "schema": {"type": "string", "format": "date-time"}}
             ],
             "requestBody": {
+                "required": True,
                 "content": {
                     **{t: {"schema": {"type": "string", "format": "binary"}} for t in BINARY_TYPES},
-                    "application/json": {"schema": {"type": "object"}},
-                }
+                    "application/json": {"schema": DETACHED_SCHEMA},
+                },
             },
             "responses": {"200": _OK, "400": _PROBLEM, "413": _PROBLEM, "415": _PROBLEM},
         }

@@ -35,6 +35,7 @@ from crypto.seal_registry.model import (
     SealRecord,
     SealState,
 )
+from crypto.seal_registry.rules import MAX_HOLDERS, MAX_NAME, MAX_PATH, MAX_VALID_DAYS
 from crypto.tsa import CONTENT_TYPE_REPLY, CONTENT_TYPE_TIMESTAMP, MAX_REQUEST_BYTES
 
 Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Actor]
@@ -136,12 +137,60 @@ def application_from(body: dict[str, Any]) -> Application:
     )
 
 
+MEDIA_JSON = "application/json"
+_TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_NAME}
+#: An application as application_from and rules.check_application read it (the USCC's check
+#: character and the picture's format are checked there, 400).
+APPLICATION: dict[str, Any] = {
+    "type": "object",
+    "required": [
+        "org_path",
+        "org_name",
+        "uscc",
+        "name",
+        "holders",
+        "picture",
+        "width_mm",
+        "height_mm",
+    ],
+    "properties": {
+        "org_path": {"type": "string", "pattern": "^/", "maxLength": MAX_PATH},
+        "org_name": _TEXT,
+        "uscc": {"type": "string", "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$"},
+        "name": _TEXT,
+        "holders": {
+            "type": "array",
+            "minItems": 1,
+            "maxItems": MAX_HOLDERS,
+            "items": {"type": "string", "minLength": 1},
+        },
+        "picture_type": {"type": "string"},
+        "picture": {"type": "string", "contentEncoding": "base64"},
+        "width_mm": {"type": "integer"},
+        "height_mm": {"type": "integer"},
+        "valid_days": {"type": "integer", "minimum": 1, "maximum": MAX_VALID_DAYS},
+    },
+}
+REVOKE: dict[str, Any] = {
+    "type": "object",
+    "properties": {"reason": {"enum": [r.value for r in RevocationReason]}},
+}
+
+
 class Seals:
     """``POST /seals`` (apply) and ``GET /seals`` (list)."""
 
     openapi: ClassVar[dict[str, Any]] = {
-        "post": _op("Apply for a seal (org-admin, own subtree)", "400", "401", "403", ok="201"),
-        "get": _op("List the seals you may see (?state=)", "400", "401", "403"),
+        "post": {
+            **_op("Apply for a seal (org-admin, own subtree)", "400", "401", "403", ok="201"),
+            "requestBody": {"required": True, "content": {MEDIA_JSON: {"schema": APPLICATION}}},
+        },
+        "get": {
+            **_op("List the seals you may see (?state=)", "400", "401", "403"),
+            "parameters": [
+                {"name": "state", "in": "query", "schema": {"enum": [s.value for s in SealState]}}
+            ],
+        },
     }
 
     def __init__(self, registry: Registry, guard: Guard) -> None:
@@ -205,6 +254,8 @@ class SealTransition:
                 f"{action.capitalize()} a seal ({roles})", "400", "401", "403", "404", "409"
             )
         }
+        if action == "revoke":
+            self.openapi["post"]["requestBody"] = {"content": {MEDIA_JSON: {"schema": REVOKE}}}
 
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, seal_id: str
@@ -264,7 +315,8 @@ class SealSign:
                 content={"application/octet-stream": _BINARY, "application/ofd": _BINARY},
             ),
             "requestBody": {
-                "content": dict.fromkeys(("application/octet-stream", *OFD_TYPES), _BINARY)
+                "required": True,
+                "content": dict.fromkeys(("application/octet-stream", *OFD_TYPES), _BINARY),
             },
         }
     }
@@ -354,7 +406,7 @@ class Tsa:
                 "415",
                 content={CONTENT_TYPE_REPLY: _BINARY},
             ),
-            "requestBody": {"content": {CONTENT_TYPE_TIMESTAMP: _BINARY}},
+            "requestBody": {"required": True, "content": {CONTENT_TYPE_TIMESTAMP: _BINARY}},
         }
     }
 

@@ -392,3 +392,19 @@ def test_try_verify_never_fetches(issuer: LocalIssuer, verifier: TokenVerifier) 
     assert verifier.try_verify(issuer.token(NOW)) is not None
     assert verifier.try_verify(issuer.token(NOW, header={"kid": "other"})) is None
     assert issuer.fetches == 1
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        b'{"kid":"k","alg":"RS256","x":' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+        b"[" * 5_000,
+        b'{"kid":"\\ud800","alg":"RS256"}',
+        b'{"kid":"k","alg":"RS256","n":NaN}',
+    ],
+)
+def test_hostile_jose_header_is_unauthenticated(verifier: TokenVerifier, header: bytes) -> None:
+    """A RecursionError (deep nesting) once escaped the parser as a 500."""
+    token = f"{b64(header)}.{b64(b'{}')}.{b64(b'sig')}"
+    with pytest.raises(Unauthenticated):
+        verifier.verify(token)

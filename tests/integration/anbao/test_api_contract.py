@@ -1,0 +1,166 @@
+"""The published API contract, checked from outside by schemathesis against a real server.
+
+``anbao serve`` runs as a real uvicorn process on a throwaway realm of the real Keycloak, with
+the SQLite audit store and the seal registry on; schemathesis reads ``/openapi.json`` and sends
+generated requests to every operation (``--checks all``: no 5xx, statuses, content types and
+bodies as documented, invalid input refused), once with a platform-admin's token and once with
+an org-admin's. The number of examples per operation is bounded so the run fits CI.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from crypto.keystore import KekRing
+from iam.orgs_model import NodeKind
+from tests.integration.conftest import Server
+from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
+
+#: Per operation and phase; enough to reach every branch of the schemas, small enough for CI.
+MAX_EXAMPLES = 20
+#: Pinned with the test extra in pyproject.toml; the checks and their defaults are a version's.
+ST = [sys.executable, "-m", "schemathesis.cli"]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="module")
+def realm(keycloak: Server) -> Iterator[Realm]:
+    env = keycloak.env
+    realm = create_realm(
+        keycloak.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+    )
+    try:
+        # The run outlasts Keycloak's default 5-minute access tokens.
+        realm.admin.request("PUT", "", json={"accessTokenLifespan": 3600})
+        yield realm
+    finally:
+        delete_realm(realm)
+
+
+@pytest.fixture(scope="module")
+def tokens(realm: Realm) -> dict[str, str]:
+    province = realm.node(None, NodeKind.PROVINCE, "530000", "云南省")
+    prefecture = realm.node(province, NodeKind.PREFECTURE, "530100", "昆明市")
+    county = realm.node(prefecture, NodeKind.COUNTY, "530102", "五华区")
+    people = {
+        "platform-admin": realm.person([province], "platform-admin"),
+        "org-admin": realm.person([county], "org-admin", admin_node=county),
+    }
+    return {who: realm.token(person.username) for who, person in people.items()}
+
+
+@pytest.fixture(scope="module")
+def server(
+    keycloak: Server, realm: Realm, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """``anbao serve`` (uvicorn) on a free loopback port, state in a temporary directory."""
+    state = tmp_path_factory.mktemp("contract")
+    port = _free_port()
+    env = {
+        **os.environ,
+        "ANBAO_SERVER_PORT": str(port),
+        "ANBAO_SERVER_ACCESS_LOG": "false",
+        "ANBAO_KEYCLOAK_URL": keycloak.url,
+        "ANBAO_KEYCLOAK_REALM": realm.name,
+        "ANBAO_KEYCLOAK_ADMIN_USERNAME": keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        "ANBAO_AUDIT_SQLITE_PATH": str(state / "audit.sqlite3"),
+        "ANBAO_AUDIT_SPOOL_PATH": str(state / "spool.sqlite3"),
+        "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(state / "integrity.sqlite3"),
+        "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(state / "sth.pem"),
+        "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(state / "keys.json"),
+        "ANBAO_SEALS_ENABLED": "true",
+        "ANBAO_SEALS_DATABASE_URL": f"sqlite:///{state / 'seals.sqlite3'}",
+        "ANBAO_SEALS_KEK": KekRing.generate_entry("contract"),
+    }
+    log = state / "serve.log"
+    with log.open("w") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "anbao", "serve"],
+            env=env,
+            cwd=state,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                time.sleep(0.2)
+        else:
+            pytest.fail(f"anbao serve did not start:\n{log.read_text()}")
+        yield base
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+        errors = [line for line in log.read_text().splitlines() if '"log.level": "error"' in line]
+        assert not errors, "\n".join(errors[:5])
+
+
+def _schemathesis(base: str, token: str, reports: Path) -> dict[str, object]:
+    reports.mkdir(parents=True, exist_ok=True)
+    run = subprocess.run(
+        [
+            *ST,
+            "run",
+            f"{base}/openapi.json",
+            "--checks",
+            "all",
+            "--max-examples",
+            str(MAX_EXAMPLES),
+            "--seed",
+            "16",
+            "--workers",
+            "2",
+            "--header",
+            f"Authorization: Bearer {token}",
+            "--report",
+            "har,junit",
+            "--report-dir",
+            str(reports),
+            "--no-color",
+            "--output-truncate",
+            "true",
+        ],
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=1800,
+    )
+    entries = json.loads(next(reports.glob("*.har")).read_text())["log"]["entries"]
+    statuses = [int(e["response"]["status"]) for e in entries]
+    return {
+        "returncode": run.returncode,
+        "output": run.stdout + run.stderr,
+        "requests": len(statuses),
+        "server_errors": sum(s >= 500 for s in statuses),
+    }
+
+
+@pytest.mark.parametrize("who", ["platform-admin", "org-admin"])
+def test_api_keeps_its_published_contract(
+    server: str, tokens: dict[str, str], who: str, tmp_path: Path
+) -> None:
+    result = _schemathesis(server, tokens[who], tmp_path / who)
+    summary = f"{who}: {result['requests']} requests, {result['server_errors']} 5xx"
+    print(summary)
+    assert result["server_errors"] == 0, result["output"][-20000:]
+    assert result["returncode"] == 0, result["output"][-20000:]

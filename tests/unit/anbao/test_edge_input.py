@@ -1,0 +1,145 @@
+"""Hostile input at the edge, on every route the app serves: a client's mistake is a 4xx
+problem, never a 5xx. The routes come from the app's own OpenAPI document, so a new route is
+covered the day it is added."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import falcon.testing
+import pytest
+
+from anbao.app import Parts, create_app
+from anbao.settings import Settings
+from audit.search import decode_cursor, encode_cursor
+from audit.search_model import InvalidSearch
+from iam.apps_testing import MemoryAppDirectory
+from iam.delegation import PLATFORM_ROLES
+from iam.orgs_testing import InMemoryOrgDirectory
+from iam.testing import LocalIssuer
+from iam.tokens import TokenVerifier
+from tests.unit.anbao.conftest import FakeAuditStore, problem
+
+_ISSUER = LocalIssuer(issuer="http://127.0.0.1:8080/realms/anbao")
+_PARAM = re.compile(r"{\w+}")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[falcon.testing.TestClient]:
+    state = tmp_path_factory.mktemp("edge")
+    settings = Settings.load(
+        {
+            "ANBAO_KEYCLOAK_REQUIRED": "false",
+            "ANBAO_SERVER_ACCESS_LOG": "false",
+            "ANBAO_AUDIT_SQLITE_PATH": str(state / "audit.sqlite3"),
+        }
+    )
+    verifier = TokenVerifier(
+        issuer=_ISSUER.issuer, audience="anbao-api", jwks=_ISSUER, clock=time.time
+    )
+    parts = Parts(
+        verifier=verifier,
+        audit_store=FakeAuditStore(),
+        app_directory=MemoryAppDirectory(),
+        org_directory=InMemoryOrgDirectory(),
+    )
+    return falcon.testing.TestClient(create_app(settings, parts))
+
+
+def _auth() -> dict[str, str]:
+    token = _ISSUER.token(
+        time.time(), sub="admin-1", acr="2", realm_access={"roles": sorted(PLATFORM_ROLES)}
+    )
+    return {"Authorization": f"Bearer {token}"}
+
+
+def _operations(client: falcon.testing.TestClient) -> list[tuple[str, str, dict[str, Any]]]:
+    paths = client.simulate_get("/openapi.json").json["paths"]
+    return [(m.upper(), p, op) for p, item in paths.items() for m, op in item.items()]
+
+
+def _with_body(client: falcon.testing.TestClient) -> list[tuple[str, str]]:
+    return [
+        (m, _PARAM.sub("abc-123", p))
+        for m, p, _ in _operations(client)
+        if m in {"POST", "PUT", "PATCH"}
+    ]
+
+
+HOSTILE_BODIES = [
+    "[" * 100_000 + "]" * 100_000,
+    '{"a":' * 10_000 + "1" + "}" * 10_000,
+    '{"name": "\\ud800", "client_id": "abc-def", "type": "public", "text": "\\udfff"}',
+    '{"name": NaN}',
+]
+
+
+@pytest.mark.parametrize("body", HOSTILE_BODIES, ids=["array", "object", "surrogate", "nan"])
+def test_hostile_json_bodies_are_400_on_every_route(
+    client: falcon.testing.TestClient, body: str
+) -> None:
+    routes = _with_body(client)
+    assert len(routes) > 15
+    for method, path in routes:
+        result = client.simulate_request(
+            method, path, body=body, content_type="application/json", headers=_auth()
+        )
+        assert 400 <= result.status_code < 500, (method, path, result.status_code, result.text)
+        problem(result)
+
+
+HOSTILE_IDS = ["..", ".", "a%01b", "a%7Fb", "x" * 300, "a%00", "%E5%AE%89"]
+
+
+@pytest.mark.parametrize("value", HOSTILE_IDS)
+def test_malformed_path_parameters_are_404_on_every_route(
+    client: falcon.testing.TestClient, value: str
+) -> None:
+    checked = 0
+    for method, template, _ in _operations(client):
+        for name in _PARAM.findall(template):
+            path = template.replace(name, value, 1)
+            path = _PARAM.sub("abc-123", path)
+            result = client.simulate_request(method, path, headers=_auth(), json={})
+            assert result.status_code == 404, (method, path, result.status_code, result.text)
+            problem(result)
+            checked += 1
+    assert checked > 20
+
+
+def test_missing_person_is_404_not_500(client: falcon.testing.TestClient) -> None:
+    for path in ("/iam/people/..", "/iam/orgs/..", "/iam/people/abc/memberships/.."):
+        result = client.simulate_get(path, headers=_auth())
+        assert result.status_code in {404, 405}, (path, result.status_code)
+
+
+def test_nested_cursor_is_invalid_search() -> None:
+    with pytest.raises(InvalidSearch):
+        decode_cursor(encode_cursor(()) or "", 1)
+    deep = "[" * 50_000 + "]" * 50_000
+    import base64
+
+    token = base64.urlsafe_b64encode(deep.encode()).decode()
+    with pytest.raises(InvalidSearch):
+        decode_cursor(token, 1)
+    surrogate = base64.urlsafe_b64encode(b'["\\ud800"]').decode()
+    with pytest.raises(InvalidSearch):
+        decode_cursor(surrogate, 1)
+
+
+def test_deeply_nested_token_header_is_401_invalid_token(
+    client: falcon.testing.TestClient,
+) -> None:
+    import base64
+
+    head = base64.urlsafe_b64encode(
+        b'{"kid":"a","alg":"RS256","x":' + b"[" * 5_000 + b"]" * 5_000 + b"}"
+    )
+    token = f"{head.rstrip(b'=').decode()}.e30.c2ln"
+    result = client.simulate_get("/whoami", headers={"Authorization": f"Bearer {token}"})
+    assert result.status_code == 401
+    assert 'error="invalid_token"' in result.headers["www-authenticate"]
+    problem(result)
