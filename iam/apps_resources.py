@@ -19,7 +19,6 @@ from iam.apps import (
     MAX_SCOPES,
     MAX_TEXT_LENGTH,
     MAX_URI_LENGTH,
-    RESERVED_PREFIX,
     ROLE_NAME,
     SCOPE_NAME,
     parse_registration,
@@ -45,11 +44,7 @@ REGISTRATION_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["client_id", "type"],
     "properties": {
-        "client_id": {
-            "type": "string",
-            "pattern": f"^{CLIENT_ID.pattern}$",
-            "not": {"pattern": f"^{RESERVED_PREFIX}"},
-        },
+        "client_id": {"type": "string", "pattern": f"^{CLIENT_ID.pattern}$"},
         "name": _TEXT,
         "description": _TEXT,
         "type": {"enum": ["confidential", "public"]},

@@ -58,7 +58,7 @@ def _list_of(values: list[str]) -> dict[str, Any]:
     return {"type": "string", "pattern": f"^({one}(,{one})*)?$"}
 
 
-_TEXT_PARAM = {"type": "string", "maxLength": 256}
+_TEXT_PARAM = {"type": "string"}
 _TIME_PARAM = {"type": "string", "format": "date-time"}
 #: Query parameters' schemas, as alert_filter and the action listing read them.
 _PARAMS: dict[str, dict[str, Any]] = {

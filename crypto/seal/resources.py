@@ -41,7 +41,7 @@ _BASE64 = {"type": "string", "contentEncoding": "base64", "pattern": "^[A-Za-z0-
 DETACHED_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["signature"],
-    "properties": {"signature": _BASE64, "document": _BASE64},
+    "properties": {"signature": _BASE64, "document": {"anyOf": [_BASE64, {"type": "null"}]}},
 }
 BINARY_TYPES = ("application/ofd", "application/zip", "application/octet-stream")
 
