@@ -134,6 +134,8 @@ class KeycloakAdminClient:
         headers = {"Authorization": "Bearer " + self.token(force=force)}
         try:
             return self._http.request(method, url, json=json, params=params, headers=headers)
+        except httpx.InvalidURL as exc:  # an id or query too long or malformed to send
+            raise InvalidOrgInput("request", "an id or a value is too long or malformed") from exc
         except httpx.HTTPError as exc:
             raise IdentityProviderUnavailable("Keycloak is unreachable.") from exc
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -150,13 +151,18 @@ def _schemathesis(base: str, token: str, reports: Path) -> dict[str, object]:
         env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.integration.anbao.st_hooks"},
         cwd=HERE.parents[2],
     )
-    entries = json.loads(next(reports.glob("*.har")).read_text())["log"]["entries"]
+    output = run.stdout + run.stderr
+    entries = json.loads(next(reports.glob("har-*.json")).read_text())["log"]["entries"]
     statuses = [int(e["response"]["status"]) for e in entries]
+    tested = re.search(r"Tested: (\d+)", output)
+    failures = re.search(r"(\d+) unique failures", output)
     return {
         "returncode": run.returncode,
-        "output": run.stdout + run.stderr,
+        "output": output,
+        "operations": int(tested.group(1)) if tested else 0,
         "requests": len(statuses),
         "server_errors": sum(s >= 500 for s in statuses),
+        "violations": int(failures.group(1)) if failures else 0,
     }
 
 
@@ -165,7 +171,11 @@ def test_api_keeps_its_published_contract(
     server: str, tokens: dict[str, str], who: str, tmp_path: Path
 ) -> None:
     result = _schemathesis(server, tokens[who], tmp_path / who)
-    summary = f"{who}: {result['requests']} requests, {result['server_errors']} 5xx"
+    summary = (
+        f"{who}: {result['operations']} operations, {result['requests']} requests, "
+        f"{result['server_errors']} 5xx, {result['violations']} contract violations"
+    )
     print(summary)
     assert result["server_errors"] == 0, result["output"][-20000:]
     assert result["returncode"] == 0, result["output"][-20000:]
+    assert result["operations"] > 60, summary  # every operation of the app was reached
