@@ -132,6 +132,8 @@ def _schemathesis(base: str, token: str, reports: Path) -> dict[str, object]:
             str(MAX_EXAMPLES),
             "--seed",
             "16",
+            "--generation-database",
+            "none",
             "--workers",
             "1",
             "--header",
@@ -148,8 +150,13 @@ def _schemathesis(base: str, token: str, reports: Path) -> dict[str, object]:
         text=True,
         check=False,
         timeout=1800,
-        env={**os.environ, "SCHEMATHESIS_HOOKS": "tests.integration.anbao.st_hooks"},
-        cwd=HERE.parents[2],
+        # Its cache and reports stay in the test's directory; no state carries over between runs.
+        env={
+            **os.environ,
+            "SCHEMATHESIS_HOOKS": "tests.integration.anbao.st_hooks",
+            "PYTHONPATH": str(HERE.parents[2]),
+        },
+        cwd=reports,
     )
     output = run.stdout + run.stderr
     entries = json.loads(next(reports.glob("har-*.json")).read_text())["log"]["entries"]
