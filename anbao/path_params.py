@@ -29,7 +29,6 @@ SCHEMAS: dict[str, dict[str, Any]] = {
     "client_id": {"type": "string", "pattern": f"^{CLIENT_ID.pattern}$"},
     "role": {"type": "string", "pattern": f"^{ROLE_NAME.pattern}$"},
     "kind": {"type": "string", "enum": ["nodes", "people"]},
-    "fmt": {"type": "string", "enum": ["html", "pdf", "json"]},
 }
 ID_SCHEMA: dict[str, Any] = {"type": "string", "pattern": f"^{ID_PATTERN}$"}
 
