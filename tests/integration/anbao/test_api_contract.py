@@ -12,18 +12,16 @@ from __future__ import annotations
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 
 from crypto.keystore import KekRing
 from iam.orgs_model import NodeKind
+from tests.integration.anbao.serving import serve
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
 
@@ -32,12 +30,6 @@ MAX_EXAMPLES = 20
 #: Pinned with the test extra in pyproject.toml; the checks and their defaults are a version's.
 ST = [sys.executable, "-m", "schemathesis.cli"]
 HERE = Path(__file__).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -70,51 +62,21 @@ def tokens(realm: Realm) -> dict[str, str]:
 def server(
     keycloak: Server, realm: Realm, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    """``anbao serve`` (uvicorn) on a free loopback port, state in a temporary directory."""
+    """``anbao serve`` (uvicorn) with the seal registry on, state in a temporary directory."""
     state = tmp_path_factory.mktemp("contract")
-    port = _free_port()
     env = {
-        **os.environ,
-        "ANBAO_SERVER_PORT": str(port),
-        "ANBAO_SERVER_ACCESS_LOG": "false",
         "ANBAO_KEYCLOAK_URL": keycloak.url,
         "ANBAO_KEYCLOAK_REALM": realm.name,
         "ANBAO_KEYCLOAK_ADMIN_USERNAME": keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
         "ANBAO_KEYCLOAK_ADMIN_PASSWORD": keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-        "ANBAO_AUDIT_SQLITE_PATH": str(state / "audit.sqlite3"),
-        "ANBAO_AUDIT_SPOOL_PATH": str(state / "spool.sqlite3"),
-        "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(state / "integrity.sqlite3"),
-        "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(state / "sth.pem"),
-        "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(state / "keys.json"),
         "ANBAO_SEALS_ENABLED": "true",
         "ANBAO_SEALS_DATABASE_URL": f"sqlite:///{state / 'seals.sqlite3'}",
         "ANBAO_SEALS_KEK": KekRing.generate_entry("contract"),
     }
-    log = state / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "anbao", "serve"],
-            env=env,
-            cwd=state,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"anbao serve did not start:\n{log.read_text()}")
+    with serve(state, env) as (base, log):
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
-        errors = [line for line in log.read_text().splitlines() if '"log.level": "error"' in line]
-        assert not errors, "\n".join(errors[:5])
+    errors = [line for line in log.read_text().splitlines() if '"log.level": "error"' in line]
+    assert not errors, "\n".join(errors[:5])
 
 
 def _schemathesis(base: str, token: str, reports: Path) -> dict[str, object]:

@@ -4,17 +4,12 @@ refused from its header, and a body that does not arrive times out; both as prob
 from __future__ import annotations
 
 import json
-import os
 import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 
-import httpx
 import pytest
 
-from tests.integration.anbao.test_api_contract import _free_port
+from tests.integration.anbao.serving import serve
 
 #: Generous: the verdict is whether an answer comes at all, never how fast.
 PATIENCE = 60.0
@@ -22,42 +17,10 @@ PATIENCE = 60.0
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int]]:
-    state = tmp_path_factory.mktemp("bodies")
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ANBAO_SERVER_PORT": str(port),
-        "ANBAO_SERVER_ACCESS_LOG": "false",
-        "ANBAO_SERVER_BODY_TIMEOUT_SECONDS": "2",
-        "ANBAO_KEYCLOAK_REQUIRED": "false",
-        "ANBAO_AUDIT_SQLITE_PATH": str(state / "audit.sqlite3"),
-        "ANBAO_AUDIT_SPOOL_PATH": str(state / "spool.sqlite3"),
-        "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(state / "integrity.sqlite3"),
-        "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(state / "sth.pem"),
-        "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(state / "keys.json"),
-    }
-    log = state / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "anbao", "serve"],
-            env=env,
-            cwd=state,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"anbao serve did not start:\n{log.read_text()}")
-        yield "127.0.0.1", port
-    finally:
-        proc.terminate()
-        proc.wait(timeout=30)
+    env = {"ANBAO_SERVER_BODY_TIMEOUT_SECONDS": "2", "ANBAO_KEYCLOAK_REQUIRED": "false"}
+    with serve(tmp_path_factory.mktemp("bodies"), env) as (base, _):
+        host, port = base.removeprefix("http://").split(":")
+        yield host, int(port)
 
 
 def _exchange(
