@@ -16,9 +16,11 @@ import base64
 import binascii
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from typing import TypeVar
 
 from crypto.errors import CryptoError
 from crypto.pki import (
@@ -34,6 +36,7 @@ from crypto.pki import (
     names_equal,
     validate_chain,
 )
+from crypto.seal import asn1
 from crypto.seal._cache import Lru
 from crypto.seal.errors import MalformedSeal
 from crypto.seal.report import Check, Status
@@ -235,6 +238,7 @@ def revocation_check(path: ValidatedPath | None, trust: Trust, at: datetime) -> 
     return Check("revocation", worst[0], "; ".join(r[1] for r in results), worst[2])
 
 
+_T = TypeVar("_T")
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
 
 
@@ -252,17 +256,60 @@ def _blocks(data: bytes, labels: tuple[bytes, ...]) -> list[bytes]:
     return out
 
 
+CERTIFICATE = "an X.509 certificate"
+CRL = "a CRL"
+#: What a file given as a seal, seal signature or OFD must not be (a client's mix-up).
+NOT_SEALED = (CERTIFICATE, CRL)
+
+
+def file_kind(data: bytes) -> str:
+    """What ``data`` holds, in words, so that a file given in the wrong place is named as such
+    (a CRL given as trust roots, a certificate given as a CRL or as the sealed file)."""
+    labels = sorted({label.decode("ascii", "replace") for label, _ in _PEM_BLOCK.findall(data)})
+    if labels:
+        return f"PEM ({', '.join(labels)})"
+    if data[:4] == b"PK\x03\x04":
+        return "a ZIP (OFD) package"
+    loaders: tuple[tuple[str, Callable[[bytes], object]], ...] = (
+        (CERTIFICATE, Certificate.load),
+        (CRL, CertificateList.load),
+        ("a seal (SESeal)", asn1.decode_seal),
+        ("a seal signature (SES_Signature)", asn1.decode_signature),
+    )
+    for kind, load in loaders:
+        try:
+            load(data)
+        except CryptoError:
+            continue
+        return kind
+    return "none of: certificate, CRL, seal, seal signature, OFD"
+
+
+def misplaced(data: bytes) -> str | None:
+    """The kind of ``data`` when it is a certificate, a CRL or PEM text, which no OFD, seal or
+    seal signature is (a client's mix-up, refused as bad input); None otherwise."""
+    if data[:4] == b"PK\x03\x04":
+        return None
+    kind = file_kind(data)
+    return kind if kind in NOT_SEALED or kind.startswith("PEM") else None
+
+
+def _load_all(data: bytes, label: bytes, what: str, load: Callable[[bytes], _T]) -> tuple[_T, ...]:
+    """Every ``what`` of a PEM bundle (or one DER value); anything else is refused by kind."""
+    blocks = _blocks(data, (label,))
+    try:
+        if blocks:
+            return tuple(load(d) for d in blocks)
+    except CryptoError:
+        pass
+    raise MalformedSeal(f"not {what}: the file holds {file_kind(data)}")
+
+
 def load_certificates(data: bytes) -> tuple[Certificate, ...]:
     """Every certificate of a PEM bundle (or one DER certificate)."""
-    try:
-        return tuple(Certificate.load(d) for d in _blocks(data, (b"CERTIFICATE",)))
-    except CryptoError as exc:
-        raise MalformedSeal(f"certificate: {exc.detail}") from exc
+    return _load_all(data, b"CERTIFICATE", "a certificate", Certificate.load)
 
 
 def load_crls(data: bytes) -> tuple[CertificateList, ...]:
     """Every CRL of a PEM bundle (or one DER CRL)."""
-    try:
-        return tuple(CertificateList.load(d) for d in _blocks(data, (b"X509 CRL",)))
-    except CryptoError as exc:
-        raise MalformedSeal(f"CRL: {exc.detail}") from exc
+    return _load_all(data, b"X509 CRL", "a CRL", CertificateList.load)

@@ -73,3 +73,4 @@ def test_ofdrw_v1_container_signature_verifies_with_beijing_time(ofdrw, tmp_path
     # between the start of the test and now (not eight hours off either way)
     assert now - timedelta(seconds=2) <= signed_at <= datetime.now(UTC)
     assert any("read as UTC+08:00" in n for n in sig.leniencies), sig.leniencies
+    assert sig.facts["stamp"] == "page 1 at 50 50 40 40 mm"  # by number, not ofdrw's page ID

@@ -51,6 +51,7 @@ def test_ofdrw_v1_container_signature_is_valid_and_its_time_a_leniency(opts):
     assert str(report.status) == "valid", report.to_text()
     (sig,) = report.signatures
     assert sig.facts["seal_version"] == "v1"
+    assert sig.facts["stamp"] == "page 1 at 50 50 40 40 mm"  # ofdrw's page object ID is not 1
     assert any(BEIJING_NOTE in n for n in sig.leniencies), sig.leniencies
     assert "leniency: timeInfo: text time" in report.to_text()
     assert any(BEIJING_NOTE in n for n in report.to_json()["signatures"][0]["leniencies"])
