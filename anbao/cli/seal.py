@@ -164,7 +164,7 @@ def verify(  # noqa: PLR0917 - click passes options positionally
 @click.option(
     "--coverage",
     type=click.Choice([c.value for c in MakerCoverage]),
-    default=MakerCoverage.SEAL_INFO_CERT_ALG.value,
+    default=MakerCoverage.SEAL_INFO.value,
     show_default=True,
 )
 @click.option("-o", "--out", required=True, help="Output .esl file.")

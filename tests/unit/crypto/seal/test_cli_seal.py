@@ -72,6 +72,7 @@ def test_make_sign_verify(files):
     # no CRLs given: revocation is indeterminate, everything else passes
     assert result.exit_code == 3, result.output
     checks = {c["name"]: c["status"] for c in report["signatures"][0]["checks"]}
+    assert report["signatures"][0]["facts"]["maker_signature_covers"] == "seal_info"  # default
     assert checks.pop("revocation") == "indeterminate"
     assert checks.pop("maker_revocation") == "indeterminate"
     assert checks.pop("timestamp") == "not_applicable"
