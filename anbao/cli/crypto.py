@@ -171,14 +171,21 @@ def sm2_sign(key: str, uid: str, file: str, out: str, password_file: str | None)
 @sm2_group.command("verify")
 @click.option("-p", "--pub", "pub", required=True, help="Public key file.")
 @_ID_OPTION
-@click.option("-s", "--sig", "sig", required=True, help="Signature file (DER).")
+@click.option(
+    "-s", "--sig", "sig", required=True, help="Signature file: DER, or base64 (as APIs give it)."
+)
 @click.argument("file")
 @handles_bad_input
 def sm2_verify(pub: str, uid: str, sig: str, file: str) -> None:
-    """Verify a DER signature over FILE: exit 0 valid, 1 invalid, 2 bad input."""
-    public = keys.load_public_key(read_input(pub))
-    signature = read_input(sig)
-    sm2_der.decode_signature(signature)  # truncated or non-DER input is bad input, exit 2
+    """Verify a signature (DER or base64) over FILE: exit 0 valid, 1 invalid, 2 bad input."""
+    try:
+        public = keys.load_public_key(read_input(pub))
+    except CryptoError as exc:
+        raise fail(f"-p {pub}: {exc.detail}") from None
+    try:
+        signature = sm2_der.read_signature(read_input(sig))
+    except CryptoError as exc:  # neither DER nor base64 of DER: bad input, exit 2
+        raise fail(f"-s {sig}: {exc.detail}") from None
     try:
         public.verify(signature, read_input(file), uid=_uid(uid))
     except InvalidSignature:
