@@ -19,8 +19,14 @@ from typing import TypeVar
 
 import click
 
-from anbao.cli.crypto import fail, handles_bad_input, read_input, read_password, write_output
-from crypto.errors import CryptoError
+from anbao.cli.crypto import (
+    fail,
+    handles_bad_input,
+    load_named,
+    read_input,
+    read_password,
+    write_output,
+)
 from crypto.keys import load_private_key
 from crypto.pki import Certificate
 from crypto.seal import (
@@ -51,24 +57,15 @@ def seal() -> None:
     """Electronic seals (GB/T 38540): verify; make and sign for development."""
 
 
-def _named(option: str, path: Path | str, load: Callable[[bytes], _T]) -> _T:
-    """``load`` the file; input it refuses (a CRL given as a certificate, a certificate given
-    as a seal…) is bad input, exit 2, with the option and the file named."""
-    try:
-        return load(read_input(str(path)))
-    except CryptoError as exc:
-        raise fail(f"{option} {path}: {exc.detail}") from None
-
-
 def _all(
     option: str, paths: tuple[Path, ...], load: Callable[[bytes], tuple[_T, ...]]
 ) -> tuple[_T, ...]:
-    return tuple(item for path in paths for item in _named(option, path, load))
+    return tuple(item for path in paths for item in load_named(option, path, load))
 
 
 def _key(option: str, path: Path, password_file: Path | None) -> PrivateKey:
     password = read_password(str(password_file) if password_file else None)
-    return _named(option, path, lambda data: load_private_key(data, password))
+    return load_named(option, path, lambda data: load_private_key(data, password))
 
 
 def _sealed(data: bytes) -> bytes:
@@ -126,7 +123,7 @@ def verify(  # noqa: PLR0917 - click passes options positionally
         crls=_all("--crl", crl, load_crls),
     )
     report = verify_any(
-        _named("FILE", file, _sealed),
+        load_named("FILE", file, _sealed),
         Options(
             trust=trust,
             at=_time(at, "--at"),
@@ -188,7 +185,7 @@ def make(  # noqa: PLR0917 - click passes options positionally
     now = datetime.now(UTC).replace(microsecond=0)
     made = make_seal(
         maker_key=_key("--maker-key", maker_key, key_pass_file),
-        maker_cert=_named("--maker-cert", maker_cert, Certificate.load),
+        maker_cert=load_named("--maker-cert", maker_cert, Certificate.load),
         holder_certs=list(_all("--holder-cert", holder_cert, load_certificates)),
         name=name,
         es_id=es_id,
@@ -226,9 +223,9 @@ def sign(  # noqa: PLR0917 - click passes options positionally
 ) -> None:
     """Seal FILE: an OFD gets a Seal signature; any other file a detached SES_Signature."""
     data = read_input(file)
-    the_seal = _named("--seal", seal_file, decode_seal)
+    the_seal = load_named("--seal", seal_file, decode_seal)
     signing_key = _key("--key", key, key_pass_file)
-    signer = _named("--cert", cert, Certificate.load)
+    signer = load_named("--cert", cert, Certificate.load)
     now = datetime.now(UTC).replace(microsecond=0)
     if data[:4] == b"PK\x03\x04":
         picture = the_seal.info.picture

@@ -87,12 +87,17 @@ public final class Interop {
         }
     }
 
+    /** certList: the holder's certificate, as SEQUENCE OF OCTET STRING (v1 and v4 alike). */
+    static ASN1EncodableVector holderCerts(Path userPem) throws Exception {
+        ASN1EncodableVector certs = new ASN1EncodableVector(1);
+        certs.add(new DEROctetString(cert(userPem).getEncoded()));
+        return certs;
+    }
+
     static void makeSeal(String[] a) throws Exception {
         PrivateKey makerKey = key(Paths.get(a[1]));
         Certificate makerCert = cert(Paths.get(a[2]));
-        Certificate userCert = cert(Paths.get(a[3]));
-        ASN1EncodableVector certs = new ASN1EncodableVector(1);
-        certs.add(new DEROctetString(userCert.getEncoded()));
+        ASN1EncodableVector certs = holderCerts(Paths.get(a[3]));
         Date now = new Date();
         Date then = new Date(now.getTime() + 365L * 24 * 3600 * 1000);
         SES_ESPropertyInfo property = new SES_ESPropertyInfo()
@@ -144,9 +149,7 @@ public final class Interop {
     static void makeSealV1(String[] a) throws Exception {
         PrivateKey makerKey = key(Paths.get(a[1]));
         Certificate makerCert = cert(Paths.get(a[2]));
-        Certificate userCert = cert(Paths.get(a[3]));
-        ASN1EncodableVector certs = new ASN1EncodableVector(1);
-        certs.add(new DEROctetString(userCert.getEncoded()));
+        ASN1EncodableVector certs = holderCerts(Paths.get(a[3]));
         Date now = new Date();
         org.ofdrw.gm.ses.v1.SES_ESPropertyInfo property = new org.ofdrw.gm.ses.v1.SES_ESPropertyInfo()
                 .setType(1)
