@@ -258,40 +258,51 @@ def _blocks(data: bytes, labels: tuple[bytes, ...]) -> list[bytes]:
 
 CERTIFICATE = "an X.509 certificate"
 CRL = "a CRL"
-#: What a file given as a seal, seal signature or OFD must not be (a client's mix-up).
-NOT_SEALED = (CERTIFICATE, CRL)
 
 
-def file_kind(data: bytes) -> str:
-    """What ``data`` holds, in words, so that a file given in the wrong place is named as such
-    (a CRL given as trust roots, a certificate given as a CRL or as the sealed file)."""
+def _x509_kind(data: bytes) -> str | None:
+    """PEM text (by its labels), a DER certificate or a DER CRL; None for anything else."""
     labels = sorted({label.decode("ascii", "replace") for label, _ in _PEM_BLOCK.findall(data)})
     if labels:
         return f"PEM ({', '.join(labels)})"
-    if data[:4] == b"PK\x03\x04":
-        return "a ZIP (OFD) package"
-    loaders: tuple[tuple[str, Callable[[bytes], object]], ...] = (
-        (CERTIFICATE, Certificate.load),
-        (CRL, CertificateList.load),
-        ("a seal (SESeal)", asn1.decode_seal),
-        ("a seal signature (SES_Signature)", asn1.decode_signature),
-    )
+    return _first_kind(data, ((CERTIFICATE, Certificate.load), (CRL, CertificateList.load)))
+
+
+def _first_kind(
+    data: bytes, loaders: tuple[tuple[str, Callable[[bytes], object]], ...]
+) -> str | None:
+    """The name of the first loader that accepts ``data``."""
     for kind, load in loaders:
         try:
             load(data)
         except CryptoError:
             continue
         return kind
-    return "none of: certificate, CRL, seal, seal signature, OFD"
+    return None
+
+
+def file_kind(data: bytes) -> str:
+    """What ``data`` holds, in words, so that a file given in the wrong place is named as such
+    (a CRL given as trust roots, a certificate given as a CRL or as the sealed file)."""
+    if data[:4] == b"PK\x03\x04":
+        return "a ZIP (OFD) package"
+    x509 = _x509_kind(data)
+    if x509 is not None:
+        return x509
+    sealed = _first_kind(
+        data,
+        (
+            ("a seal (SESeal)", asn1.decode_seal),
+            ("a seal signature (SES_Signature)", asn1.decode_signature),
+        ),
+    )
+    return sealed or "none of: certificate, CRL, seal, seal signature, OFD"
 
 
 def misplaced(data: bytes) -> str | None:
     """The kind of ``data`` when it is a certificate, a CRL or PEM text, which no OFD, seal or
     seal signature is (a client's mix-up, refused as bad input); None otherwise."""
-    if data[:4] == b"PK\x03\x04":
-        return None
-    kind = file_kind(data)
-    return kind if kind in NOT_SEALED or kind.startswith("PEM") else None
+    return None if data[:4] == b"PK\x03\x04" else _x509_kind(data)
 
 
 def _load_all(data: bytes, label: bytes, what: str, load: Callable[[bytes], _T]) -> tuple[_T, ...]:
