@@ -306,13 +306,14 @@ def misplaced(data: bytes) -> str | None:
 
 
 def _load_all(data: bytes, label: bytes, what: str, load: Callable[[bytes], _T]) -> tuple[_T, ...]:
-    """Every ``what`` of a PEM bundle (or one DER value); anything else is refused by kind."""
+    """Every ``what`` of a PEM bundle (or one DER value); another kind of file is named."""
     blocks = _blocks(data, (label,))
     try:
         if blocks:
             return tuple(load(d) for d in blocks)
-    except CryptoError:
-        pass
+    except CryptoError as exc:
+        if b"-----BEGIN" in data:  # the right PEM label, a broken value
+            raise MalformedSeal(f"a PEM block is not {what}: {exc.detail}") from exc
     raise MalformedSeal(f"not {what}: the file holds {file_kind(data)}")
 
 

@@ -168,3 +168,20 @@ def test_sign_names_a_wrong_file(files):
     result = _run("sign", d / "note.txt", "--seal", d / "user.pem", *args)
     assert result.exit_code == 2
     assert result.stderr.startswith(f"error: --seal {d / 'user.pem'}: ")
+
+
+def test_loaders_name_what_a_file_holds(files):
+    from crypto.seal import MalformedSeal
+    from crypto.seal.trust import file_kind, load_certificates, load_crls
+
+    d = files
+    assert file_kind((d / "doc.ofd").read_bytes()) == "a ZIP (OFD) package"
+    assert file_kind((d / "user.pem").read_bytes()) == "PEM (CERTIFICATE)"
+    broken = b"-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n"
+    with pytest.raises(MalformedSeal, match="a PEM block is not a certificate"):
+        load_certificates(broken)
+    with pytest.raises(MalformedSeal, match=r"not a CRL: the file holds PEM \(CERTIFICATE\)"):
+        load_crls((d / "user.pem").read_bytes())
+    assert (
+        len(load_certificates((d / "roots.pem").read_bytes() + (d / "inter.pem").read_bytes())) == 2
+    )
