@@ -16,6 +16,7 @@ from iam.tokens import TokenVerifier
 from siem.alerts_model import AlertFilter
 from siem.alerts_testing import MemoryAlertStore
 from siem.testing import attack_scenarios
+from tests.unit.clocks import eventually
 
 
 def settings_for(tmp: Path, **env: str) -> Settings:
@@ -60,9 +61,8 @@ def test_audit_deliveries_become_alerts(tmp_path: Path) -> None:
         for event in brute.events:
             runtime.recorder.record_event(event)
         assert runtime.shipper.drain(timeout=30)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not alerts_store.search(AlertFilter()).alerts:
-            time.sleep(0.05)  # the QueuedSink stores on its own thread
+        # the QueuedSink stores on its own thread
+        assert eventually(lambda: bool(alerts_store.search(AlertFilter()).alerts))
         (alert,) = alerts_store.search(AlertFilter()).alerts
         assert alert.entity == (("user.name", "victim-bf"),)
         assert alert.event_count == 10
