@@ -15,7 +15,7 @@ from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from siem.alerts_model import AlertFilter
 from siem.alerts_testing import MemoryAlertStore
-from siem.testing import attack_scenarios
+from siem.testing import attack_scenarios, working_day
 from tests.unit.clocks import eventually
 
 
@@ -57,7 +57,11 @@ def test_audit_deliveries_become_alerts(tmp_path: Path) -> None:
         Parts(verifier=verifier, audit_store=store, audit_runtime=runtime, siem_alerts=siem_alerts),
     )
     try:
-        brute = next(s for s in attack_scenarios() if s.name == "brute force")
+        brute = next(
+            s
+            for s in attack_scenarios(working_day(dt.datetime.now(dt.UTC)))
+            if s.name == "brute force"
+        )
         for event in brute.events:
             runtime.recorder.record_event(event)
         assert runtime.shipper.drain(timeout=30)
@@ -93,7 +97,11 @@ def test_streaming_can_be_switched_off(tmp_path: Path) -> None:
         Parts(verifier=verifier, audit_store=store, audit_runtime=runtime, siem_alerts=siem_alerts),
     )
     try:
-        for event in next(s for s in attack_scenarios() if s.name == "brute force").events:
+        for event in next(
+            s
+            for s in attack_scenarios(working_day(dt.datetime.now(dt.UTC)))
+            if s.name == "brute force"
+        ).events:
             runtime.recorder.record_event(event)
         assert runtime.shipper.drain(timeout=30)
         time.sleep(0.3)
