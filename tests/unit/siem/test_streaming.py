@@ -27,6 +27,7 @@ from siem.testing import (
     timeline,
     working_day,
 )
+from tests.unit.clocks import LIVENESS_SECONDS
 
 NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)  # the engines' clock
 START = working_day(NOW)
@@ -114,7 +115,7 @@ def test_shipper_feeds_the_engine_and_survives_a_failing_sink(
         scenario = next(s for s in attack_scenarios(START) if s.name == "brute force")
         for event in scenario.events:
             recorder.record_event(event)
-        assert shipper.drain(timeout=30)
+        assert shipper.drain(timeout=LIVENESS_SECONDS)
         assert store.streams().get("main", 0) + store.streams().get("iam", 0) == 12
         assert names(ruleset, good.detections) == {"anbao_bruteforce_account": 1}
         assert bad.sink_failures == 1

@@ -16,7 +16,7 @@ from iam.tokens import TokenVerifier
 from siem.alerts_model import AlertFilter
 from siem.alerts_testing import MemoryAlertStore
 from siem.testing import attack_scenarios, working_day
-from tests.unit.clocks import eventually
+from tests.unit.clocks import LIVENESS_SECONDS, eventually
 
 
 def settings_for(tmp: Path, **env: str) -> Settings:
@@ -64,7 +64,7 @@ def test_audit_deliveries_become_alerts(tmp_path: Path) -> None:
         )
         for event in brute.events:
             runtime.recorder.record_event(event)
-        assert runtime.shipper.drain(timeout=30)
+        assert runtime.shipper.drain(timeout=LIVENESS_SECONDS)
         # the QueuedSink stores on its own thread
         assert eventually(lambda: bool(alerts_store.search(AlertFilter()).alerts))
         (alert,) = alerts_store.search(AlertFilter()).alerts
@@ -103,7 +103,7 @@ def test_streaming_can_be_switched_off(tmp_path: Path) -> None:
             if s.name == "brute force"
         ).events:
             runtime.recorder.record_event(event)
-        assert runtime.shipper.drain(timeout=30)
+        assert runtime.shipper.drain(timeout=LIVENESS_SECONDS)
         time.sleep(0.3)
         assert alerts_store.search(AlertFilter()).alerts == ()
     finally:
