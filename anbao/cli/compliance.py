@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from anbao.cli.stores import require, require_audit
 from anbao.settings import Settings, SettingsError
 from policies import codec
 from policies.errors import PolicyError, ReportSignatureInvalid
@@ -24,11 +25,18 @@ from policies.service import ComplianceService
 EXIT_FAILED = 1
 
 
-def _settings() -> Settings:
+def _settings(*, first_run: bool = False) -> Settings:
+    """The settings; the runs' database must exist, except for a run, which may be the first
+    (a run needs the platform's audit trail instead: it is the evidence assessed)."""
     try:
-        return Settings.load(os.environ)
+        settings = Settings.load(os.environ)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    if first_run:
+        require_audit(settings)
+    else:
+        require("compliance.database_url", settings.compliance.database_url)
+    return settings
 
 
 def _service(settings: Settings) -> ComplianceService:
@@ -86,7 +94,7 @@ def _print_run(service: ComplianceService, run: Run) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
 def run_cmd(as_json: bool) -> None:
     """Run every control now; exit 1 if a control fails without an active waiver."""
-    service = _service(_settings())
+    service = _service(_settings(first_run=True))
     run = service.run(trigger="manual", requested_by=os.environ.get("USER", "cli"))
     if as_json:
         click.echo(json.dumps(codec.run_dict(run), ensure_ascii=False, indent=2))

@@ -125,13 +125,12 @@ def events() -> None:
 @click.option(
     "--cursor",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(".anbao/keycloak-events.sqlite3"),
-    show_default=True,
-    help="SQLite file keeping the cursor.",
+    default=None,
+    help="SQLite file keeping the cursor [default: keycloak-events.sqlite3 in data_dir].",
 )
 @click.option("--once", is_flag=True, help="Pull what is there and exit.")
 @click.option("--interval", type=click.FloatRange(1, 3600), default=30.0, show_default=True)
-def pull_cmd(realm_name: str, cursor: Path, once: bool, interval: float) -> None:
+def pull_cmd(realm_name: str, cursor: Path | None, once: bool, interval: float) -> None:
     """Print new events as ECS JSON lines on stdout (the audit pipeline plugs in later)."""
     from iam.events_keycloak import KeycloakEventSource  # noqa: PLC0415
     from iam.events_service import EventPuller  # noqa: PLC0415
@@ -139,6 +138,7 @@ def pull_cmd(realm_name: str, cursor: Path, once: bool, interval: float) -> None
 
     settings = _settings()
     realm = realm_name or settings.keycloak.realm
+    cursor = cursor or Path(settings.data_dir) / "keycloak-events.sqlite3"
     cursor.parent.mkdir(parents=True, exist_ok=True)
     puller = EventPuller(
         source=KeycloakEventSource(keycloak_admin(settings), realm),

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 import click
 
 from anbao.audit_wiring import spool_config
+from anbao.cli.stores import require_alerts
 from anbao.settings import Settings, SettingsError
 from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
 from audit.errors import AuditError
@@ -45,6 +46,7 @@ def _siem() -> Iterator[SiemAlerts]:
         settings = Settings.load(os.environ)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    require_alerts(settings)
     spool = Spool(spool_config(settings))
     recorder = Recorder(spool)
     registry = None

@@ -36,7 +36,9 @@ def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
 
 
 def test_db_ca_and_registry(env: dict[str, str], tmp_path: Path) -> None:
-    assert run(env, "db", "current")[0] == 1
+    code, _, err = run(env, "db", "current")
+    assert code == 2  # no database: refused, not created
+    assert f"no store at {tmp_path / 'r.sqlite3'}" in err
     code, _, err = run(env, "ca", "init")
     assert code == 2
     assert "anbao seal db upgrade" in err
