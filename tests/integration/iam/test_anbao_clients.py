@@ -8,7 +8,9 @@ session is still alive, so a logout or a disabled account stops them within the 
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import json
 import re
 import secrets
 import time
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import falcon.testing
+import httpx
 import pytest
 from keycloak import KeycloakAdmin
 
@@ -141,10 +144,10 @@ def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         admin_for(keycloak).delete_realm(realm)
 
 
-def onboard(world: World, kind: str = "public") -> str:
+def onboard(world: World, kind: str = "public", **extra: Any) -> str:
     """An app onboarded as ``POST /iam/apps`` does it (the real directory adapter)."""
     client_id = f"tax-{secrets.token_hex(3)}"
-    body: dict[str, Any] = {"client_id": client_id, "type": kind, "redirect_uris": [REDIRECT]}
+    body = {"client_id": client_id, "type": kind, "redirect_uris": [REDIRECT], **extra}
     directory = KeycloakAppDirectory(
         admin_factory(
             world.keycloak.url,
@@ -215,3 +218,55 @@ def test_high_risk_routes_stop_after_logout_and_after_disabling(world: World) ->
     world.clock.offset += TTL
     assert world.call("POST", rotate, token).status_code == 401
     assert world.call("PUT", grant, token).status_code == 401
+
+
+def test_apply_migrates_apps_onboarded_the_old_way(keycloak: Server, tmp_path: Path) -> None:
+    """Before issue 16 the file made anbao-api a realm default and apps kept the full scope."""
+    old = ANBAO.read_text(encoding="utf-8").replace(
+        "    realm_default: none\n    mappers:\n      - name: anbao-api audience",
+        "    realm_default: default\n    mappers:\n      - name: anbao-api audience",
+    )
+    old = old[: old.index("onboarded_apps:")] + old[old.index("# org_path and org_admin_node") :]
+    (tmp_path / "old.yaml").write_text(old, encoding="utf-8")
+    realm, secret = unique("migrate"), secrets.token_urlsafe(32)
+    apply_file(keycloak, tmp_path / "old.yaml", realm, anbao_api_client_secret=secret)
+    try:
+        world = World(keycloak, realm, admin_for(keycloak), secret, None, Clock(), "owner")  # type: ignore[arg-type]
+        app_id = onboard(world, "confidential", service_account=True)
+        world.admin.change_current_realm(realm)
+        internal = world.admin.get_client_id(app_id)
+        world.admin.update_client(internal, {"fullScopeAllowed": True})  # as apps were made
+        app_secret = world.admin.get_client_secrets(internal)["value"]
+        assert "anbao-api" in service_token_claims(keycloak, realm, app_id, app_secret)["aud"]
+
+        dry = apply_file(keycloak, ANBAO, realm, anbao_api_client_secret=secret, dry_run=True)
+        fields = {
+            (c.kind, c.name, f.field): (f.before, f.after) for c in dry.changes for f in c.fields
+        }
+        assert fields[("client_scope", "anbao-api", "realm_default")] == ("default", "none")
+        assert fields[("app", app_id, "fullScopeAllowed")] == (True, False)
+        before, after = fields[("app", app_id, "clientScopes")]
+        assert "anbao-api" in before
+        assert "anbao-api" not in after
+
+        apply_file(keycloak, ANBAO, realm, anbao_api_client_secret=secret)
+        claims = service_token_claims(keycloak, realm, app_id, app_secret)
+        assert "anbao-api" not in claims["aud"]
+        assert claims["aud"] in (app_id, [app_id])
+        assert world.admin.get_client(internal)["fullScopeAllowed"] is False
+        assert apply_file(keycloak, ANBAO, realm, anbao_api_client_secret=secret).changes == ()
+    finally:
+        admin_for(keycloak).delete_realm(realm)
+
+
+def service_token_claims(keycloak: Server, realm: str, client_id: str, secret: str) -> Any:
+    """The claims of a client-credentials token (unverified: the test reads its audience)."""
+    response = httpx.post(
+        f"{keycloak.url}/realms/{realm}/protocol/openid-connect/token",
+        data={"grant_type": "client_credentials"},
+        auth=(client_id, secret),
+        timeout=10,
+    )
+    response.raise_for_status()
+    payload = response.json()["access_token"].split(".")[1]
+    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
