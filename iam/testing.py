@@ -9,12 +9,15 @@ use the real Keycloak instead.
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+
+from iam.introspection import IntrospectionCache
 
 _KIDS = itertools.count(1)
 
@@ -39,6 +42,10 @@ class LocalIssuer:
     def introspect(self, token: str) -> Mapping[str, Any]:
         """RFC 7662 §2.2 answer for a token it issued: an :class:`iam.introspection.Introspector`."""
         return {"active": token not in self.revoked}
+
+    def introspection(self, ttl_seconds: float = 0.0) -> IntrospectionCache:
+        """What ``Parts(introspection=...)`` takes for high-risk routes in unit tests."""
+        return IntrospectionCache(self, clock=time.time, ttl_seconds=ttl_seconds)
 
     def rotate(self) -> None:
         self.key = RSAKey.generate_key(
