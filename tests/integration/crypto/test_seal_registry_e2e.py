@@ -122,6 +122,9 @@ def world(
             "ANBAO_KEYCLOAK_REQUIRED": "false",
             "ANBAO_KEYCLOAK_ADMIN_USERNAME": env["KEYCLOAK_ADMIN_USERNAME"],
             "ANBAO_KEYCLOAK_ADMIN_PASSWORD": env["KEYCLOAK_ADMIN_PASSWORD"],
+            # The realm file's anbao-api client: sealing and the lifecycle introspect (RFC 7662).
+            "ANBAO_KEYCLOAK_CLIENT_ID": "anbao-api",
+            "ANBAO_KEYCLOAK_CLIENT_SECRET": env["ANBAO_KEYCLOAK_CLIENT_SECRET"],
             "ANBAO_SERVER_ACCESS_LOG": "false",
             "ANBAO_AUDIT_SQLITE_PATH": str(tmp / "audit.sqlite3"),
             "ANBAO_AUDIT_SPOOL_PATH": str(tmp / "spool.sqlite3"),

@@ -10,6 +10,8 @@ import time
 import pytest
 from keycloak.exceptions import KeycloakPostError, KeycloakPutError
 
+from iam.orgs_keycloak import KeycloakOrgDirectory
+from iam.orgs_keycloak_admin import KeycloakAdminClient
 from tests.integration.iam.realm_support import (
     CONSOLE,
     PASSWORD,
@@ -285,3 +287,36 @@ def test_password_history_and_brute_force_lockout_are_live(keycloak, admin, real
         assert login.code is None  # the right password does not help while locked
     finally:
         login.close()
+
+
+def test_an_admin_grant_asks_for_otp_only_when_there_is_none(keycloak, admin, realm):
+    """Issue 16 §5, through Anbao's Keycloak adapter: CONFIGURE_TOTP unless OTP is set up."""
+    directory = KeycloakOrgDirectory(
+        KeycloakAdminClient(
+            keycloak.url,
+            realm,
+            username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+            password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        )
+    )
+    enrolled, bare = unique("enrolled"), unique("bare")
+    enrolled_id = add_user(admin, realm, enrolled, roles=("seal-user",))
+    bare_id = add_user(admin, realm, bare)
+    login = BrowserlessLogin(keycloak.url, realm, CONSOLE)
+    try:  # step-up to acr 2 makes the seal user set up OTP
+        page = login.submit(
+            login.start(acr_values="2"), "kc-form-login", username=enrolled, password=PASSWORD
+        )
+        login.submit(page, None, totp=totp(page.form()[1]["totpSecret"]), userLabel="phone")
+        assert login.code
+    finally:
+        login.close()
+    try:
+        for user_id, role in ((enrolled_id, "seal-admin"), (bare_id, "org-admin")):
+            person = directory.get_person(user_id)
+            assert person is not None
+            directory.grant_role(person, role)
+    finally:
+        directory.admin.close()
+    assert admin.get_user(enrolled_id).get("requiredActions", []) == []
+    assert admin.get_user(bare_id)["requiredActions"] == ["CONFIGURE_TOTP"]
