@@ -25,6 +25,7 @@ from iam.delegation import ADMIN_ROLES
 from iam.orgs_errors import OrgNotFound
 from iam.orgs_keycloak_admin import KeycloakAdminClient
 from iam.orgs_model import RESERVED_ATTRIBUTES, NodeKind, OrgNode, Person, PersonDraft
+from iam.realm_model import IdentityProvider, Mapper
 
 _PAGE = 500
 #: The realm's marker role of administrators (deploy/keycloak/anbao-realm.yaml): OTP required.
@@ -281,3 +282,18 @@ class KeycloakOrgDirectory:
     def revoke_role(self, person: Person, role: str) -> None:
         rep = self.admin.json(f"/roles/{_q(role)}")
         self.admin.request("DELETE", f"/users/{_q(person.id)}/role-mappings/realm", json=[rep])
+
+    def reserved_username_prefixes(self) -> frozenset[str]:
+        """Read from the realm's identity providers as the realm file set them, so a broker
+        added there is covered without a second list to keep in step."""
+        out = set()
+        for idp in self.admin.json("/identity-provider/instances") or []:
+            alias = str(idp["alias"])
+            reps = self.admin.json(f"/identity-provider/instances/{_q(alias)}/mappers") or []
+            mappers = tuple(
+                Mapper(str(m.get("name", "")), str(m.get("identityProviderMapper", "")),
+                       dict(m.get("config") or {}))
+                for m in reps
+            )  # fmt: skip
+            out.add(IdentityProvider(alias, mappers=mappers).username_prefix)
+        return frozenset(out - {""})

@@ -10,8 +10,12 @@ import time
 import pytest
 from keycloak.exceptions import KeycloakPostError, KeycloakPutError
 
+from iam.imports_service import ImportService
+from iam.orgs_errors import ImportInvalid, InvalidOrgInput
 from iam.orgs_keycloak import KeycloakOrgDirectory
 from iam.orgs_keycloak_admin import KeycloakAdminClient
+from iam.orgs_model import NodeKind, PersonDraft
+from iam.orgs_service import OrgService
 from tests.integration.iam.realm_support import (
     CONSOLE,
     PASSWORD,
@@ -320,3 +324,32 @@ def test_an_admin_grant_asks_for_otp_only_when_there_is_none(keycloak, admin, re
         directory.admin.close()
     assert admin.get_user(enrolled_id).get("requiredActions", []) == []
     assert admin.get_user(bare_id)["requiredActions"] == ["CONFIGURE_TOTP"]
+
+
+def test_brokers_username_prefix_is_reserved_on_the_live_realm(keycloak, realm):
+    """Issue 16 §3: the prefixes come from the realm's identity providers (the file's court
+    broker names its users ``court.<x>``); create and import refuse them."""
+    directory = KeycloakOrgDirectory(
+        KeycloakAdminClient(
+            keycloak.url,
+            realm,
+            username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+            password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        )
+    )
+    try:
+        assert directory.reserved_username_prefixes() == {"court."}
+        service = OrgService(directory, operator=True)
+        node = directory.create_node(None, NodeKind.PROVINCE, "530000", "云南省")
+        draft = PersonDraft("court.judge", "法", "官")
+        with pytest.raises(InvalidOrgInput) as caught:
+            service.create_person("operator", draft, [node.id])
+        assert caught.value.field == "username"
+        row = {"username": "court.judge", "family_name": "法", "given_name": "官",
+               "email": "", "org_codes": "530000"}  # fmt: skip
+        with pytest.raises(ImportInvalid):
+            ImportService(service).people("operator", [row], dry_run=False)
+        assert directory.find_person("court.judge") is None
+        assert service.create_person("operator", PersonDraft("courtney", "张", "三"), [node.id])
+    finally:
+        directory.admin.close()
