@@ -63,15 +63,21 @@ class World:
     secret: str
     client: falcon.testing.TestClient
     clock: Clock
-    user_id: str
+    username: str = ""
+    user_id: str = ""
     otp_secret: str = ""
     used: set[int] = dataclasses.field(default_factory=set)
 
+    def new_admin(self) -> None:
+        """A fresh platform-admin to sign in as (each test its own; at most two OTP codes each)."""
+        self.username, self.otp_secret, self.used = unique("root"), "", set()
+        self.user_id = add_user(self.admin, self.realm, self.username, roles=("platform-admin",))
+
     def otp(self) -> str:
-        """A code Keycloak accepts (its look-around window is one period) and has not seen:
-        each code is single-use."""
+        """A code Keycloak accepts (this period or the next: its look-around window) and has not
+        seen (codes are single-use)."""
         now = time.time()
-        at = next(now + d for d in (0, 30, -30) if int((now + d) // 30) not in self.used)
+        at = next(now + d for d in (0, 30) if int((now + d) // 30) not in self.used)
         self.used.add(int(at // 30))
         return totp(self.otp_secret, at=at)
 
@@ -82,8 +88,9 @@ class World:
             login.client_id, login.code = client_id, None
             page = login.start()
             if login.code is None:  # no SSO session yet: the login form, then OTP
-                user = "root-" + self.realm
-                page = login.submit(page, "kc-form-login", username=user, password=PASSWORD)
+                page = login.submit(
+                    page, "kc-form-login", username=self.username, password=PASSWORD
+                )
             if login.code is None and not self.otp_secret:
                 self.otp_secret = page.form()[1]["totpSecret"]
                 login.submit(page, None, totp=self.otp(), userLabel="phone")
@@ -134,12 +141,11 @@ def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         keycloak, ANBAO, realm, anbao_api_client_secret=secret, console_redirect_uri=REDIRECT
     )
     admin = admin_for(keycloak)
-    user_id = add_user(admin, realm, "root-" + realm, roles=("platform-admin",))
     clock = Clock()
     settings = settings_for(keycloak, realm, secret, tmp_path_factory.mktemp("clients"))
     app = create_app(settings, Parts(clock=clock))
     try:
-        yield World(keycloak, realm, admin, secret, falcon.testing.TestClient(app), clock, user_id)
+        yield World(keycloak, realm, admin, secret, falcon.testing.TestClient(app), clock)
     finally:
         admin_for(keycloak).delete_realm(realm)
 
@@ -174,6 +180,7 @@ def operations(world: World) -> list[tuple[str, str]]:
 
 
 def test_an_onboarded_apps_admin_token_is_refused_by_every_route(world: World) -> None:
+    world.new_admin()
     app_id = onboard(world)
     jar = BrowserlessLogin(world.keycloak.url, world.realm, app_id)
     try:
@@ -196,6 +203,7 @@ def test_an_onboarded_apps_admin_token_is_refused_by_every_route(world: World) -
 
 
 def test_high_risk_routes_stop_after_logout_and_after_disabling(world: World) -> None:
+    world.new_admin()
     app_id = onboard(world, "confidential")
     rotate = f"/iam/apps/{app_id}/secret"
     other = add_user(world.admin, world.realm, unique("clerk"))
@@ -211,7 +219,8 @@ def test_high_risk_routes_stop_after_logout_and_after_disabling(world: World) ->
     assert refused.status_code == 401, refused.text
     assert world.call("GET", "/whoami", token).status_code == 200  # the JWT itself is unexpired
 
-    token = world.login("anbao-console")  # a new session
+    world.new_admin()  # another administrator, signed in afresh
+    token = world.login("anbao-console")
     assert world.call("POST", rotate, token).status_code == 200
     assert world.call("DELETE", grant, token).status_code == 200
     world.admin.update_user(world.user_id, {"enabled": False})
@@ -231,7 +240,7 @@ def test_apply_migrates_apps_onboarded_the_old_way(keycloak: Server, tmp_path: P
     realm, secret = unique("migrate"), secrets.token_urlsafe(32)
     apply_file(keycloak, tmp_path / "old.yaml", realm, anbao_api_client_secret=secret)
     try:
-        world = World(keycloak, realm, admin_for(keycloak), secret, None, Clock(), "owner")  # type: ignore[arg-type]
+        world = World(keycloak, realm, admin_for(keycloak), secret, None, Clock(), user_id="owner")  # type: ignore[arg-type]
         app_id = onboard(world, "confidential", service_account=True)
         world.admin.change_current_realm(realm)
         internal = world.admin.get_client_id(app_id)

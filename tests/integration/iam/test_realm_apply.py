@@ -51,6 +51,21 @@ def realm(keycloak):
 
 
 @pytest.fixture
+def directory(keycloak, realm):
+    """Anbao's org directory adapter on the module's realm."""
+    found = KeycloakOrgDirectory(
+        KeycloakAdminClient(
+            keycloak.url,
+            realm,
+            username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+            password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        )
+    )
+    yield found
+    found.admin.close()
+
+
+@pytest.fixture
 def admin(keycloak, realm):
     client = admin_for(keycloak)
     client.change_current_realm(realm)
@@ -293,16 +308,8 @@ def test_password_history_and_brute_force_lockout_are_live(keycloak, admin, real
         login.close()
 
 
-def test_an_admin_grant_asks_for_otp_only_when_there_is_none(keycloak, admin, realm):
+def test_an_admin_grant_asks_for_otp_only_when_there_is_none(keycloak, admin, realm, directory):
     """Issue 16 §5, through Anbao's Keycloak adapter: CONFIGURE_TOTP unless OTP is set up."""
-    directory = KeycloakOrgDirectory(
-        KeycloakAdminClient(
-            keycloak.url,
-            realm,
-            username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-            password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-        )
-    )
     enrolled, bare = unique("enrolled"), unique("bare")
     enrolled_id = add_user(admin, realm, enrolled, roles=("seal-user",))
     bare_id = add_user(admin, realm, bare)
@@ -315,41 +322,26 @@ def test_an_admin_grant_asks_for_otp_only_when_there_is_none(keycloak, admin, re
         assert login.code
     finally:
         login.close()
-    try:
-        for user_id, role in ((enrolled_id, "seal-admin"), (bare_id, "org-admin")):
-            person = directory.get_person(user_id)
-            assert person is not None
-            directory.grant_role(person, role)
-    finally:
-        directory.admin.close()
+    for user_id, role in ((enrolled_id, "seal-admin"), (bare_id, "org-admin")):
+        person = directory.get_person(user_id)
+        assert person is not None
+        directory.grant_role(person, role)
     assert admin.get_user(enrolled_id).get("requiredActions", []) == []
     assert admin.get_user(bare_id)["requiredActions"] == ["CONFIGURE_TOTP"]
 
 
-def test_brokers_username_prefix_is_reserved_on_the_live_realm(keycloak, realm):
+def test_brokers_username_prefix_is_reserved_on_the_live_realm(directory):
     """Issue 16 §3: the prefixes come from the realm's identity providers (the file's court
     broker names its users ``court.<x>``); create and import refuse them."""
-    directory = KeycloakOrgDirectory(
-        KeycloakAdminClient(
-            keycloak.url,
-            realm,
-            username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-            password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-        )
-    )
-    try:
-        assert directory.reserved_username_prefixes() == {"court."}
-        service = OrgService(directory, operator=True)
-        node = directory.create_node(None, NodeKind.PROVINCE, "530000", "云南省")
-        draft = PersonDraft("court.judge", "法", "官")
-        with pytest.raises(InvalidOrgInput) as caught:
-            service.create_person("operator", draft, [node.id])
-        assert caught.value.field == "username"
-        row = {"username": "court.judge", "family_name": "法", "given_name": "官",
-               "email": "", "org_codes": "530000"}  # fmt: skip
-        with pytest.raises(ImportInvalid):
-            ImportService(service).people("operator", [row], dry_run=False)
-        assert directory.find_person("court.judge") is None
-        assert service.create_person("operator", PersonDraft("courtney", "张", "三"), [node.id])
-    finally:
-        directory.admin.close()
+    assert directory.reserved_username_prefixes() == {"court."}
+    service = OrgService(directory, operator=True)
+    node = directory.create_node(None, NodeKind.PROVINCE, "530000", "云南省")
+    with pytest.raises(InvalidOrgInput) as caught:
+        service.create_person("operator", PersonDraft("court.judge", "法", "官"), [node.id])
+    assert caught.value.field == "username"
+    row = {"username": "court.judge", "family_name": "法", "given_name": "官",
+           "email": "", "org_codes": "530000"}  # fmt: skip
+    with pytest.raises(ImportInvalid):
+        ImportService(service).people("operator", [row], dry_run=False)
+    assert directory.find_person("court.judge") is None
+    assert service.create_person("operator", PersonDraft("courtney", "张", "三"), [node.id])
