@@ -80,6 +80,8 @@ class Parts:
     access_log: AccessLog | None = None
     #: Evidence of the realm checks; default: Keycloak's admin API (compliance.enabled only).
     compliance_realm: RealmInspector | None = None
+    #: RFC 7662 for high-risk routes; default: Keycloak with keycloak.client_id/client_secret.
+    introspection: IntrospectionCache | None = None
 
 
 def build_audit_store(settings: Settings) -> AuditStore:
@@ -124,7 +126,8 @@ def build_org_directory(settings: Settings) -> KeycloakOrgDirectory:
 def build_introspection(
     settings: Settings, clock: Callable[[], float]
 ) -> IntrospectionCache | None:
-    """RFC 7662 for ``requires(introspect=True)`` routes; off without a client secret."""
+    """RFC 7662 for high-risk routes; without a client secret they are refused (503), and
+    production settings refuse to start without one (:meth:`Settings.validate`)."""
     kc = settings.keycloak
     if not kc.client_secret:
         return None
@@ -229,7 +232,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     parts = parts or Parts()
     metrics = Metrics()
     verifier = parts.verifier or build_verifier(settings, parts.clock)
-    introspection = build_introspection(settings, parts.clock)
+    introspection = parts.introspection or build_introspection(settings, parts.clock)
     audit_store = parts.audit_store or build_audit_store(settings)
     audit_runtime = parts.audit_runtime
     if audit_runtime is None and parts.audit_store is None:

@@ -367,6 +367,10 @@ class Settings:
         _check_range("server.workers", self.server.workers, 1, 64)
         _check_range("server.max_body_bytes", self.server.max_body_bytes, 1024, 1 << 30)
         _check_range("audit.shipper_nice", self.audit.shipper_nice, 0, 19)
+        if not 0 <= self.keycloak.introspection_ttl_seconds <= 30:  # noqa: PLR2004
+            raise SettingsError(  # a revoked session must stop working within seconds
+                "keycloak.introspection_ttl_seconds", "must be between 0 and 30"
+            )
         if not 0 <= self.audit.ship_defer_seconds <= 60:  # noqa: PLR2004 - a minute at most
             raise SettingsError("audit.ship_defer_seconds", "must be between 0 and 60")
         _check_range(
@@ -433,6 +437,12 @@ class Settings:
             )
         if urlsplit(self.keycloak.url).scheme != "https":
             raise SettingsError("keycloak.url", "production requires an https Keycloak URL")
+        if not self.keycloak.client_secret:
+            raise SettingsError(
+                "keycloak.client_secret",
+                "production requires it: high-risk routes confirm the session is alive "
+                "(RFC 7662 introspection as keycloak.client_id)",
+            )
 
     def redacted(self) -> dict[str, Any]:
         """A JSON-ready view with every secret masked, for ``anbao settings`` and logs."""

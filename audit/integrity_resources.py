@@ -139,7 +139,13 @@ class HeadConsistency:
 
 
 class Reveal:
-    """``POST /audit/events/{event_id}/reveal``: decrypt personal data; audited, step-up."""
+    """``POST /audit/events/{event_id}/reveal``: decrypt personal data; audited, step-up.
+
+    High-risk (``introspect_methods``): the composition root's middleware confirms the caller's
+    session is still alive at the identity provider (RFC 7662).
+    """
+
+    introspect_methods = frozenset({"POST"})
 
     openapi: ClassVar[dict[str, Any]] = {
         "post": _op("Decrypt an event's sensitive fields (audited)", "400", "404", "503")

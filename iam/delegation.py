@@ -40,6 +40,10 @@ PLATFORM_ROLES = frozenset(
     }
 )
 
+#: Administrative roles: their holders must sign in with OTP (the realm gives each of them the
+#: ``otp-required`` composite; L3-CES1-04 checks the same list).
+ADMIN_ROLES = frozenset({PLATFORM_ADMIN, ORG_ADMIN, "seal-admin"})
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Authority:

@@ -15,6 +15,12 @@ decorator on a responder or on the whole resource class::
 An ``acr`` below the requirement answers 401 with ``error="insufficient_user_authentication"``
 and the ``acr_values`` to ask for (RFC 9470 §3); a missing role or scope answers 403;
 ``introspect=True`` also asks the issuer whether the token is still active (RFC 7662).
+
+Resources of packages that do not import this one (``crypto``, ``audit``, ``siem``: their
+authorization is an injected guard) declare high-risk methods with a plain class attribute,
+``introspect_methods = frozenset({"POST"})``, which the middleware honours the same way. Either
+way a route that must introspect is refused (503) when no introspection is configured: it never
+silently runs on a token that may have been revoked.
 """
 
 from __future__ import annotations
@@ -117,7 +123,10 @@ class AuthMiddleware:
         if principal is None:  # a JWKS fetch first (start-up, rotation): not on the loop
             principal = await asyncio.to_thread(self._verifier.verify, token)
         req.context.principal = principal
-        req.context.credential = _Credential(token, self._introspection, self._acr_levels)
+        credential = _Credential(token, self._introspection, self._acr_levels)
+        req.context.credential = credential
+        if req.method in getattr(resource, "introspect_methods", ()):
+            await ensure_alive(credential, principal)
 
     async def authenticate(self, token: str) -> Principal:
         """Cache hit or inline RSA check; a JWKS fetch goes to a thread (no event-loop stall)."""
@@ -125,6 +134,18 @@ class AuthMiddleware:
         if principal is None:
             principal = await asyncio.to_thread(self._verifier.verify, token)
         return principal
+
+
+async def ensure_alive(credential: _Credential | None, principal: Principal) -> None:
+    """Ask the issuer whether the session behind the token is still alive (RFC 7662 §2.2).
+
+    Deny by default: without introspection the route is refused, not run unchecked.
+    """
+    if credential is None or credential.introspection is None:
+        raise IdentityProviderUnavailable(
+            "This route needs token introspection, which is not configured."
+        )
+    await asyncio.to_thread(credential.introspection.ensure_active, credential.token, principal)
 
 
 def challenge(exc: Exception) -> str:
@@ -243,13 +264,7 @@ class Requirement:
         principal: Principal | None = getattr(req.context, "principal", None)
         credential: _Credential | None = getattr(req.context, "credential", None)
         if principal is not None and self.introspect:
-            if credential is None or credential.introspection is None:
-                raise IdentityProviderUnavailable(
-                    "This route needs token introspection, which is not configured."
-                )
-            await asyncio.to_thread(
-                credential.introspection.ensure_active, credential.token, principal
-            )
+            await ensure_alive(credential, principal)
         levels = credential.acr_levels if credential is not None else None
         return self.check(principal, acr_levels=levels)
 

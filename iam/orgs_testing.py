@@ -18,7 +18,10 @@ from iam.orgs_model import NodeKind, OrgNode, Person, PersonDraft
 
 
 class InMemoryOrgDirectory:
-    def __init__(self, roles: frozenset[str] = PLATFORM_ROLES) -> None:
+    def __init__(
+        self, roles: frozenset[str] = PLATFORM_ROLES, broker_prefixes: frozenset[str] = frozenset()
+    ) -> None:
+        self.broker_prefixes = broker_prefixes
         self.nodes: dict[str, OrgNode] = {}
         self.people: dict[str, Person] = {}
         self.roles = roles
@@ -148,3 +151,6 @@ class InMemoryOrgDirectory:
 
     def revoke_role(self, person: Person, role: str) -> None:
         self._change(person, roles=self.people[person.id].roles - {role})
+
+    def reserved_username_prefixes(self) -> frozenset[str]:
+        return self.broker_prefixes

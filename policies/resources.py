@@ -177,7 +177,7 @@ class RunSignature:
         }  # fmt: skip
 
 
-@requires(any_role=OFFICER)
+@requires(any_role=OFFICER, introspect=True)  # signing a report: the session must be alive
 class RunSignOff:
     openapi: ClassVar[dict[str, Any]] = {
         "post": {"summary": "Review, comment and sign off; issues the SM2-signed PDF report",
@@ -222,7 +222,7 @@ class Waivers:
         waivers = await asyncio.to_thread(self.service.waivers)
         resp.media = {"waivers": [codec.waiver_dict(w) for w in waivers]}
 
-    @falcon.before(requires(any_role=OFFICER).hook)
+    @falcon.before(requires(any_role=OFFICER, introspect=True).hook)
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         body = await _body(req)
         try:
@@ -255,7 +255,7 @@ class WaiverItem:
     ) -> None:
         resp.media = codec.waiver_dict(await asyncio.to_thread(self.service.waiver, waiver_id))
 
-    @falcon.before(requires(any_role=OFFICER).hook)
+    @falcon.before(requires(any_role=OFFICER, introspect=True).hook)
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, waiver_id: str
     ) -> None:

@@ -267,6 +267,8 @@ class ActionsCollection(_ActionBase):
 
 
 class ActionApprove(_ActionBase):
+    #: Executing a response is high-risk: the middleware asks Keycloak the session is alive.
+    introspect_methods = frozenset({"POST"})
     openapi: ClassVar[dict[str, Any]] = {
         "post": _op("Approve a pending action (not your own request) and execute it", "404", "409")
     }
@@ -280,6 +282,7 @@ class ActionApprove(_ActionBase):
 
 
 class ActionReject(_ActionBase):
+    introspect_methods = frozenset({"POST"})
     openapi: ClassVar[dict[str, Any]] = {
         "post": _op("Reject a pending action with a reason", "400", "404", "409", body=True)
     }

@@ -51,6 +51,8 @@ def _settings() -> Settings:
 
 def _overrides(pairs: tuple[str, ...], settings: Settings) -> dict[str, str]:
     out = {"keycloak_url": settings.keycloak.url.rstrip("/")}
+    if settings.keycloak.client_secret:  # the introspection client's secret (anbao-realm.yaml)
+        out["anbao_api_client_secret"] = settings.keycloak.client_secret.reveal()
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:

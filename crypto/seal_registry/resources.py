@@ -194,7 +194,13 @@ _ACTION_ROLES = {
 
 
 class SealTransition:
-    """``POST /seals/{seal_id}/<action>``: one lifecycle transition."""
+    """``POST /seals/{seal_id}/<action>``: one lifecycle transition.
+
+    High-risk (``introspect_methods``): the composition root's middleware confirms the caller's
+    session is still alive at the identity provider (RFC 7662) before the guard runs.
+    """
+
+    introspect_methods = frozenset({"POST"})
 
     def __init__(self, registry: Registry, guard: Guard, action: str) -> None:
         self._registry, self._guard, self._action = registry, guard, action
@@ -267,6 +273,8 @@ class SealSign:
             },
         }
     }
+
+    introspect_methods = frozenset({"POST"})  # high-risk, see SealTransition
 
     def __init__(self, registry: Registry, guard: Guard) -> None:
         self._registry, self._guard = registry, guard

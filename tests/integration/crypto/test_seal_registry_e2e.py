@@ -39,6 +39,7 @@ from crypto.seal.testing import minimal_ofd, tiny_png
 from crypto.tsa import CONTENT_TYPE_TIMESTAMP, build_request, parse_response
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import (
+    CONSOLE,
     PASSWORD,
     REALM_DIR,
     BrowserlessLogin,
@@ -64,7 +65,7 @@ class World:
 
     def login(self, who: str, **params: str) -> str:
         """A real login through the realm's browser flow (enrolling OTP when asked)."""
-        login = BrowserlessLogin(self.keycloak.url, self.realm, "portal")
+        login = BrowserlessLogin(self.keycloak.url, self.realm, CONSOLE)
         try:
             page = login.submit(
                 login.start(**params), "kc-form-login", username=self.users[who], password=PASSWORD
@@ -121,6 +122,9 @@ def world(
             "ANBAO_KEYCLOAK_REQUIRED": "false",
             "ANBAO_KEYCLOAK_ADMIN_USERNAME": env["KEYCLOAK_ADMIN_USERNAME"],
             "ANBAO_KEYCLOAK_ADMIN_PASSWORD": env["KEYCLOAK_ADMIN_PASSWORD"],
+            # The realm file's anbao-api client: sealing and the lifecycle introspect (RFC 7662).
+            "ANBAO_KEYCLOAK_CLIENT_ID": "anbao-api",
+            "ANBAO_KEYCLOAK_CLIENT_SECRET": env["ANBAO_KEYCLOAK_CLIENT_SECRET"],
             "ANBAO_SERVER_ACCESS_LOG": "false",
             "ANBAO_AUDIT_SQLITE_PATH": str(tmp / "audit.sqlite3"),
             "ANBAO_AUDIT_SPOOL_PATH": str(tmp / "spool.sqlite3"),

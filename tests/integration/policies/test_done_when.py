@@ -64,7 +64,8 @@ class FreshApp:
         verifier = TokenVerifier(
             issuer=self.issuer.issuer, audience="anbao-api", jwks=self.issuer, clock=time.time
         )
-        return falcon.testing.TestClient(create_app(self.settings, Parts(verifier=verifier)))
+        parts = Parts(verifier=verifier, introspection=self.issuer.introspection())
+        return falcon.testing.TestClient(create_app(self.settings, parts))
 
     def simulate_get(self, path: str, **kwargs: Any) -> falcon.testing.Result:
         return self._client().simulate_get(path, **kwargs)

@@ -60,7 +60,15 @@ def api(tmp_path: Path, issuer: LocalIssuer, audit_store: FakeAuditStore) -> Ite
         issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
     )
     trail = RecordingAuditTrail()
-    app = create_app(settings, Parts(verifier=verifier, audit_store=audit_store, seal_audit=trail))
+    app = create_app(
+        settings,
+        Parts(
+            verifier=verifier,
+            audit_store=audit_store,
+            seal_audit=trail,
+            introspection=issuer.introspection(),
+        ),
+    )
     result = Api(falcon.testing.TestClient(app), issuer)
     result.audit = trail
     return result

@@ -69,7 +69,11 @@ def env(tmp_path):
     app = create_app(
         settings,
         Parts(
-            verifier=verifier, audit_store=store, audit_integrity=service, audit_recorder=recorder
+            verifier=verifier,
+            audit_store=store,
+            audit_integrity=service,
+            audit_recorder=recorder,
+            introspection=issuer.introspection(),
         ),
     )
     events = [
@@ -202,3 +206,17 @@ def test_reveal_needs_analyst_with_step_up_and_is_audited(env):
         path, json={}, headers=auth(issuer, ["security-analyst"], acr="2")
     )
     assert no_reason.status_code == 400
+
+
+def test_reveal_refuses_a_session_the_issuer_ended(env):
+    """Issue 16 §2.3: a still-unexpired token of a logged-out analyst decrypts nothing."""
+    client, issuer, _service, events, _recorder = env
+    token = issuer.token(time.time(), realm_access={"roles": ["security-analyst"]}, acr="2")
+    issuer.revoked.add(token)
+    ended = client.simulate_post(
+        f"/audit/events/{events[3].id}/reveal",
+        json={"reason": "incident 7", "fields": ["personal.phone"]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert ended.status_code == 401
+    assert "13800138000" not in ended.text

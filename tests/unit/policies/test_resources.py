@@ -43,7 +43,8 @@ class App:
         verifier = TokenVerifier(issuer=ISSUER.issuer, audience="anbao-api", jwks=ISSUER,
                                  clock=time.time)  # fmt: skip
         parts = Parts(verifier=verifier, audit_store=FakeAuditStore(),  # type: ignore[arg-type]
-                      compliance_realm=Static(good_realm(brute_force_protected=False)))  # fmt: skip
+                      compliance_realm=Static(good_realm(brute_force_protected=False)),
+                      introspection=ISSUER.introspection())  # fmt: skip
         return falcon.testing.TestClient(create_app(self.settings, parts))
 
 

@@ -68,6 +68,7 @@ class Api:
             verifier=verifier,
             audit_store=FakeAuditStore(),
             siem_alerts=SiemAlerts(self.alerts, self.responses, self.hooks),
+            introspection=self.issuer.introspection(),
         )
         self.client = falcon.testing.TestClient(create_app(settings, parts))
 
