@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import ipaddress
 import time
 import uuid
@@ -53,6 +54,7 @@ from iam.orgs_keycloak import KeycloakOrgDirectory
 from iam.orgs_keycloak_admin import KeycloakAdminClient
 from iam.orgs_ports import OrgDirectory
 from iam.orgs_service import OrgService
+from iam.scope import resolve_scope
 from iam.tokens import TokenVerifier
 from policies.ports import RealmInspector
 from siem.alerts import QueuedSink
@@ -230,6 +232,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     metrics = Metrics()
     verifier = parts.verifier or build_verifier(settings, parts.clock)
     introspection = build_introspection(settings, parts.clock)
+    org_directory = parts.org_directory or build_org_directory(settings)
     audit_store = parts.audit_store or build_audit_store(settings)
     audit_runtime = parts.audit_runtime
     if audit_runtime is None and parts.audit_store is None:
@@ -252,7 +255,11 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
             access_log=access_log,
             request_auditor=auditor,
         ),
-        AuthMiddleware(verifier, introspection=introspection),
+        AuthMiddleware(
+            verifier,
+            introspection=introspection,
+            scopes=functools.partial(resolve_scope, org_directory),
+        ),
     ]
     if access_log is not None:
         middleware.append(access_log)
@@ -280,7 +287,6 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     api.add_route("/openapi.json", OpenApiDocument(api))
     api.add_route("/whoami", WhoAmI())
     add_app_routes(api, build_app_service(settings, parts))
-    org_directory = parts.org_directory or build_org_directory(settings)
     orgs_resources.add_routes(api, OrgService(org_directory))
     recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
     registry = seal_wiring.attach(
@@ -292,6 +298,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
         trust=parts.seal_trust,
         file_trust=lambda: build_seal_trust(settings),
         audit=parts.seal_audit,
+        orgs=seal_wiring.DirectoryOrgTree(org_directory),
     )
 
     siem_alerts = parts.siem_alerts or build_siem_alerts(

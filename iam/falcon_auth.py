@@ -38,9 +38,12 @@ from iam.errors import (
 )
 from iam.introspection import IntrospectionCache
 from iam.model import Principal
+from iam.scope import OrgScope
 from iam.tokens import TokenVerifier
 
 T = TypeVar("T")
+#: The live org-scope authority: a token's ``sub`` -> :class:`~iam.scope.OrgScope` (blocking).
+ScopeResolver: TypeAlias = Callable[[str], OrgScope]
 App: TypeAlias = falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]
 
 
@@ -60,17 +63,19 @@ def bearer_token(authorization: str | None) -> str:
 class _Credential:
     """The request's bearer token, kept for introspection; its repr never shows the token."""
 
-    __slots__ = ("acr_levels", "introspection", "token")
+    __slots__ = ("acr_levels", "introspection", "scopes", "token")
 
     def __init__(
         self,
         token: str,
         introspection: IntrospectionCache | None,
         acr_levels: Mapping[str, int],
+        scopes: ScopeResolver | None = None,
     ) -> None:
         self.token = token
         self.introspection = introspection
         self.acr_levels = acr_levels
+        self.scopes = scopes
 
     def __repr__(self) -> str:
         return "_Credential(<bearer token>)"
@@ -80,7 +85,9 @@ class AuthMiddleware:
     """Authenticates every request to a protected resource and puts the principal in context.
 
     ``introspection`` serves routes declared with ``requires(introspect=True)``; ``acr_levels``
-    orders named assurance levels (Keycloak's ``acr.loa.map``, e.g. ``{"silver": 1, "gold": 2}``).
+    orders named assurance levels (Keycloak's ``acr.loa.map``, e.g. ``{"silver": 1, "gold": 2}``);
+    ``scopes`` resolves the caller's live org scope for :func:`org_scope` (without it, every
+    caller's scope is empty: deny by default).
     """
 
     def __init__(
@@ -89,10 +96,12 @@ class AuthMiddleware:
         *,
         introspection: IntrospectionCache | None = None,
         acr_levels: Mapping[str, int] | None = None,
+        scopes: ScopeResolver | None = None,
     ) -> None:
         self._verifier = verifier
         self._introspection = introspection
         self._acr_levels = dict(acr_levels or {})
+        self._scopes = scopes
 
     async def process_shutdown(self, scope: object, event: object) -> None:
         """ASGI lifespan: release the verifier's and the introspection's connections."""
@@ -117,7 +126,9 @@ class AuthMiddleware:
         if principal is None:  # a JWKS fetch first (start-up, rotation): not on the loop
             principal = await asyncio.to_thread(self._verifier.verify, token)
         req.context.principal = principal
-        req.context.credential = _Credential(token, self._introspection, self._acr_levels)
+        req.context.credential = _Credential(
+            token, self._introspection, self._acr_levels, self._scopes
+        )
 
     async def authenticate(self, token: str) -> Principal:
         """Cache hit or inline RSA check; a JWKS fetch goes to a thread (no event-loop stall)."""
@@ -125,6 +136,24 @@ class AuthMiddleware:
         if principal is None:
             principal = await asyncio.to_thread(self._verifier.verify, token)
         return principal
+
+
+async def org_scope(req: falcon.asgi.Request) -> OrgScope:
+    """The caller's live org scope (:mod:`iam.scope`), resolved once per request, off the loop.
+
+    Never from the token's ``org_path``: from the directory's binding of the token's subject.
+    No principal or no resolver: the empty scope.
+    """
+    known: OrgScope | None = getattr(req.context, "org_scope", None)
+    if known is not None:
+        return known
+    principal: Principal | None = getattr(req.context, "principal", None)
+    credential: _Credential | None = getattr(req.context, "credential", None)
+    scope = OrgScope.nothing()
+    if principal is not None and credential is not None and credential.scopes is not None:
+        scope = await asyncio.to_thread(credential.scopes, principal.subject)
+    req.context.org_scope = scope
+    return scope
 
 
 def challenge(exc: Exception) -> str:
