@@ -47,7 +47,7 @@ from iam import orgs_resources
 from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
 from iam.apps_resources import add_routes as add_app_routes
 from iam.apps_service import AppDirectory, AppService
-from iam.falcon_auth import AuthMiddleware, Requirement
+from iam.falcon_auth import AuthMiddleware, Requirement, org_scope
 from iam.introspection import IntrospectionCache
 from iam.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
 from iam.orgs_keycloak import KeycloakOrgDirectory
@@ -175,8 +175,12 @@ def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> Int
     )
 
 
-def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
-    """The audit resources' authorization: one of ``any_role``, optional step-up ``acr``."""
+async def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
+    """The audit resources' authorization: one of ``any_role``, optional step-up ``acr``.
+
+    The caller's scope is its live org binding (:func:`iam.falcon_auth.org_scope`), never the
+    token's ``org_path`` claim, which is kept only to attribute the caller's own events.
+    """
     principal = Requirement(any_role=any_role, acr=acr).check(
         getattr(req.context, "principal", None)
     )
@@ -184,12 +188,14 @@ def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | N
         source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
     except ValueError:
         source_ip = ""
+    scope = await org_scope(req)
     return Actor(
         principal.subject,
         principal.username,
         tuple(sorted(principal.roles)),
         principal.org_path,
         source_ip,
+        scope_path=scope.filter_path,
     )
 
 

@@ -9,6 +9,7 @@ import falcon.testing
 import pytest
 
 from anbao.app import Parts, create_app
+from iam.orgs_testing import InMemoryOrgDirectory
 from anbao.settings import Settings
 from audit import merkle
 from audit.integrity import HeadPolicy, HeadSigner, IntegrityService
@@ -66,10 +67,15 @@ def env(tmp_path):
     verifier = TokenVerifier(
         issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
     )
+    DIRECTORY.people.clear()
     app = create_app(
         settings,
         Parts(
-            verifier=verifier, audit_store=store, audit_integrity=service, audit_recorder=recorder
+            verifier=verifier,
+            audit_store=store,
+            audit_integrity=service,
+            audit_recorder=recorder,
+            org_directory=DIRECTORY,
         ),
     )
     events = [
@@ -91,8 +97,15 @@ def env(tmp_path):
     service.log.really_close()
 
 
-def auth(issuer, roles, **claims):
-    token = issuer.token(time.time(), realm_access={"roles": roles}, **claims)
+#: The live directory the org-scope authority reads; ``auth`` binds each token's subject.
+DIRECTORY = InMemoryOrgDirectory()
+
+
+def auth(issuer, roles, *, bound="/", **claims):
+    """A token whose subject is bound to ``bound`` (``/``: platform-wide; ``""``: nowhere)."""
+    sub = f"sub-{bound}"
+    DIRECTORY.bind(sub, bound, *roles)
+    token = issuer.token(time.time(), sub=sub, realm_access={"roles": roles}, **claims)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -133,9 +146,20 @@ def test_proof_errors(env):
     )
     assert unsigned.status_code == 409
     scoped = client.simulate_get(
-        f"/audit/events/{events[0].id}/proof", headers=auth(issuer, ["auditor"], org_path="/other")
+        f"/audit/events/{events[0].id}/proof",
+        headers=auth(issuer, ["auditor"], bound="/other", org_path="/"),
     )
     assert scoped.status_code == 404
+    claim_only = client.simulate_get(  # the token's claim alone reaches nothing
+        f"/audit/events/{events[0].id}/proof",
+        headers=auth(issuer, ["auditor"], bound="", org_path="/gov/finance"),
+    )
+    assert claim_only.status_code == 404
+    bound = client.simulate_get(
+        f"/audit/events/{events[0].id}/proof",
+        headers=auth(issuer, ["auditor"], bound="/gov/finance", org_path="/other"),
+    )
+    assert bound.status_code == 200
 
 
 def test_heads_and_consistency(env):
