@@ -190,4 +190,3 @@ class InMemoryOrgDirectory:
         with self._lock:
             self.people[subject] = person
         return person
-

@@ -9,7 +9,6 @@ import falcon.testing
 import pytest
 
 from anbao.app import Parts, create_app
-from iam.orgs_testing import InMemoryOrgDirectory
 from anbao.settings import Settings
 from audit import merkle
 from audit.integrity import HeadPolicy, HeadSigner, IntegrityService
@@ -22,6 +21,7 @@ from audit.sensitive import FieldCipher, Keyring
 from audit.spool import Spool, SpoolConfig
 from audit.sqlite import SqliteAuditStore
 from crypto import keys, sm2
+from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from tests.unit.audit.integrity_helpers import make_events

@@ -14,12 +14,12 @@ import pytest
 from click.testing import CliRunner
 
 from anbao.app import Parts, create_app
-from iam.orgs_testing import InMemoryOrgDirectory
 from anbao.cli import audit_search, main
 from anbao.settings import Settings
 from audit.search_sqlite import ensure_schema
 from audit.search_testing import sample_events
 from audit.sqlite import SqliteAuditStore
+from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 
