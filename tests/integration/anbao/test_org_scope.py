@@ -1,0 +1,201 @@
+"""Issue 16 §2.1 across packages on the real stack: one org-scope authority, the live binding.
+
+Real Keycloak (a throwaway realm with the org tree as groups, real password-grant tokens) and
+real Elasticsearch for the audit trail. The people of the issue's attack: an auditor bound to
+county A whose primary membership (the token's ``org_path`` claim) is the prefecture, and one
+with the claim but no binding. Each test reads only what it needs; none writes what another
+counts.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import falcon.testing
+import pytest
+
+from anbao.app import Parts, build_org_directory, create_app
+from anbao.settings import Settings
+from audit.elasticsearch import ElasticsearchAuditStore
+from audit.search_testing import sample_events
+from iam.orgs_model import NodeKind, OrgNode, Person
+from tests.integration.conftest import Server
+from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
+
+
+class _KeepOpen(ElasticsearchAuditStore):
+    """Falcon's test client runs the lifespan per request; the app's shutdown closes the store."""
+
+    def close(self) -> None:
+        pass
+
+
+@dataclasses.dataclass
+class World:
+    realm: Realm
+    client: falcon.testing.TestClient
+    nodes: dict[str, OrgNode]
+    people: dict[str, Person]
+    tokens: dict[str, str]
+    events: dict[str, str]  # event id -> organization.path
+
+    def call(self, who: str, method: str, path: str, **kw: object) -> falcon.testing.Result:
+        headers = {"Authorization": "Bearer " + self.tokens[who]}
+        return self.client.simulate_request(method, path, headers=headers, **kw)  # type: ignore[arg-type]
+
+    def paths_under(self, *names: str) -> set[str]:
+        return {self.nodes[n].path for n in names}
+
+
+def _tree(realm: Realm) -> dict[str, OrgNode]:
+    province = realm.node(None, NodeKind.PROVINCE, "530000", "云南省")
+    prefecture = realm.node(province, NodeKind.PREFECTURE, "530100", "昆明市")
+    county_a = realm.node(prefecture, NodeKind.COUNTY, "530102", "五华区")
+    return {
+        "province": province,
+        "prefecture": prefecture,
+        "county_a": county_a,
+        "township_a": realm.node(county_a, NodeKind.TOWNSHIP, "530102001", "华山街道"),
+        "county_b": realm.node(prefecture, NodeKind.COUNTY, "530103", "盘龙区"),
+    }
+
+
+def _event_paths(nodes: dict[str, OrgNode]) -> list[str]:
+    """Real node paths, and stored paths that try to pass for county A's subtree."""
+    a, b = nodes["county_a"].path, nodes["county_b"].path
+    return [
+        *(n.path for n in nodes.values()),
+        f"{a}/../530103",  # climbs to B
+        f"{a}/./x",
+        f"{a}//x",
+        f"{a}1",  # a string prefix of A's path, a sibling in the tree
+        b + "/530103001",
+        "",
+    ]
+
+
+@pytest.fixture(scope="module")
+def world(
+    keycloak: Server, elasticsearch: Server, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[World]:
+    env = keycloak.env
+    realm = create_realm(
+        keycloak.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+    )
+    store = _KeepOpen(
+        elasticsearch.url,
+        username=elasticsearch.env["ELASTICSEARCH_USERNAME"],
+        password=elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+        prefix=f"anbao-org-scope-{secrets.token_hex(4)}",
+        development=True,
+        timeout=30,
+    )
+    try:
+        nodes = _tree(realm)
+        prefecture = nodes["prefecture"]
+        people = {
+            # The attack: bound to county A, primary membership (org_path claim) the prefecture.
+            "a_auditor": realm.person(
+                [prefecture], "auditor", "security-analyst", admin_node=nodes["county_a"]
+            ),
+            "unbound_auditor": realm.person([prefecture], "auditor", "security-analyst"),
+            "platform": realm.person([nodes["province"]], "platform-admin", "auditor"),
+        }
+        tokens = {who: realm.token(p.username) for who, p in people.items()}
+        tmp = Path(tmp_path_factory.mktemp("org-scope"))
+        settings = Settings.load(
+            {
+                "ANBAO_ENVIRONMENT": "development",
+                "ANBAO_KEYCLOAK_URL": keycloak.url,
+                "ANBAO_KEYCLOAK_REALM": realm.name,
+                "ANBAO_KEYCLOAK_REQUIRED": "false",
+                "ANBAO_KEYCLOAK_ADMIN_USERNAME": env["KEYCLOAK_ADMIN_USERNAME"],
+                "ANBAO_KEYCLOAK_ADMIN_PASSWORD": env["KEYCLOAK_ADMIN_PASSWORD"],
+                "ANBAO_SERVER_ACCESS_LOG": "false",
+                "ANBAO_AUDIT_RECORD_REQUESTS": "false",
+                "ANBAO_AUDIT_SQLITE_PATH": str(tmp / "audit.sqlite3"),
+                "ANBAO_AUDIT_SPOOL_PATH": str(tmp / "spool.sqlite3"),
+                "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(tmp / "integrity.sqlite3"),
+                "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp / "sth.pem"),
+                "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp / "keyring.json"),
+                "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp / "alerts.sqlite3"),
+            }
+        )
+        directory = build_org_directory(settings)
+        app = create_app(settings, Parts(org_directory=directory, audit_store=store))
+        paths = _event_paths(nodes)
+        now = dt.datetime.now(dt.UTC)  # relative to the clock: the store keeps recent months
+        events = [
+            dataclasses.replace(
+                e, org_path=paths[i % len(paths)], timestamp=now - dt.timedelta(minutes=i)
+            )
+            for i, e in enumerate(sample_events(3 * len(paths), seed=11))
+        ]
+        store.write_batch(events)
+        store.refresh()
+        try:
+            yield World(
+                realm,
+                falcon.testing.TestClient(app),
+                nodes,
+                people,
+                tokens,
+                {e.id: e.org_path for e in events},
+            )
+        finally:
+            directory.admin.close()
+    finally:
+        store.delete_all()
+        store.client.close()
+        delete_realm(realm)
+
+
+def _search_paths(w: World, who: str) -> dict[str, str]:
+    result = w.call(who, "GET", "/audit/events", params={"size": "1000"})
+    assert result.status_code == 200, result.text
+    return {
+        d["event"]["id"]: d.get("organization", {}).get("path", "") for d in result.json["events"]
+    }
+
+
+def test_audit_search_and_export_follow_the_binding(world: World) -> None:
+    w = world
+    inside = w.paths_under("county_a", "township_a")
+    expected = {i for i, p in w.events.items() if p in inside}
+    assert set(_search_paths(w, "a_auditor")) == expected
+    exported = w.call("a_auditor", "GET", "/audit/export", params={"format": "ndjson"})
+    assert exported.status_code == 200, exported.text
+    ids = {json.loads(line)["event"]["id"] for line in exported.text.splitlines() if line}
+    assert ids == expected
+    # A query naming B cannot widen the scope.
+    b = w.nodes["county_b"].path
+    widened = w.call("a_auditor", "GET", "/audit/events", params={"q": f'organization.path:"{b}"'})
+    assert widened.json["events"] == []
+
+
+def test_the_claim_alone_reaches_nothing(world: World) -> None:
+    refused = world.call("unbound_auditor", "GET", "/audit/events")
+    assert refused.status_code == 403
+    assert refused.json["type"] == "urn:anbao:problem:audit_search_forbidden"
+    export = world.call("unbound_auditor", "GET", "/audit/export", params={"format": "csv"})
+    assert export.status_code == 403
+
+
+def test_the_platform_sees_everything(world: World) -> None:
+    assert set(_search_paths(world, "platform")) == set(world.events)
+
+
+def test_a_binding_revoked_now_stops_at_once(world: World) -> None:
+    """The scope is read live: unbinding in the directory takes effect on the next request."""
+    w = world
+    person = w.realm.person([w.nodes["prefecture"]], "auditor", admin_node=w.nodes["county_a"])
+    token = w.realm.token(person.username)
+    headers = {"Authorization": "Bearer " + token}
+    assert w.client.simulate_get("/audit/events", headers=headers).status_code == 200
+    w.realm.directory.set_admin_node(person, None)
+    assert w.client.simulate_get("/audit/events", headers=headers).status_code == 403
