@@ -21,9 +21,14 @@ import pytest
 
 from anbao.app import Parts, build_org_directory, create_app
 from anbao.settings import Settings
+from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
 from audit.elasticsearch import ElasticsearchAuditStore
 from audit.search_testing import sample_events
 from iam.orgs_model import NodeKind, OrgNode, Person
+from siem.alerts_model import AlertFilter
+from siem.loader import load_rules
+from siem.streaming import StreamingEngine
+from siem.testing import attack_scenarios, documents
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
 
@@ -43,6 +48,7 @@ class World:
     people: dict[str, Person]
     tokens: dict[str, str]
     events: dict[str, str]  # event id -> organization.path
+    siem: SiemAlerts
 
     def call(self, who: str, method: str, path: str, **kw: object) -> falcon.testing.Result:
         headers = {"Authorization": "Bearer " + self.tokens[who]}
@@ -104,7 +110,12 @@ def world(
                 [prefecture], "auditor", "security-analyst", admin_node=nodes["county_a"]
             ),
             "unbound_auditor": realm.person([prefecture], "auditor", "security-analyst"),
-            "platform": realm.person([nodes["province"]], "platform-admin", "auditor"),
+            "b_analyst": realm.person(
+                [prefecture], "security-analyst", admin_node=nodes["county_b"]
+            ),
+            "platform": realm.person(
+                [nodes["province"]], "platform-admin", "auditor", "security-analyst"
+            ),
         }
         tokens = {who: realm.token(p.username) for who, p in people.items()}
         tmp = Path(tmp_path_factory.mktemp("org-scope"))
@@ -127,7 +138,15 @@ def world(
             }
         )
         directory = build_org_directory(settings)
-        app = create_app(settings, Parts(org_directory=directory, audit_store=store))
+        siem = build_siem_alerts(
+            settings,
+            recorder=None,
+            registry=None,
+            clock=lambda: dt.datetime.now(dt.UTC),
+            notifiers=(),
+        )
+        parts = Parts(org_directory=directory, audit_store=store, siem_alerts=siem)
+        app = create_app(settings, parts)
         paths = _event_paths(nodes)
         now = dt.datetime.now(dt.UTC)  # relative to the clock: the store keeps recent months
         events = [
@@ -146,8 +165,10 @@ def world(
                 people,
                 tokens,
                 {e.id: e.org_path for e in events},
+                siem,
             )
         finally:
+            siem.close()
             directory.admin.close()
     finally:
         store.delete_all()
@@ -199,3 +220,45 @@ def test_a_binding_revoked_now_stops_at_once(world: World) -> None:
     assert w.client.simulate_get("/audit/events", headers=headers).status_code == 200
     w.realm.directory.set_admin_node(person, None)
     assert w.client.simulate_get("/audit/events", headers=headers).status_code == 403
+
+
+def _brute_force(w: World, victim: str, *paths: str) -> str:
+    """Run the real streaming engine on a brute force whose events lie at ``paths``."""
+    (brute,) = (s for s in attack_scenarios() if s.name == "brute force")
+    events = [
+        dataclasses.replace(
+            e,
+            id=f"{e.id}-{victim}",
+            user=dataclasses.replace(e.user, name=victim),
+            org_path=paths[i % len(paths)],
+        )
+        for i, e in enumerate(brute.events)
+    ]
+    engine = StreamingEngine(load_rules(), w.siem.alerts, clock=lambda: dt.datetime.now(dt.UTC))
+    engine.observe(documents(events))
+    found = w.siem.alerts.list(AlertFilter(entity=f"user.name={victim}"))
+    (alert,) = found.alerts
+    return alert.id
+
+
+def test_siem_alerts_follow_the_binding(world: World) -> None:
+    w = world
+    a, b = w.nodes["township_a"].path, w.nodes["county_b"].path
+    in_a = _brute_force(w, "victim-a", a)
+    in_b = _brute_force(w, "victim-b", b)
+    both = _brute_force(w, "victim-ab", a, b)  # its scope is the prefecture: neither county
+    climbing = _brute_force(w, "victim-climb", f"{w.nodes['county_a'].path}/../530103")
+
+    def listed(who: str) -> set[str]:
+        page = w.call(who, "GET", "/siem/alerts", params={"limit": "500"})
+        assert page.status_code == 200, page.text
+        return {x["id"] for x in page.json["alerts"]}
+
+    assert listed("a_auditor") & {in_a, in_b, both, climbing} == {in_a}
+    assert listed("b_analyst") & {in_a, in_b, both, climbing} == {in_b}
+    assert listed("unbound_auditor") == set()
+    assert {in_a, in_b, both, climbing} <= listed("platform")
+    assert w.call("a_auditor", "GET", f"/siem/alerts/{in_b}").status_code == 404
+    note = w.call("a_auditor", "POST", f"/siem/alerts/{in_b}/notes", json={"text": "x"})
+    assert note.status_code == 404
+    assert w.call("b_analyst", "GET", f"/siem/alerts/{in_b}").json["org_path"] == b
