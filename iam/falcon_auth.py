@@ -238,6 +238,7 @@ class Requirement:
         scopes: Iterable[str] = (),
         acr: str | None = None,
         introspect: bool = False,
+        whole_tree: bool = False,
     ) -> None:
         for name, value in (("roles", roles), ("any_role", any_role), ("scopes", scopes)):
             if isinstance(value, str):
@@ -248,6 +249,7 @@ class Requirement:
         self.scopes = frozenset(scopes)
         self.acr = acr
         self.introspect = introspect
+        self.whole_tree = whole_tree
 
     def check(
         self, principal: Principal | None, *, acr_levels: Mapping[str, int] | None = None
@@ -280,7 +282,10 @@ class Requirement:
                 credential.introspection.ensure_active, credential.token, principal
             )
         levels = credential.acr_levels if credential is not None else None
-        return self.check(principal, acr_levels=levels)
+        checked = self.check(principal, acr_levels=levels)
+        if self.whole_tree and not (await org_scope(req)).whole_tree:
+            raise Forbidden("This covers the whole platform; your org binding does not.")
+        return checked
 
     async def hook(
         self,
@@ -329,11 +334,14 @@ def requires(
     scopes: Iterable[str] = (),
     acr: str | None = None,
     introspect: bool = False,
+    whole_tree: bool = False,
 ) -> Requirement:
     """Declare a route's needs: all of ``roles``, one of ``any_role``, all ``scopes``, ``acr``.
 
     ``client_roles`` are roles of the verifying service's own client; ``introspect=True``
-    rejects tokens revoked at the issuer (RFC 7662), at the cost of a cached round trip.
+    rejects tokens revoked at the issuer (RFC 7662), at the cost of a cached round trip;
+    ``whole_tree=True`` serves platform-wide data only to callers whose live org scope is the
+    whole tree (:attr:`iam.scope.OrgScope.whole_tree`).
     """
     return Requirement(
         roles=roles,
@@ -342,6 +350,7 @@ def requires(
         scopes=scopes,
         acr=acr,
         introspect=introspect,
+        whole_tree=whole_tree,
     )
 
 

@@ -13,6 +13,9 @@ otherwise smuggle in. So:
   grants only) reaches that node's subtree, as long as the node exists and is enabled;
 * anybody else reaches nothing (deny by default).
 
+Platform-wide data that belongs to no node (compliance runs and reports) needs
+:attr:`OrgScope.whole_tree`: platform-admin, or a binding to a root of the tree.
+
 Containment compares node ids, or live paths the directory returned for node ids. Paths are
 checked to be canonical (``/``-separated codes, no empty, ``.`` or ``..`` segment) and compared
 segment-wise, so ``/a/b`` never covers ``/a/bc`` and ``/a/b/../c`` is covered by nothing.
@@ -65,6 +68,8 @@ class OrgScope:
     platform: bool = False
     root_id: str = ""
     root_path: str = ""
+    #: The bound node is a root of the tree (a province): its subtree is the whole tree.
+    at_root: bool = False
 
     @classmethod
     def everything(cls) -> OrgScope:
@@ -78,11 +83,20 @@ class OrgScope:
     def subtree(cls, node: OrgNode) -> OrgScope:
         if canonical_path(node.path) is None:
             return cls()
-        return cls(root_id=node.id, root_path=node.path)
+        return cls(root_id=node.id, root_path=node.path, at_root=node.parent_id is None)
 
     @property
     def empty(self) -> bool:
         return not self.platform and not self.root_id
+
+    @property
+    def whole_tree(self) -> bool:
+        """Reaches platform-wide data (compliance evidence): platform-admin, or bound at a root.
+
+        How a compliance officer or auditor, who is no platform-admin (separation of duties),
+        is given the whole platform: by a binding to the province, never by default.
+        """
+        return self.platform or self.at_root
 
     def covers(self, node_id: str, node_path: str) -> bool:
         """The node (id and the live path the directory gave for it) lies in this scope."""

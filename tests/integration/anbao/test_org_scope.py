@@ -110,6 +110,9 @@ def world(
                 [prefecture], "auditor", "security-analyst", admin_node=nodes["county_a"]
             ),
             "unbound_auditor": realm.person([prefecture], "auditor", "security-analyst"),
+            "root_auditor": realm.person(
+                [nodes["province"]], "auditor", admin_node=nodes["province"]
+            ),
             "b_analyst": realm.person(
                 [prefecture], "security-analyst", admin_node=nodes["county_b"]
             ),
@@ -135,6 +138,7 @@ def world(
                 "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp / "sth.pem"),
                 "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp / "keyring.json"),
                 "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp / "alerts.sqlite3"),
+                "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{tmp / 'compliance.sqlite3'}",
             }
         )
         directory = build_org_directory(settings)
@@ -262,3 +266,12 @@ def test_siem_alerts_follow_the_binding(world: World) -> None:
     note = w.call("a_auditor", "POST", f"/siem/alerts/{in_b}/notes", json={"text": "x"})
     assert note.status_code == 404
     assert w.call("b_analyst", "GET", f"/siem/alerts/{in_b}").json["org_path"] == b
+
+
+def test_compliance_needs_a_binding_over_the_whole_tree(world: World) -> None:
+    """Platform-wide evidence: bound to the province, yes; to a county or nowhere, no."""
+    w = world
+    assert w.call("root_auditor", "GET", "/compliance/runs").status_code == 200
+    for who in ("a_auditor", "unbound_auditor"):
+        refused = w.call(who, "GET", "/compliance/runs")
+        assert refused.status_code == 403, (who, refused.text)
