@@ -29,20 +29,10 @@ from iam.orgs_model import NodeKind, OrgNode, Person
 from siem.alerts import AlertService
 from siem.alerts_sqlite import SqliteAlertStore
 from siem.model import Detection, Engine, Severity
+from tests.integration.anbao.stack import stack_env
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
-
-
-class _NullAuditStore:
-    """The audit store is not under test here (its real stores have their own tests)."""
-
-    kind = "null"
-
-    def ping(self) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
+from tests.integration.iam.test_delegation import NullAuditStore
 
 
 @dataclasses.dataclass
@@ -115,19 +105,7 @@ def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         tmp = Path(tmp_path_factory.mktemp("cli-identity"))
         key = tmp / "officer.pem"
         key.write_bytes(keys.dump_private_key(PrivateKey.generate()))
-        cli_env = {
-            "ANBAO_KEYCLOAK_URL": keycloak.url,
-            "ANBAO_KEYCLOAK_REALM": realm.name,
-            "ANBAO_KEYCLOAK_REQUIRED": "false",
-            "ANBAO_KEYCLOAK_ADMIN_USERNAME": env["KEYCLOAK_ADMIN_USERNAME"],
-            "ANBAO_KEYCLOAK_ADMIN_PASSWORD": env["KEYCLOAK_ADMIN_PASSWORD"],
-            "ANBAO_SERVER_ACCESS_LOG": "false",
-            "ANBAO_AUDIT_SQLITE_PATH": str(tmp / "audit.sqlite3"),
-            "ANBAO_AUDIT_SPOOL_PATH": str(tmp / "spool.sqlite3"),
-            "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(tmp / "integrity.sqlite3"),
-            "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp / "sth.pem"),
-            "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp / "alerts.sqlite3"),
-            "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{tmp / 'compliance.sqlite3'}",
+        cli_env = stack_env(keycloak, realm.name, tmp) | {
             "ANBAO_COMPLIANCE_SIGNING_KEY_FILE": str(key),
             "USER": "ana",  # the OS login proves nothing
         }
@@ -137,7 +115,7 @@ def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         recorder = Recorder(spool)
         parts = Parts(
             org_directory=directory,
-            audit_store=_NullAuditStore(),  # type: ignore[arg-type]
+            audit_store=NullAuditStore(),  # type: ignore[arg-type]
             audit_recorder=recorder,
         )
         client = falcon.testing.TestClient(create_app(settings, parts))

@@ -29,6 +29,7 @@ from siem.alerts_model import AlertFilter
 from siem.loader import load_rules
 from siem.streaming import StreamingEngine
 from siem.testing import attack_scenarios, documents
+from tests.integration.anbao.stack import stack_env
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
 
@@ -122,25 +123,7 @@ def world(
         }
         tokens = {who: realm.token(p.username) for who, p in people.items()}
         tmp = Path(tmp_path_factory.mktemp("org-scope"))
-        settings = Settings.load(
-            {
-                "ANBAO_ENVIRONMENT": "development",
-                "ANBAO_KEYCLOAK_URL": keycloak.url,
-                "ANBAO_KEYCLOAK_REALM": realm.name,
-                "ANBAO_KEYCLOAK_REQUIRED": "false",
-                "ANBAO_KEYCLOAK_ADMIN_USERNAME": env["KEYCLOAK_ADMIN_USERNAME"],
-                "ANBAO_KEYCLOAK_ADMIN_PASSWORD": env["KEYCLOAK_ADMIN_PASSWORD"],
-                "ANBAO_SERVER_ACCESS_LOG": "false",
-                "ANBAO_AUDIT_RECORD_REQUESTS": "false",
-                "ANBAO_AUDIT_SQLITE_PATH": str(tmp / "audit.sqlite3"),
-                "ANBAO_AUDIT_SPOOL_PATH": str(tmp / "spool.sqlite3"),
-                "ANBAO_AUDIT_INTEGRITY_LOG_PATH": str(tmp / "integrity.sqlite3"),
-                "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp / "sth.pem"),
-                "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp / "keyring.json"),
-                "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp / "alerts.sqlite3"),
-                "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{tmp / 'compliance.sqlite3'}",
-            }
-        )
+        settings = Settings.load(stack_env(keycloak, realm.name, tmp))
         directory = build_org_directory(settings)
         siem = build_siem_alerts(
             settings,
