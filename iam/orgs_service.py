@@ -228,7 +228,7 @@ class OrgService:
         if not self.directory.role_exists(role):
             raise InvalidOrgInput("role", "the realm does not define this role")
         self.directory.grant_role(person, role)
-        if role == ORG_ADMIN:
+        if role == ORG_ADMIN or bind is not None:  # e.g. an auditor bound to a county
             self.directory.set_admin_node(person, bind)
         return self._reload(person.id)
 

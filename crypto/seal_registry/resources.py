@@ -14,7 +14,7 @@ import asyncio
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
@@ -36,7 +36,9 @@ from crypto.seal_registry.model import (
 )
 from crypto.tsa import CONTENT_TYPE_REPLY, CONTENT_TYPE_TIMESTAMP, MAX_REQUEST_BYTES
 
-Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Actor]
+#: ``await guard(req, any_of_roles, acr)``: the actor with its live org scope (resolving it may
+#: ask the directory, hence a coroutine), or the identity package's 401/403.
+Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Awaitable[Actor]]
 ANY_ROLE = frozenset({ORG_ADMIN, SEAL_ADMIN, SEAL_USER})
 OFD_TYPES = ("application/ofd", "application/zip")
 MAX_PROPERTY_INFO = 256
@@ -121,8 +123,12 @@ def application_from(body: dict[str, Any]) -> Application:
         picture = base64.b64decode(_field(body, "picture", str), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise SealApplicationInvalid("picture must be base64") from exc
+    org_node = body.get("org_node", "")
+    if not isinstance(org_node, str):
+        raise SealApplicationInvalid("org_node must be a str")
     return Application(
-        org_path=_field(body, "org_path", str),
+        org_node_id=org_node,
+        org_path=_field(body, "org_path", str, ""),
         org_name=_field(body, "org_name", str),
         uscc=_field(body, "uscc", str),
         name=_field(body, "name", str),
@@ -148,7 +154,7 @@ class Seals:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Apply."""
-        actor = self._guard(req, frozenset({ORG_ADMIN}), None)
+        actor = await self._guard(req, frozenset({ORG_ADMIN}), None)
         application = application_from(await _json_body(req))
         record = await asyncio.to_thread(self._registry.service.apply, actor, application)
         resp.location = f"/seals/{record.id}"
@@ -156,7 +162,7 @@ class Seals:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """List."""
-        actor = self._guard(req, ANY_ROLE, None)
+        actor = await self._guard(req, ANY_ROLE, None)
         raw = req.get_param("state")
         try:
             state = SealState(raw) if raw else None
@@ -178,7 +184,7 @@ class SealItem:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, seal_id: str
     ) -> None:
         """Show."""
-        actor = self._guard(req, ANY_ROLE, None)
+        actor = await self._guard(req, ANY_ROLE, None)
         record = await asyncio.to_thread(self._registry.service.show, actor, seal_id)
         _send(resp, seal_json(record))
 
@@ -215,7 +221,7 @@ class SealTransition:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, seal_id: str
     ) -> None:
         """Transition."""
-        actor = self._guard(req, _ACTION_ROLES[self._action], None)
+        actor = await self._guard(req, _ACTION_ROLES[self._action], None)
         service = self._registry.service
         if self._action == "revoke":
             body = await _json_body(req)
@@ -291,7 +297,7 @@ class SealSign:
         # Any valid token gets to the service, which decides (seal-user, holder, step-up acr)
         # and audits every refusal with the document hash; a weak acr answers 401 with the
         # RFC 9470 challenge through the error table (SealStepUpRequired).
-        actor = self._guard(req, frozenset(), None)
+        actor = await self._guard(req, frozenset(), None)
         body = await req.stream.read()
         service = self._registry.service
         if kind in OFD_TYPES:

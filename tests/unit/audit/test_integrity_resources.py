@@ -21,6 +21,7 @@ from audit.sensitive import FieldCipher, Keyring
 from audit.spool import Spool, SpoolConfig
 from audit.sqlite import SqliteAuditStore
 from crypto import keys, sm2
+from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from tests.unit.audit.integrity_helpers import make_events
@@ -66,6 +67,7 @@ def env(tmp_path):
     verifier = TokenVerifier(
         issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
     )
+    DIRECTORY.people.clear()
     app = create_app(
         settings,
         Parts(
@@ -74,6 +76,7 @@ def env(tmp_path):
             audit_integrity=service,
             audit_recorder=recorder,
             introspection=issuer.introspection(),
+            org_directory=DIRECTORY,
         ),
     )
     events = [
@@ -95,8 +98,15 @@ def env(tmp_path):
     service.log.really_close()
 
 
-def auth(issuer, roles, **claims):
-    token = issuer.token(time.time(), realm_access={"roles": roles}, **claims)
+#: The live directory the org-scope authority reads; ``auth`` binds each token's subject.
+DIRECTORY = InMemoryOrgDirectory()
+
+
+def auth(issuer, roles, *, bound="/", **claims):
+    """A token whose subject is bound to ``bound`` (``/``: platform-wide; ``""``: nowhere)."""
+    sub = f"sub-{bound}"
+    DIRECTORY.bind(sub, bound, *roles)
+    token = issuer.token(time.time(), sub=sub, realm_access={"roles": roles}, **claims)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -137,9 +147,20 @@ def test_proof_errors(env):
     )
     assert unsigned.status_code == 409
     scoped = client.simulate_get(
-        f"/audit/events/{events[0].id}/proof", headers=auth(issuer, ["auditor"], org_path="/other")
+        f"/audit/events/{events[0].id}/proof",
+        headers=auth(issuer, ["auditor"], bound="/other", org_path="/"),
     )
     assert scoped.status_code == 404
+    claim_only = client.simulate_get(  # the token's claim alone reaches nothing
+        f"/audit/events/{events[0].id}/proof",
+        headers=auth(issuer, ["auditor"], bound="", org_path="/gov/finance"),
+    )
+    assert claim_only.status_code == 404
+    bound = client.simulate_get(
+        f"/audit/events/{events[0].id}/proof",
+        headers=auth(issuer, ["auditor"], bound="/gov/finance", org_path="/other"),
+    )
+    assert bound.status_code == 200
 
 
 def test_heads_and_consistency(env):

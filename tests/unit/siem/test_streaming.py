@@ -4,6 +4,7 @@ shipper feeds it through the DeliveryObserver port; failures never reach the pip
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -163,3 +164,23 @@ def test_delivered_decodes_as_json_loads(ruleset: RuleSet) -> None:
     assert engine.detections == 1
     with pytest.raises(json.JSONDecodeError, match="Extra data"):
         engine.delivered([RawDocument("x", "", raw[0].document + b"{}")])
+
+
+def test_detections_carry_the_org_scope_of_their_events(ruleset: RuleSet) -> None:
+    """Issue 16 §2.1: the smallest subtree of the raising events; odd paths: platform only."""
+    brute = next(s for s in attack_scenarios() if s.name == "brute force")
+
+    def raised(*paths: str) -> str:
+        events = [
+            dataclasses.replace(e, org_path=paths[i % len(paths)])
+            for i, e in enumerate(brute.events)
+        ]
+        engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW)
+        (found,) = engine.evaluate(documents(events))
+        return found.org_path
+
+    assert raised("/53/5301/530102") == "/53/5301/530102"
+    assert raised("/53/5301/530102/1", "/53/5301/530102/2") == "/53/5301/530102"
+    assert raised("/53/5301/530102", "/53/5301/530103") == "/53/5301"
+    assert raised("/53/5301/530102", "/53/5301/530102/../530103") == ""
+    assert raised("/53/5301/530102", "") == ""
