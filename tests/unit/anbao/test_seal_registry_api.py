@@ -81,7 +81,9 @@ def api(tmp_path: Path, issuer: LocalIssuer, audit_store: FakeAuditStore) -> Ite
     )
     trail = RecordingAuditTrail()
     parts = Parts(
-        verifier=verifier, audit_store=audit_store, seal_audit=trail,
+        verifier=verifier,
+        audit_store=audit_store,
+        seal_audit=trail,
         org_directory=org_tree(),
         introspection=issuer.introspection(),
     )
