@@ -38,10 +38,18 @@ HIGH_RISK = (
     ("DELETE", "/compliance/waivers/w1"),
     ("POST", "/compliance/runs/r1/signoff"),
 )
+#: The caller, bound to the whole tree (compliance routes need that binding, issue 16 §2.1).
+SUBJECT = "officer-1"
 ALL_ROLES = [
     "platform-admin", "org-admin", "seal-admin", "seal-user", "security-analyst", "auditor",
     "compliance-officer", "app-developer",
 ]  # fmt: skip
+
+
+def bound_directory() -> InMemoryOrgDirectory:
+    directory = InMemoryOrgDirectory()
+    directory.bind(SUBJECT, "/", *ALL_ROLES)
+    return directory
 
 
 def build(
@@ -70,7 +78,7 @@ def build(
         verifier=verifier,
         introspection=introspection,
         app_directory=MemoryAppDirectory(),
-        org_directory=InMemoryOrgDirectory(),
+        org_directory=bound_directory(),
         compliance_realm=Static(good_realm()),
     )
     return falcon.testing.TestClient(create_app(settings, parts))
@@ -98,7 +106,7 @@ def test_an_ended_session_is_refused_on_every_high_risk_route(
     tmp_path: Path, issuer: LocalIssuer
 ) -> None:
     client = build(tmp_path, issuer, issuer.introspection())
-    token = issuer.token(time.time(), realm_access={"roles": ALL_ROLES}, acr="2")
+    token = issuer.token(time.time(), sub=SUBJECT, realm_access={"roles": ALL_ROLES}, acr="2")
     headers = {"Authorization": f"Bearer {token}"}
     alive = {
         op: client.simulate_request(*op, headers=headers, json={}).status_code for op in HIGH_RISK
@@ -117,7 +125,7 @@ def test_without_introspection_high_risk_routes_are_refused(
     tmp_path: Path, issuer: LocalIssuer
 ) -> None:
     client = build(tmp_path, issuer, None)
-    token = issuer.token(time.time(), realm_access={"roles": ALL_ROLES}, acr="2")
+    token = issuer.token(time.time(), sub=SUBJECT, realm_access={"roles": ALL_ROLES}, acr="2")
     headers = {"Authorization": f"Bearer {token}"}
     refused = {
         op: client.simulate_request(*op, headers=headers, json={}).status_code for op in HIGH_RISK
