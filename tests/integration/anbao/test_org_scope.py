@@ -28,7 +28,7 @@ from iam.orgs_model import NodeKind, OrgNode, Person
 from siem.alerts_model import AlertFilter
 from siem.loader import load_rules
 from siem.streaming import StreamingEngine
-from siem.testing import attack_scenarios, documents
+from siem.testing import attack_scenarios, documents, working_day
 from tests.integration.anbao.stack import stack_env
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
@@ -211,7 +211,8 @@ def test_a_binding_revoked_now_stops_at_once(world: World) -> None:
 
 def _brute_force(w: World, victim: str, *paths: str) -> str:
     """Run the real streaming engine on a brute force whose events lie at ``paths``."""
-    (brute,) = (s for s in attack_scenarios() if s.name == "brute force")
+    day = working_day(dt.datetime.now(dt.UTC))
+    (brute,) = (s for s in attack_scenarios(day) if s.name == "brute force")
     events = [
         dataclasses.replace(
             e,

@@ -168,7 +168,7 @@ def test_delivered_decodes_as_json_loads(ruleset: RuleSet) -> None:
 
 def test_detections_carry_the_org_scope_of_their_events(ruleset: RuleSet) -> None:
     """Issue 16 §2.1: the smallest subtree of the raising events; odd paths: platform only."""
-    brute = next(s for s in attack_scenarios() if s.name == "brute force")
+    brute = next(s for s in attack_scenarios(START) if s.name == "brute force")
 
     def raised(*paths: str) -> str:
         events = [
