@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import functools
 import ipaddress
 import time
 import uuid
@@ -47,13 +48,14 @@ from iam import orgs_resources
 from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
 from iam.apps_resources import add_routes as add_app_routes
 from iam.apps_service import AppDirectory, AppService
-from iam.falcon_auth import AuthMiddleware, Requirement
+from iam.falcon_auth import AuthMiddleware, Requirement, org_scope
 from iam.introspection import IntrospectionCache
 from iam.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
 from iam.orgs_keycloak import KeycloakOrgDirectory
 from iam.orgs_keycloak_admin import KeycloakAdminClient
 from iam.orgs_ports import OrgDirectory
 from iam.orgs_service import OrgService
+from iam.scope import resolve_scope
 from iam.tokens import TokenVerifier
 from policies.ports import RealmInspector
 from siem.alerts import QueuedSink
@@ -81,6 +83,8 @@ class Parts:
     access_log: AccessLog | None = None
     #: Evidence of the realm checks; default: Keycloak's admin API (compliance.enabled only).
     compliance_realm: RealmInspector | None = None
+    #: RFC 7662 for high-risk routes; default: Keycloak with keycloak.client_id/client_secret.
+    introspection: IntrospectionCache | None = None
 
 
 def build_audit_store(settings: Settings) -> AuditStore:
@@ -125,7 +129,8 @@ def build_org_directory(settings: Settings) -> KeycloakOrgDirectory:
 def build_introspection(
     settings: Settings, clock: Callable[[], float]
 ) -> IntrospectionCache | None:
-    """RFC 7662 for ``requires(introspect=True)`` routes; off without a client secret."""
+    """RFC 7662 for high-risk routes; without a client secret they are refused (503), and
+    production settings refuse to start without one (:meth:`Settings.validate`)."""
     kc = settings.keycloak
     if not kc.client_secret:
         return None
@@ -174,8 +179,12 @@ def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> Int
     )
 
 
-def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
-    """The audit resources' authorization: one of ``any_role``, optional step-up ``acr``."""
+async def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
+    """The audit resources' authorization: one of ``any_role``, optional step-up ``acr``.
+
+    The caller's scope is its live org binding (:func:`iam.falcon_auth.org_scope`), never the
+    token's ``org_path`` claim, which is kept only to attribute the caller's own events.
+    """
     principal = Requirement(any_role=any_role, acr=acr).check(
         getattr(req.context, "principal", None)
     )
@@ -183,12 +192,14 @@ def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | N
         source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
     except ValueError:
         source_ip = ""
+    scope = await org_scope(req)
     return Actor(
         principal.subject,
         principal.username,
         tuple(sorted(principal.roles)),
         principal.org_path,
         source_ip,
+        scope_path=scope.filter_path,
     )
 
 
@@ -230,7 +241,8 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     parts = parts or Parts()
     metrics = Metrics()
     verifier = parts.verifier or build_verifier(settings, parts.clock)
-    introspection = build_introspection(settings, parts.clock)
+    introspection = parts.introspection or build_introspection(settings, parts.clock)
+    org_directory = parts.org_directory or build_org_directory(settings)
     audit_store = parts.audit_store or build_audit_store(settings)
     audit_runtime = parts.audit_runtime
     if audit_runtime is None and parts.audit_store is None:
@@ -253,7 +265,11 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
             access_log=access_log,
             request_auditor=auditor,
         ),
-        AuthMiddleware(verifier, introspection=introspection),
+        AuthMiddleware(
+            verifier,
+            introspection=introspection,
+            scopes=functools.partial(resolve_scope, org_directory),
+        ),
         PathParameterCheck(),
     ]
     if access_log is not None:
@@ -284,7 +300,6 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     api.add_route("/openapi.json", OpenApiDocument(api))
     api.add_route("/whoami", WhoAmI())
     add_app_routes(api, build_app_service(settings, parts))
-    org_directory = parts.org_directory or build_org_directory(settings)
     orgs_resources.add_routes(api, OrgService(org_directory))
     recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
     registry = seal_wiring.attach(
@@ -296,6 +311,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
         trust=parts.seal_trust,
         file_trust=lambda: build_seal_trust(settings),
         audit=parts.seal_audit,
+        orgs=seal_wiring.DirectoryOrgTree(org_directory),
     )
 
     siem_alerts = parts.siem_alerts or build_siem_alerts(

@@ -4,7 +4,9 @@
 root adapts both to the registry's ports: :class:`RecorderAuditTrail` turns each
 ``SealEvent`` into a durable audit event (ECS, with the document's SM3 hash), and
 :func:`seal_guard` turns the verified access token into an ``Actor`` with the RFC 9470 step-up
-decided by ``iam.falcon_auth``.
+decided by ``iam.falcon_auth`` and the caller's live org scope (``iam.falcon_auth.org_scope``,
+the one org-scope authority); :class:`DirectoryOrgTree` lets the registry read org nodes from
+the live directory by id or code.
 """
 
 from __future__ import annotations
@@ -24,10 +26,13 @@ from crypto.seal import resources as seal_resources
 from crypto.seal.trust import Trust
 from crypto.seal_registry import resources as registry_resources
 from crypto.seal_registry.build import Registry, RegistryConfig, build_registry
-from crypto.seal_registry.model import SIGN_ACR, Actor, SealEvent
-from crypto.seal_registry.ports import AuditTrail
+from crypto.seal_registry.model import SIGN_ACR, Actor, OrgUnit, SealEvent
+from crypto.seal_registry.ports import AuditTrail, OrgTree
 from crypto.tsa_verify import timestamp_verifier
-from iam.falcon_auth import Requirement, acr_satisfies
+from iam.falcon_auth import Requirement, acr_satisfies, org_scope
+from iam.orgs_errors import InvalidOrgInput, OrgNotFound
+from iam.orgs_model import OrgNode
+from iam.orgs_ports import OrgDirectory
 
 _TRANSITION_TYPES: tuple[str, ...] = ("change",)
 _USE_TYPES: tuple[str, ...] = ("access",)
@@ -67,8 +72,36 @@ class RecorderAuditTrail:
         )
 
 
-def seal_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
-    """The registry's authorization: one of ``any_role``; ``acr`` when signing (401 + challenge)."""
+class DirectoryOrgTree:
+    """``OrgTree`` on the org directory: a node by id, else by code; read live every time."""
+
+    def __init__(self, directory: OrgDirectory) -> None:
+        self._directory = directory
+
+    def node(self, ref: str) -> OrgUnit | None:
+        """The node, or None (unknown, or an id the directory refuses)."""
+        try:
+            found: OrgNode | None = self._directory.get_node(ref) or self._directory.find_node(ref)
+        except (InvalidOrgInput, OrgNotFound):
+            return None
+        if found is None:
+            return None
+        return OrgUnit(
+            id=found.id,
+            code=found.code,
+            kind=str(found.kind),
+            name=found.name,
+            path=found.path,
+            disabled=found.disabled,
+        )
+
+
+async def seal_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
+    """The registry's authorization: one of ``any_role``; ``acr`` when signing (401 + challenge).
+
+    The actor's org scope is the live binding (resolved once per request), never the token's
+    ``org_path`` claim (kept for the audit record only).
+    """
     credential = getattr(req.context, "credential", None)
     levels = getattr(credential, "acr_levels", None)
     principal = Requirement(any_role=any_role, acr=acr).check(
@@ -85,6 +118,7 @@ def seal_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | No
         org_path=principal.org_path,
         stepped_up=acr_satisfies(principal.acr, SIGN_ACR, levels),
         source_ip=source_ip,
+        scope=await org_scope(req),
     )
 
 
@@ -124,12 +158,13 @@ def build_seal_registry(
     recorder: Recorder | None,
     clock: Callable[[], dt.datetime],
     audit: AuditTrail | None = None,
+    orgs: OrgTree | None = None,
 ) -> Registry | None:
     """The registry when ``seals.enabled``; events go to ``recorder`` (or the installed one)."""
     if not settings.seals.enabled:
         return None
     trail = audit or RecorderAuditTrail(lambda: recorder or current())
-    return build_registry(registry_config(settings), trail, clock)
+    return build_registry(registry_config(settings), trail, clock, orgs)
 
 
 def mount(
@@ -155,13 +190,14 @@ def attach(
     trust: seal_resources.TrustSource | None,
     file_trust: Callable[[], seal_resources.TrustSource],
     audit: AuditTrail | None = None,
+    orgs: OrgTree | None = None,
 ) -> Registry | None:
     """``POST /seals/verify`` always; with ``seals.enabled`` also the registry, CA and TSA.
 
     With the registry on, verification trusts its CA (CRLs live) and its TSA, unless a
     ``trust`` source is swapped in; otherwise the ``seal_verify`` files.
     """
-    registry = build_seal_registry(settings, recorder, clock, audit)
+    registry = build_seal_registry(settings, recorder, clock, audit, orgs)
     if registry is None:
         seal_resources.add_routes(api, trust or file_trust(), clock)
         return None

@@ -5,6 +5,12 @@ Each setting is addressed as ``section.name`` and by the environment variable
 :class:`Secret` values whose ``repr``/``str`` never show the value, so a settings dump, a log line
 or a traceback cannot leak them. Invalid settings raise :class:`SettingsError` naming the setting,
 so ``anbao serve`` can fail fast with one line.
+
+State (stores, spool, keys made in development) lives under one data directory, ``data_dir``
+(``ANBAO_DATA_DIR``): a relative state path is resolved against it when the settings are
+loaded, so the server and every CLI command find the same files wherever they are started.
+Unset, it is systemd's ``$STATE_DIRECTORY`` (``StateDirectory=`` of the unit), else
+``$XDG_STATE_HOME/anbao``, else ``~/.local/state/anbao`` (:func:`default_data_dir`).
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import ipaddress
+import os
 import tomllib
 import types
 import typing
@@ -56,6 +63,36 @@ class Secret:
 
     def __hash__(self) -> int:
         return hash(self._value)
+
+
+def _state(default: str) -> Any:
+    """A state path (or ``sqlite:///`` URL): relative values are resolved under ``data_dir``."""
+    return dataclasses.field(default=default, metadata={"state": True})
+
+
+def default_data_dir() -> Path:
+    """The data directory when ``data_dir`` is not set: systemd's ``$STATE_DIRECTORY`` for a
+    service, else the XDG state home of the user (never the working directory)."""
+    # Where the process keeps state is its own environment's (systemd, XDG), whatever mapping
+    # the settings were loaded from.
+    env = os.environ  # noqa: TID251
+    if systemd := env.get("STATE_DIRECTORY"):
+        return Path(systemd.split(":")[0])
+    xdg = Path(env.get("XDG_STATE_HOME", ""))
+    return (xdg if xdg.is_absolute() else Path.home() / ".local" / "state") / "anbao"
+
+
+def _under(data_dir: Path, value: str) -> str:
+    """``value`` (a path or a ``sqlite:///`` URL) made absolute under ``data_dir``."""
+    if value.startswith("sqlite:///"):
+        path = value.removeprefix("sqlite:///")
+        if path in {"", ":memory:"} or Path(path).is_absolute():
+            return value
+        return "sqlite:///" + str(data_dir / path)
+    if "://" in value or not value:  # another database (postgresql://…), or switched off
+        return value
+    expanded = Path(value).expanduser()
+    return str(expanded if expanded.is_absolute() else data_dir / expanded)
 
 
 class Environment(enum.StrEnum):
@@ -110,9 +147,9 @@ class KeycloakSettings:
 @dataclasses.dataclass(frozen=True, slots=True)
 class AuditSettings:
     store: AuditStoreKind = AuditStoreKind.SQLITE
-    sqlite_path: str = ".anbao/audit.sqlite3"
+    sqlite_path: str = _state("audit.sqlite3")
     #: Local durable spool every event is written to before shipping (see docs/audit-operations.md).
-    spool_path: str = ".anbao/audit-spool.sqlite3"
+    spool_path: str = _state("audit-spool.sqlite3")
     #: always (fsync per event) | batch (group commit, fsync before ack) | interval (kill-9 safe).
     spool_fsync: FsyncPolicy = FsyncPolicy.BATCH
     spool_fsync_interval_seconds: float = 1.0
@@ -147,16 +184,16 @@ class AuditIntegritySettings:
     """Tamper evidence (SM3 Merkle trees, SM2 tree heads) and field encryption of the trail."""
 
     #: The leaf-hash log and signed heads; keep it on another volume than the events.
-    log_path: str = ".anbao/audit-integrity.sqlite3"
+    log_path: str = _state("audit-integrity.sqlite3")
     #: SM2 PKCS#8 PEM key that signs tree heads (generated in development when missing).
-    signing_key_file: str = ".anbao/audit-sth-key.pem"
+    signing_key_file: str = _state("audit-sth-key.pem")
     signing_key_password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
     #: Comma-separated PEM public keys of earlier signing keys, still trusted by verify.
     trusted_key_files: str = ""
     head_every_events: int = 1000
     head_every_seconds: float = 60.0
     #: SM4 keyring for sensitive fields: {"active": id, "keys": {id: base64}} (mode 0600).
-    field_keyring_file: str = ".anbao/audit-field-keys.json"
+    field_keyring_file: str = _state("audit-field-keys.json")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -184,7 +221,7 @@ class SealSettings:
     enabled: bool = False
     #: sqlite:///path (default) or postgresql://user:password@host/db (psycopg 3).
     database_url: Secret = dataclasses.field(
-        default_factory=lambda: Secret("sqlite:///.anbao/seals.sqlite3")
+        default_factory=lambda: Secret("sqlite:///seals.sqlite3"), metadata={"state": True}
     )
     #: Key-encryption keys of the software key store: "id:base64[,id:base64...]", first active.
     kek: Secret = dataclasses.field(default_factory=lambda: Secret(""))
@@ -205,7 +242,7 @@ class SiemSettings:
 
     alert_store: AlertStoreKind = AlertStoreKind.SQLITE
     #: Alerts and response actions (embedded store); actions stay here with either alert store.
-    alert_sqlite_path: str = ".anbao/siem-alerts.sqlite3"
+    alert_sqlite_path: str = _state("siem-alerts.sqlite3")
     alert_index: str = "anbao-siem-alerts"
     #: Same rule + entity within this many seconds (event time) -> one alert with a count.
     suppression_window_seconds: int = 3600
@@ -253,7 +290,7 @@ class ComplianceSettings:
 
     enabled: bool = True
     #: Runs, waivers and issued reports (SQLAlchemy URL; sqlite:///path by default).
-    database_url: str = "sqlite:///.anbao/compliance.sqlite3"
+    database_url: str = _state("sqlite:///compliance.sqlite3")
     #: Hours between scheduled runs inside the server; 0 = on demand only.
     schedule_hours: float = 0.0
     #: SM2 PKCS#8 PEM key that signs issued reports (empty: sign-off is refused).
@@ -273,6 +310,8 @@ class ComplianceSettings:
 @dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     environment: Environment = Environment.DEVELOPMENT
+    #: Where state lives (empty: :func:`default_data_dir`); absolute once loaded.
+    data_dir: str = ""
     server: ServerSettings = dataclasses.field(default_factory=ServerSettings)
     keycloak: KeycloakSettings = dataclasses.field(default_factory=KeycloakSettings)
     audit: AuditSettings = dataclasses.field(default_factory=AuditSettings)
@@ -300,9 +339,27 @@ class Settings:
                     values.setdefault(section, {})[name] = raw
                 else:
                     values.setdefault("", {})[name] = raw
-        settings = _build(cls, values)
+        settings = _build(cls, values).under_data_dir()
         settings.validate()
         return settings
+
+    def under_data_dir(self) -> Settings:
+        """These settings with ``data_dir`` absolute and every relative state path under it."""
+        data_dir = Path(self.data_dir).expanduser() if self.data_dir else default_data_dir()
+        data_dir = data_dir.absolute()
+        sections: dict[str, Any] = {}
+        for top in dataclasses.fields(self):
+            section = getattr(self, top.name)
+            if not dataclasses.is_dataclass(section):
+                continue
+            changes = {
+                f.name: _resolved(data_dir, getattr(section, f.name))
+                for f in dataclasses.fields(section)
+                if f.metadata.get("state")
+            }
+            if changes:
+                sections[top.name] = dataclasses.replace(section, **changes)  # type: ignore[type-var]
+        return dataclasses.replace(self, data_dir=str(data_dir), **sections)
 
     def validate(self) -> None:
         """Cross-field rules; raises :class:`SettingsError` for the first broken one."""
@@ -314,6 +371,10 @@ class Settings:
         if not 0 < self.server.body_timeout_seconds <= 3600:  # noqa: PLR2004 - an hour at most
             raise SettingsError("server.body_timeout_seconds", "must be above 0 and at most 3600")
         _check_range("audit.shipper_nice", self.audit.shipper_nice, 0, 19)
+        if not 0 <= self.keycloak.introspection_ttl_seconds <= 30:  # noqa: PLR2004
+            raise SettingsError(  # a revoked session must stop working within seconds
+                "keycloak.introspection_ttl_seconds", "must be between 0 and 30"
+            )
         if not 0 <= self.audit.ship_defer_seconds <= 60:  # noqa: PLR2004 - a minute at most
             raise SettingsError("audit.ship_defer_seconds", "must be between 0 and 60")
         _check_range(
@@ -380,10 +441,22 @@ class Settings:
             )
         if urlsplit(self.keycloak.url).scheme != "https":
             raise SettingsError("keycloak.url", "production requires an https Keycloak URL")
+        if not self.keycloak.client_secret:
+            raise SettingsError(
+                "keycloak.client_secret",
+                "production requires it: high-risk routes confirm the session is alive "
+                "(RFC 7662 introspection as keycloak.client_id)",
+            )
 
     def redacted(self) -> dict[str, Any]:
         """A JSON-ready view with every secret masked, for ``anbao settings`` and logs."""
         return typing.cast(dict[str, Any], _redact(dataclasses.asdict(self)))
+
+
+def _resolved(data_dir: Path, value: str | Secret) -> str | Secret:
+    if isinstance(value, Secret):
+        return Secret(_under(data_dir, value.reveal()))
+    return _under(data_dir, value)
 
 
 def env_name(dotted: str) -> str:

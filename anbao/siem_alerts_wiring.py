@@ -25,12 +25,12 @@ from crypto.seal_registry.build import Registry
 from crypto.seal_registry.errors import SealNotFound, SealRegistryError
 from crypto.seal_registry.model import SEAL_ADMIN
 from crypto.seal_registry.model import Actor as SealActor
-from iam.falcon_auth import Requirement
+from iam.falcon_auth import Requirement, org_scope
 from siem import resources
 from siem.alerts import AlertService, BackgroundHooks, NewAlertHook, TriageHook
 from siem.alerts_elasticsearch import ElasticsearchAlertStore
 from siem.alerts_errors import ResponseTargetNotFound, ResponseTargetUnavailable
-from siem.alerts_model import Alert
+from siem.alerts_model import Alert, Caller
 from siem.alerts_ports import AlertStore, Notifier
 from siem.alerts_sqlite import SqliteAlertStore
 from siem.model import Severity
@@ -177,10 +177,15 @@ class RegistrySealResponder:
             raise ResponseTargetUnavailable(f"The seal registry refused: {exc.code}.") from exc
 
 
-def siem_guard(req: falcon.asgi.Request, any_role: frozenset[str]) -> str:
-    """The resources' authorization: one of ``any_role``; returns the caller's user name."""
+async def siem_guard(req: falcon.asgi.Request, any_role: frozenset[str]) -> Caller:
+    """The resources' authorization: one of ``any_role``; the caller's name and live org scope.
+
+    The name is the verified token's user (what four-eyes compares); the scope comes from the
+    caller's binding in the directory (:func:`iam.falcon_auth.org_scope`), never a claim.
+    """
     principal = Requirement(any_role=any_role).check(getattr(req.context, "principal", None))
-    return principal.username or principal.subject
+    scope = await org_scope(req)
+    return Caller(principal.username or principal.subject, scope.filter_path)
 
 
 def build_identity(settings: Settings) -> IdentityResponder:

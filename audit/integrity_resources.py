@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Protocol
 
 import falcon
@@ -35,7 +35,7 @@ _PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
 
 #: ``guard(req, any_of_roles, acr)`` raises the identity package's 401/403 errors or returns
 #: the caller as an :class:`Actor`.
-Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Actor]
+Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Awaitable[Actor]]
 
 
 class Router(Protocol):
@@ -80,10 +80,10 @@ class EventProof:
     async def on_get(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, event_id: str
     ) -> None:
-        actor = self._guard(req, READ_ROLES, None)
+        actor = await self._guard(req, READ_ROLES, None)
         document = await asyncio.to_thread(self._store.get, event_id)
         org = document.get("organization", {}).get("path", "") if document else ""
-        if document is None or not in_scope(actor.org_path, str(org)):
+        if document is None or not in_scope(actor.scope_path, str(org)):
             raise AuditEventNotFound(f"No audit event {event_id} in your scope.")
         _send(resp, await asyncio.to_thread(self._service.inclusion, document))
 
@@ -99,7 +99,7 @@ class Heads:
         self._service, self._guard = service, guard
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        self._guard(req, READ_ROLES, None)
+        await self._guard(req, READ_ROLES, None)
         stream = req.get_param("stream")
         if req.get_param("format") == "ndjson":
             lines = await asyncio.to_thread(lambda: "".join(self._service.export_heads(stream)))
@@ -132,14 +132,20 @@ class HeadConsistency:
         self._service, self._guard = service, guard
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        self._guard(req, READ_ROLES, None)
+        await self._guard(req, READ_ROLES, None)
         stream = req.get_param("stream") or "main"
         first, second = _int_param(req, "first"), _int_param(req, "second")
         _send(resp, await asyncio.to_thread(self._service.consistency, stream, first, second))
 
 
 class Reveal:
-    """``POST /audit/events/{event_id}/reveal``: decrypt personal data; audited, step-up."""
+    """``POST /audit/events/{event_id}/reveal``: decrypt personal data; audited, step-up.
+
+    High-risk (``introspect_methods``): the composition root's middleware confirms the caller's
+    session is still alive at the identity provider (RFC 7662).
+    """
+
+    introspect_methods = frozenset({"POST"})
 
     openapi: ClassVar[dict[str, Any]] = {
         "post": _op("Decrypt an event's sensitive fields (audited)", "400", "404", "503")
@@ -151,7 +157,7 @@ class Reveal:
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, event_id: str
     ) -> None:
-        actor = self._guard(req, frozenset({REVEAL_ROLE}), REVEAL_ACR)
+        actor = await self._guard(req, frozenset({REVEAL_ROLE}), REVEAL_ACR)
         body = await req.get_media(default_when_empty={})
         if not isinstance(body, dict):
             raise SensitiveDataError("The body must be a JSON object.")

@@ -75,8 +75,11 @@ class Recorder:
         sealer: EventSealer | None = None,
         service: str = "anbao",
         group_delay: float = 0.0,
+        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spool = spool
+        #: The maintainer's clock (fill checks, ``interval`` syncs); tests step it by hand.
+        self._monotonic = monotonic
         #: How long the event loop gathers async events into one spool transaction: a little
         #: latency buys one transaction (and one fsync) per group, not per request (0: the
         #: events of one loop iteration).
@@ -448,15 +451,15 @@ class Recorder:
         """Re-read the spool's fill for the journal; under ``interval``, sync on the timer."""
         interval = self.spool.config.fsync
         period = self.spool.config.fsync_interval
-        next_sync = time.monotonic() + period
+        next_sync = self._monotonic() + period
         while not self._closed.wait(_TICK_SECONDS):
             if self._journal is not None:
                 self._journal.publish()
                 self._journal.map_ahead()
                 if self._fill_check_due(self._journal):
                     self._check_fill()
-            if interval is FsyncPolicy.INTERVAL and time.monotonic() >= next_sync:
-                next_sync = time.monotonic() + period
+            if interval is FsyncPolicy.INTERVAL and self._monotonic() >= next_sync:
+                next_sync = self._monotonic() + period
                 self._sync_all()
             elif self._journal is not None:
                 self._journal.close_retired()
@@ -466,14 +469,14 @@ class Recorder:
     def _fill_check_due(self, writer: journal.JournalWriter) -> bool:
         return (
             not self._journal_open
-            or time.monotonic() - self._filled_at >= _FILL_CHECK_SECONDS
+            or self._monotonic() - self._filled_at >= _FILL_CHECK_SECONDS
             or writer.written_bytes() - self._written_at_check >= self._room_allowance
         )
 
     def _check_fill(self) -> None:
         if self._journal is None:
             return
-        self._filled_at = time.monotonic()
+        self._filled_at = self._monotonic()
         self._written_at_check = self._journal.written_bytes()
         self._room_allowance = 0  # until the spool answers: check again at the next tick
         try:

@@ -3,14 +3,14 @@
 Thin by design: parameters are read here, every decision (roles, org scope, parsing, limits)
 is made in :class:`audit.search.AuditSearch`. Authorization is injected as a ``guard`` by the
 composition root (``audit`` does not import ``iam``); it returns the caller with ``id``,
-``roles`` and ``org_path`` (:class:`audit.sensitive_service.Actor`).
+``roles`` and ``scope_path`` (:class:`audit.sensitive_service.Actor`).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, ClassVar, Protocol
 
 import falcon
@@ -38,11 +38,12 @@ class Principal(Protocol):
     def roles(self) -> tuple[str, ...]: ...
 
     @property
-    def org_path(self) -> str: ...
+    def scope_path(self) -> str: ...
 
 
-#: ``guard(req, any_of_roles, acr)``: the caller, or the identity package's 401/403.
-Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Principal]
+#: ``await guard(req, any_of_roles, acr)``: the caller with its live org scope (``scope_path``,
+#: from the caller's binding, never the token's ``org_path``), or the identity 401/403.
+Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Awaitable[Principal]]
 
 
 def _op(summary: str, *errors: str, params: tuple[str, ...] = ()) -> dict[str, Any]:
@@ -58,9 +59,9 @@ def _op(summary: str, *errors: str, params: tuple[str, ...] = ()) -> dict[str, A
     return op
 
 
-def _caller(guard: Guard, req: falcon.asgi.Request) -> Caller:
-    principal = guard(req, SEARCH_ROLES, None)
-    return Caller(principal.id, frozenset(principal.roles), principal.org_path)
+async def _caller(guard: Guard, req: falcon.asgi.Request) -> Caller:
+    principal = await guard(req, SEARCH_ROLES, None)
+    return Caller(principal.id, frozenset(principal.roles), principal.scope_path)
 
 
 def _params(req: falcon.asgi.Request) -> SearchParams:
@@ -95,7 +96,7 @@ class Events:
         self._search, self._guard = search, guard
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        caller = _caller(self._guard, req)
+        caller = await _caller(self._guard, req)
         page = await asyncio.to_thread(self._search.search, caller, _params(req))
         _send(
             resp,
@@ -118,7 +119,7 @@ class AggregationsResource:
         self._search, self._guard = search, guard
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        caller = _caller(self._guard, req)
+        caller = await _caller(self._guard, req)
         top = req.get_param_as_int("top") or 10
         interval = req.get_param("interval") or "auto"
         result = await asyncio.to_thread(
@@ -153,7 +154,7 @@ class Export:
         self._search, self._guard = search, guard
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        caller = _caller(self._guard, req)
+        caller = await _caller(self._guard, req)
         try:
             fmt = ExportFormat(req.get_param("format") or "ndjson")
         except ValueError:
@@ -187,12 +188,12 @@ class SavedSearches:
         self._saved, self._guard = saved, guard
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        caller = _caller(self._guard, req)
+        caller = await _caller(self._guard, req)
         found = await asyncio.to_thread(self._saved.list, caller)
         _send(resp, {"saved_searches": [s.to_json() for s in found]})
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        caller = _caller(self._guard, req)
+        caller = await _caller(self._guard, req)
         body = await _body(req)
         saved = await asyncio.to_thread(self._saved.save, caller, body)
         resp.set_header("Location", f"/audit/saved-searches/{saved.id}")
@@ -214,13 +215,13 @@ class SavedSearch:
     async def on_get(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, search_id: str
     ) -> None:
-        caller = _caller(self._guard, req)
+        caller = await _caller(self._guard, req)
         _send(resp, (await asyncio.to_thread(self._saved.get, caller, search_id)).to_json())
 
     async def on_put(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, search_id: str
     ) -> None:
-        caller = _caller(self._guard, req)
+        caller = await _caller(self._guard, req)
         body = await _body(req)
         saved = await asyncio.to_thread(self._saved.save, caller, body, search_id)
         _send(resp, saved.to_json())
@@ -228,7 +229,7 @@ class SavedSearch:
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, search_id: str
     ) -> None:
-        caller = _caller(self._guard, req)
+        caller = await _caller(self._guard, req)
         await asyncio.to_thread(self._saved.delete, caller, search_id)
         resp.status = 204
 

@@ -1,10 +1,11 @@
 """Audit search use cases: who may search, what they see, and the parameters of a search.
 
 Only ``security-analyst`` and ``auditor`` may search (MLPS 2.0 L3-CES1-14: audit records are
-protected from unauthorised access). Every caller is confined to the org subtree of its
-``org_path`` claim: an org-level auditor of ``/gov/finance`` sees ``/gov/finance`` and below,
-never a sibling; only a caller whose claim is ``/`` sees everything. A caller without the
-claim is refused rather than guessed. Sensitive fields are masked in every result
+protected from unauthorised access). Every caller is confined to its live org scope, which the
+composition root resolves from the caller's binding in the directory (never from the token's
+``org_path`` claim): an auditor bound to ``/gov/finance`` sees ``/gov/finance`` and below,
+never a sibling (``/gov/finances``) and no path that climbs out with ``..``; only a
+platform-wide scope (``/``) sees everything. A caller without a scope is refused. Sensitive fields are masked in every result
 (PIPL art. 51; decryption is a separate, audited operation of ``audit.sensitive``).
 """
 
@@ -49,7 +50,11 @@ _AUTO_BUCKETS: Final = 100
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Caller:
-    """The authenticated principal as search needs it (built from the verified token)."""
+    """The authenticated principal as search needs it.
+
+    ``org_path`` is the live scope's path (``/``: everything, ``""``: nothing) as the identity
+    authority resolved it from the caller's binding, not the token's claim.
+    """
 
     subject: str
     roles: frozenset[str]
@@ -91,7 +96,7 @@ class AuditSearch:
         if not caller.roles & SEARCH_ROLES:
             raise SearchForbidden("Audit search needs the security-analyst or auditor role.")
         if not caller.org_path.startswith("/"):
-            raise SearchForbidden("The token carries no org_path claim to scope the search.")
+            raise SearchForbidden("You are bound to no org node: there is nothing to search.")
         return caller.org_path
 
     # -- use cases -----------------------------------------------------------------------

@@ -89,13 +89,23 @@ class SearchSpec:
         return parts[0] if len(parts) == 1 else And(tuple(parts))
 
 
+#: Paths that climb or stray (``..``, ``.``, empty segments) belong to no subtree below the root.
+_NOT_CANONICAL = Or(
+    tuple(Wildcard("organization.path", p) for p in ("*/../*", "*/..", "*/./*", "*/.", "*//*"))
+)
+
+
 def subtree(org_path: str) -> Node | None:
-    """``organization.path`` equal to ``org_path`` or below it; ``None`` for the root."""
+    """``organization.path`` equal to ``org_path`` or below it; ``None`` for the root.
+
+    Segment-wise (``/a/b`` never matches ``/a/bc``); a path below with a dot or empty segment
+    (``/a/b/../c``, stored from a hostile token or body) never matches.
+    """
     path = org_path.rstrip("/")
     if not path:
         return None
-    escaped = _pattern_escape(path)
-    return Or((Term("organization.path", path), Wildcard("organization.path", escaped + "/*")))
+    below = And((Wildcard("organization.path", _pattern_escape(path) + "/*"), Not(_NOT_CANONICAL)))
+    return Or((Term("organization.path", path), below))
 
 
 def _pattern_escape(text: str) -> str:

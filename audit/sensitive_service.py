@@ -45,14 +45,29 @@ class Actor:
     org_path: str = ""
     source_ip: str = ""
     trace_id: str = ""
+    #: The live org scope's path, resolved by the identity authority from the caller's binding
+    #: (``/``: everything, ``""``: nothing). ``org_path`` (the token's claim) is only recorded.
+    scope_path: str = ""
 
 
-def in_scope(actor_org: str, event_org: str) -> bool:
-    """True when the event belongs to the actor's organization subtree (or actor is global)."""
-    if not actor_org or actor_org == "/":
+_DOT_SEGMENTS = frozenset({"", ".", ".."})
+
+
+def in_scope(scope_path: str, event_org: str) -> bool:
+    """True when the event lies in the scope's subtree (``/``: everything; ``""``: nothing).
+
+    Segment-wise (``/a/b`` never covers ``/a/bc``), and an event path with an empty, ``.`` or
+    ``..`` segment below the scope belongs to no subtree.
+    """
+    if scope_path == "/":
         return True
-    prefix = actor_org.rstrip("/")
-    return event_org == prefix or event_org.startswith(prefix + "/")
+    if not scope_path.startswith("/") or not event_org.startswith("/"):
+        return False
+    prefix = scope_path.rstrip("/")
+    if event_org == prefix:
+        return True
+    rest = event_org.removeprefix(prefix + "/")
+    return rest != event_org and not _DOT_SEGMENTS & set(rest.split("/"))
 
 
 class RevealService:
@@ -70,7 +85,7 @@ class RevealService:
             raise SensitiveDataError(f"A reason of 1-{_MAX_REASON} characters is required.")
         document = self._store.get(event_id)
         org = document.get("organization", {}).get("path", "") if document else ""
-        if document is None or not in_scope(actor.org_path, str(org)):
+        if document is None or not in_scope(actor.scope_path, str(org)):
             raise AuditEventNotFound(f"No audit event {event_id} in your scope.")
         requested = sorted(set(fields))
         try:

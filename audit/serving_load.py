@@ -29,7 +29,7 @@ from typing import Final
 _TICKS: Final = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def _cpu_seconds(pid: int) -> float | None:
+def cpu_seconds(pid: int) -> float | None:
     """User plus system CPU time of a process, or ``None`` if it cannot be read (gone)."""
     try:
         fields = Path(f"/proc/{pid}/stat").read_bytes().rsplit(b")", 1)[1].split()
@@ -49,8 +49,14 @@ class ServingLoad:
         window: float = 0.1,
         monotonic: Callable[[], float] = time.monotonic,
         sleep: Callable[[float], None] = time.sleep,
+        process_cpu: Callable[[int], float | None] = cpu_seconds,
+        thread_cpu: Callable[[], float] = time.thread_time,
     ) -> None:
+        """The clocks and CPU readings are parameters so that tests judge given readings, not
+        the real CPU of a machine whose load they do not control."""
         self._pids = pids
+        self._process_cpu = process_cpu
+        self._thread_cpu = thread_cpu
         self._threshold = threshold
         self._window = window
         self._monotonic = monotonic
@@ -68,12 +74,12 @@ class ServingLoad:
         return self._look()
 
     def _look(self) -> bool:
-        now, mine = self._monotonic(), time.thread_time()
+        now, mine = self._monotonic(), self._thread_cpu()
         self._looked_at = now
         seen: dict[int, tuple[float, float, float]] = {}
         busy = False
         for pid in set(self._pids()):
-            used = _cpu_seconds(pid)
+            used = self._process_cpu(pid)
             if used is None:
                 continue
             seen[pid] = (now, used, mine)

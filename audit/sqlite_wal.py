@@ -10,18 +10,27 @@ from __future__ import annotations
 
 import sqlite3
 import time
+from collections.abc import Callable
 
 
-def use_wal(db: sqlite3.Connection, *, timeout: float, pause: float = 0.01) -> None:
+def use_wal(
+    db: sqlite3.Connection,
+    *,
+    timeout: float,
+    pause: float = 0.01,
+    monotonic: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
     """``PRAGMA journal_mode=WAL``, retried for up to ``timeout`` seconds while another handle
-    holds the lock; any other error, or still busy at the end, is raised."""
-    deadline = time.monotonic() + timeout
+    holds the lock; any other error, or still busy at the end, is raised. The clock and the
+    pause are injected so that tests count retries instead of timing them."""
+    deadline = monotonic() + timeout
     while True:
         try:
             db.execute("PRAGMA journal_mode=WAL")
         except sqlite3.OperationalError as exc:
-            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or time.monotonic() >= deadline:
+            if exc.sqlite_errorcode != sqlite3.SQLITE_BUSY or monotonic() >= deadline:
                 raise
-            time.sleep(pause)
+            sleep(pause)
         else:
             return

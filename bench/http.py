@@ -65,8 +65,9 @@ def _cpu_ticks(pid: int) -> int:
 def _server(
     argv: list[str], port: int, env: dict[str, str], log: Path
 ) -> Iterator[tuple[str, int]]:
-    # In the log's (temporary) folder: the service's default paths (spool, stores) land there,
-    # not in the checkout's .anbao/, whose contents `make run` would ship as its own.
+    # The log's (temporary) folder is the data directory: the service's state (spool, stores)
+    # lands there, not in `make run`'s data directory, whose contents it would ship as its own.
+    env = {**env, "ANBAO_DATA_DIR": str(log.parent)}
     with log.open("w") as out:
         proc = subprocess.Popen(argv, cwd=log.parent, env=env, stdout=out, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}/healthz"

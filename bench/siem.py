@@ -60,7 +60,7 @@ from siem.loader import load_rules
 from siem.model import Detection
 from siem.scheduled import ScheduledEngine
 from siem.streaming import StreamingEngine
-from siem.testing import DEFAULT_START, ListSink, timeline
+from siem.testing import ListSink, timeline, working_day
 
 
 def now() -> dt.datetime:
@@ -68,11 +68,13 @@ def now() -> dt.datetime:
 
 
 def workload(n: int) -> list[AuditEvent]:
-    """``n`` events: repeated scripted days (baseline + scenarios), each a day later."""
+    """``n`` events: repeated scripted days (baseline + scenarios), each a week later, the
+    last one in the past week (relative to the clock, as the engines are)."""
     out: list[AuditEvent] = []
     day = 0
+    first = working_day(now()) - dt.timedelta(days=7 * (n // 10_000))
     while len(out) < n:
-        start = DEFAULT_START + dt.timedelta(days=7 * day)  # same weekday, office hours
+        start = first + dt.timedelta(days=7 * day)  # same weekday, office hours
         _, events = timeline(start, n=min(10_000, n - len(out)))
         prefix = f"d{day}-"
         out += [_renamed(e, prefix) for e in events]

@@ -7,10 +7,14 @@ definite minimal lengths, minimal non-negative INTEGERs, no trailing bytes. Rais
 
 - Signature: ``SEQUENCE { r INTEGER, s INTEGER }``
 - Ciphertext: ``SEQUENCE { x INTEGER, y INTEGER, hash OCTET STRING (32), ciphertext OCTET STRING }``
+
+``read_signature`` also takes a signature as base64 text, the form APIs carry it in.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Final
 
 from crypto.errors import MalformedInput
@@ -108,3 +112,27 @@ def decode_ciphertext(der: bytes) -> tuple[int, int, bytes, bytes]:
     if x.bit_length() > COORD_SIZE * 8 or y.bit_length() > COORD_SIZE * 8:
         raise MalformedInput("ciphertext: C1 coordinate too large")
     return x, y, c3, c2
+
+
+def read_signature(data: bytes) -> bytes:
+    """A signature file's DER ``SEQUENCE { r, s }``, given as DER or as base64 text.
+
+    APIs carry signatures as base64 in JSON (the compliance sign-off route does), tools write
+    DER (``openssl pkeyutl``, ``anbao crypto sm2 sign``): an offline check takes either, told
+    apart by content (a DER signature is never base64 text: it starts with the octet 0x30 and
+    holds non-ASCII octets; base64 of one starts with "ME" or "MI"). Whitespace and line
+    breaks around or inside base64 are ignored. Raises ``MalformedInput``.
+    """
+    try:
+        decode_signature(data)
+    except MalformedInput:
+        pass
+    else:
+        return data
+    text = b"".join(data.split())
+    try:
+        der = base64.b64decode(text, validate=True)
+        decode_signature(der)
+    except (binascii.Error, ValueError, MalformedInput):
+        raise MalformedInput("signature: neither DER nor base64 of a DER SM2 signature") from None
+    return der

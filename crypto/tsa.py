@@ -43,6 +43,14 @@ class TimestampError(CryptoError):
     title = "Time-stamp invalid"
 
 
+class TimestampChainNotFound(TimestampError):
+    """The TSA certificate does not chain to the trusted roots with the certificates given:
+    the token may be good, the verifier lacks material (ETSI NO_CERTIFICATE_CHAIN_FOUND)."""
+
+    code = "timestamp_chain_not_found"
+    title = "Time-stamp authority not chained"
+
+
 @dataclass(frozen=True)
 class TimestampInfo:
     """What a verified token says: when, which policy, serial, and over which imprint."""

@@ -17,12 +17,20 @@ from asn1crypto import cms, tsp
 
 from crypto import sm3
 from crypto.errors import CertificateError, InvalidSignature
-from crypto.pki import DEFAULT_UID, Certificate, CertificateList, format_name, validate_chain
+from crypto.pki import (
+    DEFAULT_UID,
+    Certificate,
+    CertificateList,
+    PathValidationError,
+    format_name,
+    validate_chain,
+)
 from crypto.tsa import (
     _HASHES,
     MAX_TOKEN_BYTES,
     SM2_SM3_OID,
     SM3_OID,
+    TimestampChainNotFound,
     TimestampError,
     TimestampInfo,
     _hash,
@@ -140,7 +148,12 @@ def verify_token(
     try:
         validate_chain(cert, intermediates, trust_roots, at=gen_time, crls=crls, uids=uids)
     except CertificateError as exc:
-        raise TimestampError(f"the TSA certificate does not validate: {exc.detail}") from exc
+        kind = (
+            TimestampChainNotFound
+            if isinstance(exc, PathValidationError) and exc.no_path
+            else TimestampError
+        )
+        raise kind(f"the TSA certificate does not validate: {exc.detail}") from exc
     imprint = tst["message_imprint"]
     algorithm = imprint["hash_algorithm"]["algorithm"].dotted
     hashed = bytes(imprint["hashed_message"].native)

@@ -9,7 +9,8 @@ standards and current best practice rather than from what Keycloak happens to ac
 * public clients must use PKCE with S256 (RFC 7636 §4.2, RFC 9700 §2.1.1); confidential
   clients get PKCE S256 too, and authenticate with a client secret or ``private_key_jwt``
   (OIDC Core §9, RFC 7523 §2.2) whose JWKS holds public keys only;
-* the client id names the app for life and the ``anbao`` prefix is the platform's.
+* the client id names the app for life and the ``anbao`` prefix is the platform's, for
+  client ids and client scopes alike (``anbao-api`` is the audience of Anbao's own API).
 
 Every bad field is reported at once: :class:`~iam.errors.InvalidRequest` carries the list
 ``(field, reason)`` and becomes a problem document naming them.
@@ -235,6 +236,16 @@ def _names(
     return tuple(dict.fromkeys(v for v in value if isinstance(v, str)))
 
 
+def _scopes(data: Mapping[str, Any], errors: _Errors) -> tuple[str, ...]:
+    """The platform's scopes (``anbao-api`` carries the audience Anbao's API requires) are
+    never granted to an app: its tokens would open Anbao's admin routes."""
+    scopes = _names(data, "scopes", SCOPE_NAME, MAX_SCOPES, errors)
+    for i, name in enumerate(scopes):
+        if name.lower().startswith(RESERVED_PREFIX):
+            errors.add(f"scopes[{i}]", "is reserved for the platform")
+    return scopes
+
+
 def _redirect_uris(data: Mapping[str, Any], errors: _Errors) -> tuple[str, ...]:
     value = data.get("redirect_uris", [])
     if not isinstance(value, list):
@@ -315,7 +326,7 @@ def parse_registration(data: object) -> AppRegistration:
         kind=kind or AppKind.CONFIDENTIAL,
         auth=auth,
         redirect_uris=_redirect_uris(data, errors),
-        scopes=_names(data, "scopes", SCOPE_NAME, MAX_SCOPES, errors),
+        scopes=_scopes(data, errors),
         roles=_names(data, "roles", ROLE_NAME, MAX_ROLES, errors),
         service_account=service_account,
         jwks_url=_string(data, "jwks_url", errors, limit=MAX_URI_LENGTH),

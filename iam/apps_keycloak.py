@@ -3,7 +3,9 @@
 Every client created here carries ``anbao.managed = true`` and its owner in client attributes;
 clients without the mark are invisible to :class:`KeycloakAppDirectory`, so the onboarding API
 cannot reach Keycloak's own clients or the platform's. Each app also gets an audience mapper
-naming itself, so its API can verify access tokens with ``audience = client_id``.
+naming itself, so its API can verify access tokens with ``audience = client_id``, and that
+audience only: ``fullScopeAllowed`` is off and the realm withholds Anbao's ``anbao-api`` scope
+(deploy/keycloak/anbao-realm.yaml), so an app cannot collect tokens Anbao's API accepts.
 """
 
 from __future__ import annotations
@@ -89,6 +91,9 @@ def client_representation(reg: AppRegistration, *, owner: str, created_at: int) 
         "redirectUris": list(reg.redirect_uris),
         "webOrigins": ["+"] if reg.redirect_uris else [],
         "frontchannelLogout": True,
+        # The app's tokens carry only roles it was given (its own client roles), never every
+        # realm role of the person signing in (a platform-admin's, say).
+        "fullScopeAllowed": False,
         "attributes": attributes,
         "protocolMappers": [
             {

@@ -169,7 +169,7 @@ class AppItem:
         resp.media = app.as_dict()
 
 
-@requires(any_role=DEVELOPER_ROLES)
+@requires(any_role=DEVELOPER_ROLES, introspect=True)  # a new secret: the session must be alive
 class AppSecret:
     openapi: ClassVar[dict[str, Any]] = {
         "post": {

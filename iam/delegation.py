@@ -6,7 +6,8 @@ rules itself in front of the Keycloak admin API, with its own admin credentials:
 
 * ``platform-admin`` administers everything.
 * ``org-admin`` is bound to one node (user attribute ``org_admin_node`` = the node's id, stable
-  across renames and moves; only admins can write it) and administers that node's subtree:
+  across renames and moves; only admins can write it; any grant may bind, and the binding is the
+  person's org scope everywhere, :mod:`iam.scope`) and administers that node's subtree:
   it sees the subtree and the people whose memberships all lie inside it, creates child nodes,
   renames, moves and disables nodes strictly below its root (its own root belongs to the level
   above), and grants only roles it holds itself — never ``platform-admin``.
@@ -39,6 +40,10 @@ PLATFORM_ROLES = frozenset(
         "app-developer",
     }
 )
+
+#: Administrative roles: their holders must sign in with OTP (the realm gives each of them the
+#: ``otp-required`` composite; L3-CES1-04 checks the same list).
+ADMIN_ROLES = frozenset({PLATFORM_ADMIN, ORG_ADMIN, "seal-admin"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -130,7 +135,7 @@ class Authority:
             raise DelegationDenied("Nobody grants or revokes their own roles.")
         if role not in self.grantable():
             raise DelegationDenied("You can only grant roles you hold, never platform-admin.")
-        if role == ORG_ADMIN and not revoke:
-            if bind is None:
-                raise InvalidOrgInput("node_id", "an org-admin grant names the node it binds to")
+        if role == ORG_ADMIN and not revoke and bind is None:
+            raise InvalidOrgInput("node_id", "an org-admin grant names the node it binds to")
+        if bind is not None:  # any grant may bind: the binding is the person's org scope
             self.require_visible(bind)

@@ -15,6 +15,12 @@ decorator on a responder or on the whole resource class::
 An ``acr`` below the requirement answers 401 with ``error="insufficient_user_authentication"``
 and the ``acr_values`` to ask for (RFC 9470 §3); a missing role or scope answers 403;
 ``introspect=True`` also asks the issuer whether the token is still active (RFC 7662).
+
+Resources of packages that do not import this one (``crypto``, ``audit``, ``siem``: their
+authorization is an injected guard) declare high-risk methods with a plain class attribute,
+``introspect_methods = frozenset({"POST"})``, which the middleware honours the same way. Either
+way a route that must introspect is refused (503) when no introspection is configured: it never
+silently runs on a token that may have been revoked.
 """
 
 from __future__ import annotations
@@ -38,9 +44,12 @@ from iam.errors import (
 )
 from iam.introspection import IntrospectionCache
 from iam.model import Principal
+from iam.scope import OrgScope
 from iam.tokens import TokenVerifier
 
 T = TypeVar("T")
+#: The live org-scope authority: a token's ``sub`` -> :class:`~iam.scope.OrgScope` (blocking).
+ScopeResolver: TypeAlias = Callable[[str], OrgScope]
 App: TypeAlias = falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]
 
 
@@ -60,17 +69,19 @@ def bearer_token(authorization: str | None) -> str:
 class _Credential:
     """The request's bearer token, kept for introspection; its repr never shows the token."""
 
-    __slots__ = ("acr_levels", "introspection", "token")
+    __slots__ = ("acr_levels", "introspection", "scopes", "token")
 
     def __init__(
         self,
         token: str,
         introspection: IntrospectionCache | None,
         acr_levels: Mapping[str, int],
+        scopes: ScopeResolver | None = None,
     ) -> None:
         self.token = token
         self.introspection = introspection
         self.acr_levels = acr_levels
+        self.scopes = scopes
 
     def __repr__(self) -> str:
         return "_Credential(<bearer token>)"
@@ -80,7 +91,9 @@ class AuthMiddleware:
     """Authenticates every request to a protected resource and puts the principal in context.
 
     ``introspection`` serves routes declared with ``requires(introspect=True)``; ``acr_levels``
-    orders named assurance levels (Keycloak's ``acr.loa.map``, e.g. ``{"silver": 1, "gold": 2}``).
+    orders named assurance levels (Keycloak's ``acr.loa.map``, e.g. ``{"silver": 1, "gold": 2}``);
+    ``scopes`` resolves the caller's live org scope for :func:`org_scope` (without it, every
+    caller's scope is empty: deny by default).
     """
 
     def __init__(
@@ -89,10 +102,12 @@ class AuthMiddleware:
         *,
         introspection: IntrospectionCache | None = None,
         acr_levels: Mapping[str, int] | None = None,
+        scopes: ScopeResolver | None = None,
     ) -> None:
         self._verifier = verifier
         self._introspection = introspection
         self._acr_levels = dict(acr_levels or {})
+        self._scopes = scopes
 
     async def process_shutdown(self, scope: object, event: object) -> None:
         """ASGI lifespan: release the verifier's and the introspection's connections."""
@@ -117,7 +132,10 @@ class AuthMiddleware:
         if principal is None:  # a JWKS fetch first (start-up, rotation): not on the loop
             principal = await asyncio.to_thread(self._verifier.verify, token)
         req.context.principal = principal
-        req.context.credential = _Credential(token, self._introspection, self._acr_levels)
+        credential = _Credential(token, self._introspection, self._acr_levels, self._scopes)
+        req.context.credential = credential
+        if req.method in getattr(resource, "introspect_methods", ()):
+            await ensure_alive(credential, principal)
 
     async def authenticate(self, token: str) -> Principal:
         """Cache hit or inline RSA check; a JWKS fetch goes to a thread (no event-loop stall)."""
@@ -125,6 +143,36 @@ class AuthMiddleware:
         if principal is None:
             principal = await asyncio.to_thread(self._verifier.verify, token)
         return principal
+
+
+async def ensure_alive(credential: _Credential | None, principal: Principal) -> None:
+    """Ask the issuer whether the session behind the token is still alive (RFC 7662 §2.2).
+
+    Deny by default: without introspection the route is refused, not run unchecked.
+    """
+    if credential is None or credential.introspection is None:
+        raise IdentityProviderUnavailable(
+            "This route needs token introspection, which is not configured."
+        )
+    await asyncio.to_thread(credential.introspection.ensure_active, credential.token, principal)
+
+
+async def org_scope(req: falcon.asgi.Request) -> OrgScope:
+    """The caller's live org scope (:mod:`iam.scope`), resolved once per request, off the loop.
+
+    Never from the token's ``org_path``: from the directory's binding of the token's subject.
+    No principal or no resolver: the empty scope.
+    """
+    known: OrgScope | None = getattr(req.context, "org_scope", None)
+    if known is not None:
+        return known
+    principal: Principal | None = getattr(req.context, "principal", None)
+    credential: _Credential | None = getattr(req.context, "credential", None)
+    scope = OrgScope.nothing()
+    if principal is not None and credential is not None and credential.scopes is not None:
+        scope = await asyncio.to_thread(credential.scopes, principal.subject)
+    req.context.org_scope = scope
+    return scope
 
 
 def challenge(exc: Exception) -> str:
@@ -209,6 +257,7 @@ class Requirement:
         scopes: Iterable[str] = (),
         acr: str | None = None,
         introspect: bool = False,
+        whole_tree: bool = False,
     ) -> None:
         for name, value in (("roles", roles), ("any_role", any_role), ("scopes", scopes)):
             if isinstance(value, str):
@@ -219,6 +268,7 @@ class Requirement:
         self.scopes = frozenset(scopes)
         self.acr = acr
         self.introspect = introspect
+        self.whole_tree = whole_tree
 
     def check(
         self, principal: Principal | None, *, acr_levels: Mapping[str, int] | None = None
@@ -243,15 +293,12 @@ class Requirement:
         principal: Principal | None = getattr(req.context, "principal", None)
         credential: _Credential | None = getattr(req.context, "credential", None)
         if principal is not None and self.introspect:
-            if credential is None or credential.introspection is None:
-                raise IdentityProviderUnavailable(
-                    "This route needs token introspection, which is not configured."
-                )
-            await asyncio.to_thread(
-                credential.introspection.ensure_active, credential.token, principal
-            )
+            await ensure_alive(credential, principal)
         levels = credential.acr_levels if credential is not None else None
-        return self.check(principal, acr_levels=levels)
+        checked = self.check(principal, acr_levels=levels)
+        if self.whole_tree and not (await org_scope(req)).whole_tree:
+            raise Forbidden("This covers the whole platform; your org binding does not.")
+        return checked
 
     async def hook(
         self,
@@ -300,11 +347,14 @@ def requires(
     scopes: Iterable[str] = (),
     acr: str | None = None,
     introspect: bool = False,
+    whole_tree: bool = False,
 ) -> Requirement:
     """Declare a route's needs: all of ``roles``, one of ``any_role``, all ``scopes``, ``acr``.
 
     ``client_roles`` are roles of the verifying service's own client; ``introspect=True``
-    rejects tokens revoked at the issuer (RFC 7662), at the cost of a cached round trip.
+    rejects tokens revoked at the issuer (RFC 7662), at the cost of a cached round trip;
+    ``whole_tree=True`` serves platform-wide data only to callers whose live org scope is the
+    whole tree (:attr:`iam.scope.OrgScope.whole_tree`).
     """
     return Requirement(
         roles=roles,
@@ -313,6 +363,7 @@ def requires(
         scopes=scopes,
         acr=acr,
         introspect=introspect,
+        whole_tree=whole_tree,
     )
 
 

@@ -13,7 +13,7 @@ import csv
 import dataclasses
 import io
 import zipfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import IO
 
@@ -24,6 +24,7 @@ from iam.orgs_model import (
     PersonDraft,
     check_name,
     check_placement,
+    check_username_namespace,
     parse_kind,
 )
 from iam.synthetic import NodeRow, PersonRow
@@ -180,9 +181,12 @@ def _node_row(
 
 
 def parse_people(
-    source: Path | Iterable[dict[str, str]], known_code: Callable[[str], bool]
+    source: Path | Iterable[dict[str, str]],
+    known_code: Callable[[str], bool],
+    reserved_prefixes: Collection[str] = (),
 ) -> tuple[list[PersonRow], list[Finding]]:
-    """People rows and findings; ``known_code`` says whether an org code exists."""
+    """People rows and findings; ``known_code`` says whether an org code exists;
+    ``reserved_prefixes`` are the realm's brokers' username prefixes (not for local people)."""
     rows = _table(source)
     if not rows:
         return [], [Finding(1, "username", "the file has no data rows")]
@@ -192,7 +196,9 @@ def parse_people(
     seen: dict[str, int] = {}
     out: list[PersonRow] = []
     for number, row in rows:
-        person = _person_row(number, row, seen, known_code, findings)
+        person = _person_row(
+            number, row, seen, known_code, findings, reserved_prefixes=reserved_prefixes
+        )
         if person is not None:
             out.append(person)
     return out, findings
@@ -204,6 +210,8 @@ def _person_row(
     seen: dict[str, int],
     known_code: Callable[[str], bool],
     findings: list[Finding],
+    *,
+    reserved_prefixes: Collection[str],
 ) -> PersonRow | None:
     username = row["username"].lower()
     if username in seen:
@@ -217,6 +225,7 @@ def _person_row(
     start = len(findings)
     try:
         draft.validate()
+        check_username_namespace(username, reserved_prefixes)
     except InvalidOrgInput as exc:
         column = exc.field.replace("attributes.", ATTR_PREFIX)
         findings.append(Finding(number, column, exc.reason))

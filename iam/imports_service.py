@@ -62,7 +62,8 @@ class ImportService:
                 seen[code] = node is not None and auth.sees(node) and not node.disabled
             return seen[code]
 
-        rows, findings = parse_people(_limited(table), known)
+        reserved = directory.reserved_username_prefixes()
+        rows, findings = parse_people(_limited(table), known, reserved)
         if findings:
             raise ImportInvalid([f.as_json() for f in findings])
         if dry_run:

@@ -21,11 +21,16 @@ from typing import Any
 from urllib.parse import quote
 
 from iam.codes import division_path
+from iam.delegation import ADMIN_ROLES
 from iam.orgs_errors import OrgNotFound
 from iam.orgs_keycloak_admin import KeycloakAdminClient
 from iam.orgs_model import RESERVED_ATTRIBUTES, NodeKind, OrgNode, Person, PersonDraft
+from iam.realm_model import IdentityProvider, Mapper
 
 _PAGE = 500
+#: The realm's marker role of administrators (deploy/keycloak/anbao-realm.yaml): OTP required.
+OTP_MARKER_ROLE = "otp-required"
+CONFIGURE_TOTP = "CONFIGURE_TOTP"
 
 
 def _q(value: str) -> str:
@@ -253,7 +258,46 @@ class KeycloakOrgDirectory:
     def grant_role(self, person: Person, role: str) -> None:
         rep = self.admin.json(f"/roles/{_q(role)}")
         self.admin.request("POST", f"/users/{_q(person.id)}/role-mappings/realm", json=[rep])
+        self._require_otp_if_administrator(person, role)
+
+    def _require_otp_if_administrator(self, person: Person, role: str) -> None:
+        """An administrator sets up OTP at the next sign-in (L3-CES1-04, GB/T 39786 §8.4 a).
+
+        The browser flow already asks holders of the ``otp-required`` marker for OTP; adding
+        Keycloak's ``CONFIGURE_TOTP`` required action as well makes the enrolment visible in the
+        account itself from the grant on, not only after the first login.
+        """
+        uid = _q(person.id)
+        roles = self.admin.json(f"/users/{uid}/role-mappings/realm/composite") or []
+        held = {str(r["name"]) for r in roles}
+        if OTP_MARKER_ROLE not in held and role not in ADMIN_ROLES:
+            return
+        credentials = self.admin.json(f"/users/{uid}/credentials") or []
+        if any(c.get("type") == "otp" for c in credentials):
+            return
+        user = self.admin.json(f"/users/{uid}")
+        if not isinstance(user, dict):
+            raise OrgNotFound("No such person.")
+        actions = list(user.get("requiredActions") or [])
+        if CONFIGURE_TOTP not in actions:
+            user["requiredActions"] = [*actions, CONFIGURE_TOTP]
+            self.admin.request("PUT", f"/users/{uid}", json=user)
 
     def revoke_role(self, person: Person, role: str) -> None:
         rep = self.admin.json(f"/roles/{_q(role)}")
         self.admin.request("DELETE", f"/users/{_q(person.id)}/role-mappings/realm", json=[rep])
+
+    def reserved_username_prefixes(self) -> frozenset[str]:
+        """Read from the realm's identity providers as the realm file set them, so a broker
+        added there is covered without a second list to keep in step."""
+        out = set()
+        for idp in self.admin.json("/identity-provider/instances") or []:
+            alias = str(idp["alias"])
+            reps = self.admin.json(f"/identity-provider/instances/{_q(alias)}/mappers") or []
+            mappers = tuple(
+                Mapper(str(m.get("name", "")), str(m.get("identityProviderMapper", "")),
+                       dict(m.get("config") or {}))
+                for m in reps
+            )  # fmt: skip
+            out.add(IdentityProvider(alias, mappers=mappers).username_prefix)
+        return frozenset(out - {""})

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 
 from iam import codes
 from iam.orgs_errors import InvalidOrgInput
@@ -135,6 +135,18 @@ def check_attributes(attributes: Mapping[str, str]) -> None:
             raise InvalidOrgInput(f"attributes.{key}", "not an allowed attribute name")
         if not isinstance(value, str) or len(value) > MAX_ATTRIBUTE_VALUE:
             raise InvalidOrgInput(f"attributes.{key}", "a string of at most 255 characters")
+
+
+def check_username_namespace(username: str, reserved_prefixes: Collection[str]) -> None:
+    """Usernames a broker gives its users on first login are not for local people.
+
+    An identity provider's username mapper (``court.${CLAIM.preferred_username}``) puts every
+    brokered user under a prefix; a local ``court.x`` would squat the account a court user gets
+    (the first broker login would find it taken and ask to link it instead).
+    """
+    for prefix in reserved_prefixes:
+        if prefix and username.lower().startswith(prefix):
+            raise InvalidOrgInput("username", f"names starting {prefix!r} belong to a partner IdP")
 
 
 def check_name(name: str) -> None:

@@ -17,6 +17,7 @@ from iam.orgs_model import (
     PersonDraft,
     check_name,
     check_placement,
+    check_username_namespace,
     parse_kind,
 )
 from iam.orgs_ports import OrgDirectory
@@ -164,6 +165,7 @@ class OrgService:
         """Creates a person in the given nodes; the first is the primary (``org_path``)."""
         auth = self.authority(actor_id)
         draft.validate()
+        check_username_namespace(draft.username, self.directory.reserved_username_prefixes())
         nodes = self._member_nodes(auth, membership_ids)
         if self.directory.find_person(draft.username) is not None:
             raise OrgConflict("A person with this username exists.")
@@ -226,7 +228,7 @@ class OrgService:
         if not self.directory.role_exists(role):
             raise InvalidOrgInput("role", "the realm does not define this role")
         self.directory.grant_role(person, role)
-        if role == ORG_ADMIN:
+        if role == ORG_ADMIN or bind is not None:  # e.g. an auditor bound to a county
             self.directory.set_admin_node(person, bind)
         return self._reload(person.id)
 

@@ -18,7 +18,10 @@ from iam.orgs_model import NodeKind, OrgNode, Person, PersonDraft
 
 
 class InMemoryOrgDirectory:
-    def __init__(self, roles: frozenset[str] = PLATFORM_ROLES) -> None:
+    def __init__(
+        self, roles: frozenset[str] = PLATFORM_ROLES, broker_prefixes: frozenset[str] = frozenset()
+    ) -> None:
+        self.broker_prefixes = broker_prefixes
         self.nodes: dict[str, OrgNode] = {}
         self.people: dict[str, Person] = {}
         self.roles = roles
@@ -148,3 +151,48 @@ class InMemoryOrgDirectory:
 
     def revoke_role(self, person: Person, role: str) -> None:
         self._change(person, roles=self.people[person.id].roles - {role})
+
+    def reserved_username_prefixes(self) -> frozenset[str]:
+        return self.broker_prefixes
+
+    # -- shortcuts for tests of other packages ------------------------------------------------
+    def node_at(self, path: str) -> OrgNode:
+        """The node at ``path`` (``/gov/health``), created with its ancestors when missing."""
+        node: OrgNode | None = None
+        for code in path.strip("/").split("/"):
+            found = next(
+                (
+                    n
+                    for n in self.nodes.values()
+                    if n.code == code and n.parent_id == (node.id if node else None)
+                ),
+                None,
+            )
+            node = found or self.create_node(node, NodeKind.DEPARTMENT, code, code)
+        if node is None:
+            raise OrgNotFound("No such org node.")
+        return node
+
+    def bind(self, subject: str, path: str, *roles: str) -> Person:
+        """A person with id ``subject`` holding ``roles``, bound to the node at ``path``.
+
+        ``path`` ``/`` makes a platform admin (everything); ``""`` binds to nothing.
+        """
+        bound = self.node_at(path) if path not in {"", "/"} else None
+        held = set(roles) | ({"platform-admin"} if path == "/" else set())
+        person = Person(
+            subject,
+            subject,
+            "测",
+            "试",
+            "",
+            True,
+            {},
+            (bound.id,) if bound else (),
+            frozenset(held),
+            bound.id if bound else None,
+            bound.path if bound else "",
+        )
+        with self._lock:
+            self.people[subject] = person
+        return person

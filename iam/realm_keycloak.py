@@ -17,6 +17,7 @@ from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError, KeycloakGetError
 
 from iam import realm_flows
+from iam.apps_keycloak import MANAGED
 from iam.realm_errors import RealmApplyFailed
 from iam.realm_keycloak_idp import BrokerAndProfileMixin, mapper_reps, mappers_of
 from iam.realm_plan import Change
@@ -68,6 +69,7 @@ class KeycloakRealmAdmin(BrokerAndProfileMixin):
         state["client_scope"] = self._scopes()
         state["flow"] = self._flows(desired.get("flow", {}))
         state["client"] = self._clients()
+        state["app"] = self._apps(state["client"])
         state["realm"] = {self.realm: self._realm()}
         if desired.get("user_profile"):
             state["user_profile"] = {"user-profile": self._profile()}
@@ -141,9 +143,31 @@ class KeycloakRealmAdmin(BrokerAndProfileMixin):
                 "redirectUris": sorted(client.get("redirectUris", [])),
                 "webOrigins": sorted(client.get("webOrigins", [])),
                 "attributes": attributes,
+                "defaultClientScopes": sorted(client.get("defaultClientScopes", [])),
+                "fullScopeAllowed": client.get("fullScopeAllowed", True),
+                "secret": client.get("secret", ""),
+                "_optional": sorted(client.get("optionalClientScopes", [])),
                 "_id": client["id"],
                 "_protected": MANAGED_MARKER not in attributes,
             }
+        return out
+
+    def _apps(self, clients: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Clients no realm file declares: their scopes, and for apps onboarded through Anbao
+        (``anbao.managed``) whether they carry every role of the signed-in user."""
+        out = {}
+        for name, client in clients.items():
+            if not client["_protected"]:
+                continue
+            rep: dict[str, Any] = {
+                "clientScopes": sorted({*client["defaultClientScopes"], *client["_optional"]}),
+                "_optional": client["_optional"],
+                "_id": client["_id"],
+                "_protected": True,
+            }
+            if client["attributes"].get(MANAGED) == "true":
+                rep["fullScopeAllowed"] = client["fullScopeAllowed"]
+            out[name] = rep
         return out
 
     def _realm(self) -> dict[str, Any]:
@@ -286,13 +310,46 @@ class KeycloakRealmAdmin(BrokerAndProfileMixin):
         self.admin.delete_authentication_flow(have["_id"])
 
     def _create_client(self, name: str, want: dict[str, Any], *_: Any) -> None:
-        self.admin.create_client({"clientId": name, "protocol": "openid-connect", **want})
+        rep = {k: v for k, v in want.items() if k != "defaultClientScopes"}
+        client_id = self.admin.create_client(
+            {"clientId": name, "protocol": "openid-connect", **rep}
+        )
+        self._add_default_scopes(client_id, want["defaultClientScopes"], [])
 
     def _update_client(
         self, name: str, want: dict[str, Any], have: dict[str, Any], after: dict[str, Any]
     ) -> None:
         del want
-        self.admin.update_client(have["_id"], {"clientId": name, **after})
+        rep = {k: v for k, v in after.items() if k != "defaultClientScopes"}
+        if rep:
+            self.admin.update_client(have["_id"], {"clientId": name, **rep})
+        if "defaultClientScopes" in after:
+            self._add_default_scopes(
+                have["_id"], after["defaultClientScopes"], have["defaultClientScopes"]
+            )
+
+    def _add_default_scopes(self, client_id: str, target: list[str], current: list[str]) -> None:
+        ids = {s["name"]: s["id"] for s in self.admin.get_client_scopes()}
+        for scope in target:
+            if scope not in current:
+                payload = {"realm": self.realm, "client": client_id, "clientScopeId": ids[scope]}
+                self.admin.add_client_default_client_scope(client_id, ids[scope], payload)
+
+    def _update_app(
+        self, name: str, want: dict[str, Any], have: dict[str, Any], after: dict[str, Any]
+    ) -> None:
+        """Withhold scopes (default or optional) and, for onboarded apps, the user's roles."""
+        del name, want
+        client_id = have["_id"]
+        if "fullScopeAllowed" in after:
+            self.admin.update_client(client_id, {"fullScopeAllowed": after["fullScopeAllowed"]})
+        ids = {s["name"]: s["id"] for s in self.admin.get_client_scopes()}
+        kept = after.get("clientScopes", have["clientScopes"])
+        for scope in set(have["clientScopes"]) - set(kept):
+            if scope in have["_optional"]:
+                self.admin.delete_client_optional_client_scope(client_id, ids[scope])
+            else:
+                self.admin.delete_client_default_client_scope(client_id, ids[scope])
 
     def _delete_client(
         self, name: str, want: dict[str, Any], have: dict[str, Any], after: dict[str, Any]

@@ -15,6 +15,7 @@ from typing import TypeVar
 from iam.realm_errors import RealmFileInvalid
 from iam.realm_model import (
     REQUIREMENTS,
+    AppPolicy,
     BruteForce,
     Client,
     ClientScope,
@@ -87,6 +88,17 @@ def _realm(r: Reader) -> RealmSpec:
         identity_providers=r.each("identity_providers", _idp),
         clients=r.each("clients", _client),
         user_profile=_profile(r.sub("user_profile")),
+        app_policy=_app_policy(r.sub("onboarded_apps")) if r.has("onboarded_apps") else None,
+    )
+
+
+def _app_policy(r: Reader) -> AppPolicy:
+    return _closed(
+        r,
+        AppPolicy(
+            full_scope_allowed=r.flag("full_scope_allowed"),
+            withheld_scopes=r.strings("withheld_scopes"),
+        ),
     )
 
 
@@ -311,6 +323,9 @@ def _client(r: Reader) -> Client:
         redirect_uris=r.strings("redirect_uris"),
         web_origins=r.strings("web_origins"),
         attributes=r.string_map("attributes"),
+        default_scopes=r.strings("default_scopes"),
+        full_scope_allowed=r.flag("full_scope_allowed", True),
+        secret=r.text("secret"),
     )
 
 
@@ -353,6 +368,14 @@ def baseline_findings(spec: RealmSpec, lines: Mapping[str, int]) -> list[Finding
     need(spec.events.enabled, "events.enabled", "login events must stay on")
     need(spec.events.admin_events, "events.admin_events", "admin events must stay on")
     need(spec.events.admin_events_details, "events.admin_events_details", "must stay on")
+    if spec.app_policy is not None:
+        shared = {s.name for s in spec.client_scopes if s.realm_default != "none"}
+        for scope in spec.app_policy.withheld_scopes:
+            need(
+                scope not in shared,
+                "onboarded_apps.withheld_scopes",
+                f"{scope} must not be a realm default scope (every new client would get it)",
+            )
     names = [role.name for role in spec.roles]
     need(len(names) == len(set(names)), "roles", "role names must be unique")
     return out

@@ -152,6 +152,33 @@ class IdentityProvider:
     config: Mapping[str, str] = dataclasses.field(default_factory=dict)
     mappers: tuple[Mapper, ...] = ()
 
+    @property
+    def username_prefix(self) -> str:
+        """The literal start of the usernames this broker gives on first login ("" if none).
+
+        Keycloak's ``oidc-username-idp-mapper`` builds usernames from a template such as
+        ``court.${CLAIM.preferred_username}``; ``${ALIAS}`` stands for the alias. What precedes
+        the first other ``${`` is the broker's namespace, lower-cased as Keycloak stores it.
+        """
+        for mapper in self.mappers:
+            if mapper.type == "oidc-username-idp-mapper":
+                template = mapper.config.get("template", "").replace("${ALIAS}", self.alias)
+                return template.partition("${")[0].lower()
+        return ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AppPolicy:
+    """What every client the file does not declare must hold (onboarded apps above all).
+
+    ``withheld_scopes`` (e.g. ``anbao-api``, whose audience Anbao's API requires) are removed
+    from such clients; onboarded apps (``anbao.managed``) also get ``full_scope_allowed``, so
+    their tokens carry no realm roles of the signed-in person they were not given.
+    """
+
+    full_scope_allowed: bool = False
+    withheld_scopes: tuple[str, ...] = ()
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class Client:
@@ -171,6 +198,11 @@ class Client:
     redirect_uris: tuple[str, ...] = ()
     web_origins: tuple[str, ...] = ()
     attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)
+    #: Client scopes added to the client's defaults (live extras are kept).
+    default_scopes: tuple[str, ...] = ()
+    full_scope_allowed: bool = True
+    #: ``client-secret`` only; given through a ``${variable}``, never written in the file.
+    secret: str = dataclasses.field(default="", repr=False)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -212,3 +244,5 @@ class RealmSpec:
     identity_providers: tuple[IdentityProvider, ...] = ()
     clients: tuple[Client, ...] = ()
     user_profile: UserProfile = UserProfile()
+    #: ``None``: clients the file does not declare are left alone.
+    app_policy: AppPolicy | None = None

@@ -98,6 +98,8 @@ def comparable(key: str, want: Any, have: Any) -> Any:
     """The live value projected onto what the file manages."""
     if key == "composites" and isinstance(have, list):
         return sorted(have)
+    if key == "defaultClientScopes" and isinstance(have, list):  # the file adds, never removes
+        return sorted(s for s in have if s in want)
     if key in _SUBSET_FIELDS and isinstance(want, dict) and isinstance(have, dict):
         return {k: have[k] for k in want if k in have}
     if key == "mappers" and isinstance(want, dict) and isinstance(have, dict):

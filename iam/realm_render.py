@@ -14,7 +14,9 @@ from typing import Any
 from iam.realm_model import ClientScope, Execution, IdentityProvider, Mapper, RealmSpec
 
 State = dict[str, dict[str, dict[str, Any]]]
-KINDS = ("role", "client_scope", "flow", "client", "realm", "user_profile", "identity_provider")
+KINDS = (
+    "role", "client_scope", "flow", "client", "realm", "user_profile", "identity_provider", "app",
+)  # fmt: skip
 #: Marker on clients this tool manages: ``--prune`` never deletes apps onboarded through the API.
 MANAGED_MARKER = "anbao.managed-by"
 MANAGED_VALUE = "realm-file"
@@ -76,13 +78,36 @@ def render(spec: RealmSpec) -> State:
             "redirectUris": sorted(client.redirect_uris),
             "webOrigins": sorted(client.web_origins),
             "attributes": {**client.attributes, MANAGED_MARKER: MANAGED_VALUE},
+            "defaultClientScopes": sorted(client.default_scopes),
+            "fullScopeAllowed": client.full_scope_allowed,
         }
+        if client.secret:
+            state["client"][client.client_id]["secret"] = client.secret
     state["realm"][spec.realm] = realm_settings(spec)
     if spec.user_profile.attributes or spec.user_profile.unmanaged_attribute_policy:
         state["user_profile"]["user-profile"] = _profile(spec)
     for idp in spec.identity_providers:
         state["identity_provider"][idp.alias] = _idp(idp)
     return state
+
+
+def render_apps(spec: RealmSpec, live: State) -> dict[str, dict[str, Any]]:
+    """The desired state of the clients the file does not declare, from their live state.
+
+    Apps are onboarded through the API, so the file cannot list them; it states the policy they
+    must meet (:class:`~iam.realm_model.AppPolicy`) and ``apply`` converges each live one.
+    """
+    policy = spec.app_policy
+    if policy is None:
+        return {}
+    out = {}
+    for name, have in live.get("app", {}).items():
+        kept = [s for s in have["clientScopes"] if s not in policy.withheld_scopes]
+        want: dict[str, Any] = {"clientScopes": kept}
+        if "fullScopeAllowed" in have:  # onboarded through Anbao (the adapter reads it only then)
+            want["fullScopeAllowed"] = policy.full_scope_allowed
+        out[name] = want
+    return out
 
 
 def realm_settings(spec: RealmSpec) -> dict[str, Any]:

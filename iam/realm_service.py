@@ -11,7 +11,7 @@ from typing import Protocol
 
 from iam.realm_model import RealmSpec
 from iam.realm_plan import Change, plan
-from iam.realm_render import KINDS, State, render
+from iam.realm_render import KINDS, State, render, render_apps
 
 
 class RealmAdmin(Protocol):
@@ -57,6 +57,7 @@ def converge(spec: RealmSpec, admin: RealmAdmin, *, dry_run: bool, prune: bool) 
             return ApplyResult(spec.realm, tuple(plan(desired, empty, prune=prune)), False)
         admin.create_realm()
     live = admin.read(desired)
+    desired["app"] = render_apps(spec, live)
     changes = tuple(plan(desired, live, prune=prune))
     if not dry_run:
         for change in changes:

@@ -1,19 +1,23 @@
 """In-memory stand-ins for the iam ports, for unit tests of code that consumes tokens.
 
 :class:`LocalIssuer` signs real RS256 JWTs with a key generated in memory and serves the
-matching JWKS, so the real :class:`iam.tokens.TokenVerifier` runs unchanged. Integration tests
+matching JWKS, so the real :class:`iam.tokens.TokenVerifier` runs unchanged; it also answers
+introspection (``revoked`` tokens are inactive) for the real :class:`iam.introspection.IntrospectionCache`. Integration tests
 use the real Keycloak instead.
 """
 
 from __future__ import annotations
 
 import itertools
+import time
 import uuid
 from collections.abc import Mapping
 from typing import Any
 
 from joserfc import jwt
 from joserfc.jwk import RSAKey
+
+from iam.introspection import IntrospectionCache
 
 _KIDS = itertools.count(1)
 
@@ -28,10 +32,20 @@ class LocalIssuer:
             2048, parameters={"kid": f"test-{next(_KIDS)}", "alg": "RS256", "use": "sig"}
         )
         self.fetches = 0
+        #: Tokens the issuer no longer reports active (a logout, a disabled user).
+        self.revoked: set[str] = set()
 
     def fetch(self) -> Mapping[str, Any]:
         self.fetches += 1
         return {"keys": [self.key.as_dict(private=False)]}
+
+    def introspect(self, token: str) -> Mapping[str, Any]:
+        """RFC 7662 §2.2 answer for a token it issued: an :class:`iam.introspection.Introspector`."""
+        return {"active": token not in self.revoked}
+
+    def introspection(self, ttl_seconds: float = 0.0) -> IntrospectionCache:
+        """What ``Parts(introspection=...)`` takes for high-risk routes in unit tests."""
+        return IntrospectionCache(self, clock=time.time, ttl_seconds=ttl_seconds)
 
     def rotate(self) -> None:
         self.key = RSAKey.generate_key(

@@ -2,6 +2,8 @@
 
 Reports carry evidence about the platform's weaknesses: only ``compliance-officer`` and
 ``auditor`` read them; only ``compliance-officer`` runs the catalogue, waives and signs off.
+The evidence is platform-wide, so both also need an org scope of the whole tree, read live from
+their binding (``requires(whole_tree=True)``): someone bound to a county is refused.
 """
 
 from __future__ import annotations
@@ -79,7 +81,7 @@ def _str(body: dict[str, Any], name: str, *, required: bool = True) -> str:
     return value
 
 
-@requires(any_role=READERS)
+@requires(any_role=READERS, whole_tree=True)
 class RunsCollection:
     openapi: ClassVar[dict[str, Any]] = {
         "get": {"summary": "Compliance runs, newest first (summary counts)", "tags": _TAGS,
@@ -98,7 +100,7 @@ class RunsCollection:
         resp.media = {"runs": [{k: v for k, v in codec.run_dict(r).items() if k != "results"}
                                for r in runs]}  # fmt: skip
 
-    @falcon.before(requires(any_role=OFFICER).hook)
+    @falcon.before(requires(any_role=OFFICER, whole_tree=True).hook)
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         who = req.context.principal.username
         run = await asyncio.to_thread(self.service.run, trigger="api", requested_by=who)
@@ -107,7 +109,7 @@ class RunsCollection:
         resp.media = codec.run_dict(run)
 
 
-@requires(any_role=READERS)
+@requires(any_role=READERS, whole_tree=True)
 class RunItem:
     openapi: ClassVar[dict[str, Any]] = {
         "get": {"summary": "One run with every control's checks and findings", "tags": _TAGS,
@@ -128,7 +130,7 @@ class RunItem:
         resp.media = body
 
 
-@requires(any_role=READERS)
+@requires(any_role=READERS, whole_tree=True)
 class RunReport:
     openapi: ClassVar[dict[str, Any]] = {
         "get": {"summary": "The report as html, pdf (the signed bytes once issued) or json",
@@ -150,7 +152,7 @@ class RunReport:
         resp.downloadable_as = f"compliance-{run.id}.{fmt}"
 
 
-@requires(any_role=READERS)
+@requires(any_role=READERS, whole_tree=True)
 class RunSignature:
     openapi: ClassVar[dict[str, Any]] = {
         "get": {"summary": "Detached SM2 signature and public key of the issued PDF report",
@@ -177,7 +179,7 @@ class RunSignature:
         }  # fmt: skip
 
 
-@requires(any_role=OFFICER)
+@requires(any_role=OFFICER, whole_tree=True, introspect=True)
 class RunSignOff:
     openapi: ClassVar[dict[str, Any]] = {
         "post": {"summary": "Review, comment and sign off; issues the SM2-signed PDF report",
@@ -217,7 +219,7 @@ WAIVER_SCHEMA: dict[str, Any] = {
 }
 
 
-@requires(any_role=READERS)
+@requires(any_role=READERS, whole_tree=True)
 class Waivers:
     openapi: ClassVar[dict[str, Any]] = {
         "get": {"summary": "Waivers (expired ones are listed but no longer count)", "tags": _TAGS,
@@ -237,7 +239,7 @@ class Waivers:
         waivers = await asyncio.to_thread(self.service.waivers)
         resp.media = {"waivers": [codec.waiver_dict(w) for w in waivers]}
 
-    @falcon.before(requires(any_role=OFFICER).hook)
+    @falcon.before(requires(any_role=OFFICER, whole_tree=True, introspect=True).hook)
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         body = await _body(req)
         try:
@@ -253,7 +255,7 @@ class Waivers:
         resp.media = codec.waiver_dict(waiver)
 
 
-@requires(any_role=READERS)
+@requires(any_role=READERS, whole_tree=True)
 class WaiverItem:
     openapi: ClassVar[dict[str, Any]] = {
         "get": {"summary": "One waiver", "tags": _TAGS, "responses": _ID},
@@ -270,7 +272,7 @@ class WaiverItem:
     ) -> None:
         resp.media = codec.waiver_dict(await asyncio.to_thread(self.service.waiver, waiver_id))
 
-    @falcon.before(requires(any_role=OFFICER).hook)
+    @falcon.before(requires(any_role=OFFICER, whole_tree=True, introspect=True).hook)
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, waiver_id: str
     ) -> None:

@@ -10,8 +10,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from crypto import keys
-from crypto.errors import InvalidSignature
+from crypto import keys, sm2_der
+from crypto.errors import InvalidSignature, MalformedInput
 from crypto.pki import Certificate
 from crypto.seal import Seal, decode_seal, sign_bytes
 from crypto.sm2 import PrivateKey
@@ -41,11 +41,12 @@ class Sm2ReportSigner:
 
 
 def verify_report(content: bytes, signature: bytes, public_key_pem: bytes) -> None:
-    """Raise :class:`ReportSignatureInvalid` unless ``signature`` is valid over ``content``."""
+    """Raise :class:`ReportSignatureInvalid` unless ``signature`` (DER, or base64 as the API
+    gives it) is valid over ``content``."""
     public = keys.load_public_key(public_key_pem)
     try:
-        public.verify(signature, content)
-    except (InvalidSignature, ValueError) as exc:
+        public.verify(sm2_der.read_signature(signature), content)
+    except (InvalidSignature, MalformedInput, ValueError) as exc:
         raise ReportSignatureInvalid("the report or its signature was changed") from exc
 
 

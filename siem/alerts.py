@@ -39,6 +39,7 @@ from siem.alerts_model import (
     merge,
     new_alert,
     transition,
+    visible,
 )
 from siem.alerts_ports import AlertStore
 from siem.model import Detection
@@ -174,9 +175,10 @@ class AlertService:
 
     # -- triage --------------------------------------------------------------------------------
 
-    def get(self, alert_id: str) -> Alert:
+    def get(self, alert_id: str, scope: str = "/") -> Alert:
+        """One alert in the reader's org ``scope`` (``/``: any); outside it is not found."""
         alert = self.store.get(alert_id)
-        if alert is None:
+        if alert is None or not visible(scope, alert):
             raise AlertNotFound(f"no alert {alert_id[:64]!r}")
         return alert
 
@@ -187,7 +189,7 @@ class AlertService:
             raise InvalidAlertInput("must be between 0 and 10000", field="offset")
         return self.store.search(criteria)
 
-    def update(self, alert_id: str, actor: str, change: Change) -> Alert:
+    def update(self, alert_id: str, actor: str, change: Change, scope: str = "/") -> Alert:
         """Apply a triage change (validated), retrying on a concurrent write unless pinned."""
         check_user(actor, "actor")
         if change.assignee:
@@ -205,11 +207,11 @@ class AlertService:
                 alert = alert.evolve(tags=tags, updated_at=now)
             return alert
 
-        updated = self._write(alert_id, apply, change.expected_version)
+        updated = self._write(alert_id, apply, change.expected_version, scope)
         self._changed("update", updated, actor)
         return updated
 
-    def add_note(self, alert_id: str, author: str, text: str) -> Alert:
+    def add_note(self, alert_id: str, author: str, text: str, scope: str = "/") -> Alert:
         """Append a note (author and time recorded; notes are never edited or removed)."""
         check_user(author, "author")
         check_note(text)
@@ -219,7 +221,7 @@ class AlertService:
                 raise InvalidAlertInput(f"at most {MAX_NOTES} notes per alert", field="text")
             return alert.evolve(notes=(*alert.notes, Note(author, now, text)), updated_at=now)
 
-        updated = self._write(alert_id, apply, None)
+        updated = self._write(alert_id, apply, None, scope)
         self._changed("note", updated, author)
         return updated
 
@@ -238,9 +240,10 @@ class AlertService:
         alert_id: str,
         apply: Callable[[Alert, dt.datetime], Alert],
         expected_version: str | None,
+        scope: str = "/",
     ) -> Alert:
         for _ in range(_RETRIES):
-            current = self.get(alert_id)
+            current = self.get(alert_id, scope)
             if expected_version is not None and current.version != expected_version:
                 raise AlertVersionConflict("the alert changed since it was read")
             try:

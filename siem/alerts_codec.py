@@ -51,6 +51,7 @@ def to_document(alert: Alert) -> dict[str, Any]:
         "detection_keys": list(alert.detection_keys),
         "tags": list(alert.tags),
         "assignee": alert.assignee,
+        "org_path": alert.org_path,
         "close_reason": alert.close_reason.value if alert.close_reason else None,
         "triaged_at": format_time(alert.triaged_at) if alert.triaged_at else None,
         "notes": [
@@ -93,6 +94,7 @@ def from_document(doc: Mapping[str, Any], version: str) -> Alert:
         detection_keys=tuple(doc.get("detection_keys", ())),
         tags=tuple(doc.get("tags", ())),
         assignee=doc.get("assignee", ""),
+        org_path=str(doc.get("org_path", "")),
         close_reason=CloseReason(reason) if reason else None,
         triaged_at=parse_time(doc["triaged_at"]) if doc.get("triaged_at") else None,
         notes=tuple(

@@ -47,6 +47,7 @@ MAPPING: Final[dict[str, Any]] = {
         "detection_keys": {"type": "keyword", "index": False, "doc_values": False},
         "tags": _KW,
         "assignee": _KW,
+        "org_path": _KW,
         "close_reason": _KW,
         "triaged_at": _DATE,
         "notes": _STORED,
@@ -218,4 +219,10 @@ def _query(criteria: AlertFilter) -> dict[str, Any]:
         filters.append({"term": {field: criteria.entity}})
     if criteria.tag:
         filters.append({"term": {"tags": criteria.tag}})
+    scope = criteria.org_scope.rstrip("/")
+    if not criteria.org_scope:
+        filters.append({"bool": {"must_not": {"match_all": {}}}})  # no scope: nothing
+    elif scope:  # alert paths are canonical (common_org), so a segment prefix is enough
+        below = {"prefix": {"org_path": scope + "/"}}
+        filters.append({"bool": {"should": [{"term": {"org_path": scope}}, below]}})
     return {"bool": {"filter": filters}} if filters else {"match_all": {}}

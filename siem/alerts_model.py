@@ -19,8 +19,9 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
+from audit.sensitive_service import in_scope
 from siem.alerts_errors import InvalidAlertInput, InvalidTransition
-from siem.model import Detection, Engine, Severity
+from siem.model import Detection, Engine, Severity, common_org
 
 #: Event ids kept on one alert; the total is always kept (``event_count``).
 MAX_EVENT_IDS: Final = 100
@@ -107,6 +108,9 @@ class Alert:
     notes: tuple[Note, ...] = ()
     deliveries: tuple[Delivery, ...] = ()
     version: str = ""
+    #: The alert's org scope: the smallest subtree holding every event that raised it (set at
+    #: creation, narrowed never, widened by merges); ``""``: platform-wide readers only.
+    org_path: str = ""
 
     @property
     def entity_text(self) -> str:
@@ -144,6 +148,7 @@ def new_alert(detection: Detection, now: dt.datetime) -> Alert:
         engines=(detection.engine,),
         rule_tags=detection.tags,
         detection_keys=(detection.key,),
+        org_path=detection.org_path,
     )
 
 
@@ -162,6 +167,7 @@ def merge(alert: Alert, detection: Detection, now: dt.datetime) -> Alert:
         engines=engines,
         detection_keys=keys,
         updated_at=now,
+        org_path=common_org((alert.org_path, detection.org_path)),
     )
 
 
@@ -223,6 +229,26 @@ class AlertFilter:
     tag: str = ""
     limit: int = 50
     offset: int = 0
+    #: The reader's live org scope: ``/`` everything, ``""`` nothing, else alerts whose
+    #: ``org_path`` lies in that subtree (see :func:`visible`).
+    org_scope: str = "/"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Caller:
+    """Who acts, as the composition root authenticated them (a verified token, never free text).
+
+    ``name`` is recorded on notes, triage and approvals; ``scope`` is the caller's live org
+    scope from the identity authority (``/``: everything, ``""``: nothing).
+    """
+
+    name: str
+    scope: str = ""
+
+
+def visible(scope: str, alert: Alert) -> bool:
+    """An alert lies in a reader's org scope (``/``: every alert; ``""``: none)."""
+    return in_scope(scope, alert.org_path)  # the audit trail's rule: one rule for both
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -182,4 +182,13 @@ def _where(criteria: AlertFilter) -> tuple[list[str], list[Any]]:
     if criteria.tag:
         where.append("EXISTS (SELECT 1 FROM json_each(doc, '$.tags') WHERE value = ?)")
         params.append(criteria.tag)
+    scope = criteria.org_scope.rstrip("/")
+    if not criteria.org_scope:
+        where.append("0")  # no scope: nothing
+    elif scope:  # alert paths are canonical (common_org): an exact, case-sensitive prefix
+        where.append(
+            "(json_extract(doc, '$.org_path') = ?"
+            " OR substr(json_extract(doc, '$.org_path'), 1, ?) = ?)"
+        )
+        params.extend((scope, len(scope) + 1, scope + "/"))
     return where, params

@@ -6,7 +6,7 @@ import datetime as dt
 import threading
 
 from siem.alerts_errors import AlertVersionConflict
-from siem.alerts_model import Alert, AlertFilter, AlertPage, entity_matches
+from siem.alerts_model import Alert, AlertFilter, AlertPage, entity_matches, visible
 
 
 class MemoryAlertStore:
@@ -75,5 +75,7 @@ def matches(alert: Alert, c: AlertFilter) -> bool:  # noqa: PLR0911 - one test p
     if c.until is not None and alert.last_event_time >= c.until:
         return False
     if c.entity and not entity_matches(alert.entity, c.entity):
+        return False
+    if not visible(c.org_scope, alert):
         return False
     return not (c.tag and c.tag not in alert.tags)

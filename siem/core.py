@@ -34,7 +34,7 @@ from siem.correlate import CorrelationSpec, CorrelationState, Firing, Signal
 from siem.errors import RuleUnsupported
 from siem.loader import RuleSet, rule_id
 from siem.matcher import get_value
-from siem.model import Detection, Engine, Rule
+from siem.model import Detection, Engine, Rule, common_org
 
 Doc = Mapping[str, Any]
 _DEFAULT_ENTITY: Final = ("user.name", "source.ip")
@@ -48,6 +48,12 @@ def event_time(doc: Doc) -> dt.datetime:
 def event_id(doc: Doc) -> str:
     event = doc.get("event")
     return str(event.get("id", "")) if isinstance(event, Mapping) else ""
+
+
+def _org(doc: Doc) -> str:
+    """The event's ``organization.path`` as an org scope (``""``: none, or not canonical)."""
+    path = get_value(doc, "organization.path")
+    return common_org((path,)) if isinstance(path, str) else ""
 
 
 def _text(value: Any) -> str | None:
@@ -195,7 +201,7 @@ class DetectionCore:
             if base.new_terms is not None and not base.new_terms.is_new(doc):
                 continue
             eid = event_id(doc)
-            signal = Signal(rid, when, when, (eid,))
+            signal = Signal(rid, when, when, (eid,), org=_org(doc))
             if base.rule.generate:
                 out.append(self._plain(base, doc, signal))
             self._propagate(rid, signal, doc, out)
@@ -225,17 +231,22 @@ class DetectionCore:
                     signal.count,
                     signal.group,
                     value,
+                    signal.org,
                 )
             fired = corr.state.add(group, fed)
             if fired is not None:
                 out.append(self._correlated(corr.rule, spec, fired))
                 pairs = tuple(zip(spec.group_by, fired.group, strict=True))
-                chained = Signal(cid, fired.first, fired.last, fired.event_ids, fired.count, pairs)
+                chained = Signal(
+                    cid, fired.first, fired.last, fired.event_ids, fired.count, pairs, org=fired.org
+                )
                 self._propagate(cid, chained, None, out)
 
     def _correlated(self, rule: Rule, spec: CorrelationSpec, fired: Firing) -> Detection:
         entity = tuple(zip(spec.group_by, fired.group, strict=True))
-        signal = Signal(rule.id, fired.first, fired.last, fired.event_ids, fired.count)
+        signal = Signal(
+            rule.id, fired.first, fired.last, fired.event_ids, fired.count, org=fired.org
+        )
         return self._detection(rule, entity, signal)
 
     def _detection(
@@ -257,6 +268,7 @@ class DetectionCore:
             tags=rule.tags,
             detected_at=self._clock(),
             responses=rule.responses,
+            org_path=signal.org,
         )
 
 

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Final
 
 from siem.errors import RuleUnsupported
+from siem.model import common_org
 
 #: Contributing event ids kept per detection (the alert links to these; ``count`` is exact).
 MAX_EVENT_IDS: Final = 100
@@ -44,6 +45,8 @@ class Signal:
     group: tuple[tuple[str, str], ...] = ()
     #: For correlation-counted fields (``value_count``): the counted value, if any.
     value: str | None = None
+    #: The smallest org subtree of its events (:func:`siem.model.common_org`).
+    org: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -55,6 +58,7 @@ class Firing:
     last: dt.datetime
     event_ids: tuple[str, ...]
     count: int
+    org: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -86,6 +90,7 @@ def _firing(group: GroupKey, signals: Sequence[Signal]) -> Firing:
         max(s.last for s in signals),
         _ids(signals),
         sum(s.count for s in signals),
+        common_org(s.org for s in signals),
     )
 
 

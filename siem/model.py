@@ -23,6 +23,7 @@ import datetime as dt
 import enum
 import hashlib
 import re
+from collections.abc import Iterable
 from typing import Final
 
 #: Tag namespace of MLPS 2.0 test items, e.g. ``mlps.l3-ces1-12`` (GB/T 28448-2019 numbering).
@@ -157,6 +158,9 @@ class Detection:
     tags: tuple[str, ...] = ()
     detected_at: dt.datetime | None = None
     responses: tuple[ResponseAction, ...] = ()
+    #: The smallest org subtree holding every contributing event (``organization.path``);
+    #: ``""`` when an event had none or a non-canonical one: then the platform's alone.
+    org_path: str = ""
 
     @property
     def key(self) -> str:
@@ -183,6 +187,7 @@ class Detection:
             "count": self.count,
             "engine": self.engine.value,
             "tags": list(self.tags),
+            "org_path": self.org_path,
             "detected_at": self.detected_at.isoformat() if self.detected_at else None,
             "responses": [
                 {"action": r.kind.value, "target": r.target, "approval": r.approval}
@@ -225,3 +230,30 @@ __all__ = [
     "Severity",
     "SourceLocation",
 ]
+
+
+_ODD_SEGMENTS: Final = frozenset({"", ".", ".."})
+
+
+def common_org(paths: Iterable[str]) -> str:
+    """The deepest org path every one of ``paths`` lies in (segment-wise), else ``""``.
+
+    An alert's org scope (issue 16 §2.1): an analyst bound to a subtree sees an alert only when
+    all of its events lie there. An empty or non-canonical path (``..``, ``.``, empty
+    segments), or none at all, gives ``""``: platform-wide readers only.
+    """
+    common: list[str] | None = None
+    for path in paths:
+        segments = path[1:].split("/") if path.startswith("/") else [""]
+        if _ODD_SEGMENTS & set(segments):
+            return ""
+        if common is None:
+            common = segments
+            continue
+        keep = 0
+        for mine, theirs in zip(common, segments, strict=False):
+            if mine != theirs:
+                break
+            keep += 1
+        common = common[:keep]
+    return "/" + "/".join(common) if common else ""

@@ -3,15 +3,18 @@
 Roles: ``security-analyst`` triages (list, read, update, notes, request actions);
 ``security-analyst`` or ``platform-admin`` decide pending actions, never their own request.
 Authorization is decided by the ``guard`` the composition root passes in (it checks the token's
-roles and returns the caller's user name), so this package imports nothing from ``iam``.
+roles and returns the caller: the token's user name and its live org scope), so this package
+imports nothing from ``iam``. Alerts outside the caller's org scope are not found, and so are
+actions on them.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Final, Protocol
 
 import falcon
@@ -19,7 +22,7 @@ import falcon.asgi
 
 from siem.alerts import AlertService, Change
 from siem.alerts_codec import parse_time, to_document
-from siem.alerts_errors import InvalidAlertInput
+from siem.alerts_errors import ActionNotFound, AlertNotFound, InvalidAlertInput
 from siem.alerts_links import audit_links
 from siem.alerts_model import (
     _TAG_RE,
@@ -28,6 +31,7 @@ from siem.alerts_model import (
     Alert,
     AlertFilter,
     AlertStatus,
+    Caller,
     CloseReason,
 )
 from siem.model import ResponseKind, Severity
@@ -39,8 +43,9 @@ PLATFORM_ADMIN: Final = "platform-admin"
 TRIAGE: Final = frozenset({SECURITY_ANALYST})
 DECIDE: Final = frozenset({SECURITY_ANALYST, PLATFORM_ADMIN})
 
-#: (request, roles of which the caller needs one) -> the caller's user name; raises 401/403.
-Guard = Callable[[falcon.asgi.Request, frozenset[str]], str]
+#: ``await guard(request, roles of which the caller needs one)``: the caller (user name from
+#: the verified token, live org scope); raises 401/403.
+Guard = Callable[[falcon.asgi.Request, frozenset[str]], Awaitable[Caller]]
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _TAGS = ["siem"]
@@ -239,8 +244,8 @@ class AlertsCollection(_Base):
     }
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        self._guard(req, TRIAGE)
-        criteria = alert_filter(req.get_param)
+        caller = await self._guard(req, TRIAGE)
+        criteria = dataclasses.replace(alert_filter(req.get_param), org_scope=caller.scope)
         page = await asyncio.to_thread(self._alerts.list, criteria)
         resp.media = {
             "total": page.total,
@@ -263,16 +268,18 @@ class AlertItem(_Base):
     async def on_get(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, alert_id: str
     ) -> None:
-        self._guard(req, TRIAGE)
-        alert = await asyncio.to_thread(self._alerts.get, alert_id)
+        caller = await self._guard(req, TRIAGE)
+        alert = await asyncio.to_thread(self._alerts.get, alert_id, caller.scope)
         resp.media = await asyncio.to_thread(self._detail, alert, resp)
 
     async def on_patch(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, alert_id: str
     ) -> None:
-        actor = self._guard(req, TRIAGE)
+        caller = await self._guard(req, TRIAGE)
         change = parse_change(await _body(req), req.get_header("If-Match"))
-        alert = await asyncio.to_thread(self._alerts.update, alert_id, actor, change)
+        alert = await asyncio.to_thread(
+            self._alerts.update, alert_id, caller.name, change, caller.scope
+        )
         resp.media = await asyncio.to_thread(self._detail, alert, resp)
 
 
@@ -289,17 +296,33 @@ class AlertNotes(_Base):
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, alert_id: str
     ) -> None:
-        actor = self._guard(req, TRIAGE)
+        caller = await self._guard(req, TRIAGE)
         text = _str(await _body(req), "text", required=True) or ""
-        alert = await asyncio.to_thread(self._alerts.add_note, alert_id, actor, text)
+        alert = await asyncio.to_thread(
+            self._alerts.add_note, alert_id, caller.name, text, caller.scope
+        )
         resp.status = falcon.HTTP_201
         resp.media = await asyncio.to_thread(self._detail, alert, resp)
 
 
 class _ActionBase:
-    def __init__(self, responses: ResponseService, guard: Guard) -> None:
+    def __init__(self, responses: ResponseService, alerts: AlertService, guard: Guard) -> None:
         self._responses = responses
+        self._alerts = alerts
         self._guard = guard
+
+    def _in_scope(self, alert_id: str, scope: str) -> bool:
+        try:
+            self._alerts.get(alert_id, scope)
+        except AlertNotFound:
+            return False
+        return True
+
+    async def _scoped(self, action_id: str, caller: Caller) -> None:
+        """An action on an alert outside the caller's scope is not found (nor its existence)."""
+        record = await asyncio.to_thread(self._responses.get, action_id)
+        if not await asyncio.to_thread(self._in_scope, record.alert_id, caller.scope):
+            raise ActionNotFound(f"no action {action_id[:64]!r}")
 
 
 class ActionsCollection(_ActionBase):
@@ -314,30 +337,37 @@ class ActionsCollection(_ActionBase):
     }
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        self._guard(req, DECIDE)
+        caller = await self._guard(req, DECIDE)
         criteria = ActionFilter(
             states=_enum_list("state", req.get_param("state"), ActionState),
             alert_id=req.get_param("alert_id") or "",
             limit=min(_int("limit", req.get_param("limit"), 100), 500),
         )
         found = await asyncio.to_thread(self._responses.list, criteria)
-        resp.media = {"actions": [a.as_dict() for a in found]}
+        alerts = {a.alert_id for a in found}
+        seen = {i for i in alerts if await asyncio.to_thread(self._in_scope, i, caller.scope)}
+        resp.media = {"actions": [a.as_dict() for a in found if a.alert_id in seen]}
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        actor = self._guard(req, TRIAGE)
+        caller = await self._guard(req, TRIAGE)
         body = await _body(req)
         alert_id = _str(body, "alert_id", required=True) or ""
+        await asyncio.to_thread(self._alerts.get, alert_id, caller.scope)
         kind = _enum_list("kind", _str(body, "kind", required=True), ResponseKind)
         if len(kind) != 1:
             raise InvalidAlertInput("exactly one kind", field="kind")
         field = _str(body, "target_field") or ""
-        record = await asyncio.to_thread(self._responses.request, alert_id, kind[0], actor, field)
+        record = await asyncio.to_thread(
+            self._responses.request, alert_id, kind[0], caller.name, field
+        )
         resp.status = falcon.HTTP_201
         resp.location = f"/siem/actions/{record.id}"
         resp.media = record.as_dict()
 
 
 class ActionApprove(_ActionBase):
+    #: Executing a response is high-risk: the middleware asks Keycloak the session is alive.
+    introspect_methods = frozenset({"POST"})
     openapi: ClassVar[dict[str, Any]] = {
         "post": _op("Approve a pending action (not your own request) and execute it", "404", "409")
     }
@@ -345,12 +375,14 @@ class ActionApprove(_ActionBase):
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, action_id: str
     ) -> None:
-        actor = self._guard(req, DECIDE)
-        record = await asyncio.to_thread(self._responses.approve, action_id, actor)
+        caller = await self._guard(req, DECIDE)
+        await self._scoped(action_id, caller)
+        record = await asyncio.to_thread(self._responses.approve, action_id, caller.name)
         resp.media = record.as_dict()
 
 
 class ActionReject(_ActionBase):
+    introspect_methods = frozenset({"POST"})
     openapi: ClassVar[dict[str, Any]] = {
         "post": _op(
             "Reject a pending action with a reason", "400", "404", "409", body=REJECT_SCHEMA
@@ -360,9 +392,10 @@ class ActionReject(_ActionBase):
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, action_id: str
     ) -> None:
-        actor = self._guard(req, DECIDE)
+        caller = await self._guard(req, DECIDE)
+        await self._scoped(action_id, caller)
         reason = _str(await _body(req), "reason", required=True) or ""
-        record = await asyncio.to_thread(self._responses.reject, action_id, actor, reason)
+        record = await asyncio.to_thread(self._responses.reject, action_id, caller.name, reason)
         resp.media = record.as_dict()
 
 
@@ -379,6 +412,7 @@ def add_routes(
     api.add_route("/siem/alerts/{alert_id}", AlertItem(alerts, responses, guard, base_url))
     api.add_route("/siem/alerts/{alert_id}/notes", AlertNotes(alerts, responses, guard, base_url))
     if responses is not None:
-        api.add_route("/siem/actions", ActionsCollection(responses, guard))
-        api.add_route("/siem/actions/{action_id}/approve", ActionApprove(responses, guard))
-        api.add_route("/siem/actions/{action_id}/reject", ActionReject(responses, guard))
+        api.add_route("/siem/actions", ActionsCollection(responses, alerts, guard))
+        approve = ActionApprove(responses, alerts, guard)
+        api.add_route("/siem/actions/{action_id}/approve", approve)
+        api.add_route("/siem/actions/{action_id}/reject", ActionReject(responses, alerts, guard))

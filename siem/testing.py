@@ -9,7 +9,9 @@
 
 Events are :class:`audit.model.AuditEvent` values, so a test can record them through the real
 audit pipeline (``Recorder.record_event``) or turn them into documents for the engines directly.
-Everything is deterministic for a given ``seed`` and ``start``.
+Everything is deterministic for a given ``seed`` and ``start``. There is no default ``start``:
+a scripted day is placed relative to the clock under test (:func:`working_day`), since stores
+keep events for a while only and engines look back a bounded window from their clock.
 """
 
 # ruff: noqa: PLR0911, PLR0917, PLR2004 - test-data builders: positional helpers, literal mixes
@@ -25,8 +27,22 @@ from typing import Any
 from audit.model import AuditEvent, HttpInfo, Outcome, ResourceRef, UserInfo
 from siem.model import Detection
 
-#: A Wednesday, 09:00 in UTC+8: the baseline covers office hours (admin rule is hour-aware).
-DEFAULT_START = dt.datetime(2026, 11, 25, 1, 0, tzinfo=dt.UTC)
+#: 09:00 in UTC+8, when a scripted day starts: the baseline covers office hours (Mon-Fri,
+#: 09:00-17:00 UTC+8), and the rule on admin actions outside working hours is hour-aware.
+OFFICE_OPENS_UTC = dt.time(1, 0)
+#: How long a scripted day runs from its start (the last scenario is at 20:30 UTC+8).
+DAY_LENGTH = dt.timedelta(hours=13)
+_SATURDAY = 5
+
+
+def working_day(now: dt.datetime) -> dt.datetime:
+    """The start of the latest weekday (09:00 UTC+8) whose scripted day has ended an hour
+    before ``now``: a timeline relative to the clock under test, in the past and at most four
+    days old (a Monday morning reaches back to Friday)."""
+    day = dt.datetime.combine(now.astimezone(dt.UTC).date(), OFFICE_OPENS_UTC, dt.UTC)
+    while day + DAY_LENGTH + dt.timedelta(hours=1) > now or day.weekday() >= _SATURDAY:
+        day -= dt.timedelta(days=1)
+    return day
 
 
 class ListSink:
@@ -122,7 +138,7 @@ def _gap(start: dt.datetime, seconds: float) -> Iterator[dt.datetime]:
         n += 1
 
 
-def attack_scenarios(start: dt.datetime = DEFAULT_START) -> list[Scenario]:
+def attack_scenarios(start: dt.datetime) -> list[Scenario]:
     """One scenario per built-in threat; scenario ``i`` starts ``20 min * i`` after ``start``."""
     ids = _Ids("atk")
     out: list[Scenario] = []
@@ -216,9 +232,7 @@ def attack_scenarios(start: dt.datetime = DEFAULT_START) -> list[Scenario]:
     return out
 
 
-def benign_baseline(
-    n: int = 10_000, *, seed: int = 7, start: dt.datetime = DEFAULT_START
-) -> list[AuditEvent]:
+def benign_baseline(start: dt.datetime, n: int = 10_000, *, seed: int = 7) -> list[AuditEvent]:
     """``n`` ordinary events spread over 8 office hours; none should raise a detection."""
     rng = random.Random(seed)  # noqa: S311 - test data, not secrets
     ids = _Ids(f"bl{seed}")
@@ -282,11 +296,9 @@ def documents(events: Sequence[AuditEvent]) -> list[dict[str, Any]]:
     return [e.with_sequence(n).to_document() for n, e in enumerate(events)]
 
 
-def timeline(
-    start: dt.datetime = DEFAULT_START, n: int = 10_000
-) -> tuple[list[Scenario], list[AuditEvent]]:
+def timeline(start: dt.datetime, n: int = 10_000) -> tuple[list[Scenario], list[AuditEvent]]:
     """Scenarios and baseline merged into one ``(@timestamp, id)``-ordered event list."""
     scenarios = attack_scenarios(start)
-    merged = [e for s in scenarios for e in s.events] + benign_baseline(n, start=start)
+    merged = [e for s in scenarios for e in s.events] + benign_baseline(start, n)
     merged.sort(key=lambda e: (e.timestamp, e.id))
     return scenarios, merged

@@ -1,7 +1,7 @@
 """Suite-wide rules: unit tests get no network (sockets to anything but AF_UNIX are refused);
-every test runs in a working directory of its own; property tests have no time limit per example
-(a 2-CPU CI machine that also runs Elasticsearch and Keycloak pauses now and then, and a pause is
-not a failure of the code under test)."""
+every test runs in a data directory and a working directory of its own; property tests have no
+time limit per example (a 2-CPU CI machine that also runs Elasticsearch and Keycloak pauses now
+and then, and a pause is not a failure of the code under test)."""
 
 from __future__ import annotations
 
@@ -40,21 +40,37 @@ def _block_network(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPat
     monkeypatch.setattr(socket.socket, "connect", guarded)
 
 
+#: What decides the data directory when a test's settings name none (anbao.settings).
+_DATA_DIR_VARIABLES = ("ANBAO_DATA_DIR", "STATE_DIRECTORY", "XDG_STATE_HOME")
+
+
 @pytest.fixture(autouse=True, scope="session")
 def _suite_working_directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Settings default to paths under ``.anbao/`` of the working directory (spool, request
-    journal, integrity log, keys): what a test or a module-wide app does not name must not land
-    in the checkout's ``.anbao/``, which is ``make run``'s — its records would be shipped into
-    the platform's own audit trail at the next start."""
-    previous = Path.cwd()
-    os.chdir(tmp_path_factory.mktemp("suite-cwd"))
+    """State defaults to the user's data directory (``~/.local/state/anbao``, ``make run``'s:
+    records left there would be shipped into the platform's own audit trail at its next
+    start); what a test or a module-wide app does not name lands in a directory of the run's
+    instead. The working directory is the run's too, for relative paths a test names."""
+    previous, saved = Path.cwd(), {k: os.environ.get(k) for k in _DATA_DIR_VARIABLES}
+    root = tmp_path_factory.mktemp("suite-cwd")
+    os.chdir(root)
+    for key in _DATA_DIR_VARIABLES:
+        os.environ.pop(key, None)
+    os.environ["XDG_STATE_HOME"] = str(root / "state")
     yield
     os.chdir(previous)
+    for key, value in saved.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
 
 
 @pytest.fixture(autouse=True)
 def _own_working_directory(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """And each test a directory of its own, so tests do not share those defaults either."""
-    monkeypatch.chdir(tmp_path_factory.mktemp("cwd"))
+    """And each test a data directory and a working directory of its own, so tests do not
+    share state either (subprocesses inherit both)."""
+    own = tmp_path_factory.mktemp("cwd")
+    monkeypatch.chdir(own)
+    monkeypatch.setenv("XDG_STATE_HOME", str(own / "state"))

@@ -17,6 +17,7 @@ import click
 
 from anbao.app import build_audit_integrity, build_audit_store
 from anbao.cli.serve import load_settings
+from anbao.cli.stores import require, require_audit
 from anbao.settings import Environment, Settings
 from audit.elasticsearch import ElasticsearchAuditStore
 from audit.errors import AuditError
@@ -98,6 +99,7 @@ def verify(
     start, time_from = _bound(from_, "--from")
     stop, time_to = _bound(to, "--to")
     settings = load_settings()
+    require_audit(settings)
     try:
         store = _verifiable(settings, build_audit_store(settings))
         integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
@@ -123,6 +125,7 @@ def verify(
 def heads(stream: str | None) -> None:
     """Print every signed tree head as NDJSON (for off-site anchoring)."""
     settings = load_settings()
+    require("audit_integrity.log_path", settings.audit_integrity.log_path)
     integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
     for line in integrity.export_heads(stream):
         click.echo(line, nl=False)
@@ -132,6 +135,7 @@ def heads(stream: str | None) -> None:
 def sign_heads() -> None:
     """Sign a tree head now for every stream with unsigned events."""
     settings = load_settings()
+    require("audit_integrity.log_path", settings.audit_integrity.log_path)
     integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
     for stream in integrity.log.streams():
         last = integrity.latest_head(stream)

@@ -15,6 +15,8 @@ from typing import Any
 
 import click
 
+from anbao.cli.identity import authenticate, token_option
+from anbao.cli.stores import require, require_audit
 from anbao.settings import Settings, SettingsError
 from policies import codec
 from policies.errors import PolicyError, ReportSignatureInvalid
@@ -22,13 +24,22 @@ from policies.model import Run
 from policies.service import ComplianceService
 
 EXIT_FAILED = 1
+#: Who runs, waives and signs off (the API's ``OFFICER``; the CLI checks the same token).
+OFFICER = ("compliance-officer",)
 
 
-def _settings() -> Settings:
+def _settings(*, first_run: bool = False) -> Settings:
+    """The settings; the runs' database must exist, except for a run, which may be the first
+    (a run needs the platform's audit trail instead: it is the evidence assessed)."""
     try:
-        return Settings.load(os.environ)
+        settings = Settings.load(os.environ)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+    if first_run:
+        require_audit(settings)
+    else:
+        require("compliance.database_url", settings.compliance.database_url)
+    return settings
 
 
 def _service(settings: Settings) -> ComplianceService:
@@ -82,12 +93,21 @@ def _print_run(service: ComplianceService, run: Run) -> None:
                 click.echo(f"      {check.check}: {check.status.value} {check.reason}")
 
 
+def _officer(settings: Settings, token: str | None) -> str:
+    """The compliance officer behind ``token`` (verified as the API does; see ``identity``)."""
+    return authenticate(settings, token, OFFICER, whole_tree=True).name
+
+
 @compliance.command("run")
 @click.option("--json", "as_json", is_flag=True, help="Print the run as JSON.")
-def run_cmd(as_json: bool) -> None:
+@click.option("--token", envvar="ANBAO_TOKEN", default=None,
+              help="Your access token: the run is recorded as requested by you (else by nobody).")  # fmt: skip
+def run_cmd(as_json: bool, token: str | None) -> None:
     """Run every control now; exit 1 if a control fails without an active waiver."""
-    service = _service(_settings())
-    run = service.run(trigger="manual", requested_by=os.environ.get("USER", "cli"))
+    settings = _settings(first_run=True)
+    requested_by = _officer(settings, token) if token else ""
+    service = _service(settings)
+    run = service.run(trigger="manual", requested_by=requested_by)
     if as_json:
         click.echo(json.dumps(codec.run_dict(run), ensure_ascii=False, indent=2))
     else:
@@ -114,7 +134,7 @@ def report_cmd(run_id: str, fmt: str, out: Path) -> None:
 
 @compliance.command("signoff")
 @click.argument("run_id", default="latest")
-@click.option("--officer", required=True, help="Name of the signing compliance officer.")
+@token_option
 @click.option("--comment", default="", help="Review comment printed in the report.")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True)
 @click.option("--sig", type=click.Path(dir_okay=False, path_type=Path), required=True)
@@ -128,7 +148,7 @@ def report_cmd(run_id: str, fmt: str, out: Path) -> None:
 def signoff_cmd(
     *,
     run_id: str,
-    officer: str,
+    token: str | None,
     comment: str,
     out: Path,
     sig: Path,
@@ -140,6 +160,7 @@ def signoff_cmd(
     from policies.resources import Reports  # noqa: PLC0415
 
     settings = _settings()
+    officer = _officer(settings, token)  # the signer is the token's user, never a typed name
     service = _service(settings)
     reports = Reports(service, pdf_renderer(settings))
     run = service.sign_off(_run(service, run_id).id, officer=officer, comment=comment,
@@ -162,13 +183,17 @@ def signoff_cmd(
 @click.option("--expires", default="", help="Expiry, ISO 8601 with zone (2027-05-31T00:00Z).")
 @click.option("--list", "list_", is_flag=True, help="List waivers.")
 @click.option("--delete", "delete_id", default="", help="Withdraw the waiver with this id.")
+@token_option
 def waive_cmd(
     *,
     control_id: str | None, justification: str, approver: str, expires: str, list_: bool,
-    delete_id: str,
+    delete_id: str, token: str | None,
 ) -> None:  # fmt: skip
     """Waive a failing control until a date (expired waivers stop counting)."""
-    service = _service(_settings())
+    settings = _settings()
+    changing = bool(delete_id) or (bool(control_id) and not list_)
+    created_by = _officer(settings, token) if changing else ""
+    service = _service(settings)
     if delete_id:
         service.delete_waiver(delete_id)
         return
@@ -184,7 +209,7 @@ def waive_cmd(
     except ValueError:
         raise click.BadParameter("expected ISO 8601 with a zone", param_hint="--expires") from None
     waiver = service.add_waiver(control_id, justification=justification, approver=approver,
-                                expires_at=expires_at, created_by=os.environ.get("USER", "cli"))  # fmt: skip
+                                expires_at=expires_at, created_by=created_by)  # fmt: skip
     click.echo(waiver.id)
 
 

@@ -22,6 +22,7 @@ from crypto.errors import CryptoError, InvalidSignature
 from crypto.sm2 import PrivateKey
 
 F = TypeVar("F", bound=Callable[..., Any])
+T = TypeVar("T")
 EXIT_INVALID: Final = 1
 EXIT_BAD_INPUT: Final = 2
 _CHUNK: Final = 1 << 20
@@ -69,6 +70,15 @@ def read_input(path: str) -> bytes:
     if path == "-":
         return sys.stdin.buffer.read()
     return Path(path).read_bytes()
+
+
+def load_named(option: str, path: str | Path, load: Callable[[bytes], T]) -> T:
+    """``load`` a file (or stdin for ``-``); what ``load`` refuses (a CRL given as a
+    certificate, text that is no signature…) is bad input, exit 2, naming the option and file."""
+    try:
+        return load(read_input(str(path)))
+    except CryptoError as exc:
+        raise fail(f"{option} {path}: {exc.detail}") from None
 
 
 def write_output(path: str, data: bytes, *, secret: bool = False, exclusive: bool = False) -> None:
@@ -171,14 +181,15 @@ def sm2_sign(key: str, uid: str, file: str, out: str, password_file: str | None)
 @sm2_group.command("verify")
 @click.option("-p", "--pub", "pub", required=True, help="Public key file.")
 @_ID_OPTION
-@click.option("-s", "--sig", "sig", required=True, help="Signature file (DER).")
+@click.option(
+    "-s", "--sig", "sig", required=True, help="Signature file: DER, or base64 (as APIs give it)."
+)
 @click.argument("file")
 @handles_bad_input
 def sm2_verify(pub: str, uid: str, sig: str, file: str) -> None:
-    """Verify a DER signature over FILE: exit 0 valid, 1 invalid, 2 bad input."""
-    public = keys.load_public_key(read_input(pub))
-    signature = read_input(sig)
-    sm2_der.decode_signature(signature)  # truncated or non-DER input is bad input, exit 2
+    """Verify a signature (DER or base64) over FILE: exit 0 valid, 1 invalid, 2 bad input."""
+    public = load_named("-p", pub, keys.load_public_key)
+    signature = load_named("-s", sig, sm2_der.read_signature)  # DER or base64, else exit 2
     try:
         public.verify(signature, read_input(file), uid=_uid(uid))
     except InvalidSignature:

@@ -51,6 +51,8 @@ def _settings() -> Settings:
 
 def _overrides(pairs: tuple[str, ...], settings: Settings) -> dict[str, str]:
     out = {"keycloak_url": settings.keycloak.url.rstrip("/")}
+    if settings.keycloak.client_secret:  # the introspection client's secret (anbao-realm.yaml)
+        out["anbao_api_client_secret"] = settings.keycloak.client_secret.reveal()
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:
@@ -125,13 +127,12 @@ def events() -> None:
 @click.option(
     "--cursor",
     type=click.Path(dir_okay=False, path_type=Path),
-    default=Path(".anbao/keycloak-events.sqlite3"),
-    show_default=True,
-    help="SQLite file keeping the cursor.",
+    default=None,
+    help="SQLite file keeping the cursor [default: keycloak-events.sqlite3 in data_dir].",
 )
 @click.option("--once", is_flag=True, help="Pull what is there and exit.")
 @click.option("--interval", type=click.FloatRange(1, 3600), default=30.0, show_default=True)
-def pull_cmd(realm_name: str, cursor: Path, once: bool, interval: float) -> None:
+def pull_cmd(realm_name: str, cursor: Path | None, once: bool, interval: float) -> None:
     """Print new events as ECS JSON lines on stdout (the audit pipeline plugs in later)."""
     from iam.events_keycloak import KeycloakEventSource  # noqa: PLC0415
     from iam.events_service import EventPuller  # noqa: PLC0415
@@ -139,6 +140,7 @@ def pull_cmd(realm_name: str, cursor: Path, once: bool, interval: float) -> None
 
     settings = _settings()
     realm = realm_name or settings.keycloak.realm
+    cursor = cursor or Path(settings.data_dir) / "keycloak-events.sqlite3"
     cursor.parent.mkdir(parents=True, exist_ok=True)
     puller = EventPuller(
         source=KeycloakEventSource(keycloak_admin(settings), realm),

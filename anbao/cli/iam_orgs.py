@@ -248,7 +248,7 @@ def import_people_cmd(  # noqa: PLR0917 - click passes options positionally
             known[code] = node is not None
         return known[code]
 
-    rows, findings = imports.parse_people(file, exists)
+    rows, findings = imports.parse_people(file, exists, directory.reserved_username_prefixes())
     _finish_validation(findings, len(rows), dry_run)
     with click.progressbar(length=len(rows), label="people", file=sys.stderr) as bar:
         importer = Importer(directory, run_state, workers=workers, progress=bar.update)

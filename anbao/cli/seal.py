@@ -12,17 +12,27 @@ in the key store.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
-from anbao.cli.crypto import fail, handles_bad_input, read_input, read_password, write_output
+from anbao.cli.crypto import (
+    fail,
+    handles_bad_input,
+    load_named,
+    read_input,
+    read_password,
+    write_output,
+)
 from crypto.keys import load_private_key
 from crypto.pki import Certificate
 from crypto.seal import (
     CertListType,
     MakerCoverage,
+    MalformedSeal,
     Options,
     StampPosition,
     Trust,
@@ -33,16 +43,37 @@ from crypto.seal import (
     sign_ofd,
     verify_any,
 )
-from crypto.seal.trust import load_certificates, load_crls
+from crypto.seal.trust import load_certificates, load_crls, misplaced
+from crypto.sm2 import PrivateKey
 from crypto.tsa_verify import timestamp_verifier
 
 EXIT_INVALID = 1
 EXIT_INDETERMINATE = 3
+_T = TypeVar("_T")
 
 
 @click.group()
 def seal() -> None:
     """Electronic seals (GB/T 38540): verify; make and sign for development."""
+
+
+def _all(
+    option: str, paths: tuple[Path, ...], load: Callable[[bytes], tuple[_T, ...]]
+) -> tuple[_T, ...]:
+    return tuple(item for path in paths for item in load_named(option, path, load))
+
+
+def _key(option: str, path: Path, password_file: Path | None) -> PrivateKey:
+    password = read_password(str(password_file) if password_file else None)
+    return load_named(option, path, lambda data: load_private_key(data, password))
+
+
+def _sealed(data: bytes) -> bytes:
+    """The file to verify: an OFD, seal or seal signature, never a certificate, CRL or PEM."""
+    kind = misplaced(data)
+    if kind is not None:
+        raise MalformedSeal(f"{kind}, not an OFD, seal or seal signature")
+    return data
 
 
 def _time(value: str | None, option: str) -> datetime:
@@ -87,12 +118,12 @@ def verify(  # noqa: PLR0917 - click passes options positionally
 ) -> None:
     """Verify FILE (OFD, .esl seal, or SES_Signature) and print the report."""
     trust = Trust(
-        roots=tuple(c for p in roots for c in load_certificates(p.read_bytes())),
-        intermediates=tuple(c for p in untrusted for c in load_certificates(p.read_bytes())),
-        crls=tuple(c for p in crl for c in load_crls(p.read_bytes())),
+        roots=_all("--trust", roots, load_certificates),
+        intermediates=_all("--untrusted", untrusted, load_certificates),
+        crls=_all("--crl", crl, load_crls),
     )
     report = verify_any(
-        read_input(file),
+        load_named("FILE", file, _sealed),
         Options(
             trust=trust,
             at=_time(at, "--at"),
@@ -130,7 +161,7 @@ def verify(  # noqa: PLR0917 - click passes options positionally
 @click.option(
     "--coverage",
     type=click.Choice([c.value for c in MakerCoverage]),
-    default=MakerCoverage.SEAL_INFO_CERT_ALG.value,
+    default=MakerCoverage.SEAL_INFO.value,
     show_default=True,
 )
 @click.option("-o", "--out", required=True, help="Output .esl file.")
@@ -153,11 +184,9 @@ def make(  # noqa: PLR0917 - click passes options positionally
     """Make a v4 seal (SESeal) signed by the seal maker."""
     now = datetime.now(UTC).replace(microsecond=0)
     made = make_seal(
-        maker_key=load_private_key(
-            maker_key.read_bytes(), read_password(str(key_pass_file) if key_pass_file else None)
-        ),
-        maker_cert=Certificate.load(maker_cert.read_bytes()),
-        holder_certs=[c for p in holder_cert for c in load_certificates(p.read_bytes())],
+        maker_key=_key("--maker-key", maker_key, key_pass_file),
+        maker_cert=load_named("--maker-cert", maker_cert, Certificate.load),
+        holder_certs=list(_all("--holder-cert", holder_cert, load_certificates)),
         name=name,
         es_id=es_id,
         picture=make_picture(picture.read_bytes(), width_mm, height_mm),
@@ -194,11 +223,9 @@ def sign(  # noqa: PLR0917 - click passes options positionally
 ) -> None:
     """Seal FILE: an OFD gets a Seal signature; any other file a detached SES_Signature."""
     data = read_input(file)
-    the_seal = decode_seal(seal_file.read_bytes())
-    signing_key = load_private_key(
-        key.read_bytes(), read_password(str(key_pass_file) if key_pass_file else None)
-    )
-    signer = Certificate.load(cert.read_bytes())
+    the_seal = load_named("--seal", seal_file, decode_seal)
+    signing_key = _key("--key", key, key_pass_file)
+    signer = load_named("--cert", cert, Certificate.load)
     now = datetime.now(UTC).replace(microsecond=0)
     if data[:4] == b"PK\x03\x04":
         picture = the_seal.info.picture

@@ -19,6 +19,7 @@ import click
 
 from anbao.cli.crypto import handles_bad_input, write_output
 from anbao.cli.seal import seal
+from anbao.cli.stores import require
 from anbao.seal_wiring import registry_config
 from anbao.settings import Settings, SettingsError
 from crypto.keystore import KekRing, SoftwareKeyStore
@@ -35,11 +36,15 @@ from crypto.seal_registry.sql import (
 from crypto.sealca import CaConfig, SealCa
 
 
-def _config() -> RegistryConfig:
+def _config(*, existing: bool = True) -> RegistryConfig:
+    """The registry's settings; its database must exist unless the command creates it."""
     try:
         settings = Settings.load(os.environ)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from None
+    if existing:
+        url = settings.seals.database_url.reveal()
+        require("seals.database_url", url, made_by="anbao seal db upgrade")
     return registry_config(settings)
 
 
@@ -68,7 +73,7 @@ def db() -> None:
 @handles_bad_input
 def db_upgrade() -> None:
     """Migrate seals.database_url to the newest schema (idempotent)."""
-    engine = create_engine(_config().database_url)
+    engine = create_engine(_config(existing=False).database_url)
     migrations.upgrade(engine)
     click.echo(f"seal registry schema at {migrations.current(engine)}")
 

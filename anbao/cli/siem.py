@@ -168,12 +168,12 @@ def replay(source: IO[str], rule_paths: tuple[Path, ...]) -> None:
 def test(baseline: int) -> None:
     """Replay the built-in attack scenarios and a benign baseline through the streaming engine."""
     from siem.streaming import StreamingEngine  # noqa: PLC0415
-    from siem.testing import ListSink, documents, timeline  # noqa: PLC0415
+    from siem.testing import ListSink, documents, timeline, working_day  # noqa: PLC0415
 
     ruleset = _load(())
     sink = ListSink()
     engine = StreamingEngine(ruleset, sink, clock=_now)
-    scenarios, events = timeline(n=baseline)
+    scenarios, events = timeline(working_day(_now()), n=baseline)
     engine.observe(documents(events))
     failed = _report(ruleset, scenarios, sink.detections)
     click.echo(f"{len(scenarios)} scenario(s), {len(events)} event(s), {failed} failure(s)")

@@ -1,15 +1,16 @@
 """``anbao siem alerts list|show|ack|close|assign|note`` and ``anbao siem actions list|approve|reject``.
 
 Operator commands on the configured alert store (``[siem]`` settings). Every change is recorded
-in the audit trail through the service's spool, as the HTTP API does; ``--as`` names the person
-acting (default: the login name), and the four-eyes rule on actions holds here too.
+in the audit trail through the service's spool, as the HTTP API does. A change is attributed to
+the person whose access token is given (``--token`` or ``ANBAO_TOKEN``, verified like the API's,
+:mod:`anbao.cli.identity`), never to a typed name or the OS login; the roles, the org scope and
+the four-eyes rule on actions are the API's.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import getpass
 import json
 import os
 from collections.abc import Callable, Iterator
@@ -18,6 +19,8 @@ from typing import Any, TypeVar
 import click
 
 from anbao.audit_wiring import spool_config
+from anbao.cli.identity import Operator, authenticate, token_option
+from anbao.cli.stores import require_alerts
 from anbao.settings import Settings, SettingsError
 from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
 from audit.errors import AuditError
@@ -25,26 +28,30 @@ from audit.recorder import Recorder
 from audit.spool import Spool
 from siem.alerts import Change
 from siem.alerts_codec import to_document
-from siem.alerts_errors import AlertError
+from siem.alerts_errors import ActionNotFound, AlertError, AlertNotFound
 from siem.alerts_links import audit_links
 from siem.alerts_model import Alert, AlertStatus, CloseReason
-from siem.resources import alert_filter
+from siem.resources import DECIDE, TRIAGE, alert_filter
 from siem.responses_model import ActionFilter, ActionRecord, ActionState
 
 T = TypeVar("T")
-_AS = click.option("--as", "actor", default=None, help="Who is acting (default: login name).")
 
 
-def _actor(actor: str | None) -> str:
-    return actor or getpass.getuser()
+def _settings() -> Settings:
+    try:
+        return Settings.load(os.environ)
+    except SettingsError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _operator(token: str | None, roles: frozenset[str]) -> Operator:
+    return authenticate(_settings(), token, roles)
 
 
 @contextlib.contextmanager
 def _siem() -> Iterator[SiemAlerts]:
-    try:
-        settings = Settings.load(os.environ)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
+    settings = _settings()
+    require_alerts(settings)
     spool = Spool(spool_config(settings))
     recorder = Recorder(spool)
     registry = None
@@ -126,44 +133,48 @@ def show(alert_id: str) -> None:
     _show(_run(lambda b: b.alerts.get(alert_id)))
 
 
-def _update(alert_id: str, actor: str | None, change: Change) -> None:
-    alert = _run(lambda b: b.alerts.update(alert_id, _actor(actor), change))
+def _update(alert_id: str, token: str | None, change: Change) -> None:
+    who = _operator(token, TRIAGE)
+    scope = who.scope.filter_path
+    alert = _run(lambda b: b.alerts.update(alert_id, who.name, change, scope))
     click.echo(_line(alert))
 
 
 @alerts.command("ack")
 @click.argument("alert_id")
-@_AS
-def ack(alert_id: str, actor: str | None) -> None:
+@token_option
+def ack(alert_id: str, token: str | None) -> None:
     """open -> acknowledged."""
-    _update(alert_id, actor, Change(status=AlertStatus.ACKNOWLEDGED))
+    _update(alert_id, token, Change(status=AlertStatus.ACKNOWLEDGED))
 
 
 @alerts.command("close")
 @click.argument("alert_id")
 @click.option("--reason", required=True, type=click.Choice([r.value for r in CloseReason]))
-@_AS
-def close(alert_id: str, reason: str, actor: str | None) -> None:
+@token_option
+def close(alert_id: str, reason: str, token: str | None) -> None:
     """Close with a reason."""
-    _update(alert_id, actor, Change(status=AlertStatus.CLOSED, reason=CloseReason(reason)))
+    _update(alert_id, token, Change(status=AlertStatus.CLOSED, reason=CloseReason(reason)))
 
 
 @alerts.command("assign")
 @click.argument("alert_id")
 @click.argument("assignee")
-@_AS
-def assign(alert_id: str, assignee: str, actor: str | None) -> None:
+@token_option
+def assign(alert_id: str, assignee: str, token: str | None) -> None:
     """Set the assignee ('' to unassign)."""
-    _update(alert_id, actor, Change(assignee=assignee))
+    _update(alert_id, token, Change(assignee=assignee))
 
 
 @alerts.command("note")
 @click.argument("alert_id")
 @click.argument("text")
-@_AS
-def note(alert_id: str, text: str, actor: str | None) -> None:
+@token_option
+def note(alert_id: str, text: str, token: str | None) -> None:
     """Append a note (author and time recorded)."""
-    alert = _run(lambda b: b.alerts.add_note(alert_id, _actor(actor), text))
+    who = _operator(token, TRIAGE)
+    scope = who.scope.filter_path
+    alert = _run(lambda b: b.alerts.add_note(alert_id, who.name, text, scope))
     click.echo(f"{alert.id}: {len(alert.notes)} note(s)")
 
 
@@ -198,21 +209,36 @@ def list_actions(state: str | None, alert_id: str) -> None:
         click.echo(_action_line(a))
 
 
+def _decide(action_id: str, token: str | None, decide: Callable[[Any, str], ActionRecord]) -> None:
+    """As the API: the token's user decides, on an action whose alert is in their scope."""
+    who = _operator(token, DECIDE)
+
+    def call(built: SiemAlerts) -> ActionRecord:
+        responses = _responses(built)
+        try:
+            built.alerts.get(responses.get(action_id).alert_id, who.scope.filter_path)
+        except AlertNotFound:
+            raise ActionNotFound(f"no action {action_id[:64]!r}") from None
+        return decide(responses, who.name)
+
+    click.echo(_action_line(_run(call)))
+
+
 @actions.command("approve")
 @click.argument("action_id")
-@_AS
-def approve(action_id: str, actor: str | None) -> None:
+@token_option
+def approve(action_id: str, token: str | None) -> None:
     """Approve a pending action (not your own request) and run it."""
-    click.echo(_action_line(_run(lambda b: _responses(b).approve(action_id, _actor(actor)))))
+    _decide(action_id, token, lambda r, who: r.approve(action_id, who))
 
 
 @actions.command("reject")
 @click.argument("action_id")
 @click.option("--reason", required=True)
-@_AS
-def reject(action_id: str, reason: str, actor: str | None) -> None:
+@token_option
+def reject(action_id: str, reason: str, token: str | None) -> None:
     """Reject a pending action with a reason."""
-    click.echo(_action_line(_run(lambda b: _responses(b).reject(action_id, _actor(actor), reason))))
+    _decide(action_id, token, lambda r, who: r.reject(action_id, who, reason))
 
 
 def attach(group: click.Group) -> None:

@@ -63,6 +63,13 @@ class PathValidationError(PkiError):
     code = "crypto_certificate_invalid"
     title = "Certificate validation failed"
 
+    @property
+    def no_path(self) -> bool:
+        """No path to a trust anchor could be built (an issuer not given, an unknown root, a
+        path that does not close within the depth limit): ETSI EN 319 102-1 calls this
+        NO_CERTIFICATE_CHAIN_FOUND, an indeterminate outcome rather than a failure."""
+        return self.reason in (Reason.ISSUER_NOT_FOUND, Reason.PATH_TOO_LONG)
+
 
 def invalid_request(detail: str) -> MalformedCertificateError:
     """A builder was asked for something it will not make (bad serial, mismatched CA key…)."""

@@ -163,11 +163,11 @@ def decode_seal(data: bytes) -> Seal:
 
 
 def _v1_time(tlv: Tlv, notes: list[str]) -> datetime | None:
-    """v1 timeInfo is a BIT STRING holding the time's text; unreadable → None (noted)."""
+    """v1 timeInfo is a BIT STRING holding a time (``der.time_text``); unreadable → None (noted)."""
     raw = der.bits(tlv, "timeInfo", notes)
     try:
-        return der._parse_time(raw.decode("ascii"), False, "timeInfo", notes)
-    except (UnicodeDecodeError, ValueError):
+        return der.time_text(raw, "timeInfo", notes)
+    except (UnicodeDecodeError, ValueError, MalformedSeal):
         notes.append("timeInfo: unreadable v1 time")
         return None
 

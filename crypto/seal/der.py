@@ -11,6 +11,7 @@ count and length, so hostile input costs bounded time and memory (ITU-T X.690 §
 # ruff: noqa: PLR2004 - octet values and field widths are X.690 / X.680 constants, named in comments
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
@@ -218,6 +219,30 @@ def time(tlv: Tlv, what: str, notes: list[str], *, want: int = GENERALIZED_TIME)
         return _parse_time(value, tlv.number == UTC_TIME, what, notes)
     except (UnicodeDecodeError, ValueError) as exc:
         raise MalformedSeal(f"{tlv.path}: bad {what}") from exc
+
+
+_DASHED = re.compile(r"(\d{4})-(\d{2})-(\d{2})[ T](\d{2}):(\d{2}):(\d{2})")
+
+
+def time_text(raw: bytes, what: str, notes: list[str]) -> datetime:
+    """A time carried as bytes (GM/T 0031 v1 ``timeInfo`` BIT STRING), as an aware datetime.
+
+    Accepted: UTCTime text (``YYMMDDHHMM[SS]`` + zone, X.680 §47), GeneralizedTime text
+    (``YYYYMMDDHHMMSS[.f]`` + zone, X.680 §46), either one DER-encoded (tag, length, text),
+    and ofdrw's zone-less ``yyyy-MM-dd HH:mm:ss`` (its v1 container writes the JVM's local
+    time): that one is read as Beijing time (UTC+08:00) and noted. Raises ``ValueError``.
+    """
+    if raw[:1] in (bytes([UTC_TIME]), bytes([GENERALIZED_TIME])):
+        inner = parse(raw, what, max_length=64)
+        return time(inner, what, notes, want=inner.number)
+    value = raw.decode("ascii")
+    dashed = _DASHED.fullmatch(value)
+    if dashed:
+        notes.append(f"{what}: text time {value!r} without a zone, read as UTC+08:00")
+        year, month, day, hour, minute, second = (int(f) for f in dashed.groups())
+        return datetime(year, month, day, hour, minute, second, tzinfo=BEIJING).astimezone(UTC)
+    digits = len(value) - len(value.lstrip("0123456789"))
+    return _parse_time(value, digits in (10, 12), what, notes)
 
 
 def _parse_time(value: str, utc_time: bool, what: str, notes: list[str]) -> datetime:

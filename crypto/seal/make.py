@@ -1,9 +1,12 @@
 """Make a seal: build SES_SealInfo and sign it as the seal maker (GB/T 38540 §7.1, §8.1).
 
 The maker's key signs with SM2-with-SM3 under the GM/T 0009 default user ID. What the
-signature covers is the ``coverage`` argument (see ``MakerCoverage``): by default the v1
-definition, DER(SEQUENCE { eSealInfo, cert, signAlgID }); ``MakerCoverage.SEAL_INFO`` gives
-what ofdrw makes. Verification accepts both and reports which one verified.
+signature covers is the ``coverage`` argument (see ``MakerCoverage``): by default
+DER(SES_SealInfo) alone, the reading of the public implementations that make or check v4
+maker signatures (ofdrw's seal makers, the OpenSSL-based GM/T 0031 / GB/T 38540 verifiers),
+so the widest set of verifiers accepts Anbao's seals (docs/e-seals.md);
+``MakerCoverage.SEAL_INFO_CERT_ALG`` gives the v1-style DER(SEQUENCE { eSealInfo, cert,
+signAlgID }). Verification accepts both and reports which one verified.
 """
 
 from __future__ import annotations
@@ -65,7 +68,7 @@ def make_seal(
     vendor_id: str = DEFAULT_VENDOR,
     cert_list_type: CertListType = CertListType.CERTS,
     extensions: tuple[Extension, ...] = (),
-    coverage: MakerCoverage = MakerCoverage.SEAL_INFO_CERT_ALG,
+    coverage: MakerCoverage = MakerCoverage.SEAL_INFO,
     uid: bytes = DEFAULT_UID,
 ) -> Seal:
     """Build and maker-sign a v4 SESeal; the result is decoded back, so it is well-formed."""

@@ -32,8 +32,9 @@ class CertListType(IntEnum):
 class MakerCoverage(StrEnum):
     """What the seal maker's signature covers; the v4 text is read both ways in practice.
 
-    ``SEAL_INFO``: DER(SES_SealInfo) alone (ofdrw and others). ``SEAL_INFO_CERT_ALG``:
-    DER(SEQUENCE { eSealInfo, cert, signAlgID }), as GM/T 0031 v1 defines it.
+    ``SEAL_INFO``: DER(SES_SealInfo) alone (ofdrw's makers, OpenSSL-based verifiers; the
+    default of ``make_seal``). ``SEAL_INFO_CERT_ALG``: DER(SEQUENCE { eSealInfo, cert,
+    signAlgID }), as GM/T 0031 v1 defines it.
     """
 
     SEAL_INFO = "seal_info"

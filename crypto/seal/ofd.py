@@ -173,14 +173,24 @@ def read_signatures(doc: OfdDocument) -> list[OfdSignature]:
     return [_read_signature(doc, r, base) for r in children(listing, "Signature")]
 
 
-def _page_id(doc: OfdDocument, page: int) -> str:
-    """The ID of the ``page``-th page (1-based) in Document.xml (GB/T 33190 §7.5)."""
+def page_ids(doc: OfdDocument) -> list[str]:
+    """The page IDs of Document.xml in reading order: page n (1-based) is ``[n - 1]``.
+
+    A StampAnnot's PageRef is such an ID (an object ID, GB/T 33190 §7.5, §18), not a page
+    number: people are told page numbers.
+    """
     document = parse_xml(_entry(doc, doc.doc_root, "Document.xml"), doc.doc_root)
     pages = child(document, "Pages")
     listed = children(pages, "Page") if pages is not None else []
-    if not 1 <= page <= len(listed):
+    return [page.get("ID", str(n)) for n, page in enumerate(listed, 1)]
+
+
+def _page_id(doc: OfdDocument, page: int) -> str:
+    """The ID of the ``page``-th page (1-based) in Document.xml (GB/T 33190 §7.5)."""
+    ids = page_ids(doc)
+    if not 1 <= page <= len(ids):
         raise SigningRefused(f"the document has no page {page}")
-    return listed[page - 1].get("ID", str(page))
+    return ids[page - 1]
 
 
 def _insert_before_close(xml: bytes, element: str, fragment: str, what: str) -> bytes:

@@ -34,11 +34,23 @@ class Overall(StrEnum):
 
 @dataclass(frozen=True)
 class Check:
-    """One named check and why it came out as it did."""
+    """One named check, why it came out as it did, and a stable snake_case ``code`` saying
+    which rule decided when a machine needs to tell outcomes apart (``no_certificate_chain_found``,
+    ``crl_signature_invalid``…; documented in docs/e-seals.md)."""
 
     name: str
     status: Status
     reason: str
+    code: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """JSON-ready dict."""
+        return {
+            "name": self.name,
+            "status": str(self.status),
+            "reason": self.reason,
+            "code": self.code,
+        }
 
 
 def overall(statuses: Iterable[Status | Overall]) -> Overall:
@@ -72,9 +84,7 @@ class SignatureReport:
             "status": str(self.status),
             "facts": dict(self.facts),
             "leniencies": list(self.leniencies),
-            "checks": [
-                {"name": c.name, "status": str(c.status), "reason": c.reason} for c in self.checks
-            ],
+            "checks": [c.to_json() for c in self.checks],
         }
 
 
@@ -98,9 +108,7 @@ class Report:
             "kind": self.kind,
             "status": str(self.status),
             "verified_at": self.verified_at.isoformat(),
-            "checks": [
-                {"name": c.name, "status": str(c.status), "reason": c.reason} for c in self.checks
-            ],
+            "checks": [c.to_json() for c in self.checks],
             "signatures": [s.to_json() for s in self.signatures],
         }
 

@@ -32,7 +32,7 @@ import falcon.asgi
 from crypto import strict_json
 from crypto.seal.errors import MalformedSeal
 from crypto.seal.report import Report
-from crypto.seal.trust import Trust, load_certificates, load_crls
+from crypto.seal.trust import Trust, load_certificates, load_crls, misplaced
 from crypto.seal.verify import Options, TimestampVerifier, verify_detached
 from crypto.seal.verify_ofd import verify_any
 
@@ -116,6 +116,14 @@ def _verify_json(body: bytes, opts: Options) -> Report:
     )
 
 
+def _verify_binary(body: bytes, opts: Options) -> Report:
+    """An OFD, seal or seal signature; a certificate or CRL sent instead is a client mistake."""
+    kind = misplaced(body)
+    if kind is not None:
+        raise MalformedSeal(f"the body is {kind}, not an OFD, seal or seal signature")
+    return verify_any(body, opts)
+
+
 _OK = {
     "description": "Verification report",
     "content": {"application/json": {"schema": {"type": "object"}}},
@@ -174,7 +182,7 @@ class SealVerify:
         if kind == "application/json":
             report = await asyncio.to_thread(_verify_json, body, opts)
         else:
-            report = await asyncio.to_thread(verify_any, body, opts)
+            report = await asyncio.to_thread(_verify_binary, body, opts)
         resp.content_type = falcon.MEDIA_JSON
         resp.text = json.dumps(report.to_json(), ensure_ascii=False)
 

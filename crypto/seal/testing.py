@@ -97,7 +97,7 @@ def make_sample_seal(
     *,
     days: int = 365,
     cert_list_type: CertListType = CertListType.CERTS,
-    coverage: MakerCoverage = MakerCoverage.SEAL_INFO_CERT_ALG,
+    coverage: MakerCoverage = MakerCoverage.SEAL_INFO,
     pki: SamplePki | None = None,
 ) -> SampleSeal:
     """A seal valid from ``now`` for ``days``, made by a maker certified by the test PKI."""

@@ -16,9 +16,11 @@ import base64
 import binascii
 import itertools
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
+from typing import TypeVar
 
 from crypto.errors import CryptoError
 from crypto.pki import (
@@ -34,6 +36,7 @@ from crypto.pki import (
     names_equal,
     validate_chain,
 )
+from crypto.seal import asn1
 from crypto.seal._cache import Lru
 from crypto.seal.errors import MalformedSeal
 from crypto.seal.report import Check, Status
@@ -80,6 +83,28 @@ def subject_text(cert: Certificate) -> str:
     return _NAMES.get_or(cert.der, lambda: format_name(cert.subject))
 
 
+#: Check codes (stable API, docs/e-seals.md).
+NO_CHAIN = "no_certificate_chain_found"
+CRL_SIGNATURE_INVALID = "crl_signature_invalid"
+NO_CRL = "no_crl"
+CRL_NOT_CURRENT = "crl_not_current"
+REVOKED = "revoked"
+
+
+def chain_verdict(exc: PathValidationError) -> tuple[Status, str]:
+    """(status, code) of a failed path validation, after ETSI EN 319 102-1.
+
+    No path to a trust anchor (an issuer that is not given, an unknown root, a path that does
+    not close within the depth limit) is INDETERMINATE / NO_CERTIFICATE_CHAIN_FOUND: the
+    verifier lacks material, the signature may well be good. Every other reason (a signature
+    in the path that does not verify, validity at the time, usage, constraints) fails, coded
+    by the PKI reason.
+    """
+    if exc.no_path:
+        return Status.INDETERMINATE, NO_CHAIN
+    return Status.FAIL, str(exc.reason)
+
+
 def _within(periods: tuple[tuple[datetime, datetime], ...], at: datetime) -> bool:
     return all(start <= at <= end for start, end in periods)
 
@@ -95,7 +120,7 @@ def chain_check(
     (or on a miss) ``validate_chain`` runs and gives the exact reason.
     """
     if not trust.roots:
-        return Check(name, Status.INDETERMINATE, "no trust roots given"), None
+        return Check(name, Status.INDETERMINATE, "no trust roots given", NO_CHAIN), None
     key = (cert.der, trust.chain_key)
     cached = _PATHS.get(key)
     if cached is not None and _within(cached[1], at):
@@ -104,7 +129,8 @@ def chain_check(
         try:
             path = validate_chain(cert, trust.intermediates, trust.roots, at=at, uids=trust.uids)
         except PathValidationError as exc:
-            return Check(name, Status.FAIL, f"{exc.reason}: {exc.detail}"), None
+            status, code = chain_verdict(exc)
+            return Check(name, status, f"{exc.reason}: {exc.detail}", code), None
         _PATHS.put(key, (path, tuple((c.not_before, c.not_after) for c in path.certificates)))
     anchor = subject_text(path.anchor)
     return Check(
@@ -136,10 +162,12 @@ def _check_crl_signature(
 
 @dataclass(frozen=True)
 class _IssuerCrls:
-    """The CRLs of one issuer whose signatures verify, indexed by revoked serial."""
+    """The CRLs of one issuer whose signatures verify, indexed by revoked serial, and how many
+    CRLs naming the issuer were refused because their signature does not verify."""
 
     currencies: tuple[tuple[datetime, datetime | None], ...]
     revoked: dict[int, tuple[RevokedCertificate, ...]]
+    refused: int = 0
 
 
 _ISSUER_CRLS: Lru[_IssuerCrls] = Lru(256)
@@ -149,41 +177,52 @@ def _issuer_crls(issuer: Certificate, trust: Trust) -> _IssuerCrls:
     """Cached by the exact bytes of the issuer, the CRLs and the accepted IDs."""
 
     def compute() -> _IssuerCrls:
-        crls = [
-            c
-            for c in trust.crls
-            if names_equal(c.issuer, issuer.subject) and _crl_signed_by(c, issuer, trust.uids)
-        ]
+        named = [c for c in trust.crls if names_equal(c.issuer, issuer.subject)]
+        crls = [c for c in named if _crl_signed_by(c, issuer, trust.uids)]
         revoked: dict[int, list[RevokedCertificate]] = {}
         for crl in crls:
             for entry in crl.revoked:
                 revoked.setdefault(entry.serial_number, []).append(entry)
         currencies = tuple((c.this_update, c.next_update) for c in crls)
-        return _IssuerCrls(currencies, {k: tuple(v) for k, v in revoked.items()})
+        refused = len(named) - len(crls)
+        return _IssuerCrls(currencies, {k: tuple(v) for k, v in revoked.items()}, refused)
 
     key = (issuer.der, trust.crl_key, trust.uids)
     return _ISSUER_CRLS.get_or(key, compute)
 
 
-def _one(cert: Certificate, issuer: Certificate, trust: Trust, at: datetime) -> tuple[Status, str]:
+def _one(
+    cert: Certificate, issuer: Certificate, trust: Trust, at: datetime
+) -> tuple[Status, str, str | None]:
+    """(status, reason, code) of one certificate's revocation at ``at``."""
     crls = _issuer_crls(issuer, trust)
     serial = _SERIALS.get_or(cert.der, lambda: cert.serial_number)
     label = f"{subject_text(cert)} (serial {serial:x})"
+    refused = (
+        f"; {crls.refused} CRL(s) naming the issuer refused: signature does not verify"
+        if crls.refused
+        else ""
+    )
     if not crls.currencies:
-        return Status.INDETERMINATE, f"no CRL from the issuer of {label}"
+        if crls.refused:
+            reason = f"the CRL from the issuer of {label} does not verify under the issuer's key"
+            return Status.INDETERMINATE, reason, CRL_SIGNATURE_INVALID
+        return Status.INDETERMINATE, f"no CRL from the issuer of {label}", NO_CRL
     for entry in crls.revoked.get(serial, ()):
         if entry.reason is RevocationReason.REMOVE_FROM_CRL:
             continue
         when = entry.revoked_at.isoformat()
         if entry.revoked_at <= at:
-            return Status.FAIL, f"{label} revoked at {when}, before signing"
-        return Status.PASS, f"{label} revoked at {when}, after signing"
+            return Status.FAIL, f"{label} revoked at {when}, before signing{refused}", REVOKED
+        return Status.PASS, f"{label} revoked at {when}, after signing{refused}", None
     newest = max(start for start, _ in crls.currencies)
     current = any(start <= at and end is not None and at < end for start, end in crls.currencies)
     if newest < at and not current:
-        reason = f"no CRL for {label} covers the signing time (newest {newest.isoformat()})"
-        return Status.INDETERMINATE, reason
-    return Status.PASS, f"{label} not revoked (CRL of {newest.isoformat()})"
+        reason = (
+            f"no CRL for {label} covers the signing time (newest {newest.isoformat()}){refused}"
+        )
+        return Status.INDETERMINATE, reason, CRL_NOT_CURRENT
+    return Status.PASS, f"{label} not revoked (CRL of {newest.isoformat()}){refused}", None
 
 
 def revocation_check(path: ValidatedPath | None, trust: Trust, at: datetime) -> Check:
@@ -196,9 +235,10 @@ def revocation_check(path: ValidatedPath | None, trust: Trust, at: datetime) -> 
     worst = next((r for r in results if r[0] is Status.FAIL), None) or next(
         (r for r in results if r[0] is Status.INDETERMINATE), results[0]
     )
-    return Check("revocation", worst[0], "; ".join(r[1] for r in results))
+    return Check("revocation", worst[0], "; ".join(r[1] for r in results), worst[2])
 
 
+_T = TypeVar("_T")
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.DOTALL)
 
 
@@ -216,17 +256,72 @@ def _blocks(data: bytes, labels: tuple[bytes, ...]) -> list[bytes]:
     return out
 
 
+CERTIFICATE = "an X.509 certificate"
+CRL = "a CRL"
+
+
+def _x509_kind(data: bytes) -> str | None:
+    """PEM text (by its labels), a DER certificate or a DER CRL; None for anything else."""
+    labels = sorted({label.decode("ascii", "replace") for label, _ in _PEM_BLOCK.findall(data)})
+    if labels:
+        return f"PEM ({', '.join(labels)})"
+    return _first_kind(data, ((CERTIFICATE, Certificate.load), (CRL, CertificateList.load)))
+
+
+def _first_kind(
+    data: bytes, loaders: tuple[tuple[str, Callable[[bytes], object]], ...]
+) -> str | None:
+    """The name of the first loader that accepts ``data``."""
+    for kind, load in loaders:
+        try:
+            load(data)
+        except CryptoError:
+            continue
+        return kind
+    return None
+
+
+def file_kind(data: bytes) -> str:
+    """What ``data`` holds, in words, so that a file given in the wrong place is named as such
+    (a CRL given as trust roots, a certificate given as a CRL or as the sealed file)."""
+    if data[:4] == b"PK\x03\x04":
+        return "a ZIP (OFD) package"
+    x509 = _x509_kind(data)
+    if x509 is not None:
+        return x509
+    sealed = _first_kind(
+        data,
+        (
+            ("a seal (SESeal)", asn1.decode_seal),
+            ("a seal signature (SES_Signature)", asn1.decode_signature),
+        ),
+    )
+    return sealed or "none of: certificate, CRL, seal, seal signature, OFD"
+
+
+def misplaced(data: bytes) -> str | None:
+    """The kind of ``data`` when it is a certificate, a CRL or PEM text, which no OFD, seal or
+    seal signature is (a client's mix-up, refused as bad input); None otherwise."""
+    return None if data[:4] == b"PK\x03\x04" else _x509_kind(data)
+
+
+def _load_all(data: bytes, label: bytes, what: str, load: Callable[[bytes], _T]) -> tuple[_T, ...]:
+    """Every ``what`` of a PEM bundle (or one DER value); another kind of file is named."""
+    blocks = _blocks(data, (label,))
+    try:
+        if blocks:
+            return tuple(load(d) for d in blocks)
+    except CryptoError as exc:
+        if b"-----BEGIN" in data:  # the right PEM label, a broken value
+            raise MalformedSeal(f"a PEM block is not {what}: {exc.detail}") from exc
+    raise MalformedSeal(f"not {what}: the file holds {file_kind(data)}")
+
+
 def load_certificates(data: bytes) -> tuple[Certificate, ...]:
     """Every certificate of a PEM bundle (or one DER certificate)."""
-    try:
-        return tuple(Certificate.load(d) for d in _blocks(data, (b"CERTIFICATE",)))
-    except CryptoError as exc:
-        raise MalformedSeal(f"certificate: {exc.detail}") from exc
+    return _load_all(data, b"CERTIFICATE", "a certificate", Certificate.load)
 
 
 def load_crls(data: bytes) -> tuple[CertificateList, ...]:
     """Every CRL of a PEM bundle (or one DER CRL)."""
-    try:
-        return tuple(CertificateList.load(d) for d in _blocks(data, (b"X509 CRL",)))
-    except CryptoError as exc:
-        raise MalformedSeal(f"CRL: {exc.detail}") from exc
+    return _load_all(data, b"X509 CRL", "a CRL", CertificateList.load)

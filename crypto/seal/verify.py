@@ -26,7 +26,8 @@ from crypto.seal.model import SM2_WITH_SM3, MakerCoverage, Seal, SealSignature
 from crypto.seal.picture import check_picture
 from crypto.seal.report import Check, Report, SignatureReport, Status
 from crypto.seal.sign import seal_lists
-from crypto.seal.trust import Trust, chain_check, revocation_check, subject_text
+from crypto.seal.trust import NO_CHAIN, Trust, chain_check, revocation_check, subject_text
+from crypto.tsa import TimestampChainNotFound
 
 #: Verifies an RFC 3161 token over the signature value; returns its genTime or raises.
 TimestampVerifier = Callable[[bytes, bytes], datetime]
@@ -179,8 +180,10 @@ def _time_checks(sig: SealSignature, opts: Options) -> tuple[list[Check], dateti
         try:
             when = opts.timestamp_verifier(sig.timestamp, sig.signature)
             checks.append(Check("timestamp", Status.PASS, f"genTime {when.isoformat()}"))
+        except TimestampChainNotFound as exc:
+            checks.append(Check("timestamp", Status.INDETERMINATE, exc.detail, NO_CHAIN))
         except CryptoError as exc:
-            checks.append(Check("timestamp", Status.FAIL, exc.detail))
+            checks.append(Check("timestamp", Status.FAIL, exc.detail, exc.code))
     if when is None:
         checks.append(Check("signing_time", Status.INDETERMINATE, "no readable signing time"))
     elif when > opts.at + CLOCK_SKEW:

@@ -12,7 +12,15 @@ from __future__ import annotations
 from crypto import sm3
 from crypto.seal import asn1
 from crypto.seal.errors import MalformedSeal
-from crypto.seal.ofd import SM3_NAMES, OfdDocument, OfdSignature, open_document, read_signatures
+from crypto.seal.ofd import (
+    SM3_NAMES,
+    OfdDocument,
+    OfdSignature,
+    StampAnnot,
+    open_document,
+    page_ids,
+    read_signatures,
+)
 from crypto.seal.package import DEFAULT_LIMITS, Limits
 from crypto.seal.report import Check, Report, SignatureReport, Status
 from crypto.seal.verify import Options, malformed, signature_report, verify_detached, verify_seal
@@ -66,7 +74,7 @@ def _seal_file(doc: OfdDocument, entry: OfdSignature, embedded: bytes) -> Check:
     return Check("seal_file", Status.PASS, f"{entry.seal_path} equals the embedded seal")
 
 
-def _one(doc: OfdDocument, entry: OfdSignature, opts: Options) -> SignatureReport:
+def _one(doc: OfdDocument, entry: OfdSignature, opts: Options, pages: list[str]) -> SignatureReport:
     label = f"signature {entry.id} ({entry.signature_path})"
     if entry.type.lower() != "seal":
         return SignatureReport(
@@ -95,9 +103,24 @@ def _one(doc: OfdDocument, entry: OfdSignature, opts: Options) -> SignatureRepor
     extra = (_references(doc, entry), _seal_file(doc, entry, sig.seal.der))
     report = signature_report(label, sig, hash_check, opts, extra)
     if entry.stamp_annots:
-        annot = entry.stamp_annots[0]
-        report.facts["stamp"] = f"page {annot.page_ref} at {annot.boundary} mm"
+        report.facts["stamp"] = "; ".join(_stamp(a, pages) for a in entry.stamp_annots[:_SHOWN])
     return report
+
+
+def _stamp(annot: StampAnnot, pages: list[str]) -> str:
+    """Where a stamp shows, by page number (1-based) rather than the page's object ID."""
+    if annot.page_ref in pages:
+        where = f"page {pages.index(annot.page_ref) + 1}"
+    else:
+        where = f"PageRef {annot.page_ref[:20]!r}, which names no page of the document"
+    return f"{where} at {annot.boundary[:60]} mm"
+
+
+def _page_ids(doc: OfdDocument) -> list[str]:
+    try:
+        return page_ids(doc)
+    except MalformedSeal:
+        return []
 
 
 def verify_ofd(data: bytes, opts: Options, limits: Limits = DEFAULT_LIMITS) -> Report:
@@ -114,8 +137,12 @@ def verify_ofd(data: bytes, opts: Options, limits: Limits = DEFAULT_LIMITS) -> R
             opts.at,
             checks=(package, Check("signatures", Status.FAIL, "the document is not signed")),
         )
+    pages = _page_ids(doc)
     return Report(
-        "ofd", opts.at, checks=(package,), signatures=tuple(_one(doc, e, opts) for e in entries)
+        "ofd",
+        opts.at,
+        checks=(package,),
+        signatures=tuple(_one(doc, e, opts, pages) for e in entries),
     )
 
 

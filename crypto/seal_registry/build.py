@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from crypto.keystore import KekRing, SoftwareKeyStore
 from crypto.seal import Options, Trust
 from crypto.seal_registry import migrations
-from crypto.seal_registry.ports import AuditTrail
+from crypto.seal_registry.ports import AuditTrail, OrgTree
 from crypto.seal_registry.service import SealService
 from crypto.seal_registry.sql import (
     SqlCaRepository,
@@ -84,9 +84,15 @@ def _bootstrap(ca: SealCa, clock: Callable[[], datetime], attempts: int = 5) -> 
 
 
 def build_registry(
-    config: RegistryConfig, audit: AuditTrail, clock: Callable[[], datetime]
+    config: RegistryConfig,
+    audit: AuditTrail,
+    clock: Callable[[], datetime],
+    orgs: OrgTree | None = None,
 ) -> Registry:
-    """Connect, migrate (or check the schema), bootstrap the CA once, build the service."""
+    """Connect, migrate (or check the schema), bootstrap the CA once, build the service.
+
+    ``orgs`` is the live org tree org-admins are scoped by (None: no org-admin reach).
+    """
     engine = create_engine(config.database_url)
     if config.auto_migrate:
         migrations.upgrade(engine)
@@ -115,5 +121,6 @@ def build_registry(
         audit,
         clock=clock,
         timestamper=tsa.timestamper() if tsa is not None else None,
+        orgs=orgs,
     )
     return Registry(engine, keys, ca, service, tsa, repository)

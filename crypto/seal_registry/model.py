@@ -6,7 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Final
+from typing import Final, Protocol
 
 ORG_ADMIN: Final = "org-admin"
 SEAL_ADMIN: Final = "seal-admin"
@@ -49,9 +49,54 @@ TRANSITIONS: Final[dict[str, tuple[frozenset[SealState], SealState]]] = {
 }
 
 
+class OrgReach(Protocol):
+    """The caller's live org scope, resolved by the identity authority (``iam.scope.OrgScope``).
+
+    ``covers`` takes a node id and the live path the directory gave for that id; ``filter_path``
+    is the live path of the bound node (``/`` for everything, ``""`` for nothing).
+    """
+
+    @property
+    def platform(self) -> bool: ...
+
+    @property
+    def filter_path(self) -> str: ...
+
+    def covers(self, node_id: str, node_path: str) -> bool: ...
+
+
+@dataclass(frozen=True)
+class NoReach:
+    """The empty scope: covers nothing (the default: deny)."""
+
+    platform: bool = False
+    filter_path: str = ""
+
+    def covers(self, node_id: str, node_path: str) -> bool:
+        """Nothing."""
+        del node_id, node_path
+        return False
+
+
+@dataclass(frozen=True)
+class OrgUnit:
+    """An org node as the live directory has it (``OrgTree``): id, code, kind, name, path."""
+
+    id: str
+    code: str
+    kind: str
+    name: str
+    path: str
+    disabled: bool = False
+
+
 @dataclass(frozen=True)
 class Actor:
-    """Who is calling, as the composition root established it from the access token."""
+    """Who is calling, as the composition root established it from the access token.
+
+    ``org_path`` is only recorded in audit events; every org decision uses ``scope``, the live
+    binding the identity authority resolved for this request.
+    """
 
     subject: str
     username: str
@@ -60,11 +105,18 @@ class Actor:
     #: True when the token's acr satisfies ``SIGN_ACR`` (checked again by the service).
     stepped_up: bool = False
     source_ip: str = ""
+    scope: OrgReach = field(default_factory=NoReach)
 
 
 @dataclass(frozen=True)
 class Application:
-    """What an org admin submits: the organisation, the seal and who may apply it."""
+    """What an org admin submits: the organisation, the seal and who may apply it.
+
+    The organisation is a node of the live org tree: ``org_node_id`` is its id (what scoping
+    compares), ``org_path`` its live path when the seal was applied for (a snapshot for
+    display, the audit trail and a first SQL filter). A body names the node by id or code
+    (``org_node``) or by path; the service resolves it and stores both.
+    """
 
     org_path: str
     org_name: str
@@ -76,6 +128,7 @@ class Application:
     width_mm: int
     height_mm: int
     valid_days: int = 1095
+    org_node_id: str = ""
 
 
 @dataclass(frozen=True)

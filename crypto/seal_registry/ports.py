@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from crypto.seal_registry.model import SealEvent, SealRecord, SealState
+from crypto.seal_registry.model import OrgUnit, SealEvent, SealRecord, SealState
 
 
 class SealRepository(Protocol):
@@ -39,4 +39,12 @@ class AuditTrail(Protocol):
 
     def record(self, event: SealEvent) -> None:
         """Record durably before returning."""
+        ...
+
+
+class OrgTree(Protocol):
+    """The live org tree (the identity provider's directory, adapted by the composition root)."""
+
+    def node(self, ref: str) -> OrgUnit | None:
+        """The node with this id or code, or None; read live, never cached across requests."""
         ...

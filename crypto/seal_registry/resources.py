@@ -14,7 +14,7 @@ import asyncio
 import base64
 import binascii
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
 
@@ -38,7 +38,9 @@ from crypto.seal_registry.model import (
 from crypto.seal_registry.rules import MAX_HOLDERS, MAX_NAME, MAX_PATH, MAX_VALID_DAYS
 from crypto.tsa import CONTENT_TYPE_REPLY, CONTENT_TYPE_TIMESTAMP, MAX_REQUEST_BYTES
 
-Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Actor]
+#: ``await guard(req, any_of_roles, acr)``: the actor with its live org scope (resolving it may
+#: ask the directory, hence a coroutine), or the identity package's 401/403.
+Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Awaitable[Actor]]
 ANY_ROLE = frozenset({ORG_ADMIN, SEAL_ADMIN, SEAL_USER})
 OFD_TYPES = ("application/ofd", "application/zip")
 MAX_PROPERTY_INFO = 256
@@ -123,8 +125,12 @@ def application_from(body: dict[str, Any]) -> Application:
         picture = base64.b64decode(_field(body, "picture", str), validate=True)
     except (binascii.Error, ValueError) as exc:
         raise SealApplicationInvalid("picture must be base64") from exc
+    org_node = body.get("org_node", "")
+    if not isinstance(org_node, str):
+        raise SealApplicationInvalid("org_node must be a str")
     return Application(
-        org_path=_field(body, "org_path", str),
+        org_node_id=org_node,
+        org_path=_field(body, "org_path", str, ""),
         org_name=_field(body, "org_name", str),
         uscc=_field(body, "uscc", str),
         name=_field(body, "name", str),
@@ -140,11 +146,12 @@ def application_from(body: dict[str, Any]) -> Application:
 MEDIA_JSON = "application/json"
 _TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_NAME}
 #: An application as application_from and rules.check_application read it (the USCC's check
-#: character and the picture's format are checked there, 400).
+#: character and the picture's format are checked there, 400). The org node is named by
+#: ``org_node`` (its id or division code) or by its exact ``org_path``; it must exist.
 APPLICATION: dict[str, Any] = {
     "type": "object",
+    "anyOf": [{"required": ["org_node"]}, {"required": ["org_path"]}],
     "required": [
-        "org_path",
         "org_name",
         "uscc",
         "name",
@@ -154,6 +161,7 @@ APPLICATION: dict[str, Any] = {
         "height_mm",
     ],
     "properties": {
+        "org_node": {"type": "string", "minLength": 1, "maxLength": MAX_PATH},
         "org_path": {"type": "string", "pattern": "^/", "maxLength": MAX_PATH},
         "org_name": _TEXT,
         "uscc": {"type": "string", "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$"},
@@ -198,7 +206,7 @@ class Seals:
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Apply."""
-        actor = self._guard(req, frozenset({ORG_ADMIN}), None)
+        actor = await self._guard(req, frozenset({ORG_ADMIN}), None)
         application = application_from(await _json_body(req))
         record = await asyncio.to_thread(self._registry.service.apply, actor, application)
         resp.location = f"/seals/{record.id}"
@@ -206,7 +214,7 @@ class Seals:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """List."""
-        actor = self._guard(req, ANY_ROLE, None)
+        actor = await self._guard(req, ANY_ROLE, None)
         raw = req.get_param("state")
         try:
             state = SealState(raw) if raw else None
@@ -228,7 +236,7 @@ class SealItem:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, seal_id: str
     ) -> None:
         """Show."""
-        actor = self._guard(req, ANY_ROLE, None)
+        actor = await self._guard(req, ANY_ROLE, None)
         record = await asyncio.to_thread(self._registry.service.show, actor, seal_id)
         _send(resp, seal_json(record))
 
@@ -244,7 +252,13 @@ _ACTION_ROLES = {
 
 
 class SealTransition:
-    """``POST /seals/{seal_id}/<action>``: one lifecycle transition."""
+    """``POST /seals/{seal_id}/<action>``: one lifecycle transition.
+
+    High-risk (``introspect_methods``): the composition root's middleware confirms the caller's
+    session is still alive at the identity provider (RFC 7662) before the guard runs.
+    """
+
+    introspect_methods = frozenset({"POST"})
 
     def __init__(self, registry: Registry, guard: Guard, action: str) -> None:
         self._registry, self._guard, self._action = registry, guard, action
@@ -261,7 +275,7 @@ class SealTransition:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, seal_id: str
     ) -> None:
         """Transition."""
-        actor = self._guard(req, _ACTION_ROLES[self._action], None)
+        actor = await self._guard(req, _ACTION_ROLES[self._action], None)
         service = self._registry.service
         if self._action == "revoke":
             body = await _json_body(req)
@@ -321,6 +335,8 @@ class SealSign:
         }
     }
 
+    introspect_methods = frozenset({"POST"})  # high-risk, see SealTransition
+
     def __init__(self, registry: Registry, guard: Guard) -> None:
         self._registry, self._guard = registry, guard
 
@@ -336,7 +352,7 @@ class SealSign:
         # Any valid token gets to the service, which decides (seal-user, holder, step-up acr)
         # and audits every refusal with the document hash; a weak acr answers 401 with the
         # RFC 9470 challenge through the error table (SealStepUpRequired).
-        actor = self._guard(req, frozenset(), None)
+        actor = await self._guard(req, frozenset(), None)
         body = await req.stream.read()
         service = self._registry.service
         if kind in OFD_TYPES:

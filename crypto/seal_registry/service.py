@@ -1,8 +1,10 @@
 """Seal lifecycle use cases: apply, approve, make, activate, suspend, resume, revoke, sign.
 
 Who may do what (issue 6 §3, roles from the identity provider): an ``org-admin`` applies for
-an organisation in its own subtree (``org_path`` prefix) and may activate, suspend, resume and
-revoke its seals; a ``seal-admin`` approves (never their own application: four eyes) and makes
+an organisation in its own subtree and may activate, suspend, resume and revoke its seals —
+the subtree is the caller's live binding (``Actor.scope``, resolved by the identity authority
+for each request), the organisation a node of the live tree (:class:`~.ports.OrgTree`),
+compared by node id, never by a path from the token or the body; a ``seal-admin`` approves (never their own application: four eyes) and makes
 seals, and may do every later transition; a ``seal-user`` listed as a holder applies the seal,
 only after a step-up sign-in. Signing with a seal that is not active (suspended, revoked,
 expired, not yet made) is refused. Every transition and every use, allowed or refused, goes to
@@ -41,12 +43,13 @@ from crypto.seal_registry.model import (
     TRANSITIONS,
     Actor,
     Application,
+    OrgUnit,
     SealEvent,
     SealRecord,
     SealState,
 )
-from crypto.seal_registry.ports import AuditTrail, SealRepository
-from crypto.seal_registry.rules import check_application, in_subtree
+from crypto.seal_registry.ports import AuditTrail, OrgTree, SealRepository
+from crypto.seal_registry.rules import check_application, check_identity, node_ref
 from crypto.sealca import CaRole, SealCa
 
 T = TypeVar("T")
@@ -92,7 +95,10 @@ class SealService:
         clock: Callable[[], datetime],
         new_id: Callable[[], str] = _new_id,
         timestamper: Timestamper | None = None,
+        orgs: OrgTree | None = None,
     ) -> None:
+        """``orgs``: the live org tree; without it no org-admin reaches any seal (deny)."""
+        self._orgs = orgs
         self._repo = repo
         self._ca = ca
         self._keys = keys
@@ -120,8 +126,10 @@ class SealService:
         if SEAL_ADMIN in actor.roles:
             return self._repo.find(state=state)
         found: dict[str, SealRecord] = {}
-        if ORG_ADMIN in actor.roles and actor.org_path:
-            found |= {r.id: r for r in self._repo.find(org_prefix=actor.org_path, state=state)}
+        if ORG_ADMIN in actor.roles and actor.scope.filter_path:
+            units: dict[str, OrgUnit | None] = {}  # one directory read per node, per call
+            candidates = self._repo.find(org_prefix=actor.scope.filter_path, state=state)
+            found |= {r.id: r for r in candidates if self._in_scope(actor, r, units)}
         if SEAL_USER in actor.roles:
             for record in self._repo.find(state=state, limit=1000):
                 if actor.username in record.application.holders:
@@ -136,16 +144,19 @@ class SealService:
         def run() -> SealRecord:
             if ORG_ADMIN not in actor.roles:
                 raise SealForbidden("applying for a seal needs the org-admin role")
-            if not in_subtree(actor.org_path, application.org_path):
-                raise SealForbidden("the organisation is outside your administrative subtree")
-            check_application(application)
+            unit = self._unit(node_ref(application))
+            if unit is None or unit.disabled or not actor.scope.covers(unit.id, unit.path):
+                raise SealForbidden("the organisation is not in your administrative subtree")
+            check_identity(application, unit)
+            resolved = dataclasses.replace(application, org_node_id=unit.id, org_path=unit.path)
+            check_application(resolved)
             now = self._clock()
             seal_id = self._new_id()
             record = SealRecord(
                 id=seal_id,
                 es_id=f"{application.uscc}{seal_id[:12].upper()}",
                 state=SealState.APPLIED,
-                application=application,
+                application=resolved,
                 applicant=actor.subject,
                 applicant_name=actor.username,
                 created_at=now,
@@ -154,7 +165,8 @@ class SealService:
             self._repo.add(record)
             return record
 
-        return self._audited("seal.apply", actor, "", application.org_path, run)
+        # A refusal is filed under the caller's own organisation, never a path the body chose.
+        return self._audited("seal.apply", actor, "", "", run)
 
     def approve(self, actor: Actor, seal_id: str) -> SealRecord:
         """A seal admin other than the applicant approves."""
@@ -340,11 +352,7 @@ class SealService:
     def _may_administer(self, actor: Actor, record: SealRecord, roles: tuple[str, ...]) -> bool:
         if SEAL_ADMIN in roles and SEAL_ADMIN in actor.roles:
             return True
-        return (
-            ORG_ADMIN in roles
-            and ORG_ADMIN in actor.roles
-            and in_subtree(actor.org_path, record.application.org_path)
-        )
+        return ORG_ADMIN in roles and ORG_ADMIN in actor.roles and self._in_scope(actor, record)
 
     def _visible(self, actor: Actor, seal_id: str) -> SealRecord:
         record = self._repo.get(seal_id)
@@ -352,13 +360,30 @@ class SealService:
             raise SealNotFound("no such seal")
         return record
 
-    @staticmethod
-    def _can_see(actor: Actor, record: SealRecord) -> bool:
+    def _can_see(self, actor: Actor, record: SealRecord) -> bool:
         if SEAL_ADMIN in actor.roles:
             return True
-        if ORG_ADMIN in actor.roles and in_subtree(actor.org_path, record.application.org_path):
+        if ORG_ADMIN in actor.roles and self._in_scope(actor, record):
             return True
         return SEAL_USER in actor.roles and actor.username in record.application.holders
+
+    def _unit(self, ref: str) -> OrgUnit | None:
+        return self._orgs.node(ref) if self._orgs is not None and ref else None
+
+    def _in_scope(
+        self, actor: Actor, record: SealRecord, units: dict[str, OrgUnit | None] | None = None
+    ) -> bool:
+        """The seal's node, read live by its id, lies in the actor's live scope."""
+        node_id = record.application.org_node_id
+        if not node_id:
+            return False  # an application from before node ids: seal admins only
+        if units is not None and node_id in units:
+            unit = units[node_id]
+        else:
+            unit = self._unit(node_id)
+            if units is not None:
+                units[node_id] = unit
+        return unit is not None and actor.scope.covers(unit.id, unit.path)
 
     def _expire_if_due(self, record: SealRecord, now: datetime) -> SealRecord:
         """Past validEnd, a live seal becomes expired (stored, and audited once)."""

@@ -53,6 +53,7 @@ def _row_values(r: SealRecord) -> dict[str, Any]:
         "state": r.state.value,
         "version": r.version,
         "org_path": a.org_path,
+        "org_node_id": a.org_node_id,
         "org_name": a.org_name,
         "uscc": a.uscc,
         "name": a.name,
@@ -92,6 +93,7 @@ def _record(row: sa.Row[Any]) -> SealRecord:
         width_mm=m["width_mm"],
         height_mm=m["height_mm"],
         valid_days=m["valid_days"],
+        org_node_id=m["org_node_id"],
     )
     return SealRecord(
         id=m["id"],

@@ -19,6 +19,7 @@ seals = sa.Table(
     sa.Column("state", sa.String(16), nullable=False, index=True),
     sa.Column("version", sa.Integer, nullable=False),
     sa.Column("org_path", sa.String(512), nullable=False, index=True),
+    sa.Column("org_node_id", sa.String(64), nullable=False, index=True, server_default=""),
     sa.Column("org_name", sa.String(256), nullable=False),
     sa.Column("uscc", sa.String(18), nullable=False),
     sa.Column("name", sa.String(256), nullable=False),

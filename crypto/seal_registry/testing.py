@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from crypto.seal_registry.errors import SealStateConflict
-from crypto.seal_registry.model import SealEvent, SealRecord, SealState
+from crypto.seal_registry.model import OrgUnit, SealEvent, SealRecord, SealState
 from crypto.seal_registry.rules import in_subtree
 
 
@@ -64,3 +64,14 @@ class RecordingAuditTrail:
     def actions(self) -> list[tuple[str, str]]:
         """(action, outcome) pairs, in order."""
         return [(e.action, e.outcome) for e in self.events]
+
+
+class MemoryOrgTree:
+    """``OrgTree`` over a dict of units, found by id or code (the directory's two keys)."""
+
+    def __init__(self, *units: OrgUnit) -> None:
+        self.units = {u.id: u for u in units}
+
+    def node(self, ref: str) -> OrgUnit | None:
+        """By id, else by code."""
+        return self.units.get(ref) or next((u for u in self.units.values() if u.code == ref), None)

@@ -6,7 +6,9 @@
 #   apply   only converge the realms
 #   env     print the variables a client needs (URL, admin user and password file)
 # The bootstrap admin comes from KEYCLOAK_ADMIN_USERNAME/KEYCLOAK_ADMIN_PASSWORD; when unset,
-# a random password is generated once and kept (mode 0600) in the state directory.
+# a random password is generated once and kept (mode 0600) in the state directory. The secret
+# of the realm's own anbao-api client (RFC 7662 introspection) is kept the same way: `apply`
+# gives it to the client, `env` prints it as ANBAO_KEYCLOAK_CLIENT_SECRET for the API.
 source "$(dirname "$0")/lib.sh"
 
 KC_PORT="${ANBAO_KEYCLOAK_PORT:-8080}"
@@ -15,6 +17,7 @@ KC_HOME="$ANBAO_STATE/keycloak-$KEYCLOAK_VERSION"
 PIDFILE="$ANBAO_STATE/keycloak.pid"
 LOGFILE="$ANBAO_STATE/keycloak.log"
 SECRETS="$ANBAO_STATE/keycloak-admin.env"
+API_SECRET="$ANBAO_STATE/anbao-api-client.env"
 TIMEOUT="${ANBAO_KEYCLOAK_TIMEOUT:-300}"
 
 healthy() { curl -fsS "http://127.0.0.1:$KC_MGMT_PORT/health/ready"; }
@@ -32,8 +35,11 @@ apply_realms() {
     # Test sessions may start side by side: one apply at a time.
     exec 9>"$ANBAO_STATE/keycloak-apply.lock"
     flock -w 120 9 || die "another realm apply holds $ANBAO_STATE/keycloak-apply.lock"
+    local api_secret
+    api_secret=$(api_client_env | sed -n 's/^ANBAO_KEYCLOAK_CLIENT_SECRET=//p')
     ANBAO_KEYCLOAK_URL="http://127.0.0.1:$KC_PORT" ANBAO_KEYCLOAK_ADMIN_USERNAME="$user" \
-        ANBAO_KEYCLOAK_ADMIN_PASSWORD="$pass" "$anbao" iam apply \
+        ANBAO_KEYCLOAK_ADMIN_PASSWORD="$pass" ANBAO_KEYCLOAK_CLIENT_SECRET="$api_secret" \
+        "$anbao" iam apply \
         "$ANBAO_ROOT"/deploy/keycloak/court-realm.yaml "$ANBAO_ROOT"/deploy/keycloak/anbao-realm.yaml >&2 \
         || die "anbao iam apply deploy/keycloak/*.yaml failed"
     exec 9>&-
@@ -50,6 +56,18 @@ admin_env() {
             "${KEYCLOAK_ADMIN_USERNAME:-admin}" "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$SECRETS")
     fi
     cat "$SECRETS"
+}
+
+# api_client_env: the anbao-api client's secret (ANBAO_KEYCLOAK_CLIENT_SECRET wins when set).
+api_client_env() {
+    if [ -n "${ANBAO_KEYCLOAK_CLIENT_SECRET:-}" ]; then
+        printf 'ANBAO_KEYCLOAK_CLIENT_SECRET=%s\n' "$ANBAO_KEYCLOAK_CLIENT_SECRET"; return
+    fi
+    if [ ! -s "$API_SECRET" ]; then
+        (umask 077; printf 'ANBAO_KEYCLOAK_CLIENT_SECRET=%s\n' \
+            "$(head -c 32 /dev/urandom | base64 | tr -d '/+=')" > "$API_SECRET")
+    fi
+    cat "$API_SECRET"
 }
 
 start() {
@@ -84,6 +102,6 @@ case "${1:-}" in
     apply) apply_realms ;;
     stop) stop_pid keycloak "$PIDFILE" ;;
     status) if pid_alive "$PIDFILE" && healthy >/dev/null 2>&1; then echo healthy; else echo down; exit 1; fi ;;
-    env) admin_env; echo "KEYCLOAK_URL=http://127.0.0.1:$KC_PORT" ;;
+    env) admin_env; api_client_env; echo "KEYCLOAK_URL=http://127.0.0.1:$KC_PORT" ;;
     *) echo "usage: $0 start|stop|status|env|apply" >&2; exit 2 ;;
 esac

@@ -17,15 +17,28 @@ export ANBAO_KEYCLOAK_URL="$KEYCLOAK_URL"
 # Anbao a service account with realm-management roles instead (deploy/production/README.md).
 export ANBAO_KEYCLOAK_ADMIN_USERNAME="${ANBAO_KEYCLOAK_ADMIN_USERNAME:-$KEYCLOAK_ADMIN_USERNAME}"
 export ANBAO_KEYCLOAK_ADMIN_PASSWORD="${ANBAO_KEYCLOAK_ADMIN_PASSWORD:-$KEYCLOAK_ADMIN_PASSWORD}"
+# High-risk routes introspect as the realm's anbao-api client; its secret comes from `env` above.
+export ANBAO_KEYCLOAK_CLIENT_ID="${ANBAO_KEYCLOAK_CLIENT_ID:-anbao-api}"
 port="${ANBAO_SERVER_PORT:-8000}"
+# State (stores, spool, development keys) lives in the settings' data directory, which the CLI
+# finds from any working directory: ANBAO_DATA_DIR, else ~/.local/state/anbao (XDG).
+data_dir="$("$ANBAO_ROOT/.venv/bin/anbao" settings \
+    | "$ANBAO_ROOT/.venv/bin/python" -c 'import json, sys; print(json.load(sys.stdin)["data_dir"])')"
+if [ -d "$ANBAO_ROOT/.anbao" ] && [ "$ANBAO_ROOT/.anbao" != "$data_dir" ]; then
+    log "state is no longer kept in $ANBAO_ROOT/.anbao: move its files to $data_dir," \
+        "or export ANBAO_DATA_DIR=$ANBAO_ROOT/.anbao"
+fi
 cat <<MSG
 
   Anbao API        http://127.0.0.1:$port   (GET /readyz, /openapi.json, /metrics)
   Keycloak         $KEYCLOAK_URL/admin/     realm "anbao"
   Keycloak admin   user "$KEYCLOAK_ADMIN_USERNAME", password in $ANBAO_STATE/keycloak-admin.env
                    (or set KEYCLOAK_ADMIN_PASSWORD before the first start)
-  A token for the API: create a client in realm "anbao" with an audience mapper for
-  "anbao-api", then call GET /whoami with "Authorization: Bearer <access token>".
+  Anbao state      $data_dir   (ANBAO_DATA_DIR; \`anbao …\` commands find it from anywhere)
+  A token for the API: sign in through the realm's own client "anbao-console" (authorization
+  code with PKCE; its redirect URI is http://127.0.0.1:$port/callback), then call GET /whoami
+  with "Authorization: Bearer <access token>". Apps onboarded through POST /iam/apps get tokens
+  for themselves only: Anbao's API refuses them.
   Ctrl-C stops the API$( [ "$started_keycloak" = 1 ] && echo " and Keycloak").
 
 MSG

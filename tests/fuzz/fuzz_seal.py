@@ -31,6 +31,7 @@ with atheris.instrument_imports():
     from crypto.seal.package import Limits
 
 AT = datetime(2026, 11, 27, tzinfo=UTC)
+V1 = Path(__file__).resolve().parents[1] / "vectors" / "seal" / "v1"
 OPTIONS = Options(trust=Trust(), at=AT)
 LIMITS = Limits(
     max_package_bytes=1 << 20, max_entries=64, max_entry_bytes=1 << 20, max_total_bytes=4 << 20
@@ -58,7 +59,7 @@ def one_input(data: bytes) -> None:
 
 
 def make_corpus(folder: Path) -> None:
-    """Seeds: a seal, a detached signature and a signed OFD, one per mode."""
+    """Seeds: a seal, a detached signature and a signed OFD, one per mode, and v1 vectors."""
     from crypto.seal import sign_bytes, sign_ofd
     from crypto.seal.testing import make_sample_seal, minimal_ofd
 
@@ -72,6 +73,9 @@ def make_corpus(folder: Path) -> None:
         "sig": b"\x01" + sig,
         "ofd": b"\x02" + ofd,
         "any": b"\x03" + sig,
+        # GM/T 0031 v1 made by OpenSSL (timeInfo as text) and ofdrw (tests/vectors/README.md)
+        "v1": b"\x01" + (V1 / "v1_utctime_text.sig").read_bytes(),
+        "v1ofd": b"\x02" + (V1 / "v1_ofdrw.ofd").read_bytes(),
     }.items():
         (folder / name).write_bytes(content)
 

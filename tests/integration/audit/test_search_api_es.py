@@ -19,6 +19,7 @@ from audit.query import parse
 from audit.search_elasticsearch import ElasticsearchSearch
 from audit.search_model import store_page
 from audit.search_testing import sample_events
+from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from tests.integration.conftest import Server
@@ -76,7 +77,10 @@ def client(
     verifier = TokenVerifier(
         issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
     )
-    app = create_app(settings, Parts(verifier=verifier, audit_store=store))  # installs mappings
+    directory = InMemoryOrgDirectory()  # bindings on real Keycloak: tests/integration/anbao
+    directory.bind("finance-auditor", "/gov/finance", "auditor")
+    parts = Parts(verifier=verifier, audit_store=store, org_directory=directory)
+    app = create_app(settings, parts)  # installs mappings
     store.write_batch(EVENTS)  # the first monthly index is created from the patched template
     store.refresh()
     return falcon.testing.TestClient(app)
@@ -94,7 +98,7 @@ def test_the_installed_template_carries_the_search_mappings(
 def test_search_export_and_aggregations_over_http(
     client: falcon.testing.TestClient, issuer: LocalIssuer
 ) -> None:
-    token = issuer.token(time.time(), realm_access={"roles": ["auditor"]}, org_path="/gov/finance")
+    token = issuer.token(time.time(), sub="finance-auditor", realm_access={"roles": ["auditor"]})
     headers = {"Authorization": f"Bearer {token}"}
     scoped = [e for e in EVENTS if e.org_path in ("/gov/finance", "/gov/finance/tax")]
     page = client.simulate_get("/audit/events", params={"size": "1000"}, headers=headers)

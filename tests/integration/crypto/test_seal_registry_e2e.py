@@ -37,8 +37,13 @@ from crypto.pki import CertificateList
 from crypto.pki.testing import TEST_USCC
 from crypto.seal.testing import minimal_ofd, tiny_png
 from crypto.tsa import CONTENT_TYPE_TIMESTAMP, build_request, parse_response
+from iam.codes import uscc_check_char
+from iam.orgs_keycloak import KeycloakOrgDirectory
+from iam.orgs_keycloak_admin import KeycloakAdminClient
+from iam.orgs_model import NodeKind, OrgNode
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import (
+    CONSOLE,
     PASSWORD,
     REALM_DIR,
     BrowserlessLogin,
@@ -50,8 +55,7 @@ from tests.integration.iam.realm_support import (
     unique,
 )
 
-ORG = "/53/5301/530102"
-DEPT = f"{ORG}/finance"
+ORG_NAME = "昆明市五华区财政局"
 
 
 @dataclasses.dataclass
@@ -61,10 +65,11 @@ class World:
     keycloak: Server
     realm: str
     users: dict[str, str]
+    nodes: dict[str, OrgNode]
 
     def login(self, who: str, **params: str) -> str:
         """A real login through the realm's browser flow (enrolling OTP when asked)."""
-        login = BrowserlessLogin(self.keycloak.url, self.realm, "portal")
+        login = BrowserlessLogin(self.keycloak.url, self.realm, CONSOLE)
         try:
             page = login.submit(
                 login.start(**params), "kc-form-login", username=self.users[who], password=PASSWORD
@@ -109,11 +114,33 @@ def world(
         "seal_admin": unique("sealadmin"),
         "holder": unique("holder"),
     }
-    add_user(admin, realm, users["org_admin"], roles=("org-admin",), attributes={"org_path": ORG})
-    add_user(admin, realm, users["seal_admin"], roles=("seal-admin",))
-    add_user(admin, realm, users["holder"], roles=("seal-user",), attributes={"org_path": DEPT})
-    tmp = tmp_path_factory.mktemp("seals")
     env = keycloak.env
+    kc_admin = KeycloakAdminClient(
+        keycloak.url,
+        realm,
+        username=env["KEYCLOAK_ADMIN_USERNAME"],
+        password=env["KEYCLOAK_ADMIN_PASSWORD"],
+    )
+    nodes = org_tree(KeycloakOrgDirectory(kc_admin))
+    # Fresh users per test: a second login would need an OTP code, not an enrolment.
+    users |= {k: unique(k.replace("_", "")) for k in ("a_admin", "a_admin2", "b_admin")}
+    # The issue's attack: bound to county A, primary membership (the org_path claim) the
+    # prefecture; b_admin is bound to sibling county B.
+    prefecture = nodes["prefecture"].path
+    bindings = {"org_admin": "county_a", "a_admin": "county_a", "a_admin2": "county_a"}
+    bindings["b_admin"] = "county_b"
+    for who in bindings:
+        claim = {"org_path": prefecture}
+        add_user(admin, realm, users[who], roles=("org-admin",), attributes=claim)
+    add_user(admin, realm, users["seal_admin"], roles=("seal-admin",))
+    dept = nodes["dept_a"].path
+    add_user(admin, realm, users["holder"], roles=("seal-user",), attributes={"org_path": dept})
+    directory = KeycloakOrgDirectory(kc_admin)
+    for who, node in bindings.items():
+        person = directory.find_person(users[who])
+        assert person is not None
+        directory.set_admin_node(person, nodes[node])
+    tmp = tmp_path_factory.mktemp("seals")
     settings = Settings.load(
         {
             "ANBAO_KEYCLOAK_URL": keycloak.url,
@@ -121,6 +148,9 @@ def world(
             "ANBAO_KEYCLOAK_REQUIRED": "false",
             "ANBAO_KEYCLOAK_ADMIN_USERNAME": env["KEYCLOAK_ADMIN_USERNAME"],
             "ANBAO_KEYCLOAK_ADMIN_PASSWORD": env["KEYCLOAK_ADMIN_PASSWORD"],
+            # The realm file's anbao-api client: sealing and the lifecycle introspect (RFC 7662).
+            "ANBAO_KEYCLOAK_CLIENT_ID": "anbao-api",
+            "ANBAO_KEYCLOAK_CLIENT_SECRET": env["ANBAO_KEYCLOAK_CLIENT_SECRET"],
             "ANBAO_SERVER_ACCESS_LOG": "false",
             "ANBAO_AUDIT_SQLITE_PATH": str(tmp / "audit.sqlite3"),
             "ANBAO_AUDIT_SPOOL_PATH": str(tmp / "spool.sqlite3"),
@@ -137,17 +167,36 @@ def world(
     recorder = Recorder(spool)
     client = falcon.testing.TestClient(create_app(settings, Parts(audit_recorder=recorder)))
     try:
-        yield World(client, spool, keycloak, realm, users)
+        yield World(client, spool, keycloak, realm, users, nodes)
     finally:
         recorder.close()
         spool.close()
+        kc_admin.close()
         admin.delete_realm(realm)
+
+
+def org_tree(directory: KeycloakOrgDirectory) -> dict[str, OrgNode]:
+    """Province, prefecture, counties A and B, a department in each (real Keycloak groups)."""
+    province = directory.create_node(None, NodeKind.PROVINCE, "530000", "云南省")
+    prefecture = directory.create_node(province, NodeKind.PREFECTURE, "530100", "昆明市")
+    county_a = directory.create_node(prefecture, NodeKind.COUNTY, "530102", "五华区")
+    county_b = directory.create_node(prefecture, NodeKind.COUNTY, "530103", "盘龙区")
+    body_b = "11530103MB0000001"
+    return {
+        "prefecture": prefecture,
+        "county_a": county_a,
+        "county_b": county_b,
+        "dept_a": directory.create_node(county_a, NodeKind.DEPARTMENT, TEST_USCC, ORG_NAME),
+        "dept_b": directory.create_node(
+            county_b, NodeKind.DEPARTMENT, body_b + uscc_check_char(body_b), "昆明市盘龙区财政局"
+        ),
+    }
 
 
 def application() -> dict[str, Any]:
     return {
-        "org_path": DEPT,
-        "org_name": "昆明市五华区财政局",
+        "org_node": TEST_USCC,
+        "org_name": ORG_NAME,
         "uscc": TEST_USCC,
         "name": "昆明市五华区财政局公章",
         "holders": [],
@@ -267,3 +316,52 @@ def test_public_tsa_and_ca(world: World) -> None:
     assert pem.count(b"BEGIN CERTIFICATE") == 2
     assert w.client.simulate_get("/seals").status_code == 401
     assert w.client.simulate_get("/readyz").json["checks"]["seal_registry"]["status"] == "up"
+
+
+def b_application(w: World) -> dict[str, Any]:
+    dept = w.nodes["dept_b"]
+    return {**application(), "org_node": dept.id, "org_name": dept.name, "uscc": dept.code}
+
+
+def test_org_admin_is_scoped_by_binding_not_primary_membership(world: World) -> None:
+    """Issue 16 §2.1 on real Keycloak: bound to county A, member of the prefecture."""
+    w = world
+    a_admin, b_admin = w.login("a_admin"), w.login("b_admin")
+    body = {**b_application(w), "holders": [w.users["holder"]]}
+    theirs = w.call(b_admin, "POST", "/seals", json=body)
+    assert theirs.status_code == 201, theirs.text
+    seal_id = theirs.json["id"]
+    dept_b = w.nodes["dept_b"]
+    for ref in (dept_b.id, dept_b.code):
+        assert w.call(a_admin, "POST", "/seals", json={**body, "org_node": ref}).status_code == 403
+    by_path = {**body, "org_node": "", "org_path": dept_b.path}
+    assert w.call(a_admin, "POST", "/seals", json=by_path).status_code == 403
+    dotted = f"{w.nodes['county_a'].path}/../530103/{dept_b.code}"
+    refused = w.call(a_admin, "POST", "/seals", json={**by_path, "org_path": dotted})
+    assert refused.status_code in {400, 403}, refused.text
+    listed = w.call(a_admin, "GET", "/seals").json["seals"]
+    assert seal_id not in {s["id"] for s in listed}
+    for action in ("revoke", "suspend", "activate"):
+        answer = w.call(a_admin, "POST", f"/seals/{seal_id}/{action}", json={})
+        assert answer.status_code == 404, (action, answer.text)
+    assert w.call(a_admin, "GET", f"/seals/{seal_id}").status_code == 404
+    assert w.call(b_admin, "GET", f"/seals/{seal_id}").json["state"] == "applied"
+
+
+def test_the_body_must_name_a_real_node_and_its_identity(world: World) -> None:
+    w = world
+    a_admin = w.login("a_admin2")
+    base = {**application(), "holders": [w.users["holder"]]}
+    for ghost in ("530199", "00000000-0000-0000-0000-000000000000", "../../x"):
+        answer = w.call(a_admin, "POST", "/seals", json={**base, "org_node": ghost})
+        assert answer.status_code == 403, (ghost, answer.text)
+    wrong_name = w.call(a_admin, "POST", "/seals", json={**base, "org_name": "某某局"})
+    assert wrong_name.status_code == 400
+    assert "org_name" in wrong_name.json["detail"]
+    other = b_application(w)["uscc"]
+    wrong_uscc = w.call(a_admin, "POST", "/seals", json={**base, "uscc": other})
+    assert wrong_uscc.status_code == 400
+    assert "uscc" in wrong_uscc.json["detail"]
+    stored = w.call(a_admin, "POST", "/seals", json=base)
+    assert stored.status_code == 201, stored.text
+    assert stored.json["org_path"] == w.nodes["dept_a"].path

@@ -19,10 +19,18 @@ from crypto.seal.testing import tiny_png
 from crypto.seal_registry import migrations
 from crypto.seal_registry.build import RegistryConfig, build_registry
 from crypto.seal_registry.errors import SealStateConflict
-from crypto.seal_registry.model import ORG_ADMIN, SEAL_ADMIN, Actor, Application, SealState
+from crypto.seal_registry.model import (
+    ORG_ADMIN,
+    SEAL_ADMIN,
+    Actor,
+    Application,
+    OrgUnit,
+    SealState,
+)
 from crypto.seal_registry.sql import create_engine
 from crypto.seal_registry.tables import metadata
-from crypto.seal_registry.testing import RecordingAuditTrail
+from crypto.seal_registry.testing import MemoryOrgTree, RecordingAuditTrail
+from iam.scope import OrgScope
 from tests.integration.conftest import Server
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -58,13 +66,15 @@ def test_migrations_on_postgres(database: str) -> None:
 def test_concurrent_approvals_one_wins(database: str) -> None:
     audit = RecordingAuditTrail()
     config = RegistryConfig(database_url=database, kek=KekRing.generate_entry("k1"))
-    registry = build_registry(config, audit, lambda: NOW)
+    unit = OrgUnit("n-fin", TEST_USCC, "department", "昆明市财政局", f"/53/5301/{TEST_USCC}")
+    registry = build_registry(config, audit, lambda: NOW, MemoryOrgTree(unit))
     try:
-        applicant = Actor("oa", "oa", frozenset({ORG_ADMIN}), "/53/5301")
+        applicant = Actor("oa", "oa", frozenset({ORG_ADMIN}), "", scope=OrgScope.everything())
         record = registry.service.apply(
             applicant,
             Application(
-                org_path="/53/5301/finance",
+                org_node_id=unit.id,
+                org_path="",
                 org_name="昆明市财政局",
                 uscc=TEST_USCC,
                 name="昆明市财政局公章",

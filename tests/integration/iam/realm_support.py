@@ -33,6 +33,8 @@ from tests.integration.conftest import ROOT, Server
 
 REALM_DIR = ROOT / "deploy" / "keycloak"
 REDIRECT = "http://127.0.0.1:9/callback"
+#: anbao-realm.yaml's own client for people using Anbao's API (onboarded apps get no anbao-api).
+CONSOLE = "anbao-console"
 PASSWORD = "Court-Pass-2026!"
 
 
@@ -59,9 +61,13 @@ def apply_file(
     prune: bool = False,
     **variables: str,
 ) -> ApplyResult:
-    spec = dataclasses.replace(
-        load_realm_file(path, {"keycloak_url": keycloak.url, **variables}), realm=realm
-    )
+    defaults = {
+        "keycloak_url": keycloak.url,
+        # anbao-realm.yaml: its own clients' secret and login redirect (other files ignore them)
+        "anbao_api_client_secret": keycloak.env["ANBAO_KEYCLOAK_CLIENT_SECRET"],
+        "console_redirect_uri": REDIRECT,
+    }
+    spec = dataclasses.replace(load_realm_file(path, {**defaults, **variables}), realm=realm)
     return converge(
         spec, KeycloakRealmAdmin(admin_for(keycloak), realm), dry_run=dry_run, prune=prune
     )

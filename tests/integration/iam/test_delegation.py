@@ -81,11 +81,9 @@ def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         tokens = {who: realm.token(p.username) for who, p in people.items()}
         settings = Settings.load(
             {
-                "ANBAO_KEYCLOAK_URL": keycloak.url,
-                "ANBAO_KEYCLOAK_REALM": realm.name,
-                "ANBAO_KEYCLOAK_REQUIRED": "false",
-                "ANBAO_KEYCLOAK_ADMIN_USERNAME": env["KEYCLOAK_ADMIN_USERNAME"],
-                "ANBAO_KEYCLOAK_ADMIN_PASSWORD": env["KEYCLOAK_ADMIN_PASSWORD"],
+                **realm.settings_env(
+                    env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+                ),
                 "ANBAO_AUDIT_SQLITE_PATH": str(Path(tmp_path_factory.mktemp("audit")) / "a.db"),
                 "ANBAO_SERVER_ACCESS_LOG": "false",
             }
@@ -301,6 +299,9 @@ def test_granted_org_admin_works_at_once_and_revocation_stops_it(world: World) -
     )
     assert grant.status_code == 200, grant.text
     assert grant.json["admin_node"] == town.id
+    # L3-CES1-04: a new administrator must set up OTP at the next sign-in.
+    assert world.realm.required_actions(deputy.id) == ["CONFIGURE_TOTP"]
+    world.realm.enrolled(deputy.id)
     world.tokens["deputy"] = world.realm.token(deputy.username)
     assert world.call("deputy", "GET", f"/iam/orgs/{town.id}").status_code == 200
     assert world.call("deputy", "GET", f"/iam/orgs/{world.county_a.id}").status_code == 404
@@ -308,6 +309,21 @@ def test_granted_org_admin_works_at_once_and_revocation_stops_it(world: World) -
     assert revoke.status_code == 200, revoke.text
     # Same token, still unexpired: the binding is read live, so the power is gone.
     assert world.call("deputy", "GET", f"/iam/orgs/{town.id}").status_code == 403
+
+
+@pytest.mark.parametrize(("role", "otp"), [("platform-admin", True), ("seal-admin", True),
+                                          ("auditor", False), ("seal-user", False)])  # fmt: skip
+def test_granting_an_administrative_role_requires_otp_set_up(
+    world: World, role: str, otp: bool
+) -> None:
+    """Issue 16 §5: an administrator without OTP would fail L3-CES1-04 until their first login."""
+    person = _target(world, True)
+    grant = world.call("platform", "PUT", f"/iam/people/{person.id}/roles/{role}")
+    assert grant.status_code == 200, grant.text
+    assert world.realm.required_actions(person.id) == (["CONFIGURE_TOTP"] if otp else [])
+    again = world.call("platform", "PUT", f"/iam/people/{person.id}/roles/{role}")
+    assert again.status_code == 200, again.text
+    assert world.realm.required_actions(person.id) == (["CONFIGURE_TOTP"] if otp else [])
 
 
 def test_org_path_claim_follows_the_primary_node(world: World) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tests.integration.iam.realm_support import (
+    CONSOLE,
     PASSWORD,
     REALM_DIR,
     BrowserlessLogin,
@@ -32,7 +33,7 @@ def realms(keycloak):
 
 def broker_login(keycloak, realm, username, password=PASSWORD):
     """Open the app's login page, pick the court, sign in there, come back with a code."""
-    login = BrowserlessLogin(keycloak.url, realm, "portal")
+    login = BrowserlessLogin(keycloak.url, realm, CONSOLE)
     page = login.start()
     page = login.go("GET", page.link("/broker/court/login"))
     assert "/realms/court-" in page.url, "the broker did not send us to the court's login page"
@@ -88,7 +89,7 @@ def test_the_anbao_realm_rejects_the_court_password_directly(keycloak, realms):
     admin = admin_for(keycloak)
     judge = unique("judge")
     add_user(admin, court, judge)
-    login = BrowserlessLogin(keycloak.url, anbao, "portal")
+    login = BrowserlessLogin(keycloak.url, anbao, CONSOLE)
     try:
         login.submit(login.start(), "kc-form-login", username=judge, password=PASSWORD)
         assert login.code is None

@@ -10,9 +10,17 @@ import time
 import pytest
 from keycloak.exceptions import KeycloakPostError, KeycloakPutError
 
+from iam.imports_service import ImportService
+from iam.orgs_errors import ImportInvalid, InvalidOrgInput
+from iam.orgs_keycloak import KeycloakOrgDirectory
+from iam.orgs_keycloak_admin import KeycloakAdminClient
+from iam.orgs_model import NodeKind, PersonDraft
+from iam.orgs_service import OrgService
 from tests.integration.iam.realm_support import (
+    CONSOLE,
     PASSWORD,
     REALM_DIR,
+    REDIRECT,
     BrowserlessLogin,
     add_public_client,
     add_user,
@@ -40,6 +48,21 @@ def realm(keycloak):
     add_public_client(admin, name, "portal")
     yield name
     admin.delete_realm(name)
+
+
+@pytest.fixture
+def directory(keycloak, realm):
+    """Anbao's org directory adapter on the module's realm."""
+    found = KeycloakOrgDirectory(
+        KeycloakAdminClient(
+            keycloak.url,
+            realm,
+            username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+            password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        )
+    )
+    yield found
+    found.admin.close()
 
 
 @pytest.fixture
@@ -79,7 +102,16 @@ def test_live_realm_has_the_files_settings(admin, realm):
     composites = {r["name"] for r in admin.get_composite_realm_roles_of_role("org-admin")}
     assert composites == {"otp-required"}
     defaults = {s["name"] for s in admin.get_default_default_client_scopes()}
-    assert {"anbao-api", "org-path"} <= defaults
+    assert "org-path" in defaults
+    # Anbao's audience is not for every new client: only its own clients hold the scope.
+    optional = {s["name"] for s in admin.get_default_optional_client_scopes()}
+    assert "anbao-api" not in defaults | optional
+    console = admin.get_client(admin.get_client_id(CONSOLE))
+    assert "anbao-api" in console["defaultClientScopes"]
+    assert "anbao-api" not in admin.get_client(admin.get_client_id("portal"))["defaultClientScopes"]
+    api = admin.get_client(admin.get_client_id("anbao-api"))
+    assert not api["publicClient"]
+    assert api["clientAuthenticatorType"] == "client-secret"
 
 
 def test_weak_passwords_are_refused_by_keycloak(admin):
@@ -141,7 +173,7 @@ def test_token_carries_audience_org_path_and_acr_1(keycloak, admin, realm):
     user_id = add_user(
         admin, realm, name, roles=("seal-user",), attributes={"org_path": "/53/5301/530102"}
     )
-    login = BrowserlessLogin(keycloak.url, realm, "portal")
+    login = BrowserlessLogin(keycloak.url, realm, CONSOLE)
     try:
         page = login.start()
         login.submit(page, "kc-form-login", username=name, password=PASSWORD)
@@ -159,7 +191,7 @@ def test_token_carries_audience_org_path_and_acr_1(keycloak, admin, realm):
 def test_admin_roles_must_enrol_and_use_otp(keycloak, admin, realm):
     name = unique("orgadmin")
     add_user(admin, realm, name, roles=("org-admin",))
-    login = BrowserlessLogin(keycloak.url, realm, "portal")
+    login = BrowserlessLogin(keycloak.url, realm, CONSOLE)
     try:
         page = login.submit(login.start(), "kc-form-login", username=name, password=PASSWORD)
         assert login.code is None, "an administrator got a code without OTP"
@@ -171,7 +203,7 @@ def test_admin_roles_must_enrol_and_use_otp(keycloak, admin, realm):
         assert "org-admin" in claims["realm_access"]["roles"]
     finally:
         login.close()
-    second = BrowserlessLogin(keycloak.url, realm, "portal")
+    second = BrowserlessLogin(keycloak.url, realm, CONSOLE)
     try:
         page = second.submit(second.start(), "kc-form-login", username=name, password=PASSWORD)
         assert second.code is None
@@ -185,7 +217,7 @@ def test_admin_roles_must_enrol_and_use_otp(keycloak, admin, realm):
 def test_step_up_to_acr_2_asks_for_otp(keycloak, admin, realm):
     name = unique("sealer")
     add_user(admin, realm, name, roles=("seal-user",))
-    login = BrowserlessLogin(keycloak.url, realm, "portal")
+    login = BrowserlessLogin(keycloak.url, realm, CONSOLE)
     try:
         page = login.submit(
             login.start(acr_values="2"), "kc-form-login", username=name, password=PASSWORD
@@ -205,10 +237,20 @@ def test_cli_apply_dry_run_and_bad_file(keycloak, realm, tmp_path):
         "ANBAO_KEYCLOAK_URL": keycloak.url,
         "ANBAO_KEYCLOAK_ADMIN_USERNAME": keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
         "ANBAO_KEYCLOAK_ADMIN_PASSWORD": keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        # The introspection client's secret comes from the setting, never the command line.
+        "ANBAO_KEYCLOAK_CLIENT_SECRET": keycloak.env["ANBAO_KEYCLOAK_CLIENT_SECRET"],
     }
     cli = [sys.executable, "-m", "anbao", "iam", "apply"]
     ok = subprocess.run(
-        [*cli, str(ANBAO), "--realm", realm, "--dry-run"],
+        [
+            *cli,
+            str(ANBAO),
+            "--realm",
+            realm,
+            "--dry-run",
+            "--set",
+            f"console_redirect_uri={REDIRECT}",
+        ],
         capture_output=True,
         text=True,
         env=env,
@@ -222,6 +264,25 @@ def test_cli_apply_dry_run_and_bad_file(keycloak, realm, tmp_path):
     assert failed.returncode == 2
     assert "line 3, password_policy.length: must be at least 8" in failed.stderr
     assert keycloak.env["KEYCLOAK_ADMIN_PASSWORD"] not in failed.stderr + ok.stdout
+    changed = subprocess.run(
+        [
+            *cli,
+            str(ANBAO),
+            "--realm",
+            realm,
+            "--dry-run",
+            "--set",
+            f"console_redirect_uri={REDIRECT}",
+        ],
+        capture_output=True,
+        text=True,
+        env={**env, "ANBAO_KEYCLOAK_CLIENT_SECRET": "a-rotated-secret"},
+        check=False,
+    )
+    assert "~ client anbao-api" in changed.stdout
+    assert 'secret: "**********" -> "**********"' in changed.stdout  # the plan never shows it
+    assert "a-rotated-secret" not in changed.stdout + changed.stderr
+    assert keycloak.env["ANBAO_KEYCLOAK_CLIENT_SECRET"] not in changed.stdout + changed.stderr
 
 
 def test_password_history_and_brute_force_lockout_are_live(keycloak, admin, realm):
@@ -230,7 +291,7 @@ def test_password_history_and_brute_force_lockout_are_live(keycloak, admin, real
     with pytest.raises(KeycloakPutError):  # passwordHistory(5): the current password is refused
         admin.set_user_password(user_id, PASSWORD, temporary=False)
     for _ in range(5):  # failureFactor 5
-        login = BrowserlessLogin(keycloak.url, realm, "portal")
+        login = BrowserlessLogin(keycloak.url, realm, CONSOLE)
         try:
             login.submit(login.start(), "kc-form-login", username=name, password="Wrong-Pass-1!")
         finally:
@@ -239,9 +300,48 @@ def test_password_history_and_brute_force_lockout_are_live(keycloak, admin, real
         f"admin/realms/{realm}/attack-detection/brute-force/users/{user_id}"
     ).json()
     assert status["disabled"] is True
-    login = BrowserlessLogin(keycloak.url, realm, "portal")
+    login = BrowserlessLogin(keycloak.url, realm, CONSOLE)
     try:
         login.submit(login.start(), "kc-form-login", username=name, password=PASSWORD)
         assert login.code is None  # the right password does not help while locked
     finally:
         login.close()
+
+
+def test_an_admin_grant_asks_for_otp_only_when_there_is_none(keycloak, admin, realm, directory):
+    """Issue 16 §5, through Anbao's Keycloak adapter: CONFIGURE_TOTP unless OTP is set up."""
+    enrolled, bare = unique("enrolled"), unique("bare")
+    enrolled_id = add_user(admin, realm, enrolled, roles=("seal-user",))
+    bare_id = add_user(admin, realm, bare)
+    login = BrowserlessLogin(keycloak.url, realm, CONSOLE)
+    try:  # step-up to acr 2 makes the seal user set up OTP
+        page = login.submit(
+            login.start(acr_values="2"), "kc-form-login", username=enrolled, password=PASSWORD
+        )
+        login.submit(page, None, totp=totp(page.form()[1]["totpSecret"]), userLabel="phone")
+        assert login.code
+    finally:
+        login.close()
+    for user_id, role in ((enrolled_id, "seal-admin"), (bare_id, "org-admin")):
+        person = directory.get_person(user_id)
+        assert person is not None
+        directory.grant_role(person, role)
+    assert admin.get_user(enrolled_id).get("requiredActions", []) == []
+    assert admin.get_user(bare_id)["requiredActions"] == ["CONFIGURE_TOTP"]
+
+
+def test_brokers_username_prefix_is_reserved_on_the_live_realm(directory):
+    """Issue 16 §3: the prefixes come from the realm's identity providers (the file's court
+    broker names its users ``court.<x>``); create and import refuse them."""
+    assert directory.reserved_username_prefixes() == {"court."}
+    service = OrgService(directory, operator=True)
+    node = directory.create_node(None, NodeKind.PROVINCE, "530000", "云南省")
+    with pytest.raises(InvalidOrgInput) as caught:
+        service.create_person("operator", PersonDraft("court.judge", "法", "官"), [node.id])
+    assert caught.value.field == "username"
+    row = {"username": "court.judge", "family_name": "法", "given_name": "官",
+           "email": "", "org_codes": "530000"}  # fmt: skip
+    with pytest.raises(ImportInvalid):
+        ImportService(service).people("operator", [row], dry_run=False)
+    assert directory.find_person("court.judge") is None
+    assert service.create_person("operator", PersonDraft("courtney", "张", "三"), [node.id])

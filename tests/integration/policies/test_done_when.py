@@ -27,6 +27,9 @@ from anbao.cli import main
 from anbao.settings import Settings
 from crypto import keys
 from crypto.sm2 import PrivateKey
+from iam.orgs_keycloak import KeycloakOrgDirectory
+from iam.orgs_keycloak_admin import KeycloakAdminClient
+from iam.orgs_model import NodeKind, PersonDraft
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from policies.catalogue import load_catalogue
@@ -48,6 +51,30 @@ def realm(keycloak: Server) -> Iterator[str]:
     admin_for(keycloak).delete_realm(name)
 
 
+#: username -> Keycloak user id of the compliance staff, bound to the province (the tree's root):
+#: compliance evidence is platform-wide, so the live binding must cover the whole tree.
+STAFF: dict[str, str] = {}
+
+
+@pytest.fixture(scope="module")
+def staff(keycloak: Server, realm: str) -> dict[str, str]:
+    env = keycloak.env
+    admin = KeycloakAdminClient(
+        keycloak.url,
+        realm,
+        username=env["KEYCLOAK_ADMIN_USERNAME"],
+        password=env["KEYCLOAK_ADMIN_PASSWORD"],
+    )
+    directory = KeycloakOrgDirectory(admin)
+    province = directory.create_node(None, NodeKind.PROVINCE, "530000", "云南省")
+    for username in ("officer", "wang.li"):
+        person = directory.create_person(PersonDraft(username, "测", "试"), [province])
+        directory.set_admin_node(person, province)
+        STAFF[username] = person.id
+    admin.close()
+    return STAFF
+
+
 @pytest.fixture(scope="module")
 def issuer() -> LocalIssuer:
     return LocalIssuer(issuer="http://127.0.0.1:8080/realms/anbao")
@@ -64,7 +91,8 @@ class FreshApp:
         verifier = TokenVerifier(
             issuer=self.issuer.issuer, audience="anbao-api", jwks=self.issuer, clock=time.time
         )
-        return falcon.testing.TestClient(create_app(self.settings, Parts(verifier=verifier)))
+        parts = Parts(verifier=verifier, introspection=self.issuer.introspection())
+        return falcon.testing.TestClient(create_app(self.settings, parts))
 
     def simulate_get(self, path: str, **kwargs: Any) -> falcon.testing.Result:
         return self._client().simulate_get(path, **kwargs)
@@ -75,7 +103,11 @@ class FreshApp:
 
 @pytest.fixture(scope="module")
 def client(
-    keycloak: Server, realm: str, issuer: LocalIssuer, tmp_path_factory: pytest.TempPathFactory
+    keycloak: Server,
+    realm: str,
+    issuer: LocalIssuer,
+    staff: dict[str, str],
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> FreshApp:
     tmp = tmp_path_factory.mktemp("compliance")
     key = tmp / "officer.pem"
@@ -100,7 +132,9 @@ def client(
 
 
 def _as(issuer: LocalIssuer, *roles: str, user: str = "officer") -> dict[str, str]:
-    token = issuer.token(time.time(), preferred_username=user, realm_access={"roles": list(roles)})
+    token = issuer.token(
+        time.time(), sub=STAFF[user], preferred_username=user, realm_access={"roles": list(roles)}
+    )
     return {"Authorization": f"Bearer {token}"}
 
 

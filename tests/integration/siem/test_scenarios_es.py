@@ -33,10 +33,11 @@ from siem.loader import RuleSet, load_rules
 from siem.model import Detection, Engine
 from siem.scheduled import ScheduledEngine
 from siem.streaming import StreamingEngine
-from siem.testing import DEFAULT_START, ListSink, attack_scenarios, timeline
+from siem.testing import DAY_LENGTH, ListSink, attack_scenarios, timeline, working_day
 from tests.integration.conftest import Server
 
 PROBE_IP = "192.0.2.50"
+RETENTION_DAYS = 7
 
 
 class _KeepOpen(ElasticsearchAuditStore):
@@ -67,7 +68,8 @@ def world(elasticsearch: Server, tmp_path_factory: pytest.TempPathFactory) -> It
         password=elasticsearch.env["ELASTICSEARCH_PASSWORD"],
         prefix=prefix,
         development=True,
-        retention_days=1,
+        # the scripted day is at most four days old (working_day); its month's index is kept
+        retention_days=RETENTION_DAYS,
         timeout=30.0,
     )
     alerts_store = ElasticsearchAlertStore(
@@ -99,7 +101,13 @@ def world(elasticsearch: Server, tmp_path_factory: pytest.TempPathFactory) -> It
     )
     app = create_app(settings, Parts(verifier=verifier, audit_store=store, audit_runtime=runtime))
     try:
-        yield {"store": store, "alerts": alerts_store, "runtime": runtime, "app": app}
+        yield {
+            "store": store,
+            "alerts": alerts_store,
+            "runtime": runtime,
+            "app": app,
+            "start": working_day(dt.datetime.now(dt.UTC)),  # relative to the engines' clock
+        }
     finally:
         runtime.stop()
         alerts_store.drop()
@@ -141,7 +149,8 @@ def test_scenarios_raise_one_alert_each_and_the_engines_agree(world: dict) -> No
     )
     runtime.shipper.add_observer(streaming)
 
-    scenarios, events = timeline(n=10_000)
+    start = world["start"]
+    scenarios, events = timeline(start, n=10_000)
     probe = next(s for s in scenarios if s.name == "probing")
     record_all(runtime, [e for e in events if e not in probe.events])
     probe_through_the_api(world["app"], len(probe.events))
@@ -152,7 +161,7 @@ def test_scenarios_raise_one_alert_each_and_the_engines_agree(world: dict) -> No
     store.refresh()
     assert streaming.events >= 10_000 + sum(len(s.events) for s in scenarios)
 
-    clock = [DEFAULT_START]
+    clock = [start]
     engine = ScheduledEngine(
         ruleset,
         ElasticsearchEventSource(store.client, index=store.pattern),
@@ -163,7 +172,7 @@ def test_scenarios_raise_one_alert_each_and_the_engines_agree(world: dict) -> No
         lag=dt.timedelta(seconds=0),
     )
     # Scheduled every 20 minutes over the scripted day, then once more now (the API probes).
-    end = DEFAULT_START + dt.timedelta(hours=13)
+    end = start + DAY_LENGTH
     while clock[0] <= end:
         engine.run_once()
         clock[0] += dt.timedelta(minutes=20)
@@ -202,7 +211,7 @@ def test_scheduled_command_runs_the_pack_on_the_store(
         "ANBAO_ENVIRONMENT": "development",
         "ANBAO_AUDIT_STORE": "elasticsearch",
         "ANBAO_AUDIT_INDEX_PREFIX": world["store"].prefix,
-        "ANBAO_AUDIT_RETENTION_DAYS": "1",
+        "ANBAO_AUDIT_RETENTION_DAYS": str(RETENTION_DAYS),
         "ANBAO_ELASTICSEARCH_URL": elasticsearch.url,
         "ANBAO_ELASTICSEARCH_USERNAME": elasticsearch.env["ELASTICSEARCH_USERNAME"],
         "ANBAO_ELASTICSEARCH_PASSWORD": elasticsearch.env["ELASTICSEARCH_PASSWORD"],
@@ -211,13 +220,13 @@ def test_scheduled_command_runs_the_pack_on_the_store(
     }
     for key, value in env.items():
         monkeypatch.setenv(key, value)
-    lookback = str((dt.datetime.now(dt.UTC) - DEFAULT_START).total_seconds() + 3600)
+    lookback = str((dt.datetime.now(dt.UTC) - world["start"]).total_seconds() + 3600)
     runner = CliRunner()
     first = runner.invoke(
         main, ["siem", "scheduled", "--once", "--lookback", lookback, "--lag", "0"]
     )
     assert first.exit_code == 0, first.output
-    total = sum(len(s.expected) for s in attack_scenarios())
+    total = sum(len(s.expected) for s in attack_scenarios(world["start"]))
     assert f" {total} detection(s)" in first.output
     again = runner.invoke(
         main, ["siem", "scheduled", "--once", "--lookback", lookback, "--lag", "0"]

@@ -15,9 +15,10 @@ from crypto.pki import Certificate, CertificateList
 from crypto.pki.testing import TEST_USCC
 from crypto.seal.testing import tiny_png
 from crypto.seal_registry.build import RegistryConfig, build_registry
-from crypto.seal_registry.model import ORG_ADMIN, Actor, Application
+from crypto.seal_registry.model import ORG_ADMIN, Actor, Application, OrgUnit
 from crypto.seal_registry.sql import SqlWrappedKeys, create_engine
-from crypto.seal_registry.testing import RecordingAuditTrail
+from crypto.seal_registry.testing import MemoryOrgTree, RecordingAuditTrail
+from iam.scope import OrgScope
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
@@ -36,7 +37,9 @@ def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
 
 
 def test_db_ca_and_registry(env: dict[str, str], tmp_path: Path) -> None:
-    assert run(env, "db", "current")[0] == 1
+    code, _, err = run(env, "db", "current")
+    assert code == 2  # no database: refused, not created
+    assert f"no store at {tmp_path / 'r.sqlite3'}" in err
     code, _, err = run(env, "ca", "init")
     assert code == 2
     assert "anbao seal db upgrade" in err
@@ -55,10 +58,13 @@ def test_db_ca_and_registry(env: dict[str, str], tmp_path: Path) -> None:
     config = RegistryConfig(
         database_url=env["ANBAO_SEALS_DATABASE_URL"], kek=env["ANBAO_SEALS_KEK"]
     )
-    registry = build_registry(config, RecordingAuditTrail(), lambda: datetime.now(UTC))
+    unit = OrgUnit("n-x", TEST_USCC, "department", "某局", f"/35/{TEST_USCC}")
+    registry = build_registry(
+        config, RecordingAuditTrail(), lambda: datetime.now(UTC), MemoryOrgTree(unit)
+    )
     record = registry.service.apply(
-        Actor("oa", "oa", frozenset({ORG_ADMIN}), "/35"),
-        Application("/35/x", "某局", TEST_USCC, "某局公章", ("h",), "", tiny_png(), 40, 40),
+        Actor("oa", "oa", frozenset({ORG_ADMIN}), "/35", scope=OrgScope.everything()),
+        Application("", "某局", TEST_USCC, "某局公章", ("h",), "", tiny_png(), 40, 40, 365, "n-x"),
     )
     registry.close()
     code, out, _ = run(env, "registry", "list", "--state", "applied")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import dataclasses
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from crypto.pki.testing import TEST_USCC
 from crypto.seal.testing import tiny_png
 from crypto.seal_registry.testing import RecordingAuditTrail
 from crypto.tsa import CONTENT_TYPE_TIMESTAMP, build_request, parse_response
+from iam.orgs_model import NodeKind, PersonDraft
+from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from tests.unit.anbao.conftest import FakeAuditStore
@@ -43,6 +46,23 @@ class Api:
         return self.client.simulate_request(method, path, headers=headers, **kw)  # type: ignore[arg-type]
 
 
+def org_tree() -> InMemoryOrgDirectory:
+    """The live directory: olga is bound to the prefecture, whose finance bureau applies."""
+    d = InMemoryOrgDirectory()
+    province = d.create_node(None, NodeKind.PROVINCE, "350000", "福建省")
+    prefecture = d.create_node(province, NodeKind.PREFECTURE, "350100", "福州市")
+    d.create_node(prefecture, NodeKind.DEPARTMENT, TEST_USCC, "福州市财政局")
+    for user, bound in (("olga", prefecture), ("otto", None)):
+        person = d.create_person(PersonDraft(user, "测", "试"), [prefecture])
+        d.people[f"sub-{user}"] = dataclasses.replace(
+            d.people.pop(person.id),
+            id=f"sub-{user}",
+            roles=frozenset({"org-admin"}),
+            admin_node=bound.id if bound else None,
+        )
+    return d
+
+
 @pytest.fixture
 def api(tmp_path: Path, issuer: LocalIssuer, audit_store: FakeAuditStore) -> Iterator[Api]:
     settings = Settings.load(
@@ -60,7 +80,14 @@ def api(tmp_path: Path, issuer: LocalIssuer, audit_store: FakeAuditStore) -> Ite
         issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
     )
     trail = RecordingAuditTrail()
-    app = create_app(settings, Parts(verifier=verifier, audit_store=audit_store, seal_audit=trail))
+    parts = Parts(
+        verifier=verifier,
+        audit_store=audit_store,
+        seal_audit=trail,
+        org_directory=org_tree(),
+        introspection=issuer.introspection(),
+    )
+    app = create_app(settings, parts)
     result = Api(falcon.testing.TestClient(app), issuer)
     result.audit = trail
     return result
@@ -68,7 +95,7 @@ def api(tmp_path: Path, issuer: LocalIssuer, audit_store: FakeAuditStore) -> Ite
 
 def body() -> dict[str, object]:
     return {
-        "org_path": "/35/3501/finance",
+        "org_node": TEST_USCC,
         "org_name": "福州市财政局",
         "uscc": TEST_USCC,
         "name": "福州市财政局公章",
@@ -188,3 +215,20 @@ def test_settings_mask_the_database_url_and_kek() -> None:
     assert "s3cret-pw" not in dumped
     assert kek.split(":")[1] not in dumped
     assert settings.seals.database_url.reveal() == url
+
+
+def test_org_scope_comes_from_the_live_binding_not_the_token(api: Api) -> None:
+    """Issue 16 §2.1 over HTTP: otto's token claims the prefecture, but he is bound nowhere."""
+    otto = api.token("otto", "org-admin", org_path="/350000/350100")
+    assert api.call(otto, "POST", "/seals", json=body()).status_code == 403
+    olga = api.token("olga", "org-admin", org_path="/")
+    created = api.call(olga, "POST", "/seals", json=body())
+    assert created.status_code == 201, created.text
+    assert created.json["org_path"] == f"/350000/350100/{TEST_USCC}"
+    seal_id = created.json["id"]
+    assert api.call(otto, "GET", "/seals").json == {"seals": []}
+    assert api.call(otto, "POST", f"/seals/{seal_id}/revoke", json={}).status_code == 404
+    dotted = {**body(), "org_node": "", "org_path": f"/350000/350100/../350100/{TEST_USCC}"}
+    assert api.call(olga, "POST", "/seals", json=dotted).status_code == 400
+    ghost = {**body(), "org_node": "350199"}
+    assert api.call(olga, "POST", "/seals", json=ghost).status_code == 403

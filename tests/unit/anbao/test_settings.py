@@ -87,6 +87,27 @@ def test_production_with_tls_proxy_and_https_keycloak_is_accepted() -> None:
             "ANBAO_ENVIRONMENT": "production",
             "ANBAO_SERVER_BEHIND_TLS_PROXY": "yes",
             "ANBAO_KEYCLOAK_URL": "https://idp.gov.example",
+            "ANBAO_KEYCLOAK_CLIENT_SECRET": "from-the-secret-store",
         }
     )
     assert settings.environment is Environment.PRODUCTION
+
+
+def test_production_refuses_to_start_without_introspection() -> None:
+    """Issue 16 §2.3: high-risk routes must never run without asking Keycloak (RFC 7662)."""
+    with pytest.raises(SettingsError) as info:
+        Settings.load(
+            {
+                "ANBAO_ENVIRONMENT": "production",
+                "ANBAO_SERVER_BEHIND_TLS_PROXY": "yes",
+                "ANBAO_KEYCLOAK_URL": "https://idp.gov.example",
+            }
+        )
+    assert info.value.name == "keycloak.client_secret"
+
+
+@pytest.mark.parametrize("ttl", ["-1", "31", "3600"])
+def test_introspection_answers_are_reused_for_seconds_only(ttl: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.load({"ANBAO_KEYCLOAK_INTROSPECTION_TTL_SECONDS": ttl})
+    assert info.value.name == "keycloak.introspection_ttl_seconds"

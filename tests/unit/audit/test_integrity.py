@@ -19,6 +19,7 @@ from audit.integrity_sqlite import SqliteIntegrityLog
 from audit.model import canonical_json
 from crypto import sm2
 from tests.unit.audit.integrity_helpers import MemoryStore, make_events
+from tests.unit.clocks import eventually
 
 
 class Clock:
@@ -319,8 +320,6 @@ def test_all_four_with_raw_scan_and_prefetch(service, raw, background):
 
 
 def test_ticker_signs_a_quiet_stream(service, clock):
-    import time as _time
-
     from audit.integrity import HeadTicker
 
     store = MemoryStore()
@@ -330,9 +329,7 @@ def test_ticker_signs_a_quiet_stream(service, clock):
     ticker.start()
     try:
         clock.now += 61
-        deadline = _time.monotonic() + 10
-        while not service.log.heads("main") and _time.monotonic() < deadline:
-            _time.sleep(0.01)
+        assert eventually(lambda: bool(service.log.heads("main")))
     finally:
         ticker.stop()
     assert [h.size for h in service.log.heads("main")] == [3]

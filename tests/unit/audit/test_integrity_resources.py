@@ -21,6 +21,7 @@ from audit.sensitive import FieldCipher, Keyring
 from audit.spool import Spool, SpoolConfig
 from audit.sqlite import SqliteAuditStore
 from crypto import keys, sm2
+from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from tests.unit.audit.integrity_helpers import make_events
@@ -66,10 +67,16 @@ def env(tmp_path):
     verifier = TokenVerifier(
         issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
     )
+    DIRECTORY.people.clear()
     app = create_app(
         settings,
         Parts(
-            verifier=verifier, audit_store=store, audit_integrity=service, audit_recorder=recorder
+            verifier=verifier,
+            audit_store=store,
+            audit_integrity=service,
+            audit_recorder=recorder,
+            introspection=issuer.introspection(),
+            org_directory=DIRECTORY,
         ),
     )
     events = [
@@ -91,8 +98,15 @@ def env(tmp_path):
     service.log.really_close()
 
 
-def auth(issuer, roles, **claims):
-    token = issuer.token(time.time(), realm_access={"roles": roles}, **claims)
+#: The live directory the org-scope authority reads; ``auth`` binds each token's subject.
+DIRECTORY = InMemoryOrgDirectory()
+
+
+def auth(issuer, roles, *, bound="/", **claims):
+    """A token whose subject is bound to ``bound`` (``/``: platform-wide; ``""``: nowhere)."""
+    sub = f"sub-{bound}"
+    DIRECTORY.bind(sub, bound, *roles)
+    token = issuer.token(time.time(), sub=sub, realm_access={"roles": roles}, **claims)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -133,9 +147,20 @@ def test_proof_errors(env):
     )
     assert unsigned.status_code == 409
     scoped = client.simulate_get(
-        f"/audit/events/{events[0].id}/proof", headers=auth(issuer, ["auditor"], org_path="/other")
+        f"/audit/events/{events[0].id}/proof",
+        headers=auth(issuer, ["auditor"], bound="/other", org_path="/"),
     )
     assert scoped.status_code == 404
+    claim_only = client.simulate_get(  # the token's claim alone reaches nothing
+        f"/audit/events/{events[0].id}/proof",
+        headers=auth(issuer, ["auditor"], bound="", org_path="/gov/finance"),
+    )
+    assert claim_only.status_code == 404
+    bound = client.simulate_get(
+        f"/audit/events/{events[0].id}/proof",
+        headers=auth(issuer, ["auditor"], bound="/gov/finance", org_path="/other"),
+    )
+    assert bound.status_code == 200
 
 
 def test_heads_and_consistency(env):
@@ -202,3 +227,17 @@ def test_reveal_needs_analyst_with_step_up_and_is_audited(env):
         path, json={}, headers=auth(issuer, ["security-analyst"], acr="2")
     )
     assert no_reason.status_code == 400
+
+
+def test_reveal_refuses_a_session_the_issuer_ended(env):
+    """Issue 16 §2.3: a still-unexpired token of a logged-out analyst decrypts nothing."""
+    client, issuer, _service, events, _recorder = env
+    token = issuer.token(time.time(), realm_access={"roles": ["security-analyst"]}, acr="2")
+    issuer.revoked.add(token)
+    ended = client.simulate_post(
+        f"/audit/events/{events[3].id}/reveal",
+        json={"reason": "incident 7", "fields": ["personal.phone"]},
+        headers={"Authorization": f"Bearer {token}"},
+    )
+    assert ended.status_code == 401
+    assert "13800138000" not in ended.text

@@ -9,7 +9,6 @@ import resource
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
 import falcon
@@ -26,6 +25,7 @@ from audit.recorder import Recorder
 from audit.spool import Backpressure, FsyncPolicy, Spool, SpoolConfig
 from tests.unit.audit.conftest import make_event
 from tests.unit.audit.test_request_record import facts
+from tests.unit.clocks import LIVENESS_SECONDS, SteppedClock, eventually
 
 ROOT = Path(__file__).resolve().parents[3]
 TAG = b"api\0"
@@ -330,14 +330,13 @@ def test_a_full_spool_sends_request_records_through_its_backpressure(tmp_path: P
     recorder = Recorder(spool)
 
     async def produce() -> None:
-        deadline = time.monotonic() + 5
-        while time.monotonic() < deadline:  # the recorder re-reads the fill every 0.1 s
+        while True:  # the recorder re-reads the fill at its next tick, then refuses
             await recorder.arecord_compact("api", payload(0))
             await asyncio.sleep(0.02)
 
     try:
         with pytest.raises(AuditSpoolFull):
-            asyncio.run(produce())
+            asyncio.run(asyncio.wait_for(produce(), LIVENESS_SECONDS))
     finally:
         recorder.close()
         spool.close()
@@ -469,26 +468,45 @@ def test_pages_mapped_ahead_spare_the_writer_its_page_faults(tmp_path: Path) -> 
     assert path.stat().st_size == journal.HEADER_BYTES + sum(map(len, frames_written))
 
 
-def fill_checks(spool: Spool) -> list[float]:
-    """When the spool's fill is read from now on (a recorder reads it through ``stats``)."""
+def fill_checks(spool: Spool, clock: SteppedClock) -> list[float]:
+    """When the spool's fill is read from now on (a recorder reads it through ``stats``), on
+    the stepped clock."""
     checks: list[float] = []
     stats = spool.stats
 
     def counted() -> object:
-        checks.append(time.monotonic())
+        checks.append(clock.now)
         return stats()
 
     spool.stats = counted  # type: ignore[method-assign]
     return checks
 
 
+def ticking(tmp_path: Path, capacity_bytes: int) -> tuple[Spool, SteppedClock, list[float]]:
+    """A spool whose recorder's maintainer runs on a clock that moves only when told."""
+    spool = spool_at(tmp_path, fsync=FsyncPolicy.INTERVAL, capacity_bytes=capacity_bytes)
+    clock = SteppedClock()
+    return spool, clock, fill_checks(spool, clock)
+
+
+def ticks_pass(clock: SteppedClock, count: int) -> None:
+    """Wait until the maintainer has ticked ``count`` more times (it reads the clock each tick)."""
+    reads = clock.reads
+    assert eventually(lambda: clock.reads >= reads + count)
+
+
 def test_far_from_full_the_recorder_reads_the_fill_once_a_second(tmp_path: Path) -> None:
-    spool = spool_at(tmp_path, fsync=FsyncPolicy.INTERVAL, capacity_bytes=1 << 30)
-    checks = fill_checks(spool)
-    recorder = Recorder(spool)
+    spool, clock, checks = ticking(tmp_path, capacity_bytes=1 << 30)
+    recorder = Recorder(spool, monotonic=clock)
     try:
-        time.sleep(2.05)
-        assert 1 <= len(checks) <= 3  # not every 0.1 s tick: each check costs the serving thread
+        assert eventually(lambda: len(checks) == 1)  # the first check, at the first tick
+        ticks_pass(clock, 20)  # not every 0.1 s tick: each check costs the serving thread
+        clock.advance(0.99)
+        ticks_pass(clock, 20)
+        assert checks == [0.0]
+        clock.advance(0.01)  # a second after the last check
+        assert eventually(lambda: len(checks) == 2)
+        assert checks == [0.0, 1.0]
     finally:
         recorder.close()
         spool.close()
@@ -497,18 +515,16 @@ def test_far_from_full_the_recorder_reads_the_fill_once_a_second(tmp_path: Path)
 def test_a_process_writing_an_eighth_of_the_room_left_checks_at_the_next_tick(
     tmp_path: Path,
 ) -> None:
-    spool = spool_at(tmp_path, fsync=FsyncPolicy.INTERVAL, capacity_bytes=80_000)
-    checks = fill_checks(spool)
-    recorder = Recorder(spool)
+    spool, clock, checks = ticking(tmp_path, capacity_bytes=80_000)
+    recorder = Recorder(spool, monotonic=clock)
     try:
-        while not checks:  # the first check, at the first tick
-            time.sleep(0.01)
+        assert eventually(lambda: len(checks) == 1)  # the first check, at the first tick
+        ticks_pass(clock, 4)
+        assert len(checks) == 1
         record = payload(0)
         for _ in range(10_000 // len(record) + 1):  # an eighth of the 80,000 bytes of room
             recorder.record_captured(record)
-        while len(checks) == 1 and time.monotonic() < checks[0] + 0.9:
-            time.sleep(0.01)
-        assert len(checks) > 1  # at a tick, before the second a check waits for otherwise
+        assert eventually(lambda: len(checks) == 2)  # the clock stands still: not the second
     finally:
         recorder.close()
         spool.close()

@@ -25,6 +25,7 @@ from audit.spool import (
     SpoolStats,
 )
 from tests.unit.audit.conftest import T0, FlakyStore, make_event
+from tests.unit.clocks import LIVENESS_SECONDS
 
 
 @pytest.fixture
@@ -98,7 +99,7 @@ def test_always_policy_commits_each_event(spool_factory: Callable[..., Spool]) -
 def test_shipper_moves_everything_exactly_once(recorder: Recorder, store: FlakyStore) -> None:
     recorder.record_many([make_event(i) for i in range(120)])
     shipper = Shipper(recorder.spool, store, batch_size=50)
-    assert shipper.drain(timeout=10)
+    assert shipper.drain(timeout=LIVENESS_SECONDS)
     assert store.count() == 120
     assert [d["anbao"]["sequence"] for d in store.scan("main")] == list(range(120))
     assert shipper.counters.shipped == 120
@@ -113,7 +114,7 @@ def test_redelivery_after_a_crash_before_ack_is_harmless(
     store.write_documents([RawDocument(r.event_id, r.timestamp, r.document) for r in records])
     # the process died here: written to the store, never acknowledged in the spool
     shipper = Shipper(recorder.spool, store)
-    assert shipper.drain(timeout=10)
+    assert shipper.drain(timeout=LIVENESS_SECONDS)
     assert store.count() == 30
     assert shipper.counters.duplicates == 30
     shipper.unlock()
@@ -135,7 +136,7 @@ def test_outage_keeps_events_and_raises_the_alarm_once(
     assert len(alarms) == 1
     assert alarms[0].fill_ratio >= 0.5
     store.up = True
-    assert shipper.drain(timeout=10)
+    assert shipper.drain(timeout=LIVENESS_SECONDS)
     assert store.count() == 60
     shipper.unlock()
     rec.close()
@@ -147,7 +148,7 @@ def test_refused_documents_go_to_dead_letters_not_away(
     events = recorder.record_many([make_event(i) for i in range(10)])
     store.refuse = {events[3].id}
     shipper = Shipper(recorder.spool, store)
-    assert shipper.drain(timeout=10)
+    assert shipper.drain(timeout=LIVENESS_SECONDS)
     assert store.count() == 9
     assert recorder.spool.stats().dead_events == 1
     assert shipper.counters.dead == 1
@@ -247,7 +248,7 @@ def test_on_stored_hook_sees_every_sequence_before_ack(
     with pytest.raises(RuntimeError):
         shipper.ship_once()
     assert recorder.spool.stats().pending_events == 6  # nothing buried or acked yet
-    assert shipper.drain(timeout=10)
+    assert shipper.drain(timeout=LIVENESS_SECONDS)
     # The refused event is logged too (no gap in the Merkle sequence) and buried afterwards.
     assert seen == [[0, 1, 2, 3, 4, 5], [0, 1, 2, 3, 4, 5]]
     assert recorder.spool.stats().dead_events == 1
@@ -279,7 +280,7 @@ def test_the_spool_keeps_its_place_when_the_working_directory_changes(
     monkeypatch.chdir(elsewhere)
     shipper = Shipper(spool, store)
     try:
-        assert shipper.drain(timeout=10)
+        assert shipper.drain(timeout=LIVENESS_SECONDS)
     finally:
         shipper.unlock()
         recorder.close()

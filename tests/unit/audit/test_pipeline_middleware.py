@@ -30,6 +30,7 @@ from audit.spool import Backpressure, FsyncPolicy, Spool, SpoolConfig
 from audit.sqlite import SqliteAuditStore
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
+from tests.unit.clocks import LIVENESS_SECONDS
 
 
 class KeptOpenStore(SqliteAuditStore):
@@ -91,7 +92,7 @@ def app(
 def spooled(runtime: AuditRuntime) -> list[dict[str, Any]]:
     """Everything recorded on the api stream, shipped or not (the lifespan runs the shipper)."""
     runtime.shipper.on_stored = None  # the app's integrity log closed with its last lifespan
-    assert runtime.shipper.drain(timeout=10)
+    assert runtime.shipper.drain(timeout=LIVENESS_SECONDS)
     return [dict(d) for d in runtime.shipper.store.scan("api")]
 
 

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from audit.export import ExportFormat, cell, export_chunks
-from audit.query import And, Or, Phrase, Term, Wildcard, parse
+from audit.query import And, Not, Or, Phrase, Term, Wildcard, parse
 from audit.query_es import compile_query
 from audit.query_sql import compile_where
 from audit.query_text import to_text
@@ -136,9 +136,13 @@ def test_es_shapes() -> None:
 
 def test_subtree_is_exact_or_below_never_a_sibling() -> None:
     assert subtree("/") is None
-    assert subtree("/gov/a*b/") == Or(
-        (Term("organization.path", "/gov/a*b"), Wildcard("organization.path", "/gov/a\\*b/*"))
-    )
+    scope = subtree("/gov/a*b/")
+    assert isinstance(scope, Or)
+    exact, below = scope.operands
+    assert exact == Term("organization.path", "/gov/a*b")
+    assert isinstance(below, And)
+    assert below.operands[0] == Wildcard("organization.path", "/gov/a\\*b/*")
+    assert isinstance(below.operands[1], Not)  # dot and empty segments never match
     spec = SearchSpec(org_scope="/gov", time_from=NOW)
     assert isinstance(spec.effective_query(), And)
 

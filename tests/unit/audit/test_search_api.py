@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import time
@@ -18,10 +19,18 @@ from audit.search_sqlite import ensure_schema
 from audit.search_testing import sample_events
 from audit.sensitive import MASK
 from audit.sqlite import SqliteAuditStore
+from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 
-EVENTS = list(sample_events(240))
+#: Paths that climb out of /gov/finance or look like it as a string: never in its subtree.
+TRICKS = ("/gov/finance/../health", "/gov/finance/./x", "/gov/finance//x", "/gov/financex")
+_SAMPLE = list(sample_events(240))
+EVENTS = _SAMPLE + [
+    dataclasses.replace(e, id=e.id + "t", org_path=p) for e, p in zip(_SAMPLE, TRICKS, strict=False)
+]
+#: The live directory the scope authority reads (bindings made by ``auth``; reset per test).
+DIRECTORY = InMemoryOrgDirectory()
 
 
 @pytest.fixture
@@ -35,6 +44,7 @@ def client(tmp_path: Path, issuer: LocalIssuer) -> Iterator[falcon.testing.TestC
     store = SqliteAuditStore(path)
     ensure_schema(path)
     store.write_batch(EVENTS)
+    DIRECTORY.people.clear()
     settings = Settings.load(
         {"ANBAO_KEYCLOAK_REQUIRED": "false", "ANBAO_AUDIT_SQLITE_PATH": str(path)}
     )
@@ -42,15 +52,27 @@ def client(tmp_path: Path, issuer: LocalIssuer) -> Iterator[falcon.testing.TestC
         issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
     )
     yield falcon.testing.TestClient(
-        create_app(settings, Parts(verifier=verifier, audit_store=store))
+        create_app(settings, Parts(verifier=verifier, audit_store=store, org_directory=DIRECTORY))
     )
     store.close()
 
 
 def auth(
-    issuer: LocalIssuer, *roles: str, org: str | None = "/", sub: str = "s-1"
+    issuer: LocalIssuer,
+    *roles: str,
+    org: str | None = "/",
+    sub: str = "s-1",
+    claim: str | None = None,
 ) -> dict[str, str]:
-    token = issuer.token(time.time(), sub=sub, realm_access={"roles": list(roles)}, org_path=org)
+    """A token of ``sub`` bound to ``org`` in the live directory (``/``: platform-wide).
+
+    ``claim`` is the token's ``org_path`` (default: ``org``); it decides nothing.
+    """
+    DIRECTORY.bind(sub, org or "", *roles)
+    org_path = org if claim is None else claim
+    token = issuer.token(
+        time.time(), sub=sub, realm_access={"roles": list(roles)}, org_path=org_path
+    )
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -65,7 +87,7 @@ def test_only_analysts_and_auditors_may_search(
         assert client.simulate_get("/audit/events", headers=auth(issuer, role)).status_code == 200
 
 
-def test_a_caller_without_org_claim_is_refused(
+def test_a_caller_bound_nowhere_is_refused(
     client: falcon.testing.TestClient, issuer: LocalIssuer
 ) -> None:
     result = client.simulate_get("/audit/events", headers=auth(issuer, "auditor", org=None))
@@ -87,6 +109,23 @@ def test_org_auditor_sees_only_its_subtree(
         "/audit/events", params={"q": "organization.path:/gov/health"}, headers=headers
     )
     assert other.json["events"] == []
+
+
+def test_the_binding_decides_not_the_token_claim(
+    client: falcon.testing.TestClient, issuer: LocalIssuer
+) -> None:
+    """Issue 16 §2.1: a claim of ``/`` with a binding to /gov/finance sees finance only."""
+    headers = auth(issuer, "auditor", org="/gov/finance", claim="/")
+    events = client.simulate_get("/audit/events", params={"size": "1000"}, headers=headers)
+    orgs = {e.get("organization", {}).get("path") for e in events.json["events"]}
+    assert orgs == {"/gov/finance", "/gov/finance/tax"}
+    claim_only = auth(issuer, "auditor", org=None, claim="/gov/finance", sub="s-2")
+    assert client.simulate_get("/audit/events", headers=claim_only).status_code == 403
+    exported = client.simulate_get(
+        "/audit/export", params={"format": "ndjson"}, headers=headers
+    ).text.splitlines()
+    paths = {json.loads(line)["organization"]["path"] for line in exported if line}
+    assert paths == {"/gov/finance", "/gov/finance/tax"}
 
 
 def test_parse_errors_are_problems_with_the_position(

@@ -19,6 +19,7 @@ from anbao.settings import Settings
 from audit.search_sqlite import ensure_schema
 from audit.search_testing import sample_events
 from audit.sqlite import SqliteAuditStore
+from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 
@@ -28,6 +29,8 @@ EVENTS = list(sample_events(150))
 @pytest.fixture
 def token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     issuer = LocalIssuer(issuer="http://127.0.0.1:8080/realms/anbao")
+    directory = InMemoryOrgDirectory()
+    directory.bind("analyst", "/", "auditor")  # platform-wide in the live directory
     path = tmp_path / "audit.sqlite3"
     store = SqliteAuditStore(path)
     ensure_schema(path)
@@ -39,7 +42,7 @@ def token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
     )
     app = falcon.testing.TestClient(
-        create_app(settings, Parts(verifier=verifier, audit_store=store))
+        create_app(settings, Parts(verifier=verifier, audit_store=store, org_directory=directory))
     )
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -61,7 +64,7 @@ def token(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         )
 
     monkeypatch.setattr(audit_search, "client", bridged)
-    yield issuer.token(time.time(), realm_access={"roles": ["auditor"]}, org_path="/")
+    yield issuer.token(time.time(), sub="analyst", realm_access={"roles": ["auditor"]})
     store.close()
 
 

@@ -89,11 +89,15 @@ def test_mask_document_hides_all_sensitive_fields():
 
 
 def test_scope():
-    assert in_scope("", "/a/b")
+    assert in_scope("/", "/a/b")
+    assert in_scope("/", "")
+    assert not in_scope("", "/a/b")  # no scope reaches nothing (deny by default)
     assert in_scope("/a", "/a/b")
     assert in_scope("/a/", "/a")
     assert not in_scope("/a", "/ab")
     assert not in_scope("/a/b", "/a")
+    for climbing in ("/a/../b", "/a/./b", "/a//b", "/a/b/..", "/a/"):
+        assert not in_scope("/a", climbing)
 
 
 @pytest.fixture
@@ -117,7 +121,7 @@ def test_reveal_is_audited_before_plaintext_is_returned(stack):
     assert PII.phone.encode() not in spool.peek(10, 1 << 20)[0].document  # sealed before the spool
     store.write_batch([recorded])
     service = RevealService(store, cipher, recorder)
-    actor = Actor("u-1", "ana", ("security-analyst",), org_path="/gov")
+    actor = Actor("u-1", "ana", ("security-analyst",), org_path="/x", scope_path="/gov")
     result = service.reveal(actor, recorded.id, reason="case 42", fields=["personal.phone"])
     assert result == {"event_id": recorded.id, "fields": {"personal.phone": PII.phone}}
     audit = [d for d in spooled(spool) if d["event"]["action"] == "audit.pii.reveal"]
@@ -134,16 +138,16 @@ def test_reveal_refusals(stack):
     recorded = recorder.record_event(event_with_pii())
     store.write_batch([recorded])
     service = RevealService(store, cipher, recorder)
-    outsider = Actor("u-2", "bob", ("security-analyst",), org_path="/other")
+    outsider = Actor("u-2", "bob", ("security-analyst",), org_path="/gov", scope_path="/other")
     with pytest.raises(AuditEventNotFound):
         service.reveal(outsider, recorded.id, reason="x")
     with pytest.raises(AuditEventNotFound):
         service.reveal(outsider, "missing", reason="x")
     with pytest.raises(SensitiveDataError):
-        service.reveal(Actor("u", "a", ()), recorded.id, reason="  ")
+        service.reveal(Actor("u", "a", (), scope_path="/"), recorded.id, reason="  ")
     wrong_keys = RevealService(store, FieldCipher(Keyring.generate()), recorder)
     with pytest.raises(SensitiveDataError):
-        wrong_keys.reveal(Actor("u", "a", ()), recorded.id, reason="why")
+        wrong_keys.reveal(Actor("u", "a", (), scope_path="/"), recorded.id, reason="why")
     outcomes = [
         d["event"]["outcome"] for d in spooled(spool) if d["event"]["action"] == "audit.pii.reveal"
     ]
@@ -157,4 +161,4 @@ def test_no_plaintext_when_the_audit_record_fails(stack):
     recorder.close()  # the recorder refuses from now on
     service = RevealService(store, cipher, recorder)
     with pytest.raises(Exception, match="closed"):
-        service.reveal(Actor("u", "a", ()), recorded.id, reason="why")
+        service.reveal(Actor("u", "a", (), scope_path="/"), recorded.id, reason="why")

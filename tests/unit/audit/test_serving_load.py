@@ -1,77 +1,99 @@
-"""The shipper holds off while the serving processes are busy, within its bounds."""
+"""The shipper holds off while the serving processes are busy, within its bounds.
+
+The judgement is tested on given CPU readings and a stepped clock (a test on this machine's
+real CPU would judge the machine's load, not the code); one test reads a real process's CPU
+time, counting what the process spent rather than timing it.
+"""
 
 from __future__ import annotations
 
-import contextlib
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
-
-import pytest
+from collections.abc import Callable
 
 from audit.pipeline import Shipper
 from audit.recorder import Recorder
-from audit.serving_load import ServingLoad
+from audit.serving_load import ServingLoad, cpu_seconds
 from audit.spool import Spool
 from tests.unit.audit.conftest import FlakyStore, make_event
+from tests.unit.clocks import SteppedClock, eventually
+
+_BURN = """
+import sys, time
+while time.process_time() < 0.2:
+    pass
+print(time.process_time(), flush=True)
+sys.stdin.read()
+"""
 
 
-@contextlib.contextmanager
-def python_running(code: str) -> Iterator[int]:
-    child = subprocess.Popen([sys.executable, "-c", code])
-    try:
-        yield child.pid
-    finally:
+def test_the_cpu_time_of_a_process_is_read_from_proc() -> None:
+    with subprocess.Popen(
+        [sys.executable, "-c", _BURN], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    ) as child:
+        assert child.stdout is not None
+        spent = float(child.stdout.readline())  # the child has spent 0.2 s of CPU or more
+        used = cpu_seconds(child.pid)
         child.kill()
-        child.wait()
+    assert used is not None
+    assert used >= spent - 2 / os.sysconf("SC_CLK_TCK")  # whole clock ticks
+    assert cpu_seconds(child.pid) is None  # gone: nothing to read
 
 
-@pytest.fixture
-def busy_process() -> Iterator[int]:
-    with python_running("while True: pass") as pid:
-        yield pid
+class Machine:
+    """Processes spending CPU at given rates (CPU seconds per second) on a stepped clock."""
+
+    def __init__(self) -> None:
+        self.clock = SteppedClock()
+        self.rates: dict[int, Callable[[float], float]] = {}
+        self.own_thread: Callable[[float], float] = lambda _t: 0.0
+
+    def process(self, pid: int) -> float | None:
+        rate = self.rates.get(pid)
+        return None if rate is None else rate(self.clock.now)
+
+    def load(self, *pids: int) -> ServingLoad:
+        return ServingLoad(
+            lambda: pids,
+            monotonic=self.clock,
+            sleep=self.clock.sleep,
+            process_cpu=self.process,
+            thread_cpu=lambda: self.own_thread(self.clock.now),
+        )
 
 
-@pytest.fixture
-def idle_process() -> Iterator[int]:
-    with python_running("import time; time.sleep(60)") as pid:
-        yield pid
-
-
-def look_twice(load: ServingLoad, pause: float = 0.3) -> bool:
-    load.busy()  # the first look only takes the reading
-    time.sleep(pause)
-    return load.busy()
-
-
-def test_a_process_using_a_cpu_is_busy_an_idle_one_is_not(
-    busy_process: int, idle_process: int
-) -> None:
-    assert look_twice(ServingLoad(lambda: [busy_process]))
-    assert not look_twice(ServingLoad(lambda: [idle_process]))
-    assert not look_twice(ServingLoad(lambda: [2**22 + 12345]))  # gone: nothing to read
+def test_a_process_using_half_a_cpu_or_more_is_busy() -> None:
+    machine = Machine()
+    for pid, rate in {11: 1.0, 12: 0.6, 13: 0.4, 14: 0.0}.items():
+        machine.rates[pid] = lambda t, rate=rate: rate * t  # type: ignore[misc]
+    assert machine.load(11).busy()
+    assert machine.load(12).busy()
+    assert not machine.load(13).busy()
+    assert not machine.load(14).busy()
+    assert not machine.load(15).busy()  # gone: nothing to read
+    assert machine.load(14, 12).busy()  # any one busy process is enough
 
 
 def test_a_load_that_began_just_now_is_busy_though_the_last_look_was_long_ago() -> None:
     """Judged over the last window, not since the previous look: a shipper that looked while
     the server was idle must not start a batch beside the load that began since."""
-    with python_running("import time; time.sleep(1.0)\nwhile True: pass") as pid:
-        load = ServingLoad(lambda: [pid])
-        load.busy()  # idle: sleeping
-        time.sleep(1.3)  # busy for the last ~0.2 s of these 1.4 s
-        assert load.busy()
+    machine = Machine()
+    machine.rates[21] = lambda t: max(0.0, t - 1.0)  # idle, then a whole CPU from t = 1.0
+    load = machine.load(21)
+    assert not load.busy()
+    machine.clock.advance(1.3)  # busy for the last 0.4 s of these 1.4 s (under a third)
+    assert load.busy()
 
 
 def test_the_callers_own_work_is_not_the_load() -> None:
     """A shipper thread in the serving process: its own CPU time is left out."""
-    load = ServingLoad(lambda: [os.getpid()])
-    load.busy()
-    end = time.monotonic() + 0.3
-    while time.monotonic() < end:  # this thread keeps a CPU busy
-        pass
-    assert not load.busy()
+    machine = Machine()
+    machine.rates[os.getpid()] = lambda t: t  # the process keeps a CPU busy...
+    machine.own_thread = lambda t: t  # ...and all of it is the calling thread's
+    assert not machine.load(os.getpid()).busy()
+    machine.own_thread = lambda _t: 0.0  # another thread's: the serving load
+    assert machine.load(os.getpid()).busy()
 
 
 class Switch:
@@ -84,33 +106,26 @@ class Switch:
         return self.on
 
 
-def wait_for(condition: Callable[[], bool], timeout: float) -> bool:
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if condition():
-            return True
-        time.sleep(0.02)
-    return condition()
-
-
 def test_the_shipper_holds_off_while_busy_and_no_longer_than_its_bound(
     spool_factory: Callable[..., Spool], store: FlakyStore
 ) -> None:
     spool = spool_factory()
     recorder = Recorder(spool)
-    load = Switch()
-    started = time.monotonic()
-    shipper = Shipper(spool, store, idle_wait=0.01, load=load, defer_seconds=2.0)
+    load, clock = Switch(), SteppedClock()
+    shipper = Shipper(spool, store, idle_wait=0.01, load=load, defer_seconds=2.0, monotonic=clock)
     shipper.start()
     try:
         recorder.record_many([make_event(i) for i in range(10)])
-        assert not wait_for(lambda: store.count() > 0, 0.5)  # busy: held off
-        assert load.looks > 0
-        assert wait_for(lambda: store.count() == 10, 10.0)  # the bound passed: shipped anyway
-        assert time.monotonic() - started >= 2.0  # not before the bound
+        for step in (0.0, 1.99):  # busy, before the bound: it looks again and holds off
+            clock.advance(step)
+            looks = load.looks
+            assert eventually(lambda looks=looks: load.looks >= looks + 3)  # type: ignore[misc]
+            assert store.count() == 0
+        clock.advance(0.01)
+        assert eventually(lambda: store.count() == 10)  # the bound passed: shipped anyway
         load.on = False
         recorder.record_many([make_event(i) for i in range(10, 15)])
-        assert wait_for(lambda: store.count() == 15, 1.5)  # not busy: before the bound
+        assert eventually(lambda: store.count() == 15)  # not busy: the clock stands still
     finally:
         shipper.stop()
         recorder.close()
@@ -123,10 +138,14 @@ def test_a_filling_spool_is_shipped_though_the_servers_are_busy(
     recorder = Recorder(spool)
     recorder.record_many([make_event(i) for i in range(20)])
     assert spool.stats().fill_ratio >= 0.25  # half the alarm ratio
-    shipper = Shipper(spool, store, idle_wait=0.01, load=Switch(), defer_seconds=60.0)
+    load = Switch()
+    shipper = Shipper(
+        spool, store, idle_wait=0.01, load=load, defer_seconds=60.0, monotonic=SteppedClock()
+    )
     shipper.start()
     try:
-        assert wait_for(lambda: store.count() == 20, 5.0)
+        assert eventually(lambda: store.count() == 20)  # the clock stands still: not the bound
+        assert load.looks > 0
     finally:
         shipper.stop()
         recorder.close()
@@ -142,7 +161,7 @@ def test_a_shipper_without_a_bound_never_holds_off(
     shipper.start()
     try:
         recorder.record_many([make_event(i) for i in range(5)])
-        assert wait_for(lambda: store.count() == 5, 2.0)
+        assert eventually(lambda: store.count() == 5)
         assert load.looks == 0
     finally:
         shipper.stop()

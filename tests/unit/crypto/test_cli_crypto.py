@@ -66,6 +66,32 @@ def test_sign_verify(run, keypair):
     assert run("sm2", "verify", "-p", "pub.pem", "-s", "sig", "msg").exit_code == 1
 
 
+def test_verify_takes_the_signature_as_der_or_base64(run, keypair):
+    """The compliance API gives the sign-off signature as base64; tools give DER: both work."""
+    import base64
+
+    assert run("sm2", "sign", "-k", "key.pem", "msg", "-o", "sig").exit_code == 0
+    der = (keypair / "sig").read_bytes()
+    text = base64.b64encode(der)
+    forms = {
+        "b64": text,  # the API's JSON value, as is
+        "b64nl": text + b"\n",  # as `jq -r .signature` writes it
+        "b64wrapped": base64.encodebytes(der),  # as `base64` wraps it, 76 columns
+    }
+    for name, data in forms.items():
+        (keypair / name).write_bytes(data)
+        result = run("sm2", "verify", "-p", "pub.pem", "-s", name, "msg")
+        assert result.exit_code == 0, (name, result.output)
+    (keypair / "other").write_bytes(b"another message")
+    assert run("sm2", "verify", "-p", "pub.pem", "-s", "b64", "other").exit_code == 1
+    (keypair / "junk").write_bytes(b"bm90IGEgc2lnbmF0dXJl")  # base64, but not of a signature
+    result = run("sm2", "verify", "-p", "pub.pem", "-s", "junk", "msg")
+    _bad_input(result)
+    assert result.stderr.startswith("error: -s junk: ")
+    (keypair / "bad64").write_bytes(text[:-4] + b"!!!!")
+    _bad_input(run("sm2", "verify", "-p", "pub.pem", "-s", "bad64", "msg"))
+
+
 def test_verify_bad_inputs(run, keypair):
     run("sm2", "sign", "-k", "key.pem", "msg", "-o", "sig")
     (keypair / "trunc").write_bytes((keypair / "sig").read_bytes()[:-2])

@@ -16,6 +16,7 @@ from crypto.sealca import CaConfig, CaRole, MemoryCaRepository, SealCa
 from crypto.tsa import (
     SHA256_OID,
     TimeStampAuthority,
+    TimestampChainNotFound,
     TimestampError,
     build_request,
     parse_response,
@@ -106,17 +107,20 @@ def test_unknown_policy_and_bad_digest(world: tuple[SealCa, TimeStampAuthority])
 def test_untrusted_and_tampered_tokens(world: tuple[SealCa, TimeStampAuthority]) -> None:
     ca, authority = world
     token = authority.stamp(b"signature value")
-    with pytest.raises(TimestampError, match="does not validate"):
+    with pytest.raises(TimestampChainNotFound, match="does not validate"):
         verify_token(token, trust_roots=[make_test_pki(NOW).root], data=b"signature value")
+    with pytest.raises(TimestampChainNotFound):  # the TSA's issuing CA is not given
+        verify_token(token, trust_roots=ca.trust_roots(), data=b"signature value")
     info = cms.ContentInfo.load(token)
     signer = info["content"]["signer_infos"][0]
     raw = bytearray(signer["signature"].native)
     raw[-1] ^= 1
     signer["signature"] = bytes(raw)
-    with pytest.raises(TimestampError):
+    with pytest.raises(TimestampError) as caught:
         verify_token(
             info.dump(force=True), trust_roots=ca.trust_roots(), intermediates=ca.intermediates()
         )
+    assert not isinstance(caught.value, TimestampChainNotFound)
     with pytest.raises(TimestampError, match="malformed"):
         verify_token(token[:-3], trust_roots=ca.trust_roots())
 
@@ -142,3 +146,38 @@ def test_mangled_tokens_only_raise_timestamp_error(
     mangled = bytes(token[: len(token) - cut % len(token)])
     with pytest.raises(TimestampError):
         verify_token(mangled, trust_roots=ca.trust_roots(), intermediates=ca.intermediates())
+
+
+def test_seal_timestamp_from_an_unchained_tsa_is_indeterminate_not_invalid(
+    world: tuple[SealCa, TimeStampAuthority],
+) -> None:
+    """ETSI NO_CERTIFICATE_CHAIN_FOUND holds for the TSA certificate as for the signer's."""
+    from datetime import timedelta
+
+    from crypto.seal import Options, Trust, sign_bytes, verify_detached
+    from crypto.seal.testing import make_sample_seal
+    from crypto.tsa_verify import timestamp_verifier
+
+    ca, authority = world
+    sample = make_sample_seal(NOW - timedelta(days=1))
+    signed = sign_bytes(
+        b"doc",
+        seal=sample.seal,
+        key=sample.key,
+        cert=sample.cert,
+        now=NOW,
+        timestamper=authority.stamp,
+    )
+    trust = Trust(roots=(sample.pki.root,), intermediates=(sample.pki.intermediate,))
+
+    def timestamp_check(verifier):  # type: ignore[no-untyped-def]
+        report = verify_detached(signed, b"doc", Options(trust, NOW, verifier))
+        return next(c for c in report.signatures[0].checks if c.name == "timestamp")
+
+    unchained = timestamp_check(timestamp_verifier(ca.trust_roots()))  # intermediates missing
+    assert (str(unchained.status), unchained.code) == (
+        "indeterminate",
+        "no_certificate_chain_found",
+    )
+    chained = timestamp_check(timestamp_verifier(ca.trust_roots(), ca.intermediates()))
+    assert str(chained.status) == "pass", chained.reason

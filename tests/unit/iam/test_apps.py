@@ -357,8 +357,19 @@ def test_keycloak_representation_enforces_pkce_and_own_audience() -> None:
     assert rep["directAccessGrantsEnabled"] is False
     mapper = rep["protocolMappers"][0]
     assert mapper["config"]["included.client.audience"] == "court-gw"
+    assert [m["protocolMapper"] for m in rep["protocolMappers"]] == ["oidc-audience-mapper"]
+    assert rep["fullScopeAllowed"] is False  # no realm role of the signed-in person leaks in
     back = app_from_representation(rep)
     assert back.auth is ClientAuth.PRIVATE_KEY_JWT
     assert back.jwks_url == "https://court.example.gov.cn/jwks.json"
     assert back.owner == "alice"
     assert back.created_at == 7
+
+
+@pytest.mark.parametrize("scope", ["anbao-api", "Anbao-API", "anbao-anything"])
+def test_the_platforms_scopes_are_never_granted_to_an_app(scope: str) -> None:
+    """Issue 16 §2.2: anbao-api carries the audience Anbao's API requires."""
+    body = {"client_id": "tax-web", "type": "public", "redirect_uris": ["https://a.cn/cb"]}
+    with pytest.raises(InvalidRequest) as info:
+        parse_registration({**body, "scopes": ["profile", scope]})
+    assert info.value.errors == [{"field": "scopes[1]", "reason": "is reserved for the platform"}]

@@ -30,7 +30,10 @@ def client(issuer: LocalIssuer) -> falcon.testing.TestClient:
         issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
     )
     parts = Parts(
-        verifier=verifier, audit_store=FakeAuditStore(), app_directory=MemoryAppDirectory()
+        verifier=verifier,
+        audit_store=FakeAuditStore(),
+        app_directory=MemoryAppDirectory(),
+        introspection=issuer.introspection(),
     )
     return falcon.testing.TestClient(create_app(settings, parts))
 

@@ -95,3 +95,16 @@ def test_interrupted_import_resumes_without_duplicates(tmp_path: Path) -> None:
     assert len(directory.nodes) == len(rows)
     assert result.created + result.skipped == len(rows)
     assert len({n.code for n in directory.nodes.values()}) == len(rows)
+
+
+def test_people_under_a_brokers_prefix_are_refused_in_imports(tmp_path: Path) -> None:
+    path = tmp_path / "p.csv"
+    path.write_text(
+        "username,family_name,given_name,email,org_codes\n"
+        "court.judge,法,官,,530102\n"
+        "courtney,张,三,,530102\n",
+        encoding="utf-8",
+    )
+    rows, findings = imports.parse_people(path, lambda code: True, frozenset({"court."}))
+    assert [(f.row, f.column) for f in findings] == [(2, "username")]
+    assert [r.username for r in rows] == ["courtney"]

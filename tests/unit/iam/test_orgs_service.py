@@ -112,3 +112,34 @@ def test_grant_org_admin_binds_inside_only(world) -> None:
     granted = service.grant_role(who["admin"], person.id, "org-admin", nodes["t"].id)
     assert granted.admin_node == nodes["t"].id
     assert "org-admin" in granted.roles
+
+
+@pytest.mark.parametrize("username", ["court.judge", "Court.Judge", "court.x"])
+def test_brokers_username_prefix_is_reserved(username: str) -> None:
+    """Issue 16 §3: a local ``court.x`` would squat the account a court user gets."""
+    d = InMemoryOrgDirectory(broker_prefixes=frozenset({"court."}))
+    p = d.create_node(None, NodeKind.PROVINCE, "530000", "云南省")
+    service = OrgService(d, operator=True)
+    with pytest.raises(InvalidOrgInput) as caught:
+        service.create_person("op", PersonDraft(username.lower(), "法", "官"), [p.id])
+    assert caught.value.field == "username"
+    assert "court." in caught.value.reason
+    assert service.create_person("op", PersonDraft("courtney", "法", "官"), [p.id]).id
+
+
+def test_any_grant_may_bind_the_scope_inside_only(world) -> None:
+    """Issue 16 §2.1: an auditor of a county is bound there (its org scope everywhere)."""
+    from iam.scope import resolve_scope
+
+    service, nodes, who = world
+    person = service.create_person(
+        who["admin"], PersonDraft("county-auditor", "审", "计"), [nodes["t"].id]
+    )
+    with pytest.raises(DelegationDenied):  # the county admin holds no auditor role to grant
+        service.grant_role(who["admin"], person.id, "auditor", nodes["t"].id)
+    with pytest.raises(OrgNotFound):
+        service.grant_role(who["platform"], person.id, "auditor", "no-such-node")
+    granted = service.grant_role(who["platform"], person.id, "auditor", nodes["a"].id)
+    assert granted.admin_node == nodes["a"].id
+    scope = resolve_scope(service.directory, person.id)
+    assert scope.root_id == nodes["a"].id

@@ -8,7 +8,9 @@ import pytest
 
 from iam.realm_errors import RealmFileInvalid
 from iam.realm_load import load_realm_file, load_realm_text
-from iam.realm_render import password_policy_string, render
+from iam.realm_model import IdentityProvider, Mapper
+from iam.realm_plan import plan
+from iam.realm_render import password_policy_string, render, render_apps
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "keycloak"
 
@@ -24,8 +26,11 @@ def findings(text: str) -> list[tuple[str, int, str]]:
     return [(f.path, f.line, f.message) for f in caught.value.findings]
 
 
+SECRET = {"anbao_api_client_secret": "s3cret"}
+
+
 def test_the_shipped_realm_files_load_and_meet_the_baseline():
-    spec = load_realm_file(DEPLOY / "anbao-realm.yaml")
+    spec = load_realm_file(DEPLOY / "anbao-realm.yaml", SECRET)
     assert spec.realm == "anbao"
     roles = {r.name for r in spec.roles}
     assert {
@@ -45,7 +50,9 @@ def test_the_shipped_realm_files_load_and_meet_the_baseline():
 
 
 def test_variables_are_overridden_and_unknown_ones_are_findings():
-    spec = load_realm_file(DEPLOY / "anbao-realm.yaml", {"keycloak_url": "https://id.gov.test"})
+    spec = load_realm_file(
+        DEPLOY / "anbao-realm.yaml", {"keycloak_url": "https://id.gov.test", **SECRET}
+    )
     assert (
         spec.identity_providers[0].config["jwksUrl"].startswith("https://id.gov.test/realms/court/")
     )
@@ -144,6 +151,71 @@ def test_render_orders_kinds_and_marks_managed_clients():
         "realm",
         "user_profile",
         "identity_provider",
+        "app",
     ]
     assert state["client"]["anbao-broker"]["attributes"]["anbao.managed-by"] == "realm-file"
     assert state["realm"]["court"]["ssoSessionIdleTimeout"] == 1800
+
+
+def test_only_anbaos_own_clients_get_its_audience():
+    """Issue 16 §2.2: anbao-api is no realm default; the file's own clients hold it, apps not."""
+    spec = load_realm_file(DEPLOY / "anbao-realm.yaml", SECRET)
+    scope = next(s for s in spec.client_scopes if s.name == "anbao-api")
+    assert scope.realm_default == "none"
+    clients = {c.client_id: c for c in spec.clients}
+    assert "anbao-api" in clients["anbao-console"].default_scopes
+    assert clients["anbao-api"].secret == "s3cret"
+    assert clients["anbao-api"].authenticator == "client-secret"
+    assert spec.app_policy is not None
+    assert spec.app_policy.withheld_scopes == ("anbao-api",)
+    assert spec.app_policy.full_scope_allowed is False
+    assert "s3cret" not in repr(clients["anbao-api"])
+
+
+def test_the_introspection_secret_is_never_in_the_file():
+    with pytest.raises(RealmFileInvalid) as caught:
+        load_realm_file(DEPLOY / "anbao-realm.yaml")
+    assert [f.path for f in caught.value.findings] == ["clients[0].secret"]
+
+
+def test_a_withheld_scope_cannot_be_a_realm_default():
+    text = MINIMAL + (
+        "client_scopes:\n  - {name: anbao-api, realm_default: optional}\n"
+        "onboarded_apps: {withheld_scopes: [anbao-api]}\n"
+    )
+    (finding,) = findings(text)
+    assert finding[0] == "onboarded_apps.withheld_scopes"
+
+
+def test_brokers_username_prefix_comes_from_their_mapper():
+    spec = load_realm_file(DEPLOY / "anbao-realm.yaml", SECRET)
+    assert [i.username_prefix for i in spec.identity_providers] == ["court."]
+    other = IdentityProvider(
+        "Gov",
+        mappers=(Mapper("u", "oidc-username-idp-mapper", {"template": "${ALIAS}_${CLAIM.sub}"}),),
+    )
+    assert other.username_prefix == "gov_"
+    assert IdentityProvider("plain").username_prefix == ""
+
+
+def test_apps_the_file_does_not_declare_converge_to_the_policy():
+    spec = load_realm_file(DEPLOY / "anbao-realm.yaml", SECRET)
+    live = {
+        "app": {
+            "tax": {"clientScopes": ["anbao-api", "profile"], "fullScopeAllowed": True},
+            "portal": {"clientScopes": ["anbao-api", "roles"]},  # not onboarded by Anbao
+            "clean": {"clientScopes": ["profile"], "fullScopeAllowed": False},
+        }
+    }
+    desired = render_apps(spec, live)
+    assert desired == {
+        "tax": {"clientScopes": ["profile"], "fullScopeAllowed": False},
+        "portal": {"clientScopes": ["roles"]},
+        "clean": {"clientScopes": ["profile"], "fullScopeAllowed": False},
+    }
+    changes = {c.name: c for c in plan({"app": desired}, live, prune=False)}
+    assert set(changes) == {"tax", "portal"}
+    assert changes["tax"].lines()[1:] == [
+        '    clientScopes: ["anbao-api", "profile"] -> ["profile"]',
+        "    fullScopeAllowed: true -> false",
+    ]

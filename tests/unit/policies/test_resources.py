@@ -13,6 +13,7 @@ from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from crypto import keys
 from crypto.sm2 import PrivateKey
+from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from policies.testing import Static, good_realm
@@ -43,12 +44,20 @@ class App:
         verifier = TokenVerifier(issuer=ISSUER.issuer, audience="anbao-api", jwks=ISSUER,
                                  clock=time.time)  # fmt: skip
         parts = Parts(verifier=verifier, audit_store=FakeAuditStore(),  # type: ignore[arg-type]
-                      compliance_realm=Static(good_realm(brute_force_protected=False)))  # fmt: skip
+                      compliance_realm=Static(good_realm(brute_force_protected=False)),
+                      introspection=ISSUER.introspection(),
+                      org_directory=DIRECTORY)  # fmt: skip
         return falcon.testing.TestClient(create_app(self.settings, parts))
 
 
-def _as(*roles: str) -> dict[str, str]:
-    token = ISSUER.token(time.time(), realm_access={"roles": list(roles)})
+#: The live directory: compliance staff are bound at the root of the tree (the province).
+DIRECTORY = InMemoryOrgDirectory()
+
+
+def _as(*roles: str, bound: str = "/530000") -> dict[str, str]:
+    sub = f"sub-{'-'.join(roles)}-{bound}"
+    DIRECTORY.bind(sub, bound, *roles)
+    token = ISSUER.token(time.time(), sub=sub, realm_access={"roles": list(roles)})
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -135,3 +144,18 @@ def test_waiver_crud_and_signoff(app: App) -> None:
     assert signed.status_code == 200, signed.text
     sig = app.client().simulate_get(f"/compliance/runs/{run['id']}/signature", headers=officer)
     assert sig.json["report_sha256"] == signed.json["signoff"]["report_sha256"]
+
+
+def test_platform_wide_evidence_needs_a_whole_tree_binding(app: App) -> None:
+    """Issue 16 §2.1: the role alone is not enough; the live binding must cover the tree."""
+    client = app.client()
+    assert (
+        client.simulate_post("/compliance/runs", headers=_as("compliance-officer")).status_code
+        == 201
+    )
+    for bound in ("/530000/530100/530102", ""):
+        officer = _as("compliance-officer", bound=bound)
+        assert client.simulate_post("/compliance/runs", headers=officer).status_code == 403
+        auditor = _as("auditor", bound=bound)
+        assert client.simulate_get("/compliance/runs", headers=auditor).status_code == 403
+    assert client.simulate_get("/compliance/runs", headers=_as("auditor")).status_code == 200

@@ -23,6 +23,26 @@ def service(store: AlertStore, window: float = 600) -> AlertService:
 
 
 class AlertStoreContract:
+    def test_org_scope_filter_is_segment_wise(self, store: AlertStore) -> None:
+        """Issue 16 §2.1: a reader's live scope filters alerts like audit searches."""
+        svc = service(store)
+        paths = ("/gov/finance", "/gov/finance/tax", "/gov/financex", "/gov/health", "")
+        made = {}
+        for i, path in enumerate(paths):
+            alert = svc.ingest(detection(user=f"u{i}", org_path=path))
+            assert alert is not None
+            made[path] = alert.id
+
+        def ids(scope: str) -> set[str]:
+            return {a.id for a in store.search(AlertFilter(org_scope=scope, limit=50)).alerts}
+
+        assert ids("/gov/finance") == {made["/gov/finance"], made["/gov/finance/tax"]}
+        assert ids("/gov/finance/") == ids("/gov/finance")
+        assert ids("/gov") == {made[p] for p in paths if p}
+        assert ids("/") == set(made.values())
+        assert ids("") == set()
+        assert store.search(AlertFilter(org_scope="/gov/finance")).total == 2
+
     def test_create_get_roundtrip(self, store: AlertStore) -> None:
         d = detection()
         created = service(store).ingest(d)

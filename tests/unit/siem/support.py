@@ -22,6 +22,7 @@ def detection(
     responses: tuple[ResponseAction, ...] = (),
     entity: tuple[tuple[str, str], ...] | None = None,
     event_ids: tuple[str, ...] | None = None,
+    org_path: str = "",
 ) -> Detection:
     ids = event_ids or tuple(f"ev-{next(_ids):06d}" for _ in range(events))
     return Detection(
@@ -36,6 +37,7 @@ def detection(
         engine=engine,
         tags=("attack.t1110", "mlps.l3-ces1-12"),
         responses=responses,
+        org_path=org_path,
     )
 
 

@@ -17,6 +17,7 @@ from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from anbao.siem_alerts_wiring import SiemAlerts
 from audit.query import parse
+from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from siem.alerts import AlertService, BackgroundHooks
@@ -64,16 +65,28 @@ class Api:
         verifier = TokenVerifier(
             issuer=self.issuer.issuer, audience="anbao-api", jwks=self.issuer, clock=time.time
         )
+        self.directory = InMemoryOrgDirectory()
         parts = Parts(
             verifier=verifier,
             audit_store=FakeAuditStore(),
             siem_alerts=SiemAlerts(self.alerts, self.responses, self.hooks),
+            introspection=self.issuer.introspection(),
+            org_directory=self.directory,
         )
         self.client = falcon.testing.TestClient(create_app(settings, parts))
 
     def call(
-        self, user: str, roles: tuple[str, ...], method: str, path: str, **kw: Any
+        self,
+        user: str,
+        roles: tuple[str, ...],
+        method: str,
+        path: str,
+        *,
+        bound: str = "/",
+        **kw: Any,
     ) -> falcon.testing.Result:
+        """As ``user``, bound to ``bound`` in the live directory (``/``: platform-wide)."""
+        self.directory.bind(f"sub-{user}", bound, *roles)
         token = self.issuer.token(
             time.time(),
             sub=f"sub-{user}",
@@ -275,12 +288,18 @@ def test_parts_survive_a_lifespan_per_request(tmp_path: Path) -> None:
     verifier = TokenVerifier(
         issuer=issuer.issuer, audience="anbao-api", jwks=issuer, clock=time.time
     )
-    client = falcon.testing.TestClient(
-        create_app(
-            settings, Parts(verifier=verifier, audit_store=FakeAuditStore(), siem_alerts=built)
-        )
+    directory = InMemoryOrgDirectory()
+    directory.bind("sub-ana", "/", ANALYST)
+    parts = Parts(
+        verifier=verifier,
+        audit_store=FakeAuditStore(),
+        siem_alerts=built,
+        org_directory=directory,
     )
-    token = issuer.token(time.time(), preferred_username="ana", realm_access={"roles": [ANALYST]})
+    client = falcon.testing.TestClient(create_app(settings, parts))
+    token = issuer.token(
+        time.time(), sub="sub-ana", preferred_username="ana", realm_access={"roles": [ANALYST]}
+    )
     for _ in range(2):
         assert (
             client.simulate_get(
@@ -296,3 +315,42 @@ def test_parts_survive_a_lifespan_per_request(tmp_path: Path) -> None:
     assert [r.event_id for r in spool.peek(10)] != []
     recorder.close()
     spool.close()
+
+
+def test_alerts_are_scoped_by_the_live_binding(api: Api) -> None:
+    """Issue 16 §2.1: an analyst bound to /gov/finance sees and touches finance alerts only."""
+    mine = api.alerts.ingest(detection(user="u-fin", org_path="/gov/finance/tax"))
+    theirs = api.alerts.ingest(detection(user="u-hea", org_path="/gov/health"))
+    lookalike = api.alerts.ingest(detection(user="u-fx", org_path="/gov/financex"))
+    nowhere = api.alerts.ingest(detection(user="u-none"))
+    assert None not in (mine, theirs, lookalike, nowhere)
+
+    def as_fin(method: str, path: str, **kw: Any) -> falcon.testing.Result:
+        return api.call("fin", (ANALYST,), method, path, bound="/gov/finance", **kw)
+
+    listed = as_fin("GET", "/siem/alerts").json
+    assert [a["id"] for a in listed["alerts"]] == [mine.id]
+    assert listed["total"] == 1
+    for other in (theirs, lookalike, nowhere):
+        assert as_fin("GET", f"/siem/alerts/{other.id}").status_code == 404
+        patched = as_fin("PATCH", f"/siem/alerts/{other.id}", json={"status": "acknowledged"})
+        assert patched.status_code == 404
+        noted = as_fin("POST", f"/siem/alerts/{other.id}/notes", json={"text": "x"})
+        assert noted.status_code == 404
+        asked = as_fin("POST", "/siem/actions", json={"alert_id": other.id, "kind": "disable_user"})
+        assert asked.status_code == 404
+    assert as_fin("GET", f"/siem/alerts/{mine.id}").status_code == 200
+    everyone = api.analyst("GET", "/siem/alerts").json
+    assert everyone["total"] == 4
+    unbound = api.call("nob", (ANALYST,), "GET", "/siem/alerts", bound="")
+    assert unbound.json["total"] == 0
+    requested = api.analyst(
+        "POST", "/siem/actions", json={"alert_id": theirs.id, "kind": "disable_user"}
+    )
+    assert requested.status_code == 201, requested.text
+    action = requested.json["id"]
+    refused = api.call(
+        "fin2", (ANALYST,), "POST", f"/siem/actions/{action}/approve", bound="/gov/finance"
+    )
+    assert refused.status_code == 404
+    assert action not in {a["id"] for a in as_fin("GET", "/siem/actions").json["actions"]}

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 from click.testing import CliRunner
 
 from anbao.cli import main
-from siem.testing import attack_scenarios, documents
+from siem.testing import attack_scenarios, documents, working_day
 
 
 def run(*args: str, stdin: str | None = None) -> tuple[int, str]:
@@ -48,7 +49,9 @@ def test_convert_prints_lucene() -> None:
 
 
 def test_replay_prints_detections() -> None:
-    brute = next(s for s in attack_scenarios() if s.name == "brute force")
+    brute = next(
+        s for s in attack_scenarios(working_day(dt.datetime.now(dt.UTC))) if s.name == "brute force"
+    )
     ndjson = "\n".join(json.dumps(d) for d in documents(list(brute.events)))
     code, out = run("replay", "-", stdin=ndjson)
     lines = [json.loads(line) for line in out.splitlines() if line.startswith("{")]

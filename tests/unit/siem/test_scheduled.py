@@ -17,7 +17,10 @@ from siem.loader import RuleSet, load_rules
 from siem.matcher import Predicate, compile_rule
 from siem.scheduled import ScheduledEngine, lucene_query
 from siem.streaming import StreamingEngine
-from siem.testing import DEFAULT_START, ListSink, documents, timeline
+from siem.testing import ListSink, documents, timeline, working_day
+
+#: The schedulers' clock starts at the scripted day's start.
+START = working_day(dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC))
 
 
 @pytest.fixture(scope="module")
@@ -81,7 +84,7 @@ def test_every_base_rule_converts_to_one_lucene_query(ruleset: RuleSet) -> None:
 
 def run_schedule(engine: ScheduledEngine, end: dt.datetime, step: dt.timedelta) -> list[Any]:
     found = []
-    now = DEFAULT_START
+    now = START
     while now <= end:
         found += engine.run_once(now)
         now += step
@@ -89,20 +92,20 @@ def run_schedule(engine: ScheduledEngine, end: dt.datetime, step: dt.timedelta) 
 
 
 def test_runs_with_overlap_agree_with_streaming_without_double_detections(ruleset: RuleSet) -> None:
-    scenarios, events = timeline(n=3000)
+    scenarios, events = timeline(START, n=3000)
     docs = documents(events)
-    streaming = StreamingEngine(ruleset, ListSink(), clock=lambda: DEFAULT_START).evaluate(docs)
+    streaming = StreamingEngine(ruleset, ListSink(), clock=lambda: START).evaluate(docs)
     sink = ListSink()
     engine = ScheduledEngine(
         ruleset,
         MemorySource(ruleset, docs),
         sink,
-        clock=lambda: DEFAULT_START,
+        clock=lambda: START,
         lookback=dt.timedelta(minutes=10),
         overlap=dt.timedelta(minutes=3),
         lag=dt.timedelta(seconds=0),
     )
-    found = run_schedule(engine, DEFAULT_START + dt.timedelta(hours=14), dt.timedelta(minutes=5))
+    found = run_schedule(engine, START + dt.timedelta(hours=14), dt.timedelta(minutes=5))
     assert found == sink.detections
     assert sorted(d.key for d in found) == sorted(d.key for d in streaming)
     assert len({d.key for d in found}) == len(found)  # no double detection from the overlap
@@ -117,22 +120,22 @@ def test_checkpoint_resumes_after_the_last_window(ruleset: RuleSet) -> None:
         ruleset,
         MemorySource(ruleset, []),
         ListSink(),
-        clock=lambda: DEFAULT_START,
+        clock=lambda: START,
         lookback=dt.timedelta(minutes=30),
         overlap=dt.timedelta(minutes=2),
         lag=dt.timedelta(seconds=5),
         checkpoints=checkpoints,
     )
     first = make()
-    assert first.window(DEFAULT_START) == (
-        DEFAULT_START - dt.timedelta(minutes=30, seconds=5),
-        DEFAULT_START - dt.timedelta(seconds=5),
+    assert first.window(START) == (
+        START - dt.timedelta(minutes=30, seconds=5),
+        START - dt.timedelta(seconds=5),
     )
-    first.run_once(DEFAULT_START)
+    first.run_once(START)
     again = make()  # a restarted scheduler
-    later = DEFAULT_START + dt.timedelta(minutes=5)
+    later = START + dt.timedelta(minutes=5)
     assert again.window(later) == (  # resumes exactly at the saved end: nothing twice
-        DEFAULT_START - dt.timedelta(seconds=5),
+        START - dt.timedelta(seconds=5),
         later - dt.timedelta(seconds=5),
     )
     again.run_once(later)

@@ -4,6 +4,7 @@ shipper feeds it through the DeliveryObserver port; failures never reach the pip
 from __future__ import annotations
 
 import collections
+import dataclasses
 import datetime as dt
 import json
 from collections.abc import Sequence
@@ -19,9 +20,18 @@ from audit.sqlite import SqliteAuditStore
 from siem.loader import RuleSet, load_rules
 from siem.model import Detection, Engine
 from siem.streaming import StreamingEngine
-from siem.testing import ListSink, attack_scenarios, benign_baseline, documents, timeline
+from siem.testing import (
+    ListSink,
+    attack_scenarios,
+    benign_baseline,
+    documents,
+    timeline,
+    working_day,
+)
+from tests.unit.clocks import LIVENESS_SECONDS
 
-NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)
+NOW = dt.datetime(2026, 11, 26, 12, 0, tzinfo=dt.UTC)  # the engines' clock
+START = working_day(NOW)
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +47,7 @@ def names(ruleset: RuleSet, detections: Sequence[Detection]) -> collections.Coun
 def test_every_scenario_raises_its_detections_once_and_the_baseline_none(ruleset: RuleSet) -> None:
     sink = ListSink()
     engine = StreamingEngine(ruleset, sink, clock=lambda: NOW)
-    scenarios, events = timeline()
+    scenarios, events = timeline(START)
     assert len(events) >= 10_000 + len(scenarios)
     engine.observe(documents(events))
     expected = collections.Counter(n for s in scenarios for n in s.expected)
@@ -48,11 +58,11 @@ def test_every_scenario_raises_its_detections_once_and_the_baseline_none(ruleset
 
 def test_baseline_alone_raises_nothing(ruleset: RuleSet) -> None:
     engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW)
-    assert engine.evaluate(documents(benign_baseline(10_000, seed=11))) == []
+    assert engine.evaluate(documents(benign_baseline(START, 10_000, seed=11))) == []
 
 
 def test_detection_links_to_events_and_entity(ruleset: RuleSet) -> None:
-    brute = next(s for s in attack_scenarios() if s.name == "brute force")
+    brute = next(s for s in attack_scenarios(START) if s.name == "brute force")
     engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW)
     (found,) = engine.evaluate(documents(list(brute.events)))
     assert found.entity == (("user.name", "victim-bf"),)
@@ -66,7 +76,9 @@ def test_detection_links_to_events_and_entity(ruleset: RuleSet) -> None:
 
 
 def test_response_actions_travel_with_the_detection(ruleset: RuleSet) -> None:
-    seal = next(s for s in attack_scenarios() if s.name == "seal used after a revocation attempt")
+    seal = next(
+        s for s in attack_scenarios(START) if s.name == "seal used after a revocation attempt"
+    )
     (found,) = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW).evaluate(
         documents(list(seal.events))
     )
@@ -78,8 +90,8 @@ def test_response_actions_travel_with_the_detection(ruleset: RuleSet) -> None:
 
 def test_correlation_memory_is_bounded(ruleset: RuleSet) -> None:
     engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW, max_groups=50)
-    spray = [e for s in attack_scenarios() for e in s.events if s.name == "password spraying"]
-    many = [*benign_baseline(5000), *spray]
+    spray = [e for s in attack_scenarios(START) for e in s.events if s.name == "password spraying"]
+    many = [*benign_baseline(START, 5000), *spray]
     engine.evaluate(documents(many))
     assert all(len(c.state) <= 50 for c in engine.core.correlations.values())
 
@@ -101,10 +113,10 @@ def test_shipper_feeds_the_engine_and_survives_a_failing_sink(
     shipper.add_observer(bad)  # fails first: must not stop delivery nor the next observer
     shipper.add_observer(engine)
     try:
-        scenario = next(s for s in attack_scenarios() if s.name == "brute force")
+        scenario = next(s for s in attack_scenarios(START) if s.name == "brute force")
         for event in scenario.events:
             recorder.record_event(event)
-        assert shipper.drain(timeout=30)
+        assert shipper.drain(timeout=LIVENESS_SECONDS)
         assert store.streams().get("main", 0) + store.streams().get("iam", 0) == 12
         assert names(ruleset, good.detections) == {"anbao_bruteforce_account": 1}
         assert bad.sink_failures == 1
@@ -120,7 +132,7 @@ def test_plans_and_the_index_path_agree(ruleset: RuleSet) -> None:
     """The per-key plans give the same matches as the field index on every document, including
     shapes the plans do not cover (non-string key values, flat dotted keys, no ``event``)."""
     engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW)
-    _, events = timeline(n=3000)
+    _, events = timeline(START, n=3000)
     docs = documents(events)
     odd: list[dict[str, object]] = []
     for doc in docs[:400]:
@@ -144,7 +156,7 @@ def test_plans_and_the_index_path_agree(ruleset: RuleSet) -> None:
 def test_delivered_decodes_as_json_loads(ruleset: RuleSet) -> None:
     """The shipper's canonical bytes are decoded exactly as ``json.loads`` would: surrounding
     whitespace accepted, trailing data refused (the pipeline logs the observer's error)."""
-    brute = next(s for s in attack_scenarios() if s.name == "brute force")
+    brute = next(s for s in attack_scenarios(START) if s.name == "brute force")
     raw = [RawDocument(e.id, "", e.canonical_bytes()) for e in brute.events]
     engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW)
     engine.delivered([RawDocument(r.event_id, "", b" " + r.document + b"\n") for r in raw])
@@ -152,3 +164,23 @@ def test_delivered_decodes_as_json_loads(ruleset: RuleSet) -> None:
     assert engine.detections == 1
     with pytest.raises(json.JSONDecodeError, match="Extra data"):
         engine.delivered([RawDocument("x", "", raw[0].document + b"{}")])
+
+
+def test_detections_carry_the_org_scope_of_their_events(ruleset: RuleSet) -> None:
+    """Issue 16 §2.1: the smallest subtree of the raising events; odd paths: platform only."""
+    brute = next(s for s in attack_scenarios(START) if s.name == "brute force")
+
+    def raised(*paths: str) -> str:
+        events = [
+            dataclasses.replace(e, org_path=paths[i % len(paths)])
+            for i, e in enumerate(brute.events)
+        ]
+        engine = StreamingEngine(ruleset, ListSink(), clock=lambda: NOW)
+        (found,) = engine.evaluate(documents(events))
+        return found.org_path
+
+    assert raised("/53/5301/530102") == "/53/5301/530102"
+    assert raised("/53/5301/530102/1", "/53/5301/530102/2") == "/53/5301/530102"
+    assert raised("/53/5301/530102", "/53/5301/530103") == "/53/5301"
+    assert raised("/53/5301/530102", "/53/5301/530102/../530103") == ""
+    assert raised("/53/5301/530102", "") == ""

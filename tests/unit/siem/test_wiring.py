@@ -15,7 +15,8 @@ from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from siem.alerts_model import AlertFilter
 from siem.alerts_testing import MemoryAlertStore
-from siem.testing import attack_scenarios
+from siem.testing import attack_scenarios, working_day
+from tests.unit.clocks import LIVENESS_SECONDS, eventually
 
 
 def settings_for(tmp: Path, **env: str) -> Settings:
@@ -56,13 +57,16 @@ def test_audit_deliveries_become_alerts(tmp_path: Path) -> None:
         Parts(verifier=verifier, audit_store=store, audit_runtime=runtime, siem_alerts=siem_alerts),
     )
     try:
-        brute = next(s for s in attack_scenarios() if s.name == "brute force")
+        brute = next(
+            s
+            for s in attack_scenarios(working_day(dt.datetime.now(dt.UTC)))
+            if s.name == "brute force"
+        )
         for event in brute.events:
             runtime.recorder.record_event(event)
-        assert runtime.shipper.drain(timeout=30)
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline and not alerts_store.search(AlertFilter()).alerts:
-            time.sleep(0.05)  # the QueuedSink stores on its own thread
+        assert runtime.shipper.drain(timeout=LIVENESS_SECONDS)
+        # the QueuedSink stores on its own thread
+        assert eventually(lambda: bool(alerts_store.search(AlertFilter()).alerts))
         (alert,) = alerts_store.search(AlertFilter()).alerts
         assert alert.entity == (("user.name", "victim-bf"),)
         assert alert.event_count == 10
@@ -93,9 +97,13 @@ def test_streaming_can_be_switched_off(tmp_path: Path) -> None:
         Parts(verifier=verifier, audit_store=store, audit_runtime=runtime, siem_alerts=siem_alerts),
     )
     try:
-        for event in next(s for s in attack_scenarios() if s.name == "brute force").events:
+        for event in next(
+            s
+            for s in attack_scenarios(working_day(dt.datetime.now(dt.UTC)))
+            if s.name == "brute force"
+        ).events:
             runtime.recorder.record_event(event)
-        assert runtime.shipper.drain(timeout=30)
+        assert runtime.shipper.drain(timeout=LIVENESS_SECONDS)
         time.sleep(0.3)
         assert alerts_store.search(AlertFilter()).alerts == ()
     finally:

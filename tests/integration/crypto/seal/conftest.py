@@ -72,9 +72,8 @@ def _build(java_home: Path) -> None:
         )
 
 
-@pytest.fixture(scope="session")
-def ofdrw() -> Ofdrw:
-    """Run ``Interop ARGS`` on the JVM; returns the completed process (check returncode)."""
+def ofdrw_runner() -> Ofdrw:
+    """Build the harness if needed; a function running ``Interop ARGS`` on the JVM."""
     java_home = _java_home()
     jar = PROJECT / "target" / "ofdrw-interop-1.jar"
     if _stale(jar):
@@ -97,3 +96,9 @@ def ofdrw() -> Ofdrw:
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def ofdrw() -> Ofdrw:
+    """Run ``Interop ARGS`` on the JVM; returns the completed process (check returncode)."""
+    return ofdrw_runner()

@@ -10,6 +10,7 @@ import pytest
 from crypto import keys
 from crypto.pki import build_crl
 from crypto.seal import (
+    MakerCoverage,
     Options,
     SigningRefused,
     Trust,
@@ -65,6 +66,9 @@ def test_ofdrw_verifies_anbao_signatures(ofdrw, env, tmp_path):
     )
     (tmp_path / "a.ofd").write_bytes(twice)
     assert _ok(ofdrw("verify", tmp_path / "a.ofd")).stdout.strip() == "VALID"
+    # what ofdrw accepted carries a seal of the default reading
+    covers = verify_seal(sample.seal.der, _opts(sample, now)).signatures[0].facts
+    assert covers["maker_signature_covers"] == MakerCoverage.SEAL_INFO
     # the peer really checks: a changed page fails in ofdrw too
     entries = read_package(twice)
     entries["Doc_0/Pages/Page_0/Content.xml"] += b" "
@@ -163,7 +167,7 @@ def test_whole_protected_ofdrw_document_refuses_more_signatures(ofdrw, env, tmp_
     data = (tmp_path / "whole.ofd").read_bytes()
     report = verify_ofd(data, _opts(sample, now))
     assert str(report.status) == "valid", report.to_text()
-    assert report.signatures[0].facts["maker_signature_covers"] == "seal_info_cert_alg"
+    assert report.signatures[0].facts["maker_signature_covers"] == "seal_info"  # the default
     assert decode_seal(read_package(data)["Doc_0/Signs/Sign_0/Seal.esl"]).der == sample.seal.der
     with pytest.raises(SigningRefused):
         sign_ofd(

@@ -72,6 +72,7 @@ def test_make_sign_verify(files):
     # no CRLs given: revocation is indeterminate, everything else passes
     assert result.exit_code == 3, result.output
     checks = {c["name"]: c["status"] for c in report["signatures"][0]["checks"]}
+    assert report["signatures"][0]["facts"]["maker_signature_covers"] == "seal_info"  # default
     assert checks.pop("revocation") == "indeterminate"
     assert checks.pop("maker_revocation") == "indeterminate"
     assert checks.pop("timestamp") == "not_applicable"
@@ -104,7 +105,7 @@ def test_bad_input_is_one_line_exit_2(files):
     d = files
     result = _run("verify", d / "doc.ofd", "--trust", d / "pic.png")
     assert result.exit_code == 2
-    assert result.output.startswith("error: certificate")
+    assert result.output.startswith(f"error: --trust {d / 'pic.png'}: not a certificate")
     assert _run("verify", d / "doc.ofd", "--at", "yesterday").exit_code == 2
     result = _run(
         "sign",
@@ -120,3 +121,67 @@ def test_bad_input_is_one_line_exit_2(files):
     )
     assert result.exit_code == 2
     assert result.output.count("\n") == 1
+
+
+@pytest.fixture
+def crl_files(files):
+    from crypto.pki import build_crl
+    from crypto.pki.testing import make_test_pki
+
+    now = datetime.now(UTC)
+    pki = make_test_pki(now - timedelta(hours=1))
+    crl = build_crl(
+        pki.root, pki.root_key, revoked=(), now=now, next_update=timedelta(days=1), crl_number=1
+    )
+    (files / "crl.pem").write_bytes(crl.pem())
+    (files / "crl.der").write_bytes(crl.der)
+    (files / "root.der").write_bytes(pki.root.der)
+    return files
+
+
+@pytest.mark.parametrize(
+    ("args", "culprit", "holds"),
+    [
+        (["note.txt", "--trust", "crl.pem"], "--trust crl.pem", "PEM (X509 CRL)"),
+        (["note.txt", "--trust", "crl.der"], "--trust crl.der", "a CRL"),
+        (["note.txt", "--crl", "roots.pem"], "--crl roots.pem", "PEM (CERTIFICATE)"),
+        (["note.txt", "--crl", "root.der"], "--crl root.der", "an X.509 certificate"),
+        (["note.txt", "--untrusted", "crl.der"], "--untrusted crl.der", "a CRL"),
+        (["roots.pem", "--trust", "roots.pem"], "FILE roots.pem", "PEM (CERTIFICATE)"),
+        (["root.der", "--trust", "roots.pem"], "FILE root.der", "an X.509 certificate"),
+        (["crl.der", "--trust", "roots.pem"], "FILE crl.der", "a CRL"),
+    ],
+)
+def test_verify_refuses_a_wrong_file_type_as_bad_input_naming_it(crl_files, args, culprit, holds):
+    d = crl_files
+    result = _run("verify", *(a if a.startswith("--") else d / a for a in args))
+    assert result.exit_code == 2, result.output
+    option, name = culprit.split()
+    assert result.stderr.startswith(f"error: {option} {d / name}: "), result.stderr
+    assert holds in result.stderr
+    assert result.stderr.count("\n") == 1
+
+
+def test_sign_names_a_wrong_file(files):
+    d = files
+    args = ["--key", d / "user.key", "--cert", d / "user.pem", "-o", d / "x.sig"]
+    result = _run("sign", d / "note.txt", "--seal", d / "user.pem", *args)
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"error: --seal {d / 'user.pem'}: ")
+
+
+def test_loaders_name_what_a_file_holds(files):
+    from crypto.seal import MalformedSeal
+    from crypto.seal.trust import file_kind, load_certificates, load_crls
+
+    d = files
+    assert file_kind((d / "doc.ofd").read_bytes()) == "a ZIP (OFD) package"
+    assert file_kind((d / "user.pem").read_bytes()) == "PEM (CERTIFICATE)"
+    broken = b"-----BEGIN CERTIFICATE-----\nMIIBAA==\n-----END CERTIFICATE-----\n"
+    with pytest.raises(MalformedSeal, match="a PEM block is not a certificate"):
+        load_certificates(broken)
+    with pytest.raises(MalformedSeal, match=r"not a CRL: the file holds PEM \(CERTIFICATE\)"):
+        load_crls((d / "user.pem").read_bytes())
+    assert (
+        len(load_certificates((d / "roots.pem").read_bytes() + (d / "inter.pem").read_bytes())) == 2
+    )

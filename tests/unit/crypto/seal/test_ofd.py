@@ -116,3 +116,27 @@ def test_refuses_when_an_earlier_signature_protects_the_list(signed, sample):
 def test_bad_page_is_refused(sample):
     with pytest.raises(SigningRefused, match="no page 3"):
         _sign(sample, minimal_ofd(), position=StampPosition(page=3))
+
+
+def _two_pages() -> bytes:
+    """minimal_ofd with a second page; page IDs 7 and 2 are object IDs, not numbers."""
+    entries = read_package(minimal_ofd())
+    doc = entries["Doc_0/Document.xml"].replace(b'ID="2"', b'ID="7"')
+    entries["Doc_0/Document.xml"] = doc.replace(
+        b"</ofd:Pages>", b'<ofd:Page ID="2" BaseLoc="Pages/Page_1/Content.xml"/></ofd:Pages>'
+    )
+    entries["Doc_0/Pages/Page_1/Content.xml"] = entries["Doc_0/Pages/Page_0/Content.xml"]
+    return write_package(entries)
+
+
+def test_report_names_stamp_pages_by_number_not_object_id(sample, opts):
+    first = _sign(sample, _two_pages(), position=StampPosition(page=2, x=10, y=20))
+    both = _sign(sample, first, when=T2, position=StampPosition(page=1))
+    (one, two) = read_signatures(open_document(both))
+    assert (one.stamp_annots[0].page_ref, two.stamp_annots[0].page_ref) == ("2", "7")
+    report = verify_ofd(both, opts)
+    assert [s.facts["stamp"] for s in report.signatures] == [
+        "page 2 at 10 20 40 40 mm",
+        "page 1 at 20 20 40 40 mm",
+    ]
+    assert "stamp: page 2 at 10 20 40 40 mm" in report.to_text()

@@ -124,3 +124,13 @@ def test_file_trust_reloads_changed_files(tmp_path, sample):
 
     os.utime(roots, (time.time() + 5, time.time() + 5))
     assert len(source.trust().roots) == 2
+
+
+def test_a_certificate_or_crl_posted_as_the_sealed_file_is_a_client_mistake(client, sample):
+    for body in (sample.cert.der, sample.cert.pem(), sample.pki.crl().der):
+        resp = client.simulate_post(
+            "/seals/verify", body=body, headers={"Content-Type": "application/octet-stream"}
+        )
+        assert resp.status_code == 400, resp.text
+        assert resp.headers["content-type"].startswith("application/problem+json")
+        assert "not an OFD, seal or seal signature" in resp.json["detail"]

@@ -22,6 +22,7 @@ from crypto.seal import (
     verify_seal,
 )
 from crypto.seal.testing import make_sample_seal
+from crypto.seal.trust import chain_check
 
 from .conftest import NOW, statuses, trust_for
 
@@ -56,7 +57,7 @@ def test_valid_detached_signature_passes_every_check(sample, opts):
     assert got["timestamp"] == "not_applicable"
     facts = report.signatures[0].facts
     assert facts["signer_uscc"] == "91350100M000100Y43"
-    assert facts["maker_signature_covers"] == "seal_info_cert_alg"
+    assert facts["maker_signature_covers"] == "seal_info"  # the default reading (docs/e-seals.md)
     assert report.to_json()["status"] == "valid"
     assert "VALID" in report.to_text()
 
@@ -96,10 +97,64 @@ def test_without_trust_roots_chain_is_indeterminate(sample):
     assert str(report.status) == "indeterminate"
 
 
-def test_untrusted_root_fails_the_chain(sample, opts):
+def _codes(report) -> dict[str, str | None]:
+    return {c.name: c.code for c in report.signatures[0].checks}
+
+
+@pytest.mark.parametrize("case", ["unknown_root", "missing_intermediate"])
+def test_a_chain_that_cannot_be_built_is_indeterminate_not_invalid(sample, opts, case):
+    """ETSI EN 319 102-1 NO_CERTIFICATE_CHAIN_FOUND: the verifier lacks material."""
     other = make_sample_seal(NOW)
-    report = verify_detached(_sign(sample), b"contract text", replace(opts, trust=trust_for(other)))
-    assert statuses(report)["signer_chain"] == "fail"
+    trust = (
+        trust_for(other)
+        if case == "unknown_root"
+        else replace(opts.trust, intermediates=())  # the seal CA certificate is not given
+    )
+    report = verify_detached(_sign(sample), b"contract text", replace(opts, trust=trust))
+    got, codes = statuses(report), _codes(report)
+    assert got["signer_chain"] == got["maker_chain"] == "indeterminate", report.to_text()
+    assert codes["signer_chain"] == codes["maker_chain"] == "no_certificate_chain_found"
+    assert got["signature"] == got["maker_signature"] == "pass"
+    assert str(report.status) == "indeterminate"
+    listed = {c["name"]: c["code"] for c in report.to_json()["signatures"][0]["checks"]}
+    assert listed["maker_chain"] == "no_certificate_chain_found"
+
+
+def test_a_chain_that_is_built_but_broken_still_fails(sample, opts):
+    """Built to a trusted root but not valid (here: expired at the time) is a failure."""
+    check, path = chain_check("signer_chain", sample.cert, opts.trust, NOW + timedelta(days=3000))
+    assert (str(check.status), check.code, path) == ("fail", "expired", None)
+
+
+def _forged(crl):
+    """The same CRL with one bit of its signature flipped (still well-formed DER)."""
+    from crypto.pki import CertificateList
+
+    return CertificateList.load(crl.der[:-1] + bytes([crl.der[-1] ^ 1]))
+
+
+def test_a_crl_whose_signature_fails_is_its_own_outcome_not_a_missing_crl(sample, opts):
+    good = opts.trust.crls
+    missing = replace(opts, trust=replace(opts.trust, crls=good[1:]))  # no seal CA CRL
+    forged = replace(opts, trust=replace(opts.trust, crls=(_forged(good[0]), good[1])))
+    both = replace(opts, trust=replace(opts.trust, crls=(_forged(good[0]), *good)))
+    der = _sign(sample)
+    report = verify_detached(der, b"contract text", missing)
+    assert (statuses(report)["revocation"], _codes(report)["revocation"]) == (
+        "indeterminate",
+        "no_crl",
+    )
+    report = verify_detached(der, b"contract text", forged)
+    assert (statuses(report)["revocation"], _codes(report)["revocation"]) == (
+        "indeterminate",
+        "crl_signature_invalid",
+    )
+    assert "does not verify" in report.to_text()
+    assert _codes(report)["maker_revocation"] == "crl_signature_invalid"
+    # a good CRL next to the forged one decides; the refused one is still named
+    report = verify_detached(der, b"contract text", both)
+    assert str(report.status) == "valid", report.to_text()
+    assert "refused: signature does not verify" in report.to_text()
 
 
 def test_revoked_before_signing_is_invalid_and_after_signing_still_valid(sample):

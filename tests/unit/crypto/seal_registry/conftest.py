@@ -13,8 +13,34 @@ from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
 from crypto.seal.testing import tiny_png
 from crypto.seal_registry.build import Registry, RegistryConfig, build_registry
-from crypto.seal_registry.model import ORG_ADMIN, SEAL_ADMIN, SEAL_USER, Actor, Application
-from crypto.seal_registry.testing import RecordingAuditTrail
+from crypto.seal_registry.model import (
+    ORG_ADMIN,
+    SEAL_ADMIN,
+    SEAL_USER,
+    Actor,
+    Application,
+    OrgReach,
+    OrgUnit,
+)
+from crypto.seal_registry.testing import MemoryOrgTree, RecordingAuditTrail
+from iam.orgs_model import NodeKind, OrgNode
+from iam.scope import OrgScope
+
+PREFECTURE = "/350000/350100"
+GULOU = OrgUnit("n-gulou", "350102", "county", "鼓楼区", f"{PREFECTURE}/350102")
+TAIJIANG = OrgUnit("n-taijiang", "350103", "county", "台江区", f"{PREFECTURE}/350103")
+#: A sibling whose path extends Gulou's as a string ("/…/350102" is a prefix of "/…/3501021").
+LOOKALIKE = OrgUnit("n-lookalike", "3501021", "county", "鼓楼区", f"{PREFECTURE}/3501021")
+FINANCE = OrgUnit(
+    "n-finance", TEST_USCC, "department", "福州市鼓楼区财政局", f"{GULOU.path}/{TEST_USCC}"
+)
+UNITS = (GULOU, TAIJIANG, LOOKALIKE, FINANCE)
+
+
+def scope(unit: OrgUnit) -> OrgReach:
+    """The live scope the identity authority resolves for a person bound to ``unit``."""
+    node = OrgNode(unit.id, NodeKind(unit.kind), unit.code, unit.name, unit.path, None)
+    return OrgScope.subtree(node)
 
 
 class Clock:
@@ -34,6 +60,7 @@ class World:
     registry: Registry
     audit: RecordingAuditTrail
     clock: Clock
+    tree: MemoryOrgTree
     org_admin: Actor
     other_org_admin: Actor
     seal_admin: Actor
@@ -43,7 +70,8 @@ class World:
 
     def application(self, **changes: object) -> Application:
         base = Application(
-            org_path="/fj/fz/gulou/finance",
+            org_node_id=FINANCE.id,
+            org_path="",
             org_name="福州市鼓楼区财政局",
             uscc=TEST_USCC,
             name="福州市鼓楼区财政局公章",
@@ -57,8 +85,16 @@ class World:
         return dataclasses.replace(base, **changes)  # type: ignore[arg-type]
 
 
-def actor(subject: str, *roles: str, org_path: str = "", stepped_up: bool = False) -> Actor:
-    return Actor(subject, subject, frozenset(roles), org_path, stepped_up)
+def actor(
+    subject: str,
+    *roles: str,
+    org_path: str = "",
+    stepped_up: bool = False,
+    bound: OrgUnit | None = None,
+) -> Actor:
+    """An actor; ``org_path`` is the token's claim (primary membership), ``bound`` its binding."""
+    reach = scope(bound) if bound is not None else OrgScope.nothing()
+    return Actor(subject, subject, frozenset(roles), org_path, stepped_up, scope=reach)
 
 
 @pytest.fixture
@@ -70,18 +106,22 @@ def world(tmp_path: Path) -> Iterator[World]:
         kek=KekRing.generate_entry("k1"),
         crl_url="http://anbao.test/seals/ca/crl",
     )
-    registry = build_registry(config, audit, clock)
+    tree = MemoryOrgTree(*UNITS)
+    registry = build_registry(config, audit, clock, tree)
     try:
         yield World(
             registry,
             audit,
             clock,
-            org_admin=actor("gulou-admin", ORG_ADMIN, org_path="/fj/fz/gulou"),
-            other_org_admin=actor("taijiang-admin", ORG_ADMIN, org_path="/fj/fz/taijiang"),
+            tree,
+            org_admin=actor("gulou-admin", ORG_ADMIN, org_path=GULOU.path, bound=GULOU),
+            other_org_admin=actor(
+                "taijiang-admin", ORG_ADMIN, org_path=TAIJIANG.path, bound=TAIJIANG
+            ),
             seal_admin=actor("sa1", SEAL_ADMIN),
-            seal_admin2=actor("sa2", SEAL_ADMIN, ORG_ADMIN, org_path="/fj/fz/gulou"),
-            holder=actor("alice", SEAL_USER, org_path="/fj/fz/gulou/finance", stepped_up=True),
-            stranger=actor("bob", SEAL_USER, org_path="/fj/fz/gulou/finance", stepped_up=True),
+            seal_admin2=actor("sa2", SEAL_ADMIN, ORG_ADMIN, org_path=GULOU.path, bound=GULOU),
+            holder=actor("alice", SEAL_USER, org_path=FINANCE.path, stepped_up=True),
+            stranger=actor("bob", SEAL_USER, org_path=FINANCE.path, stepped_up=True),
         )
     finally:
         registry.close()
