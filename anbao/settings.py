@@ -365,11 +365,7 @@ class Settings:
         """Cross-field rules; raises :class:`SettingsError` for the first broken one."""
         _check_url("keycloak.url", self.keycloak.url)
         _check_url("elasticsearch.url", self.elasticsearch.url)
-        _check_range("server.port", self.server.port, 1, 65535)
-        _check_range("server.workers", self.server.workers, 1, 64)
-        _check_range("server.max_body_bytes", self.server.max_body_bytes, 1024, 1 << 30)
-        if not 0 < self.server.body_timeout_seconds <= 3600:  # noqa: PLR2004 - an hour at most
-            raise SettingsError("server.body_timeout_seconds", "must be above 0 and at most 3600")
+        self._validate_server()
         _check_range("audit.shipper_nice", self.audit.shipper_nice, 0, 19)
         if not 0 <= self.keycloak.introspection_ttl_seconds <= 30:  # noqa: PLR2004
             raise SettingsError(  # a revoked session must stop working within seconds
@@ -382,14 +378,6 @@ class Settings:
         )
         if not self.audit_integrity.head_every_seconds > 0:
             raise SettingsError("audit_integrity.head_every_seconds", "must be positive")
-        if self.server.log_level not in {"debug", "info", "warning", "error"}:
-            raise SettingsError("server.log_level", "must be debug, info, warning or error")
-        if bool(self.server.tls_cert_file) != bool(self.server.tls_key_file):
-            raise SettingsError("server.tls_key_file", "TLS needs both a certificate and a key")
-        for name in ("server.tls_cert_file", "server.tls_key_file"):
-            path = getattr(self.server, name.split(".")[1])
-            if path and not Path(path).is_file():
-                raise SettingsError(name, f"file not found: {path}")
         if self.audit.store is AuditStoreKind.ELASTICSEARCH and not self.elasticsearch.password:
             raise SettingsError(
                 "elasticsearch.password", "required when audit.store is elasticsearch"
@@ -403,6 +391,21 @@ class Settings:
             raise SettingsError("compliance.schedule_hours", "must be 0 (off) or positive")
         if self.environment is Environment.PRODUCTION:
             self._validate_production()
+
+    def _validate_server(self) -> None:
+        _check_range("server.port", self.server.port, 1, 65535)
+        _check_range("server.workers", self.server.workers, 1, 64)
+        _check_range("server.max_body_bytes", self.server.max_body_bytes, 1024, 1 << 30)
+        if not 0 < self.server.body_timeout_seconds <= 3600:  # noqa: PLR2004 - an hour at most
+            raise SettingsError("server.body_timeout_seconds", "must be above 0 and at most 3600")
+        if self.server.log_level not in {"debug", "info", "warning", "error"}:
+            raise SettingsError("server.log_level", "must be debug, info, warning or error")
+        if bool(self.server.tls_cert_file) != bool(self.server.tls_key_file):
+            raise SettingsError("server.tls_key_file", "TLS needs both a certificate and a key")
+        for name in ("server.tls_cert_file", "server.tls_key_file"):
+            path = getattr(self.server, name.split(".")[1])
+            if path and not Path(path).is_file():
+                raise SettingsError(name, f"file not found: {path}")
 
     def _validate_siem(self) -> None:
         sm = self.siem
