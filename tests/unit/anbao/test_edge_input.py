@@ -40,11 +40,14 @@ def client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[falcon.testing.
     verifier = TokenVerifier(
         issuer=_ISSUER.issuer, audience="anbao-api", jwks=_ISSUER, clock=time.time
     )
+    directory = InMemoryOrgDirectory()
+    directory.bind("admin-1", "/", *PLATFORM_ROLES)  # reaches the whole tree (issue 16 §2.1)
     parts = Parts(
         verifier=verifier,
         audit_store=FakeAuditStore(),
         app_directory=MemoryAppDirectory(),
-        org_directory=InMemoryOrgDirectory(),
+        org_directory=directory,
+        introspection=_ISSUER.introspection(),  # high-risk routes ask it first (§2.3)
     )
     return falcon.testing.TestClient(create_app(settings, parts))
 
