@@ -5,18 +5,15 @@ from __future__ import annotations
 from pathlib import Path
 
 from tests.integration.conftest import Server
+from tests.integration.iam.orgs_realm import Realm
 
 
-def stack_env(keycloak: Server, realm: str, tmp: Path) -> dict[str, str]:
-    """``ANBAO_*`` variables: Keycloak with admin credentials, every store in ``tmp``."""
+def stack_env(keycloak: Server, realm: Realm, tmp: Path) -> dict[str, str]:
+    """``ANBAO_*`` variables: the realm with admin credentials and introspection (high-risk
+    routes ask it), every store in ``tmp``."""
     env = keycloak.env
-    return {
+    return realm.settings_env(env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]) | {
         "ANBAO_ENVIRONMENT": "development",
-        "ANBAO_KEYCLOAK_URL": keycloak.url,
-        "ANBAO_KEYCLOAK_REALM": realm,
-        "ANBAO_KEYCLOAK_REQUIRED": "false",
-        "ANBAO_KEYCLOAK_ADMIN_USERNAME": env["KEYCLOAK_ADMIN_USERNAME"],
-        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": env["KEYCLOAK_ADMIN_PASSWORD"],
         "ANBAO_SERVER_ACCESS_LOG": "false",
         "ANBAO_AUDIT_RECORD_REQUESTS": "false",
         "ANBAO_AUDIT_SQLITE_PATH": str(tmp / "audit.sqlite3"),

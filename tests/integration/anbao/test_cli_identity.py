@@ -17,7 +17,7 @@ import falcon.testing
 import pytest
 from click.testing import CliRunner
 
-from anbao.app import Parts, build_org_directory, create_app
+from anbao.app import Parts, build_audit_store, build_org_directory, create_app
 from anbao.audit_wiring import spool_config
 from anbao.cli import main
 from anbao.settings import Settings
@@ -32,7 +32,6 @@ from siem.model import Detection, Engine, Severity
 from tests.integration.anbao.stack import stack_env
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
-from tests.integration.iam.test_delegation import NullAuditStore
 
 
 @dataclasses.dataclass
@@ -105,7 +104,7 @@ def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         tmp = Path(tmp_path_factory.mktemp("cli-identity"))
         key = tmp / "officer.pem"
         key.write_bytes(keys.dump_private_key(PrivateKey.generate()))
-        cli_env = stack_env(keycloak, realm.name, tmp) | {
+        cli_env = stack_env(keycloak, realm, tmp) | {
             "ANBAO_COMPLIANCE_SIGNING_KEY_FILE": str(key),
             "USER": "ana",  # the OS login proves nothing
         }
@@ -113,17 +112,15 @@ def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         directory = build_org_directory(settings)
         spool = Spool(spool_config(settings))
         recorder = Recorder(spool)
-        parts = Parts(
-            org_directory=directory,
-            audit_store=NullAuditStore(),  # type: ignore[arg-type]
-            audit_recorder=recorder,
-        )
+        audit_store = build_audit_store(settings)  # the platform's trail, which `run` assesses
+        parts = Parts(org_directory=directory, audit_store=audit_store, audit_recorder=recorder)
         client = falcon.testing.TestClient(create_app(settings, parts))
         try:
             yield World(realm, cli_env, client, county, people, tokens)
         finally:
             recorder.close()
             spool.close()
+            audit_store.close()
             directory.admin.close()
     finally:
         delete_realm(realm)

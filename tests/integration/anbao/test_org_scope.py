@@ -123,7 +123,7 @@ def world(
         }
         tokens = {who: realm.token(p.username) for who, p in people.items()}
         tmp = Path(tmp_path_factory.mktemp("org-scope"))
-        settings = Settings.load(stack_env(keycloak, realm.name, tmp))
+        settings = Settings.load(stack_env(keycloak, realm, tmp))
         directory = build_org_directory(settings)
         siem = build_siem_alerts(
             settings,
