@@ -90,21 +90,49 @@ class CheckResult:
     checked_at: datetime
 
 
+class WaiverState(enum.StrEnum):
+    """Four-eyes life cycle of a waiver (the SIEM response actions' shape)::
+
+    pending ──approve (another officer)──▶ approved
+       └─────reject (another officer)───▶ rejected
+    """
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Waiver:
-    """An accepted risk: a failing control counts as waived until ``expires_at``."""
+    """An accepted risk: a failing control counts as waived while approved and unexpired.
+
+    Requester and decider are users of verified tokens, never typed names; they differ (four
+    eyes). ``legacy_approver`` keeps the free-text approver of a waiver made before approvals
+    rested on an identity (migration 0002): it is shown, never counted as an approval.
+    """
 
     id: str
     control_id: str
     justification: str
-    approver: str
-    created_at: datetime
+    requested_by: str
+    requested_at: datetime
     expires_at: datetime
-    created_by: str
+    state: WaiverState = WaiverState.PENDING
+    decided_by: str = ""
+    decided_at: datetime | None = None
+    reason: str = ""
+    legacy_approver: str = ""
 
     def active(self, at: datetime) -> bool:
-        """Expired waivers stop counting (the officer must renew them with a new justification)."""
-        return self.created_at <= at < self.expires_at
+        """Approved before ``at`` and not yet expired (expired ones need a new request)."""
+        return (
+            self.state is WaiverState.APPROVED
+            and self.decided_at is not None
+            and self.decided_at <= at < self.expires_at
+        )
+
+    def evolve(self, **changes: Any) -> Waiver:
+        return dataclasses.replace(self, **changes)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

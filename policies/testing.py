@@ -10,8 +10,14 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from policies.errors import AlreadySigned, EvidenceUnavailable, RunNotFound
-from policies.model import Run, Waiver
+from policies.errors import (
+    AlreadySigned,
+    EvidenceUnavailable,
+    RunNotFound,
+    WaiverNotFound,
+    WaiverStateConflict,
+)
+from policies.model import Run, Waiver, WaiverState
 from policies.ports import (
     AuditFacts,
     FlowStep,
@@ -148,6 +154,14 @@ class MemoryRunStore:
         return self._issued.get(run_id)
 
     def put_waiver(self, waiver: Waiver) -> None:
+        self._waivers[waiver.id] = waiver
+
+    def decide_waiver(self, waiver: Waiver) -> None:
+        stored = self._waivers.get(waiver.id)
+        if stored is None:
+            raise WaiverNotFound
+        if stored.state is not WaiverState.PENDING:
+            raise WaiverStateConflict
         self._waivers[waiver.id] = waiver
 
     def delete_waiver(self, waiver_id: str) -> bool:

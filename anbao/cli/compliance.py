@@ -1,5 +1,8 @@
 """``anbao compliance``: run the MLPS 2.0 / GB/T 39786 catalogue, report, waive, sign, verify.
 
+Waivers take four eyes: one officer requests, another approves or rejects, each the user of
+their own verified token (``--token``/``ANBAO_TOKEN``), never a typed name.
+
 Exit codes: ``run`` exits 1 when a control fails without an active waiver; ``verify-report``
 exits 1 when the signature does not match the report's bytes; 2 is bad input everywhere.
 """
@@ -20,7 +23,7 @@ from anbao.cli.stores import require, require_audit
 from anbao.settings import Settings, SettingsError
 from policies import codec
 from policies.errors import PolicyError, ReportSignatureInvalid
-from policies.model import Run
+from policies.model import Run, Waiver, WaiverState
 from policies.service import ComplianceService
 
 EXIT_FAILED = 1
@@ -74,7 +77,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except PolicyError as exc:
-            click.echo(f"error: {exc.detail}", err=True)
+            click.echo(f"error: {exc.detail} [{exc.code}]", err=True)
             sys.exit(2)
 
 
@@ -178,39 +181,56 @@ def signoff_cmd(
 
 @compliance.command("waive")
 @click.argument("control_id", required=False)
-@click.option("--justification", default="")
-@click.option("--approver", default="")
+@click.option("--justification", default="", help="Why the risk is accepted (with CONTROL_ID).")
 @click.option("--expires", default="", help="Expiry, ISO 8601 with zone (2027-05-31T00:00Z).")
+@click.option("--approve", "approve_id", default="", help="Approve another officer's request.")
+@click.option("--reject", "reject_id", default="", help="Reject another officer's request.")
+@click.option("--reason", default="", help="Why the request is rejected (with --reject).")
 @click.option("--list", "list_", is_flag=True, help="List waivers.")
 @click.option("--delete", "delete_id", default="", help="Withdraw the waiver with this id.")
 @token_option
 def waive_cmd(
     *,
-    control_id: str | None, justification: str, approver: str, expires: str, list_: bool,
-    delete_id: str, token: str | None,
+    control_id: str | None, justification: str, expires: str, approve_id: str, reject_id: str,
+    reason: str, list_: bool, delete_id: str, token: str | None,
 ) -> None:  # fmt: skip
-    """Waive a failing control until a date (expired waivers stop counting)."""
+    """Request a waiver of a failing control until a date; another officer approves or rejects
+    it (--approve/--reject ID). Only approved, unexpired waivers count. Each act is recorded
+    under the user of --token, so the requester cannot approve their own request."""
+    acts = [a for a in (control_id and not list_, approve_id, reject_id, delete_id) if a]
+    if len(acts) > 1:
+        raise click.UsageError("one of CONTROL_ID, --approve, --reject or --delete at a time")
     settings = _settings()
-    changing = bool(delete_id) or (bool(control_id) and not list_)
-    created_by = _officer(settings, token) if changing else ""
+    officer = _officer(settings, token) if acts else ""
     service = _service(settings)
     if delete_id:
         service.delete_waiver(delete_id)
-        return
-    if list_ or not control_id:
-        now = dt.datetime.now(dt.UTC)
+    elif approve_id:
+        _print_waiver(service.approve_waiver(approve_id, officer=officer))
+    elif reject_id:
+        _print_waiver(service.reject_waiver(reject_id, officer=officer, reason=reason))
+    elif control_id and not list_:
+        try:
+            expires_at = dt.datetime.fromisoformat(expires)
+        except ValueError:
+            raise click.BadParameter(
+                "expected ISO 8601 with a zone", param_hint="--expires"
+            ) from None
+        waiver = service.request_waiver(control_id, justification=justification,
+                                        expires_at=expires_at, requested_by=officer)  # fmt: skip
+        click.echo(waiver.id)
+    else:
         for w in service.waivers():
-            state = "active" if w.active(now) else "expired"
-            click.echo(f"{w.id} {w.control_id} {state} until {w.expires_at.isoformat()} "
-                       f"approver={w.approver}: {w.justification}")  # fmt: skip
-        return
-    try:
-        expires_at = dt.datetime.fromisoformat(expires)
-    except ValueError:
-        raise click.BadParameter("expected ISO 8601 with a zone", param_hint="--expires") from None
-    waiver = service.add_waiver(control_id, justification=justification, approver=approver,
-                                expires_at=expires_at, created_by=created_by)  # fmt: skip
-    click.echo(waiver.id)
+            _print_waiver(w)
+
+
+def _print_waiver(w: Waiver) -> None:
+    state = w.state.value
+    if w.state is WaiverState.APPROVED and not w.active(dt.datetime.now(dt.UTC)):
+        state = "expired"
+    decided = f" decided_by={w.decided_by}" if w.decided_by else ""
+    click.echo(f"{w.id} {w.control_id} {state} until {w.expires_at.isoformat()} "
+               f"requested_by={w.requested_by}{decided}: {w.justification}")  # fmt: skip
 
 
 @compliance.command("history")
