@@ -103,6 +103,20 @@ class WaiverState(enum.StrEnum):
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Officer:
+    """A person acting, from a verified token: ``name`` is shown (the username), ``subject``
+    (the token's ``sub``) tells persons apart: a username may be renamed or be missing from
+    one client's tokens, the subject stays."""
+
+    name: str
+    subject: str
+
+    def same_as(self, name: str, subject: str) -> bool:
+        """Either identifier matching counts (legacy records have no subject)."""
+        return (bool(subject) and subject == self.subject) or name == self.name
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Waiver:
     """An accepted risk: a failing control counts as waived while approved and unexpired.
 
@@ -117,8 +131,10 @@ class Waiver:
     requested_by: str
     requested_at: datetime
     expires_at: datetime
+    requested_by_id: str = ""
     state: WaiverState = WaiverState.PENDING
     decided_by: str = ""
+    decided_by_id: str = ""
     decided_at: datetime | None = None
     reason: str = ""
     legacy_approver: str = ""

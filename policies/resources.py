@@ -21,7 +21,7 @@ import falcon.asgi
 from iam.falcon_auth import requires
 from policies import codec, report, report_html
 from policies.errors import InvalidRequest
-from policies.model import Run
+from policies.model import Officer, Run
 from policies.service import MAX_REASON, MAX_TEXT, ComplianceService
 
 READERS = ("compliance-officer", "auditor")
@@ -245,6 +245,12 @@ def _fields(body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _officer(req: falcon.asgi.Request) -> Officer:
+    """The caller from the verified token (named as the CLI names it: username, else subject)."""
+    principal = req.context.principal
+    return Officer(principal.username or principal.subject, principal.subject)
+
+
 def _json(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
     return {"required": required, "content": {"application/json": {"schema": schema}}}
 
@@ -280,7 +286,7 @@ class Waivers:
         waiver = await asyncio.to_thread(
             self.service.request_waiver, _str(body, "control_id"),
             justification=_str(body, "justification"), expires_at=expires,
-            requested_by=req.context.principal.username,
+            officer=_officer(req),
         )  # fmt: skip
         resp.status = falcon.HTTP_201
         resp.location = f"/compliance/waivers/{waiver.id}"
@@ -308,7 +314,7 @@ class WaiverApprove:
     ) -> None:
         _fields(await _body(req), WAIVER_APPROVE_SCHEMA)
         waiver = await asyncio.to_thread(self.service.approve_waiver, waiver_id,
-                                         officer=req.context.principal.username)  # fmt: skip
+                                         officer=_officer(req))  # fmt: skip
         resp.media = codec.waiver_dict(waiver)
 
 
@@ -332,7 +338,7 @@ class WaiverReject:
     ) -> None:
         body = _fields(await _body(req), WAIVER_REJECT_SCHEMA)
         waiver = await asyncio.to_thread(
-            self.service.reject_waiver, waiver_id, officer=req.context.principal.username,
+            self.service.reject_waiver, waiver_id, officer=_officer(req),
             reason=_str(body, "reason"),
         )  # fmt: skip
         resp.media = codec.waiver_dict(waiver)

@@ -33,6 +33,7 @@ from policies.model import (
     CheckResult,
     Control,
     ControlResult,
+    Officer,
     Run,
     SignOff,
     Status,
@@ -180,14 +181,13 @@ class ComplianceService:
     # -- waivers ------------------------------------------------------------------------------
 
     def request_waiver(
-        self, control_id: str, *, justification: str, expires_at: datetime, requested_by: str
+        self, control_id: str, *, justification: str, expires_at: datetime, officer: Officer
     ) -> Waiver:
         """A compliance officer asks to accept a control's risk until ``expires_at``; the
         waiver counts only once another officer approves it (four eyes, GB/T 22239-2019
         §8.1.4.2 asks that privileged acts are authorised and recorded)."""
         now = self.clock()
-        if not requested_by:
-            raise InvalidRequest("requested_by: an authenticated officer", field="requested_by")
+        _acting(officer)
         if self.catalogue.control(control_id) is None:
             raise InvalidRequest(f"control_id: unknown control {control_id[:64]!r}",
                                  field="control_id")  # fmt: skip
@@ -197,34 +197,34 @@ class ComplianceService:
         if expires_at.tzinfo is None or expires_at <= now:
             raise InvalidRequest("expires_at: must be a future time with a zone",
                                  field="expires_at")  # fmt: skip
-        waiver = Waiver(self.new_id(), control_id, justification.strip(), requested_by, now,
-                        expires_at)  # fmt: skip
+        waiver = Waiver(self.new_id(), control_id, justification.strip(), officer.name, now,
+                        expires_at, requested_by_id=officer.subject)  # fmt: skip
         self.store.put_waiver(waiver)
         return waiver
 
-    def approve_waiver(self, waiver_id: str, *, officer: str) -> Waiver:
+    def approve_waiver(self, waiver_id: str, *, officer: Officer) -> Waiver:
         """Another officer approves a pending, unexpired request; from now on it counts."""
         return self._decide(waiver_id, officer, WaiverState.APPROVED, "")
 
-    def reject_waiver(self, waiver_id: str, *, officer: str, reason: str) -> Waiver:
+    def reject_waiver(self, waiver_id: str, *, officer: Officer, reason: str) -> Waiver:
         """Another officer refuses a pending request; the reason is kept."""
         if not reason.strip() or len(reason) > MAX_REASON:
             raise InvalidRequest(f"reason: required, at most {MAX_REASON} characters",
                                  field="reason")  # fmt: skip
         return self._decide(waiver_id, officer, WaiverState.REJECTED, reason.strip())
 
-    def _decide(self, waiver_id: str, officer: str, state: WaiverState, reason: str) -> Waiver:
-        if not officer:
-            raise InvalidRequest("officer: an authenticated officer", field="officer")
+    def _decide(self, waiver_id: str, officer: Officer, state: WaiverState, reason: str) -> Waiver:
+        _acting(officer)
         waiver = self.waiver(waiver_id)
         now = self.clock()
         if waiver.state is not WaiverState.PENDING:
             raise WaiverStateConflict(f"the waiver is {waiver.state.value}, not pending")
-        if officer == waiver.requested_by:
+        if officer.same_as(waiver.requested_by, waiver.requested_by_id):
             raise WaiverSelfApproval("another compliance officer must decide")
         if state is WaiverState.APPROVED and waiver.expires_at <= now:
             raise WaiverStateConflict("the waiver expired before a decision: request a new one")
-        decided = waiver.evolve(state=state, decided_by=officer, decided_at=now, reason=reason)
+        decided = waiver.evolve(state=state, decided_by=officer.name,
+                                decided_by_id=officer.subject, decided_at=now, reason=reason)  # fmt: skip
         self.store.decide_waiver(decided)  # a concurrent decision loses here
         return decided
 
@@ -263,6 +263,13 @@ class ComplianceService:
     def issued(self, run_id: str) -> IssuedReport | None:
         self.get(run_id)
         return self.store.issued(run_id)
+
+
+def _acting(officer: Officer) -> None:
+    """Every waiver act is a person's: both identifiers of a verified token are needed."""
+    if not (officer.name and officer.subject):
+        raise InvalidRequest("officer: an authenticated officer (token subject and name)",
+                             field="officer")  # fmt: skip
 
 
 def _with_signoff(run: Run, signoff: SignOff) -> Run:

@@ -23,7 +23,7 @@ from anbao.cli.stores import require, require_audit
 from anbao.settings import Settings, SettingsError
 from policies import codec
 from policies.errors import PolicyError, ReportSignatureInvalid
-from policies.model import Run, Waiver, WaiverState
+from policies.model import Officer, Run, Waiver, WaiverState
 from policies.service import ComplianceService
 
 EXIT_FAILED = 1
@@ -96,9 +96,15 @@ def _print_run(service: ComplianceService, run: Run) -> None:
                 click.echo(f"      {check.check}: {check.status.value} {check.reason}")
 
 
+def _acting_officer(settings: Settings, token: str | None) -> Officer:
+    """The compliance officer behind ``token`` (verified as the API does; see ``identity``),
+    with the token's subject: four eyes compares persons, not names."""
+    operator = authenticate(settings, token, OFFICER, whole_tree=True)
+    return Officer(operator.name, operator.principal.subject)
+
+
 def _officer(settings: Settings, token: str | None) -> str:
-    """The compliance officer behind ``token`` (verified as the API does; see ``identity``)."""
-    return authenticate(settings, token, OFFICER, whole_tree=True).name
+    return _acting_officer(settings, token).name
 
 
 @compliance.command("run")
@@ -201,7 +207,7 @@ def waive_cmd(
     if len(acts) > 1:
         raise click.UsageError("one of CONTROL_ID, --approve, --reject or --delete at a time")
     settings = _settings()
-    officer = _officer(settings, token) if acts else ""
+    officer = _acting_officer(settings, token) if acts else Officer("", "")
     service = _service(settings)
     if delete_id:
         service.delete_waiver(delete_id)
@@ -217,7 +223,7 @@ def waive_cmd(
                 "expected ISO 8601 with a zone", param_hint="--expires"
             ) from None
         waiver = service.request_waiver(control_id, justification=justification,
-                                        expires_at=expires_at, requested_by=officer)  # fmt: skip
+                                        expires_at=expires_at, officer=officer)  # fmt: skip
         click.echo(waiver.id)
     else:
         for w in service.waivers():

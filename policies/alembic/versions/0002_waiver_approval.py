@@ -39,9 +39,10 @@ _waivers = sa.table(
 def _new(old: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": old["id"], "control_id": old["control_id"], "justification": old["justification"],
-        "state": "pending", "requested_by": old.get("created_by", ""),
+        "state": "pending", "requested_by": old.get("created_by", ""), "requested_by_id": "",
         "requested_at": old["created_at"], "expires_at": old["expires_at"], "decided_by": "",
-        "decided_at": None, "reason": "", "legacy_approver": old.get("approver", ""),
+        "decided_by_id": "", "decided_at": None, "reason": "",
+        "legacy_approver": old.get("approver", ""),
     }  # fmt: skip
 
 
