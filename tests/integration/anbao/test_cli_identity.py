@@ -12,12 +12,13 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import falcon.testing
 import pytest
 from click.testing import CliRunner
 
-from anbao.app import Parts, build_org_directory, create_app
+from anbao.app import Parts, build_audit_store, build_org_directory, create_app
 from anbao.audit_wiring import spool_config
 from anbao.cli import main
 from anbao.settings import Settings
@@ -98,6 +99,7 @@ def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         )
         people["auditor"] = realm.person([prefecture], "auditor", admin_node=county)
         people["officer"] = realm.person([province], "compliance-officer", admin_node=province)
+        people["officer2"] = realm.person([province], "compliance-officer", admin_node=province)
         people["county_officer"] = realm.person(
             [prefecture], "compliance-officer", admin_node=county
         )
@@ -105,11 +107,20 @@ def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         tmp = Path(tmp_path_factory.mktemp("cli-identity"))
         key = tmp / "officer.pem"
         key.write_bytes(keys.dump_private_key(PrivateKey.generate()))
-        cli_env = stack_env(keycloak, realm.name, tmp) | {
-            "ANBAO_COMPLIANCE_SIGNING_KEY_FILE": str(key),
-            "USER": "ana",  # the OS login proves nothing
+        admin = (env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"])
+        introspection = {  # high-risk routes ask the realm's introspection client
+            k: v for k, v in realm.settings_env(*admin).items() if "_CLIENT_" in k
         }
+        cli_env = (
+            stack_env(keycloak, realm.name, tmp)
+            | introspection
+            | {
+                "ANBAO_COMPLIANCE_SIGNING_KEY_FILE": str(key),
+                "USER": "ana",  # the OS login proves nothing
+            }
+        )
         settings = Settings.load(cli_env)
+        build_audit_store(settings).close()  # the platform's trail a compliance run assesses
         directory = build_org_directory(settings)
         spool = Spool(spool_config(settings))
         recorder = Recorder(spool)
@@ -199,3 +210,60 @@ def test_compliance_signoff_is_by_the_tokens_officer(world: World, tmp_path: Pat
     report = w.api("officer", "GET", f"/compliance/runs/{run['id']}")
     assert report.status_code == 200, report.text
     assert report.json["signoff"]["officer"] == w.people["officer"].username
+
+
+def _waive(w: World, who: str, *args: str) -> Any:
+    return w.cli("compliance", "waive", *args, token=w.tokens[who])
+
+
+def test_compliance_waivers_take_two_officers_each_by_their_token(world: World) -> None:
+    """Issue 16 §2.4: a waiver's requester and approver are users of verified tokens, and
+    differ; ``--approver NAME`` is gone from the CLI as ``approver`` is from the API."""
+    w = world
+    assert w.api("officer", "GET", "/compliance/waivers").status_code == 200  # the store exists
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    request = ["L3-CES1-02", "--justification", "gateway lockout", "--expires", expires]
+    typed = w.cli("compliance", "waive", *request, "--approver", "zhao")
+    assert typed.exit_code == 2, typed.output  # type: ignore[attr-defined]
+    asked = _waive(w, "officer", *request)
+    assert asked.exit_code == 0, asked.output
+    waiver_id = asked.output.strip()
+    mine = _waive(w, "officer", "--approve", waiver_id)
+    assert mine.exit_code == 2, mine.output
+    assert "compliance_waiver_self_approval" in mine.output
+    refused = w.api("officer", "POST", f"/compliance/waivers/{waiver_id}/approve")
+    assert refused.status_code == 403
+    assert refused.json["type"].endswith("compliance_waiver_self_approval")
+    for who in ("county_officer", "ana"):  # a binding short of the whole tree; a wrong role
+        assert _waive(w, who, "--approve", waiver_id).exit_code == 1
+    assert w.cli("compliance", "waive", "--approve", waiver_id).exit_code == 2  # type: ignore[attr-defined]  # no token
+    approved = _waive(w, "officer2", "--approve", waiver_id)
+    assert approved.exit_code == 0, approved.output
+    assert f"decided_by={w.people['officer2'].username}" in approved.output
+    shown = w.api("officer", "GET", f"/compliance/waivers/{waiver_id}").json
+    assert (shown["state"], shown["requested_by"], shown["decided_by"]) == (
+        "approved",
+        w.people["officer"].username,
+        w.people["officer2"].username,
+    )
+    assert (shown["requested_by_id"], shown["decided_by_id"]) == (
+        w.people["officer"].id,
+        w.people["officer2"].id,
+    )
+
+
+def test_a_waiver_request_is_rejected_with_a_reason_by_another_officer(world: World) -> None:
+    w = world
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    made = w.api("officer2", "POST", "/compliance/waivers",
+                 json={"control_id": "L3-CES1-04", "justification": "otp rollout",
+                       "expires_at": expires})  # fmt: skip
+    assert made.status_code == 201, made.text
+    waiver_id = made.json["id"]
+    assert _waive(w, "officer", "--reject", waiver_id).exit_code == 2  # no reason
+    rejected = _waive(w, "officer", "--reject", waiver_id, "--reason", "enrol OTP instead")
+    assert rejected.exit_code == 0, rejected.output
+    assert f"{waiver_id} L3-CES1-04 rejected" in rejected.output
+    shown = w.api("officer2", "GET", f"/compliance/waivers/{waiver_id}").json
+    assert (shown["decided_by"], shown["reason"]) == (w.people["officer"].username,
+                                                      "enrol OTP instead")  # fmt: skip
