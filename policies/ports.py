@@ -11,7 +11,7 @@ import dataclasses
 from datetime import datetime
 from typing import Protocol
 
-from policies.model import Run, Waiver
+from policies.model import Officer, Run, Waiver
 
 # -- identity (Keycloak realm) --------------------------------------------------------------
 
@@ -179,6 +179,15 @@ class Inspectors:
     crypto: CryptoInspector | None = None
     siem: SiemInspector | None = None
     settings: SettingsInspector | None = None
+
+
+class WaiverAudit(Protocol):
+    """Records each waiver step durably, raising if it cannot (the SIEM responses' pattern):
+    the CLI's acts reach the trail too, not only the API's requests."""
+
+    def record(self, step: str, waiver: Waiver, officer: Officer) -> None:
+        """``step``: requested | approved | rejected | withdrawn."""
+        ...
 
 
 class ReportSealer(Protocol):

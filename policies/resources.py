@@ -365,7 +365,7 @@ class WaiverItem:
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, waiver_id: str
     ) -> None:
-        await asyncio.to_thread(self.service.delete_waiver, waiver_id)
+        await asyncio.to_thread(self.service.delete_waiver, waiver_id, officer=_officer(req))
         resp.status = falcon.HTTP_204
 
 

@@ -41,7 +41,14 @@ from policies.model import (
     Waiver,
     WaiverState,
 )
-from policies.ports import Inspectors, IssuedReport, ReportSealer, ReportSigner, RunStore
+from policies.ports import (
+    Inspectors,
+    IssuedReport,
+    ReportSealer,
+    ReportSigner,
+    RunStore,
+    WaiverAudit,
+)
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +118,7 @@ class ComplianceService:
         params: dict[str, Any] | None = None,
         signer: ReportSigner | None = None,
         sealer: ReportSealer | None = None,
+        audit: WaiverAudit | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.inspectors = inspectors
@@ -120,6 +128,7 @@ class ComplianceService:
         self.params = params or {}
         self.signer = signer
         self.sealer = sealer
+        self.audit = audit
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -200,6 +209,7 @@ class ComplianceService:
         waiver = Waiver(self.new_id(), control_id, justification.strip(), officer.name, now,
                         expires_at, requested_by_id=officer.subject)  # fmt: skip
         self.store.put_waiver(waiver)
+        self._audit("requested", waiver, officer)
         return waiver
 
     def approve_waiver(self, waiver_id: str, *, officer: Officer) -> Waiver:
@@ -226,7 +236,12 @@ class ComplianceService:
         decided = waiver.evolve(state=state, decided_by=officer.name,
                                 decided_by_id=officer.subject, decided_at=now, reason=reason)  # fmt: skip
         self.store.decide_waiver(decided)  # a concurrent decision loses here
+        self._audit(state.value, decided, officer)
         return decided
+
+    def _audit(self, step: str, waiver: Waiver, officer: Officer) -> None:
+        if self.audit is not None:
+            self.audit.record(step, waiver, officer)
 
     def waivers(self) -> list[Waiver]:
         return self.store.waivers()
@@ -237,9 +252,14 @@ class ComplianceService:
             raise WaiverNotFound(f"no waiver {waiver_id[:64]!r}")
         return found
 
-    def delete_waiver(self, waiver_id: str) -> None:
+    def delete_waiver(self, waiver_id: str, *, officer: Officer) -> None:
+        """Withdraw a waiver in any state (any officer: taking back an accepted risk needs no
+        second person); the audit event keeps what was withdrawn."""
+        _acting(officer)
+        waiver = self.waiver(waiver_id)
         if not self.store.delete_waiver(waiver_id):
             raise WaiverNotFound(f"no waiver {waiver_id[:64]!r}")
+        self._audit("withdrawn", waiver, officer)
 
     # -- sign-off ------------------------------------------------------------------------------
 

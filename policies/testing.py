@@ -17,7 +17,7 @@ from policies.errors import (
     WaiverNotFound,
     WaiverStateConflict,
 )
-from policies.model import Run, Waiver, WaiverState
+from policies.model import Officer, Run, Waiver, WaiverState
 from policies.ports import (
     AuditFacts,
     FlowStep,
@@ -169,3 +169,13 @@ class MemoryRunStore:
 
     def waivers(self) -> list[Waiver]:
         return list(self._waivers.values())
+
+
+class MemoryWaiverAudit:
+    """:class:`policies.ports.WaiverAudit` in a list of (step, waiver id, officer name)."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, str, str]] = []
+
+    def record(self, step: str, waiver: Waiver, officer: Officer) -> None:
+        self.steps.append((step, waiver.id, officer.name))

@@ -9,10 +9,12 @@ exits 1 when the signature does not match the report's bytes; 2 is bad input eve
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +23,7 @@ import click
 from anbao.cli.identity import authenticate, token_option
 from anbao.cli.stores import require, require_audit
 from anbao.settings import Settings, SettingsError
+from audit.recorder import Recorder
 from policies import codec
 from policies.errors import PolicyError, ReportSignatureInvalid
 from policies.model import Officer, Run, Waiver, WaiverState
@@ -45,7 +48,7 @@ def _settings(*, first_run: bool = False) -> Settings:
     return settings
 
 
-def _service(settings: Settings) -> ComplianceService:
+def _service(settings: Settings, recorder: Recorder | None = None) -> ComplianceService:
     from anbao import compliance_wiring  # noqa: PLC0415 - heavy imports only when used
     from anbao.app import build_audit_store  # noqa: PLC0415
     from audit.integrity_setup import IntegrityConfig, build_integrity  # noqa: PLC0415
@@ -58,7 +61,24 @@ def _service(settings: Settings) -> ComplianceService:
             dt.datetime.now(dt.UTC).timestamp,
         )
         store = build_audit_store(settings)
-    return compliance_wiring.build_service(settings, integrity=integrity, audit_store=store)
+    return compliance_wiring.build_service(
+        settings, integrity=integrity, audit_store=store, recorder=recorder
+    )
+
+
+@contextlib.contextmanager
+def _recorder(settings: Settings) -> Iterator[Recorder]:
+    """The audit recorder on the service's spool, as ``anbao siem`` records its acts."""
+    from anbao.audit_wiring import spool_config  # noqa: PLC0415
+    from audit.spool import Spool  # noqa: PLC0415
+
+    spool = Spool(spool_config(settings))
+    recorder = Recorder(spool)
+    try:
+        yield recorder
+    finally:
+        recorder.close()
+        spool.close()
 
 
 def _run(service: ComplianceService, run_id: str) -> Run:
@@ -207,27 +227,30 @@ def waive_cmd(
     if len(acts) > 1:
         raise click.UsageError("one of CONTROL_ID, --approve, --reject or --delete at a time")
     settings = _settings()
-    officer = _acting_officer(settings, token) if acts else Officer("", "")
-    service = _service(settings)
-    if delete_id:
-        service.delete_waiver(delete_id)
-    elif approve_id:
-        _print_waiver(service.approve_waiver(approve_id, officer=officer))
-    elif reject_id:
-        _print_waiver(service.reject_waiver(reject_id, officer=officer, reason=reason))
-    elif control_id and not list_:
-        try:
-            expires_at = dt.datetime.fromisoformat(expires)
-        except ValueError:
-            raise click.BadParameter(
-                "expected ISO 8601 with a zone", param_hint="--expires"
-            ) from None
-        waiver = service.request_waiver(control_id, justification=justification,
-                                        expires_at=expires_at, officer=officer)  # fmt: skip
-        click.echo(waiver.id)
-    else:
-        for w in service.waivers():
+    if not acts:
+        for w in _service(settings).waivers():
             _print_waiver(w)
+        return
+    officer = _acting_officer(settings, token)
+    with _recorder(settings) as recorder:
+        service = _service(settings, recorder)
+        if delete_id:
+            service.delete_waiver(delete_id, officer=officer)
+        elif approve_id:
+            _print_waiver(service.approve_waiver(approve_id, officer=officer))
+        elif reject_id:
+            _print_waiver(service.reject_waiver(reject_id, officer=officer, reason=reason))
+        else:
+            waiver = service.request_waiver(control_id or "", justification=justification,
+                                            expires_at=_expiry(expires), officer=officer)  # fmt: skip
+            click.echo(waiver.id)
+
+
+def _expiry(expires: str) -> dt.datetime:
+    try:
+        return dt.datetime.fromisoformat(expires)
+    except ValueError:
+        raise click.BadParameter("expected ISO 8601 with a zone", param_hint="--expires") from None
 
 
 def _print_waiver(w: Waiver) -> None:

@@ -250,6 +250,17 @@ def test_compliance_waivers_take_two_officers_each_by_their_token(world: World) 
         w.people["officer"].id,
         w.people["officer2"].id,
     )
+    spool = Spool(spool_config(Settings.load(w.env)))
+    try:
+        events = [json.loads(r.document) for r in spool.peek(1000)]
+    finally:
+        spool.close()
+    steps = [(e["event"]["action"], e["user"]["name"], e["user"]["id"]) for e in events
+             if e.get("resource", {}).get("id") == waiver_id]  # fmt: skip
+    assert steps == [
+        ("compliance.waiver.requested", w.people["officer"].username, w.people["officer"].id),
+        ("compliance.waiver.approved", w.people["officer2"].username, w.people["officer2"].id),
+    ]
 
 
 def test_a_waiver_request_is_rejected_with_a_reason_by_another_officer(world: World) -> None:

@@ -26,7 +26,16 @@ from policies.ports import Inspectors, RunStore
 from policies.service import ComplianceService
 from policies.signing import Sm2ReportSigner, verify_report
 from policies.sqlite import SqlRunStore
-from policies.testing import T0, MemoryRunStore, Static, dev_settings, good_audit, good_realm, siem
+from policies.testing import (
+    T0,
+    MemoryRunStore,
+    MemoryWaiverAudit,
+    Static,
+    dev_settings,
+    good_audit,
+    good_realm,
+    siem,
+)
 
 
 def _o(name: str) -> Officer:
@@ -48,12 +57,15 @@ def _service(
     realm: Static,
     signer: Sm2ReportSigner | None = None,
     audit: Static | None = None,
+    *,
+    waiver_audit: MemoryWaiverAudit | None = None,
 ) -> ComplianceService:
     ids = itertools.count(1)
     inspectors = Inspectors(realm=realm, audit=audit or Static(good_audit()), crypto=None,
                             siem=Static(siem()), settings=Static(dev_settings()))  # fmt: skip
     return ComplianceService(load_catalogue(), inspectors, store, clock=clock,
-                             new_id=lambda: f"id{next(ids)}", signer=signer)  # fmt: skip
+                             new_id=lambda: f"id{next(ids)}", signer=signer,
+                             audit=waiver_audit)  # fmt: skip
 
 
 @pytest.fixture(params=["memory", "sqlite"])
@@ -196,6 +208,21 @@ def test_of_two_concurrent_decisions_one_wins(store: RunStore) -> None:
         store.decide_waiver(read_by_both.evolve(state=WaiverState.REJECTED, decided_by="li",
                                                 decided_at=clock.now, reason="no"))  # fmt: skip
     assert service.waiver(read_by_both.id).decided_by == "zhao"
+
+
+def test_every_waiver_step_is_audited_under_its_officer(store: RunStore) -> None:
+    clock, audit = Clock(), MemoryWaiverAudit()
+    service = _service(store, clock, Static(good_realm()), waiver_audit=audit)
+    first, second = _request(service, clock), _request(service, clock, by="li")
+    with pytest.raises(WaiverSelfApproval):  # refused acts leave no step (the API logs them)
+        service.approve_waiver(first, officer=_o("wang"))
+    service.approve_waiver(first, officer=_o("zhao"))
+    service.reject_waiver(second, officer=_o("zhao"), reason="no")
+    service.delete_waiver(first, officer=_o("qian"))
+    assert audit.steps == [
+        ("requested", first, "wang"), ("requested", second, "li"), ("approved", first, "zhao"),
+        ("rejected", second, "zhao"), ("withdrawn", first, "qian"),
+    ]  # fmt: skip
 
 
 def test_an_expired_request_cannot_be_approved(store: RunStore) -> None:
