@@ -21,7 +21,7 @@ import falcon.asgi
 from iam.falcon_auth import requires
 from policies import codec, report, report_html
 from policies.errors import InvalidRequest
-from policies.model import Officer, Run
+from policies.model import Officer, Run, Waiver
 from policies.service import MAX_REASON, MAX_TEXT, ComplianceService
 
 READERS = ("compliance-officer", "auditor")
@@ -293,10 +293,28 @@ class Waivers:
         resp.media = codec.waiver_dict(waiver)
 
 
-@requires(any_role=OFFICER, whole_tree=True, introspect=True)
-class WaiverApprove:
-    """Four eyes: an officer other than the requester approves; the session must be alive."""
+class _WaiverDecision:
+    """Four eyes: an officer other than the requester decides; the session must be alive."""
 
+    schema: ClassVar[dict[str, Any]]
+
+    def __init__(self, service: ComplianceService) -> None:
+        self.service = service
+
+    async def on_post(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, waiver_id: str
+    ) -> None:
+        body = _fields(await _body(req), self.schema)
+        waiver = await asyncio.to_thread(self.decide, waiver_id, _officer(req), body)
+        resp.media = codec.waiver_dict(waiver)
+
+    def decide(self, waiver_id: str, officer: Officer, body: dict[str, Any]) -> Waiver:
+        raise NotImplementedError
+
+
+@requires(any_role=OFFICER, whole_tree=True, introspect=True)
+class WaiverApprove(_WaiverDecision):
+    schema = WAIVER_APPROVE_SCHEMA
     openapi: ClassVar[dict[str, Any]] = {
         "post": {"summary": "Approve a pending waiver (not your own request); it counts from now",
                  "tags": _TAGS, "requestBody": _json(WAIVER_APPROVE_SCHEMA, required=False),
@@ -306,20 +324,13 @@ class WaiverApprove:
                                "409": {"description": "Not pending, or expired"}}},
     }  # fmt: skip
 
-    def __init__(self, service: ComplianceService) -> None:
-        self.service = service
-
-    async def on_post(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, waiver_id: str
-    ) -> None:
-        _fields(await _body(req), WAIVER_APPROVE_SCHEMA)
-        waiver = await asyncio.to_thread(self.service.approve_waiver, waiver_id,
-                                         officer=_officer(req))  # fmt: skip
-        resp.media = codec.waiver_dict(waiver)
+    def decide(self, waiver_id: str, officer: Officer, body: dict[str, Any]) -> Waiver:
+        return self.service.approve_waiver(waiver_id, officer=officer)
 
 
 @requires(any_role=OFFICER, whole_tree=True, introspect=True)
-class WaiverReject:
+class WaiverReject(_WaiverDecision):
+    schema = WAIVER_REJECT_SCHEMA
     openapi: ClassVar[dict[str, Any]] = {
         "post": {"summary": "Reject a pending waiver (not your own request) with a reason",
                  "tags": _TAGS, "requestBody": _json(WAIVER_REJECT_SCHEMA),
@@ -330,18 +341,8 @@ class WaiverReject:
                                "409": {"description": "Not pending"}}},
     }  # fmt: skip
 
-    def __init__(self, service: ComplianceService) -> None:
-        self.service = service
-
-    async def on_post(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, waiver_id: str
-    ) -> None:
-        body = _fields(await _body(req), WAIVER_REJECT_SCHEMA)
-        waiver = await asyncio.to_thread(
-            self.service.reject_waiver, waiver_id, officer=_officer(req),
-            reason=_str(body, "reason"),
-        )  # fmt: skip
-        resp.media = codec.waiver_dict(waiver)
+    def decide(self, waiver_id: str, officer: Officer, body: dict[str, Any]) -> Waiver:
+        return self.service.reject_waiver(waiver_id, officer=officer, reason=_str(body, "reason"))
 
 
 @requires(any_role=READERS, whole_tree=True)
