@@ -337,6 +337,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
         integrity=integrity,
         audit_store=audit_store,
         registry=registry,
+        recorder=recorder,
     )
     if audit_runtime is not None:  # leaves are logged once the store holds the events
         audit_runtime.shipper.on_stored = integrity.append_records

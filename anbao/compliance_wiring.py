@@ -16,8 +16,11 @@ from pathlib import Path
 from typing import Any
 
 from anbao.settings import Environment, Settings
+from audit.model import ResourceRef, UserInfo
+from audit.recorder import Recorder
 from policies import report_pdf
 from policies.catalogue import load_catalogue
+from policies.model import Officer, Waiver
 from policies.platform import FixedSettings, PlatformAudit, PlatformSiem, SealRegistryCrypto
 from policies.ports import AlertFacts, Inspectors, RealmFacts, RealmInspector, SettingsFacts
 from policies.resources import Reports, add_routes
@@ -132,6 +135,37 @@ def _sealer(settings: Settings) -> SealReportSealer | None:
     )
 
 
+#: ECS ``event.type`` of each waiver step (decisions are changes).
+_EVENT_TYPE = {"requested": "creation", "withdrawn": "deletion"}
+
+
+class RecorderWaiverAudit:
+    """``WaiverAudit`` on the audit recorder (as ``RecorderResponseAudit`` for SIEM actions):
+    each step is an event under the officer who took it; returns once the event is durable."""
+
+    def __init__(self, recorder: Callable[[], Recorder]) -> None:
+        self._recorder = recorder
+
+    def record(self, step: str, waiver: Waiver, officer: Officer) -> None:
+        recorder = self._recorder()
+        recorder.record_event(
+            recorder.event(
+                f"compliance.waiver.{step}",
+                "success",
+                category=("configuration",),
+                type=(_EVENT_TYPE.get(step, "change"),),
+                reason=waiver.reason,
+                user=UserInfo(id=officer.subject, name=officer.name),
+                resource=ResourceRef("compliance_waiver", waiver.id, waiver.control_id),
+                labels={
+                    "state": waiver.state.value,
+                    "requested_by": waiver.requested_by,
+                    "expires_at": waiver.expires_at.isoformat(),
+                },
+            )
+        )
+
+
 def build_service(
     settings: Settings,
     *,
@@ -141,7 +175,9 @@ def build_service(
     audit_store: Any | None = None,
     registry: Any | None = None,
     clock: Callable[[], dt.datetime] | None = None,
+    recorder: Recorder | None = None,
 ) -> ComplianceService:
+    """The service; with a ``recorder``, waiver steps go to the audit trail."""
     cs = settings.compliance
     now = clock or (lambda: dt.datetime.now(dt.UTC))
     inspectors = Inspectors(
@@ -165,6 +201,7 @@ def build_service(
         signer=signer,
         sealer=_sealer(settings),
         params={"development": settings.environment is Environment.DEVELOPMENT},
+        audit=RecorderWaiverAudit(lambda: recorder) if recorder is not None else None,
     )
 
 
@@ -180,6 +217,7 @@ def attach(
     integrity: Any,
     audit_store: Any,
     registry: Any | None,
+    recorder: Recorder | None = None,
 ) -> Schedule | None:
     """Serve ``/compliance/*``; start the schedule when ``compliance.schedule_hours`` > 0."""
     if not settings.compliance.enabled:
@@ -191,6 +229,7 @@ def attach(
         integrity=integrity,
         audit_store=audit_store,
         registry=registry,
+        recorder=recorder,
     )
     add_routes(api, Reports(service, pdf_renderer(settings)))
     if settings.compliance.schedule_hours > 0:

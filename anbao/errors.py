@@ -63,6 +63,8 @@ from policies.errors import (
     SigningUnavailable,
     StoreUnavailable,
     WaiverNotFound,
+    WaiverSelfApproval,
+    WaiverStateConflict,
 )
 from siem.alerts_errors import (
     ActionNotFound,
@@ -144,6 +146,8 @@ ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
     (AlertError, Mapping(400)),
     (RunNotFound, Mapping(404)),
     (WaiverNotFound, Mapping(404)),
+    (WaiverSelfApproval, Mapping(403)),
+    (WaiverStateConflict, Mapping(409)),
     (InvalidRequest, Mapping(400)),
     (AlreadySigned, Mapping(409)),
     (ReportSignatureInvalid, Mapping(422)),

@@ -5,7 +5,16 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from policies.model import CheckResult, ControlResult, Finding, Run, SignOff, Status, Waiver
+from policies.model import (
+    CheckResult,
+    ControlResult,
+    Finding,
+    Run,
+    SignOff,
+    Status,
+    Waiver,
+    WaiverState,
+)
 
 
 def _t(value: datetime) -> str:
@@ -47,8 +56,12 @@ def run_dict(run: Run) -> dict[str, Any]:
 
 def waiver_dict(w: Waiver) -> dict[str, Any]:
     return {"id": w.id, "control_id": w.control_id, "justification": w.justification,
-            "approver": w.approver, "created_at": _t(w.created_at),
-            "expires_at": _t(w.expires_at), "created_by": w.created_by}  # fmt: skip
+            "state": w.state.value, "requested_by": w.requested_by,
+            "requested_by_id": w.requested_by_id, "requested_at": _t(w.requested_at),
+            "expires_at": _t(w.expires_at), "decided_by": w.decided_by,
+            "decided_by_id": w.decided_by_id,
+            "decided_at": _t(w.decided_at) if w.decided_at else None,
+            "reason": w.reason, "legacy_approver": w.legacy_approver}  # fmt: skip
 
 
 def _check(d: dict[str, Any]) -> CheckResult:
@@ -88,6 +101,10 @@ def run_from_dict(d: dict[str, Any]) -> Run:
 
 
 def waiver_from_dict(d: dict[str, Any]) -> Waiver:
-    return Waiver(d["id"], d["control_id"], d["justification"], d["approver"],
-                  datetime.fromisoformat(d["created_at"]), datetime.fromisoformat(d["expires_at"]),
-                  d["created_by"])  # fmt: skip
+    decided = d.get("decided_at")
+    return Waiver(d["id"], d["control_id"], d["justification"], d["requested_by"],
+                  datetime.fromisoformat(d["requested_at"]),
+                  datetime.fromisoformat(d["expires_at"]), d.get("requested_by_id", ""),
+                  WaiverState(d["state"]), d["decided_by"], d.get("decided_by_id", ""),
+                  datetime.fromisoformat(decided) if decided else None, d["reason"],
+                  d.get("legacy_approver", ""))  # fmt: skip

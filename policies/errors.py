@@ -38,10 +38,29 @@ class WaiverNotFound(PolicyError):
 
 
 class InvalidRequest(PolicyError):
-    """A field of a request is missing or malformed (named in the detail)."""
+    """A field of a request is missing, malformed or unknown (named in the detail)."""
 
     code = "compliance_invalid_request"
     title = "Invalid compliance request"
+
+    def __init__(self, detail: str = "", *, field: str = "") -> None:
+        super().__init__(detail)
+        self.field = field
+        self.problem_extra = {"field": field} if field else None
+
+
+class WaiverSelfApproval(PolicyError):
+    """Four-eyes rule: the officer who requested a waiver cannot approve or reject it."""
+
+    code = "compliance_waiver_self_approval"
+    title = "The requester cannot decide their own waiver"
+
+
+class WaiverStateConflict(PolicyError):
+    """The waiver is no longer pending (decided, or decided concurrently), or it has expired."""
+
+    code = "compliance_waiver_state_conflict"
+    title = "Waiver state conflict"
 
 
 class AlreadySigned(PolicyError):

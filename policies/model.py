@@ -90,21 +90,65 @@ class CheckResult:
     checked_at: datetime
 
 
+class WaiverState(enum.StrEnum):
+    """Four-eyes life cycle of a waiver (the SIEM response actions' shape)::
+
+    pending ──approve (another officer)──▶ approved
+       └─────reject (another officer)───▶ rejected
+    """
+
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Officer:
+    """A person acting, from a verified token: ``name`` is shown (the username), ``subject``
+    (the token's ``sub``) tells persons apart: a username may be renamed or be missing from
+    one client's tokens, the subject stays."""
+
+    name: str
+    subject: str
+
+    def same_as(self, name: str, subject: str) -> bool:
+        """Either identifier matching counts (legacy records have no subject)."""
+        return (bool(subject) and subject == self.subject) or name == self.name
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Waiver:
-    """An accepted risk: a failing control counts as waived until ``expires_at``."""
+    """An accepted risk: a failing control counts as waived while approved and unexpired.
+
+    Requester and decider are users of verified tokens, never typed names; they differ (four
+    eyes). ``legacy_approver`` keeps the free-text approver of a waiver made before approvals
+    rested on an identity (migration 0002): it is shown, never counted as an approval.
+    """
 
     id: str
     control_id: str
     justification: str
-    approver: str
-    created_at: datetime
+    requested_by: str
+    requested_at: datetime
     expires_at: datetime
-    created_by: str
+    requested_by_id: str = ""
+    state: WaiverState = WaiverState.PENDING
+    decided_by: str = ""
+    decided_by_id: str = ""
+    decided_at: datetime | None = None
+    reason: str = ""
+    legacy_approver: str = ""
 
     def active(self, at: datetime) -> bool:
-        """Expired waivers stop counting (the officer must renew them with a new justification)."""
-        return self.created_at <= at < self.expires_at
+        """Approved before ``at`` and not yet expired (expired ones need a new request)."""
+        return (
+            self.state is WaiverState.APPROVED
+            and self.decided_at is not None
+            and self.decided_at <= at < self.expires_at
+        )
+
+    def evolve(self, **changes: Any) -> Waiver:
+        return dataclasses.replace(self, **changes)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ import dataclasses
 from datetime import datetime
 from typing import Protocol
 
-from policies.model import Run, Waiver
+from policies.model import Officer, Run, Waiver
 
 # -- identity (Keycloak realm) --------------------------------------------------------------
 
@@ -181,6 +181,15 @@ class Inspectors:
     settings: SettingsInspector | None = None
 
 
+class WaiverAudit(Protocol):
+    """Records each waiver step durably, raising if it cannot (the SIEM responses' pattern):
+    the CLI's acts reach the trail too, not only the API's requests."""
+
+    def record(self, step: str, waiver: Waiver, officer: Officer) -> None:
+        """``step``: requested | approved | rejected | withdrawn."""
+        ...
+
+
 class ReportSealer(Protocol):
     """Seals report bytes with an electronic seal: a detached SES_Signature (GB/T 38540)."""
 
@@ -225,6 +234,11 @@ class RunStore(Protocol):
     def issued(self, run_id: str) -> IssuedReport | None: ...
 
     def put_waiver(self, waiver: Waiver) -> None: ...
+
+    def decide_waiver(self, waiver: Waiver) -> None:
+        """Store a decision if the stored waiver is still pending; else WaiverStateConflict
+        (WaiverNotFound if it is gone)."""
+        ...
 
     def delete_waiver(self, waiver_id: str) -> bool: ...
 

@@ -21,7 +21,19 @@ STATUS_ZH = {
     "not_applicable": "不适用",
     "waived": "已豁免",
 }
-REPORT_VERSION = 1
+#: 2: a waiver names who requested and who approved it (four eyes), no free-text approver.
+REPORT_VERSION = 2
+
+
+def waiver_line(w: dict[str, Any]) -> str:
+    """The waiver as the HTML and PDF reports print it: who requested, who approved, until."""
+    decided = (f"approved by {w['decided_by']} at {w['decided_at']}"
+               if w["state"] == "approved" else f"{w['state']}, not approved")  # fmt: skip
+    legacy = (f" (legacy approver {w['legacy_approver']!r}, not verified)"
+              if w["legacy_approver"] else "")  # fmt: skip
+    return (f"豁免 Waiver {w['id']}: requested by {w['requested_by'] or 'unknown'} at "
+            f"{w['requested_at']}, {decided}{legacy}; until {w['expires_at']}: "
+            f"{w['justification']}")  # fmt: skip
 
 
 def _control_entry(
@@ -43,6 +55,7 @@ def _control_entry(
         "remediation": {"zh": control.remediation.zh, "en": control.remediation.en},
         "checks": [codec.check_dict(c) for c in result.checks] if result else [],
         "waiver": codec.waiver_dict(waiver) if waiver else None,
+        "waiver_line": waiver_line(codec.waiver_dict(waiver)) if waiver else "",
         "trend": [p.status.value for p in trend],
     }
 

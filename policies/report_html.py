@@ -40,8 +40,7 @@ th{background:#eee}.pass{color:#2e7d32}.fail{color:#c62828}.manual{color:#b8860b
 {% if ch.reason %}<small> — {{ ch.reason }}</small>{% endif %}<ul>
 {% for f in ch.findings %}<li class="{{ 'pass' if f.ok else 'fail' }}"><code>{{ f.setting }}</code> = {{ f.observed }}
  (expected {{ f.expected }}){% if f.note %} {{ f.note }}{% endif %}</li>{% endfor %}</ul></div>{% endfor %}
-{% if c.waiver %}<div class="waived">Waiver {{ c.waiver.id }} by {{ c.waiver.approver }} until
- {{ c.waiver.expires_at }}: {{ c.waiver.justification }}</div>{% endif %}
+{% if c.waiver %}<div class="waived">{{ c.waiver_line }}</div>{% endif %}
 {% if c.effective == "fail" %}<div><small>整改 {{ c.remediation.zh }} / {{ c.remediation.en }}</small></div>{% endif %}
 </td><td>{{ trend_svg(c.trend) | safe }}</td></tr>{% endfor %}</table>
 {% endfor %}{% endfor %}

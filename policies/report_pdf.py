@@ -92,9 +92,7 @@ def _row(c: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
         ]
         checks.append("<br/>".join(lines))
     if c["waiver"]:
-        w = c["waiver"]
-        checks.append(escape(f"Waiver by {w['approver']} until {w['expires_at']}: "
-                             f"{w['justification']}"))  # fmt: skip
+        checks.append(escape(c["waiver_line"]))
     if c["effective"] == "fail":
         checks.append(escape(f"整改 {c['remediation']['zh']}"))
     result = f"{escape(c['status_zh'])}<br/>{escape(c['effective'])}"

@@ -2,6 +2,8 @@
 
 Reports carry evidence about the platform's weaknesses: only ``compliance-officer`` and
 ``auditor`` read them; only ``compliance-officer`` runs the catalogue, waives and signs off.
+A waiver is requested by one officer and approved or rejected by another (four eyes); each is
+the user of the request's verified token, never a name in the body.
 The evidence is platform-wide, so both also need an org scope of the whole tree, read live from
 their binding (``requires(whole_tree=True)``): someone bound to a county is refused.
 """
@@ -19,8 +21,8 @@ import falcon.asgi
 from iam.falcon_auth import requires
 from policies import codec, report, report_html
 from policies.errors import InvalidRequest
-from policies.model import Run
-from policies.service import ComplianceService
+from policies.model import Officer, Run, Waiver
+from policies.service import MAX_REASON, MAX_TEXT, ComplianceService
 
 READERS = ("compliance-officer", "auditor")
 OFFICER = ("compliance-officer",)
@@ -77,7 +79,7 @@ async def _body(req: falcon.asgi.Request) -> dict[str, Any]:
 def _str(body: dict[str, Any], name: str, *, required: bool = True) -> str:
     value = body.get(name, "")
     if not isinstance(value, str) or (required and not value.strip()):
-        raise InvalidRequest(f"{name}: required string")
+        raise InvalidRequest(f"{name}: required string", field=name)
     return value
 
 
@@ -205,31 +207,65 @@ class RunSignOff:
         resp.media = codec.run_dict(run)
 
 
-_SAID = {"type": "string", "pattern": "\\S"}  # not blank, as _str and the service check
-#: The control must exist and expires_at lie ahead: checked by the service (400).
-WAIVER_SCHEMA: dict[str, Any] = {
+#: Request bodies of the waiver operations (the OpenAPI schemas; the handlers check the same).
+WAIVER_REQUEST_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "required": ["control_id", "justification", "approver", "expires_at"],
+    "required": ["control_id", "justification", "expires_at"],
     "properties": {
-        "control_id": _SAID,
-        "justification": _SAID,
-        "approver": _SAID,
-        "expires_at": {"type": "string", "format": "date-time"},
+        "control_id": {"type": "string", "minLength": 1, "maxLength": 64,
+                       "description": "A control of the catalogue, e.g. L3-CES1-02"},
+        "justification": {"type": "string", "minLength": 1, "maxLength": MAX_TEXT,
+                          "pattern": "\\S"},
+        "expires_at": {"type": "string", "format": "date-time",
+                       "description": "RFC 3339 with a zone, in the future"},
     },
+    "additionalProperties": False,
+}  # fmt: skip
+WAIVER_APPROVE_SCHEMA: dict[str, Any] = {"type": "object", "additionalProperties": False}
+WAIVER_REJECT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["reason"],
+    "properties": {"reason": {"type": "string", "minLength": 1, "maxLength": MAX_REASON,
+                              "pattern": "\\S"}},
+    "additionalProperties": False,
+}  # fmt: skip
+#: Fields a waiver body used to take and no longer does, with what replaced them.
+_RETIRED = {
+    "approver": "no longer accepted: a second compliance officer approves with "
+    "POST /compliance/waivers/{id}/approve, recorded under their token",
 }
+
+
+def _fields(body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
+    """Refuse fields the operation does not take (a typed approver must not pass silently)."""
+    unknown = sorted(set(body) - set(schema.get("properties", {})))
+    if unknown:
+        name = str(unknown[0])[:64]
+        raise InvalidRequest(f"{name}: {_RETIRED.get(name, 'unknown field')}", field=name)
+    return body
+
+
+def _officer(req: falcon.asgi.Request) -> Officer:
+    """The caller from the verified token (named as the CLI names it: username, else subject)."""
+    principal = req.context.principal
+    return Officer(principal.username or principal.subject, principal.subject)
+
+
+def _json(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+    return {"required": required, "content": {"application/json": {"schema": schema}}}
 
 
 @requires(any_role=READERS, whole_tree=True)
 class Waivers:
     openapi: ClassVar[dict[str, Any]] = {
-        "get": {"summary": "Waivers (expired ones are listed but no longer count)", "tags": _TAGS,
+        "get": {"summary": "Waivers in every state (expired ones are listed but no longer count)",
+                "tags": _TAGS,
                 "responses": {"200": {"description": "Waivers", "content": _JSON}}},
-        "post": {"summary": "Waive a control: justification, approver, expires_at (RFC 3339)",
-                 "tags": _TAGS,
-                 "requestBody": {"required": True,
-                                 "content": {"application/json": {"schema": WAIVER_SCHEMA}}},
-                 "responses": {"201": {"description": "Created", "content": _JSON},
-                               "400": {"description": "Invalid field"}}},
+        "post": {"summary": "Request a waiver of a control (pending until another officer "
+                            "approves it); the requester is the caller",
+                 "tags": _TAGS, "requestBody": _json(WAIVER_REQUEST_SCHEMA),
+                 "responses": {"201": {"description": "Pending waiver", "content": _JSON},
+                               "400": {"description": "Invalid, unknown or retired field"}}},
     }  # fmt: skip
 
     def __init__(self, service: ComplianceService) -> None:
@@ -241,18 +277,72 @@ class Waivers:
 
     @falcon.before(requires(any_role=OFFICER, whole_tree=True, introspect=True).hook)
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        body = await _body(req)
+        body = _fields(await _body(req), WAIVER_REQUEST_SCHEMA)
         try:
             expires = datetime.fromisoformat(_str(body, "expires_at"))
         except ValueError as exc:
-            raise InvalidRequest("expires_at: expected an RFC 3339 time") from exc
+            raise InvalidRequest("expires_at: expected an RFC 3339 time",
+                                 field="expires_at") from exc  # fmt: skip
         waiver = await asyncio.to_thread(
-            self.service.add_waiver, _str(body, "control_id"),
-            justification=_str(body, "justification"), approver=_str(body, "approver"),
-            expires_at=expires, created_by=req.context.principal.username,
+            self.service.request_waiver, _str(body, "control_id"),
+            justification=_str(body, "justification"), expires_at=expires,
+            officer=_officer(req),
         )  # fmt: skip
         resp.status = falcon.HTTP_201
+        resp.location = f"/compliance/waivers/{waiver.id}"
         resp.media = codec.waiver_dict(waiver)
+
+
+class _WaiverDecision:
+    """Four eyes: an officer other than the requester decides; the session must be alive."""
+
+    schema: ClassVar[dict[str, Any]]
+
+    def __init__(self, service: ComplianceService) -> None:
+        self.service = service
+
+    async def on_post(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, waiver_id: str
+    ) -> None:
+        body = _fields(await _body(req), self.schema)
+        waiver = await asyncio.to_thread(self.decide, waiver_id, _officer(req), body)
+        resp.media = codec.waiver_dict(waiver)
+
+    def decide(self, waiver_id: str, officer: Officer, body: dict[str, Any]) -> Waiver:
+        raise NotImplementedError
+
+
+@requires(any_role=OFFICER, whole_tree=True, introspect=True)
+class WaiverApprove(_WaiverDecision):
+    schema = WAIVER_APPROVE_SCHEMA
+    openapi: ClassVar[dict[str, Any]] = {
+        "post": {"summary": "Approve a pending waiver (not your own request); it counts from now",
+                 "tags": _TAGS, "requestBody": _json(WAIVER_APPROVE_SCHEMA, required=False),
+                 "responses": {"200": {"description": "Approved waiver", "content": _JSON},
+                               "403": {"description": "Your own request, or not an officer"},
+                               "404": {"description": "Unknown id"},
+                               "409": {"description": "Not pending, or expired"}}},
+    }  # fmt: skip
+
+    def decide(self, waiver_id: str, officer: Officer, body: dict[str, Any]) -> Waiver:
+        return self.service.approve_waiver(waiver_id, officer=officer)
+
+
+@requires(any_role=OFFICER, whole_tree=True, introspect=True)
+class WaiverReject(_WaiverDecision):
+    schema = WAIVER_REJECT_SCHEMA
+    openapi: ClassVar[dict[str, Any]] = {
+        "post": {"summary": "Reject a pending waiver (not your own request) with a reason",
+                 "tags": _TAGS, "requestBody": _json(WAIVER_REJECT_SCHEMA),
+                 "responses": {"200": {"description": "Rejected waiver", "content": _JSON},
+                               "400": {"description": "No reason"},
+                               "403": {"description": "Your own request, or not an officer"},
+                               "404": {"description": "Unknown id"},
+                               "409": {"description": "Not pending"}}},
+    }  # fmt: skip
+
+    def decide(self, waiver_id: str, officer: Officer, body: dict[str, Any]) -> Waiver:
+        return self.service.reject_waiver(waiver_id, officer=officer, reason=_str(body, "reason"))
 
 
 @requires(any_role=READERS, whole_tree=True)
@@ -276,7 +366,7 @@ class WaiverItem:
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, waiver_id: str
     ) -> None:
-        await asyncio.to_thread(self.service.delete_waiver, waiver_id)
+        await asyncio.to_thread(self.service.delete_waiver, waiver_id, officer=_officer(req))
         resp.status = falcon.HTTP_204
 
 
@@ -289,3 +379,5 @@ def add_routes(api: RouteAdder, reports: Reports) -> None:
     api.add_route("/compliance/runs/{run_id}/signoff", RunSignOff(reports))
     api.add_route("/compliance/waivers", Waivers(service))
     api.add_route("/compliance/waivers/{waiver_id}", WaiverItem(service))
+    api.add_route("/compliance/waivers/{waiver_id}/approve", WaiverApprove(service))
+    api.add_route("/compliance/waivers/{waiver_id}/reject", WaiverReject(service))

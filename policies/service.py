@@ -1,4 +1,4 @@
-"""Compliance use cases: run the catalogue, waive, compare with history, sign off a report.
+"""Compliance use cases: run the catalogue, waive (four eyes), compare with history, sign off.
 
 No framework here: evidence comes through the inspector ports, reports through a renderer,
 signatures through :class:`policies.ports.ReportSigner`; clock and id generator are injected.
@@ -24,6 +24,8 @@ from policies.errors import (
     RunNotFound,
     SigningUnavailable,
     WaiverNotFound,
+    WaiverSelfApproval,
+    WaiverStateConflict,
 )
 from policies.model import (
     Catalogue,
@@ -31,17 +33,29 @@ from policies.model import (
     CheckResult,
     Control,
     ControlResult,
+    Officer,
     Run,
     SignOff,
     Status,
     TrendPoint,
     Waiver,
+    WaiverState,
 )
-from policies.ports import Inspectors, IssuedReport, ReportSealer, ReportSigner, RunStore
+from policies.ports import (
+    Inspectors,
+    IssuedReport,
+    ReportSealer,
+    ReportSigner,
+    RunStore,
+    WaiverAudit,
+)
 
 log = logging.getLogger(__name__)
 
 Renderer = Callable[[Run], bytes]
+#: Bounds of a waiver's free text (a justification is a paragraph; a reason as the SIEM's).
+MAX_TEXT = 2000
+MAX_REASON = 1000
 
 
 def control_status(control: Control, checks: Sequence[CheckResult]) -> Status:
@@ -104,6 +118,7 @@ class ComplianceService:
         params: dict[str, Any] | None = None,
         signer: ReportSigner | None = None,
         sealer: ReportSealer | None = None,
+        audit: WaiverAudit | None = None,
     ) -> None:
         self.catalogue = catalogue
         self.inspectors = inspectors
@@ -113,6 +128,7 @@ class ComplianceService:
         self.params = params or {}
         self.signer = signer
         self.sealer = sealer
+        self.audit = audit
 
     # -- runs --------------------------------------------------------------------------------
 
@@ -173,24 +189,59 @@ class ComplianceService:
 
     # -- waivers ------------------------------------------------------------------------------
 
-    def add_waiver(
-        self, control_id: str, *, justification: str, approver: str, expires_at: datetime,
-        created_by: str,
-    ) -> Waiver:  # fmt: skip
-        """Accept a failing control's risk until ``expires_at`` (then it counts again)."""
+    def request_waiver(
+        self, control_id: str, *, justification: str, expires_at: datetime, officer: Officer
+    ) -> Waiver:
+        """A compliance officer asks to accept a control's risk until ``expires_at``; the
+        waiver counts only once another officer approves it (four eyes, GB/T 22239-2019
+        §8.1.4.2 asks that privileged acts are authorised and recorded)."""
         now = self.clock()
+        _acting(officer)
         if self.catalogue.control(control_id) is None:
-            raise InvalidRequest(f"control_id: unknown control {control_id!r}")
-        if not justification.strip():
-            raise InvalidRequest("justification: required")
-        if not approver.strip():
-            raise InvalidRequest("approver: required")
+            raise InvalidRequest(f"control_id: unknown control {control_id[:64]!r}",
+                                 field="control_id")  # fmt: skip
+        if not justification.strip() or len(justification) > MAX_TEXT:
+            raise InvalidRequest(f"justification: required, at most {MAX_TEXT} characters",
+                                 field="justification")  # fmt: skip
         if expires_at.tzinfo is None or expires_at <= now:
-            raise InvalidRequest("expires_at: must be a future time with a zone")
-        waiver = Waiver(self.new_id(), control_id, justification.strip(), approver.strip(), now,
-                        expires_at, created_by)  # fmt: skip
+            raise InvalidRequest("expires_at: must be a future time with a zone",
+                                 field="expires_at")  # fmt: skip
+        waiver = Waiver(self.new_id(), control_id, justification.strip(), officer.name, now,
+                        expires_at, requested_by_id=officer.subject)  # fmt: skip
         self.store.put_waiver(waiver)
+        self._audit("requested", waiver, officer)
         return waiver
+
+    def approve_waiver(self, waiver_id: str, *, officer: Officer) -> Waiver:
+        """Another officer approves a pending, unexpired request; from now on it counts."""
+        return self._decide(waiver_id, officer, WaiverState.APPROVED, "")
+
+    def reject_waiver(self, waiver_id: str, *, officer: Officer, reason: str) -> Waiver:
+        """Another officer refuses a pending request; the reason is kept."""
+        if not reason.strip() or len(reason) > MAX_REASON:
+            raise InvalidRequest(f"reason: required, at most {MAX_REASON} characters",
+                                 field="reason")  # fmt: skip
+        return self._decide(waiver_id, officer, WaiverState.REJECTED, reason.strip())
+
+    def _decide(self, waiver_id: str, officer: Officer, state: WaiverState, reason: str) -> Waiver:
+        _acting(officer)
+        waiver = self.waiver(waiver_id)
+        now = self.clock()
+        if waiver.state is not WaiverState.PENDING:
+            raise WaiverStateConflict(f"the waiver is {waiver.state.value}, not pending")
+        if officer.same_as(waiver.requested_by, waiver.requested_by_id):
+            raise WaiverSelfApproval("another compliance officer must decide")
+        if state is WaiverState.APPROVED and waiver.expires_at <= now:
+            raise WaiverStateConflict("the waiver expired before a decision: request a new one")
+        decided = waiver.evolve(state=state, decided_by=officer.name,
+                                decided_by_id=officer.subject, decided_at=now, reason=reason)  # fmt: skip
+        self.store.decide_waiver(decided)  # a concurrent decision loses here
+        self._audit(state.value, decided, officer)
+        return decided
+
+    def _audit(self, step: str, waiver: Waiver, officer: Officer) -> None:
+        if self.audit is not None:
+            self.audit.record(step, waiver, officer)
 
     def waivers(self) -> list[Waiver]:
         return self.store.waivers()
@@ -198,12 +249,17 @@ class ComplianceService:
     def waiver(self, waiver_id: str) -> Waiver:
         found = next((w for w in self.store.waivers() if w.id == waiver_id), None)
         if found is None:
-            raise WaiverNotFound(f"no waiver {waiver_id!r}")
+            raise WaiverNotFound(f"no waiver {waiver_id[:64]!r}")
         return found
 
-    def delete_waiver(self, waiver_id: str) -> None:
+    def delete_waiver(self, waiver_id: str, *, officer: Officer) -> None:
+        """Withdraw a waiver in any state (any officer: taking back an accepted risk needs no
+        second person); the audit event keeps what was withdrawn."""
+        _acting(officer)
+        waiver = self.waiver(waiver_id)
         if not self.store.delete_waiver(waiver_id):
-            raise WaiverNotFound(f"no waiver {waiver_id!r}")
+            raise WaiverNotFound(f"no waiver {waiver_id[:64]!r}")
+        self._audit("withdrawn", waiver, officer)
 
     # -- sign-off ------------------------------------------------------------------------------
 
@@ -227,6 +283,13 @@ class ComplianceService:
     def issued(self, run_id: str) -> IssuedReport | None:
         self.get(run_id)
         return self.store.issued(run_id)
+
+
+def _acting(officer: Officer) -> None:
+    """Every waiver act is a person's: both identifiers of a verified token are needed."""
+    if not (officer.name and officer.subject):
+        raise InvalidRequest("officer: an authenticated officer (token subject and name)",
+                             field="officer")  # fmt: skip
 
 
 def _with_signoff(run: Run, signoff: SignOff) -> Run:

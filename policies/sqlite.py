@@ -14,8 +14,14 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from policies import codec
-from policies.errors import AlreadySigned, RunNotFound, StoreUnavailable
-from policies.model import Run, Waiver
+from policies.errors import (
+    AlreadySigned,
+    RunNotFound,
+    StoreUnavailable,
+    WaiverNotFound,
+    WaiverStateConflict,
+)
+from policies.model import Run, Waiver, WaiverState
 from policies.ports import IssuedReport
 
 metadata = sa.MetaData()
@@ -45,6 +51,8 @@ waivers = sa.Table(
     metadata,
     sa.Column("id", sa.String(64), primary_key=True),
     sa.Column("control_id", sa.String(64), nullable=False, index=True),
+    # The four-eyes state, apart from the body so a decision is one compare-and-set.
+    sa.Column("state", sa.String(16), nullable=False),
     sa.Column("body", sa.Text, nullable=False),
 )
 
@@ -129,7 +137,24 @@ class SqlRunStore:
         with self.engine.begin() as conn:
             conn.execute(sa.delete(waivers).where(waivers.c.id == waiver.id))
             conn.execute(sa.insert(waivers).values(id=waiver.id, control_id=waiver.control_id,
-                                                   body=body))  # fmt: skip
+                                                   state=waiver.state.value, body=body))  # fmt: skip
+
+    def decide_waiver(self, waiver: Waiver) -> None:
+        """Write the decision only if the stored waiver is still pending: of two concurrent
+        decisions one wins, the other gets WaiverStateConflict."""
+        self._ready()
+        body = json.dumps(codec.waiver_dict(waiver))
+        with self.engine.begin() as conn:
+            done = conn.execute(
+                sa.update(waivers)
+                .where(waivers.c.id == waiver.id, waivers.c.state == WaiverState.PENDING.value)
+                .values(state=waiver.state.value, body=body)
+            )
+            if done.rowcount != 1:
+                exists = conn.execute(sa.select(waivers.c.id).where(waivers.c.id == waiver.id))
+                if exists.first() is None:
+                    raise WaiverNotFound(f"no waiver {waiver.id!r}")
+                raise WaiverStateConflict("the waiver was decided already")
 
     def delete_waiver(self, waiver_id: str) -> bool:
         self._ready()

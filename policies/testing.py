@@ -10,8 +10,14 @@ import dataclasses
 from datetime import UTC, datetime
 from typing import Any
 
-from policies.errors import AlreadySigned, EvidenceUnavailable, RunNotFound
-from policies.model import Run, Waiver
+from policies.errors import (
+    AlreadySigned,
+    EvidenceUnavailable,
+    RunNotFound,
+    WaiverNotFound,
+    WaiverStateConflict,
+)
+from policies.model import Officer, Run, Waiver, WaiverState
 from policies.ports import (
     AuditFacts,
     FlowStep,
@@ -150,8 +156,26 @@ class MemoryRunStore:
     def put_waiver(self, waiver: Waiver) -> None:
         self._waivers[waiver.id] = waiver
 
+    def decide_waiver(self, waiver: Waiver) -> None:
+        stored = self._waivers.get(waiver.id)
+        if stored is None:
+            raise WaiverNotFound
+        if stored.state is not WaiverState.PENDING:
+            raise WaiverStateConflict
+        self._waivers[waiver.id] = waiver
+
     def delete_waiver(self, waiver_id: str) -> bool:
         return self._waivers.pop(waiver_id, None) is not None
 
     def waivers(self) -> list[Waiver]:
         return list(self._waivers.values())
+
+
+class MemoryWaiverAudit:
+    """:class:`policies.ports.WaiverAudit` in a list of (step, waiver id, officer name)."""
+
+    def __init__(self) -> None:
+        self.steps: list[tuple[str, str, str]] = []
+
+    def record(self, step: str, waiver: Waiver, officer: Officer) -> None:
+        self.steps.append((step, waiver.id, officer.name))

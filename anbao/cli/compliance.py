@@ -1,15 +1,20 @@
 """``anbao compliance``: run the MLPS 2.0 / GB/T 39786 catalogue, report, waive, sign, verify.
 
+Waivers take four eyes: one officer requests, another approves or rejects, each the user of
+their own verified token (``--token``/``ANBAO_TOKEN``), never a typed name.
+
 Exit codes: ``run`` exits 1 when a control fails without an active waiver; ``verify-report``
 exits 1 when the signature does not match the report's bytes; 2 is bad input everywhere.
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +23,10 @@ import click
 from anbao.cli.identity import authenticate, token_option
 from anbao.cli.stores import require, require_audit
 from anbao.settings import Settings, SettingsError
+from audit.recorder import Recorder
 from policies import codec
 from policies.errors import PolicyError, ReportSignatureInvalid
-from policies.model import Run
+from policies.model import Officer, Run, Waiver, WaiverState
 from policies.service import ComplianceService
 
 EXIT_FAILED = 1
@@ -42,7 +48,7 @@ def _settings(*, first_run: bool = False) -> Settings:
     return settings
 
 
-def _service(settings: Settings) -> ComplianceService:
+def _service(settings: Settings, recorder: Recorder | None = None) -> ComplianceService:
     from anbao import compliance_wiring  # noqa: PLC0415 - heavy imports only when used
     from anbao.app import build_audit_store  # noqa: PLC0415
     from audit.integrity_setup import IntegrityConfig, build_integrity  # noqa: PLC0415
@@ -55,7 +61,24 @@ def _service(settings: Settings) -> ComplianceService:
             dt.datetime.now(dt.UTC).timestamp,
         )
         store = build_audit_store(settings)
-    return compliance_wiring.build_service(settings, integrity=integrity, audit_store=store)
+    return compliance_wiring.build_service(
+        settings, integrity=integrity, audit_store=store, recorder=recorder
+    )
+
+
+@contextlib.contextmanager
+def _recorder(settings: Settings) -> Iterator[Recorder]:
+    """The audit recorder on the service's spool, as ``anbao siem`` records its acts."""
+    from anbao.audit_wiring import spool_config  # noqa: PLC0415
+    from audit.spool import Spool  # noqa: PLC0415
+
+    spool = Spool(spool_config(settings))
+    recorder = Recorder(spool)
+    try:
+        yield recorder
+    finally:
+        recorder.close()
+        spool.close()
 
 
 def _run(service: ComplianceService, run_id: str) -> Run:
@@ -74,7 +97,7 @@ class _Group(click.Group):
         try:
             return super().invoke(ctx)
         except PolicyError as exc:
-            click.echo(f"error: {exc.detail}", err=True)
+            click.echo(f"error: {exc.detail} [{exc.code}]", err=True)
             sys.exit(2)
 
 
@@ -93,9 +116,15 @@ def _print_run(service: ComplianceService, run: Run) -> None:
                 click.echo(f"      {check.check}: {check.status.value} {check.reason}")
 
 
+def _acting_officer(settings: Settings, token: str | None) -> Officer:
+    """The compliance officer behind ``token`` (verified as the API does; see ``identity``),
+    with the token's subject: four eyes compares persons, not names."""
+    operator = authenticate(settings, token, OFFICER, whole_tree=True)
+    return Officer(operator.name, operator.principal.subject)
+
+
 def _officer(settings: Settings, token: str | None) -> str:
-    """The compliance officer behind ``token`` (verified as the API does; see ``identity``)."""
-    return authenticate(settings, token, OFFICER, whole_tree=True).name
+    return _acting_officer(settings, token).name
 
 
 @compliance.command("run")
@@ -178,39 +207,59 @@ def signoff_cmd(
 
 @compliance.command("waive")
 @click.argument("control_id", required=False)
-@click.option("--justification", default="")
-@click.option("--approver", default="")
+@click.option("--justification", default="", help="Why the risk is accepted (with CONTROL_ID).")
 @click.option("--expires", default="", help="Expiry, ISO 8601 with zone (2027-05-31T00:00Z).")
+@click.option("--approve", "approve_id", default="", help="Approve another officer's request.")
+@click.option("--reject", "reject_id", default="", help="Reject another officer's request.")
+@click.option("--reason", default="", help="Why the request is rejected (with --reject).")
 @click.option("--list", "list_", is_flag=True, help="List waivers.")
 @click.option("--delete", "delete_id", default="", help="Withdraw the waiver with this id.")
 @token_option
 def waive_cmd(
     *,
-    control_id: str | None, justification: str, approver: str, expires: str, list_: bool,
-    delete_id: str, token: str | None,
+    control_id: str | None, justification: str, expires: str, approve_id: str, reject_id: str,
+    reason: str, list_: bool, delete_id: str, token: str | None,
 ) -> None:  # fmt: skip
-    """Waive a failing control until a date (expired waivers stop counting)."""
+    """Request a waiver of a failing control until a date; another officer approves or rejects
+    it (--approve/--reject ID). Only approved, unexpired waivers count. Each act is recorded
+    under the user of --token, so the requester cannot approve their own request."""
+    acts = [a for a in (control_id and not list_, approve_id, reject_id, delete_id) if a]
+    if len(acts) > 1:
+        raise click.UsageError("one of CONTROL_ID, --approve, --reject or --delete at a time")
     settings = _settings()
-    changing = bool(delete_id) or (bool(control_id) and not list_)
-    created_by = _officer(settings, token) if changing else ""
-    service = _service(settings)
-    if delete_id:
-        service.delete_waiver(delete_id)
+    if not acts:
+        for w in _service(settings).waivers():
+            _print_waiver(w)
         return
-    if list_ or not control_id:
-        now = dt.datetime.now(dt.UTC)
-        for w in service.waivers():
-            state = "active" if w.active(now) else "expired"
-            click.echo(f"{w.id} {w.control_id} {state} until {w.expires_at.isoformat()} "
-                       f"approver={w.approver}: {w.justification}")  # fmt: skip
-        return
+    officer = _acting_officer(settings, token)
+    with _recorder(settings) as recorder:
+        service = _service(settings, recorder)
+        if delete_id:
+            service.delete_waiver(delete_id, officer=officer)
+        elif approve_id:
+            _print_waiver(service.approve_waiver(approve_id, officer=officer))
+        elif reject_id:
+            _print_waiver(service.reject_waiver(reject_id, officer=officer, reason=reason))
+        else:
+            waiver = service.request_waiver(control_id or "", justification=justification,
+                                            expires_at=_expiry(expires), officer=officer)  # fmt: skip
+            click.echo(waiver.id)
+
+
+def _expiry(expires: str) -> dt.datetime:
     try:
-        expires_at = dt.datetime.fromisoformat(expires)
+        return dt.datetime.fromisoformat(expires)
     except ValueError:
         raise click.BadParameter("expected ISO 8601 with a zone", param_hint="--expires") from None
-    waiver = service.add_waiver(control_id, justification=justification, approver=approver,
-                                expires_at=expires_at, created_by=created_by)  # fmt: skip
-    click.echo(waiver.id)
+
+
+def _print_waiver(w: Waiver) -> None:
+    state = w.state.value
+    if w.state is WaiverState.APPROVED and not w.active(dt.datetime.now(dt.UTC)):
+        state = "expired"
+    decided = f" decided_by={w.decided_by}" if w.decided_by else ""
+    click.echo(f"{w.id} {w.control_id} {state} until {w.expires_at.isoformat()} "
+               f"requested_by={w.requested_by}{decided}: {w.justification}")  # fmt: skip
 
 
 @compliance.command("history")

@@ -12,6 +12,7 @@ import datetime as dt
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import falcon.testing
 import pytest
@@ -97,6 +98,7 @@ def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         )
         people["auditor"] = realm.person([prefecture], "auditor", admin_node=county)
         people["officer"] = realm.person([province], "compliance-officer", admin_node=province)
+        people["officer2"] = realm.person([province], "compliance-officer", admin_node=province)
         people["county_officer"] = realm.person(
             [prefecture], "compliance-officer", admin_node=county
         )
@@ -196,3 +198,71 @@ def test_compliance_signoff_is_by_the_tokens_officer(world: World, tmp_path: Pat
     report = w.api("officer", "GET", f"/compliance/runs/{run['id']}")
     assert report.status_code == 200, report.text
     assert report.json["signoff"]["officer"] == w.people["officer"].username
+
+
+def _waive(w: World, who: str, *args: str) -> Any:
+    return w.cli("compliance", "waive", *args, token=w.tokens[who])
+
+
+def test_compliance_waivers_take_two_officers_each_by_their_token(world: World) -> None:
+    """Issue 16 §2.4: a waiver's requester and approver are users of verified tokens, and
+    differ; ``--approver NAME`` is gone from the CLI as ``approver`` is from the API."""
+    w = world
+    assert w.api("officer", "GET", "/compliance/waivers").status_code == 200  # the store exists
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    request = ["L3-CES1-02", "--justification", "gateway lockout", "--expires", expires]
+    typed = w.cli("compliance", "waive", *request, "--approver", "zhao")
+    assert typed.exit_code == 2, typed.output  # type: ignore[attr-defined]
+    asked = _waive(w, "officer", *request)
+    assert asked.exit_code == 0, asked.output
+    waiver_id = asked.output.strip()
+    mine = _waive(w, "officer", "--approve", waiver_id)
+    assert mine.exit_code == 2, mine.output
+    assert "compliance_waiver_self_approval" in mine.output
+    refused = w.api("officer", "POST", f"/compliance/waivers/{waiver_id}/approve")
+    assert refused.status_code == 403
+    assert refused.json["type"].endswith("compliance_waiver_self_approval")
+    for who in ("county_officer", "ana"):  # a binding short of the whole tree; a wrong role
+        assert _waive(w, who, "--approve", waiver_id).exit_code == 1
+    assert w.cli("compliance", "waive", "--approve", waiver_id).exit_code == 2  # type: ignore[attr-defined]  # no token
+    approved = _waive(w, "officer2", "--approve", waiver_id)
+    assert approved.exit_code == 0, approved.output
+    assert f"decided_by={w.people['officer2'].username}" in approved.output
+    shown = w.api("officer", "GET", f"/compliance/waivers/{waiver_id}").json
+    assert (shown["state"], shown["requested_by"], shown["decided_by"]) == (
+        "approved",
+        w.people["officer"].username,
+        w.people["officer2"].username,
+    )
+    assert (shown["requested_by_id"], shown["decided_by_id"]) == (
+        w.people["officer"].id,
+        w.people["officer2"].id,
+    )
+    spool = Spool(spool_config(Settings.load(w.env)))
+    try:
+        events = [json.loads(r.document) for r in spool.peek(1000)]
+    finally:
+        spool.close()
+    steps = [(e["event"]["action"], e["user"]["name"], e["user"]["id"]) for e in events
+             if e.get("resource", {}).get("id") == waiver_id]  # fmt: skip
+    assert steps == [
+        ("compliance.waiver.requested", w.people["officer"].username, w.people["officer"].id),
+        ("compliance.waiver.approved", w.people["officer2"].username, w.people["officer2"].id),
+    ]
+
+
+def test_a_waiver_request_is_rejected_with_a_reason_by_another_officer(world: World) -> None:
+    w = world
+    expires = (dt.datetime.now(dt.UTC) + dt.timedelta(days=30)).isoformat()
+    made = w.api("officer2", "POST", "/compliance/waivers",
+                 json={"control_id": "L3-CES1-04", "justification": "otp rollout",
+                       "expires_at": expires})  # fmt: skip
+    assert made.status_code == 201, made.text
+    waiver_id = made.json["id"]
+    assert _waive(w, "officer", "--reject", waiver_id).exit_code == 2  # no reason
+    rejected = _waive(w, "officer", "--reject", waiver_id, "--reason", "enrol OTP instead")
+    assert rejected.exit_code == 0, rejected.output
+    assert f"{waiver_id} L3-CES1-04 rejected" in rejected.output
+    shown = w.api("officer2", "GET", f"/compliance/waivers/{waiver_id}").json
+    assert (shown["decided_by"], shown["reason"]) == (w.people["officer"].username,
+                                                      "enrol OTP instead")  # fmt: skip

@@ -1,10 +1,11 @@
 """Issue 16 §2.3: every high-risk route asks the issuer whether the session is still alive.
 
 Role grants and revocations, app secret rotation, the seal lifecycle and sealing, response-
-action decisions, waivers and report sign-off. A token the issuer no longer reports active is
-refused (401) before anything else happens; with no introspection configured the routes are
-refused (503), never run on a token that may have been revoked. Sensitive-field reveal is
-covered in tests/unit/audit/test_integrity_resources.py (it needs the audit recorder).
+action decisions, waiver requests, decisions and withdrawals, and report sign-off. A token the
+issuer no longer reports active is refused (401) before anything else happens; with no
+introspection configured the routes are refused (503), never run on a token that may have been
+revoked. Sensitive-field reveal is covered in tests/unit/audit/test_integrity_resources.py (it
+needs the audit recorder).
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ HIGH_RISK = (
     ("POST", "/siem/actions/a1/approve"),
     ("POST", "/siem/actions/a1/reject"),
     ("POST", "/compliance/waivers"),
+    ("POST", "/compliance/waivers/w1/approve"),
+    ("POST", "/compliance/waivers/w1/reject"),
     ("DELETE", "/compliance/waivers/w1"),
     ("POST", "/compliance/runs/r1/signoff"),
 )

@@ -2,21 +2,53 @@
 
 from __future__ import annotations
 
+import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 from policies import report, report_html, report_pdf
 from policies.catalogue import load_catalogue
-from policies.model import CheckResult, ControlResult, Finding, Run, Status
+from policies.model import CheckResult, ControlResult, Finding, Run, Status, Waiver, WaiverState
 from policies.testing import T0
 
 
-def _report(observed: object = "<script>alert(1)</script>") -> dict[str, object]:
+def _report(
+    observed: object = "<script>alert(1)</script>", waiver: Waiver | None = None
+) -> dict[str, object]:
     check = CheckResult("realm.brute_force", Status.FAIL,
                         (Finding("bruteForceProtected", observed, "true", False),),
                         "not met: bruteForceProtected", T0)  # fmt: skip
     run = Run("r1", T0, T0 + timedelta(seconds=2), "api", "wang",
-              (ControlResult("L3-CES1-02", Status.FAIL, (check,)),))  # fmt: skip
-    return report.build(load_catalogue(), run, changes=[], trend={}, waivers=[])
+              (ControlResult("L3-CES1-02", Status.FAIL, (check,), waiver.id if waiver else ""),))  # fmt: skip
+    waivers = [waiver] if waiver else []
+    return report.build(load_catalogue(), run, changes=[], trend={}, waivers=waivers)
+
+
+#: Approved by a second officer an hour after it was requested.
+APPROVED = Waiver("w1", "L3-CES1-02", "gateway locks accounts", "wang.requester",
+                  T0 - timedelta(hours=2), T0 + timedelta(days=30), "sub-wang",
+                  WaiverState.APPROVED, "zhao.approver", "sub-zhao", T0 - timedelta(hours=1))  # fmt: skip
+
+
+def _pdf_text(pdf: bytes, tmp: Path) -> str:
+    path = tmp / "r.pdf"
+    path.write_bytes(pdf)
+    out = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"],
+                         check=True, capture_output=True)  # fmt: skip
+    return " ".join(out.stdout.decode("utf-8").split())
+
+
+def test_a_waived_control_names_who_requested_and_who_approved(tmp_path: Path) -> None:
+    data = _report(waiver=APPROVED)
+    html = report_html.render(data).decode()
+    for text in (_squash(html), _pdf_text(report_pdf.render(data), tmp_path)):
+        assert "requested by wang.requester" in text
+        assert "approved by zhao.approver" in text
+    assert b'"approver"' not in report.to_json(data)  # no free-text approver left
+
+
+def _squash(html: str) -> str:
+    return " ".join(html.split())
 
 
 def test_html_escapes_observed_values() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import falcon.testing
@@ -54,10 +55,11 @@ class App:
 DIRECTORY = InMemoryOrgDirectory()
 
 
-def _as(*roles: str, bound: str = "/530000") -> dict[str, str]:
-    sub = f"sub-{'-'.join(roles)}-{bound}"
+def _as(*roles: str, bound: str = "/530000", name: str = "") -> dict[str, str]:
+    sub = f"sub-{'-'.join(roles)}-{bound}-{name}"
     DIRECTORY.bind(sub, bound, *roles)
-    token = ISSUER.token(time.time(), sub=sub, realm_access={"roles": list(roles)})
+    claims = {"preferred_username": name} if name else {}
+    token = ISSUER.token(time.time(), sub=sub, realm_access={"roles": list(roles)}, **claims)
     return {"Authorization": f"Bearer {token}"}
 
 
@@ -108,28 +110,113 @@ def test_report_formats_are_laid_out_by_standard_and_clause(app: App) -> None:
     assert bad.json["type"].endswith("compliance_invalid_request")
 
 
+#: A waiver request; its expiry is a year after the clock the app reads (not a fixed date).
+WAIVER = {"control_id": "L3-CES1-02", "justification": "gateway lockout",
+          "expires_at": (datetime.now(UTC) + timedelta(days=365)).isoformat()}  # fmt: skip
+
+
 def test_unknown_run_and_bad_waiver_are_problems(app: App) -> None:
     missing = app.client().simulate_get("/compliance/runs/nope", headers=_as("auditor"))
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
     bad = app.client().simulate_post(
         "/compliance/waivers", headers=_as("compliance-officer"),
-        json={"control_id": "L3-CES1-02", "justification": "x", "approver": "y",
-              "expires_at": "tomorrow"},
+        json=WAIVER | {"expires_at": "tomorrow"},
     )  # fmt: skip
     assert bad.status_code == 400
     assert "expires_at" in bad.json["detail"]
+    assert bad.json["field"] == "expires_at"
+
+
+def test_a_typed_approver_is_refused_naming_the_field(app: App) -> None:
+    """Issue 16 §2.4: who approved is never a name in the body."""
+    officer = _as("compliance-officer", name="wang")
+    for extra, field in (({"approver": "zhao"}, "approver"), ({"requested_by": "li"},
+                                                               "requested_by")):  # fmt: skip
+        refused = app.client().simulate_post(
+            "/compliance/waivers", headers=officer, json=WAIVER | extra
+        )
+        assert refused.status_code == 400, refused.text
+        assert refused.json["type"].endswith("compliance_invalid_request")
+        assert refused.json["field"] == field
+        assert refused.json["detail"].startswith(f"{field}: ")
+    listed = app.client().simulate_get("/compliance/waivers", headers=officer).json["waivers"]
+    assert listed == []  # nothing stored
+    retired = app.client().simulate_post(
+        "/compliance/waivers", headers=officer, json=WAIVER | {"approver": "zhao"}
+    )
+    assert "POST /compliance/waivers/{id}/approve" in retired.json["detail"]
+
+
+def test_waivers_take_a_second_officer(app: App) -> None:
+    wang = _as("compliance-officer", name="wang")
+    zhao = _as("compliance-officer", name="zhao")
+    made = app.client().simulate_post("/compliance/waivers", headers=wang, json=WAIVER)
+    assert made.status_code == 201, made.text
+    waiver = made.json
+    assert (waiver["state"], waiver["requested_by"], waiver["decided_by"]) == (
+        "pending",
+        "wang",
+        "",
+    )
+    assert made.headers["location"] == f"/compliance/waivers/{waiver['id']}"
+    approve = f"/compliance/waivers/{waiver['id']}/approve"
+    run = app.client().simulate_post("/compliance/runs", headers=wang).json
+    assert run["counts"]["waived"] == 0  # pending does not count
+
+    mine = app.client().simulate_post(approve, headers=wang)
+    assert mine.status_code == 403
+    assert mine.json["type"] == "urn:anbao:problem:compliance_waiver_self_approval"
+    auditor = app.client().simulate_post(approve, headers=_as("auditor", name="qian"))
+    assert auditor.status_code == 403
+    approved = app.client().simulate_post(approve, headers=zhao)
+    assert approved.status_code == 200, approved.text
+    assert (approved.json["state"], approved.json["decided_by"]) == ("approved", "zhao")
+    again = app.client().simulate_post(approve, headers=_as("compliance-officer", name="li"))
+    assert again.status_code == 409
+    assert again.json["type"].endswith("compliance_waiver_state_conflict")
+
+    run = app.client().simulate_post("/compliance/runs", headers=wang).json
+    assert run["counts"]["waived"] == 1
+    html = app.client().simulate_get(f"/compliance/runs/{run['id']}/report.html", headers=wang)
+    assert "requested by wang" in html.text
+    assert "approved by zhao" in html.text
+
+
+def test_a_rejection_needs_a_reason_and_another_officer(app: App) -> None:
+    wang = _as("compliance-officer", name="wang")
+    zhao = _as("compliance-officer", name="zhao")
+    waiver_id = (
+        app.client().simulate_post("/compliance/waivers", headers=wang, json=WAIVER).json["id"]
+    )
+    reject = f"/compliance/waivers/{waiver_id}/reject"
+    for body in ({}, {"reason": "  "}, {"reason": "no", "approver": "zhao"}, {"reason": 7}):
+        refused = app.client().simulate_post(reject, headers=zhao, json=body)
+        assert refused.status_code == 400, (body, refused.text)
+    assert (
+        app.client().simulate_post(reject, headers=wang, json={"reason": "no"}).status_code == 403
+    )
+    rejected = app.client().simulate_post(reject, headers=zhao, json={"reason": "fix it"})
+    assert rejected.status_code == 200, rejected.text
+    assert (rejected.json["state"], rejected.json["decided_by"], rejected.json["reason"]) == (
+        "rejected",
+        "zhao",
+        "fix it",
+    )
+    missing = app.client().simulate_post("/compliance/waivers/nope/approve", headers=zhao)
+    assert missing.status_code == 404
 
 
 def test_waiver_crud_and_signoff(app: App) -> None:
-    officer = _as("compliance-officer")
-    made = app.client().simulate_post(
-        "/compliance/waivers", headers=officer,
-        json={"control_id": "L3-CES1-02", "justification": "gateway lockout",
-              "approver": "zhao", "expires_at": "2099-01-01T00:00:00+00:00"},
-    )  # fmt: skip
+    officer = _as("compliance-officer", name="wang")
+    made = app.client().simulate_post("/compliance/waivers", headers=officer, json=WAIVER)
     assert made.status_code == 201, made.text
     waiver_id = made.json["id"]
+    second = _as("compliance-officer", name="zhao")
+    approved = app.client().simulate_post(
+        f"/compliance/waivers/{waiver_id}/approve", headers=second
+    )
+    assert approved.status_code == 200, approved.text
     run = app.client().simulate_post("/compliance/runs", headers=officer).json
     assert run["counts"]["waived"] == 1
     assert app.client().simulate_get("/compliance/waivers", headers=_as("auditor")).json["waivers"]
@@ -144,6 +231,21 @@ def test_waiver_crud_and_signoff(app: App) -> None:
     assert signed.status_code == 200, signed.text
     sig = app.client().simulate_get(f"/compliance/runs/{run['id']}/signature", headers=officer)
     assert sig.json["report_sha256"] == signed.json["signoff"]["report_sha256"]
+
+
+def test_waiver_operations_declare_their_request_schemas(app: App) -> None:
+    paths = app.client().simulate_get("/openapi.json").json["paths"]
+
+    def schema(path: str) -> dict[str, object]:
+        body = paths[path]["post"]["requestBody"]
+        return body["content"]["application/json"]["schema"]  # type: ignore[no-any-return]
+
+    request = schema("/compliance/waivers")
+    assert request["required"] == ["control_id", "justification", "expires_at"]
+    assert request["additionalProperties"] is False
+    assert "approver" not in request["properties"]  # type: ignore[operator]
+    assert schema("/compliance/waivers/{waiver_id}/reject")["required"] == ["reason"]
+    assert schema("/compliance/waivers/{waiver_id}/approve")["additionalProperties"] is False
 
 
 def test_platform_wide_evidence_needs_a_whole_tree_binding(app: App) -> None:
