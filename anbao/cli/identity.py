@@ -5,8 +5,10 @@ and four-eyes compares those persons (issue 16 §2.4). A name typed after ``--as
 the OS login proves nothing, so every such command takes the person's own access token
 (``--token`` or ``ANBAO_TOKEN``), checks it with the same :class:`~iam.tokens.TokenVerifier`
 the API builds from the settings (issuer, audience, keys, expiry), checks the same roles as the
-API route, and resolves the same live org scope (:mod:`iam.scope`). The actor is the token's
-user; a refused token exits 1, a missing one 2.
+API route, resolves the same live org scope (:mod:`iam.scope`), and asks the issuer whether
+the session behind the token is still alive (RFC 7662), as the API's high-risk routes do: a
+person logged out or disabled acts no more, here either. The actor is the token's user; a
+refused token exits 1, a missing one 2.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import click
 from anbao.settings import Settings
 from iam.errors import IamError
 from iam.falcon_auth import Requirement
+from iam.introspection import IntrospectionCache
 from iam.model import Principal
 from iam.scope import OrgScope, resolve_scope
 from iam.tokens import TokenVerifier
@@ -53,6 +56,27 @@ def verifier(settings: Settings) -> TokenVerifier:
     return build_verifier(settings, time.time)
 
 
+def introspection(settings: Settings) -> IntrospectionCache | None:
+    """The API's introspection, from the same settings (None: not configured)."""
+    from anbao.app import build_introspection  # noqa: PLC0415 - the app's one factory
+
+    return build_introspection(settings, time.time)
+
+
+def ensure_alive(settings: Settings, token: str, principal: Principal) -> None:
+    """Raise unless the issuer reports the session active; refuse when nobody can be asked."""
+    cache = introspection(settings)
+    if cache is None:
+        raise click.ClickException(
+            "acts need token introspection: set keycloak.client_secret "
+            "(ANBAO_KEYCLOAK_CLIENT_SECRET), as the API has it"
+        )
+    try:
+        cache.ensure_active(token, principal)
+    finally:
+        cache.close()
+
+
 def scope_of(settings: Settings, subject: str) -> OrgScope:
     """The live org scope of ``subject`` from the directory (tests swap in a memory one)."""
     from anbao.app import build_org_directory  # noqa: PLC0415
@@ -77,6 +101,7 @@ def authenticate(
     check = verifier(settings)
     try:
         principal = Requirement(any_role=frozenset(any_role)).check(check.verify(token))
+        ensure_alive(settings, token, principal)
         scope = scope_of(settings, principal.subject)
     except IamError as exc:
         raise click.ClickException(f"{exc.detail} [{exc.code}]") from None

@@ -39,6 +39,7 @@ def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     )
     monkeypatch.setattr(identity, "verifier", lambda settings: verifier)
     monkeypatch.setattr(identity, "scope_of", lambda s, sub: resolve_scope(DIRECTORY, sub))
+    monkeypatch.setattr(identity, "introspection", lambda settings: ISSUER.introspection())
     return {
         "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp_path / "siem.sqlite3"),
         "ANBAO_AUDIT_SPOOL_PATH": str(tmp_path / "spool.sqlite3"),
@@ -155,3 +156,23 @@ def test_acts_need_a_verified_token_never_a_typed_name(env: dict[str, str]) -> N
     )
     assert via_env.exit_code == 0, via_env.output
     assert audited(env) == ["siem.alert.note"]
+
+
+def test_an_ended_session_acts_no_more(
+    env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 16 §2.3 at the terminal: a logged-out or disabled person's unexpired token is
+    refused (the issuer is asked, as on the API's high-risk routes); nobody to ask: refused."""
+    alert_id, action_id = seed(env)
+    run = CliRunner(env=env).invoke
+    ended = token("gus", "security-analyst")
+    ISSUER.revoked.add(ended)
+    refused = run(alerts, ["note", alert_id, "x", "--token", ended])
+    assert refused.exit_code == 1
+    assert "no longer active" in refused.output
+    assert run(actions, ["approve", action_id, "--token", ended]).exit_code == 1
+    monkeypatch.setattr(identity, "introspection", lambda settings: None)
+    unasked = run(alerts, ["note", alert_id, "x", "--token", token("hal", "security-analyst")])
+    assert unasked.exit_code == 1
+    assert "introspection" in unasked.output
+    assert audited(env) == []
