@@ -185,7 +185,7 @@ async def siem_guard(req: falcon.asgi.Request, any_role: frozenset[str]) -> Call
     """
     principal = Requirement(any_role=any_role).check(getattr(req.context, "principal", None))
     scope = await org_scope(req)
-    return Caller(principal.username or principal.subject, scope.filter_path)
+    return Caller(principal.username or principal.subject, scope.filter_path, principal.subject)
 
 
 def build_identity(settings: Settings) -> IdentityResponder:

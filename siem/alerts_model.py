@@ -244,6 +244,8 @@ class Caller:
 
     name: str
     scope: str = ""
+    #: The token's subject: four-eyes compares persons by it (names differ between tokens).
+    subject: str = ""
 
 
 def visible(scope: str, alert: Alert) -> bool:

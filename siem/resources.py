@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Final, Protocol
@@ -358,7 +359,11 @@ class ActionsCollection(_ActionBase):
             raise InvalidAlertInput("exactly one kind", field="kind")
         field = _str(body, "target_field") or ""
         record = await asyncio.to_thread(
-            self._responses.request, alert_id, kind[0], caller.name, field
+            functools.partial(self._responses.request, actor_id=caller.subject),
+            alert_id,
+            kind[0],
+            caller.name,
+            field,
         )
         resp.status = falcon.HTTP_201
         resp.location = f"/siem/actions/{record.id}"
@@ -377,7 +382,9 @@ class ActionApprove(_ActionBase):
     ) -> None:
         caller = await self._guard(req, DECIDE)
         await self._scoped(action_id, caller)
-        record = await asyncio.to_thread(self._responses.approve, action_id, caller.name)
+        record = await asyncio.to_thread(
+            self._responses.approve, action_id, caller.name, actor_id=caller.subject
+        )
         resp.media = record.as_dict()
 
 
@@ -395,7 +402,9 @@ class ActionReject(_ActionBase):
         caller = await self._guard(req, DECIDE)
         await self._scoped(action_id, caller)
         reason = _str(await _body(req), "reason", required=True) or ""
-        record = await asyncio.to_thread(self._responses.reject, action_id, caller.name, reason)
+        record = await asyncio.to_thread(
+            self._responses.reject, action_id, caller.name, reason, actor_id=caller.subject
+        )
         resp.media = record.as_dict()
 
 

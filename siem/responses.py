@@ -81,16 +81,26 @@ class ResponseService:
         return planned
 
     def request(
-        self, alert_id: str, kind: ResponseKind, actor: str, target_field: str = ""
+        self,
+        alert_id: str,
+        kind: ResponseKind,
+        actor: str,
+        target_field: str = "",
+        *,
+        actor_id: str = "",
     ) -> ActionRecord:
-        """An analyst asks for an action on an alert; it always waits for a second person."""
+        """An analyst asks for an action on an alert; it always waits for a second person.
+
+        ``actor_id`` is the requester's token subject: the same person may be named by their
+        username in one token and by their subject in another, so four-eyes compares both.
+        """
         check_user(actor, "actor")
         alert = self._alerts(alert_id)
         field = target_field or DEFAULT_TARGET[kind]
         record = self._new(alert, kind, field, actor, None)
         if record is None:
             raise InvalidAlertInput(f"the alert's entity has no {field}", field="target_field")
-        return self._submit(record)
+        return self._submit(record.evolve(requested_by_id=actor_id))
 
     def _new(
         self,
@@ -135,27 +145,30 @@ class ResponseService:
     def list(self, criteria: ActionFilter) -> Sequence[ActionRecord]:
         return self.store.find(criteria)
 
-    def approve(self, action_id: str, actor: str) -> ActionRecord:
+    def approve(self, action_id: str, actor: str, *, actor_id: str = "") -> ActionRecord:
         """Four-eyes approval, then execution; returns the executed (or failed) action."""
-        record = self._pending(action_id, actor)
+        record = self._pending(action_id, actor, actor_id)
         approved = self._decide(record, ActionState.APPROVED, actor, "")
         return self._execute(approved)
 
-    def reject(self, action_id: str, actor: str, reason: str) -> ActionRecord:
+    def reject(
+        self, action_id: str, actor: str, reason: str, *, actor_id: str = ""
+    ) -> ActionRecord:
         """Refuse a pending action (the reason is kept and audited)."""
         if not reason.strip() or len(reason) > 1000:  # noqa: PLR2004 - documented bound
             raise InvalidAlertInput(
                 "a rejection needs a reason (at most 1000 characters)", field="reason"
             )
-        record = self._pending(action_id, actor)
+        record = self._pending(action_id, actor, actor_id)
         return self._decide(record, ActionState.REJECTED, actor, reason)
 
-    def _pending(self, action_id: str, actor: str) -> ActionRecord:
+    def _pending(self, action_id: str, actor: str, actor_id: str) -> ActionRecord:
         check_user(actor, "actor")
         record = self.get(action_id)
         if record.state is not ActionState.PENDING:
             raise ActionStateConflict(f"the action is {record.state.value}, not pending")
-        if actor == record.requested_by:
+        same_id = bool(actor_id) and actor_id == record.requested_by_id
+        if same_id or actor in {record.requested_by, record.requested_by_id}:
             raise SelfApproval("another analyst or platform admin must decide")
         return record
 

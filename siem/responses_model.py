@@ -48,6 +48,8 @@ class ActionRecord:
     approval_required: bool
     requested_by: str
     requested_at: dt.datetime
+    #: The requester's token subject: four-eyes compares persons, not display names.
+    requested_by_id: str = ""
     decided_by: str = ""
     decided_at: dt.datetime | None = None
     reason: str = ""
@@ -80,6 +82,7 @@ class ActionRecord:
             "approval_required": self.approval_required,
             "requested_by": self.requested_by,
             "requested_at": when(self.requested_at),
+            "requested_by_id": self.requested_by_id,
             "decided_by": self.decided_by,
             "decided_at": when(self.decided_at),
             "reason": self.reason,

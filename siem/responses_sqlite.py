@@ -143,6 +143,7 @@ def _record(doc: dict[str, Any]) -> ActionRecord:
         approval_required=bool(doc["approval_required"]),
         requested_by=doc["requested_by"],
         requested_at=requested,
+        requested_by_id=doc.get("requested_by_id", ""),  # absent in rows from before
         decided_by=doc["decided_by"],
         decided_at=when("decided_at"),
         reason=doc["reason"],

@@ -48,6 +48,11 @@ class Operator:
         """The name acts are recorded under (the API records the same)."""
         return self.principal.username or self.principal.subject
 
+    @property
+    def subject(self) -> str:
+        """Who the person is, whatever name a token gives: four-eyes compares this."""
+        return self.principal.subject
+
 
 def verifier(settings: Settings) -> TokenVerifier:
     """The API's verifier, built from the same settings (tests swap in a local issuer)."""

@@ -209,7 +209,9 @@ def list_actions(state: str | None, alert_id: str) -> None:
         click.echo(_action_line(a))
 
 
-def _decide(action_id: str, token: str | None, decide: Callable[[Any, str], ActionRecord]) -> None:
+def _decide(
+    action_id: str, token: str | None, decide: Callable[[Any, Operator], ActionRecord]
+) -> None:
     """As the API: the token's user decides, on an action whose alert is in their scope."""
     who = _operator(token, DECIDE)
 
@@ -219,7 +221,7 @@ def _decide(action_id: str, token: str | None, decide: Callable[[Any, str], Acti
             built.alerts.get(responses.get(action_id).alert_id, who.scope.filter_path)
         except AlertNotFound:
             raise ActionNotFound(f"no action {action_id[:64]!r}") from None
-        return decide(responses, who.name)
+        return decide(responses, who)
 
     click.echo(_action_line(_run(call)))
 
@@ -229,7 +231,7 @@ def _decide(action_id: str, token: str | None, decide: Callable[[Any, str], Acti
 @token_option
 def approve(action_id: str, token: str | None) -> None:
     """Approve a pending action (not your own request) and run it."""
-    _decide(action_id, token, lambda r, who: r.approve(action_id, who))
+    _decide(action_id, token, lambda r, who: r.approve(action_id, who.name, actor_id=who.subject))
 
 
 @actions.command("reject")
@@ -238,7 +240,11 @@ def approve(action_id: str, token: str | None) -> None:
 @token_option
 def reject(action_id: str, reason: str, token: str | None) -> None:
     """Reject a pending action with a reason."""
-    _decide(action_id, token, lambda r, who: r.reject(action_id, who, reason))
+    _decide(
+        action_id,
+        token,
+        lambda r, who: r.reject(action_id, who.name, reason, actor_id=who.subject),
+    )
 
 
 def attach(group: click.Group) -> None:

@@ -156,3 +156,18 @@ def test_list_filters(world: World) -> None:
     }
     pending = world.responses.list(ActionFilter(states=(ActionState.PENDING,)))
     assert [a.kind for a in pending] == [ResponseKind.DISABLE_USER]
+
+
+def test_four_eyes_compares_persons_not_the_names_their_tokens_give(world: World) -> None:
+    """Issue 16 §2.4: one person, named by username in one token and by subject in another
+    (a token without ``preferred_username``), is still the requester and may not decide."""
+    alert, _ = world.raise_alert()
+    action = world.responses.request(alert.id, ResponseKind.DISABLE_USER, "ana", actor_id="s-1")
+    assert world.responses.get(action.id).requested_by_id == "s-1"  # kept by the store
+    for name in ("s-1", "ana-renamed"):
+        with pytest.raises(SelfApproval):
+            world.responses.approve(action.id, name, actor_id="s-1")
+        with pytest.raises(SelfApproval):
+            world.responses.reject(action.id, name, "no", actor_id="s-1")
+    done = world.responses.approve(action.id, "bo", actor_id="s-2")
+    assert (done.decided_by, done.state) == ("bo", ActionState.EXECUTED)
