@@ -87,7 +87,7 @@ def _operation(
     if auth:
         responses.setdefault("401", {"description": "Missing or invalid bearer token", **problem})
     result["responses"] = responses
-    own = list(result.get("parameters", []))
+    own = [query_rule(p) for p in result.get("parameters", [])]
     named = {(p["name"], p["in"]) for p in own}
     # A parameter the operation describes itself replaces the generated one (OpenAPI 3.1
     # §4.8.10: a parameter is unique by name and location).
@@ -97,3 +97,12 @@ def _operation(
     if not auth:
         result["security"] = []
     return result
+
+
+def query_rule(parameter: dict[str, Any]) -> dict[str, Any]:
+    """A query parameter as the edge enforces it (:mod:`anbao.path_params`): one value, never
+    empty — a string without a finer rule says ``minLength: 1``."""
+    schema = parameter.get("schema", {})
+    if parameter.get("in") != "query" or schema.get("type") != "string" or "enum" in schema:
+        return parameter
+    return {**parameter, "schema": {"minLength": 1, **schema}}

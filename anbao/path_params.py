@@ -1,4 +1,5 @@
-"""Path parameters checked at the edge, once, by name: ids never reach a resource malformed.
+"""Parameters checked at the edge, once: ids never reach a resource malformed, and every query
+parameter is one value that says something.
 
 An id in a URL is forwarded to Keycloak, a database or a file name. Before this check a person
 id of ``..`` made the admin URL name the realm itself, an over-long id came back as Keycloak's
@@ -8,6 +9,13 @@ about ids) and before the resource runs; the same table gives the OpenAPI docume
 parameter schemas, so the published contract is the enforced one.
 
 A value that breaks its rule names no resource: 404, as for an id that does not exist.
+
+Query parameters: every one the API defines takes a single value, so a parameter given twice
+(``?state=a&state=b``) or given empty (``?until=``) is the client's mistake (400), refused here
+for every route. Before, resources read the last or the first of repeated values, and read an
+empty value as "not given" — accepting what the published schema (an enum, a date-time, an
+integer) says is invalid. The OpenAPI document states the same rule
+(:func:`anbao.openapi.query_rule`).
 """
 
 from __future__ import annotations
@@ -49,7 +57,8 @@ _ID = re.compile(ID_PATTERN).fullmatch
 
 
 class PathParameterCheck:
-    """Falcon middleware: 404 for a path parameter that breaks the rule of its name."""
+    """Falcon middleware: 404 for a path parameter that breaks the rule of its name; 400 for a
+    query parameter given twice or empty."""
 
     async def process_resource(
         self,
@@ -58,7 +67,18 @@ class PathParameterCheck:
         resource: object,
         params: dict[str, Any],
     ) -> None:
-        del req, resp, resource
+        del resp, resource
+        for name, given in req.params.items():
+            if isinstance(given, list):
+                raise falcon.HTTPBadRequest(
+                    title="Invalid parameter",
+                    description=f"The query parameter {name[:64]} is given more than once.",
+                )
+            if given == "":
+                raise falcon.HTTPBadRequest(
+                    title="Invalid parameter",
+                    description=f"The query parameter {name[:64]} is empty: give a value or omit it.",
+                )
         for name, value in params.items():
             if not isinstance(value, str) or not _MATCHERS.get(name, _ID)(value):
                 raise falcon.HTTPNotFound(

@@ -42,17 +42,42 @@ class Router(Protocol):
     def add_route(self, template: str, resource: object) -> None: ...
 
 
-def _op(summary: str, *errors: str, params: tuple[str, ...] = ()) -> dict[str, Any]:
-    responses: dict[str, Any] = {"200": {"description": "OK", "content": _JSON}}
+def _op(
+    summary: str,
+    *errors: str,
+    params: tuple[str, ...] = (),
+    content: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {"200": {"description": "OK", "content": content or _JSON}}
     for status in ("401", "403", *errors):
         responses[status] = {"description": "Problem", "content": _PROBLEM}
     op: dict[str, Any] = {"summary": summary, "tags": ["audit-integrity"], "responses": responses}
     if params:
         op["parameters"] = [
-            {"name": p, "in": "query", "required": False, "schema": {"type": "string"}}
+            {"name": p, "in": "query", "required": p in _REQUIRED, "schema": _QUERY[p]}
             for p in params
         ]
     return op
+
+
+_SIZE = {"type": "integer", "minimum": 0}
+#: Query parameters as the handlers read them.
+_QUERY: dict[str, dict[str, Any]] = {
+    "stream": {"type": "string"},
+    "format": {"type": "string", "enum": ["json", "ndjson"]},
+    "first": _SIZE,
+    "second": _SIZE,
+}
+_REQUIRED = frozenset({"first", "second"})
+#: ``POST /audit/events/{event_id}/reveal`` as :class:`Reveal` reads it.
+REVEAL: dict[str, Any] = {
+    "type": "object",
+    "required": ["reason"],
+    "properties": {
+        "reason": {"type": "string", "minLength": 1, "maxLength": 500, "pattern": "\\S"},
+        "fields": {"type": "array", "items": {"type": "string", "maxLength": 256}},
+    },
+}
 
 
 def _send(resp: falcon.asgi.Response, value: object) -> None:
@@ -92,7 +117,11 @@ class Heads:
     """``GET /audit/heads``: every signed tree head (JSON, or NDJSON for anchoring)."""
 
     openapi: ClassVar[dict[str, Any]] = {
-        "get": _op("Signed tree heads and the keys that sign them", params=("stream", "format"))
+        "get": _op(
+            "Signed tree heads and the keys that sign them",
+            params=("stream", "format"),
+            content={**_JSON, "application/x-ndjson": {"schema": {"type": "string"}}},
+        )
     }
 
     def __init__(self, service: IntegrityService, guard: Guard) -> None:
@@ -101,7 +130,10 @@ class Heads:
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         await self._guard(req, READ_ROLES, None)
         stream = req.get_param("stream")
-        if req.get_param("format") == "ndjson":
+        fmt = req.get_param("format") or "json"
+        if fmt not in {"json", "ndjson"}:
+            raise IntegrityError("format must be json or ndjson.")
+        if fmt == "ndjson":
             lines = await asyncio.to_thread(lambda: "".join(self._service.export_heads(stream)))
             resp.content_type = "application/x-ndjson"
             resp.text = lines
@@ -148,7 +180,10 @@ class Reveal:
     introspect_methods = frozenset({"POST"})
 
     openapi: ClassVar[dict[str, Any]] = {
-        "post": _op("Decrypt an event's sensitive fields (audited)", "400", "404", "503")
+        "post": {
+            **_op("Decrypt an event's sensitive fields (audited)", "400", "404", "503"),
+            "requestBody": {"required": True, "content": {"application/json": {"schema": REVEAL}}},
+        }
     }
 
     def __init__(self, service: RevealService, guard: Guard) -> None:

@@ -17,9 +17,17 @@ import falcon
 import falcon.asgi
 
 from audit.export import ExportFormat, export_chunks
-from audit.search import SEARCH_ROLES, AuditSearch, Caller, SearchParams, encode_cursor
-from audit.search_model import Aggregations, InvalidSearch
-from audit.search_saved import SavedSearchService
+from audit.search import (
+    INTERVAL,
+    MAX_TOP,
+    SEARCH_ROLES,
+    AuditSearch,
+    Caller,
+    SearchParams,
+    encode_cursor,
+)
+from audit.search_model import MAX_PAGE, Aggregations, InvalidSearch
+from audit.search_saved import MAX_NAME, MAX_TEXT, SavedSearchService
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
@@ -46,16 +54,58 @@ class Principal(Protocol):
 Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Awaitable[Principal]]
 
 
-def _op(summary: str, *errors: str, params: tuple[str, ...] = ()) -> dict[str, Any]:
-    responses: dict[str, Any] = {"200": {"description": "OK", "content": _JSON}}
+_TEXT = {"type": "string"}
+#: The query parameters as the handlers read them (their finer rules — the query language, time
+#: expressions, sort fields, the cursor — are the parsers', answered 400 with the position).
+QUERY: dict[str, dict[str, Any]] = {
+    "q": _TEXT,
+    "from": _TEXT,
+    "to": _TEXT,
+    "sort": _TEXT,
+    "search_after": _TEXT,
+    "size": {"type": "integer", "minimum": 1, "maximum": MAX_PAGE},
+    "top": {"type": "integer", "minimum": 1, "maximum": MAX_TOP},
+    "interval": {"type": "string", "pattern": f"^(auto|{INTERVAL.pattern})$"},
+    "format": {"type": "string", "enum": [f.value for f in ExportFormat]},
+}
+#: A saved search as :func:`audit.search_saved.saved_from_json` reads it.
+SAVED_SEARCH: dict[str, Any] = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {
+        "name": {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": "\\S"},
+        "q": {"type": "string", "maxLength": MAX_TEXT},
+        # null, as absent, leaves the time or the sort to the search's defaults.
+        **{
+            key: {"type": ["string", "null"], "maxLength": MAX_TEXT}
+            for key in ("from", "to", "sort")
+        },
+    },
+}
+
+
+def _op(
+    summary: str,
+    *errors: str,
+    params: tuple[str, ...] = (),
+    body: dict[str, Any] | None = None,
+    content: dict[str, Any] | None = None,
+    ok: str = "200",
+) -> dict[str, Any]:
+    """An operation: its query ``params`` (schemas from :data:`QUERY`), its JSON ``body``, and
+    its success status ``ok`` with the ``content`` of that answer (JSON unless said; none for
+    204)."""
+    success = {"description": "OK"} | ({} if ok == "204" else {"content": content or _JSON})
+    responses: dict[str, Any] = {ok: success}
     for status in ("400", "401", "403", *errors):
         responses[status] = {"description": "Problem", "content": _PROBLEM}
     op: dict[str, Any] = {"summary": summary, "tags": ["audit-search"], "responses": responses}
     if params:
         op["parameters"] = [
-            {"name": p, "in": "query", "required": False, "schema": {"type": "string"}}
-            for p in params
+            {"name": p, "in": "query", "required": False, "schema": QUERY[p]} for p in params
         ]
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
     return op
 
 
@@ -120,7 +170,8 @@ class AggregationsResource:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         caller = await _caller(self._guard, req)
-        top = req.get_param_as_int("top") or 10
+        top = req.get_param_as_int("top")
+        top = 10 if top is None else top  # 0 is refused by the service, not made 10
         interval = req.get_param("interval") or "auto"
         result = await asyncio.to_thread(
             lambda: self._search.aggregate(caller, _params(req), interval=interval, top=top)
@@ -147,6 +198,7 @@ class Export:
             "Export matching audit events as CSV or NDJSON (streamed)",
             "503",
             params=("format", "q", "from", "to", "sort"),
+            content={f.media_type: {"schema": {"type": "string"}} for f in ExportFormat},
         )
     }
 
@@ -181,7 +233,7 @@ class SavedSearches:
 
     openapi: ClassVar[dict[str, Any]] = {
         "get": _op("List your saved audit searches"),
-        "post": _op("Save an audit search ({name, q, from?, to?, sort?})"),
+        "post": _op("Save an audit search", body=SAVED_SEARCH, ok="201"),
     }
 
     def __init__(self, saved: SavedSearchService, guard: Guard) -> None:
@@ -205,8 +257,8 @@ class SavedSearch:
 
     openapi: ClassVar[dict[str, Any]] = {
         "get": _op("One of your saved audit searches", "404"),
-        "put": _op("Replace one of your saved audit searches", "404"),
-        "delete": _op("Delete one of your saved audit searches", "404"),
+        "put": _op("Replace one of your saved audit searches", "404", body=SAVED_SEARCH),
+        "delete": _op("Delete one of your saved audit searches", "404", ok="204"),
     }
 
     def __init__(self, saved: SavedSearchService, guard: Guard) -> None:

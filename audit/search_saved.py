@@ -21,6 +21,8 @@ from audit.search_model import InvalidSearch, SavedSearchNotFound
 
 MAX_PER_USER: Final = 200
 MAX_NAME: Final = 120
+#: Longest query, time expression or sort a saved search keeps (stored, so bounded).
+MAX_TEXT: Final = 4096
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS saved_searches (
     owner TEXT NOT NULL, id TEXT NOT NULL, name TEXT NOT NULL, q TEXT NOT NULL,
@@ -53,13 +55,13 @@ def saved_from_json(body: Mapping[str, Any], *, owner: str, id: str, now: str) -
     name, q = body.get("name"), body.get("q", "")
     if not isinstance(name, str) or not 0 < len(name.strip()) <= MAX_NAME:
         raise InvalidSearch(f"name must be a string of 1 to {MAX_NAME} characters.")
-    if not isinstance(q, str):
-        raise InvalidSearch("q must be a string.")
+    if not isinstance(q, str) or len(q) > MAX_TEXT:
+        raise InvalidSearch(f"q must be a string of at most {MAX_TEXT} characters.")
     optional: dict[str, str | None] = {}
     for key in ("from", "to", "sort"):
         value = body.get(key)
-        if value is not None and not isinstance(value, str):
-            raise InvalidSearch(f"{key} must be a string.")
+        if value is not None and (not isinstance(value, str) or len(value) > MAX_TEXT):
+            raise InvalidSearch(f"{key} must be a string of at most {MAX_TEXT} characters.")
         optional[key] = value
     return SavedSearch(
         id, owner, name.strip(), q, optional["from"], optional["to"], optional["sort"], now, now

@@ -59,11 +59,16 @@ class Router(Protocol):
 
 
 def _list_of(values: list[str]) -> dict[str, Any]:
-    """A comma-separated list of enum values, as ``_enum_list`` reads it."""
+    """A comma-separated list of enum values, as ``_enum_list`` reads it (never empty: the
+    edge refuses an empty query value)."""
     one = "(" + "|".join(values) + ")"
-    return {"type": "string", "pattern": f"^({one}(,{one})*)?$"}
+    return {"type": "string", "pattern": f"^{one}(,{one})*$"}
 
 
+#: Most alerts or actions one page lists (the alert store's own bound).
+MAX_LIMIT: Final = 500
+#: Deepest page of alerts (the alert service's bound: deeper paging is a search's job).
+MAX_OFFSET: Final = 10_000
 _TEXT_PARAM = {"type": "string"}
 _TIME_PARAM = {"type": "string", "format": "date-time"}
 #: Query parameters' schemas, as alert_filter and the action listing read them.
@@ -73,8 +78,8 @@ _PARAMS: dict[str, dict[str, Any]] = {
     "state": _list_of([s.value for s in ActionState]),
     "since": _TIME_PARAM,
     "until": _TIME_PARAM,
-    "limit": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
-    "offset": {"type": "integer", "minimum": 0, "maximum": 999_999_999},
+    "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
+    "offset": {"type": "integer", "minimum": 0, "maximum": MAX_OFFSET},
 }
 _USER = {"type": "string", "minLength": 1, "maxLength": 128, "pattern": "^[^\\x00-\\x1f\\x7f]*$"}
 CHANGE_SCHEMA: dict[str, Any] = {
@@ -153,6 +158,14 @@ def _time(name: str, raw: str | None) -> dt.datetime | None:
         raise InvalidAlertInput("expected an RFC 3339 time with offset", field=name) from None
 
 
+def _limit(raw: str | None, default: int) -> int:
+    """A page size of 1 to :data:`MAX_LIMIT`: outside is the client's mistake, never clamped."""
+    limit = _int("limit", raw, default)
+    if not 1 <= limit <= MAX_LIMIT:
+        raise InvalidAlertInput(f"must be between 1 and {MAX_LIMIT}", field="limit")
+    return limit
+
+
 def _int(name: str, raw: str | None, default: int) -> int:
     if raw is None:
         return default
@@ -174,7 +187,7 @@ def alert_filter(get: Callable[[str], str | None]) -> AlertFilter:
         until=_time("until", get("until")),
         entity=get("entity") or "",
         tag=get("tag") or "",
-        limit=_int("limit", get("limit"), 50),
+        limit=_limit(get("limit"), 50),
         offset=_int("offset", get("offset"), 0),
     )
 
@@ -342,7 +355,7 @@ class ActionsCollection(_ActionBase):
         criteria = ActionFilter(
             states=_enum_list("state", req.get_param("state"), ActionState),
             alert_id=req.get_param("alert_id") or "",
-            limit=min(_int("limit", req.get_param("limit"), 100), 500),
+            limit=_limit(req.get_param("limit"), 100),
         )
         found = await asyncio.to_thread(self._responses.list, criteria)
         alerts = {a.alert_id for a in found}

@@ -19,7 +19,10 @@ from pathlib import Path
 
 import pytest
 
+from crypto import keys
 from crypto.keystore import KekRing
+from crypto.sm2 import PrivateKey
+from iam.delegation import PLATFORM_ROLES
 from iam.orgs_model import NodeKind
 from tests.integration.anbao.serving import serve
 from tests.integration.conftest import Server
@@ -52,7 +55,8 @@ def tokens(realm: Realm) -> dict[str, str]:
     prefecture = realm.node(province, NodeKind.PREFECTURE, "530100", "昆明市")
     county = realm.node(prefecture, NodeKind.COUNTY, "530102", "五华区")
     people = {
-        "platform-admin": realm.person([province], "platform-admin"),
+        # Every platform role, so that schemathesis reaches every operation's handling.
+        "platform-admin": realm.person([province], *sorted(PLATFORM_ROLES)),
         "org-admin": realm.person([county], "org-admin", admin_node=county),
     }
     return {who: realm.token(person.username) for who, person in people.items()}
@@ -64,11 +68,11 @@ def server(
 ) -> Iterator[str]:
     """``anbao serve`` (uvicorn) with the seal registry on, state in a temporary directory."""
     state = tmp_path_factory.mktemp("contract")
-    env = {
-        "ANBAO_KEYCLOAK_URL": keycloak.url,
-        "ANBAO_KEYCLOAK_REALM": realm.name,
-        "ANBAO_KEYCLOAK_ADMIN_USERNAME": keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+    signing_key = state / "officer.pem"  # report sign-off is configured, as in production
+    signing_key.write_bytes(keys.dump_private_key(PrivateKey.generate()))
+    admin = (keycloak.env["KEYCLOAK_ADMIN_USERNAME"], keycloak.env["KEYCLOAK_ADMIN_PASSWORD"])
+    env = realm.settings_env(*admin) | {  # introspection included: high-risk routes ask it
+        "ANBAO_COMPLIANCE_SIGNING_KEY_FILE": str(signing_key),
         "ANBAO_SEALS_ENABLED": "true",
         "ANBAO_SEALS_DATABASE_URL": f"sqlite:///{state / 'seals.sqlite3'}",
         "ANBAO_SEALS_KEK": KekRing.generate_entry("contract"),
