@@ -8,10 +8,12 @@ stopped at the end. Everything under tests/integration/ is marked ``integration`
 from __future__ import annotations
 
 import dataclasses
+import secrets
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -108,3 +110,18 @@ def postgres(servers: _Servers) -> Server:
     """PostgreSQL (deploy/local/postgres.sh); ``url`` is a superuser DSN on loopback."""
     servers.ensure("postgres")
     return servers.ready["postgres"]
+
+
+@pytest.fixture(scope="module")
+def database(postgres: Server) -> Iterator[str]:
+    """A unique, empty PostgreSQL database for one module (dropped after it); yields its DSN."""
+    name = f"anbao_seals_{secrets.token_hex(4)}"
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')
+    env = postgres.env
+    yield (
+        f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
+        f"@{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{name}"
+    )
+    with psycopg.connect(postgres.url, autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -15,14 +15,12 @@ from __future__ import annotations
 import base64
 import dataclasses
 import json
-import secrets
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import falcon.testing
-import psycopg
 import pytest
 from click.testing import CliRunner, Result
 
@@ -85,20 +83,6 @@ class World:
     def call(self, token: str, method: str, path: str, **kwargs: Any) -> falcon.testing.Result:
         headers = {"Authorization": f"Bearer {token}", **kwargs.pop("headers", {})}
         return self.client.simulate_request(method, path, headers=headers, **kwargs)
-
-
-@pytest.fixture(scope="module")
-def database(postgres: Server) -> Iterator[str]:
-    name = f"anbao_seals_{secrets.token_hex(4)}"
-    with psycopg.connect(postgres.url, autocommit=True) as connection:
-        connection.execute(f'CREATE DATABASE "{name}"')
-    env = postgres.env
-    yield (
-        f"postgresql://{env['POSTGRES_USER']}:{env['POSTGRES_PASSWORD']}"
-        f"@{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}/{name}"
-    )
-    with psycopg.connect(postgres.url, autocommit=True) as connection:
-        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")
