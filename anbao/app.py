@@ -71,7 +71,7 @@ class Parts:
     audit_runtime: AuditRuntime | None = None
     clock: Callable[[], float] = time.time
     audit_integrity: IntegrityService | None = None
-    #: The audit recorder; when given, ``POST /audit/events/{id}/reveal`` is served.
+    #: The audit recorder; default: the audit runtime's (it records reveals, seals, decisions).
     audit_recorder: Recorder | None = None
     app_directory: AppDirectory | None = None
     org_directory: OrgDirectory | None = None
@@ -219,17 +219,25 @@ def build_seal_trust(settings: Settings) -> seal_resources.FileTrust:
 
 
 def add_audit_integrity(
-    api: Api, settings: Settings, parts: Parts, audit_store: AuditStore
+    api: Api,
+    settings: Settings,
+    parts: Parts,
+    audit_store: AuditStore,
+    recorder: Recorder | None,
 ) -> IntegrityService:
-    """Proof, heads and reveal routes; tree heads signed in the background while serving."""
+    """Proof, heads and reveal routes; tree heads signed in the background while serving.
+
+    Reveal is served wherever a recorder can audit it first (the platform's own, or the one
+    a test passes): a reveal nobody records is not offered.
+    """
     integrity = parts.audit_integrity or build_audit_integrity(settings, parts.clock)
     reveal = None
-    if parts.audit_recorder is not None:
+    if recorder is not None:
         cipher = build_field_cipher(
             settings.audit_integrity.field_keyring_file,
             create_missing=settings.environment is Environment.DEVELOPMENT,
         )
-        reveal = RevealService(audit_store, cipher, parts.audit_recorder)
+        reveal = RevealService(audit_store, cipher, recorder)
     integrity_resources.add_routes(
         api, integrity=integrity, store=audit_store, guard=audit_guard, reveal=reveal
     )
@@ -329,7 +337,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
             clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
         )
 
-    integrity = add_audit_integrity(api, settings, parts, audit_store)
+    integrity = add_audit_integrity(api, settings, parts, audit_store, recorder)
     compliance_wiring.attach(
         api,
         settings,

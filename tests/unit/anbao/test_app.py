@@ -242,3 +242,16 @@ def test_unloadable_seal_trust_is_a_settings_error(tmp_path: Path) -> None:
     with pytest.raises(SettingsError) as info:
         build_seal_trust(settings)
     assert info.value.name == "seal_verify.trust_roots_file"
+
+
+def test_the_platform_serves_reveal_with_its_own_recorder(tmp_path: Path) -> None:
+    """``anbao serve`` builds no ``Parts``: reveal (a high-risk route, issue 16 §2.3) is served
+    with the audit runtime's recorder, which records each reveal before answering."""
+    from anbao.app import Parts, create_app
+    from anbao.settings import Settings
+    from iam.orgs_testing import InMemoryOrgDirectory
+
+    settings = Settings.load({"ANBAO_KEYCLOAK_REQUIRED": "false", "ANBAO_DATA_DIR": str(tmp_path)})
+    app = create_app(settings, Parts(org_directory=InMemoryOrgDirectory()))
+    paths = falcon.testing.TestClient(app).simulate_get("/openapi.json").json["paths"]
+    assert "post" in paths["/audit/events/{event_id}/reveal"]
