@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,16 +13,11 @@ import httpx
 import pytest
 from keycloak import KeycloakAdmin, KeycloakOpenID
 
+from tests.integration.anbao.serving import free_port, serve
 from tests.integration.conftest import Server
 
 REALM = "anbao"
 AUDIENCE = "anbao-api"
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -69,32 +62,11 @@ def service_client(admin: KeycloakAdmin) -> Iterator[tuple[str, str]]:
 @pytest.fixture(scope="module")
 def service(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``anbao serve`` as a real process on a free loopback port."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "ANBAO_SERVER_PORT": str(port),
-        "ANBAO_KEYCLOAK_URL": keycloak.url,
-        "ANBAO_AUDIT_SQLITE_PATH": str(tmp_path_factory.mktemp("audit") / "audit.sqlite3"),
-    }
-    log = tmp_path_factory.mktemp("serve") / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "anbao", "serve"], env=env, stdout=out, stderr=subprocess.STDOUT
-        )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            try:
-                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.2)
-        else:
-            pytest.fail(f"anbao serve did not start:\n{log.read_text()}")
+    with serve(tmp_path_factory.mktemp("serve"), {"ANBAO_KEYCLOAK_URL": keycloak.url}) as (
+        base,
+        _log,
+    ):
         yield base
-    finally:
-        proc.terminate()
-        proc.wait(timeout=20)
 
 
 def test_readyz_reports_keycloak_ready(service: str) -> None:
@@ -155,7 +127,7 @@ def _serve_check(**env: str) -> subprocess.CompletedProcess[str]:
 
 def test_unreachable_keycloak_is_one_line_and_nonzero(tmp_path: Path) -> None:
     result = _serve_check(
-        ANBAO_KEYCLOAK_URL=f"http://127.0.0.1:{_free_port()}",
+        ANBAO_KEYCLOAK_URL=f"http://127.0.0.1:{free_port()}",
         ANBAO_AUDIT_SQLITE_PATH=str(tmp_path / "a.db"),
     )
     assert result.returncode == 1
