@@ -169,8 +169,9 @@ class AppItem:
         resp.media = app.as_dict()
 
 
-@requires(any_role=DEVELOPER_ROLES, introspect=True)  # a new secret: the session must be alive
+@requires(any_role=DEVELOPER_ROLES)
 class AppSecret:
+    introspect_methods = frozenset({"POST"})  # a new secret: the session must be alive
     openapi: ClassVar[dict[str, Any]] = {
         "post": {
             "summary": "Rotate a confidential app's client secret; returns the new one once",

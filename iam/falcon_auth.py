@@ -16,11 +16,13 @@ An ``acr`` below the requirement answers 401 with ``error="insufficient_user_aut
 and the ``acr_values`` to ask for (RFC 9470 §3); a missing role or scope answers 403;
 ``introspect=True`` also asks the issuer whether the token is still active (RFC 7662).
 
-Resources of packages that do not import this one (``crypto``, ``audit``, ``siem``: their
-authorization is an injected guard) declare high-risk methods with a plain class attribute,
-``introspect_methods = frozenset({"POST"})``, which the middleware honours the same way. Either
-way a route that must introspect is refused (503) when no introspection is configured: it never
-silently runs on a token that may have been revoked.
+Anbao's own high-risk routes, in every package, declare it one way: a plain class attribute
+``introspect_methods = frozenset({"POST"})``, which the middleware honours right after
+authentication — before any role or scope decision, so an ended session is always a 401 — and
+which needs no import of this module (``crypto``, ``audit`` and ``siem`` authorize through an
+injected guard). ``requires(introspect=True)`` is the same check for other resource servers
+using this edge. Either way a route that must introspect is refused (503) when no
+introspection is configured: it never silently runs on a token that may have been revoked.
 """
 
 from __future__ import annotations

@@ -17,7 +17,6 @@ import falcon
 import falcon.asgi
 
 from iam import orgs_model
-from iam.falcon_auth import requires
 from iam.imports import read_bytes
 from iam.imports_service import ImportService
 from iam.orgs_errors import InvalidOrgInput
@@ -326,6 +325,8 @@ class Membership(_Base):
 class RoleGrant(_Base):
     """Grants and revocations are high-risk: the caller's session must still be alive."""
 
+    introspect_methods = frozenset({"PUT", "DELETE"})
+
     openapi: ClassVar[dict[str, Any]] = {
         "put": {
             **_op("Grant a platform role (org-admin: body names node_id)", "200", "400", "404"),
@@ -334,7 +335,6 @@ class RoleGrant(_Base):
         "delete": _op("Revoke a platform role", "200", "400", "404"),
     }
 
-    @requires(introspect=True)
     async def on_put(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, role: str
     ) -> None:
@@ -343,7 +343,6 @@ class RoleGrant(_Base):
         person = await self.call(self.service.grant_role, _actor(req), person_id, role, node_id)
         _send(resp, person.as_json())
 
-    @requires(introspect=True)
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, role: str
     ) -> None:

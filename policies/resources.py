@@ -26,6 +26,9 @@ from policies.service import MAX_REASON, MAX_TEXT, ComplianceService
 
 READERS = ("compliance-officer", "auditor")
 OFFICER = ("compliance-officer",)
+#: High-risk methods (sign-off, waiver requests and decisions): the auth middleware confirms the
+#: caller's session is still alive (RFC 7662) before anything else runs.
+_HIGH_RISK_POST = frozenset({"POST"})
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _TAGS = ["compliance"]
 _ID = {"200": {"description": "OK", "content": _JSON}, "404": {"description": "Unknown id"}}
@@ -181,8 +184,9 @@ class RunSignature:
         }  # fmt: skip
 
 
-@requires(any_role=OFFICER, whole_tree=True, introspect=True)
+@requires(any_role=OFFICER, whole_tree=True)
 class RunSignOff:
+    introspect_methods = _HIGH_RISK_POST  # signing a report: the session must be alive
     openapi: ClassVar[dict[str, Any]] = {
         "post": {"summary": "Review, comment and sign off; issues the SM2-signed PDF report",
                  "tags": _TAGS,
@@ -257,6 +261,7 @@ def _json(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
 
 @requires(any_role=READERS, whole_tree=True)
 class Waivers:
+    introspect_methods = _HIGH_RISK_POST  # requesting a waiver (POST)
     openapi: ClassVar[dict[str, Any]] = {
         "get": {"summary": "Waivers in every state (expired ones are listed but no longer count)",
                 "tags": _TAGS,
@@ -275,7 +280,7 @@ class Waivers:
         waivers = await asyncio.to_thread(self.service.waivers)
         resp.media = {"waivers": [codec.waiver_dict(w) for w in waivers]}
 
-    @falcon.before(requires(any_role=OFFICER, whole_tree=True, introspect=True).hook)
+    @falcon.before(requires(any_role=OFFICER, whole_tree=True).hook)
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         body = _fields(await _body(req), WAIVER_REQUEST_SCHEMA)
         try:
@@ -312,8 +317,9 @@ class _WaiverDecision:
         raise NotImplementedError
 
 
-@requires(any_role=OFFICER, whole_tree=True, introspect=True)
+@requires(any_role=OFFICER, whole_tree=True)
 class WaiverApprove(_WaiverDecision):
+    introspect_methods = _HIGH_RISK_POST
     schema = WAIVER_APPROVE_SCHEMA
     openapi: ClassVar[dict[str, Any]] = {
         "post": {"summary": "Approve a pending waiver (not your own request); it counts from now",
@@ -328,8 +334,9 @@ class WaiverApprove(_WaiverDecision):
         return self.service.approve_waiver(waiver_id, officer=officer)
 
 
-@requires(any_role=OFFICER, whole_tree=True, introspect=True)
+@requires(any_role=OFFICER, whole_tree=True)
 class WaiverReject(_WaiverDecision):
+    introspect_methods = _HIGH_RISK_POST
     schema = WAIVER_REJECT_SCHEMA
     openapi: ClassVar[dict[str, Any]] = {
         "post": {"summary": "Reject a pending waiver (not your own request) with a reason",
@@ -347,6 +354,7 @@ class WaiverReject(_WaiverDecision):
 
 @requires(any_role=READERS, whole_tree=True)
 class WaiverItem:
+    introspect_methods = frozenset({"DELETE"})  # withdrawing a waiver
     openapi: ClassVar[dict[str, Any]] = {
         "get": {"summary": "One waiver", "tags": _TAGS, "responses": _ID},
         "delete": {"summary": "Withdraw a waiver", "tags": _TAGS,
@@ -362,7 +370,7 @@ class WaiverItem:
     ) -> None:
         resp.media = codec.waiver_dict(await asyncio.to_thread(self.service.waiver, waiver_id))
 
-    @falcon.before(requires(any_role=OFFICER, whole_tree=True, introspect=True).hook)
+    @falcon.before(requires(any_role=OFFICER, whole_tree=True).hook)
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, waiver_id: str
     ) -> None:
