@@ -21,6 +21,7 @@ from iam.orgs_model import (
     parse_kind,
 )
 from iam.orgs_ports import OrgDirectory
+from iam.scope import bound_node
 
 MAX_PAGE = 500
 
@@ -37,8 +38,8 @@ class OrgService:
             return Authority(actor_id, PLATFORM_ROLES, None)
         actor = self.directory.get_person(actor_id)
         root = None
-        if actor is not None and actor.admin_node and ORG_ADMIN in actor.roles:
-            root = self.directory.get_node(actor.admin_node)
+        if actor is not None and ORG_ADMIN in actor.roles:
+            root = bound_node(self.directory, actor)
         return Authority.of(actor, root)
 
     # -- nodes -------------------------------------------------------------------------------

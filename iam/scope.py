@@ -32,7 +32,7 @@ import re
 from typing import Final
 
 from iam.delegation import PLATFORM_ADMIN
-from iam.orgs_model import OrgNode
+from iam.orgs_model import OrgNode, Person
 from iam.orgs_ports import OrgDirectory
 
 #: A node code as the directory stores it (GB/T 2260 digits, GB 32100 credit codes).
@@ -123,6 +123,15 @@ class OrgScope:
         return self.root_path if self.root_id else ""
 
 
+def bound_node(directory: OrgDirectory, person: Person) -> OrgNode | None:
+    """The node ``person`` is bound to now (``org_admin_node``), if it exists and is enabled:
+    the one reading of the binding, for this scope and for the org tree's delegation."""
+    if not person.admin_node:
+        return None
+    node = directory.get_node(person.admin_node)
+    return None if node is None or node.disabled else node
+
+
 def resolve_scope(directory: OrgDirectory, subject: str) -> OrgScope:
     """The live scope of ``subject`` (a token's ``sub``); nothing if unknown or disabled."""
     person = directory.get_person(subject) if subject else None
@@ -130,9 +139,5 @@ def resolve_scope(directory: OrgDirectory, subject: str) -> OrgScope:
         return OrgScope.nothing()
     if PLATFORM_ADMIN in person.roles:
         return OrgScope.everything()
-    if not person.admin_node:
-        return OrgScope.nothing()
-    node = directory.get_node(person.admin_node)
-    if node is None or node.disabled:
-        return OrgScope.nothing()
-    return OrgScope.subtree(node)
+    node = bound_node(directory, person)
+    return OrgScope.nothing() if node is None else OrgScope.subtree(node)
