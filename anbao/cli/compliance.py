@@ -120,11 +120,7 @@ def _acting_officer(settings: Settings, token: str | None) -> Officer:
     """The compliance officer behind ``token`` (verified as the API does; see ``identity``),
     with the token's subject: four eyes compares persons, not names."""
     operator = authenticate(settings, token, OFFICER, whole_tree=True)
-    return Officer(operator.name, operator.principal.subject)
-
-
-def _officer(settings: Settings, token: str | None) -> str:
-    return _acting_officer(settings, token).name
+    return Officer(operator.name, operator.subject)
 
 
 @compliance.command("run")
@@ -134,7 +130,7 @@ def _officer(settings: Settings, token: str | None) -> str:
 def run_cmd(as_json: bool, token: str | None) -> None:
     """Run every control now; exit 1 if a control fails without an active waiver."""
     settings = _settings(first_run=True)
-    requested_by = _officer(settings, token) if token else ""
+    requested_by = _acting_officer(settings, token).name if token else ""
     service = _service(settings)
     run = service.run(trigger="manual", requested_by=requested_by)
     if as_json:
@@ -189,7 +185,7 @@ def signoff_cmd(
     from policies.resources import Reports  # noqa: PLC0415
 
     settings = _settings()
-    officer = _officer(settings, token)  # the signer is the token's user, never a typed name
+    officer = _acting_officer(settings, token).name  # the signer is the token's user, never a typed name
     service = _service(settings)
     reports = Reports(service, pdf_renderer(settings))
     run = service.sign_off(_run(service, run_id).id, officer=officer, comment=comment,
