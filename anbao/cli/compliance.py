@@ -185,7 +185,9 @@ def signoff_cmd(
     from policies.resources import Reports  # noqa: PLC0415
 
     settings = _settings()
-    officer = _acting_officer(settings, token).name  # the signer is the token's user, never a typed name
+    officer = _acting_officer(
+        settings, token
+    ).name  # the signer is the token's user, never a typed name
     service = _service(settings)
     reports = Reports(service, pdf_renderer(settings))
     run = service.sign_off(_run(service, run_id).id, officer=officer, comment=comment,
