@@ -14,10 +14,12 @@ The token is ``--token`` / ``ANBAO_TOKEN`` when given, else the one ``anbao logi
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, TypeVar
+from urllib.parse import quote
 
 import click
 import httpx
@@ -125,6 +127,23 @@ class ApiClient:
             raise ApiUnavailable(_problem_line(response))
         raise ApiRefused(_problem_line(response))
 
+    @contextlib.contextmanager
+    def stream(
+        self, method: str, path: str, *, params: Mapping[str, Any] | None = None
+    ) -> Iterator[httpx.Response]:
+        """A successful response to read in chunks (exports); problems exit as in :meth:`raw`."""
+        query = {k: v for k, v in (params or {}).items() if v not in (None, "")}
+        try:
+            with self._http.stream(method, path, params=query) as response:
+                if not response.is_success:
+                    response.read()
+                    raise (ApiUnavailable if response.is_server_error else ApiRefused)(
+                        _problem_line(response)
+                    )
+                yield response
+        except httpx.HTTPError as exc:
+            raise ApiUnavailable(f"Anbao's API at {self._http.base_url}: {exc}") from None
+
 
 class ApiRefused(click.ClickException):
     """The API refused the call (4xx): the caller's mistake, exit 1."""
@@ -147,6 +166,8 @@ def _problem_line(response: httpx.Response) -> str:
         return f"HTTP {response.status_code}"
     code = str(problem.get("type", "")).removeprefix("urn:anbao:problem:")
     detail = problem.get("detail") or problem.get("title") or f"HTTP {response.status_code}"
+    if isinstance(problem.get("position"), int):  # a query's syntax error points at it
+        detail = f"{detail} (at position {problem['position']})"
     return f"{detail} [{code}]" if code else str(detail)
 
 
@@ -172,3 +193,8 @@ def client(api_url: str | None, token: str | None, settings: Settings | None = N
 def print_json(value: Any) -> None:
     """Answers are printed as indented JSON (pipe them to ``jq``)."""
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
+
+
+def segment(value: str) -> str:
+    """A typed id as one path segment: a '/' or '..' in it must not reach another route."""
+    return quote(value, safe="")

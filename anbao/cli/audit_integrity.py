@@ -1,4 +1,9 @@
-"""``anbao audit verify|heads|sign-heads|rotate-field-key``: tamper evidence and field keys.
+"""``anbao audit verify|heads|sign-heads|rotate-field-key``: operator commands.
+
+They work on the platform's own files (the audit store, the tamper-evidence log, the signing
+key, the field keyring) with the server's settings, as the person who runs the platform: an
+independent check of the store must not ask the server it checks. People read heads and proofs
+through the API (``GET /audit/heads``, ``anbao audit proof``).
 
 ``verify`` exits 0 when the store matches the signed tree heads, 1 when tampering was found
 (the report names every modified, deleted, inserted or reordered event), 2 on a usage or
@@ -95,7 +100,7 @@ def _verifiable(settings: Settings, store: AuditStore) -> AuditStore:
 def verify(
     from_: str | None, to: str | None, streams: tuple[str, ...], anchor: Path | None
 ) -> None:
-    """Prove the audit store matches the signed tree heads; name every difference."""
+    """Operator command: prove the audit store matches the signed tree heads; name every difference."""
     start, time_from = _bound(from_, "--from")
     stop, time_to = _bound(to, "--to")
     settings = load_settings()
@@ -123,7 +128,7 @@ def verify(
 @click.command("heads")
 @click.option("--stream", default=None, help="Only this stream.")
 def heads(stream: str | None) -> None:
-    """Print every signed tree head as NDJSON (for off-site anchoring)."""
+    """Operator command: print every signed tree head as NDJSON (for off-site anchoring)."""
     settings = load_settings()
     require("audit_integrity.log_path", settings.audit_integrity.log_path)
     integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
@@ -133,7 +138,7 @@ def heads(stream: str | None) -> None:
 
 @click.command("sign-heads")
 def sign_heads() -> None:
-    """Sign a tree head now for every stream with unsigned events."""
+    """Operator command: sign a tree head now for every stream with unsigned events."""
     settings = load_settings()
     require("audit_integrity.log_path", settings.audit_integrity.log_path)
     integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
@@ -146,7 +151,7 @@ def sign_heads() -> None:
 
 @click.command("rotate-field-key")
 def rotate_field_key() -> None:
-    """Add a new active SM4 key for sensitive fields; old keys stay for decryption."""
+    """Operator command: add a new active SM4 key for sensitive fields; old keys stay for decryption."""
     settings = load_settings()
     path = Path(settings.audit_integrity.field_keyring_file)
     development = settings.environment is Environment.DEVELOPMENT

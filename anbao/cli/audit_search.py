@@ -1,10 +1,13 @@
-"""``anbao audit search|export``: query the audit trail through the API, as an analyst.
+"""``anbao audit search|export|proof|reveal``: the audit trail as a person, through the API.
 
-The commands call the running service with the analyst's own bearer token (``--token`` or
-``ANBAO_TOKEN``), so the same rules apply as in the browser: only ``security-analyst`` and
-``auditor`` may search, an org-level auditor sees its subtree, sensitive fields stay masked.
-The query language is documented in docs/audit-search.md. ``export`` streams to a file with a
-progress bar on stderr; memory stays one chunk whatever the size of the export.
+The commands call Anbao's API as the person signed in (:mod:`anbao.cli.api`: the ``anbao
+login`` session, or ``--token``/``ANBAO_TOKEN``), so the same rules apply as in the browser:
+only ``security-analyst`` and ``auditor`` may search, an org-level auditor sees its subtree,
+sensitive fields stay masked, and the server records the export. The query language is
+documented in docs/audit-search.md. ``export`` streams to a file with a progress bar on stderr;
+memory stays one chunk whatever the size of the export. ``proof`` fetches an event's inclusion
+proof (RFC 6962) for an auditor to check; ``reveal`` decrypts an event's sensitive fields, which
+the server allows only to its role after a step-up sign-in and records with the reason given.
 """
 
 from __future__ import annotations
@@ -18,28 +21,12 @@ from typing import IO, Any
 import click
 import httpx
 
-_TIMEOUT = httpx.Timeout(30.0, read=300.0)
-
-
-def client(url: str, token: str) -> httpx.Client:
-    """The HTTP client of both commands (tests swap in a transport to the in-process app)."""
-    return httpx.Client(
-        base_url=url, headers={"Authorization": f"Bearer {token}"}, timeout=_TIMEOUT
-    )
+from anbao.cli.api import ApiClient, api_options, client, print_json, segment
 
 
 def _common(fn: Any) -> Any:
     options = [
-        click.option(
-            "--url",
-            envvar="ANBAO_URL",
-            default="http://127.0.0.1:8000",
-            show_default=True,
-            help="Anbao API base URL.",
-        ),
-        click.option(
-            "--token", envvar="ANBAO_TOKEN", required=True, help="Bearer token (or ANBAO_TOKEN)."
-        ),
+        api_options,
         click.option("--from", "time_from", help="Start (inclusive): ISO 8601 or now-24h."),
         click.option("--to", "time_to", help="End (exclusive): ISO 8601 or now."),
         click.option("--sort", help="field[:asc|desc],... (default @timestamp:desc)."),
@@ -54,19 +41,6 @@ def _params(
 ) -> dict[str, str]:
     raw = {"q": query, "from": time_from, "to": time_to, "sort": sort}
     return {k: v for k, v in raw.items() if v}
-
-
-def _fail(response: httpx.Response) -> None:
-    """Print the API's problem document (with the query position) and exit 2."""
-    try:
-        problem = response.json()
-    except ValueError:
-        problem = {"status": response.status_code, "title": response.reason_phrase}
-    detail = problem.get("detail") or problem.get("title") or "request failed"
-    click.echo(f"error {problem.get('status', response.status_code)}: {detail}", err=True)
-    if "position" in problem:
-        click.echo(f"  at position {problem['position']}", err=True)
-    sys.exit(2)
 
 
 @click.command("search")
@@ -84,8 +58,8 @@ def _fail(response: httpx.Response) -> None:
 def search(
     *,
     query: str,
-    url: str,
-    token: str,
+    api_url: str | None,
+    token: str | None,
     time_from: str | None,
     time_to: str | None,
     sort: str | None,
@@ -93,22 +67,19 @@ def search(
     fmt: str,
 ) -> None:
     """Search audit events with QUERY (e.g. 'event.action:login AND event.outcome:failure')."""
-    with client(url, token) as http:
+    with client(api_url, token) as api:
         printed = 0
-        for event in _events(http, _params(query, time_from, time_to, sort), limit):
+        for event in _events(api, _params(query, time_from, time_to, sort), limit):
             click.echo(json.dumps(event, ensure_ascii=False) if fmt == "ndjson" else _row(event))
             printed += 1
     click.echo(f"{printed} event(s)", err=True)
 
 
-def _events(http: httpx.Client, params: dict[str, str], limit: int) -> Iterator[dict[str, Any]]:
+def _events(api: ApiClient, params: dict[str, str], limit: int) -> Iterator[dict[str, Any]]:
     """Follow ``search_after`` until ``limit`` events or the end of the results."""
     remaining = limit
     while remaining > 0:
-        response = http.get("/audit/events", params={**params, "size": str(min(remaining, 1000))})
-        if not response.is_success:
-            _fail(response)
-        page = response.json()
+        page = api.call("GET", "/audit/events", params={**params, "size": min(remaining, 1000)})
         yield from page["events"][:remaining]
         remaining -= len(page["events"])
         if not page["search_after"]:
@@ -149,8 +120,8 @@ def _row(event: dict[str, Any]) -> str:
 def export(
     *,
     query: str,
-    url: str,
-    token: str,
+    api_url: str | None,
+    token: str | None,
     time_from: str | None,
     time_to: str | None,
     sort: str | None,
@@ -159,16 +130,10 @@ def export(
 ) -> None:
     """Export every event matching QUERY as CSV or NDJSON, with a progress bar."""
     params = _params(query, time_from, time_to, sort)
-    with client(url, token) as http:
-        first = http.get("/audit/events", params={**params, "size": "1"})
-        if not first.is_success:
-            _fail(first)
-        total = first.json()["total"]
+    with client(api_url, token) as api:
+        total = api.call("GET", "/audit/events", params={**params, "size": 1})["total"]
         length = total["value"] if total["relation"] == "eq" else None
-        with http.stream("GET", "/audit/export", params={**params, "format": fmt}) as response:
-            if not response.is_success:
-                response.read()
-                _fail(response)
+        with api.stream("GET", "/audit/export", params={**params, "format": fmt}) as response:
             target = sys.stdout.buffer if str(output) == "-" else output.open("wb")
             try:
                 written = _copy(response, target, fmt, length)
@@ -200,4 +165,27 @@ def _copy(response: httpx.Response, target: IO[bytes], fmt: str, length: int | N
     return max(records, 0)
 
 
-COMMANDS = (search, export)
+@click.command("proof")
+@click.argument("event_id")
+@api_options
+def proof(event_id: str, api_url: str | None, token: str | None) -> None:
+    """An event's inclusion proof under the latest signed tree head (JSON)."""
+    with client(api_url, token) as api:
+        print_json(api.call("GET", f"/audit/events/{segment(event_id)}/proof"))
+
+
+@click.command("reveal")
+@click.argument("event_id")
+@click.option("--reason", required=True, help="Why you need the personal data (recorded).")
+@click.option("--field", "fields", multiple=True, help="Only this field (repeatable).")
+@api_options
+def reveal(
+    event_id: str, reason: str, fields: tuple[str, ...], api_url: str | None, token: str | None
+) -> None:
+    """Decrypt an event's sensitive fields; the access is recorded under you with the reason."""
+    body = {"reason": reason, "fields": list(fields)}
+    with client(api_url, token) as api:
+        print_json(api.call("POST", f"/audit/events/{segment(event_id)}/reveal", body=body))
+
+
+COMMANDS = (search, export, proof, reveal)

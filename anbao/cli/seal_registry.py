@@ -1,15 +1,19 @@
-"""``anbao seal db|ca|keys|registry``: operator commands of the seal registry.
+"""``anbao seal db|ca|keys``: operator commands of the seal registry; ``anbao seal registry``.
 
-They read the same settings as the server (``seals.*``, from ``ANBAO_CONFIG`` and ``ANBAO_*``)
-and work on the registry database directly. Lifecycle transitions (apply, approve, make,
-activate, suspend, resume, revoke) and signing are deliberately *not* here: they go through
-the API, where roles, the step-up sign-in and the audit trail apply.
+``db``, ``ca`` and ``keys`` are operator commands: they read the same settings as the server
+(``seals.*``, from ``ANBAO_CONFIG`` and ``ANBAO_*``) and work on the registry database and its
+key-encryption keys directly, as the person who runs the platform. ``registry list|show`` read
+the registry as a person, through the API (:mod:`anbao.cli.api`), so the server scopes them to
+the caller's live org binding. Lifecycle transitions (apply, approve, make, activate, suspend,
+resume, revoke) and signing are not CLI commands: they go through the API, where roles, the
+step-up sign-in and the audit trail apply.
 
 Attached to the ``seal`` group at import (``anbao.cli.__init__``).
 """
 
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import json
 import os
@@ -17,6 +21,7 @@ from pathlib import Path
 
 import click
 
+from anbao.cli.api import api_options, client, print_json, segment
 from anbao.cli.crypto import handles_bad_input, write_output
 from anbao.cli.seal import seal
 from anbao.cli.stores import require
@@ -26,13 +31,7 @@ from crypto.keystore import KekRing, SoftwareKeyStore
 from crypto.seal_registry import migrations
 from crypto.seal_registry.build import RegistryConfig
 from crypto.seal_registry.model import SealState
-from crypto.seal_registry.resources import seal_json
-from crypto.seal_registry.sql import (
-    SqlCaRepository,
-    SqlSealRepository,
-    SqlWrappedKeys,
-    create_engine,
-)
+from crypto.seal_registry.sql import SqlCaRepository, SqlWrappedKeys, create_engine
 from crypto.sealca import CaConfig, SealCa
 
 
@@ -66,7 +65,7 @@ def _ca(config: RegistryConfig) -> SealCa:
 
 @seal.group("db")
 def db() -> None:
-    """The registry database schema (Alembic migrations shipped with Anbao)."""
+    """Operator command: the registry database schema (Alembic migrations shipped with Anbao)."""
 
 
 @db.command("upgrade")
@@ -91,7 +90,7 @@ def db_current() -> None:
 
 @seal.group("ca")
 def ca_group() -> None:
-    """The seal CA: root, issuing CA, maker and TSA certificates, CRL."""
+    """Operator command: the seal CA (root, issuing CA, maker and TSA certificates, CRL)."""
 
 
 @ca_group.command("init")
@@ -122,7 +121,7 @@ def ca_crl(out: str) -> None:
 
 @seal.group("keys")
 def keys_group() -> None:
-    """The software key store's key-encryption keys (KEK)."""
+    """Operator command: the software key store's key-encryption keys (KEK)."""
 
 
 @keys_group.command("new-kek")
@@ -146,39 +145,36 @@ def keys_rotate() -> None:
 
 @seal.group("registry")
 def registry_group() -> None:
-    """Read the seal registry (operators; changes go through the API)."""
+    """Read the seal registry as yourself, through the API (you see your org scope)."""
 
 
 @registry_group.command("list")
 @click.option("--state", type=click.Choice([s.value for s in SealState]), default=None)
-@click.option("--org", "org", default=None, help="Only this organisation subtree (org_path).")
-@handles_bad_input
-def registry_list(state: str | None, org: str | None) -> None:
-    """One JSON line per seal, newest first."""
-    engine = create_engine(_config().database_url)
-    migrations.require_current(engine)
-    for record in SqlSealRepository(engine).find(
-        org_prefix=org, state=SealState(state) if state else None, limit=10_000
-    ):
-        view = seal_json(record)
-        view.pop("seal")
+@click.option("--org", "org", default=None, help="Only seals whose org_path starts with this.")
+@api_options
+def registry_list(
+    state: str | None, org: str | None, api_url: str | None, token: str | None
+) -> None:
+    """One JSON line per seal you may see, newest first (``--org`` narrows the listing the
+    server scoped to your live org binding; it widens nothing)."""
+    with client(api_url, token) as api:
+        seals = api.call("GET", "/seals", params={"state": state})["seals"]
+    for view in seals:
+        if org and not str(view.get("org_path", "")).startswith(org):
+            continue
+        view.pop("seal", None)
         click.echo(json.dumps(view, ensure_ascii=False))
 
 
 @registry_group.command("show")
 @click.argument("seal_id")
 @click.option("--esl", type=click.Path(path_type=Path), help="Also write the SESeal (DER) here.")
-@handles_bad_input
-def registry_show(seal_id: str, esl: Path | None) -> None:
-    """A seal as JSON; exit 1 when there is no such seal."""
-    engine = create_engine(_config().database_url)
-    migrations.require_current(engine)
-    record = SqlSealRepository(engine).get(seal_id)
-    if record is None:
-        click.echo("error: no such seal", err=True)
-        raise click.exceptions.Exit(1)
-    if esl is not None and record.seal_der:
-        write_output(str(esl), record.seal_der)
-    view = seal_json(record)
-    view.pop("seal")
-    click.echo(json.dumps(view, ensure_ascii=False, indent=2))
+@api_options
+def registry_show(seal_id: str, esl: Path | None, api_url: str | None, token: str | None) -> None:
+    """A seal as JSON; exit 1 when there is no such seal in your scope."""
+    with client(api_url, token) as api:
+        view = api.call("GET", f"/seals/{segment(seal_id)}")
+    der = view.pop("seal", None)
+    if esl is not None and der:
+        write_output(str(esl), base64.b64decode(der))
+    print_json(view)
