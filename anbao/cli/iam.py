@@ -72,7 +72,8 @@ def _overrides(pairs: tuple[str, ...], settings: Settings) -> dict[str, str]:
 def apply_cmd(
     files: tuple[Path, ...], dry_run: bool, prune: bool, pairs: tuple[str, ...], realm_name: str
 ) -> None:
-    """Converge live Keycloak realms to FILES, in order (idempotent; deletes only with --prune).
+    """Operator command (Keycloak admin credentials): converge live Keycloak realms to FILES, in
+    order (idempotent; deletes only with --prune).
 
     Every file is validated before anything is applied; exit status 2 names the bad YAML paths.
     """

@@ -106,9 +106,18 @@ class Stack:
         return person
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """The ``anbao`` CLI as a person runs it: it knows the API's address, not the server's
+        stores or keys (issue 17 §4: acts go through the API, which checks and records them)."""
+        outside = {k: v for k, v in os.environ.items() if not k.startswith("ANBAO_")}
+        home = Path(self.env["ANBAO_DATA_DIR"]) / "cli-home"
         return subprocess.run(
             [str(ANBAO), *args],
-            env={**os.environ, **self.env},
+            env=outside
+            | {
+                "ANBAO_API_URL": self.base,
+                "ANBAO_DATA_DIR": str(home / "data"),
+                "ANBAO_CONFIG_DIR": str(home / "config"),
+            },
             capture_output=True,
             text=True,
             check=False,

@@ -273,8 +273,16 @@ def test_compliance_sign_off_is_by_the_tokens_officer(world: World, tmp_path: Pa
     checked = w.cli("compliance", "verify-report", str(tmp_path / "r.pdf"),
                     "--sig", str(tmp_path / "r.sig"), "--pub", str(tmp_path / "r.pub"))  # fmt: skip
     assert checked.returncode == 0, checked.stderr
-    history = w.cli("compliance", "history", "--limit", "1", token=w.token("auditor"))
-    assert history.returncode == 1  # a county-bound auditor: platform-wide evidence
+    out = tmp_path / "latest.html"
+    made = w.cli("compliance", "report", "latest", "-o", str(out), token=w.token("officer"))
+    assert made.returncode == 0, made.stderr
+    assert run["id"] in out.read_text(encoding="utf-8")
+    history = w.cli("compliance", "history", "--control", "L3-CES1-02", token=w.token("officer"))
+    assert history.returncode == 0, history.stderr
+    assert run["id"] in history.stdout
+    assert "L3-CES1-02:" in history.stdout
+    county = w.cli("compliance", "history", "--limit", "1", token=w.token("auditor"))
+    assert county.returncode == 1  # a county-bound auditor: platform-wide evidence
 
 
 def _waive(w: World, who: str, *args: str) -> subprocess.CompletedProcess[str]:

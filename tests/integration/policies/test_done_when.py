@@ -10,7 +10,6 @@ fails SM2 verification by ``anbao crypto sm2 verify``.
 from __future__ import annotations
 
 import base64
-import json
 import subprocess
 import time
 from collections.abc import Iterator
@@ -268,21 +267,3 @@ def test_pdf_renders_is_signed_off_and_a_changed_byte_fails_verification(
     (tmp_path / "report.pdf").write_bytes(bytes(changed))
     assert CliRunner().invoke(main, verify).exit_code == 1
     assert CliRunner().invoke(main, check).exit_code == 1
-
-
-def test_cli_runs_reports_and_lists_history(client: FreshApp, tmp_path: Path) -> None:
-    cli = CliRunner()
-    ran = cli.invoke(main, ["compliance", "run", "--json"], env=client.env)
-    assert ran.exit_code in (0, 1), ran.output
-    run = json.loads(ran.stdout)
-    assert {r["control_id"] for r in run["results"]} == {c.id for c in load_catalogue().controls()}
-    assert ran.exit_code == (1 if run["counts"]["fail"] else 0)
-    out = tmp_path / "latest.html"
-    made = cli.invoke(main, ["compliance", "report", "latest", "--format", "html", "-o", str(out)],
-                      env=client.env)  # fmt: skip
-    assert made.exit_code == 0, made.output
-    assert run["id"] in out.read_text(encoding="utf-8")
-    history = cli.invoke(main, ["compliance", "history", "--control", "L3-CES1-02"], env=client.env)
-    assert history.exit_code == 0, history.output
-    assert run["id"] in history.stdout
-    assert "L3-CES1-02:" in history.stdout

@@ -1,4 +1,5 @@
-"""``anbao seal db|ca|keys|registry`` on a real SQLite registry."""
+"""The operator commands ``anbao seal db|ca|keys`` on a real SQLite registry (``registry``
+reads go through the API: tests/integration/anbao/test_cli_api.py)."""
 
 from __future__ import annotations
 
@@ -12,13 +13,7 @@ from click.testing import CliRunner
 from anbao.cli import main
 from crypto.keystore import KekError, KekRing, SoftwareKeyStore
 from crypto.pki import Certificate, CertificateList
-from crypto.pki.testing import TEST_USCC
-from crypto.seal.testing import tiny_png
-from crypto.seal_registry.build import RegistryConfig, build_registry
-from crypto.seal_registry.model import ORG_ADMIN, Actor, Application, OrgUnit
 from crypto.seal_registry.sql import SqlWrappedKeys, create_engine
-from crypto.seal_registry.testing import MemoryOrgTree, RecordingAuditTrail
-from iam.scope import OrgScope
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 
@@ -36,7 +31,7 @@ def run(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_db_ca_and_registry(env: dict[str, str], tmp_path: Path) -> None:
+def test_db_and_ca(env: dict[str, str], tmp_path: Path) -> None:
     code, _, err = run(env, "db", "current")
     assert code == 2  # no database: refused, not created
     assert f"no store at {tmp_path / 'r.sqlite3'}" in err
@@ -54,25 +49,6 @@ def test_db_ca_and_registry(env: dict[str, str], tmp_path: Path) -> None:
     assert bundle.read_text().count("BEGIN CERTIFICATE") == 2
     crl = CertificateList.load(run(env, "ca", "crl")[1].encode())
     assert crl.issuer != root.subject
-
-    config = RegistryConfig(
-        database_url=env["ANBAO_SEALS_DATABASE_URL"], kek=env["ANBAO_SEALS_KEK"]
-    )
-    unit = OrgUnit("n-x", TEST_USCC, "department", "某局", f"/35/{TEST_USCC}")
-    registry = build_registry(
-        config, RecordingAuditTrail(), lambda: datetime.now(UTC), MemoryOrgTree(unit)
-    )
-    record = registry.service.apply(
-        Actor("oa", "oa", frozenset({ORG_ADMIN}), "/35", scope=OrgScope.everything()),
-        Application("", "某局", TEST_USCC, "某局公章", ("h",), "", tiny_png(), 40, 40, 365, "n-x"),
-    )
-    registry.close()
-    code, out, _ = run(env, "registry", "list", "--state", "applied")
-    assert code == 0
-    assert json.loads(out)["id"] == record.id
-    assert run(env, "registry", "list", "--org", "/36")[1] == ""
-    assert json.loads(run(env, "registry", "show", record.id)[1])["state"] == "applied"
-    assert run(env, "registry", "show", "nope")[0] == 1
 
 
 def test_kek_rotation(env: dict[str, str]) -> None:
