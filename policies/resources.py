@@ -107,7 +107,7 @@ class RunsCollection:
 
     @falcon.before(requires(any_role=OFFICER, whole_tree=True).hook)
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        who = req.context.principal.username
+        who = _officer(req).name
         run = await asyncio.to_thread(self.service.run, trigger="api", requested_by=who)
         resp.status = falcon.HTTP_201
         resp.location = f"/compliance/runs/{run.id}"
@@ -205,7 +205,7 @@ class RunSignOff:
         body = await _body(req)
         comment = _str(body, "comment", required=False)
         run = await asyncio.to_thread(
-            self.reports.service.sign_off, run_id, officer=req.context.principal.username,
+            self.reports.service.sign_off, run_id, officer=_officer(req).name,
             comment=comment, render=self.reports.pdf,
         )  # fmt: skip
         resp.media = codec.run_dict(run)
@@ -250,7 +250,8 @@ def _fields(body: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
 
 
 def _officer(req: falcon.asgi.Request) -> Officer:
-    """The caller from the verified token (named as the CLI names it: username, else subject)."""
+    """The caller from the verified token, named by username, else subject (every act of
+    ``/compliance`` names its person so: a token without ``preferred_username`` is still one)."""
     principal = req.context.principal
     return Officer(principal.username or principal.subject, principal.subject)
 

@@ -177,7 +177,7 @@ def _int(name: str, raw: str | None, default: int) -> int:
 
 
 def alert_filter(get: Callable[[str], str | None]) -> AlertFilter:
-    """Query parameters -> :class:`AlertFilter` (also used by the CLI)."""
+    """Query parameters -> :class:`AlertFilter`."""
     return AlertFilter(
         statuses=_enum_list("status", get("status"), AlertStatus),
         severities=_enum_list("severity", get("severity"), Severity),

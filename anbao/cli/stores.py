@@ -45,7 +45,3 @@ def require_audit(settings: Settings) -> None:
         require("audit.sqlite_path", settings.audit.sqlite_path)
     require("audit_integrity.log_path", settings.audit_integrity.log_path)
 
-
-def require_alerts(settings: Settings) -> None:
-    """The alert store and the response actions (kept in the embedded store either way)."""
-    require("siem.alert_sqlite_path", settings.siem.alert_sqlite_path)

@@ -261,3 +261,20 @@ def test_platform_wide_evidence_needs_a_whole_tree_binding(app: App) -> None:
         auditor = _as("auditor", bound=bound)
         assert client.simulate_get("/compliance/runs", headers=auditor).status_code == 403
     assert client.simulate_get("/compliance/runs", headers=_as("auditor")).status_code == 200
+
+
+def test_runs_and_sign_offs_name_the_person_even_without_a_username(app: App) -> None:
+    """The CLI acts through these routes now: a token without ``preferred_username`` still
+    names its person (the subject), as waivers do, never an empty name."""
+    subject = "sub-officer-without-username"
+    DIRECTORY.bind(subject, "/530000", "compliance-officer")
+    token = ISSUER.token(time.time(), sub=subject, preferred_username=None,
+                         realm_access={"roles": ["compliance-officer"]})  # fmt: skip
+    officer = {"Authorization": f"Bearer {token}"}
+    created = app.client().simulate_post("/compliance/runs", headers=officer)
+    assert created.status_code == 201, created.text
+    assert created.json["requested_by"] == subject
+    url = f"/compliance/runs/{created.json['id']}/signoff"
+    signed = app.client().simulate_post(url, json={"comment": "ok"}, headers=officer)
+    assert signed.status_code == 200, signed.text
+    assert signed.json["signoff"]["officer"] == subject
