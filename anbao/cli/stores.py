@@ -44,4 +44,3 @@ def require_audit(settings: Settings) -> None:
     if settings.audit.store is AuditStoreKind.SQLITE:
         require("audit.sqlite_path", settings.audit.sqlite_path)
     require("audit_integrity.log_path", settings.audit_integrity.log_path)
-
