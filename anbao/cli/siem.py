@@ -206,7 +206,7 @@ siem_alerts.attach(siem)  # anbao siem alerts … / anbao siem actions …
 @click.option("--overlap", default=120.0, show_default=True, help="Re-read before the last end, s.")
 @click.option("--lag", default=5.0, show_default=True, help="Leave the newest seconds for later.")
 def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag: float) -> None:
-    """Run the scheduled engine on the Elasticsearch audit store (settings: [audit], [siem])."""
+    """Operator command: the scheduled engine on the Elasticsearch audit store ([audit], [siem])."""
     import time  # noqa: PLC0415
 
     from anbao.app import build_audit_store  # noqa: PLC0415
