@@ -77,3 +77,14 @@ def people_cmd() -> None:
     for p in PEOPLE:
         org = names[p.bound_to or p.member_of]
         click.echo(f"  {p.username:<17} {p.role:<19} {org:<17} {p.can}")
+
+
+@dev.command("otp")
+def otp_cmd() -> None:
+    """Print the demo people's current OTP code (their shared development authenticator)."""
+    import time  # noqa: PLC0415
+
+    from anbao.demo.data import otp_code  # noqa: PLC0415
+
+    now = time.time()
+    click.echo(f"{otp_code(now)}   (valid {30 - int(now) % 30} s more)")

@@ -15,6 +15,9 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hashlib
+import hmac
+import struct
 
 from iam.codes import uscc_check_char
 
@@ -171,3 +174,12 @@ SAMPLE_DOCUMENTS = {
         ],
     ),
 }
+
+
+def otp_code(at: float, secret: bytes = OTP_SECRET.encode()) -> str:
+    """The demo authenticator's code at time ``at`` (RFC 6238 TOTP over RFC 4226 HOTP:
+    HMAC-SHA-1, 30 s steps, 6 digits, as the realm's otp_policy), for ``anbao dev otp``."""
+    digest = hmac.new(secret, struct.pack(">Q", int(at) // 30), hashlib.sha1).digest()
+    offset = digest[-1] & 0x0F
+    value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
+    return f"{value % 1_000_000:06d}"
