@@ -20,6 +20,10 @@ from PIL import Image, ImageDraw, ImageFont
 from crypto.seal.package import OFD_NS, write_package
 
 SEAL_RED = (220, 20, 30, 255)
+#: The family of the project's Chinese font (Debian fonts-wqy-zenhei, ``compliance.pdf_font_file``):
+#: a reader finds it installed by name (ofdrw does); another substitutes its own CJK font. A
+#: family the machine lacks (宋体 on Debian) is drawn as empty boxes by ofdrw.
+FONT_FAMILY = "WenQuanYi Zen Hei"
 _SIZE = 480  # pixels of the square picture (40 mm at ~300 dpi)
 
 
@@ -91,7 +95,8 @@ def text_ofd(title: str, lines: Sequence[str]) -> bytes:
     )
     public_res = (
         f'{head}<ofd:Res {ns} BaseLoc="Res"><ofd:Fonts>'
-        '<ofd:Font ID="3" FontName="宋体" FamilyName="宋体"/></ofd:Fonts></ofd:Res>'
+        f'<ofd:Font ID="3" FontName="{FONT_FAMILY}" FamilyName="{FONT_FAMILY}"/></ofd:Fonts>'
+        "</ofd:Res>"
     )
     content = (
         f'{head}<ofd:Page {ns}><ofd:Content><ofd:Layer ID="4">{objects}</ofd:Layer>'
