@@ -14,7 +14,6 @@ the CA's public certificates and CRL, and ``POST /seals/verify``, say valid.
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import os
 import secrets
@@ -23,7 +22,7 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import parse_qs, urlencode, urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -32,7 +31,14 @@ from playwright.sync_api import Browser, Route
 from anbao.demo import data
 from tests.integration.anbao.serving import serve
 from tests.integration.conftest import Server
-from tests.integration.iam.realm_support import REALM_DIR, REDIRECT, admin_for, apply_file, unique
+from tests.integration.iam.realm_support import (
+    REALM_DIR,
+    REDIRECT,
+    admin_for,
+    apply_file,
+    authorize_url,
+    unique,
+)
 from tests.journeys.browser import KeycloakPages, Person, chromium
 
 ANBAO = Path(sys.executable).with_name("anbao")  # the venv's console script
@@ -77,18 +83,7 @@ class Platform:
 
         page.route(REDIRECT + "*", arrive)
         verifier = secrets.token_urlsafe(48)
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
-        query = {
-            "client_id": CONSOLE,
-            "redirect_uri": REDIRECT,
-            "response_type": "code",
-            "scope": "openid",
-            "state": secrets.token_urlsafe(8),
-            "code_challenge": challenge.rstrip(b"=").decode(),
-            "code_challenge_method": "S256",
-            **params,
-        }
-        page.goto(f"{self.oidc('auth')}?{urlencode(query)}")
+        page.goto(authorize_url(self.oidc_base, CONSOLE, verifier, **params))
         pages = KeycloakPages(page)
         if page.locator("#password").count():
             pages.sign_in(person)
@@ -111,8 +106,12 @@ class Platform:
         assert answer.status_code == 200, answer.text
         return dict(answer.json())
 
+    @property
+    def oidc_base(self) -> str:
+        return f"{self.keycloak.url}/realms/{self.realm}/protocol/openid-connect"
+
     def oidc(self, endpoint: str) -> str:
-        return f"{self.keycloak.url}/realms/{self.realm}/protocol/openid-connect/{endpoint}"
+        return f"{self.oidc_base}/{endpoint}"
 
 
 @pytest.fixture(scope="module")
