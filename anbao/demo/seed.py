@@ -24,7 +24,7 @@ from audit.integrity_setup import load_signing_key
 from crypto.keystore import KekRing
 from iam.apps import parse_registration
 from iam.apps_service import AppService
-from iam.errors import NotFound
+from iam.errors import Conflict
 from iam.model import Principal
 from iam.orgs_keycloak import KeycloakOrgDirectory
 from iam.orgs_model import OrgNode, Person, PersonDraft
@@ -177,21 +177,20 @@ def _app(apps: AppService, owner: Person, report: SeedReport) -> None:
         expires_at=2**62,
         claims={},
     )
+    registration = parse_registration(
+        {
+            "client_id": app.client_id,
+            "name": app.name,
+            "type": "public",
+            "redirect_uris": [app.redirect_uri],
+            "roles": [app.role],
+        }
+    )
     try:
-        apps.describe(caller, app.client_id)
-        made = False
-    except NotFound:
-        registration = parse_registration(
-            {
-                "client_id": app.client_id,
-                "name": app.name,
-                "type": "public",
-                "redirect_uris": [app.redirect_uri],
-                "roles": [app.role],
-            }
-        )
         apps.register(caller, registration)
         made = True
+    except Conflict:  # seeded before, or registered by hand (then it keeps its owner)
+        made = False
     report.note(made, f"app {app.client_id} (role {app.role}, owner {owner.username})")
 
 
