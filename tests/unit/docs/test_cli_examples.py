@@ -21,7 +21,13 @@ import pytest
 from anbao.cli import main
 
 ROOT = Path(__file__).resolve().parents[3]
-DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+#: Every guide a reader follows; the CHANGELOG is history (its commands were right at the time).
+DOCS = [
+    ROOT / "README.md",
+    *sorted((ROOT / "docs").glob("*.md")),
+    ROOT / "deploy" / "production" / "README.md",
+    ROOT / "tests" / "journeys" / "README.md",
+]
 _FENCE = re.compile(r"^\s*(```|~~~)")
 #: What click's parser leaves for a parameter not given (``click.core.UNSET`` in click 8.2+).
 _UNSET = getattr(click.core, "UNSET", None)
