@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml setup.py audit/_capture.c
 
 install: $(STAMP)
 
-## Keycloak + the API with the embedded audit store, in the foreground; Ctrl-C stops them.
+## Keycloak, the demo data (ANBAO_DEMO=0: none; docs/first-run.md), the API with the embedded
+## audit store, in the foreground; Ctrl-C stops them (exit 0).
 run: install
 	deploy/local/run.sh
 

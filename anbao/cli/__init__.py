@@ -23,6 +23,7 @@ _COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "seal": ("anbao.cli.seal", "seal", ("anbao.cli.seal_registry",)),
     "siem": ("anbao.cli.siem", "siem", ()),
     "compliance": ("anbao.cli.compliance", "compliance", ()),
+    "dev": ("anbao.cli.dev", "dev", ()),
 }
 
 _HELP = {
@@ -34,6 +35,7 @@ _HELP = {
     "seal": "Electronic seals (GB/T 38540): make, sign, verify, registry.",
     "siem": "Detections and alerts: rule lint, alerts, response actions.",
     "compliance": "MLPS 2.0 and GB/T 39786 checks and signed reports.",
+    "dev": "Development only: demo data for a local platform (refused in production).",
 }
 
 

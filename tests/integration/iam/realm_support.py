@@ -181,6 +181,22 @@ class CookieJar:
         return "; ".join(f"{n}={v}" for (n, p), v in self.cookies.items() if path.startswith(p))
 
 
+def authorize_url(oidc_base: str, client_id: str, verifier: str, **params: str) -> str:
+    """The authorization request of the code flow with PKCE S256 (RFC 7636), back to REDIRECT."""
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    query = {
+        "client_id": client_id,
+        "redirect_uri": REDIRECT,
+        "response_type": "code",
+        "scope": "openid",
+        "state": secrets.token_urlsafe(8),
+        "code_challenge": challenge.rstrip(b"=").decode(),
+        "code_challenge_method": "S256",
+        **params,
+    }
+    return f"{oidc_base}/auth?{urlencode(query)}"
+
+
 class BrowserlessLogin:
     """One user agent (cookie jar) walking the authorization-code flow of one client."""
 
@@ -196,18 +212,7 @@ class BrowserlessLogin:
         self.http.close()
 
     def start(self, **params: str) -> Page:
-        challenge = base64.urlsafe_b64encode(hashlib.sha256(self.verifier.encode()).digest())
-        query = {
-            "client_id": self.client_id,
-            "redirect_uri": REDIRECT,
-            "response_type": "code",
-            "scope": "openid",
-            "state": secrets.token_urlsafe(8),
-            "code_challenge": challenge.rstrip(b"=").decode(),
-            "code_challenge_method": "S256",
-            **params,
-        }
-        return self.go("GET", f"{self.base}/auth?{urlencode(query)}")
+        return self.go("GET", authorize_url(self.base, self.client_id, self.verifier, **params))
 
     def _send(self, method: str, url: str, data: dict[str, str] | None = None) -> httpx.Response:
         response = self.http.request(

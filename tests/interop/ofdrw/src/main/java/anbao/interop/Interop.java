@@ -47,6 +47,8 @@ import java.util.TimeZone;
  * makeseal1 MAKER.key MAKER.pem USER.pem PIC.png OUT.esl  a GM/T 0031 v1 SESeal from ofdrw's v1 classes
  * sign1 IN.ofd OUT.ofd SEAL.esl USER.key USER.pem   SESV1Container seal signature, on Beijing time
  * verify1 IN.ofd                                    OFDValidator + SESV1ValidateContainer; exit 0 valid
+ * text IN.ofd                                       the text ofdrw's ContentExtractor reads, a line each
+ * render IN.ofd OUT.png                             page 1 drawn by ofdrw-converter's ImageMaker
  */
 public final class Interop {
     private Interop() {
@@ -62,7 +64,24 @@ public final class Interop {
             case "makeseal1" -> makeSealV1(args);
             case "sign1" -> signV1(args);
             case "verify1" -> verify(Paths.get(args[1]), new SESV1ValidateContainer());
+            case "text" -> text(Paths.get(args[1]));
+            case "render" -> render(Paths.get(args[1]), Paths.get(args[2]));
             default -> throw new IllegalArgumentException("unknown command " + args[0]);
+        }
+    }
+
+    static void text(Path in) throws Exception {
+        try (OFDReader reader = new OFDReader(in)) {
+            for (String line : new org.ofdrw.reader.ContentExtractor(reader).extractAll()) {
+                System.out.println(line);
+            }
+        }
+    }
+
+    static void render(Path in, Path out) throws Exception {
+        try (OFDReader reader = new OFDReader(in)) {
+            java.awt.image.BufferedImage page = new org.ofdrw.converter.ImageMaker(reader, 5).makePage(0);
+            javax.imageio.ImageIO.write(page, "png", out.toFile());
         }
     }
 

@@ -1,0 +1,70 @@
+"""The demo data (``anbao dev seed``): valid by the platform's own rules, and documented as it is."""
+
+from __future__ import annotations
+
+import struct
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from anbao.cli import main
+from anbao.demo import data, samples
+from crypto.seal.ofd import open_document, page_ids
+from crypto.seal.picture import check_picture, make_picture
+from iam.delegation import PLATFORM_ROLES
+from iam.orgs_model import NodeKind, OrgNode, check_placement
+
+ROOT = Path(__file__).resolve().parents[3]
+FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
+
+
+def test_the_tree_obeys_the_placement_rules_and_every_role_has_a_person() -> None:
+    nodes: dict[str, OrgNode] = {}
+    for spec in data.NODES:
+        parent = nodes[spec.parent] if spec.parent else None
+        check_placement(NodeKind(spec.kind), spec.code, parent)
+        path = (parent.path if parent else "") + "/" + spec.code
+        nodes[spec.key] = OrgNode(spec.key, NodeKind(spec.kind), spec.code, spec.name, path, None)
+    assert {p.role for p in data.PEOPLE} == PLATFORM_ROLES
+    assert next(p for p in data.PEOPLE if p.role == "org-admin").bound_to == "county"
+
+
+def test_the_otp_code_is_rfc_6238() -> None:
+    # RFC 6238 Appendix B, SHA-1, T = 59: 94287082 (8 digits) -> 287082 in 6 digits.
+    assert data.otp_code(59, b"12345678901234567890") == "287082"
+
+
+def test_the_first_run_page_says_what_the_seed_makes() -> None:
+    page = (ROOT / "docs" / "first-run.md").read_text()
+    for person in data.PEOPLE:
+        assert f"| `{person.username}` | {person.role}" in page
+    for node in data.NODES:
+        assert node.code in page
+    assert data.PASSWORD in page
+    assert data.OTP_KEY in page
+
+
+def test_the_samples_are_a_png_seal_and_ofd_pages() -> None:
+    png = samples.seal_png("昆明市五华区数据局", "电子印章演示", FONT)
+    info = check_picture(make_picture(png, 40, 40))
+    assert info.type == "PNG"
+    assert info.pixels == struct.unpack(">II", png[16:24])
+    for title, lines in data.SAMPLE_DOCUMENTS.values():
+        doc = open_document(samples.text_ofd(title, lines))
+        assert len(page_ids(doc)) == 1
+
+
+def test_production_refuses_the_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name, value in {
+        "ANBAO_ENVIRONMENT": "production",
+        "ANBAO_SERVER_BEHIND_TLS_PROXY": "true",
+        "ANBAO_KEYCLOAK_URL": "https://keycloak.invalid",
+        "ANBAO_KEYCLOAK_CLIENT_SECRET": "set",
+        "ANBAO_DATA_DIR": str(tmp_path),
+    }.items():
+        monkeypatch.setenv(name, value)
+    result = CliRunner().invoke(main, ["dev", "seed"])
+    assert result.exit_code == 2
+    assert "development only" in result.output
+    assert not (tmp_path / "demo").exists()
