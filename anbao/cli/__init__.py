@@ -23,6 +23,9 @@ _COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "seal": ("anbao.cli.seal", "seal", ("anbao.cli.seal_registry",)),
     "siem": ("anbao.cli.siem", "siem", ()),
     "compliance": ("anbao.cli.compliance", "compliance", ()),
+    "login": ("anbao.cli.login", "login", ()),
+    "logout": ("anbao.cli.login", "logout", ()),
+    "whoami": ("anbao.cli.login", "whoami", ()),
 }
 
 _HELP = {
@@ -34,6 +37,9 @@ _HELP = {
     "seal": "Electronic seals (GB/T 38540): make, sign, verify, registry.",
     "siem": "Detections and alerts: rule lint, alerts, response actions.",
     "compliance": "MLPS 2.0 and GB/T 39786 checks and signed reports.",
+    "login": "Sign in at Keycloak (device code or browser); acting commands use the session.",
+    "logout": "End the session at Keycloak and delete the stored tokens.",
+    "whoami": "Who Anbao's API sees in your token.",
 }
 
 
