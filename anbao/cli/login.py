@@ -80,6 +80,7 @@ def login(device: bool | None, no_open: bool, acr: str | None, client_id: str) -
         tokens = oauth.loopback_sign_in(
             provider, client_id, acr=acr, open_url=lambda url: _open(url, no_open=no_open)
         )
+    issued = time.time()
     name = oauth.username(provider, str(tokens["access_token"]))
     blank = session.Login(
         issuer=issuer,
@@ -91,7 +92,7 @@ def login(device: bool | None, no_open: bool, acr: str | None, client_id: str) -
         refresh_token="",
         expires_at=0.0,
     )
-    session.save(blank.with_tokens(tokens, time.time()))
+    session.save(blank.with_tokens(tokens, issued))
     _say(f"Signed in to {issuer} as {name}")
 
 

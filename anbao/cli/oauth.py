@@ -113,6 +113,8 @@ def _token(request: Callable[[], Any]) -> dict[str, Any]:
         token = request()
     except (requests.RequestException, ValueError) as exc:
         raise IssuerUnavailable(f"Keycloak's token endpoint: {exc}") from None
+    if not isinstance(token.get("access_token"), str):
+        raise IssuerUnavailable("Keycloak's token answer has no access token")
     return dict(token)
 
 
@@ -153,8 +155,8 @@ def device_sign_in(
         str(grant.get("verification_uri_complete") or grant["verification_uri"]),
         str(grant["user_code"]),
     )
-    interval = float(grant.get("interval") or 5)
-    deadline = clock() + float(grant.get("expires_in") or 600)
+    interval = _seconds(grant, "interval", 5)
+    deadline = clock() + _seconds(grant, "expires_in", 600)
     session = _session(client_id)
     while True:
         sleep(interval)
@@ -176,6 +178,13 @@ def device_sign_in(
                 interval += SLOW_DOWN_SECONDS
                 continue
             raise _refused(exc) from None
+
+
+def _seconds(answer: Mapping[str, Any], name: str, default: float) -> float:
+    value = answer.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+        raise IssuerUnavailable(f"Keycloak's device authorization answer has a bad {name}")
+    return float(value)
 
 
 def _refused(exc: OAuthError) -> LoginFailed:
@@ -241,6 +250,7 @@ class _Listener(http.server.HTTPServer):
 
 class _Callback(http.server.BaseHTTPRequestHandler):
     server: _Listener
+    timeout = 10  # a connection that sends nothing does not hold the listener past its wait
 
     def do_GET(self) -> None:
         url = urlsplit(self.path)

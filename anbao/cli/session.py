@@ -102,12 +102,15 @@ def stored() -> dict[str, Any] | None:
 def load() -> Login | None:
     """The stored login, or None when there is none or it is not one (an older format)."""
     data = stored()
-    if data is None:
+    fields = {f.name: f.type for f in dataclasses.fields(Login)}
+    if data is None or not set(data) <= set(fields):
         return None
-    try:
-        return Login(**data)
-    except TypeError:
-        return None
+    for name, kind in fields.items():
+        value = data.get(name, 0.0 if kind == "float" else None)
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if not (number if kind == "float" else isinstance(value, str)):
+            return None
+    return Login(**data)
 
 
 def save(login: Login) -> None:

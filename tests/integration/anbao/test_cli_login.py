@@ -9,6 +9,7 @@ at its token endpoint, not just deleted here.
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import stat
 from collections.abc import Iterator
@@ -20,6 +21,7 @@ import pytest
 from keycloak import KeycloakAdmin
 from playwright.sync_api import Browser
 
+from anbao.cli import oauth
 from tests.integration.anbao.cli_login import (
     anbao,
     credentials,
@@ -176,6 +178,28 @@ def test_a_session_ended_at_keycloak_means_sign_in_again(world: World, tmp_path:
     assert ended.returncode == 1
     assert "sign in again" in ended.stderr
     assert not credentials(env).exists()
+
+
+def test_device_polling_slows_down_when_told_and_stops_at_expiry(world: World) -> None:
+    """RFC 8628 §3.5 with Keycloak as the judge: polls that come faster than the interval are
+    answered ``slow_down`` and each adds 5 s for good; at ``expires_in`` the CLI stops. The
+    clock is the test's (each sleep advances it without waiting), so Keycloak sees fast polls."""
+    provider = oauth.discover(f"{world.keycloak.url}/realms/{world.realm}")
+    now, asked = [0.0], []
+
+    def sleep(seconds: float) -> None:
+        asked.append(seconds)
+        now[0] += seconds
+
+    with pytest.raises(oauth.LoginFailed, match="expired"):
+        oauth.device_sign_in(
+            provider, "anbao-cli", announce=lambda *_: None, sleep=sleep, clock=lambda: now[0]
+        )
+    assert asked[0] == 5  # the realm's interval
+    steps = {b - a for a, b in itertools.pairwise(asked)}
+    assert 5 in steps  # slowed down
+    assert steps <= {0, 5}  # never faster again
+    assert 600 <= sum(asked) < 600 + asked[-1]  # stopped at expires_in, not later
 
 
 def _refresh(world: World, refresh_token: str) -> httpx.Response:

@@ -8,6 +8,7 @@ when to refresh, what to keep, what a refusal does — are checked without a net
 from __future__ import annotations
 
 import dataclasses
+import json
 import stat
 import threading
 import time
@@ -86,6 +87,9 @@ def test_a_file_of_another_shape_is_no_login(config_dir: Path) -> None:
     session.credentials_path().write_text('{"access_token": "x"}')
     assert session.load() is None
     session.credentials_path().write_text("not json")
+    assert session.load() is None
+    wrong = dataclasses.asdict(login()) | {"expires_at": "soon"}
+    session.credentials_path().write_text(json.dumps(wrong))
     assert session.load() is None
 
 
