@@ -24,6 +24,9 @@ _COMMANDS: dict[str, tuple[str, str, tuple[str, ...]]] = {
     "siem": ("anbao.cli.siem", "siem", ()),
     "compliance": ("anbao.cli.compliance", "compliance", ()),
     "dev": ("anbao.cli.dev", "dev", ()),
+    "login": ("anbao.cli.login", "login", ()),
+    "logout": ("anbao.cli.login", "logout", ()),
+    "whoami": ("anbao.cli.login", "whoami", ()),
 }
 
 _HELP = {
@@ -36,6 +39,9 @@ _HELP = {
     "siem": "Detections and alerts: rule lint, alerts, response actions.",
     "compliance": "MLPS 2.0 and GB/T 39786 checks and signed reports.",
     "dev": "Development only: demo data for a local platform (refused in production).",
+    "login": "Sign in at Keycloak (device code or browser); acting commands use the session.",
+    "logout": "End the session at Keycloak and delete the stored tokens.",
+    "whoami": "Who Anbao's API sees in your token.",
 }
 
 

@@ -118,6 +118,13 @@ class KeycloakPages:
             page.fill("#userLabel", "journey phone")
         page.click("#saveTOTPBtn") if page.locator("#saveTOTPBtn").count() else _submit(page)
 
+    def grant_access(self) -> None:
+        """The consent page (Keycloak always asks it in the device flow, RFC 8628 §5.4: the
+        person confirms that the device asking is theirs): answer yes, wait for the result."""
+        page = self.page
+        page.click("[name=accept]")
+        page.wait_for_load_state()
+
     def error_text(self) -> str:
         """The message Keycloak shows on the current page (wrong password, locked, …)."""
         found = self.page.locator("#input-error, .alert-error, .pf-m-danger, .kc-feedback-text")
