@@ -26,6 +26,8 @@ from iam.role_audit import NoRoleAudit, RoleAction, RoleAudit, RoleChange
 from iam.scope import bound_node
 
 MAX_PAGE = 500
+#: The roles an operator's change is recorded with (the Keycloak admin account's power).
+OPERATOR_ROLES = frozenset({"realm-admin"})
 
 
 class OrgService:
@@ -276,12 +278,14 @@ class OrgService:
     ) -> None:
         actor = None if self._operator else self._quiet_person(actor_id)
         target = self._quiet_person(person_id)
+        # The operator acts with the Keycloak admin account: a realm admin, not a person here.
+        roles = OPERATOR_ROLES if self._operator else actor.roles if actor else frozenset()
         self._audit.record(
             RoleChange(
                 action=action,
                 actor_id=actor_id,
                 actor_username=actor.username if actor else actor_id,
-                actor_roles=actor.roles if actor else frozenset(),
+                actor_roles=roles,
                 target_id=person_id,
                 target_username=target.username if target else person_id,
                 role=role,
