@@ -148,3 +148,34 @@ def test_role_routes_are_in_the_openapi_document(stack: RolesStack) -> None:
     assert "get" in paths["/iam/apps/{client_id}/roles"]
     assert "post" in paths["/iam/apps/{client_id}/roles/{role}/holders"]
     assert "delete" in paths["/iam/apps/{client_id}/roles/{role}/holders/{user_id}"]
+
+
+def test_cli_register_show_rotate_disable_enable(stack: RolesStack) -> None:
+    client_id = f"cli-{secrets.token_hex(3)}"
+    registered = stack.cli(
+        "dev", "iam", "apps", "register", client_id, "--type", "confidential",
+        "--service-account", "--redirect-uri", "https://cli.example.gov.cn/cb",
+    )  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
+    secret = json.loads(registered.stdout)["client_secret"]
+    shown = stack.cli("dev", "iam", "apps", "show", client_id)
+    assert shown.returncode == 0
+    assert secret not in shown.stdout
+    rotated = stack.cli("dev", "iam", "apps", "rotate-secret", client_id)
+    assert json.loads(rotated.stdout)["client_secret"] not in {"", secret}
+    disabled = stack.cli("dev", "iam", "apps", "disable", client_id)
+    assert json.loads(disabled.stdout)["enabled"] is False
+    assert json.loads(stack.cli("dev", "iam", "apps", "enable", client_id).stdout)["enabled"]
+
+    bad = stack.cli(
+        "dev", "iam", "apps", "register", "cli-bad", "--type", "public",
+        "--redirect-uri", "http://evil.cn/cb",
+    )  # fmt: skip
+    assert bad.returncode == 1
+    assert "http is allowed only on a loopback address" in bad.stderr
+    missing = stack.cli("dev", "iam", "apps", "show", "no-such-app")
+    assert missing.returncode == 1
+    assert "[not_found]" in missing.stderr
+    others = stack.cli("admin_a", "iam", "apps", "rotate-secret", client_id)
+    assert others.returncode == 1
+    assert "[app_not_owned]" in others.stderr
