@@ -9,9 +9,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from authlib.common.security import generate_token
+from authlib.integrations.requests_client import OAuth2Session
 
+from iam.keycloak import keycloak_verifier
 from tests.integration.anbao.roles_stack import RolesStack, roles_stack, wait_for
 from tests.integration.conftest import Server
+from tests.integration.iam.kc_realm import browserless_login
+from tests.integration.iam.orgs_realm import PASSWORD
+
+REDIRECT = "http://127.0.0.1:8766/callback"
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +186,39 @@ def test_cli_register_show_rotate_disable_enable(stack: RolesStack) -> None:
     others = stack.cli("admin_a", "iam", "apps", "rotate-secret", client_id)
     assert others.returncode == 1
     assert "[app_not_owned]" in others.stderr
+
+
+def test_a_given_role_arrives_in_the_persons_token(stack: RolesStack) -> None:
+    """The clerk signs in to the app (code + PKCE S256) and the token carries the app's role."""
+    s = stack
+    client_id = f"portal-{secrets.token_hex(3)}"
+    registered = s.cli(
+        "dev", "iam", "apps", "register", client_id, "--type", "public",
+        "--redirect-uri", REDIRECT, "--role", "approver",
+    )  # fmt: skip
+    assert registered.returncode == 0, registered.stderr
+    clerk = s.people["clerk_a"].username
+    granted = s.cli("admin_a", "iam", "apps", "grant", client_id, clerk, "approver")
+    assert granted.returncode == 0, granted.stderr
+
+    issuer = f"{s.realm.url}/realms/{s.realm.name}"
+    with OAuth2Session(
+        client_id, redirect_uri=REDIRECT, scope="openid", code_challenge_method="S256"
+    ) as oauth:
+        verifier = generate_token(48)
+        url, _ = oauth.create_authorization_url(
+            f"{issuer}/protocol/openid-connect/auth", code_verifier=verifier
+        )
+        callback = browserless_login(url, clerk, PASSWORD)
+        token = oauth.fetch_token(
+            f"{issuer}/protocol/openid-connect/token",
+            authorization_response=callback,
+            code_verifier=verifier,
+        )
+    check = keycloak_verifier(s.realm.url, s.realm.name, audience=client_id)
+    try:
+        principal = check.verify(token["access_token"])
+    finally:
+        check.close()
+    assert principal.username == clerk
+    assert principal.client_roles == frozenset({"approver"})
