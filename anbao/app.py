@@ -58,6 +58,7 @@ from iam.orgs_keycloak import KeycloakOrgDirectory
 from iam.orgs_keycloak_admin import KeycloakAdminClient
 from iam.orgs_ports import OrgDirectory
 from iam.orgs_service import OrgService
+from iam.role_audit import RoleAudit
 from iam.scope import resolve_scope
 from iam.tokens import TokenVerifier
 from policies.ports import RealmInspector
@@ -79,6 +80,8 @@ class Parts:
     app_directory: AppDirectory | None = None
     org_directory: OrgDirectory | None = None
     seal_trust: seal_resources.TrustSource | None = None
+    #: Where role grants and revocations go; default: the audit recorder (fail closed).
+    role_audit: RoleAudit | None = None
     #: Where seal lifecycle events go; default: the audit recorder (seals.enabled only).
     seal_audit: AuditTrail | None = None
     #: Alerts, notifications and responses; built from settings [siem] unless given.
@@ -310,7 +313,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     api.add_route("/openapi.json", OpenApiDocument(api))
     api.add_route("/whoami", WhoAmI())
     recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
-    role_audit = RecorderRoleAudit(lambda: recorder or current_recorder())
+    role_audit = parts.role_audit or RecorderRoleAudit(lambda: recorder or current_recorder())
     apps = build_app_directory(settings, parts)
     kc = settings.keycloak
     add_app_routes(
