@@ -92,7 +92,9 @@ MAX_USER = 255
 GRANT_SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["user"],
-    "properties": {"user": {"type": "string", "minLength": 1, "maxLength": MAX_USER}},
+    "properties": {
+        "user": {"type": "string", "minLength": 1, "maxLength": MAX_USER, "pattern": r"\S"}
+    },
     "additionalProperties": False,
 }
 
