@@ -3,8 +3,9 @@
 Who may give (and take) an app's roles, decided from the live directory for each call:
 
 * a ``platform-admin``: any role of any app registered through Anbao, to anybody;
-* the app's owner (who registered it): its roles, to anybody — the roles mean something to
-  the owner's app only (its tokens carry only its own client roles, ``fullScopeAllowed`` off);
+* the app's owner (who registered it, while they still hold ``app-developer``): its roles, to
+  anybody — the roles mean something to the owner's app only (its tokens carry only its own
+  client roles, ``fullScopeAllowed`` off);
 * an ``org-admin`` bound to a node: any app's roles, to the people whose memberships all lie in
   the bound subtree (the one org-scope authority, :mod:`iam.scope`); anybody else is "not
   found", so the tree outside does not leak.
@@ -20,7 +21,7 @@ import dataclasses
 from collections.abc import Callable
 
 from iam.apps import App, AppRole, RoleHolder
-from iam.apps_service import AppDirectory
+from iam.apps_service import DEVELOPER_ROLES, AppDirectory
 from iam.delegation import ORG_ADMIN, PLATFORM_ADMIN
 from iam.errors import (
     AppRoleNotFound,
@@ -167,7 +168,9 @@ class AppRoleService:
         """The app and the caller's reach for it: its owner reaches everyone, an org-admin
         their subtree; for anybody else the app does not exist."""
         app = self._apps.get(client_id)
-        owner = app is not None and app.owner == caller.person.id
+        # An owner whose developer role was taken away owns nothing any more.
+        developer = bool(caller.person.roles & DEVELOPER_ROLES)
+        owner = app is not None and app.owner == caller.person.id and developer
         if app is None or not (caller.everyone or owner or not caller.scope.empty):
             raise NotFound(f"No app with client_id {client_id!r}.")
         return app, dataclasses.replace(caller, everyone=caller.everyone or owner)

@@ -170,6 +170,16 @@ def test_the_live_directory_decides_not_the_token(world: World) -> None:
         w.roles.roles(token, "permits")
 
 
+def test_an_owner_without_the_developer_role_owns_nothing(world: World) -> None:
+    w = world
+    token = w.who("dev")  # still claims app-developer
+    dev = w.people.get_person(w.ids["dev"])
+    assert dev is not None
+    w.people.revoke_role(dev, "app-developer")
+    with pytest.raises(NotFound):
+        w.roles.grant(token, "permits", "clerk", "clerk-a")
+
+
 def test_an_org_admin_reads_the_app_but_does_not_change_it(world: World) -> None:
     w = world
     service = AppService(w.apps, issuer="https://kc/realms/anbao", clock=lambda: 0)
