@@ -30,6 +30,7 @@ from anbao.middleware import RequestContextMiddleware
 from anbao.openapi import Api
 from anbao.path_params import PathParameterCheck
 from anbao.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
+from anbao.role_audit_wiring import RecorderRoleAudit
 from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
 from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
 from anbao.web import AsgiApp
@@ -39,6 +40,7 @@ from audit.integrity import HeadTicker, IntegrityService
 from audit.integrity_setup import IntegrityConfig, build_field_cipher, build_integrity
 from audit.ports import AuditStore
 from audit.recorder import Recorder
+from audit.recorder import current as current_recorder
 from audit.search_setup import add_search_routes
 from audit.sensitive_service import Actor, RevealService
 from audit.sqlite import SqliteAuditStore
@@ -47,6 +49,7 @@ from crypto.seal_registry.ports import AuditTrail
 from iam import orgs_resources
 from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
 from iam.apps_resources import add_routes as add_app_routes
+from iam.apps_roles import AppRoleService
 from iam.apps_service import AppDirectory, AppService
 from iam.falcon_auth import AuthMiddleware, Requirement, org_scope
 from iam.introspection import IntrospectionCache
@@ -55,6 +58,7 @@ from iam.orgs_keycloak import KeycloakOrgDirectory
 from iam.orgs_keycloak_admin import KeycloakAdminClient
 from iam.orgs_ports import OrgDirectory
 from iam.orgs_service import OrgService
+from iam.role_audit import RoleAudit
 from iam.scope import resolve_scope
 from iam.tokens import TokenVerifier
 from policies.ports import RealmInspector
@@ -76,6 +80,8 @@ class Parts:
     app_directory: AppDirectory | None = None
     org_directory: OrgDirectory | None = None
     seal_trust: seal_resources.TrustSource | None = None
+    #: Where role grants and revocations go; default: the audit recorder (fail closed).
+    role_audit: RoleAudit | None = None
     #: Where seal lifecycle events go; default: the audit recorder (seals.enabled only).
     seal_audit: AuditTrail | None = None
     #: Alerts, notifications and responses; built from settings [siem] unless given.
@@ -145,10 +151,10 @@ def build_introspection(
     )
 
 
-def build_app_service(settings: Settings, parts: Parts) -> AppService:
+def build_app_directory(settings: Settings, parts: Parts) -> AppDirectory:
     """App onboarding: apps become OIDC clients through the Keycloak admin API."""
     kc = settings.keycloak
-    directory = parts.app_directory or KeycloakAppDirectory(
+    return parts.app_directory or KeycloakAppDirectory(
         admin_factory(
             kc.url,
             kc.realm,
@@ -158,7 +164,6 @@ def build_app_service(settings: Settings, parts: Parts) -> AppService:
         ),
         kc.realm,
     )
-    return AppService(directory, issuer=issuer_url(kc.url, kc.realm), clock=parts.clock)
 
 
 def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> IntegrityService:
@@ -307,9 +312,16 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     api.add_route("/metrics", MetricsResource(metrics))
     api.add_route("/openapi.json", OpenApiDocument(api))
     api.add_route("/whoami", WhoAmI())
-    add_app_routes(api, build_app_service(settings, parts))
-    orgs_resources.add_routes(api, OrgService(org_directory))
     recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
+    role_audit = parts.role_audit or RecorderRoleAudit(lambda: recorder or current_recorder())
+    apps = build_app_directory(settings, parts)
+    kc = settings.keycloak
+    add_app_routes(
+        api,
+        AppService(apps, issuer=issuer_url(kc.url, kc.realm), clock=parts.clock),
+        AppRoleService(apps, org_directory, role_audit),
+    )
+    orgs_resources.add_routes(api, OrgService(org_directory, audit=role_audit))
     registry = seal_wiring.attach(
         api,
         settings,

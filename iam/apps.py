@@ -124,6 +124,28 @@ class App:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class RoleHolder:
+    """A person holding one of an app's roles, as the role list shows them."""
+
+    id: str
+    username: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"id": self.id, "username": self.username}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class AppRole:
+    """One client role of an app and the holders its reader may see."""
+
+    name: str
+    holders: tuple[RoleHolder, ...] = ()
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "holders": [h.as_dict() for h in self.holders]}
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class AppCredentials:
     """What registration and rotation return once: the secret is never shown again."""
 

@@ -13,13 +13,13 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 
-from iam.apps import App, AppKind, AppRegistration, AppUpdate, ClientAuth
+from iam.apps import App, AppKind, AppRegistration, AppUpdate, ClientAuth, RoleHolder
 from iam.errors import Conflict, IdentityProviderUnavailable, InvalidRequest, NotFound
 
 MANAGED = "anbao.managed"
@@ -219,17 +219,54 @@ class KeycloakAppDirectory:
             return None
         internal, rep = found
         with self._lock, _translated():
-            roles = tuple(sorted(str(r["name"]) for r in self.admin.get_client_roles(internal)))
-        return app_from_representation(rep, roles)
+            return app_from_representation(rep, self._role_names(internal))
 
     def list(self) -> list[App]:
+        """Every managed app with its roles (one call per app: the list shows the roles)."""
         with self._lock, _translated():
             clients = self.admin.get_clients()
-        return [
-            app_from_representation(c)
-            for c in clients
-            if (c.get("attributes") or {}).get(MANAGED) == "true"
-        ]
+            return [
+                app_from_representation(c, self._role_names(str(c["id"])))
+                for c in clients
+                if (c.get("attributes") or {}).get(MANAGED) == "true"
+            ]
+
+    def _role_names(self, internal: str) -> tuple[str, ...]:
+        return tuple(sorted(str(r["name"]) for r in self.admin.get_client_roles(internal)))
+
+    def _role(self, client_id: str, role: str) -> tuple[str, dict[str, Any]]:
+        found = self._managed(client_id)
+        if found is None:
+            raise NotFound(f"No app with client_id {client_id!r}.")
+        with self._lock, _translated():
+            return found[0], self.admin.get_client_role(found[0], role)
+
+    def role_holders(self, client_id: str, role: str) -> Sequence[RoleHolder]:
+        internal, _ = self._role(client_id, role)
+        with self._lock, _translated():
+            users = self.admin.get_client_role_members(internal, role)
+        return sorted(
+            (RoleHolder(str(u["id"]), str(u["username"])) for u in users),
+            key=lambda h: h.username,
+        )
+
+    def held_roles(self, client_id: str, user_id: str) -> frozenset[str]:
+        found = self._managed(client_id)
+        if found is None:
+            raise NotFound(f"No app with client_id {client_id!r}.")
+        with self._lock, _translated():
+            roles = self.admin.get_client_roles_of_user(user_id, found[0])
+        return frozenset(str(r["name"]) for r in roles)
+
+    def grant_role(self, client_id: str, role: str, user_id: str) -> None:
+        internal, rep = self._role(client_id, role)
+        with self._lock, _translated():
+            self.admin.assign_client_role(user_id, internal, [rep])
+
+    def revoke_role(self, client_id: str, role: str, user_id: str) -> None:
+        internal, rep = self._role(client_id, role)
+        with self._lock, _translated():
+            self.admin.delete_client_roles_of_user(user_id, internal, [rep])
 
     def update(self, client_id: str, update: AppUpdate) -> None:
         found = self._managed(client_id)

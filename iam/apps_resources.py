@@ -1,7 +1,9 @@
-"""HTTP resources for app onboarding: ``/iam/apps`` (thin; the rules live in the service).
+"""HTTP resources for app onboarding: ``/iam/apps`` (thin; the rules live in the services).
 
 Responses that carry a client secret are ``Cache-Control: no-store`` (RFC 6749 §5.1): the
-secret is shown at registration and rotation only.
+secret is shown at registration and rotation only. ``/iam/apps/{client_id}/roles`` lists an
+app's roles with their holders; giving and taking a role are high-risk (they grant access), so
+they ask the issuer whether the caller's session is still alive (``introspect_methods``).
 """
 
 from __future__ import annotations
@@ -24,7 +26,9 @@ from iam.apps import (
     parse_registration,
     parse_update,
 )
-from iam.apps_service import DEVELOPER_ROLES, AppService
+from iam.apps_roles import AppRoleService
+from iam.apps_service import READER_ROLES, AppService
+from iam.errors import InvalidRequest
 from iam.falcon_auth import requires
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
@@ -83,6 +87,31 @@ UPDATE_SCHEMA: dict[str, Any] = {
 }
 
 
+#: A person named by username or Keycloak id.
+MAX_USER = 255
+GRANT_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["user"],
+    "properties": {
+        "user": {"type": "string", "minLength": 1, "maxLength": MAX_USER, "pattern": r"\S"}
+    },
+    "additionalProperties": False,
+}
+
+
+def parse_grant(data: object) -> str:
+    """The ``user`` of a grant body (a username or a person's id)."""
+    if not isinstance(data, dict):
+        raise InvalidRequest([("body", 'must be a JSON object: {"user": "<username or id>"}')])
+    unknown = sorted(str(k) for k in data if k != "user")
+    if unknown:
+        raise InvalidRequest([(k, "unknown field") for k in unknown])
+    user = data.get("user")
+    if not isinstance(user, str) or not user.strip() or len(user) > MAX_USER:
+        raise InvalidRequest([("user", f"required: a username or id, 1-{MAX_USER} characters")])
+    return user.strip()
+
+
 class RouteAdder(Protocol):
     def add_route(self, template: str, resource: object) -> None: ...
 
@@ -91,7 +120,7 @@ def _caller(req: falcon.asgi.Request) -> Any:
     return req.context.principal
 
 
-@requires(any_role=DEVELOPER_ROLES)
+@requires(any_role=READER_ROLES)
 class AppsCollection:
     openapi: ClassVar[dict[str, Any]] = {
         "get": {
@@ -133,7 +162,7 @@ class AppsCollection:
         resp.media = created.as_dict()
 
 
-@requires(any_role=DEVELOPER_ROLES)
+@requires(any_role=READER_ROLES)
 class AppItem:
     openapi: ClassVar[dict[str, Any]] = {
         "get": {
@@ -169,7 +198,7 @@ class AppItem:
         resp.media = app.as_dict()
 
 
-@requires(any_role=DEVELOPER_ROLES)
+@requires(any_role=READER_ROLES)
 class AppSecret:
     introspect_methods = frozenset({"POST"})  # a new secret: the session must be alive
     openapi: ClassVar[dict[str, Any]] = {
@@ -191,7 +220,96 @@ class AppSecret:
         resp.media = rotated.as_dict()
 
 
-def add_routes(api: RouteAdder, service: AppService) -> None:
+@requires(any_role=READER_ROLES)
+class AppRoles:
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": {
+            "summary": "The app's roles with the holders you may see (org-admin: your subtree)",
+            "tags": _TAGS,
+            "responses": {
+                "200": {"description": "Roles and holders", "content": _JSON},
+                "404": {"description": "No such app (or one you may not see)"},
+            },
+        }
+    }
+
+    def __init__(self, roles: AppRoleService) -> None:
+        self._roles = roles
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, client_id: str
+    ) -> None:
+        roles = await asyncio.to_thread(self._roles.roles, _caller(req), client_id)
+        resp.media = {"client_id": client_id, "roles": [r.as_dict() for r in roles]}
+
+
+@requires(any_role=READER_ROLES)
+class AppRoleHolders:
+    introspect_methods = frozenset({"POST"})  # grants access: the session must be alive
+    openapi: ClassVar[dict[str, Any]] = {
+        "post": {
+            "summary": "Give a person (username or id) the app's role (owner, org-admin, admin)",
+            "tags": _TAGS,
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": GRANT_SCHEMA}},
+            },
+            "responses": {
+                "201": {"description": "The person holds the role", "content": _JSON},
+                "400": {"description": "Invalid body"},
+                "403": {"description": "Not allowed (e.g. a grant to yourself)"},
+                "404": {"description": "No such app, role, or person in your reach"},
+            },
+        }
+    }
+
+    def __init__(self, roles: AppRoleService) -> None:
+        self._roles = roles
+
+    async def on_post(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, client_id: str, role: str
+    ) -> None:
+        user = parse_grant(await req.get_media())
+        holder = await asyncio.to_thread(self._roles.grant, _caller(req), client_id, role, user)
+        resp.status = 201
+        resp.location = f"/iam/apps/{client_id}/roles/{role}/holders/{holder.id}"
+        resp.media = {"client_id": client_id, "role": role, "holder": holder.as_dict()}
+
+
+@requires(any_role=READER_ROLES)
+class AppRoleHolder:
+    introspect_methods = frozenset({"DELETE"})
+    openapi: ClassVar[dict[str, Any]] = {
+        "delete": {
+            "summary": "Take the app's role from a person (owner, org-admin, admin)",
+            "tags": _TAGS,
+            "responses": {
+                "204": {"description": "The person no longer holds the role"},
+                "403": {"description": "Not allowed (e.g. your own role)"},
+                "404": {"description": "No such app, role, holder in your reach"},
+            },
+        }
+    }
+
+    def __init__(self, roles: AppRoleService) -> None:
+        self._roles = roles
+
+    async def on_delete(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        client_id: str,
+        role: str,
+        user_id: str,
+    ) -> None:
+        await asyncio.to_thread(self._roles.revoke, _caller(req), client_id, role, user_id)
+        resp.status = 204
+
+
+def add_routes(api: RouteAdder, service: AppService, roles: AppRoleService) -> None:
     api.add_route("/iam/apps", AppsCollection(service))
     api.add_route("/iam/apps/{client_id}", AppItem(service))
     api.add_route("/iam/apps/{client_id}/secret", AppSecret(service))
+    api.add_route("/iam/apps/{client_id}/roles", AppRoles(roles))
+    api.add_route("/iam/apps/{client_id}/roles/{role}/holders", AppRoleHolders(roles))
+    api.add_route("/iam/apps/{client_id}/roles/{role}/holders/{user_id}", AppRoleHolder(roles))

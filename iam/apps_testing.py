@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import dataclasses
 import secrets
+from collections.abc import Sequence
 
-from iam.apps import App, AppRegistration, AppUpdate, ClientAuth
+from iam.apps import App, AppRegistration, AppUpdate, ClientAuth, RoleHolder
 from iam.errors import NotFound
+from iam.role_audit import RoleChange
 
 KEYCLOAK_BUILTIN_SCOPES = frozenset(
     {"openid", "profile", "email", "roles", "web-origins", "acr", "basic", "offline_access"}
@@ -20,6 +22,10 @@ class MemoryAppDirectory:
         self.secrets: dict[str, str] = {}
         #: Clients that exist but were not registered through Anbao (Keycloak's own).
         self.unmanaged = {"admin-cli", "legacy-portal"}
+        #: (client_id, role) -> {user id: username}
+        self.holders: dict[tuple[str, str], dict[str, str]] = {}
+        #: user id -> username, for the holder list (the org directory's people)
+        self.usernames: dict[str, str] = {}
 
     def scope_names(self) -> frozenset[str]:
         return self.scopes
@@ -72,3 +78,30 @@ class MemoryAppDirectory:
     def rotate_secret(self, client_id: str) -> str:
         self.secrets[client_id] = secrets.token_urlsafe(24)
         return self.secrets[client_id]
+
+    def role_holders(self, client_id: str, role: str) -> Sequence[RoleHolder]:
+        held = self.holders.get((client_id, role), {})
+        return sorted((RoleHolder(i, u) for i, u in held.items()), key=lambda h: h.username)
+
+    def held_roles(self, client_id: str, user_id: str) -> frozenset[str]:
+        return frozenset(
+            r for (c, r), held in self.holders.items() if c == client_id and user_id in held
+        )
+
+    def grant_role(self, client_id: str, role: str, user_id: str) -> None:
+        self.holders.setdefault((client_id, role), {})[user_id] = self.usernames.get(
+            user_id, user_id
+        )
+
+    def revoke_role(self, client_id: str, role: str, user_id: str) -> None:
+        self.holders.get((client_id, role), {}).pop(user_id, None)
+
+
+class RecordedRoleChanges:
+    """A :class:`~iam.role_audit.RoleAudit` that keeps what it is told, for assertions."""
+
+    def __init__(self) -> None:
+        self.changes: list[RoleChange] = []
+
+    def record(self, change: RoleChange) -> None:
+        self.changes.append(change)

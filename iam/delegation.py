@@ -109,9 +109,12 @@ class Authority:
             raise DelegationDenied("Nobody administers their own account here.")
         if self.is_platform:
             return person
-        held = person.roles & PLATFORM_ROLES
-        if not held <= self.grantable():
-            raise DelegationDenied("This person holds a role above yours.")
+        above = (person.roles & PLATFORM_ROLES) - self.grantable()
+        if above:
+            raise DelegationDenied(
+                f"This person holds {', '.join(sorted(above))}: a role you do not hold "
+                "(only a platform-admin administers them)."
+            )
         if person.admin_node is not None and (admin_node is None or not self.sees(admin_node)):
             raise DelegationDenied("This person administers a node outside your subtree.")
         return person
@@ -134,7 +137,11 @@ class Authority:
         if target.id == self.actor_id:
             raise DelegationDenied("Nobody grants or revokes their own roles.")
         if role not in self.grantable():
-            raise DelegationDenied("You can only grant roles you hold, never platform-admin.")
+            if role == PLATFORM_ADMIN:
+                raise DelegationDenied("Only a platform-admin grants or revokes platform-admin.")
+            raise DelegationDenied(
+                f"{role} is a role you do not hold: you grant and revoke only roles you hold."
+            )
         if role == ORG_ADMIN and not revoke and bind is None:
             raise InvalidOrgInput("node_id", "an org-admin grant names the node it binds to")
         if bind is not None:  # any grant may bind: the binding is the person's org scope

@@ -91,3 +91,38 @@ class Conflict(IamError):
 
     code = "conflict"
     title = "Conflict"
+
+
+class PersonNotFound(NotFound):
+    """No such person, or one outside the caller's part of the org tree (indistinguishable)."""
+
+    code = "person_not_found"
+    title = "No such person"
+
+
+class AppRoleNotFound(NotFound):
+    """The app defines no role of that name, or the person does not hold it."""
+
+    code = "app_role_not_found"
+    title = "No such app role"
+
+
+class AppNotOwned(Forbidden):
+    """The caller sees the app (an org-admin) but changing it is for its owner."""
+
+    code = "app_not_owned"
+    title = "Not your app"
+
+
+class RoleGrantDenied(Forbidden):
+    """The grant or revocation breaks a rule of who may give whom which role."""
+
+    code = "role_grant_denied"
+    title = "Role change not allowed"
+
+
+class SelfGrantDenied(Forbidden):
+    """Nobody grants or revokes their own roles (the code is the audit event's reason)."""
+
+    code = "role_self_grant"
+    title = "Role change of oneself"

@@ -6,9 +6,10 @@ live from the directory, not from the token, so a revoked grant stops working at
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from iam.delegation import ORG_ADMIN, PLATFORM_ROLES, Authority
+from iam.errors import IamError, SelfGrantDenied
 from iam.orgs_errors import InvalidOrgInput, OrgConflict, OrgNotFound
 from iam.orgs_model import (
     NodeKind,
@@ -21,17 +22,24 @@ from iam.orgs_model import (
     parse_kind,
 )
 from iam.orgs_ports import OrgDirectory
+from iam.role_audit import NoRoleAudit, RoleAction, RoleAudit, RoleChange
 from iam.scope import bound_node
 
 MAX_PAGE = 500
+#: The roles an operator's change is recorded with (the Keycloak admin account's power).
+OPERATOR_ROLES = frozenset({"realm-admin"})
 
 
 class OrgService:
-    def __init__(self, directory: OrgDirectory, *, operator: bool = False) -> None:
+    def __init__(
+        self, directory: OrgDirectory, *, operator: bool = False, audit: RoleAudit | None = None
+    ) -> None:
         """``operator``: the CLI, which already holds Keycloak admin credentials, acts as
-        platform-admin; the HTTP API never sets it."""
+        platform-admin; the HTTP API never sets it. ``audit`` hears every role grant and
+        revocation, and every refusal of one."""
         self.directory = directory
         self._operator = operator
+        self._audit = audit or NoRoleAudit()
 
     def authority(self, actor_id: str) -> Authority:
         if self._operator:
@@ -220,33 +228,89 @@ class OrgService:
     def grant_role(
         self, actor_id: str, person_id: str, role: str, node_id: str | None = None
     ) -> Person:
-        auth = self.authority(actor_id)
-        person = self._manageable(auth, person_id)
-        bind = self.directory.get_node(node_id) if node_id else None
-        if node_id and bind is None:
-            raise OrgNotFound("No such org node.")
-        auth.require_grant(role, person, bind)
-        if not self.directory.role_exists(role):
-            raise InvalidOrgInput("role", "the realm does not define this role")
-        self.directory.grant_role(person, role)
-        if role == ORG_ADMIN or bind is not None:  # e.g. an auditor bound to a county
-            self.directory.set_admin_node(person, bind)
-        return self._reload(person.id)
+        def work() -> None:
+            auth = self.authority(actor_id)
+            _not_oneself(actor_id, person_id)
+            person = self._manageable(auth, person_id)
+            bind = self.directory.get_node(node_id) if node_id else None
+            if node_id and bind is None:
+                raise OrgNotFound("No such org node.")
+            auth.require_grant(role, person, bind)
+            if not self.directory.role_exists(role):
+                raise InvalidOrgInput("role", "the realm does not define this role")
+            self.directory.grant_role(person, role)
+            if role == ORG_ADMIN or bind is not None:  # e.g. an auditor bound to a county
+                self.directory.set_admin_node(person, bind)
+
+        return self._audited(RoleAction.GRANT, actor_id, person_id, role, work)
 
     def revoke_role(self, actor_id: str, person_id: str, role: str) -> Person:
-        auth = self.authority(actor_id)
-        person = self._manageable(auth, person_id)
-        auth.require_grant(role, person, None, revoke=True)
-        self.directory.revoke_role(person, role)
-        if role == ORG_ADMIN:
-            self.directory.set_admin_node(person, None)
-        return self._reload(person.id)
+        def work() -> None:
+            auth = self.authority(actor_id)
+            _not_oneself(actor_id, person_id)
+            person = self._manageable(auth, person_id)
+            auth.require_grant(role, person, None, revoke=True)
+            self.directory.revoke_role(person, role)
+            if role == ORG_ADMIN:
+                self.directory.set_admin_node(person, None)
+
+        return self._audited(RoleAction.REVOKE, actor_id, person_id, role, work)
+
+    def _audited(
+        self,
+        action: RoleAction,
+        actor_id: str,
+        person_id: str,
+        role: str,
+        work: Callable[[], None],
+    ) -> Person:
+        """Runs the change; records it, or its refusal (the error's code), then answers."""
+        try:
+            work()
+        except IamError as exc:
+            self._record(action, actor_id, person_id, role, exc.code)
+            raise
+        self._record(action, actor_id, person_id, role, "")
+        return self._reload(person_id)
+
+    def _record(
+        self, action: RoleAction, actor_id: str, person_id: str, role: str, reason: str
+    ) -> None:
+        actor = None if self._operator else self._quiet_person(actor_id)
+        target = self._quiet_person(person_id)
+        # The operator acts with the Keycloak admin account: a realm admin, not a person here.
+        roles = OPERATOR_ROLES if self._operator else actor.roles if actor else frozenset()
+        self._audit.record(
+            RoleChange(
+                action=action,
+                actor_id=actor_id,
+                actor_username=actor.username if actor else actor_id,
+                actor_roles=roles,
+                target_id=person_id,
+                target_username=target.username if target else person_id,
+                role=role,
+                org_path=target.org_path if target else "",
+                reason=reason,
+            )
+        )
+
+    def _quiet_person(self, person_id: str) -> Person | None:
+        """For the audit record: the person, or None where the directory cannot say."""
+        try:
+            return self.directory.get_person(person_id)
+        except IamError:
+            return None
 
     def _reload(self, person_id: str) -> Person:
         person = self.directory.get_person(person_id)
         if person is None:
             raise OrgNotFound("No such person.")
         return person
+
+
+def _not_oneself(actor_id: str, person_id: str) -> None:
+    if actor_id == person_id:
+        raise SelfGrantDenied("Nobody grants or revokes their own roles: ask another admin.")
 
 
 def _attributes(value: object) -> Mapping[str, str]:

@@ -171,9 +171,10 @@ def attack_scenarios(start: dt.datetime) -> list[Scenario]:
     out.append(Scenario("role granted to oneself", ("anbao_role_self_grant",), (
         _admin(ids, next(t), "iam.role.grant", "alice", admin, resource=ResourceRef("user", "id-alice", "alice"),
                labels={"role": "seal-admin"}),)))  # fmt: skip
-    out.append(Scenario("role granted by a non-admin", ("anbao_role_grant_by_non_admin",), (
-        _admin(ids, next(t), "iam.role.grant", "bob", ("seal-user",), resource=ResourceRef("user", "id-carol", "carol"),
-               labels={"role": "auditor"}),)))  # fmt: skip
+    out.append(Scenario("role given to oneself, refused", ("anbao_role_self_grant",), (
+        _admin(ids, next(t), "iam.role.grant", "bob", ("app-developer",), outcome="failure",
+               reason="role_self_grant", resource=ResourceRef("user", "id-bob", "bob"),
+               labels={"role": "approver", "client_id": "permits"}),)))  # fmt: skip
     out.append(Scenario("platform-admin granted", ("anbao_platform_admin_granted",), (
         _admin(ids, next(t), "iam.role.grant", "admin1", admin, resource=ResourceRef("user", "id-dave", "dave"),
                labels={"role": "platform-admin"}),)))  # fmt: skip

@@ -1,90 +1,31 @@
-"""``anbao iam apps``: register apps as OIDC clients, rotate secrets, disable, list, show.
+"""``anbao iam apps``: register apps, rotate secrets, disable, list, show; give and take roles.
 
-The CLI is the operator's path: it signs in to the Keycloak admin API with the configured admin
-credentials (``keycloak.admin_username`` / ``keycloak.admin_password``, falling back to
-``KEYCLOAK_ADMIN_PASSWORD``) and acts as a platform admin; ``--owner`` records the developer the
-app belongs to. The same rules as ``POST /iam/apps`` apply (one service, one validator).
+Every command is a person using the platform, so it goes through Anbao's API
+(:mod:`anbao.cli.api`) with that person's token (``anbao login``, or ``--token`` /
+``ANBAO_TOKEN``): an app registered here is owned by whoever is signed in, and the server checks
+and audits each act as for any other client. The CLI holds no Keycloak credential.
 """
 
 from __future__ import annotations
 
 import json
-import os
-import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
+from urllib.parse import quote
 
 import click
 
-from anbao.settings import Settings, SettingsError
-from iam.apps import parse_registration, parse_update
-from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
-from iam.apps_service import AppService
-from iam.errors import IamError, InvalidRequest
-from iam.keycloak import issuer_url
-from iam.model import Principal
-
-T = TypeVar("T")
+from anbao.cli.api import api_options, client, print_json
 
 
-def _service(realm: str) -> AppService:
-    try:
-        settings = Settings.load(os.environ)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
-    kc = settings.keycloak
-    realm = realm or kc.realm
-    password = kc.admin_password.reveal() or os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "")
-    factory = admin_factory(
-        kc.url,
-        realm,
-        username=kc.admin_username,
-        password=password,
-        timeout=max(kc.timeout_seconds, 10.0),
-    )
-    directory = KeycloakAppDirectory(factory, realm)
-    return AppService(directory, issuer=issuer_url(kc.url, realm), clock=time.time)
-
-
-def _operator(owner: str) -> Principal:
-    return Principal(
-        subject=owner or "anbao-cli",
-        username=owner or "anbao-cli",
-        client_id="anbao-cli",
-        roles=frozenset({"platform-admin"}),
-        scopes=frozenset(),
-        acr="",
-        org_path="",
-        expires_at=2**62,
-        claims={},
-    )
-
-
-def _run(action: Callable[[], T]) -> T:
-    """Domain errors become one line per problem on stderr, never a traceback."""
-    try:
-        return action()
-    except InvalidRequest as exc:
-        for error in exc.errors:
-            click.echo(f"anbao: {error['field']}: {error['reason']}", err=True)
-        sys.exit(2)
-    except IamError as exc:
-        click.echo(f"anbao: {exc.code}: {exc.detail}", err=True)
-        sys.exit(1)
-
-
-def _emit(data: Any) -> None:
-    click.echo(json.dumps(data, indent=2, ensure_ascii=False))
-
-
-_realm = click.option("--realm", default="", help="Realm (default: keycloak.realm).")
+def _seg(value: str) -> str:
+    """One path segment (a client id, role or user as typed: never a way into another path)."""
+    return quote(value, safe="")
 
 
 @click.group("apps")
 def apps() -> None:
-    """Apps registered as OIDC clients of the realm."""
+    """Apps registered as OIDC clients of the realm, and who holds their roles."""
 
 
 @apps.command("register")
@@ -101,8 +42,7 @@ def apps() -> None:
 @click.option("--service-account", is_flag=True, help="Allow the client credentials grant.")
 @click.option("--name", default="", help="Display name.")
 @click.option("--description", default="")
-@click.option("--owner", default="", help="Subject (user id) of the developer who owns it.")
-@_realm
+@api_options
 def register(
     *,
     client_id: str,
@@ -116,10 +56,10 @@ def register(
     service_account: bool,
     name: str,
     description: str,
-    owner: str,
-    realm: str,
+    api_url: str | None,
+    token: str | None,
 ) -> None:
-    """Register CLIENT_ID; prints the credentials (the secret is shown only now)."""
+    """Register CLIENT_ID, owned by you; prints the credentials (the secret is shown only now)."""
     body: dict[str, Any] = {
         "client_id": client_id,
         "type": kind,
@@ -140,51 +80,88 @@ def register(
             body["jwks"] = json.loads(jwks_file.read_text())
         except ValueError as exc:
             raise click.BadParameter("not JSON", param_hint="--jwks-file") from exc
-    service = _service(realm)
-    created = _run(lambda: service.register(_operator(owner), parse_registration(body)))
-    _emit(created.as_dict())
+    with client(api_url, token) as api:
+        print_json(api.call("POST", "/iam/apps", body=body))
 
 
 @apps.command("rotate-secret")
 @click.argument("client_id")
-@_realm
-def rotate_secret(client_id: str, realm: str) -> None:
+@api_options
+def rotate_secret(client_id: str, api_url: str | None, token: str | None) -> None:
     """Issue a new client secret (the old one stops working at once)."""
-    service = _service(realm)
-    _emit(_run(lambda: service.rotate_secret(_operator(""), client_id)).as_dict())
+    with client(api_url, token) as api:
+        print_json(api.call("POST", f"/iam/apps/{_seg(client_id)}/secret"))
+
+
+def _patch(client_id: str, body: dict[str, Any], api_url: str | None, token: str | None) -> None:
+    with client(api_url, token) as api:
+        print_json(api.call("PATCH", f"/iam/apps/{_seg(client_id)}", body=body))
 
 
 @apps.command("disable")
 @click.argument("client_id")
-@_realm
-def disable(client_id: str, realm: str) -> None:
+@api_options
+def disable(client_id: str, api_url: str | None, token: str | None) -> None:
     """Disable CLIENT_ID: no new tokens; introspection reports its tokens inactive."""
-    service = _service(realm)
-    _emit(_run(lambda: service.disable(_operator(""), client_id)).as_dict())
+    _patch(client_id, {"enabled": False}, api_url, token)
 
 
 @apps.command("enable")
 @click.argument("client_id")
-@_realm
-def enable(client_id: str, realm: str) -> None:
+@api_options
+def enable(client_id: str, api_url: str | None, token: str | None) -> None:
     """Enable a disabled app again."""
-    service = _service(realm)
-    update = parse_update({"enabled": True})
-    _emit(_run(lambda: service.update(_operator(""), client_id, update)).as_dict())
+    _patch(client_id, {"enabled": True}, api_url, token)
 
 
 @apps.command("list")
-@_realm
-def list_apps(realm: str) -> None:
-    """All apps registered through Anbao (not Keycloak's own clients)."""
-    service = _service(realm)
-    _emit([a.as_dict() for a in _run(lambda: service.list(_operator("")))])
+@api_options
+def list_apps(api_url: str | None, token: str | None) -> None:
+    """The apps you may see (yours; all of them for an org-admin or platform-admin), with roles."""
+    with client(api_url, token) as api:
+        print_json(api.call("GET", "/iam/apps")["apps"])
 
 
 @apps.command("show")
 @click.argument("client_id")
-@_realm
-def show(client_id: str, realm: str) -> None:
+@api_options
+def show(client_id: str, api_url: str | None, token: str | None) -> None:
     """Describe CLIENT_ID (never its secret)."""
-    service = _service(realm)
-    _emit(_run(lambda: service.describe(_operator(""), client_id)).as_dict())
+    with client(api_url, token) as api:
+        print_json(api.call("GET", f"/iam/apps/{_seg(client_id)}"))
+
+
+@apps.command("roles")
+@click.argument("client_id")
+@api_options
+def roles(client_id: str, api_url: str | None, token: str | None) -> None:
+    """CLIENT_ID's roles and the holders you may see (an org-admin: your subtree)."""
+    with client(api_url, token) as api:
+        print_json(api.call("GET", f"/iam/apps/{_seg(client_id)}/roles"))
+
+
+@apps.command("grant")
+@click.argument("client_id")
+@click.argument("username")
+@click.argument("role")
+@api_options
+def grant(client_id: str, username: str, role: str, api_url: str | None, token: str | None) -> None:
+    """Give USERNAME (or a person's id) the ROLE of CLIENT_ID (audited)."""
+    path = f"/iam/apps/{_seg(client_id)}/roles/{_seg(role)}/holders"
+    with client(api_url, token) as api:
+        print_json(api.call("POST", path, body={"user": username}))
+
+
+@apps.command("revoke")
+@click.argument("client_id")
+@click.argument("username")
+@click.argument("role")
+@api_options
+def revoke(
+    client_id: str, username: str, role: str, api_url: str | None, token: str | None
+) -> None:
+    """Take the ROLE of CLIENT_ID from USERNAME (or a person's id) (audited)."""
+    path = f"/iam/apps/{_seg(client_id)}/roles/{_seg(role)}/holders/{_seg(username)}"
+    with client(api_url, token) as api:
+        api.call("DELETE", path)
+    click.echo(f"{username} no longer holds {role} of {client_id}")

@@ -47,7 +47,7 @@ from tests.journeys.browser import KeycloakPages, Person, chromium
 #: signed-in person, `anbao iam apps grant`; branch i17-approles). Until then the app is
 #: registered through the API with the person's own token, and the last step (the app role
 #: granted by its owner arrives in the clerk's token) does not run.
-APP_ROLES_CLI = False
+APP_ROLES_CLI = True
 APP = "permits-demo"
 
 

@@ -17,11 +17,9 @@ import pytest
 import requests
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
-from click.testing import CliRunner
 from joserfc import jwt
 from joserfc.jwk import RSAKey
 
-from anbao.cli.iam_apps import apps as apps_cli
 from iam.apps import parse_registration, parse_update
 from iam.apps_keycloak import KeycloakAppDirectory
 from iam.apps_service import AppService
@@ -317,39 +315,3 @@ def test_private_key_jwt_app(realm: KcRealm, service: AppService, source: str) -
         impostor = RSAKey.generate_key(2048, parameters={"kid": "k1", "alg": "RS256"})
         forged = _client_assertion(realm, client_id, impostor)
         assert _token_with_assertion(realm, client_id, forged).status_code in {400, 401}
-
-
-def test_cli_register_show_rotate_disable_list(keycloak: Server, realm: KcRealm) -> None:
-    runner = CliRunner()
-    env = {
-        "ANBAO_KEYCLOAK_URL": keycloak.url,
-        "ANBAO_KEYCLOAK_ADMIN_USERNAME": keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-    }
-    realm_opt = ["--realm", realm.name]
-
-    def run(*args: str) -> Any:
-        return runner.invoke(apps_cli, [*args, *realm_opt], env=env, catch_exceptions=False)
-
-    registered = run(
-        "register", "cli-app", "--type", "confidential", "--service-account",
-        "--redirect-uri", "https://cli.example.gov.cn/cb", "--role", "viewer", "--owner", "u-42",
-    )  # fmt: skip
-    assert registered.exit_code == 0, registered.output
-    created = json.loads(registered.output)
-    assert created["client_secret"]
-    assert created["app"]["owner"] == "u-42"
-    shown = run("show", "cli-app")
-    assert shown.exit_code == 0
-    assert created["client_secret"] not in shown.output
-    rotated = json.loads(run("rotate-secret", "cli-app").output)
-    assert rotated["client_secret"] != created["client_secret"]
-    assert json.loads(run("disable", "cli-app").output)["enabled"] is False
-    assert "cli-app" in {a["client_id"] for a in json.loads(run("list").output)}
-
-    bad = run("register", "cli-bad", "--type", "public", "--redirect-uri", "http://evil.cn/cb")
-    assert bad.exit_code == 2
-    assert "redirect_uris[0]: http is allowed only on a loopback address" in bad.output
-    missing = run("show", "no-such-app")
-    assert missing.exit_code == 1
-    assert "not_found" in missing.output

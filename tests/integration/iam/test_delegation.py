@@ -17,6 +17,7 @@ import pytest
 
 from anbao.app import Parts, build_org_directory, create_app
 from anbao.settings import Settings
+from iam.apps_testing import RecordedRoleChanges
 from iam.orgs_model import NodeKind, OrgNode, Person
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
@@ -89,7 +90,11 @@ def world(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
             }
         )
         directory = build_org_directory(settings)
-        parts = Parts(org_directory=directory, audit_store=NullAuditStore())
+        parts = Parts(
+            org_directory=directory,
+            audit_store=NullAuditStore(),
+            role_audit=RecordedRoleChanges(),
+        )
         client = falcon.testing.TestClient(create_app(settings, parts))
         try:
             yield World(realm, client, county_a, county_b, prefecture, tokens, people)
