@@ -27,7 +27,7 @@ import pytest
 from keycloak import KeycloakAdmin
 from playwright.sync_api import Browser, Page
 
-from tests.integration.anbao.cli_login import anbao, device_login, stored, whoami
+from tests.integration.anbao.cli_login import anbao, device_login, whoami
 from tests.integration.anbao.serving import free_port, serve, state_env
 from tests.integration.conftest import ROOT, Server
 from tests.integration.iam.realm_support import (
@@ -43,11 +43,6 @@ from tests.integration.iam.realm_support import (
 )
 from tests.journeys.browser import KeycloakPages, Person, chromium
 
-#: INTEGRATOR: set True once `anbao iam apps` acts through the API (register owned by the
-#: signed-in person, `anbao iam apps grant`; branch i17-approles). Until then the app is
-#: registered through the API with the person's own token, and the last step (the app role
-#: granted by its owner arrives in the clerk's token) does not run.
-APP_ROLES_CLI = True
 APP = "permits-demo"
 
 
@@ -233,23 +228,12 @@ def developer_ships_the_app(
     assert "app-developer" in me["roles"]
 
     # 2. ... and registers the app, which is theirs (not the CLI's, not an operator's).
-    registration = {
-        "client_id": APP,
-        "type": "public",
-        "redirect_uris": [f"{app_base}/callback"],
-        "roles": ["approver"],
-    }
-    if APP_ROLES_CLI:
-        done = anbao(
-            dev, "iam", "apps", "register", APP, "--type", "public",
-            "--redirect-uri", f"{app_base}/callback", "--role", "approver",
-        )  # fmt: skip
-        assert done.returncode == 0, done.stderr
-        app = json.loads(done.stdout)["app"]
-    else:  # the person's own token, as the CLI's session holds it
-        made = s.api(stored(dev)["access_token"], "POST", "/iam/apps", json=registration)
-        assert made.status_code == 201, made.text
-        app = made.json()["app"]
+    done = anbao(
+        dev, "iam", "apps", "register", APP, "--type", "public",
+        "--redirect-uri", f"{app_base}/callback", "--role", "approver",
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    app = json.loads(done.stdout)["app"]
     assert app["owner"] == me["subject"]
     return dev
 
@@ -283,17 +267,16 @@ def clerk_signs_in_and_steps_up(
     approve = httpx.post(f"{permits_app}/api/permits/approve", headers=bearer)
     assert approve.status_code == 403, approve.text  # the right level, not yet the role
 
-    # 5. INTEGRATOR (APP_ROLES_CLI): the owner grants the app role; it arrives in the token.
-    if APP_ROLES_CLI:
-        done = anbao(dev, "iam", "apps", "grant", APP, clerk.username, "approver")
-        assert done.returncode == 0, done.stderr
-        page.goto(f"{permits_app}/login?acr=2")
-        keycloak.finish_required_actions(clerk)
-        token = app_token(page, permits_app)
-        assert "approver" in claims(token)["resource_access"][APP]["roles"]
-        approve = httpx.post(
-            f"{permits_app}/api/permits/approve", headers={"Authorization": f"Bearer {token}"}
-        )
-        assert approve.status_code == 200, approve.text
-        assert approve.json()["by"] == clerk.username
+    # 5. The owner grants the app role at the CLI; it arrives in the clerk's token.
+    done = anbao(dev, "iam", "apps", "grant", APP, clerk.username, "approver")
+    assert done.returncode == 0, done.stderr
+    page.goto(f"{permits_app}/login?acr=2")
+    keycloak.finish_required_actions(clerk)
+    token = app_token(page, permits_app)
+    assert "approver" in claims(token)["resource_access"][APP]["roles"]
+    approve = httpx.post(
+        f"{permits_app}/api/permits/approve", headers={"Authorization": f"Bearer {token}"}
+    )
+    assert approve.status_code == 200, approve.text
+    assert approve.json()["by"] == clerk.username
     page.close()
