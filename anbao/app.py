@@ -166,6 +166,15 @@ def build_app_directory(settings: Settings, parts: Parts) -> AppDirectory:
     )
 
 
+def build_app_service(
+    settings: Settings, parts: Parts, apps: AppDirectory | None = None
+) -> AppService:
+    """App onboarding over the realm's clients (the API's and ``anbao dev seed``'s)."""
+    kc = settings.keycloak
+    directory = apps or build_app_directory(settings, parts)
+    return AppService(directory, issuer=issuer_url(kc.url, kc.realm), clock=parts.clock)
+
+
 def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> IntegrityService:
     ai = settings.audit_integrity
     return build_integrity(
@@ -315,10 +324,9 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
     role_audit = parts.role_audit or RecorderRoleAudit(lambda: recorder or current_recorder())
     apps = build_app_directory(settings, parts)
-    kc = settings.keycloak
     add_app_routes(
         api,
-        AppService(apps, issuer=issuer_url(kc.url, kc.realm), clock=parts.clock),
+        build_app_service(settings, parts, apps),
         AppRoleService(apps, org_directory, role_audit),
     )
     orgs_resources.add_routes(api, OrgService(org_directory, audit=role_audit))
