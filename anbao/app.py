@@ -16,7 +16,15 @@ import falcon
 import falcon.asgi
 import httpx
 
-from anbao import bodies, compliance_wiring, errors, seal_wiring, siem_alerts_wiring, siem_wiring
+from anbao import (
+    bodies,
+    compliance_wiring,
+    errors,
+    people_wiring,
+    seal_wiring,
+    siem_alerts_wiring,
+    siem_wiring,
+)
 from anbao.accesslog import AccessLog
 from anbao.audit_wiring import (
     AuditLifespan,
@@ -38,7 +46,7 @@ from audit.elasticsearch import ElasticsearchAuditStore
 from audit.integrity import HeadTicker, IntegrityService
 from audit.integrity_setup import IntegrityConfig, build_field_cipher, build_integrity
 from audit.ports import AuditStore
-from audit.recorder import Recorder
+from audit.recorder import Recorder, current
 from audit.search_setup import add_search_routes
 from audit.sensitive_service import Actor, RevealService
 from audit.sqlite import SqliteAuditStore
@@ -308,8 +316,12 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     api.add_route("/openapi.json", OpenApiDocument(api))
     api.add_route("/whoami", WhoAmI())
     add_app_routes(api, build_app_service(settings, parts))
-    orgs_resources.add_routes(api, OrgService(org_directory))
+    org_service = OrgService(org_directory)
+    orgs_resources.add_routes(api, org_service)
     recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
+    people_wiring.attach(
+        api, settings, org_service, lambda: recorder or current(), clock=parts.clock
+    )
     registry = seal_wiring.attach(
         api,
         settings,

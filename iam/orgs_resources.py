@@ -248,6 +248,19 @@ class OrgMembers(_Base):
 
 class People(_Base):
     openapi: ClassVar[dict[str, Any]] = {
+        "get": {
+            **_op("Find people by username, e-mail or name (those the caller sees)", "200", "400"),
+            "parameters": [
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": True,
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                },
+                {"name": "first", "in": "query", "schema": _FIRST},
+                {"name": "max", "in": "query", "schema": _MAX},
+            ],
+        },
         "post": _op(
             "Create a person in one or more nodes",
             "201",
@@ -255,8 +268,15 @@ class People(_Base):
             "404",
             "409",
             body=PERSON_SCHEMA,
-        )
+        ),
     }
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        query = req.get_param("q") or ""
+        first = req.get_param_as_int("first", min_value=0, max_value=_MAX_FIRST, default=0)
+        size = req.get_param_as_int("max", min_value=1, max_value=_MAX_PAGE, default=50)
+        people = await self.call(self.service.search_people, _actor(req), query, first, size)
+        _send(resp, {"items": [p.as_json() for p in people]})
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         body = await _body(req)

@@ -24,6 +24,9 @@ from iam.orgs_ports import OrgDirectory
 from iam.scope import bound_node
 
 MAX_PAGE = 500
+MAX_QUERY = 100
+#: The target of a grant checked before its person exists (no id, no roles, no binding).
+_NOBODY = Person("", "", "", "", "", True, {}, (), frozenset(), None)
 
 
 class OrgService:
@@ -143,6 +146,36 @@ class OrgService:
         person = self.directory.get_person(person_id)
         nodes = self._nodes(person.memberships) if person else []
         return auth.require_visible_person(person, nodes)
+
+    def manageable_person(self, actor_id: str, person_id: str) -> Person:
+        """The person, if the actor may administer them (invitations: resend, revoke)."""
+        return self._manageable(self.authority(actor_id), person_id)
+
+    def search_people(
+        self, actor_id: str, query: str, first: int = 0, max_results: int = 50
+    ) -> list[Person]:
+        """People whose username, e-mail or name contains ``query``, of those the actor sees.
+
+        An org-admin's matches outside their subtree are dropped (not reported), as
+        :meth:`members` does; a page may so hold fewer than ``max_results``.
+        """
+        auth = self.authority(actor_id)
+        query = query.strip()
+        if not query or len(query) > MAX_QUERY:
+            raise InvalidOrgInput("q", f"1-{MAX_QUERY} characters")
+        size = min(max(max_results, 1), MAX_PAGE)
+        people = self.directory.search_people(query, max(first, 0), size)
+        return [p for p in people if self._visible(auth, p)]
+
+    def check_grant(self, actor_id: str, role: str, node_id: str | None) -> None:
+        """A grant an invitation will make, checked before the person exists."""
+        auth = self.authority(actor_id)
+        bind = self.directory.get_node(node_id) if node_id else None
+        if node_id and bind is None:
+            raise OrgNotFound("No such org node.")
+        auth.require_grant(role, _NOBODY, bind)
+        if not self.directory.role_exists(role):
+            raise InvalidOrgInput("role", "the realm does not define this role")
 
     def _manageable(self, auth: Authority, person_id: str) -> Person:
         person = self.directory.get_person(person_id)
