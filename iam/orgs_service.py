@@ -53,7 +53,10 @@ class OrgService:
         return self.directory.roots()
 
     def node(self, actor_id: str, node_id: str) -> OrgNode:
-        return self.authority(actor_id).require_visible(self.directory.get_node(node_id))
+        """A node by id, or by its code (what people know: ``530102``, a credit code)."""
+        auth = self.authority(actor_id)
+        node = self.directory.get_node(node_id) or self.directory.find_node(node_id)
+        return auth.require_visible(node)
 
     def children(self, actor_id: str, node_id: str) -> list[OrgNode]:
         self.node(actor_id, node_id)
