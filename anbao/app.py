@@ -317,11 +317,11 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     api.add_route("/whoami", WhoAmI())
     add_app_routes(api, build_app_service(settings, parts))
     org_service = OrgService(org_directory)
-    orgs_resources.add_routes(api, org_service)
     recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
-    people_wiring.attach(
+    invitations = people_wiring.attach(
         api, settings, org_service, lambda: recorder or current(), clock=parts.clock
     )
+    orgs_resources.add_routes(api, org_service, invitations)
     registry = seal_wiring.attach(
         api,
         settings,

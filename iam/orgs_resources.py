@@ -11,7 +11,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import falcon
 import falcon.asgi
@@ -29,6 +29,9 @@ from iam.orgs_model import (
     PersonDraft,
 )
 from iam.orgs_service import OrgService
+
+if TYPE_CHECKING:  # the invitation resources import this module
+    from iam.invitations import InvitationService
 
 T = TypeVar("T")
 _JSON = {"application/json": {"schema": {"type": "object"}}}
@@ -410,15 +413,33 @@ class Imports:
             raise falcon.HTTPUnsupportedMediaType(description="Send text/csv or an XLSX workbook.")
         data = await req.bounded_stream.read()
         dry_run = req.get_param_as_bool("dry_run", default=False)
-        run = self.service.nodes if kind == "nodes" else self.service.people
+        table = read_bytes(data, xlsx=media == XLSX)
+        if kind == "nodes":
 
-        def work() -> dict[str, object]:
-            return run(_actor(req), read_bytes(data, xlsx=media == XLSX), dry_run=dry_run)
+            def work() -> dict[str, object]:
+                return self.service.nodes(_actor(req), table, dry_run=dry_run)
+
+        else:
+            from iam.invitations import AuditActor  # noqa: PLC0415 - see TYPE_CHECKING above
+
+            principal = req.context.principal
+            actor = AuditActor(str(principal.subject), str(principal.username or ""))
+
+            def work() -> dict[str, object]:
+                return self.service.people(
+                    actor.subject,
+                    table,
+                    dry_run=dry_run,
+                    actor=actor,
+                    link_base=req.forwarded_prefix,
+                )
 
         _send(resp, await asyncio.to_thread(work))
 
 
-def add_routes(api: Router, service: OrgService) -> None:
+def add_routes(
+    api: Router, service: OrgService, invitations: InvitationService | None = None
+) -> None:
     api.add_route("/iam/orgs", Orgs(service))
     api.add_route("/iam/orgs/{node_id}", OrgNodeResource(service))
     api.add_route("/iam/orgs/{node_id}/move", OrgMove(service))
@@ -428,4 +449,4 @@ def add_routes(api: Router, service: OrgService) -> None:
     api.add_route("/iam/people/{person_id}", PersonResource(service))
     api.add_route("/iam/people/{person_id}/memberships/{node_id}", Membership(service))
     api.add_route("/iam/people/{person_id}/roles/{role}", RoleGrant(service))
-    api.add_route("/iam/imports/{kind}", Imports(ImportService(service)))
+    api.add_route("/iam/imports/{kind}", Imports(ImportService(service, invitations=invitations)))

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -223,9 +224,9 @@ def import_people_cmd(  # noqa: PLR0917 - click passes options positionally
 ) -> None:
     """OPERATOR: import people (username, family_name, given_name, email, org_codes, attr.*).
 
-    Uses the Keycloak admin credentials of the settings. People are made without credentials:
-    invite them with `anbao iam people resend USERNAME`, or upload the file through the API
-    (`POST /iam/imports/people`) with an `invite` column."""
+    Uses the Keycloak admin credentials of the settings. Rows with `invite` = yes get
+    credentials after the import (an e-mail where the realm has SMTP, else a one-time
+    activation link printed once under "invitations"); others: `anbao iam people resend`."""
     directory = _directory(ctx, workers)
     run_state = ImportState(state or file.with_suffix(".progress.json"), file_digest(file))
     known: dict[str, bool] = {}
@@ -245,7 +246,31 @@ def import_people_cmd(  # noqa: PLR0917 - click passes options positionally
     with click.progressbar(length=len(rows), label="people", file=sys.stderr) as bar:
         importer = Importer(directory, run_state, workers=workers, progress=bar.update)
         result = _guard(lambda: importer.people(rows))
-    _echo(result.__dict__)
+    out: dict[str, object] = dict(result.__dict__)
+    if any(r.invite for r in rows):
+        out["invitations"] = _guard(lambda: _invite(directory, rows))
+    _echo(out)
+
+
+def _invite(directory: KeycloakOrgDirectory, rows: list[Any]) -> list[dict[str, object]]:
+    """The operator's invitations of the rows marked ``invite`` (audited on the spool)."""
+    from anbao.cli.api import cli_settings, default_api_url  # noqa: PLC0415
+    from anbao.people_wiring import RecorderInvitationAudit, spool_recorder  # noqa: PLC0415
+    from iam.imports_service import send_invitations  # noqa: PLC0415
+    from iam.invitations import AuditActor, InvitationService  # noqa: PLC0415
+    from iam.invitations.keycloak import KeycloakAccounts  # noqa: PLC0415
+    from iam.orgs_service import OrgService  # noqa: PLC0415
+
+    settings = cli_settings()
+    actor = AuditActor("", "operator:anbao iam orgs import-people")
+    with spool_recorder(settings) as recorder:
+        service = InvitationService(
+            OrgService(directory, operator=True),
+            KeycloakAccounts(directory.admin),
+            RecorderInvitationAudit(lambda: recorder),
+            clock=time.time,
+        )
+        return send_invitations(service, actor, rows, default_api_url(settings))
 
 
 def _finish_validation(findings: list[imports.Finding], rows: int, dry_run: bool) -> None:

@@ -30,7 +30,7 @@ from iam.invitations import (
 from iam.invitations.model import parse_token, temporary_password
 from iam.invitations.resources import add_routes
 from iam.invitations.testing import InMemoryAccounts, ListAudit
-from iam.orgs_errors import DelegationDenied, OrgNotFound
+from iam.orgs_errors import DelegationDenied, ImportInvalid, InvalidOrgInput, OrgNotFound
 from iam.orgs_model import NodeKind, OrgNode, PersonDraft
 from iam.orgs_service import OrgService
 from iam.orgs_testing import InMemoryOrgDirectory
@@ -287,3 +287,36 @@ def test_the_activation_page_shows_a_button_then_the_password_once(world: World)
     w.now[0] += DAY + 1
     assert client.simulate_get(f"/activate/{expired.token}").status_code == 410
     assert client.simulate_post(f"/activate/{expired.token}").status_code == 410
+
+
+def test_the_people_import_invites_the_rows_marked_invite(world: World) -> None:
+    from iam.imports_service import ImportService
+
+    w = world
+    table = [
+        {"username": "a.one", "family_name": "甲", "given_name": "一", "email": "",
+         "org_codes": "530102", "invite": "yes"},
+        {"username": "a.two", "family_name": "乙", "given_name": "二", "email": "",
+         "org_codes": "530102", "invite": ""},
+        {"username": "a.three", "family_name": "丙", "given_name": "三", "email": "",
+         "org_codes": "530102", "invite": "是"},
+    ]  # fmt: skip
+    service = ImportService(w.service.orgs, invitations=w.service)
+    out = service.people(
+        w.admin.subject, table, dry_run=False, actor=w.admin, link_base="https://a"
+    )
+    sent = out["invitations"]
+    assert isinstance(sent, list)
+    assert [i["username"] for i in sent] == ["a.one", "a.three"]
+    assert all(str(i["activation_url"]).startswith("https://a/activate/") for i in sent)
+    token = str(sent[0]["activation_path"]).removeprefix("/activate/")
+    assert w.service.check(token).username == "a.one"
+
+    bad = [dict(table[0], username="a.four", invite="maybe")]
+    with pytest.raises(ImportInvalid) as info:
+        service.people(w.admin.subject, bad, dry_run=False, actor=w.admin)
+    assert info.value.findings == [{"row": 2, "column": "invite", "reason": "yes or no"}]
+    without = ImportService(w.service.orgs)
+    with pytest.raises(InvalidOrgInput):
+        without.people(w.admin.subject, [dict(table[0], username="a.five")], dry_run=False)
+    assert w.directory.find_person("a.five") is None
