@@ -186,7 +186,7 @@ class KeycloakOrgDirectory:
         """Keycloak's ``search``: a substring of username, e-mail, first or last name."""
         users = self.admin.json(
             "/users",
-            {"search": query, "first": first, "max": max_results, "briefRepresentation": "true"},
+            {"search": query, "first": first, "max": max_results, "briefRepresentation": "false"},
         )
         return [self._person(u) for u in users or []]
 
