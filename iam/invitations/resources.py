@@ -167,6 +167,8 @@ class Activation(_Base):
     """``/activate/{token}``: the invited person's one-time page (public)."""
 
     auth_required = False
+    #: The token is the credential: access log and audit record show the route template only.
+    path_is_secret = True
     openapi: ClassVar[dict[str, Any]] = {
         "get": {
             "summary": "The activation page: a button, nothing consumed",
