@@ -22,7 +22,7 @@ from urllib.parse import quote
 
 from iam.codes import division_path
 from iam.delegation import ADMIN_ROLES
-from iam.orgs_errors import OrgNotFound
+from iam.orgs_errors import InvalidOrgInput, OrgNotFound
 from iam.orgs_keycloak_admin import KeycloakAdminClient
 from iam.orgs_model import (
     INVITATION_ATTRIBUTE,
@@ -184,10 +184,11 @@ class KeycloakOrgDirectory:
 
     def search_people(self, query: str, first: int, max_results: int) -> list[Person]:
         """Keycloak's ``search``: a substring of username, e-mail, first or last name."""
-        users = self.admin.json(
-            "/users",
-            {"search": query, "first": first, "max": max_results, "briefRepresentation": "false"},
-        )
+        params = {"search": query, "first": first, "max": max_results}
+        try:
+            users = self.admin.json("/users", params | {"briefRepresentation": "false"})
+        except InvalidOrgInput:  # text Keycloak cannot search for matches nobody
+            return []
         return [self._person(u) for u in users or []]
 
     def _person(self, user: Mapping[str, Any]) -> Person:

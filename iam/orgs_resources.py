@@ -258,7 +258,12 @@ class People(_Base):
                     "name": "q",
                     "in": "query",
                     "required": True,
-                    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                    "schema": {
+                        "type": "string",
+                        "minLength": 1,
+                        "maxLength": 100,
+                        "pattern": r"^[^\x00-\x1f\x7f-\x9f]*\S[^\x00-\x1f\x7f-\x9f]*$",
+                    },
                 },
                 {"name": "first", "in": "query", "schema": _FIRST},
                 {"name": "max", "in": "query", "schema": _MAX},
@@ -377,7 +382,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class Imports:
-    """``POST /iam/imports/{kind}``: a CSV or XLSX body, validated whole, then applied."""
+    """``POST /iam/imports/{kind}``: a CSV or XLSX body, validated whole, then applied.
+
+    High-risk (the caller's session is introspected): a people file may invite, which gives
+    people credentials."""
+
+    introspect_methods = frozenset({"POST"})
 
     openapi: ClassVar[dict[str, Any]] = {
         "post": {

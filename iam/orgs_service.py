@@ -6,6 +6,7 @@ live from the directory, not from the token, so a revoked grant stops working at
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 
 from iam.delegation import ORG_ADMIN, PLATFORM_ROLES, Authority
@@ -25,6 +26,8 @@ from iam.scope import bound_node
 
 MAX_PAGE = 500
 MAX_QUERY = 100
+#: C0 and C1 control characters: never part of a name, username or address.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 #: The target of a grant checked before its person exists (no id, no roles, no binding).
 _NOBODY = Person("", "", "", "", "", True, {}, (), frozenset(), None)
 
@@ -164,8 +167,8 @@ class OrgService:
         """
         auth = self.authority(actor_id)
         query = query.strip()
-        if not query or len(query) > MAX_QUERY:
-            raise InvalidOrgInput("q", f"1-{MAX_QUERY} characters")
+        if not query or len(query) > MAX_QUERY or _CONTROL.search(query):
+            raise InvalidOrgInput("q", f"1-{MAX_QUERY} printable characters")
         size = min(max(max_results, 1), MAX_PAGE)
         people = self.directory.search_people(query, max(first, 0), size)
         return [p for p in people if self._visible(auth, p)]

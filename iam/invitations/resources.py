@@ -17,6 +17,7 @@ from typing import Any, ClassVar, TypeVar
 import falcon
 import falcon.asgi
 
+from iam.delegation import PLATFORM_ROLES
 from iam.invitations.errors import ActivationExpired, ActivationInvalid
 from iam.invitations.ports import AuditActor
 from iam.invitations.service import InvitationService
@@ -32,7 +33,7 @@ from iam.orgs_resources import (
 )
 
 T = TypeVar("T")
-_ROLE = {"type": "string", "pattern": "^[a-z][a-z0-9-]{0,63}$"}
+_ROLE = {"type": "string", "enum": sorted(PLATFORM_ROLES)}
 INVITE_SCHEMA: dict[str, Any] = {
     **PERSON_SCHEMA,
     "properties": {
@@ -42,6 +43,11 @@ INVITE_SCHEMA: dict[str, Any] = {
     },
 }
 _HTML = {"text/html": {"schema": {"type": "string"}}}
+#: A token that is not even shaped like one is refused at the edge, as problem+json.
+_NOT_FOUND = {
+    "description": "Unknown, used or malformed link",
+    "content": {**_HTML, "application/problem+json": {"schema": {"type": "object"}}},
+}
 
 
 def _actor(req: falcon.asgi.Request) -> AuditActor:
@@ -176,7 +182,7 @@ class Activation(_Base):
             "security": [],
             "responses": {
                 "200": {"description": "Valid link", "content": _HTML},
-                "404": {"description": "Unknown or used link", "content": _HTML},
+                "404": _NOT_FOUND,
                 "410": {"description": "Expired link", "content": _HTML},
             },
         },
@@ -186,7 +192,7 @@ class Activation(_Base):
             "security": [],
             "responses": {
                 "200": {"description": "Activated", "content": _HTML},
-                "404": {"description": "Unknown or used link", "content": _HTML},
+                "404": _NOT_FOUND,
                 "410": {"description": "Expired link", "content": _HTML},
             },
         },
