@@ -127,6 +127,24 @@ def _str(body: dict[str, Any], key: str, *, required: bool = True) -> Any:
     return value
 
 
+def person_draft(body: dict[str, Any]) -> tuple[PersonDraft, list[str]]:
+    """A person's fields and memberships from a request body (people and invitations)."""
+    memberships = body.get("memberships")
+    if not isinstance(memberships, list) or not all(isinstance(m, str) for m in memberships):
+        raise InvalidOrgInput("memberships", "a list of node ids")
+    attributes = body.get("attributes", {})
+    if not isinstance(attributes, dict):
+        raise InvalidOrgInput("attributes", "an object of string values")
+    draft = PersonDraft(
+        username=_str(body, "username"),
+        family_name=_str(body, "family_name"),
+        given_name=_str(body, "given_name"),
+        email=_str(body, "email", required=False) or "",
+        attributes=attributes,
+    )
+    return draft, memberships
+
+
 def _send(resp: falcon.asgi.Response, value: object, status: int = 200) -> None:
     resp.status = status
     resp.content_type = falcon.MEDIA_JSON
@@ -287,20 +305,7 @@ class People(_Base):
         _send(resp, {"items": [p.as_json() for p in people]})
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        body = await _body(req)
-        memberships = body.get("memberships")
-        if not isinstance(memberships, list) or not all(isinstance(m, str) for m in memberships):
-            raise InvalidOrgInput("memberships", "a list of node ids")
-        attributes = body.get("attributes", {})
-        if not isinstance(attributes, dict):
-            raise InvalidOrgInput("attributes", "an object of string values")
-        draft = PersonDraft(
-            username=_str(body, "username"),
-            family_name=_str(body, "family_name"),
-            given_name=_str(body, "given_name"),
-            email=_str(body, "email", required=False) or "",
-            attributes=attributes,
-        )
+        draft, memberships = person_draft(await _body(req))
         person = await self.call(self.service.create_person, _actor(req), draft, memberships)
         _send(resp, person.as_json(), 201)
 

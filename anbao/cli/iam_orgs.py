@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import click
 
 from anbao.cli.api import api_options, client, print_json
-from anbao.cli.iam_people import node_id
+from anbao.cli.iam_people import node_id, person_body
 from anbao.settings import Settings, SettingsError
 from iam import imports, synthetic
 from iam.errors import IamError
@@ -137,14 +137,7 @@ def add_person_cmd(  # noqa: PLR0917 - click passes options positionally
     """Create a person in one or more nodes (the first is the primary), without credentials;
     `anbao iam people invite` creates and invites in one step."""
     with client(api_url, token) as api:
-        body: dict[str, Any] = {
-            "username": username,
-            "family_name": family_name,
-            "given_name": given_name,
-            "memberships": [node_id(api, ref) for ref in orgs_],
-        }
-        if email:
-            body["email"] = email
+        body = person_body(api, username, family_name, given_name, email, orgs_)
         print_json(api.call("POST", "/iam/people", body=body))
 
 

@@ -115,6 +115,26 @@ def person_id(api: ApiClient, ref: str) -> str:
     raise click.ClickException(f"no person {ref!r} that you administer")
 
 
+def person_body(  # noqa: PLR0917 - the fields of a person, as the API names them
+    api: ApiClient,
+    username: str,
+    family_name: str,
+    given_name: str,
+    email: str,
+    orgs: tuple[str, ...],
+) -> dict[str, Any]:
+    """The body of ``POST /iam/people`` and ``/iam/invitations``; nodes by id or code."""
+    body: dict[str, Any] = {
+        "username": username,
+        "family_name": family_name,
+        "given_name": given_name,
+        "memberships": [node_id(api, ref) for ref in orgs],
+    }
+    if email:
+        body["email"] = email
+    return body
+
+
 def _show_invitation(invitation: dict[str, Any], as_json: bool) -> None:
     if as_json:
         print_json(invitation)
@@ -150,14 +170,7 @@ def invite_cmd(  # noqa: PLR0917 - click passes options positionally
 ) -> None:
     """Invite a person: create them, grant a role, and send credentials."""
     with client(api_url, token) as api:
-        body: dict[str, Any] = {
-            "username": username,
-            "family_name": family_name,
-            "given_name": given_name,
-            "memberships": [node_id(api, ref) for ref in orgs],
-        }
-        if email:
-            body["email"] = email
+        body = person_body(api, username, family_name, given_name, email, orgs)
         if role:
             body["role"] = role
         if bind:

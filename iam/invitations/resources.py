@@ -21,8 +21,6 @@ from iam.delegation import PLATFORM_ROLES
 from iam.invitations.errors import ActivationExpired, ActivationInvalid
 from iam.invitations.ports import AuditActor
 from iam.invitations.service import InvitationService
-from iam.orgs_errors import InvalidOrgInput
-from iam.orgs_model import PersonDraft
 from iam.orgs_resources import (
     PERSON_SCHEMA,
     Router,
@@ -30,6 +28,7 @@ from iam.orgs_resources import (
     _op,
     _send,
     _str,
+    person_draft,
 )
 
 T = TypeVar("T")
@@ -92,19 +91,7 @@ class Invitations(_Base):
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         body = await _body(req)
-        memberships = body.get("memberships")
-        if not isinstance(memberships, list) or not all(isinstance(m, str) for m in memberships):
-            raise InvalidOrgInput("memberships", "a list of node ids")
-        attributes = body.get("attributes", {})
-        if not isinstance(attributes, dict):
-            raise InvalidOrgInput("attributes", "an object of string values")
-        draft = PersonDraft(
-            username=_str(body, "username"),
-            family_name=_str(body, "family_name"),
-            given_name=_str(body, "given_name"),
-            email=_str(body, "email", required=False) or "",
-            attributes=attributes,
-        )
+        draft, memberships = person_draft(body)
         invitation = await self.call(
             self.service.invite,
             _actor(req),
