@@ -166,9 +166,11 @@ class OrgService:
         :meth:`members` does; a page may so hold fewer than ``max_results``.
         """
         auth = self.authority(actor_id)
+        if not query or len(query) > MAX_QUERY:
+            raise InvalidOrgInput("q", f"1-{MAX_QUERY} characters")
         query = query.strip()
-        if not query or len(query) > MAX_QUERY or _CONTROL.search(query):
-            raise InvalidOrgInput("q", f"1-{MAX_QUERY} printable characters")
+        if not query or _CONTROL.search(query):
+            return []  # blank or control characters: in no name, username or address
         size = min(max(max_results, 1), MAX_PAGE)
         people = self.directory.search_people(query, max(first, 0), size)
         return [p for p in people if self._visible(auth, p)]
