@@ -237,6 +237,10 @@ def test_search_finds_by_username_e_mail_or_name_within_the_subtree(world: World
     }
     assert [p.username for p in orgs.search_people(w.admin.subject, "李")] == ["li.si"]
     assert [p.username for p in orgs.search_people(w.platform.subject, "y.test")] == ["li.wu"]
+    for nobody in ("   ", "li.\x05", "\x85"):
+        assert orgs.search_people(w.platform.subject, nobody) == []
+    with pytest.raises(InvalidOrgInput):
+        orgs.search_people(w.platform.subject, "x" * 101)
 
 
 def test_temporary_passwords_meet_the_realm_policy() -> None:
