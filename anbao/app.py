@@ -16,7 +16,15 @@ import falcon
 import falcon.asgi
 import httpx
 
-from anbao import bodies, compliance_wiring, errors, seal_wiring, siem_alerts_wiring, siem_wiring
+from anbao import (
+    bodies,
+    compliance_wiring,
+    errors,
+    people_wiring,
+    seal_wiring,
+    siem_alerts_wiring,
+    siem_wiring,
+)
 from anbao.accesslog import AccessLog
 from anbao.audit_wiring import (
     AuditLifespan,
@@ -329,7 +337,11 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
         build_app_service(settings, parts, apps),
         AppRoleService(apps, org_directory, role_audit),
     )
-    orgs_resources.add_routes(api, OrgService(org_directory, audit=role_audit))
+    org_service = OrgService(org_directory, audit=role_audit)
+    invitations = people_wiring.attach(
+        api, settings, org_service, lambda: recorder or current_recorder(), clock=parts.clock
+    )
+    orgs_resources.add_routes(api, org_service, invitations)
     registry = seal_wiring.attach(
         api,
         settings,

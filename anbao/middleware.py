@@ -140,7 +140,7 @@ class RequestContextMiddleware:
         resource: Any,
         req_succeeded: bool,
     ) -> None:
-        del resource, req_succeeded
+        del req_succeeded
         ended = perf_counter_ns()
         context = req.context
         try:
@@ -164,7 +164,9 @@ class RequestContextMiddleware:
         address = client[0] if client else "127.0.0.1"
         principal = getattr(context, "principal", None)
         request_id = getattr(context, "request_id", None)
-        path = req.path
+        # A route whose path carries a secret (a one-time activation link) is logged and audited
+        # by its template: the link must not be usable by whoever reads the logs.
+        path = route if getattr(resource, "path_is_secret", False) else req.path
         if access_log is not None:
             access_log.record(
                 ended,

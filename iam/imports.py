@@ -2,7 +2,9 @@
 
 Node files have the columns ``kind, code, name, parent_code``; people files ``username,
 family_name, given_name, email, org_codes`` (``;``-separated, the first is the primary node)
-and any ``attr.<name>`` columns for attributes. Validation never stops at the first problem:
+and any ``attr.<name>`` columns for attributes; an optional ``invite`` column (``yes``/``no``,
+``true``/``false``, ``1``/``0``, ``是``/``否``) sends those people credentials after the import
+(:mod:`iam.invitations`). Validation never stops at the first problem:
 it returns every finding with its row (1 = header), column and reason, so an operator fixes a
 file in one pass. Nothing is written while any finding remains.
 """
@@ -32,6 +34,9 @@ from iam.synthetic import NodeRow, PersonRow
 NODE_COLUMNS = ("kind", "code", "name", "parent_code")
 PEOPLE_COLUMNS = ("username", "family_name", "given_name", "email", "org_codes")
 ATTR_PREFIX = "attr."
+INVITE_COLUMN = "invite"
+_YES = frozenset({"yes", "true", "1", "y", "是"})
+_NO = frozenset({"", "no", "false", "0", "n", "否"})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -229,6 +234,9 @@ def _person_row(
     except InvalidOrgInput as exc:
         column = exc.field.replace("attributes.", ATTR_PREFIX)
         findings.append(Finding(number, column, exc.reason))
+    invite = row.get(INVITE_COLUMN, "").lower()
+    if invite not in _YES | _NO:
+        findings.append(Finding(number, INVITE_COLUMN, "yes or no"))
     org_codes = tuple(c.strip() for c in row["org_codes"].split(";") if c.strip())
     if not org_codes:
         findings.append(Finding(number, "org_codes", "at least one org code"))
@@ -244,6 +252,7 @@ def _person_row(
         draft.email,
         org_codes,
         tuple(sorted(attributes.items())),
+        invite in _YES,
     )
 
 

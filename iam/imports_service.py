@@ -8,13 +8,18 @@ resumes (what exists is recognised and skipped), so an interrupted upload is sim
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING
 
-from iam.imports import parse_nodes, parse_people
+from iam.imports import INVITE_COLUMN, parse_nodes, parse_people
 from iam.imports_apply import Importer, ImportState
 from iam.orgs_errors import ImportInvalid, InvalidOrgInput
 from iam.orgs_model import OrgNode
 from iam.orgs_service import OrgService
+from iam.synthetic import PersonRow
+
+if TYPE_CHECKING:  # invitations import the org resources, which import this module
+    from iam.invitations import AuditActor, InvitationService
 
 MAX_ROWS = 50_000
 
@@ -26,10 +31,36 @@ def _limited(table: Iterable[dict[str, str]]) -> Iterator[dict[str, str]]:
         yield row
 
 
+def send_invitations(
+    invitations: InvitationService,
+    actor: AuditActor,
+    rows: Sequence[PersonRow],
+    link_base: str,
+) -> list[dict[str, object]]:
+    """Credentials for the rows marked ``invite`` that have not activated yet (a re-posted file
+    sends new links: the old ones stop working). The links are shown once, in the answer."""
+    out = []
+    for row in rows:
+        if not row.invite:
+            continue
+        person = invitations.directory.find_person(row.username)
+        if person is None or invitations.accounts.has_password(person.id):
+            continue
+        out.append(invitations.resend(actor, person.id).as_json(link_base))
+    return out
+
+
 class ImportService:
-    def __init__(self, orgs: OrgService, *, workers: int = 4) -> None:
+    def __init__(
+        self,
+        orgs: OrgService,
+        *,
+        workers: int = 4,
+        invitations: InvitationService | None = None,
+    ) -> None:
         self.orgs = orgs
         self.workers = workers
+        self.invitations = invitations
 
     def nodes(
         self, actor_id: str, table: Iterable[dict[str, str]], *, dry_run: bool
@@ -50,7 +81,13 @@ class ImportService:
         return {"valid_rows": len(rows), "dry_run": False} | result.__dict__
 
     def people(
-        self, actor_id: str, table: Iterable[dict[str, str]], *, dry_run: bool
+        self,
+        actor_id: str,
+        table: Iterable[dict[str, str]],
+        *,
+        dry_run: bool,
+        actor: AuditActor | None = None,
+        link_base: str = "",
     ) -> dict[str, object]:
         auth = self.orgs.authority(actor_id)
         directory = self.orgs.directory
@@ -64,9 +101,15 @@ class ImportService:
 
         reserved = directory.reserved_username_prefixes()
         rows, findings = parse_people(_limited(table), known, reserved)
+        inviting = any(r.invite for r in rows)
+        if inviting and (self.invitations is None or actor is None):
+            raise InvalidOrgInput(INVITE_COLUMN, "invitations are not available here")
         if findings:
             raise ImportInvalid([f.as_json() for f in findings])
         if dry_run:
             return {"valid_rows": len(rows), "dry_run": True}
         result = Importer(directory, ImportState(None, ""), workers=self.workers).people(rows)
-        return {"valid_rows": len(rows), "dry_run": False} | result.__dict__
+        out: dict[str, object] = {"valid_rows": len(rows), "dry_run": False} | result.__dict__
+        if inviting and self.invitations is not None and actor is not None:
+            out["invitations"] = send_invitations(self.invitations, actor, rows, link_base)
+        return out

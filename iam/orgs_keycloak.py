@@ -22,9 +22,16 @@ from urllib.parse import quote
 
 from iam.codes import division_path
 from iam.delegation import ADMIN_ROLES
-from iam.orgs_errors import OrgNotFound
+from iam.orgs_errors import InvalidOrgInput, OrgNotFound
 from iam.orgs_keycloak_admin import KeycloakAdminClient
-from iam.orgs_model import RESERVED_ATTRIBUTES, NodeKind, OrgNode, Person, PersonDraft
+from iam.orgs_model import (
+    INVITATION_ATTRIBUTE,
+    RESERVED_ATTRIBUTES,
+    NodeKind,
+    OrgNode,
+    Person,
+    PersonDraft,
+)
 from iam.realm_model import IdentityProvider, Mapper
 
 _PAGE = 500
@@ -175,6 +182,15 @@ class KeycloakOrgDirectory:
         users = self.admin.json("/users", {"username": username, "exact": "true"})
         return self._person(users[0]) if users else None
 
+    def search_people(self, query: str, first: int, max_results: int) -> list[Person]:
+        """Keycloak's ``search``: a substring of username, e-mail, first or last name."""
+        params = {"search": query, "first": first, "max": max_results}
+        try:
+            users = self.admin.json("/users", params | {"briefRepresentation": "false"})
+        except InvalidOrgInput:  # text Keycloak cannot search for matches nobody
+            return []
+        return [self._person(u) for u in users or []]
+
     def _person(self, user: Mapping[str, Any]) -> Person:
         uid = _q(str(user["id"]))
         groups = self.admin.json(f"/users/{uid}/groups", {"max": 1000}) or []
@@ -197,7 +213,8 @@ class KeycloakOrgDirectory:
     def create_person(
         self, draft: PersonDraft, memberships: Sequence[OrgNode], enabled: bool = True
     ) -> Person:
-        body = user_body(draft, enabled=enabled, org_path=memberships[0].path, admin_node=None)
+        org_path = memberships[0].path if memberships else ""  # the first admin has no node
+        body = user_body(draft, enabled=enabled, org_path=org_path, admin_node=None)
         body["groups"] = [n.path for n in memberships]
         response = self.admin.request("POST", "/users", json=body)
         return Person(
@@ -211,7 +228,7 @@ class KeycloakOrgDirectory:
             memberships=tuple(n.id for n in memberships),
             roles=frozenset(),
             admin_node=None,
-            org_path=memberships[0].path,
+            org_path=org_path,
         )
 
     def update_person(
@@ -226,6 +243,7 @@ class KeycloakOrgDirectory:
             draft, enabled=enabled, org_path=person.org_path, admin_node=person.admin_node
         )
         body["attributes"].update({k: [v] for k, v in (extra_attributes or {}).items()})
+        self._keep_invitation(person.id, body)
         self.admin.request("PUT", f"/users/{_q(person.id)}", json=body)
         updated = self.get_person(person.id)
         if updated is None:
@@ -237,7 +255,16 @@ class KeycloakOrgDirectory:
             person.username, person.family_name, person.given_name, person.email, person.attributes
         )
         body = user_body(draft, enabled=person.enabled, org_path=org_path, admin_node=admin_node)
+        self._keep_invitation(person.id, body)
         self.admin.request("PUT", f"/users/{_q(person.id)}", json=body)
+
+    def _keep_invitation(self, person_id: str, body: dict[str, Any]) -> None:
+        """A PUT replaces every attribute: a pending activation link (written by
+        :mod:`iam.invitations`, not part of :class:`Person`) survives other changes."""
+        user = self.admin.json(f"/users/{_q(person_id)}")
+        value = ((user or {}).get("attributes") or {}).get(INVITATION_ATTRIBUTE)
+        if value:
+            body["attributes"][INVITATION_ATTRIBUTE] = value
 
     def set_org_path(self, person: Person, path: str) -> None:
         self._put_reserved(person, org_path=path, admin_node=person.admin_node)

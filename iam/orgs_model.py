@@ -43,8 +43,10 @@ _FIRST_PRINTABLE = 32
 _USERNAME = re.compile(r"[a-z0-9][a-z0-9._-]{2,63}")
 _ATTRIBUTE_KEY = re.compile(r"[a-z][a-z0-9_]{0,39}")
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+#: A pending activation link's digest and expiry (:mod:`iam.invitations`); never shown.
+INVITATION_ATTRIBUTE = "anbao_invitation"
 #: Attributes Anbao maintains itself; clients cannot set them directly.
-RESERVED_ATTRIBUTES = frozenset({"org_path", "org_admin_node"})
+RESERVED_ATTRIBUTES = frozenset({"org_path", "org_admin_node", INVITATION_ATTRIBUTE})
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

@@ -38,6 +38,10 @@ class OrgDirectory(Protocol):
 
     def find_person(self, username: str) -> Person | None: ...
 
+    def search_people(self, query: str, first: int, max_results: int) -> list[Person]:
+        """People whose username, e-mail, given or family name contains ``query``."""
+        ...
+
     def create_person(
         self, draft: PersonDraft, memberships: Sequence[OrgNode], enabled: bool = True
     ) -> Person: ...

@@ -11,7 +11,7 @@ import asyncio
 import functools
 import json
 from collections.abc import Callable
-from typing import Any, ClassVar, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 import falcon
 import falcon.asgi
@@ -29,6 +29,9 @@ from iam.orgs_model import (
     PersonDraft,
 )
 from iam.orgs_service import OrgService
+
+if TYPE_CHECKING:  # the invitation resources import this module
+    from iam.invitations import InvitationService
 
 T = TypeVar("T")
 _JSON = {"application/json": {"schema": {"type": "object"}}}
@@ -122,6 +125,24 @@ def _str(body: dict[str, Any], key: str, *, required: bool = True) -> Any:
     if not isinstance(value, str):
         raise InvalidOrgInput(key, "a string is required")
     return value
+
+
+def person_draft(body: dict[str, Any]) -> tuple[PersonDraft, list[str]]:
+    """A person's fields and memberships from a request body (people and invitations)."""
+    memberships = body.get("memberships")
+    if not isinstance(memberships, list) or not all(isinstance(m, str) for m in memberships):
+        raise InvalidOrgInput("memberships", "a list of node ids")
+    attributes = body.get("attributes", {})
+    if not isinstance(attributes, dict):
+        raise InvalidOrgInput("attributes", "an object of string values")
+    draft = PersonDraft(
+        username=_str(body, "username"),
+        family_name=_str(body, "family_name"),
+        given_name=_str(body, "given_name"),
+        email=_str(body, "email", required=False) or "",
+        attributes=attributes,
+    )
+    return draft, memberships
 
 
 def _send(resp: falcon.asgi.Response, value: object, status: int = 200) -> None:
@@ -248,6 +269,20 @@ class OrgMembers(_Base):
 
 class People(_Base):
     openapi: ClassVar[dict[str, Any]] = {
+        "get": {
+            **_op("Find people by username, e-mail or name (those the caller sees)", "200", "400"),
+            "parameters": [
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": True,
+                    # Any text: one that is blank or holds control characters matches nobody.
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                },
+                {"name": "first", "in": "query", "schema": _FIRST},
+                {"name": "max", "in": "query", "schema": _MAX},
+            ],
+        },
         "post": _op(
             "Create a person in one or more nodes",
             "201",
@@ -255,24 +290,18 @@ class People(_Base):
             "404",
             "409",
             body=PERSON_SCHEMA,
-        )
+        ),
     }
 
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        query = req.get_param("q") or ""
+        first = req.get_param_as_int("first", min_value=0, max_value=_MAX_FIRST, default=0)
+        size = req.get_param_as_int("max", min_value=1, max_value=_MAX_PAGE, default=50)
+        people = await self.call(self.service.search_people, _actor(req), query, first, size)
+        _send(resp, {"items": [p.as_json() for p in people]})
+
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        body = await _body(req)
-        memberships = body.get("memberships")
-        if not isinstance(memberships, list) or not all(isinstance(m, str) for m in memberships):
-            raise InvalidOrgInput("memberships", "a list of node ids")
-        attributes = body.get("attributes", {})
-        if not isinstance(attributes, dict):
-            raise InvalidOrgInput("attributes", "an object of string values")
-        draft = PersonDraft(
-            username=_str(body, "username"),
-            family_name=_str(body, "family_name"),
-            given_name=_str(body, "given_name"),
-            email=_str(body, "email", required=False) or "",
-            attributes=attributes,
-        )
+        draft, memberships = person_draft(await _body(req))
         person = await self.call(self.service.create_person, _actor(req), draft, memberships)
         _send(resp, person.as_json(), 201)
 
@@ -354,7 +383,12 @@ XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
 class Imports:
-    """``POST /iam/imports/{kind}``: a CSV or XLSX body, validated whole, then applied."""
+    """``POST /iam/imports/{kind}``: a CSV or XLSX body, validated whole, then applied.
+
+    High-risk (the caller's session is introspected): a people file may invite, which gives
+    people credentials."""
+
+    introspect_methods = frozenset({"POST"})
 
     openapi: ClassVar[dict[str, Any]] = {
         "post": {
@@ -390,15 +424,33 @@ class Imports:
             raise falcon.HTTPUnsupportedMediaType(description="Send text/csv or an XLSX workbook.")
         data = await req.bounded_stream.read()
         dry_run = req.get_param_as_bool("dry_run", default=False)
-        run = self.service.nodes if kind == "nodes" else self.service.people
+        table = read_bytes(data, xlsx=media == XLSX)
+        if kind == "nodes":
 
-        def work() -> dict[str, object]:
-            return run(_actor(req), read_bytes(data, xlsx=media == XLSX), dry_run=dry_run)
+            def work() -> dict[str, object]:
+                return self.service.nodes(_actor(req), table, dry_run=dry_run)
+
+        else:
+            from iam.invitations import AuditActor  # noqa: PLC0415 - see TYPE_CHECKING above
+
+            principal = req.context.principal
+            actor = AuditActor(str(principal.subject), str(principal.username or ""))
+
+            def work() -> dict[str, object]:
+                return self.service.people(
+                    actor.subject,
+                    table,
+                    dry_run=dry_run,
+                    actor=actor,
+                    link_base=req.forwarded_prefix,
+                )
 
         _send(resp, await asyncio.to_thread(work))
 
 
-def add_routes(api: Router, service: OrgService) -> None:
+def add_routes(
+    api: Router, service: OrgService, invitations: InvitationService | None = None
+) -> None:
     api.add_route("/iam/orgs", Orgs(service))
     api.add_route("/iam/orgs/{node_id}", OrgNodeResource(service))
     api.add_route("/iam/orgs/{node_id}/move", OrgMove(service))
@@ -408,4 +460,4 @@ def add_routes(api: Router, service: OrgService) -> None:
     api.add_route("/iam/people/{person_id}", PersonResource(service))
     api.add_route("/iam/people/{person_id}/memberships/{node_id}", Membership(service))
     api.add_route("/iam/people/{person_id}/roles/{role}", RoleGrant(service))
-    api.add_route("/iam/imports/{kind}", Imports(ImportService(service)))
+    api.add_route("/iam/imports/{kind}", Imports(ImportService(service, invitations=invitations)))

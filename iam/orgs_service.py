@@ -6,6 +6,7 @@ live from the directory, not from the token, so a revoked grant stops working at
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Mapping, Sequence
 
 from iam.delegation import ORG_ADMIN, PLATFORM_ROLES, Authority
@@ -28,6 +29,11 @@ from iam.scope import bound_node
 MAX_PAGE = 500
 #: The roles an operator's change is recorded with (the Keycloak admin account's power).
 OPERATOR_ROLES = frozenset({"realm-admin"})
+MAX_QUERY = 100
+#: C0 and C1 control characters: never part of a name, username or address.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: The target of a grant checked before its person exists (no id, no roles, no binding).
+_NOBODY = Person("", "", "", "", "", True, {}, (), frozenset(), None)
 
 
 class OrgService:
@@ -58,7 +64,10 @@ class OrgService:
         return self.directory.roots()
 
     def node(self, actor_id: str, node_id: str) -> OrgNode:
-        return self.authority(actor_id).require_visible(self.directory.get_node(node_id))
+        """A node by id, or by its code (what people know: ``530102``, a credit code)."""
+        auth = self.authority(actor_id)
+        node = self.directory.get_node(node_id) or self.directory.find_node(node_id)
+        return auth.require_visible(node)
 
     def children(self, actor_id: str, node_id: str) -> list[OrgNode]:
         self.node(actor_id, node_id)
@@ -151,6 +160,38 @@ class OrgService:
         person = self.directory.get_person(person_id)
         nodes = self._nodes(person.memberships) if person else []
         return auth.require_visible_person(person, nodes)
+
+    def manageable_person(self, actor_id: str, person_id: str) -> Person:
+        """The person, if the actor may administer them (invitations: resend, revoke)."""
+        return self._manageable(self.authority(actor_id), person_id)
+
+    def search_people(
+        self, actor_id: str, query: str, first: int = 0, max_results: int = 50
+    ) -> list[Person]:
+        """People whose username, e-mail or name contains ``query``, of those the actor sees.
+
+        An org-admin's matches outside their subtree are dropped (not reported), as
+        :meth:`members` does; a page may so hold fewer than ``max_results``.
+        """
+        auth = self.authority(actor_id)
+        if not query or len(query) > MAX_QUERY:
+            raise InvalidOrgInput("q", f"1-{MAX_QUERY} characters")
+        query = query.strip()
+        if not query or _CONTROL.search(query):
+            return []  # blank or control characters: in no name, username or address
+        size = min(max(max_results, 1), MAX_PAGE)
+        people = self.directory.search_people(query, max(first, 0), size)
+        return [p for p in people if self._visible(auth, p)]
+
+    def check_grant(self, actor_id: str, role: str, node_id: str | None) -> None:
+        """A grant an invitation will make, checked before the person exists."""
+        auth = self.authority(actor_id)
+        bind = self.directory.get_node(node_id) if node_id else None
+        if node_id and bind is None:
+            raise OrgNotFound("No such org node.")
+        auth.require_grant(role, _NOBODY, bind)
+        if not self.directory.role_exists(role):
+            raise InvalidOrgInput("role", "the realm does not define this role")
 
     def _manageable(self, auth: Authority, person_id: str) -> Person:
         person = self.directory.get_person(person_id)

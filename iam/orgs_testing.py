@@ -81,6 +81,15 @@ class InMemoryOrgDirectory:
     def find_person(self, username: str) -> Person | None:
         return next((p for p in self.people.values() if p.username == username), None)
 
+    def search_people(self, query: str, first: int, max_results: int) -> list[Person]:
+        q = query.lower()
+        found = [
+            p
+            for p in self.people.values()
+            if any(q in v.lower() for v in (p.username, p.email, p.given_name, p.family_name))
+        ]
+        return found[first : first + max_results]
+
     def create_person(
         self, draft: PersonDraft, memberships: Sequence[OrgNode], enabled: bool = True
     ) -> Person:
@@ -99,7 +108,7 @@ class InMemoryOrgDirectory:
                 tuple(n.id for n in memberships),
                 frozenset(),
                 None,
-                memberships[0].path,
+                memberships[0].path if memberships else "",
             )
             self.people[person.id] = person
             return person

@@ -175,6 +175,7 @@ class KeycloakRealmAdmin(BrokerAndProfileMixin):
         out = dict(rep)
         out["passwordPolicy"] = canonical_policy(rep.get("passwordPolicy", ""))
         out["enabledEventTypes"] = sorted(rep.get("enabledEventTypes") or [])
+        out["supportedLocales"] = sorted(rep.get("supportedLocales") or [])
         raw_map = (rep.get("attributes") or {}).get("acr.loa.map")
         out["acr.loa.map"] = json.loads(raw_map) if raw_map else {}
         return out

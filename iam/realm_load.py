@@ -23,6 +23,7 @@ from iam.realm_model import (
     Execution,
     Flow,
     IdentityProvider,
+    Localization,
     Login,
     Mapper,
     OtpPolicy,
@@ -71,6 +72,7 @@ def _realm(r: Reader) -> RealmSpec:
         enabled=r.flag("enabled", True),
         display_name=r.text("display_name"),
         login=_login(r.sub("login")),
+        localization=_localization(r.sub("localization")),
         password_policy=_password(r.sub("password_policy")),
         brute_force=_brute(r.sub("brute_force")),
         sessions=_sessions(r.sub("sessions")),
@@ -127,6 +129,14 @@ def _login(r: Reader) -> Login:
             verify_email=r.flag("verify_email", d.verify_email),
         ),
     )
+
+
+def _localization(r: Reader) -> Localization:
+    locales = r.strings("locales")
+    default = r.text("default_locale", locales[0] if locales else "")
+    if default and default not in locales:
+        r.fail("must be one of locales", "default_locale")
+    return _closed(r, Localization(locales, default))
 
 
 def _password(r: Reader) -> PasswordPolicy:

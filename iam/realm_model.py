@@ -91,6 +91,17 @@ class Login:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class Localization:
+    """The languages of Keycloak's pages (login, account, e-mails); none: Keycloak's default.
+
+    The province's people read Chinese first: ``zh-CN`` by default, ``en`` on request.
+    """
+
+    locales: tuple[str, ...] = ()
+    default_locale: str = ""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Role:
     name: str
     description: str = ""
@@ -228,6 +239,7 @@ class RealmSpec:
     enabled: bool = True
     display_name: str = ""
     login: Login = Login()
+    localization: Localization = Localization()
     password_policy: PasswordPolicy = PasswordPolicy()
     brute_force: BruteForce = BruteForce()
     sessions: Sessions = Sessions()

@@ -156,6 +156,10 @@ def realm_settings(spec: RealmSpec) -> dict[str, Any]:
         "adminEventsEnabled": e.admin_events,
         "adminEventsDetailsEnabled": e.admin_events_details,
     }
+    if spec.localization.locales:
+        out["internationalizationEnabled"] = True
+        out["supportedLocales"] = sorted(spec.localization.locales)
+        out["defaultLocale"] = spec.localization.default_locale
     if spec.acr_loa_map:
         out["acr.loa.map"] = dict(sorted(spec.acr_loa_map.items()))
     if spec.browser_flow:

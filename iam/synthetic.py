@@ -55,6 +55,8 @@ class PersonRow:
     email: str
     org_codes: tuple[str, ...]
     attributes: tuple[tuple[str, str], ...] = ()
+    #: The optional ``invite`` column: send the person credentials once they are created.
+    invite: bool = False
 
 
 def _split(total: int, parts: int, rng: random.Random) -> list[int]:

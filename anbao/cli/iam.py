@@ -167,9 +167,12 @@ class _StdoutSink:
 def _attach() -> None:
     from anbao.cli.iam_apps import apps  # noqa: PLC0415 - app onboarding
     from anbao.cli.iam_orgs import orgs  # noqa: PLC0415 - the org tree's commands
+    from anbao.cli.iam_people import bootstrap_cmd, people  # noqa: PLC0415 - people, bootstrap
 
     iam.add_command(orgs)
     iam.add_command(apps)
+    iam.add_command(people)
+    iam.add_command(bootstrap_cmd)
 
 
 _attach()

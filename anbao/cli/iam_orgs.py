@@ -1,4 +1,10 @@
-"""``anbao iam orgs``: the org tree from the command line (operator, with admin credentials).
+"""``anbao iam orgs``: the org tree from the command line.
+
+``create``, ``rename``, ``disable``, ``move`` and ``add-person`` are a person acting: they go
+through Anbao's API with that person's token (``anbao login`` or ``--token``), under delegated
+administration. ``import-nodes`` and ``import-people`` are OPERATOR commands: they write to
+Keycloak with the admin credentials of the settings (a province's file is larger than an API
+body; the API's ``POST /iam/imports/{kind}`` is the way for an org-admin's file).
 
 Bulk imports validate the whole file first and print the report (row, column, reason); with
 ``--dry-run`` they stop there. Progress is saved to ``--state`` (default: next to the input) so
@@ -10,20 +16,21 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
+from anbao.cli.api import api_options, client, print_json
+from anbao.cli.iam_people import node_id, person_body
 from anbao.settings import Settings, SettingsError
 from iam import imports, synthetic
 from iam.errors import IamError
 from iam.imports_apply import Importer, ImportState, file_digest
 from iam.orgs_keycloak import KeycloakOrgDirectory
 from iam.orgs_keycloak_admin import KeycloakAdminClient
-from iam.orgs_model import PersonDraft
-from iam.orgs_service import OrgService
 
 OPERATOR = "anbao-cli"
 REPORT_LIMIT = 200
@@ -50,17 +57,6 @@ def _directory(ctx: click.Context, workers: int = 8) -> KeycloakOrgDirectory:
     return KeycloakOrgDirectory(admin)
 
 
-def _service(ctx: click.Context) -> OrgService:
-    return OrgService(_directory(ctx), operator=True)
-
-
-def _node_id(service: OrgService, code: str) -> str:
-    node = service.directory.find_node(code)
-    if node is None:
-        raise click.ClickException(f"no org node with code {code}")
-    return node.id
-
-
 def _echo(value: object) -> None:
     click.echo(json.dumps(value, ensure_ascii=False, indent=2))
 
@@ -69,67 +65,57 @@ def _echo(value: object) -> None:
 @click.option("--realm", default="", help="Realm (default: keycloak.realm).")
 @click.pass_context
 def orgs(ctx: click.Context, realm: str) -> None:
-    """Org tree: nodes, people, bulk import, synthetic province."""
+    """Org tree: nodes, people (through the API), bulk import (operator), synthetic province."""
     ctx.obj = realm or None
 
 
 @orgs.command("create")
-@click.option("--parent", "parent_code", default="", help="Parent code (none: a province).")
+@click.option("--parent", default="", help="Parent node id or code (none: a province).")
 @click.option("--kind", required=True)
 @click.option("--code", required=True)
 @click.option("--name", required=True)
-@click.pass_context
-def create_cmd(ctx: click.Context, parent_code: str, kind: str, code: str, name: str) -> None:
-    """Create a node."""
-    service = _service(ctx)
-    parent_id = _node_id(service, parent_code) if parent_code else None
-    _run(
-        lambda: service.create_node(
-            OPERATOR, parent_id=parent_id, kind=kind, code=code, name=name
-        ).as_json()
-    )
+@api_options
+def create_cmd(  # noqa: PLR0917 - click passes options positionally
+    parent: str, kind: str, code: str, name: str, api_url: str | None, token: str | None
+) -> None:
+    """Create a node (under one you administer; a province: platform-admin)."""
+    with client(api_url, token) as api:
+        body = {"kind": kind, "code": code, "name": name}
+        if parent:
+            body["parent_id"] = node_id(api, parent)
+        print_json(api.call("POST", "/iam/orgs", body=body))
 
 
 @orgs.command("rename")
-@click.argument("code")
+@click.argument("node")
 @click.argument("name")
-@click.pass_context
-def rename_cmd(ctx: click.Context, code: str, name: str) -> None:
-    """Rename a node."""
-    service = _service(ctx)
-    _run(
-        lambda: service.update_node(
-            OPERATOR, _node_id(service, code), name=name, disabled=None
-        ).as_json()
-    )
+@api_options
+def rename_cmd(node: str, name: str, api_url: str | None, token: str | None) -> None:
+    """Rename a node (id or code)."""
+    with client(api_url, token) as api:
+        print_json(api.call("PATCH", f"/iam/orgs/{node_id(api, node)}", body={"name": name}))
 
 
 @orgs.command("disable")
-@click.argument("code")
+@click.argument("node")
 @click.option("--enable", is_flag=True, help="Enable it again.")
-@click.pass_context
-def disable_cmd(ctx: click.Context, code: str, enable: bool) -> None:
+@api_options
+def disable_cmd(node: str, enable: bool, api_url: str | None, token: str | None) -> None:
     """Disable (or enable) a node: no new members or children."""
-    service = _service(ctx)
-    _run(
-        lambda: service.update_node(
-            OPERATOR, _node_id(service, code), name=None, disabled=not enable
-        ).as_json()
-    )
+    with client(api_url, token) as api:
+        body = {"disabled": not enable}
+        print_json(api.call("PATCH", f"/iam/orgs/{node_id(api, node)}", body=body))
 
 
 @orgs.command("move")
-@click.argument("code")
-@click.argument("new_parent_code")
-@click.pass_context
-def move_cmd(ctx: click.Context, code: str, new_parent_code: str) -> None:
+@click.argument("node")
+@click.argument("new_parent")
+@api_options
+def move_cmd(node: str, new_parent: str, api_url: str | None, token: str | None) -> None:
     """Move a node under another parent (codes must still fit, GB/T 2260)."""
-    service = _service(ctx)
-    _run(
-        lambda: service.move_node(
-            OPERATOR, _node_id(service, code), _node_id(service, new_parent_code)
-        ).as_json()
-    )
+    with client(api_url, token) as api:
+        body = {"parent_id": node_id(api, new_parent)}
+        print_json(api.call("POST", f"/iam/orgs/{node_id(api, node)}/move", body=body))
 
 
 @orgs.command("add-person")
@@ -137,28 +123,22 @@ def move_cmd(ctx: click.Context, code: str, new_parent_code: str) -> None:
 @click.option("--family-name", required=True)
 @click.option("--given-name", required=True)
 @click.option("--email", default="")
-@click.option("--org", "org_codes", multiple=True, required=True, help="Org code (repeat).")
-@click.pass_context
+@click.option("--org", "orgs_", multiple=True, required=True, help="Node id or code (repeat).")
+@api_options
 def add_person_cmd(  # noqa: PLR0917 - click passes options positionally
-    ctx: click.Context,
     username: str,
     family_name: str,
     given_name: str,
     email: str,
-    org_codes: tuple[str, ...],
+    orgs_: tuple[str, ...],
+    api_url: str | None,
+    token: str | None,
 ) -> None:
-    """Create a person in one or more nodes (the first is the primary)."""
-    service = _service(ctx)
-    ids = [_node_id(service, c) for c in org_codes]
-    draft = PersonDraft(username, family_name, given_name, email)
-    _run(lambda: service.create_person(OPERATOR, draft, ids).as_json())
-
-
-def _run(fn: Callable[[], object]) -> None:
-    try:
-        _echo(fn())
-    except IamError as exc:
-        raise click.ClickException(f"{exc.code}: {exc.detail}") from exc
+    """Create a person in one or more nodes (the first is the primary), without credentials;
+    `anbao iam people invite` creates and invites in one step."""
+    with client(api_url, token) as api:
+        body = person_body(api, username, family_name, given_name, email, orgs_)
+        print_json(api.call("POST", "/iam/people", body=body))
 
 
 @orgs.command("generate")
@@ -203,7 +183,9 @@ def _import_options(fn: F) -> F:
 def import_nodes_cmd(
     ctx: click.Context, file: Path, dry_run: bool, state: Path | None, workers: int
 ) -> None:
-    """Import nodes (kind, code, name, parent_code) from CSV or XLSX."""
+    """OPERATOR: import nodes (kind, code, name, parent_code) from CSV or XLSX.
+
+    Uses the Keycloak admin credentials of the settings."""
     directory = _directory(ctx, workers)
     run_state = ImportState(state or file.with_suffix(".progress.json"), file_digest(file))
     rows, findings = imports.parse_nodes(
@@ -233,7 +215,11 @@ def import_people_cmd(  # noqa: PLR0917 - click passes options positionally
     workers: int,
     nodes_state: Path | None,
 ) -> None:
-    """Import people (username, family_name, given_name, email, org_codes, attr.*)."""
+    """OPERATOR: import people (username, family_name, given_name, email, org_codes, attr.*).
+
+    Uses the Keycloak admin credentials of the settings. Rows with `invite` = yes get
+    credentials after the import (an e-mail where the realm has SMTP, else a one-time
+    activation link printed once under "invitations"); others: `anbao iam people resend`."""
     directory = _directory(ctx, workers)
     run_state = ImportState(state or file.with_suffix(".progress.json"), file_digest(file))
     known: dict[str, bool] = {}
@@ -253,7 +239,31 @@ def import_people_cmd(  # noqa: PLR0917 - click passes options positionally
     with click.progressbar(length=len(rows), label="people", file=sys.stderr) as bar:
         importer = Importer(directory, run_state, workers=workers, progress=bar.update)
         result = _guard(lambda: importer.people(rows))
-    _echo(result.__dict__)
+    out: dict[str, object] = dict(result.__dict__)
+    if any(r.invite for r in rows):
+        out["invitations"] = _guard(lambda: _invite(directory, rows))
+    _echo(out)
+
+
+def _invite(directory: KeycloakOrgDirectory, rows: list[Any]) -> list[dict[str, object]]:
+    """The operator's invitations of the rows marked ``invite`` (audited on the spool)."""
+    from anbao.cli.api import cli_settings, default_api_url  # noqa: PLC0415
+    from anbao.people_wiring import RecorderInvitationAudit, spool_recorder  # noqa: PLC0415
+    from iam.imports_service import send_invitations  # noqa: PLC0415
+    from iam.invitations import AuditActor, InvitationService  # noqa: PLC0415
+    from iam.invitations.keycloak import KeycloakAccounts  # noqa: PLC0415
+    from iam.orgs_service import OrgService  # noqa: PLC0415
+
+    settings = cli_settings()
+    actor = AuditActor("", "operator:anbao iam orgs import-people")
+    with spool_recorder(settings) as recorder:
+        service = InvitationService(
+            OrgService(directory, operator=True),
+            KeycloakAccounts(directory.admin),
+            RecorderInvitationAudit(lambda: recorder),
+            clock=time.time,
+        )
+        return send_invitations(service, actor, rows, default_api_url(settings))
 
 
 def _finish_validation(findings: list[imports.Finding], rows: int, dry_run: bool) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -13,6 +14,8 @@ from openpyxl import Workbook
 from anbao.cli import main
 from iam import imports, synthetic
 from iam.codes import uscc_check_char
+from tests.integration.anbao.serving import serve
+from tests.integration.anbao.stack import stack_env
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
 
@@ -114,7 +117,24 @@ def test_xlsx_validation_report(run, realm: Realm, tmp_path: Path) -> None:
     assert realm.directory.find_node("540000") is None
 
 
-def test_cli_node_commands_and_departments(run, realm: Realm) -> None:
+@pytest.fixture
+def api_run(keycloak: Server, realm: Realm, tmp_path: Path) -> Iterator[Any]:
+    """The org commands act as a person through Anbao's API: a real server, a platform-admin's
+    token (no Keycloak admin credentials in the CLI's environment)."""
+    env = stack_env(keycloak, realm, tmp_path)
+    admin = realm.person([], "platform-admin")
+    with serve(tmp_path, env) as (base, _):
+        cli_env = {"ANBAO_API_URL": base, "ANBAO_TOKEN": realm.token(admin.username)}
+
+        def invoke(*args: str) -> tuple[int, str, str]:
+            result = CliRunner().invoke(main, ["iam", "orgs", *args], env=cli_env)
+            return result.exit_code, result.stdout, result.stderr
+
+        yield invoke
+
+
+def test_cli_node_commands_and_departments(api_run: Any, realm: Realm) -> None:
+    run = api_run
     body = "11530102MB0000009"
     dept = body + uscc_check_char(body)
     steps = [
@@ -171,9 +191,9 @@ def test_cli_node_commands_and_departments(run, realm: Realm) -> None:
         "add-person", "late.comer", "--family-name", "迟", "--given-name", "到", "--org", "510105"
     )
     assert code == 1
-    assert "org_conflict" in err
+    assert "[org_conflict]" in err
     code, _, err = run(
         "create", "--parent", "510104", "--kind", "county", "--code", "510106", "--name", "x"
     )
     assert code == 1
-    assert "invalid_org_input: parent_id" in err
+    assert "parent_id: a county sits under a prefecture [invalid_org_input]" in err

@@ -255,3 +255,30 @@ def test_the_platform_serves_reveal_with_its_own_recorder(tmp_path: Path) -> Non
     app = create_app(settings, Parts(org_directory=InMemoryOrgDirectory()))
     paths = falcon.testing.TestClient(app).simulate_get("/openapi.json").json["paths"]
     assert "post" in paths["/audit/events/{event_id}/reveal"]
+
+
+class _SecretPath:
+    auth_required = False
+    path_is_secret = True
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, token: str
+    ) -> None:
+        del req, token
+        resp.text = "ok"
+
+
+def test_a_secret_path_is_logged_by_its_route_template(
+    make_app: Callable[..., falcon.asgi.App], tmp_path: Path
+) -> None:
+    """An activation link in the access log would let its readers use it."""
+    log_file = tmp_path / "access.log"
+    with log_file.open("wb") as out:
+        access_log = AccessLog(out.fileno())
+        app = make_app(access_log=access_log)
+        app.add_route("/activate/{token}", _SecretPath())
+        falcon.testing.TestClient(app).simulate_get("/activate/u-1.one-time-secret-value")
+        access_log.flush()
+    (line,) = [json.loads(x) for x in log_file.read_text().splitlines()]
+    assert line["url.path"] == "/activate/{token}"
+    assert "one-time-secret-value" not in log_file.read_text()

@@ -219,3 +219,18 @@ def test_apps_the_file_does_not_declare_converge_to_the_policy():
         '    clientScopes: ["anbao-api", "profile"] -> ["profile"]',
         "    fullScopeAllowed: true -> false",
     ]
+
+
+def test_the_realm_speaks_chinese_first_and_keeps_invitations_admin_only():
+    spec = load_realm_file(DEPLOY / "anbao-realm.yaml", SECRET)
+    realm = render(spec)["realm"]["anbao"]
+    assert realm["internationalizationEnabled"] is True
+    assert realm["supportedLocales"] == ["en", "zh-CN"]
+    assert realm["defaultLocale"] == "zh-CN"
+    (invitation,) = [a for a in spec.user_profile.attributes if a.name == "anbao_invitation"]
+    assert invitation.view == ("admin",)
+    assert invitation.edit == ("admin",)
+    assert "supportedLocales" not in render(load_realm_text(MINIMAL))["realm"]["demo"]
+    assert findings(MINIMAL + "localization: {locales: [en], default_locale: zh-CN}\n") == [
+        ("localization.default_locale", 3, "must be one of locales")
+    ]

@@ -1,0 +1,94 @@
+"""Wires invitations and activation into the service, and gives the CLI's bootstrap its parts.
+
+``iam`` does not import ``audit``: :class:`RecorderInvitationAudit` adapts the audit recorder
+to :class:`iam.invitations.InvitationAudit` (actor = the admin's token subject and name, or
+the operator command; target = the person, with their org path). :func:`spool_recorder` is the
+recorder an operator command writes with: the service's own spool, shipped by the running
+service like every other event.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import Callable, Iterator
+
+from anbao.openapi import Api
+from anbao.settings import Settings
+from audit.model import ResourceRef, UserInfo
+from audit.recorder import Recorder
+from iam.invitations import AuditActor, InvitationService
+from iam.invitations.resources import add_routes
+from iam.orgs_keycloak import KeycloakOrgDirectory
+from iam.orgs_model import Person
+from iam.orgs_service import OrgService
+
+
+class RecorderInvitationAudit:
+    """``InvitationAudit`` on the audit recorder; returns once the event is durable."""
+
+    def __init__(self, recorder: Callable[[], Recorder]) -> None:
+        self._recorder = recorder
+
+    def record(
+        self, action: str, actor: AuditActor, target: Person, labels: dict[str, str]
+    ) -> None:
+        recorder = self._recorder()
+        creation = action in {"iam.person.invite", "iam.bootstrap"}
+        recorder.record_event(
+            recorder.event(
+                action,
+                "success",
+                category=("iam",),
+                type=("user", "creation" if creation else "change"),
+                user=UserInfo(actor.subject, actor.name),
+                org_path=target.org_path,
+                resource=ResourceRef("person", target.id, target.username),
+                labels=labels | {"target_user_id": target.id},
+                stream="iam",
+            )
+        )
+
+
+def sign_in_url(settings: Settings) -> str:
+    """Where an activated person signs in: Keycloak's account console of the realm, which
+    runs the required actions (new password, OTP) first."""
+    kc = settings.keycloak
+    return f"{kc.url.rstrip('/')}/realms/{kc.realm}/account"
+
+
+def attach(
+    api: Api,
+    settings: Settings,
+    orgs: OrgService,
+    recorder: Callable[[], Recorder],
+    *,
+    clock: Callable[[], float] = time.time,
+) -> InvitationService | None:
+    """Invitation and activation routes, where the directory is Keycloak's (credentials live
+    there); a test's in-memory directory gives none."""
+    directory = orgs.directory
+    if not isinstance(directory, KeycloakOrgDirectory):
+        return None
+    from iam.invitations.keycloak import KeycloakAccounts  # noqa: PLC0415
+
+    service = InvitationService(
+        orgs, KeycloakAccounts(directory.admin), RecorderInvitationAudit(recorder), clock=clock
+    )
+    add_routes(api, service, sign_in_url=sign_in_url(settings))
+    return service
+
+
+@contextlib.contextmanager
+def spool_recorder(settings: Settings) -> Iterator[Recorder]:
+    """A recorder on the service's spool for an operator command (the service ships it)."""
+    from anbao.audit_wiring import spool_config  # noqa: PLC0415
+    from audit.spool import Spool  # noqa: PLC0415
+
+    spool = Spool(spool_config(settings))
+    recorder = Recorder(spool)
+    try:
+        yield recorder
+    finally:
+        recorder.close()
+        spool.close()
