@@ -10,8 +10,9 @@ import sys
 import pytest
 
 from iam.events_keycloak import KeycloakEventSource
-from iam.events_service import EventPuller
+from iam.events_service import EventPuller, SplitJournal
 from iam.events_sqlite import SqliteCursorStore
+from iam.orgs_keycloak_admin import KeycloakAdminClient
 from tests.integration.iam.realm_support import (
     PASSWORD,
     REALM_DIR,
@@ -52,11 +53,19 @@ def sign_in(keycloak, realm, username, password):
         login.close()
 
 
+def directory_admin(keycloak, realm):
+    return KeycloakAdminClient(
+        keycloak.url,
+        realm,
+        username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+        password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+    )
+
+
 def make_puller(keycloak, realm, path, sink):
     return EventPuller(
-        source=KeycloakEventSource(admin_for(keycloak), realm),
-        store=SqliteCursorStore(path),
-        sink=sink,
+        source=KeycloakEventSource(directory_admin(keycloak, realm)),
+        journal=SplitJournal(SqliteCursorStore(path), sink),
         realm=realm,
         page_size=2,  # several pages even for a handful of events
     )
@@ -120,7 +129,7 @@ def test_cli_pull_once_prints_ecs_lines_and_resumes(keycloak, realm, tmp_path):
         "ANBAO_KEYCLOAK_ADMIN_PASSWORD": keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
     }
     cmd = [sys.executable, "-m", "anbao", "iam", "events", "pull", "--once", "--realm", realm,
-           "--cursor", str(tmp_path / "c.sqlite3")]  # fmt: skip
+           "--stdout", "--cursor", str(tmp_path / "c.sqlite3")]  # fmt: skip
     first = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     lines = [json.loads(line) for line in first.stdout.splitlines()]
     assert lines
