@@ -53,25 +53,31 @@ def sign_in(keycloak, realm, username, password):
         login.close()
 
 
-def directory_admin(keycloak, realm):
-    return KeycloakAdminClient(
+@pytest.fixture(scope="module")
+def reader(keycloak, realm):
+    """The org directory's admin client, as the service reads events with."""
+    made = KeycloakAdminClient(
         keycloak.url,
         realm,
         username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
         password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
     )
+    yield made
+    made.close()
 
 
-def make_puller(keycloak, realm, path, sink):
+def make_puller(reader, realm, path, sink):
     return EventPuller(
-        source=KeycloakEventSource(directory_admin(keycloak, realm)),
+        source=KeycloakEventSource(reader),
         journal=SplitJournal(SqliteCursorStore(path), sink),
         realm=realm,
         page_size=2,  # several pages even for a handful of events
     )
 
 
-def test_login_and_admin_events_are_pulled_mapped_and_never_repeated(keycloak, realm, tmp_path):
+def test_login_and_admin_events_are_pulled_mapped_and_never_repeated(
+    keycloak, realm, reader, tmp_path
+):
     admin = admin_for(keycloak)
     name = unique("clerk")
     user_id = add_user(admin, realm, name)
@@ -81,7 +87,7 @@ def test_login_and_admin_events_are_pulled_mapped_and_never_repeated(keycloak, r
     admin.create_realm_role({"name": "events-probe", "description": "admin change"})
 
     cursor, sink = tmp_path / "cursor.sqlite3", ListSink()
-    first = make_puller(keycloak, realm, cursor, sink).pull_once()
+    first = make_puller(reader, realm, cursor, sink).pull_once()
     assert first == len(sink.events) > 0
     by_action = {}
     for event in sink.events:
@@ -108,11 +114,11 @@ def test_login_and_admin_events_are_pulled_mapped_and_never_repeated(keycloak, r
     assert PASSWORD not in str(sink.events)
 
     # Restart from the persisted cursor: nothing is delivered twice ...
-    assert make_puller(keycloak, realm, cursor, sink).pull_once() == 0
+    assert make_puller(reader, realm, cursor, sink).pull_once() == 0
     # ... and what happens next arrives exactly once.
     assert sign_in(keycloak, realm, name, PASSWORD)
     admin.delete_realm_role("events-probe")
-    later = make_puller(keycloak, realm, cursor, sink).pull_once()
+    later = make_puller(reader, realm, cursor, sink).pull_once()
     new = sink.events[first:]
     assert later == len(new)
     actions = sorted(e["event"]["action"] for e in new)
