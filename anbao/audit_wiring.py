@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import ipaddress
 import logging
 import os
 import re
@@ -310,7 +311,11 @@ class RecorderEventSink:
         keycloak: Mapping[str, Any] = doc.get("keycloak", {})
         target: Mapping[str, Any] = user.get("target") or {}
         labels = {**_labels(keycloak), **_rule_labels(keycloak, target)}
-        source = doc.get("source", {})
+        source = doc.get("source") or {}
+        address = str(source.get("ip", "") or "") if isinstance(source, Mapping) else ""
+        if address and not _is_ip(address):  # whatever a proxy put there: kept, not trusted
+            labels["keycloak_ip_address"] = address[:256]
+            address = ""
         try:
             base = event_from_document(
                 {
@@ -321,9 +326,9 @@ class RecorderEventSink:
                         "outcome": event.get("outcome", "unknown"),
                         "category": list(event.get("category", [])),
                         "type": list(event.get("type", [])),
-                        "reason": str(event.get("reason", "") or ""),
+                        "reason": str(event.get("reason", "") or "")[:1024],
                     },
-                    "source": {"ip": source.get("ip", "")} if isinstance(source, Mapping) else {},
+                    "source": {"ip": address},
                 }
             )
         except AuditEventInvalid:
@@ -335,10 +340,11 @@ class RecorderEventSink:
         organization = doc.get("organization") or {}
         return dataclasses.replace(
             base,
+            # a user name typed at the login form is the attacker's text: bounded, never refused
             user=UserInfo(
-                str(user.get("id", "") or ""),
-                str(user.get("name", "") or ""),
-                tuple(str(r) for r in user.get("roles") or ()),
+                str(user.get("id", "") or "")[:256],
+                str(user.get("name", "") or "")[:256],
+                tuple(str(r)[:256] for r in user.get("roles") or ()),
             ),
             org_path=str(organization.get("path", "") or ""),
             resource=resource,
@@ -346,6 +352,14 @@ class RecorderEventSink:
             service="keycloak",
             stream=self._stream,
         )
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
 
 
 def _action(event: Mapping[str, Any], keycloak: Mapping[str, Any]) -> str:

@@ -114,3 +114,21 @@ def test_one_lease_holder_per_spool_and_the_others_wait(sink: RecorderEventSink)
     first.release()
     assert thread.tick() == 1
     thread.stop()
+
+
+def test_hostile_text_from_the_login_form_is_stored_bounded_not_refused(
+    sink: RecorderEventSink,
+) -> None:
+    typed = "x" * 10_000
+    event = {
+        "id": "h1",
+        "time": 1_700_000_000_000,
+        "type": "LOGIN_ERROR",
+        "error": "user_not_found",
+        "ipAddress": "not-an-address, 10.0.0.1",
+        "details": {"username": typed},
+    }
+    stored = sink.convert(login_event_to_ecs(event, "anbao"))
+    assert stored.user.name == typed[:256]
+    assert stored.source_ip == ""
+    assert stored.labels["keycloak_ip_address"] == "not-an-address, 10.0.0.1"
