@@ -113,13 +113,15 @@ class PullerThread:
         self._thread.start()
 
     def _run(self) -> None:
-        while not self._stop.is_set():
+        # The first pull comes one interval after start-up: the server finishes starting
+        # first, and an app whose lifespan is short (a test client's) never pulls at all.
+        started = time.monotonic()
+        while not self._stop.wait(max(0.0, self._interval - (time.monotonic() - started))):
             started = time.monotonic()
             try:
                 self.tick()
             except Exception:  # a bug must not end the pulling for the life of the process
                 log.exception("Keycloak event pull failed")
-            self._stop.wait(max(0.0, self._interval - (time.monotonic() - started)))
 
     def stop(self) -> None:
         self._stop.set()

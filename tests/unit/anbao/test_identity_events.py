@@ -132,3 +132,22 @@ def test_hostile_text_from_the_login_form_is_stored_bounded_not_refused(
     assert stored.user.name == typed[:256]
     assert stored.source_ip == ""
     assert stored.labels["keycloak_ip_address"] == "not-an-address, 10.0.0.1"
+
+
+def test_an_app_lifespan_shorter_than_one_interval_never_pulls(sink: RecorderEventSink) -> None:
+    source = OneEvent()
+    source.events = []
+    calls: list[str] = []
+    original = source.fetch
+
+    def counted(stream: str, date_from_ms: int, first: int, max_results: int) -> list[object]:
+        calls.append(stream)
+        return original(stream, date_from_ms, first, max_results)
+
+    source.fetch = counted  # type: ignore[method-assign]
+    puller = EventPuller(source=source, journal=sink, realm="anbao")
+    thread = PullerThread(puller, lease_for(sink.recorder), 3600)
+    thread.start()
+    thread.stop()
+    assert calls == []
+    assert not thread.lease.held
