@@ -15,17 +15,15 @@ store and to the streaming detections like every other audit event.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import logging
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
-from typing import IO
 
 from anbao.audit_wiring import RecorderEventSink
 from anbao.settings import Settings
 from audit.errors import AuditError
+from audit.lease import FileLease
 from audit.recorder import Recorder
 from iam.errors import IamError
 from iam.events_enrich import Enricher
@@ -35,37 +33,6 @@ from iam.orgs_keycloak import KeycloakOrgDirectory
 from iam.orgs_ports import OrgDirectory
 
 log = logging.getLogger("anbao.iam.events")
-
-
-class FileLease:
-    """An exclusive, non-blocking ``flock`` on one file, held until released or the process ends."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._handle: IO[bytes] | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._handle is not None
-
-    def try_acquire(self) -> bool:
-        if self._handle is not None:
-            return True
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle = self.path.open("ab")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._handle = handle
-        return True
-
-    def release(self) -> None:
-        handle, self._handle = self._handle, None
-        if handle is not None:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
-            handle.close()
 
 
 def lease_for(recorder: Recorder) -> FileLease:
