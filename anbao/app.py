@@ -20,6 +20,7 @@ from anbao import (
     bodies,
     compliance_wiring,
     errors,
+    identity_events,
     people_wiring,
     seal_wiring,
     siem_alerts_wiring,
@@ -403,6 +404,9 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     app.add_middleware(_Lifespan(close))
     if audit_runtime is not None:
         app.add_middleware(AuditLifespan(audit_runtime))
+        pulling = identity_events.attach(settings, audit_runtime.recorder, org_directory)
+        if pulling is not None:  # Keycloak's events into the audit trail (one worker pulls)
+            app.add_middleware(pulling)
     return app
 
 

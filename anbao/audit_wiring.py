@@ -13,8 +13,10 @@ import contextlib
 import dataclasses
 import datetime as dt
 import functools
+import ipaddress
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -33,13 +35,22 @@ from audit.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.errors import AuditEventInvalid
 from audit.integrity_setup import build_field_cipher
 from audit.middleware import RequestAuditor
-from audit.model import AuditEvent, EventKind, Outcome, UserInfo, event_from_document
+from audit.model import (
+    AuditEvent,
+    EventKind,
+    Outcome,
+    ResourceRef,
+    UserInfo,
+    event_from_document,
+)
 from audit.pipeline import Shipper
 from audit.ports import AuditStore, EventSealer
 from audit.recorder import Recorder, install
 from audit.serving_load import ServingLoad
 from audit.spool import Spool, SpoolConfig, SpoolStats
 from audit.sqlite import SqliteAuditStore
+from iam.events_model import Cursor
+from iam.realm_errors import EventCursorCorrupt
 
 log = logging.getLogger("anbao.audit")
 
@@ -242,17 +253,54 @@ def register_metrics(metrics: Metrics, runtime: AuditRuntime) -> None:
     metrics.registry.register(AuditCollector(runtime))
 
 
-class RecorderEventSink:
-    """``iam.ports.EventSink`` backed by the audit recorder (Keycloak login and admin events).
+#: Keycloak event types (``labels.keycloak_type``) that the rule pack knows by Anbao's own
+#: action names (siem/rules/privilege.yml): a refresh names the refresh token's id (jti), so a
+#: reused refresh token shows as two refreshes of one jti; a removed credential names its type.
+_REFRESH_TYPES = frozenset({"REFRESH_TOKEN", "REFRESH_TOKEN_ERROR"})
+_REMOVE_CREDENTIAL_TYPES = frozenset(
+    {"REMOVE_CREDENTIAL", "REMOVE_CREDENTIAL_ERROR", "REMOVE_TOTP", "REMOVE_TOTP_ERROR"}
+)
+#: An administrator removing a user's credential (admin event ``USER`` ``ACTION``/``DELETE``).
+_CREDENTIAL_PATH = re.compile(r"users/[^/]+/credentials/[^/]+")
 
-    Keycloak's ids become ``event.id``; a page delivered again after a crash is stored once
-    (:meth:`audit.recorder.Recorder.record_external`). What the audit schema has no field for
-    (realm, client, Keycloak's own type) goes to ``labels``; secrets were already redacted by iam.
+
+class RecorderEventSink:
+    """``iam.ports.EventJournal`` backed by the audit recorder (Keycloak login and admin events).
+
+    Keycloak's ids become ``event.id``; a page delivered again is stored once
+    (:meth:`audit.recorder.Recorder.record_external`), and each stream's read position is kept
+    in the spool itself, written in the same transaction as the page (no gap, no repeat after a
+    crash). What the audit schema has no field for (realm, client, Keycloak's own type) goes to
+    ``labels``; the fields the rule pack reads are filled as ``docs/siem-rules.md`` lists them.
+    Secrets were already redacted by iam.
     """
 
-    def __init__(self, recorder: Recorder, *, stream: str = "iam") -> None:
+    def __init__(self, recorder: Recorder, *, realm: str = "", stream: str = "iam") -> None:
         self._recorder = recorder
+        self._realm = realm
         self._stream = stream
+
+    @property
+    def recorder(self) -> Recorder:
+        return self._recorder
+
+    def _cursor_name(self, stream: str) -> str:
+        return f"keycloak-events:{self._realm}:{stream}"
+
+    def load(self, stream: str) -> Cursor:
+        stored = self._recorder.spool.cursor(self._cursor_name(stream))
+        if stored is None:
+            return Cursor()
+        try:
+            return Cursor.from_json(stored)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise EventCursorCorrupt(f"The cursor of stream '{stream}' cannot be read.") from exc
+
+    def commit(self, stream: str, events: list[dict[str, Any]], cursor: Cursor) -> None:
+        converted = [self.convert(e) for e in events]
+        self._recorder.record_external(
+            converted, cursor=(self._cursor_name(stream), cursor.to_json())
+        )
 
     def emit(self, events: list[dict[str, Any]]) -> None:
         self._recorder.record_external([self.convert(e) for e in events])
@@ -260,37 +308,87 @@ class RecorderEventSink:
     def convert(self, doc: Mapping[str, Any]) -> AuditEvent:
         event: Mapping[str, Any] = doc.get("event", {})
         user: Mapping[str, Any] = doc.get("user", {})
-        labels = _labels(doc.get("keycloak", {}))
-        target = user.get("target", {})
-        if isinstance(target, Mapping) and target.get("id"):
-            labels["target_user_id"] = str(target["id"])
-        action = str(event.get("action", "unknown")).lower()
-        source = doc.get("source", {})
+        keycloak: Mapping[str, Any] = doc.get("keycloak", {})
+        target: Mapping[str, Any] = user.get("target") or {}
+        labels = {**_labels(keycloak), **_rule_labels(keycloak, target)}
+        source = doc.get("source") or {}
+        address = str(source.get("ip", "") or "") if isinstance(source, Mapping) else ""
+        if address and not _is_ip(address):  # whatever a proxy put there: kept, not trusted
+            labels["keycloak_ip_address"] = address[:256]
+            address = ""
         try:
             base = event_from_document(
                 {
                     "@timestamp": doc.get("@timestamp", ""),
                     "event": {
                         "id": event.get("id", ""),
-                        "action": f"keycloak.{action}"[:64],
+                        "action": _action(event, keycloak),
                         "outcome": event.get("outcome", "unknown"),
                         "category": list(event.get("category", [])),
                         "type": list(event.get("type", [])),
-                        "reason": str(event.get("reason", "") or ""),
+                        "reason": str(event.get("reason", "") or "")[:1024],
                     },
-                    "source": {"ip": source.get("ip", "")} if isinstance(source, Mapping) else {},
+                    "source": {"ip": address},
                 }
             )
         except AuditEventInvalid:
             log.exception("a Keycloak event does not fit the audit schema")
             raise
+        resource = None
+        if target.get("id"):
+            resource = ResourceRef("user", str(target["id"]), str(target.get("name", "") or ""))
+        organization = doc.get("organization") or {}
         return dataclasses.replace(
             base,
-            user=UserInfo(str(user.get("id", "") or ""), str(user.get("name", "") or "")),
+            # a user name typed at the login form is the attacker's text: bounded, never refused
+            user=UserInfo(
+                str(user.get("id", "") or "")[:256],
+                str(user.get("name", "") or "")[:256],
+                tuple(str(r)[:256] for r in user.get("roles") or ()),
+            ),
+            org_path=str(organization.get("path", "") or ""),
+            resource=resource,
             labels=labels,
             service="keycloak",
             stream=self._stream,
         )
+
+
+def _is_ip(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _action(event: Mapping[str, Any], keycloak: Mapping[str, Any]) -> str:
+    """``keycloak.<action>``, or Anbao's name where the rule pack has one."""
+    kind = str(keycloak.get("type", ""))
+    path = str(keycloak.get("resource_path", ""))
+    if kind in _REFRESH_TYPES:
+        return "iam.token.refresh"
+    if kind in _REMOVE_CREDENTIAL_TYPES or (
+        kind in ("USER_ACTION", "USER_DELETE") and _CREDENTIAL_PATH.fullmatch(path)
+    ):
+        return "iam.credential.remove"
+    return f"keycloak.{str(event.get('action', 'unknown')).lower()}"[:64]
+
+
+def _rule_labels(keycloak: Mapping[str, Any], target: Mapping[str, Any]) -> dict[str, str]:
+    details: Mapping[str, Any] = keycloak.get("details") or {}
+    out: dict[str, str] = {}
+    if target.get("id"):
+        out["target_user_id"] = str(target["id"])
+    if target.get("roles"):
+        out["target_roles"] = ",".join(sorted(str(r) for r in target["roles"]))[:1024]
+    kind = str(keycloak.get("type", ""))
+    credential = details.get("credential_type") or ("otp" if "TOTP" in kind else "")
+    if credential:
+        out["credential_type"] = str(credential)[:64]
+    if details.get("refresh_token_id"):
+        out["token_jti"] = str(details["refresh_token_id"])[:256]
+    return out
 
 
 def _labels(keycloak: Any) -> dict[str, str]:
@@ -317,8 +415,9 @@ class AuditLifespan:
 
 
 @contextlib.contextmanager
-def keycloak_event_sink(settings: Settings) -> Iterator[RecorderEventSink]:
-    """The sink for ``anbao iam events pull``: records into the service's spool (stream ``iam``).
+def keycloak_event_sink(settings: Settings, realm: str = "") -> Iterator[RecorderEventSink]:
+    """The journal for ``anbao iam events pull``: records into the service's spool (stream
+    ``iam``), with the stream cursors of ``realm`` (default ``keycloak.realm``) in the spool.
 
     The pull process only appends; the running service's shipper (which holds the spool lock)
     ships the events with the rest, so the puller needs no store credentials.
@@ -326,7 +425,7 @@ def keycloak_event_sink(settings: Settings) -> Iterator[RecorderEventSink]:
     spool = Spool(spool_config(settings))
     recorder = Recorder(spool)
     try:
-        yield RecorderEventSink(recorder)
+        yield RecorderEventSink(recorder, realm=realm or settings.keycloak.realm)
     finally:
         recorder.close()
         spool.close()

@@ -142,6 +142,11 @@ class KeycloakSettings:
     client_secret: Secret = dataclasses.field(default_factory=lambda: Secret(""))
     #: Seconds an introspection answer is reused (never past the token's exp).
     introspection_ttl_seconds: float = 5.0
+    #: ``anbao serve`` pulls the realm's login and admin events into the audit trail (one
+    #: worker of the deployment at a time); needs admin_username/admin_password.
+    events_pull: bool = True
+    #: Seconds between two pulls (Keycloak event to searchable audit event: bench/iam_events.py).
+    events_interval_seconds: float = 2.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -371,6 +376,8 @@ class Settings:
             raise SettingsError(  # a revoked session must stop working within seconds
                 "keycloak.introspection_ttl_seconds", "must be between 0 and 30"
             )
+        if not 0.1 <= self.keycloak.events_interval_seconds <= 3600:  # noqa: PLR2004
+            raise SettingsError("keycloak.events_interval_seconds", "must be between 0.1 and 3600")
         if not 0 <= self.audit.ship_defer_seconds <= 60:  # noqa: PLR2004 - a minute at most
             raise SettingsError("audit.ship_defer_seconds", "must be between 0 and 60")
         _check_range(

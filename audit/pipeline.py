@@ -28,9 +28,10 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Final, Protocol
+from typing import Final, Protocol
 
 from audit.errors import AuditError, AuditStoreUnavailable
+from audit.lease import FileLease
 from audit.ports import AuditStore, DeliveryObserver, RawDocument
 from audit.spool import Spool, SpooledRecord, SpoolStats
 
@@ -86,7 +87,7 @@ class Shipper:
         self._sleep = sleep
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._lock_file: IO[bytes] | None = None
+        self._lease = FileLease(self.lock_path)
         self._alarmed = False
         self._maintenance = maintenance
         self._maintenance_every = maintenance_every
@@ -111,25 +112,12 @@ class Shipper:
 
     def try_lock(self) -> bool:
         """Become the shipper of this spool unless another process already is."""
-        if self._lock_file is not None:
-            return True
-        handle = self.lock_path.open("ab")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._lock_file = handle
-        self.counters.holds_lock = True
-        return True
+        self.counters.holds_lock = self._lease.try_acquire()
+        return self.counters.holds_lock
 
     def unlock(self) -> None:
-        if self._lock_file is not None:
-            with contextlib.suppress(OSError):
-                fcntl.flock(self._lock_file.fileno(), fcntl.LOCK_UN)
-            self._lock_file.close()
-            self._lock_file = None
-            self.counters.holds_lock = False
+        self._lease.release()
+        self.counters.holds_lock = False
 
     # -- shipping ------------------------------------------------------------------------------
 

@@ -378,15 +378,18 @@ class Recorder:
         futures = [self.submit(e) for e in events]
         return [f.result() for f in futures]
 
-    def record_external(self, events: Sequence[AuditEvent]) -> list[AuditEvent]:
+    def record_external(
+        self, events: Sequence[AuditEvent], *, cursor: tuple[str, str] | None = None
+    ) -> list[AuditEvent]:
         """Record events whose ids come from another system (Keycloak) and may repeat.
 
-        A repeated id is stored once and keeps its first sequence number; see
+        A repeated id is stored once and keeps its first sequence number; ``cursor`` (the
+        producer's read position) is stored in the same transaction; see
         :meth:`audit.spool.Spool.append`. Returns once all are durable.
         """
         if self._sealer is not None:
             events = [self._sealer.seal(e) for e in events]
-        return self.spool.append(events, dedupe=True)
+        return self.spool.append(events, dedupe=True, cursor=cursor)
 
     def record(self, action: str, outcome: Outcome | str, **fields: object) -> AuditEvent:
         """Build (see :meth:`event`) and record one event; returns it with its sequence."""

@@ -107,7 +107,12 @@ class Spool:
         return self._append(items, dedupe=False, wait=wait)
 
     def append(
-        self, events: Sequence[AuditEvent], *, dedupe: bool = False, wait: bool = True
+        self,
+        events: Sequence[AuditEvent],
+        *,
+        dedupe: bool = False,
+        wait: bool = True,
+        cursor: tuple[str, str] | None = None,
     ) -> list[AuditEvent]:
         """Durably store events (fsync per policy) and return them with their sequence numbers.
 
@@ -116,31 +121,60 @@ class Spool:
         ``_EXTERNAL_WINDOW`` such ids) is not stored twice and keeps its first sequence number,
         so a redelivery leaves no gap or duplicate in the stream's sequence.
 
+        ``cursor`` (name, value) is stored in the same transaction as the events: a producer
+        reading another system's history (the Keycloak event puller) keeps its read position
+        here, so after a crash it has either both the events and the new position or neither
+        (no gap, no repeat). :meth:`cursor` reads it back.
+
         Raises :class:`AuditSpoolFull` per the backpressure policy (``wait=False``: at once, the
         caller applies the policy itself), :class:`AuditSpoolError` when the disk refuses; in both
         cases nothing of the batch was stored.
         """
-        return self._append(events, dedupe=dedupe, wait=wait)  # type: ignore[return-value]
+        appended = self._append(events, dedupe=dedupe, wait=wait, cursor=cursor)
+        return appended  # type: ignore[return-value]  # noqa: RET504 - events in, events out
+
+    def cursor(self, name: str) -> str | None:
+        """The value last stored with ``cursor=(name, value)`` by :meth:`append`, if any."""
+        with self._lock:
+            try:
+                row = self._db.execute("SELECT value FROM cursors WHERE name=?", (name,)).fetchone()
+            except sqlite3.Error as exc:
+                raise AuditSpoolError("The audit spool cannot be read.") from exc
+        return None if row is None else str(row[0])
 
     def _append(
-        self, items: Sequence[AuditEvent | CompactRecord], *, dedupe: bool, wait: bool
+        self,
+        items: Sequence[AuditEvent | CompactRecord],
+        *,
+        dedupe: bool,
+        wait: bool,
+        cursor: tuple[str, str] | None = None,
     ) -> list[AuditEvent | int]:
-        if not items:
+        if not items and cursor is None:
             return []
         blocking = wait and self.config.backpressure is Backpressure.BLOCK
         deadline = time.monotonic() + (self.config.block_timeout if blocking else 0.0)
         while True:
             try:
-                return self._append_once(items, dedupe)
+                return self._append_once(items, dedupe, cursor)
             except AuditSpoolFull:
                 if time.monotonic() >= deadline:
                     raise
                 self._sleep(0.05)
 
     def _append_once(
-        self, items: Sequence[AuditEvent | CompactRecord], dedupe: bool
+        self,
+        items: Sequence[AuditEvent | CompactRecord],
+        dedupe: bool,
+        cursor: tuple[str, str] | None = None,
     ) -> list[AuditEvent | int]:
         with self._transaction("The audit spool cannot be written.") as db:
+            if cursor is not None:
+                db.execute(
+                    "INSERT INTO cursors VALUES (?,?) "
+                    "ON CONFLICT(name) DO UPDATE SET value=excluded.value",
+                    cursor,
+                )
             known: dict[str, AuditEvent] = {}
             if dedupe:  # only events come with dedupe (record_external)
                 known, events = self._known(db, items)  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ CREATE TABLE IF NOT EXISTS journals (
     updated REAL NOT NULL DEFAULT 0
 );
 INSERT OR IGNORE INTO meta VALUES ('id_salt', randomblob(16));
+CREATE TABLE IF NOT EXISTS cursors (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 #: Spools of earlier versions: rebuilt on open with the ``events`` column and without
 #: AUTOINCREMENT. Row ids only order the spool (a new row's id is above every live row's, which

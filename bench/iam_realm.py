@@ -23,8 +23,9 @@ from pathlib import Path
 from keycloak import KeycloakAdmin
 
 from iam.events_keycloak import KeycloakEventSource
-from iam.events_service import EventPuller
+from iam.events_service import EventPuller, SplitJournal
 from iam.events_sqlite import SqliteCursorStore
+from iam.orgs_keycloak_admin import KeycloakAdminClient
 from iam.realm_keycloak import KeycloakRealmAdmin
 from iam.realm_load import load_realm_file
 from iam.realm_render import render
@@ -33,11 +34,26 @@ from iam.realm_service import converge
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def admin() -> tuple[KeycloakAdmin, str]:
+def _env() -> dict[str, str]:
     out = subprocess.run(
         [str(ROOT / "deploy/local/keycloak.sh"), "env"], capture_output=True, text=True, check=True
     ).stdout
-    env = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+    return dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+
+
+def directory_admin(realm: str) -> KeycloakAdminClient:
+    """The org directory's admin client (what the puller reads events with)."""
+    env = _env()
+    return KeycloakAdminClient(
+        env["KEYCLOAK_URL"],
+        realm,
+        username=env["KEYCLOAK_ADMIN_USERNAME"],
+        password=env["KEYCLOAK_ADMIN_PASSWORD"],
+    )
+
+
+def admin() -> tuple[KeycloakAdmin, str]:
+    env = _env()
     client = KeycloakAdmin(
         server_url=env["KEYCLOAK_URL"],
         username=env["KEYCLOAK_ADMIN_USERNAME"],
@@ -91,9 +107,8 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp:
             sink = CountingSink()
             puller = EventPuller(
-                source=KeycloakEventSource(kc, realm),
-                store=SqliteCursorStore(Path(tmp) / "c.sqlite3"),
-                sink=sink,
+                source=KeycloakEventSource(directory_admin(realm)),
+                journal=SplitJournal(SqliteCursorStore(Path(tmp) / "c.sqlite3"), sink),
                 realm=realm,
             )
             t6 = time.perf_counter()

@@ -5,19 +5,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from keycloak import KeycloakAdmin
-from keycloak.exceptions import KeycloakError
-
-from iam.errors import IdentityProviderUnavailable
 from iam.events_model import ADMIN_STREAM
+from iam.orgs_keycloak_admin import KeycloakAdminClient
 
 
 class KeycloakEventSource:
-    """Reads events through the admin API (the admin needs ``view-events`` on the realm)."""
+    """Reads events through the admin API (the admin needs ``view-events`` on the realm).
 
-    def __init__(self, admin: KeycloakAdmin, realm: str) -> None:
+    Uses the org directory's admin client (one admin client factory), whose realm is the realm
+    read; Keycloak's failures arrive as :class:`iam.errors.IdentityProviderUnavailable`.
+    """
+
+    def __init__(self, admin: KeycloakAdminClient) -> None:
         self._admin = admin
-        self._realm = realm
 
     def fetch(
         self, stream: str, date_from_ms: int, first: int, max_results: int
@@ -29,12 +29,5 @@ class KeycloakEventSource:
             "max": max_results,
             "direction": "asc",
         }
-        self._admin.change_current_realm(self._realm)
-        try:
-            if stream == ADMIN_STREAM:
-                return list(self._admin.get_admin_events(query))
-            return list(self._admin.get_events(query))
-        except KeycloakError as exc:
-            raise IdentityProviderUnavailable(
-                f"Could not read {stream} events of realm '{self._realm}' (HTTP {exc.response_code})."
-            ) from exc
+        path = "/admin-events" if stream == ADMIN_STREAM else "/events"
+        return list(self._admin.json(path, query) or [])

@@ -48,6 +48,16 @@ class Cursor:
         horizon = newest - overlap_ms
         return Cursor(newest, {k: t for k, t in seen.items() if t >= horizon})
 
+    def to_json(self) -> str:
+        """The stored form (the cursor the audit spool keeps beside the events)."""
+        return json.dumps({"time_ms": self.time_ms, "seen": dict(self.seen)}, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, text: str) -> Cursor:
+        """Back from :meth:`to_json`; ``ValueError``, ``KeyError`` or ``TypeError`` otherwise."""
+        raw = json.loads(text)
+        return cls(int(raw["time_ms"]), {str(k): int(v) for k, v in dict(raw["seen"]).items()})
+
 
 def event_key(event: Mapping[str, Any]) -> str:
     """Keycloak's event id; older servers had none, so fall back to the canonical JSON."""
@@ -102,7 +112,11 @@ def login_event_to_ecs(event: Mapping[str, Any], realm: str) -> dict[str, Any]:
                 "outcome": "failure" if failed else "success",
                 "reason": event.get("error"),
             },
-            "user": {"id": event.get("userId"), "name": details.get("username")},
+            # A refused refresh names its user only as the refresh token's subject.
+            "user": {
+                "id": event.get("userId") or details.get("refresh_token_sub"),
+                "name": details.get("username"),
+            },
             "source": {"ip": event.get("ipAddress")},
             "error": {"code": event.get("error")},
             "keycloak": {
@@ -155,6 +169,8 @@ def admin_event_to_ecs(event: Mapping[str, Any], realm: str) -> dict[str, Any]:
                 "resource_type": resource,
                 "resource_path": path,
                 "representation": _representation(event.get("representation")),
+                # Keycloak 26: e.g. credential_type of a deleted credential
+                "details": _redacted(dict(event.get("details") or {})),
             },
         }
     )

@@ -1,4 +1,4 @@
-"""Pull Keycloak's login and admin events on a schedule, map them to ECS, hand them to a sink.
+"""Pull Keycloak's login and admin events on a schedule, map them to ECS, hand them to a journal.
 
 Keycloak keeps events in its database and offers them through the admin API only (no push of
 admin events without a custom SPI listener). Reading is therefore a poll with a persisted
@@ -8,9 +8,11 @@ cursor per stream:
   accepts ``dateFrom`` in epoch milliseconds and ``direction=asc``), pages with ``first``/``max``
   until a short page, and drops ids already seen in the window: no gaps at millisecond ties or
   for events committed slightly late, no duplicates;
-* after each page the sink gets the new events and only then is the cursor saved. A crash
-  between the two repeats that page on restart (at-least-once); every event carries Keycloak's
-  id as ``event.id`` so a store can make delivery idempotent.
+* each page's new events, enriched (who the event is about, :mod:`iam.events_enrich`), go to the
+  journal together with the advanced cursor in one transaction (the audit spool,
+  ``anbao.identity_events``): a crash keeps both or neither, so nothing is skipped or repeated.
+  :class:`SplitJournal` pairs a plain sink with a cursor store where no such transaction exists
+  (stdout): a crash there repeats the last page (at-least-once, ``event.id`` is Keycloak's id).
 """
 
 from __future__ import annotations
@@ -27,7 +29,26 @@ from iam.events_model import (
     event_key,
     login_event_to_ecs,
 )
-from iam.ports import CursorStore, EventSink, EventSource
+from iam.ports import CursorStore, EcsEvent, EventJournal, EventSink, EventSource
+
+#: Adds what the directory knows to one mapped event (:class:`iam.events_enrich.Enricher`).
+Enrich = Callable[[EcsEvent], EcsEvent]
+
+
+class SplitJournal:
+    """A sink and a cursor store that share no transaction: the sink first, then the cursor."""
+
+    def __init__(self, store: CursorStore, sink: EventSink) -> None:
+        self._store = store
+        self._sink = sink
+
+    def load(self, stream: str) -> Cursor:
+        return self._store.load(stream)
+
+    def commit(self, stream: str, events: list[EcsEvent], cursor: Cursor) -> None:
+        self._sink.emit(events)
+        self._store.save(stream, cursor)
+
 
 _MAPPERS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
     LOGIN_STREAM: login_event_to_ecs,
@@ -42,15 +63,15 @@ class EventPuller:
         self,
         *,
         source: EventSource,
-        store: CursorStore,
-        sink: EventSink,
+        journal: EventJournal,
         realm: str,
+        enrich: Enrich | None = None,
         page_size: int = 200,
         overlap_ms: int = 60_000,
     ) -> None:
         self._source = source
-        self._store = store
-        self._sink = sink
+        self._journal = journal
+        self._enrich = enrich
         self._realm = realm
         self._page_size = page_size
         self._overlap_ms = overlap_ms
@@ -60,7 +81,7 @@ class EventPuller:
         return sum(self.pull_stream(stream) for stream in (LOGIN_STREAM, ADMIN_STREAM))
 
     def pull_stream(self, stream: str) -> int:
-        cursor = self._store.load(stream)
+        cursor = self._journal.load(stream)
         date_from = max(0, cursor.time_ms - self._overlap_ms)
         delivered, first = 0, 0
         while True:
@@ -68,9 +89,11 @@ class EventPuller:
             fresh = self._fresh(page, cursor, date_from)
             if fresh:
                 to_ecs = _MAPPERS[stream]
-                self._sink.emit([to_ecs(event, self._realm) for event in fresh])
+                docs = [to_ecs(event, self._realm) for event in fresh]
+                if self._enrich is not None:
+                    docs = [self._enrich(doc) for doc in docs]
                 cursor = cursor.advance(fresh, self._overlap_ms)
-                self._store.save(stream, cursor)
+                self._journal.commit(stream, docs, cursor)
                 delivered += len(fresh)
             if len(page) < self._page_size:
                 return delivered

@@ -22,6 +22,20 @@ class EventSink(Protocol):
         """Store or forward ``events`` (oldest first); raising leaves the cursor unmoved."""
 
 
+class EventJournal(Protocol):
+    """Where pulled events go together with their stream's read position (the audit spool).
+
+    Storing both in one transaction is what keeps the stream free of gaps and repeats across
+    restarts and killed processes: after a crash the journal holds both or neither.
+    """
+
+    def load(self, stream: str) -> Cursor:
+        """The stream's cursor; a fresh cursor (time 0, nothing seen) when there is none."""
+
+    def commit(self, stream: str, events: list[EcsEvent], cursor: Cursor) -> None:
+        """Store ``events`` (oldest first) and ``cursor`` atomically; raising stores neither."""
+
+
 class EventSource(Protocol):
     """Keycloak's event history for one realm, oldest first, inclusive of ``date_from_ms``."""
 

@@ -12,6 +12,7 @@ import os
 import sys
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 from keycloak import KeycloakAdmin
@@ -21,6 +22,10 @@ from anbao.settings import Settings, SettingsError
 from iam.errors import IamError
 from iam.realm_errors import RealmFileInvalid
 from iam.realm_model import RealmSpec
+
+if TYPE_CHECKING:
+    from iam.events_service import EventPuller
+    from iam.orgs_keycloak import KeycloakOrgDirectory
 
 
 @click.group("iam")
@@ -120,35 +125,84 @@ def _load_all(
 
 @iam.group("events")
 def events() -> None:
-    """Keycloak login and admin events out, with a persisted cursor."""
+    """Keycloak login and admin events into the audit trail (operator commands).
+
+    ``anbao serve`` pulls them itself (keycloak.events_pull); these commands are for a first
+    import, a catch-up while the service is down, or a look at the stream. They use the Keycloak
+    admin credentials of the settings (keycloak.admin_username, ANBAO_KEYCLOAK_ADMIN_PASSWORD).
+    """
 
 
 @events.command("pull")
 @click.option("--realm", "realm_name", default="", help="Realm (default: keycloak.realm).")
 @click.option(
+    "--stdout",
+    "to_stdout",
+    is_flag=True,
+    help="Print ECS JSON lines instead of recording into the audit trail (own cursor, --cursor).",
+)
+@click.option(
     "--cursor",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="SQLite file keeping the cursor [default: keycloak-events.sqlite3 in data_dir].",
+    help="With --stdout: SQLite file keeping the cursor [default: keycloak-events.sqlite3 in data_dir].",
 )
 @click.option("--once", is_flag=True, help="Pull what is there and exit.")
 @click.option("--interval", type=click.FloatRange(1, 3600), default=30.0, show_default=True)
-def pull_cmd(realm_name: str, cursor: Path | None, once: bool, interval: float) -> None:
-    """Print new events as ECS JSON lines on stdout (the audit pipeline plugs in later)."""
-    from iam.events_keycloak import KeycloakEventSource  # noqa: PLC0415
-    from iam.events_service import EventPuller  # noqa: PLC0415
-    from iam.events_sqlite import SqliteCursorStore  # noqa: PLC0415
+def pull_cmd(
+    realm_name: str, to_stdout: bool, cursor: Path | None, once: bool, interval: float
+) -> None:
+    """Operator command (needs Keycloak admin credentials): pull Keycloak's events into the
+    audit trail, enriched with each person's name, roles and org path.
+
+    Records into the service's audit spool, with the stream cursor in the same transaction;
+    the running service ships them. Refused while another puller (``anbao serve``) holds the
+    lease: the service is already pulling. With --stdout, prints ECS JSON lines instead.
+    """
+    from anbao.app import build_org_directory  # noqa: PLC0415
+    from anbao.audit_wiring import keycloak_event_sink  # noqa: PLC0415
+    from anbao.identity_events import build_puller, leased  # noqa: PLC0415
 
     settings = _settings()
-    realm = realm_name or settings.keycloak.realm
+    if realm_name:
+        keycloak = dataclasses.replace(settings.keycloak, realm=realm_name)
+        settings = dataclasses.replace(settings, keycloak=keycloak)
+    realm = settings.keycloak.realm
+    directory = build_org_directory(settings)
+    if to_stdout:
+        _pull(_stdout_puller(directory, settings, realm, cursor), once, interval)
+        return
+    with keycloak_event_sink(settings, realm) as sink:
+        puller = build_puller(settings, sink.recorder, directory, realm=realm)
+        if puller is None:
+            raise click.ClickException(
+                "set the Keycloak admin password (ANBAO_KEYCLOAK_ADMIN_PASSWORD)"
+            )
+        with leased(sink.recorder) as held:
+            if not held:
+                raise click.ClickException(
+                    "another puller (anbao serve) holds the lease: the service is pulling already"
+                )
+            _pull(puller, once, interval)
+
+
+def _stdout_puller(
+    directory: KeycloakOrgDirectory, settings: Settings, realm: str, cursor: Path | None
+) -> EventPuller:
+    from iam.events_keycloak import KeycloakEventSource  # noqa: PLC0415
+    from iam.events_service import EventPuller, SplitJournal  # noqa: PLC0415
+    from iam.events_sqlite import SqliteCursorStore  # noqa: PLC0415
+
     cursor = cursor or Path(settings.data_dir) / "keycloak-events.sqlite3"
     cursor.parent.mkdir(parents=True, exist_ok=True)
-    puller = EventPuller(
-        source=KeycloakEventSource(keycloak_admin(settings), realm),
-        store=SqliteCursorStore(cursor),
-        sink=_StdoutSink(),
+    return EventPuller(
+        source=KeycloakEventSource(directory.admin),
+        journal=SplitJournal(SqliteCursorStore(cursor), _StdoutSink()),
         realm=realm,
     )
+
+
+def _pull(puller: EventPuller, once: bool, interval: float) -> None:
     try:
         if once:
             click.echo(f"{puller.pull_once()} event(s)", err=True)

@@ -31,6 +31,9 @@ _ARGS = [
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
+    # the tests' redirect URI (realm_support.REDIRECT) is on port 9, which Chromium refuses
+    # unless allowed; journeys answer it with page.route()
+    "--explicitly-allowed-ports=9",
 ]
 
 

@@ -10,8 +10,9 @@ import sys
 import pytest
 
 from iam.events_keycloak import KeycloakEventSource
-from iam.events_service import EventPuller
+from iam.events_service import EventPuller, SplitJournal
 from iam.events_sqlite import SqliteCursorStore
+from iam.orgs_keycloak_admin import KeycloakAdminClient
 from tests.integration.iam.realm_support import (
     PASSWORD,
     REALM_DIR,
@@ -52,17 +53,31 @@ def sign_in(keycloak, realm, username, password):
         login.close()
 
 
-def make_puller(keycloak, realm, path, sink):
+@pytest.fixture(scope="module")
+def reader(keycloak, realm):
+    """The org directory's admin client, as the service reads events with."""
+    made = KeycloakAdminClient(
+        keycloak.url,
+        realm,
+        username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+        password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+    )
+    yield made
+    made.close()
+
+
+def make_puller(reader, realm, path, sink):
     return EventPuller(
-        source=KeycloakEventSource(admin_for(keycloak), realm),
-        store=SqliteCursorStore(path),
-        sink=sink,
+        source=KeycloakEventSource(reader),
+        journal=SplitJournal(SqliteCursorStore(path), sink),
         realm=realm,
         page_size=2,  # several pages even for a handful of events
     )
 
 
-def test_login_and_admin_events_are_pulled_mapped_and_never_repeated(keycloak, realm, tmp_path):
+def test_login_and_admin_events_are_pulled_mapped_and_never_repeated(
+    keycloak, realm, reader, tmp_path
+):
     admin = admin_for(keycloak)
     name = unique("clerk")
     user_id = add_user(admin, realm, name)
@@ -72,7 +87,7 @@ def test_login_and_admin_events_are_pulled_mapped_and_never_repeated(keycloak, r
     admin.create_realm_role({"name": "events-probe", "description": "admin change"})
 
     cursor, sink = tmp_path / "cursor.sqlite3", ListSink()
-    first = make_puller(keycloak, realm, cursor, sink).pull_once()
+    first = make_puller(reader, realm, cursor, sink).pull_once()
     assert first == len(sink.events) > 0
     by_action = {}
     for event in sink.events:
@@ -99,11 +114,11 @@ def test_login_and_admin_events_are_pulled_mapped_and_never_repeated(keycloak, r
     assert PASSWORD not in str(sink.events)
 
     # Restart from the persisted cursor: nothing is delivered twice ...
-    assert make_puller(keycloak, realm, cursor, sink).pull_once() == 0
+    assert make_puller(reader, realm, cursor, sink).pull_once() == 0
     # ... and what happens next arrives exactly once.
     assert sign_in(keycloak, realm, name, PASSWORD)
     admin.delete_realm_role("events-probe")
-    later = make_puller(keycloak, realm, cursor, sink).pull_once()
+    later = make_puller(reader, realm, cursor, sink).pull_once()
     new = sink.events[first:]
     assert later == len(new)
     actions = sorted(e["event"]["action"] for e in new)
@@ -120,7 +135,7 @@ def test_cli_pull_once_prints_ecs_lines_and_resumes(keycloak, realm, tmp_path):
         "ANBAO_KEYCLOAK_ADMIN_PASSWORD": keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
     }
     cmd = [sys.executable, "-m", "anbao", "iam", "events", "pull", "--once", "--realm", realm,
-           "--cursor", str(tmp_path / "c.sqlite3")]  # fmt: skip
+           "--stdout", "--cursor", str(tmp_path / "c.sqlite3")]  # fmt: skip
     first = subprocess.run(cmd, capture_output=True, text=True, env=env, check=True)
     lines = [json.loads(line) for line in first.stdout.splitlines()]
     assert lines

@@ -111,3 +111,10 @@ def test_introspection_answers_are_reused_for_seconds_only(ttl: str) -> None:
     with pytest.raises(SettingsError) as info:
         Settings.load({"ANBAO_KEYCLOAK_INTROSPECTION_TTL_SECONDS": ttl})
     assert info.value.name == "keycloak.introspection_ttl_seconds"
+
+
+@pytest.mark.parametrize("interval", ["0", "-1", "3601"])
+def test_the_keycloak_event_pull_interval_is_bounded(interval: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.load({"ANBAO_KEYCLOAK_EVENTS_INTERVAL_SECONDS": interval})
+    assert info.value.name == "keycloak.events_interval_seconds"

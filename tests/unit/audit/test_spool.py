@@ -174,3 +174,19 @@ def test_a_handle_checkpoints_only_after_it_wrote(spool_factory: Callable[..., S
     reader.checkpoint()
     reader.checkpoint()  # nothing written since the last one
     assert sum("wal_checkpoint" in sql for sql in watched.seen) == 1
+
+
+def test_a_producer_cursor_is_stored_with_its_events_or_not_at_all(tmp_path: Path) -> None:
+    config = SpoolConfig(path=tmp_path / "spool.db", capacity_bytes=4096)
+    spool = Spool(config)
+    assert spool.cursor("keycloak") is None
+    spool.append([make_event(1)], dedupe=True, cursor=("keycloak", "at-1"))
+    assert spool.cursor("keycloak") == "at-1"
+    # A refused append (here: the spool is full) keeps neither the events nor the new position.
+    big = [make_event(n, reason="x" * 900) for n in range(2, 12)]
+    with pytest.raises(AuditSpoolFull):
+        spool.append(big, dedupe=True, wait=False, cursor=("keycloak", "at-11"))
+    assert spool.cursor("keycloak") == "at-1"
+    assert spool.stats().pending_events == 1
+    spool.close()
+    assert Spool(config).cursor("keycloak") == "at-1"  # durable, like the events

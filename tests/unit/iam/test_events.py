@@ -13,7 +13,7 @@ from iam.events_model import (
     admin_event_to_ecs,
     login_event_to_ecs,
 )
-from iam.events_service import EventPuller
+from iam.events_service import EventPuller, SplitJournal
 from iam.events_sqlite import SqliteCursorStore
 from iam.realm_errors import EventCursorCorrupt
 
@@ -136,7 +136,11 @@ class ListSink:
 
 def puller(kc, store, sink, page_size=3):
     return EventPuller(
-        source=kc, store=store, sink=sink, realm="anbao", page_size=page_size, overlap_ms=1000
+        source=kc,
+        journal=SplitJournal(store, sink),
+        realm="anbao",
+        page_size=page_size,
+        overlap_ms=1000,
     )
 
 
