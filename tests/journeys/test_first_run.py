@@ -129,6 +129,13 @@ class FirstRun:
         return str(answer.json()["access_token"])
 
 
+def clerk_id(run: Any, token: str) -> str:
+    """The clerk's id, as the people search shows it to a platform-admin."""
+    found = run.api(token, "GET", "/iam/people", params={"q": "wuhua-clerk"})
+    assert found.status_code == 200, found.text
+    return str(found.json()["items"][0]["id"])
+
+
 def activate(context: BrowserContext, link: str, username: str, new_password: str) -> Person:
     """The invited person opens the link, presses the button, reads the one-time password,
     follows the sign-in link and does what Keycloak asks (new password; OTP if an admin)."""
@@ -266,5 +273,29 @@ def test_the_first_admin_builds_a_county_and_its_people_get_in(
         "wuhua-admin",
         "wuhua-clerk",
     }
-    # The org-admin grants the clerk an app role: `anbao iam apps grant CLIENT_ID USERNAME ROLE`
-    # (issue 17 §3, another part of the issue; the integrator adds this step).
+
+    # The platform has an app with a role; the org-admin gives it to the clerk of their county.
+    app = run.api(
+        admin_token,
+        "POST",
+        "/iam/apps",
+        json={
+            "client_id": "permits-wuhua",
+            "type": "public",
+            "redirect_uris": ["http://127.0.0.1:8765/callback"],
+            "roles": ["approver"],
+        },
+    )
+    assert app.status_code == 201, app.text
+    granted = run.cli(
+        "iam", "apps", "grant", "permits-wuhua", "wuhua-clerk", "approver", "--token", org_token
+    )  # fmt: skip
+    assert granted.returncode == 0, granted.stderr
+    roles = run.cli("iam", "apps", "roles", "permits-wuhua", "--token", org_token)
+    assert roles.returncode == 0, roles.stderr
+    assert json.loads(roles.stdout)["roles"] == [
+        {
+            "name": "approver",
+            "holders": [{"id": clerk_id(run, admin_token), "username": "wuhua-clerk"}],
+        }
+    ]
