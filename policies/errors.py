@@ -63,6 +63,13 @@ class WaiverStateConflict(PolicyError):
     title = "Waiver state conflict"
 
 
+class NotSignedOff(PolicyError):
+    """The run exists, but its report has not been signed off yet: nothing to show."""
+
+    code = "compliance_not_signed_off"
+    title = "Report not signed off yet"
+
+
 class AlreadySigned(PolicyError):
     code = "compliance_already_signed"
     title = "Report already signed off"

@@ -20,7 +20,7 @@ import falcon.asgi
 
 from iam.falcon_auth import requires
 from policies import codec, report, report_html
-from policies.errors import InvalidRequest
+from policies.errors import InvalidRequest, NotSignedOff
 from policies.model import Officer, Run, Waiver
 from policies.service import MAX_REASON, MAX_TEXT, ComplianceService
 
@@ -161,7 +161,8 @@ class RunReport:
 class RunSignature:
     openapi: ClassVar[dict[str, Any]] = {
         "get": {"summary": "Detached SM2 signature and public key of the issued PDF report",
-                "tags": _TAGS, "responses": _ID},
+                "tags": _TAGS, "responses": {
+                    **_ID, "409": {"description": "Not signed off yet"}}},
     }  # fmt: skip
 
     def __init__(self, service: ComplianceService) -> None:
@@ -173,7 +174,7 @@ class RunSignature:
         run = await asyncio.to_thread(self.service.get, run_id)
         issued = await asyncio.to_thread(self.service.issued, run_id)
         if issued is None or run.signoff is None:
-            raise falcon.HTTPNotFound(title="Report not signed off yet")
+            raise NotSignedOff(f"Run {run.id} has no signed report yet: sign it off first.")
         resp.media = {
             "run_id": run.id, "media_type": issued.media_type,
             "signature": base64.b64encode(issued.signature).decode("ascii"),

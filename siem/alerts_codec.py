@@ -25,7 +25,10 @@ def parse_time(value: str) -> dt.datetime:
     parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
     if parsed.tzinfo is None:
         raise ValueError("time without offset")
-    return parsed.astimezone(dt.UTC)
+    try:
+        return parsed.astimezone(dt.UTC)
+    except OverflowError:  # e.g. 0001-01-01T00:00+01:00 lies before the first UTC instant
+        raise ValueError("time outside the years 1-9999 in UTC") from None
 
 
 def to_document(alert: Alert) -> dict[str, Any]:

@@ -226,6 +226,11 @@ def test_waiver_crud_and_signoff(app: App) -> None:
         app.client().simulate_get(f"/compliance/waivers/{waiver_id}", headers=officer).status_code
         == 404
     )
+    early = app.client().simulate_get(f"/compliance/runs/{run['id']}/signature", headers=officer)
+    assert (early.status_code, early.json["type"]) == (
+        409,
+        "urn:anbao:problem:compliance_not_signed_off",
+    )
     signed = app.client().simulate_post(f"/compliance/runs/{run['id']}/signoff", json={"comment": "ok"},
                                         headers=officer)  # fmt: skip
     assert signed.status_code == 200, signed.text

@@ -5,10 +5,11 @@ from __future__ import annotations
 import datetime as dt
 import json
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from siem.alerts_codec import from_document, to_document
+from siem.alerts_codec import from_document, parse_time, to_document
 from siem.alerts_model import Alert, AlertStatus, CloseReason, Delivery, Note
 from siem.model import Engine, Severity
 
@@ -58,3 +59,9 @@ def alerts(draw: st.DrawFn) -> Alert:
 def test_roundtrip(alert: Alert) -> None:
     stored = json.loads(json.dumps(to_document(alert)))
     assert from_document(stored, "7") == alert
+
+
+@pytest.mark.parametrize("value", ["0001-01-01T00:07:37+03:03", "9999-12-31T23:59:59-01:00"])
+def test_a_time_beyond_utc_years_is_a_value_error_not_an_overflow(value: str) -> None:
+    with pytest.raises(ValueError, match="outside the years"):
+        parse_time(value)
