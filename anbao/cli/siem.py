@@ -237,6 +237,7 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
         overlap=dt.timedelta(seconds=overlap),
         lag=dt.timedelta(seconds=lag),
         checkpoints=checkpoints,
+        working_hours=settings.siem.working_hours_spec(),
     )
     try:
         while True:
