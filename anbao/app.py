@@ -16,7 +16,15 @@ import falcon
 import falcon.asgi
 import httpx
 
-from anbao import bodies, compliance_wiring, errors, seal_wiring, siem_alerts_wiring, siem_wiring
+from anbao import (
+    analyst_scope,
+    bodies,
+    compliance_wiring,
+    errors,
+    seal_wiring,
+    siem_alerts_wiring,
+    siem_wiring,
+)
 from anbao.accesslog import AccessLog
 from anbao.audit_wiring import (
     AuditLifespan,
@@ -308,8 +316,10 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     api.add_route("/openapi.json", OpenApiDocument(api))
     api.add_route("/whoami", WhoAmI())
     add_app_routes(api, build_app_service(settings, parts))
-    orgs_resources.add_routes(api, OrgService(org_directory))
+    org_service = OrgService(org_directory)
+    orgs_resources.add_routes(api, org_service)
     recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
+    analyst_scope.add_routes(api, org_service, lambda: recorder)
     registry = seal_wiring.attach(
         api,
         settings,
