@@ -14,7 +14,11 @@ hours, so ``admin_off_hours`` fires whatever the date and time the test runs at.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import socket
+import sqlite3
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -56,7 +60,9 @@ class Live(Stack):
 
     def alerts(self, rule: str, entity: str = "", *, base: str = "") -> list[dict[str, Any]]:
         """Alerts of ``rule`` (on ``entity``) in the analyst's scope, once there is one."""
-        params = {"rule": RULES[f"anbao_{rule}"], "entity": entity, "limit": "100"}
+        params = {"rule": RULES[f"anbao_{rule}"], "limit": "100"} | (
+            {"entity": entity} if entity else {}
+        )
         url = (base or self.base) + "/siem/alerts"
         headers = {"Authorization": f"Bearer {self.analyst_token}"}
         deadline = time.monotonic() + WAIT_SECONDS
@@ -232,3 +238,242 @@ def _evidence(s: Live, token: str, alert: dict[str, Any]) -> list[dict[str, Any]
     url = urlsplit(detail.json()["links"]["audit_search_url"])
     params = {k: v[0] for k, v in parse_qs(url.query).items()}
     return _search(s, token, params)
+
+
+# -- §7: Anbao's API and the audit trail -------------------------------------------------------
+
+
+def test_api_probing(live: Live) -> None:
+    """Twenty requests with a forged token from one address within a minute."""
+    s = live
+    for _ in range(20):
+        refused = s.api("forged.token.value", "GET", "/audit/events")
+        assert refused.status_code == 401
+    alert = s.one_alert("api_probing", "source.ip=127.0.0.1")
+    assert alert["event_count"] >= 20
+
+
+def test_mass_audit_export(live: Live) -> None:
+    s = live
+    auditor = s.person("province", auditor="province")
+    token = console_sign_in(s, auditor["username"])["access_token"]
+    for _ in range(5):
+        exported = s.api(token, "GET", "/audit/export", params={"format": "ndjson"})
+        assert exported.status_code == 200, exported.text
+    alert = s.one_alert("mass_audit_export", f"user.name={auditor['username']}")
+    assert alert["count"] == 1
+
+
+def test_mass_pii_reveal_and_a_refused_reveal(live: Live) -> None:
+    s = live
+    analyst = s.person("province")
+    bound = s.api(s.root(), "PUT", f"/siem/analysts/{analyst['id']}", json={"province_wide": True})
+    assert bound.status_code == 200, bound.text
+    assert bound.json()["whole_tree"] is True
+    # Without step-up the reveal is refused (401 with the RFC 9470 challenge) and recorded.
+    plain = console_sign_in(s, analyst["username"])["access_token"]
+    some = _search(s, plain, {"size": "10"})
+    assert len(some) == 10
+    body = {"reason": "investigation 17"}
+    refused = s.api(plain, "POST", f"/audit/events/{some[0]['event']['id']}/reveal", json=body)
+    assert refused.status_code == 401, refused.text
+    alert = s.one_alert("pii_reveal_refused", f"user.name={analyst['username']}")
+    assert alert["count"] == 1
+    # Stepped up (password + OTP at Keycloak's form), ten reveals in a row.
+    strong = _stepped_up(s, analyst["username"])
+    for event in some:
+        shown = s.api(strong, "POST", f"/audit/events/{event['event']['id']}/reveal", json=body)
+        assert shown.status_code == 200, shown.text
+    alert = s.one_alert("mass_pii_reveal", f"user.name={analyst['username']}")
+    assert alert["count"] == 1
+
+
+def test_audit_verify_failed(live: Live) -> None:
+    """``anbao audit verify`` on a store where one event was changed behind the platform."""
+    s = live
+    assert s.cli("audit", "sign-heads").returncode == 0
+    with sqlite3.connect(s.state / "audit.sqlite3") as db:
+        (event_id, doc) = db.execute(
+            "SELECT event_id, doc FROM events WHERE stream = 'main' ORDER BY seq LIMIT 1"
+        ).fetchone()
+        db.execute(
+            "UPDATE events SET doc = ? WHERE event_id = ?",
+            (doc.replace('"success"', '"failure"', 1), event_id),
+        )
+    verified = s.cli("audit", "verify")
+    assert verified.returncode == 1, verified.stdout + verified.stderr
+    assert "TAMPERING" in verified.stderr
+    alert = s.one_alert("audit_verify_failed")
+    assert alert["severity"] == "critical"
+    events = _evidence(s, s.analyst_token, alert)
+    assert [e["event"]["outcome"] for e in events] == ["failure"]
+    assert events[0]["labels"]["findings_modified"] == "1"
+
+
+class Outage:
+    """A TCP forwarder to Elasticsearch on a port of its own; ``cut()`` closes it for good, so
+    the server's store is a port nothing listens on any more (the shared server keeps running).
+    """
+
+    def __init__(self, target: str) -> None:
+        url = urlsplit(target)
+        self._target = (url.hostname or "127.0.0.1", url.port or 9200)
+        self._server = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._server.getsockname()[1]}"
+        self._open: list[socket.socket] = []
+        self._cut = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            if self._cut:
+                client.close()
+                return
+            upstream = socket.create_connection(self._target)
+            self._open += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pipe, args=(a, b), daemon=True).start()
+
+    @staticmethod
+    def _pipe(source: socket.socket, sink: socket.socket) -> None:
+        with contextlib.suppress(OSError):
+            while data := source.recv(65536):
+                sink.sendall(data)
+        with contextlib.suppress(OSError):
+            sink.shutdown(socket.SHUT_WR)
+
+    def cut(self) -> None:
+        self._cut = True
+        with contextlib.suppress(OSError):  # wakes the blocked accept (Linux), then frees the port
+            self._server.shutdown(socket.SHUT_RDWR)
+        self._server.close()
+        for sock in self._open:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+
+def test_audit_spool_alarm_and_shipping_stopped(
+    live: Live, elasticsearch: Server, tmp_path: Path
+) -> None:
+    """A server whose Elasticsearch goes away: delivery stalls, the spool fills past its alarm
+    ratio, and both self-events raise their alerts at once (they cannot wait for the store)."""
+    s = live
+    outage = Outage(elasticsearch.url)
+    prefix = unique("anbao-outage")
+    env = (
+        s.env
+        | state_env(tmp_path)
+        | {
+            "ANBAO_DATA_DIR": str(tmp_path),
+            "ANBAO_SIEM_ALERT_SQLITE_PATH": str(tmp_path / "alerts.sqlite3"),
+            "ANBAO_AUDIT_STORE": "elasticsearch",
+            "ANBAO_AUDIT_INDEX_PREFIX": prefix,
+            "ANBAO_ELASTICSEARCH_URL": outage.url,
+            "ANBAO_ELASTICSEARCH_USERNAME": elasticsearch.env["ELASTICSEARCH_USERNAME"],
+            "ANBAO_ELASTICSEARCH_PASSWORD": elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+            "ANBAO_AUDIT_SHIPPING_STALL_SECONDS": "1",
+            "ANBAO_AUDIT_SPOOL_CAPACITY_BYTES": str(1 << 20),
+            "ANBAO_AUDIT_SPOOL_ALARM_RATIO": "0.02",
+            "ANBAO_SEALS_ENABLED": "false",
+        }
+    )
+    try:
+        with serve(tmp_path, env) as (base, _log):
+            outage.cut()
+            for _ in range(100):  # refused requests: audited by the middleware, into the spool
+                httpx.get(base + "/whoami", timeout=30)
+            stopped = s.one_alert("audit_shipping_stopped", base=base)
+            assert stopped["severity"] == "high"
+            alarm = s.one_alert("audit_spool_alarm", base=base)
+            assert alarm["count"] == 1
+            assert len(s.alerts("audit_shipping_stopped", base=base)) == 1
+    finally:
+        outage.cut()
+        auth = (
+            elasticsearch.env["ELASTICSEARCH_USERNAME"],
+            elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+        )
+        httpx.delete(f"{elasticsearch.url}/{prefix}-*", auth=auth, timeout=30)
+
+
+# -- §7: the seal registry ---------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class ActiveSeal:
+    id: str
+    holder: dict[str, Any]
+    holder_token: str  # stepped up
+    admin_token: str  # seal-admin
+
+
+def _active_seal(s: Live, dept: str = "dept_a", county: str = "county_a") -> ActiveSeal:
+    """Applied by an org-admin, approved and made by a seal-admin, activated; the holder signed
+    in with OTP (step-up, acr 2)."""
+    applicant = s.person(county, org_admin=county)
+    seal_admin = s.person("province", seal_admin=None)
+    holder = s.person(dept, seal_user=None)
+    app_token = console_sign_in(s, applicant["username"])["access_token"]
+    admin_token = _stepped_up(s, seal_admin["username"])
+    applied = s.api(
+        app_token, "POST", "/seals", json=application(s.nodes[dept], holder["username"])
+    )
+    assert applied.status_code == 201, applied.text
+    seal = applied.json()["id"]
+    for step in ("approve", "make", "activate"):
+        moved = s.api(admin_token, "POST", f"/seals/{seal}/{step}")
+        assert moved.status_code == 200, (step, moved.text)
+    return ActiveSeal(seal, holder, _stepped_up(s, holder["username"]), admin_token)
+
+
+def _sign(s: Live, token: str, seal: str) -> httpx.Response:
+    return s.api(
+        token, "POST", f"/seals/{seal}/sign", content=minimal_ofd("通知"),
+        headers={"Content-Type": "application/ofd"},
+    )  # fmt: skip
+
+
+def test_seal_outside_validity(live: Live) -> None:
+    s = live
+    seal = _active_seal(s)
+    suspended = s.api(seal.admin_token, "POST", f"/seals/{seal.id}/suspend")
+    assert suspended.status_code == 200, suspended.text
+    refused = _sign(s, seal.holder_token, seal.id)
+    assert refused.status_code == 409, refused.text
+    alert = s.one_alert("seal_outside_validity", f"user.name={seal.holder['username']}")
+    assert alert["count"] == 1
+
+
+def test_seal_used_after_revocation(live: Live) -> None:
+    """An org-admin of another county tries to revoke the seal (refused, recorded); within the
+    hour the holder still signs with it."""
+    s = live
+    seal = _active_seal(s)
+    outsider = s.person("county_b", org_admin="county_b")
+    token = console_sign_in(s, outsider["username"])["access_token"]
+    attempt = s.api(token, "POST", f"/seals/{seal.id}/revoke", json={"reason": "key_compromise"})
+    assert attempt.status_code == 404, attempt.text
+    signed = _sign(s, seal.holder_token, seal.id)
+    assert signed.status_code == 200, signed.text
+    alert = s.one_alert("seal_used_after_revocation", f"resource.id={seal.id}")
+    assert alert["severity"] == "critical"
+
+
+def test_seal_self_approval(live: Live) -> None:
+    s = live
+    both = s.person("county_a", org_admin="county_a", seal_admin=None)
+    token = _stepped_up(s, both["username"])
+    holder = s.person("dept_a", seal_user=None)
+    applied = s.api(
+        token, "POST", "/seals", json=application(s.nodes["dept_a"], holder["username"])
+    )
+    assert applied.status_code == 201, applied.text
+    approved = s.api(token, "POST", f"/seals/{applied.json()['id']}/approve")
+    assert approved.status_code == 403, approved.text
+    alert = s.one_alert("seal_self_approval", f"user.name={both['username']}")
+    assert alert["count"] == 1
