@@ -30,9 +30,8 @@ from crypto.keystore import KekRing
 from crypto.seal.testing import minimal_ofd
 from tests.integration.anbao.serving import serve, state_env
 from tests.integration.conftest import Server
-from tests.integration.iam.realm_support import add_user, admin_for, apply_file, unique
+from tests.integration.iam.realm_support import REALM_DIR, add_user, admin_for, apply_file, unique
 from tests.journeys.test_hardening import (
-    REALM_DIR,
     Stack,
     application,
     console_sign_in,

@@ -56,7 +56,19 @@ class Live(Stack):
     state: Path = Path()
     root_name: str = ""
     analyst: dict[str, Any] = dataclasses.field(default_factory=dict)
-    analyst_token: str = ""
+    analyst_refresh: str = ""
+
+    @property
+    def analyst_token(self) -> str:
+        """The province-wide analyst's access token, fresh from the refresh token (the module
+        may outlast one access token on a slow machine)."""
+        data = {"grant_type": "refresh_token", "client_id": CONSOLE}
+        answer = httpx.post(
+            self.oidc("token"), data=data | {"refresh_token": self.analyst_refresh}, timeout=30
+        )
+        assert answer.status_code == 200, answer.text
+        self.analyst_refresh = answer.json()["refresh_token"]
+        return str(answer.json()["access_token"])
 
     def alerts(self, rule: str, entity: str = "", *, base: str = "") -> list[dict[str, Any]]:
         """Alerts of ``rule`` (on ``entity``) in the analyst's scope, once there is one."""
@@ -124,7 +136,7 @@ def live(
                 "--api", base, "--token", s.root(),
             )  # fmt: skip
             assert granted.returncode == 0, granted.stdout + granted.stderr
-            s.analyst_token = console_sign_in(s, s.analyst["username"])["access_token"]
+            s.analyst_refresh = console_sign_in(s, s.analyst["username"])["refresh_token"]
             yield s
     finally:
         admin.delete_realm(realm)
