@@ -10,8 +10,8 @@ import pytest
 from click.testing import CliRunner
 
 from anbao.app import build_audit_integrity
-from anbao.cli import main
 from anbao.audit_wiring import spool_config
+from anbao.cli import main
 from anbao.settings import Settings
 from audit.spool import Spool
 from audit.sqlite import SqliteAuditStore
