@@ -342,10 +342,11 @@ def test_a_stalled_delivery_is_reported_once_and_rearmed_by_a_delivery(
         _until(lambda: store.calls >= calls + 2)
         assert stalls == [(61.0, "audit_store_unavailable")]
         store.up = True
-        _until(lambda: store.count() == 1)
+        _until(lambda: store.count() == 1 and recorder.spool.stats().empty)
+        failures = shipper.counters.store_failures
         store.up = False
         recorder.record("seal.use", "success")
-        _until(lambda: store.calls >= calls + 4)
+        _until(lambda: shipper.counters.store_failures > failures)  # a new outage, from 61 s
         now[0] = 200.0
         _until(lambda: len(stalls) == 2)
     finally:
