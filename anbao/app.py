@@ -356,7 +356,8 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     org_service = OrgService(org_directory)
     orgs_resources.add_routes(api, org_service)
     recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
-    analyst_scope.add_routes(api, org_service, lambda: recorder)
+    if recorder is not None:  # a grant of introspection nobody records is not offered
+        analyst_scope.add_routes(api, org_service, recorder)
     registry = seal_wiring.attach(
         api,
         settings,
