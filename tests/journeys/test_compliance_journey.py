@@ -26,9 +26,9 @@ from pathlib import Path
 
 import pytest
 
-from crypto.keystore import KekRing
 from crypto.seal.testing import minimal_ofd
-from tests.integration.anbao.serving import serve, state_env
+from tests.integration.anbao.serving import serve
+from tests.integration.anbao.stack import served_realm_env
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import REALM_DIR, add_user, admin_for, apply_file, unique
 from tests.journeys.test_hardening import (
@@ -56,24 +56,8 @@ def platform(
         capture_output=True, text=True, check=False, timeout=60,
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
-    kc = keycloak.env
-    env = state_env(state) | {
-        "ANBAO_DATA_DIR": str(state),
-        "ANBAO_ENVIRONMENT": "development",
-        "ANBAO_KEYCLOAK_URL": keycloak.url,
-        "ANBAO_KEYCLOAK_REALM": realm,
-        "ANBAO_KEYCLOAK_REQUIRED": "false",
-        "ANBAO_KEYCLOAK_ADMIN_USERNAME": kc["KEYCLOAK_ADMIN_USERNAME"],
-        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": kc["KEYCLOAK_ADMIN_PASSWORD"],
-        "ANBAO_KEYCLOAK_CLIENT_ID": "anbao-api",
-        "ANBAO_KEYCLOAK_CLIENT_SECRET": kc["ANBAO_KEYCLOAK_CLIENT_SECRET"],
-        "ANBAO_KEYCLOAK_INTROSPECTION_TTL_SECONDS": "0",
-        "ANBAO_SIEM_ALERT_SQLITE_PATH": str(state / "alerts.sqlite3"),
-        "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{state / 'compliance.sqlite3'}",
+    env = served_realm_env(keycloak, realm, state, database) | {
         "ANBAO_COMPLIANCE_SIGNING_KEY_FILE": str(key),
-        "ANBAO_SEALS_ENABLED": "true",
-        "ANBAO_SEALS_DATABASE_URL": database,
-        "ANBAO_SEALS_KEK": KekRing.generate_entry("compliance"),
     }
     try:
         with serve(state, env) as (base, _log):

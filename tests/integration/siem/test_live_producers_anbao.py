@@ -28,10 +28,10 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from crypto.keystore import KekRing
 from crypto.seal.testing import minimal_ofd
 from siem.loader import load_rules
 from tests.integration.anbao.serving import serve, state_env
+from tests.integration.anbao.stack import served_realm_env
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import (
     CONSOLE,
@@ -93,24 +93,9 @@ class Live(Stack):
 
 
 def _env(keycloak: Server, realm: str, state: Path, database: str) -> dict[str, str]:
-    kc = keycloak.env
-    return state_env(state) | {
-        "ANBAO_DATA_DIR": str(state),
-        "ANBAO_ENVIRONMENT": "development",
-        "ANBAO_KEYCLOAK_URL": keycloak.url,
-        "ANBAO_KEYCLOAK_REALM": realm,
-        "ANBAO_KEYCLOAK_REQUIRED": "false",
-        "ANBAO_KEYCLOAK_ADMIN_USERNAME": kc["KEYCLOAK_ADMIN_USERNAME"],
-        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": kc["KEYCLOAK_ADMIN_PASSWORD"],
-        "ANBAO_KEYCLOAK_CLIENT_ID": "anbao-api",
-        "ANBAO_KEYCLOAK_CLIENT_SECRET": kc["ANBAO_KEYCLOAK_CLIENT_SECRET"],
-        "ANBAO_KEYCLOAK_INTROSPECTION_TTL_SECONDS": "0",
-        "ANBAO_SIEM_ALERT_SQLITE_PATH": str(state / "alerts.sqlite3"),
+    return served_realm_env(keycloak, realm, state, database) | {
         "ANBAO_SIEM_WORKING_HOURS": "tz=+00:00;start=0;end=0;days=1,2,3,4,5,6,7",
         "ANBAO_AUDIT_INTEGRITY_HEAD_EVERY_SECONDS": "1",
-        "ANBAO_SEALS_ENABLED": "true",
-        "ANBAO_SEALS_DATABASE_URL": database,
-        "ANBAO_SEALS_KEK": KekRing.generate_entry("producers"),
     }
 
 
