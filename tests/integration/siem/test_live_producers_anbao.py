@@ -182,6 +182,9 @@ def test_an_org_scoped_analyst_follows_the_evidence_link_to_their_events_only(li
     mine = _search(s, a_token, {"size": "1000"})
     assert mine
     assert all(_within(county_a, e.get("organization", {}).get("path", "")) for e in mine)
+    listed = s.api(a_token, "GET", "/siem/alerts", params={"limit": "500"}).json()["alerts"]
+    assert alert_a["id"] in {x["id"] for x in listed}
+    assert all(_within(county_a, x["org_path"]) for x in listed)  # none without an org
 
 
 def _non_holder_use(s: Live, county: str, dept: str) -> dict[str, Any]:
