@@ -17,6 +17,7 @@ import falcon.asgi
 import httpx
 
 from anbao import (
+    analyst_scope,
     bodies,
     compliance_wiring,
     errors,
@@ -47,11 +48,12 @@ from audit import integrity_resources
 from audit.elasticsearch import ElasticsearchAuditStore
 from audit.integrity import HeadTicker, IntegrityService
 from audit.integrity_setup import IntegrityConfig, build_field_cipher, build_integrity
+from audit.model import Outcome, ResourceRef, UserInfo
 from audit.ports import AuditStore
 from audit.recorder import Recorder
 from audit.recorder import current as current_recorder
 from audit.search_setup import add_search_routes
-from audit.sensitive_service import Actor, RevealService
+from audit.sensitive_service import REVEAL_ACTION, Actor, RevealService
 from audit.sqlite import SqliteAuditStore
 from crypto.seal import resources as seal_resources
 from crypto.seal_registry.ports import AuditTrail
@@ -60,6 +62,7 @@ from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
 from iam.apps_resources import add_routes as add_app_routes
 from iam.apps_roles import AppRoleService
 from iam.apps_service import AppDirectory, AppService
+from iam.errors import IamError
 from iam.falcon_auth import AuthMiddleware, Requirement, org_scope
 from iam.introspection import IntrospectionCache
 from iam.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
@@ -68,7 +71,7 @@ from iam.orgs_keycloak_admin import KeycloakAdminClient
 from iam.orgs_ports import OrgDirectory
 from iam.orgs_service import OrgService
 from iam.role_audit import RoleAudit
-from iam.scope import resolve_scope
+from iam.scope import canonical_path, resolve_scope
 from iam.tokens import TokenVerifier
 from policies.ports import RealmInspector
 from siem.alerts import QueuedSink
@@ -226,6 +229,36 @@ async def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: s
     )
 
 
+def reveal_refusals(recorder: Recorder) -> integrity_resources.RevealRefused:
+    """Records a reveal the guard refused to a signed-in person (a missing role or step-up) as
+    ``audit.pii.reveal`` failure, the ``pii_reveal_refused`` detection's event; an anonymous
+    request is the API middleware's (``api_denied``)."""
+
+    async def refused(req: falcon.asgi.Request, event_id: str, exc: Exception) -> None:
+        principal = getattr(req.context, "principal", None)
+        if principal is None or not isinstance(exc, IamError):
+            return
+        try:
+            source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
+        except ValueError:
+            source_ip = ""
+        event = recorder.event(
+            REVEAL_ACTION,
+            Outcome.FAILURE,
+            category=("iam",),
+            type=("access", "denied"),
+            reason=exc.code,
+            user=UserInfo(principal.subject, principal.username, tuple(sorted(principal.roles))),
+            org_path=principal.org_path if canonical_path(principal.org_path) else "",
+            source_ip=source_ip,
+            resource=ResourceRef("audit_event", event_id),
+            labels={"fields": "all"},
+        )
+        await recorder.arecord_event(event)
+
+    return refused
+
+
 def build_seal_trust(settings: Settings) -> seal_resources.FileTrust:
     """Trust material of ``POST /seals/verify`` from files (reloaded when they change)."""
     sv = settings.seal_verify
@@ -262,7 +295,12 @@ def add_audit_integrity(
         )
         reveal = RevealService(audit_store, cipher, recorder)
     integrity_resources.add_routes(
-        api, integrity=integrity, store=audit_store, guard=audit_guard, reveal=reveal
+        api,
+        integrity=integrity,
+        store=audit_store,
+        guard=audit_guard,
+        reveal=reveal,
+        on_reveal_refused=reveal_refusals(recorder) if recorder is not None else None,
     )
     api.app.add_middleware(integrity_resources.HeadTickerLifespan(HeadTicker(integrity)))
     return integrity
@@ -343,6 +381,8 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
         api, settings, org_service, lambda: recorder or current_recorder(), clock=parts.clock
     )
     orgs_resources.add_routes(api, org_service, invitations)
+    if recorder is not None:  # a grant of introspection nobody records is not offered
+        analyst_scope.add_routes(api, org_service, recorder)
     registry = seal_wiring.attach(
         api,
         settings,

@@ -42,9 +42,10 @@ from audit.model import (
     ResourceRef,
     UserInfo,
     event_from_document,
+    format_timestamp,
 )
 from audit.pipeline import Shipper
-from audit.ports import AuditStore, EventSealer
+from audit.ports import AuditStore, EventSealer, RawDocument
 from audit.recorder import Recorder, install
 from audit.serving_load import ServingLoad
 from audit.spool import Spool, SpoolConfig, SpoolStats
@@ -133,33 +134,75 @@ def build_audit_runtime(
         )
     spool = Spool(spool_config(settings))
     recorder = Recorder(spool, sealer=sealer)
+    shipper: Shipper | None = None
 
-    def alarm(stats: SpoolStats) -> None:
-        recorder.record(
-            "audit.spool.alarm",
+    def self_event(action: str, reason: str, labels: Mapping[str, str] | None = None) -> None:
+        """Record one of the shipper's self-events (stream ``system``) and announce it to the
+        detection engines at once: it reports a store that is not taking events."""
+        event = recorder.record(
+            action,
             Outcome.UNKNOWN,
             kind=EventKind.ALERT,
             category=("configuration",),
             type=("info",),
-            reason=(
-                f"audit spool {stats.fill_ratio:.0%} full, {stats.pending_events} events "
-                "waiting for the audit store"
-            ),
+            reason=reason,
+            labels=dict(labels or {}),
             stream="system",
         )
+        if shipper is not None:
+            shipper.announce([raw_document(event)])
 
-    return AuditRuntime(
-        recorder,
-        Shipper(
-            spool,
-            store,
-            on_alarm=alarm,
-            maintenance=retention_task(settings, store),
-            load=ServingLoad(functools.partial(journal.writer_pids, spool.journal_dir)),
-            defer_seconds=settings.audit.ship_defer_seconds,
-        ),
-        ship_in_subprocess=settings.audit.ship_in_subprocess,
+    def alarm(stats: SpoolStats) -> None:
+        self_event(
+            "audit.spool.alarm",
+            f"audit spool {stats.fill_ratio:.0%} full, {stats.pending_events} events "
+            "waiting for the audit store",
+        )
+
+    def stall(seconds: float, code: str) -> None:
+        self_event(
+            "audit.shipping.stopped",
+            f"audit delivery to the store failing for {seconds:.0f}s ({code})",
+            {"error_code": code[:128]},
+        )
+
+    def dead_letter(refused: Sequence[tuple[str, str]]) -> None:
+        self_event(
+            "audit.shipping.dead_letter",
+            f"the audit store refused {len(refused)} event(s) for good; kept in dead-letter",
+            {"event_ids": ",".join(i for i, _ in refused[:20])},
+        )
+
+    shipper = Shipper(
+        spool,
+        store,
+        on_alarm=alarm,
+        maintenance=retention_task(settings, store),
+        load=ServingLoad(functools.partial(journal.writer_pids, spool.journal_dir)),
+        defer_seconds=settings.audit.ship_defer_seconds,
+        stall_seconds=settings.audit.shipping_stall_seconds,
+        on_stall=stall,
+        on_dead_letter=dead_letter,
     )
+    return AuditRuntime(recorder, shipper, ship_in_subprocess=settings.audit.ship_in_subprocess)
+
+
+def raw_document(event: AuditEvent) -> RawDocument:
+    """An event as the shipper delivers it (canonical JSON), for :meth:`Shipper.announce`."""
+    return RawDocument(event.id, format_timestamp(event.timestamp), event.canonical_bytes())
+
+
+@contextlib.contextmanager
+def spool_recorder(settings: Settings) -> Iterator[Recorder]:
+    """A recorder on the service's spool for a one-shot command (``anbao audit verify``): it
+    only appends; the running service's shipper ships what it wrote."""
+    spool = Spool(spool_config(settings))
+    recorder = Recorder(spool)
+    try:
+        yield recorder
+    finally:
+        recorder.close()
+        spool.close()
 
 
 _PARENT_ENV = "ANBAO_AUDIT_SHIPPER_PARENT"

@@ -19,6 +19,7 @@ import dataclasses
 import enum
 import ipaddress
 import os
+import re
 import tomllib
 import types
 import typing
@@ -182,6 +183,8 @@ class AuditSettings:
     #: journal or spool already), at most this long after it last caught up and only while the
     #: spool is below half its alarm ratio: bursts are served at full rate (0: never hold off).
     ship_defer_seconds: float = 5.0
+    #: Delivery failing this long on end is reported once (audit.shipping.stopped self-event).
+    shipping_stall_seconds: float = 60.0
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -277,6 +280,30 @@ class SiemSettings:
     streaming: bool = True
     #: Extra Sigma rule files or directories (comma-separated), loaded with the built-in pack.
     rules_path: str = ""
+    #: The platform's working hours for rules with ``x-anbao-outside-hours`` (admin_off_hours),
+    #: e.g. ``tz=+08:00;start=8;end=19;days=1,2,3,4,5``; empty: each rule's own.
+    working_hours: str = ""
+
+    def working_hours_spec(self) -> dict[str, object] | None:
+        """``working_hours`` parsed into the rule field's form (``tz``, ``start``, ``end``,
+        ``days``), or None; raises :class:`SettingsError` on anything else."""
+        if not self.working_hours.strip():
+            return None
+        name = "siem.working_hours"
+        spec: dict[str, object] = {}
+        for item in self.working_hours.split(";"):
+            key, _, value = (part.strip() for part in item.partition("="))
+            if key == "tz" and re.fullmatch(r"[+-](0\d|1[0-4]):[0-5]\d", value):
+                spec[key] = value
+            elif key in ("start", "end") and re.fullmatch(r"[01]?\d|2[0-4]", value):
+                spec[key] = int(value)
+            elif key == "days" and re.fullmatch(r"[1-7](,[1-7])*", value):
+                spec[key] = [int(d) for d in value.split(",")]
+            else:
+                raise SettingsError(
+                    name, f"expected tz=+08:00;start=8;end=19;days=1,2,3,4,5, got {item!r}"
+                )
+        return spec
 
     def sla_minutes(self) -> dict[str, int]:
         """``triage_sla`` parsed: severity -> minutes."""
@@ -380,6 +407,8 @@ class Settings:
             raise SettingsError("keycloak.events_interval_seconds", "must be between 0.1 and 3600")
         if not 0 <= self.audit.ship_defer_seconds <= 60:  # noqa: PLR2004 - a minute at most
             raise SettingsError("audit.ship_defer_seconds", "must be between 0 and 60")
+        if not 1 <= self.audit.shipping_stall_seconds <= 3600:  # noqa: PLR2004 - an hour at most
+            raise SettingsError("audit.shipping_stall_seconds", "must be between 1 and 3600")
         _check_range(
             "audit_integrity.head_every_events", self.audit_integrity.head_every_events, 1, 1 << 30
         )
@@ -424,6 +453,7 @@ class Settings:
         levels = ("informational", "low", "medium", "high", "critical")
         if sm.notify_min_severity not in levels:
             raise SettingsError("siem.notify_min_severity", f"expected one of {', '.join(levels)}")
+        sm.working_hours_spec()
         if unknown := set(sm.sla_minutes()) - set(levels):
             raise SettingsError("siem.triage_sla", f"unknown severity {sorted(unknown)[0]!r}")
         if sm.webhook_url:

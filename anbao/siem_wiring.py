@@ -43,6 +43,8 @@ def attach_streaming(
     clock: Callable[[], dt.datetime],
 ) -> StreamingEngine:
     """Register the streaming engine on the shipper; returns it (metrics, tests)."""
-    engine = StreamingEngine(ruleset(settings), sink, clock=clock)
+    engine = StreamingEngine(
+        ruleset(settings), sink, clock=clock, working_hours=settings.siem.working_hours_spec()
+    )
     runtime.shipper.add_observer(engine)
     return engine

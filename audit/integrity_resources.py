@@ -36,6 +36,9 @@ _PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
 #: ``guard(req, any_of_roles, acr)`` raises the identity package's 401/403 errors or returns
 #: the caller as an :class:`Actor`.
 Guard = Callable[[falcon.asgi.Request, frozenset[str], str | None], Awaitable[Actor]]
+#: ``await on_refused(req, event_id, exc)`` when the guard refuses a reveal (missing role or
+#: step-up): the composition root, which knows the caller, records the refused attempt.
+RevealRefused = Callable[[falcon.asgi.Request, str, Exception], Awaitable[None]]
 
 
 class Router(Protocol):
@@ -186,13 +189,20 @@ class Reveal:
         }
     }
 
-    def __init__(self, service: RevealService, guard: Guard) -> None:
-        self._service, self._guard = service, guard
+    def __init__(
+        self, service: RevealService, guard: Guard, on_refused: RevealRefused | None = None
+    ) -> None:
+        self._service, self._guard, self._on_refused = service, guard, on_refused
 
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, event_id: str
     ) -> None:
-        actor = await self._guard(req, frozenset({REVEAL_ROLE}), REVEAL_ACR)
+        try:
+            actor = await self._guard(req, frozenset({REVEAL_ROLE}), REVEAL_ACR)
+        except Exception as exc:  # re-raised: the error table answers; the attempt is recorded
+            if self._on_refused is not None:
+                await self._on_refused(req, event_id, exc)
+            raise
         body = await req.get_media(default_when_empty={})
         if not isinstance(body, dict):
             raise SensitiveDataError("The body must be a JSON object.")
@@ -228,9 +238,10 @@ def add_routes(
     store: AuditStore,
     guard: Guard,
     reveal: RevealService | None = None,
+    on_reveal_refused: RevealRefused | None = None,
 ) -> None:
     api.add_route("/audit/events/{event_id}/proof", EventProof(integrity, store, guard))
     api.add_route("/audit/heads", Heads(integrity, guard))
     api.add_route("/audit/heads/consistency", HeadConsistency(integrity, guard))
     if reveal is not None:
-        api.add_route("/audit/events/{event_id}/reveal", Reveal(reveal, guard))
+        api.add_route("/audit/events/{event_id}/reveal", Reveal(reveal, guard, on_reveal_refused))

@@ -14,7 +14,13 @@ is below half its alarm ratio: a burst is served at the full rate and shipped ri
 
 While the store is down the spool grows; the shipper retries with capped exponential backoff and
 raises an alarm (log line, metric, an ``audit.spool.alarm`` self-event) once the spool passes
-``alarm_ratio`` of its capacity — before it is full and producers start to block.
+``alarm_ratio`` of its capacity — before it is full and producers start to block. When delivery
+has failed for ``stall_seconds`` on end it reports a stall once (``on_stall``: the
+``audit.shipping.stopped`` self-event), re-armed by the next delivery; events the store refuses
+for good are reported too (``on_dead_letter``). Such self-events describe a store that is not
+taking events, so they cannot wait for it: :meth:`Shipper.announce` hands them to the observers
+(streaming detection) at once; their spooled copy reaches the store when it is back, and the
+alert service folds the second sighting into the same alert (same detection key).
 """
 
 from __future__ import annotations
@@ -76,6 +82,9 @@ class Shipper:
         monotonic: Callable[[], float] = time.monotonic,
         load: Load | None = None,
         defer_seconds: float = 0.0,
+        stall_seconds: float = 60.0,
+        on_stall: Callable[[float, str], None] | None = None,
+        on_dead_letter: Callable[[Sequence[tuple[str, str]]], None] | None = None,
     ) -> None:
         self.spool = spool
         self.store = store
@@ -96,6 +105,11 @@ class Shipper:
         self._load = load
         self._defer_seconds = defer_seconds
         self._caught_up = monotonic()  # when ship_once last found nothing to ship
+        self._stall_seconds = stall_seconds
+        self._on_stall = on_stall
+        self._on_dead_letter = on_dead_letter
+        self._failing_since: float | None = None  # first failure of the current outage
+        self._stalled = False
         #: Called with the records the store holds now, before they leave the spool (tamper
         #: evidence logs their leaves here: ``IntegrityService.append_records``). It must be
         #: idempotent — after a crash the same records come again. If it raises, the batch stays
@@ -146,6 +160,10 @@ class Shipper:
             self.counters.dead += len(dead)
             log.error("audit store refused %d event(s) for good; kept in dead-letter", len(dead))
             records = [r for r in records if r.event_id not in rejected]
+            if self._on_dead_letter is not None:
+                self._report(
+                    self._on_dead_letter, [(r.event_id, rejected[r.event_id]) for r in dead]
+                )
         self.spool.ack(records)
         self.counters.shipped += result.created
         self.counters.duplicates += result.existing
@@ -156,6 +174,33 @@ class Shipper:
     def add_observer(self, observer: DeliveryObserver) -> None:
         """Register a :class:`audit.ports.DeliveryObserver` (e.g. streaming detection)."""
         self._observers.append(observer)
+
+    def announce(self, documents: Sequence[RawDocument]) -> None:
+        """Hand the shipper's own self-events to the observers now, ahead of the store (see the
+        module doc): detection must not wait for the store whose failure they report."""
+        self._notify(documents)
+
+    def _report(self, hook: Callable[..., None], *args: object) -> None:
+        try:
+            hook(*args)
+        except AuditError:  # a full spool: the log line and the metrics still say it
+            log.exception("could not record an audit shipping self-event")
+
+    def _delivery_failed(self, code: str) -> None:
+        """Count the outage; past ``stall_seconds`` report the stall once."""
+        now = self._monotonic()
+        if self._failing_since is None:
+            self._failing_since = now
+        stalled_for = now - self._failing_since
+        if stalled_for >= self._stall_seconds and not self._stalled:
+            self._stalled = True
+            log.error("audit shipping stopped for %.0fs (%s)", stalled_for, code)
+            if self._on_stall is not None:
+                self._report(self._on_stall, stalled_for, code)
+
+    def _delivered(self) -> None:
+        self._failing_since = None
+        self._stalled = False
 
     def _notify(self, documents: Sequence[RawDocument]) -> None:
         for observer in self._observers:
@@ -244,6 +289,7 @@ class Shipper:
                     continue
                 shipped = self.ship_once()
                 backoff = 0.1
+                self._delivered()
                 self.check_alarm()
                 if shipped == 0:
                     self._caught_up = self._monotonic()
@@ -252,6 +298,7 @@ class Shipper:
                 self.counters.store_failures += 1
                 code = exc.code if isinstance(exc, AuditError) else type(exc).__name__
                 log.warning("audit shipping failed (%s); retrying in %.1fs", code, backoff)
+                self._delivery_failed(code)
                 with contextlib.suppress(Exception):
                     self.check_alarm()
                 self._stop.wait(backoff)

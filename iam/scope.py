@@ -13,8 +13,11 @@ otherwise smuggle in. So:
   grants only) reaches that node's subtree, as long as the node exists and is enabled;
 * anybody else reaches nothing (deny by default).
 
-Platform-wide data that belongs to no node (compliance runs and reports) needs
-:attr:`OrgScope.whole_tree`: platform-admin, or a binding to a root of the tree.
+Platform-wide data that belongs to no node (compliance runs and reports, audit events and
+alerts without an org path: Keycloak's realm-level events, system events) needs
+:attr:`OrgScope.whole_tree`: platform-admin, or a binding to a root of the tree (how a
+province-wide analyst or auditor, who is no platform-admin, is given everything). A deployment
+serves one province: its root is the whole tree.
 
 Containment compares node ids, or live paths the directory returned for node ids. Paths are
 checked to be canonical (``/``-separated codes, no empty, ``.`` or ``..`` segment) and compared
@@ -110,15 +113,21 @@ class OrgScope:
         return self.covers(node.id, node.path)
 
     def covers_path(self, path: str) -> bool:
-        """A stored path (an audit event's ``organization.path``) lies in this scope."""
-        if self.platform:
+        """A stored path (an audit event's ``organization.path``) lies in this scope; a path
+        outside the tree or none at all (an event without an org) only for the whole tree."""
+        if self.whole_tree:
             return True
         return bool(self.root_id) and path_within(self.root_path, path)
 
     @property
     def filter_path(self) -> str:
-        """The path stored records are filtered by: ``/`` for everything, ``""`` for nothing."""
-        if self.platform:
+        """The path stored records are filtered by: ``/`` for everything, ``""`` for nothing.
+
+        The whole tree filters nothing out, so events and alerts without an org path (realm
+        events, system events) reach province-wide readers, and only them: a subtree's filter
+        never matches an empty path.
+        """
+        if self.whole_tree:
             return "/"
         return self.root_path if self.root_id else ""
 

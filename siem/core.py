@@ -160,7 +160,11 @@ class DetectionCore:
         *,
         clock: Callable[[], dt.datetime],
         max_groups: int = 100_000,
+        working_hours: Mapping[str, Any] | None = None,
     ) -> None:
+        """``working_hours`` (the deployment's ``siem.working_hours``) replaces the hours of
+        every rule that has ``x-anbao-outside-hours``: working time is the platform's, not the
+        rule author's."""
         self.engine = engine
         self._clock = clock
         self.bases: dict[str, _Base] = {}
@@ -177,6 +181,8 @@ class DetectionCore:
                     self._consumers[ref].append(rule.id)
                 continue
             hours = extra.get("x-anbao-outside-hours")
+            if isinstance(hours, Mapping) and working_hours is not None:
+                hours = working_hours
             terms = extra.get("x-anbao-new-terms")
             self.bases[rule.id] = _Base(
                 rule,

@@ -100,11 +100,18 @@ class ScheduledEngine:
         lag: dt.timedelta = dt.timedelta(seconds=5),
         checkpoints: CheckpointStore | None = None,
         max_groups: int = 100_000,
+        working_hours: Mapping[str, Any] | None = None,
     ) -> None:
         self._source, self._sink, self._clock = source, sink, clock
         self.lookback, self.overlap, self.lag = lookback, overlap, lag
         self._checkpoints = checkpoints
-        self._core = DetectionCore(ruleset, Engine.SCHEDULED, clock=clock, max_groups=max_groups)
+        self._core = DetectionCore(
+            ruleset,
+            Engine.SCHEDULED,
+            clock=clock,
+            max_groups=max_groups,
+            working_hours=working_hours,
+        )
         self.queries: dict[str, str] = {}
         self._recheck: dict[str, Predicate] = {}
         for rule in ruleset.rules:

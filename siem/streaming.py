@@ -152,10 +152,17 @@ class StreamingEngine:
         *,
         clock: Callable[[], dt.datetime],
         max_groups: int = 100_000,
+        working_hours: Mapping[str, Any] | None = None,
     ) -> None:
         self.ruleset = ruleset
         self._sink = sink
-        self._core = DetectionCore(ruleset, Engine.STREAMING, clock=clock, max_groups=max_groups)
+        self._core = DetectionCore(
+            ruleset,
+            Engine.STREAMING,
+            clock=clock,
+            max_groups=max_groups,
+            working_hours=working_hours,
+        )
         self._lock = threading.Lock()
         self._indexes: dict[str, _FieldIndex] = {}
         self._always: list[tuple[str, Predicate]] = []

@@ -201,7 +201,7 @@ def attack_scenarios(start: dt.datetime) -> list[Scenario]:
                reason="audit_forbidden"),)))  # fmt: skip
     t = at(10, 30)
     out.append(Scenario("seal outside validity", ("anbao_seal_outside_validity",), (
-        _seal(ids, next(t), "seal.sign", "failure", "holder1", "seal-exp", reason="seal_state_conflict"),)))  # fmt: skip
+        _seal(ids, next(t), "seal.sign", "failure", "holder1", "seal-exp", reason="seal_use_refused"),)))  # fmt: skip
     out.append(Scenario("seal by a non-holder", ("anbao_seal_non_holder",), (
         _seal(ids, next(t), "seal.sign", "failure", "mallory", "seal-fin", reason="seal_forbidden"),)))  # fmt: skip
     out.append(Scenario("seal used after a revocation attempt", ("anbao_seal_used_after_revocation",), (

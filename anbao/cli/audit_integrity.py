@@ -7,7 +7,9 @@ through the API (``GET /audit/heads``, ``anbao audit proof``).
 
 ``verify`` exits 0 when the store matches the signed tree heads, 1 when tampering was found
 (the report names every modified, deleted, inserted or reordered event), 2 on a usage or
-configuration error. The report is JSON on stdout; a one-line summary goes to stderr.
+configuration error. The report is JSON on stdout; a one-line summary goes to stderr. Every
+verdict is also recorded as an ``audit.verify`` event (outcome failure on tampering: the
+``audit_verify_failed`` detection) into the service's spool, which the running service ships.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 import click
 
 from anbao.app import build_audit_integrity, build_audit_store
+from anbao.audit_wiring import spool_recorder
 from anbao.cli.serve import load_settings
 from anbao.cli.stores import require, require_audit
 from anbao.settings import Environment, Settings
@@ -29,6 +32,7 @@ from audit.errors import AuditError
 from audit.integrity_elasticsearch import RawReader, WithRawScan, raw_client
 from audit.integrity_model import SignedTreeHead, VerifyReport
 from audit.integrity_sqlite_raw import SqliteRawReader, WithSqliteRawScan
+from audit.model import EventKind, Outcome
 from audit.ports import AuditStore
 from audit.sensitive import Keyring, SensitiveDataError
 from audit.sqlite import SqliteAuditStore
@@ -122,7 +126,33 @@ def verify(
         sys.exit(2)
     click.echo(json.dumps(report.to_json(), indent=2, ensure_ascii=False))
     click.echo(_summary(report), err=True)
+    _record_verdict(settings, report)
     sys.exit(0 if report.ok else 1)
+
+
+def _record_verdict(settings: Settings, report: VerifyReport) -> None:
+    """``audit.verify`` into the audit trail: findings per kind, the summary as the reason."""
+    counts: dict[str, int] = {}
+    for s in report.streams:
+        for f in s.findings:
+            counts[f.kind.value] = counts.get(f.kind.value, 0) + 1
+    try:
+        with spool_recorder(settings) as recorder:
+            recorder.record(
+                "audit.verify",
+                Outcome.SUCCESS if report.ok else Outcome.FAILURE,
+                kind=EventKind.EVENT if report.ok else EventKind.ALERT,
+                category=("configuration",),
+                type=("info",),
+                reason=_summary(report)[:1024],
+                labels={
+                    "streams": ",".join(s.stream for s in report.streams)[:1024],
+                    **{f"findings_{kind}": str(n) for kind, n in sorted(counts.items())},
+                },
+                stream="system",
+            )
+    except AuditError as exc:  # the verdict stands; say that it is not in the trail
+        click.echo(f"anbao audit verify: the verdict was not recorded: {exc.detail}", err=True)
 
 
 @click.command("heads")

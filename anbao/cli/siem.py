@@ -29,7 +29,7 @@ from typing import IO
 
 import click
 
-from anbao.cli import siem_alerts
+from anbao.cli import siem_alerts, siem_analysts
 from siem.errors import SiemError
 from siem.lint import lint as lint_rules
 from siem.loader import BUILTIN_RULES, RuleSet, load_rules
@@ -197,6 +197,7 @@ def _report(ruleset: RuleSet, scenarios: list, detections: list[Detection]) -> i
 
 
 siem_alerts.attach(siem)  # anbao siem alerts … / anbao siem actions …
+siem.add_command(siem_analysts.analysts)  # anbao siem analysts grant|revoke
 
 
 @siem.command("scheduled")
@@ -237,6 +238,7 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
         overlap=dt.timedelta(seconds=overlap),
         lag=dt.timedelta(seconds=lag),
         checkpoints=checkpoints,
+        working_hours=settings.siem.working_hours_spec(),
     )
     try:
         while True:

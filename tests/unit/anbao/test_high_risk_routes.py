@@ -29,6 +29,8 @@ from policies.testing import Static, good_realm
 HIGH_RISK = (
     ("PUT", "/iam/people/p1/roles/auditor"),
     ("DELETE", "/iam/people/p1/roles/auditor"),
+    ("PUT", "/siem/analysts/p1"),  # issue 17 §6: granting an analyst's scope is introspection
+    ("DELETE", "/siem/analysts/p1"),
     ("POST", "/iam/apps/tax-app/secret"),
     *(("POST", f"/seals/s1/{a}") for a in ("approve", "make", "activate", "suspend", "resume")),
     ("POST", "/seals/s1/revoke"),

@@ -10,8 +10,10 @@ import pytest
 from click.testing import CliRunner
 
 from anbao.app import build_audit_integrity
+from anbao.audit_wiring import spool_config
 from anbao.cli import main
 from anbao.settings import Settings
+from audit.spool import Spool
 from audit.sqlite import SqliteAuditStore
 from tests.unit.audit.integrity_helpers import make_events
 
@@ -24,6 +26,7 @@ def configured(tmp_path, monkeypatch):
         "ANBAO_AUDIT_INTEGRITY_SIGNING_KEY_FILE": str(tmp_path / "sth.pem"),
         "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp_path / "fields.json"),
         "ANBAO_AUDIT_INTEGRITY_HEAD_EVERY_EVENTS": "10",
+        "ANBAO_AUDIT_SPOOL_PATH": str(tmp_path / "spool.sqlite3"),
     }
     for name, value in env.items():
         monkeypatch.setenv(name, value)
@@ -62,6 +65,23 @@ def test_verify_ok_then_tampered(configured):
         {"kind": "deleted", "stream": "main", "sequence": 6, "event_id": events[6].id}
     ]
     assert "TAMPERING" in bad.stderr
+    # Each verdict is in the audit trail too: the failure is what audit_verify_failed detects.
+    verdicts = [(d["event"]["outcome"], d["labels"]) for d in _spooled(tmp_path, "audit.verify")]
+    assert [o for o, _ in verdicts] == ["success", "failure"]
+    assert verdicts[1][1]["findings_deleted"] == "1"
+
+
+def _spooled(tmp_path, action):
+    """The documents of ``action`` waiting in the service's spool (no shipper runs here)."""
+    spool = Spool(
+        spool_config(Settings.load({"ANBAO_AUDIT_SPOOL_PATH": str(tmp_path / "spool.sqlite3")}))
+    )
+    try:
+        spool.absorb_journal()
+        docs = [json.loads(r.document) for r in spool.peek(1000, 1 << 24)]
+    finally:
+        spool.close()
+    return [d for d in docs if d["event"]["action"] == action]
 
 
 def test_verify_range_and_anchor(configured):

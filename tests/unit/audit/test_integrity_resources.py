@@ -148,7 +148,7 @@ def test_proof_errors(env):
     assert unsigned.status_code == 409
     scoped = client.simulate_get(
         f"/audit/events/{events[0].id}/proof",
-        headers=auth(issuer, ["auditor"], bound="/other", org_path="/"),
+        headers=auth(issuer, ["auditor"], bound="/other/county", org_path="/"),
     )
     assert scoped.status_code == 404
     claim_only = client.simulate_get(  # the token's claim alone reaches nothing

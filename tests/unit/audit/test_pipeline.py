@@ -309,3 +309,56 @@ def test_the_shipper_thread_outlives_a_failing_lock_file(
     ship_in_background(shipper, recorder, store, 5)
     assert store.count() == 5
     assert shipper.counters.store_failures == 2
+
+
+def _until(condition: Callable[[], bool]) -> None:
+    for _ in range(int(LIVENESS_SECONDS * 100)):
+        if condition():
+            return
+        threading.Event().wait(0.01)
+    pytest.fail("the shipper thread did not get there")
+
+
+def test_a_stalled_delivery_is_reported_once_and_rearmed_by_a_delivery(
+    recorder: Recorder, store: FlakyStore
+) -> None:
+    """audit.shipping.stopped: reported once when delivery has failed for ``stall_seconds``
+    on end, not on every retry; the next delivery re-arms it."""
+    now = [0.0]
+    stalls: list[tuple[float, str]] = []
+    shipper = Shipper(
+        recorder.spool, store, idle_wait=0.01, stall_seconds=60, monotonic=lambda: now[0],
+        on_stall=lambda seconds, code: stalls.append((seconds, code)),
+    )  # fmt: skip
+    store.up = False
+    recorder.record("seal.use", "success")
+    shipper.start()
+    try:
+        _until(lambda: store.calls >= 2)
+        assert stalls == []  # failing, but not for a minute yet
+        now[0] = 61.0
+        _until(lambda: bool(stalls))
+        calls = store.calls
+        _until(lambda: store.calls >= calls + 2)
+        assert stalls == [(61.0, "audit_store_unavailable")]
+        store.up = True
+        _until(lambda: store.count() == 1 and recorder.spool.stats().empty)
+        failures = shipper.counters.store_failures
+        store.up = False
+        recorder.record("seal.use", "success")
+        _until(lambda: shipper.counters.store_failures > failures)  # a new outage, from 61 s
+        now[0] = 200.0
+        _until(lambda: len(stalls) == 2)
+    finally:
+        shipper.stop()
+
+
+def test_refused_documents_are_reported(recorder: Recorder, store: FlakyStore) -> None:
+    """audit.shipping.dead_letter: the ids the store refused for good, with its reason."""
+    events = recorder.record_many([make_event(i) for i in range(4)])
+    store.refuse = {events[2].id}
+    reported: list[Sequence[tuple[str, str]]] = []
+    shipper = Shipper(recorder.spool, store, on_dead_letter=reported.append)
+    assert shipper.drain(timeout=LIVENESS_SECONDS)
+    assert reported == [[(events[2].id, "mapping conflict")]]
+    shipper.unlock()

@@ -34,8 +34,8 @@ def test_canonical_path() -> None:
         assert canonical_path(bad) is None
 
 
-def node(node_id: str, path: str) -> OrgNode:
-    return OrgNode(node_id, NodeKind.COUNTY, path.rsplit("/", 1)[1], "x", path, None)
+def node(node_id: str, path: str, parent: str | None = "p") -> OrgNode:
+    return OrgNode(node_id, NodeKind.COUNTY, path.rsplit("/", 1)[1], "x", path, parent)
 
 
 def test_scope_values() -> None:
@@ -53,6 +53,16 @@ def test_scope_values() -> None:
     assert not nothing.covers("a", "/53")
     assert nothing.filter_path == ""
     assert OrgScope.subtree(node("d", "/53/../54")).empty
+    assert not county.covers_path("")  # an event without an org: whole-tree readers only
+
+
+def test_a_root_binding_is_the_whole_tree_events_without_an_org_included() -> None:
+    """Issue 17 §6: the province-wide analyst sees every event, those without an org too."""
+    province = OrgScope.subtree(node("r", "/53", parent=None))
+    assert province.whole_tree
+    assert province.filter_path == "/"
+    assert province.covers_path("")
+    assert province.covers_path("/53/5301")
 
 
 @pytest.fixture
