@@ -108,10 +108,13 @@ def lockout_alert(stack: Stack, token: str, username: str) -> dict[str, Any]:
 def test_a_locked_account_reaches_the_analysts_who_end_its_sessions(stack: Stack) -> None:
     s = stack
     clerk = s.person("dept_a")
-    # TODO(analyst scope): the provincial analysts are bound to the province today; once the
-    # province-wide analyst scope granted through Anbao's API is on main, grant that instead.
-    first = s.person("province", security_analyst="province")
-    second = s.person("province", security_analyst="province")
+    # Two provincial analysts, given the province-wide scope through Anbao by the platform-admin.
+    first, second = s.person("province"), s.person("province")
+    for analyst in (first, second):
+        granted = s.cli(
+            "siem", "analysts", "grant", analyst["id"], "--province-wide", "--token", s.root()
+        )  # fmt: skip
+        assert granted.returncode == 0, granted.stdout + granted.stderr
 
     with chromium() as browser:
         # The clerk is signed in (a live Keycloak session) ...

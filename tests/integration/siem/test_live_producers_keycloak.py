@@ -185,11 +185,9 @@ def live(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator
                 "sibling": sibling,
             }
             result = Live(keycloak, realm, base, admin, directory, nodes)
-            # TODO(analyst scope): events without an org (unknown user names, the realm's own
-            # settings) are seen only by the whole platform today; once the province-wide
-            # analyst scope granted through Anbao's API lands on main, the analyst here gets
-            # that scope instead of platform-admin.
-            result.analyst = result.reader("province", "security-analyst", "platform-admin")
+            # A province-wide analyst (bound to the root): events without an org, such as unknown
+            # user names and the realm's own settings, are theirs to see too.
+            result.analyst = result.reader("province", "security-analyst")
             yield result
     finally:
         admin_for(keycloak).delete_realm(realm)
