@@ -28,7 +28,8 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, BrowserContext
 
-from tests.integration.anbao.serving import free_port, serve, state_env
+from tests.integration.anbao.serving import free_port, serve
+from tests.integration.anbao.stack import served_realm_env
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import (
     CONSOLE,
@@ -164,19 +165,7 @@ def first_run(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Ite
     )
     assert applied.applied
     state = tmp_path_factory.mktemp("firstrun")
-    kc = keycloak.env
-    env = state_env(state) | {
-        "ANBAO_DATA_DIR": str(state),
-        "ANBAO_ENVIRONMENT": "development",
-        "ANBAO_KEYCLOAK_URL": keycloak.url,
-        "ANBAO_KEYCLOAK_REALM": realm,
-        "ANBAO_KEYCLOAK_REQUIRED": "false",
-        "ANBAO_KEYCLOAK_ADMIN_USERNAME": kc["KEYCLOAK_ADMIN_USERNAME"],
-        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": kc["KEYCLOAK_ADMIN_PASSWORD"],
-        "ANBAO_KEYCLOAK_CLIENT_ID": "anbao-api",
-        "ANBAO_KEYCLOAK_CLIENT_SECRET": kc["ANBAO_KEYCLOAK_CLIENT_SECRET"],
-        "ANBAO_KEYCLOAK_INTROSPECTION_TTL_SECONDS": "0",
-    }
+    env = served_realm_env(keycloak, realm, state)
     run = FirstRun(keycloak, realm, env, callback)
     try:
         with serve(state, env) as (base, log):

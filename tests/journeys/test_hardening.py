@@ -27,11 +27,11 @@ import httpx
 import pytest
 from keycloak import KeycloakAdmin
 
-from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
 from crypto.seal.testing import minimal_ofd, tiny_png
 from iam.codes import uscc_check_char
-from tests.integration.anbao.serving import serve, state_env
+from tests.integration.anbao.serving import serve
+from tests.integration.anbao.stack import served_realm_env
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import (
     CONSOLE,
@@ -173,24 +173,9 @@ def stack(
     admin = admin_for(keycloak)
     root = add_user(admin, realm, unique("root"), roles=("platform-admin",))
     state = tmp_path_factory.mktemp("journey")
-    kc = keycloak.env
-    env = state_env(state) | {
-        "ANBAO_DATA_DIR": str(state),
-        "ANBAO_ENVIRONMENT": "development",
-        "ANBAO_KEYCLOAK_URL": keycloak.url,
-        "ANBAO_KEYCLOAK_REALM": realm,
-        "ANBAO_KEYCLOAK_REQUIRED": "false",
-        "ANBAO_KEYCLOAK_ADMIN_USERNAME": kc["KEYCLOAK_ADMIN_USERNAME"],
-        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": kc["KEYCLOAK_ADMIN_PASSWORD"],
-        # The realm file's confidential client: high-risk routes introspect (RFC 7662), and
-        # with no caching a session ended at Keycloak is refused on the next call.
-        "ANBAO_KEYCLOAK_CLIENT_ID": "anbao-api",
-        "ANBAO_KEYCLOAK_CLIENT_SECRET": kc["ANBAO_KEYCLOAK_CLIENT_SECRET"],
-        "ANBAO_KEYCLOAK_INTROSPECTION_TTL_SECONDS": "0",
-        "ANBAO_SEALS_ENABLED": "true",
-        "ANBAO_SEALS_DATABASE_URL": database,
-        "ANBAO_SEALS_KEK": KekRing.generate_entry("journey"),
-    }
+    # The realm file's confidential client: high-risk routes introspect (RFC 7662), and with
+    # no caching a session ended at Keycloak is refused on the next call.
+    env = served_realm_env(keycloak, realm, state, database)
     try:
         with serve(state, env) as (base, log):
             root_name = admin.get_user(root)["username"]

@@ -26,7 +26,8 @@ from urllib.parse import urlencode
 
 import pytest
 
-from tests.integration.anbao.serving import serve, state_env
+from tests.integration.anbao.serving import serve
+from tests.integration.anbao.stack import served_realm_env
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import (
     CONSOLE,
@@ -52,19 +53,7 @@ def stack(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     admin = admin_for(keycloak)
     root = add_user(admin, realm, unique("root"), roles=("platform-admin",))
     state = tmp_path_factory.mktemp("journey3")
-    kc = keycloak.env
-    env = state_env(state) | {
-        "ANBAO_DATA_DIR": str(state),
-        "ANBAO_ENVIRONMENT": "development",
-        "ANBAO_KEYCLOAK_URL": keycloak.url,
-        "ANBAO_KEYCLOAK_REALM": realm,
-        "ANBAO_KEYCLOAK_REQUIRED": "false",
-        "ANBAO_KEYCLOAK_ADMIN_USERNAME": kc["KEYCLOAK_ADMIN_USERNAME"],
-        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": kc["KEYCLOAK_ADMIN_PASSWORD"],
-        "ANBAO_KEYCLOAK_CLIENT_ID": "anbao-api",
-        "ANBAO_KEYCLOAK_CLIENT_SECRET": kc["ANBAO_KEYCLOAK_CLIENT_SECRET"],
-        "ANBAO_KEYCLOAK_INTROSPECTION_TTL_SECONDS": "0",
-    }
+    env = served_realm_env(keycloak, realm, state)
     try:
         with serve(state, env) as (base, _log):
             root_name = admin.get_user(root)["username"]

@@ -28,25 +28,33 @@ def stack_env(keycloak: Server, realm: Realm, tmp: Path) -> dict[str, str]:
     }
 
 
-def served_realm_env(keycloak: Server, realm: str, state: Path, database: str) -> dict[str, str]:
+def served_realm_env(
+    keycloak: Server, realm: str, state: Path, database: str = ""
+) -> dict[str, str]:
     """``ANBAO_*`` of an ``anbao serve`` process on a realm converged from the realm file:
-    its confidential client (high-risk routes introspect, uncached), the seal registry on
-    ``database``, every store in ``state``."""
+    its confidential client (high-risk routes introspect, uncached), every store in ``state``,
+    and the seal registry on ``database`` when one is given."""
     kc = keycloak.env
-    return state_env(state) | {
-        "ANBAO_DATA_DIR": str(state),
-        "ANBAO_ENVIRONMENT": "development",
-        "ANBAO_KEYCLOAK_URL": keycloak.url,
-        "ANBAO_KEYCLOAK_REALM": realm,
-        "ANBAO_KEYCLOAK_REQUIRED": "false",
-        "ANBAO_KEYCLOAK_ADMIN_USERNAME": kc["KEYCLOAK_ADMIN_USERNAME"],
-        "ANBAO_KEYCLOAK_ADMIN_PASSWORD": kc["KEYCLOAK_ADMIN_PASSWORD"],
-        "ANBAO_KEYCLOAK_CLIENT_ID": "anbao-api",
-        "ANBAO_KEYCLOAK_CLIENT_SECRET": kc["ANBAO_KEYCLOAK_CLIENT_SECRET"],
-        "ANBAO_KEYCLOAK_INTROSPECTION_TTL_SECONDS": "0",
-        "ANBAO_SIEM_ALERT_SQLITE_PATH": str(state / "alerts.sqlite3"),
-        "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{state / 'compliance.sqlite3'}",
+    seals = {
         "ANBAO_SEALS_ENABLED": "true",
         "ANBAO_SEALS_DATABASE_URL": database,
         "ANBAO_SEALS_KEK": KekRing.generate_entry("served-realm"),
     }
+    return (
+        state_env(state)
+        | (seals if database else {})
+        | {
+            "ANBAO_DATA_DIR": str(state),
+            "ANBAO_ENVIRONMENT": "development",
+            "ANBAO_KEYCLOAK_URL": keycloak.url,
+            "ANBAO_KEYCLOAK_REALM": realm,
+            "ANBAO_KEYCLOAK_REQUIRED": "false",
+            "ANBAO_KEYCLOAK_ADMIN_USERNAME": kc["KEYCLOAK_ADMIN_USERNAME"],
+            "ANBAO_KEYCLOAK_ADMIN_PASSWORD": kc["KEYCLOAK_ADMIN_PASSWORD"],
+            "ANBAO_KEYCLOAK_CLIENT_ID": "anbao-api",
+            "ANBAO_KEYCLOAK_CLIENT_SECRET": kc["ANBAO_KEYCLOAK_CLIENT_SECRET"],
+            "ANBAO_KEYCLOAK_INTROSPECTION_TTL_SECONDS": "0",
+            "ANBAO_SIEM_ALERT_SQLITE_PATH": str(state / "alerts.sqlite3"),
+            "ANBAO_COMPLIANCE_DATABASE_URL": f"sqlite:///{state / 'compliance.sqlite3'}",
+        }
+    )
