@@ -43,10 +43,20 @@ _JSON = {"application/json": {"schema": {"type": "object"}}}
 _PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
 SCOPE_SCHEMA: dict[str, Any] = {
     "type": "object",
-    "properties": {
-        "node_id": {"type": "string", "minLength": 1, "maxLength": 128},
-        "province_wide": {"type": "boolean"},
-    },
+    "oneOf": [  # a node, or the whole province: never both
+        {
+            "required": ["node_id"],
+            "properties": {
+                "node_id": {"type": "string", "minLength": 1, "maxLength": 128},
+                "province_wide": {"const": False},
+            },
+        },
+        {
+            "required": ["province_wide"],
+            "properties": {"province_wide": {"const": True}},
+            "not": {"required": ["node_id"]},
+        },
+    ],
 }
 
 

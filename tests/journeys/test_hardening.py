@@ -105,6 +105,18 @@ class Stack:
             person = granted.json()
         return person
 
+    def operator_cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """An operator command (``anbao audit verify``, ``sign-heads``): run on the server's
+        machine with the server's settings, its stores and keys."""
+        return subprocess.run(
+            [str(ANBAO), *args],
+            env=os.environ | self.env,
+            capture_output=True,
+            text=True,
+            check=False,
+            timeout=120,
+        )
+
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """The ``anbao`` CLI as a person runs it: it knows the API's address, not the server's
         stores or keys (issue 17 §4: acts go through the API, which checks and records them)."""
