@@ -72,10 +72,11 @@ MSG
 fi
 cat <<MSG
 
-  API tokens: people sign in through the realm's client "anbao-console" (authorization code
-  with PKCE; redirect URI http://127.0.0.1:8000/callback as the realm file sets it) and call
-  the API with "Authorization: Bearer <access token>". Apps onboarded through POST /iam/apps
-  get tokens for themselves only: Anbao's API refuses them.
+  The command line as a person: \`.venv/bin/anbao login\` prints a link and a code (open it,
+  sign in, confirm), then e.g. \`anbao whoami\`, \`anbao siem alerts list\`; \`anbao logout\` ends it.
+  Other clients get tokens through the realm's client "anbao-console" (authorization code with
+  PKCE; redirect URI http://127.0.0.1:8000/callback as the realm file sets it). Apps onboarded
+  through POST /iam/apps get tokens for themselves only: Anbao's API refuses them.
   Ctrl-C stops the API$( [ "$started_keycloak" = 1 ] && echo " and Keycloak").
 
 MSG
