@@ -16,6 +16,9 @@ from tests.unit.audit.integrity_helpers import make_events
 
 def test_cli_verify_against_elasticsearch(elasticsearch, tmp_path):
     env = {
+        # All state in the test's directory: `audit verify` records its verdict into the
+        # service's spool, which would otherwise be the user's (~/.local/state/anbao).
+        "ANBAO_DATA_DIR": str(tmp_path),
         "ANBAO_AUDIT_STORE": "elasticsearch",
         "ANBAO_AUDIT_INDEX_PREFIX": f"itest-cli-{uuid.uuid4().hex[:10]}",
         "ANBAO_ELASTICSEARCH_URL": elasticsearch.url,
@@ -55,6 +58,7 @@ def test_cli_verify_against_elasticsearch(elasticsearch, tmp_path):
 
         ok = run()
         assert ok.returncode == 0, ok.stderr
+        assert (tmp_path / "audit-spool.sqlite3").exists(), "the verdict went to another spool"
         assert json.loads(ok.stdout)["streams"][0]["checked_events"] == 20
         hits = store.client.search(index=store.pattern, query={"ids": {"values": [events[13].id]}})
         hit = hits["hits"]["hits"][0]
