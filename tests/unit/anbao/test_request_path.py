@@ -8,6 +8,7 @@ import io
 import json
 import marshal
 import os
+import signal
 import time
 from collections.abc import Callable
 from http import HTTPStatus
@@ -169,10 +170,15 @@ def test_writer_main_reads_frames_until_end_of_input(tmp_path: Path) -> None:
     source = io.BytesIO(_FRAME.pack(len(body)) + body + b"\x01")  # a torn frame at the end
     out = tmp_path / "out.log"
     fd = os.open(out, os.O_WRONLY | os.O_CREAT)
+    # writer_main ignores SIGINT/SIGTERM, as its own process should; here it runs in the test
+    # process, whose later children would inherit the ignored signals (a SIGTERM-proof child).
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         writer_main(source, fd)
     finally:
         os.close(fd)
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
     lines = [json.loads(x) for x in out.read_text().splitlines()]
     assert [(x["url.path"], x["request_id"]) for x in lines] == [('/"\n', None)] * 2
 
