@@ -194,8 +194,8 @@ def raw_document(event: AuditEvent) -> RawDocument:
 
 @contextlib.contextmanager
 def spool_recorder(settings: Settings) -> Iterator[Recorder]:
-    """A recorder on the service's spool for a one-shot command (``anbao audit verify``): it
-    only appends; the running service's shipper ships what it wrote."""
+    """A recorder on the service's spool for a one-shot operator command (``anbao audit
+    verify``, ``anbao iam bootstrap``, ``anbao iam events pull``): it only appends; the running service's shipper ships what it wrote."""
     spool = Spool(spool_config(settings))
     recorder = Recorder(spool)
     try:
@@ -465,10 +465,5 @@ def keycloak_event_sink(settings: Settings, realm: str = "") -> Iterator[Recorde
     The pull process only appends; the running service's shipper (which holds the spool lock)
     ships the events with the rest, so the puller needs no store credentials.
     """
-    spool = Spool(spool_config(settings))
-    recorder = Recorder(spool)
-    try:
+    with spool_recorder(settings) as recorder:
         yield RecorderEventSink(recorder, realm=realm or settings.keycloak.realm)
-    finally:
-        recorder.close()
-        spool.close()

@@ -2,16 +2,15 @@
 
 ``iam`` does not import ``audit``: :class:`RecorderInvitationAudit` adapts the audit recorder
 to :class:`iam.invitations.InvitationAudit` (actor = the admin's token subject and name, or
-the operator command; target = the person, with their org path). :func:`spool_recorder` is the
+the operator command; target = the person, with their org path). :func:`anbao.audit_wiring.spool_recorder` is the
 recorder an operator command writes with: the service's own spool, shipped by the running
 service like every other event.
 """
 
 from __future__ import annotations
 
-import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 from anbao.openapi import Api
 from anbao.settings import Settings
@@ -77,18 +76,3 @@ def attach(
     )
     add_routes(api, service, sign_in_url=sign_in_url(settings))
     return service
-
-
-@contextlib.contextmanager
-def spool_recorder(settings: Settings) -> Iterator[Recorder]:
-    """A recorder on the service's spool for an operator command (the service ships it)."""
-    from anbao.audit_wiring import spool_config  # noqa: PLC0415
-    from audit.spool import Spool  # noqa: PLC0415
-
-    spool = Spool(spool_config(settings))
-    recorder = Recorder(spool)
-    try:
-        yield recorder
-    finally:
-        recorder.close()
-        spool.close()

@@ -15,6 +15,7 @@ The token is ``--token`` / ``ANBAO_TOKEN`` when given, else the one ``anbao logi
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import os
 from collections.abc import Callable, Iterator, Mapping
@@ -24,7 +25,7 @@ from urllib.parse import quote
 import click
 import httpx
 
-from anbao.settings import Settings, SettingsError
+from anbao.settings import Secret, Settings, SettingsError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -177,6 +178,17 @@ def cli_settings() -> Settings:
         return Settings.load(os.environ)
     except SettingsError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def operator_settings(realm: str = "") -> Settings:
+    """The settings of an operator command: ``realm`` (when given) replaces keycloak.realm, and
+    a missing Keycloak admin password is taken from ``KEYCLOAK_ADMIN_PASSWORD``, the variable
+    ``deploy/local/keycloak.sh env`` prints."""
+    settings = cli_settings()
+    kc = settings.keycloak
+    password = kc.admin_password.reveal() or os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "")
+    keycloak = dataclasses.replace(kc, realm=realm or kc.realm, admin_password=Secret(password))
+    return dataclasses.replace(settings, keycloak=keycloak)
 
 
 def client(api_url: str | None, token: str | None, settings: Settings | None = None) -> ApiClient:

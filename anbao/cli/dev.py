@@ -6,30 +6,16 @@
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import sys
 
 import click
 
-from anbao.settings import Secret, Settings, SettingsError
+from anbao.cli.api import operator_settings
 
 
 @click.group("dev")
 def dev() -> None:
     """Development only: demo data for a local platform."""
-
-
-def _settings(realm: str) -> Settings:
-    try:
-        settings = Settings.load(os.environ)
-    except SettingsError as exc:
-        click.echo(f"anbao: {exc}", err=True)
-        sys.exit(2)
-    kc = settings.keycloak
-    password = kc.admin_password.reveal() or os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "")
-    keycloak = dataclasses.replace(kc, realm=realm or kc.realm, admin_password=Secret(password))
-    return dataclasses.replace(settings, keycloak=keycloak)
 
 
 @dev.command("seed")
@@ -44,7 +30,7 @@ def seed_cmd(realm: str) -> None:
     from anbao.demo import DemoRefused, demo_files, refuse_production, seed  # noqa: PLC0415
     from iam.errors import IamError  # noqa: PLC0415
 
-    settings = _settings(realm)
+    settings = operator_settings(realm)
     try:
         refuse_production(settings)
         directory = build_org_directory(settings)

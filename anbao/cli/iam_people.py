@@ -10,12 +10,11 @@ administration, introspection and the audit trail apply.
 
 from __future__ import annotations
 
-import os
 from typing import Any
 
 import click
 
-from anbao.cli.api import ApiClient, api_options, cli_settings, client, print_json
+from anbao.cli.api import ApiClient, api_options, client, operator_settings, print_json
 from iam.errors import IamError
 from iam.orgs_model import PersonDraft
 
@@ -39,19 +38,12 @@ def bootstrap_cmd(  # noqa: PLR0917 - click passes options positionally
     exists. Audited (actor: this command; target: the new admin).
     """
     from anbao.app import build_org_directory  # noqa: PLC0415 - the app's one factory
-    from anbao.people_wiring import (  # noqa: PLC0415
-        RecorderInvitationAudit,
-        sign_in_url,
-        spool_recorder,
-    )
+    from anbao.audit_wiring import spool_recorder  # noqa: PLC0415
+    from anbao.people_wiring import RecorderInvitationAudit, sign_in_url  # noqa: PLC0415
     from iam.invitations import bootstrap  # noqa: PLC0415
     from iam.invitations.keycloak import KeycloakAccounts  # noqa: PLC0415
 
-    settings = cli_settings()
-    if realm:
-        settings = _with_realm(settings, realm)
-    if not settings.keycloak.admin_password and os.environ.get("KEYCLOAK_ADMIN_PASSWORD"):
-        settings = _with_admin_password(settings, os.environ["KEYCLOAK_ADMIN_PASSWORD"])
+    settings = operator_settings(realm)
     directory = build_org_directory(settings)
     draft = PersonDraft(username, family_name, given_name, email)
     try:
@@ -74,25 +66,6 @@ def bootstrap_cmd(  # noqa: PLR0917 - click passes options positionally
     click.echo(f"One-time password (shown once, write it down now): {made.password}")
     click.echo(f"Sign in at {url}: you will choose a new password and set up an authenticator")
     click.echo("app (OTP). Then sign in to the API with `anbao login`.")
-
-
-def _with_realm(settings: Any, realm: str) -> Any:
-    import dataclasses  # noqa: PLC0415
-
-    return dataclasses.replace(
-        settings, keycloak=dataclasses.replace(settings.keycloak, realm=realm)
-    )
-
-
-def _with_admin_password(settings: Any, password: str) -> Any:
-    import dataclasses  # noqa: PLC0415
-
-    from anbao.settings import Secret  # noqa: PLC0415
-
-    return dataclasses.replace(
-        settings,
-        keycloak=dataclasses.replace(settings.keycloak, admin_password=Secret(password)),
-    )
 
 
 @click.group("people")
