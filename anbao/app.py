@@ -55,8 +55,8 @@ from audit.recorder import current as current_recorder
 from audit.search_setup import add_search_routes
 from audit.sensitive_service import REVEAL_ACTION, Actor, RevealService
 from audit.sqlite import SqliteAuditStore
-from crypto.seal import resources as seal_resources
-from crypto.seal_registry.ports import AuditTrail
+from crypto.seals import resources as seal_resources
+from crypto.seals.registry.ports import AuditTrail
 from iam import orgs_resources
 from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
 from iam.apps_resources import add_routes as add_app_routes

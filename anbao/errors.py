@@ -31,7 +31,8 @@ from audit.sensitive_service import AuditEventNotFound
 from crypto import strict_json
 from crypto.errors import CryptoError, InvalidSignature, MalformedInput
 from crypto.keystore import KeyStoreError
-from crypto.seal_registry.errors import (
+from crypto.seals.ca import SealCaError
+from crypto.seals.registry.errors import (
     SealApplicationInvalid,
     SealDatabaseError,
     SealForbidden,
@@ -40,8 +41,7 @@ from crypto.seal_registry.errors import (
     SealStepUpRequired,
     SealUseRefused,
 )
-from crypto.sealca import SealCaError
-from crypto.tsa import TimestampError
+from crypto.seals.tsa.authority import TimestampError
 from iam.errors import (
     Conflict,
     Forbidden,

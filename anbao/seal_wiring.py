@@ -22,13 +22,13 @@ from anbao.openapi import Api
 from anbao.settings import Settings
 from audit.model import ResourceRef, UserInfo
 from audit.recorder import Recorder, current
-from crypto.seal import resources as seal_resources
-from crypto.seal.trust import Trust
-from crypto.seal_registry import resources as registry_resources
-from crypto.seal_registry.build import Registry, RegistryConfig, build_registry
-from crypto.seal_registry.model import SIGN_ACR, Actor, OrgUnit, SealEvent
-from crypto.seal_registry.ports import AuditTrail, OrgTree
-from crypto.tsa_verify import timestamp_verifier
+from crypto.seals import resources as seal_resources
+from crypto.seals.format.trust import Trust
+from crypto.seals.registry import resources as registry_resources
+from crypto.seals.registry.build import Registry, RegistryConfig, build_registry
+from crypto.seals.registry.model import SIGN_ACR, Actor, OrgUnit, SealEvent
+from crypto.seals.registry.ports import AuditTrail, OrgTree
+from crypto.seals.tsa.verify import timestamp_verifier
 from iam.falcon_auth import Requirement, acr_satisfies, org_scope
 from iam.orgs_errors import InvalidOrgInput, OrgNotFound
 from iam.orgs_model import OrgNode

@@ -21,10 +21,10 @@ from anbao.openapi import Api
 from anbao.settings import AlertStoreKind, Settings
 from audit.model import EventKind, ResourceRef, UserInfo
 from audit.recorder import Recorder, current
-from crypto.seal_registry.build import Registry
-from crypto.seal_registry.errors import SealNotFound, SealRegistryError
-from crypto.seal_registry.model import SEAL_ADMIN
-from crypto.seal_registry.model import Actor as SealActor
+from crypto.seals.registry.build import Registry
+from crypto.seals.registry.errors import SealNotFound, SealRegistryError
+from crypto.seals.registry.model import SEAL_ADMIN
+from crypto.seals.registry.model import Actor as SealActor
 from iam.falcon_auth import Requirement, org_scope
 from siem import resources
 from siem.alerts import AlertService, BackgroundHooks, NewAlertHook, TriageHook

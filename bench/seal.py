@@ -5,7 +5,7 @@ signing checks and one SM2 signature); ``seal_verify`` is the full verification 
 (maker signature, two chains, CRLs, document hash, signature over TBS_Sign), for a stream
 of different signatures made with one seal, as a verification service sees them.
 Decoded certificates, validated paths, the maker signature and CRL signatures are cached
-by their exact bytes (``crypto.seal._cache``); ``seal_verify_cold`` clears those caches and
+by their exact bytes (``crypto.seals.format._cache``); ``seal_verify_cold`` clears those caches and
 loads fresh certificates before every verification. Ratios are against raw SM2 on the same machine in the same run
 (targets: verify >= 0.4x, sign >= 0.7x). Bounded: about 15 s in all.
 """
@@ -24,9 +24,9 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/http.py would shadow http
 
 from crypto.pki import Certificate, build_crl
-from crypto.seal import Options, Trust, sign_bytes, verify_detached
-from crypto.seal._cache import clear_all
-from crypto.seal.testing import make_sample_seal
+from crypto.seals.format import Options, Trust, sign_bytes, verify_detached
+from crypto.seals.format._cache import clear_all
+from crypto.seals.format.testing import make_sample_seal
 
 ROUND_SECONDS = 0.4
 ROUNDS = 7

@@ -28,10 +28,10 @@ sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/http.py would
 from crypto import sm2
 from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
-from crypto.seal.testing import tiny_png
-from crypto.seal_registry.build import RegistryConfig, build_registry
-from crypto.seal_registry.model import ORG_ADMIN, SEAL_ADMIN, SEAL_USER, Actor, Application
-from crypto.seal_registry.testing import RecordingAuditTrail
+from crypto.seals.format.testing import tiny_png
+from crypto.seals.registry.build import RegistryConfig, build_registry
+from crypto.seals.registry.model import ORG_ADMIN, SEAL_ADMIN, SEAL_USER, Actor, Application
+from crypto.seals.registry.testing import RecordingAuditTrail
 
 ROUND_SECONDS = 0.5
 ROUNDS = 7

@@ -87,7 +87,7 @@ class PlatformAudit:
 
 @dataclasses.dataclass
 class SealRegistryCrypto:
-    """Crypto facts from the seal registry (``crypto.seal_registry.build.Registry``)."""
+    """Crypto facts from the seal registry (``crypto.seals.registry.build.Registry``)."""
 
     registry: Any | None
     clock: Callable[[], datetime]
@@ -95,7 +95,7 @@ class SealRegistryCrypto:
     def inspect(self) -> CryptoFacts:
         if self.registry is None:
             raise EvidenceUnavailable("the seal registry is not enabled (seals.enabled = false)")
-        from crypto.seal import decode_seal  # noqa: PLC0415 - only when the registry is on
+        from crypto.seals.format import decode_seal  # noqa: PLC0415 - only when the registry is on
 
         reg, now = self.registry, self.clock()
         seals = []

@@ -13,7 +13,7 @@ from pathlib import Path
 from crypto import keys, sm2_der
 from crypto.errors import InvalidSignature, MalformedInput
 from crypto.pki import Certificate
-from crypto.seal import Seal, decode_seal, sign_bytes
+from crypto.seals.format import Seal, decode_seal, sign_bytes
 from crypto.sm2 import PrivateKey
 from policies.errors import ReportSignatureInvalid, SigningUnavailable
 
@@ -52,7 +52,7 @@ def verify_report(content: bytes, signature: bytes, public_key_pem: bytes) -> No
 
 class SealReportSealer:
     """:class:`policies.ports.ReportSealer`: a detached SES_Signature (GB/T 38540-2020) with
-    dataHash = SM3(report bytes), verifiable by ``crypto.seal.verify_detached`` /
+    dataHash = SM3(report bytes), verifiable by ``crypto.seals.format.verify_detached`` /
     ``anbao seal verify`` against the seal's trust roots."""
 
     PROPERTY_INFO = "anbao-compliance-report.pdf"

@@ -29,7 +29,7 @@ from anbao.cli.crypto import (
 )
 from crypto.keys import load_private_key
 from crypto.pki import Certificate
-from crypto.seal import (
+from crypto.seals.format import (
     CertListType,
     MakerCoverage,
     MalformedSeal,
@@ -43,9 +43,9 @@ from crypto.seal import (
     sign_ofd,
     verify_any,
 )
-from crypto.seal.trust import load_certificates, load_crls, misplaced
+from crypto.seals.format.trust import load_certificates, load_crls, misplaced
+from crypto.seals.tsa.verify import timestamp_verifier
 from crypto.sm2 import PrivateKey
-from crypto.tsa_verify import timestamp_verifier
 
 EXIT_INVALID = 1
 EXIT_INDETERMINATE = 3

@@ -28,11 +28,11 @@ from anbao.cli.stores import require
 from anbao.seal_wiring import registry_config
 from anbao.settings import Settings, SettingsError
 from crypto.keystore import KekRing, SoftwareKeyStore
-from crypto.seal_registry import migrations
-from crypto.seal_registry.build import RegistryConfig
-from crypto.seal_registry.model import SealState
-from crypto.seal_registry.sql import SqlCaRepository, SqlWrappedKeys, create_engine
-from crypto.sealca import CaConfig, SealCa
+from crypto.seals.ca import CaConfig, SealCa
+from crypto.seals.registry import migrations
+from crypto.seals.registry.build import RegistryConfig
+from crypto.seals.registry.model import SealState
+from crypto.seals.registry.sql import SqlCaRepository, SqlWrappedKeys, create_engine
 
 
 def _config(*, existing: bool = True) -> RegistryConfig:

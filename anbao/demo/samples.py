@@ -17,7 +17,7 @@ from xml.sax.saxutils import escape
 
 from PIL import Image, ImageDraw, ImageFont
 
-from crypto.seal.package import OFD_NS, write_package
+from crypto.seals.format.package import OFD_NS, write_package
 
 SEAL_RED = (220, 20, 30, 255)
 #: The family of the project's Chinese font (Debian fonts-wqy-zenhei, ``compliance.pdf_font_file``):

@@ -18,8 +18,10 @@ from pathlib import Path
 
 import atheris
 
+from tests.paths import TESTS
+
 with atheris.instrument_imports():
-    from crypto.seal import (
+    from crypto.seals.format import (
         MalformedSeal,
         Options,
         Trust,
@@ -28,10 +30,10 @@ with atheris.instrument_imports():
         verify_any,
         verify_ofd,
     )
-    from crypto.seal.package import Limits
+    from crypto.seals.format.package import Limits
 
 AT = datetime(2026, 11, 27, tzinfo=UTC)
-V1 = Path(__file__).resolve().parents[1] / "vectors" / "seal" / "v1"
+V1 = TESTS / "vectors" / "seal" / "v1"
 OPTIONS = Options(trust=Trust(), at=AT)
 LIMITS = Limits(
     max_package_bytes=1 << 20, max_entries=64, max_entry_bytes=1 << 20, max_total_bytes=4 << 20
@@ -60,8 +62,8 @@ def one_input(data: bytes) -> None:
 
 def make_corpus(folder: Path) -> None:
     """Seeds: a seal, a detached signature and a signed OFD, one per mode, and v1 vectors."""
-    from crypto.seal import sign_bytes, sign_ofd
-    from crypto.seal.testing import make_sample_seal, minimal_ofd
+    from crypto.seals.format import sign_bytes, sign_ofd
+    from crypto.seals.format.testing import make_sample_seal, minimal_ofd
 
     now = AT - timedelta(days=1)
     sample = make_sample_seal(now)

@@ -16,7 +16,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.paths import ROOT
+
 SCRIPTS = ROOT / "deploy" / "local"
 
 

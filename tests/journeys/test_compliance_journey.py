@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from crypto.seal.testing import minimal_ofd
+from crypto.seals.format.testing import minimal_ofd
 from tests.integration.anbao.serving import serve
 from tests.integration.anbao.stack import served_realm_env
 from tests.integration.conftest import Server

@@ -28,7 +28,7 @@ import pytest
 from crypto import keys
 from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
-from crypto.seal.testing import tiny_png
+from crypto.seals.format.testing import tiny_png
 from crypto.sm2 import PrivateKey
 from iam.orgs_model import NodeKind, OrgNode, Person
 from siem.alerts import AlertService

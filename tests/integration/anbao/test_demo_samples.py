@@ -8,7 +8,7 @@ from pathlib import Path
 from PIL import Image
 
 from anbao.demo import data, samples
-from tests.integration.crypto.seal.conftest import ofdrw_runner
+from tests.integration.crypto.seals.format.conftest import ofdrw_runner
 
 
 def test_ofdrw_reads_and_draws_the_sample_text(tmp_path: Path) -> None:

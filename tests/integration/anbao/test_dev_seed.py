@@ -28,9 +28,9 @@ from tests.integration.iam.realm_support import (
     apply_file,
     unique,
 )
+from tests.paths import ROOT
 
 ANBAO = Path(sys.executable).with_name("anbao")
-ROOT = Path(__file__).resolve().parents[3]
 
 
 @pytest.fixture(scope="module")

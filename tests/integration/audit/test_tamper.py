@@ -13,7 +13,6 @@ import sqlite3
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 
@@ -28,8 +27,8 @@ from audit.sensitive import FieldCipher, Keyring
 from audit.spool import Spool, SpoolConfig
 from audit.sqlite import SqliteAuditStore
 from crypto import keys, sm2
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 N = 60
 
 

@@ -28,7 +28,7 @@ from urllib.parse import parse_qs, urlsplit
 import httpx
 import pytest
 
-from crypto.seal.testing import minimal_ofd
+from crypto.seals.format.testing import minimal_ofd
 from siem.loader import load_rules
 from tests.integration.anbao.serving import serve, state_env
 from tests.integration.anbao.stack import served_realm_env

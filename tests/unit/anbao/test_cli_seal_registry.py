@@ -13,7 +13,7 @@ from click.testing import CliRunner
 from anbao.cli import main
 from crypto.keystore import KekError, KekRing, SoftwareKeyStore
 from crypto.pki import Certificate, CertificateList
-from crypto.seal_registry.sql import SqlWrappedKeys, create_engine
+from crypto.seals.registry.sql import SqlWrappedKeys, create_engine
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 

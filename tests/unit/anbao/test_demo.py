@@ -10,12 +10,12 @@ from click.testing import CliRunner
 
 from anbao.cli import main
 from anbao.demo import data, samples
-from crypto.seal.ofd import open_document, page_ids
-from crypto.seal.picture import check_picture, make_picture
+from crypto.seals.format.ofd import open_document, page_ids
+from crypto.seals.format.picture import check_picture, make_picture
 from iam.delegation import PLATFORM_ROLES
 from iam.orgs_model import NodeKind, OrgNode, check_placement
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 
 

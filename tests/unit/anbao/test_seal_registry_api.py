@@ -15,9 +15,9 @@ from anbao.app import Parts, create_app
 from anbao.settings import Settings, SettingsError
 from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
-from crypto.seal.testing import tiny_png
-from crypto.seal_registry.testing import RecordingAuditTrail
-from crypto.tsa import CONTENT_TYPE_TIMESTAMP, build_request, parse_response
+from crypto.seals.format.testing import tiny_png
+from crypto.seals.registry.testing import RecordingAuditTrail
+from crypto.seals.tsa.authority import CONTENT_TYPE_TIMESTAMP, build_request, parse_response
 from iam.orgs_model import NodeKind, PersonDraft
 from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer

@@ -23,11 +23,11 @@ from audit.errors import AuditSpoolFull
 from audit.middleware import AuditMiddleware
 from audit.recorder import Recorder
 from audit.spool import Backpressure, FsyncPolicy, Spool, SpoolConfig
+from tests.paths import ROOT
 from tests.unit.audit.conftest import make_event
 from tests.unit.audit.test_request_record import facts
 from tests.unit.clocks import LIVENESS_SECONDS, SteppedClock, eventually
 
-ROOT = Path(__file__).resolve().parents[3]
 TAG = b"api\0"
 
 

@@ -9,7 +9,6 @@ gmssl's independent pure-Python SM3.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 from gmssl import func as gm_func
@@ -19,10 +18,9 @@ from hypothesis import strategies as st
 
 from audit import merkle
 from audit.merkle import SHA256, SM3, ProofError
+from tests.paths import TESTS
 
-VECTORS = json.loads(
-    (Path(__file__).resolve().parents[2] / "vectors" / "rfc6962_sha256.json").read_text("utf-8")
-)
+VECTORS = json.loads((TESTS / "vectors" / "rfc6962_sha256.json").read_text("utf-8"))
 LEAVES = [bytes.fromhex(x) for x in VECTORS["leaves"]]
 ROOTS = [bytes.fromhex(x) for x in VECTORS["roots_by_size"]]
 H = bytes.fromhex

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from crypto import sm2
+from tests.paths import TESTS
 
-VECTORS = Path(__file__).resolve().parents[2] / "vectors"
+VECTORS = TESTS / "vectors"
 
 
 def load_vectors(name: str) -> dict[str, Any]:

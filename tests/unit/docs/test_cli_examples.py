@@ -19,8 +19,8 @@ import click
 import pytest
 
 from anbao.cli import main
+from tests.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[3]
 #: Every guide a reader follows; the CHANGELOG is history (its commands were right at the time).
 DOCS = [
     ROOT / "README.md",

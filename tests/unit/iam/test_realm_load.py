@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from iam.realm_errors import RealmFileInvalid
@@ -11,8 +9,9 @@ from iam.realm_load import load_realm_file, load_realm_text
 from iam.realm_model import IdentityProvider, Mapper
 from iam.realm_plan import plan
 from iam.realm_render import password_policy_string, render, render_apps
+from tests.paths import ROOT
 
-DEPLOY = Path(__file__).resolve().parents[3] / "deploy" / "keycloak"
+DEPLOY = ROOT / "deploy" / "keycloak"
 
 MINIMAL = """\
 realm: demo

@@ -303,8 +303,8 @@ def test_sign_off_without_a_key_is_refused(store: RunStore) -> None:
 
 def test_a_configured_report_seal_adds_a_detached_ses_signature(tmp_path: Path) -> None:
     from crypto.pki import build_crl
-    from crypto.seal import Options, Overall, Trust, verify_detached
-    from crypto.seal.testing import make_sample_seal
+    from crypto.seals.format import Options, Overall, Trust, verify_detached
+    from crypto.seals.format.testing import make_sample_seal
     from policies.signing import SealReportSealer
 
     sample = make_sample_seal(T0 - timedelta(days=1))

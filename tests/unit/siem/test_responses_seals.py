@@ -8,7 +8,7 @@ import itertools
 import pytest
 
 from anbao.siem_alerts_wiring import RegistrySealResponder
-from crypto.seal_registry.model import SealState
+from crypto.seals.registry.model import SealState
 from siem.alerts import AlertService
 from siem.alerts_errors import ResponseTargetNotFound
 from siem.alerts_testing import MemoryAlertStore
@@ -16,8 +16,8 @@ from siem.model import ResponseAction, ResponseKind
 from siem.responses import ResponseService
 from siem.responses_model import ActionState
 from siem.responses_testing import ListAudit, MemoryActionStore
-from tests.unit.crypto.seal_registry.conftest import World, world  # noqa: F401 - fixture
-from tests.unit.crypto.seal_registry.test_lifecycle import made
+from tests.unit.crypto.seals.registry.conftest import World, world  # noqa: F401 - fixture
+from tests.unit.crypto.seals.registry.test_lifecycle import made
 from tests.unit.siem.support import Clock, detection
 
 
