@@ -29,7 +29,7 @@ import falcon
 import falcon.asgi
 
 from audit.model import ResourceRef, UserInfo
-from audit.recorder import Recorder
+from audit.recording.recorder import Recorder
 from iam.errors import IamError
 from iam.orgs_errors import InvalidOrgInput, OrgConflict
 from iam.orgs_model import OrgNode, Person

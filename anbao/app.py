@@ -44,17 +44,17 @@ from anbao.role_audit_wiring import RecorderRoleAudit
 from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
 from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
 from anbao.web import AsgiApp
-from audit import integrity_resources
-from audit.elasticsearch import ElasticsearchAuditStore
-from audit.integrity import HeadTicker, IntegrityService
-from audit.integrity_setup import IntegrityConfig, build_field_cipher, build_integrity
+from audit.integrity import resources as integrity_resources
+from audit.integrity.service import HeadTicker, IntegrityService
+from audit.integrity.setup import IntegrityConfig, build_field_cipher, build_integrity
 from audit.model import Outcome, ResourceRef, UserInfo
 from audit.ports import AuditStore
-from audit.recorder import Recorder
-from audit.recorder import current as current_recorder
-from audit.search_setup import add_search_routes
-from audit.sensitive_service import REVEAL_ACTION, Actor, RevealService
-from audit.sqlite import SqliteAuditStore
+from audit.recording.recorder import Recorder
+from audit.recording.recorder import current as current_recorder
+from audit.search.setup import add_search_routes
+from audit.sensitive.service import REVEAL_ACTION, Actor, RevealService
+from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.sqlite import SqliteAuditStore
 from crypto.seals import resources as seal_resources
 from crypto.seals.registry.ports import AuditTrail
 from iam import orgs_resources

@@ -1,7 +1,7 @@
 """Wires the audit trail into the service: spool, recorder, shipper, metrics, Keycloak events.
 
 Every worker process opens the same spool file and records into it; the shipper thread runs in
-each worker but only the one holding the spool's file lock ships (see :mod:`audit.pipeline`).
+each worker but only the one holding the spool's file lock ships (see :mod:`audit.recording.shipper`).
 ``audit`` and ``iam`` may not import each other, so the adapter that turns Keycloak's ECS events
 (``iam.events_service.EventPuller`` -> ``iam.ports.EventSink``) into recorded audit events lives
 here, in the composition root.
@@ -30,11 +30,8 @@ from prometheus_client.registry import Collector
 
 from anbao.metrics import Metrics
 from anbao.settings import Environment, Settings
-from audit import journal
-from audit.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.errors import AuditEventInvalid
-from audit.integrity_setup import build_field_cipher
-from audit.middleware import RequestAuditor
+from audit.integrity.setup import build_field_cipher
 from audit.model import (
     AuditEvent,
     EventKind,
@@ -44,12 +41,15 @@ from audit.model import (
     event_from_document,
     format_timestamp,
 )
-from audit.pipeline import Shipper
 from audit.ports import AuditStore, EventSealer, RawDocument
-from audit.recorder import Recorder, install
-from audit.serving_load import ServingLoad
-from audit.spool import Spool, SpoolConfig, SpoolStats
-from audit.sqlite import SqliteAuditStore
+from audit.recording import journal
+from audit.recording.middleware import RequestAuditor
+from audit.recording.recorder import Recorder, install
+from audit.recording.serving_load import ServingLoad
+from audit.recording.shipper import Shipper
+from audit.recording.spool import Spool, SpoolConfig, SpoolStats
+from audit.stores.elasticsearch import ElasticsearchAuditStore, check_retention
+from audit.stores.sqlite import SqliteAuditStore
 from iam.events_model import Cursor
 from iam.realm_errors import EventCursorCorrupt
 
@@ -123,7 +123,7 @@ def build_audit_runtime(
 ) -> AuditRuntime:
     """Spool + recorder + shipper from settings; refuses a retention under the legal minimum.
 
-    Sensitive fields are sealed (SM4-GCM, ``audit.sensitive.FieldCipher``) before the spool, with
+    Sensitive fields are sealed (SM4-GCM, ``audit.sensitive.masking.FieldCipher``) before the spool, with
     the keyring of ``audit_integrity.field_keyring_file`` unless a ``sealer`` is given.
     """
     development = settings.environment is Environment.DEVELOPMENT
@@ -311,7 +311,7 @@ class RecorderEventSink:
     """``iam.ports.EventJournal`` backed by the audit recorder (Keycloak login and admin events).
 
     Keycloak's ids become ``event.id``; a page delivered again is stored once
-    (:meth:`audit.recorder.Recorder.record_external`), and each stream's read position is kept
+    (:meth:`audit.recording.recorder.Recorder.record_external`), and each stream's read position is kept
     in the spool itself, written in the same transaction as the page (no gap, no repeat after a
     crash). What the audit schema has no field for (realm, client, Keycloak's own type) goes to
     ``labels``; the fields the rule pack reads are filled as ``docs/siem-rules.md`` lists them.

@@ -17,7 +17,7 @@ from typing import Any
 
 from anbao.settings import Environment, Settings
 from audit.model import ResourceRef, UserInfo
-from audit.recorder import Recorder
+from audit.recording.recorder import Recorder
 from policies import report_pdf
 from policies.catalogue import load_catalogue
 from policies.model import Officer, Waiver

@@ -25,9 +25,9 @@ from audit.errors import (
     AuditSpoolFull,
     AuditStoreUnavailable,
 )
-from audit.integrity_model import EventNotLogged, HeadNotFound
-from audit.search_model import SavedSearchNotFound, SearchForbidden
-from audit.sensitive_service import AuditEventNotFound
+from audit.integrity.model import EventNotLogged, HeadNotFound
+from audit.search.model import SavedSearchNotFound, SearchForbidden
+from audit.sensitive.service import AuditEventNotFound
 from crypto import strict_json
 from crypto.errors import CryptoError, InvalidSignature, MalformedInput
 from crypto.keystore import KeyStoreError

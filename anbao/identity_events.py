@@ -24,7 +24,7 @@ from anbao.audit_wiring import RecorderEventSink
 from anbao.settings import Settings
 from audit.errors import AuditError
 from audit.lease import FileLease
-from audit.recorder import Recorder
+from audit.recording.recorder import Recorder
 from iam.errors import IamError
 from iam.events_enrich import Enricher
 from iam.events_keycloak import KeycloakEventSource

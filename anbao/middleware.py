@@ -15,7 +15,7 @@ list appends (bench/http.py measures it against a bare Falcon app in the same ru
 * metrics are integer increments; access-log lines are kept as raw tuples and formatted into
   JSON a batch at a time, in the served app by a writer process (:mod:`anbao.metrics`,
   :mod:`anbao.accesslog`);
-* the request's audit record (:class:`audit.middleware.RequestAuditor`) is captured from the
+* the request's audit record (:class:`audit.recording.middleware.RequestAuditor`) is captured from the
   facts read here for the metrics and the access log, rather than by a second middleware that
   reads them again; the response waits for it only when the fsync policy says so.
 """
@@ -36,7 +36,7 @@ import falcon.asgi
 from anbao.accesslog import AccessLog
 from anbao.logs import request_id_var
 from anbao.metrics import Metrics
-from audit.middleware import RequestAuditor
+from audit.recording.middleware import RequestAuditor
 
 # Offered ids are echoed and logged: a bounded, header- and log-safe alphabet only.
 _REQUEST_ID = re.compile(rb"[A-Za-z0-9._:\-]{1,128}").fullmatch

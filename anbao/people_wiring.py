@@ -15,7 +15,7 @@ from collections.abc import Callable
 from anbao.openapi import Api
 from anbao.settings import Settings
 from audit.model import ResourceRef, UserInfo
-from audit.recorder import Recorder
+from audit.recording.recorder import Recorder
 from iam.invitations import AuditActor, InvitationService
 from iam.invitations.resources import add_routes
 from iam.orgs_keycloak import KeycloakOrgDirectory

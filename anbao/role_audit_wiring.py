@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from audit.model import ResourceRef, UserInfo
-from audit.recorder import Recorder
+from audit.recording.recorder import Recorder
 from iam.role_audit import RoleChange
 
 

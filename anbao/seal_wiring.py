@@ -21,7 +21,7 @@ from anbao.health import Dependency, Readiness, blocking_probe
 from anbao.openapi import Api
 from anbao.settings import Settings
 from audit.model import ResourceRef, UserInfo
-from audit.recorder import Recorder, current
+from audit.recording.recorder import Recorder, current
 from crypto.seals import resources as seal_resources
 from crypto.seals.format.trust import Trust
 from crypto.seals.registry import resources as registry_resources

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from audit.spool import Backpressure, FsyncPolicy
+from audit.recording.spool import Backpressure, FsyncPolicy
 
 
 class SettingsError(ValueError):

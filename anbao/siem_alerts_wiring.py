@@ -20,7 +20,7 @@ from anbao.health import Dependency, Readiness, blocking_probe
 from anbao.openapi import Api
 from anbao.settings import AlertStoreKind, Settings
 from audit.model import EventKind, ResourceRef, UserInfo
-from audit.recorder import Recorder, current
+from audit.recording.recorder import Recorder, current
 from crypto.seals.registry.build import Registry
 from crypto.seals.registry.errors import SealNotFound, SealRegistryError
 from crypto.seals.registry.model import SEAL_ADMIN

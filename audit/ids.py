@@ -2,7 +2,7 @@
 
 One layout for both kinds of id: random ones drawn for the recorder (:func:`new_event_id`),
 and ones the spool derives from a grouped request record's place
-(:func:`audit.request_record.derived_event_id`).
+(:func:`audit.recording.request_record.derived_event_id`).
 """
 
 from __future__ import annotations

@@ -10,7 +10,7 @@ Stable contract (colleagues depend on it; only additive changes):
   document that the spool, the stores and the Merkle tree see; :func:`event_from_document`
   validates a document back into an event (raises :class:`audit.errors.AuditEventInvalid`).
 * :data:`FIELDS` lists every dotted field with its type (the stores' mappings, the query language's
-  field list) and whether it is **sensitive** (personal data: encrypted by ``audit.sensitive``,
+  field list) and whether it is **sensitive** (personal data: encrypted by ``audit.sensitive.masking``,
   masked in search results).
 * :func:`canonical_json` is the byte form used for hashing (Merkle leaves): UTF-8 JSON, object keys
   sorted by code point, no insignificant whitespace, no floats, no NaN; empty values are omitted.

@@ -46,7 +46,7 @@ class RawDocument:
 class SearchRequest:
     """PROVISIONAL — defined together with the search colleague (``audit/query*.py``).
 
-    ``query`` is the parsed query (an AST from ``audit.query``), which each store compiles to its
+    ``query`` is the parsed query (an AST from ``audit.search.query.parse``), which each store compiles to its
     own language (Elasticsearch DSL, SQL); never a raw string passed to the backend.
     """
 
@@ -113,14 +113,14 @@ class AuditStore(Protocol):
     def search(self, request: SearchRequest) -> SearchPage:
         """PROVISIONAL placeholder: the search colleague defines the semantics with us.
 
-        Adapters raise ``NotImplementedError`` until ``audit.query`` lands.
+        Adapters raise ``NotImplementedError`` until ``audit.search.query.parse`` lands.
         """
 
 
 class EventSealer(Protocol):
     """Hook run on every event before it leaves the process (before the spool).
 
-    ``audit.sensitive`` implements it: sensitive fields (``audit.model.SENSITIVE_FIELDS``) are
+    ``audit.sensitive.masking`` implements it: sensitive fields (``audit.model.SENSITIVE_FIELDS``) are
     replaced by SM4-GCM ciphertext strings (key id recorded). Must be pure and thread-safe.
     """
 
@@ -131,7 +131,7 @@ class EventSealer(Protocol):
 class DeliveryObserver(Protocol):
     """Told about every batch the shipper delivered, after the store confirmed it and the spool
     acknowledged it (the streaming detection engine in ``siem`` is one; ``anbao`` wires it with
-    :meth:`audit.pipeline.Shipper.add_observer`, so ``audit`` never imports ``siem``).
+    :meth:`audit.recording.shipper.Shipper.add_observer`, so ``audit`` never imports ``siem``).
 
     Called in the shipper thread: must be quick and thread-safe. An exception is logged and
     swallowed: an observer never stops or slows audit delivery (MLPS L3-CES1-15). Delivery to

@@ -41,10 +41,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from audit.elasticsearch import ElasticsearchAuditStore
-from audit.integrity_elasticsearch import RawReader, WithRawScan, raw_client
-from audit.integrity_sqlite_raw import SqliteRawReader, WithSqliteRawScan
-from audit.sqlite import SqliteAuditStore
+from audit.integrity.elasticsearch import RawReader, WithRawScan, raw_client
+from audit.integrity.sqlite_raw import SqliteRawReader, WithSqliteRawScan
+from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.sqlite import SqliteAuditStore
 from bench import audit_ingest, audit_search, audit_verify
 from bench.audit_ingest import es_env
 

@@ -45,13 +45,13 @@ from typing import Any
 
 from elasticsearch import helpers
 
-from audit.elasticsearch import ElasticsearchAuditStore, index_for
 from audit.model import AuditEvent, HttpInfo, Outcome, ResourceRef, UserInfo, format_timestamp
-from audit.pipeline import Shipper
 from audit.ports import AuditStore, RawDocument
-from audit.recorder import Recorder
-from audit.spool import FsyncPolicy, Spool, SpoolConfig
-from audit.sqlite import SqliteAuditStore
+from audit.recording.recorder import Recorder
+from audit.recording.shipper import Shipper
+from audit.recording.spool import FsyncPolicy, Spool, SpoolConfig
+from audit.stores.elasticsearch import ElasticsearchAuditStore, index_for
+from audit.stores.sqlite import SqliteAuditStore
 
 CHUNK = 1000
 _ACTIONS = ("seal.use", "seal.create", "user.login", "policy.change", "data.read")

@@ -45,16 +45,16 @@ from typing import Any
 
 import httpx
 
-from audit.elasticsearch import ElasticsearchAuditStore
-from audit.query import parse
-from audit.query_sql import compile_where, register_functions
-from audit.search import AuditSearch, Caller, SearchParams
-from audit.search_elasticsearch import ElasticsearchSearch
-from audit.search_model import TOTAL_CAP, SearchSpec
-from audit.search_setup import ensure_search_mappings
-from audit.search_sqlite import SqliteSearch, ensure_schema
-from audit.search_testing import sample_events
-from audit.sqlite import SqliteAuditStore
+from audit.search.elasticsearch import ElasticsearchSearch
+from audit.search.model import TOTAL_CAP, SearchSpec
+from audit.search.query.parse import parse
+from audit.search.query.sql import compile_where, register_functions
+from audit.search.service import AuditSearch, Caller, SearchParams
+from audit.search.setup import ensure_search_mappings
+from audit.search.sqlite import SqliteSearch, ensure_schema
+from audit.search.testing import sample_events
+from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.sqlite import SqliteAuditStore
 from bench.audit_ingest import es_env
 from iam.testing import LocalIssuer
 

@@ -20,11 +20,11 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-from audit.integrity import HeadPolicy, HeadSigner, IntegrityService
-from audit.integrity_sqlite import SqliteIntegrityLog
+from audit.integrity.service import HeadPolicy, HeadSigner, IntegrityService
+from audit.integrity.sqlite import SqliteIntegrityLog
 from audit.model import canonical_json
 from audit.ports import AuditStore, RawDocument
-from audit.sensitive import FieldCipher, Keyring
+from audit.sensitive.masking import FieldCipher, Keyring
 from crypto import sm2
 
 BATCH = 5000

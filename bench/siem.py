@@ -45,13 +45,13 @@ import uuid
 from collections.abc import Sequence
 from typing import Any
 
-from audit.elasticsearch import ElasticsearchAuditStore
 from audit.model import AuditEvent, Outcome
-from audit.pipeline import Shipper
 from audit.ports import AuditStore, RawDocument
-from audit.recorder import Recorder
-from audit.spool import Spool, SpoolConfig
-from audit.sqlite import SqliteAuditStore
+from audit.recording.recorder import Recorder
+from audit.recording.shipper import Shipper
+from audit.recording.spool import Spool, SpoolConfig
+from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.sqlite import SqliteAuditStore
 from bench.audit_ingest import es_env
 from siem.alerts import AlertService
 from siem.alerts_testing import MemoryAlertStore

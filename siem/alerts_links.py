@@ -1,6 +1,6 @@
 """Links from an alert back to the audit events that raised it.
 
-The query is built as an AST and rendered by :func:`audit.query_text.to_text` (values escaped
+The query is built as an AST and rendered by :func:`audit.search.query.text.to_text` (values escaped
 once, there), then offered both as query text for ``anbao audit search`` and as a ready URL on
 ``GET /audit/events``, bounded to the alert's event time span (plus a minute either side).
 """
@@ -11,9 +11,9 @@ import datetime as dt
 from typing import Any
 from urllib.parse import urlencode
 
-from audit.query import Term
-from audit.query_ast import Or
-from audit.query_text import to_text
+from audit.search.query.ast import Or
+from audit.search.query.parse import Term
+from audit.search.query.text import to_text
 from siem.alerts_codec import format_time
 from siem.alerts_model import Alert
 

@@ -19,7 +19,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Final
 
-from audit.sensitive_service import in_scope
+from audit.sensitive.service import in_scope
 from siem.alerts_errors import InvalidAlertInput, InvalidTransition
 from siem.model import Detection, Engine, Severity, common_org
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from audit.sqlite_wal import use_wal
+from audit.stores.sqlite_wal import use_wal
 from siem.alerts_errors import AlertStoreUnavailable
 
 

@@ -27,15 +27,15 @@ from anbao.audit_wiring import spool_recorder
 from anbao.cli.serve import load_settings
 from anbao.cli.stores import require, require_audit
 from anbao.settings import Environment, Settings
-from audit.elasticsearch import ElasticsearchAuditStore
 from audit.errors import AuditError
-from audit.integrity_elasticsearch import RawReader, WithRawScan, raw_client
-from audit.integrity_model import SignedTreeHead, VerifyReport
-from audit.integrity_sqlite_raw import SqliteRawReader, WithSqliteRawScan
+from audit.integrity.elasticsearch import RawReader, WithRawScan, raw_client
+from audit.integrity.model import SignedTreeHead, VerifyReport
+from audit.integrity.sqlite_raw import SqliteRawReader, WithSqliteRawScan
 from audit.model import EventKind, Outcome
 from audit.ports import AuditStore
-from audit.sensitive import Keyring, SensitiveDataError
-from audit.sqlite import SqliteAuditStore
+from audit.sensitive.masking import Keyring, SensitiveDataError
+from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.sqlite import SqliteAuditStore
 from crypto.errors import CryptoError
 
 
@@ -75,8 +75,8 @@ def _summary(report: VerifyReport) -> str:
 
 
 def _verifiable(settings: Settings, store: AuditStore) -> AuditStore:
-    """Read stored bytes, not parsed copies (:mod:`audit.integrity_elasticsearch`,
-    :mod:`audit.integrity_sqlite_raw`): same verdict, a fraction of the work."""
+    """Read stored bytes, not parsed copies (:mod:`audit.integrity.elasticsearch`,
+    :mod:`audit.integrity.sqlite_raw`): same verdict, a fraction of the work."""
     if isinstance(store, SqliteAuditStore):
         return typing.cast(AuditStore, WithSqliteRawScan(store, SqliteRawReader(store.path)))
     if not isinstance(store, ElasticsearchAuditStore):

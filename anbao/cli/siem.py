@@ -214,7 +214,7 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
     from anbao.settings import Settings, SettingsError  # noqa: PLC0415
     from anbao.siem_alerts_wiring import build_siem_alerts  # noqa: PLC0415
     from anbao.siem_wiring import ruleset  # noqa: PLC0415
-    from audit.elasticsearch import ElasticsearchAuditStore  # noqa: PLC0415
+    from audit.stores.elasticsearch import ElasticsearchAuditStore  # noqa: PLC0415
     from siem.elasticsearch import ElasticsearchEventSource  # noqa: PLC0415
     from siem.scheduled import JsonFileCheckpoints, ScheduledEngine  # noqa: PLC0415
 

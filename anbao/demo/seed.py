@@ -20,7 +20,7 @@ from pathlib import Path
 
 from anbao.demo import data, samples
 from anbao.settings import Environment, Settings
-from audit.integrity_setup import load_signing_key
+from audit.integrity.setup import load_signing_key
 from crypto.keystore import KekRing
 from iam.apps import parse_registration
 from iam.apps_service import AppService

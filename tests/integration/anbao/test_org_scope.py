@@ -22,8 +22,8 @@ import pytest
 from anbao.app import Parts, build_org_directory, create_app
 from anbao.settings import Settings
 from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
-from audit.elasticsearch import ElasticsearchAuditStore
-from audit.search_testing import sample_events
+from audit.search.testing import sample_events
+from audit.stores.elasticsearch import ElasticsearchAuditStore
 from iam.orgs_model import NodeKind, OrgNode, Person
 from siem.alerts_model import AlertFilter
 from siem.loader import load_rules

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from audit.elasticsearch import ElasticsearchAuditStore
 from audit.ports import AuditStore
-from audit.sqlite import SqliteAuditStore
+from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.sqlite import SqliteAuditStore
 from tests.integration.conftest import Server
 
 

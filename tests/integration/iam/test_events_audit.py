@@ -15,8 +15,8 @@ import pytest
 
 from anbao.audit_wiring import RecorderEventSink
 from anbao.identity_events import PullerThread, lease_for
-from audit.recorder import Recorder
-from audit.spool import Spool, SpoolConfig
+from audit.recording.recorder import Recorder
+from audit.recording.spool import Spool, SpoolConfig
 from iam.events_keycloak import KeycloakEventSource
 from iam.events_model import ADMIN_STREAM, LOGIN_STREAM
 from iam.events_service import EventPuller

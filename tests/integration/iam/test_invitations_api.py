@@ -17,8 +17,8 @@ import pytest
 from anbao.app import Parts, build_org_directory, create_app
 from anbao.audit_wiring import spool_config
 from anbao.settings import Settings
-from audit.recorder import Recorder
-from audit.spool import Spool
+from audit.recording.recorder import Recorder
+from audit.recording.spool import Spool
 from iam.orgs_model import NodeKind, OrgNode, Person
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm

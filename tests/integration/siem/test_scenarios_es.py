@@ -22,7 +22,7 @@ import pytest
 from anbao.app import Parts, create_app
 from anbao.audit_wiring import AuditRuntime, build_audit_runtime
 from anbao.settings import Settings
-from audit.elasticsearch import ElasticsearchAuditStore
+from audit.stores.elasticsearch import ElasticsearchAuditStore
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from siem.alerts import AlertService

@@ -19,7 +19,7 @@ import pytest
 from anbao.app import Parts, create_app
 from anbao.audit_wiring import spool_config
 from anbao.settings import Settings
-from audit.spool import Spool
+from audit.recording.spool import Spool
 from iam.orgs_model import NodeKind
 from iam.orgs_testing import InMemoryOrgDirectory
 from iam.scope import resolve_scope

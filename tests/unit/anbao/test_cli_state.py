@@ -11,7 +11,7 @@ from click.testing import CliRunner
 
 from anbao.cli import main
 from anbao.settings import Settings, default_data_dir
-from audit.integrity_sqlite import SqliteIntegrityLog
+from audit.integrity.sqlite import SqliteIntegrityLog
 
 STATE = {
     "audit.sqlite_path": "audit.sqlite3",

@@ -14,8 +14,8 @@ import pytest
 
 from anbao.app import Parts, create_app
 from anbao.settings import Settings
-from audit.search import decode_cursor, encode_cursor
-from audit.search_model import InvalidSearch
+from audit.search.model import InvalidSearch
+from audit.search.service import decode_cursor, encode_cursor
 from iam.apps_testing import MemoryAppDirectory
 from iam.delegation import PLATFORM_ROLES
 from iam.orgs_testing import InMemoryOrgDirectory

@@ -4,7 +4,7 @@ Role grants and revocations, app secret rotation, the seal lifecycle and sealing
 action decisions, waiver requests, decisions and withdrawals, and report sign-off. A token the
 issuer no longer reports active is refused (401) before anything else happens; with no
 introspection configured the routes are refused (503), never run on a token that may have been
-revoked. Sensitive-field reveal is covered in tests/unit/audit/test_integrity_resources.py (it
+revoked. Sensitive-field reveal is covered in tests/unit/audit/integrity/test_resources.py (it
 needs the audit recorder).
 """
 

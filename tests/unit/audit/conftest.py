@@ -12,8 +12,8 @@ import pytest
 from audit.errors import AuditStoreUnavailable
 from audit.model import AuditEvent, Outcome, UserInfo
 from audit.ports import RawDocument, WriteResult
-from audit.spool import Spool, SpoolConfig
-from audit.sqlite import SqliteAuditStore
+from audit.recording.spool import Spool, SpoolConfig
+from audit.stores.sqlite import SqliteAuditStore
 
 T0 = dt.datetime(2026, 11, 26, 8, 0, 0, tzinfo=dt.UTC)
 _ids = itertools.count()

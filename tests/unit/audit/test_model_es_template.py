@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from audit.elasticsearch import TEMPLATES
 from audit.model import FIELDS, FieldType
+from audit.stores.elasticsearch import TEMPLATES
 
 
 def _leaves(props: dict[str, Any], prefix: str = "") -> dict[str, dict[str, Any]]:

@@ -16,7 +16,7 @@ import pytest
 from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from anbao.siem_alerts_wiring import SiemAlerts
-from audit.query import parse
+from audit.search.query.parse import parse
 from iam.orgs_testing import InMemoryOrgDirectory
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
@@ -259,8 +259,8 @@ def test_parts_survive_a_lifespan_per_request(tmp_path: Path) -> None:
     """Test clients run the ASGI lifespan around each request: stores and hooks reopen."""
     from anbao.audit_wiring import spool_config
     from anbao.siem_alerts_wiring import build_siem_alerts
-    from audit.recorder import Recorder
-    from audit.spool import Spool
+    from audit.recording.recorder import Recorder
+    from audit.recording.spool import Spool
 
     issuer = LocalIssuer(issuer="http://127.0.0.1:8080/realms/anbao")
     settings = Settings.load(

@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from audit.pipeline import Shipper
 from audit.ports import RawDocument
-from audit.recorder import Recorder
-from audit.spool import Spool, SpoolConfig
-from audit.sqlite import SqliteAuditStore
+from audit.recording.recorder import Recorder
+from audit.recording.shipper import Shipper
+from audit.recording.spool import Spool, SpoolConfig
+from audit.stores.sqlite import SqliteAuditStore
 from siem.loader import RuleSet, load_rules
 from siem.model import Detection, Engine
 from siem.streaming import StreamingEngine

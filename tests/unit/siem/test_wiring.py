@@ -10,7 +10,7 @@ from anbao.app import Parts, create_app
 from anbao.audit_wiring import build_audit_runtime
 from anbao.settings import Settings
 from anbao.siem_alerts_wiring import build_siem_alerts
-from audit.sqlite import SqliteAuditStore
+from audit.stores.sqlite import SqliteAuditStore
 from iam.testing import LocalIssuer
 from iam.tokens import TokenVerifier
 from siem.alerts_model import AlertFilter

@@ -27,8 +27,8 @@ from click.testing import CliRunner, Result
 from anbao.app import Parts, create_app
 from anbao.cli import main
 from anbao.settings import Settings
-from audit.recorder import Recorder
-from audit.spool import Spool, SpoolConfig
+from audit.recording.recorder import Recorder
+from audit.recording.spool import Spool, SpoolConfig
 from crypto import sm3
 from crypto.keystore import KekRing
 from crypto.pki import CertificateList
