@@ -1,14 +1,14 @@
 """Granting an analyst's scope: ``PUT|DELETE /siem/analysts/{person_id}`` (issue 17 §6).
 
 An analyst reads audit events and alerts of one org subtree, or of the whole platform. There is
-no second mechanism for it: the grant is the org tree's role grant (:meth:`iam.orgs_service.
+no second mechanism for it: the grant is the org tree's role grant (:meth:`iam.orgs.service.
 OrgService.grant_role`: delegation rules, the live directory) of ``security-analyst`` with a
-binding (``org_admin_node``, the one binding :mod:`iam.scope` reads), and
+binding (``org_admin_node``, the one binding :mod:`iam.orgs.scope` reads), and
 
 * a binding to a county, prefecture, ... is that subtree: the events whose ``organization.path``
   lies in it (Keycloak's identity events carry the user's org path);
 * a binding to the root of the tree (``{"province_wide": true}``) is the whole tree
-  (:attr:`iam.scope.OrgScope.whole_tree`): every event, those without an org path included.
+  (:attr:`iam.orgs.scope.OrgScope.whole_tree`): every event, those without an org path included.
 
 A person has one binding; every scoped role they hold (auditor, analyst, org-admin) reads it.
 Province-wide reach is introspection: the routes are high-risk (a live session is required) and
@@ -31,9 +31,9 @@ import falcon.asgi
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
 from iam.errors import IamError
-from iam.orgs_errors import InvalidOrgInput, OrgConflict
-from iam.orgs_model import OrgNode, Person
-from iam.orgs_service import OrgService
+from iam.orgs.errors import InvalidOrgInput, OrgConflict
+from iam.orgs.model import OrgNode, Person
+from iam.orgs.service import OrgService
 
 ANALYST = "security-analyst"
 #: Roles besides the analyst's that read the binding: revoking the analyst role keeps it for them.

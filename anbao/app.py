@@ -57,22 +57,22 @@ from audit.stores.elasticsearch import ElasticsearchAuditStore
 from audit.stores.sqlite import SqliteAuditStore
 from crypto.seals import resources as seal_resources
 from crypto.seals.registry.ports import AuditTrail
-from iam import orgs_resources
-from iam.apps_keycloak import KeycloakAppDirectory, admin_factory
-from iam.apps_resources import add_routes as add_app_routes
-from iam.apps_roles import AppRoleService
-from iam.apps_service import AppDirectory, AppService
+from iam.apps.keycloak import KeycloakAppDirectory, admin_factory
+from iam.apps.resources import add_routes as add_app_routes
+from iam.apps.role_audit import RoleAudit
+from iam.apps.roles import AppRoleService
+from iam.apps.service import AppDirectory, AppService
 from iam.errors import IamError
-from iam.falcon_auth import AuthMiddleware, Requirement, org_scope
-from iam.introspection import IntrospectionCache
-from iam.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
-from iam.orgs_keycloak import KeycloakOrgDirectory
-from iam.orgs_keycloak_admin import KeycloakAdminClient
-from iam.orgs_ports import OrgDirectory
-from iam.orgs_service import OrgService
-from iam.role_audit import RoleAudit
-from iam.scope import canonical_path, resolve_scope
-from iam.tokens import TokenVerifier
+from iam.orgs import resources as orgs_resources
+from iam.orgs.keycloak import KeycloakOrgDirectory
+from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.orgs.ports import OrgDirectory
+from iam.orgs.scope import canonical_path, resolve_scope
+from iam.orgs.service import OrgService
+from iam.tokens.falcon import AuthMiddleware, Requirement, org_scope
+from iam.tokens.introspection import IntrospectionCache
+from iam.tokens.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
+from iam.tokens.verifier import TokenVerifier
 from policies.ports import RealmInspector
 from siem.alerts import QueuedSink
 
@@ -208,7 +208,7 @@ def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> Int
 async def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
     """The audit resources' authorization: one of ``any_role``, optional step-up ``acr``.
 
-    The caller's scope is its live org binding (:func:`iam.falcon_auth.org_scope`), never the
+    The caller's scope is its live org binding (:func:`iam.tokens.falcon.org_scope`), never the
     token's ``org_path`` claim, which is kept only to attribute the caller's own events.
     """
     principal = Requirement(any_role=any_role, acr=acr).check(

@@ -3,7 +3,7 @@
 Every worker process opens the same spool file and records into it; the shipper thread runs in
 each worker but only the one holding the spool's file lock ships (see :mod:`audit.recording.shipper`).
 ``audit`` and ``iam`` may not import each other, so the adapter that turns Keycloak's ECS events
-(``iam.events_service.EventPuller`` -> ``iam.ports.EventSink``) into recorded audit events lives
+(``iam.events.service.EventPuller`` -> ``iam.events.ports.EventSink``) into recorded audit events lives
 here, in the composition root.
 """
 
@@ -50,8 +50,8 @@ from audit.recording.shipper import Shipper
 from audit.recording.spool import Spool, SpoolConfig, SpoolStats
 from audit.stores.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.stores.sqlite import SqliteAuditStore
-from iam.events_model import Cursor
-from iam.realm_errors import EventCursorCorrupt
+from iam.events.model import Cursor
+from iam.realm.errors import EventCursorCorrupt
 
 log = logging.getLogger("anbao.audit")
 
@@ -308,7 +308,7 @@ _CREDENTIAL_PATH = re.compile(r"users/[^/]+/credentials/[^/]+")
 
 
 class RecorderEventSink:
-    """``iam.ports.EventJournal`` backed by the audit recorder (Keycloak login and admin events).
+    """``iam.events.ports.EventJournal`` backed by the audit recorder (Keycloak login and admin events).
 
     Keycloak's ids become ``event.id``; a page delivered again is stored once
     (:meth:`audit.recording.recorder.Recorder.record_external`), and each stream's read position is kept

@@ -51,8 +51,8 @@ from iam.errors import (
     NotFound,
     Unauthenticated,
 )
-from iam.falcon_auth import challenge
-from iam.orgs_errors import ImportInvalid, OrgConflict, OrgNotFound
+from iam.orgs.errors import ImportInvalid, OrgConflict, OrgNotFound
+from iam.tokens.falcon import challenge
 from policies.errors import (
     AlreadySigned,
     FontUnavailable,

@@ -26,11 +26,11 @@ from audit.errors import AuditError
 from audit.lease import FileLease
 from audit.recording.recorder import Recorder
 from iam.errors import IamError
-from iam.events_enrich import Enricher
-from iam.events_keycloak import KeycloakEventSource
-from iam.events_service import EventPuller
-from iam.orgs_keycloak import KeycloakOrgDirectory
-from iam.orgs_ports import OrgDirectory
+from iam.events.enrich import Enricher
+from iam.events.keycloak import KeycloakEventSource
+from iam.events.service import EventPuller
+from iam.orgs.keycloak import KeycloakOrgDirectory
+from iam.orgs.ports import OrgDirectory
 
 log = logging.getLogger("anbao.iam.events")
 

@@ -26,7 +26,7 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from iam.apps import CLIENT_ID, ROLE_NAME
+from iam.apps.model import CLIENT_ID, ROLE_NAME
 
 #: Any id the platform issues or accepts: UUIDs (Keycloak, audit events), hex ids, codes;
 #: URL-safe characters only, and never a dot-segment (RFC 3986 §5.2.4: ``.``, ``..``).

@@ -18,9 +18,9 @@ from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
 from iam.invitations import AuditActor, InvitationService
 from iam.invitations.resources import add_routes
-from iam.orgs_keycloak import KeycloakOrgDirectory
-from iam.orgs_model import Person
-from iam.orgs_service import OrgService
+from iam.orgs.keycloak import KeycloakOrgDirectory
+from iam.orgs.model import Person
+from iam.orgs.service import OrgService
 
 
 class RecorderInvitationAudit:

@@ -4,7 +4,7 @@
 root adapts both to the registry's ports: :class:`RecorderAuditTrail` turns each
 ``SealEvent`` into a durable audit event (ECS, with the document's SM3 hash), and
 :func:`seal_guard` turns the verified access token into an ``Actor`` with the RFC 9470 step-up
-decided by ``iam.falcon_auth`` and the caller's live org scope (``iam.falcon_auth.org_scope``,
+decided by ``iam.tokens.falcon`` and the caller's live org scope (``iam.tokens.falcon.org_scope``,
 the one org-scope authority); :class:`DirectoryOrgTree` lets the registry read org nodes from
 the live directory by id or code.
 """
@@ -29,10 +29,10 @@ from crypto.seals.registry.build import Registry, RegistryConfig, build_registry
 from crypto.seals.registry.model import SIGN_ACR, Actor, OrgUnit, SealEvent
 from crypto.seals.registry.ports import AuditTrail, OrgTree
 from crypto.seals.tsa.verify import timestamp_verifier
-from iam.falcon_auth import Requirement, acr_satisfies, org_scope
-from iam.orgs_errors import InvalidOrgInput, OrgNotFound
-from iam.orgs_model import OrgNode
-from iam.orgs_ports import OrgDirectory
+from iam.orgs.errors import InvalidOrgInput, OrgNotFound
+from iam.orgs.model import OrgNode
+from iam.orgs.ports import OrgDirectory
+from iam.tokens.falcon import Requirement, acr_satisfies, org_scope
 
 _TRANSITION_TYPES: tuple[str, ...] = ("change",)
 _USE_TYPES: tuple[str, ...] = ("access",)

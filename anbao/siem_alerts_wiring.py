@@ -25,7 +25,7 @@ from crypto.seals.registry.build import Registry
 from crypto.seals.registry.errors import SealNotFound, SealRegistryError
 from crypto.seals.registry.model import SEAL_ADMIN
 from crypto.seals.registry.model import Actor as SealActor
-from iam.falcon_auth import Requirement, org_scope
+from iam.tokens.falcon import Requirement, org_scope
 from siem import resources
 from siem.alerts import AlertService, BackgroundHooks, NewAlertHook, TriageHook
 from siem.alerts_elasticsearch import ElasticsearchAlertStore
@@ -181,7 +181,7 @@ async def siem_guard(req: falcon.asgi.Request, any_role: frozenset[str]) -> Call
     """The resources' authorization: one of ``any_role``; the caller's name and live org scope.
 
     The name is the verified token's user (what four-eyes compares); the scope comes from the
-    caller's binding in the directory (:func:`iam.falcon_auth.org_scope`), never a claim.
+    caller's binding in the directory (:func:`iam.tokens.falcon.org_scope`), never a claim.
     """
     principal = Requirement(any_role=any_role).check(getattr(req.context, "principal", None))
     scope = await org_scope(req)

@@ -56,7 +56,7 @@ from audit.search.testing import sample_events
 from audit.stores.elasticsearch import ElasticsearchAuditStore
 from audit.stores.sqlite import SqliteAuditStore
 from bench.audit_ingest import es_env
-from iam.testing import LocalIssuer
+from iam.tokens.testing import LocalIssuer
 
 #: What analysts ask most: recent activity, failures, a user, free text, a prefix, a range.
 QUERIES = (

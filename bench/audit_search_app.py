@@ -16,7 +16,7 @@ from typing import Any
 from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from anbao.web import AsgiApp
-from iam.tokens import TokenVerifier
+from iam.tokens.verifier import TokenVerifier
 
 
 class _StaticJwks:

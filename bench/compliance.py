@@ -25,9 +25,9 @@ from pathlib import Path
 import sqlalchemy as sa
 from keycloak import KeycloakAdmin
 
-from iam.realm_keycloak import KeycloakRealmAdmin
-from iam.realm_load import load_realm_file
-from iam.realm_service import converge
+from iam.realm.keycloak import KeycloakRealmAdmin
+from iam.realm.load import load_realm_file
+from iam.realm.service import converge
 from policies import report, report_html, report_pdf
 from policies.catalogue import load_catalogue
 from policies.keycloak import KeycloakRealmInspector

@@ -50,8 +50,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from keycloak import KeycloakAdmin
 
-from iam.keycloak import KeycloakJwks, issuer_url
-from iam.tokens import TokenVerifier
+from iam.tokens.keycloak import KeycloakJwks, issuer_url
+from iam.tokens.verifier import TokenVerifier
 
 ROOT = Path(__file__).resolve().parent.parent
 POOL = 64

@@ -36,9 +36,9 @@ import time
 import httpx
 from keycloak import KeycloakAdmin
 
-from iam.orgs_keycloak import KeycloakOrgDirectory
-from iam.orgs_keycloak_admin import KeycloakAdminClient
-from iam.orgs_model import NodeKind, PersonDraft
+from iam.orgs.keycloak import KeycloakOrgDirectory
+from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.orgs.model import NodeKind, PersonDraft
 from tests.integration.anbao.serving import serve
 from tests.integration.conftest import Server, _env
 from tests.integration.iam.realm_support import (

@@ -22,14 +22,14 @@ from pathlib import Path
 
 from keycloak import KeycloakAdmin
 
-from iam.events_keycloak import KeycloakEventSource
-from iam.events_service import EventPuller, SplitJournal
-from iam.events_sqlite import SqliteCursorStore
-from iam.orgs_keycloak_admin import KeycloakAdminClient
-from iam.realm_keycloak import KeycloakRealmAdmin
-from iam.realm_load import load_realm_file
-from iam.realm_render import render
-from iam.realm_service import converge
+from iam.events.keycloak import KeycloakEventSource
+from iam.events.service import EventPuller, SplitJournal
+from iam.events.sqlite import SqliteCursorStore
+from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.realm.keycloak import KeycloakRealmAdmin
+from iam.realm.load import load_realm_file
+from iam.realm.render import render
+from iam.realm.service import converge
 
 ROOT = Path(__file__).resolve().parents[1]
 

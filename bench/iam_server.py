@@ -1,7 +1,7 @@
 """The ASGI app ``bench/iam.py`` loads with wrk: one endpoint behind four kinds of check.
 
 * ``/open``        no authentication (the reference for the SDK's overhead);
-* ``/protected``   :class:`iam.falcon_auth.AuthMiddleware` with the SDK's verifier
+* ``/protected``   :class:`iam.tokens.falcon.AuthMiddleware` with the SDK's verifier
                    (``BENCH_CACHE`` sets its verified-token cache size; 0 = verify every time);
 * ``/bare``        joserfc's bare ``jwt.decode`` + claims registry in the responder
                    (what a developer writes by hand with the library and no SDK);
@@ -24,8 +24,8 @@ from joserfc.jwk import KeySet
 
 from anbao import errors
 from iam.errors import Unauthenticated
-from iam.falcon_auth import AuthMiddleware, bearer_token
-from iam.keycloak import KeycloakJwks, issuer_url, keycloak_verifier
+from iam.tokens.falcon import AuthMiddleware, bearer_token
+from iam.tokens.keycloak import KeycloakJwks, issuer_url, keycloak_verifier
 
 
 class Open:

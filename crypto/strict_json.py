@@ -17,7 +17,7 @@ Duplicate member names (also refused by I-JSON) keep ``json``'s last-wins readin
 would cost a Python-level hook per object on every request.
 
 The module lives in ``crypto`` because every package may import it (``crypto`` is the base of
-the dependency graph) and the JOSE header parser in ``iam.tokens`` needs it too.
+the dependency graph) and the JOSE header parser in ``iam.tokens.verifier`` needs it too.
 """
 
 from __future__ import annotations

@@ -34,9 +34,9 @@ import falcon.asgi
 from authlib.common.security import generate_token
 from authlib.integrations.requests_client import OAuth2Session
 
-from iam.falcon_auth import App, protect, requires
-from iam.keycloak import issuer_url, keycloak_verifier
-from iam.tokens import TokenVerifier
+from iam.tokens.falcon import App, protect, requires
+from iam.tokens.keycloak import issuer_url, keycloak_verifier
+from iam.tokens.verifier import TokenVerifier
 
 
 @dataclasses.dataclass(frozen=True)

@@ -18,7 +18,7 @@ from typing import Any, ClassVar, Protocol
 import falcon
 import falcon.asgi
 
-from iam.falcon_auth import requires
+from iam.tokens.falcon import requires
 from policies import codec, report, report_html
 from policies.errors import InvalidRequest, NotSignedOff
 from policies.model import Officer, Run, Waiver

@@ -20,12 +20,12 @@ from keycloak.exceptions import KeycloakError
 
 from anbao.settings import Settings, SettingsError
 from iam.errors import IamError
-from iam.realm_errors import RealmFileInvalid
-from iam.realm_model import RealmSpec
+from iam.realm.errors import RealmFileInvalid
+from iam.realm.model import RealmSpec
 
 if TYPE_CHECKING:
-    from iam.events_service import EventPuller
-    from iam.orgs_keycloak import KeycloakOrgDirectory
+    from iam.events.service import EventPuller
+    from iam.orgs.keycloak import KeycloakOrgDirectory
 
 
 @click.group("iam")
@@ -82,8 +82,8 @@ def apply_cmd(
 
     Every file is validated before anything is applied; exit status 2 names the bad YAML paths.
     """
-    from iam.realm_keycloak import KeycloakRealmAdmin  # noqa: PLC0415
-    from iam.realm_service import converge  # noqa: PLC0415
+    from iam.realm.keycloak import KeycloakRealmAdmin  # noqa: PLC0415
+    from iam.realm.service import converge  # noqa: PLC0415
 
     settings = _settings()
     specs = _load_all(files, _overrides(pairs, settings), realm_name)
@@ -106,7 +106,7 @@ def apply_cmd(
 def _load_all(
     files: tuple[Path, ...], overrides: dict[str, str], realm_name: str
 ) -> list[RealmSpec]:
-    from iam.realm_load import load_realm_file  # noqa: PLC0415
+    from iam.realm.load import load_realm_file  # noqa: PLC0415
 
     specs, failed = [], False
     for file in files:
@@ -189,9 +189,9 @@ def pull_cmd(
 def _stdout_puller(
     directory: KeycloakOrgDirectory, settings: Settings, realm: str, cursor: Path | None
 ) -> EventPuller:
-    from iam.events_keycloak import KeycloakEventSource  # noqa: PLC0415
-    from iam.events_service import EventPuller, SplitJournal  # noqa: PLC0415
-    from iam.events_sqlite import SqliteCursorStore  # noqa: PLC0415
+    from iam.events.keycloak import KeycloakEventSource  # noqa: PLC0415
+    from iam.events.service import EventPuller, SplitJournal  # noqa: PLC0415
+    from iam.events.sqlite import SqliteCursorStore  # noqa: PLC0415
 
     cursor = cursor or Path(settings.data_dir) / "keycloak-events.sqlite3"
     cursor.parent.mkdir(parents=True, exist_ok=True)

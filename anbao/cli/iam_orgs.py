@@ -26,11 +26,12 @@ import click
 from anbao.cli.api import api_options, client, print_json
 from anbao.cli.iam_people import node_id, person_body
 from anbao.settings import Settings, SettingsError
-from iam import imports, synthetic
 from iam.errors import IamError
-from iam.imports_apply import Importer, ImportState, file_digest
-from iam.orgs_keycloak import KeycloakOrgDirectory
-from iam.orgs_keycloak_admin import KeycloakAdminClient
+from iam.orgs import synthetic
+from iam.orgs.imports import files as imports
+from iam.orgs.imports.apply import Importer, ImportState, file_digest
+from iam.orgs.keycloak import KeycloakOrgDirectory
+from iam.orgs.keycloak_admin import KeycloakAdminClient
 
 OPERATOR = "anbao-cli"
 REPORT_LIMIT = 200
@@ -250,10 +251,10 @@ def _invite(directory: KeycloakOrgDirectory, rows: list[Any]) -> list[dict[str, 
     from anbao.audit_wiring import spool_recorder  # noqa: PLC0415
     from anbao.cli.api import cli_settings, default_api_url  # noqa: PLC0415
     from anbao.people_wiring import RecorderInvitationAudit  # noqa: PLC0415
-    from iam.imports_service import send_invitations  # noqa: PLC0415
     from iam.invitations import AuditActor, InvitationService  # noqa: PLC0415
     from iam.invitations.keycloak import KeycloakAccounts  # noqa: PLC0415
-    from iam.orgs_service import OrgService  # noqa: PLC0415
+    from iam.orgs.imports.service import send_invitations  # noqa: PLC0415
+    from iam.orgs.service import OrgService  # noqa: PLC0415
 
     settings = cli_settings()
     actor = AuditActor("", "operator:anbao iam orgs import-people")

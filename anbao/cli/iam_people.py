@@ -16,7 +16,7 @@ import click
 
 from anbao.cli.api import ApiClient, api_options, client, operator_settings, print_json
 from iam.errors import IamError
-from iam.orgs_model import PersonDraft
+from iam.orgs.model import PersonDraft
 
 _JSON = click.option("--json", "as_json", is_flag=True, help="Print JSON (for scripts).")
 

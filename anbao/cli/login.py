@@ -18,7 +18,7 @@ import click
 
 from anbao.cli import oauth, session
 from anbao.cli.api import api_options, cli_settings, client, print_json
-from iam.keycloak import issuer_url
+from iam.tokens.keycloak import issuer_url
 
 DEFAULT_CLIENT = "anbao-cli"
 

@@ -30,7 +30,7 @@ from typing import Any
 import click
 
 from anbao.settings import Settings
-from iam.keycloak import issuer_url
+from iam.tokens.keycloak import issuer_url
 
 #: Refresh this long before the access token expires (clock skew, a slow call).
 REFRESH_MARGIN_SECONDS = 30.0

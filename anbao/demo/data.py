@@ -19,7 +19,7 @@ import hashlib
 import hmac
 import struct
 
-from iam.codes import uscc_check_char
+from iam.orgs.codes import uscc_check_char
 
 #: The password of every demo person (meets the realm's password policy; not temporary).
 PASSWORD = "Anbao-Dev-2026!"  # noqa: S105 - a published development password

@@ -1,7 +1,7 @@
 """``anbao dev seed``: a populated development platform, through the platform's own services.
 
-The org tree and the people go through :class:`iam.orgs_service.OrgService` (as the operator),
-the app through :class:`iam.apps_service.AppService` (owned by the demo developer), so every
+The org tree and the people go through :class:`iam.orgs.service.OrgService` (as the operator),
+the app through :class:`iam.apps.service.AppService` (owned by the demo developer), so every
 rule those services enforce (GB/T 2260 placement, credit codes, bindings, OTP for
 administrators) holds for the demo data too. Only the people's fixed development credentials are
 set directly with the Keycloak admin client (there is no API that sets a chosen password).
@@ -22,13 +22,13 @@ from anbao.demo import data, samples
 from anbao.settings import Environment, Settings
 from audit.integrity.setup import load_signing_key
 from crypto.keystore import KekRing
-from iam.apps import parse_registration
-from iam.apps_service import AppService
+from iam.apps.model import parse_registration
+from iam.apps.service import AppService
 from iam.errors import Conflict
-from iam.model import Principal
-from iam.orgs_keycloak import KeycloakOrgDirectory
-from iam.orgs_model import OrgNode, Person, PersonDraft
-from iam.orgs_service import OrgService
+from iam.orgs.keycloak import KeycloakOrgDirectory
+from iam.orgs.model import OrgNode, Person, PersonDraft
+from iam.orgs.service import OrgService
+from iam.tokens.model import Principal
 
 OPERATOR = "anbao-dev-seed"
 
@@ -126,7 +126,7 @@ def _person(
         )
         person = orgs.create_person(OPERATOR, draft, [nodes[spec.member_of].id])
         # Credentials before the role: an administrator with an authenticator already is not
-        # sent to OTP enrolment (iam.orgs_keycloak requires it of administrators without one).
+        # sent to OTP enrolment (iam.orgs.keycloak requires it of administrators without one).
         _set_credentials(directory, person)
     bind = nodes[spec.bound_to] if spec.bound_to else None
     if spec.role not in person.roles or (bind is not None and person.admin_node != bind.id):

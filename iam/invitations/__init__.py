@@ -22,7 +22,7 @@ from iam.invitations.service import (
     bootstrap,
     provision,
 )
-from iam.orgs_model import INVITATION_ATTRIBUTE
+from iam.orgs.model import INVITATION_ATTRIBUTE
 
 __all__ = [
     "BOOTSTRAP_ACTOR",

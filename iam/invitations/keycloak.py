@@ -12,9 +12,9 @@ from typing import Any
 from urllib.parse import quote
 
 from iam.invitations.model import PendingLink
-from iam.orgs_errors import OrgNotFound
-from iam.orgs_keycloak_admin import KeycloakAdminClient
-from iam.orgs_model import INVITATION_ATTRIBUTE
+from iam.orgs.errors import OrgNotFound
+from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.orgs.model import INVITATION_ATTRIBUTE
 
 
 def _q(value: str) -> str:

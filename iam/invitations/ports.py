@@ -1,6 +1,6 @@
 """What invitations need of the identity provider beyond the org directory, and of the audit trail.
 
-The directory (:class:`iam.orgs_ports.OrgDirectory`) stores people; :class:`Accounts` gives
+The directory (:class:`iam.orgs.ports.OrgDirectory`) stores people; :class:`Accounts` gives
 them credentials (Keycloak's admin API, or memory in tests). :class:`InvitationAudit` is where
 each act is recorded: the composition root adapts the audit recorder to it (``iam`` does not
 import ``audit``); raising makes the act fail.
@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from iam.invitations.model import PendingLink
-from iam.orgs_model import Person
+from iam.orgs.model import Person
 
 
 class Accounts(Protocol):

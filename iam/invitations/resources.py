@@ -17,11 +17,11 @@ from typing import Any, ClassVar, TypeVar
 import falcon
 import falcon.asgi
 
-from iam.delegation import PLATFORM_ROLES
 from iam.invitations.errors import ActivationExpired, ActivationInvalid
 from iam.invitations.ports import AuditActor
 from iam.invitations.service import InvitationService
-from iam.orgs_resources import (
+from iam.orgs.delegation import PLATFORM_ROLES
+from iam.orgs.resources import (
     PERSON_SCHEMA,
     Router,
     _body,

@@ -1,6 +1,6 @@
 """Use cases of giving people credentials: invite, resend, revoke, activate, bootstrap.
 
-Every org-scoped decision goes through :class:`iam.orgs_service.OrgService` (delegated
+Every org-scoped decision goes through :class:`iam.orgs.service.OrgService` (delegated
 administration from the live binding): an org-admin invites, resends and revokes only inside
 their subtree. Credentials go out by Keycloak's execute-actions e-mail where the realm has
 SMTP and the person an address, else as a one-time activation link shown once to the admin.
@@ -14,7 +14,6 @@ import secrets
 import threading
 from collections.abc import Callable, Sequence
 
-from iam.delegation import ADMIN_ROLES, PLATFORM_ADMIN
 from iam.invitations.errors import (
     ActivationExpired,
     ActivationInvalid,
@@ -35,9 +34,10 @@ from iam.invitations.model import (
     temporary_password,
 )
 from iam.invitations.ports import Accounts, AuditActor, InvitationAudit
-from iam.orgs_model import OrgNode, Person, PersonDraft
-from iam.orgs_ports import OrgDirectory
-from iam.orgs_service import OrgService
+from iam.orgs.delegation import ADMIN_ROLES, PLATFORM_ADMIN
+from iam.orgs.model import OrgNode, Person, PersonDraft
+from iam.orgs.ports import OrgDirectory
+from iam.orgs.service import OrgService
 
 #: The actor of ``anbao iam bootstrap`` in the audit trail (an operator command, no person).
 BOOTSTRAP_ACTOR = AuditActor("", "operator:anbao iam bootstrap")

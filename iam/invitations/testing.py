@@ -7,8 +7,8 @@ from collections.abc import Sequence
 
 from iam.invitations.model import PendingLink
 from iam.invitations.ports import AuditActor
-from iam.orgs_model import Person
-from iam.orgs_testing import InMemoryOrgDirectory
+from iam.orgs.model import Person
+from iam.orgs.testing import InMemoryOrgDirectory
 
 
 @dataclasses.dataclass

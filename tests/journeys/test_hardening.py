@@ -29,7 +29,7 @@ from keycloak import KeycloakAdmin
 
 from crypto.pki.testing import TEST_USCC
 from crypto.seals.format.testing import minimal_ofd, tiny_png
-from iam.codes import uscc_check_char
+from iam.orgs.codes import uscc_check_char
 from tests.integration.anbao.serving import serve
 from tests.integration.anbao.stack import served_realm_env
 from tests.integration.conftest import Server

@@ -50,7 +50,7 @@ TRANSITIONS: Final[dict[str, tuple[frozenset[SealState], SealState]]] = {
 
 
 class OrgReach(Protocol):
-    """The caller's live org scope, resolved by the identity authority (``iam.scope.OrgScope``).
+    """The caller's live org scope, resolved by the identity authority (``iam.orgs.scope.OrgScope``).
 
     ``covers`` takes a node id and the live path the directory gave for that id; ``filter_path``
     is the live path of the bound node (``/`` for everything, ``""`` for nothing).

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 
-from iam.orgs_model import NodeKind, OrgNode, Person
+from iam.orgs.model import NodeKind, OrgNode, Person
 from tests.integration.anbao.serving import serve
 from tests.integration.anbao.stack import stack_env
 from tests.integration.conftest import Server

@@ -22,8 +22,8 @@ import pytest
 from crypto import keys
 from crypto.keystore import KekRing
 from crypto.sm2 import PrivateKey
-from iam.delegation import PLATFORM_ROLES
-from iam.orgs_model import NodeKind
+from iam.orgs.delegation import PLATFORM_ROLES
+from iam.orgs.model import NodeKind
 from tests.integration.anbao.serving import serve
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm

@@ -30,7 +30,7 @@ from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
 from crypto.seals.format.testing import tiny_png
 from crypto.sm2 import PrivateKey
-from iam.orgs_model import NodeKind, OrgNode, Person
+from iam.orgs.model import NodeKind, OrgNode, Person
 from siem.alerts import AlertService
 from siem.alerts_sqlite import SqliteAlertStore
 from siem.model import Detection, Engine, Severity

@@ -24,7 +24,7 @@ from anbao.settings import Settings
 from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
 from audit.search.testing import sample_events
 from audit.stores.elasticsearch import ElasticsearchAuditStore
-from iam.orgs_model import NodeKind, OrgNode, Person
+from iam.orgs.model import NodeKind, OrgNode, Person
 from siem.alerts_model import AlertFilter
 from siem.loader import load_rules
 from siem.streaming import StreamingEngine

@@ -13,10 +13,10 @@ from typing import Any
 
 import httpx
 
-from iam.delegation import PLATFORM_ROLES
-from iam.orgs_keycloak import KeycloakOrgDirectory
-from iam.orgs_keycloak_admin import KeycloakAdminClient
-from iam.orgs_model import NodeKind, OrgNode, Person, PersonDraft
+from iam.orgs.delegation import PLATFORM_ROLES
+from iam.orgs.keycloak import KeycloakOrgDirectory
+from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.orgs.model import NodeKind, OrgNode, Person, PersonDraft
 
 CLIENT_ID = "anbao-orgs-test"
 AUDIENCE = "anbao-api"

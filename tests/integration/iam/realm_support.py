@@ -24,11 +24,11 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 from keycloak import KeycloakAdmin
 
-from iam.keycloak import KeycloakJwks, issuer_url
-from iam.realm_keycloak import KeycloakRealmAdmin
-from iam.realm_load import load_realm_file
-from iam.realm_service import ApplyResult, converge
-from iam.tokens import TokenVerifier
+from iam.realm.keycloak import KeycloakRealmAdmin
+from iam.realm.load import load_realm_file
+from iam.realm.service import ApplyResult, converge
+from iam.tokens.keycloak import KeycloakJwks, issuer_url
+from iam.tokens.verifier import TokenVerifier
 from tests.integration.conftest import ROOT, Server
 
 REALM_DIR = ROOT / "deploy" / "keycloak"

@@ -26,11 +26,11 @@ from anbao.cli import main
 from anbao.settings import Settings
 from crypto import keys
 from crypto.sm2 import PrivateKey
-from iam.orgs_keycloak import KeycloakOrgDirectory
-from iam.orgs_keycloak_admin import KeycloakAdminClient
-from iam.orgs_model import NodeKind, PersonDraft
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.orgs.keycloak import KeycloakOrgDirectory
+from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.orgs.model import NodeKind, PersonDraft
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 from policies.catalogue import load_catalogue
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import REALM_DIR, add_user, admin_for, apply_file, unique

@@ -20,9 +20,9 @@ import httpx
 import pytest
 from keycloak import KeycloakAdmin
 
-from iam.orgs_keycloak import KeycloakOrgDirectory
-from iam.orgs_keycloak_admin import KeycloakAdminClient
-from iam.orgs_model import NodeKind, OrgNode, PersonDraft
+from iam.orgs.keycloak import KeycloakOrgDirectory
+from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.orgs.model import NodeKind, OrgNode, PersonDraft
 from siem.loader import BUILTIN_RULES, load_rules
 from tests.integration.anbao.serving import serve, state_env
 from tests.integration.conftest import Server

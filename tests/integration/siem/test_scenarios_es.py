@@ -23,8 +23,8 @@ from anbao.app import Parts, create_app
 from anbao.audit_wiring import AuditRuntime, build_audit_runtime
 from anbao.settings import Settings
 from audit.stores.elasticsearch import ElasticsearchAuditStore
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 from siem.alerts import AlertService
 from siem.alerts_elasticsearch import ElasticsearchAlertStore
 from siem.alerts_model import AlertFilter

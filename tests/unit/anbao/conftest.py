@@ -12,8 +12,8 @@ from anbao.accesslog import AccessLog
 from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from audit.errors import AuditStoreUnavailable
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 
 
 class FakeAuditStore:

@@ -20,11 +20,11 @@ from anbao.app import Parts, create_app
 from anbao.audit_wiring import spool_config
 from anbao.settings import Settings
 from audit.recording.spool import Spool
-from iam.orgs_model import NodeKind
-from iam.orgs_testing import InMemoryOrgDirectory
-from iam.scope import resolve_scope
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.orgs.model import NodeKind
+from iam.orgs.scope import resolve_scope
+from iam.orgs.testing import InMemoryOrgDirectory
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 
 ADMIN = "admin-1"
 

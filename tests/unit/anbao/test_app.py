@@ -14,7 +14,7 @@ import pytest
 
 from anbao import logs
 from anbao.accesslog import AccessLog
-from iam.testing import LocalIssuer
+from iam.tokens.testing import LocalIssuer
 from tests.unit.anbao.conftest import FakeAuditStore, problem
 
 
@@ -249,7 +249,7 @@ def test_the_platform_serves_reveal_with_its_own_recorder(tmp_path: Path) -> Non
     with the audit runtime's recorder, which records each reveal before answering."""
     from anbao.app import Parts, create_app
     from anbao.settings import Settings
-    from iam.orgs_testing import InMemoryOrgDirectory
+    from iam.orgs.testing import InMemoryOrgDirectory
 
     settings = Settings.load({"ANBAO_KEYCLOAK_REQUIRED": "false", "ANBAO_DATA_DIR": str(tmp_path)})
     app = create_app(settings, Parts(org_directory=InMemoryOrgDirectory()))

@@ -12,8 +12,8 @@ from anbao.cli import main
 from anbao.demo import data, samples
 from crypto.seals.format.ofd import open_document, page_ids
 from crypto.seals.format.picture import check_picture, make_picture
-from iam.delegation import PLATFORM_ROLES
-from iam.orgs_model import NodeKind, OrgNode, check_placement
+from iam.orgs.delegation import PLATFORM_ROLES
+from iam.orgs.model import NodeKind, OrgNode, check_placement
 from tests.paths import ROOT
 
 FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"

@@ -16,11 +16,11 @@ from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from audit.search.model import InvalidSearch
 from audit.search.service import decode_cursor, encode_cursor
-from iam.apps_testing import MemoryAppDirectory
-from iam.delegation import PLATFORM_ROLES
-from iam.orgs_testing import InMemoryOrgDirectory
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.apps.testing import MemoryAppDirectory
+from iam.orgs.delegation import PLATFORM_ROLES
+from iam.orgs.testing import InMemoryOrgDirectory
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 from tests.unit.anbao.conftest import FakeAuditStore, problem
 
 _ISSUER = LocalIssuer(issuer="http://127.0.0.1:8080/realms/anbao")

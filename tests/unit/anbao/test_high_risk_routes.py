@@ -19,11 +19,11 @@ import pytest
 from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from crypto.keystore import KekRing
-from iam.apps_testing import MemoryAppDirectory
-from iam.introspection import IntrospectionCache
-from iam.orgs_testing import InMemoryOrgDirectory
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.apps.testing import MemoryAppDirectory
+from iam.orgs.testing import InMemoryOrgDirectory
+from iam.tokens.introspection import IntrospectionCache
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 from policies.testing import Static, good_realm
 
 HIGH_RISK = (

@@ -11,8 +11,8 @@ from anbao.audit_wiring import RecorderEventSink
 from anbao.identity_events import PullerThread, lease_for
 from audit.recording.recorder import Recorder
 from audit.recording.spool import Spool, SpoolConfig
-from iam.events_model import LOGIN_STREAM, Cursor, admin_event_to_ecs, login_event_to_ecs
-from iam.events_service import EventPuller
+from iam.events.model import LOGIN_STREAM, Cursor, admin_event_to_ecs, login_event_to_ecs
+from iam.events.service import EventPuller
 
 
 def refresh(kind: str, **extra: object) -> dict[str, object]:

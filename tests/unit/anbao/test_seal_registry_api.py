@@ -18,10 +18,10 @@ from crypto.pki.testing import TEST_USCC
 from crypto.seals.format.testing import tiny_png
 from crypto.seals.registry.testing import RecordingAuditTrail
 from crypto.seals.tsa.authority import CONTENT_TYPE_TIMESTAMP, build_request, parse_response
-from iam.orgs_model import NodeKind, PersonDraft
-from iam.orgs_testing import InMemoryOrgDirectory
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.orgs.model import NodeKind, PersonDraft
+from iam.orgs.testing import InMemoryOrgDirectory
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 from tests.unit.anbao.conftest import FakeAuditStore
 
 

@@ -14,9 +14,9 @@ from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from crypto import keys
 from crypto.sm2 import PrivateKey
-from iam.orgs_testing import InMemoryOrgDirectory
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.orgs.testing import InMemoryOrgDirectory
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 from policies.testing import Static, good_realm
 from tests.unit.anbao.conftest import FakeAuditStore
 

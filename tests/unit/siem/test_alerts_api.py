@@ -17,9 +17,9 @@ from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from anbao.siem_alerts_wiring import SiemAlerts
 from audit.search.query.parse import parse
-from iam.orgs_testing import InMemoryOrgDirectory
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.orgs.testing import InMemoryOrgDirectory
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 from siem.alerts import AlertService, BackgroundHooks
 from siem.alerts_testing import MemoryAlertStore
 from siem.model import ResponseAction, ResponseKind

@@ -11,8 +11,8 @@ from anbao.audit_wiring import build_audit_runtime
 from anbao.settings import Settings
 from anbao.siem_alerts_wiring import build_siem_alerts
 from audit.stores.sqlite import SqliteAuditStore
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 from siem.alerts_model import AlertFilter
 from siem.alerts_testing import MemoryAlertStore
 from siem.testing import attack_scenarios, working_day

@@ -19,9 +19,9 @@ from audit.search.model import store_page
 from audit.search.query.parse import parse
 from audit.search.testing import sample_events
 from audit.stores.elasticsearch import ElasticsearchAuditStore
-from iam.orgs_testing import InMemoryOrgDirectory
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.orgs.testing import InMemoryOrgDirectory
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 from tests.integration.conftest import Server
 
 EVENTS = list(sample_events(300, seed=3))

@@ -21,9 +21,9 @@ from audit.recording.spool import Spool, SpoolConfig
 from audit.sensitive.masking import FieldCipher, Keyring
 from audit.stores.sqlite import SqliteAuditStore
 from crypto import keys, sm2
-from iam.orgs_testing import InMemoryOrgDirectory
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.orgs.testing import InMemoryOrgDirectory
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 from tests.unit.audit.integrity.helpers import make_events
 
 

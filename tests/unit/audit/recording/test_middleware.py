@@ -28,8 +28,8 @@ from audit.recording.recorder import Recorder
 from audit.recording.shipper import Shipper
 from audit.recording.spool import Backpressure, FsyncPolicy, Spool, SpoolConfig
 from audit.stores.sqlite import SqliteAuditStore
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 from tests.unit.clocks import LIVENESS_SECONDS
 
 

@@ -19,9 +19,9 @@ from audit.search.sqlite import ensure_schema
 from audit.search.testing import sample_events
 from audit.sensitive.masking import MASK
 from audit.stores.sqlite import SqliteAuditStore
-from iam.orgs_testing import InMemoryOrgDirectory
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.orgs.testing import InMemoryOrgDirectory
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 
 #: Paths that climb out of /gov/finance or look like it as a string: never in its subtree.
 TRICKS = ("/gov/finance/../health", "/gov/finance/./x", "/gov/finance//x", "/gov/financex")

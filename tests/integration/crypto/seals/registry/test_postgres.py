@@ -30,7 +30,7 @@ from crypto.seals.registry.model import (
 from crypto.seals.registry.sql import create_engine
 from crypto.seals.registry.tables import metadata
 from crypto.seals.registry.testing import MemoryOrgTree, RecordingAuditTrail
-from iam.scope import OrgScope
+from iam.orgs.scope import OrgScope
 from tests.integration.conftest import Server
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

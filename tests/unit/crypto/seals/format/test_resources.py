@@ -14,8 +14,8 @@ from anbao.settings import Settings
 from crypto.seals.format import sign_bytes, sign_ofd
 from crypto.seals.format.testing import minimal_ofd
 from crypto.seals.resources import FileTrust
-from iam.testing import LocalIssuer
-from iam.tokens import TokenVerifier
+from iam.tokens.testing import LocalIssuer
+from iam.tokens.verifier import TokenVerifier
 
 from .conftest import NOW
 

@@ -23,8 +23,8 @@ from crypto.seals.registry.model import (
     OrgUnit,
 )
 from crypto.seals.registry.testing import MemoryOrgTree, RecordingAuditTrail
-from iam.orgs_model import NodeKind, OrgNode
-from iam.scope import OrgScope
+from iam.orgs.model import NodeKind, OrgNode
+from iam.orgs.scope import OrgScope
 
 PREFECTURE = "/350000/350100"
 GULOU = OrgUnit("n-gulou", "350102", "county", "鼓楼区", f"{PREFECTURE}/350102")

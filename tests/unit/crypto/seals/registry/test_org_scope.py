@@ -13,7 +13,7 @@ import pytest
 from crypto.pki.testing import TEST_USCC
 from crypto.seals.registry.errors import SealApplicationInvalid, SealForbidden, SealNotFound
 from crypto.seals.registry.model import ORG_ADMIN, OrgUnit, SealRecord
-from iam.codes import uscc_check_char
+from iam.orgs.codes import uscc_check_char
 from tests.unit.crypto.seals.registry.conftest import (
     FINANCE,
     GULOU,

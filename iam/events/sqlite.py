@@ -1,0 +1,61 @@
+"""SQLite cursor store for the event puller: one row per stream, saved in one transaction."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+from iam.events.model import Cursor
+from iam.realm.errors import EventCursorCorrupt
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS keycloak_event_cursor (
+    stream TEXT PRIMARY KEY,
+    time_ms INTEGER NOT NULL,
+    seen TEXT NOT NULL
+)
+"""
+
+
+class SqliteCursorStore:
+    """Cursor rows in a small SQLite file (WAL journal, so a crash keeps the old or new row)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._path = str(path)
+        with self._connect() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(_SCHEMA)
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        db = sqlite3.connect(self._path, timeout=10)
+        try:
+            with db:  # one transaction: commit on success, roll back on error
+                yield db
+        finally:
+            db.close()
+
+    def load(self, stream: str) -> Cursor:
+        with self._connect() as db:
+            row = db.execute(
+                "SELECT time_ms, seen FROM keycloak_event_cursor WHERE stream = ?", (stream,)
+            ).fetchone()
+        if row is None:
+            return Cursor()
+        try:
+            seen = json.loads(row[1])
+            return Cursor(int(row[0]), {str(k): int(v) for k, v in dict(seen).items()})
+        except (TypeError, ValueError) as exc:
+            raise EventCursorCorrupt(f"The cursor of stream '{stream}' cannot be read.") from exc
+
+    def save(self, stream: str, cursor: Cursor) -> None:
+        seen = json.dumps(dict(cursor.seen), sort_keys=True)
+        with self._connect() as db:
+            db.execute(
+                "INSERT INTO keycloak_event_cursor (stream, time_ms, seen) VALUES (?, ?, ?) "
+                "ON CONFLICT(stream) DO UPDATE SET time_ms = excluded.time_ms, seen = excluded.seen",
+                (stream, cursor.time_ms, seen),
+            )

@@ -1,0 +1,463 @@
+"""Falcon resources of the org tree and people: thin, every decision is in :mod:`iam.orgs.service`.
+
+The directory is synchronous (httpx to the Keycloak admin API), so each call runs in a worker
+thread. The acting user is the verified token's ``sub``; delegated administration is checked by
+the service against the live directory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import json
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+
+import falcon
+import falcon.asgi
+
+from iam.orgs import model as orgs_model
+from iam.orgs.errors import InvalidOrgInput
+from iam.orgs.imports.files import read_bytes
+from iam.orgs.imports.service import ImportService
+from iam.orgs.model import (
+    MAX_ATTRIBUTE_VALUE,
+    MAX_ATTRIBUTES,
+    MAX_NAME,
+    RESERVED_ATTRIBUTES,
+    NodeKind,
+    PersonDraft,
+)
+from iam.orgs.service import OrgService
+
+if TYPE_CHECKING:  # the invitation resources import this module
+    from iam.invitations import InvitationService
+
+T = TypeVar("T")
+_JSON = {"application/json": {"schema": {"type": "object"}}}
+_PROBLEM = {"application/problem+json": {"schema": {"type": "object"}}}
+
+
+class Router(Protocol):
+    def add_route(self, template: str, resource: object) -> None: ...
+
+
+def _op(
+    summary: str, ok: str = "200", *errors: str, body: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    responses: dict[str, Any] = {ok: {"description": "OK", "content": _JSON}}
+    for status in ("401", "403", *errors):
+        responses[status] = {"description": "Problem", "content": _PROBLEM}
+    op: dict[str, Any] = {"summary": summary, "tags": ["iam-orgs"], "responses": responses}
+    if body is not None:
+        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+    return op
+
+
+def _object(required: tuple[str, ...] = (), **properties: dict[str, Any]) -> dict[str, Any]:
+    return {"type": "object", "required": list(required), "properties": properties}
+
+
+# Request schemas: what the parsers below and iam.orgs.model check (codes are checked per kind
+# and with their check digits, which a schema cannot say).
+_ID = {"type": "string", "minLength": 1, "maxLength": 128}
+_NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"^[^\x00-\x1f]*\S"}
+_ATTRIBUTES = {
+    "type": "object",
+    "maxProperties": MAX_ATTRIBUTES,
+    "propertyNames": {
+        "pattern": "^[a-z][a-z0-9_]{0,39}$",
+        "not": {"enum": sorted(RESERVED_ATTRIBUTES)},
+    },
+    "additionalProperties": {"type": "string", "maxLength": MAX_ATTRIBUTE_VALUE},
+}
+_EMAIL = {
+    "type": "string",
+    "maxLength": 254,
+    "pattern": r"^[^@\s\x00-\x1f]+@[^@\s\x00-\x1f]+\.[^@\s\x00-\x1f]+$",
+}
+NODE_SCHEMA = _object(
+    ("kind", "code", "name"),
+    parent_id=_ID,
+    kind={"type": "string", "enum": [k.value for k in NodeKind]},
+    code={"type": "string", "pattern": "^[0-9A-Z]{6,18}$"},
+    name=_NAME,
+)
+NODE_CHANGE_SCHEMA = _object(name=_NAME, disabled={"type": "boolean"})
+MOVE_SCHEMA = _object(("parent_id",), parent_id=_ID)
+PERSON_SCHEMA = _object(
+    ("username", "family_name", "given_name", "memberships"),
+    username={"type": "string", "pattern": f"^{orgs_model._USERNAME.pattern}$"},
+    family_name=_NAME,
+    given_name=_NAME,
+    email=_EMAIL,
+    attributes=_ATTRIBUTES,
+    memberships={"type": "array", "items": _ID, "minItems": 1, "maxItems": 50},
+)
+PERSON_CHANGE_SCHEMA = _object(
+    family_name=_NAME,
+    given_name=_NAME,
+    email=_EMAIL,
+    attributes=_ATTRIBUTES,
+    enabled={"type": "boolean"},
+)
+GRANT_SCHEMA = _object(node_id=_ID)
+_MAX_FIRST, _MAX_PAGE = 1_000_000, 500
+_FIRST = {"type": "integer", "minimum": 0, "maximum": _MAX_FIRST}
+_MAX = {"type": "integer", "minimum": 1, "maximum": _MAX_PAGE}
+
+
+def _actor(req: falcon.asgi.Request) -> str:
+    return str(req.context.principal.subject)
+
+
+async def _body(req: falcon.asgi.Request) -> dict[str, Any]:
+    media = await req.get_media(default_when_empty={})
+    if not isinstance(media, dict):
+        raise InvalidOrgInput("body", "a JSON object")
+    return media
+
+
+def _str(body: dict[str, Any], key: str, *, required: bool = True) -> Any:
+    value = body.get(key)
+    if value is None and not required:
+        return None
+    if not isinstance(value, str):
+        raise InvalidOrgInput(key, "a string is required")
+    return value
+
+
+def person_draft(body: dict[str, Any]) -> tuple[PersonDraft, list[str]]:
+    """A person's fields and memberships from a request body (people and invitations)."""
+    memberships = body.get("memberships")
+    if not isinstance(memberships, list) or not all(isinstance(m, str) for m in memberships):
+        raise InvalidOrgInput("memberships", "a list of node ids")
+    attributes = body.get("attributes", {})
+    if not isinstance(attributes, dict):
+        raise InvalidOrgInput("attributes", "an object of string values")
+    draft = PersonDraft(
+        username=_str(body, "username"),
+        family_name=_str(body, "family_name"),
+        given_name=_str(body, "given_name"),
+        email=_str(body, "email", required=False) or "",
+        attributes=attributes,
+    )
+    return draft, memberships
+
+
+def _send(resp: falcon.asgi.Response, value: object, status: int = 200) -> None:
+    resp.status = status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = json.dumps(value, ensure_ascii=False)
+
+
+class _Base:
+    def __init__(self, service: OrgService) -> None:
+        self.service = service
+
+    async def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+        return await asyncio.to_thread(functools.partial(fn, *args, **kwargs))
+
+
+class Orgs(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op("Root nodes the caller administers"),
+        "post": _op(
+            "Create a node (root: platform-admin only)",
+            "201",
+            "400",
+            "404",
+            "409",
+            body=NODE_SCHEMA,
+        ),
+    }
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        nodes = await self.call(self.service.roots, _actor(req))
+        _send(resp, {"items": [n.as_json() for n in nodes]})
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        body = await _body(req)
+        node = await self.call(
+            self.service.create_node,
+            _actor(req),
+            parent_id=_str(body, "parent_id", required=False),
+            kind=_str(body, "kind"),
+            code=_str(body, "code"),
+            name=_str(body, "name"),
+        )
+        _send(resp, node.as_json(), 201)
+
+
+class OrgNodeResource(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op("Describe a node", "200", "404"),
+        "patch": _op(
+            "Rename, disable or enable a node", "200", "400", "404", body=NODE_CHANGE_SCHEMA
+        ),
+    }
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
+    ) -> None:
+        node = await self.call(self.service.node, _actor(req), node_id)
+        _send(resp, node.as_json())
+
+    async def on_patch(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
+    ) -> None:
+        body = await _body(req)
+        disabled = body.get("disabled")
+        if disabled is not None and not isinstance(disabled, bool):
+            raise InvalidOrgInput("disabled", "true or false")
+        node = await self.call(
+            self.service.update_node,
+            _actor(req),
+            node_id,
+            name=_str(body, "name", required=False),
+            disabled=disabled,
+        )
+        _send(resp, node.as_json())
+
+
+class OrgMove(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "post": _op(
+            "Move a node under another parent", "200", "400", "404", "409", body=MOVE_SCHEMA
+        )
+    }
+
+    async def on_post(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
+    ) -> None:
+        body = await _body(req)
+        node = await self.call(
+            self.service.move_node, _actor(req), node_id, _str(body, "parent_id")
+        )
+        _send(resp, node.as_json())
+
+
+class OrgChildren(_Base):
+    openapi: ClassVar[dict[str, Any]] = {"get": _op("Child nodes", "200", "404")}
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
+    ) -> None:
+        nodes = await self.call(self.service.children, _actor(req), node_id)
+        _send(resp, {"items": [n.as_json() for n in nodes]})
+
+
+class OrgMembers(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": {
+            **_op("People in a node (paged)", "200", "400", "404"),
+            "parameters": [
+                {"name": "first", "in": "query", "schema": _FIRST},
+                {"name": "max", "in": "query", "schema": _MAX},
+            ],
+        }
+    }
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
+    ) -> None:
+        first = req.get_param_as_int("first", min_value=0, max_value=_MAX_FIRST, default=0)
+        size = req.get_param_as_int("max", min_value=1, max_value=_MAX_PAGE, default=50)
+        people = await self.call(self.service.members, _actor(req), node_id, first, size)
+        _send(resp, {"items": [p.as_json() for p in people]})
+
+
+class People(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": {
+            **_op("Find people by username, e-mail or name (those the caller sees)", "200", "400"),
+            "parameters": [
+                {
+                    "name": "q",
+                    "in": "query",
+                    "required": True,
+                    # Any text: one that is blank or holds control characters matches nobody.
+                    "schema": {"type": "string", "minLength": 1, "maxLength": 100},
+                },
+                {"name": "first", "in": "query", "schema": _FIRST},
+                {"name": "max", "in": "query", "schema": _MAX},
+            ],
+        },
+        "post": _op(
+            "Create a person in one or more nodes",
+            "201",
+            "400",
+            "404",
+            "409",
+            body=PERSON_SCHEMA,
+        ),
+    }
+
+    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        query = req.get_param("q") or ""
+        first = req.get_param_as_int("first", min_value=0, max_value=_MAX_FIRST, default=0)
+        size = req.get_param_as_int("max", min_value=1, max_value=_MAX_PAGE, default=50)
+        people = await self.call(self.service.search_people, _actor(req), query, first, size)
+        _send(resp, {"items": [p.as_json() for p in people]})
+
+    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        draft, memberships = person_draft(await _body(req))
+        person = await self.call(self.service.create_person, _actor(req), draft, memberships)
+        _send(resp, person.as_json(), 201)
+
+
+class PersonResource(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "get": _op("Describe a person", "200", "404"),
+        "patch": _op(
+            "Change names, e-mail, attributes or enabled",
+            "200",
+            "400",
+            "404",
+            body=PERSON_CHANGE_SCHEMA,
+        ),
+    }
+
+    async def on_get(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
+    ) -> None:
+        person = await self.call(self.service.person, _actor(req), person_id)
+        _send(resp, person.as_json())
+
+    async def on_patch(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
+    ) -> None:
+        body = await _body(req)
+        person = await self.call(self.service.update_person, _actor(req), person_id, changes=body)
+        _send(resp, person.as_json())
+
+
+class Membership(_Base):
+    openapi: ClassVar[dict[str, Any]] = {
+        "put": _op("Add a person to a node", "200", "404", "409"),
+        "delete": _op("Remove a person from a node", "200", "404", "409"),
+    }
+
+    async def on_put(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, node_id: str
+    ) -> None:
+        person = await self.call(self.service.add_membership, _actor(req), person_id, node_id)
+        _send(resp, person.as_json())
+
+    async def on_delete(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, node_id: str
+    ) -> None:
+        person = await self.call(self.service.remove_membership, _actor(req), person_id, node_id)
+        _send(resp, person.as_json())
+
+
+class RoleGrant(_Base):
+    """Grants and revocations are high-risk: the caller's session must still be alive."""
+
+    introspect_methods = frozenset({"PUT", "DELETE"})
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "put": {
+            **_op("Grant a platform role (org-admin: body names node_id)", "200", "400", "404"),
+            "requestBody": {"content": {"application/json": {"schema": GRANT_SCHEMA}}},
+        },
+        "delete": _op("Revoke a platform role", "200", "400", "404"),
+    }
+
+    async def on_put(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, role: str
+    ) -> None:
+        body = await _body(req)
+        node_id = _str(body, "node_id", required=False)
+        person = await self.call(self.service.grant_role, _actor(req), person_id, role, node_id)
+        _send(resp, person.as_json())
+
+    async def on_delete(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, role: str
+    ) -> None:
+        person = await self.call(self.service.revoke_role, _actor(req), person_id, role)
+        _send(resp, person.as_json())
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+class Imports:
+    """``POST /iam/imports/{kind}``: a CSV or XLSX body, validated whole, then applied.
+
+    High-risk (the caller's session is introspected): a people file may invite, which gives
+    people credentials."""
+
+    introspect_methods = frozenset({"POST"})
+
+    openapi: ClassVar[dict[str, Any]] = {
+        "post": {
+            **_op(
+                "Bulk import nodes or people (CSV or XLSX body; ?dry_run=true)",
+                "200",
+                "400",
+                "415",
+                "422",
+            ),
+            "parameters": [
+                {"name": "dry_run", "in": "query", "schema": {"type": "boolean"}},
+            ],
+            "requestBody": {
+                "content": {
+                    "text/csv": {"schema": {"type": "string"}},
+                    XLSX: {"schema": {"type": "string", "format": "binary"}},
+                }
+            },
+        }
+    }
+
+    def __init__(self, service: ImportService) -> None:
+        self.service = service
+
+    async def on_post(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, kind: str
+    ) -> None:
+        if kind not in {"nodes", "people"}:
+            raise falcon.HTTPNotFound()
+        media = (req.content_type or "").split(";")[0].strip().lower()
+        if media not in {"text/csv", XLSX}:
+            raise falcon.HTTPUnsupportedMediaType(description="Send text/csv or an XLSX workbook.")
+        data = await req.bounded_stream.read()
+        dry_run = req.get_param_as_bool("dry_run", default=False)
+        table = read_bytes(data, xlsx=media == XLSX)
+        if kind == "nodes":
+
+            def work() -> dict[str, object]:
+                return self.service.nodes(_actor(req), table, dry_run=dry_run)
+
+        else:
+            from iam.invitations import AuditActor  # noqa: PLC0415 - see TYPE_CHECKING above
+
+            principal = req.context.principal
+            actor = AuditActor(str(principal.subject), str(principal.username or ""))
+
+            def work() -> dict[str, object]:
+                return self.service.people(
+                    actor.subject,
+                    table,
+                    dry_run=dry_run,
+                    actor=actor,
+                    link_base=req.forwarded_prefix,
+                )
+
+        _send(resp, await asyncio.to_thread(work))
+
+
+def add_routes(
+    api: Router, service: OrgService, invitations: InvitationService | None = None
+) -> None:
+    api.add_route("/iam/orgs", Orgs(service))
+    api.add_route("/iam/orgs/{node_id}", OrgNodeResource(service))
+    api.add_route("/iam/orgs/{node_id}/move", OrgMove(service))
+    api.add_route("/iam/orgs/{node_id}/children", OrgChildren(service))
+    api.add_route("/iam/orgs/{node_id}/members", OrgMembers(service))
+    api.add_route("/iam/people", People(service))
+    api.add_route("/iam/people/{person_id}", PersonResource(service))
+    api.add_route("/iam/people/{person_id}/memberships/{node_id}", Membership(service))
+    api.add_route("/iam/people/{person_id}/roles/{role}", RoleGrant(service))
+    api.add_route("/iam/imports/{kind}", Imports(ImportService(service, invitations=invitations)))
