@@ -74,7 +74,7 @@ from iam.tokens.introspection import IntrospectionCache
 from iam.tokens.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
 from iam.tokens.verifier import TokenVerifier
 from policies.ports import RealmInspector
-from siem.alerts import QueuedSink
+from siem.alerts.service import QueuedSink
 
 
 @dataclasses.dataclass(slots=True)

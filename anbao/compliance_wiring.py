@@ -89,7 +89,7 @@ def audit_inspector(
 def _alerts(settings: Settings) -> Sequence[AlertFacts]:
     """Alerts of the last 90 days; "triaged" = first left ``open`` (approximated by updated_at)."""
     from anbao.siem_alerts_wiring import build_alert_store  # noqa: PLC0415
-    from siem.alerts_model import AlertFilter, AlertStatus  # noqa: PLC0415
+    from siem.alerts.model import AlertFilter, AlertStatus  # noqa: PLC0415
 
     store = build_alert_store(settings)
     try:
@@ -110,7 +110,7 @@ def _alerts(settings: Settings) -> Sequence[AlertFacts]:
 
 def siem_inspector(settings: Settings) -> PlatformSiem:
     def rules() -> Sequence[Any]:
-        from siem.loader import load_rules  # noqa: PLC0415
+        from siem.engines.loader import load_rules  # noqa: PLC0415
 
         return load_rules(strict=False).rules
 

@@ -67,7 +67,7 @@ from policies.errors import (
     WaiverSelfApproval,
     WaiverStateConflict,
 )
-from siem.alerts_errors import (
+from siem.alerts.errors import (
     ActionNotFound,
     ActionStateConflict,
     AlertError,

@@ -1,7 +1,7 @@
 """Wires alerts, notifications and response actions: settings, stores, Keycloak, seals, audit.
 
 ``siem`` reaches identity and seals only through its ports; this composition root adapts
-Keycloak (:mod:`siem.responses_keycloak`), the seal registry (:class:`RegistrySealResponder`)
+Keycloak (:mod:`siem.responses.keycloak`), the seal registry (:class:`RegistrySealResponder`)
 and the audit recorder (:class:`RecorderResponseAudit`, :func:`triage_audit`). The engines get
 ``SiemAlerts.alerts`` as their :class:`siem.ports.DetectionSink`.
 """
@@ -26,22 +26,22 @@ from crypto.seals.registry.errors import SealNotFound, SealRegistryError
 from crypto.seals.registry.model import SEAL_ADMIN
 from crypto.seals.registry.model import Actor as SealActor
 from iam.tokens.falcon import Requirement, org_scope
-from siem import resources
-from siem.alerts import AlertService, BackgroundHooks, NewAlertHook, TriageHook
-from siem.alerts_elasticsearch import ElasticsearchAlertStore
-from siem.alerts_errors import ResponseTargetNotFound, ResponseTargetUnavailable
-from siem.alerts_model import Alert, Caller
-from siem.alerts_ports import AlertStore, Notifier
-from siem.alerts_sqlite import SqliteAlertStore
+from siem.alerts import resources
+from siem.alerts.elasticsearch import ElasticsearchAlertStore
+from siem.alerts.errors import ResponseTargetNotFound, ResponseTargetUnavailable
+from siem.alerts.model import Alert, Caller
+from siem.alerts.notify.delivery import NotificationHook, RetryPolicy
+from siem.alerts.notify.smtp import SmtpNotifier
+from siem.alerts.notify.webhook import WebhookNotifier
+from siem.alerts.ports import AlertStore, Notifier
+from siem.alerts.service import AlertService, BackgroundHooks, NewAlertHook, TriageHook
+from siem.alerts.sqlite import SqliteAlertStore
 from siem.model import Severity
-from siem.notify import NotificationHook, RetryPolicy
-from siem.notify_smtp import SmtpNotifier
-from siem.notify_webhook import WebhookNotifier
-from siem.responses import ResponseService
-from siem.responses_keycloak import KeycloakIdentityResponder, keycloak_admin_factory
-from siem.responses_model import ActionRecord
-from siem.responses_ports import IdentityResponder
-from siem.responses_sqlite import SqliteActionStore
+from siem.responses.keycloak import KeycloakIdentityResponder, keycloak_admin_factory
+from siem.responses.model import ActionRecord
+from siem.responses.ports import IdentityResponder
+from siem.responses.service import ResponseService
+from siem.responses.sqlite import SqliteActionStore
 
 #: The registry actor response actions use (the human approver is in the audit event).
 SEAL_RESPONDER = SealActor("siem-response", "system:siem", frozenset({SEAL_ADMIN}), "/")

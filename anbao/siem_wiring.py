@@ -2,7 +2,7 @@
 
 ``audit`` never imports ``siem``: the composition root registers the streaming engine as the
 shipper's :class:`audit.ports.DeliveryObserver`, with the alert service behind a
-:class:`siem.alerts.QueuedSink` so the shipper never waits for the alert store.
+:class:`siem.alerts.service.QueuedSink` so the shipper never waits for the alert store.
 """
 
 from __future__ import annotations
@@ -14,9 +14,9 @@ from pathlib import Path
 
 from anbao.audit_wiring import AuditRuntime
 from anbao.settings import Settings
-from siem.loader import BUILTIN_RULES, RuleSet, load_rules
+from siem.engines.loader import BUILTIN_RULES, RuleSet, load_rules
+from siem.engines.streaming import StreamingEngine
 from siem.ports import DetectionSink
-from siem.streaming import StreamingEngine
 
 
 def rule_paths(settings: Settings) -> tuple[Path, ...]:

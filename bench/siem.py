@@ -53,13 +53,13 @@ from audit.recording.spool import Spool, SpoolConfig
 from audit.stores.elasticsearch import ElasticsearchAuditStore
 from audit.stores.sqlite import SqliteAuditStore
 from bench.audit_ingest import es_env
-from siem.alerts import AlertService
-from siem.alerts_testing import MemoryAlertStore
-from siem.elasticsearch import ElasticsearchEventSource
-from siem.loader import load_rules
+from siem.alerts.service import AlertService
+from siem.alerts.testing import MemoryAlertStore
+from siem.engines.elasticsearch import ElasticsearchEventSource
+from siem.engines.loader import load_rules
+from siem.engines.scheduled import ScheduledEngine
+from siem.engines.streaming import StreamingEngine
 from siem.model import Detection
-from siem.scheduled import ScheduledEngine
-from siem.streaming import StreamingEngine
 from siem.testing import ListSink, timeline, working_day
 
 

@@ -6,7 +6,7 @@ import sqlite3
 from pathlib import Path
 
 from audit.stores.sqlite_wal import use_wal
-from siem.alerts_errors import AlertStoreUnavailable
+from siem.alerts.errors import AlertStoreUnavailable
 
 
 def connect(path: str, schema: str, *, what: str) -> sqlite3.Connection:

@@ -30,9 +30,9 @@ from typing import IO
 import click
 
 from anbao.cli import siem_alerts, siem_analysts
+from siem.engines.lint import lint as lint_rules
+from siem.engines.loader import BUILTIN_RULES, RuleSet, load_rules
 from siem.errors import SiemError
-from siem.lint import lint as lint_rules
-from siem.loader import BUILTIN_RULES, RuleSet, load_rules
 from siem.model import Detection
 
 _PATHS = click.argument(
@@ -115,7 +115,7 @@ def convert(paths: tuple[Path, ...]) -> None:
     """Print the Elasticsearch (Lucene) query of each base rule, as the scheduled engine runs it."""
     from sigma.correlations import SigmaCorrelationRule  # noqa: PLC0415 - only this command
 
-    from siem.scheduled import lucene_query  # noqa: PLC0415
+    from siem.engines.scheduled import lucene_query  # noqa: PLC0415
 
     ruleset = _load(paths)
     for rule in ruleset.rules:
@@ -151,7 +151,7 @@ def _documents(stream: IO[str]) -> Iterator[dict[str, object]]:
 )
 def replay(source: IO[str], rule_paths: tuple[Path, ...]) -> None:
     """Run the streaming engine over audit documents (NDJSON, '-' for stdin)."""
-    from siem.streaming import StreamingEngine  # noqa: PLC0415
+    from siem.engines.streaming import StreamingEngine  # noqa: PLC0415
     from siem.testing import ListSink  # noqa: PLC0415
 
     sink = ListSink()
@@ -167,7 +167,7 @@ def replay(source: IO[str], rule_paths: tuple[Path, ...]) -> None:
 @click.option("--baseline", default=10_000, show_default=True, help="Benign events to add.")
 def test(baseline: int) -> None:
     """Replay the built-in attack scenarios and a benign baseline through the streaming engine."""
-    from siem.streaming import StreamingEngine  # noqa: PLC0415
+    from siem.engines.streaming import StreamingEngine  # noqa: PLC0415
     from siem.testing import ListSink, documents, timeline, working_day  # noqa: PLC0415
 
     ruleset = _load(())
@@ -215,8 +215,8 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
     from anbao.siem_alerts_wiring import build_siem_alerts  # noqa: PLC0415
     from anbao.siem_wiring import ruleset  # noqa: PLC0415
     from audit.stores.elasticsearch import ElasticsearchAuditStore  # noqa: PLC0415
-    from siem.elasticsearch import ElasticsearchEventSource  # noqa: PLC0415
-    from siem.scheduled import JsonFileCheckpoints, ScheduledEngine  # noqa: PLC0415
+    from siem.engines.elasticsearch import ElasticsearchEventSource  # noqa: PLC0415
+    from siem.engines.scheduled import JsonFileCheckpoints, ScheduledEngine  # noqa: PLC0415
 
     try:
         settings = Settings.load(os.environ)

@@ -15,8 +15,8 @@ from typing import Any
 import click
 
 from anbao.cli.api import api_options, client, print_json, segment
-from siem.alerts_model import AlertStatus, CloseReason
-from siem.responses_model import ActionState
+from siem.alerts.model import AlertStatus, CloseReason
+from siem.responses.model import ActionState
 
 
 def _line(alert: dict[str, Any]) -> str:

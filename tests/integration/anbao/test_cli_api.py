@@ -31,8 +31,8 @@ from crypto.pki.testing import TEST_USCC
 from crypto.seals.format.testing import tiny_png
 from crypto.sm2 import PrivateKey
 from iam.orgs.model import NodeKind, OrgNode, Person
-from siem.alerts import AlertService
-from siem.alerts_sqlite import SqliteAlertStore
+from siem.alerts.service import AlertService
+from siem.alerts.sqlite import SqliteAlertStore
 from siem.model import Detection, Engine, Severity
 from tests.integration.anbao.serving import serve
 from tests.integration.anbao.stack import stack_env

@@ -25,9 +25,9 @@ from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
 from audit.search.testing import sample_events
 from audit.stores.elasticsearch import ElasticsearchAuditStore
 from iam.orgs.model import NodeKind, OrgNode, Person
-from siem.alerts_model import AlertFilter
-from siem.loader import load_rules
-from siem.streaming import StreamingEngine
+from siem.alerts.model import AlertFilter
+from siem.engines.loader import load_rules
+from siem.engines.streaming import StreamingEngine
 from siem.testing import attack_scenarios, documents, working_day
 from tests.integration.anbao.stack import stack_env
 from tests.integration.conftest import Server

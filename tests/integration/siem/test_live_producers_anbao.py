@@ -29,7 +29,7 @@ import httpx
 import pytest
 
 from crypto.seals.format.testing import minimal_ofd
-from siem.loader import load_rules
+from siem.engines.loader import load_rules
 from tests.integration.anbao.serving import serve, state_env
 from tests.integration.anbao.stack import served_realm_env
 from tests.integration.conftest import Server

@@ -23,7 +23,7 @@ from keycloak import KeycloakAdmin
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.model import NodeKind, OrgNode, PersonDraft
-from siem.loader import BUILTIN_RULES, load_rules
+from siem.engines.loader import BUILTIN_RULES, load_rules
 from tests.integration.anbao.serving import serve, state_env
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import (

@@ -13,8 +13,8 @@ from anbao.siem_alerts_wiring import build_siem_alerts
 from audit.stores.sqlite import SqliteAuditStore
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier
-from siem.alerts_model import AlertFilter
-from siem.alerts_testing import MemoryAlertStore
+from siem.alerts.model import AlertFilter
+from siem.alerts.testing import MemoryAlertStore
 from siem.testing import attack_scenarios, working_day
 from tests.unit.clocks import LIVENESS_SECONDS, eventually
 
