@@ -18,15 +18,15 @@ from typing import Any
 from anbao.settings import Environment, Settings
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
-from policies import report_pdf
-from policies.catalogue import load_catalogue
+from policies.catalogue.load import load_catalogue
+from policies.checks.platform import FixedSettings, PlatformAudit, PlatformSiem, SealRegistryCrypto
 from policies.model import Officer, Waiver
-from policies.platform import FixedSettings, PlatformAudit, PlatformSiem, SealRegistryCrypto
 from policies.ports import AlertFacts, Inspectors, RealmFacts, RealmInspector, SettingsFacts
+from policies.reports import pdf as report_pdf
+from policies.reports.signing import SealReportSealer, Sm2ReportSigner
 from policies.resources import Reports, add_routes
-from policies.service import ComplianceService, Schedule
-from policies.signing import SealReportSealer, Sm2ReportSigner
-from policies.sqlite import SqlRunStore, create_engine
+from policies.runs.service import ComplianceService, Schedule
+from policies.runs.store import SqlRunStore, create_engine
 
 
 def settings_facts(settings: Settings) -> SettingsFacts:
@@ -48,7 +48,7 @@ class LazyRealm:
     def inspect(self) -> RealmFacts:
         if self._inspector is None:
             from anbao.cli.iam import keycloak_admin  # noqa: PLC0415 - one admin-client recipe
-            from policies.keycloak import KeycloakRealmInspector  # noqa: PLC0415
+            from policies.checks.keycloak import KeycloakRealmInspector  # noqa: PLC0415
 
             realm = self.settings.compliance.realm or self.settings.keycloak.realm
             self._inspector = KeycloakRealmInspector(keycloak_admin(self.settings), realm)

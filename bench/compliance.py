@@ -1,6 +1,6 @@
 """Compliance run cost against the real Keycloak, and report rendering.
 
-- ``inspect``: :class:`policies.keycloak.KeycloakRealmInspector` on a realm converged from
+- ``inspect``: :class:`policies.checks.keycloak.KeycloakRealmInspector` on a realm converged from
   deploy/keycloak/anbao-realm.yaml with ``USERS`` users (per user it asks for effective roles and
   credentials), vs the reference: the two bulk reads any inspection needs at least
   (``GET realm`` + ``GET users``). Ratio = reference / inspection (1.0 = no overhead).
@@ -28,12 +28,14 @@ from keycloak import KeycloakAdmin
 from iam.realm.keycloak import KeycloakRealmAdmin
 from iam.realm.load import load_realm_file
 from iam.realm.service import converge
-from policies import report, report_html, report_pdf
-from policies.catalogue import load_catalogue
-from policies.keycloak import KeycloakRealmInspector
+from policies.catalogue.load import load_catalogue
+from policies.checks.keycloak import KeycloakRealmInspector
 from policies.ports import Inspectors
-from policies.service import ComplianceService
-from policies.sqlite import SqlRunStore
+from policies.reports import content as report
+from policies.reports import html as report_html
+from policies.reports import pdf as report_pdf
+from policies.runs.service import ComplianceService
+from policies.runs.store import SqlRunStore
 from tests.integration.conftest import _env
 
 USERS = 50

@@ -17,7 +17,7 @@ class PolicyError(Exception):
 
 
 class CatalogueInvalid(PolicyError):
-    """The control catalogue (policies/controls/*.yaml) does not validate; findings name file:line."""
+    """The control catalogue (policies/catalogue/controls/*.yaml) does not validate; findings name file:line."""
 
     code = "compliance_catalogue_invalid"
     title = "Control catalogue invalid"

@@ -1,6 +1,6 @@
 """Typed records of compliance: the control catalogue, check findings, runs, waivers, history.
 
-The catalogue is data (``policies/controls/*.yaml``, loaded by :mod:`policies.catalogue`);
+The catalogue is data (``policies/catalogue/controls/*.yaml``, loaded by :mod:`policies.catalogue.load`);
 everything here is frozen so a finished run can be stored, diffed and signed as it was.
 Standards: GB/T 22239-2019 (MLPS 2.0) level 3 §8.1.4, GB/T 39786-2021 level 3 §8.4, and
 Art. 21(3) of the Cybersecurity Law of the PRC (logs kept at least six months).

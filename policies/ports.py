@@ -217,7 +217,7 @@ class IssuedReport:
 
 
 class RunStore(Protocol):
-    """Durable runs, waivers and issued reports (SQLite via SQLAlchemy Core: policies.sqlite)."""
+    """Durable runs, waivers and issued reports (SQLite via SQLAlchemy Core: policies.runs.store)."""
 
     def add_run(self, run: Run) -> None: ...
 

@@ -1,4 +1,4 @@
-"""HTTP resources of ``/compliance`` (thin; rules live in :mod:`policies.service`).
+"""HTTP resources of ``/compliance`` (thin; rules live in :mod:`policies.runs.service`).
 
 Reports carry evidence about the platform's weaknesses: only ``compliance-officer`` and
 ``auditor`` read them; only ``compliance-officer`` runs the catalogue, waives and signs off.
@@ -19,10 +19,12 @@ import falcon
 import falcon.asgi
 
 from iam.tokens.falcon import requires
-from policies import codec, report, report_html
 from policies.errors import InvalidRequest, NotSignedOff
 from policies.model import Officer, Run, Waiver
-from policies.service import MAX_REASON, MAX_TEXT, ComplianceService
+from policies.reports import content as report
+from policies.reports import html as report_html
+from policies.runs import codec
+from policies.runs.service import MAX_REASON, MAX_TEXT, ComplianceService
 
 READERS = ("compliance-officer", "auditor")
 OFFICER = ("compliance-officer",)

@@ -23,9 +23,9 @@ from typing import Any
 import click
 
 from anbao.cli.api import ApiClient, api_options, client, print_json, segment
-from policies import codec
 from policies.errors import ReportSignatureInvalid
 from policies.model import Waiver, WaiverState
+from policies.runs import codec
 
 EXIT_FAILED = 1
 
@@ -198,7 +198,7 @@ def history_cmd(limit: int, control_id: str, api_url: str | None, token: str | N
 @click.option("--pub", type=click.Path(exists=True, dir_okay=False, path_type=Path), required=True)
 def verify_report_cmd(report: Path, sig: Path, pub: Path) -> None:
     """Check the detached SM2 signature over the report's exact bytes: exit 0 valid, 1 not."""
-    from policies.signing import verify_report  # noqa: PLC0415
+    from policies.reports.signing import verify_report  # noqa: PLC0415
 
     try:
         verify_report(report.read_bytes(), sig.read_bytes(), pub.read_bytes())

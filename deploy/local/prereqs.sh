@@ -5,7 +5,7 @@ need=()
 for tool in curl unzip openssl mvn javac setpriv pdftoppm cc chromium; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
-# Chinese font embedded in compliance PDF reports (policies/report_pdf.py).
+# Chinese font embedded in compliance PDF reports (policies/reports/pdf.py).
 [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(wqy-zenhei)
 # The audit middleware's compiled helpers (audit/_capture.c): zlib's and Python's headers.
 [ -f /usr/include/zlib.h ] || need+=(zlib.h)

@@ -31,7 +31,7 @@ from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.model import NodeKind, PersonDraft
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier
-from policies.catalogue import load_catalogue
+from policies.catalogue.load import load_catalogue
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import REALM_DIR, add_user, admin_for, apply_file, unique
 

@@ -11,11 +11,11 @@ import sqlalchemy as sa
 
 from anbao.compliance_wiring import build_service
 from anbao.settings import Settings, SettingsError
-from policies.catalogue import load_catalogue
+from policies.catalogue.load import load_catalogue
 from policies.errors import AlreadySigned, RunNotFound
 from policies.ports import Inspectors, IssuedReport
-from policies.service import ComplianceService, Schedule
-from policies.sqlite import SqlRunStore
+from policies.runs.service import ComplianceService, Schedule
+from policies.runs.store import SqlRunStore
 from policies.testing import Static, good_realm
 
 

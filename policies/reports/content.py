@@ -1,7 +1,7 @@
 """The report's content, laid out like an assessment workbook: standard -> section -> clause.
 
 :func:`build` turns a run (plus its history and waivers) into one JSON-ready dict; the HTML
-(:mod:`policies.report_html`), PDF (:mod:`policies.report_pdf`) and JSON reports all render that
+(:mod:`policies.reports.html`), PDF (:mod:`policies.reports.pdf`) and JSON reports all render that
 same dict, so the three formats never disagree.
 """
 
@@ -11,8 +11,8 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from policies import codec
 from policies.model import Catalogue, Change, Run, Status, TrendPoint, Waiver
+from policies.runs import codec
 
 STATUS_ZH = {
     "pass": "符合",

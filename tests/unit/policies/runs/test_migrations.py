@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from policies import migrations
 from policies.model import WaiverState
-from policies.sqlite import SqlRunStore, create_engine, metadata
+from policies.runs import migrations
+from policies.runs.store import SqlRunStore, create_engine, metadata
 
 
 def test_upgrade_matches_metadata_and_downgrades(tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """Run the compliance store's Alembic migrations programmatically (the seal registry's pattern).
 
 The scripts live in the package (``alembic/``), so an installed Anbao migrates its own schema
-without an ``alembic.ini``; a test compares the migrated schema with ``policies.sqlite.metadata``.
+without an ``alembic.ini``; a test compares the migrated schema with ``policies.runs.store.metadata``.
 Runs and issued reports are evidence kept for years: their schema changes only by migration.
 """
 
@@ -16,7 +16,7 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from policies.errors import StoreUnavailable
-from policies.sqlite import VERSION_TABLE
+from policies.runs.store import VERSION_TABLE
 
 _SCRIPTS = Path(__file__).parent / "alembic"
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from policies.catalogue import load_catalogue
+from policies.catalogue.load import load_catalogue
 from policies.checks import REGISTRY
 from policies.errors import CatalogueInvalid
 

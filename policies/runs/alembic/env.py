@@ -1,6 +1,6 @@
 """Alembic environment of the compliance store: run programmatically on a given connection.
 
-``policies.migrations.upgrade`` passes the connection in ``config.attributes["connection"]``;
+``policies.runs.migrations.upgrade`` passes the connection in ``config.attributes["connection"]``;
 the version table is this package's own, so it can share a database with other packages.
 """
 
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from alembic import context
 
-from policies.sqlite import VERSION_TABLE, metadata
+from policies.runs.store import VERSION_TABLE, metadata
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run through policies.migrations (SqlRunStore migrates at start-up)")
+    raise RuntimeError("run through policies.runs.migrations (SqlRunStore migrates at start-up)")
 context.configure(
     connection=connection,
     target_metadata=metadata,

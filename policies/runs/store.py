@@ -1,8 +1,8 @@
 """SQL store of runs, waivers and issued reports (SQLAlchemy 2 Core; SQLite by default).
 
 Follows the seal registry's approach: portable types, Alembic migrations shipped in the package
-(:mod:`policies.migrations`, run when the store opens). A run's results are stored as the JSON of
-:mod:`policies.codec`, so a stored run reads back exactly as it was evaluated.
+(:mod:`policies.runs.migrations`, run when the store opens). A run's results are stored as the JSON of
+:mod:`policies.runs.codec`, so a stored run reads back exactly as it was evaluated.
 """
 
 from __future__ import annotations
@@ -13,7 +13,6 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from policies import codec
 from policies.errors import (
     AlreadySigned,
     RunNotFound,
@@ -23,6 +22,7 @@ from policies.errors import (
 )
 from policies.model import Run, Waiver, WaiverState
 from policies.ports import IssuedReport
+from policies.runs import codec
 
 metadata = sa.MetaData()
 VERSION_TABLE = "compliance_alembic_version"
@@ -77,7 +77,7 @@ class SqlRunStore:
         another process may win the race, so one failed attempt is retried."""
         if self._migrated:
             return
-        from policies import migrations  # noqa: PLC0415 - alembic's env imports this module
+        from policies.runs import migrations  # noqa: PLC0415 - alembic's env imports this module
 
         with self._lock:
             if not self._migrated:

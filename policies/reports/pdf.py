@@ -22,7 +22,7 @@ from reportlab.pdfbase.ttfonts import TTFont
 from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
 
 from policies.errors import FontUnavailable
-from policies.report_html import COLOURS
+from policies.reports.html import COLOURS
 
 DEFAULT_FONT = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
 FONT_NAME = "AnbaoCJK"

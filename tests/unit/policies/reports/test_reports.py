@@ -6,9 +6,11 @@ import subprocess
 from datetime import timedelta
 from pathlib import Path
 
-from policies import report, report_html, report_pdf
-from policies.catalogue import load_catalogue
+from policies.catalogue.load import load_catalogue
 from policies.model import CheckResult, ControlResult, Finding, Run, Status, Waiver, WaiverState
+from policies.reports import content as report
+from policies.reports import html as report_html
+from policies.reports import pdf as report_pdf
 from policies.testing import T0
 
 

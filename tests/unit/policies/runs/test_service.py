@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 from crypto import keys
 from crypto.sm2 import PrivateKey
-from policies.catalogue import load_catalogue
+from policies.catalogue.load import load_catalogue
 from policies.errors import (
     AlreadySigned,
     InvalidRequest,
@@ -23,9 +23,9 @@ from policies.errors import (
 )
 from policies.model import Officer, Status, WaiverState
 from policies.ports import Inspectors, RunStore
-from policies.service import ComplianceService
-from policies.signing import Sm2ReportSigner, verify_report
-from policies.sqlite import SqlRunStore
+from policies.reports.signing import Sm2ReportSigner, verify_report
+from policies.runs.service import ComplianceService
+from policies.runs.store import SqlRunStore
 from policies.testing import (
     T0,
     MemoryRunStore,
@@ -305,7 +305,7 @@ def test_a_configured_report_seal_adds_a_detached_ses_signature(tmp_path: Path) 
     from crypto.pki import build_crl
     from crypto.seals.format import Options, Overall, Trust, verify_detached
     from crypto.seals.format.testing import make_sample_seal
-    from policies.signing import SealReportSealer
+    from policies.reports.signing import SealReportSealer
 
     sample = make_sample_seal(T0 - timedelta(days=1))
     crl_time = T0 - timedelta(hours=1)

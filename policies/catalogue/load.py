@@ -1,4 +1,4 @@
-"""Load ``policies/controls/*.yaml`` into :class:`policies.model.Catalogue`, validating as it goes.
+"""Load ``policies/catalogue/controls/*.yaml`` into :class:`policies.model.Catalogue`, validating as it goes.
 
 Validation collects every problem with its ``file:line`` (pySigma-style findings) and raises
 :class:`policies.errors.CatalogueInvalid` once, so an editor sees all mistakes at the same time.
