@@ -16,34 +16,30 @@ import falcon
 import falcon.asgi
 import httpx
 
-from anbao import (
-    analyst_scope,
-    bodies,
-    compliance_wiring,
-    errors,
-    identity_events,
-    people_wiring,
-    seal_wiring,
-    siem_alerts_wiring,
-    siem_wiring,
-)
-from anbao.accesslog import AccessLog
-from anbao.audit_wiring import (
+from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
+from anbao.web import bodies, errors
+from anbao.web.accesslog import AccessLog
+from anbao.web.asgi_app import AsgiApp
+from anbao.web.health import Dependency, Readiness, blocking_probe, keycloak_probe
+from anbao.web.metrics import Metrics
+from anbao.web.middleware import RequestContextMiddleware
+from anbao.web.openapi import Api
+from anbao.web.path_params import PathParameterCheck
+from anbao.web.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
+from anbao.wiring import analyst_scope, identity_events
+from anbao.wiring import compliance as compliance_wiring
+from anbao.wiring import people as people_wiring
+from anbao.wiring import seals as seal_wiring
+from anbao.wiring import siem as siem_wiring
+from anbao.wiring import siem_alerts as siem_alerts_wiring
+from anbao.wiring.audit import (
     AuditLifespan,
     AuditRuntime,
     build_audit_runtime,
     register_metrics,
 )
-from anbao.health import Dependency, Readiness, blocking_probe, keycloak_probe
-from anbao.metrics import Metrics
-from anbao.middleware import RequestContextMiddleware
-from anbao.openapi import Api
-from anbao.path_params import PathParameterCheck
-from anbao.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
-from anbao.role_audit_wiring import RecorderRoleAudit
-from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
-from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
-from anbao.web import AsgiApp
+from anbao.wiring.role_audit import RecorderRoleAudit
+from anbao.wiring.siem_alerts import SiemAlerts, build_siem_alerts
 from audit.integrity import resources as integrity_resources
 from audit.integrity.service import HeadTicker, IntegrityService
 from audit.integrity.setup import IntegrityConfig, build_field_cipher, build_integrity

@@ -1,7 +1,7 @@
 """An exclusive, non-blocking ``flock`` on one file: the one-process-of-many election.
 
 Several worker processes share one spool; one of them ships it (:class:`audit.recording.shipper.Shipper`)
-and one pulls Keycloak's events into it (``anbao.identity_events``). Each duty is a lease on
+and one pulls Keycloak's events into it (``anbao.wiring.identity_events``). Each duty is a lease on
 its own lock file. The kernel releases an ``flock`` when its holder dies, however it dies, so a
 killed holder's duty passes to the next process that asks.
 """

@@ -15,7 +15,7 @@ from typing import Any
 
 from anbao.app import Parts, create_app
 from anbao.settings import Settings
-from anbao.web import AsgiApp
+from anbao.web.asgi_app import AsgiApp
 from iam.tokens.verifier import TokenVerifier
 
 

@@ -22,7 +22,7 @@ import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
 
-from anbao import errors
+from anbao.web import errors
 from iam.errors import Unauthenticated
 from iam.tokens.falcon import AuthMiddleware, bearer_token
 from iam.tokens.keycloak import KeycloakJwks, issuer_url, keycloak_verifier

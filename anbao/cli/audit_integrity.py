@@ -23,10 +23,10 @@ from pathlib import Path
 import click
 
 from anbao.app import build_audit_integrity, build_audit_store
-from anbao.audit_wiring import spool_recorder
 from anbao.cli.serve import load_settings
 from anbao.cli.stores import require, require_audit
 from anbao.settings import Environment, Settings
+from anbao.wiring.audit import spool_recorder
 from audit.errors import AuditError
 from audit.integrity.elasticsearch import RawReader, WithRawScan, raw_client
 from audit.integrity.model import SignedTreeHead, VerifyReport

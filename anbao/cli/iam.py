@@ -160,8 +160,8 @@ def pull_cmd(
     lease: the service is already pulling. With --stdout, prints ECS JSON lines instead.
     """
     from anbao.app import build_org_directory  # noqa: PLC0415
-    from anbao.audit_wiring import keycloak_event_sink  # noqa: PLC0415
-    from anbao.identity_events import build_puller, leased  # noqa: PLC0415
+    from anbao.wiring.audit import keycloak_event_sink  # noqa: PLC0415
+    from anbao.wiring.identity_events import build_puller, leased  # noqa: PLC0415
 
     settings = _settings()
     if realm_name:

@@ -248,9 +248,9 @@ def import_people_cmd(  # noqa: PLR0917 - click passes options positionally
 
 def _invite(directory: KeycloakOrgDirectory, rows: list[Any]) -> list[dict[str, object]]:
     """The operator's invitations of the rows marked ``invite`` (audited on the spool)."""
-    from anbao.audit_wiring import spool_recorder  # noqa: PLC0415
     from anbao.cli.api import cli_settings, default_api_url  # noqa: PLC0415
-    from anbao.people_wiring import RecorderInvitationAudit  # noqa: PLC0415
+    from anbao.wiring.audit import spool_recorder  # noqa: PLC0415
+    from anbao.wiring.people import RecorderInvitationAudit  # noqa: PLC0415
     from iam.invitations import AuditActor, InvitationService  # noqa: PLC0415
     from iam.invitations.keycloak import KeycloakAccounts  # noqa: PLC0415
     from iam.orgs.imports.service import send_invitations  # noqa: PLC0415

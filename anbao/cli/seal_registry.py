@@ -25,8 +25,8 @@ from anbao.cli.api import api_options, client, print_json, segment
 from anbao.cli.crypto import handles_bad_input, write_output
 from anbao.cli.seal import seal
 from anbao.cli.stores import require
-from anbao.seal_wiring import registry_config
 from anbao.settings import Settings, SettingsError
+from anbao.wiring.seals import registry_config
 from crypto.keystore import KekRing, SoftwareKeyStore
 from crypto.seals.ca import CaConfig, SealCa
 from crypto.seals.registry import migrations

@@ -18,7 +18,7 @@ import httpx
 from anbao import logs
 from anbao.logs import redact
 from anbao.settings import Settings, SettingsError
-from anbao.web import AsgiApp
+from anbao.web.asgi_app import AsgiApp
 
 
 def load_settings() -> Settings:

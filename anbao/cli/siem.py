@@ -212,8 +212,8 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
 
     from anbao.app import build_audit_store  # noqa: PLC0415
     from anbao.settings import Settings, SettingsError  # noqa: PLC0415
-    from anbao.siem_alerts_wiring import build_siem_alerts  # noqa: PLC0415
-    from anbao.siem_wiring import ruleset  # noqa: PLC0415
+    from anbao.wiring.siem import ruleset  # noqa: PLC0415
+    from anbao.wiring.siem_alerts import build_siem_alerts  # noqa: PLC0415
     from audit.stores.elasticsearch import ElasticsearchAuditStore  # noqa: PLC0415
     from siem.engines.elasticsearch import ElasticsearchEventSource  # noqa: PLC0415
     from siem.engines.scheduled import JsonFileCheckpoints, ScheduledEngine  # noqa: PLC0415

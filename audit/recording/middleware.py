@@ -34,7 +34,7 @@ class RequestAuditor:
 
     :class:`AuditMiddleware` calls its :meth:`record` from its own ``process_response``; a host
     app whose own middleware already reads the request's route, status, client and principal
-    (Anbao's :class:`anbao.middleware.RequestContextMiddleware`) calls it from there instead,
+    (Anbao's :class:`anbao.web.middleware.RequestContextMiddleware`) calls it from there instead,
     saving a middleware hop and reading each fact once. :meth:`record` returns ``None`` when the
     record is already durable (the ``interval`` journal: a copy into the page cache), else an
     awaitable that resolves once it is.
@@ -86,7 +86,7 @@ class AuditMiddleware:
 
     It has no ``process_request`` (one awaited hook less per request): the latency is measured
     from ``req.context.<started_attribute>``, a ``time.perf_counter_ns()`` value the host app's
-    first ``process_request`` sets (in Anbao, :class:`anbao.middleware.RequestContextMiddleware`).
+    first ``process_request`` sets (in Anbao, :class:`anbao.web.middleware.RequestContextMiddleware`).
     Without it the event carries no duration.
     """
 

@@ -2,7 +2,7 @@
 
 ``iam`` may not import ``audit`` (the style's dependency direction), so the services report a
 :class:`RoleChange` to a :class:`RoleAudit` port and the composition root writes it to the audit
-trail (``anbao.role_audit_wiring``) with the field names the rule pack reads
+trail (``anbao.wiring.role_audit``) with the field names the rule pack reads
 (``siem/rules/privilege.yml``): ``event.action`` ``iam.role.grant`` / ``iam.role.revoke``,
 ``user.name`` the actor, ``resource.name`` the target's username, ``labels.role`` the role and,
 for an app's client role, ``labels.client_id`` the app. A refusal is recorded too (outcome

@@ -10,7 +10,7 @@ cursor per stream:
   for events committed slightly late, no duplicates;
 * each page's new events, enriched (who the event is about, :mod:`iam.events.enrich`), go to the
   journal together with the advanced cursor in one transaction (the audit spool,
-  ``anbao.identity_events``): a crash keeps both or neither, so nothing is skipped or repeated.
+  ``anbao.wiring.identity_events``): a crash keeps both or neither, so nothing is skipped or repeated.
   :class:`SplitJournal` pairs a plain sink with a cursor store where no such transaction exists
   (stdout): a crash there repeats the last page (at-least-once, ``event.id`` is Keycloak's id).
 """

@@ -1,6 +1,6 @@
 """Adapters of the audit, crypto, SIEM and settings inspectors over the platform's public APIs.
 
-They take plain values and objects (``anbao.compliance_wiring`` builds them from settings), so
+They take plain values and objects (``anbao.wiring.compliance`` builds them from settings), so
 this module never reads the environment. A part that is not there raises
 :class:`EvidenceUnavailable` with the reason, and its checks report "not applicable".
 """

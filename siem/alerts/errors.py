@@ -1,6 +1,6 @@
 """Errors of alert triage and response actions: stable codes, client-safe details.
 
-No HTTP status here (``anbao.errors`` maps them); details never carry upstream text, secrets or
+No HTTP status here (``anbao.web.errors`` maps them); details never carry upstream text, secrets or
 event contents beyond ids.
 """
 

@@ -6,7 +6,7 @@ Keycloak event (``type``, ``ipAddress``, ``details.username``). This pipeline ma
 the names the audit store really has, so one rule text works in both engines (the streaming
 matcher reads the mapped names from the document; the Elasticsearch backend puts them in the
 query). Keycloak specifics that ECS has no field for live under ``labels.keycloak_*`` (see
-``anbao.audit_wiring.RecorderEventSink``); the Keycloak event type (``LOGIN_ERROR``,
+``anbao.wiring.audit.RecorderEventSink``); the Keycloak event type (``LOGIN_ERROR``,
 ``REMOVE_TOTP``…) is ``labels.keycloak_type``.
 
 Applied only to rules whose logsource is ``product: anbao`` or ``product: keycloak`` (pySigma

@@ -2,7 +2,7 @@
 
 ``siem`` never talks to Keycloak or the seal registry directly (STYLE: dependency direction);
 the composition root wires adapters: :mod:`siem.responses.keycloak` for identity and
-``anbao.siem_alerts_wiring`` for seals and the audit recorder.
+``anbao.wiring.siem_alerts`` for seals and the audit recorder.
 """
 
 from __future__ import annotations

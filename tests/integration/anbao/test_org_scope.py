@@ -21,7 +21,7 @@ import pytest
 
 from anbao.app import Parts, build_org_directory, create_app
 from anbao.settings import Settings
-from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
+from anbao.wiring.siem_alerts import SiemAlerts, build_siem_alerts
 from audit.search.testing import sample_events
 from audit.stores.elasticsearch import ElasticsearchAuditStore
 from iam.orgs.model import NodeKind, OrgNode, Person

@@ -8,9 +8,9 @@ import falcon.asgi
 import falcon.testing
 import pytest
 
-from anbao.accesslog import AccessLog
 from anbao.app import Parts, create_app
 from anbao.settings import Settings
+from anbao.web.accesslog import AccessLog
 from audit.errors import AuditStoreUnavailable
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier

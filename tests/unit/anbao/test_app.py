@@ -13,7 +13,7 @@ import falcon.testing
 import pytest
 
 from anbao import logs
-from anbao.accesslog import AccessLog
+from anbao.web.accesslog import AccessLog
 from iam.tokens.testing import LocalIssuer
 from tests.unit.anbao.conftest import FakeAuditStore, problem
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 import sqlalchemy as sa
 
-from anbao.compliance_wiring import build_service
 from anbao.settings import Settings, SettingsError
+from anbao.wiring.compliance import build_service
 from policies.catalogue.load import load_catalogue
 from policies.errors import AlreadySigned, RunNotFound
 from policies.ports import Inspectors, IssuedReport

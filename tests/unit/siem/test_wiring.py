@@ -7,9 +7,9 @@ import time
 from pathlib import Path
 
 from anbao.app import Parts, create_app
-from anbao.audit_wiring import build_audit_runtime
 from anbao.settings import Settings
-from anbao.siem_alerts_wiring import build_siem_alerts
+from anbao.wiring.audit import build_audit_runtime
+from anbao.wiring.siem_alerts import build_siem_alerts
 from audit.stores.sqlite import SqliteAuditStore
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier

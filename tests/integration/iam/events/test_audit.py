@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from anbao.audit_wiring import RecorderEventSink
-from anbao.identity_events import PullerThread, lease_for
+from anbao.wiring.audit import RecorderEventSink
+from anbao.wiring.identity_events import PullerThread, lease_for
 from audit.recording.recorder import Recorder
 from audit.recording.spool import Spool, SpoolConfig
 from iam.events.keycloak import KeycloakEventSource
@@ -37,7 +37,7 @@ ANBAO = Path(sys.executable).with_name("anbao")
 KILLED = """
 import os
 from anbao.app import build_org_directory
-from anbao.audit_wiring import keycloak_event_sink
+from anbao.wiring.audit import keycloak_event_sink
 from anbao.settings import Settings
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller

@@ -15,8 +15,8 @@ import falcon.testing
 import pytest
 
 from anbao.app import Parts, build_org_directory, create_app
-from anbao.audit_wiring import spool_config
 from anbao.settings import Settings
+from anbao.wiring.audit import spool_config
 from audit.recording.recorder import Recorder
 from audit.recording.spool import Spool
 from iam.orgs.model import NodeKind, OrgNode, Person

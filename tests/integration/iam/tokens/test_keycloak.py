@@ -18,7 +18,7 @@ import httpx
 import pytest
 from joserfc.jwk import RSAKey
 
-from anbao import errors
+from anbao.web import errors
 from iam.tokens.falcon import AuthMiddleware, requires
 from iam.tokens.keycloak import KeycloakJwks, keycloak_introspection, keycloak_verifier
 from iam.tokens.verifier import TokenVerifier

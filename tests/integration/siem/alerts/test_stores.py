@@ -50,7 +50,7 @@ class TestSqliteStoreIntegration(AlertStoreContract):
 
 def test_settings_select_the_elasticsearch_store(elasticsearch: Server) -> None:
     from anbao.settings import Settings
-    from anbao.siem_alerts_wiring import build_alert_store
+    from anbao.wiring.siem_alerts import build_alert_store
 
     index = f"test-siem-alerts-{uuid.uuid4().hex[:12]}"
     settings = Settings.load(

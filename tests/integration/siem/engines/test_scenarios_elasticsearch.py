@@ -20,8 +20,8 @@ import falcon.testing
 import pytest
 
 from anbao.app import Parts, create_app
-from anbao.audit_wiring import AuditRuntime, build_audit_runtime
 from anbao.settings import Settings
+from anbao.wiring.audit import AuditRuntime, build_audit_runtime
 from audit.stores.elasticsearch import ElasticsearchAuditStore
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier

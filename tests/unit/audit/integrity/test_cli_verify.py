@@ -10,9 +10,9 @@ import pytest
 from click.testing import CliRunner
 
 from anbao.app import build_audit_integrity
-from anbao.audit_wiring import spool_config
 from anbao.cli import main
 from anbao.settings import Settings
+from anbao.wiring.audit import spool_config
 from audit.recording.spool import Spool
 from audit.stores.sqlite import SqliteAuditStore
 from tests.unit.audit.integrity.helpers import make_events

@@ -13,13 +13,13 @@ import pytest
 
 import audit.recording.middleware
 from anbao.app import Parts, create_app
-from anbao.audit_wiring import (
+from anbao.settings import Settings
+from anbao.wiring.audit import (
     AuditRuntime,
     RecorderEventSink,
     build_audit_runtime,
     keycloak_event_sink,
 )
-from anbao.settings import Settings
 from audit.errors import AuditStoreUnavailable
 from audit.model import PersonalData
 from audit.ports import RawDocument, WriteResult

@@ -11,7 +11,7 @@ import falcon.asgi
 import falcon.testing
 import pytest
 
-from anbao import errors
+from anbao.web import errors
 from iam.errors import Forbidden, InsufficientAuthentication, Unauthenticated
 from iam.tokens.falcon import AuthMiddleware, acr_satisfies, bearer_token, protect, requires
 from iam.tokens.introspection import IntrospectionCache

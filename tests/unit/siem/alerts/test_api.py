@@ -15,7 +15,7 @@ import pytest
 
 from anbao.app import Parts, create_app
 from anbao.settings import Settings
-from anbao.siem_alerts_wiring import SiemAlerts
+from anbao.wiring.siem_alerts import SiemAlerts
 from audit.search.query.parse import parse
 from iam.orgs.testing import InMemoryOrgDirectory
 from iam.tokens.testing import LocalIssuer
@@ -257,8 +257,8 @@ def test_openapi_documents_the_routes(api: Api) -> None:
 
 def test_parts_survive_a_lifespan_per_request(tmp_path: Path) -> None:
     """Test clients run the ASGI lifespan around each request: stores and hooks reopen."""
-    from anbao.audit_wiring import spool_config
-    from anbao.siem_alerts_wiring import build_siem_alerts
+    from anbao.wiring.audit import spool_config
+    from anbao.wiring.siem_alerts import build_siem_alerts
     from audit.recording.recorder import Recorder
     from audit.recording.spool import Spool
 

@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from anbao.siem_alerts_wiring import RegistrySealResponder
+from anbao.wiring.siem_alerts import RegistrySealResponder
 from crypto.seals.registry.model import SealState
 from siem.alerts.errors import ResponseTargetNotFound
 from siem.alerts.service import AlertService

@@ -17,9 +17,9 @@ from collections.abc import Callable
 
 import falcon.asgi
 
-from anbao.health import Dependency, Readiness, blocking_probe
-from anbao.openapi import Api
 from anbao.settings import Settings
+from anbao.web.health import Dependency, Readiness, blocking_probe
+from anbao.web.openapi import Api
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder, current
 from crypto.seals import resources as seal_resources

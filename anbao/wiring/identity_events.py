@@ -7,7 +7,7 @@ worker's duty is taken over by another worker within one interval; ``anbao iam e
 takes the same lease, so an operator's pull and the service never read the same stream at once.
 
 Each page of events goes into the audit spool together with the stream's cursor, in one
-transaction (:class:`anbao.audit_wiring.RecorderEventSink`): whatever is killed when, a restart
+transaction (:class:`anbao.wiring.audit.RecorderEventSink`): whatever is killed when, a restart
 resumes exactly after the last stored page. From the spool the shipper takes the events to the
 store and to the streaming detections like every other audit event.
 """
@@ -20,8 +20,8 @@ import threading
 import time
 from collections.abc import Iterator
 
-from anbao.audit_wiring import RecorderEventSink
 from anbao.settings import Settings
+from anbao.wiring.audit import RecorderEventSink
 from audit.errors import AuditError
 from audit.lease import FileLease
 from audit.recording.recorder import Recorder

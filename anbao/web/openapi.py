@@ -11,9 +11,10 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from anbao import __version__, path_params
-from anbao.errors import PROBLEM_JSON
-from anbao.web import AsgiApp
+from anbao import __version__
+from anbao.web import path_params
+from anbao.web.asgi_app import AsgiApp
+from anbao.web.errors import PROBLEM_JSON
 
 _PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
 _METHODS = ("get", "put", "post", "delete", "patch")
@@ -100,7 +101,7 @@ def _operation(
 
 
 def query_rule(parameter: dict[str, Any]) -> dict[str, Any]:
-    """A query parameter as the edge enforces it (:mod:`anbao.path_params`): one value, never
+    """A query parameter as the edge enforces it (:mod:`anbao.web.path_params`): one value, never
     empty — a string without a finer rule says ``minLength: 1``."""
     schema = parameter.get("schema", {})
     if parameter.get("in") != "query" or schema.get("type") != "string" or "enum" in schema:

@@ -16,9 +16,9 @@ from pathlib import Path
 
 import falcon.asgi
 
-from anbao.health import Dependency, Readiness, blocking_probe
-from anbao.openapi import Api
 from anbao.settings import AlertStoreKind, Settings
+from anbao.web.health import Dependency, Readiness, blocking_probe
+from anbao.web.openapi import Api
 from audit.model import EventKind, ResourceRef, UserInfo
 from audit.recording.recorder import Recorder, current
 from crypto.seals.registry.build import Registry

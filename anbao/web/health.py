@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 
-from anbao.metrics import Metrics
+from anbao.web.metrics import Metrics
 
 Probe = Callable[[], Awaitable[None]]
 

@@ -2,7 +2,7 @@
 
 ``iam`` does not import ``audit``: :class:`RecorderInvitationAudit` adapts the audit recorder
 to :class:`iam.invitations.InvitationAudit` (actor = the admin's token subject and name, or
-the operator command; target = the person, with their org path). :func:`anbao.audit_wiring.spool_recorder` is the
+the operator command; target = the person, with their org path). :func:`anbao.wiring.audit.spool_recorder` is the
 recorder an operator command writes with: the service's own spool, shipped by the running
 service like every other event.
 """
@@ -12,8 +12,8 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from anbao.openapi import Api
 from anbao.settings import Settings
+from anbao.web.openapi import Api
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
 from iam.invitations import AuditActor, InvitationService

@@ -17,8 +17,8 @@ import falcon.testing
 import pytest
 
 from anbao.app import Parts, create_app
-from anbao.audit_wiring import spool_config
 from anbao.settings import Settings
+from anbao.wiring.audit import spool_config
 from audit.recording.spool import Spool
 from iam.orgs.model import NodeKind
 from iam.orgs.scope import resolve_scope

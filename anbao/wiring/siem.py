@@ -12,8 +12,8 @@ import functools
 from collections.abc import Callable
 from pathlib import Path
 
-from anbao.audit_wiring import AuditRuntime
 from anbao.settings import Settings
+from anbao.wiring.audit import AuditRuntime
 from siem.engines.loader import BUILTIN_RULES, RuleSet, load_rules
 from siem.engines.streaming import StreamingEngine
 from siem.ports import DetectionSink

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from anbao.audit_wiring import RecorderEventSink
-from anbao.identity_events import PullerThread, lease_for
+from anbao.wiring.audit import RecorderEventSink
+from anbao.wiring.identity_events import PullerThread, lease_for
 from audit.recording.recorder import Recorder
 from audit.recording.spool import Spool, SpoolConfig
 from iam.events.model import LOGIN_STREAM, Cursor, admin_event_to_ecs, login_event_to_ecs

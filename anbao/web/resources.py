@@ -8,9 +8,9 @@ from typing import Any, ClassVar
 import falcon
 import falcon.asgi
 
-from anbao.health import Readiness
-from anbao.metrics import Metrics
-from anbao.openapi import Api
+from anbao.web.health import Readiness
+from anbao.web.metrics import Metrics
+from anbao.web.openapi import Api
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 

@@ -88,7 +88,7 @@ def audit_inspector(
 
 def _alerts(settings: Settings) -> Sequence[AlertFacts]:
     """Alerts of the last 90 days; "triaged" = first left ``open`` (approximated by updated_at)."""
-    from anbao.siem_alerts_wiring import build_alert_store  # noqa: PLC0415
+    from anbao.wiring.siem_alerts import build_alert_store  # noqa: PLC0415
     from siem.alerts.model import AlertFilter, AlertStatus  # noqa: PLC0415
 
     store = build_alert_store(settings)

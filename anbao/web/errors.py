@@ -18,7 +18,7 @@ import falcon
 import falcon.asgi
 import falcon.media
 
-from anbao.web import AsgiApp
+from anbao.web.asgi_app import AsgiApp
 from audit.errors import (
     AuditError,
     AuditSpoolError,

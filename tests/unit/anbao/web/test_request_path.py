@@ -19,10 +19,10 @@ import falcon.asgi
 import falcon.testing
 import pytest
 
-from anbao.accesslog import _FRAME, AccessLog, writer_main
-from anbao.metrics import Metrics
-from anbao.middleware import _joined_headers, header_map, request_ids
-from anbao.web import AsgiApp
+from anbao.web.accesslog import _FRAME, AccessLog, writer_main
+from anbao.web.asgi_app import AsgiApp
+from anbao.web.metrics import Metrics
+from anbao.web.middleware import _joined_headers, header_map, request_ids
 
 
 def _request(headers: list[tuple[bytes, bytes]]) -> falcon.asgi.Request:

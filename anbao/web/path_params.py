@@ -15,7 +15,7 @@ Query parameters: every one the API defines takes a single value, so a parameter
 for every route. Before, resources read the last or the first of repeated values, and read an
 empty value as "not given" — accepting what the published schema (an enum, a date-time, an
 integer) says is invalid. The OpenAPI document states the same rule
-(:func:`anbao.openapi.query_rule`).
+(:func:`anbao.web.openapi.query_rule`).
 """
 
 from __future__ import annotations

@@ -13,8 +13,8 @@ list appends (bench/http.py measures it against a bare Falcon app in the same ru
 * the status code comes from a small cache keyed by ``resp.status`` (``Response.status_code``
   is a property over an LRU cache);
 * metrics are integer increments; access-log lines are kept as raw tuples and formatted into
-  JSON a batch at a time, in the served app by a writer process (:mod:`anbao.metrics`,
-  :mod:`anbao.accesslog`);
+  JSON a batch at a time, in the served app by a writer process (:mod:`anbao.web.metrics`,
+  :mod:`anbao.web.accesslog`);
 * the request's audit record (:class:`audit.recording.middleware.RequestAuditor`) is captured from the
   facts read here for the metrics and the access log, rather than by a second middleware that
   reads them again; the response waits for it only when the fsync policy says so.
@@ -33,9 +33,9 @@ from typing import Any
 import falcon
 import falcon.asgi
 
-from anbao.accesslog import AccessLog
 from anbao.logs import request_id_var
-from anbao.metrics import Metrics
+from anbao.web.accesslog import AccessLog
+from anbao.web.metrics import Metrics
 from audit.recording.middleware import RequestAuditor
 
 # Offered ids are echoed and logged: a bounded, header- and log-safe alphabet only.

@@ -1,5 +1,5 @@
 """The operator commands ``anbao seal db|ca|keys`` on a real SQLite registry (``registry``
-reads go through the API: tests/integration/anbao/test_cli_api.py)."""
+reads go through the API: tests/integration/anbao/cli/test_api.py)."""
 
 from __future__ import annotations
 

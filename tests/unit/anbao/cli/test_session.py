@@ -1,6 +1,6 @@
 """The CLI's session file: private, replaced whole, refreshed near expiry, once across commands.
 
-The refresh itself is Keycloak's (tests/integration/anbao/test_cli_login.py); here the
+The refresh itself is Keycloak's (tests/integration/anbao/cli/test_login.py); here the
 ``refresher`` is a function standing in for the token endpoint so the decisions around it —
 when to refresh, what to keep, what a refusal does — are checked without a network.
 """

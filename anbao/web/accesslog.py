@@ -122,7 +122,7 @@ class AccessLog:
     """Buffers request records; formats and writes them a batch at a time.
 
     With ``writer_process`` the batches go, as compact binary (:mod:`marshal`) over a pipe, to
-    a child process (``python -m anbao.accesslog``) that formats and writes the lines, so the
+    a child process (``python -m anbao.web.accesslog``) that formats and writes the lines, so the
     serving process spends on its access log only the append per request and the hand-over per
     batch. The child is started with the ASGI lifespan and ends when the pipe closes at
     shutdown (or when the server dies); if it cannot be started or goes away, lines are
@@ -230,7 +230,7 @@ class AccessLog:
     def _start_writer(self) -> None:
         try:
             self._writer = subprocess.Popen(
-                [sys.executable, "-m", "anbao.accesslog"],
+                [sys.executable, "-m", "anbao.web.accesslog"],
                 stdin=subprocess.PIPE,
                 stdout=self._fd,
                 close_fds=True,

@@ -28,8 +28,8 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from anbao.metrics import Metrics
 from anbao.settings import Environment, Settings
+from anbao.web.metrics import Metrics
 from audit.errors import AuditEventInvalid
 from audit.integrity.setup import build_field_cipher
 from audit.model import (
@@ -81,7 +81,7 @@ class AuditRuntime:
 
     def request_auditor(self, settings: Settings) -> RequestAuditor:
         """Audits each API request (``audit.record_requests``), called by the request context
-        middleware (:class:`anbao.middleware.RequestContextMiddleware`)."""
+        middleware (:class:`anbao.web.middleware.RequestContextMiddleware`)."""
         skip = [p.strip() for p in settings.audit.skip_paths.split(",") if p.strip()]
         return RequestAuditor(self.recorder, skip_paths=skip)
 
@@ -92,7 +92,7 @@ class AuditRuntime:
                 # the child reads its settings from the environment, as anbao.asgi does
                 env = {**os.environ, _PARENT_ENV: str(os.getpid())}  # noqa: TID251
                 self._child = subprocess.Popen(
-                    [sys.executable, "-c", "from anbao.audit_wiring import ship_main; ship_main()"],
+                    [sys.executable, "-c", "from anbao.wiring.audit import ship_main; ship_main()"],
                     env=env,
                 )
         else:

@@ -3,7 +3,7 @@ against a deadline.
 
 Falcon's ASGI app awaits the first ``http.request`` event before any middleware runs. A client
 that declares a body and does not send it (a 50 MB ``Content-Length`` and nothing after) was
-therefore never answered: the 413 of :class:`anbao.middleware.RequestContextMiddleware` sat
+therefore never answered: the 413 of :class:`anbao.web.middleware.RequestContextMiddleware` sat
 behind that wait, and so did every other answer. And a body sent a byte a minute held a worker's
 request open for as long as the client liked.
 
