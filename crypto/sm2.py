@@ -3,8 +3,9 @@
 Secret-dependent work (key generation, signing, decryption, and encryption, whose ephemeral
 ``k`` is secret) runs in libcrypto (``crypto._openssl``): constant-time ``kG`` and a CSPRNG
 nonce. There is no pure-Python fallback: without OpenSSL >= 3.0 these raise
-``BackendUnavailable``. Verification uses only public data, so it computes ``sG + tP`` with
-precomputed tables (``crypto._openssl_ec``) and compares ``r`` in Python.
+``BackendUnavailable``. Verification uses only public data, so it computes ``sG + tP`` itself
+(``crypto._openssl_ec``: cheap for a key never seen before, precomputed tables for keys seen
+repeatedly) and compares ``r`` in Python.
 
 Signatures are over ``e = SM3(Z || M)`` with ``Z`` from the signer's user id (GB/T 32918.2
 §5.5, default id ``1234567812345678`` per GM/T 0009 §10). Forms: ``"der"`` (GM/T 0009 §7.3)

@@ -49,7 +49,11 @@ _KEY_USAGE: dict[Profile, frozenset[str]] = {
 
 @dataclass(frozen=True)
 class Certificate:
-    """A parsed certificate: its exact DER plus the fields path validation reads."""
+    """A parsed certificate: its exact DER plus the fields path validation reads.
+
+    The fields are read once and kept: asn1crypto walks its tree on every access, and a
+    trust anchor's fields are read again for every certificate validated below it.
+    """
 
     der: bytes
     asn1: x509.Certificate = field(repr=False, compare=False)
@@ -74,57 +78,57 @@ class Certificate:
         """PEM text ("CERTIFICATE")."""
         return _asn1.armor("CERTIFICATE", self.der)
 
-    @property
+    @cached_property
     def subject(self) -> x509.Name:
         """Subject name."""
         return self.asn1.subject
 
-    @property
+    @cached_property
     def issuer(self) -> x509.Name:
         """Issuer name."""
         return self.asn1.issuer
 
-    @property
+    @cached_property
     def serial_number(self) -> int:
         """Serial number."""
         return int(self.asn1.serial_number)
 
-    @property
+    @cached_property
     def not_before(self) -> datetime:
         """Start of the validity period (aware, UTC)."""
         value: datetime = self.asn1["tbs_certificate"]["validity"]["not_before"].native
         return value
 
-    @property
+    @cached_property
     def not_after(self) -> datetime:
         """End of the validity period (aware, UTC), inclusive (RFC 5280 §4.1.2.5)."""
         value: datetime = self.asn1["tbs_certificate"]["validity"]["not_after"].native
         return value
 
-    @property
+    @cached_property
     def is_ca(self) -> bool:
         """basicConstraints cA (RFC 5280 §4.2.1.9); False when the extension is absent."""
         return bool(self.asn1.ca)
 
-    @property
+    @cached_property
     def path_length(self) -> int | None:
         """basicConstraints pathLenConstraint, None when absent."""
         value = self.asn1.max_path_length
         return None if value is None else int(value)
 
-    @property
+    @cached_property
     def key_usage(self) -> frozenset[str] | None:
         """keyUsage bit names (asn1crypto spelling); None when the extension is absent."""
         value = self.asn1.key_usage_value
         return None if value is None else frozenset(value.native)
 
-    @property
+    @cached_property
     def subject_key_id(self) -> bytes | None:
         """subjectKeyIdentifier, None when absent."""
         value = self.asn1.key_identifier
         return None if value is None else bytes(value)
 
-    @property
+    @cached_property
     def authority_key_id(self) -> bytes | None:
         """authorityKeyIdentifier keyIdentifier, None when absent."""
         value = self.asn1.authority_key_identifier
@@ -138,12 +142,12 @@ class Certificate:
             urls.extend(u for u in [point.url] if u)
         return urls
 
-    @property
+    @cached_property
     def critical_extensions(self) -> frozenset[str]:
         """Names (or dotted OIDs) of the critical extensions."""
         return frozenset(self.asn1.critical_extensions)
 
-    @property
+    @cached_property
     def public_key_bytes(self) -> bytes:
         """The SM2 public key point 04||x||y."""
         return _asn1.sm2_point(self.asn1.public_key)
@@ -153,24 +157,24 @@ class Certificate:
         """The subject's public key, as an SM2 primitive key."""
         return public_key_from_point(self.public_key_bytes)
 
-    @property
+    @cached_property
     def tbs_der(self) -> bytes:
         """The exact DER the issuer signed."""
         return bytes(self.asn1["tbs_certificate"].dump())
 
-    @property
+    @cached_property
     def signature(self) -> bytes:
         """The DER SM2 signature in the signatureValue BIT STRING."""
         return bytes(self.asn1["signature_value"].native)
 
-    @property
+    @cached_property
     def has_sm2_sm3_signature(self) -> bool:
         """Both algorithm fields say SM2-with-SM3 and agree (RFC 5280 §4.1.1.2)."""
         outer = self.asn1["signature_algorithm"]
         inner = self.asn1["tbs_certificate"]["signature"]
         return _asn1.is_sm2_sm3(outer) and outer.dump() == inner.dump()
 
-    @property
+    @cached_property
     def is_self_issued(self) -> bool:
         """Subject equals issuer (RFC 5280 §6.1, name comparison per §7.1)."""
         return names_equal(self.subject, self.issuer)

@@ -147,8 +147,12 @@ def names_equal(left: x509.Name, right: x509.Name) -> bool:
     """RFC 5280 §7.1 comparison (case-folded, space-normalised), falling back to exact DER.
 
     asn1crypto's comparison raises on code points RFC 4518 cannot prepare; such names
-    still match themselves byte for byte, and nothing else.
+    still match themselves byte for byte, and nothing else. Identical DER is equal under
+    either rule, so it is checked first: an issuer name is nearly always a byte copy of the
+    issuer's subject, and the string preparation costs more than the rest of a comparison.
     """
+    if bytes(left.dump()) == bytes(right.dump()):
+        return True
     try:
         return bool(left == right)
     except ValueError:

@@ -14,6 +14,8 @@ from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+from crypto.pki import validate
+
 V = TypeVar("V")
 _ALL: list[Lru[object]] = []
 
@@ -60,6 +62,7 @@ class Lru(Generic[V]):
 
 
 def clear_all() -> None:
-    """Clear every cache (tests and cold benchmarks)."""
+    """Clear every cache, the PKI's verified links included (tests and cold benchmarks)."""
     for cache in _ALL:
         cache.clear()
+    validate.clear_cache()

@@ -22,6 +22,7 @@ from crypto.pki import (
     parse_name,
     validate_chain,
 )
+from crypto.pki import validate as validate_module
 from crypto.pki.testing import make_test_pki
 
 from .helpers import NOW, resign, shared_pki
@@ -101,6 +102,42 @@ def test_validity_boundaries_are_inclusive():
 def test_expired_intermediate():
     pki = shared_pki()
     _fails(Reason.EXPIRED, pki.leaf, [pki.intermediate], [pki.root], at=NOW + timedelta(days=1826))
+
+
+def test_links_near_the_anchor_are_verified_once_for_many_leaves(monkeypatch):
+    """Every new leaf below an intermediate shares its link to the root: that link's signature
+    is verified once (cached by the exact DER of both certificates), each leaf's own once."""
+    pki = make_test_pki(NOW)  # its own certificates: no other test's links are cached
+    checked = []
+    real = validate_module.verifies
+
+    def spy(key, signature, data, uids):
+        checked.append(signature)
+        return real(key, signature, data, uids)
+
+    monkeypatch.setattr(validate_module, "verifies", spy)
+    leaves = [_leaf_under(pki.intermediate, pki.intermediate_key) for _ in range(3)]
+    for leaf in leaves:
+        validate_chain(leaf, [pki.intermediate], [pki.root], at=LATER)
+    assert checked.count(pki.intermediate.signature) == 1
+    assert [s for s in checked if s != pki.intermediate.signature] == [
+        leaf.signature for leaf in leaves
+    ]
+    validate_module.clear_cache()
+    validate_chain(leaves[0], [pki.intermediate], [pki.root], at=LATER)
+    assert checked.count(pki.intermediate.signature) == 2
+
+
+def test_a_cached_link_does_not_vouch_for_another_certificate():
+    pki = make_test_pki(NOW)
+    validate_chain(pki.leaf, [pki.intermediate], [pki.root], at=LATER)
+
+    def rename(tbs):
+        tbs["subject"] = parse_name("/CN=Mallory")
+
+    tampered = resign(pki.leaf, pki.leaf_key, rename)  # same issuer, not signed by it
+    _fails(Reason.BAD_SIGNATURE, tampered, [pki.intermediate], [pki.root])
+    validate_chain(pki.leaf, [pki.intermediate], [pki.root], at=LATER)
 
 
 def test_wrong_issuer():
