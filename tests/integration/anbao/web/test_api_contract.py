@@ -27,12 +27,13 @@ from iam.orgs.model import NodeKind
 from tests.integration.anbao.serving import serve
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
+from tests.paths import ROOT, TESTS
 
 #: Per operation and phase; enough to reach every branch of the schemas, small enough for CI.
 MAX_EXAMPLES = 20
 #: Pinned with the test extra in pyproject.toml; the checks and their defaults are a version's.
 ST = [sys.executable, "-m", "schemathesis.cli"]
-HERE = Path(__file__).parent
+HERE = TESTS / "integration" / "anbao"
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +121,7 @@ def _schemathesis(base: str, token: str, reports: Path) -> dict[str, object]:
         env={
             **os.environ,
             "SCHEMATHESIS_HOOKS": "tests.integration.anbao.st_hooks",
-            "PYTHONPATH": str(HERE.parents[2]),
+            "PYTHONPATH": str(ROOT),
         },
         cwd=reports,
     )
