@@ -61,7 +61,7 @@ from iam.apps.service import AppDirectory, AppService
 from iam.errors import IamError
 from iam.orgs import resources as orgs_resources
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs.ports import OrgDirectory
 from iam.orgs.scope import canonical_path, resolve_scope
 from iam.orgs.service import OrgService

@@ -31,7 +31,7 @@ from iam.orgs import synthetic
 from iam.orgs.imports import files as imports
 from iam.orgs.imports.apply import Importer, ImportState, file_digest
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.admin.rest import KeycloakAdminClient
 
 OPERATOR = "anbao-cli"
 REPORT_LIMIT = 200

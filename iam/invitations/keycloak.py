@@ -13,7 +13,7 @@ from urllib.parse import quote
 
 from iam.invitations.model import PendingLink
 from iam.orgs.errors import OrgNotFound
-from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs.model import INVITATION_ATTRIBUTE
 
 

@@ -23,7 +23,7 @@ from urllib.parse import quote
 from iam.orgs.codes import division_path
 from iam.orgs.delegation import ADMIN_ROLES
 from iam.orgs.errors import InvalidOrgInput, OrgNotFound
-from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs.model import (
     INVITATION_ATTRIBUTE,
     RESERVED_ATTRIBUTES,

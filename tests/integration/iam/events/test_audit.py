@@ -20,7 +20,7 @@ from audit.recording.spool import Spool, SpoolConfig
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.model import ADMIN_STREAM, LOGIN_STREAM
 from iam.events.service import EventPuller
-from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.admin.rest import KeycloakAdminClient
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import (
     CONSOLE,

@@ -12,7 +12,7 @@ import pytest
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller, SplitJournal
 from iam.events.sqlite import SqliteCursorStore
-from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.admin.rest import KeycloakAdminClient
 from tests.integration.iam.realm_support import (
     PASSWORD,
     REALM_DIR,

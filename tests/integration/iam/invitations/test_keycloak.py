@@ -25,7 +25,7 @@ from iam.invitations import AlreadyActivated, AuditActor, Delivery, InvitationSe
 from iam.invitations.keycloak import KeycloakAccounts
 from iam.invitations.testing import ListAudit
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs.model import INVITATION_ATTRIBUTE, NodeKind, OrgNode, PersonDraft
 from iam.orgs.service import OrgService
 from tests.integration.conftest import Server

@@ -13,7 +13,7 @@ from keycloak.exceptions import KeycloakPostError, KeycloakPutError
 from iam.orgs.errors import ImportInvalid, InvalidOrgInput
 from iam.orgs.imports.service import ImportService
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs.model import NodeKind, PersonDraft
 from iam.orgs.service import OrgService
 from tests.integration.iam.realm_support import (

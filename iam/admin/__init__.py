@@ -1,0 +1,1 @@
+"""Keycloak admin clients."""
