@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from anbao.settings import Environment, Settings
+from anbao.wiring.keycloak import admins
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
 from policies.catalogue.load import load_catalogue
@@ -47,11 +48,11 @@ class LazyRealm:
 
     def inspect(self) -> RealmFacts:
         if self._inspector is None:
-            from anbao.cli.iam import keycloak_admin  # noqa: PLC0415 - one admin-client recipe
             from policies.checks.keycloak import KeycloakRealmInspector  # noqa: PLC0415
 
             realm = self.settings.compliance.realm or self.settings.keycloak.realm
-            self._inspector = KeycloakRealmInspector(keycloak_admin(self.settings), realm)
+            admin = admins(self.settings, realm).python_keycloak()
+            self._inspector = KeycloakRealmInspector(admin, realm)
         return self._inspector.inspect()
 
 

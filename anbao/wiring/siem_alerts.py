@@ -15,10 +15,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import falcon.asgi
+from keycloak import KeycloakAdmin
 
 from anbao.settings import AlertStoreKind, Settings
 from anbao.web.health import Dependency, Readiness, blocking_probe
 from anbao.web.openapi import Api
+from anbao.wiring.keycloak import admins
 from audit.model import EventKind, ResourceRef, UserInfo
 from audit.recording.recorder import Recorder, current
 from crypto.seals.registry.build import Registry
@@ -37,7 +39,7 @@ from siem.alerts.ports import AlertStore, Notifier
 from siem.alerts.service import AlertService, BackgroundHooks, NewAlertHook, TriageHook
 from siem.alerts.sqlite import SqliteAlertStore
 from siem.model import Severity
-from siem.responses.keycloak import KeycloakIdentityResponder, keycloak_admin_factory
+from siem.responses.keycloak import KeycloakIdentityResponder
 from siem.responses.model import ActionRecord
 from siem.responses.ports import IdentityResponder
 from siem.responses.service import ResponseService
@@ -189,16 +191,18 @@ async def siem_guard(req: falcon.asgi.Request, any_role: frozenset[str]) -> Call
 
 
 def build_identity(settings: Settings) -> IdentityResponder:
-    kc = settings.keycloak
-    return KeycloakIdentityResponder(
-        keycloak_admin_factory(
-            kc.url,
-            kc.realm,
-            username=kc.admin_username,
-            password=kc.admin_password.reveal(),
-            timeout=max(kc.timeout_seconds, 10.0),
-        )
-    )
+    """Disable and log out through Anbao's admin client; missing credentials fail the response
+    (in siem's own error), not start-up."""
+    keycloak = admins(settings)
+
+    def admin() -> KeycloakAdmin:
+        if not keycloak.credentials.configured:
+            raise ResponseTargetUnavailable(
+                "Identity responses need Keycloak's admin client (keycloak.admin_client_secret)."
+            )
+        return keycloak.python_keycloak()
+
+    return KeycloakIdentityResponder(admin)
 
 
 def build_responses(
