@@ -26,7 +26,8 @@ def test_the_service_account_when_its_secret_is_set() -> None:
 
 def test_production_never_falls_back_to_the_master_admin() -> None:
     creds = admin_credentials(_settings(Environment.PRODUCTION, ""))
-    assert not creds.configured and creds.password == ""
+    assert not creds.configured
+    assert creds.password == ""
 
 
 def test_development_without_a_client_uses_the_bootstrap_admin() -> None:

@@ -236,11 +236,13 @@ def test_the_realm_speaks_chinese_first_and_keeps_invitations_admin_only():
 
 
 def test_anbaos_admin_client_is_a_service_account_with_exactly_the_roles_it_calls():
-    from iam.admin import SERVICE_ACCOUNT_ROLES  # noqa: PLC0415
+    from iam.admin import SERVICE_ACCOUNT_ROLES
 
     spec = load_realm_file(DEPLOY / "anbao-realm.yaml", SECRET)
     admin = next(c for c in spec.clients if c.client_id == "anbao-admin")
-    assert admin.service_accounts and not admin.public and not admin.direct_access_grants
+    assert admin.service_accounts
+    assert not admin.public
+    assert not admin.direct_access_grants
     assert dict(admin.service_account_roles) == {"realm-management": SERVICE_ACCOUNT_ROLES}
     assert admin.secret == ""  # no secret in the file: the setting's, or Keycloak's own
     rendered = render(spec)["client"]["anbao-admin"]
