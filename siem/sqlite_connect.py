@@ -5,8 +5,8 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from audit.stores.sqlite_wal import use_wal
 from siem.alerts.errors import AlertStoreUnavailable
+from sqlstore.sqlite import use_wal
 
 
 def connect(path: str, schema: str, *, what: str) -> sqlite3.Connection:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audit.integrity.model import IntegrityError, LeafRecord, SignedTreeHead
-from audit.stores.sqlite_wal import use_wal
+from sqlstore.sqlite import use_wal
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leaves (

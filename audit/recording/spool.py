@@ -47,7 +47,7 @@ from audit.recording.spool_model import (
     SpooledRecord,
     SpoolStats,
 )
-from audit.stores.sqlite_wal import use_wal
+from sqlstore.sqlite import use_wal
 
 __all__ = [
     "Backpressure",

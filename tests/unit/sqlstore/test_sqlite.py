@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from audit.recording.spool import Spool, SpoolConfig
-from audit.stores.sqlite_wal import use_wal
+from sqlstore.sqlite import use_wal
 from tests.unit.clocks import SteppedClock
 from tests.unit.open_race import open_at_once
 
@@ -20,7 +20,7 @@ def open_spool(path: str) -> Spool:
 @pytest.mark.parametrize(
     "target",
     [
-        "tests.unit.audit.stores.test_sqlite_wal:open_spool",
+        "tests.unit.sqlstore.test_sqlite:open_spool",
         "audit.stores.sqlite:SqliteAuditStore",
         "audit.integrity.sqlite:SqliteIntegrityLog",
     ],
