@@ -38,6 +38,7 @@ from anbao.wiring.audit import (
     build_audit_runtime,
     register_metrics,
 )
+from anbao.wiring.elasticsearch import es_connection
 from anbao.wiring.keycloak import admins as keycloak_admins
 from anbao.wiring.role_audit import RecorderRoleAudit
 from anbao.wiring.siem_alerts import SiemAlerts, build_siem_alerts
@@ -103,13 +104,8 @@ class Parts:
 
 def build_audit_store(settings: Settings) -> AuditStore:
     if settings.audit.store is AuditStoreKind.ELASTICSEARCH:
-        es = settings.elasticsearch
         return ElasticsearchAuditStore(
-            es.url,
-            username=es.username,
-            password=es.password.reveal(),
-            ca_file=es.ca_file,
-            timeout=es.timeout_seconds,
+            es_connection(settings),
             prefix=settings.audit.index_prefix,
             retention_days=settings.audit.retention_days,
             development=settings.environment is Environment.DEVELOPMENT,

@@ -217,6 +217,8 @@ class ElasticsearchSettings:
     password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
     ca_file: str = ""
     timeout_seconds: float = 5.0
+    #: Retries of a request after a connection error or a 502/503/504 (another node, if any).
+    max_retries: int = 2
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

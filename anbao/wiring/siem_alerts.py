@@ -20,6 +20,7 @@ from keycloak import KeycloakAdmin
 from anbao.settings import AlertStoreKind, Settings
 from anbao.web.health import Dependency, Readiness, blocking_probe
 from anbao.web.openapi import Api
+from anbao.wiring.elasticsearch import es_connection
 from anbao.wiring.keycloak import admins
 from audit.model import EventKind, ResourceRef, UserInfo
 from audit.recording.recorder import Recorder, current
@@ -73,15 +74,7 @@ class SiemAlerts:
 
 def build_alert_store(settings: Settings) -> AlertStore:
     if settings.siem.alert_store is AlertStoreKind.ELASTICSEARCH:
-        es = settings.elasticsearch
-        return ElasticsearchAlertStore(
-            es.url,
-            username=es.username,
-            password=es.password.reveal(),
-            index=settings.siem.alert_index,
-            ca_file=es.ca_file,
-            timeout=es.timeout_seconds,
-        )
+        return ElasticsearchAlertStore(es_connection(settings), index=settings.siem.alert_index)
     return SqliteAlertStore(settings.siem.alert_sqlite_path)
 
 

@@ -23,6 +23,7 @@ from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from anbao.wiring.audit import AuditRuntime, build_audit_runtime
 from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.es_client import EsConnection
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier
 from siem.alerts.elasticsearch import ElasticsearchAlertStore
@@ -73,11 +74,13 @@ def world(elasticsearch: Server, tmp_path_factory: pytest.TempPathFactory) -> It
         timeout=30.0,
     )
     alerts_store = ElasticsearchAlertStore(
-        elasticsearch.url,
-        username=elasticsearch.env["ELASTICSEARCH_USERNAME"],
-        password=elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            elasticsearch.url,
+            elasticsearch.env["ELASTICSEARCH_USERNAME"],
+            elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+            timeout=30.0,
+        ),
         index=f"{prefix}-alerts",
-        timeout=30.0,
     )
     settings = Settings.load(
         {
