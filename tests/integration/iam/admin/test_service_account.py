@@ -137,3 +137,20 @@ def test_what_lies_outside_its_roles_is_refused(admins: KeycloakAdmins) -> None:
     with pytest.raises(IdentityProviderUnavailable):  # its client exists in its realm only
         master.json("")
     master.close()
+
+
+def test_apply_is_idempotent_and_takes_back_a_grant_made_by_hand(
+    keycloak: Server, admins: KeycloakAdmins
+) -> None:
+    secret = admins.credentials.client_secret
+    again = apply_file(keycloak, ANBAO_REALM, admins.realm, anbao_admin_client_secret=secret)
+    assert again.changes == ()
+    master = admin_for(keycloak)
+    master.change_current_realm(admins.realm)
+    account = master.get_client_service_account_user(master.get_client_id("anbao-admin"))
+    management = master.get_client_id("realm-management")
+    extra = master.get_client_role(management, "manage-realm")
+    master.assign_client_role(account["id"], management, [extra])
+    apply_file(keycloak, ANBAO_REALM, admins.realm, anbao_admin_client_secret=secret)
+    grants = master.get_all_roles_of_user(account["id"])["clientMappings"]["realm-management"]
+    assert sorted(r["name"] for r in grants["mappings"]) == sorted(SERVICE_ACCOUNT_ROLES)
