@@ -64,14 +64,16 @@ def world(elasticsearch: Server, tmp_path_factory: pytest.TempPathFactory) -> It
     tmp: Path = tmp_path_factory.mktemp("siem-e2e")
     prefix = f"itest-siem-{secrets.token_hex(5)}"
     store = _KeepOpen(
-        elasticsearch.url,
-        username=elasticsearch.env["ELASTICSEARCH_USERNAME"],
-        password=elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            elasticsearch.url,
+            elasticsearch.env["ELASTICSEARCH_USERNAME"],
+            elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+            timeout=30.0,
+        ),
         prefix=prefix,
         development=True,
         # the scripted day is at most four days old (working_day); its month's index is kept
         retention_days=RETENTION_DAYS,
-        timeout=30.0,
     )
     alerts_store = ElasticsearchAlertStore(
         EsConnection(
