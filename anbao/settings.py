@@ -495,6 +495,12 @@ class Settings:
                 "production requires it: high-risk routes confirm the session is alive "
                 "(RFC 7662 introspection as keycloak.client_id)",
             )
+        if not self.keycloak.admin_client_secret:
+            raise SettingsError(
+                "keycloak.admin_client_secret",
+                "production requires it: Anbao's admin calls are made as its service-account "
+                "client (keycloak.admin_client_id), never as the master admin",
+            )
 
     def redacted(self) -> dict[str, Any]:
         """A JSON-ready view with every secret masked, for ``anbao settings`` and logs."""

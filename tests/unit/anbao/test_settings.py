@@ -88,9 +88,25 @@ def test_production_with_tls_proxy_and_https_keycloak_is_accepted() -> None:
             "ANBAO_SERVER_BEHIND_TLS_PROXY": "yes",
             "ANBAO_KEYCLOAK_URL": "https://idp.gov.example",
             "ANBAO_KEYCLOAK_CLIENT_SECRET": "from-the-secret-store",
+            "ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET": "from-the-secret-store",
         }
     )
     assert settings.environment is Environment.PRODUCTION
+
+
+def test_production_refuses_to_start_without_its_admin_client() -> None:
+    """Issue 18 §4: in production every admin call is the service account's, never master's."""
+    with pytest.raises(SettingsError) as info:
+        Settings.load(
+            {
+                "ANBAO_ENVIRONMENT": "production",
+                "ANBAO_SERVER_BEHIND_TLS_PROXY": "yes",
+                "ANBAO_KEYCLOAK_URL": "https://idp.gov.example",
+                "ANBAO_KEYCLOAK_CLIENT_SECRET": "from-the-secret-store",
+                "ANBAO_KEYCLOAK_ADMIN_PASSWORD": "master-admin",
+            }
+        )
+    assert info.value.name == "keycloak.admin_client_secret"
 
 
 def test_production_refuses_to_start_without_introspection() -> None:
