@@ -109,17 +109,31 @@ def test_production_refuses_to_start_without_its_admin_client() -> None:
     assert info.value.name == "keycloak.admin_client_secret"
 
 
-def test_production_refuses_to_start_without_introspection() -> None:
-    """Issue 16 §2.3: high-risk routes must never run without asking Keycloak (RFC 7662)."""
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        # Issue 16 §2.3: high-risk routes must never run without asking Keycloak (RFC 7662).
+        ({}, "keycloak.client_secret"),
+        # Issue 18 §4: every admin call is the service account's, never the master admin's.
+        (
+            {"ANBAO_KEYCLOAK_CLIENT_SECRET": "s", "ANBAO_KEYCLOAK_ADMIN_PASSWORD": "master"},
+            "keycloak.admin_client_secret",
+        ),
+    ],
+)
+def test_production_refuses_to_start_without_anbaos_own_clients(
+    given: dict[str, str], missing: str
+) -> None:
     with pytest.raises(SettingsError) as info:
         Settings.load(
             {
                 "ANBAO_ENVIRONMENT": "production",
                 "ANBAO_SERVER_BEHIND_TLS_PROXY": "yes",
                 "ANBAO_KEYCLOAK_URL": "https://idp.gov.example",
+                **given,
             }
         )
-    assert info.value.name == "keycloak.client_secret"
+    assert info.value.name == missing
 
 
 @pytest.mark.parametrize("ttl", ["-1", "31", "3600"])
