@@ -38,6 +38,8 @@ from anbao.wiring.audit import (
     build_audit_runtime,
     register_metrics,
 )
+from anbao.wiring.elasticsearch import es_connection
+from anbao.wiring.keycloak import admins as keycloak_admins
 from anbao.wiring.role_audit import RecorderRoleAudit
 from anbao.wiring.siem_alerts import SiemAlerts, build_siem_alerts
 from audit.integrity import resources as integrity_resources
@@ -53,7 +55,7 @@ from audit.stores.elasticsearch import ElasticsearchAuditStore
 from audit.stores.sqlite import SqliteAuditStore
 from crypto.seals import resources as seal_resources
 from crypto.seals.registry.ports import AuditTrail
-from iam.apps.keycloak import KeycloakAppDirectory, admin_factory
+from iam.apps.keycloak import KeycloakAppDirectory
 from iam.apps.resources import add_routes as add_app_routes
 from iam.apps.role_audit import RoleAudit
 from iam.apps.roles import AppRoleService
@@ -61,7 +63,6 @@ from iam.apps.service import AppDirectory, AppService
 from iam.errors import IamError
 from iam.orgs import resources as orgs_resources
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.ports import OrgDirectory
 from iam.orgs.scope import canonical_path, resolve_scope
 from iam.orgs.service import OrgService
@@ -103,13 +104,8 @@ class Parts:
 
 def build_audit_store(settings: Settings) -> AuditStore:
     if settings.audit.store is AuditStoreKind.ELASTICSEARCH:
-        es = settings.elasticsearch
         return ElasticsearchAuditStore(
-            es.url,
-            username=es.username,
-            password=es.password.reveal(),
-            ca_file=es.ca_file,
-            timeout=es.timeout_seconds,
+            es_connection(settings),
             prefix=settings.audit.index_prefix,
             retention_days=settings.audit.retention_days,
             development=settings.environment is Environment.DEVELOPMENT,
@@ -129,15 +125,7 @@ def build_verifier(settings: Settings, clock: Callable[[], float]) -> TokenVerif
 
 def build_org_directory(settings: Settings) -> KeycloakOrgDirectory:
     """The org tree in Keycloak, administered with Anbao's own admin credentials."""
-    kc = settings.keycloak
-    admin = KeycloakAdminClient(
-        kc.url,
-        kc.realm,
-        username=kc.admin_username,
-        password=kc.admin_password.reveal(),
-        timeout=max(kc.timeout_seconds, 10.0),
-    )
-    return KeycloakOrgDirectory(admin)
+    return KeycloakOrgDirectory(keycloak_admins(settings).rest())
 
 
 def build_introspection(
@@ -161,17 +149,8 @@ def build_introspection(
 
 def build_app_directory(settings: Settings, parts: Parts) -> AppDirectory:
     """App onboarding: apps become OIDC clients through the Keycloak admin API."""
-    kc = settings.keycloak
-    return parts.app_directory or KeycloakAppDirectory(
-        admin_factory(
-            kc.url,
-            kc.realm,
-            username=kc.admin_username,
-            password=kc.admin_password.reveal(),
-            timeout=max(kc.timeout_seconds, 10.0),
-        ),
-        kc.realm,
-    )
+    admins = keycloak_admins(settings)
+    return parts.app_directory or KeycloakAppDirectory(admins.lazy(), admins.realm)
 
 
 def build_app_service(

@@ -133,6 +133,12 @@ class KeycloakSettings:
     realm: str = "anbao"
     #: Audience Anbao's own API requires in access tokens.
     audience: str = "anbao-api"
+    #: Anbao's admin client (client credentials, only the realm-management roles it calls:
+    #: ``anbao-admin`` in deploy/keycloak/anbao-realm.yaml). Production admin calls use it only.
+    admin_client_id: str = "anbao-admin"
+    admin_client_secret: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    #: The master realm's admin: ``anbao iam apply`` and, in development without
+    #: admin_client_secret, every admin call.
     admin_username: str = "admin"
     admin_password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
     #: When true, ``anbao serve`` refuses to start unless Keycloak answers.
@@ -144,7 +150,7 @@ class KeycloakSettings:
     #: Seconds an introspection answer is reused (never past the token's exp).
     introspection_ttl_seconds: float = 5.0
     #: ``anbao serve`` pulls the realm's login and admin events into the audit trail (one
-    #: worker of the deployment at a time); needs admin_username/admin_password.
+    #: worker of the deployment at a time); needs Anbao's admin client (admin_client_secret).
     events_pull: bool = True
     #: Seconds between two pulls (Keycloak event to searchable audit event: bench/iam_events.py).
     events_interval_seconds: float = 2.0
@@ -211,6 +217,8 @@ class ElasticsearchSettings:
     password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
     ca_file: str = ""
     timeout_seconds: float = 5.0
+    #: Retries of a request after a connection error or a 502/503/504 (another node, if any).
+    max_retries: int = 2
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -486,6 +494,12 @@ class Settings:
                 "keycloak.client_secret",
                 "production requires it: high-risk routes confirm the session is alive "
                 "(RFC 7662 introspection as keycloak.client_id)",
+            )
+        if not self.keycloak.admin_client_secret:
+            raise SettingsError(
+                "keycloak.admin_client_secret",
+                "production requires it: Anbao's admin calls are made as its service-account "
+                "client (keycloak.admin_client_id), never as the master admin",
             )
 
     def redacted(self) -> dict[str, Any]:

@@ -41,9 +41,10 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from audit.integrity.elasticsearch import RawReader, WithRawScan, raw_client
+from audit.integrity.elasticsearch import RawReader, WithRawScan
 from audit.integrity.sqlite_raw import SqliteRawReader, WithSqliteRawScan
 from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.es_client import EsConnection, elasticsearch_client
 from audit.stores.sqlite import SqliteAuditStore
 from bench import audit_ingest, audit_search, audit_verify
 from bench.audit_ingest import es_env
@@ -73,18 +74,21 @@ def section_verify(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, 
             store.close()
     env = es_env()
     es = ElasticsearchAuditStore(
-        env["ELASTICSEARCH_URL"],
-        username=env["ELASTICSEARCH_USERNAME"],
-        password=env["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            env["ELASTICSEARCH_URL"],
+            env["ELASTICSEARCH_USERNAME"],
+            env["ELASTICSEARCH_PASSWORD"],
+            timeout=120.0,
+        ),
         prefix=f"bench-verify-{uuid.uuid4().hex[:8]}",
         development=True,
-        timeout=120.0,
     )
-    raw = raw_client(
-        env["ELASTICSEARCH_URL"],
-        username=env["ELASTICSEARCH_USERNAME"],
-        password=env["ELASTICSEARCH_PASSWORD"],
+    raw = elasticsearch_client(
+        EsConnection(
+            env["ELASTICSEARCH_URL"], env["ELASTICSEARCH_USERNAME"], env["ELASTICSEARCH_PASSWORD"]
+        ),
         timeout=120.0,
+        raw=True,
     )
     try:
         return audit_verify.bench_store(

@@ -51,6 +51,7 @@ from audit.recording.recorder import Recorder
 from audit.recording.shipper import Shipper
 from audit.recording.spool import FsyncPolicy, Spool, SpoolConfig
 from audit.stores.elasticsearch import ElasticsearchAuditStore, index_for
+from audit.stores.es_client import EsConnection
 from audit.stores.sqlite import SqliteAuditStore
 
 CHUNK = 1000
@@ -75,12 +76,14 @@ def es_env() -> dict[str, str]:
 def es_store(prefix: str) -> ElasticsearchAuditStore:
     env = es_env()
     return ElasticsearchAuditStore(
-        env["ELASTICSEARCH_URL"],
-        username=env["ELASTICSEARCH_USERNAME"],
-        password=env["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            env["ELASTICSEARCH_URL"],
+            env["ELASTICSEARCH_USERNAME"],
+            env["ELASTICSEARCH_PASSWORD"],
+            timeout=120.0,
+        ),
         prefix=f"{prefix}-{uuid.uuid4().hex[:8]}",
         development=True,
-        timeout=120.0,
     )
 
 

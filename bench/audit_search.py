@@ -54,6 +54,7 @@ from audit.search.setup import ensure_search_mappings
 from audit.search.sqlite import SqliteSearch, ensure_schema
 from audit.search.testing import sample_events
 from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.es_client import EsConnection
 from audit.stores.sqlite import SqliteAuditStore
 from bench.audit_ingest import es_env
 from iam.tokens.testing import LocalIssuer
@@ -265,13 +266,15 @@ def bench_elasticsearch(
     env_es = es_env()
     prefix = f"bench-search-{uuid.uuid4().hex[:8]}"
     store = ElasticsearchAuditStore(
-        env_es["ELASTICSEARCH_URL"],
-        username=env_es["ELASTICSEARCH_USERNAME"],
-        password=env_es["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            env_es["ELASTICSEARCH_URL"],
+            env_es["ELASTICSEARCH_USERNAME"],
+            env_es["ELASTICSEARCH_PASSWORD"],
+            timeout=120.0,
+        ),
         prefix=prefix,
         development=True,
         retention_days=1,
-        timeout=120.0,
     )
     try:
         ensure_search_mappings(store)

@@ -36,8 +36,8 @@ import time
 import httpx
 from keycloak import KeycloakAdmin
 
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.model import NodeKind, PersonDraft
 from tests.integration.anbao.serving import serve
 from tests.integration.conftest import Server, _env

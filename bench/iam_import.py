@@ -29,11 +29,11 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs import synthetic
 from iam.orgs.imports import files as imports
 from iam.orgs.imports.apply import Importer, ImportState, file_digest
 from iam.orgs.keycloak import KeycloakOrgDirectory, group_body, user_body
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.model import PersonDraft
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -22,10 +22,10 @@ from pathlib import Path
 
 from keycloak import KeycloakAdmin
 
+from iam.admin.rest import KeycloakAdminClient
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller, SplitJournal
 from iam.events.sqlite import SqliteCursorStore
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.realm.keycloak import KeycloakRealmAdmin
 from iam.realm.load import load_realm_file
 from iam.realm.render import render

@@ -25,6 +25,7 @@ from pathlib import Path
 
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/http.py would shadow http
 
+from anbao.wiring.seals import SEAL_MIGRATIONS
 from crypto import sm2
 from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
@@ -32,6 +33,7 @@ from crypto.seals.format.testing import tiny_png
 from crypto.seals.registry.build import RegistryConfig, build_registry
 from crypto.seals.registry.model import ORG_ADMIN, SEAL_ADMIN, SEAL_USER, Actor, Application
 from crypto.seals.registry.testing import RecordingAuditTrail
+from sqlstore.engine import create_engine
 
 ROUND_SECONDS = 0.5
 ROUNDS = 7
@@ -54,8 +56,9 @@ KEK = KekRing.generate_entry("bench")
 
 
 def registry_for(url: str, tsa: bool):
-    config = RegistryConfig(database_url=url, kek=KEK, tsa_enabled=tsa)
-    registry = build_registry(config, Trail(), lambda: datetime.now(UTC))
+    config = RegistryConfig(kek=KEK, tsa_enabled=tsa)
+    engine = SEAL_MIGRATIONS.ready(create_engine(url), migrate=True)
+    registry = build_registry(config, engine, Trail(), lambda: datetime.now(UTC))
     org = Actor("oa", "oa", frozenset({ORG_ADMIN}), "/35")
     admin = Actor("sa", "sa", frozenset({SEAL_ADMIN}), "")
     app = Application("/35/x", "某局", TEST_USCC, "某局公章", ("h",), "", tiny_png(), 40, 40)

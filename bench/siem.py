@@ -51,6 +51,7 @@ from audit.recording.recorder import Recorder
 from audit.recording.shipper import Shipper
 from audit.recording.spool import Spool, SpoolConfig
 from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.es_client import EsConnection
 from audit.stores.sqlite import SqliteAuditStore
 from bench.audit_ingest import es_env
 from siem.alerts.service import AlertService
@@ -118,13 +119,15 @@ def _store(kind: str, tmp: Path) -> AuditStore:
         return SqliteAuditStore(tmp / f"audit-{uuid.uuid4().hex[:6]}.sqlite3")
     env = es_env()
     return ElasticsearchAuditStore(
-        env["ELASTICSEARCH_URL"],
-        username=env["ELASTICSEARCH_USERNAME"],
-        password=env["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            env["ELASTICSEARCH_URL"],
+            env["ELASTICSEARCH_USERNAME"],
+            env["ELASTICSEARCH_PASSWORD"],
+            timeout=60.0,
+        ),
         prefix=f"bench-siem-{uuid.uuid4().hex[:8]}",
         development=True,
         retention_days=1,
-        timeout=60.0,
     )
 
 

@@ -1,22 +1,17 @@
-"""Opening the siem package's embedded SQLite files, in one place for both of its stores."""
+"""Opening the siem package's embedded SQLite files: the one connect helper, siem's error."""
 
 from __future__ import annotations
 
 import sqlite3
-from pathlib import Path
 
-from audit.stores.sqlite_wal import use_wal
 from siem.alerts.errors import AlertStoreUnavailable
+from sqlstore.sqlite import connect as sqlite_connect
 
 
 def connect(path: str, schema: str, *, what: str) -> sqlite3.Connection:
-    """Connect (creating the folder), use WAL for files, apply ``schema``; one clear error."""
+    """:func:`sqlstore.sqlite.connect`, then ``schema``; any failure is one clear error."""
     try:
-        if path != ":memory:":
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
-        conn = sqlite3.connect(path, check_same_thread=False, isolation_level=None, timeout=30.0)
-        if path != ":memory:":
-            use_wal(conn, timeout=30.0)
+        conn = sqlite_connect(path)
         conn.executescript(schema)
     except (OSError, sqlite3.Error) as exc:
         raise AlertStoreUnavailable(f"The {what} database cannot be opened.") from exc

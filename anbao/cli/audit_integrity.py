@@ -27,14 +27,16 @@ from anbao.cli.serve import load_settings
 from anbao.cli.stores import require, require_audit
 from anbao.settings import Environment, Settings
 from anbao.wiring.audit import spool_recorder
+from anbao.wiring.elasticsearch import es_connection
 from audit.errors import AuditError
-from audit.integrity.elasticsearch import RawReader, WithRawScan, raw_client
+from audit.integrity.elasticsearch import RawReader, WithRawScan
 from audit.integrity.model import SignedTreeHead, VerifyReport
 from audit.integrity.sqlite_raw import SqliteRawReader, WithSqliteRawScan
 from audit.model import EventKind, Outcome
 from audit.ports import AuditStore
 from audit.sensitive.masking import Keyring, SensitiveDataError
 from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.es_client import elasticsearch_client
 from audit.stores.sqlite import SqliteAuditStore
 from crypto.errors import CryptoError
 
@@ -81,14 +83,8 @@ def _verifiable(settings: Settings, store: AuditStore) -> AuditStore:
         return typing.cast(AuditStore, WithSqliteRawScan(store, SqliteRawReader(store.path)))
     if not isinstance(store, ElasticsearchAuditStore):
         return store
-    es = settings.elasticsearch
-    client = raw_client(
-        es.url,
-        username=es.username,
-        password=es.password.reveal(),
-        ca_file=es.ca_file,
-        timeout=max(es.timeout_seconds, 60.0),
-    )
+    connection = es_connection(settings)
+    client = elasticsearch_client(connection, timeout=max(connection.timeout, 60.0), raw=True)
     return typing.cast(AuditStore, WithRawScan(store, RawReader(client, store.pattern)))
 
 

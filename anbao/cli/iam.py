@@ -18,7 +18,8 @@ import click
 from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 
-from anbao.settings import Settings, SettingsError
+from anbao.settings import Secret, Settings, SettingsError
+from anbao.wiring.keycloak import bootstrap_admins
 from iam.errors import IamError
 from iam.realm.errors import RealmFileInvalid
 from iam.realm.model import RealmSpec
@@ -34,17 +35,12 @@ def iam() -> None:
 
 
 def keycloak_admin(settings: Settings) -> KeycloakAdmin:
-    """An admin client signed in to ``master`` with the configured bootstrap/service admin."""
+    """The master realm's admin (realm as code creates realms and clients): the password of the
+    settings, else ``KEYCLOAK_ADMIN_PASSWORD`` (what ``deploy/local/keycloak.sh env`` prints)."""
     kc = settings.keycloak
     password = kc.admin_password.reveal() or os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "")
-    return KeycloakAdmin(
-        server_url=kc.url,
-        username=kc.admin_username,
-        password=password,
-        realm_name="master",
-        user_realm_name="master",
-        timeout=int(max(kc.timeout_seconds, 10)),
-    )
+    keycloak = dataclasses.replace(kc, admin_password=Secret(password))
+    return bootstrap_admins(dataclasses.replace(settings, keycloak=keycloak)).python_keycloak()
 
 
 def _settings() -> Settings:
@@ -58,6 +54,8 @@ def _overrides(pairs: tuple[str, ...], settings: Settings) -> dict[str, str]:
     out = {"keycloak_url": settings.keycloak.url.rstrip("/")}
     if settings.keycloak.client_secret:  # the introspection client's secret (anbao-realm.yaml)
         out["anbao_api_client_secret"] = settings.keycloak.client_secret.reveal()
+    if settings.keycloak.admin_client_secret:  # Anbao's admin client's (anbao-realm.yaml)
+        out["anbao_admin_client_secret"] = settings.keycloak.admin_client_secret.reveal()
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:

@@ -13,6 +13,7 @@ an interrupted import resumes where it stopped.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import sys
@@ -25,13 +26,13 @@ import click
 
 from anbao.cli.api import api_options, client, print_json
 from anbao.cli.iam_people import node_id, person_body
-from anbao.settings import Settings, SettingsError
+from anbao.settings import Secret, Settings, SettingsError
+from anbao.wiring.keycloak import admins
 from iam.errors import IamError
 from iam.orgs import synthetic
 from iam.orgs.imports import files as imports
 from iam.orgs.imports.apply import Importer, ImportState, file_digest
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 
 OPERATOR = "anbao-cli"
 REPORT_LIMIT = 200
@@ -46,14 +47,10 @@ def _directory(ctx: click.Context, workers: int = 8) -> KeycloakOrgDirectory:
         raise click.ClickException(str(exc)) from exc
     kc = settings.keycloak
     password = kc.admin_password.reveal() or os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "")
-    admin = KeycloakAdminClient(
-        kc.url,
-        ctx.obj or kc.realm,
-        username=kc.admin_username,
-        password=password,
-        timeout=60.0,
-        pool_size=max(workers, 4),
+    settings = dataclasses.replace(
+        settings, keycloak=dataclasses.replace(kc, admin_password=Secret(password))
     )
+    admin = admins(settings, ctx.obj or kc.realm).rest(pool_size=max(workers, 4), timeout=60.0)
     ctx.call_on_close(admin.close)
     return KeycloakOrgDirectory(admin)
 

@@ -26,17 +26,15 @@ from anbao.cli.crypto import handles_bad_input, write_output
 from anbao.cli.seal import seal
 from anbao.cli.stores import require
 from anbao.settings import Settings, SettingsError
-from anbao.wiring.seals import registry_config
+from anbao.wiring.seals import SEAL_MIGRATIONS, registry_config, seal_database, seal_engine
 from crypto.keystore import KekRing, SoftwareKeyStore
 from crypto.seals.ca import CaConfig, SealCa
-from crypto.seals.registry import migrations
-from crypto.seals.registry.build import RegistryConfig
 from crypto.seals.registry.model import SealState
-from crypto.seals.registry.sql import SqlCaRepository, SqlWrappedKeys, create_engine
+from crypto.seals.registry.sql import SqlCaRepository, SqlWrappedKeys
 
 
-def _config(*, existing: bool = True) -> RegistryConfig:
-    """The registry's settings; its database must exist unless the command creates it."""
+def _settings(*, existing: bool = True) -> Settings:
+    """The settings; the registry's database must exist unless the command creates it."""
     try:
         settings = Settings.load(os.environ)
     except SettingsError as exc:
@@ -44,16 +42,16 @@ def _config(*, existing: bool = True) -> RegistryConfig:
     if existing:
         url = settings.seals.database_url.reveal()
         require("seals.database_url", url, made_by="anbao seal db upgrade")
-    return registry_config(settings)
+    return settings
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _ca(config: RegistryConfig) -> SealCa:
-    engine = create_engine(config.database_url)
-    migrations.require_current(engine)
+def _ca(settings: Settings) -> SealCa:
+    config = registry_config(settings)
+    engine = seal_engine(settings, migrate=False)
     keys = SoftwareKeyStore(SqlWrappedKeys(engine), KekRing.parse(config.kek), clock=_now)
     ca_config = CaConfig(
         organization=config.organization,
@@ -72,19 +70,19 @@ def db() -> None:
 @handles_bad_input
 def db_upgrade() -> None:
     """Migrate seals.database_url to the newest schema (idempotent)."""
-    engine = create_engine(_config(existing=False).database_url)
-    migrations.upgrade(engine)
-    click.echo(f"seal registry schema at {migrations.current(engine)}")
+    engine = seal_database(_settings(existing=False))
+    SEAL_MIGRATIONS.upgrade(engine)
+    click.echo(f"seal registry schema at {SEAL_MIGRATIONS.current(engine)}")
 
 
 @db.command("current")
 @handles_bad_input
 def db_current() -> None:
     """Print the schema revision (exit 1 when not at the shipped head)."""
-    engine = create_engine(_config().database_url)
-    found = migrations.current(engine)
-    click.echo(f"{found or 'none'} (head {migrations.head()})")
-    if found != migrations.head():
+    engine = seal_database(_settings())
+    found = SEAL_MIGRATIONS.current(engine)
+    click.echo(f"{found or 'none'} (head {SEAL_MIGRATIONS.head()})")
+    if found != SEAL_MIGRATIONS.head():
         raise click.exceptions.Exit(1)
 
 
@@ -97,7 +95,7 @@ def ca_group() -> None:
 @handles_bad_input
 def ca_init() -> None:
     """Create whatever of the CA hierarchy is missing (idempotent)."""
-    ca = _ca(_config())
+    ca = _ca(_settings())
     ca.bootstrap(_now())
     click.echo(ca.trust_roots()[0].pem().decode(), nl=False)
 
@@ -107,7 +105,7 @@ def ca_init() -> None:
 @handles_bad_input
 def ca_certs(out: str) -> None:
     """Root and issuing CA certificates (PEM), for verifiers' trust stores."""
-    ca = _ca(_config())
+    ca = _ca(_settings())
     write_output(out, b"".join(c.pem() for c in [*ca.trust_roots(), *ca.intermediates()]))
 
 
@@ -116,7 +114,7 @@ def ca_certs(out: str) -> None:
 @handles_bad_input
 def ca_crl(out: str) -> None:
     """The issuing CA's current CRL."""
-    write_output(out, _ca(_config()).crl(_now()).pem())
+    write_output(out, _ca(_settings()).crl(_now()).pem())
 
 
 @seal.group("keys")
@@ -135,9 +133,9 @@ def keys_new_kek(kek_id: str) -> None:
 @handles_bad_input
 def keys_rotate() -> None:
     """Re-wrap every key under the active (first) KEK; then old KEKs can be removed."""
-    config = _config()
-    engine = create_engine(config.database_url)
-    migrations.require_current(engine)
+    settings = _settings()
+    config = registry_config(settings)
+    engine = seal_engine(settings, migrate=False)
     store = SoftwareKeyStore(SqlWrappedKeys(engine), KekRing.parse(config.kek), clock=_now)
     count = store.rewrap_all()
     click.echo(json.dumps({"rewrapped": count, "keys_per_kek": store.kek_usage()}))

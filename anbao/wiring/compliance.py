@@ -16,17 +16,20 @@ from pathlib import Path
 from typing import Any
 
 from anbao.settings import Environment, Settings
+from anbao.wiring.keycloak import admins
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
 from policies.catalogue.load import load_catalogue
 from policies.checks.platform import FixedSettings, PlatformAudit, PlatformSiem, SealRegistryCrypto
+from policies.errors import StoreUnavailable
 from policies.model import Officer, Waiver
 from policies.ports import AlertFacts, Inspectors, RealmFacts, RealmInspector, SettingsFacts
 from policies.reports import pdf as report_pdf
 from policies.reports.signing import SealReportSealer, Sm2ReportSigner
 from policies.resources import Reports, add_routes
 from policies.runs.service import ComplianceService, Schedule
-from policies.runs.store import SqlRunStore, create_engine
+from policies.runs.store import SqlRunStore
+from sqlstore.engine import create_engine
 
 
 def settings_facts(settings: Settings) -> SettingsFacts:
@@ -47,11 +50,11 @@ class LazyRealm:
 
     def inspect(self) -> RealmFacts:
         if self._inspector is None:
-            from anbao.cli.iam import keycloak_admin  # noqa: PLC0415 - one admin-client recipe
             from policies.checks.keycloak import KeycloakRealmInspector  # noqa: PLC0415
 
             realm = self.settings.compliance.realm or self.settings.keycloak.realm
-            self._inspector = KeycloakRealmInspector(keycloak_admin(self.settings), realm)
+            admin = admins(self.settings, realm).python_keycloak()
+            self._inspector = KeycloakRealmInspector(admin, realm)
         return self._inspector.inspect()
 
 
@@ -195,7 +198,7 @@ def build_service(
     return ComplianceService(
         load_catalogue(),
         inspectors,
-        SqlRunStore(create_engine(cs.database_url)),
+        SqlRunStore(create_engine(cs.database_url, StoreUnavailable)),
         clock=now,
         new_id=lambda: uuid.uuid4().hex,
         signer=signer,

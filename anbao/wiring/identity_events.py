@@ -22,6 +22,7 @@ from collections.abc import Iterator
 
 from anbao.settings import Settings
 from anbao.wiring.audit import RecorderEventSink
+from anbao.wiring.keycloak import admin_credentials
 from audit.errors import AuditError
 from audit.lease import FileLease
 from audit.recording.recorder import Recorder
@@ -120,10 +121,10 @@ def build_puller(
     directory is not Keycloak's (tests) or no admin credentials are configured."""
     if not isinstance(directory, KeycloakOrgDirectory):
         return None
-    if not settings.keycloak.admin_password.reveal():
+    if not admin_credentials(settings).configured:
         log.warning(
-            "keycloak.admin_password is not set: Keycloak's events are not pulled into the audit"
-            " trail (set ANBAO_KEYCLOAK_ADMIN_PASSWORD, or keycloak.events_pull = false)"
+            "keycloak.admin_client_secret is not set: Keycloak's events are not pulled into the"
+            " audit trail (set ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET, or keycloak.events_pull = false)"
         )
         return None
     realm = realm or directory.admin.realm

@@ -16,6 +16,7 @@ import ipaddress
 from collections.abc import Callable
 
 import falcon.asgi
+import sqlalchemy as sa
 
 from anbao.settings import Settings
 from anbao.web.health import Dependency, Readiness, blocking_probe
@@ -26,6 +27,8 @@ from crypto.seals import resources as seal_resources
 from crypto.seals.format.trust import Trust
 from crypto.seals.registry import resources as registry_resources
 from crypto.seals.registry.build import Registry, RegistryConfig, build_registry
+from crypto.seals.registry.errors import SealDatabaseError
+from crypto.seals.registry.migrations import SCRIPTS, VERSION_TABLE
 from crypto.seals.registry.model import SIGN_ACR, Actor, OrgUnit, SealEvent
 from crypto.seals.registry.ports import AuditTrail, OrgTree
 from crypto.seals.tsa.verify import timestamp_verifier
@@ -33,6 +36,7 @@ from iam.orgs.errors import InvalidOrgInput, OrgNotFound
 from iam.orgs.model import OrgNode
 from iam.orgs.ports import OrgDirectory
 from iam.tokens.falcon import Requirement, acr_satisfies, org_scope
+from sqlstore.engine import Migrations, create_engine
 
 _TRANSITION_TYPES: tuple[str, ...] = ("change",)
 _USE_TYPES: tuple[str, ...] = ("access",)
@@ -139,17 +143,41 @@ class RegistryTrust:
         )
 
 
+def _url_error(problem: str) -> SealDatabaseError:
+    return SealDatabaseError(f"seals.database_url is {problem}")
+
+
+#: The registry's Alembic scripts, run by the shared runner (crypto opens no database itself).
+SEAL_MIGRATIONS = Migrations(
+    SCRIPTS,
+    VERSION_TABLE,
+    name="seal registry",
+    error=SealDatabaseError,
+    upgrade_hint="run 'anbao seal db upgrade'",
+)
+
+
+def seal_database(settings: Settings) -> sa.Engine:
+    """An engine on seals.database_url, not migrated (``anbao seal db``)."""
+    return create_engine(settings.seals.database_url.reveal(), _url_error)
+
+
+def seal_engine(settings: Settings, *, migrate: bool | None = None) -> sa.Engine:
+    """The registry's engine at the shipped schema: migrated when ``migrate`` (default
+    seals.auto_migrate), else checked (a database behind is refused)."""
+    auto = settings.seals.auto_migrate if migrate is None else migrate
+    return SEAL_MIGRATIONS.ready(seal_database(settings), migrate=auto)
+
+
 def registry_config(settings: Settings) -> RegistryConfig:
     """Settings -> the registry's plain configuration."""
     s = settings.seals
     return RegistryConfig(
-        database_url=s.database_url.reveal(),
         kek=s.kek.reveal(),
         tsa_enabled=s.tsa_enabled,
         organization=s.organization,
         crl_url=s.crl_url,
         crl_next_update=dt.timedelta(hours=s.crl_next_update_hours),
-        auto_migrate=s.auto_migrate,
     )
 
 
@@ -164,7 +192,7 @@ def build_seal_registry(
     if not settings.seals.enabled:
         return None
     trail = audit or RecorderAuditTrail(lambda: recorder or current())
-    return build_registry(registry_config(settings), trail, clock, orgs)
+    return build_registry(registry_config(settings), seal_engine(settings), trail, clock, orgs)
 
 
 def mount(

@@ -15,10 +15,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import falcon.asgi
+from keycloak import KeycloakAdmin
 
 from anbao.settings import AlertStoreKind, Settings
 from anbao.web.health import Dependency, Readiness, blocking_probe
 from anbao.web.openapi import Api
+from anbao.wiring.elasticsearch import es_connection
+from anbao.wiring.keycloak import admins
 from audit.model import EventKind, ResourceRef, UserInfo
 from audit.recording.recorder import Recorder, current
 from crypto.seals.registry.build import Registry
@@ -37,7 +40,7 @@ from siem.alerts.ports import AlertStore, Notifier
 from siem.alerts.service import AlertService, BackgroundHooks, NewAlertHook, TriageHook
 from siem.alerts.sqlite import SqliteAlertStore
 from siem.model import Severity
-from siem.responses.keycloak import KeycloakIdentityResponder, keycloak_admin_factory
+from siem.responses.keycloak import KeycloakIdentityResponder
 from siem.responses.model import ActionRecord
 from siem.responses.ports import IdentityResponder
 from siem.responses.service import ResponseService
@@ -71,15 +74,7 @@ class SiemAlerts:
 
 def build_alert_store(settings: Settings) -> AlertStore:
     if settings.siem.alert_store is AlertStoreKind.ELASTICSEARCH:
-        es = settings.elasticsearch
-        return ElasticsearchAlertStore(
-            es.url,
-            username=es.username,
-            password=es.password.reveal(),
-            index=settings.siem.alert_index,
-            ca_file=es.ca_file,
-            timeout=es.timeout_seconds,
-        )
+        return ElasticsearchAlertStore(es_connection(settings), index=settings.siem.alert_index)
     return SqliteAlertStore(settings.siem.alert_sqlite_path)
 
 
@@ -189,16 +184,18 @@ async def siem_guard(req: falcon.asgi.Request, any_role: frozenset[str]) -> Call
 
 
 def build_identity(settings: Settings) -> IdentityResponder:
-    kc = settings.keycloak
-    return KeycloakIdentityResponder(
-        keycloak_admin_factory(
-            kc.url,
-            kc.realm,
-            username=kc.admin_username,
-            password=kc.admin_password.reveal(),
-            timeout=max(kc.timeout_seconds, 10.0),
-        )
-    )
+    """Disable and log out through Anbao's admin client; missing credentials fail the response
+    (in siem's own error), not start-up."""
+    keycloak = admins(settings)
+
+    def admin() -> KeycloakAdmin:
+        if not keycloak.credentials.configured:
+            raise ResponseTargetUnavailable(
+                "Identity responses need Keycloak's admin client (keycloak.admin_client_secret)."
+            )
+        return keycloak.python_keycloak()
+
+    return KeycloakIdentityResponder(admin)
 
 
 def build_responses(

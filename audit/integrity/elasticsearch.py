@@ -16,7 +16,6 @@ import json
 from collections.abc import Iterator, Mapping
 from typing import Any
 
-from elastic_transport import JsonSerializer
 from elasticsearch import ApiError, Elasticsearch, TransportError
 
 from audit.errors import AuditStoreUnavailable
@@ -28,28 +27,6 @@ _HEAD = '{"hits":{"hits":['
 _SOURCE = '{"_source":'
 _SORT = ',"sort":'
 _DECODER = json.JSONDecoder()
-
-
-class _KeepBytes(JsonSerializer):
-    """Requests are JSON as usual; responses stay bytes."""
-
-    def loads(self, data: bytes) -> Any:
-        return data
-
-
-def raw_client(
-    url: str, *, username: str, password: str, ca_file: str = "", timeout: float = 60.0
-) -> Elasticsearch:
-    """A client whose JSON responses are left as bytes (only for :class:`RawReader`)."""
-    keep = _KeepBytes()
-    tls: dict[str, Any] = {"ca_certs": ca_file} if ca_file else {}
-    return Elasticsearch(
-        url,
-        basic_auth=(username, password),
-        serializers={"application/json": keep, "application/vnd.elasticsearch+json": keep},
-        request_timeout=timeout,
-        **tls,
-    )
 
 
 def split_hits(body: bytes) -> list[tuple[int, bytes]]:

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audit.integrity.model import IntegrityError, LeafRecord, SignedTreeHead
-from audit.stores.sqlite_wal import use_wal
+from sqlstore.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leaves (
@@ -38,10 +38,7 @@ class SqliteIntegrityLog:
 
     def _open(self) -> sqlite3.Connection:
         try:
-            conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-            conn.execute("PRAGMA busy_timeout=10000")
-            use_wal(conn, timeout=10.0)
-            conn.execute("PRAGMA synchronous=FULL")
+            conn = connect(self.path, timeout=10.0, synchronous="FULL")
             conn.executescript(_SCHEMA)
         except sqlite3.Error as exc:
             raise IntegrityError("The integrity log cannot be opened.") from exc

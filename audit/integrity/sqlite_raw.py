@@ -18,11 +18,12 @@ from typing import Any
 
 from audit.errors import AuditStoreUnavailable
 from audit.ports import AuditStore
+from sqlstore.sqlite import connect
 
 
 class SqliteRawReader:
     def __init__(self, path: str | Path) -> None:
-        self._uri = Path(path).resolve().as_uri() + "?mode=ro"
+        self._path = Path(path).resolve()
 
     def scan_raw(
         self, stream: str, start: int = 0, stop: int | None = None, *, batch_size: int = 1000
@@ -30,7 +31,7 @@ class SqliteRawReader:
         """``(seq, doc)`` in ``seq`` order from one snapshot read."""
         del batch_size  # one statement: SQLite streams rows from its cursor
         try:
-            db = sqlite3.connect(self._uri, uri=True)
+            db = connect(self._path, read_only=True)
         except sqlite3.Error as exc:
             raise AuditStoreUnavailable("The embedded audit database cannot be read.") from exc
         try:

@@ -47,7 +47,7 @@ from audit.recording.spool_model import (
     SpooledRecord,
     SpoolStats,
 )
-from audit.stores.sqlite_wal import use_wal
+from sqlstore.sqlite import connect
 
 __all__ = [
     "Backpressure",
@@ -82,11 +82,7 @@ class Spool:
         #: Whether this handle committed since its last checkpoint (see :meth:`checkpoint`).
         self._unsynced = False
         try:
-            config.path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                str(config.path), check_same_thread=False, isolation_level=None, timeout=_OPEN_WAIT
-            )
-            use_wal(self._db, timeout=_OPEN_WAIT)
+            self._db = connect(config.path, timeout=_OPEN_WAIT)
             sync = "NORMAL" if config.fsync is FsyncPolicy.INTERVAL else "FULL"
             self._db.execute(f"PRAGMA synchronous={sync}")
             self._db.execute("PRAGMA wal_autocheckpoint=10000")

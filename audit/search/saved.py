@@ -18,6 +18,7 @@ from typing import Any, Final, Protocol
 from audit.errors import AuditStoreUnavailable
 from audit.model import format_timestamp
 from audit.search.model import InvalidSearch, SavedSearchNotFound
+from sqlstore.sqlite import connect
 
 MAX_PER_USER: Final = 200
 MAX_NAME: Final = 120
@@ -87,11 +88,7 @@ class SqliteSavedSearches:
         self._clock = clock
         self._lock = threading.Lock()
         try:
-            if str(path) != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=30.0
-            )
+            self._db = connect(path)
             self._db.execute(_SCHEMA)
         except (OSError, sqlite3.Error) as exc:
             raise AuditStoreUnavailable("The saved-search database cannot be opened.") from exc

@@ -34,6 +34,7 @@ from audit.search.query.sql import (
     fts_schema,
     register_functions,
 )
+from sqlstore.sqlite import connect
 
 #: ``PRAGMA user_version`` of a store :func:`ensure_schema` has brought up to date. 2: stored
 #: fields in plain columns, FTS rows written by the store (1 and 0: triggers and expressions).
@@ -44,7 +45,7 @@ def ensure_schema(path: str | Path, layout: SqlLayout | None = None) -> None:
     """Create the search FTS table, its triggers and indexes if missing, and bring a store
     written by an earlier version up to date (idempotent; rows already there are indexed)."""
     layout = layout or SqlLayout()
-    conn = sqlite3.connect(str(path), isolation_level=None, timeout=30.0)
+    conn = connect(path, wal=False)
     try:
         conn.execute("BEGIN IMMEDIATE")
         words_missing = not conn.execute(
@@ -110,8 +111,7 @@ class SqliteSearch:
     def _conn(self) -> sqlite3.Connection:
         conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
         if conn is None:
-            uri = Path(self.path).resolve().as_uri() + "?mode=ro"
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=30.0)
+            conn = connect(self.path, read_only=True)
             register_functions(conn)
             self._local.conn = conn
         return conn

@@ -30,7 +30,6 @@ from typing import Any, Final
 from elasticsearch import (
     ApiError,
     AuthenticationException,
-    Elasticsearch,
     NotFoundError,
     TransportError,
 )
@@ -41,6 +40,7 @@ from audit.ports import Document, RawDocument, SearchPage, SearchRequest, WriteR
 from audit.search.elasticsearch import ElasticsearchSearch
 from audit.search.model import store_page
 from audit.search.query.elasticsearch import apply_search_mappings
+from audit.stores.es_client import EsConnection, elasticsearch_client
 
 #: Cybersecurity Law art. 21(3): network logs are kept for no less than six months.
 MIN_RETENTION_DAYS: Final = 180
@@ -70,12 +70,8 @@ class ElasticsearchAuditStore:
 
     def __init__(
         self,
-        url: str,
+        connection: EsConnection,
         *,
-        username: str,
-        password: str,
-        ca_file: str = "",
-        timeout: float = 5.0,
         prefix: str = "anbao-audit",
         replicas: int = 0,
         retention_days: int = 365,
@@ -84,15 +80,8 @@ class ElasticsearchAuditStore:
     ) -> None:
         check_retention(retention_days, development=development)
         self._clock = clock
-        tls: dict[str, Any] = {"ca_certs": ca_file} if ca_file else {}
-        self.client = Elasticsearch(
-            url,
-            basic_auth=(username, password),
-            **tls,
-            request_timeout=timeout,
-            retry_on_timeout=True,
-            max_retries=2,
-        )
+        # Events are written by id (create): a retried write that had landed is a conflict.
+        self.client = elasticsearch_client(connection, retry_on_timeout=True)
         self.prefix = prefix
         self.pattern = f"{prefix}-*"
         self.replicas = replicas

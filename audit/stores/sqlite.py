@@ -27,7 +27,7 @@ from audit.search.model import store_page
 from audit.search.query.elasticsearch import FREE_TEXT_FIELDS
 from audit.search.query.sql import STORED_FIELDS, SqlLayout
 from audit.search.sqlite import SqliteSearch, ensure_schema
-from audit.stores.sqlite_wal import use_wal
+from sqlstore.sqlite import connect
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS events (
@@ -79,13 +79,7 @@ class SqliteAuditStore:
         self._lock = threading.Lock()
         self._words = str(path) != ":memory:"  # the FTS table (search needs a file)
         try:
-            if str(path) != ":memory:":
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._conn = sqlite3.connect(
-                str(path), check_same_thread=False, isolation_level=None, timeout=30.0
-            )
-            use_wal(self._conn, timeout=30.0)
-            self._conn.execute("PRAGMA synchronous=NORMAL")
+            self._conn = connect(path, synchronous="NORMAL")
             self._conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
         except (OSError, sqlite3.Error) as exc:
             raise AuditStoreUnavailable("The embedded audit database cannot be opened.") from exc

@@ -19,6 +19,7 @@ from typing import Any
 from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 
+from iam.admin.failures import Failure, failure
 from iam.apps.model import App, AppKind, AppRegistration, AppUpdate, ClientAuth, RoleHolder
 from iam.errors import Conflict, IdentityProviderUnavailable, InvalidRequest, NotFound
 
@@ -26,10 +27,6 @@ MANAGED = "anbao.managed"
 OWNER = "anbao.owner"
 CREATED_AT = "anbao.created_at"
 SCOPES = "anbao.scopes"
-HTTP_NOT_FOUND = 404
-HTTP_CONFLICT = 409
-#: Keycloak refusing Anbao's admin credentials: Anbao's fault, reported as unavailable.
-_CREDENTIALS_REFUSED = frozenset({401, 403})
 
 
 @contextlib.contextmanager
@@ -43,14 +40,15 @@ def _translated() -> Iterator[None]:
         yield
     except KeycloakError as exc:
         code = getattr(exc, "response_code", None)
-        if code == HTTP_CONFLICT:
-            raise Conflict("Keycloak already has a client with that id.") from exc
-        if code == HTTP_NOT_FOUND:
-            raise NotFound("Keycloak has no such client.") from exc
-        if isinstance(code, int) and 400 <= code < 500 and code not in _CREDENTIALS_REFUSED:  # noqa: PLR2004
-            raise InvalidRequest(
-                [("body", f"Keycloak cannot take the request (HTTP {code})")]
-            ) from exc
+        match failure(code if isinstance(code, int) else None):
+            case Failure.CONFLICT:
+                raise Conflict("Keycloak already has a client with that id.") from exc
+            case Failure.NOT_FOUND:
+                raise NotFound("Keycloak has no such client.") from exc
+            case Failure.INVALID:
+                raise InvalidRequest(
+                    [("body", f"Keycloak cannot take the request (HTTP {code})")]
+                ) from exc
         raise IdentityProviderUnavailable("The Keycloak admin API refused the call.") from exc
     except (OSError, ValueError) as exc:
         raise IdentityProviderUnavailable("The Keycloak admin API is unreachable.") from exc
@@ -292,25 +290,3 @@ class KeycloakAppDirectory:
             raise NotFound(f"No app with client_id {client_id!r}.")
         with self._lock, _translated():
             return str(self.admin.generate_client_secrets(found[0])["value"])
-
-
-def admin_factory(
-    server_url: str, realm: str, *, username: str, password: str, timeout: float = 10.0
-) -> Callable[[], KeycloakAdmin]:
-    """Builds the admin client lazily (a missing password fails the first call, not start-up)."""
-
-    def build() -> KeycloakAdmin:
-        if not password:
-            raise IdentityProviderUnavailable(
-                "App onboarding needs Keycloak admin credentials (keycloak.admin_password)."
-            )
-        return KeycloakAdmin(
-            server_url=server_url,
-            username=username,
-            password=password,
-            realm_name=realm,
-            user_realm_name="master",
-            timeout=int(timeout),
-        )
-
-    return build

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from iam.admin.rest import KeycloakAdminClient
 from iam.events.model import ADMIN_STREAM
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 
 
 class KeycloakEventSource:

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from iam.events.model import Cursor
 from iam.realm.errors import EventCursorCorrupt
+from sqlstore.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keycloak_event_cursor (
@@ -25,13 +26,15 @@ class SqliteCursorStore:
 
     def __init__(self, path: Path | str) -> None:
         self._path = str(path)
-        with self._connect() as db:
-            db.execute("PRAGMA journal_mode=WAL")
+        db = connect(self._path, timeout=10.0)  # switches the file to WAL, once
+        try:
             db.execute(_SCHEMA)
+        finally:
+            db.close()
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = sqlite3.connect(self._path, timeout=10)
+        db = connect(self._path, timeout=10.0, wal=False, autocommit=False)
         try:
             with db:  # one transaction: commit on success, roll back on error
                 yield db

@@ -11,9 +11,9 @@ from collections.abc import Sequence
 from typing import Any
 from urllib.parse import quote
 
+from iam.admin.rest import KeycloakAdminClient
 from iam.invitations.model import PendingLink
 from iam.orgs.errors import OrgNotFound
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.model import INVITATION_ATTRIBUTE
 
 

@@ -24,6 +24,8 @@ from iam.realm.plan import Change
 from iam.realm.render import KINDS, MANAGED_MARKER, State, canonical_policy, realm_settings
 
 log = logging.getLogger(__name__)
+#: Client fields applied through their own endpoints, not the client representation.
+_CLIENT_LINKS = frozenset({"defaultClientScopes", "serviceAccountRoles"})
 
 BUILTIN_SCOPES = frozenset(
     {
@@ -150,7 +152,18 @@ class KeycloakRealmAdmin(BrokerAndProfileMixin):
                 "_id": client["id"],
                 "_protected": MANAGED_MARKER not in attributes,
             }
+            if client.get("serviceAccountsEnabled"):
+                out[client["clientId"]]["serviceAccountRoles"] = self._account_roles(client["id"])
         return out
+
+    def _account_roles(self, client_id: str) -> dict[str, list[str]]:
+        """The service account's direct client-role grants, by client."""
+        user = self.admin.get_client_service_account_user(client_id)
+        mappings = self.admin.get_all_roles_of_user(user["id"]).get("clientMappings") or {}
+        return {
+            name: sorted(role["name"] for role in grant.get("mappings", []))
+            for name, grant in mappings.items()
+        }
 
     def _apps(self, clients: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
         """Clients no realm file declares: their scopes, and for apps onboarded through Anbao
@@ -311,23 +324,46 @@ class KeycloakRealmAdmin(BrokerAndProfileMixin):
         self.admin.delete_authentication_flow(have["_id"])
 
     def _create_client(self, name: str, want: dict[str, Any], *_: Any) -> None:
-        rep = {k: v for k, v in want.items() if k != "defaultClientScopes"}
+        rep = {k: v for k, v in want.items() if k not in _CLIENT_LINKS}
         client_id = self.admin.create_client(
             {"clientId": name, "protocol": "openid-connect", **rep}
         )
         self._add_default_scopes(client_id, want["defaultClientScopes"], [])
+        if "serviceAccountRoles" in want:
+            self._grant_account_roles(client_id, want["serviceAccountRoles"], {})
 
     def _update_client(
         self, name: str, want: dict[str, Any], have: dict[str, Any], after: dict[str, Any]
     ) -> None:
         del want
-        rep = {k: v for k, v in after.items() if k != "defaultClientScopes"}
+        rep = {k: v for k, v in after.items() if k not in _CLIENT_LINKS}
         if rep:
             self.admin.update_client(have["_id"], {"clientId": name, **rep})
         if "defaultClientScopes" in after:
             self._add_default_scopes(
                 have["_id"], after["defaultClientScopes"], have["defaultClientScopes"]
             )
+        if "serviceAccountRoles" in after:
+            self._grant_account_roles(
+                have["_id"], after["serviceAccountRoles"], have.get("serviceAccountRoles") or {}
+            )
+
+    def _grant_account_roles(
+        self, client_id: str, target: dict[str, list[str]], current: dict[str, list[str]]
+    ) -> None:
+        """Exactly ``target``'s roles on each client it names (least privilege: extras go)."""
+        user_id = self.admin.get_client_service_account_user(client_id)["id"]
+        for owner, roles in target.items():
+            owner_id = self.admin.get_client_id(owner)
+            if owner_id is None:
+                raise RealmApplyFailed(f"No client '{owner}' holds the roles to grant.")
+            had = set(current.get(owner, []))
+            add = [self.admin.get_client_role(owner_id, r) for r in roles if r not in had]
+            drop = [self.admin.get_client_role(owner_id, r) for r in had - set(roles)]
+            if add:
+                self.admin.assign_client_role(user_id, owner_id, add)
+            if drop:
+                self.admin.delete_client_roles_of_user(user_id, owner_id, drop)
 
     def _add_default_scopes(self, client_id: str, target: list[str], current: list[str]) -> None:
         ids = {s["name"]: s["id"] for s in self.admin.get_client_scopes()}

@@ -330,6 +330,7 @@ def _client(r: Reader) -> Client:
         standard_flow=r.flag("standard_flow", True),
         direct_access_grants=r.flag("direct_access_grants"),
         service_accounts=r.flag("service_accounts"),
+        service_account_roles=_service_account_roles(r),
         redirect_uris=r.strings("redirect_uris"),
         web_origins=r.strings("web_origins"),
         attributes=r.string_map("attributes"),
@@ -337,6 +338,18 @@ def _client(r: Reader) -> Client:
         full_scope_allowed=r.flag("full_scope_allowed", True),
         secret=r.text("secret"),
     )
+
+
+def _service_account_roles(r: Reader) -> dict[str, tuple[str, ...]]:
+    """``{client: [role, ...]}``; only a confidential client with a service account has them."""
+    if not r.has("service_account_roles"):
+        return {}
+    grants = r.sub("service_account_roles")
+    out = {str(client): grants.strings(str(client)) for client in grants.names()}
+    grants.done()
+    if out and (not r.flag("service_accounts") or r.flag("public")):
+        r.fail("needs service_accounts: true on a confidential client", "service_account_roles")
+    return out
 
 
 def _profile(r: Reader) -> UserProfile:

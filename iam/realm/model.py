@@ -206,6 +206,9 @@ class Client:
     standard_flow: bool = True
     direct_access_grants: bool = False
     service_accounts: bool = False
+    #: Client roles granted to the service account, by client (``realm-management: [view-users]``):
+    #: exactly these on each client named (extra grants there are removed on apply).
+    service_account_roles: Mapping[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
     redirect_uris: tuple[str, ...] = ()
     web_origins: tuple[str, ...] = ()
     attributes: Mapping[str, str] = dataclasses.field(default_factory=dict)

@@ -19,7 +19,8 @@ from typing import Any, Literal
 from iam.realm.render import KINDS, State, to_json
 
 Op = Literal["create", "update", "delete", "extra"]
-_SUBSET_FIELDS = frozenset({"config", "attributes"})
+#: Dicts the file manages key by key (live keys it does not name are left alone).
+_SUBSET_FIELDS = frozenset({"config", "attributes", "serviceAccountRoles"})
 _MASKED = "**********"
 
 

@@ -81,6 +81,10 @@ def render(spec: RealmSpec) -> State:
             "defaultClientScopes": sorted(client.default_scopes),
             "fullScopeAllowed": client.full_scope_allowed,
         }
+        if client.service_account_roles:
+            state["client"][client.client_id]["serviceAccountRoles"] = {
+                name: sorted(roles) for name, roles in client.service_account_roles.items()
+            }
         if client.secret:
             state["client"][client.client_id]["secret"] = client.secret
     state["realm"][spec.realm] = realm_settings(spec)

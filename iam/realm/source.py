@@ -111,6 +111,10 @@ class Reader:
     def has(self, key: str) -> bool:
         return key in self._data
 
+    def names(self) -> list[str]:
+        """The mapping's own keys (for mappings keyed by name, not by a fixed schema)."""
+        return [str(key) for key in self._data]
+
     def _get(self, key: str, kind: type[T], default: T, label: str) -> T:
         self._seen.add(key)
         if key not in self._data or self._data[key] is None:

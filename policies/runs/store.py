@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import threading
-from pathlib import Path
 
 import sqlalchemy as sa
 
@@ -57,13 +56,6 @@ waivers = sa.Table(
 )
 
 
-def create_engine(url: str) -> sa.Engine:
-    """``sqlite:///path`` (parent directory created) or any SQLAlchemy URL."""
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    return sa.create_engine(url)
-
-
 class SqlRunStore:
     """:class:`policies.ports.RunStore` on SQLAlchemy Core."""
 
@@ -77,14 +69,14 @@ class SqlRunStore:
         another process may win the race, so one failed attempt is retried."""
         if self._migrated:
             return
-        from policies.runs import migrations  # noqa: PLC0415 - alembic's env imports this module
+        from policies.runs.migrations import MIGRATIONS  # noqa: PLC0415 - alembic's env imports this module
 
         with self._lock:
             if not self._migrated:
                 try:
-                    migrations.upgrade(self.engine)
+                    MIGRATIONS.upgrade(self.engine)
                 except StoreUnavailable:
-                    migrations.upgrade(self.engine)
+                    MIGRATIONS.upgrade(self.engine)
                 self._migrated = True
 
     def add_run(self, run: Run) -> None:

@@ -16,6 +16,7 @@ from typing import Any, Final
 
 from elasticsearch import ApiError, ConflictError, Elasticsearch, NotFoundError, TransportError
 
+from audit.stores.es_client import EsConnection, elasticsearch_client
 from siem.alerts.codec import format_time, from_document, to_document
 from siem.alerts.errors import AlertStoreUnavailable, AlertVersionConflict
 from siem.alerts.model import Alert, AlertFilter, AlertPage
@@ -63,22 +64,11 @@ class ElasticsearchAlertStore:
 
     def __init__(
         self,
-        url: str,
+        connection: EsConnection,
         *,
-        username: str,
-        password: str,
         index: str = "anbao-siem-alerts",
-        ca_file: str = "",
-        timeout: float = 5.0,
     ) -> None:
-        tls: dict[str, Any] = {"ca_certs": ca_file} if ca_file else {}
-
-        def connect() -> Elasticsearch:
-            return Elasticsearch(
-                url, basic_auth=(username, password), request_timeout=timeout, **tls
-            )
-
-        self._connect = connect
+        self._connection = connection
         self._client: Elasticsearch | None = None
         self.index = index
         self._ready = False
@@ -87,7 +77,7 @@ class ElasticsearchAlertStore:
     def client(self) -> Elasticsearch:
         """The client, (re)built on use: an ASGI lifespan may close a store that lives on."""
         if self._client is None:
-            self._client = self._connect()
+            self._client = elasticsearch_client(self._connection)
         return self._client
 
     @contextmanager

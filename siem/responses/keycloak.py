@@ -3,8 +3,9 @@
 Disabling sets ``enabled = false`` on the user (new sign-ins fail at once); ending sessions is
 ``POST /admin/realms/{realm}/users/{id}/logout``, which removes every user session, so refresh
 tokens stop working (access tokens already issued live until they expire: keep them short, and
-protect high-risk routes with introspection). The admin client is built lazily; Keycloak
-errors become domain errors without upstream text.
+protect high-risk routes with introspection). The admin client comes from the composition
+root (iam's one factory, built lazily); Keycloak errors become domain errors without upstream
+text.
 """
 
 from __future__ import annotations
@@ -64,25 +65,3 @@ class KeycloakIdentityResponder:
             sessions = len(self.admin.get_sessions(user_id))
             self.admin.user_logout(user_id)
             return sessions
-
-
-def keycloak_admin_factory(
-    server_url: str, realm: str, *, username: str, password: str, timeout: float = 10.0
-) -> Callable[[], KeycloakAdmin]:
-    """Admin client for ``realm``, authenticated in ``master`` (built on first use)."""
-
-    def build() -> KeycloakAdmin:
-        if not password:
-            raise ResponseTargetUnavailable(
-                "Identity responses need Keycloak admin credentials (keycloak.admin_password)."
-            )
-        return KeycloakAdmin(
-            server_url=server_url,
-            username=username,
-            password=password,
-            realm_name=realm,
-            user_realm_name="master",
-            timeout=int(timeout),
-        )
-
-    return build

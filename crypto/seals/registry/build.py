@@ -1,7 +1,7 @@
-"""Assemble a registry from plain configuration: database, key store, CA, TSA, service.
+"""Assemble a registry from plain configuration and a migrated engine: key store, CA, TSA, service.
 
 The composition root (``anbao``) maps its settings onto :class:`RegistryConfig` and supplies
-the audit trail and the clock; the CLI and tests use the same function, so there is one way
+the engine, the audit trail and the clock; the CLI and tests use the same function, so there is one way
 to build a working registry.
 """
 
@@ -17,14 +17,12 @@ import sqlalchemy as sa
 from crypto.keystore import KekRing, SoftwareKeyStore
 from crypto.seals.ca import CaConfig, CaRole, SealCa, SealCaError
 from crypto.seals.format import Options, Trust
-from crypto.seals.registry import migrations
 from crypto.seals.registry.ports import AuditTrail, OrgTree
 from crypto.seals.registry.service import SealService
 from crypto.seals.registry.sql import (
     SqlCaRepository,
     SqlSealRepository,
     SqlWrappedKeys,
-    create_engine,
 )
 from crypto.seals.tsa.authority import TimeStampAuthority
 from crypto.seals.tsa.verify import timestamp_verifier
@@ -34,13 +32,11 @@ from crypto.seals.tsa.verify import timestamp_verifier
 class RegistryConfig:
     """Everything the registry needs to know; ``kek`` is ``id:base64[,id:base64…]``."""
 
-    database_url: str = field(repr=False)
     kek: str = field(repr=False)
     tsa_enabled: bool = True
     organization: str = "Anbao"
     crl_url: str = ""
     crl_next_update: timedelta = timedelta(hours=24)
-    auto_migrate: bool = True
 
 
 @dataclass
@@ -85,19 +81,16 @@ def _bootstrap(ca: SealCa, clock: Callable[[], datetime], attempts: int = 5) -> 
 
 def build_registry(
     config: RegistryConfig,
+    engine: sa.Engine,
     audit: AuditTrail,
     clock: Callable[[], datetime],
     orgs: OrgTree | None = None,
 ) -> Registry:
-    """Connect, migrate (or check the schema), bootstrap the CA once, build the service.
+    """Bootstrap the CA once and build the service on ``engine``, whose schema the caller has
+    brought to the shipped head (:mod:`crypto.seals.registry.migrations`).
 
     ``orgs`` is the live org tree org-admins are scoped by (None: no org-admin reach).
     """
-    engine = create_engine(config.database_url)
-    if config.auto_migrate:
-        migrations.upgrade(engine)
-    else:
-        migrations.require_current(engine)
     keys = SoftwareKeyStore(SqlWrappedKeys(engine), KekRing.parse(config.kek), clock=clock)
     ca = SealCa(
         SqlCaRepository(engine),

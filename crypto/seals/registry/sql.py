@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
@@ -21,18 +20,6 @@ from crypto.seals.ca import CaEntity, CaRole, SealCaError
 from crypto.seals.registry import tables as t
 from crypto.seals.registry.errors import SealDatabaseError, SealStateConflict
 from crypto.seals.registry.model import Application, SealRecord, SealState
-
-
-def create_engine(url: str) -> sa.Engine:
-    """An engine for ``sqlite:///path`` or ``postgresql://…`` (driver psycopg 3)."""
-    if url.startswith("postgresql://"):
-        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    if url.startswith("sqlite:///") and url != "sqlite:///:memory:":
-        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
-    try:
-        return sa.create_engine(url, pool_pre_ping=True)
-    except (sa.exc.ArgumentError, ImportError) as exc:
-        raise SealDatabaseError("seals.database_url is not a usable database URL") from exc
 
 
 def _utc(value: datetime | None) -> datetime | None:

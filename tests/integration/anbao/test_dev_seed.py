@@ -131,6 +131,7 @@ def test_production_refuses_the_seed(keycloak: Server, realm: str, tmp_path: Pat
         "ANBAO_SERVER_BEHIND_TLS_PROXY": "true",
         "ANBAO_KEYCLOAK_URL": "https://keycloak.invalid",
         "ANBAO_KEYCLOAK_CLIENT_SECRET": "set",
+        "ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET": "set",
     }
     refused = run_seed(env)
     assert refused.returncode == 2, refused.stdout + refused.stderr

@@ -24,6 +24,7 @@ from anbao.settings import Settings
 from anbao.wiring.siem_alerts import SiemAlerts, build_siem_alerts
 from audit.search.testing import sample_events
 from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.es_client import EsConnection
 from iam.orgs.model import NodeKind, OrgNode, Person
 from siem.alerts.model import AlertFilter
 from siem.engines.loader import load_rules
@@ -95,12 +96,14 @@ def world(
         keycloak.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
     )
     store = _KeepOpen(
-        elasticsearch.url,
-        username=elasticsearch.env["ELASTICSEARCH_USERNAME"],
-        password=elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            elasticsearch.url,
+            elasticsearch.env["ELASTICSEARCH_USERNAME"],
+            elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+            timeout=30,
+        ),
         prefix=f"anbao-org-scope-{secrets.token_hex(4)}",
         development=True,
-        timeout=30,
     )
     try:
         nodes = _tree(realm)

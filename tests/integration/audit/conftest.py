@@ -10,21 +10,20 @@ import pytest
 
 from audit.ports import AuditStore
 from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.es_client import EsConnection
 from audit.stores.sqlite import SqliteAuditStore
 from tests.integration.conftest import Server
 
 
 def es_store_for(server: Server, **over: object) -> ElasticsearchAuditStore:
     """A store on ``server`` with a fresh prefix that overlaps no other test's templates."""
-    options: dict[str, object] = {
-        "username": server.env["ELASTICSEARCH_USERNAME"],
-        "password": server.env["ELASTICSEARCH_PASSWORD"],
-        "prefix": f"itest-{uuid.uuid4().hex[:12]}",
-        "development": True,
-        "timeout": 10.0,
-    }
+    env = server.env
+    options: dict[str, object] = {"prefix": f"itest-{uuid.uuid4().hex[:12]}", "development": True}
     options.update(over)
-    return ElasticsearchAuditStore(server.url, **options)  # type: ignore[arg-type]
+    connection = EsConnection(
+        server.url, env["ELASTICSEARCH_USERNAME"], env["ELASTICSEARCH_PASSWORD"], timeout=10.0
+    )
+    return ElasticsearchAuditStore(connection, **options)  # type: ignore[arg-type]
 
 
 @pytest.fixture

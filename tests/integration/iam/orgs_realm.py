@@ -13,9 +13,9 @@ from typing import Any
 
 import httpx
 
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs.delegation import PLATFORM_ROLES
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.model import NodeKind, OrgNode, Person, PersonDraft
 
 CLIENT_ID = "anbao-orgs-test"

@@ -26,8 +26,8 @@ from anbao.cli import main
 from anbao.settings import Settings
 from crypto import keys
 from crypto.sm2 import PrivateKey
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.model import NodeKind, PersonDraft
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier

@@ -20,8 +20,8 @@ import httpx
 import pytest
 from keycloak import KeycloakAdmin
 
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.model import NodeKind, OrgNode, PersonDraft
 from siem.engines.loader import BUILTIN_RULES, load_rules
 from tests.integration.anbao.serving import serve, state_env

@@ -61,6 +61,7 @@ def test_production_refuses_the_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         "ANBAO_SERVER_BEHIND_TLS_PROXY": "true",
         "ANBAO_KEYCLOAK_URL": "https://keycloak.invalid",
         "ANBAO_KEYCLOAK_CLIENT_SECRET": "set",
+        "ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET": "set",
         "ANBAO_DATA_DIR": str(tmp_path),
     }.items():
         monkeypatch.setenv(name, value)

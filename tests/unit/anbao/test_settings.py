@@ -88,22 +88,52 @@ def test_production_with_tls_proxy_and_https_keycloak_is_accepted() -> None:
             "ANBAO_SERVER_BEHIND_TLS_PROXY": "yes",
             "ANBAO_KEYCLOAK_URL": "https://idp.gov.example",
             "ANBAO_KEYCLOAK_CLIENT_SECRET": "from-the-secret-store",
+            "ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET": "from-the-secret-store",
         }
     )
     assert settings.environment is Environment.PRODUCTION
 
 
-def test_production_refuses_to_start_without_introspection() -> None:
-    """Issue 16 §2.3: high-risk routes must never run without asking Keycloak (RFC 7662)."""
+def test_production_refuses_to_start_without_its_admin_client() -> None:
+    """Issue 18 §4: in production every admin call is the service account's, never master's."""
     with pytest.raises(SettingsError) as info:
         Settings.load(
             {
                 "ANBAO_ENVIRONMENT": "production",
                 "ANBAO_SERVER_BEHIND_TLS_PROXY": "yes",
                 "ANBAO_KEYCLOAK_URL": "https://idp.gov.example",
+                "ANBAO_KEYCLOAK_CLIENT_SECRET": "from-the-secret-store",
+                "ANBAO_KEYCLOAK_ADMIN_PASSWORD": "master-admin",
             }
         )
-    assert info.value.name == "keycloak.client_secret"
+    assert info.value.name == "keycloak.admin_client_secret"
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        # Issue 16 §2.3: high-risk routes must never run without asking Keycloak (RFC 7662).
+        ({}, "keycloak.client_secret"),
+        # Issue 18 §4: every admin call is the service account's, never the master admin's.
+        (
+            {"ANBAO_KEYCLOAK_CLIENT_SECRET": "s", "ANBAO_KEYCLOAK_ADMIN_PASSWORD": "master"},
+            "keycloak.admin_client_secret",
+        ),
+    ],
+)
+def test_production_refuses_to_start_without_anbaos_own_clients(
+    given: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.load(
+            {
+                "ANBAO_ENVIRONMENT": "production",
+                "ANBAO_SERVER_BEHIND_TLS_PROXY": "yes",
+                "ANBAO_KEYCLOAK_URL": "https://idp.gov.example",
+                **given,
+            }
+        )
+    assert info.value.name == missing
 
 
 @pytest.mark.parametrize("ttl", ["-1", "31", "3600"])

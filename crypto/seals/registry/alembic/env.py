@@ -1,6 +1,6 @@
 """Alembic environment of the seal registry: run programmatically on a given connection.
 
-``crypto.seals.registry.migrations.upgrade`` passes the connection in
+``sqlstore.engine.Migrations.upgrade`` (``anbao.wiring.seals.SEAL_MIGRATIONS``) passes the connection in
 ``config.attributes["connection"]``; the version table is the registry's own, so other
 packages' migrations can share the database.
 """
@@ -15,7 +15,7 @@ VERSION_TABLE = "seal_registry_alembic_version"
 
 connection = context.config.attributes.get("connection")
 if connection is None:
-    raise RuntimeError("run through crypto.seals.registry.migrations (anbao seal db upgrade)")
+    raise RuntimeError("run through anbao.wiring.seals.SEAL_MIGRATIONS (anbao seal db upgrade)")
 context.configure(
     connection=connection,
     target_metadata=metadata,

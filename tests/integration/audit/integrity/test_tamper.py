@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from audit.integrity.elasticsearch import RawReader, WithRawScan, raw_client
+from audit.integrity.elasticsearch import RawReader, WithRawScan
 from audit.integrity.service import HeadPolicy, HeadSigner, IntegrityService
 from audit.integrity.sqlite import SqliteIntegrityLog
 from audit.integrity.sqlite_raw import SqliteRawReader, WithSqliteRawScan
@@ -25,6 +25,7 @@ from audit.ports import RawDocument
 from audit.recording.recorder import Recorder
 from audit.recording.spool import Spool, SpoolConfig
 from audit.sensitive.masking import FieldCipher, Keyring
+from audit.stores.es_client import EsConnection, elasticsearch_client
 from audit.stores.sqlite import SqliteAuditStore
 from crypto import keys, sm2
 from tests.paths import ROOT
@@ -48,11 +49,11 @@ def tamper_store(request, tmp_path):
         yield es
         return
     server = request.getfixturevalue("elasticsearch")
-    client = raw_client(
-        server.url,
-        username=server.env["ELASTICSEARCH_USERNAME"],
-        password=server.env["ELASTICSEARCH_PASSWORD"],
+    env = server.env
+    connection = EsConnection(
+        server.url, env["ELASTICSEARCH_USERNAME"], env["ELASTICSEARCH_PASSWORD"]
     )
+    client = elasticsearch_client(connection, raw=True)
     yield WithRawScan(es, RawReader(client, es.pattern))
     client.close()
 

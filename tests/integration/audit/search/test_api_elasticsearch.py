@@ -19,6 +19,7 @@ from audit.search.model import store_page
 from audit.search.query.parse import parse
 from audit.search.testing import sample_events
 from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.es_client import EsConnection
 from iam.orgs.testing import InMemoryOrgDirectory
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier
@@ -37,13 +38,15 @@ class _KeepOpen(ElasticsearchAuditStore):
 @pytest.fixture(scope="module")
 def store(elasticsearch: Server) -> Iterator[ElasticsearchAuditStore]:
     es = _KeepOpen(
-        elasticsearch.url,
-        username=elasticsearch.env["ELASTICSEARCH_USERNAME"],
-        password=elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            elasticsearch.url,
+            elasticsearch.env["ELASTICSEARCH_USERNAME"],
+            elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+            timeout=30,
+        ),
         prefix=f"anbao-search-api-{secrets.token_hex(4)}",
         retention_days=1,
         development=True,
-        timeout=30,
     )
     try:
         yield es

@@ -25,6 +25,7 @@ from audit.search.sqlite import SqliteSearch, ensure_schema
 from audit.search.testing import sample_events
 from audit.sensitive.masking import MASK
 from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.es_client import EsConnection
 from audit.stores.sqlite import SqliteAuditStore
 from tests.integration.conftest import Server
 
@@ -59,13 +60,15 @@ def sqlite_backend(
 @pytest.fixture(scope="module")
 def es_backend(events: list[AuditEvent], elasticsearch: Server) -> Iterator[ElasticsearchSearch]:
     store = ElasticsearchAuditStore(
-        elasticsearch.url,
-        username=elasticsearch.env["ELASTICSEARCH_USERNAME"],
-        password=elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            elasticsearch.url,
+            elasticsearch.env["ELASTICSEARCH_USERNAME"],
+            elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+            timeout=30,
+        ),
         prefix=f"anbao-search-test-{secrets.token_hex(4)}",
         retention_days=1,
         development=True,
-        timeout=30,
     )
     try:
         ensure_search_mappings(store)

@@ -17,10 +17,10 @@ from anbao.wiring.audit import RecorderEventSink
 from anbao.wiring.identity_events import PullerThread, lease_for
 from audit.recording.recorder import Recorder
 from audit.recording.spool import Spool, SpoolConfig
+from iam.admin.rest import KeycloakAdminClient
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.model import ADMIN_STREAM, LOGIN_STREAM
 from iam.events.service import EventPuller
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import (
     CONSOLE,

@@ -9,10 +9,10 @@ import sys
 
 import pytest
 
+from iam.admin.rest import KeycloakAdminClient
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller, SplitJournal
 from iam.events.sqlite import SqliteCursorStore
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from tests.integration.iam.realm_support import (
     PASSWORD,
     REALM_DIR,

@@ -21,11 +21,11 @@ from typing import Any
 import httpx
 import pytest
 
+from iam.admin.rest import KeycloakAdminClient
 from iam.invitations import AlreadyActivated, AuditActor, Delivery, InvitationService
 from iam.invitations.keycloak import KeycloakAccounts
 from iam.invitations.testing import ListAudit
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.model import INVITATION_ATTRIBUTE, NodeKind, OrgNode, PersonDraft
 from iam.orgs.service import OrgService
 from tests.integration.conftest import Server

@@ -26,7 +26,8 @@ from keycloak import KeycloakAdmin
 from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from crypto.keystore import KekRing
-from iam.apps.keycloak import KeycloakAppDirectory, admin_factory
+from iam.admin import AdminCredentials, KeycloakAdmins
+from iam.apps.keycloak import KeycloakAppDirectory
 from iam.apps.model import parse_registration
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import (
@@ -154,15 +155,11 @@ def onboard(world: World, kind: str = "public", **extra: Any) -> str:
     """An app onboarded as ``POST /iam/apps`` does it (the real directory adapter)."""
     client_id = f"tax-{secrets.token_hex(3)}"
     body = {"client_id": client_id, "type": kind, "redirect_uris": [REDIRECT], **extra}
-    directory = KeycloakAppDirectory(
-        admin_factory(
-            world.keycloak.url,
-            world.realm,
-            username=world.keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-            password=world.keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-        ),
-        world.realm,
+    env = world.keycloak.env
+    credentials = AdminCredentials.bootstrap(
+        world.keycloak.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
     )
+    directory = KeycloakAppDirectory(KeycloakAdmins(credentials, world.realm).lazy(), world.realm)
     directory.create(parse_registration(body), owner=world.user_id, created_at=int(time.time()))
     return client_id
 

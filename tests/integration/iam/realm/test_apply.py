@@ -10,10 +10,10 @@ import time
 import pytest
 from keycloak.exceptions import KeycloakPostError, KeycloakPutError
 
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs.errors import ImportInvalid, InvalidOrgInput
 from iam.orgs.imports.service import ImportService
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.model import NodeKind, PersonDraft
 from iam.orgs.service import OrgService
 from tests.integration.iam.realm_support import (

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from audit.stores.es_client import EsConnection
 from siem.alerts.elasticsearch import MAPPING, ElasticsearchAlertStore
 from siem.alerts.ports import AlertStore
 from siem.alerts.sqlite import SqliteAlertStore
@@ -17,9 +18,9 @@ from tests.unit.siem.alerts.store_contract import AlertStoreContract
 
 def es_store(server: Server) -> ElasticsearchAlertStore:
     return ElasticsearchAlertStore(
-        server.url,
-        username=server.env["ELASTICSEARCH_USERNAME"],
-        password=server.env["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            server.url, server.env["ELASTICSEARCH_USERNAME"], server.env["ELASTICSEARCH_PASSWORD"]
+        ),
         index=f"test-siem-alerts-{uuid.uuid4().hex[:12]}",
     )
 

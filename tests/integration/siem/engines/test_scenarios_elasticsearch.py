@@ -23,6 +23,7 @@ from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from anbao.wiring.audit import AuditRuntime, build_audit_runtime
 from audit.stores.elasticsearch import ElasticsearchAuditStore
+from audit.stores.es_client import EsConnection
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier
 from siem.alerts.elasticsearch import ElasticsearchAlertStore
@@ -63,21 +64,25 @@ def world(elasticsearch: Server, tmp_path_factory: pytest.TempPathFactory) -> It
     tmp: Path = tmp_path_factory.mktemp("siem-e2e")
     prefix = f"itest-siem-{secrets.token_hex(5)}"
     store = _KeepOpen(
-        elasticsearch.url,
-        username=elasticsearch.env["ELASTICSEARCH_USERNAME"],
-        password=elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            elasticsearch.url,
+            elasticsearch.env["ELASTICSEARCH_USERNAME"],
+            elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+            timeout=30.0,
+        ),
         prefix=prefix,
         development=True,
         # the scripted day is at most four days old (working_day); its month's index is kept
         retention_days=RETENTION_DAYS,
-        timeout=30.0,
     )
     alerts_store = ElasticsearchAlertStore(
-        elasticsearch.url,
-        username=elasticsearch.env["ELASTICSEARCH_USERNAME"],
-        password=elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+        EsConnection(
+            elasticsearch.url,
+            elasticsearch.env["ELASTICSEARCH_USERNAME"],
+            elasticsearch.env["ELASTICSEARCH_PASSWORD"],
+            timeout=30.0,
+        ),
         index=f"{prefix}-alerts",
-        timeout=30.0,
     )
     settings = Settings.load(
         {

@@ -10,11 +10,12 @@ from pathlib import Path
 import httpx
 import pytest
 
+from iam.admin import AdminCredentials, KeycloakAdmins
 from siem.alerts.errors import ResponseTargetNotFound
 from siem.alerts.service import AlertService
 from siem.alerts.testing import MemoryAlertStore
 from siem.model import ResponseAction, ResponseKind
-from siem.responses.keycloak import KeycloakIdentityResponder, keycloak_admin_factory
+from siem.responses.keycloak import KeycloakIdentityResponder
 from siem.responses.model import ActionState
 from siem.responses.service import ResponseService
 from siem.responses.sqlite import SqliteActionStore
@@ -77,14 +78,11 @@ def refresh(realm: KcRealm, token: str) -> httpx.Response:
 
 
 def responder(keycloak: Server, realm: KcRealm) -> KeycloakIdentityResponder:
-    return KeycloakIdentityResponder(
-        keycloak_admin_factory(
-            keycloak.url,
-            realm.name,
-            username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-            password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-        )
+    env = keycloak.env
+    credentials = AdminCredentials.bootstrap(
+        keycloak.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
     )
+    return KeycloakIdentityResponder(KeycloakAdmins(credentials, realm.name).lazy())
 
 
 def test_end_sessions_and_disable_through_approved_actions(

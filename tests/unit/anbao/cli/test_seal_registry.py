@@ -13,7 +13,8 @@ from click.testing import CliRunner
 from anbao.cli import main
 from crypto.keystore import KekError, KekRing, SoftwareKeyStore
 from crypto.pki import Certificate, CertificateList
-from crypto.seals.registry.sql import SqlWrappedKeys, create_engine
+from crypto.seals.registry.sql import SqlWrappedKeys
+from sqlstore.engine import create_engine
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 

@@ -233,3 +233,32 @@ def test_the_realm_speaks_chinese_first_and_keeps_invitations_admin_only():
     assert findings(MINIMAL + "localization: {locales: [en], default_locale: zh-CN}\n") == [
         ("localization.default_locale", 3, "must be one of locales")
     ]
+
+
+def test_anbaos_admin_client_is_a_service_account_with_exactly_the_roles_it_calls():
+    from iam.admin import SERVICE_ACCOUNT_ROLES
+
+    spec = load_realm_file(DEPLOY / "anbao-realm.yaml", SECRET)
+    admin = next(c for c in spec.clients if c.client_id == "anbao-admin")
+    assert admin.service_accounts
+    assert not admin.public
+    assert not admin.direct_access_grants
+    assert dict(admin.service_account_roles) == {"realm-management": SERVICE_ACCOUNT_ROLES}
+    assert admin.secret == ""  # no secret in the file: the setting's, or Keycloak's own
+    rendered = render(spec)["client"]["anbao-admin"]
+    assert rendered["serviceAccountRoles"] == {"realm-management": sorted(SERVICE_ACCOUNT_ROLES)}
+    assert "secret" not in rendered
+
+
+def test_service_account_roles_need_a_confidential_client_with_a_service_account():
+    text = MINIMAL + (
+        "clients:\n  - client_id: web\n    public: true\n"
+        "    service_account_roles: {realm-management: [view-users]}\n"
+    )
+    assert findings(text) == [
+        (
+            "clients[0].service_account_roles",
+            6,
+            "needs service_accounts: true on a confidential client",
+        )
+    ]

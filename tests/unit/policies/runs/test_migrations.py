@@ -11,22 +11,23 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from policies.model import WaiverState
-from policies.runs import migrations
-from policies.runs.store import SqlRunStore, create_engine, metadata
+from policies.runs.migrations import MIGRATIONS
+from policies.runs.store import SqlRunStore, metadata
+from sqlstore.engine import create_engine
 
 
 def test_upgrade_matches_metadata_and_downgrades(tmp_path: Path) -> None:
     engine = create_engine(f"sqlite:///{tmp_path / 'nested' / 'c.sqlite3'}")
-    assert migrations.current(engine) is None
+    assert MIGRATIONS.current(engine) is None
     store = SqlRunStore(engine)
-    assert migrations.current(engine) is None  # nothing happens until the store is used
+    assert MIGRATIONS.current(engine) is None  # nothing happens until the store is used
     assert store.runs() == []  # migrates on first use
     assert SqlRunStore(engine).waivers() == []  # and again: idempotent
-    assert migrations.current(engine) == migrations.head()
+    assert MIGRATIONS.current(engine) == MIGRATIONS.head()
     with engine.connect() as connection:
         diff = compare_metadata(MigrationContext.configure(connection), metadata)
     assert [d for d in diff if d[0] != "remove_table"] == []
-    migrations.downgrade(engine, "base")
+    MIGRATIONS.downgrade(engine, "base")
     assert "compliance_runs" not in sa.inspect(engine).get_table_names()
     engine.dispose()
 
@@ -34,7 +35,7 @@ def test_upgrade_matches_metadata_and_downgrades(tmp_path: Path) -> None:
 def test_old_waivers_become_pending_requests_keeping_their_typed_approver(tmp_path: Path) -> None:
     """Migration 0002: a free-text approval proves no second person; the waiver waits for one."""
     engine = create_engine(f"sqlite:///{tmp_path / 'c.sqlite3'}")
-    migrations.upgrade(engine, "0001")
+    MIGRATIONS.upgrade(engine, "0001")
     old = {"id": "w1", "control_id": "L3-CES1-02", "justification": "gateway",
            "approver": "zhao (typed)", "created_at": "2026-11-01T00:00:00+00:00",
            "expires_at": "2099-01-01T00:00:00+00:00", "created_by": "wang"}  # fmt: skip
@@ -54,7 +55,7 @@ def test_old_waivers_become_pending_requests_keeping_their_typed_approver(tmp_pa
     approved = waiver.evolve(state=WaiverState.APPROVED, decided_by="li",
                              decided_at=datetime(2027, 1, 1, tzinfo=UTC))  # fmt: skip
     SqlRunStore(engine).decide_waiver(approved)
-    migrations.downgrade(engine, "0001")
+    MIGRATIONS.downgrade(engine, "0001")
     with engine.connect() as conn:
         [body] = conn.execute(sa.select(table.c.body)).scalars().all()
     assert json.loads(body)["approver"] == "li"  # the verified decider, as the old code reads it

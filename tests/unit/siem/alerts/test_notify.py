@@ -201,6 +201,7 @@ def test_production_refuses_a_plain_http_webhook() -> None:
         "ANBAO_SERVER_BEHIND_TLS_PROXY": "true",
         "ANBAO_KEYCLOAK_URL": "https://kc.example",
         "ANBAO_KEYCLOAK_CLIENT_SECRET": "introspection",
+        "ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET": "admin-client",
         "ANBAO_SIEM_WEBHOOK_SECRET": "s",
     }
     with pytest.raises(SettingsError, match=r"siem\.webhook_url"):

@@ -35,9 +35,9 @@ from crypto.pki import CertificateList
 from crypto.pki.testing import TEST_USCC
 from crypto.seals.format.testing import minimal_ofd, tiny_png
 from crypto.seals.tsa.authority import CONTENT_TYPE_TIMESTAMP, build_request, parse_response
+from iam.admin.rest import KeycloakAdminClient
 from iam.orgs.codes import uscc_check_char
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.model import NodeKind, OrgNode
 from tests.integration.conftest import Server
 from tests.integration.iam.realm_support import (

@@ -13,10 +13,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from anbao.wiring.seals import SEAL_MIGRATIONS
 from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
 from crypto.seals.format.testing import tiny_png
-from crypto.seals.registry import migrations
 from crypto.seals.registry.build import RegistryConfig, build_registry
 from crypto.seals.registry.errors import SealStateConflict
 from crypto.seals.registry.model import (
@@ -27,10 +27,10 @@ from crypto.seals.registry.model import (
     OrgUnit,
     SealState,
 )
-from crypto.seals.registry.sql import create_engine
 from crypto.seals.registry.tables import metadata
 from crypto.seals.registry.testing import MemoryOrgTree, RecordingAuditTrail
 from iam.orgs.scope import OrgScope
+from sqlstore.engine import create_engine
 from tests.integration.conftest import Server
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
@@ -46,16 +46,20 @@ def database(postgres: Server) -> Iterator[str]:
         connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def migrated(url: str) -> sa.Engine:
+    return SEAL_MIGRATIONS.ready(create_engine(url), migrate=True)
+
+
 def test_migrations_on_postgres(database: str) -> None:
     engine = create_engine(database)
     try:
-        migrations.upgrade(engine)
-        migrations.upgrade(engine)
-        assert migrations.current(engine) == migrations.head()
+        SEAL_MIGRATIONS.upgrade(engine)
+        SEAL_MIGRATIONS.upgrade(engine)  # idempotent
+        assert SEAL_MIGRATIONS.current(engine) == SEAL_MIGRATIONS.head()
         with engine.connect() as connection:
             diff = compare_metadata(MigrationContext.configure(connection), metadata)
         assert [d for d in diff if d[0] != "remove_table"] == []
-        migrations.downgrade(engine, "base")
+        SEAL_MIGRATIONS.downgrade(engine, "base")
         assert not [
             t for t in sa.inspect(engine).get_table_names() if t.startswith("seal_registry_s")
         ]
@@ -65,9 +69,9 @@ def test_migrations_on_postgres(database: str) -> None:
 
 def test_concurrent_approvals_one_wins(database: str) -> None:
     audit = RecordingAuditTrail()
-    config = RegistryConfig(database_url=database, kek=KekRing.generate_entry("k1"))
+    config = RegistryConfig(kek=KekRing.generate_entry("k1"))
     unit = OrgUnit("n-fin", TEST_USCC, "department", "昆明市财政局", f"/53/5301/{TEST_USCC}")
-    registry = build_registry(config, audit, lambda: NOW, MemoryOrgTree(unit))
+    registry = build_registry(config, migrated(database), audit, lambda: NOW, MemoryOrgTree(unit))
     try:
         applicant = Actor("oa", "oa", frozenset({ORG_ADMIN}), "", scope=OrgScope.everything())
         record = registry.service.apply(
@@ -112,8 +116,11 @@ def test_concurrent_approvals_one_wins(database: str) -> None:
 
 
 def test_concurrent_revocations_all_reach_the_crl(database: str) -> None:
-    config = RegistryConfig(database_url=database, kek=KekRing.generate_entry("k1"))
-    registries = [build_registry(config, RecordingAuditTrail(), lambda: NOW) for _ in range(2)]
+    config = RegistryConfig(kek=KekRing.generate_entry("k1"))
+    registries = [
+        build_registry(config, migrated(database), RecordingAuditTrail(), lambda: NOW)
+        for _ in range(2)
+    ]
     try:
         ca = registries[0].ca
         serials = []

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from anbao.wiring.seals import SEAL_MIGRATIONS
 from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
 from crypto.seals.format.testing import tiny_png
@@ -25,6 +26,7 @@ from crypto.seals.registry.model import (
 from crypto.seals.registry.testing import MemoryOrgTree, RecordingAuditTrail
 from iam.orgs.model import NodeKind, OrgNode
 from iam.orgs.scope import OrgScope
+from sqlstore.engine import create_engine
 
 PREFECTURE = "/350000/350100"
 GULOU = OrgUnit("n-gulou", "350102", "county", "鼓楼区", f"{PREFECTURE}/350102")
@@ -102,12 +104,14 @@ def world(tmp_path: Path) -> Iterator[World]:
     clock = Clock()
     audit = RecordingAuditTrail()
     config = RegistryConfig(
-        database_url=f"sqlite:///{tmp_path / 'seals.sqlite3'}",
         kek=KekRing.generate_entry("k1"),
         crl_url="http://anbao.test/seals/ca/crl",
     )
     tree = MemoryOrgTree(*UNITS)
-    registry = build_registry(config, audit, clock, tree)
+    engine = SEAL_MIGRATIONS.ready(
+        create_engine(f"sqlite:///{tmp_path / 'seals.sqlite3'}"), migrate=True
+    )
+    registry = build_registry(config, engine, audit, clock, tree)
     try:
         yield World(
             registry,

@@ -1,4 +1,6 @@
-"""A small, thread-safe client of the Keycloak admin REST API for the org tree and importer.
+"""The pooled, thread-safe client of the Keycloak admin REST API (org tree, importer, events).
+
+Built by :class:`iam.admin.KeycloakAdmins` from Anbao's admin credentials.
 
 httpx with one connection pool shared by every thread of the importer's bounded pool. The admin
 token (password grant on ``admin-cli`` of the admin realm, or a service account's client
@@ -17,6 +19,7 @@ from urllib.parse import quote
 
 import httpx
 
+from iam.admin.failures import Failure, failure
 from iam.errors import IamError, IdentityProviderUnavailable
 from iam.orgs.errors import InvalidOrgInput, OrgConflict, OrgNotFound
 
@@ -148,22 +151,20 @@ class KeycloakAdminClient:
 
 
 def _error(response: httpx.Response, method: str, path: str) -> IamError:
-    """Keycloak's answer as a domain error: a caller's mistake (4xx) is never an outage.
-
-    Only Keycloak's own failures (5xx) and its refusal of Anbao's credentials (401 after a
-    fresh token, 403) mean the directory is unavailable; a 404 is a missing node or person, a
-    409 a collision, and any other 4xx (400 user profile, 414 an over-long id or query) a
-    request the directory cannot take, which only the caller's input can have caused.
+    """Keycloak's answer as a domain error, read by :func:`iam.admin.failures.failure`: only
+    Keycloak's own failures (5xx) and its refusal of Anbao's credentials (401 after a fresh
+    token, 403) mean the directory is unavailable; a 400 (usually the user profile) names the
+    field, any other 4xx (414 an over-long id or query) is a request only the caller caused.
     """
     status = response.status_code
-    if status in (httpx.codes.UNAUTHORIZED, httpx.codes.FORBIDDEN) or status >= 500:  # noqa: PLR2004
-        return IdentityProviderUnavailable(
-            f"Keycloak answered {status} to {method} {path.split('?', maxsplit=1)[0].split('/')[1]}."
-        )
-    if status == httpx.codes.NOT_FOUND:
-        return OrgNotFound("No such node or person.")
-    if status == httpx.codes.CONFLICT:
-        return OrgConflict("The directory already holds this name, code or username.")
+    match failure(status):
+        case Failure.UNAVAILABLE:
+            route = path.split("?", maxsplit=1)[0].split("/")[1]
+            return IdentityProviderUnavailable(f"Keycloak answered {status} to {method} {route}.")
+        case Failure.NOT_FOUND:
+            return OrgNotFound("No such node or person.")
+        case Failure.CONFLICT:
+            return OrgConflict("The directory already holds this name, code or username.")
     if status == httpx.codes.BAD_REQUEST:
         return _rejected(response)
     return InvalidOrgInput("request", f"the directory cannot take it (HTTP {status})")

@@ -1,14 +1,17 @@
-"""Opening SQLite files of the audit package from several processes at once (workers at start-up)."""
+"""Opening the platform's SQLite files through the one helper: from several processes at once
+(workers at start-up), read-only, in memory."""
 
 from __future__ import annotations
 
+import datetime as dt
 import sqlite3
 from pathlib import Path
 
 import pytest
 
 from audit.recording.spool import Spool, SpoolConfig
-from audit.stores.sqlite_wal import use_wal
+from audit.search.saved import SqliteSavedSearches
+from sqlstore.sqlite import connect, use_wal
 from tests.unit.clocks import SteppedClock
 from tests.unit.open_race import open_at_once
 
@@ -17,12 +20,19 @@ def open_spool(path: str) -> Spool:
     return Spool(SpoolConfig(path=Path(path)))
 
 
+def open_saved_searches(path: str) -> object:
+    return SqliteSavedSearches(path, clock=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+
+
 @pytest.mark.parametrize(
     "target",
     [
-        "tests.unit.audit.stores.test_sqlite_wal:open_spool",
+        "tests.unit.sqlstore.test_sqlite:open_spool",
         "audit.stores.sqlite:SqliteAuditStore",
         "audit.integrity.sqlite:SqliteIntegrityLog",
+        "tests.unit.sqlstore.test_sqlite:open_saved_searches",
+        "iam.events.sqlite:SqliteCursorStore",
+        "sqlstore.sqlite:connect",
     ],
 )
 def test_new_file_opened_by_several_processes_at_once(target: str, tmp_path: Path) -> None:
@@ -70,3 +80,32 @@ def test_other_errors_are_raised_at_once(tmp_path: Path) -> None:
     with pytest.raises(sqlite3.DatabaseError):
         use_wal(db, timeout=5.0, monotonic=clock, sleep=clock.sleep)
     assert clock.sleeps == []  # no retry
+
+
+def test_a_file_gets_its_folder_wal_and_busy_timeout(tmp_path: Path) -> None:
+    db = connect(tmp_path / "new" / "x.sqlite3", timeout=7.0, synchronous="FULL")
+    assert db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert db.execute("PRAGMA busy_timeout").fetchone()[0] == 7000
+    assert db.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    assert db.in_transaction is False
+    db.execute("CREATE TABLE t (x)")
+    assert db.in_transaction is False  # autocommit: transactions are explicit
+    db.close()
+
+
+def test_read_only_changes_nothing(tmp_path: Path) -> None:
+    connect(tmp_path / "x.sqlite3").execute("CREATE TABLE t (x)")
+    reader = connect(tmp_path / "x.sqlite3", read_only=True)
+    assert reader.execute("SELECT count(*) FROM t").fetchone() == (0,)
+    with pytest.raises(sqlite3.OperationalError):
+        reader.execute("INSERT INTO t VALUES (1)")
+    with pytest.raises(sqlite3.OperationalError):
+        connect(tmp_path / "absent.sqlite3", read_only=True).execute("SELECT 1")
+    assert not (tmp_path / "absent.sqlite3").exists()
+
+
+def test_memory_and_implicit_transactions() -> None:
+    db = connect(":memory:", autocommit=False)
+    db.execute("CREATE TABLE t (x)")
+    db.execute("INSERT INTO t VALUES (1)")
+    assert db.in_transaction  # Python's implicit transaction, committed by ``with db``

@@ -1,0 +1,1 @@
+"""SQLite and SQLAlchemy plumbing shared by every database-backed store."""

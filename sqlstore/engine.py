@@ -1,0 +1,98 @@
+"""SQLAlchemy engines and Alembic migrations for every SQL-backed store, one way.
+
+A store ships its Alembic scripts in its package (no ``alembic.ini``) with its own version table,
+so several stores can share one database; :class:`Migrations` runs them programmatically on a
+connection the scripts' ``env.py`` reads from ``config.attributes["connection"]``. Failures
+are raised as the store's own error (``error``), never as SQLAlchemy's text.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+from pathlib import Path
+
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+
+from sqlstore.sqlite import MEMORY
+
+
+def create_engine(url: str, error: Callable[[str], Exception] = ValueError) -> sa.Engine:
+    """``sqlite:///path`` (folder created, 30 s busy timeout) or ``postgresql://…`` (psycopg 3),
+    with stale pooled connections replaced (``pool_pre_ping``); an unusable URL is ``error``."""
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    options: dict[str, object] = {"pool_pre_ping": True}
+    if url.startswith("sqlite:///") and url != f"sqlite:///{MEMORY}":
+        Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+        options["connect_args"] = {"timeout": 30.0}
+    try:
+        return sa.create_engine(url, **options)
+    except (sa.exc.ArgumentError, ImportError) as exc:
+        raise error("not a usable database URL") from exc
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Migrations:
+    """One store's Alembic scripts: ``name`` and ``error`` word what goes wrong, ``upgrade_hint``
+    tells an operator how to migrate a database that is behind."""
+
+    scripts: Path
+    version_table: str
+    name: str
+    error: Callable[[str], Exception]
+    upgrade_hint: str = ""
+
+    def _config(self, connection: sa.Connection | None = None) -> Config:
+        config = Config()
+        config.set_main_option("script_location", str(self.scripts))
+        if connection is not None:
+            config.attributes["connection"] = connection
+        return config
+
+    def head(self) -> str:
+        """The newest revision shipped with this version."""
+        revision = ScriptDirectory.from_config(self._config()).get_current_head()
+        if revision is None:
+            raise self.error(f"the {self.name} ships no migrations")
+        return revision
+
+    def current(self, engine: sa.Engine) -> str | None:
+        """The revision the database is at (None: not migrated)."""
+        with engine.connect() as connection:
+            opts = {"version_table": self.version_table}
+            return MigrationContext.configure(connection, opts=opts).get_current_revision()
+
+    def upgrade(self, engine: sa.Engine, revision: str = "head") -> None:
+        """Migrate to ``revision`` (idempotent), in one transaction."""
+        try:
+            with engine.begin() as connection:
+                command.upgrade(self._config(connection), revision)
+        except sa.exc.SQLAlchemyError as exc:
+            raise self.error(f"the {self.name} database could not be migrated") from exc
+
+    def downgrade(self, engine: sa.Engine, revision: str) -> None:
+        """Migrate down to ``revision`` ("base" drops everything)."""
+        with engine.begin() as connection:
+            command.downgrade(self._config(connection), revision)
+
+    def require_current(self, engine: sa.Engine) -> None:
+        """Refuse to serve from a database that is not at the shipped head."""
+        found, head = self.current(engine), self.head()
+        if found != head:
+            hint = f": {self.upgrade_hint}" if self.upgrade_hint else ""
+            raise self.error(
+                f"{self.name} schema is at {found or 'nothing'}, expected {head}{hint}"
+            )
+
+    def ready(self, engine: sa.Engine, *, migrate: bool) -> sa.Engine:
+        """``engine`` at the shipped head: migrated when ``migrate``, else checked."""
+        if migrate:
+            self.upgrade(engine)
+        else:
+            self.require_current(engine)
+        return engine
