@@ -9,10 +9,10 @@ from crypto.seals.tsa.authority import (
     CONTENT_TYPE_REPLY,
     CONTENT_TYPE_TIMESTAMP,
     MAX_REQUEST_BYTES,
+    TimeStampAuthority,
     TimestampChainNotFound,
     TimestampError,
     TimestampInfo,
-    TimeStampAuthority,
     build_request,
     parse_response,
 )
