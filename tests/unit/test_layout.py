@@ -68,14 +68,16 @@ PENDING = {
 NOT_ROOMS = {"alembic", "versions", "controls", "vendor"}
 
 _PROBE = """
-import importlib, json, sys
+import importlib, importlib.util, json, sys
 m = importlib.import_module(sys.argv[1])
 names = getattr(m, "__all__", None)
-print(json.dumps({
-    "all": names,
-    "missing": [n for n in names or () if not hasattr(m, n)],
-    "heavy": [h for h in sys.argv[2:] if h in sys.modules],
-}))
+heavy = [h for h in sys.argv[2:] if h in sys.modules]
+# A name may be a submodule the package lists without importing (anbao.wiring's features).
+missing = [
+    n for n in names or ()
+    if not hasattr(m, n) and importlib.util.find_spec(f"{m.__name__}.{n}") is None
+]
+print(json.dumps({"all": names, "missing": missing, "heavy": heavy}))
 """
 
 
