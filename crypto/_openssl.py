@@ -6,8 +6,8 @@ SM2; the pure-Python ``gmssl`` is slow, not constant-time and draws its nonce fr
 OpenSSL >= 3.0 ships SM2 in the default provider and computes ``kG`` with a Montgomery ladder.
 
 Why ctypes (not cffi or a C extension): it is in the standard library, typed by typeshed, and
-needs no compiler at install time; the call overhead (~1 us) is small against an SM2 operation
-(~300 us).
+needs no compiler at install time; its call overhead is small against an SM2 operation
+(figures in docs/crypto.md, "Performance").
 
 Rules kept throughout: every function gets ``argtypes``/``restype``; every return value is
 checked; every OpenSSL object is freed on all paths (``try/finally`` or ``weakref.finalize``);
