@@ -1,4 +1,4 @@
-"""The org tree (province, city, county, department) and its people, under delegated administration.
+"""The org tree (province down to village, and departments) and its people, under delegated admin.
 
 A room of its own because it is the single authority on where a person sits and what an
 administrator may reach (:class:`OrgScope`, ``resolve_scope``): every org-scoped decision in
