@@ -4,34 +4,22 @@ A room of its own because these concerns cut across every feature and must be wr
 request ids, body limits and timeouts, checked path parameters, RFC 9457 problem responses,
 metrics, readiness, the access log and the OpenAPI document. It knows Falcon and no feature:
 wiring and the app factory import it, never the reverse.
+
+The public units are its modules (``anbao.web.openapi.Api``, ``anbao.web.health.Readiness``),
+listed in ``__all__`` but not imported here: the access-log writer runs as a child process
+(``python -m anbao.web.accesslog``) and must start without loading Falcon and the rest of the
+edge, and ``python -m`` warns about a module its package has already imported.
 """
 
-from anbao.web import bodies, errors
-from anbao.web.accesslog import AccessLog
-from anbao.web.asgi_app import AsgiApp
-from anbao.web.health import Dependency, Readiness, blocking_probe, keycloak_probe
-from anbao.web.metrics import Metrics
-from anbao.web.middleware import RequestContextMiddleware
-from anbao.web.openapi import Api
-from anbao.web.path_params import PathParameterCheck
-from anbao.web.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
-
 __all__ = [
-    "AccessLog",
-    "Api",
-    "AsgiApp",
-    "Dependency",
-    "Health",
-    "Metrics",
-    "MetricsResource",
-    "OpenApiDocument",
-    "PathParameterCheck",
-    "Readiness",
-    "Ready",
-    "RequestContextMiddleware",
-    "WhoAmI",
-    "blocking_probe",
+    "accesslog",
+    "asgi_app",
     "bodies",
     "errors",
-    "keycloak_probe",
+    "health",
+    "metrics",
+    "middleware",
+    "openapi",
+    "path_params",
+    "resources",
 ]

@@ -138,3 +138,21 @@ def test_every_capability_folder_is_listed_here() -> None:
     """A new folder gets the re-export check too (data and vendored folders aside)."""
     listed = {*DOMAIN_ROOMS, *ROOT_ROOMS, "iam", "crypto", "audit", "siem", "policies", "anbao"}
     assert sorted(set(_package_folders()) - listed - {"anbao.cli", "anbao.demo"}) == []
+
+
+def test_the_access_log_writer_starts_without_the_edge() -> None:
+    """``python -m anbao.web.accesslog`` is a child of every server: its package loads nothing.
+
+    A package ``__init__`` that imported the module makes ``python -m`` warn (runpy) and the
+    child load Falcon and the whole edge.
+    """
+    probe = "import runpy, sys; runpy.run_module('anbao.web.accesslog', run_name='__main__'); print(sorted(m for m in ('falcon', 'anbao.web.middleware') if m in sys.modules))"
+    out = subprocess.run(
+        [sys.executable, "-W", "error::RuntimeWarning", "-c", probe],
+        cwd=ROOT,
+        input=b"",
+        capture_output=True,
+        check=False,
+    )
+    assert out.returncode == 0, out.stderr.decode()
+    assert out.stdout.strip() == b"[]"
