@@ -3,8 +3,9 @@
 Produces exactly ``canonical_json(event.to_document())`` (a property test checks it byte for
 byte): keys written in code-point order, strings escaped by the standard library's own C
 encoder (``ensure_ascii=False``), integers in decimal, empty values left out. It exists because
-the spool serialises every API request's event on the request path, where building ~15 nested
-dicts and sorting them cost more than the request itself.
+the spool serialises every API request's event on the request path, where building the nested
+dicts of ``to_document`` and sorting them would be the larger part of the event's cost (figures
+in docs/audit-operations.md, "Cost on the request path").
 """
 
 from __future__ import annotations

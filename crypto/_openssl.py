@@ -7,7 +7,7 @@ OpenSSL >= 3.0 ships SM2 in the default provider and computes ``kG`` with a Mont
 
 Why ctypes (not cffi or a C extension): it is in the standard library, typed by typeshed, and
 needs no compiler at install time; its call overhead is small against an SM2 operation
-(figures in docs/crypto.md).
+(figures in docs/crypto.md, "Performance").
 
 Rules kept throughout: every function gets ``argtypes``/``restype``; every return value is
 checked; every OpenSSL object is freed on all paths (``try/finally`` or ``weakref.finalize``);

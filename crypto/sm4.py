@@ -54,8 +54,8 @@ def decrypt_block(key: bytes, block: bytes) -> bytes:
 def cbc_encrypt(key: bytes, iv: bytes, plaintext: bytes) -> bytes:
     """CBC with PKCS#7 padding; ``iv`` must be 16 unpredictable bytes.
 
-    Pads only the last block and encrypts into one preallocated buffer: at 1 MiB the extra
-    copies of a generic padder cost ~5% of SM4's throughput.
+    Pads only the last block and encrypts into one preallocated buffer: a generic padder copies
+    the whole message again, which shows on large inputs (docs/crypto.md, "Performance").
     """
     _need(iv, BLOCK_SIZE, "CBC IV")
     enc = Cipher(_algo(key), modes.CBC(iv)).encryptor()

@@ -1,9 +1,9 @@
 """``anbao serve`` and ``anbao settings``: start-up checks, then uvicorn.
 
-Server choice (measured by ``bench/http.py``): Falcon ASGI on uvicorn with uvloop and
-httptools. On this 2-core class of machine it served several times a gunicorn sync setup, and
-httptools sets TCP_NODELAY, which the plain asyncio/h11 path does not (a ~40 ms stall per
-keep-alive response under Nagle + delayed ACK).
+Server choice: Falcon ASGI on uvicorn with uvloop and httptools, chosen against a gunicorn
+sync setup by ``bench/http.py`` (figures in docs/architecture.md, "Performance"); httptools
+sets TCP_NODELAY, which the plain asyncio/h11 path does not (Nagle + delayed ACK then stall
+every keep-alive response).
 """
 
 from __future__ import annotations

@@ -1,8 +1,7 @@
 """The access log: one JSON line per request, buffered and written in batches.
 
-Formatting a record through :mod:`logging` and flushing stderr per request cost more than the
-whole request (bench/http.py measured the service at under half the rate of a bare Falcon app).
-A request therefore only appends its raw fields (a tuple of strings and integers) to a list;
+Formatting a record through :mod:`logging` and flushing stderr on every request would cost
+more than the request it logs (figures in docs/architecture.md, "Performance"). A request therefore only appends its raw fields (a tuple of strings and integers) to a list;
 lines are formatted directly into JSON text a batch at a time, and written with one ``write``
 when the buffer fills or at the latest every ``flush_interval`` seconds. The price: on
 ``kill -9`` up to that interval of access lines can be lost. The access log is operational; the

@@ -2,8 +2,8 @@
 
 Request counts and latencies are kept in plain per-process tables and turned into metric
 families only when ``/metrics`` is scraped: prometheus-client's ``labels().inc()`` and
-``observe()`` take a lock and a dict lookup each, which bench/http.py showed to cost more than
-the rest of a ``/healthz`` request. One event loop per process writes these tables, so no lock
+``observe()`` take a lock and a dict lookup each, a large share of a cheap request such as
+``/healthz`` (figures in docs/architecture.md, "Performance"). One event loop per process writes these tables, so no lock
 is needed on the hot path. With several uvicorn workers each worker reports its own numbers.
 Durations are kept in integer nanoseconds (``perf_counter_ns``), bucketed against integer
 bounds, and converted to seconds only at scrape time.

@@ -2,12 +2,12 @@
 
 One middleware does all of it so each request pays for one pass, not five. It runs on every
 request, so its per-request path is kept to dictionary look-ups, one clock read at each end and
-list appends (bench/http.py measures it against a bare Falcon app in the same run):
+list appends (``bench/http.py`` compares it with a bare Falcon app in the same run; figures in
+docs/architecture.md, "Performance"):
 
 * request headers are read from Falcon's header map directly: ``Request.get_header`` raises
-  and catches a ``KeyError`` for every absent header, and three absent headers (request id,
-  ``Content-Length``, ``Transfer-Encoding`` on a plain GET) cost more than the rest of the
-  request context together; the body checks run only when a body header is present;
+  and catches a ``KeyError`` for every absent header, and a plain GET lacks three of those
+  read here (request id, ``Content-Length``, ``Transfer-Encoding``); the body checks run only when a body header is present;
 * generated request ids come from a per-process random prefix and a counter, formatted a batch
   at a time;
 * the status code comes from a small cache keyed by ``resp.status`` (``Response.status_code``

@@ -15,13 +15,12 @@ Policy (decided here, enforced by the resource and this service):
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
-from typing import Any, Final
+from collections.abc import Mapping, Sequence
+from typing import Any, Final, Protocol
 
 from audit.errors import AuditError
-from audit.model import Outcome, ResourceRef, UserInfo
+from audit.model import AuditEvent, Outcome, ResourceRef, UserInfo
 from audit.ports import AuditStore
-from audit.recording.recorder import Recorder
 from audit.sensitive.masking import FieldCipher, SensitiveDataError
 
 REVEAL_ROLE: Final = "security-analyst"
@@ -70,8 +69,34 @@ def in_scope(scope_path: str, event_org: str) -> bool:
     return rest != event_org and not _DOT_SEGMENTS & set(rest.split("/"))
 
 
+class RevealRecorder(Protocol):
+    """Where the reveal's own event goes (the audit recorder): built, then durable or raising.
+
+    A port rather than the recorder's class, so the reveal depends on what it asks of the
+    trail and not on the request path that implements it (no cycle between the rooms).
+    """
+
+    def event(
+        self,
+        action: str,
+        outcome: Outcome | str,
+        *,
+        category: Sequence[str],
+        type: Sequence[str],
+        reason: str,
+        user: UserInfo | None,
+        org_path: str,
+        source_ip: str,
+        trace_id: str,
+        resource: ResourceRef | None,
+        labels: Mapping[str, str] | None,
+    ) -> AuditEvent: ...
+
+    def record_event(self, event: AuditEvent) -> AuditEvent: ...
+
+
 class RevealService:
-    def __init__(self, store: AuditStore, cipher: FieldCipher, recorder: Recorder) -> None:
+    def __init__(self, store: AuditStore, cipher: FieldCipher, recorder: RevealRecorder) -> None:
         self._store = store
         self._cipher = cipher
         self._recorder = recorder

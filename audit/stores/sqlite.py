@@ -4,9 +4,9 @@ Documents are kept verbatim (canonical JSON text) so tamper evidence hashes what
 Each document is parsed once as it is written: its stream and sequence, the fields search
 filters on most (:data:`audit.search.query.sql.STORED_FIELDS`) and its free-text fields (the
 ``events_words`` FTS5 table that :func:`audit.search.sqlite.ensure_schema` adds) go into plain
-columns from that one parse; other fields are reached with ``json_extract``. Done by SQL
-triggers, the same cost three times as much (SQLite 3.40 parses the document again for every
-``json_extract``). ``event_id`` is unique: writes are idempotent, so the pipeline's
+columns from that one parse; other fields are reached with ``json_extract``. Not by SQL
+triggers, because SQLite parses the document again for every ``json_extract`` a trigger calls
+(figures in docs/audit-search.md, "Performance"). ``event_id`` is unique: writes are idempotent, so the pipeline's
 at-least-once delivery stores each event exactly once.
 """
 

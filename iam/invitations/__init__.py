@@ -1,4 +1,10 @@
-"""Giving people credentials: invitations (e-mail or one-time link), activation, bootstrap."""
+"""Giving people credentials: invitations (e-mail or one-time link), activation, bootstrap.
+
+A room of its own, beside the org tree it serves, because handing out credentials is a
+different risk from placing a person: a link that must expire and be used once, the first
+administrator's bootstrap, and an audited act for each. Adapters by module:
+``iam.invitations.keycloak`` (accounts), ``iam.invitations.resources`` (Falcon).
+"""
 
 from iam.invitations.errors import (
     ActivationExpired,

@@ -18,8 +18,8 @@ module adds what a resource server needs and no library packages together:
 
 The compact serialization is split here and the signature checked by joserfc's algorithm
 model for the key's ``alg`` (RFC 7515 §5.2); the registered claims are checked here too
-(RFC 7519 §4.1), which keeps a fresh token's cost at or below joserfc's own ``jwt.decode`` +
-claims registry (``bench/iam.py``). The core is framework-free and synchronous
+(RFC 7519 §4.1) in the same pass, rather than decoding with joserfc's generic ``jwt.decode``
+and then running its claims registry (the comparison: docs/app-developers.md, "Cost"). The core is framework-free and synchronous
 (``verifier.verify(token)``); the JWKS fetch is injected (:class:`JwksSource`), and the clock.
 A cached token stays accepted until its ``exp`` even if its session is revoked at Keycloak:
 routes that must notice revocation ask for RFC 7662 introspection as well

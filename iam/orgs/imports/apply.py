@@ -1,9 +1,9 @@
 """Applies validated import rows to the directory: bounded concurrency, resumable.
 
 Nodes go level by level (a level's parents all exist before it starts), each level through a
-bounded thread pool of single Keycloak calls: Keycloak's partial import was measured slower
-here (nested groups in one transaction time out past a few thousand; users import at ~40/s
-against ~90/s for concurrent single creates), and it cannot add a group under an existing parent.
+bounded thread pool of single Keycloak calls: Keycloak's partial import is slower for users,
+times out on a large nested tree (one transaction) and cannot add a group under an existing
+parent (figures in docs/org-tree.md, "What Keycloak could not do").
 
 Progress is persisted in a JSON state file (code -> node id, usernames done), written
 atomically every ``save_every`` items and at the end, bound to the input file's SHA-256. A
