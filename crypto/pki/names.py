@@ -15,6 +15,7 @@ from collections.abc import Iterable, Sequence
 
 from asn1crypto import core, x509
 
+from crypto.pki._asn1 import element, elements
 from crypto.pki.errors import MalformedCertificateError, invalid_request
 
 # Short names accepted in subject text, as OpenSSL spells them.
@@ -134,8 +135,54 @@ def parse_name(text: str) -> x509.Name:
     return build_name(pairs)
 
 
+# Attribute types whose values are DirectoryStrings, by the DER contents of their OID, and
+# the text encoding asn1crypto decodes each DirectoryString alternative with (by tag).
+_DIRECTORY_TYPES: dict[bytes, str] = {
+    bytes(core.ObjectIdentifier(dotted).contents): name
+    for dotted, name in x509.NameType._map.items()
+    if x509.NameTypeAndValue._oid_specs.get(name) is x509.DirectoryString
+}
+_DIRECTORY_ENCODINGS: dict[int, str] = {
+    spec.tag: spec._encoding for _, spec in x509.DirectoryString._alternatives
+}
+_OID_TAG, _SEQUENCE_TAG, _SET_TAG = 0x06, 0x30, 0x31
+
+
+def _directory_attributes(der: bytes) -> list[tuple[str, str]] | None:
+    """``name_attributes`` read straight from the DER when every attribute is a known type
+    with a DirectoryString value (nearly all names); None otherwise.
+
+    Decodes each value as asn1crypto does (same type names, same text encoding per
+    alternative), so the answer is the same, at a fifth of the cost of its object tree.
+    """
+    top = element(der, 0)
+    if top.tag != _SEQUENCE_TAG or top.end != len(der):
+        return None
+    pairs = []
+    for rdn in elements(der, top):
+        if rdn.tag != _SET_TAG:
+            return None
+        for pair in elements(der, rdn):
+            parts = elements(der, pair) if pair.tag == _SEQUENCE_TAG else []
+            if len(parts) != 2 or parts[0].tag != _OID_TAG:  # noqa: PLR2004 - type, value
+                return None
+            oid, value = parts
+            attribute = _DIRECTORY_TYPES.get(der[oid.body : oid.end])
+            encoding = _DIRECTORY_ENCODINGS.get(value.tag)
+            if attribute is None or encoding is None:
+                return None
+            pairs.append((attribute, der[value.body : value.end].decode(encoding)))
+    return pairs
+
+
 def name_attributes(name: x509.Name) -> list[tuple[str, str]]:
-    """(attribute name, value) pairs in order; multi-valued RDNs are flattened."""
+    """(attribute name, value) pairs in order; multi-valued RDNs are flattened.
+
+    Raises ``ValueError`` (or another ``_asn1.PARSE_ERRORS``) on a value that does not decode.
+    """
+    fast = _directory_attributes(bytes(name.dump()))
+    if fast is not None:
+        return fast
     pairs = []
     for rdn in name.chosen:
         for pair in rdn:
