@@ -7,6 +7,7 @@ never by the registered name, so another module registering other names does no 
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -112,12 +113,11 @@ def sm2_point_of(spki: bytes) -> bytes:
     return bits[3:]
 
 
-def parse_extension(dotted: str, value: bytes) -> None:
-    """Parse an extension value with asn1crypto's spec for its type, if it has one, so that
-    malformed contents fail (raises one of ``PARSE_ERRORS``)."""
-    spec = x509.Extension._oid_specs.get(x509.ExtensionId._map.get(dotted, ""))
-    if spec is not None:
-        fully_parse(spec.load(value, strict=True))
+@functools.lru_cache(maxsize=1024)
+def parse_extension(der: bytes) -> None:
+    """Parse a DER Extension with asn1crypto, its value by the spec for its type, so that
+    malformed contents fail (raises one of ``PARSE_ERRORS``, which are not cached)."""
+    fully_parse(x509.Extension.load(der, strict=True))
 
 
 def x509_time(moment: datetime) -> x509.Time:

@@ -25,7 +25,7 @@ from cryptography.x509.oid import ExtensionOID
 from crypto.pki import _asn1
 from crypto.pki._keys import DEFAULT_UID, SigningKey, VerifyingKey, public_key_from_point, sign
 from crypto.pki.errors import MalformedCertificateError, invalid_request
-from crypto.pki.names import name_attributes, names_equal
+from crypto.pki.names import der_attributes, format_attributes, names_equal, uscc_in
 
 _PEM_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
 _SKI_LENGTH = 20
@@ -62,6 +62,7 @@ class _Layout:
     issuer: bytes
     subject: bytes
     spki: bytes
+    extensions: tuple[bytes, ...]
 
 
 # Besides ValueError, what pyca/cryptography raises on certificates it refuses.
@@ -70,7 +71,7 @@ _RUST_PARSE_ERRORS = (
     rust_x509.DuplicateExtension,
     rust_x509.UnsupportedGeneralNameType,
 )
-_VERSION_TAG, _INTEGER_TAG, _BIT_STRING_TAG = 0xA0, 0x02, 0x03
+_VERSION_TAG, _INTEGER_TAG, _BIT_STRING_TAG, _EXTENSIONS_TAG = 0xA0, 0x02, 0x03, 0xA3
 _TBS_REQUIRED = 6  # serial, signature, issuer, validity, subject, subjectPublicKeyInfo
 
 
@@ -89,6 +90,8 @@ def _layout(der: bytes) -> _Layout:
     if len(fields) < _TBS_REQUIRED or value.tag != _BIT_STRING_TAG or der[value.body] != 0:
         raise ValueError("not a certificate")
     serial, inner, issuer, _validity, subject, spki = fields[:_TBS_REQUIRED]
+    wrapped = [f for f in fields[_TBS_REQUIRED:] if f.tag == _EXTENSIONS_TAG]
+    listed = _asn1.elements(der, _asn1.elements(der, wrapped[0])[0]) if wrapped else []
     digits = der[serial.body : serial.end]
     if serial.tag != _INTEGER_TAG or not digits or digits[0] & 0x80 or not digits.strip(b"\0"):
         raise ValueError("serial number is not a positive INTEGER")
@@ -100,19 +103,27 @@ def _layout(der: bytes) -> _Layout:
         issuer=der[issuer.head : issuer.end],
         subject=der[subject.head : subject.end],
         spki=der[spki.head : spki.end],
+        extensions=tuple(der[e.head : e.end] for e in listed),
     )
 
 
-def _extensions_of(parsed: rust_x509.Certificate) -> dict[str, rust_x509.Extension[Any]]:
-    """Extensions by dotted OID, every one parsed (unknown to the Rust parser but known to
-    asn1crypto: parsed by asn1crypto), so a malformed extension fails loading."""
-    found = {}
-    for extension in parsed.extensions:
-        dotted = extension.oid.dotted_string
-        if isinstance(extension.value, rust_x509.UnrecognizedExtension):
-            _asn1.parse_extension(dotted, extension.value.value)
-        found[dotted] = extension
+def _extensions_of(
+    parsed: rust_x509.Certificate, parts: _Layout
+) -> dict[str, rust_x509.Extension[Any]]:
+    """Extensions by dotted OID, each one parsed by the Rust parser (the fields read) and by
+    asn1crypto as before (so what it refused still fails: e.g. a CRL distribution point
+    whose URI does not parse); the latter by exact bytes, cached, as the extensions of a
+    CA's certificates are mostly the same bytes. The subjectKeyIdentifier, different in
+    every certificate, is a plain OCTET STRING, which the Rust parser checks."""
+    found = {e.oid.dotted_string: e for e in parsed.extensions}
+    for raw in parts.extensions:
+        if _SKI_EXTENSION not in raw[:_SKI_PREFIX]:
+            _asn1.parse_extension(raw)
     return found
+
+
+_SKI_EXTENSION = b"\x06\x03\x55\x1d\x0e"  # OBJECT IDENTIFIER 2.5.29.14
+_SKI_PREFIX = 4 + len(_SKI_EXTENSION)  # the OID comes right after the SEQUENCE header
 
 
 @dataclass(frozen=True)
@@ -128,6 +139,7 @@ class Certificate:
     _parsed: rust_x509.Certificate = field(repr=False, compare=False)
     _parts: _Layout = field(repr=False, compare=False)
     _extensions: dict[str, rust_x509.Extension[Any]] = field(repr=False, compare=False)
+    _subject_attributes: tuple[tuple[str, str], ...] = field(repr=False, compare=False)
 
     @classmethod
     def load(cls, data: bytes) -> Certificate:
@@ -140,13 +152,13 @@ class Certificate:
             der = _asn1.unarmor(data, _PEM_LABELS)
             parts = _layout(der)
             parsed = rust_x509.load_der_x509_certificate(der)
-            extensions = _extensions_of(parsed)
+            extensions = _extensions_of(parsed, parts)
             _asn1.sm2_point_of(parts.spki)
-            name_attributes(x509.Name.load(parts.issuer))
-            name_attributes(x509.Name.load(parts.subject))
+            der_attributes(parts.issuer)
+            subject = der_attributes(parts.subject)
         except (*_asn1.PARSE_ERRORS, *_RUST_PARSE_ERRORS) as exc:
             raise MalformedCertificateError("not a well-formed SM2 X.509 certificate") from exc
-        return cls(der=der, _parsed=parsed, _parts=parts, _extensions=extensions)
+        return cls(der, parsed, parts, extensions, subject)
 
     def pem(self) -> bytes:
         """PEM text ("CERTIFICATE")."""
@@ -161,6 +173,26 @@ class Certificate:
     def subject(self) -> x509.Name:
         """Subject name."""
         return x509.Name.load(self._parts.subject)
+
+    @property
+    def subject_der(self) -> bytes:
+        """The exact DER of the subject name."""
+        return self._parts.subject
+
+    @property
+    def issuer_der(self) -> bytes:
+        """The exact DER of the issuer name."""
+        return self._parts.issuer
+
+    @cached_property
+    def subject_text(self) -> str:
+        """The subject as OpenSSL-style "/C=CN/O=…" text (``format_name``)."""
+        return format_attributes(self._subject_attributes)
+
+    @cached_property
+    def uscc(self) -> str | None:
+        """The unified social credit code in the subject (``uscc_of``), None when absent."""
+        return uscc_in(self._subject_attributes)
 
     @cached_property
     def issuer(self) -> x509.Name:

@@ -11,6 +11,7 @@ is refused when issuing, not discovered by a relying party.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 from asn1crypto import core, x509
@@ -175,14 +176,24 @@ def _directory_attributes(der: bytes) -> list[tuple[str, str]] | None:
     return pairs
 
 
+@functools.lru_cache(maxsize=1024)
+def der_attributes(der: bytes) -> tuple[tuple[str, str], ...]:
+    """``name_attributes`` of a name's DER; cached, since issuer names recur in every
+    certificate a CA issues. Raises one of ``_asn1.PARSE_ERRORS`` on a malformed name."""
+    fast = _directory_attributes(der)
+    return tuple(fast if fast is not None else _asn1crypto_attributes(x509.Name.load(der)))
+
+
 def name_attributes(name: x509.Name) -> list[tuple[str, str]]:
     """(attribute name, value) pairs in order; multi-valued RDNs are flattened.
 
     Raises ``ValueError`` (or another ``_asn1.PARSE_ERRORS``) on a value that does not decode.
     """
     fast = _directory_attributes(bytes(name.dump()))
-    if fast is not None:
-        return fast
+    return fast if fast is not None else _asn1crypto_attributes(name)
+
+
+def _asn1crypto_attributes(name: x509.Name) -> list[tuple[str, str]]:
     pairs = []
     for rdn in name.chosen:
         for pair in rdn:
@@ -208,8 +219,13 @@ def names_equal(left: x509.Name, right: x509.Name) -> bool:
 
 def format_name(name: x509.Name) -> str:
     """OpenSSL-style text of a name, for messages and the CLI."""
+    return format_attributes(name_attributes(name))
+
+
+def format_attributes(pairs: Iterable[tuple[str, str]]) -> str:
+    """``format_name`` of a name's ``name_attributes``."""
     parts = []
-    for attribute, value in name_attributes(name):
+    for attribute, value in pairs:
         short = _LONG_TO_SHORT.get(attribute, attribute)
         escaped = value.replace("/", _ESCAPED_SLASH)
         parts.append(f"/{short}={escaped}")
@@ -253,7 +269,12 @@ def with_uscc(name: x509.Name, uscc: str) -> x509.Name:
 
 def uscc_of(name: x509.Name) -> str | None:
     """The USCC in a seal-holder subject, or None if absent or not a valid code."""
-    values: Iterable[str] = (v for a, v in name_attributes(name) if a == "organization_identifier")
+    return uscc_in(name_attributes(name))
+
+
+def uscc_in(pairs: Iterable[tuple[str, str]]) -> str | None:
+    """``uscc_of`` a name's ``name_attributes``."""
+    values = (v for a, v in pairs if a == "organization_identifier")
     for value in values:
         if is_valid_uscc(value):
             return value
