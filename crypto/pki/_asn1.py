@@ -116,8 +116,17 @@ def sm2_point_of(spki: bytes) -> bytes:
 @functools.lru_cache(maxsize=1024)
 def parse_extension(der: bytes) -> None:
     """Parse a DER Extension with asn1crypto, its value by the spec for its type, so that
-    malformed contents fail (raises one of ``PARSE_ERRORS``, which are not cached)."""
-    fully_parse(x509.Extension.load(der, strict=True))
+    malformed contents fail (raises one of ``PARSE_ERRORS``, which are not cached).
+
+    An authorityKeyIdentifier's certificate serial must be positive (RFC 5280 §4.1.2.2):
+    pyca/cryptography only warns about it.
+    """
+    extension = x509.Extension.load(der, strict=True)
+    fully_parse(extension)
+    if extension["extn_id"].native == "authority_key_identifier":
+        serial = extension["extn_value"].parsed["authority_cert_serial_number"].native
+        if serial is not None and serial <= 0:
+            raise ValueError("authorityCertSerialNumber is not positive")
 
 
 def x509_time(moment: datetime) -> x509.Time:

@@ -115,11 +115,10 @@ def _extensions_of(
     whose URI does not parse); the latter by exact bytes, cached, as the extensions of a
     CA's certificates are mostly the same bytes. The subjectKeyIdentifier, different in
     every certificate, is a plain OCTET STRING, which the Rust parser checks."""
-    found = {e.oid.dotted_string: e for e in parsed.extensions}
     for raw in parts.extensions:
         if _SKI_EXTENSION not in raw[:_SKI_PREFIX]:
             _asn1.parse_extension(raw)
-    return found
+    return {e.oid.dotted_string: e for e in parsed.extensions}
 
 
 _SKI_EXTENSION = b"\x06\x03\x55\x1d\x0e"  # OBJECT IDENTIFIER 2.5.29.14
