@@ -66,7 +66,8 @@ class _Layout:
 
 
 # Besides ValueError, what pyca/cryptography raises on certificates it refuses.
-_RUST_PARSE_ERRORS = (
+_LOAD_ERRORS: tuple[type[Exception], ...] = (
+    *_asn1.PARSE_ERRORS,
     rust_x509.InvalidVersion,
     rust_x509.DuplicateExtension,
     rust_x509.UnsupportedGeneralNameType,
@@ -155,7 +156,7 @@ class Certificate:
             _asn1.sm2_point_of(parts.spki)
             der_attributes(parts.issuer)
             subject = der_attributes(parts.subject)
-        except (*_asn1.PARSE_ERRORS, *_RUST_PARSE_ERRORS) as exc:
+        except _LOAD_ERRORS as exc:
             raise MalformedCertificateError("not a well-formed SM2 X.509 certificate") from exc
         return cls(der, parsed, parts, extensions, subject)
 

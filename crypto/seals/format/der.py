@@ -39,13 +39,13 @@ class Tlv(NamedTuple):
     content: bytes
     raw: bytes
     parent: Tlv | str
-    index: int
+    position: int
     depth: int
 
     @property
     def path(self) -> str:
         """Where the element is, e.g. ``SES_Signature[0][1]``."""
-        return _path(self.parent, self.index)
+        return _path(self.parent, self.position)
 
     def is_universal(self, number: int) -> bool:
         """True for the universal tag ``number``."""
