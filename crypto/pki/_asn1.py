@@ -170,10 +170,9 @@ def element(data: bytes, pos: int) -> Element:
     structures a strict parser has checked (or is about to check) to slice out their exact
     bytes. Raises ``ValueError`` or ``IndexError`` on anything it cannot read.
     """
-    head, tag = pos, data[pos]
+    head, tag, length = pos, data[pos], data[pos + 1]
     if tag & 0x1F == 0x1F:  # noqa: PLR2004 - X.690 §8.1.2.4: high tag number form
         raise ValueError("high tag number")
-    length = data[pos + 1]
     pos += 2
     if length & 0x80:
         count = length & 0x7F

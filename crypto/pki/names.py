@@ -56,13 +56,14 @@ _ESCAPED_SLASH = "\\/"
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_LENGTH = 18
+_USCC_VALUES = {ch: value for value, ch in enumerate(_USCC_ALPHABET)}
 
 
 def is_valid_uscc(code: str) -> bool:
     """True for a well-formed USCC whose 18th character is the GB 32100-2015 check character."""
-    if len(code) != _USCC_LENGTH or any(ch not in _USCC_ALPHABET for ch in code):
+    if len(code) != _USCC_LENGTH or not set(code) <= _USCC_VALUES.keys():
         return False
-    total = sum(_USCC_ALPHABET.index(ch) * w for ch, w in zip(code, _USCC_WEIGHTS, strict=False))
+    total = sum(_USCC_VALUES[ch] * w for ch, w in zip(code, _USCC_WEIGHTS, strict=False))
     check = (31 - total % 31) % 31
     return _USCC_ALPHABET[check] == code[17]
 
