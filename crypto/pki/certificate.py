@@ -164,6 +164,10 @@ class Certificate:
         """PEM text ("CERTIFICATE")."""
         return _asn1.armor("CERTIFICATE", self.der)
 
+    def __reduce__(self) -> tuple[object, tuple[bytes]]:
+        """Pickle and copy by value (the Rust parser's objects do not pickle)."""
+        return (Certificate.load, (self.der,))
+
     @cached_property
     def asn1(self) -> x509.Certificate:
         """asn1crypto's view of the same DER (parsed lazily, field by field)."""

@@ -8,6 +8,8 @@ oracle here: nothing it refuses may load, and the fields read must be the same.
 from __future__ import annotations
 
 import contextlib
+import copy
+import pickle
 
 import pytest
 from asn1crypto import core, x509
@@ -165,3 +167,11 @@ def test_an_authority_key_identifier_serial_that_is_not_positive_is_refused():
     mutated = der[: start - 2] + b"\x82\x14\xff" + der[start + 1 :]
     with pytest.raises(MalformedCertificateError):
         Certificate.load(mutated)
+
+
+def test_certificates_pickle_and_copy_by_value():
+    leaf = shared_pki().leaf
+    for clone in (pickle.loads(pickle.dumps(leaf)), copy.deepcopy(leaf), copy.copy(leaf)):  # noqa: S301 - our own bytes
+        assert clone == leaf
+        assert clone.subject_text == leaf.subject_text
+        assert clone.public_key_bytes == leaf.public_key_bytes
