@@ -7,10 +7,11 @@ never by the registered name, so another module registering other names does no 
 
 from __future__ import annotations
 
+import functools
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from asn1crypto import algos, keys, pem, x509
+from asn1crypto import algos, core, keys, pem, x509
 
 SM2_CURVE_OID = "1.2.156.10197.1.301"
 SM2_WITH_SM3_OID = "1.2.156.10197.1.501"
@@ -79,6 +80,55 @@ def sm2_point(spki: keys.PublicKeyInfo) -> bytes:
     return point
 
 
+_SM2_KEY_ALGORITHM = bytes(spki_for(b"\x04" + bytes(64))["algorithm"].dump())
+_POINT_BITS = b"\x03\x42\x00\x04"  # BIT STRING, 66 octets: no unused bits, then 04||x||y
+
+#: DER AlgorithmIdentifiers of SM2-with-SM3, parameters absent or NULL.
+SM2_SM3_ALGORITHMS = frozenset(
+    {
+        bytes(sm2_sm3_algorithm().dump()),
+        bytes(
+            algos.SignedDigestAlgorithm(
+                {"algorithm": SM2_WITH_SM3_OID, "parameters": core.Null()}
+            ).dump()
+        ),
+    }
+)
+
+
+def sm2_point_of(spki: bytes) -> bytes:
+    """``sm2_point`` over the DER of a SubjectPublicKeyInfo, by its exact bytes (DER has
+    one encoding of id-ecPublicKey with the SM2 curve); raises ValueError for other keys."""
+    head = element(spki, 0)
+    algorithm = element(spki, head.body)
+    if spki[algorithm.head : algorithm.end] != _SM2_KEY_ALGORITHM:
+        raise ValueError("not an SM2 public key")
+    bits = spki[algorithm.end :]
+    if (
+        head.end != len(spki)
+        or len(bits) != len(_POINT_BITS) + 64
+        or not bits.startswith(_POINT_BITS)
+    ):
+        raise ValueError("SM2 public key is not an uncompressed point")
+    return bits[3:]
+
+
+@functools.lru_cache(maxsize=1024)
+def parse_extension(der: bytes) -> None:
+    """Parse a DER Extension with asn1crypto, its value by the spec for its type, so that
+    malformed contents fail (raises one of ``PARSE_ERRORS``, which are not cached).
+
+    An authorityKeyIdentifier's certificate serial must be positive (RFC 5280 §4.1.2.2):
+    pyca/cryptography only warns about it.
+    """
+    extension = x509.Extension.load(der, strict=True)
+    fully_parse(extension)
+    if extension["extn_id"].native == "authority_key_identifier":
+        serial = extension["extn_value"].parsed["authority_cert_serial_number"].native
+        if serial is not None and serial <= 0:
+            raise ValueError("authorityCertSerialNumber is not positive")
+
+
 def x509_time(moment: datetime) -> x509.Time:
     """UTCTime through 2049, GeneralizedTime from 2050 (RFC 5280 §4.1.2.5)."""
     moment = moment.astimezone(UTC).replace(microsecond=0)
@@ -101,6 +151,52 @@ def unarmor(data: bytes, labels: tuple[str, ...]) -> bytes:
 def armor(label: str, der: bytes) -> bytes:
     """PEM text for DER bytes."""
     return bytes(pem.armor(label, der))
+
+
+class Element(NamedTuple):
+    """One DER element located in its buffer: identifier octet, where it starts (header),
+    where its contents start, where it ends."""
+
+    tag: int
+    head: int
+    body: int
+    end: int
+
+
+def element(data: bytes, pos: int) -> Element:
+    """The DER element at ``pos``.
+
+    Low tag numbers and definite lengths only, and no minimality checks: this walks
+    structures a strict parser has checked (or is about to check) to slice out their exact
+    bytes. Raises ``ValueError`` or ``IndexError`` on anything it cannot read.
+    """
+    head, tag, length = pos, data[pos], data[pos + 1]
+    if tag & 0x1F == 0x1F:  # noqa: PLR2004 - X.690 §8.1.2.4: high tag number form
+        raise ValueError("high tag number")
+    pos += 2
+    if length & 0x80:
+        count = length & 0x7F
+        if not 0 < count <= 4:  # noqa: PLR2004 - lengths up to 4 GiB
+            raise ValueError("bad length")
+        length = int.from_bytes(data[pos : pos + count], "big")
+        pos += count
+    end = pos + length
+    if end > len(data):
+        raise ValueError("truncated")
+    return Element(tag, head, pos, end)
+
+
+def elements(data: bytes, parent: Element) -> list[Element]:
+    """The elements inside ``parent``, which they must fill exactly."""
+    out = []
+    pos = parent.body
+    while pos < parent.end:
+        item = element(data, pos)
+        out.append(item)
+        pos = item.end
+    if pos != parent.end:
+        raise ValueError("elements overrun their container")
+    return out
 
 
 def fully_parse(value: Any) -> None:

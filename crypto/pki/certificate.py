@@ -15,14 +15,17 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import cached_property
+from typing import Any
 
 from asn1crypto import keys, x509
+from cryptography import x509 as rust_x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.x509.oid import ExtensionOID
 
 from crypto.pki import _asn1
 from crypto.pki._keys import DEFAULT_UID, SigningKey, VerifyingKey, public_key_from_point, sign
 from crypto.pki.errors import MalformedCertificateError, invalid_request
-from crypto.pki.names import names_equal
+from crypto.pki.names import der_attributes, format_attributes, names_equal, uscc_in
 
 _PEM_LABELS = ("CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE")
 _SKI_LENGTH = 20
@@ -48,91 +51,208 @@ _KEY_USAGE: dict[Profile, frozenset[str]] = {
 
 
 @dataclass(frozen=True)
+class _Layout:
+    """Exact bytes of the parts of a certificate that verification reads (RFC 5280 §4.1),
+    sliced out of the received DER, never re-encoded."""
+
+    tbs: bytes
+    signature_algorithm: bytes
+    inner_algorithm: bytes
+    signature: bytes
+    issuer: bytes
+    subject: bytes
+    spki: bytes
+    extensions: tuple[bytes, ...]
+
+
+# Besides ValueError, what pyca/cryptography raises on certificates it refuses.
+_LOAD_ERRORS: tuple[type[Exception], ...] = (
+    *_asn1.PARSE_ERRORS,
+    rust_x509.InvalidVersion,
+    rust_x509.DuplicateExtension,
+    rust_x509.UnsupportedGeneralNameType,
+)
+_VERSION_TAG, _INTEGER_TAG, _BIT_STRING_TAG, _EXTENSIONS_TAG = 0xA0, 0x02, 0x03, 0xA3
+_TBS_REQUIRED = 6  # serial, signature, issuer, validity, subject, subjectPublicKeyInfo
+
+
+def _layout(der: bytes) -> _Layout:
+    """Slice a certificate's DER; raise ValueError on a shape that is not a Certificate.
+
+    Also refuses a signatureValue with unused bits and a serial that is not positive (RFC
+    5280 §4.1.2.2), which the Rust parser only warns about.
+    """
+    top = _asn1.element(der, 0)
+    if top.end != len(der):
+        raise ValueError("trailing bytes")
+    tbs, algorithm, value = _asn1.elements(der, top)
+    fields = _asn1.elements(der, tbs)
+    fields = fields[1:] if fields and fields[0].tag == _VERSION_TAG else fields
+    if len(fields) < _TBS_REQUIRED or value.tag != _BIT_STRING_TAG or der[value.body] != 0:
+        raise ValueError("not a certificate")
+    serial, inner, issuer, _validity, subject, spki = fields[:_TBS_REQUIRED]
+    wrapped = [f for f in fields[_TBS_REQUIRED:] if f.tag == _EXTENSIONS_TAG]
+    listed = _asn1.elements(der, _asn1.elements(der, wrapped[0])[0]) if wrapped else []
+    digits = der[serial.body : serial.end]
+    if serial.tag != _INTEGER_TAG or not digits or digits[0] & 0x80 or not digits.strip(b"\0"):
+        raise ValueError("serial number is not a positive INTEGER")
+    return _Layout(
+        tbs=der[tbs.head : tbs.end],
+        signature_algorithm=der[algorithm.head : algorithm.end],
+        inner_algorithm=der[inner.head : inner.end],
+        signature=der[value.body + 1 : value.end],
+        issuer=der[issuer.head : issuer.end],
+        subject=der[subject.head : subject.end],
+        spki=der[spki.head : spki.end],
+        extensions=tuple(der[e.head : e.end] for e in listed),
+    )
+
+
+def _extensions_of(
+    parsed: rust_x509.Certificate, parts: _Layout
+) -> dict[str, rust_x509.Extension[Any]]:
+    """Extensions by dotted OID, each one parsed by the Rust parser (the fields read) and by
+    asn1crypto as before (so what it refused still fails: e.g. a CRL distribution point
+    whose URI does not parse); the latter by exact bytes, cached, as the extensions of a
+    CA's certificates are mostly the same bytes. The subjectKeyIdentifier, different in
+    every certificate, is a plain OCTET STRING, which the Rust parser checks."""
+    for raw in parts.extensions:
+        if _SKI_EXTENSION not in raw[:_SKI_PREFIX]:
+            _asn1.parse_extension(raw)
+    return {e.oid.dotted_string: e for e in parsed.extensions}
+
+
+_SKI_EXTENSION = b"\x06\x03\x55\x1d\x0e"  # OBJECT IDENTIFIER 2.5.29.14
+_SKI_PREFIX = 4 + len(_SKI_EXTENSION)  # the OID comes right after the SEQUENCE header
+
+
+@dataclass(frozen=True)
 class Certificate:
     """A parsed certificate: its exact DER plus the fields path validation reads.
 
-    The fields are read once and kept: asn1crypto walks its tree on every access, and a
-    trust anchor's fields are read again for every certificate validated below it.
+    Parsed by pyca/cryptography's Rust X.509 parser (strict DER, every extension it knows
+    decoded), with the signed parts sliced from the received bytes and names decoded only
+    when read; ``asn1`` gives asn1crypto's view on demand (builders, rarely read fields).
     """
 
     der: bytes
-    asn1: x509.Certificate = field(repr=False, compare=False)
+    _parsed: rust_x509.Certificate = field(repr=False, compare=False)
+    _parts: _Layout = field(repr=False, compare=False)
+    _extensions: dict[str, rust_x509.Extension[Any]] = field(repr=False, compare=False)
+    _subject_attributes: tuple[tuple[str, str], ...] = field(repr=False, compare=False)
 
     @classmethod
     def load(cls, data: bytes) -> Certificate:
         """Parse PEM or DER; raise ``MalformedCertificateError`` on anything malformed.
 
-        Every field is parsed now (asn1crypto is lazy) and trailing bytes are refused, so a
-        certificate either loads whole or not at all.
+        Everything is checked now (structure, extensions, names, the SM2 key) and trailing
+        bytes are refused, so a certificate either loads whole or not at all.
         """
         try:
             der = _asn1.unarmor(data, _PEM_LABELS)
-            cert = x509.Certificate.load(der, strict=True)
-            _asn1.fully_parse(cert)
-            _asn1.sm2_point(cert.public_key)
-        except _asn1.PARSE_ERRORS as exc:
+            parts = _layout(der)
+            parsed = rust_x509.load_der_x509_certificate(der)
+            extensions = _extensions_of(parsed, parts)
+            _asn1.sm2_point_of(parts.spki)
+            der_attributes(parts.issuer)
+            subject = der_attributes(parts.subject)
+        except _LOAD_ERRORS as exc:
             raise MalformedCertificateError("not a well-formed SM2 X.509 certificate") from exc
-        return cls(der=der, asn1=cert)
+        return cls(der, parsed, parts, extensions, subject)
 
     def pem(self) -> bytes:
         """PEM text ("CERTIFICATE")."""
         return _asn1.armor("CERTIFICATE", self.der)
 
+    def __reduce__(self) -> tuple[object, tuple[bytes]]:
+        """Pickle and copy by value (the Rust parser's objects do not pickle)."""
+        return (Certificate.load, (self.der,))
+
+    @cached_property
+    def asn1(self) -> x509.Certificate:
+        """asn1crypto's view of the same DER (parsed lazily, field by field)."""
+        return x509.Certificate.load(self.der)
+
     @cached_property
     def subject(self) -> x509.Name:
         """Subject name."""
-        return self.asn1.subject
+        return x509.Name.load(self._parts.subject)
+
+    @property
+    def subject_der(self) -> bytes:
+        """The exact DER of the subject name."""
+        return self._parts.subject
+
+    @property
+    def issuer_der(self) -> bytes:
+        """The exact DER of the issuer name."""
+        return self._parts.issuer
+
+    @cached_property
+    def subject_text(self) -> str:
+        """The subject as OpenSSL-style "/C=CN/O=…" text (``format_name``)."""
+        return format_attributes(self._subject_attributes)
+
+    @cached_property
+    def uscc(self) -> str | None:
+        """The unified social credit code in the subject (``uscc_of``), None when absent."""
+        return uscc_in(self._subject_attributes)
 
     @cached_property
     def issuer(self) -> x509.Name:
         """Issuer name."""
-        return self.asn1.issuer
+        return x509.Name.load(self._parts.issuer)
 
     @cached_property
     def serial_number(self) -> int:
         """Serial number."""
-        return int(self.asn1.serial_number)
+        return self._parsed.serial_number
 
     @cached_property
     def not_before(self) -> datetime:
         """Start of the validity period (aware, UTC)."""
-        value: datetime = self.asn1["tbs_certificate"]["validity"]["not_before"].native
-        return value
+        return self._parsed.not_valid_before_utc
 
     @cached_property
     def not_after(self) -> datetime:
         """End of the validity period (aware, UTC), inclusive (RFC 5280 §4.1.2.5)."""
-        value: datetime = self.asn1["tbs_certificate"]["validity"]["not_after"].native
-        return value
+        return self._parsed.not_valid_after_utc
+
+    def _value(self, oid: rust_x509.ObjectIdentifier) -> Any:
+        extension = self._extensions.get(oid.dotted_string)
+        return None if extension is None else extension.value
 
     @cached_property
     def is_ca(self) -> bool:
         """basicConstraints cA (RFC 5280 §4.2.1.9); False when the extension is absent."""
-        return bool(self.asn1.ca)
+        value = self._value(ExtensionOID.BASIC_CONSTRAINTS)
+        return value is not None and bool(value.ca)
 
     @cached_property
     def path_length(self) -> int | None:
-        """basicConstraints pathLenConstraint, None when absent."""
-        value = self.asn1.max_path_length
-        return None if value is None else int(value)
+        """basicConstraints pathLenConstraint of a CA, None when absent."""
+        value = self._value(ExtensionOID.BASIC_CONSTRAINTS)
+        return value.path_length if value is not None and value.ca else None
 
     @cached_property
     def key_usage(self) -> frozenset[str] | None:
         """keyUsage bit names (asn1crypto spelling); None when the extension is absent."""
-        value = self.asn1.key_usage_value
-        return None if value is None else frozenset(value.native)
+        value = self._value(ExtensionOID.KEY_USAGE)
+        return None if value is None else _key_usage_names(value)
 
     @cached_property
     def subject_key_id(self) -> bytes | None:
         """subjectKeyIdentifier, None when absent."""
-        value = self.asn1.key_identifier
-        return None if value is None else bytes(value)
+        value = self._value(ExtensionOID.SUBJECT_KEY_IDENTIFIER)
+        return None if value is None else bytes(value.digest)
 
     @cached_property
     def authority_key_id(self) -> bytes | None:
         """authorityKeyIdentifier keyIdentifier, None when absent."""
-        value = self.asn1.authority_key_identifier
-        return None if value is None else bytes(value)
+        value = self._value(ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
+        return (
+            None if value is None or value.key_identifier is None else bytes(value.key_identifier)
+        )
 
     @property
     def crl_urls(self) -> list[str]:
@@ -144,40 +264,64 @@ class Certificate:
 
     @cached_property
     def critical_extensions(self) -> frozenset[str]:
-        """Names (or dotted OIDs) of the critical extensions."""
-        return frozenset(self.asn1.critical_extensions)
+        """Names (asn1crypto spelling, else dotted OIDs) of the critical extensions."""
+        return frozenset(
+            _EXTENSION_NAMES.get(dotted, dotted)
+            for dotted, extension in self._extensions.items()
+            if extension.critical
+        )
 
     @cached_property
     def public_key_bytes(self) -> bytes:
         """The SM2 public key point 04||x||y."""
-        return _asn1.sm2_point(self.asn1.public_key)
+        return _asn1.sm2_point_of(self._parts.spki)
 
     @cached_property
     def public_key(self) -> VerifyingKey:
         """The subject's public key, as an SM2 primitive key."""
         return public_key_from_point(self.public_key_bytes)
 
-    @cached_property
+    @property
     def tbs_der(self) -> bytes:
         """The exact DER the issuer signed."""
-        return bytes(self.asn1["tbs_certificate"].dump())
+        return self._parts.tbs
 
-    @cached_property
+    @property
     def signature(self) -> bytes:
         """The DER SM2 signature in the signatureValue BIT STRING."""
-        return bytes(self.asn1["signature_value"].native)
+        return self._parts.signature
 
     @cached_property
     def has_sm2_sm3_signature(self) -> bool:
         """Both algorithm fields say SM2-with-SM3 and agree (RFC 5280 §4.1.1.2)."""
-        outer = self.asn1["signature_algorithm"]
-        inner = self.asn1["tbs_certificate"]["signature"]
-        return _asn1.is_sm2_sm3(outer) and outer.dump() == inner.dump()
+        outer = self._parts.signature_algorithm
+        return outer == self._parts.inner_algorithm and outer in _asn1.SM2_SM3_ALGORITHMS
 
     @cached_property
     def is_self_issued(self) -> bool:
         """Subject equals issuer (RFC 5280 §6.1, name comparison per §7.1)."""
         return names_equal(self.subject, self.issuer)
+
+
+_EXTENSION_NAMES: dict[str, str] = dict(x509.ExtensionId._map)
+_KEY_USAGE_BITS = (
+    ("digital_signature", "digital_signature"),
+    ("content_commitment", "non_repudiation"),
+    ("key_encipherment", "key_encipherment"),
+    ("data_encipherment", "data_encipherment"),
+    ("key_agreement", "key_agreement"),
+    ("key_cert_sign", "key_cert_sign"),
+    ("crl_sign", "crl_sign"),
+)
+
+
+def _key_usage_names(usage: rust_x509.KeyUsage) -> frozenset[str]:
+    """asn1crypto's names of the asserted bits (encipherOnly and decipherOnly are read only
+    with keyAgreement, as pyca/cryptography exposes them)."""
+    names = {name for attribute, name in _KEY_USAGE_BITS if getattr(usage, attribute)}
+    if usage.key_agreement:
+        names |= {n for n in ("encipher_only", "decipher_only") if getattr(usage, n)}
+    return frozenset(names)
 
 
 def check_issuer(ca_cert: Certificate, ca_key: SigningKey, usage: str) -> None:

@@ -11,10 +11,12 @@ is refused when issuing, not discovered by a relying party.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 
 from asn1crypto import core, x509
 
+from crypto.pki._asn1 import element, elements
 from crypto.pki.errors import MalformedCertificateError, invalid_request
 
 # Short names accepted in subject text, as OpenSSL spells them.
@@ -54,13 +56,14 @@ _ESCAPED_SLASH = "\\/"
 _USCC_ALPHABET = "0123456789ABCDEFGHJKLMNPQRTUWXY"
 _USCC_WEIGHTS = (1, 3, 9, 27, 19, 26, 16, 17, 20, 29, 25, 13, 8, 24, 10, 30, 28)
 _USCC_LENGTH = 18
+_USCC_VALUES = {ch: value for value, ch in enumerate(_USCC_ALPHABET)}
 
 
 def is_valid_uscc(code: str) -> bool:
     """True for a well-formed USCC whose 18th character is the GB 32100-2015 check character."""
-    if len(code) != _USCC_LENGTH or any(ch not in _USCC_ALPHABET for ch in code):
+    if len(code) != _USCC_LENGTH or not set(code) <= _USCC_VALUES.keys():
         return False
-    total = sum(_USCC_ALPHABET.index(ch) * w for ch, w in zip(code, _USCC_WEIGHTS, strict=False))
+    total = sum(_USCC_VALUES[ch] * w for ch, w in zip(code, _USCC_WEIGHTS, strict=False))
     check = (31 - total % 31) % 31
     return _USCC_ALPHABET[check] == code[17]
 
@@ -134,8 +137,64 @@ def parse_name(text: str) -> x509.Name:
     return build_name(pairs)
 
 
+# Attribute types whose values are DirectoryStrings, by the DER contents of their OID, and
+# the text encoding asn1crypto decodes each DirectoryString alternative with (by tag).
+_DIRECTORY_TYPES: dict[bytes, str] = {
+    bytes(core.ObjectIdentifier(dotted).contents): name
+    for dotted, name in x509.NameType._map.items()
+    if x509.NameTypeAndValue._oid_specs.get(name) is x509.DirectoryString
+}
+_DIRECTORY_ENCODINGS: dict[int, str] = {
+    spec.tag: spec._encoding for _, spec in x509.DirectoryString._alternatives
+}
+_OID_TAG, _SEQUENCE_TAG, _SET_TAG = 0x06, 0x30, 0x31
+
+
+def _directory_attributes(der: bytes) -> list[tuple[str, str]] | None:
+    """``name_attributes`` read straight from the DER when every attribute is a known type
+    with a DirectoryString value (nearly all names); None otherwise.
+
+    Decodes each value as asn1crypto does (same type names, same text encoding per
+    alternative), so the answer is the same, at a fifth of the cost of its object tree.
+    """
+    top = element(der, 0)
+    if top.tag != _SEQUENCE_TAG or top.end != len(der):
+        return None
+    pairs = []
+    for rdn in elements(der, top):
+        if rdn.tag != _SET_TAG:
+            return None
+        for pair in elements(der, rdn):
+            parts = elements(der, pair) if pair.tag == _SEQUENCE_TAG else []
+            if len(parts) != 2 or parts[0].tag != _OID_TAG:  # noqa: PLR2004 - type, value
+                return None
+            oid, value = parts
+            attribute = _DIRECTORY_TYPES.get(der[oid.body : oid.end])
+            encoding = _DIRECTORY_ENCODINGS.get(value.tag)
+            if attribute is None or encoding is None:
+                return None
+            pairs.append((attribute, der[value.body : value.end].decode(encoding)))
+    return pairs
+
+
+@functools.lru_cache(maxsize=1024)
+def der_attributes(der: bytes) -> tuple[tuple[str, str], ...]:
+    """``name_attributes`` of a name's DER; cached, since issuer names recur in every
+    certificate a CA issues. Raises one of ``_asn1.PARSE_ERRORS`` on a malformed name."""
+    fast = _directory_attributes(der)
+    return tuple(fast if fast is not None else _asn1crypto_attributes(x509.Name.load(der)))
+
+
 def name_attributes(name: x509.Name) -> list[tuple[str, str]]:
-    """(attribute name, value) pairs in order; multi-valued RDNs are flattened."""
+    """(attribute name, value) pairs in order; multi-valued RDNs are flattened.
+
+    Raises ``ValueError`` (or another ``_asn1.PARSE_ERRORS``) on a value that does not decode.
+    """
+    fast = _directory_attributes(bytes(name.dump()))
+    return fast if fast is not None else _asn1crypto_attributes(name)
+
+
+def _asn1crypto_attributes(name: x509.Name) -> list[tuple[str, str]]:
     pairs = []
     for rdn in name.chosen:
         for pair in rdn:
@@ -161,8 +220,13 @@ def names_equal(left: x509.Name, right: x509.Name) -> bool:
 
 def format_name(name: x509.Name) -> str:
     """OpenSSL-style text of a name, for messages and the CLI."""
+    return format_attributes(name_attributes(name))
+
+
+def format_attributes(pairs: Iterable[tuple[str, str]]) -> str:
+    """``format_name`` of a name's ``name_attributes``."""
     parts = []
-    for attribute, value in name_attributes(name):
+    for attribute, value in pairs:
         short = _LONG_TO_SHORT.get(attribute, attribute)
         escaped = value.replace("/", _ESCAPED_SLASH)
         parts.append(f"/{short}={escaped}")
@@ -206,7 +270,12 @@ def with_uscc(name: x509.Name, uscc: str) -> x509.Name:
 
 def uscc_of(name: x509.Name) -> str | None:
     """The USCC in a seal-holder subject, or None if absent or not a valid code."""
-    values: Iterable[str] = (v for a, v in name_attributes(name) if a == "organization_identifier")
+    return uscc_in(name_attributes(name))
+
+
+def uscc_in(pairs: Iterable[tuple[str, str]]) -> str | None:
+    """``uscc_of`` a name's ``name_attributes``."""
+    values = (v for a, v in pairs if a == "organization_identifier")
     for value in values:
         if is_valid_uscc(value):
             return value

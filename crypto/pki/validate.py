@@ -26,11 +26,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from crypto.pki._asn1 import parse_extension
 from crypto.pki._keys import DEFAULT_UID, verifies
 from crypto.pki.certificate import Certificate
 from crypto.pki.crl import CertificateList, RevocationReason
 from crypto.pki.errors import PathValidationError, Reason
-from crypto.pki.names import format_name, names_equal
+from crypto.pki.names import der_attributes, names_equal
 
 MAX_PATH_DEPTH = 8
 _SUPPORTED_CRITICAL = frozenset(
@@ -57,7 +58,7 @@ class ValidatedPath:
 
 
 def _label(cert: Certificate) -> str:
-    return f"{format_name(cert.subject)} (serial {cert.serial_number:x})"
+    return f"{cert.subject_text} (serial {cert.serial_number:x})"
 
 
 def _fail(reason: Reason, message: str, cert: Certificate) -> PathValidationError:
@@ -72,7 +73,7 @@ def _may_issue(candidate: Certificate, child: Certificate) -> bool:
     aki, ski = child.authority_key_id, candidate.subject_key_id
     if aki is not None and ski is not None and aki != ski:
         return False
-    return names_equal(candidate.subject, child.issuer)
+    return candidate.subject_der == child.issuer_der or names_equal(candidate.subject, child.issuer)
 
 
 @functools.lru_cache(maxsize=256)
@@ -88,8 +89,10 @@ def _signed_by(child: Certificate, issuer: Certificate, uids: tuple[bytes, ...])
 
 
 def clear_cache() -> None:
-    """Forget the verified links (tests and cold benchmarks)."""
+    """Forget the verified links and decoded names (tests and cold benchmarks)."""
     _signed_by.cache_clear()
+    der_attributes.cache_clear()
+    parse_extension.cache_clear()
 
 
 def _build_path(

@@ -12,9 +12,8 @@ count and length, so hostile input costs bounded time and memory (ITU-T X.690 §
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
+from typing import NamedTuple
 
 from crypto.seals.format.errors import MalformedSeal
 
@@ -28,17 +27,25 @@ MAX_CHILDREN = 4096
 BEIJING = timezone(timedelta(hours=8))
 
 
-@dataclass(frozen=True, slots=True)
-class Tlv:
-    """One DER element: tag class (0 universal … 3 private), constructed flag, tag number."""
+class Tlv(NamedTuple):
+    """One DER element: tag class (0 universal … 3 private), constructed flag, tag number.
+
+    ``path`` (for error messages) is built only when asked: elements are many, errors few.
+    """
 
     cls: int
     constructed: bool
     number: int
     content: bytes
     raw: bytes
-    path: str
+    parent: Tlv | str
+    position: int
     depth: int
+
+    @property
+    def path(self) -> str:
+        """Where the element is, e.g. ``SES_Signature[0][1]``."""
+        return _path(self.parent, self.position)
 
     def is_universal(self, number: int) -> bool:
         """True for the universal tag ``number``."""
@@ -51,18 +58,37 @@ class Tlv:
         if self.depth >= MAX_DEPTH:
             raise MalformedSeal(f"{self.path}: nested too deeply")
         out: list[Tlv] = []
-        for index, child in enumerate(_iter(self.content, self.path, self.depth + 1)):
+        data, pos, depth, size = self.content, 0, self.depth + 1, len(self.content)
+        while pos < size:
+            index = len(out)
             if index >= MAX_CHILDREN:
                 raise MalformedSeal(f"{self.path}: too many elements")
-            out.append(child)
+            first = data[pos]
+            if first & 0x1F != 0x1F and pos + 1 < size and data[pos + 1] < 0x80:
+                body, end = pos + 2, pos + 2 + data[pos + 1]  # low tag, short length
+                if end > size:
+                    raise MalformedSeal(f"{_path(self, index)}: truncated value")
+                cls, constructed, number = first >> 6, bool(first & 0x20), first & 0x1F
+            else:
+                cls, constructed, number, body, length = _read_header(data, pos, self, index)
+                end = body + length
+            out.append(
+                Tlv(cls, constructed, number, data[body:end], data[pos:end], self, index, depth)
+            )
+            pos = end
         return out
 
 
-def _read_header(data: bytes, pos: int, path: str) -> tuple[int, bool, int, int, int]:  # noqa: PLR0912
-    """Identifier and length octets (X.690 §8.1.2, §8.1.3, §10.1): definite, minimal."""
+def _read_header(  # noqa: PLR0912
+    data: bytes, pos: int, parent: Tlv | str, index: int
+) -> tuple[int, bool, int, int, int]:
+    """Identifier and length octets (X.690 §8.1.2, §8.1.3, §10.1): definite, minimal.
+
+    Errors name the element as ``Tlv.path`` would (``parent``, ``index``).
+    """
     end = len(data)
     if pos >= end:
-        raise MalformedSeal(f"{path}: truncated")
+        raise MalformedSeal(f"{_path(parent, index)}: truncated")
     first = data[pos]
     pos += 1
     number = first & 0x1F
@@ -70,57 +96,51 @@ def _read_header(data: bytes, pos: int, path: str) -> tuple[int, bool, int, int,
         number = 0
         for count in range(5):
             if pos >= end:
-                raise MalformedSeal(f"{path}: truncated tag")
+                raise MalformedSeal(f"{_path(parent, index)}: truncated tag")
             octet = data[pos]
             pos += 1
             if count == 0 and octet == 0x80:
-                raise MalformedSeal(f"{path}: non-minimal tag")
+                raise MalformedSeal(f"{_path(parent, index)}: non-minimal tag")
             number = (number << 7) | (octet & 0x7F)
             if not octet & 0x80:
                 break
         else:
-            raise MalformedSeal(f"{path}: tag number too large")
+            raise MalformedSeal(f"{_path(parent, index)}: tag number too large")
     if pos >= end:
-        raise MalformedSeal(f"{path}: truncated length")
+        raise MalformedSeal(f"{_path(parent, index)}: truncated length")
     octet = data[pos]
     pos += 1
     if octet < 0x80:
         length = octet
     elif octet == 0x80:
-        raise MalformedSeal(f"{path}: indefinite length is not DER")
+        raise MalformedSeal(f"{_path(parent, index)}: indefinite length is not DER")
     else:
         count = octet & 0x7F
         if count > 4 or pos + count > end:
-            raise MalformedSeal(f"{path}: bad length")
+            raise MalformedSeal(f"{_path(parent, index)}: bad length")
         length = int.from_bytes(data[pos : pos + count], "big")
         pos += count
         if length < 0x80 or data[pos - count] == 0:
-            raise MalformedSeal(f"{path}: non-minimal length")
+            raise MalformedSeal(f"{_path(parent, index)}: non-minimal length")
     if pos + length > end:
-        raise MalformedSeal(f"{path}: truncated value")
+        raise MalformedSeal(f"{_path(parent, index)}: truncated value")
     return first >> 6, bool(first & 0x20), number, pos, length
 
 
-def _iter(data: bytes, path: str, depth: int) -> Iterator[Tlv]:
-    pos = 0
-    index = 0
-    while pos < len(data):
-        child_path = f"{path}[{index}]"
-        start = pos
-        cls, constructed, number, body, length = _read_header(data, pos, child_path)
-        pos = body + length
-        yield Tlv(cls, constructed, number, data[body:pos], data[start:pos], child_path, depth)
-        index += 1
+def _path(parent: Tlv | str, index: int) -> str:
+    """``Tlv.path`` of the element ``index`` of ``parent`` (-1: ``parent`` names the element)."""
+    base = parent if isinstance(parent, str) else parent.path
+    return base if index < 0 else f"{base}[{index}]"
 
 
 def parse(data: bytes, name: str, *, max_length: int) -> Tlv:
     """Parse exactly one element filling ``data``; trailing bytes are refused."""
     if len(data) > max_length:
         raise MalformedSeal(f"{name}: larger than {max_length} bytes")
-    cls, constructed, number, body, length = _read_header(data, 0, name)
+    cls, constructed, number, body, length = _read_header(data, 0, name, -1)
     if body + length != len(data):
         raise MalformedSeal(f"{name}: trailing bytes after the value")
-    return Tlv(cls, constructed, number, data[body:], data, name, 0)
+    return Tlv(cls, constructed, number, data[body:], data, name, -1, 0)
 
 
 def expect(tlv: Tlv, number: int, what: str) -> Tlv:

@@ -32,7 +32,6 @@ from crypto.pki import (
     RevocationReason,
     RevokedCertificate,
     ValidatedPath,
-    format_name,
     names_equal,
     validate_chain,
 )
@@ -72,15 +71,6 @@ class Trust:
 
 _PATHS: Lru[tuple[ValidatedPath, tuple[tuple[datetime, datetime], ...]]] = Lru(512)
 _CRL_SIGNATURES: Lru[bool] = Lru(512)
-
-
-_NAMES: Lru[str] = Lru(512)
-_SERIALS: Lru[int] = Lru(512)
-
-
-def subject_text(cert: Certificate) -> str:
-    """The subject as "/C=CN/O=…" text, cached by the certificate's DER."""
-    return _NAMES.get_or(cert.der, lambda: format_name(cert.subject))
 
 
 #: Check codes (stable API, docs/e-seals.md).
@@ -132,7 +122,7 @@ def chain_check(
             status, code = chain_verdict(exc)
             return Check(name, status, f"{exc.reason}: {exc.detail}", code), None
         _PATHS.put(key, (path, tuple((c.not_before, c.not_after) for c in path.certificates)))
-    anchor = subject_text(path.anchor)
+    anchor = path.anchor.subject_text
     return Check(
         name,
         Status.PASS,
@@ -196,8 +186,8 @@ def _one(
 ) -> tuple[Status, str, str | None]:
     """(status, reason, code) of one certificate's revocation at ``at``."""
     crls = _issuer_crls(issuer, trust)
-    serial = _SERIALS.get_or(cert.der, lambda: cert.serial_number)
-    label = f"{subject_text(cert)} (serial {serial:x})"
+    serial = cert.serial_number
+    label = f"{cert.subject_text} (serial {serial:x})"
     refused = (
         f"; {crls.refused} CRL(s) naming the issuer refused: signature does not verify"
         if crls.refused

@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 
 from crypto import sm3
 from crypto.errors import CryptoError
-from crypto.pki import Certificate, uscc_of
+from crypto.pki import Certificate
 from crypto.seals.format import asn1
 from crypto.seals.format._cache import Lru
 from crypto.seals.format.errors import MalformedSeal
@@ -26,7 +26,7 @@ from crypto.seals.format.model import SM2_WITH_SM3, MakerCoverage, Seal, SealSig
 from crypto.seals.format.picture import check_picture
 from crypto.seals.format.report import Check, Report, SignatureReport, Status
 from crypto.seals.format.sign import seal_lists
-from crypto.seals.format.trust import NO_CHAIN, Trust, chain_check, revocation_check, subject_text
+from crypto.seals.format.trust import NO_CHAIN, Trust, chain_check, revocation_check
 from crypto.seals.tsa.authority import TimestampChainNotFound
 
 #: Verifies an RFC 3161 token over the signature value; returns its genTime or raises.
@@ -56,7 +56,6 @@ def _verifies(
 
 
 _CERTS: Lru[Certificate] = Lru(256)
-_USCC: Lru[str] = Lru(256)
 _MAKER: Lru[tuple[MakerCoverage, bytes] | tuple[()]] = Lru(256)
 
 
@@ -103,7 +102,7 @@ def maker_checks(seal: Seal, opts: Options, at: datetime) -> tuple[list[Check], 
             Check("maker_signature", Status.FAIL, f"unsupported algorithm {seal.sign_alg}")
         )
     else:
-        facts["maker"] = subject_text(maker)
+        facts["maker"] = maker.subject_text
         found = _maker_verified(seal, maker, opts.trust.uids)
         if found:
             coverage, uid = found
@@ -261,10 +260,9 @@ def signature_report(
     signer = _load_cert(sig.signer_cert)
     facts |= _seal_facts(sig.seal)
     if signer is not None:
-        facts["signer"] = subject_text(signer)
-        code = _USCC.get_or(signer.der, lambda: uscc_of(signer.subject) or "")
-        if code:
-            facts["signer_uscc"] = code
+        facts["signer"] = signer.subject_text
+        if signer.uscc:
+            facts["signer_uscc"] = signer.uscc
     reading = "v1 (GM/T 0031)" if sig.version == 1 else "v4 (GB/T 38540)"
     checks = [
         Check("structure", Status.PASS, f"SES_Signature {reading}, seal v{int(sig.seal.version)}"),

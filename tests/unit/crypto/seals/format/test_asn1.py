@@ -226,3 +226,25 @@ def test_wrong_types_are_malformed_reports(opts):
         report = verify_detached(data, b"", opts)
         assert str(report.status) == "invalid"
         assert statuses(report)["structure"] == "fail"
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (b"\x30\x05\x30\x03\x02\x05\x00", "X[0][0]: truncated value"),  # short length
+        (b"\x30\x06\x30\x04\x04\x81\x05\x00", "X[0][0]: non-minimal length"),  # long form
+        (b"\x30\x04\x30\x00\x1f\x80", "X[1]: non-minimal tag"),  # high tag number
+        (b"\x30\x03\x02\x01", "X: truncated value"),
+    ],
+)
+def test_errors_name_the_element_path(data, message):
+    """Paths are built only for errors (``der.Tlv.path``), and read as they always have."""
+
+    def walk(tlv: der.Tlv) -> None:
+        for child in tlv.children():
+            if child.constructed:
+                walk(child)
+
+    with pytest.raises(MalformedSeal) as info:
+        walk(der.parse(data, "X", max_length=64))
+    assert str(info.value.detail) == message
