@@ -57,7 +57,6 @@ from crypto.seals import resources as seal_resources
 from crypto.seals.registry.ports import AuditTrail
 from iam.apps.keycloak import KeycloakAppDirectory
 from iam.apps.resources import add_routes as add_app_routes
-from iam.apps.role_audit import RoleAudit
 from iam.apps.roles import AppRoleService
 from iam.apps.service import AppDirectory, AppService
 from iam.errors import IamError
@@ -66,6 +65,7 @@ from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.ports import OrgDirectory
 from iam.orgs.scope import canonical_path, resolve_scope
 from iam.orgs.service import OrgService
+from iam.role_audit import RoleAudit
 from iam.tokens.falcon import AuthMiddleware, Requirement, org_scope
 from iam.tokens.introspection import IntrospectionCache
 from iam.tokens.keycloak import KeycloakJwks, issuer_url, keycloak_introspection

@@ -1,7 +1,7 @@
 """Role grants and revocations (the org tree's platform roles, the apps' client roles) as
 audit events, with the fields the rule pack reads (``siem/rules/privilege.yml``).
 
-``iam`` reports a :class:`~iam.apps.role_audit.RoleChange` and knows nothing of ``audit``; this
+``iam`` reports a :class:`~iam.role_audit.RoleChange` and knows nothing of ``audit``; this
 composition root writes it as an ECS event and returns once it is durable, so a grant is never
 answered before its record exists.
 """
@@ -12,11 +12,11 @@ from collections.abc import Callable
 
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
-from iam.apps.role_audit import RoleChange
+from iam.role_audit import RoleChange
 
 
 class RecorderRoleAudit:
-    """:class:`iam.apps.role_audit.RoleAudit` on the audit recorder."""
+    """:class:`iam.role_audit.RoleAudit` on the audit recorder."""
 
     def __init__(self, recorder: Callable[[], Recorder]) -> None:
         self._recorder = recorder

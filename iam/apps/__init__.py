@@ -20,9 +20,9 @@ from iam.apps.model import (
     parse_registration,
     parse_update,
 )
-from iam.apps.role_audit import NoRoleAudit, RoleAction, RoleAudit, RoleChange
 from iam.apps.roles import AppRoleService
 from iam.apps.service import AppDirectory, AppService
+from iam.role_audit import NoRoleAudit, RoleAction, RoleAudit, RoleChange
 
 __all__ = [
     "CLIENT_ID",

@@ -12,7 +12,7 @@ Who may give (and take) an app's roles, decided from the live directory for each
 
 Nobody gives or takes their own roles (also not an owner: ask an org-admin), the same rule as
 the org tree's delegation. Every change and every refusal is reported to the
-:class:`~iam.apps.role_audit.RoleAudit` port.
+:class:`~iam.role_audit.RoleAudit` port.
 """
 
 from __future__ import annotations
@@ -21,7 +21,6 @@ import dataclasses
 from collections.abc import Callable
 
 from iam.apps.model import App, AppRole, RoleHolder
-from iam.apps.role_audit import RoleAction, RoleAudit, RoleChange
 from iam.apps.service import DEVELOPER_ROLES, AppDirectory
 from iam.errors import (
     AppRoleNotFound,
@@ -36,6 +35,7 @@ from iam.orgs.errors import InvalidOrgInput, OrgNotFound
 from iam.orgs.model import Person
 from iam.orgs.ports import OrgDirectory
 from iam.orgs.scope import OrgScope, resolve_scope
+from iam.role_audit import RoleAction, RoleAudit, RoleChange
 from iam.tokens.model import Principal
 
 

@@ -7,8 +7,8 @@ import secrets
 from collections.abc import Sequence
 
 from iam.apps.model import App, AppRegistration, AppUpdate, ClientAuth, RoleHolder
-from iam.apps.role_audit import RoleChange
 from iam.errors import NotFound
+from iam.role_audit import RoleChange
 
 KEYCLOAK_BUILTIN_SCOPES = frozenset(
     {"openid", "profile", "email", "roles", "web-origins", "acr", "basic", "offline_access"}
@@ -98,7 +98,7 @@ class MemoryAppDirectory:
 
 
 class RecordedRoleChanges:
-    """A :class:`~iam.apps.role_audit.RoleAudit` that keeps what it is told, for assertions."""
+    """A :class:`~iam.role_audit.RoleAudit` that keeps what it is told, for assertions."""
 
     def __init__(self) -> None:
         self.changes: list[RoleChange] = []

@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Mapping, Sequence
 
-from iam.apps.role_audit import NoRoleAudit, RoleAction, RoleAudit, RoleChange
 from iam.errors import IamError, SelfGrantDenied
 from iam.orgs.delegation import ORG_ADMIN, PLATFORM_ROLES, Authority
 from iam.orgs.errors import InvalidOrgInput, OrgConflict, OrgNotFound
@@ -25,6 +24,7 @@ from iam.orgs.model import (
 )
 from iam.orgs.ports import OrgDirectory
 from iam.orgs.scope import bound_node
+from iam.role_audit import NoRoleAudit, RoleAction, RoleAudit, RoleChange
 
 MAX_PAGE = 500
 #: The roles an operator's change is recorded with (the Keycloak admin account's power).

@@ -11,7 +11,6 @@ import dataclasses
 import pytest
 
 from iam.apps.model import parse_registration
-from iam.apps.role_audit import RoleAction
 from iam.apps.roles import AppRoleService
 from iam.apps.service import AppService
 from iam.apps.testing import MemoryAppDirectory, RecordedRoleChanges
@@ -26,6 +25,7 @@ from iam.errors import (
 from iam.orgs.model import NodeKind, PersonDraft
 from iam.orgs.service import OrgService
 from iam.orgs.testing import InMemoryOrgDirectory
+from iam.role_audit import RoleAction
 from iam.tokens.model import Principal
 
 
