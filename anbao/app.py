@@ -41,6 +41,7 @@ from anbao.wiring.audit import (
 from anbao.wiring.elasticsearch import es_connection
 from anbao.wiring.keycloak import admins as keycloak_admins
 from anbao.wiring.role_audit import RecorderRoleAudit
+from anbao.wiring.search import add_search_routes
 from anbao.wiring.siem_alerts import SiemAlerts, build_siem_alerts
 from audit.integrity import resources as integrity_resources
 from audit.integrity.service import HeadTicker, IntegrityService
@@ -49,7 +50,6 @@ from audit.model import Outcome, ResourceRef, UserInfo
 from audit.ports import AuditStore
 from audit.recording.recorder import Recorder
 from audit.recording.recorder import current as current_recorder
-from audit.search.setup import add_search_routes
 from audit.sensitive.service import REVEAL_ACTION, Actor, RevealService
 from audit.stores.elasticsearch import ElasticsearchAuditStore
 from audit.stores.sqlite import SqliteAuditStore

@@ -45,12 +45,12 @@ from typing import Any
 
 import httpx
 
+from anbao.wiring.search import ensure_search_mappings
 from audit.search.elasticsearch import ElasticsearchSearch
 from audit.search.model import TOTAL_CAP, SearchSpec
 from audit.search.query.parse import parse
 from audit.search.query.sql import compile_where, register_functions
 from audit.search.service import AuditSearch, Caller, SearchParams
-from audit.search.setup import ensure_search_mappings
 from audit.search.sqlite import SqliteSearch, ensure_schema
 from audit.search.testing import sample_events
 from audit.stores.elasticsearch import ElasticsearchAuditStore

@@ -15,12 +15,12 @@ from collections.abc import Iterator
 
 import pytest
 
+from anbao.wiring.search import ensure_search_mappings
 from audit.model import AuditEvent
 from audit.search.elasticsearch import ElasticsearchSearch
 from audit.search.model import SearchBackend, SearchSpec, scroll
 from audit.search.query.parse import Limits, parse
 from audit.search.service import AuditSearch, Caller, SearchParams
-from audit.search.setup import ensure_search_mappings
 from audit.search.sqlite import SqliteSearch, ensure_schema
 from audit.search.testing import sample_events
 from audit.sensitive.masking import MASK
