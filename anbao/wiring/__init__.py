@@ -20,8 +20,8 @@ __all__ = [
     "keycloak",
     "people",
     "role_audit",
-    "search",
     "seals",
+    "search",
     "siem",
     "siem_alerts",
 ]

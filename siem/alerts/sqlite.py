@@ -18,7 +18,7 @@ from typing import Any, Final
 from siem.alerts.codec import format_time, from_document, to_document
 from siem.alerts.errors import AlertStoreUnavailable, AlertVersionConflict
 from siem.alerts.model import Alert, AlertFilter, AlertPage, AlertStatus
-from siem.sqlite_connect import connect
+from siem.alerts.sqlite_connect import connect
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS siem_alerts (

@@ -12,9 +12,9 @@ from typing import Any, Final
 
 from siem.alerts.codec import parse_time
 from siem.alerts.errors import ActionStateConflict
+from siem.alerts.sqlite_connect import connect
 from siem.model import ResponseKind
 from siem.responses.model import ActionFilter, ActionRecord, ActionState
-from siem.sqlite_connect import connect
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS siem_actions (
