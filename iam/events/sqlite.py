@@ -8,9 +8,9 @@ import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
+from audit.stores.sql.sqlite import connect
 from iam.events.model import Cursor
 from iam.realm.errors import EventCursorCorrupt
-from sqlstore.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keycloak_event_cursor (

@@ -11,7 +11,7 @@ import pytest
 
 from audit.recording.spool import Spool, SpoolConfig
 from audit.search.saved import SqliteSavedSearches
-from sqlstore.sqlite import connect, use_wal
+from audit.stores.sql.sqlite import connect, use_wal
 from tests.unit.clocks import SteppedClock
 from tests.unit.open_race import open_at_once
 
@@ -27,12 +27,12 @@ def open_saved_searches(path: str) -> object:
 @pytest.mark.parametrize(
     "target",
     [
-        "tests.unit.sqlstore.test_sqlite:open_spool",
+        "tests.unit.audit.stores.sql.test_sqlite:open_spool",
         "audit.stores.sqlite:SqliteAuditStore",
         "audit.integrity.sqlite:SqliteIntegrityLog",
-        "tests.unit.sqlstore.test_sqlite:open_saved_searches",
+        "tests.unit.audit.stores.sql.test_sqlite:open_saved_searches",
         "iam.events.sqlite:SqliteCursorStore",
-        "sqlstore.sqlite:connect",
+        "audit.stores.sql.sqlite:connect",
     ],
 )
 def test_new_file_opened_by_several_processes_at_once(target: str, tmp_path: Path) -> None:
