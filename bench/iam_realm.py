@@ -22,6 +22,7 @@ from pathlib import Path
 
 from keycloak import KeycloakAdmin
 
+from audit.stores.sql.sqlite import connect
 from iam.admin.rest import KeycloakAdminClient
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller, SplitJournal
@@ -108,7 +109,7 @@ def main() -> None:
             sink = CountingSink()
             puller = EventPuller(
                 source=KeycloakEventSource(directory_admin(realm)),
-                journal=SplitJournal(SqliteCursorStore(Path(tmp) / "c.sqlite3"), sink),
+                journal=SplitJournal(SqliteCursorStore(Path(tmp) / "c.sqlite3", connect), sink),
                 realm=realm,
             )
             t6 = time.perf_counter()

@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from audit.stores.sql.sqlite import connect
 from iam.admin.rest import KeycloakAdminClient
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller, SplitJournal
@@ -69,7 +70,7 @@ def reader(keycloak, realm):
 def make_puller(reader, realm, path, sink):
     return EventPuller(
         source=KeycloakEventSource(reader),
-        journal=SplitJournal(SqliteCursorStore(path), sink),
+        journal=SplitJournal(SqliteCursorStore(path, connect), sink),
         realm=realm,
         page_size=2,  # several pages even for a handful of events
     )

@@ -1,5 +1,5 @@
 """Opening the platform's SQLite files through the one helper: from several processes at once
-(workers at start-up), read-only, in memory."""
+(workers at start-up), for every SQLite-backed store; read-only; in memory."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 from audit.recording.spool import Spool, SpoolConfig
 from audit.search.saved import SqliteSavedSearches
 from audit.stores.sql.sqlite import connect, use_wal
+from iam.events.sqlite import SqliteCursorStore
 from tests.unit.clocks import SteppedClock
 from tests.unit.open_race import open_at_once
 
@@ -24,6 +25,10 @@ def open_saved_searches(path: str) -> object:
     return SqliteSavedSearches(path, clock=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
 
 
+def open_cursor_store(path: str) -> SqliteCursorStore:
+    return SqliteCursorStore(path, connect)  # iam gets the helper from the composition root
+
+
 @pytest.mark.parametrize(
     "target",
     [
@@ -31,7 +36,9 @@ def open_saved_searches(path: str) -> object:
         "audit.stores.sqlite:SqliteAuditStore",
         "audit.integrity.sqlite:SqliteIntegrityLog",
         "tests.unit.audit.stores.sql.test_sqlite:open_saved_searches",
-        "iam.events.sqlite:SqliteCursorStore",
+        "tests.unit.audit.stores.sql.test_sqlite:open_cursor_store",
+        "siem.alerts.sqlite:SqliteAlertStore",
+        "siem.responses.sqlite:SqliteActionStore",
         "audit.stores.sql.sqlite:connect",
     ],
 )
