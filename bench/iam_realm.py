@@ -23,7 +23,7 @@ from pathlib import Path
 from keycloak import KeycloakAdmin
 
 from audit.stores.sql.sqlite import connect
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin import AdminCredentials, KeycloakAdminClient, KeycloakAdmins
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller, SplitJournal
 from iam.events.sqlite import SqliteCursorStore
@@ -45,12 +45,12 @@ def _env() -> dict[str, str]:
 def directory_admin(realm: str) -> KeycloakAdminClient:
     """The org directory's admin client (what the puller reads events with)."""
     env = _env()
-    return KeycloakAdminClient(
-        env["KEYCLOAK_URL"],
+    return KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            env["KEYCLOAK_URL"], env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+        ),
         realm,
-        username=env["KEYCLOAK_ADMIN_USERNAME"],
-        password=env["KEYCLOAK_ADMIN_PASSWORD"],
-    )
+    ).rest()
 
 
 def admin() -> tuple[KeycloakAdmin, str]:

@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from audit.stores.sql.sqlite import connect
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller, SplitJournal
 from iam.events.sqlite import SqliteCursorStore
@@ -57,12 +57,14 @@ def sign_in(keycloak, realm, username, password):
 @pytest.fixture(scope="module")
 def reader(keycloak, realm):
     """The org directory's admin client, as the service reads events with."""
-    made = KeycloakAdminClient(
-        keycloak.url,
+    made = KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            keycloak.url,
+            keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+            keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        ),
         realm,
-        username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-        password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-    )
+    ).rest()
     yield made
     made.close()
 
