@@ -55,13 +55,12 @@ def directory_admin(realm: str) -> KeycloakAdminClient:
 
 def admin() -> tuple[KeycloakAdmin, str]:
     env = _env()
-    client = KeycloakAdmin(
-        server_url=env["KEYCLOAK_URL"],
-        username=env["KEYCLOAK_ADMIN_USERNAME"],
-        password=env["KEYCLOAK_ADMIN_PASSWORD"],
-        realm_name="master",
-        user_realm_name="master",
-    )
+    client = KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            env["KEYCLOAK_URL"], env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+        ),
+        "master",
+    ).python_keycloak()
     return client, env["KEYCLOAK_URL"]
 
 
