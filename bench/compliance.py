@@ -25,6 +25,7 @@ from pathlib import Path
 import sqlalchemy as sa
 from keycloak import KeycloakAdmin
 
+from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.realm.keycloak import KeycloakRealmAdmin
 from iam.realm.load import load_realm_file
 from iam.realm.service import converge
@@ -65,9 +66,12 @@ def _realm(admin: KeycloakAdmin, url: str) -> str:
 
 def main() -> None:
     env = _env("keycloak")
-    admin = KeycloakAdmin(server_url=env["KEYCLOAK_URL"], username=env["KEYCLOAK_ADMIN_USERNAME"],
-                          password=env["KEYCLOAK_ADMIN_PASSWORD"], realm_name="master",
-                          user_realm_name="master")  # fmt: skip
+    admin = KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            env["KEYCLOAK_URL"], env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+        ),
+        "master",
+    ).python_keycloak()
     name = _realm(admin, env["KEYCLOAK_URL"])
     try:
         inspector = KeycloakRealmInspector(admin, name)

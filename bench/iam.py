@@ -48,8 +48,8 @@ from typing import Any
 import httpx
 from joserfc import jwt
 from joserfc.jwk import KeySet
-from keycloak import KeycloakAdmin
 
+from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.tokens.keycloak import KeycloakJwks, issuer_url
 from iam.tokens.verifier import TokenVerifier
 
@@ -88,12 +88,12 @@ class BenchRealm:
         self.audience = "bench-api"
         self.api_secret = secrets.token_urlsafe(24)
         self._client_secret = secrets.token_urlsafe(24)
-        self._master = KeycloakAdmin(
-            server_url=self.url,
-            username=env["KEYCLOAK_ADMIN_USERNAME"],
-            password=env["KEYCLOAK_ADMIN_PASSWORD"],
-            realm_name="master",
-        )
+        self._master = KeycloakAdmins(
+            AdminCredentials.bootstrap(
+                self.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+            ),
+            "master",
+        ).python_keycloak()
 
     def __enter__(self) -> BenchRealm:
         self._master.create_realm(

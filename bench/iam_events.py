@@ -36,7 +36,7 @@ import time
 import httpx
 from keycloak import KeycloakAdmin
 
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.model import NodeKind, PersonDraft
 from tests.integration.anbao.serving import serve
@@ -90,12 +90,12 @@ def main() -> None:
     apply_file(keycloak, REALM_DIR / "anbao-realm.yaml", realm)
     admin = admin_for(keycloak)
     admin.change_current_realm(realm)
-    client = KeycloakAdminClient(
-        keycloak.url,
+    client = KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            keycloak.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+        ),
         realm,
-        username=env["KEYCLOAK_ADMIN_USERNAME"],
-        password=env["KEYCLOAK_ADMIN_PASSWORD"],
-    )
+    ).rest()
     try:
         directory = KeycloakOrgDirectory(client)
         province = directory.create_node(None, NodeKind.PROVINCE, "530000", "云南省")

@@ -29,7 +29,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin import AdminCredentials, KeycloakAdminClient, KeycloakAdmins
 from iam.orgs import synthetic
 from iam.orgs.imports import files as imports
 from iam.orgs.imports.apply import Importer, ImportState, file_digest
@@ -48,7 +48,7 @@ def _env() -> dict[str, str]:
 
 def _realm(url: str, user: str, password: str) -> KeycloakAdminClient:
     name = f"bench-orgs-{secrets.token_hex(4)}"
-    master = KeycloakAdminClient(url, "master", username=user, password=password)
+    master = KeycloakAdmins(AdminCredentials.bootstrap(url, user, password), "master").rest()
     r = httpx.post(
         f"{url}/admin/realms",
         json={"realm": name, "enabled": True},
@@ -57,7 +57,7 @@ def _realm(url: str, user: str, password: str) -> KeycloakAdminClient:
     )
     r.raise_for_status()
     master.close()
-    admin = KeycloakAdminClient(url, name, username=user, password=password, timeout=900)
+    admin = KeycloakAdmins(AdminCredentials.bootstrap(url, user, password), name).rest(timeout=900)
     profile = admin.json("/users/profile")
     profile["unmanagedAttributePolicy"] = "ADMIN_EDIT"
     admin.request("PUT", "/users/profile", json=profile)
@@ -223,7 +223,9 @@ def main() -> None:
     user, password = env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
     if args.drop_realm:
         _drop(
-            KeycloakAdminClient(url, args.drop_realm, username=user, password=password, timeout=300)
+            KeycloakAdmins(AdminCredentials.bootstrap(url, user, password), args.drop_realm).rest(
+                timeout=300
+            )
         )
         return
     nodes = synthetic.nodes(args.seed, args.scale)

@@ -22,7 +22,8 @@ from pathlib import Path
 
 from keycloak import KeycloakAdmin
 
-from iam.admin.rest import KeycloakAdminClient
+from audit.stores.sql.sqlite import connect
+from iam.admin import AdminCredentials, KeycloakAdminClient, KeycloakAdmins
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller, SplitJournal
 from iam.events.sqlite import SqliteCursorStore
@@ -44,23 +45,22 @@ def _env() -> dict[str, str]:
 def directory_admin(realm: str) -> KeycloakAdminClient:
     """The org directory's admin client (what the puller reads events with)."""
     env = _env()
-    return KeycloakAdminClient(
-        env["KEYCLOAK_URL"],
+    return KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            env["KEYCLOAK_URL"], env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+        ),
         realm,
-        username=env["KEYCLOAK_ADMIN_USERNAME"],
-        password=env["KEYCLOAK_ADMIN_PASSWORD"],
-    )
+    ).rest()
 
 
 def admin() -> tuple[KeycloakAdmin, str]:
     env = _env()
-    client = KeycloakAdmin(
-        server_url=env["KEYCLOAK_URL"],
-        username=env["KEYCLOAK_ADMIN_USERNAME"],
-        password=env["KEYCLOAK_ADMIN_PASSWORD"],
-        realm_name="master",
-        user_realm_name="master",
-    )
+    client = KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            env["KEYCLOAK_URL"], env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+        ),
+        "master",
+    ).python_keycloak()
     return client, env["KEYCLOAK_URL"]
 
 
@@ -108,7 +108,7 @@ def main() -> None:
             sink = CountingSink()
             puller = EventPuller(
                 source=KeycloakEventSource(directory_admin(realm)),
-                journal=SplitJournal(SqliteCursorStore(Path(tmp) / "c.sqlite3"), sink),
+                journal=SplitJournal(SqliteCursorStore(Path(tmp) / "c.sqlite3", connect), sink),
                 realm=realm,
             )
             t6 = time.perf_counter()

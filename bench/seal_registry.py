@@ -26,6 +26,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/http.py would shadow http
 
 from anbao.wiring.seals import SEAL_MIGRATIONS
+from audit.stores.sql.engine import create_engine
 from crypto import sm2
 from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
@@ -33,7 +34,6 @@ from crypto.seals.format.testing import tiny_png
 from crypto.seals.registry.build import RegistryConfig, build_registry
 from crypto.seals.registry.model import ORG_ADMIN, SEAL_ADMIN, SEAL_USER, Actor, Application
 from crypto.seals.registry.testing import RecordingAuditTrail
-from sqlstore.engine import create_engine
 
 ROUND_SECONDS = 0.5
 ROUNDS = 7

@@ -187,15 +187,14 @@ def pull_cmd(
 def _stdout_puller(
     directory: KeycloakOrgDirectory, settings: Settings, realm: str, cursor: Path | None
 ) -> EventPuller:
+    from anbao.wiring.identity_events import cursor_store  # noqa: PLC0415
     from iam.events.keycloak import KeycloakEventSource  # noqa: PLC0415
     from iam.events.service import EventPuller, SplitJournal  # noqa: PLC0415
-    from iam.events.sqlite import SqliteCursorStore  # noqa: PLC0415
 
     cursor = cursor or Path(settings.data_dir) / "keycloak-events.sqlite3"
-    cursor.parent.mkdir(parents=True, exist_ok=True)
     return EventPuller(
         source=KeycloakEventSource(directory.admin),
-        journal=SplitJournal(SqliteCursorStore(cursor), _StdoutSink()),
+        journal=SplitJournal(cursor_store(cursor), _StdoutSink()),
         realm=realm,
     )
 

@@ -19,6 +19,7 @@ from anbao.settings import Environment, Settings
 from anbao.wiring.keycloak import admins
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
+from audit.stores.sql.engine import create_engine
 from policies.catalogue.load import load_catalogue
 from policies.checks.platform import FixedSettings, PlatformAudit, PlatformSiem, SealRegistryCrypto
 from policies.errors import StoreUnavailable
@@ -29,7 +30,6 @@ from policies.reports.signing import SealReportSealer, Sm2ReportSigner
 from policies.resources import Reports, add_routes
 from policies.runs.service import ComplianceService, Schedule
 from policies.runs.store import SqlRunStore
-from sqlstore.engine import create_engine
 
 
 def settings_facts(settings: Settings) -> SettingsFacts:

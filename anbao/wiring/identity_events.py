@@ -19,6 +19,7 @@ import logging
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 from anbao.settings import Settings
 from anbao.wiring.audit import RecorderEventSink
@@ -26,14 +27,21 @@ from anbao.wiring.keycloak import admin_credentials
 from audit.errors import AuditError
 from audit.lease import FileLease
 from audit.recording.recorder import Recorder
+from audit.stores.sql.sqlite import connect
 from iam.errors import IamError
 from iam.events.enrich import Enricher
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller
+from iam.events.sqlite import SqliteCursorStore
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.ports import OrgDirectory
 
 log = logging.getLogger("anbao.iam.events")
+
+
+def cursor_store(path: Path) -> SqliteCursorStore:
+    """The cursor file of an operator's pull to stdout, opened by the platform's SQLite helper."""
+    return SqliteCursorStore(path, connect)
 
 
 def lease_for(recorder: Recorder) -> FileLease:

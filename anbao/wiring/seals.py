@@ -23,6 +23,7 @@ from anbao.web.health import Dependency, Readiness, blocking_probe
 from anbao.web.openapi import Api
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder, current
+from audit.stores.sql.engine import Migrations, create_engine
 from crypto.seals import resources as seal_resources
 from crypto.seals.format.trust import Trust
 from crypto.seals.registry import resources as registry_resources
@@ -36,7 +37,6 @@ from iam.orgs.errors import InvalidOrgInput, OrgNotFound
 from iam.orgs.model import OrgNode
 from iam.orgs.ports import OrgDirectory
 from iam.tokens.falcon import Requirement, acr_satisfies, org_scope
-from sqlstore.engine import Migrations, create_engine
 
 _TRANSITION_TYPES: tuple[str, ...] = ("change",)
 _USE_TYPES: tuple[str, ...] = ("access",)

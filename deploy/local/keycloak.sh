@@ -7,8 +7,10 @@
 #   env     print the variables a client needs (URL, admin user and password file)
 # The bootstrap admin comes from KEYCLOAK_ADMIN_USERNAME/KEYCLOAK_ADMIN_PASSWORD; when unset,
 # a random password is generated once and kept (mode 0600) in the state directory. The secret
-# of the realm's own anbao-api client (RFC 7662 introspection) is kept the same way: `apply`
-# gives it to the client, `env` prints it as ANBAO_KEYCLOAK_CLIENT_SECRET for the API.
+# of each of the realm's own clients is kept the same way: `apply` gives it to the client, `env`
+# prints it for the API: anbao-api (RFC 7662 introspection) as ANBAO_KEYCLOAK_CLIENT_SECRET,
+# anbao-admin (the service account every admin call is made as, as in production) as
+# ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET.
 source "$(dirname "$0")/lib.sh"
 
 KC_PORT="${ANBAO_KEYCLOAK_PORT:-8080}"
@@ -18,6 +20,7 @@ PIDFILE="$ANBAO_STATE/keycloak.pid"
 LOGFILE="$ANBAO_STATE/keycloak.log"
 SECRETS="$ANBAO_STATE/keycloak-admin.env"
 API_SECRET="$ANBAO_STATE/anbao-api-client.env"
+ADMIN_CLIENT_SECRET="$ANBAO_STATE/anbao-admin-client.env"
 TIMEOUT="${ANBAO_KEYCLOAK_TIMEOUT:-300}"
 
 healthy() { curl -fsS "http://127.0.0.1:$KC_MGMT_PORT/health/ready"; }
@@ -35,11 +38,12 @@ apply_realms() {
     # Test sessions may start side by side: one apply at a time.
     exec 9>"$ANBAO_STATE/keycloak-apply.lock"
     flock -w 120 9 || die "another realm apply holds $ANBAO_STATE/keycloak-apply.lock"
-    local api_secret
+    local api_secret admin_secret
     api_secret=$(api_client_env | sed -n 's/^ANBAO_KEYCLOAK_CLIENT_SECRET=//p')
+    admin_secret=$(admin_client_env | sed -n 's/^ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET=//p')
     ANBAO_KEYCLOAK_URL="http://127.0.0.1:$KC_PORT" ANBAO_KEYCLOAK_ADMIN_USERNAME="$user" \
         ANBAO_KEYCLOAK_ADMIN_PASSWORD="$pass" ANBAO_KEYCLOAK_CLIENT_SECRET="$api_secret" \
-        "$anbao" iam apply \
+        ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET="$admin_secret" "$anbao" iam apply \
         "$ANBAO_ROOT"/deploy/keycloak/court-realm.yaml "$ANBAO_ROOT"/deploy/keycloak/anbao-realm.yaml >&2 \
         || die "anbao iam apply deploy/keycloak/*.yaml failed"
     exec 9>&-
@@ -58,17 +62,22 @@ admin_env() {
     cat "$SECRETS"
 }
 
-# api_client_env: the anbao-api client's secret (ANBAO_KEYCLOAK_CLIENT_SECRET wins when set).
-api_client_env() {
-    if [ -n "${ANBAO_KEYCLOAK_CLIENT_SECRET:-}" ]; then
-        printf 'ANBAO_KEYCLOAK_CLIENT_SECRET=%s\n' "$ANBAO_KEYCLOAK_CLIENT_SECRET"; return
+# client_secret_env VARIABLE FILE: a client's secret, the variable's value when set, else
+# generated once and kept (mode 0600) in FILE; printed as VARIABLE=secret.
+client_secret_env() {
+    local name=$1 file=$2
+    if [ -n "${!name:-}" ]; then
+        printf '%s=%s\n' "$name" "${!name}"; return
     fi
-    if [ ! -s "$API_SECRET" ]; then
-        (umask 077; printf 'ANBAO_KEYCLOAK_CLIENT_SECRET=%s\n' \
-            "$(head -c 32 /dev/urandom | base64 | tr -d '/+=')" > "$API_SECRET")
+    if [ ! -s "$file" ]; then
+        (umask 077; printf '%s=%s\n' "$name" \
+            "$(head -c 32 /dev/urandom | base64 | tr -d '/+=')" > "$file")
     fi
-    cat "$API_SECRET"
+    cat "$file"
 }
+
+api_client_env() { client_secret_env ANBAO_KEYCLOAK_CLIENT_SECRET "$API_SECRET"; }
+admin_client_env() { client_secret_env ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET "$ADMIN_CLIENT_SECRET"; }
 
 start() {
     if pid_alive "$PIDFILE" && healthy >/dev/null 2>&1; then
@@ -102,6 +111,6 @@ case "${1:-}" in
     apply) apply_realms ;;
     stop) stop_pid keycloak "$PIDFILE" ;;
     status) if pid_alive "$PIDFILE" && healthy >/dev/null 2>&1; then echo healthy; else echo down; exit 1; fi ;;
-    env) admin_env; api_client_env; echo "KEYCLOAK_URL=http://127.0.0.1:$KC_PORT" ;;
+    env) admin_env; api_client_env; admin_client_env; echo "KEYCLOAK_URL=http://127.0.0.1:$KC_PORT" ;;
     *) echo "usage: $0 start|stop|status|env|apply" >&2; exit 2 ;;
 esac

@@ -17,8 +17,9 @@ trap 'exit 143' TERM
 
 eval "$("$ANBAO_ROOT/deploy/local/keycloak.sh" env | sed 's/^/export /')"
 export ANBAO_KEYCLOAK_URL="$KEYCLOAK_URL"
-# Local development only: Anbao administers the realm with the bootstrap admin. Production gives
-# Anbao a service account with realm-management roles instead (deploy/production/README.md).
+# Anbao administers the realm as its anbao-admin service account, as in production: `env` above
+# exported ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET, which `keycloak.sh start` gave the client. The
+# bootstrap admin below is for `anbao iam apply` (and a realm without that client).
 export ANBAO_KEYCLOAK_ADMIN_USERNAME="${ANBAO_KEYCLOAK_ADMIN_USERNAME:-$KEYCLOAK_ADMIN_USERNAME}"
 export ANBAO_KEYCLOAK_ADMIN_PASSWORD="${ANBAO_KEYCLOAK_ADMIN_PASSWORD:-$KEYCLOAK_ADMIN_PASSWORD}"
 # High-risk routes introspect as the realm's anbao-api client; its secret comes from `env` above.

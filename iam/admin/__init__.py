@@ -1,7 +1,8 @@
 """Keycloak's admin API for every part of Anbao: one factory, one status reading, one REST client.
 
-:class:`KeycloakAdmins` builds python-keycloak clients and the pooled REST client from one set of
-:class:`AdminCredentials` (a service account in production); :func:`failure` reads a status.
+:class:`KeycloakAdmins` builds python-keycloak clients, and the REST layer over a python-keycloak
+connection, from one set of :class:`AdminCredentials` (a service account in production);
+:func:`failure` reads a status.
 """
 
 from iam.admin.factory import SERVICE_ACCOUNT_ROLES, AdminCredentials, KeycloakAdmins

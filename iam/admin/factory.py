@@ -67,10 +67,11 @@ class AdminCredentials:
 
 
 class _Connection(KeycloakOpenIDConnection):
-    """python-keycloak's connection with its token fetch and refresh under one lock.
+    """python-keycloak's connection with its token fetch, refresh and expiry check under one lock.
 
-    Its own refresh is unlocked: two threads finding the token expired would both fetch one,
-    and a refresh racing a fetch can leave a token without its refresh token.
+    Its own are unlocked: threads finding the token expired together would each fetch one, and a
+    refresh racing a fetch can leave a token without its refresh token. Under the lock the first
+    thread fetches and the others find the token fresh.
     """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -85,20 +86,22 @@ class _Connection(KeycloakOpenIDConnection):
         with self._token_lock:
             super().refresh_token()
 
+    def _refresh_if_required(self) -> None:
+        with self._token_lock:
+            super()._refresh_if_required()
+
 
 class KeycloakAdmins:
     """Admin clients for one realm from one set of credentials.
 
     A service account signs in to the realm it administers; the bootstrap admin to ``master``.
+    Each client gets its own connection (python-keycloak's clients may switch their realm), all
+    built by :meth:`connection`.
     """
 
     def __init__(self, credentials: AdminCredentials, realm: str) -> None:
         self.credentials = credentials
         self.realm = realm
-
-    @property
-    def _token_realm(self) -> str:
-        return self.realm if self.credentials.service_account else "master"
 
     def _require(self) -> AdminCredentials:
         creds = self.credentials
@@ -108,27 +111,14 @@ class KeycloakAdmins:
             )
         return creds
 
-    def rest(self, *, pool_size: int = 16, timeout: float | None = None) -> KeycloakAdminClient:
-        """The pooled, thread-safe REST client (org tree, invitations, events)."""
+    def connection(
+        self, *, pool_size: int | None = None, timeout: float | None = None
+    ) -> KeycloakOpenIDConnection:
+        """python-keycloak's connection to the realm (token fetched on first call, refreshed
+        under a lock): ``pool_size`` connections kept for threads calling at once."""
         creds = self.credentials
-        return KeycloakAdminClient(
-            creds.url,
-            self.realm,
-            username="" if creds.service_account else creds.username,
-            password="" if creds.service_account else creds.password,
-            client_id=creds.client_id if creds.service_account else "admin-cli",
-            client_secret=creds.client_secret if creds.service_account else "",
-            admin_realm=self._token_realm,
-            timeout=timeout or creds.timeout,
-            pool_size=pool_size,
-        )
-
-    def python_keycloak(self) -> KeycloakAdmin:
-        """A python-keycloak client of the realm (token fetched on first call, refreshed under
-        a lock). Never point it at another realm: build another factory."""
-        creds = self._require()
         service = creds.service_account
-        connection = _Connection(
+        return _Connection(
             server_url=creds.url,
             grant_type="client_credentials" if service else "password",
             username=None if service else creds.username,
@@ -136,10 +126,21 @@ class KeycloakAdmins:
             client_id=creds.client_id if service else "admin-cli",
             client_secret_key=creds.client_secret if service else None,
             realm_name=self.realm,
-            user_realm_name=self._token_realm,
-            timeout=int(max(creds.timeout, 1)),
+            user_realm_name=self.realm if service else "master",
+            timeout=int(max(timeout or creds.timeout, 1)),
+            pool_maxsize=pool_size,
         )
-        return KeycloakAdmin(connection=connection)
+
+    def rest(self, *, pool_size: int = 16, timeout: float | None = None) -> KeycloakAdminClient:
+        """The admin REST API by path (org tree, invitations, events), thread-safe, on its own
+        connection pooling ``pool_size`` connections."""
+        return KeycloakAdminClient(self.connection(pool_size=pool_size, timeout=timeout))
+
+    def python_keycloak(self) -> KeycloakAdmin:
+        """A python-keycloak client of the realm. Never point it at another realm: build
+        another factory."""
+        self._require()
+        return KeycloakAdmin(connection=self.connection())
 
     def lazy(self) -> Callable[[], KeycloakAdmin]:
         """:meth:`python_keycloak` as a factory for adapters that build it on first use."""

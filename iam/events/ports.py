@@ -1,6 +1,6 @@
 """Ports of the iam package: what its services need from the outside, named by role.
 
-Adapters live next to them by technology (``events_keycloak``, ``events_sqlite``); in-memory
+Adapters live next to them by technology (``iam.events.keycloak``, ``iam.events.sqlite``); in-memory
 stand-ins for unit tests live in ``iam.tokens.testing`` and the tests' fakes.
 """
 

@@ -1,4 +1,9 @@
-"""SQLite cursor store for the event puller: one row per stream, saved in one transaction."""
+"""SQLite cursor store for the event puller: one row per stream, saved in one transaction.
+
+iam may not import audit, so the platform's one SQLite opener (``audit.stores.sql.sqlite.connect``:
+folder, busy timeout, the WAL switch and its multi-process open race) is handed in by the
+composition root (:func:`anbao.wiring.identity_events.cursor_store`) as a :class:`SqliteConnect`.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,10 @@ import json
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Protocol
 
 from iam.events.model import Cursor
 from iam.realm.errors import EventCursorCorrupt
-from sqlstore.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS keycloak_event_cursor (
@@ -21,11 +26,21 @@ CREATE TABLE IF NOT EXISTS keycloak_event_cursor (
 """
 
 
+class SqliteConnect(Protocol):
+    """Opens ``path`` waiting ``timeout`` s on locks; ``wal`` switches the file to write-ahead
+    logging, ``autocommit=False`` leaves Python's implicit transactions on."""
+
+    def __call__(
+        self, path: str, *, timeout: float, wal: bool = ..., autocommit: bool = ...
+    ) -> sqlite3.Connection: ...
+
+
 class SqliteCursorStore:
     """Cursor rows in a small SQLite file (WAL journal, so a crash keeps the old or new row)."""
 
-    def __init__(self, path: Path | str) -> None:
+    def __init__(self, path: Path | str, connect: SqliteConnect) -> None:
         self._path = str(path)
+        self._open = connect
         db = connect(self._path, timeout=10.0)  # switches the file to WAL, once
         try:
             db.execute(_SCHEMA)
@@ -34,7 +49,7 @@ class SqliteCursorStore:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        db = connect(self._path, timeout=10.0, wal=False, autocommit=False)
+        db = self._open(self._path, timeout=10.0, wal=False, autocommit=False)
         try:
             with db:  # one transaction: commit on success, roll back on error
                 yield db

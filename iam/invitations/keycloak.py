@@ -9,18 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from typing import Any
-from urllib.parse import quote
 
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin.rest import KeycloakAdminClient, segment
 from iam.invitations.model import PendingLink
 from iam.orgs.errors import OrgNotFound
 from iam.orgs.model import INVITATION_ATTRIBUTE
-
-
-def _q(value: str) -> str:
-    if value in {"", ".", ".."}:
-        raise OrgNotFound("No such person.")
-    return quote(value, safe="")
 
 
 class KeycloakAccounts:
@@ -32,20 +25,20 @@ class KeycloakAccounts:
         return bool((realm.get("smtpServer") or {}).get("host"))
 
     def has_password(self, person_id: str) -> bool:
-        credentials = self.admin.json(f"/users/{_q(person_id)}/credentials") or []
+        credentials = self.admin.json(f"/users/{segment(person_id)}/credentials") or []
         return any(c.get("type") == "password" for c in credentials)
 
     def _user(self, person_id: str) -> dict[str, Any]:
-        user = self.admin.json(f"/users/{_q(person_id)}")
+        user = self.admin.json(f"/users/{segment(person_id)}")
         if not isinstance(user, dict):
             raise OrgNotFound("No such person.")
         return user
 
     def _put(self, user: dict[str, Any]) -> None:
-        self.admin.request("PUT", f"/users/{_q(str(user['id']))}", json=user)
+        self.admin.request("PUT", f"/users/{segment(str(user['id']))}", json=user)
 
     def pending_link(self, person_id: str) -> PendingLink | None:
-        user = self.admin.json(f"/users/{_q(person_id)}")
+        user = self.admin.json(f"/users/{segment(person_id)}")
         if not isinstance(user, dict):
             return None
         values = (user.get("attributes") or {}).get(INVITATION_ATTRIBUTE) or [""]
@@ -65,7 +58,7 @@ class KeycloakAccounts:
 
     def set_password(self, person_id: str, password: str, *, temporary: bool) -> None:
         body = {"type": "password", "value": password, "temporary": temporary}
-        self.admin.request("PUT", f"/users/{_q(person_id)}/reset-password", json=body)
+        self.admin.request("PUT", f"/users/{segment(person_id)}/reset-password", json=body)
 
     def set_required_actions(self, person_id: str, actions: Sequence[str]) -> None:
         user = self._user(person_id)
@@ -80,7 +73,7 @@ class KeycloakAccounts:
     ) -> None:
         self.admin.request(
             "PUT",
-            f"/users/{_q(person_id)}/execute-actions-email",
+            f"/users/{segment(person_id)}/execute-actions-email",
             json=list(actions),
             params={"lifespan": lifespan_seconds},
         )
@@ -92,5 +85,5 @@ class KeycloakAccounts:
             self._put(user)
 
     def role_holders(self, role: str) -> list[str]:
-        users = self.admin.json(f"/roles/{_q(role)}/users", {"first": 0, "max": 5}) or []
+        users = self.admin.json(f"/roles/{segment(role)}/users", {"first": 0, "max": 5}) or []
         return [str(u["id"]) for u in users]

@@ -20,7 +20,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import quote
 
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin.rest import KeycloakAdminClient, segment
 from iam.orgs.codes import division_path
 from iam.orgs.delegation import ADMIN_ROLES
 from iam.orgs.errors import InvalidOrgInput, OrgNotFound
@@ -38,14 +38,6 @@ _PAGE = 500
 #: The realm's marker role of administrators (deploy/keycloak/anbao-realm.yaml): OTP required.
 OTP_MARKER_ROLE = "otp-required"
 CONFIGURE_TOTP = "CONFIGURE_TOTP"
-
-
-def _q(value: str) -> str:
-    """One path segment; a dot-segment would make the URL name another resource (RFC 3986
-    §5.2.4: ``/users/..`` is the realm itself)."""
-    if value in {"", ".", ".."}:
-        raise OrgNotFound("No such node or person.")
-    return quote(value, safe="")
 
 
 def node_from_group(group: Mapping[str, Any]) -> OrgNode | None:
@@ -102,7 +94,7 @@ class KeycloakOrgDirectory:
 
     # -- nodes -------------------------------------------------------------------------------
     def get_node(self, node_id: str) -> OrgNode | None:
-        group = self.admin.json(f"/groups/{_q(node_id)}")
+        group = self.admin.json(f"/groups/{segment(node_id)}")
         return node_from_group(group) if isinstance(group, dict) else None
 
     def find_node(self, code: str) -> OrgNode | None:
@@ -128,7 +120,9 @@ class KeycloakOrgDirectory:
         return [n for n in map(node_from_group, groups) if n is not None]
 
     def children(self, node_id: str) -> list[OrgNode]:
-        groups = self._paged(f"/groups/{_q(node_id)}/children", {"briefRepresentation": "false"})
+        groups = self._paged(
+            f"/groups/{segment(node_id)}/children", {"briefRepresentation": "false"}
+        )
         return [n for n in map(node_from_group, groups) if n is not None]
 
     def _paged(self, path: str, params: dict[str, Any]) -> list[dict[str, Any]]:
@@ -142,7 +136,7 @@ class KeycloakOrgDirectory:
                 return out
 
     def create_node(self, parent: OrgNode | None, kind: NodeKind, code: str, name: str) -> OrgNode:
-        path = "/groups" if parent is None else f"/groups/{_q(parent.id)}/children"
+        path = "/groups" if parent is None else f"/groups/{segment(parent.id)}/children"
         response = self.admin.request("POST", path, json=group_body(kind, code, name))
         return OrgNode(
             id=self.admin.created_id(response),
@@ -155,12 +149,12 @@ class KeycloakOrgDirectory:
 
     def update_node(self, node: OrgNode, *, name: str, disabled: bool) -> OrgNode:
         body = group_body(node.kind, node.code, name, disabled)
-        self.admin.request("PUT", f"/groups/{_q(node.id)}", json=body)
+        self.admin.request("PUT", f"/groups/{segment(node.id)}", json=body)
         return OrgNode(node.id, node.kind, node.code, name, node.path, node.parent_id, disabled)
 
     def move_node(self, node: OrgNode, new_parent: OrgNode) -> OrgNode:
         body = {"id": node.id} | group_body(node.kind, node.code, node.name, node.disabled)
-        self.admin.request("POST", f"/groups/{_q(new_parent.id)}/children", json=body)
+        self.admin.request("POST", f"/groups/{segment(new_parent.id)}/children", json=body)
         moved = self.get_node(node.id)
         if moved is None:
             raise OrgNotFound("No such org node.")
@@ -168,14 +162,14 @@ class KeycloakOrgDirectory:
 
     def members(self, node_id: str, first: int, max_results: int) -> list[Person]:
         users = self.admin.json(
-            f"/groups/{_q(node_id)}/members",
+            f"/groups/{segment(node_id)}/members",
             {"first": first, "max": max_results, "briefRepresentation": "false"},
         )
         return [self._person(u) for u in users or []]
 
     # -- people ------------------------------------------------------------------------------
     def get_person(self, person_id: str) -> Person | None:
-        user = self.admin.json(f"/users/{_q(person_id)}")
+        user = self.admin.json(f"/users/{segment(person_id)}")
         return self._person(user) if isinstance(user, dict) else None
 
     def find_person(self, username: str) -> Person | None:
@@ -192,7 +186,7 @@ class KeycloakOrgDirectory:
         return [self._person(u) for u in users or []]
 
     def _person(self, user: Mapping[str, Any]) -> Person:
-        uid = _q(str(user["id"]))
+        uid = segment(str(user["id"]))
         groups = self.admin.json(f"/users/{uid}/groups", {"max": 1000}) or []
         roles = self.admin.json(f"/users/{uid}/role-mappings/realm/composite") or []
         attrs = {k: (v or [""])[0] for k, v in (user.get("attributes") or {}).items()}
@@ -244,7 +238,7 @@ class KeycloakOrgDirectory:
         )
         body["attributes"].update({k: [v] for k, v in (extra_attributes or {}).items()})
         self._keep_invitation(person.id, body)
-        self.admin.request("PUT", f"/users/{_q(person.id)}", json=body)
+        self.admin.request("PUT", f"/users/{segment(person.id)}", json=body)
         updated = self.get_person(person.id)
         if updated is None:
             raise OrgNotFound("No such person.")
@@ -256,12 +250,12 @@ class KeycloakOrgDirectory:
         )
         body = user_body(draft, enabled=person.enabled, org_path=org_path, admin_node=admin_node)
         self._keep_invitation(person.id, body)
-        self.admin.request("PUT", f"/users/{_q(person.id)}", json=body)
+        self.admin.request("PUT", f"/users/{segment(person.id)}", json=body)
 
     def _keep_invitation(self, person_id: str, body: dict[str, Any]) -> None:
         """A PUT replaces every attribute: a pending activation link (written by
         :mod:`iam.invitations`, not part of :class:`Person`) survives other changes."""
-        user = self.admin.json(f"/users/{_q(person_id)}")
+        user = self.admin.json(f"/users/{segment(person_id)}")
         value = ((user or {}).get("attributes") or {}).get(INVITATION_ATTRIBUTE)
         if value:
             body["attributes"][INVITATION_ATTRIBUTE] = value
@@ -274,17 +268,17 @@ class KeycloakOrgDirectory:
         self._put_reserved(current, org_path=current.org_path, admin_node=node.id if node else None)
 
     def add_membership(self, person: Person, node: OrgNode) -> None:
-        self.admin.request("PUT", f"/users/{_q(person.id)}/groups/{_q(node.id)}")
+        self.admin.request("PUT", f"/users/{segment(person.id)}/groups/{segment(node.id)}")
 
     def remove_membership(self, person: Person, node: OrgNode) -> None:
-        self.admin.request("DELETE", f"/users/{_q(person.id)}/groups/{_q(node.id)}")
+        self.admin.request("DELETE", f"/users/{segment(person.id)}/groups/{segment(node.id)}")
 
     def role_exists(self, role: str) -> bool:
-        return self.admin.json(f"/roles/{_q(role)}") is not None
+        return self.admin.json(f"/roles/{segment(role)}") is not None
 
     def grant_role(self, person: Person, role: str) -> None:
-        rep = self.admin.json(f"/roles/{_q(role)}")
-        self.admin.request("POST", f"/users/{_q(person.id)}/role-mappings/realm", json=[rep])
+        rep = self.admin.json(f"/roles/{segment(role)}")
+        self.admin.request("POST", f"/users/{segment(person.id)}/role-mappings/realm", json=[rep])
         self._require_otp_if_administrator(person, role)
 
     def _require_otp_if_administrator(self, person: Person, role: str) -> None:
@@ -294,7 +288,7 @@ class KeycloakOrgDirectory:
         Keycloak's ``CONFIGURE_TOTP`` required action as well makes the enrolment visible in the
         account itself from the grant on, not only after the first login.
         """
-        uid = _q(person.id)
+        uid = segment(person.id)
         roles = self.admin.json(f"/users/{uid}/role-mappings/realm/composite") or []
         held = {str(r["name"]) for r in roles}
         if OTP_MARKER_ROLE not in held and role not in ADMIN_ROLES:
@@ -311,8 +305,8 @@ class KeycloakOrgDirectory:
             self.admin.request("PUT", f"/users/{uid}", json=user)
 
     def revoke_role(self, person: Person, role: str) -> None:
-        rep = self.admin.json(f"/roles/{_q(role)}")
-        self.admin.request("DELETE", f"/users/{_q(person.id)}/role-mappings/realm", json=[rep])
+        rep = self.admin.json(f"/roles/{segment(role)}")
+        self.admin.request("DELETE", f"/users/{segment(person.id)}/role-mappings/realm", json=[rep])
 
     def reserved_username_prefixes(self) -> frozenset[str]:
         """Read from the realm's identity providers as the realm file set them, so a broker
@@ -320,7 +314,7 @@ class KeycloakOrgDirectory:
         out = set()
         for idp in self.admin.json("/identity-provider/instances") or []:
             alias = str(idp["alias"])
-            reps = self.admin.json(f"/identity-provider/instances/{_q(alias)}/mappers") or []
+            reps = self.admin.json(f"/identity-provider/instances/{segment(alias)}/mappers") or []
             mappers = tuple(
                 Mapper(str(m.get("name", "")), str(m.get("identityProviderMapper", "")),
                        dict(m.get("config") or {}))

@@ -1,6 +1,6 @@
 """Falcon resources of the org tree and people: thin, every decision is in :mod:`iam.orgs.service`.
 
-The directory is synchronous (httpx to the Keycloak admin API), so each call runs in a worker
+The directory is synchronous (python-keycloak's requests session to the Keycloak admin API), so each call runs in a worker
 thread. The acting user is the verified token's ``sub``; delegated administration is checked by
 the service against the live directory.
 """

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
+from audit.stores.sql.sqlite import connect as sqlite_connect
 from siem.alerts.errors import AlertStoreUnavailable
-from sqlstore.sqlite import connect as sqlite_connect
 
 
 def connect(path: str, schema: str, *, what: str) -> sqlite3.Connection:
-    """:func:`sqlstore.sqlite.connect`, then ``schema``; any failure is one clear error."""
+    """:func:`audit.stores.sql.sqlite.connect`, then ``schema``; any failure is one clear error."""
     try:
         conn = sqlite_connect(path)
         conn.executescript(schema)

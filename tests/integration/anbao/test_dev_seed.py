@@ -36,7 +36,11 @@ ANBAO = Path(sys.executable).with_name("anbao")
 @pytest.fixture(scope="module")
 def realm(keycloak: Server) -> Iterator[str]:
     name = unique("seed")
-    assert apply_file(keycloak, REALM_DIR / "anbao-realm.yaml", name).applied
+    # As deploy/local/keycloak.sh does: the anbao-admin client gets the secret `env` prints.
+    secret = keycloak.env["ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET"]
+    assert apply_file(
+        keycloak, REALM_DIR / "anbao-realm.yaml", name, anbao_admin_client_secret=secret
+    ).applied
     try:
         yield name
     finally:
@@ -52,6 +56,8 @@ def seed_env(keycloak: Server, realm: str, data_dir: Path) -> dict[str, str]:
         "ANBAO_KEYCLOAK_REALM": realm,
         "ANBAO_KEYCLOAK_ADMIN_USERNAME": keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
         "ANBAO_KEYCLOAK_ADMIN_PASSWORD": keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        # Development runs as the service account too (deploy/local/run.sh exports it).
+        "ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET": keycloak.env["ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET"],
     }
 
 

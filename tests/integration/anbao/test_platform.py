@@ -13,6 +13,7 @@ import httpx
 import pytest
 from keycloak import KeycloakAdmin, KeycloakOpenID
 
+from iam.admin import AdminCredentials, KeycloakAdmins
 from tests.integration.anbao.serving import free_port, serve
 from tests.integration.conftest import Server
 
@@ -22,13 +23,14 @@ AUDIENCE = "anbao-api"
 
 @pytest.fixture(scope="module")
 def admin(keycloak: Server) -> KeycloakAdmin:
-    return KeycloakAdmin(
-        server_url=keycloak.url,
-        username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-        password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-        realm_name=REALM,
-        user_realm_name="master",
-    )
+    return KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            keycloak.url,
+            keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+            keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        ),
+        REALM,
+    ).python_keycloak()
 
 
 @pytest.fixture(scope="module")

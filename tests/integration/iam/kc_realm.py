@@ -17,17 +17,19 @@ import httpx
 import requests
 from keycloak import KeycloakAdmin
 
+from iam.admin import AdminCredentials, KeycloakAdmins
 from tests.integration.conftest import Server
 
 
 def admin_for(keycloak: Server, realm: str = "master") -> KeycloakAdmin:
-    return KeycloakAdmin(
-        server_url=keycloak.url,
-        username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-        password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-        realm_name=realm,
-        user_realm_name="master",
-    )
+    return KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            keycloak.url,
+            keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+            keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        ),
+        realm,
+    ).python_keycloak()
 
 
 def audience_mapper(audience: str) -> dict[str, Any]:

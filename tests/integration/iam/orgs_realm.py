@@ -13,7 +13,7 @@ from typing import Any
 
 import httpx
 
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin import AdminCredentials, KeycloakAdminClient, KeycloakAdmins
 from iam.orgs.delegation import PLATFORM_ROLES
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.model import NodeKind, OrgNode, Person, PersonDraft
@@ -96,14 +96,16 @@ class Realm:
 
 def create_realm(url: str, admin_user: str, admin_password: str) -> Realm:
     name = f"orgs-{secrets.token_hex(4)}"
-    master = KeycloakAdminClient(url, "master", username=admin_user, password=admin_password)
+    master = KeycloakAdmins(
+        AdminCredentials.bootstrap(url, admin_user, admin_password), "master"
+    ).rest()
     headers = {"Authorization": "Bearer " + master.token()}
     response = httpx.post(
         f"{url}/admin/realms", json={"realm": name, "enabled": True}, headers=headers, timeout=60
     )
     assert response.status_code == 201, response.text
     master.close()
-    admin = KeycloakAdminClient(url, name, username=admin_user, password=admin_password)
+    admin = KeycloakAdmins(AdminCredentials.bootstrap(url, admin_user, admin_password), name).rest()
     profile: dict[str, Any] = admin.json("/users/profile")
     profile["unmanagedAttributePolicy"] = "ADMIN_EDIT"
     admin.request("PUT", "/users/profile", json=profile)

@@ -24,6 +24,7 @@ from urllib.parse import parse_qs, urlencode, urljoin, urlsplit
 import httpx
 from keycloak import KeycloakAdmin
 
+from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.realm.keycloak import KeycloakRealmAdmin
 from iam.realm.load import load_realm_file
 from iam.realm.service import ApplyResult, converge
@@ -43,13 +44,14 @@ def unique(prefix: str) -> str:
 
 
 def admin_for(keycloak: Server) -> KeycloakAdmin:
-    return KeycloakAdmin(
-        server_url=keycloak.url,
-        username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-        password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-        realm_name="master",
-        user_realm_name="master",
-    )
+    return KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            keycloak.url,
+            keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+            keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        ),
+        "master",
+    ).python_keycloak()
 
 
 def apply_file(

@@ -26,7 +26,7 @@ from anbao.cli import main
 from anbao.settings import Settings
 from crypto import keys
 from crypto.sm2 import PrivateKey
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.model import NodeKind, PersonDraft
 from iam.tokens.testing import LocalIssuer
@@ -58,12 +58,12 @@ STAFF: dict[str, str] = {}
 @pytest.fixture(scope="module")
 def staff(keycloak: Server, realm: str) -> dict[str, str]:
     env = keycloak.env
-    admin = KeycloakAdminClient(
-        keycloak.url,
+    admin = KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            keycloak.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+        ),
         realm,
-        username=env["KEYCLOAK_ADMIN_USERNAME"],
-        password=env["KEYCLOAK_ADMIN_PASSWORD"],
-    )
+    ).rest()
     directory = KeycloakOrgDirectory(admin)
     province = directory.create_node(None, NodeKind.PROVINCE, "530000", "云南省")
     for username in ("officer", "wang.li"):

@@ -20,7 +20,7 @@ import httpx
 import pytest
 from keycloak import KeycloakAdmin
 
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.model import NodeKind, OrgNode, PersonDraft
 from siem.engines.loader import BUILTIN_RULES, load_rules
@@ -151,12 +151,12 @@ def live(keycloak: Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     env = keycloak.env
     admin = admin_for(keycloak)
     admin.change_current_realm(realm)
-    client = KeycloakAdminClient(
-        keycloak.url,
+    client = KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            keycloak.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+        ),
         realm,
-        username=env["KEYCLOAK_ADMIN_USERNAME"],
-        password=env["KEYCLOAK_ADMIN_PASSWORD"],
-    )
+    ).rest()
     directory = KeycloakOrgDirectory(client)
     province = directory.create_node(None, NodeKind.PROVINCE, "530000", "云南省")
     prefecture = directory.create_node(province, NodeKind.PREFECTURE, "530100", "昆明市")

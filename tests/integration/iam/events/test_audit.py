@@ -17,7 +17,7 @@ from anbao.wiring.audit import RecorderEventSink
 from anbao.wiring.identity_events import PullerThread, lease_for
 from audit.recording.recorder import Recorder
 from audit.recording.spool import Spool, SpoolConfig
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin import AdminCredentials, KeycloakAdminClient, KeycloakAdmins
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.model import ADMIN_STREAM, LOGIN_STREAM
 from iam.events.service import EventPuller
@@ -76,12 +76,14 @@ def env_for(keycloak: Server, realm: str, state: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def admin_client(keycloak: Server, realm: str) -> Iterator[KeycloakAdminClient]:
     """The org directory's admin client, as the service reads events with."""
-    made = KeycloakAdminClient(
-        keycloak.url,
+    made = KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            keycloak.url,
+            keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+            keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        ),
         realm,
-        username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-        password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-    )
+    ).rest()
     yield made
     made.close()
 

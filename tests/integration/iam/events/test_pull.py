@@ -9,7 +9,8 @@ import sys
 
 import pytest
 
-from iam.admin.rest import KeycloakAdminClient
+from audit.stores.sql.sqlite import connect
+from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller, SplitJournal
 from iam.events.sqlite import SqliteCursorStore
@@ -56,12 +57,14 @@ def sign_in(keycloak, realm, username, password):
 @pytest.fixture(scope="module")
 def reader(keycloak, realm):
     """The org directory's admin client, as the service reads events with."""
-    made = KeycloakAdminClient(
-        keycloak.url,
+    made = KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            keycloak.url,
+            keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+            keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+        ),
         realm,
-        username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-        password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-    )
+    ).rest()
     yield made
     made.close()
 
@@ -69,7 +72,7 @@ def reader(keycloak, realm):
 def make_puller(reader, realm, path, sink):
     return EventPuller(
         source=KeycloakEventSource(reader),
-        journal=SplitJournal(SqliteCursorStore(path), sink),
+        journal=SplitJournal(SqliteCursorStore(path, connect), sink),
         realm=realm,
         page_size=2,  # several pages even for a handful of events
     )

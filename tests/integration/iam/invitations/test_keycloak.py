@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 import pytest
 
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.invitations import AlreadyActivated, AuditActor, Delivery, InvitationService
 from iam.invitations.keycloak import KeycloakAccounts
 from iam.invitations.testing import ListAudit
@@ -40,12 +40,12 @@ class World:
     def __init__(self, keycloak: Server, realm: str) -> None:
         env = keycloak.env
         self.keycloak, self.realm = keycloak, realm
-        self.admin = KeycloakAdminClient(
-            keycloak.url,
+        self.admin = KeycloakAdmins(
+            AdminCredentials.bootstrap(
+                keycloak.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+            ),
             realm,
-            username=env["KEYCLOAK_ADMIN_USERNAME"],
-            password=env["KEYCLOAK_ADMIN_PASSWORD"],
-        )
+        ).rest()
         self.directory = KeycloakOrgDirectory(self.admin)
         self.accounts = KeycloakAccounts(self.admin)
         self.audit = ListAudit()

@@ -10,7 +10,7 @@ import time
 import pytest
 from keycloak.exceptions import KeycloakPostError, KeycloakPutError
 
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.orgs.errors import ImportInvalid, InvalidOrgInput
 from iam.orgs.imports.service import ImportService
 from iam.orgs.keycloak import KeycloakOrgDirectory
@@ -54,12 +54,14 @@ def realm(keycloak):
 def directory(keycloak, realm):
     """Anbao's org directory adapter on the module's realm."""
     found = KeycloakOrgDirectory(
-        KeycloakAdminClient(
-            keycloak.url,
+        KeycloakAdmins(
+            AdminCredentials.bootstrap(
+                keycloak.url,
+                keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
+                keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
+            ),
             realm,
-            username=keycloak.env["KEYCLOAK_ADMIN_USERNAME"],
-            password=keycloak.env["KEYCLOAK_ADMIN_PASSWORD"],
-        )
+        ).rest()
     )
     yield found
     found.admin.close()

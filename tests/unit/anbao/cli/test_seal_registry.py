@@ -11,10 +11,10 @@ import pytest
 from click.testing import CliRunner
 
 from anbao.cli import main
+from audit.stores.sql.engine import create_engine
 from crypto.keystore import KekError, KekRing, SoftwareKeyStore
 from crypto.pki import Certificate, CertificateList
 from crypto.seals.registry.sql import SqlWrappedKeys
-from sqlstore.engine import create_engine
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from audit.stores.sql.sqlite import connect
 from iam.events.model import (
     ADMIN_STREAM,
     LOGIN_STREAM,
@@ -150,18 +151,20 @@ def test_no_duplicates_across_restarts_with_ties_and_paging(tmp_path):
         kc.add(LOGIN_STREAM, f"l{i}", 1000 + i // 3)
     kc.add(ADMIN_STREAM, "a0", 1000, operationType="CREATE", resourceType="ROLE")
     path = tmp_path / "cursor.sqlite3"
-    assert puller(kc, SqliteCursorStore(path), sink).pull_once() == 8
-    assert puller(kc, SqliteCursorStore(path), sink).pull_once() == 0  # restart: nothing again
+    assert puller(kc, SqliteCursorStore(path, connect), sink).pull_once() == 8
+    assert (
+        puller(kc, SqliteCursorStore(path, connect), sink).pull_once() == 0
+    )  # restart: nothing again
     kc.add(LOGIN_STREAM, "l7", 1002)  # same millisecond as the newest already read
     kc.add(LOGIN_STREAM, "l8", 1500)
-    assert puller(kc, SqliteCursorStore(path), sink).pull_once() == 2
+    assert puller(kc, SqliteCursorStore(path, connect), sink).pull_once() == 2
     assert sorted(sink.ids()) == sorted([f"l{i}" for i in range(9)] + ["a0"])
 
 
 def test_an_event_committed_late_inside_the_overlap_is_not_lost(tmp_path):
     kc, sink = FakeKeycloak(), ListSink()
     kc.add(LOGIN_STREAM, "new", 5000)
-    store = SqliteCursorStore(tmp_path / "c.sqlite3")
+    store = SqliteCursorStore(tmp_path / "c.sqlite3", connect)
     puller(kc, store, sink).pull_once()
     kc.add(LOGIN_STREAM, "late", 4500)  # older timestamp, visible only now
     puller(kc, store, sink).pull_once()
@@ -171,7 +174,7 @@ def test_an_event_committed_late_inside_the_overlap_is_not_lost(tmp_path):
 def test_a_failing_sink_leaves_the_cursor_where_it_was(tmp_path):
     kc, sink = FakeKeycloak(), ListSink()
     kc.add(LOGIN_STREAM, "x", 10)
-    store = SqliteCursorStore(tmp_path / "c.sqlite3")
+    store = SqliteCursorStore(tmp_path / "c.sqlite3", connect)
     sink.fail = True
     with pytest.raises(RuntimeError):
         puller(kc, store, sink).pull_once()
@@ -190,7 +193,7 @@ def test_cursor_window_forgets_ids_older_than_the_overlap():
 
 def test_a_corrupt_cursor_is_refused_not_guessed(tmp_path):
     path = tmp_path / "c.sqlite3"
-    store = SqliteCursorStore(path)
+    store = SqliteCursorStore(path, connect)
     store.save(LOGIN_STREAM, Cursor(5, {"a": 5}))
     assert store.load(LOGIN_STREAM) == Cursor(5, {"a": 5})
     import sqlite3
@@ -213,6 +216,6 @@ def test_run_pulls_on_a_schedule_until_stopped(tmp_path):
             stop.set()
 
     sink = StoppingSink()
-    puller(kc, SqliteCursorStore(tmp_path / "c.sqlite3"), sink).run(3600, stop)
+    puller(kc, SqliteCursorStore(tmp_path / "c.sqlite3", connect), sink).run(3600, stop)
     assert sink.ids() == ["x"]
     assert kc.calls == 2  # one pass over both streams, then the stop was seen

@@ -10,10 +10,10 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
+from audit.stores.sql.engine import create_engine
 from policies.model import WaiverState
 from policies.runs.migrations import MIGRATIONS
 from policies.runs.store import SqlRunStore, metadata
-from sqlstore.engine import create_engine
 
 
 def test_upgrade_matches_metadata_and_downgrades(tmp_path: Path) -> None:

@@ -35,7 +35,7 @@ from crypto.pki import CertificateList
 from crypto.pki.testing import TEST_USCC
 from crypto.seals.format.testing import minimal_ofd, tiny_png
 from crypto.seals.tsa.authority import CONTENT_TYPE_TIMESTAMP, build_request, parse_response
-from iam.admin.rest import KeycloakAdminClient
+from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.orgs.codes import uscc_check_char
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.model import NodeKind, OrgNode
@@ -99,12 +99,12 @@ def world(
         "holder": unique("holder"),
     }
     env = keycloak.env
-    kc_admin = KeycloakAdminClient(
-        keycloak.url,
+    kc_admin = KeycloakAdmins(
+        AdminCredentials.bootstrap(
+            keycloak.url, env["KEYCLOAK_ADMIN_USERNAME"], env["KEYCLOAK_ADMIN_PASSWORD"]
+        ),
         realm,
-        username=env["KEYCLOAK_ADMIN_USERNAME"],
-        password=env["KEYCLOAK_ADMIN_PASSWORD"],
-    )
+    ).rest()
     nodes = org_tree(KeycloakOrgDirectory(kc_admin))
     # Fresh users per test: a second login would need an OTP code, not an enrolment.
     users |= {k: unique(k.replace("_", "")) for k in ("a_admin", "a_admin2", "b_admin")}

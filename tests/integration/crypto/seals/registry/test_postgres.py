@@ -14,6 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from anbao.wiring.seals import SEAL_MIGRATIONS
+from audit.stores.sql.engine import create_engine
 from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
 from crypto.seals.format.testing import tiny_png
@@ -30,7 +31,6 @@ from crypto.seals.registry.model import (
 from crypto.seals.registry.tables import metadata
 from crypto.seals.registry.testing import MemoryOrgTree, RecordingAuditTrail
 from iam.orgs.scope import OrgScope
-from sqlstore.engine import create_engine
 from tests.integration.conftest import Server
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from anbao.wiring.seals import SEAL_MIGRATIONS
+from audit.stores.sql.engine import create_engine
 from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
 from crypto.seals.format.testing import tiny_png
@@ -26,7 +27,6 @@ from crypto.seals.registry.model import (
 from crypto.seals.registry.testing import MemoryOrgTree, RecordingAuditTrail
 from iam.orgs.model import NodeKind, OrgNode
 from iam.orgs.scope import OrgScope
-from sqlstore.engine import create_engine
 
 PREFECTURE = "/350000/350100"
 GULOU = OrgUnit("n-gulou", "350102", "county", "鼓楼区", f"{PREFECTURE}/350102")

@@ -11,9 +11,9 @@ from alembic.migration import MigrationContext
 
 from anbao.settings import Settings
 from anbao.wiring.seals import SEAL_MIGRATIONS, seal_database
+from audit.stores.sql.engine import create_engine
 from crypto.seals.registry.errors import SealDatabaseError
 from crypto.seals.registry.tables import metadata
-from sqlstore.engine import create_engine
 
 
 def test_upgrade_matches_metadata_and_downgrades(tmp_path: Path) -> None:

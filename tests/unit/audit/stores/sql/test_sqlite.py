@@ -1,5 +1,5 @@
 """Opening the platform's SQLite files through the one helper: from several processes at once
-(workers at start-up), read-only, in memory."""
+(workers at start-up), for every SQLite-backed store; read-only; in memory."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ import pytest
 
 from audit.recording.spool import Spool, SpoolConfig
 from audit.search.saved import SqliteSavedSearches
-from sqlstore.sqlite import connect, use_wal
+from audit.stores.sql.sqlite import connect, use_wal
+from iam.events.sqlite import SqliteCursorStore
 from tests.unit.clocks import SteppedClock
 from tests.unit.open_race import open_at_once
 
@@ -24,15 +25,21 @@ def open_saved_searches(path: str) -> object:
     return SqliteSavedSearches(path, clock=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
 
 
+def open_cursor_store(path: str) -> SqliteCursorStore:
+    return SqliteCursorStore(path, connect)  # iam gets the helper from the composition root
+
+
 @pytest.mark.parametrize(
     "target",
     [
-        "tests.unit.sqlstore.test_sqlite:open_spool",
+        "tests.unit.audit.stores.sql.test_sqlite:open_spool",
         "audit.stores.sqlite:SqliteAuditStore",
         "audit.integrity.sqlite:SqliteIntegrityLog",
-        "tests.unit.sqlstore.test_sqlite:open_saved_searches",
-        "iam.events.sqlite:SqliteCursorStore",
-        "sqlstore.sqlite:connect",
+        "tests.unit.audit.stores.sql.test_sqlite:open_saved_searches",
+        "tests.unit.audit.stores.sql.test_sqlite:open_cursor_store",
+        "siem.alerts.sqlite:SqliteAlertStore",
+        "siem.responses.sqlite:SqliteActionStore",
+        "audit.stores.sql.sqlite:connect",
     ],
 )
 def test_new_file_opened_by_several_processes_at_once(target: str, tmp_path: Path) -> None:
