@@ -126,3 +126,35 @@ class SelfGrantDenied(Forbidden):
 
     code = "role_self_grant"
     title = "Role change of oneself"
+
+
+class OrgError(IamError):
+    code = "org_error"
+    title = "Org tree request failed"
+
+
+class InvalidOrgInput(OrgError):
+    """A field breaks a rule; ``field`` names it (also in the problem document)."""
+
+    code = "invalid_org_input"
+    title = "Invalid org tree input"
+
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.field = field
+        self.reason = reason
+        self.problem_extra = {"field": field}
+
+
+class OrgNotFound(OrgError):
+    """No such node or person, or one outside the caller's subtree (indistinguishable)."""
+
+    code = "org_not_found"
+    title = "Not found"
+
+
+class OrgConflict(OrgError):
+    """The change collides with existing state (duplicate code/username, cycle, disabled)."""
+
+    code = "org_conflict"
+    title = "Conflict"

@@ -25,8 +25,13 @@ from keycloak import KeycloakOpenIDConnection
 from keycloak.exceptions import KeycloakConnectionError, KeycloakError
 
 from iam.admin.failures import Failure, failure
-from iam.errors import IamError, IdentityProviderUnavailable
-from iam.orgs.errors import InvalidOrgInput, OrgConflict, OrgNotFound
+from iam.errors import (
+    IamError,
+    IdentityProviderUnavailable,
+    InvalidOrgInput,
+    OrgConflict,
+    OrgNotFound,
+)
 
 #: Anbao never sends PATCH (nor anything else) to Keycloak's admin API.
 Method = Literal["GET", "POST", "PUT", "DELETE"]

@@ -22,8 +22,9 @@ from keycloak.exceptions import KeycloakError
 from iam.admin.failures import Failure, failure
 from iam.apps.model import App, AppKind, AppRegistration, AppUpdate, ClientAuth, RoleHolder
 from iam.errors import Conflict, IdentityProviderUnavailable, InvalidRequest, NotFound
+from iam.realm.render import APP_MARKER
 
-MANAGED = "anbao.managed"
+MANAGED = APP_MARKER
 OWNER = "anbao.owner"
 CREATED_AT = "anbao.created_at"
 SCOPES = "anbao.scopes"

@@ -7,39 +7,18 @@ They extend :mod:`iam.errors` so the composition root's error table maps them: i
 
 from __future__ import annotations
 
-from iam.errors import Forbidden, IamError
+# The directory's own errors live in iam.errors: the one Keycloak admin client (iam.admin) raises
+# them for every room that reads the directory, and must not depend on this room.
+from iam.errors import Forbidden, InvalidOrgInput, OrgConflict, OrgError, OrgNotFound
 
-
-class OrgError(IamError):
-    code = "org_error"
-    title = "Org tree request failed"
-
-
-class InvalidOrgInput(OrgError):
-    """A field breaks a rule; ``field`` names it (also in the problem document)."""
-
-    code = "invalid_org_input"
-    title = "Invalid org tree input"
-
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
-        self.problem_extra = {"field": field}
-
-
-class OrgNotFound(OrgError):
-    """No such node or person, or one outside the caller's subtree (indistinguishable)."""
-
-    code = "org_not_found"
-    title = "Not found"
-
-
-class OrgConflict(OrgError):
-    """The change collides with existing state (duplicate code/username, cycle, disabled)."""
-
-    code = "org_conflict"
-    title = "Conflict"
+__all__ = [
+    "DelegationDenied",
+    "ImportInvalid",
+    "InvalidOrgInput",
+    "OrgConflict",
+    "OrgError",
+    "OrgNotFound",
+]
 
 
 class DelegationDenied(Forbidden):

@@ -16,12 +16,18 @@ from typing import Any
 from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError, KeycloakGetError
 
-from iam.apps.keycloak import MANAGED
 from iam.realm import flows as realm_flows
 from iam.realm.errors import RealmApplyFailed
 from iam.realm.keycloak_idp import BrokerAndProfileMixin, mapper_reps, mappers_of
 from iam.realm.plan import Change
-from iam.realm.render import KINDS, MANAGED_MARKER, State, canonical_policy, realm_settings
+from iam.realm.render import (
+    APP_MARKER,
+    KINDS,
+    MANAGED_MARKER,
+    State,
+    canonical_policy,
+    realm_settings,
+)
 
 log = logging.getLogger(__name__)
 #: Client fields applied through their own endpoints, not the client representation.
@@ -178,7 +184,7 @@ class KeycloakRealmAdmin(BrokerAndProfileMixin):
                 "_id": client["_id"],
                 "_protected": True,
             }
-            if client["attributes"].get(MANAGED) == "true":
+            if client["attributes"].get(APP_MARKER) == "true":
                 rep["fullScopeAllowed"] = client["fullScopeAllowed"]
             out[name] = rep
         return out

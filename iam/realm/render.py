@@ -20,6 +20,9 @@ KINDS = (
 #: Marker on clients this tool manages: ``--prune`` never deletes apps onboarded through the API.
 MANAGED_MARKER = "anbao.managed-by"
 MANAGED_VALUE = "realm-file"
+#: Marker on clients onboarded through the apps API (``iam.apps``): the realm file leaves them be.
+#: Defined here, with the realm file's own marker, because the realm decides what it owns.
+APP_MARKER = "anbao.managed"
 
 _POLICY_ORDER = (
     ("length", "length"),
