@@ -22,7 +22,7 @@ from pathlib import Path
 
 from keycloak import KeycloakAdmin
 
-from audit.stores.sql.sqlite import connect
+from audit.sql.sqlite import connect
 from iam.admin import AdminCredentials, KeycloakAdminClient, KeycloakAdmins
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller, SplitJournal

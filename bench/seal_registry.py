@@ -26,7 +26,7 @@ from pathlib import Path
 sys.path[0] = str(Path(__file__).resolve().parent.parent)  # bench/http.py would shadow http
 
 from anbao.wiring.seals import SEAL_MIGRATIONS
-from audit.stores.sql.engine import create_engine
+from audit.sql.engine import create_engine
 from crypto import sm2
 from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC

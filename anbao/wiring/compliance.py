@@ -19,7 +19,7 @@ from anbao.settings import Environment, Settings
 from anbao.wiring.keycloak import admins
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
-from audit.stores.sql.engine import create_engine
+from audit.sql.engine import create_engine
 from policies.catalogue.load import load_catalogue
 from policies.checks.platform import FixedSettings, PlatformAudit, PlatformSiem, SealRegistryCrypto
 from policies.errors import StoreUnavailable

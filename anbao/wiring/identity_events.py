@@ -27,7 +27,7 @@ from anbao.wiring.keycloak import admin_credentials
 from audit.errors import AuditError
 from audit.lease import FileLease
 from audit.recording.recorder import Recorder
-from audit.stores.sql.sqlite import connect
+from audit.sql.sqlite import connect
 from iam.errors import IamError
 from iam.events.enrich import Enricher
 from iam.events.keycloak import KeycloakEventSource

@@ -23,7 +23,7 @@ from anbao.web.health import Dependency, Readiness, blocking_probe
 from anbao.web.openapi import Api
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder, current
-from audit.stores.sql.engine import Migrations, create_engine
+from audit.sql.engine import Migrations, create_engine
 from crypto.seals import resources as seal_resources
 from crypto.seals.format.trust import Trust
 from crypto.seals.registry import resources as registry_resources

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from audit.integrity.model import IntegrityError, LeafRecord, SignedTreeHead
-from audit.stores.sql.sqlite import connect
+from audit.sql.sqlite import connect
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS leaves (

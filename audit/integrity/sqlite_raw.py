@@ -18,7 +18,7 @@ from typing import Any
 
 from audit.errors import AuditStoreUnavailable
 from audit.ports import AuditStore
-from audit.stores.sql.sqlite import connect
+from audit.sql.sqlite import connect
 
 
 class SqliteRawReader:

@@ -47,7 +47,7 @@ from audit.recording.spool_model import (
     SpooledRecord,
     SpoolStats,
 )
-from audit.stores.sql.sqlite import connect
+from audit.sql.sqlite import connect
 
 __all__ = [
     "Backpressure",

@@ -18,7 +18,7 @@ from typing import Any, Final, Protocol
 from audit.errors import AuditStoreUnavailable
 from audit.model import format_timestamp
 from audit.search.model import InvalidSearch, SavedSearchNotFound
-from audit.stores.sql.sqlite import connect
+from audit.sql.sqlite import connect
 
 MAX_PER_USER: Final = 200
 MAX_NAME: Final = 120

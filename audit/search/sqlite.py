@@ -34,7 +34,7 @@ from audit.search.query.sql import (
     fts_schema,
     register_functions,
 )
-from audit.stores.sql.sqlite import connect
+from audit.sql.sqlite import connect
 
 #: ``PRAGMA user_version`` of a store :func:`ensure_schema` has brought up to date. 2: stored
 #: fields in plain columns, FTS rows written by the store (1 and 0: triggers and expressions).

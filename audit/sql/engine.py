@@ -18,7 +18,7 @@ from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
-from audit.stores.sql.sqlite import MEMORY
+from audit.sql.sqlite import MEMORY
 
 
 def create_engine(url: str, error: Callable[[str], Exception] = ValueError) -> sa.Engine:

@@ -27,7 +27,7 @@ from audit.search.model import store_page
 from audit.search.query.elasticsearch import FREE_TEXT_FIELDS
 from audit.search.query.sql import STORED_FIELDS, SqlLayout
 from audit.search.sqlite import SqliteSearch, ensure_schema
-from audit.stores.sql.sqlite import connect
+from audit.sql.sqlite import connect
 
 _SCHEMA: Final = """
 CREATE TABLE IF NOT EXISTS events (

@@ -1,6 +1,6 @@
 """SQLite cursor store for the event puller: one row per stream, saved in one transaction.
 
-iam may not import audit, so the platform's one SQLite opener (``audit.stores.sql.sqlite.connect``:
+iam may not import audit, so the platform's one SQLite opener (``audit.sql.sqlite.connect``:
 folder, busy timeout, the WAL switch and its multi-process open race) is handed in by the
 composition root (:func:`anbao.wiring.identity_events.cursor_store`) as a :class:`SqliteConnect`.
 """

@@ -1,4 +1,4 @@
-"""The compliance store's Alembic migrations, run by the shared runner (:mod:`audit.stores.sql.engine`).
+"""The compliance store's Alembic migrations, run by the shared runner (:mod:`audit.sql.engine`).
 
 The scripts live in the package (``alembic/``), so an installed Anbao migrates its own schema
 without an ``alembic.ini``; a test compares the migrated schema with ``policies.runs.store.metadata``.
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from audit.stores.sql.engine import Migrations
+from audit.sql.engine import Migrations
 from policies.errors import StoreUnavailable
 from policies.runs.store import VERSION_TABLE
 

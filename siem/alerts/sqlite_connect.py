@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import sqlite3
 
-from audit.stores.sql.sqlite import connect as sqlite_connect
+from audit.sql.sqlite import connect as sqlite_connect
 from siem.alerts.errors import AlertStoreUnavailable
 
 
 def connect(path: str, schema: str, *, what: str) -> sqlite3.Connection:
-    """:func:`audit.stores.sql.sqlite.connect`, then ``schema``; any failure is one clear error."""
+    """:func:`audit.sql.sqlite.connect`, then ``schema``; any failure is one clear error."""
     try:
         conn = sqlite_connect(path)
         conn.executescript(schema)

@@ -1,6 +1,6 @@
 """Alembic environment of the compliance store: run programmatically on a given connection.
 
-``policies.runs.migrations.MIGRATIONS.upgrade`` (:mod:`audit.stores.sql.engine`) passes the connection in
+``policies.runs.migrations.MIGRATIONS.upgrade`` (:mod:`audit.sql.engine`) passes the connection in
 ``config.attributes["connection"]``;
 the version table is this package's own, so it can share a database with other packages.
 """

@@ -1,6 +1,6 @@
 """Alembic environment of the seal registry: run programmatically on a given connection.
 
-``audit.stores.sql.engine.Migrations.upgrade`` (``anbao.wiring.seals.SEAL_MIGRATIONS``) passes the connection in
+``audit.sql.engine.Migrations.upgrade`` (``anbao.wiring.seals.SEAL_MIGRATIONS``) passes the connection in
 ``config.attributes["connection"]``; the version table is the registry's own, so other
 packages' migrations can share the database.
 """

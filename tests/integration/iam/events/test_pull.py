@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from audit.stores.sql.sqlite import connect
+from audit.sql.sqlite import connect
 from iam.admin import AdminCredentials, KeycloakAdmins
 from iam.events.keycloak import KeycloakEventSource
 from iam.events.service import EventPuller, SplitJournal

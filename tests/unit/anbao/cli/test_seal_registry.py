@@ -11,7 +11,7 @@ import pytest
 from click.testing import CliRunner
 
 from anbao.cli import main
-from audit.stores.sql.engine import create_engine
+from audit.sql.engine import create_engine
 from crypto.keystore import KekError, KekRing, SoftwareKeyStore
 from crypto.pki import Certificate, CertificateList
 from crypto.seals.registry.sql import SqlWrappedKeys

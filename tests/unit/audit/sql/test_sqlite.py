@@ -11,7 +11,7 @@ import pytest
 
 from audit.recording.spool import Spool, SpoolConfig
 from audit.search.saved import SqliteSavedSearches
-from audit.stores.sql.sqlite import connect, use_wal
+from audit.sql.sqlite import connect, use_wal
 from iam.events.sqlite import SqliteCursorStore
 from tests.unit.clocks import SteppedClock
 from tests.unit.open_race import open_at_once
@@ -32,14 +32,14 @@ def open_cursor_store(path: str) -> SqliteCursorStore:
 @pytest.mark.parametrize(
     "target",
     [
-        "tests.unit.audit.stores.sql.test_sqlite:open_spool",
+        "tests.unit.audit.sql.test_sqlite:open_spool",
         "audit.stores.sqlite:SqliteAuditStore",
         "audit.integrity.sqlite:SqliteIntegrityLog",
-        "tests.unit.audit.stores.sql.test_sqlite:open_saved_searches",
-        "tests.unit.audit.stores.sql.test_sqlite:open_cursor_store",
+        "tests.unit.audit.sql.test_sqlite:open_saved_searches",
+        "tests.unit.audit.sql.test_sqlite:open_cursor_store",
         "siem.alerts.sqlite:SqliteAlertStore",
         "siem.responses.sqlite:SqliteActionStore",
-        "audit.stores.sql.sqlite:connect",
+        "audit.sql.sqlite:connect",
     ],
 )
 def test_new_file_opened_by_several_processes_at_once(target: str, tmp_path: Path) -> None:

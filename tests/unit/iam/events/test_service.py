@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from audit.stores.sql.sqlite import connect
+from audit.sql.sqlite import connect
 from iam.events.model import (
     ADMIN_STREAM,
     LOGIN_STREAM,

@@ -10,7 +10,7 @@ import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
-from audit.stores.sql.engine import create_engine
+from audit.sql.engine import create_engine
 from policies.model import WaiverState
 from policies.runs.migrations import MIGRATIONS
 from policies.runs.store import SqlRunStore, metadata

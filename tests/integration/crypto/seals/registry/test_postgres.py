@@ -14,7 +14,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from anbao.wiring.seals import SEAL_MIGRATIONS
-from audit.stores.sql.engine import create_engine
+from audit.sql.engine import create_engine
 from crypto.keystore import KekRing
 from crypto.pki.testing import TEST_USCC
 from crypto.seals.format.testing import tiny_png

@@ -11,7 +11,7 @@ from alembic.migration import MigrationContext
 
 from anbao.settings import Settings
 from anbao.wiring.seals import SEAL_MIGRATIONS, seal_database
-from audit.stores.sql.engine import create_engine
+from audit.sql.engine import create_engine
 from crypto.seals.registry.errors import SealDatabaseError
 from crypto.seals.registry.tables import metadata
 
