@@ -13,16 +13,27 @@ malformed) before a byte is read. Reading the body afterwards goes through a dea
 ``server.body_timeout_seconds`` from the start of the request (408 problem+json). A response
 sent before the whole body was received closes the connection (``Connection: close``), since
 what is left of the body would otherwise be read as the next request's bytes.
+
+A JSON body is read through Falcon's media handling (``await req.get_media()``, the I-JSON
+handler of :func:`anbao.web.errors.install`) and checked there, once, against the
+``requestBody`` schema its operation publishes in the OpenAPI document (:class:`BodySchemas`):
+the published contract is the enforced one, and no resource carries its own body reader. The
+check runs when the resource reads the body, so authorization inside a responder still comes
+first. A violation is a 400 problem naming the field; its ``type`` is the operation's
+``x-problem-code`` (the package's own invalid-input code), else ``invalid_body``.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, MutableMapping
+import json
+from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
 
 import falcon
 import falcon.asgi
+import jsonschema_rs
+from falcon._typing import _UNSET, UnsetOr
 
 Event = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Event]]
@@ -101,11 +112,118 @@ class _Body:
         await self._send(event)
 
 
+#: The OpenAPI extension of a ``requestBody`` naming the problem code of a schema violation.
+PROBLEM_CODE = "x-problem-code"
+Check = Callable[[object], None]
+
+
+class InvalidBody(Exception):
+    """400: the body breaks its operation's published schema; ``field`` names where."""
+
+    title = "Invalid request body"
+
+    def __init__(self, code: str, field: str, reason: str) -> None:
+        super().__init__(f"{field}: {reason}")
+        self.code = code
+        self.detail = f"{field}: {reason}"
+        self.problem_extra = {"field": field}
+
+
+def _reason(error: jsonschema_rs.ValidationError, schema: Mapping[str, Any]) -> tuple[str, str]:
+    """The field and a short reason; never the client's value (it may be huge or secret)."""
+    name, facts = error.kind.name, error.kind.as_dict()
+    path = [str(p) for p in error.instance_path]
+    if name == "required":
+        path.append(str(facts["property"]))
+    elif name == "additionalProperties":
+        path.append(str(sorted(facts["unexpected"])[0])[:64])
+    own = _subschema(schema, error.schema_path)
+    if own.get("deprecated") and own.get("description"):
+        return ".".join(path) or "body", str(own["description"])
+    reasons = {
+        "required": "required",
+        "additionalProperties": "unknown field",
+        "type": f"expected {' or '.join(map(str, facts.get('types', ())))}",
+        "enum": f"expected one of {', '.join(map(str, facts.get('options', ())))}",
+    }
+    plain = {k: v for k, v in facts.items() if isinstance(v, str | int | float)}
+    reason = reasons.get(name) or f"breaks {name} {json.dumps(plain, ensure_ascii=False)}"
+    return ".".join(path) or "body", reason[:200]
+
+
+def _subschema(schema: Mapping[str, Any], schema_path: Any) -> Mapping[str, Any]:
+    """The property schema the failed keyword belongs to (for its ``deprecated`` note)."""
+    node: Any = schema
+    for step in list(schema_path)[:-1]:
+        node = node[step] if isinstance(node, Mapping | list) else {}
+    return node if isinstance(node, Mapping) else {}
+
+
+def schema_check(schema: Mapping[str, Any], code: str = "invalid_body") -> Check:
+    """The one validator of request bodies (JSON Schema 2020-12, OpenAPI 3.1's dialect)."""
+    validator = jsonschema_rs.Draft202012Validator(dict(schema))
+
+    def check(media: object) -> None:
+        error = next(validator.iter_errors(media), None)
+        if error is not None:
+            raise InvalidBody(code, *_reason(error, schema))
+
+    return check
+
+
+class BodySchemas:
+    """Falcon middleware: gives each request the check of its operation's ``requestBody``
+    schema; :class:`Request` applies it when the resource reads the body."""
+
+    def __init__(self) -> None:
+        self._checks: dict[int, tuple[object, dict[str, Check]]] = {}
+
+    def add(self, resource: object, operations: Mapping[str, Mapping[str, Any]]) -> None:
+        """Compile the JSON request schemas of ``resource``'s operations (by lower-case method)."""
+        checks = {}
+        for method, operation in operations.items():
+            body = operation.get("requestBody") or {}
+            schema = body.get("content", {}).get(falcon.MEDIA_JSON, {}).get("schema")
+            if schema is not None:
+                code = str(body.get(PROBLEM_CODE, "invalid_body"))
+                checks[method.upper()] = schema_check(schema, code)
+        if checks:
+            self._checks[id(resource)] = (resource, checks)
+
+    async def process_resource(
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        resource: object,
+        params: dict[str, Any],
+    ) -> None:
+        del resp, params
+        entry = self._checks.get(id(resource))
+        if entry is not None:
+            req.context.body_check = entry[1].get(req.method)
+
+
+class Request(falcon.asgi.Request):
+    """Falcon's request whose ``get_media`` also applies the operation's schema check, once."""
+
+    async def get_media(self, default_when_empty: UnsetOr[Any] = _UNSET) -> Any:
+        fresh = self._media is _UNSET and self._media_error is None
+        media = await super().get_media(default_when_empty)
+        check: Check | None = getattr(self.context, "body_check", None) if fresh else None
+        if check is not None:
+            try:
+                check(media)
+            except InvalidBody as exc:
+                self._media, self._media_error = _UNSET, exc
+                raise
+        return media
+
+
 class App(falcon.asgi.App):  # type: ignore[type-arg]
-    """Falcon's ASGI app with request bodies bounded as the module describes."""
+    """Falcon's ASGI app with request bodies bounded and checked as the module describes."""
 
     def __init__(self, *, body_timeout_seconds: float, **options: Any) -> None:
-        super().__init__(**options)
+        super().__init__(request_type=Request, **options)
         self.body_timeout_seconds = body_timeout_seconds
 
     async def __call__(  # type: ignore[override]

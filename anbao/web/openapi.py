@@ -14,6 +14,7 @@ from typing import Any
 from anbao import __version__
 from anbao.web import path_params
 from anbao.web.asgi_app import AsgiApp
+from anbao.web.bodies import BodySchemas
 from anbao.web.errors import PROBLEM_JSON
 
 _PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
@@ -39,6 +40,9 @@ class Api:
     def __init__(self, app: AsgiApp) -> None:
         self.app = app
         self.routes: list[tuple[str, object]] = []
+        # Request bodies are checked against the schemas this document publishes.
+        self.bodies = BodySchemas()
+        app.add_middleware(self.bodies)
 
     def add_route(self, template: str, resource: object) -> None:
         spec = getattr(resource, "openapi", None)
@@ -49,6 +53,7 @@ class Api:
                 f"{type(resource).__name__}: openapi documents {sorted(documented)}, responders are {sorted(responders)}"
             )
         self.app.add_route(template, resource)
+        self.bodies.add(resource, spec or {})
         self.routes.append((template, resource))
 
     def document(self) -> dict[str, Any]:
