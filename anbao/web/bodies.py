@@ -26,6 +26,7 @@ first. A violation is a 400 problem naming the field; its ``type`` is the operat
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 from collections.abc import Awaitable, Callable, Mapping, MutableMapping
 from typing import Any
@@ -117,16 +118,26 @@ PROBLEM_CODE = "x-problem-code"
 Check = Callable[[object], None]
 
 
+#: Most violations one problem lists (a hostile body can break a rule per array item).
+MAX_ERRORS = 20
+
+
 class InvalidBody(Exception):
-    """400: the body breaks its operation's published schema; ``field`` names where."""
+    """400: the body breaks its operation's published schema. The problem names the first
+    ``field`` and lists ``errors`` as ``{"field", "reason"}`` (the shape of
+    :class:`iam.errors.InvalidRequest`)."""
 
     title = "Invalid request body"
 
-    def __init__(self, code: str, field: str, reason: str) -> None:
+    def __init__(self, code: str, errors: list[tuple[str, str]]) -> None:
+        field, reason = errors[0]
         super().__init__(f"{field}: {reason}")
         self.code = code
         self.detail = f"{field}: {reason}"
-        self.problem_extra = {"field": field}
+        self.problem_extra = {
+            "field": field,
+            "errors": [{"field": f, "reason": r} for f, r in errors],
+        }
 
 
 def _reason(error: jsonschema_rs.ValidationError, schema: Mapping[str, Any]) -> tuple[str, str]:
@@ -164,9 +175,10 @@ def schema_check(schema: Mapping[str, Any], code: str = "invalid_body") -> Check
     validator = jsonschema_rs.Draft202012Validator(dict(schema))
 
     def check(media: object) -> None:
-        error = next(validator.iter_errors(media), None)
-        if error is not None:
-            raise InvalidBody(code, *_reason(error, schema))
+        errors = itertools.islice(validator.iter_errors(media), MAX_ERRORS)
+        found = [_reason(error, schema) for error in errors]
+        if found:
+            raise InvalidBody(code, found)
 
     return check
 
