@@ -193,7 +193,7 @@ class RunSignOff:
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, run_id: str
     ) -> None:
-        comment = (await req.get_media(default_when_empty={})).get("comment")
+        comment = (await req.get_media()).get("comment")
         run = await asyncio.to_thread(
             self.reports.service.sign_off, run_id, officer=_officer(req).name,
             comment=comment, render=self.reports.pdf,
@@ -261,7 +261,7 @@ class Waivers:
 
     @falcon.before(requires(any_role=OFFICER, whole_tree=True).hook)
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        body = await req.get_media(default_when_empty={})
+        body = await req.get_media()
         try:
             expires = datetime.fromisoformat(body["expires_at"])
         except ValueError as exc:
@@ -286,7 +286,7 @@ class _WaiverDecision:
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, waiver_id: str
     ) -> None:
-        body = await req.get_media(default_when_empty={})
+        body = await req.get_media()
         waiver = await asyncio.to_thread(self.decide, waiver_id, _officer(req), body)
         resp.media = codec.waiver_dict(waiver)
 

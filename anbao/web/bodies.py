@@ -115,7 +115,6 @@ class _Body:
 
 #: The OpenAPI extension of a ``requestBody`` naming the problem code of a schema violation.
 PROBLEM_CODE = "x-problem-code"
-Check = Callable[[object], None]
 
 
 #: Most violations one problem lists (a hostile body can break a rule per array item).
@@ -170,37 +169,59 @@ def _subschema(schema: Mapping[str, Any], schema_path: Any) -> Mapping[str, Any]
     return node if isinstance(node, Mapping) else {}
 
 
-def schema_check(schema: Mapping[str, Any], code: str = "invalid_body") -> Check:
-    """The one validator of request bodies (JSON Schema 2020-12, OpenAPI 3.1's dialect)."""
-    validator = jsonschema_rs.Draft202012Validator(dict(schema))
+class BodyRule:
+    """One operation's JSON request body as the OpenAPI document publishes it: the schema (the
+    one validator of request bodies: JSON Schema 2020-12, OpenAPI 3.1's dialect), whether a
+    body is ``required``, and the problem ``code`` of a violation."""
 
-    def check(media: object) -> None:
-        errors = itertools.islice(validator.iter_errors(media), MAX_ERRORS)
-        found = [_reason(error, schema) for error in errors]
+    __slots__ = ("_schema", "_validator", "code", "required")
+
+    def __init__(
+        self, schema: Mapping[str, Any], *, code: str = "invalid_body", required: bool = False
+    ) -> None:
+        self._schema = schema
+        self._validator = jsonschema_rs.Draft202012Validator(dict(schema))
+        self.code = code
+        self.required = required
+
+    def check(self, media: object) -> object:
+        """``media`` when the schema admits it; else :class:`InvalidBody` with the violations."""
+        errors = itertools.islice(self._validator.iter_errors(media), MAX_ERRORS)
+        found = [_reason(error, self._schema) for error in errors]
         if found:
-            raise InvalidBody(code, found)
+            raise InvalidBody(self.code, found)
+        return media
 
-    return check
+    def empty(self) -> object:
+        """What an empty body reads as: refused when required (RFC 9110 has no default body),
+        else ``{}`` checked like any other body."""
+        if self.required:
+            raise InvalidBody(self.code, [("body", "required")])
+        return self.check({})
+
+    @classmethod
+    def of(cls, operation: Mapping[str, Any]) -> BodyRule | None:
+        """The rule of an OpenAPI operation with a JSON request body, else None."""
+        body = operation.get("requestBody") or {}
+        schema = body.get("content", {}).get(falcon.MEDIA_JSON, {}).get("schema")
+        if schema is None:
+            return None
+        code = str(body.get(PROBLEM_CODE, "invalid_body"))
+        return cls(schema, code=code, required=bool(body.get("required", False)))
 
 
 class BodySchemas:
-    """Falcon middleware: gives each request the check of its operation's ``requestBody``
-    schema; :class:`Request` applies it when the resource reads the body."""
+    """Falcon middleware: gives each request the :class:`BodyRule` of its operation;
+    :class:`Request` applies it when the resource reads the body."""
 
     def __init__(self) -> None:
-        self._checks: dict[int, tuple[object, dict[str, Check]]] = {}
+        self._rules: dict[int, tuple[object, dict[str, BodyRule]]] = {}
 
     def add(self, resource: object, operations: Mapping[str, Mapping[str, Any]]) -> None:
         """Compile the JSON request schemas of ``resource``'s operations (by lower-case method)."""
-        checks = {}
-        for method, operation in operations.items():
-            body = operation.get("requestBody") or {}
-            schema = body.get("content", {}).get(falcon.MEDIA_JSON, {}).get("schema")
-            if schema is not None:
-                code = str(body.get(PROBLEM_CODE, "invalid_body"))
-                checks[method.upper()] = schema_check(schema, code)
-        if checks:
-            self._checks[id(resource)] = (resource, checks)
+        rules = {m.upper(): rule for m, op in operations.items() if (rule := BodyRule.of(op))}
+        if rules:  # the resource is kept with its rules: its id is never reused meanwhile
+            self._rules[id(resource)] = (resource, rules)
 
     async def process_resource(
         self,
@@ -210,24 +231,29 @@ class BodySchemas:
         params: dict[str, Any],
     ) -> None:
         del resp, params
-        entry = self._checks.get(id(resource))
+        entry = self._rules.get(id(resource))
         if entry is not None:
-            req.context.body_check = entry[1].get(req.method)
+            req.context.body_rule = entry[1].get(req.method)
+
+
+_EMPTY = object()
 
 
 class Request(falcon.asgi.Request):
-    """Falcon's request whose ``get_media`` also applies the operation's schema check, once."""
+    """Falcon's request whose ``get_media`` also applies the operation's :class:`BodyRule`:
+    the first read is checked (an empty body reads as the rule says), later reads are cached."""
 
     async def get_media(self, default_when_empty: UnsetOr[Any] = _UNSET) -> Any:
-        fresh = self._media is _UNSET and self._media_error is None
-        media = await super().get_media(default_when_empty)
-        check: Check | None = getattr(self.context, "body_check", None) if fresh else None
-        if check is not None:
-            try:
-                check(media)
-            except InvalidBody as exc:
-                self._media, self._media_error = _UNSET, exc
-                raise
+        rule: BodyRule | None = getattr(self.context, "body_rule", None)
+        if rule is None or self._media is not _UNSET or self._media_error is not None:
+            return await super().get_media(default_when_empty)
+        try:
+            media = await super().get_media(_EMPTY)
+            media = rule.empty() if media is _EMPTY else rule.check(media)
+        except InvalidBody as exc:
+            self._media, self._media_error = _UNSET, exc
+            raise
+        self._media, self._media_error = media, None
         return media
 
 

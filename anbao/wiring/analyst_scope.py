@@ -107,7 +107,7 @@ class AnalystScope:
     async def on_put(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
     ) -> None:
-        body = await req.get_media(default_when_empty={})
+        body = await req.get_media()
         await self._audited(req, "iam.scope.grant", person_id, self._grant, body)
         resp.text = json.dumps(req.context.analyst_scope, ensure_ascii=False)
         resp.content_type = falcon.MEDIA_JSON

@@ -199,7 +199,7 @@ class Reveal:
             if self._on_refused is not None:
                 await self._on_refused(req, event_id, exc)
             raise
-        body = await req.get_media(default_when_empty={})
+        body = await req.get_media()
         result = await asyncio.to_thread(
             self._service.reveal,
             actor,

@@ -82,7 +82,7 @@ class Invitations(_Base):
     }
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        body = await req.get_media(default_when_empty={})
+        body = await req.get_media()
         draft, memberships = person_draft(body)
         invitation = await self.call(
             self.service.invite,

@@ -159,7 +159,7 @@ class Orgs(_Base):
         resp.media = {"items": [n.as_json() for n in nodes]}
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        body = await req.get_media(default_when_empty={})
+        body = await req.get_media()
         node = await self.call(
             self.service.create_node,
             _actor(req),
@@ -189,7 +189,7 @@ class OrgNodeResource(_Base):
     async def on_patch(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
     ) -> None:
-        body = await req.get_media(default_when_empty={})
+        body = await req.get_media()
         node = await self.call(
             self.service.update_node,
             _actor(req),
@@ -210,7 +210,7 @@ class OrgMove(_Base):
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
     ) -> None:
-        body = await req.get_media(default_when_empty={})
+        body = await req.get_media()
         node = await self.call(self.service.move_node, _actor(req), node_id, body["parent_id"])
         resp.media = node.as_json()
 
@@ -279,7 +279,7 @@ class People(_Base):
         resp.media = {"items": [p.as_json() for p in people]}
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        draft, memberships = person_draft(await req.get_media(default_when_empty={}))
+        draft, memberships = person_draft(await req.get_media())
         person = await self.call(self.service.create_person, _actor(req), draft, memberships)
         resp.status = falcon.HTTP_201
         resp.media = person.as_json()
@@ -306,7 +306,7 @@ class PersonResource(_Base):
     async def on_patch(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
     ) -> None:
-        body = await req.get_media(default_when_empty={})
+        body = await req.get_media()
         person = await self.call(self.service.update_person, _actor(req), person_id, changes=body)
         resp.media = person.as_json()
 
@@ -346,7 +346,7 @@ class RoleGrant(_Base):
     async def on_put(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, role: str
     ) -> None:
-        body = await req.get_media(default_when_empty={})
+        body = await req.get_media()
         node_id = body.get("node_id")
         person = await self.call(self.service.grant_role, _actor(req), person_id, role, node_id)
         resp.media = person.as_json()

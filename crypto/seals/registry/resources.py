@@ -257,7 +257,7 @@ class SealTransition:
         actor = await self._guard(req, _ACTION_ROLES[self._action], None)
         service = self._registry.service
         if self._action == "revoke":
-            body = await req.get_media(default_when_empty={})
+            body = await req.get_media()
             reason = RevocationReason(body.get("reason", "cessation_of_operation"))
             record = await asyncio.to_thread(service.revoke, actor, seal_id, reason)
         else:
