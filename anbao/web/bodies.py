@@ -16,7 +16,7 @@ what is left of the body would otherwise be read as the next request's bytes.
 
 A JSON body is read through Falcon's media handling (``await req.get_media()``, the I-JSON
 handler of :func:`anbao.web.errors.install`) and checked there, once, against the
-``requestBody`` schema its operation publishes in the OpenAPI document (:class:`BodySchemas`):
+``requestBody`` schema its operation publishes in the OpenAPI document (:class:`BodyRule`):
 the published contract is the enforced one, and no resource carries its own body reader. The
 check runs when the resource reads the body, so authorization inside a responder still comes
 first. A violation is a 400 problem naming the field; its ``type`` is the operation's
@@ -210,30 +210,23 @@ class BodyRule:
         return cls(schema, code=code, required=bool(body.get("required", False)))
 
 
-class BodySchemas:
-    """Falcon middleware: gives each request the :class:`BodyRule` of its operation;
-    :class:`Request` applies it when the resource reads the body."""
+class Options(falcon.RequestOptions):
+    """Falcon's request options plus each route's :class:`BodyRule`, by URI template and method:
+    looked up when a body is read, so requests that read none pay nothing (no middleware)."""
 
-    def __init__(self) -> None:
-        self._rules: dict[int, tuple[object, dict[str, BodyRule]]] = {}
+    __slots__ = ("body_rules",)
 
-    def add(self, resource: object, operations: Mapping[str, Mapping[str, Any]]) -> None:
-        """Compile the JSON request schemas of ``resource``'s operations (by lower-case method)."""
-        rules = {m.upper(): rule for m, op in operations.items() if (rule := BodyRule.of(op))}
-        if rules:  # the resource is kept with its rules: its id is never reused meanwhile
-            self._rules[id(resource)] = (resource, rules)
+    def __init__(self, default_media_type: str) -> None:
+        super().__init__()
+        self.default_media_type = default_media_type
+        self.body_rules: dict[tuple[str, str], BodyRule] = {}
 
-    async def process_resource(
-        self,
-        req: falcon.asgi.Request,
-        resp: falcon.asgi.Response,
-        resource: object,
-        params: dict[str, Any],
-    ) -> None:
-        del resp, params
-        entry = self._rules.get(id(resource))
-        if entry is not None:
-            req.context.body_rule = entry[1].get(req.method)
+    def add(self, template: str, operations: Mapping[str, Mapping[str, Any]]) -> None:
+        """Compile the JSON request schemas of a route's operations (by lower-case method)."""
+        for method, operation in operations.items():
+            rule = BodyRule.of(operation)
+            if rule is not None:
+                self.body_rules[template, method.upper()] = rule
 
 
 _EMPTY = object()
@@ -244,7 +237,8 @@ class Request(falcon.asgi.Request):
     the first read is checked (an empty body reads as the rule says), later reads are cached."""
 
     async def get_media(self, default_when_empty: UnsetOr[Any] = _UNSET) -> Any:
-        rule: BodyRule | None = getattr(self.context, "body_rule", None)
+        rules = getattr(self.options, "body_rules", None)
+        rule: BodyRule | None = rules.get((self.uri_template, self.method)) if rules else None
         if rule is None or self._media is not _UNSET or self._media_error is not None:
             return await super().get_media(default_when_empty)
         try:
@@ -262,6 +256,7 @@ class App(falcon.asgi.App):  # type: ignore[type-arg]
 
     def __init__(self, *, body_timeout_seconds: float, **options: Any) -> None:
         super().__init__(request_type=Request, **options)
+        self.req_options = Options(self.req_options.default_media_type)
         self.body_timeout_seconds = body_timeout_seconds
 
     async def __call__(  # type: ignore[override]
