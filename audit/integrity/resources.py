@@ -1,7 +1,7 @@
 """Falcon resources for proofs, tree heads and reveal: thin, decisions live in the services.
 
-Authorization is injected (``Guard``) by the composition root, which knows the identity
-package; ``audit`` does not import ``iam`` (house dependency rule). Proofs and heads are for
+Authorization is the platform's one decision (``iam.tokens.falcon.guard``), injected by the
+composition root; ``audit`` does not import ``iam`` (house dependency rule). Proofs and heads are for
 ``auditor`` and ``security-analyst``; reveal for ``security-analyst`` after a step-up
 (:mod:`audit.sensitive.service`). An org-scoped caller gets proofs only for its subtree.
 """

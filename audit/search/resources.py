@@ -1,9 +1,11 @@
 """Falcon resources of audit search: events, aggregations, streaming export, saved searches.
 
 Thin by design: parameters are read here, every decision (roles, org scope, parsing, limits)
-is made in :class:`audit.search.service.AuditSearch`. Authorization is injected as a ``guard`` by the
-composition root (``audit`` does not import ``iam``); it returns the caller with ``id``,
-``roles`` and ``scope_path`` (:class:`audit.sensitive.service.Actor`).
+is made in :class:`audit.search.service.AuditSearch`. Authorization is the platform's one
+decision (``iam.tokens.falcon.guard``), injected by the composition root (``audit`` does not
+import ``iam``); it returns the caller with ``id``, ``roles`` and ``scope_path``
+(:class:`audit.sensitive.service.Actor`). Bodies arrive checked against :data:`SAVED_SEARCH`,
+the schema the OpenAPI document publishes (``anbao.web.bodies``).
 """
 
 from __future__ import annotations

@@ -67,8 +67,8 @@ def _object(required: tuple[str, ...] = (), **properties: dict[str, Any]) -> dic
     return {"type": "object", "required": list(required), "properties": properties}
 
 
-# Request schemas: what the parsers below and iam.orgs.model check (codes are checked per kind
-# and with their check digits, which a schema cannot say).
+# Request schemas, checked at the edge before a handler reads the body (anbao.web.bodies);
+# iam.orgs.model checks what a schema cannot say (codes per kind, with their check digits).
 _ID = {"type": "string", "minLength": 1, "maxLength": 128}
 _NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"^[^\x00-\x1f]*\S"}
 _ATTRIBUTES = {

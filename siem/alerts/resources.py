@@ -2,10 +2,11 @@
 
 Roles: ``security-analyst`` triages (list, read, update, notes, request actions);
 ``security-analyst`` or ``platform-admin`` decide pending actions, never their own request.
-Authorization is decided by the ``guard`` the composition root passes in (it checks the token's
-roles and returns the caller: the token's user name and its live org scope), so this package
-imports nothing from ``iam``. Alerts outside the caller's org scope are not found, and so are
-actions on them.
+Authorization is the platform's one decision (``iam.tokens.falcon.guard``), passed in by the
+composition root (it checks the token's roles and returns the caller: the token's user name and
+its live org scope), so this package imports nothing from ``iam``. Alerts outside the caller's
+org scope are not found, and so are actions on them. Bodies reach the handlers already checked
+against the schemas below, which the OpenAPI document publishes (``anbao.web.bodies``).
 """
 
 from __future__ import annotations

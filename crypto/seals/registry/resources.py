@@ -1,8 +1,9 @@
 """Falcon resources of the seal registry, the seal CA's public material, and the TSA.
 
-Thin: parse, call the service in a worker thread, serialise. Authorization is injected as a
-``Guard`` by the composition root, which knows the identity package (``crypto`` does not
-import ``iam``): ``guard(req, any_of_roles, acr)`` raises the identity errors (401 with an
+Thin: parse, call the service in a worker thread, serialise. JSON bodies arrive checked
+against the schemas the OpenAPI document publishes (:data:`APPLICATION`, :data:`REVOKE`).
+Authorization is the platform's one decision (``iam.tokens.falcon.guard``), injected by the
+composition root (``crypto`` does not import ``iam``): ``guard(req, any_of_roles, acr)`` raises the identity errors (401 with an
 RFC 9470 challenge when ``acr`` is too weak, 403) or returns the caller as an
 :class:`~.model.Actor`. The CA certificates, the CRL and ``POST /tsa`` are public, as CRL
 distribution points and time-stamping authorities are (RFC 5280 §4.2.1.13, RFC 3161 §3.4).

@@ -27,12 +27,12 @@ from iam.orgs.model import NodeKind
 from tests.integration.anbao.serving import serve
 from tests.integration.conftest import Server
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
+from tests.paths import ROOT, TESTS
 
 #: Per operation and phase; enough to reach every branch of the schemas, small enough for CI.
 MAX_EXAMPLES = 20
 #: Pinned with the test extra in pyproject.toml; the checks and their defaults are a version's.
 ST = [sys.executable, "-m", "schemathesis.cli"]
-HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
@@ -89,7 +89,7 @@ def _schemathesis(base: str, token: str, reports: Path) -> dict[str, object]:
         [
             *ST,
             "--config-file",
-            str(HERE / "schemathesis.toml"),
+            str(TESTS / "integration" / "anbao" / "schemathesis.toml"),
             "run",
             f"{base}/openapi.json",
             "--checks",
@@ -120,7 +120,7 @@ def _schemathesis(base: str, token: str, reports: Path) -> dict[str, object]:
         env={
             **os.environ,
             "SCHEMATHESIS_HOOKS": "tests.integration.anbao.st_hooks",
-            "PYTHONPATH": str(HERE.parents[2]),
+            "PYTHONPATH": str(ROOT),
         },
         cwd=reports,
     )
