@@ -117,7 +117,11 @@ _TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_NAME}
 #: ``org_node`` (its id or division code) or by its exact ``org_path``; it must exist.
 APPLICATION: dict[str, Any] = {
     "type": "object",
-    "anyOf": [{"required": ["org_node"]}, {"required": ["org_path"]}],
+    # The node by id or code, or by path (``org_node`` empty or absent).
+    "anyOf": [
+        {"required": ["org_node"], "properties": {"org_node": {"minLength": 1}}},
+        {"required": ["org_path"]},
+    ],
     "required": [
         "org_name",
         "uscc",
@@ -128,7 +132,7 @@ APPLICATION: dict[str, Any] = {
         "height_mm",
     ],
     "properties": {
-        "org_node": {"type": "string", "minLength": 1, "maxLength": MAX_PATH},
+        "org_node": {"type": "string", "maxLength": MAX_PATH},
         "org_path": {"type": "string", "pattern": "^/", "maxLength": MAX_PATH},
         "org_name": _TEXT,
         "uscc": {"type": "string", "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$"},
