@@ -193,7 +193,7 @@ class RunSignOff:
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, run_id: str
     ) -> None:
-        comment = (await req.get_media()).get("comment")
+        comment = (await req.get_media()).get("comment", "")
         run = await asyncio.to_thread(
             self.reports.service.sign_off, run_id, officer=_officer(req).name,
             comment=comment, render=self.reports.pdf,
