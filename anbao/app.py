@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import ipaddress
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -66,7 +65,7 @@ from iam.orgs.ports import OrgDirectory
 from iam.orgs.scope import canonical_path, resolve_scope
 from iam.orgs.service import OrgService
 from iam.role_audit import RoleAudit
-from iam.tokens.falcon import AuthMiddleware, Requirement, org_scope
+from iam.tokens.falcon import AuthMiddleware, Authorized, client_ip, guard
 from iam.tokens.introspection import IntrospectionCache
 from iam.tokens.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
 from iam.tokens.verifier import TokenVerifier
@@ -180,28 +179,22 @@ def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> Int
     )
 
 
-async def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
-    """The audit resources' authorization: one of ``any_role``, optional step-up ``acr``.
-
-    The caller's scope is its live org binding (:func:`iam.tokens.falcon.org_scope`), never the
-    token's ``org_path`` claim, which is kept only to attribute the caller's own events.
-    """
-    principal = Requirement(any_role=any_role, acr=acr).check(
-        getattr(req.context, "principal", None)
-    )
-    try:
-        source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
-    except ValueError:
-        source_ip = ""
-    scope = await org_scope(req)
+def _audit_actor(caller: Authorized) -> Actor:
+    """The audit resources' caller: its scope is its live org binding, never the token's
+    ``org_path`` claim, which is kept only to attribute the caller's own events."""
+    principal = caller.principal
     return Actor(
         principal.subject,
         principal.username,
         tuple(sorted(principal.roles)),
         principal.org_path,
-        source_ip,
-        scope_path=scope.filter_path,
+        caller.source_ip,
+        scope_path=caller.scope.filter_path,
     )
+
+
+#: The audit resources' authorization (:func:`iam.tokens.falcon.guard`).
+audit_guard = guard(_audit_actor)
 
 
 def reveal_refusals(recorder: Recorder) -> integrity_resources.RevealRefused:
@@ -213,10 +206,6 @@ def reveal_refusals(recorder: Recorder) -> integrity_resources.RevealRefused:
         principal = getattr(req.context, "principal", None)
         if principal is None or not isinstance(exc, IamError):
             return
-        try:
-            source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
-        except ValueError:
-            source_ip = ""
         event = recorder.event(
             REVEAL_ACTION,
             Outcome.FAILURE,
@@ -225,7 +214,7 @@ def reveal_refusals(recorder: Recorder) -> integrity_resources.RevealRefused:
             reason=exc.code,
             user=UserInfo(principal.subject, principal.username, tuple(sorted(principal.roles))),
             org_path=principal.org_path if canonical_path(principal.org_path) else "",
-            source_ip=source_ip,
+            source_ip=client_ip(req),
             resource=ResourceRef("audit_event", event_id),
             labels={"fields": "all"},
         )

@@ -19,6 +19,7 @@ import falcon.asgi
 import falcon.media
 
 from anbao.web.asgi_app import AsgiApp
+from anbao.web.bodies import InvalidBody
 from audit.errors import (
     AuditError,
     AuditSpoolError,
@@ -101,6 +102,7 @@ def _bearer_challenge(exc: Exception) -> dict[str, str]:
 
 #: Most specific first: the first class the exception is an instance of wins.
 ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
+    (InvalidBody, Mapping(400)),
     (InsufficientAuthentication, Mapping(401, _bearer_challenge)),
     (Unauthenticated, Mapping(401, _bearer_challenge)),
     (Forbidden, Mapping(403)),

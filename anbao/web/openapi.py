@@ -14,6 +14,7 @@ from typing import Any
 from anbao import __version__
 from anbao.web import path_params
 from anbao.web.asgi_app import AsgiApp
+from anbao.web.bodies import Options
 from anbao.web.errors import PROBLEM_JSON
 
 _PARAM = re.compile(r"{(\w+)(?::[^}]*)?}")
@@ -37,8 +38,12 @@ class Api:
     """Adds routes to the Falcon app and remembers them for the OpenAPI document."""
 
     def __init__(self, app: AsgiApp) -> None:
+        if not isinstance(app.req_options, Options):
+            raise TypeError("Api needs anbao.web.bodies.App: bodies are checked at the edge")
         self.app = app
         self.routes: list[tuple[str, object]] = []
+        # Request bodies are checked against the schemas this document publishes.
+        self._bodies = app.req_options
 
     def add_route(self, template: str, resource: object) -> None:
         spec = getattr(resource, "openapi", None)
@@ -49,6 +54,7 @@ class Api:
                 f"{type(resource).__name__}: openapi documents {sorted(documented)}, responders are {sorted(responders)}"
             )
         self.app.add_route(template, resource)
+        self._bodies.add(template, spec or {})
         self.routes.append((template, resource))
 
     def document(self) -> dict[str, Any]:

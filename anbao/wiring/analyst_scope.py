@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Callable
 from typing import Any, ClassVar, Protocol, TypeVar
 
 import falcon
 import falcon.asgi
 
+from anbao.web.bodies import InvalidBody
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
 from iam.errors import IamError
@@ -92,6 +92,7 @@ class AnalystScope:
             "requestBody": {
                 "required": True,
                 "content": {"application/json": {"schema": SCOPE_SCHEMA}},
+                "x-problem-code": InvalidOrgInput.code,
             },
         },
         "delete": _op("Revoke the analyst role (and its binding, unless another role uses it)"),
@@ -107,46 +108,37 @@ class AnalystScope:
     async def on_put(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
     ) -> None:
-        body = await req.get_media(default_when_empty={})
-        await self._audited(req, "iam.scope.grant", person_id, self._grant, body)
-        resp.text = json.dumps(req.context.analyst_scope, ensure_ascii=False)
-        resp.content_type = falcon.MEDIA_JSON
+        await self._audited(req, "iam.scope.grant", person_id, self._grant)
+        resp.media = req.context.analyst_scope
 
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
     ) -> None:
-        await self._audited(req, "iam.scope.revoke", person_id, self._revoke, None)
-        resp.text = json.dumps(req.context.analyst_scope, ensure_ascii=False)
-        resp.content_type = falcon.MEDIA_JSON
+        await self._audited(req, "iam.scope.revoke", person_id, self._revoke)
+        resp.media = req.context.analyst_scope
 
     async def _audited(
         self,
         req: falcon.asgi.Request,
         action: str,
         person_id: str,
-        work: Callable[[str, str, object], dict[str, object]],
-        body: object,
+        work: Callable[[str, str, dict[str, Any]], dict[str, object]],
     ) -> None:
-        """Run ``work`` and record the attempt, granted or refused (a refusal is re-raised)."""
+        """Read the body, run ``work`` and record the attempt, granted or refused (a refusal,
+        a body the edge refuses included, is re-raised)."""
         principal = req.context.principal
         try:
+            body = await req.get_media() if req.method == "PUT" else {}
             result = await self._call(work, principal.subject, person_id, body)
-        except IamError as exc:
+        except (IamError, InvalidBody) as exc:
             await self._record(req, action, "failure", person_id, {}, reason=exc.code)
             raise
         req.context.analyst_scope = result
         await self._record(req, action, "success", person_id, result)
 
-    def _grant(self, actor: str, person_id: str, body: object) -> dict[str, object]:
-        if not isinstance(body, dict):
-            raise InvalidOrgInput("body", "a JSON object")
-        node_id, wide = body.get("node_id"), body.get("province_wide", False)
-        if not isinstance(wide, bool) or (node_id is None) == (not wide):
-            raise InvalidOrgInput("body", 'either "node_id" or "province_wide": true')
-        if wide:
-            node_id = self._root(actor).id
-        if not isinstance(node_id, str) or not node_id:
-            raise InvalidOrgInput("node_id", "a node id")
+    def _grant(self, actor: str, person_id: str, body: dict[str, Any]) -> dict[str, object]:
+        """``body`` as :data:`SCOPE_SCHEMA` admits it: a node id, or the whole province."""
+        node_id = self._root(actor).id if body.get("province_wide") else body["node_id"]
         person = self.service.grant_role(actor, person_id, ANALYST, node_id)
         return scope_json(person, self.service.directory.get_node(node_id))
 
@@ -157,7 +149,7 @@ class AnalystScope:
             raise OrgConflict("A province-wide scope needs exactly one root node you administer.")
         return roots[0]
 
-    def _revoke(self, actor: str, person_id: str, _body: object) -> dict[str, object]:
+    def _revoke(self, actor: str, person_id: str, _body: dict[str, Any]) -> dict[str, object]:
         person = self.service.revoke_role(actor, person_id, ANALYST)
         if person.admin_node and not person.roles & _SCOPED_ROLES:
             self.service.directory.set_admin_node(person, None)

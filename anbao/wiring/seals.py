@@ -4,7 +4,7 @@
 root adapts both to the registry's ports: :class:`RecorderAuditTrail` turns each
 ``SealEvent`` into a durable audit event (ECS, with the document's SM3 hash), and
 :func:`seal_guard` turns the verified access token into an ``Actor`` with the RFC 9470 step-up
-decided by ``iam.tokens.falcon`` and the caller's live org scope (``iam.tokens.falcon.org_scope``,
+decided by ``iam.tokens.falcon.guard`` and the caller's live org scope (``iam.tokens.falcon.org_scope``,
 the one org-scope authority); :class:`DirectoryOrgTree` lets the registry read org nodes from
 the live directory by id or code.
 """
@@ -12,10 +12,8 @@ the live directory by id or code.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 from collections.abc import Callable
 
-import falcon.asgi
 import sqlalchemy as sa
 
 from anbao.settings import Settings
@@ -36,7 +34,7 @@ from crypto.seals.tsa.verify import timestamp_verifier
 from iam.orgs.errors import InvalidOrgInput, OrgNotFound
 from iam.orgs.model import OrgNode
 from iam.orgs.ports import OrgDirectory
-from iam.tokens.falcon import Requirement, acr_satisfies, org_scope
+from iam.tokens.falcon import Authorized, guard
 
 _TRANSITION_TYPES: tuple[str, ...] = ("change",)
 _USE_TYPES: tuple[str, ...] = ("access",)
@@ -100,30 +98,24 @@ class DirectoryOrgTree:
         )
 
 
-async def seal_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
-    """The registry's authorization: one of ``any_role``; ``acr`` when signing (401 + challenge).
-
-    The actor's org scope is the live binding (resolved once per request), never the token's
-    ``org_path`` claim (kept for the audit record only).
-    """
-    credential = getattr(req.context, "credential", None)
-    levels = getattr(credential, "acr_levels", None)
-    principal = Requirement(any_role=any_role, acr=acr).check(
-        getattr(req.context, "principal", None), acr_levels=levels
-    )
-    try:
-        source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
-    except ValueError:
-        source_ip = ""
+def _seal_actor(caller: Authorized) -> Actor:
+    """The registry's caller: ``stepped_up`` when its sign-in meets ``SIGN_ACR`` (the service
+    checks it again); its org scope is the live binding, never the token's ``org_path`` claim
+    (kept for the audit record only)."""
+    principal = caller.principal
     return Actor(
         subject=principal.subject,
         username=principal.username,
         roles=principal.roles,
         org_path=principal.org_path,
-        stepped_up=acr_satisfies(principal.acr, SIGN_ACR, levels),
-        source_ip=source_ip,
-        scope=await org_scope(req),
+        stepped_up=caller.meets(SIGN_ACR),
+        source_ip=caller.source_ip,
+        scope=caller.scope,
     )
+
+
+#: The registry's authorization (:func:`iam.tokens.falcon.guard`).
+seal_guard = guard(_seal_actor)
 
 
 class RegistryTrust:

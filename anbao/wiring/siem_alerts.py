@@ -14,7 +14,6 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-import falcon.asgi
 from keycloak import KeycloakAdmin
 
 from anbao.settings import AlertStoreKind, Settings
@@ -28,7 +27,7 @@ from crypto.seals.registry.build import Registry
 from crypto.seals.registry.errors import SealNotFound, SealRegistryError
 from crypto.seals.registry.model import SEAL_ADMIN
 from crypto.seals.registry.model import Actor as SealActor
-from iam.tokens.falcon import Requirement, org_scope
+from iam.tokens.falcon import Authorized, guard
 from siem.alerts import resources
 from siem.alerts.elasticsearch import ElasticsearchAlertStore
 from siem.alerts.errors import ResponseTargetNotFound, ResponseTargetUnavailable
@@ -172,15 +171,17 @@ class RegistrySealResponder:
             raise ResponseTargetUnavailable(f"The seal registry refused: {exc.code}.") from exc
 
 
-async def siem_guard(req: falcon.asgi.Request, any_role: frozenset[str]) -> Caller:
-    """The resources' authorization: one of ``any_role``; the caller's name and live org scope.
+def _siem_caller(caller: Authorized) -> Caller:
+    """The resources' caller: the name is the verified token's user (what four-eyes compares),
+    the scope the caller's live binding in the directory, never a claim."""
+    principal = caller.principal
+    return Caller(
+        principal.username or principal.subject, caller.scope.filter_path, principal.subject
+    )
 
-    The name is the verified token's user (what four-eyes compares); the scope comes from the
-    caller's binding in the directory (:func:`iam.tokens.falcon.org_scope`), never a claim.
-    """
-    principal = Requirement(any_role=any_role).check(getattr(req.context, "principal", None))
-    scope = await org_scope(req)
-    return Caller(principal.username or principal.subject, scope.filter_path, principal.subject)
+
+#: The alert and response resources' authorization (:func:`iam.tokens.falcon.guard`).
+siem_guard = guard(_siem_caller)
 
 
 def build_identity(settings: Settings) -> IdentityResponder:

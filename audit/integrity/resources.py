@@ -1,7 +1,7 @@
 """Falcon resources for proofs, tree heads and reveal: thin, decisions live in the services.
 
-Authorization is injected (``Guard``) by the composition root, which knows the identity
-package; ``audit`` does not import ``iam`` (house dependency rule). Proofs and heads are for
+Authorization is the platform's one decision (``iam.tokens.falcon.guard``), injected by the
+composition root; ``audit`` does not import ``iam`` (house dependency rule). Proofs and heads are for
 ``auditor`` and ``security-analyst``; reveal for ``security-analyst`` after a step-up
 (:mod:`audit.sensitive.service`). An org-scoped caller gets proofs only for its subtree.
 """
@@ -9,7 +9,6 @@ package; ``audit`` does not import ``iam`` (house dependency rule). Proofs and h
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Protocol
 
@@ -83,11 +82,6 @@ REVEAL: dict[str, Any] = {
 }
 
 
-def _send(resp: falcon.asgi.Response, value: object) -> None:
-    resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(value, ensure_ascii=False)
-
-
 def _int_param(req: falcon.asgi.Request, name: str) -> int:
     raw = req.get_param(name, required=True)
     if not raw.isdigit():
@@ -113,7 +107,7 @@ class EventProof:
         org = document.get("organization", {}).get("path", "") if document else ""
         if document is None or not in_scope(actor.scope_path, str(org)):
             raise AuditEventNotFound(f"No audit event {event_id} in your scope.")
-        _send(resp, await asyncio.to_thread(self._service.inclusion, document))
+        resp.media = await asyncio.to_thread(self._service.inclusion, document)
 
 
 class Heads:
@@ -142,13 +136,10 @@ class Heads:
             resp.text = lines
             return
         heads = await asyncio.to_thread(self._service.log.heads, stream)
-        _send(
-            resp,
-            {
-                "heads": [h.to_json() for h in heads],
-                "public_keys": self._service.public_keys_pem(),
-            },
-        )
+        resp.media = {
+            "heads": [h.to_json() for h in heads],
+            "public_keys": self._service.public_keys_pem(),
+        }
 
 
 class HeadConsistency:
@@ -170,7 +161,7 @@ class HeadConsistency:
         await self._guard(req, READ_ROLES, None)
         stream = req.get_param("stream") or "main"
         first, second = _int_param(req, "first"), _int_param(req, "second")
-        _send(resp, await asyncio.to_thread(self._service.consistency, stream, first, second))
+        resp.media = await asyncio.to_thread(self._service.consistency, stream, first, second)
 
 
 class Reveal:
@@ -185,7 +176,12 @@ class Reveal:
     openapi: ClassVar[dict[str, Any]] = {
         "post": {
             **_op("Decrypt an event's sensitive fields (audited)", "400", "404", "503"),
-            "requestBody": {"required": True, "content": {"application/json": {"schema": REVEAL}}},
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": REVEAL}},
+                # A body that breaks the schema is refused at the edge with this problem.
+                "x-problem-code": SensitiveDataError.code,
+            },
         }
     }
 
@@ -203,17 +199,16 @@ class Reveal:
             if self._on_refused is not None:
                 await self._on_refused(req, event_id, exc)
             raise
-        body = await req.get_media(default_when_empty={})
-        if not isinstance(body, dict):
-            raise SensitiveDataError("The body must be a JSON object.")
-        reason, fields = body.get("reason", ""), body.get("fields", [])
-        if not isinstance(reason, str) or not isinstance(fields, list):
-            raise SensitiveDataError("reason must be a string and fields a list of names.")
+        body = await req.get_media()
         result = await asyncio.to_thread(
-            self._service.reveal, actor, event_id, reason=reason, fields=[str(f) for f in fields]
+            self._service.reveal,
+            actor,
+            event_id,
+            reason=body["reason"],
+            fields=body.get("fields", []),
         )
         resp.set_header("Cache-Control", "no-store")
-        _send(resp, result)
+        resp.media = result
 
 
 class HeadTickerLifespan:

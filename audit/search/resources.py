@@ -1,15 +1,16 @@
 """Falcon resources of audit search: events, aggregations, streaming export, saved searches.
 
 Thin by design: parameters are read here, every decision (roles, org scope, parsing, limits)
-is made in :class:`audit.search.service.AuditSearch`. Authorization is injected as a ``guard`` by the
-composition root (``audit`` does not import ``iam``); it returns the caller with ``id``,
-``roles`` and ``scope_path`` (:class:`audit.sensitive.service.Actor`).
+is made in :class:`audit.search.service.AuditSearch`. Authorization is the platform's one
+decision (``iam.tokens.falcon.guard``), injected by the composition root (``audit`` does not
+import ``iam``); it returns the caller with ``id``, ``roles`` and ``scope_path``
+(:class:`audit.sensitive.service.Actor`). Bodies arrive checked against :data:`SAVED_SEARCH`,
+the schema the OpenAPI document publishes (``anbao.web.bodies``).
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from typing import Any, ClassVar, Protocol
 
@@ -105,7 +106,12 @@ def _op(
             {"name": p, "in": "query", "required": False, "schema": QUERY[p]} for p in params
         ]
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["requestBody"] = {
+            "required": True,
+            "content": {"application/json": {"schema": body}},
+            # A body that breaks the schema is refused at the edge with this package's problem.
+            "x-problem-code": InvalidSearch.code,
+        }
     return op
 
 
@@ -125,12 +131,6 @@ def _params(req: falcon.asgi.Request) -> SearchParams:
     )
 
 
-def _send(resp: falcon.asgi.Response, value: object, status: int = 200) -> None:
-    resp.status = status
-    resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(value, ensure_ascii=False)
-
-
 class Events:
     """``GET /audit/events``: one page of matching events, newest first by default."""
 
@@ -148,14 +148,11 @@ class Events:
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         caller = await _caller(self._guard, req)
         page = await asyncio.to_thread(self._search.search, caller, _params(req))
-        _send(
-            resp,
-            {
-                "total": {"value": page.total, "relation": "eq" if page.total_exact else "gte"},
-                "events": list(page.documents),
-                "search_after": encode_cursor(page.search_after),
-            },
-        )
+        resp.media = {
+            "total": {"value": page.total, "relation": "eq" if page.total_exact else "gte"},
+            "events": list(page.documents),
+            "search_after": encode_cursor(page.search_after),
+        }
 
 
 class AggregationsResource:
@@ -176,7 +173,7 @@ class AggregationsResource:
         result = await asyncio.to_thread(
             lambda: self._search.aggregate(caller, _params(req), interval=interval, top=top)
         )
-        _send(resp, aggregations_json(result))
+        resp.media = aggregations_json(result)
 
 
 def aggregations_json(result: Aggregations) -> dict[str, Any]:
@@ -242,14 +239,14 @@ class SavedSearches:
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         caller = await _caller(self._guard, req)
         found = await asyncio.to_thread(self._saved.list, caller)
-        _send(resp, {"saved_searches": [s.to_json() for s in found]})
+        resp.media = {"saved_searches": [s.to_json() for s in found]}
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         caller = await _caller(self._guard, req)
-        body = await _body(req)
-        saved = await asyncio.to_thread(self._saved.save, caller, body)
-        resp.set_header("Location", f"/audit/saved-searches/{saved.id}")
-        _send(resp, saved.to_json(), status=201)
+        saved = await asyncio.to_thread(self._saved.save, caller, await req.get_media())
+        resp.status = falcon.HTTP_201
+        resp.location = f"/audit/saved-searches/{saved.id}"
+        resp.media = saved.to_json()
 
 
 class SavedSearch:
@@ -268,15 +265,14 @@ class SavedSearch:
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, search_id: str
     ) -> None:
         caller = await _caller(self._guard, req)
-        _send(resp, (await asyncio.to_thread(self._saved.get, caller, search_id)).to_json())
+        resp.media = (await asyncio.to_thread(self._saved.get, caller, search_id)).to_json()
 
     async def on_put(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, search_id: str
     ) -> None:
         caller = await _caller(self._guard, req)
-        body = await _body(req)
-        saved = await asyncio.to_thread(self._saved.save, caller, body, search_id)
-        _send(resp, saved.to_json())
+        saved = await asyncio.to_thread(self._saved.save, caller, await req.get_media(), search_id)
+        resp.media = saved.to_json()
 
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, search_id: str
@@ -284,16 +280,6 @@ class SavedSearch:
         caller = await _caller(self._guard, req)
         await asyncio.to_thread(self._saved.delete, caller, search_id)
         resp.status = 204
-
-
-async def _body(req: falcon.asgi.Request) -> dict[str, Any]:
-    try:
-        body = await req.get_media()
-    except falcon.MediaMalformedError:
-        raise InvalidSearch("The body must be a JSON object.") from None
-    if not isinstance(body, dict):
-        raise InvalidSearch("The body must be a JSON object.")
-    return body
 
 
 def add_routes(

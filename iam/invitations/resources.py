@@ -21,15 +21,7 @@ from iam.invitations.errors import ActivationExpired, ActivationInvalid
 from iam.invitations.ports import AuditActor
 from iam.invitations.service import InvitationService
 from iam.orgs.delegation import PLATFORM_ROLES
-from iam.orgs.resources import (
-    PERSON_SCHEMA,
-    Router,
-    _body,
-    _op,
-    _send,
-    _str,
-    person_draft,
-)
+from iam.orgs.resources import PERSON_SCHEMA, Router, _op, person_draft
 
 T = TypeVar("T")
 _ROLE = {"type": "string", "enum": sorted(PLATFORM_ROLES)}
@@ -90,17 +82,18 @@ class Invitations(_Base):
     }
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        body = await _body(req)
+        body = await req.get_media()
         draft, memberships = person_draft(body)
         invitation = await self.call(
             self.service.invite,
             _actor(req),
             draft,
             memberships,
-            role=_str(body, "role", required=False),
-            node_id=_str(body, "node_id", required=False),
+            role=body.get("role"),
+            node_id=body.get("node_id"),
         )
-        _send(resp, invitation.as_json(_link_base(req)), 201)
+        resp.status = falcon.HTTP_201
+        resp.media = invitation.as_json(_link_base(req))
         resp.set_header("Cache-Control", "no-store")
 
 
@@ -118,14 +111,14 @@ class PersonInvitation(_Base):
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
     ) -> None:
         invitation = await self.call(self.service.resend, _actor(req), person_id)
-        _send(resp, invitation.as_json(_link_base(req)))
+        resp.media = invitation.as_json(_link_base(req))
         resp.set_header("Cache-Control", "no-store")
 
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
     ) -> None:
         person = await self.call(self.service.revoke, _actor(req), person_id)
-        _send(resp, person.as_json())
+        resp.media = person.as_json()
 
 
 _PAGE = """<!doctype html>

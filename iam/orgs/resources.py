@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
@@ -50,16 +49,26 @@ def _op(
         responses[status] = {"description": "Problem", "content": _PROBLEM}
     op: dict[str, Any] = {"summary": summary, "tags": ["iam-orgs"], "responses": responses}
     if body is not None:
-        op["requestBody"] = {"required": True, "content": {"application/json": {"schema": body}}}
+        op["requestBody"] = _request_body(body)
     return op
+
+
+def _request_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+    """A JSON request body: the edge checks it against ``schema`` and answers a violation
+    with this package's ``invalid_org_input`` problem naming the field."""
+    return {
+        "required": required,
+        "content": {"application/json": {"schema": schema}},
+        "x-problem-code": InvalidOrgInput.code,
+    }
 
 
 def _object(required: tuple[str, ...] = (), **properties: dict[str, Any]) -> dict[str, Any]:
     return {"type": "object", "required": list(required), "properties": properties}
 
 
-# Request schemas: what the parsers below and iam.orgs.model check (codes are checked per kind
-# and with their check digits, which a schema cannot say).
+# Request schemas, checked at the edge before a handler reads the body (anbao.web.bodies);
+# iam.orgs.model checks what a schema cannot say (codes per kind, with their check digits).
 _ID = {"type": "string", "minLength": 1, "maxLength": 128}
 _NAME = {"type": "string", "minLength": 1, "maxLength": MAX_NAME, "pattern": r"^[^\x00-\x1f]*\S"}
 _ATTRIBUTES = {
@@ -111,44 +120,17 @@ def _actor(req: falcon.asgi.Request) -> str:
     return str(req.context.principal.subject)
 
 
-async def _body(req: falcon.asgi.Request) -> dict[str, Any]:
-    media = await req.get_media(default_when_empty={})
-    if not isinstance(media, dict):
-        raise InvalidOrgInput("body", "a JSON object")
-    return media
-
-
-def _str(body: dict[str, Any], key: str, *, required: bool = True) -> Any:
-    value = body.get(key)
-    if value is None and not required:
-        return None
-    if not isinstance(value, str):
-        raise InvalidOrgInput(key, "a string is required")
-    return value
-
-
 def person_draft(body: dict[str, Any]) -> tuple[PersonDraft, list[str]]:
-    """A person's fields and memberships from a request body (people and invitations)."""
-    memberships = body.get("memberships")
-    if not isinstance(memberships, list) or not all(isinstance(m, str) for m in memberships):
-        raise InvalidOrgInput("memberships", "a list of node ids")
-    attributes = body.get("attributes", {})
-    if not isinstance(attributes, dict):
-        raise InvalidOrgInput("attributes", "an object of string values")
+    """A person's fields and memberships from a body :data:`PERSON_SCHEMA` admits (people and
+    invitations; checked at the edge)."""
     draft = PersonDraft(
-        username=_str(body, "username"),
-        family_name=_str(body, "family_name"),
-        given_name=_str(body, "given_name"),
-        email=_str(body, "email", required=False) or "",
-        attributes=attributes,
+        username=body["username"],
+        family_name=body["family_name"],
+        given_name=body["given_name"],
+        email=body.get("email") or "",
+        attributes=body.get("attributes", {}),
     )
-    return draft, memberships
-
-
-def _send(resp: falcon.asgi.Response, value: object, status: int = 200) -> None:
-    resp.status = status
-    resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(value, ensure_ascii=False)
+    return draft, body["memberships"]
 
 
 class _Base:
@@ -174,19 +156,20 @@ class Orgs(_Base):
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         nodes = await self.call(self.service.roots, _actor(req))
-        _send(resp, {"items": [n.as_json() for n in nodes]})
+        resp.media = {"items": [n.as_json() for n in nodes]}
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        body = await _body(req)
+        body = await req.get_media()
         node = await self.call(
             self.service.create_node,
             _actor(req),
-            parent_id=_str(body, "parent_id", required=False),
-            kind=_str(body, "kind"),
-            code=_str(body, "code"),
-            name=_str(body, "name"),
+            parent_id=body.get("parent_id"),
+            kind=body["kind"],
+            code=body["code"],
+            name=body["name"],
         )
-        _send(resp, node.as_json(), 201)
+        resp.status = falcon.HTTP_201
+        resp.media = node.as_json()
 
 
 class OrgNodeResource(_Base):
@@ -201,23 +184,20 @@ class OrgNodeResource(_Base):
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
     ) -> None:
         node = await self.call(self.service.node, _actor(req), node_id)
-        _send(resp, node.as_json())
+        resp.media = node.as_json()
 
     async def on_patch(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
     ) -> None:
-        body = await _body(req)
-        disabled = body.get("disabled")
-        if disabled is not None and not isinstance(disabled, bool):
-            raise InvalidOrgInput("disabled", "true or false")
+        body = await req.get_media()
         node = await self.call(
             self.service.update_node,
             _actor(req),
             node_id,
-            name=_str(body, "name", required=False),
-            disabled=disabled,
+            name=body.get("name"),
+            disabled=body.get("disabled"),
         )
-        _send(resp, node.as_json())
+        resp.media = node.as_json()
 
 
 class OrgMove(_Base):
@@ -230,11 +210,9 @@ class OrgMove(_Base):
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
     ) -> None:
-        body = await _body(req)
-        node = await self.call(
-            self.service.move_node, _actor(req), node_id, _str(body, "parent_id")
-        )
-        _send(resp, node.as_json())
+        body = await req.get_media()
+        node = await self.call(self.service.move_node, _actor(req), node_id, body["parent_id"])
+        resp.media = node.as_json()
 
 
 class OrgChildren(_Base):
@@ -244,7 +222,7 @@ class OrgChildren(_Base):
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, node_id: str
     ) -> None:
         nodes = await self.call(self.service.children, _actor(req), node_id)
-        _send(resp, {"items": [n.as_json() for n in nodes]})
+        resp.media = {"items": [n.as_json() for n in nodes]}
 
 
 class OrgMembers(_Base):
@@ -264,7 +242,7 @@ class OrgMembers(_Base):
         first = req.get_param_as_int("first", min_value=0, max_value=_MAX_FIRST, default=0)
         size = req.get_param_as_int("max", min_value=1, max_value=_MAX_PAGE, default=50)
         people = await self.call(self.service.members, _actor(req), node_id, first, size)
-        _send(resp, {"items": [p.as_json() for p in people]})
+        resp.media = {"items": [p.as_json() for p in people]}
 
 
 class People(_Base):
@@ -298,12 +276,13 @@ class People(_Base):
         first = req.get_param_as_int("first", min_value=0, max_value=_MAX_FIRST, default=0)
         size = req.get_param_as_int("max", min_value=1, max_value=_MAX_PAGE, default=50)
         people = await self.call(self.service.search_people, _actor(req), query, first, size)
-        _send(resp, {"items": [p.as_json() for p in people]})
+        resp.media = {"items": [p.as_json() for p in people]}
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        draft, memberships = person_draft(await _body(req))
+        draft, memberships = person_draft(await req.get_media())
         person = await self.call(self.service.create_person, _actor(req), draft, memberships)
-        _send(resp, person.as_json(), 201)
+        resp.status = falcon.HTTP_201
+        resp.media = person.as_json()
 
 
 class PersonResource(_Base):
@@ -322,14 +301,14 @@ class PersonResource(_Base):
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
     ) -> None:
         person = await self.call(self.service.person, _actor(req), person_id)
-        _send(resp, person.as_json())
+        resp.media = person.as_json()
 
     async def on_patch(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str
     ) -> None:
-        body = await _body(req)
+        body = await req.get_media()
         person = await self.call(self.service.update_person, _actor(req), person_id, changes=body)
-        _send(resp, person.as_json())
+        resp.media = person.as_json()
 
 
 class Membership(_Base):
@@ -342,13 +321,13 @@ class Membership(_Base):
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, node_id: str
     ) -> None:
         person = await self.call(self.service.add_membership, _actor(req), person_id, node_id)
-        _send(resp, person.as_json())
+        resp.media = person.as_json()
 
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, node_id: str
     ) -> None:
         person = await self.call(self.service.remove_membership, _actor(req), person_id, node_id)
-        _send(resp, person.as_json())
+        resp.media = person.as_json()
 
 
 class RoleGrant(_Base):
@@ -359,7 +338,7 @@ class RoleGrant(_Base):
     openapi: ClassVar[dict[str, Any]] = {
         "put": {
             **_op("Grant a platform role (org-admin: body names node_id)", "200", "400", "404"),
-            "requestBody": {"content": {"application/json": {"schema": GRANT_SCHEMA}}},
+            "requestBody": _request_body(GRANT_SCHEMA, required=False),
         },
         "delete": _op("Revoke a platform role", "200", "400", "404"),
     }
@@ -367,16 +346,16 @@ class RoleGrant(_Base):
     async def on_put(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, role: str
     ) -> None:
-        body = await _body(req)
-        node_id = _str(body, "node_id", required=False)
+        body = await req.get_media()
+        node_id = body.get("node_id")
         person = await self.call(self.service.grant_role, _actor(req), person_id, role, node_id)
-        _send(resp, person.as_json())
+        resp.media = person.as_json()
 
     async def on_delete(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, person_id: str, role: str
     ) -> None:
         person = await self.call(self.service.revoke_role, _actor(req), person_id, role)
-        _send(resp, person.as_json())
+        resp.media = person.as_json()
 
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -445,7 +424,7 @@ class Imports:
                     link_base=req.forwarded_prefix,
                 )
 
-        _send(resp, await asyncio.to_thread(work))
+        resp.media = await asyncio.to_thread(work)
 
 
 def add_routes(

@@ -19,21 +19,28 @@ and the ``acr_values`` to ask for (RFC 9470 §3); a missing role or scope answer
 Anbao's own high-risk routes, in every package, declare it one way: a plain class attribute
 ``introspect_methods = frozenset({"POST"})``, which the middleware honours right after
 authentication — before any role or scope decision, so an ended session is always a 401 — and
-which needs no import of this module (``crypto``, ``audit`` and ``siem`` authorize through an
-injected guard). ``requires(introspect=True)`` is the same check for other resource servers
-using this edge. Either way a route that must introspect is refused (503) when no
-introspection is configured: it never silently runs on a token that may have been revoked.
+which needs no import of this module. ``requires(introspect=True)`` is the same check for other
+resource servers using this edge. Either way a route that must introspect is refused (503)
+when no introspection is configured: it never silently runs on a token that may have been
+revoked.
+
+There is one authorization decision, :meth:`Requirement.authorize`; packages that may not
+import ``iam`` (``crypto``, ``audit``, ``siem``) receive it as a :class:`Guard` built by
+:func:`guard`, which only translates the :class:`Authorized` caller into the package's own
+actor type: roles, step-up, introspection and the live org scope are decided here, once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 import inspect
+import ipaddress
 import json
 import typing
-from collections.abc import Callable, Iterable, Mapping
-from typing import Any, TypeAlias, TypeVar
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any, Protocol, TypeAlias, TypeVar
 
 import falcon
 import falcon.asgi
@@ -50,6 +57,7 @@ from iam.tokens.model import Principal
 from iam.tokens.verifier import TokenVerifier
 
 T = TypeVar("T")
+T_co = TypeVar("T_co", covariant=True)
 #: The live org-scope authority: a token's ``sub`` -> :class:`~iam.orgs.scope.OrgScope` (blocking).
 ScopeResolver: TypeAlias = Callable[[str], OrgScope]
 App: TypeAlias = falcon.asgi.App[falcon.asgi.Request, falcon.asgi.Response]
@@ -302,6 +310,18 @@ class Requirement:
             raise Forbidden("This covers the whole platform; your org binding does not.")
         return checked
 
+    async def authorize(self, req: falcon.asgi.Request) -> Authorized:
+        """:meth:`enforce`, then the caller as every resource needs it: principal, live org
+        scope (the directory's binding, never the token's ``org_path``) and source address."""
+        principal = await self.enforce(req)
+        credential: _Credential | None = getattr(req.context, "credential", None)
+        return Authorized(
+            principal=principal,
+            scope=await org_scope(req),
+            source_ip=client_ip(req),
+            acr_levels=credential.acr_levels if credential is not None else {},
+        )
+
     async def hook(
         self,
         req: falcon.asgi.Request,
@@ -367,6 +387,56 @@ def requires(
         introspect=introspect,
         whole_tree=whole_tree,
     )
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Authorized:
+    """A caller whose route requirement held: who, in which live org scope, from where."""
+
+    principal: Principal
+    #: The live delegation binding of ``principal.subject`` (:func:`org_scope`).
+    scope: OrgScope
+    #: The client's address as an IP literal, or ``""`` (never free text from the request).
+    source_ip: str
+    acr_levels: Mapping[str, int] = dataclasses.field(default_factory=dict)
+
+    def meets(self, acr: str) -> bool:
+        """Whether the caller's sign-in is at least ``acr`` (RFC 9470 §3), ordered as the
+        edge orders it (:func:`acr_satisfies` with the configured levels)."""
+        return acr_satisfies(self.principal.acr, acr, self.acr_levels)
+
+
+class Guard(Protocol[T_co]):
+    """``await guard(req, any_role, acr)``: the injected form of :meth:`Requirement.authorize`
+    for packages that may not import ``iam``; raises the identity errors (401 with an RFC 9470
+    challenge, 403, 503) or returns the package's own caller type."""
+
+    def __call__(
+        self, req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None = None, /
+    ) -> Awaitable[T_co]: ...
+
+
+def guard(adapt: Callable[[Authorized], T]) -> Guard[T]:
+    """The one authorization decision, handed to a package as a :class:`Guard`.
+
+    ``adapt`` only translates the :class:`Authorized` caller into the package's actor type; it
+    decides nothing, so every package gets the same roles, step-up, introspection and scope.
+    """
+
+    async def authorized(
+        req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None = None, /
+    ) -> T:
+        return adapt(await Requirement(any_role=any_role, acr=acr).authorize(req))
+
+    return authorized
+
+
+def client_ip(req: falcon.asgi.Request) -> str:
+    """The peer's address as an IP literal, ``""`` when it is none (a unix socket, a test)."""
+    try:
+        return str(ipaddress.ip_address(req.remote_addr or ""))
+    except ValueError:
+        return ""
 
 
 def check(

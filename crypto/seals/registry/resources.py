@@ -1,8 +1,9 @@
 """Falcon resources of the seal registry, the seal CA's public material, and the TSA.
 
-Thin: parse, call the service in a worker thread, serialise. Authorization is injected as a
-``Guard`` by the composition root, which knows the identity package (``crypto`` does not
-import ``iam``): ``guard(req, any_of_roles, acr)`` raises the identity errors (401 with an
+Thin: parse, call the service in a worker thread, serialise. JSON bodies arrive checked
+against the schemas the OpenAPI document publishes (:data:`APPLICATION`, :data:`REVOKE`).
+Authorization is the platform's one decision (``iam.tokens.falcon.guard``), injected by the
+composition root (``crypto`` does not import ``iam``): ``guard(req, any_of_roles, acr)`` raises the identity errors (401 with an
 RFC 9470 challenge when ``acr`` is too weak, 403) or returns the caller as an
 :class:`~.model.Actor`. The CA certificates, the CRL and ``POST /tsa`` are public, as CRL
 distribution points and time-stamping authorities are (RFC 5280 §4.2.1.13, RFC 3161 §3.4).
@@ -13,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import json
 from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any, ClassVar, Protocol
@@ -21,7 +21,6 @@ from typing import Any, ClassVar, Protocol
 import falcon
 import falcon.asgi
 
-from crypto import strict_json
 from crypto.pki import RevocationReason
 from crypto.seals.format import StampPosition
 from crypto.seals.registry.build import Registry
@@ -90,56 +89,24 @@ def seal_json(record: SealRecord) -> dict[str, Any]:
     }
 
 
-def _send(resp: falcon.asgi.Response, value: object, status: str = falcon.HTTP_200) -> None:
-    resp.status = status
-    resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(value, ensure_ascii=False)
-
-
-async def _json_body(req: falcon.asgi.Request) -> dict[str, Any]:
-    raw = await req.stream.read()
-    if not raw:
-        return {}
-    try:
-        value = strict_json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SealApplicationInvalid("the body is not JSON") from exc
-    if not isinstance(value, dict):
-        raise SealApplicationInvalid("the body must be a JSON object")
-    return value
-
-
-def _field(body: dict[str, Any], name: str, kind: type, default: Any = None) -> Any:
-    value = body.get(name, default)
-    if value is None or not isinstance(value, kind) or isinstance(value, bool) != (kind is bool):
-        raise SealApplicationInvalid(f"{name} must be a {kind.__name__}")
-    return value
-
-
 def application_from(body: dict[str, Any]) -> Application:
-    """Parse an application body; every problem names its field."""
-    holders = _field(body, "holders", list)
-    if not all(isinstance(h, str) for h in holders):
-        raise SealApplicationInvalid("holders must be a list of usernames")
+    """An application body, as :data:`APPLICATION` admits it (checked at the edge)."""
     try:
-        picture = base64.b64decode(_field(body, "picture", str), validate=True)
+        picture = base64.b64decode(body["picture"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise SealApplicationInvalid("picture must be base64") from exc
-    org_node = body.get("org_node", "")
-    if not isinstance(org_node, str):
-        raise SealApplicationInvalid("org_node must be a str")
     return Application(
-        org_node_id=org_node,
-        org_path=_field(body, "org_path", str, ""),
-        org_name=_field(body, "org_name", str),
-        uscc=_field(body, "uscc", str),
-        name=_field(body, "name", str),
-        holders=tuple(holders),
-        picture_type=_field(body, "picture_type", str, ""),
+        org_node_id=body.get("org_node", ""),
+        org_path=body.get("org_path", ""),
+        org_name=body["org_name"],
+        uscc=body["uscc"],
+        name=body["name"],
+        holders=tuple(body["holders"]),
+        picture_type=body.get("picture_type", ""),
         picture=picture,
-        width_mm=_field(body, "width_mm", int),
-        height_mm=_field(body, "height_mm", int),
-        valid_days=_field(body, "valid_days", int, 1095),
+        width_mm=body["width_mm"],
+        height_mm=body["height_mm"],
+        valid_days=body.get("valid_days", 1095),
     )
 
 
@@ -150,7 +117,11 @@ _TEXT = {"type": "string", "minLength": 1, "maxLength": MAX_NAME}
 #: ``org_node`` (its id or division code) or by its exact ``org_path``; it must exist.
 APPLICATION: dict[str, Any] = {
     "type": "object",
-    "anyOf": [{"required": ["org_node"]}, {"required": ["org_path"]}],
+    # The node by id or code, or by path (``org_node`` empty or absent).
+    "anyOf": [
+        {"required": ["org_node"], "properties": {"org_node": {"minLength": 1}}},
+        {"required": ["org_path"]},
+    ],
     "required": [
         "org_name",
         "uscc",
@@ -161,7 +132,7 @@ APPLICATION: dict[str, Any] = {
         "height_mm",
     ],
     "properties": {
-        "org_node": {"type": "string", "minLength": 1, "maxLength": MAX_PATH},
+        "org_node": {"type": "string", "maxLength": MAX_PATH},
         "org_path": {"type": "string", "pattern": "^/", "maxLength": MAX_PATH},
         "org_name": _TEXT,
         "uscc": {"type": "string", "pattern": "^[0-9A-HJ-NPQRTUWXY]{18}$"},
@@ -179,6 +150,18 @@ APPLICATION: dict[str, Any] = {
         "valid_days": {"type": "integer", "minimum": 1, "maximum": MAX_VALID_DAYS},
     },
 }
+
+
+def _request_body(schema: dict[str, Any], *, required: bool = True) -> dict[str, Any]:
+    """A JSON request body: the edge checks it against ``schema`` and answers a violation
+    with the registry's ``seal_application_invalid`` problem."""
+    return {
+        "required": required,
+        "content": {MEDIA_JSON: {"schema": schema}},
+        "x-problem-code": SealApplicationInvalid.code,
+    }
+
+
 REVOKE: dict[str, Any] = {
     "type": "object",
     "properties": {"reason": {"enum": [r.value for r in RevocationReason]}},
@@ -191,7 +174,7 @@ class Seals:
     openapi: ClassVar[dict[str, Any]] = {
         "post": {
             **_op("Apply for a seal (org-admin, own subtree)", "400", "401", "403", ok="201"),
-            "requestBody": {"required": True, "content": {MEDIA_JSON: {"schema": APPLICATION}}},
+            "requestBody": _request_body(APPLICATION),
         },
         "get": {
             **_op("List the seals you may see (?state=)", "400", "401", "403"),
@@ -207,10 +190,11 @@ class Seals:
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """Apply."""
         actor = await self._guard(req, frozenset({ORG_ADMIN}), None)
-        application = application_from(await _json_body(req))
+        application = application_from(await req.get_media())
         record = await asyncio.to_thread(self._registry.service.apply, actor, application)
         resp.location = f"/seals/{record.id}"
-        _send(resp, seal_json(record), falcon.HTTP_201)
+        resp.status = falcon.HTTP_201
+        resp.media = seal_json(record)
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         """List."""
@@ -221,7 +205,7 @@ class Seals:
         except ValueError as exc:
             raise SealApplicationInvalid("state is not a seal state") from exc
         records = await asyncio.to_thread(self._registry.service.list, actor, state)
-        _send(resp, {"seals": [seal_json(r) for r in records]})
+        resp.media = {"seals": [seal_json(r) for r in records]}
 
 
 class SealItem:
@@ -238,7 +222,7 @@ class SealItem:
         """Show."""
         actor = await self._guard(req, ANY_ROLE, None)
         record = await asyncio.to_thread(self._registry.service.show, actor, seal_id)
-        _send(resp, seal_json(record))
+        resp.media = seal_json(record)
 
 
 _ACTION_ROLES = {
@@ -269,7 +253,7 @@ class SealTransition:
             )
         }
         if action == "revoke":
-            self.openapi["post"]["requestBody"] = {"content": {MEDIA_JSON: {"schema": REVOKE}}}
+            self.openapi["post"]["requestBody"] = _request_body(REVOKE, required=False)
 
     async def on_post(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, seal_id: str
@@ -278,16 +262,13 @@ class SealTransition:
         actor = await self._guard(req, _ACTION_ROLES[self._action], None)
         service = self._registry.service
         if self._action == "revoke":
-            body = await _json_body(req)
-            try:
-                reason = RevocationReason(body.get("reason", "cessation_of_operation"))
-            except ValueError as exc:
-                raise SealApplicationInvalid("reason is not an RFC 5280 CRLReason") from exc
+            body = await req.get_media()
+            reason = RevocationReason(body.get("reason", "cessation_of_operation"))
             record = await asyncio.to_thread(service.revoke, actor, seal_id, reason)
         else:
             method = getattr(service, self._action)
             record = await asyncio.to_thread(method, actor, seal_id)
-        _send(resp, seal_json(record))
+        resp.media = seal_json(record)
 
 
 def _position(req: falcon.asgi.Request) -> StampPosition:

@@ -110,6 +110,18 @@ def test_the_body_names_exactly_one_scope(world, body: object) -> None:
     refused = _put(client, issuer, ADMIN, body, ["platform-admin"])
     assert refused.status_code == 400, refused.text
     assert refused.headers["content-type"] == "application/problem+json"
+    assert refused.json["type"] == "urn:anbao:problem:invalid_org_input"
+
+
+def test_a_grant_the_edge_refuses_is_audited_too(world, tmp_path: Path) -> None:
+    """Every attempt is an audit event, a body that breaks the schema included."""
+    client, _directory, issuer = world
+    refused = _put(client, issuer, ADMIN, {"province_wide": "yes"}, ["platform-admin"])
+    assert refused.status_code == 400, refused.text
+    events = _recorded(tmp_path, "iam.scope.grant")
+    assert [(e["event"]["outcome"], e["event"]["reason"]) for e in events] == [
+        ("failure", "invalid_org_input")
+    ]
 
 
 def test_refused_grants_are_audited_too(world, tmp_path: Path) -> None:

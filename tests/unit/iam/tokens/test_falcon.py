@@ -13,7 +13,17 @@ import pytest
 
 from anbao.web import errors
 from iam.errors import Forbidden, InsufficientAuthentication, Unauthenticated
-from iam.tokens.falcon import AuthMiddleware, acr_satisfies, bearer_token, protect, requires
+from iam.orgs.scope import OrgScope
+from iam.tokens.falcon import (
+    AuthMiddleware,
+    Authorized,
+    Guard,
+    acr_satisfies,
+    bearer_token,
+    guard,
+    protect,
+    requires,
+)
 from iam.tokens.introspection import IntrospectionCache
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier
@@ -301,3 +311,81 @@ def test_falcon_before_hook_and_unconfigured_introspection(issuer: LocalIssuer) 
     # A route that must introspect fails closed (503), never open, when nobody can introspect.
     granter = issuer.token(time.time(), resource_access={issuer.audience: {"roles": ["granter"]}})
     assert client.simulate_post("/grants", headers=bearer(granter)).status_code == 503
+
+
+def test_guard_hands_packages_the_one_decision(
+    issuer: LocalIssuer, introspector: FakeIntrospector
+) -> None:
+    """``guard`` is :meth:`Requirement.authorize` for packages that may not import iam: roles,
+    step-up ordered by the configured levels, and the live scope (never the token's claim)."""
+
+    class Injected:
+        def __init__(self, check: Guard[Authorized]) -> None:
+            self._check = check
+
+        async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+            caller = await self._check(req, frozenset({"auditor"}), "2")
+            resp.media = {
+                "sub": caller.principal.subject,
+                "scope": caller.scope.filter_path,
+                "ip": caller.source_ip,
+                "gold": caller.meets("gold"),
+            }
+
+    verifier = TokenVerifier(
+        issuer=issuer.issuer, audience=issuer.audience, jwks=issuer, clock=time.time
+    )
+    scopes = {"sub-a": OrgScope.everything()}
+    app = falcon.asgi.App(
+        middleware=[
+            AuthMiddleware(
+                verifier,
+                introspection=IntrospectionCache(introspector, clock=time.time, ttl_seconds=60),
+                acr_levels={"silver": 1, "gold": 2},
+                scopes=lambda sub: scopes.get(sub, OrgScope.nothing()),
+            )
+        ]
+    )
+    errors.install(app)
+    app.add_route("/injected", Injected(guard(lambda caller: caller)))
+    client = falcon.testing.TestClient(app)
+
+    def call(**claims: Any) -> falcon.testing.Result:
+        token = issuer.token(time.time(), realm_access={"roles": ["auditor"]}, **claims)
+        return client.simulate_post("/injected", headers=bearer(token))
+
+    ok = call(sub="sub-a", acr="gold", org_path="/530000/530100")
+    assert ok.status_code == 200, ok.text
+    # The scope is the directory's binding of the subject, not the token's org_path claim.
+    assert ok.json == {"sub": "sub-a", "scope": "/", "ip": "127.0.0.1", "gold": True}
+    unbound = call(sub="sub-b", acr="2", org_path="/")
+    assert unbound.json["scope"] == ""
+    weak = call(sub="sub-a", acr="silver")
+    assert weak.status_code == 401
+    assert "insufficient_user_authentication" in weak.headers["www-authenticate"]
+    token = issuer.token(time.time(), sub="sub-a", acr="2", realm_access={"roles": ["viewer"]})
+    assert client.simulate_post("/injected", headers=bearer(token)).status_code == 403
+    assert client.simulate_post("/injected").status_code == 401
+
+
+def test_authorize_asks_the_issuer_for_introspecting_requirements(
+    issuer: LocalIssuer, introspector: FakeIntrospector
+) -> None:
+    class Revocable:
+        async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+            caller = await requires(roles=["auditor"], introspect=True).authorize(req)
+            resp.media = {"sub": caller.principal.subject}
+
+    verifier = TokenVerifier(
+        issuer=issuer.issuer, audience=issuer.audience, jwks=issuer, clock=time.time
+    )
+    cache = IntrospectionCache(introspector, clock=time.time, ttl_seconds=60)
+    app = falcon.asgi.App(middleware=[AuthMiddleware(verifier, introspection=cache)])
+    errors.install(app)
+    app.add_route("/revocable", Revocable())
+    client = falcon.testing.TestClient(app)
+    token = issuer.token(time.time(), realm_access={"roles": ["auditor"]})
+    assert client.simulate_post("/revocable", headers=bearer(token)).status_code == 200
+    fresh = issuer.token(time.time() + 1, realm_access={"roles": ["auditor"]})
+    introspector.revoked.add(fresh)
+    assert client.simulate_post("/revocable", headers=bearer(fresh)).status_code == 401
