@@ -26,6 +26,7 @@ from iam.orgs.delegation import PLATFORM_ROLES
 from iam.orgs.model import NodeKind
 from tests.integration.anbao.serving import serve
 from tests.integration.conftest import Server
+from tests.paths import ROOT
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
 
 #: Per operation and phase; enough to reach every branch of the schemas, small enough for CI.
@@ -89,7 +90,7 @@ def _schemathesis(base: str, token: str, reports: Path) -> dict[str, object]:
         [
             *ST,
             "--config-file",
-            str(HERE / "schemathesis.toml"),
+            str(HERE.parent / "schemathesis.toml"),
             "run",
             f"{base}/openapi.json",
             "--checks",
@@ -120,7 +121,7 @@ def _schemathesis(base: str, token: str, reports: Path) -> dict[str, object]:
         env={
             **os.environ,
             "SCHEMATHESIS_HOOKS": "tests.integration.anbao.st_hooks",
-            "PYTHONPATH": str(HERE.parents[2]),
+            "PYTHONPATH": str(ROOT),
         },
         cwd=reports,
     )
