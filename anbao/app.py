@@ -5,18 +5,15 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import functools
-import ipaddress
 import time
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
-import falcon
-import falcon.asgi
 import httpx
 
-from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
+from anbao.settings import Settings
 from anbao.web import bodies, errors
 from anbao.web.accesslog import AccessLog
 from anbao.web.asgi_app import AsgiApp
@@ -36,38 +33,38 @@ from anbao.wiring.audit import (
     AuditLifespan,
     AuditRuntime,
     build_audit_runtime,
+    build_audit_store,
     register_metrics,
+)
+from anbao.wiring.audit_integrity import add_audit_integrity, audit_guard, build_audit_integrity
+from anbao.wiring.iam import (
+    build_app_directory,
+    build_app_service,
+    build_introspection,
+    build_org_directory,
+    build_verifier,
 )
 from anbao.wiring.role_audit import RecorderRoleAudit
 from anbao.wiring.siem_alerts import SiemAlerts, build_siem_alerts
-from audit.integrity import resources as integrity_resources
-from audit.integrity.service import HeadTicker, IntegrityService
-from audit.integrity.setup import IntegrityConfig, build_field_cipher, build_integrity
-from audit.model import Outcome, ResourceRef, UserInfo
+from audit.integrity.service import IntegrityService
 from audit.ports import AuditStore
 from audit.recording.recorder import Recorder
 from audit.recording.recorder import current as current_recorder
 from audit.search.setup import add_search_routes
-from audit.sensitive.service import REVEAL_ACTION, Actor, RevealService
-from audit.stores.elasticsearch import ElasticsearchAuditStore
-from audit.stores.sqlite import SqliteAuditStore
 from crypto.seals import resources as seal_resources
 from crypto.seals.registry.ports import AuditTrail
-from iam.apps.keycloak import KeycloakAppDirectory, admin_factory
 from iam.apps.resources import add_routes as add_app_routes
 from iam.apps.role_audit import RoleAudit
 from iam.apps.roles import AppRoleService
-from iam.apps.service import AppDirectory, AppService
-from iam.errors import IamError
+from iam.apps.service import AppDirectory
 from iam.orgs import resources as orgs_resources
 from iam.orgs.keycloak import KeycloakOrgDirectory
-from iam.orgs.keycloak_admin import KeycloakAdminClient
 from iam.orgs.ports import OrgDirectory
-from iam.orgs.scope import canonical_path, resolve_scope
+from iam.orgs.scope import resolve_scope
 from iam.orgs.service import OrgService
-from iam.tokens.falcon import AuthMiddleware, Requirement, org_scope
+from iam.tokens.falcon import AuthMiddleware
 from iam.tokens.introspection import IntrospectionCache
-from iam.tokens.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
+from iam.tokens.keycloak import issuer_url
 from iam.tokens.verifier import TokenVerifier
 from policies.ports import RealmInspector
 from siem.alerts.service import QueuedSink
@@ -99,207 +96,6 @@ class Parts:
     compliance_realm: RealmInspector | None = None
     #: RFC 7662 for high-risk routes; default: Keycloak with keycloak.client_id/client_secret.
     introspection: IntrospectionCache | None = None
-
-
-def build_audit_store(settings: Settings) -> AuditStore:
-    if settings.audit.store is AuditStoreKind.ELASTICSEARCH:
-        es = settings.elasticsearch
-        return ElasticsearchAuditStore(
-            es.url,
-            username=es.username,
-            password=es.password.reveal(),
-            ca_file=es.ca_file,
-            timeout=es.timeout_seconds,
-            prefix=settings.audit.index_prefix,
-            retention_days=settings.audit.retention_days,
-            development=settings.environment is Environment.DEVELOPMENT,
-        )
-    return SqliteAuditStore(settings.audit.sqlite_path)
-
-
-def build_verifier(settings: Settings, clock: Callable[[], float]) -> TokenVerifier:
-    kc = settings.keycloak
-    return TokenVerifier(
-        issuer=issuer_url(kc.url, kc.realm),
-        audience=kc.audience,
-        jwks=KeycloakJwks(kc.url, kc.realm, timeout=kc.timeout_seconds),
-        clock=clock,
-    )
-
-
-def build_org_directory(settings: Settings) -> KeycloakOrgDirectory:
-    """The org tree in Keycloak, administered with Anbao's own admin credentials."""
-    kc = settings.keycloak
-    admin = KeycloakAdminClient(
-        kc.url,
-        kc.realm,
-        username=kc.admin_username,
-        password=kc.admin_password.reveal(),
-        timeout=max(kc.timeout_seconds, 10.0),
-    )
-    return KeycloakOrgDirectory(admin)
-
-
-def build_introspection(
-    settings: Settings, clock: Callable[[], float]
-) -> IntrospectionCache | None:
-    """RFC 7662 for high-risk routes; without a client secret they are refused (503), and
-    production settings refuse to start without one (:meth:`Settings.validate`)."""
-    kc = settings.keycloak
-    if not kc.client_secret:
-        return None
-    return keycloak_introspection(
-        kc.url,
-        kc.realm,
-        client_id=kc.client_id,
-        client_secret=kc.client_secret.reveal(),
-        clock=clock,
-        ttl_seconds=kc.introspection_ttl_seconds,
-        timeout=kc.timeout_seconds,
-    )
-
-
-def build_app_directory(settings: Settings, parts: Parts) -> AppDirectory:
-    """App onboarding: apps become OIDC clients through the Keycloak admin API."""
-    kc = settings.keycloak
-    return parts.app_directory or KeycloakAppDirectory(
-        admin_factory(
-            kc.url,
-            kc.realm,
-            username=kc.admin_username,
-            password=kc.admin_password.reveal(),
-            timeout=max(kc.timeout_seconds, 10.0),
-        ),
-        kc.realm,
-    )
-
-
-def build_app_service(
-    settings: Settings, parts: Parts, apps: AppDirectory | None = None
-) -> AppService:
-    """App onboarding over the realm's clients (the API's and ``anbao dev seed``'s)."""
-    kc = settings.keycloak
-    directory = apps or build_app_directory(settings, parts)
-    return AppService(directory, issuer=issuer_url(kc.url, kc.realm), clock=parts.clock)
-
-
-def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> IntegrityService:
-    ai = settings.audit_integrity
-    return build_integrity(
-        IntegrityConfig(
-            log_path=ai.log_path,
-            signing_key_file=ai.signing_key_file,
-            signing_key_password=ai.signing_key_password.reveal(),
-            trusted_key_files=tuple(
-                f.strip() for f in ai.trusted_key_files.split(",") if f.strip()
-            ),
-            every_events=ai.head_every_events,
-            every_seconds=ai.head_every_seconds,
-            create_missing=settings.environment is Environment.DEVELOPMENT,
-        ),
-        clock,
-    )
-
-
-async def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
-    """The audit resources' authorization: one of ``any_role``, optional step-up ``acr``.
-
-    The caller's scope is its live org binding (:func:`iam.tokens.falcon.org_scope`), never the
-    token's ``org_path`` claim, which is kept only to attribute the caller's own events.
-    """
-    principal = Requirement(any_role=any_role, acr=acr).check(
-        getattr(req.context, "principal", None)
-    )
-    try:
-        source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
-    except ValueError:
-        source_ip = ""
-    scope = await org_scope(req)
-    return Actor(
-        principal.subject,
-        principal.username,
-        tuple(sorted(principal.roles)),
-        principal.org_path,
-        source_ip,
-        scope_path=scope.filter_path,
-    )
-
-
-def reveal_refusals(recorder: Recorder) -> integrity_resources.RevealRefused:
-    """Records a reveal the guard refused to a signed-in person (a missing role or step-up) as
-    ``audit.pii.reveal`` failure, the ``pii_reveal_refused`` detection's event; an anonymous
-    request is the API middleware's (``api_denied``)."""
-
-    async def refused(req: falcon.asgi.Request, event_id: str, exc: Exception) -> None:
-        principal = getattr(req.context, "principal", None)
-        if principal is None or not isinstance(exc, IamError):
-            return
-        try:
-            source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
-        except ValueError:
-            source_ip = ""
-        event = recorder.event(
-            REVEAL_ACTION,
-            Outcome.FAILURE,
-            category=("iam",),
-            type=("access", "denied"),
-            reason=exc.code,
-            user=UserInfo(principal.subject, principal.username, tuple(sorted(principal.roles))),
-            org_path=principal.org_path if canonical_path(principal.org_path) else "",
-            source_ip=source_ip,
-            resource=ResourceRef("audit_event", event_id),
-            labels={"fields": "all"},
-        )
-        await recorder.arecord_event(event)
-
-    return refused
-
-
-def build_seal_trust(settings: Settings) -> seal_resources.FileTrust:
-    """Trust material of ``POST /seals/verify`` from files (reloaded when they change)."""
-    sv = settings.seal_verify
-    crls = tuple(p.strip() for p in sv.crl_files.split(",") if p.strip())
-    trust = seal_resources.FileTrust(sv.trust_roots_file, sv.intermediates_file, crls)
-    try:
-        trust.trust()  # fail fast on a missing or malformed file
-    except Exception as exc:  # noqa: BLE001 - any failure here is a bad setting, named below
-        raise SettingsError(
-            "seal_verify.trust_roots_file",
-            f"trust material cannot be loaded ({type(exc).__name__}: {exc})",
-        ) from None
-    return trust
-
-
-def add_audit_integrity(
-    api: Api,
-    settings: Settings,
-    parts: Parts,
-    audit_store: AuditStore,
-    recorder: Recorder | None,
-) -> IntegrityService:
-    """Proof, heads and reveal routes; tree heads signed in the background while serving.
-
-    Reveal is served wherever a recorder can audit it first (the platform's own, or the one
-    a test passes): a reveal nobody records is not offered.
-    """
-    integrity = parts.audit_integrity or build_audit_integrity(settings, parts.clock)
-    reveal = None
-    if recorder is not None:
-        cipher = build_field_cipher(
-            settings.audit_integrity.field_keyring_file,
-            create_missing=settings.environment is Environment.DEVELOPMENT,
-        )
-        reveal = RevealService(audit_store, cipher, recorder)
-    integrity_resources.add_routes(
-        api,
-        integrity=integrity,
-        store=audit_store,
-        guard=audit_guard,
-        reveal=reveal,
-        on_reveal_refused=reveal_refusals(recorder) if recorder is not None else None,
-    )
-    api.app.add_middleware(integrity_resources.HeadTickerLifespan(HeadTicker(integrity)))
-    return integrity
 
 
 def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # noqa: PLR0915
@@ -366,10 +162,10 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
     api.add_route("/whoami", WhoAmI())
     recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
     role_audit = parts.role_audit or RecorderRoleAudit(lambda: recorder or current_recorder())
-    apps = build_app_directory(settings, parts)
+    apps = parts.app_directory or build_app_directory(settings)
     add_app_routes(
         api,
-        build_app_service(settings, parts, apps),
+        build_app_service(settings, apps, parts.clock),
         AppRoleService(apps, org_directory, role_audit),
     )
     org_service = OrgService(org_directory, audit=role_audit)
@@ -386,7 +182,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
         clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
         readiness=readiness,
         trust=parts.seal_trust,
-        file_trust=lambda: build_seal_trust(settings),
+        file_trust=lambda: seal_wiring.build_seal_trust(settings),
         audit=parts.seal_audit,
         orgs=seal_wiring.DirectoryOrgTree(org_directory),
     )
@@ -406,7 +202,13 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
             clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
         )
 
-    integrity = add_audit_integrity(api, settings, parts, audit_store, recorder)
+    integrity = add_audit_integrity(
+        api,
+        settings,
+        parts.audit_integrity or build_audit_integrity(settings, parts.clock),
+        audit_store,
+        recorder,
+    )
     compliance_wiring.attach(
         api,
         settings,

@@ -15,10 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 
 from anbao.settings import Settings, SettingsError
+from anbao.wiring.iam import keycloak_admin
 from iam.errors import IamError
 from iam.realm.errors import RealmFileInvalid
 from iam.realm.model import RealmSpec
@@ -31,20 +31,6 @@ if TYPE_CHECKING:
 @click.group("iam")
 def iam() -> None:
     """Identity on Keycloak: realm as code, events out."""
-
-
-def keycloak_admin(settings: Settings) -> KeycloakAdmin:
-    """An admin client signed in to ``master`` with the configured bootstrap/service admin."""
-    kc = settings.keycloak
-    password = kc.admin_password.reveal() or os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "")
-    return KeycloakAdmin(
-        server_url=kc.url,
-        username=kc.admin_username,
-        password=password,
-        realm_name="master",
-        user_realm_name="master",
-        timeout=int(max(kc.timeout_seconds, 10)),
-    )
 
 
 def _settings() -> Settings:
@@ -159,8 +145,8 @@ def pull_cmd(
     the running service ships them. Refused while another puller (``anbao serve``) holds the
     lease: the service is already pulling. With --stdout, prints ECS JSON lines instead.
     """
-    from anbao.app import build_org_directory  # noqa: PLC0415
     from anbao.wiring.audit import keycloak_event_sink  # noqa: PLC0415
+    from anbao.wiring.iam import build_org_directory  # noqa: PLC0415
     from anbao.wiring.identity_events import build_puller, leased  # noqa: PLC0415
 
     settings = _settings()

@@ -28,7 +28,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from anbao.settings import Environment, Settings
+from anbao.settings import AuditStoreKind, Environment, Settings
 from anbao.web.metrics import Metrics
 from audit.errors import AuditEventInvalid
 from audit.integrity.setup import build_field_cipher
@@ -116,6 +116,22 @@ class AuditRuntime:
         self.recorder.close()
         self.recorder.spool.close()
         install(None)
+
+
+def build_audit_store(settings: Settings) -> AuditStore:
+    if settings.audit.store is AuditStoreKind.ELASTICSEARCH:
+        es = settings.elasticsearch
+        return ElasticsearchAuditStore(
+            es.url,
+            username=es.username,
+            password=es.password.reveal(),
+            ca_file=es.ca_file,
+            timeout=es.timeout_seconds,
+            prefix=settings.audit.index_prefix,
+            retention_days=settings.audit.retention_days,
+            development=settings.environment is Environment.DEVELOPMENT,
+        )
+    return SqliteAuditStore(settings.audit.sqlite_path)
 
 
 def build_audit_runtime(
@@ -217,7 +233,7 @@ def ship_main() -> None:
     the spool is the hand-off, and the shipper lock elects one shipper among all processes.
     """
     from anbao import logs  # noqa: PLC0415 - the child only; avoids an import cycle with app
-    from anbao.app import Parts, build_audit_store, create_app  # noqa: PLC0415
+    from anbao.app import Parts, create_app  # noqa: PLC0415
 
     environ = os.environ  # noqa: TID251 - an entry point, like anbao.asgi
     parent = int(environ.get(_PARENT_ENV, "0") or 0)

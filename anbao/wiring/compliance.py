@@ -47,7 +47,7 @@ class LazyRealm:
 
     def inspect(self) -> RealmFacts:
         if self._inspector is None:
-            from anbao.cli.iam import keycloak_admin  # noqa: PLC0415 - one admin-client recipe
+            from anbao.wiring.iam import keycloak_admin  # noqa: PLC0415 - one admin-client recipe
             from policies.checks.keycloak import KeycloakRealmInspector  # noqa: PLC0415
 
             realm = self.settings.compliance.realm or self.settings.keycloak.realm

@@ -17,7 +17,7 @@ from collections.abc import Callable
 
 import falcon.asgi
 
-from anbao.settings import Settings
+from anbao.settings import Settings, SettingsError
 from anbao.web.health import Dependency, Readiness, blocking_probe
 from anbao.web.openapi import Api
 from audit.model import ResourceRef, UserInfo
@@ -178,6 +178,21 @@ def verify_timestamps(registry: Registry) -> Callable[[bytes, bytes], dt.datetim
     """Timestamp verifier for ``POST /seals/verify``: tokens from Anbao's TSA."""
     ca = registry.ca
     return timestamp_verifier(ca.trust_roots(), ca.intermediates())
+
+
+def build_seal_trust(settings: Settings) -> seal_resources.FileTrust:
+    """Trust material of ``POST /seals/verify`` from files (reloaded when they change)."""
+    sv = settings.seal_verify
+    crls = tuple(p.strip() for p in sv.crl_files.split(",") if p.strip())
+    trust = seal_resources.FileTrust(sv.trust_roots_file, sv.intermediates_file, crls)
+    try:
+        trust.trust()  # fail fast on a missing or malformed file
+    except Exception as exc:  # noqa: BLE001 - any failure here is a bad setting, named below
+        raise SettingsError(
+            "seal_verify.trust_roots_file",
+            f"trust material cannot be loaded ({type(exc).__name__}: {exc})",
+        ) from None
+    return trust
 
 
 def attach(

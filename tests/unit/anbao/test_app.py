@@ -233,8 +233,8 @@ def test_access_log_buffers_until_full_or_flushed(tmp_path: Path) -> None:
 
 
 def test_unloadable_seal_trust_is_a_settings_error(tmp_path: Path) -> None:
-    from anbao.app import build_seal_trust
     from anbao.settings import Settings, SettingsError
+    from anbao.wiring.seals import build_seal_trust
 
     bad = tmp_path / "roots.pem"
     bad.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")

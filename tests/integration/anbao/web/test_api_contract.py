@@ -26,8 +26,8 @@ from iam.orgs.delegation import PLATFORM_ROLES
 from iam.orgs.model import NodeKind
 from tests.integration.anbao.serving import serve
 from tests.integration.conftest import Server
-from tests.paths import ROOT
 from tests.integration.iam.orgs_realm import Realm, create_realm, delete_realm
+from tests.paths import ROOT
 
 #: Per operation and phase; enough to reach every branch of the schemas, small enough for CI.
 MAX_EXAMPLES = 20

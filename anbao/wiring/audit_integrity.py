@@ -1,0 +1,125 @@
+"""Wires the audit trail's tamper evidence and reveal into the API: the integrity service
+from settings, the proof/heads/reveal routes, and the guard the audit resources share."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Callable
+
+import falcon.asgi
+
+from anbao.settings import Environment, Settings
+from anbao.web.openapi import Api
+from audit.integrity import resources as integrity_resources
+from audit.integrity.service import HeadTicker, IntegrityService
+from audit.integrity.setup import IntegrityConfig, build_field_cipher, build_integrity
+from audit.model import Outcome, ResourceRef, UserInfo
+from audit.ports import AuditStore
+from audit.recording.recorder import Recorder
+from audit.sensitive.service import REVEAL_ACTION, Actor, RevealService
+from iam.errors import IamError
+from iam.orgs.scope import canonical_path
+from iam.tokens.falcon import Requirement, org_scope
+
+
+def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> IntegrityService:
+    ai = settings.audit_integrity
+    return build_integrity(
+        IntegrityConfig(
+            log_path=ai.log_path,
+            signing_key_file=ai.signing_key_file,
+            signing_key_password=ai.signing_key_password.reveal(),
+            trusted_key_files=tuple(
+                f.strip() for f in ai.trusted_key_files.split(",") if f.strip()
+            ),
+            every_events=ai.head_every_events,
+            every_seconds=ai.head_every_seconds,
+            create_missing=settings.environment is Environment.DEVELOPMENT,
+        ),
+        clock,
+    )
+
+
+async def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:
+    """The audit resources' authorization: one of ``any_role``, optional step-up ``acr``.
+
+    The caller's scope is its live org binding (:func:`iam.tokens.falcon.org_scope`), never the
+    token's ``org_path`` claim, which is kept only to attribute the caller's own events.
+    """
+    principal = Requirement(any_role=any_role, acr=acr).check(
+        getattr(req.context, "principal", None)
+    )
+    try:
+        source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
+    except ValueError:
+        source_ip = ""
+    scope = await org_scope(req)
+    return Actor(
+        principal.subject,
+        principal.username,
+        tuple(sorted(principal.roles)),
+        principal.org_path,
+        source_ip,
+        scope_path=scope.filter_path,
+    )
+
+
+def reveal_refusals(recorder: Recorder) -> integrity_resources.RevealRefused:
+    """Records a reveal the guard refused to a signed-in person (a missing role or step-up) as
+    ``audit.pii.reveal`` failure, the ``pii_reveal_refused`` detection's event; an anonymous
+    request is the API middleware's (``api_denied``)."""
+
+    async def refused(req: falcon.asgi.Request, event_id: str, exc: Exception) -> None:
+        principal = getattr(req.context, "principal", None)
+        if principal is None or not isinstance(exc, IamError):
+            return
+        try:
+            source_ip = str(ipaddress.ip_address(req.remote_addr or ""))
+        except ValueError:
+            source_ip = ""
+        event = recorder.event(
+            REVEAL_ACTION,
+            Outcome.FAILURE,
+            category=("iam",),
+            type=("access", "denied"),
+            reason=exc.code,
+            user=UserInfo(principal.subject, principal.username, tuple(sorted(principal.roles))),
+            org_path=principal.org_path if canonical_path(principal.org_path) else "",
+            source_ip=source_ip,
+            resource=ResourceRef("audit_event", event_id),
+            labels={"fields": "all"},
+        )
+        await recorder.arecord_event(event)
+
+    return refused
+
+
+def add_audit_integrity(
+    api: Api,
+    settings: Settings,
+    integrity: IntegrityService,
+    audit_store: AuditStore,
+    recorder: Recorder | None,
+) -> IntegrityService:
+    """Proof, heads and reveal routes; tree heads signed in the background while serving.
+
+    Reveal is served wherever a recorder can audit it first (the platform's own, or the one
+    a test passes): a reveal nobody records is not offered.
+    """
+    reveal = None
+    if recorder is not None:
+        cipher = build_field_cipher(
+            settings.audit_integrity.field_keyring_file,
+            create_missing=settings.environment is Environment.DEVELOPMENT,
+        )
+        reveal = RevealService(audit_store, cipher, recorder)
+    integrity_resources.add_routes(
+        api,
+        integrity=integrity,
+        store=audit_store,
+        guard=audit_guard,
+        reveal=reveal,
+        on_reveal_refused=reveal_refusals(recorder) if recorder is not None else None,
+    )
+    api.app.add_middleware(integrity_resources.HeadTickerLifespan(HeadTicker(integrity)))
+    return integrity

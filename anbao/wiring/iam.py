@@ -1,0 +1,98 @@
+"""Wires identity: the token verifier, RFC 7662 introspection, the org tree and app onboarding
+on Keycloak, from settings (the API's and the CLI's one recipe for each)."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+from keycloak import KeycloakAdmin
+
+from anbao.settings import Settings
+from iam.apps.keycloak import KeycloakAppDirectory, admin_factory
+from iam.apps.service import AppDirectory, AppService
+from iam.orgs.keycloak import KeycloakOrgDirectory
+from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.tokens.introspection import IntrospectionCache
+from iam.tokens.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
+from iam.tokens.verifier import TokenVerifier
+
+
+def build_verifier(settings: Settings, clock: Callable[[], float]) -> TokenVerifier:
+    kc = settings.keycloak
+    return TokenVerifier(
+        issuer=issuer_url(kc.url, kc.realm),
+        audience=kc.audience,
+        jwks=KeycloakJwks(kc.url, kc.realm, timeout=kc.timeout_seconds),
+        clock=clock,
+    )
+
+
+def build_introspection(
+    settings: Settings, clock: Callable[[], float]
+) -> IntrospectionCache | None:
+    """RFC 7662 for high-risk routes; without a client secret they are refused (503), and
+    production settings refuse to start without one (:meth:`Settings.validate`)."""
+    kc = settings.keycloak
+    if not kc.client_secret:
+        return None
+    return keycloak_introspection(
+        kc.url,
+        kc.realm,
+        client_id=kc.client_id,
+        client_secret=kc.client_secret.reveal(),
+        clock=clock,
+        ttl_seconds=kc.introspection_ttl_seconds,
+        timeout=kc.timeout_seconds,
+    )
+
+
+def build_org_directory(settings: Settings) -> KeycloakOrgDirectory:
+    """The org tree in Keycloak, administered with Anbao's own admin credentials."""
+    kc = settings.keycloak
+    admin = KeycloakAdminClient(
+        kc.url,
+        kc.realm,
+        username=kc.admin_username,
+        password=kc.admin_password.reveal(),
+        timeout=max(kc.timeout_seconds, 10.0),
+    )
+    return KeycloakOrgDirectory(admin)
+
+
+def build_app_directory(settings: Settings) -> AppDirectory:
+    """App onboarding: apps become OIDC clients through the Keycloak admin API."""
+    kc = settings.keycloak
+    return KeycloakAppDirectory(
+        admin_factory(
+            kc.url,
+            kc.realm,
+            username=kc.admin_username,
+            password=kc.admin_password.reveal(),
+            timeout=max(kc.timeout_seconds, 10.0),
+        ),
+        kc.realm,
+    )
+
+
+def build_app_service(
+    settings: Settings, apps: AppDirectory, clock: Callable[[], float] = time.time
+) -> AppService:
+    """App onboarding over the realm's clients (the API's and ``anbao dev seed``'s)."""
+    kc = settings.keycloak
+    return AppService(apps, issuer=issuer_url(kc.url, kc.realm), clock=clock)
+
+
+def keycloak_admin(settings: Settings) -> KeycloakAdmin:
+    """An admin client signed in to ``master`` with the configured bootstrap/service admin."""
+    kc = settings.keycloak
+    password = kc.admin_password.reveal() or os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "")  # noqa: TID251 - as the CLI read it
+    return KeycloakAdmin(
+        server_url=kc.url,
+        username=kc.admin_username,
+        password=password,
+        realm_name="master",
+        user_realm_name="master",
+        timeout=int(max(kc.timeout_seconds, 10)),
+    )
