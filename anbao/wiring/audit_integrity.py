@@ -1,21 +1,26 @@
-"""Wires the audit trail's tamper evidence and reveal into the API: the integrity service
-from settings, the proof/heads/reveal routes, and the guard the audit resources share."""
+"""Wires the audit trail's API: tamper evidence (the integrity service from settings, proof,
+heads and reveal routes), search, and the guard the audit resources share."""
 
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
+import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import falcon.asgi
 
 from anbao.settings import Environment, Settings
 from anbao.web.openapi import Api
+from anbao.wiring.feature import Feature, OnShutdown
 from audit.integrity import resources as integrity_resources
 from audit.integrity.service import HeadTicker, IntegrityService
 from audit.integrity.setup import IntegrityConfig, build_field_cipher, build_integrity
 from audit.model import Outcome, ResourceRef, UserInfo
 from audit.ports import AuditStore
 from audit.recording.recorder import Recorder
+from audit.search.setup import add_search_routes
 from audit.sensitive.service import REVEAL_ACTION, Actor, RevealService
 from iam.errors import IamError
 from iam.orgs.scope import canonical_path
@@ -94,13 +99,12 @@ def reveal_refusals(recorder: Recorder) -> integrity_resources.RevealRefused:
     return refused
 
 
-def add_audit_integrity(
-    api: Api,
+def feature(
     settings: Settings,
     integrity: IntegrityService,
     audit_store: AuditStore,
     recorder: Recorder | None,
-) -> IntegrityService:
+) -> Feature:
     """Proof, heads and reveal routes; tree heads signed in the background while serving.
 
     Reveal is served wherever a recorder can audit it first (the platform's own, or the one
@@ -113,13 +117,40 @@ def add_audit_integrity(
             create_missing=settings.environment is Environment.DEVELOPMENT,
         )
         reveal = RevealService(audit_store, cipher, recorder)
-    integrity_resources.add_routes(
-        api,
-        integrity=integrity,
-        store=audit_store,
-        guard=audit_guard,
-        reveal=reveal,
-        on_reveal_refused=reveal_refusals(recorder) if recorder is not None else None,
+    refused = reveal_refusals(recorder) if recorder is not None else None
+
+    def routes(api: Api) -> None:
+        integrity_resources.add_routes(
+            api,
+            integrity=integrity,
+            store=audit_store,
+            guard=audit_guard,
+            reveal=reveal,
+            on_reveal_refused=refused,
+        )
+
+    return Feature(
+        "audit integrity",
+        routes=routes,
+        lifespan=(
+            integrity_resources.HeadTickerLifespan(HeadTicker(integrity)),
+            OnShutdown(integrity.log.close),
+        ),
     )
-    api.app.add_middleware(integrity_resources.HeadTickerLifespan(HeadTicker(integrity)))
-    return integrity
+
+
+def search_feature(
+    settings: Settings, audit_store: AuditStore, clock: Callable[[], dt.datetime]
+) -> Feature:
+    """``/audit/events`` search, aggregations, export and saved searches (Elasticsearch)."""
+    return Feature(
+        "audit search",
+        routes=lambda api: add_search_routes(
+            api,
+            audit_store,
+            guard=audit_guard,
+            clock=clock,
+            saved_path=Path(settings.audit.sqlite_path).with_name("saved-searches.sqlite3"),
+            new_id=lambda: uuid.uuid4().hex,
+        ),
+    )

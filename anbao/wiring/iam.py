@@ -1,5 +1,6 @@
 """Wires identity: the token verifier, RFC 7662 introspection, the org tree and app onboarding
-on Keycloak, from settings (the API's and the CLI's one recipe for each)."""
+on Keycloak, from settings (the API's and the CLI's one recipe for each), and the identity
+features of the API (apps, the org tree with invitations and analysts' scopes)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,21 @@ from collections.abc import Callable
 from keycloak import KeycloakAdmin
 
 from anbao.settings import Settings
+from anbao.web.openapi import Api
+from anbao.wiring import analyst_scope, people
+from anbao.wiring.feature import Feature
+from audit.recording.recorder import Recorder
 from iam.apps.keycloak import KeycloakAppDirectory, admin_factory
+from iam.apps.resources import add_routes as add_app_routes
+from iam.apps.role_audit import RoleAudit
+from iam.apps.roles import AppRoleService
 from iam.apps.service import AppDirectory, AppService
+from iam.invitations import InvitationService
+from iam.orgs import resources as orgs_resources
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.keycloak_admin import KeycloakAdminClient
+from iam.orgs.ports import OrgDirectory
+from iam.orgs.service import OrgService
 from iam.tokens.introspection import IntrospectionCache
 from iam.tokens.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
 from iam.tokens.verifier import TokenVerifier
@@ -96,3 +108,34 @@ def keycloak_admin(settings: Settings) -> KeycloakAdmin:
         user_realm_name="master",
         timeout=int(max(kc.timeout_seconds, 10)),
     )
+
+
+def apps_feature(
+    settings: Settings,
+    apps: AppDirectory,
+    orgs: OrgDirectory,
+    role_audit: RoleAudit,
+    clock: Callable[[], float],
+) -> Feature:
+    """App onboarding and app roles (``/apps``), grants recorded by ``role_audit``."""
+    service = build_app_service(settings, apps, clock)
+    roles = AppRoleService(apps, orgs, role_audit)
+    return Feature("iam apps", routes=lambda api: add_app_routes(api, service, roles))
+
+
+def orgs_feature(
+    settings: Settings,
+    orgs: OrgService,
+    invitations: InvitationService | None,
+    recorder: Recorder | None,
+) -> Feature:
+    """The org tree, invitations and activation, and (where a recorder audits every attempt)
+    the analysts' scope grants."""
+
+    def routes(api: Api) -> None:
+        people.add_routes(api, settings, invitations)
+        orgs_resources.add_routes(api, orgs, invitations)
+        if recorder is not None:  # a grant of introspection nobody records is not offered
+            analyst_scope.add_routes(api, orgs, recorder)
+
+    return Feature("iam orgs", routes=routes)

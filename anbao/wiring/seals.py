@@ -18,8 +18,9 @@ from collections.abc import Callable
 import falcon.asgi
 
 from anbao.settings import Settings, SettingsError
-from anbao.web.health import Dependency, Readiness, blocking_probe
+from anbao.web.health import Dependency, blocking_probe
 from anbao.web.openapi import Api
+from anbao.wiring.feature import Feature, OnShutdown
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder, current
 from crypto.seals import resources as seal_resources
@@ -195,44 +196,31 @@ def build_seal_trust(settings: Settings) -> seal_resources.FileTrust:
     return trust
 
 
-def attach(
-    api: Api,
+def feature(
     settings: Settings,
+    registry: Registry | None,
     *,
-    recorder: Recorder | None,
     clock: Callable[[], dt.datetime],
-    readiness: Readiness,
-    trust: seal_resources.TrustSource | None,
-    file_trust: Callable[[], seal_resources.TrustSource],
-    audit: AuditTrail | None = None,
-    orgs: OrgTree | None = None,
-) -> Registry | None:
-    """``POST /seals/verify`` always; with ``seals.enabled`` also the registry, CA and TSA.
+    trust: seal_resources.TrustSource | None = None,
+) -> Feature:
+    """``POST /seals/verify`` always; with a registry (``seals.enabled``) also the registry, CA
+    and TSA routes.
 
     With the registry on, verification trusts its CA (CRLs live) and its TSA, unless a
     ``trust`` source is swapped in; otherwise the ``seal_verify`` files.
     """
-    registry = build_seal_registry(settings, recorder, clock, audit, orgs)
     if registry is None:
-        seal_resources.add_routes(api, trust or file_trust(), clock)
-        return None
-    seal_resources.add_routes(
-        api, trust or RegistryTrust(registry, clock), clock, verify_timestamps(registry)
+        files = trust or build_seal_trust(settings)
+        return Feature("seals", routes=lambda api: seal_resources.add_routes(api, files, clock))
+    own = trust or RegistryTrust(registry, clock)
+
+    def routes(api: Api) -> None:
+        seal_resources.add_routes(api, own, clock, verify_timestamps(registry))
+        mount(api, registry, clock)
+
+    return Feature(
+        "seals",
+        routes=routes,
+        readiness=(Dependency("seal_registry", blocking_probe(registry.repository.ping)),),
+        lifespan=(OnShutdown(registry.close),),
     )
-    mount(api, registry, clock)
-    readiness.dependencies.append(
-        Dependency("seal_registry", blocking_probe(registry.repository.ping))
-    )
-    api.app.add_middleware(_Shutdown(registry))
-    return registry
-
-
-class _Shutdown:
-    """Releases the registry's connection pool when the server shuts down."""
-
-    def __init__(self, registry: Registry) -> None:
-        self._registry = registry
-
-    async def process_shutdown(self, scope: object, event: object) -> None:
-        del scope, event
-        self._registry.close()
