@@ -28,14 +28,15 @@ from anbao.web.middleware import RequestContextMiddleware
 from anbao.web.openapi import Api
 from anbao.web.path_params import PathParameterCheck
 from anbao.web.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
-from anbao.wiring import audit_integrity, compliance, identity_events, seals, siem, siem_alerts
+from anbao.wiring import audit_integrity, compliance, identity_events, seals, siem_alerts
 from anbao.wiring.audit import (
     AuditLifespan,
     AuditRuntime,
-    build_audit_runtime,
     build_audit_store,
+    build_recorder,
     register_metrics,
 )
+from anbao.wiring.delivery import delivering_runtime
 from anbao.wiring.feature import Feature, OnShutdown
 from anbao.wiring.iam import (
     apps_feature,
@@ -65,7 +66,6 @@ from iam.tokens.introspection import IntrospectionCache
 from iam.tokens.keycloak import issuer_url
 from iam.tokens.verifier import TokenVerifier
 from policies.ports import RealmInspector
-from siem.alerts.service import QueuedSink
 
 
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
@@ -79,7 +79,8 @@ class Parts:
     org_directory: OrgDirectory | None = None
     app_directory: AppDirectory | None = None
     audit_store: AuditStore | None = None
-    #: Spool, recorder and shipper; built from settings unless ``audit_store`` is swapped in.
+    #: Spool, recorder and shipper, built from settings unless ``audit_store`` is swapped in.
+    #: A test's runtime is used as given: it carries the delivery hooks the test gave it.
     audit_runtime: AuditRuntime | None = None
     #: The audit recorder; default: the audit runtime's (it records reveals, seals, decisions).
     audit_recorder: Recorder | None = None
@@ -106,10 +107,12 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     introspection = parts.introspection or build_introspection(settings, parts.clock)
     org_directory = parts.org_directory or build_org_directory(settings)
     audit_store = parts.audit_store or build_audit_store(settings)
-    runtime = parts.audit_runtime
-    if runtime is None and parts.audit_store is None:
-        runtime = build_audit_runtime(settings, audit_store)
-    recorder = parts.audit_recorder or (runtime.recorder if runtime else None)
+    own_recorder = None  # the platform's own: its shipper is built last, with delivery hooks
+    if parts.audit_runtime is None and parts.audit_store is None:
+        own_recorder = build_recorder(settings)
+    recorder = parts.audit_recorder or (
+        parts.audit_runtime.recorder if parts.audit_runtime else own_recorder
+    )
     role_audit = parts.role_audit or RecorderRoleAudit(lambda: recorder or current_recorder())
     org_service = OrgService(org_directory, audit=role_audit)
     integrity = parts.audit_integrity or audit_integrity.build_audit_integrity(
@@ -130,6 +133,11 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
         introspection=introspection,
         scopes=functools.partial(resolve_scope, org_directory),
     )
+    runtime = parts.audit_runtime
+    if own_recorder is not None:  # every delivery hook is built above
+        runtime = delivering_runtime(
+            settings, own_recorder, audit_store, integrity=integrity, alerts=alerts, clock=now
+        )
     app: AsgiApp = bodies.App(
         middleware=_edge(settings, metrics, runtime, access_log, auth),
         body_timeout_seconds=settings.server.body_timeout_seconds,
@@ -182,17 +190,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
         Feature("shared clients", lifespan=(OnShutdown(close),)),
     ]
     if runtime is not None:  # last: at shutdown it stops shipping before the store closes
-        features.append(
-            _audit(
-                settings,
-                runtime,
-                metrics=metrics,
-                org_directory=org_directory,
-                integrity=integrity,
-                alerts=alerts,
-                now=now,
-            )
-        )
+        features.append(_audit(settings, runtime, metrics=metrics, org_directory=org_directory))
     readiness = Readiness(
         [
             Dependency(
@@ -255,15 +253,9 @@ def _audit(
     *,
     metrics: Metrics,
     org_directory: OrgDirectory,
-    integrity: IntegrityService,
-    alerts: SiemAlerts,
-    now: Callable[[], dt.datetime],
 ) -> Feature:
     """The audit runtime's lifespan (recorder, shipper) and Keycloak's events pulled into it."""
     register_metrics(metrics, runtime)
-    runtime.shipper.on_stored = integrity.append_records  # leaves logged once the store holds them
-    if settings.siem.streaming:
-        siem.attach_streaming(runtime, QueuedSink(alerts.alerts), settings, clock=now)
     puller = identity_events.attach(settings, runtime.recorder, org_directory)
     return Feature(
         "audit",

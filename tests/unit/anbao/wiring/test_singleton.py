@@ -9,7 +9,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier
 from policies.testing import good_realm
 from tests.unit.anbao.conftest import FakeAuditStore
+from tests.unit.anbao.lifespan import Lifespan
 
 #: How long a test waits for something that must happen (never a verdict on speed).
 LIVENESS_SECONDS = 60.0
@@ -53,29 +54,6 @@ def _app(settings: Settings, realm: CountingRealm) -> AsgiApp:
     parts = Parts(verifier=verifier, audit_store=FakeAuditStore(),  # type: ignore[arg-type]
                   compliance_realm=realm, introspection=ISSUER.introspection())  # fmt: skip
     return create_app(settings, parts)
-
-
-class Lifespan:
-    """Drives an ASGI app's lifespan as a server does: startup now, shutdown when asked."""
-
-    def __init__(self, app: AsgiApp) -> None:
-        self._app = app
-        self._inbox: asyncio.Queue[dict[str, str]] = asyncio.Queue()
-        self._outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self._task: asyncio.Task[None] | None = None
-
-    async def startup(self) -> None:
-        scope = {"type": "lifespan", "asgi": {"version": "3.0"}}
-        call: Callable[..., Awaitable[None]] = self._app
-        self._task = asyncio.create_task(call(scope, self._inbox.get, self._outbox.put))
-        await self._inbox.put({"type": "lifespan.startup"})
-        assert (await self._outbox.get())["type"] == "lifespan.startup.complete"
-
-    async def shutdown(self) -> None:
-        await self._inbox.put({"type": "lifespan.shutdown"})
-        assert (await self._outbox.get())["type"] == "lifespan.shutdown.complete"
-        assert self._task is not None
-        await self._task
 
 
 async def _until(condition: Callable[[], bool]) -> None:
