@@ -115,11 +115,14 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     )
     role_audit = parts.role_audit or RecorderRoleAudit(lambda: recorder or current_recorder())
     org_service = OrgService(org_directory, audit=role_audit)
-    integrity = parts.audit_integrity or audit_integrity.build_audit_integrity(
-        settings, parts.clock
-    )
     registry = seals.build_seal_registry(
         settings, recorder, now, parts.seal_audit, seals.DirectoryOrgTree(org_directory)
+    )
+    # Built early: without a registry it loads the seal_verify trust files, a bad one stops
+    # the start-up with one line naming the setting, before the other stores are opened.
+    seal_feature = seals.feature(settings, registry, clock=now, trust=parts.seal_trust)
+    integrity = parts.audit_integrity or audit_integrity.build_audit_integrity(
+        settings, parts.clock
     )
     alerts = parts.siem_alerts or build_siem_alerts(
         settings, recorder=recorder, registry=registry, clock=now
@@ -174,7 +177,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
             ),
             recorder,
         ),
-        seals.feature(settings, registry, clock=now, trust=parts.seal_trust),
+        seal_feature,
         siem_alerts.feature(settings, alerts),
         audit_integrity.feature(settings, integrity, audit_store, recorder),
         compliance.feature(
