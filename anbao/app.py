@@ -1,4 +1,11 @@
-"""The Falcon app factory: the one place where settings become a wired application."""
+"""The Falcon app factory: the one place where settings become a wired application.
+
+:func:`create_app` reads top to bottom: the parts every feature shares (token verification,
+the org directory, the audit store and runtime), the edge middleware, then the features, each
+built in full by its wiring module in :mod:`anbao.wiring` and handed back as a
+:class:`~anbao.wiring.feature.Feature` (routes, readiness checks, lifespan jobs). Nothing is set
+on a built object afterwards, and nothing starts before the ASGI lifespan does.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +13,12 @@ import dataclasses
 import datetime as dt
 import functools
 import time
-import uuid
-from collections.abc import Awaitable, Callable
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import falcon
-import falcon.asgi
 import httpx
 
-from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
+from anbao.settings import Settings
 from anbao.web import bodies, errors
 from anbao.web.accesslog import AccessLog
 from anbao.web.asgi_app import AsgiApp
@@ -25,294 +28,172 @@ from anbao.web.middleware import RequestContextMiddleware
 from anbao.web.openapi import Api
 from anbao.web.path_params import PathParameterCheck
 from anbao.web.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
-from anbao.wiring import analyst_scope, identity_events
-from anbao.wiring import compliance as compliance_wiring
-from anbao.wiring import people as people_wiring
-from anbao.wiring import seals as seal_wiring
-from anbao.wiring import siem as siem_wiring
-from anbao.wiring import siem_alerts as siem_alerts_wiring
+from anbao.wiring import audit_integrity, compliance, identity_events, seals, siem_alerts
 from anbao.wiring.audit import (
     AuditLifespan,
     AuditRuntime,
-    build_audit_runtime,
+    build_audit_store,
+    build_recorder,
     register_metrics,
 )
-from anbao.wiring.elasticsearch import es_connection
-from anbao.wiring.keycloak import admins as keycloak_admins
+from anbao.wiring.delivery import delivering_runtime
+from anbao.wiring.feature import Feature, OnShutdown
+from anbao.wiring.iam import (
+    apps_feature,
+    build_app_directory,
+    build_introspection,
+    build_org_directory,
+    build_verifier,
+    orgs_feature,
+)
+from anbao.wiring.people import build_invitations
 from anbao.wiring.role_audit import RecorderRoleAudit
-from anbao.wiring.search import add_search_routes
 from anbao.wiring.siem_alerts import SiemAlerts, build_siem_alerts
-from audit.integrity import resources as integrity_resources
-from audit.integrity.service import HeadTicker, IntegrityService
-from audit.integrity.setup import IntegrityConfig, build_field_cipher, build_integrity
-from audit.model import Outcome, ResourceRef, UserInfo
+from audit.integrity.service import IntegrityService
 from audit.ports import AuditStore
 from audit.recording.recorder import Recorder
 from audit.recording.recorder import current as current_recorder
-from audit.sensitive.service import REVEAL_ACTION, Actor, RevealService
-from audit.stores.elasticsearch import ElasticsearchAuditStore
-from audit.stores.sqlite import SqliteAuditStore
-from crypto.seals import resources as seal_resources
 from crypto.seals.registry.ports import AuditTrail
-from iam.apps.keycloak import KeycloakAppDirectory
-from iam.apps.resources import add_routes as add_app_routes
-from iam.apps.roles import AppRoleService
-from iam.apps.service import AppDirectory, AppService
-from iam.errors import IamError
-from iam.orgs import resources as orgs_resources
+from crypto.seals.resources import TrustSource
+from iam.apps.service import AppDirectory
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.ports import OrgDirectory
-from iam.orgs.scope import canonical_path, resolve_scope
+from iam.orgs.scope import resolve_scope
 from iam.orgs.service import OrgService
 from iam.role_audit import RoleAudit
-from iam.tokens.falcon import AuthMiddleware, Authorized, client_ip, guard
+from iam.tokens.falcon import AuthMiddleware
 from iam.tokens.introspection import IntrospectionCache
-from iam.tokens.keycloak import KeycloakJwks, issuer_url, keycloak_introspection
+from iam.tokens.keycloak import issuer_url
 from iam.tokens.verifier import TokenVerifier
 from policies.ports import RealmInspector
-from siem.alerts.service import QueuedSink
 
 
-@dataclasses.dataclass(slots=True)
+@dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Parts:
-    """Swappable parts; tests pass their own, everything else is built from settings."""
+    """The seams tests swap parts in at; every part left None is built from settings."""
 
-    verifier: TokenVerifier | None = None
-    audit_store: AuditStore | None = None
-    #: Spool, recorder and shipper; built from settings unless ``audit_store`` is swapped in.
-    audit_runtime: AuditRuntime | None = None
     clock: Callable[[], float] = time.time
-    audit_integrity: IntegrityService | None = None
+    verifier: TokenVerifier | None = None
+    #: RFC 7662 for high-risk routes; default: Keycloak with keycloak.client_id/client_secret.
+    introspection: IntrospectionCache | None = None
+    org_directory: OrgDirectory | None = None
+    app_directory: AppDirectory | None = None
+    audit_store: AuditStore | None = None
+    #: Spool, recorder and shipper, built from settings unless ``audit_store`` is swapped in.
+    #: A test's runtime is used as given: it carries the delivery hooks the test gave it.
+    audit_runtime: AuditRuntime | None = None
     #: The audit recorder; default: the audit runtime's (it records reveals, seals, decisions).
     audit_recorder: Recorder | None = None
-    app_directory: AppDirectory | None = None
-    org_directory: OrgDirectory | None = None
-    seal_trust: seal_resources.TrustSource | None = None
+    audit_integrity: IntegrityService | None = None
     #: Where role grants and revocations go; default: the audit recorder (fail closed).
     role_audit: RoleAudit | None = None
     #: Where seal lifecycle events go; default: the audit recorder (seals.enabled only).
     seal_audit: AuditTrail | None = None
+    seal_trust: TrustSource | None = None
     #: Alerts, notifications and responses; built from settings [siem] unless given.
     siem_alerts: SiemAlerts | None = None
-    access_log: AccessLog | None = None
     #: Evidence of the realm checks; default: Keycloak's admin API (compliance.enabled only).
     compliance_realm: RealmInspector | None = None
-    #: RFC 7662 for high-risk routes; default: Keycloak with keycloak.client_id/client_secret.
-    introspection: IntrospectionCache | None = None
+    access_log: AccessLog | None = None
 
 
-def build_audit_store(settings: Settings) -> AuditStore:
-    if settings.audit.store is AuditStoreKind.ELASTICSEARCH:
-        return ElasticsearchAuditStore(
-            es_connection(settings),
-            prefix=settings.audit.index_prefix,
-            retention_days=settings.audit.retention_days,
-            development=settings.environment is Environment.DEVELOPMENT,
-        )
-    return SqliteAuditStore(settings.audit.sqlite_path)
-
-
-def build_verifier(settings: Settings, clock: Callable[[], float]) -> TokenVerifier:
-    kc = settings.keycloak
-    return TokenVerifier(
-        issuer=issuer_url(kc.url, kc.realm),
-        audience=kc.audience,
-        jwks=KeycloakJwks(kc.url, kc.realm, timeout=kc.timeout_seconds),
-        clock=clock,
-    )
-
-
-def build_org_directory(settings: Settings) -> KeycloakOrgDirectory:
-    """The org tree in Keycloak, administered with Anbao's own admin credentials."""
-    return KeycloakOrgDirectory(keycloak_admins(settings).rest())
-
-
-def build_introspection(
-    settings: Settings, clock: Callable[[], float]
-) -> IntrospectionCache | None:
-    """RFC 7662 for high-risk routes; without a client secret they are refused (503), and
-    production settings refuse to start without one (:meth:`Settings.validate`)."""
-    kc = settings.keycloak
-    if not kc.client_secret:
-        return None
-    return keycloak_introspection(
-        kc.url,
-        kc.realm,
-        client_id=kc.client_id,
-        client_secret=kc.client_secret.reveal(),
-        clock=clock,
-        ttl_seconds=kc.introspection_ttl_seconds,
-        timeout=kc.timeout_seconds,
-    )
-
-
-def build_app_directory(settings: Settings, parts: Parts) -> AppDirectory:
-    """App onboarding: apps become OIDC clients through the Keycloak admin API."""
-    admins = keycloak_admins(settings)
-    return parts.app_directory or KeycloakAppDirectory(admins.lazy(), admins.realm)
-
-
-def build_app_service(
-    settings: Settings, parts: Parts, apps: AppDirectory | None = None
-) -> AppService:
-    """App onboarding over the realm's clients (the API's and ``anbao dev seed``'s)."""
-    kc = settings.keycloak
-    directory = apps or build_app_directory(settings, parts)
-    return AppService(directory, issuer=issuer_url(kc.url, kc.realm), clock=parts.clock)
-
-
-def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> IntegrityService:
-    ai = settings.audit_integrity
-    return build_integrity(
-        IntegrityConfig(
-            log_path=ai.log_path,
-            signing_key_file=ai.signing_key_file,
-            signing_key_password=ai.signing_key_password.reveal(),
-            trusted_key_files=tuple(
-                f.strip() for f in ai.trusted_key_files.split(",") if f.strip()
-            ),
-            every_events=ai.head_every_events,
-            every_seconds=ai.head_every_seconds,
-            create_missing=settings.environment is Environment.DEVELOPMENT,
-        ),
-        clock,
-    )
-
-
-def _audit_actor(caller: Authorized) -> Actor:
-    """The audit resources' caller: its scope is its live org binding, never the token's
-    ``org_path`` claim, which is kept only to attribute the caller's own events."""
-    principal = caller.principal
-    return Actor(
-        principal.subject,
-        principal.username,
-        tuple(sorted(principal.roles)),
-        principal.org_path,
-        caller.source_ip,
-        scope_path=caller.scope.filter_path,
-    )
-
-
-#: The audit resources' authorization (:func:`iam.tokens.falcon.guard`).
-audit_guard = guard(_audit_actor)
-
-
-def reveal_refusals(recorder: Recorder) -> integrity_resources.RevealRefused:
-    """Records a reveal the guard refused to a signed-in person (a missing role or step-up) as
-    ``audit.pii.reveal`` failure, the ``pii_reveal_refused`` detection's event; an anonymous
-    request is the API middleware's (``api_denied``)."""
-
-    async def refused(req: falcon.asgi.Request, event_id: str, exc: Exception) -> None:
-        principal = getattr(req.context, "principal", None)
-        if principal is None or not isinstance(exc, IamError):
-            return
-        event = recorder.event(
-            REVEAL_ACTION,
-            Outcome.FAILURE,
-            category=("iam",),
-            type=("access", "denied"),
-            reason=exc.code,
-            user=UserInfo(principal.subject, principal.username, tuple(sorted(principal.roles))),
-            org_path=principal.org_path if canonical_path(principal.org_path) else "",
-            source_ip=client_ip(req),
-            resource=ResourceRef("audit_event", event_id),
-            labels={"fields": "all"},
-        )
-        await recorder.arecord_event(event)
-
-    return refused
-
-
-def build_seal_trust(settings: Settings) -> seal_resources.FileTrust:
-    """Trust material of ``POST /seals/verify`` from files (reloaded when they change)."""
-    sv = settings.seal_verify
-    crls = tuple(p.strip() for p in sv.crl_files.split(",") if p.strip())
-    trust = seal_resources.FileTrust(sv.trust_roots_file, sv.intermediates_file, crls)
-    try:
-        trust.trust()  # fail fast on a missing or malformed file
-    except Exception as exc:  # noqa: BLE001 - any failure here is a bad setting, named below
-        raise SettingsError(
-            "seal_verify.trust_roots_file",
-            f"trust material cannot be loaded ({type(exc).__name__}: {exc})",
-        ) from None
-    return trust
-
-
-def add_audit_integrity(
-    api: Api,
-    settings: Settings,
-    parts: Parts,
-    audit_store: AuditStore,
-    recorder: Recorder | None,
-) -> IntegrityService:
-    """Proof, heads and reveal routes; tree heads signed in the background while serving.
-
-    Reveal is served wherever a recorder can audit it first (the platform's own, or the one
-    a test passes): a reveal nobody records is not offered.
-    """
-    integrity = parts.audit_integrity or build_audit_integrity(settings, parts.clock)
-    reveal = None
-    if recorder is not None:
-        cipher = build_field_cipher(
-            settings.audit_integrity.field_keyring_file,
-            create_missing=settings.environment is Environment.DEVELOPMENT,
-        )
-        reveal = RevealService(audit_store, cipher, recorder)
-    integrity_resources.add_routes(
-        api,
-        integrity=integrity,
-        store=audit_store,
-        guard=audit_guard,
-        reveal=reveal,
-        on_reveal_refused=reveal_refusals(recorder) if recorder is not None else None,
-    )
-    api.app.add_middleware(integrity_resources.HeadTickerLifespan(HeadTicker(integrity)))
-    return integrity
-
-
-def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # noqa: PLR0915
+def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
     parts = parts or Parts()
+    now = functools.partial(_utc, parts.clock)
     metrics = Metrics()
+
+    # The parts the features share.
     verifier = parts.verifier or build_verifier(settings, parts.clock)
     introspection = parts.introspection or build_introspection(settings, parts.clock)
     org_directory = parts.org_directory or build_org_directory(settings)
     audit_store = parts.audit_store or build_audit_store(settings)
-    audit_runtime = parts.audit_runtime
-    if audit_runtime is None and parts.audit_store is None:
-        audit_runtime = build_audit_runtime(settings, audit_store)
-    http = httpx.AsyncClient(timeout=settings.keycloak.timeout_seconds)
-
+    own_recorder = None  # the platform's own: its shipper is built last, with delivery hooks
+    if parts.audit_runtime is None and parts.audit_store is None:
+        own_recorder = build_recorder(settings)
+    recorder = parts.audit_recorder or (
+        parts.audit_runtime.recorder if parts.audit_runtime else own_recorder
+    )
+    role_audit = parts.role_audit or RecorderRoleAudit(lambda: recorder or current_recorder())
+    org_service = OrgService(org_directory, audit=role_audit)
+    registry = seals.build_seal_registry(
+        settings, recorder, now, parts.seal_audit, seals.DirectoryOrgTree(org_directory)
+    )
+    # Built early: without a registry it loads the seal_verify trust files, a bad one stops
+    # the start-up with one line naming the setting, before the other stores are opened.
+    seal_feature = seals.feature(settings, registry, clock=now, trust=parts.seal_trust)
+    integrity = parts.audit_integrity or audit_integrity.build_audit_integrity(
+        settings, parts.clock
+    )
+    alerts = parts.siem_alerts or build_siem_alerts(
+        settings, recorder=recorder, registry=registry, clock=now
+    )
     access_log = parts.access_log or (
         AccessLog(writer_process=True) if settings.server.access_log else None
     )
 
-    auditor = None
-    if audit_runtime is not None:
-        register_metrics(metrics, audit_runtime)
-        if settings.audit.record_requests:
-            auditor = audit_runtime.request_auditor(settings)
-    middleware: list[Any] = [
-        RequestContextMiddleware(
-            metrics,
-            max_body_bytes=settings.server.max_body_bytes,
-            access_log=access_log,
-            request_auditor=auditor,
-        ),
-        AuthMiddleware(
-            verifier,
-            introspection=introspection,
-            scopes=functools.partial(resolve_scope, org_directory),
-        ),
-        PathParameterCheck(),
-    ]
-    if access_log is not None:
-        middleware.append(access_log)
+    auth = AuthMiddleware(
+        verifier,
+        introspection=introspection,
+        scopes=functools.partial(resolve_scope, org_directory),
+    )
+    runtime = parts.audit_runtime
+    if own_recorder is not None:  # every delivery hook is built above
+        runtime = delivering_runtime(
+            settings, own_recorder, audit_store, integrity=integrity, alerts=alerts, clock=now
+        )
     app: AsgiApp = bodies.App(
-        middleware=middleware, body_timeout_seconds=settings.server.body_timeout_seconds
+        middleware=_edge(settings, metrics, runtime, access_log, auth),
+        body_timeout_seconds=settings.server.body_timeout_seconds,
     )
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
+    api = Api(app)
 
+    http = httpx.AsyncClient(timeout=settings.keycloak.timeout_seconds)
+
+    async def close() -> None:
+        await http.aclose()
+        verifier.close()
+        if introspection is not None:
+            introspection.close()
+        audit_store.close()
+        if isinstance(org_directory, KeycloakOrgDirectory):
+            org_directory.admin.close()
+
+    # The features, each built in full by its wiring module.
+    features = [
+        apps_feature(
+            settings,
+            parts.app_directory or build_app_directory(settings),
+            org_directory,
+            role_audit,
+            parts.clock,
+        ),
+        orgs_feature(
+            settings,
+            org_service,
+            build_invitations(
+                org_service, lambda: recorder or current_recorder(), clock=parts.clock
+            ),
+            recorder,
+        ),
+        seal_feature,
+        siem_alerts.feature(settings, alerts),
+        audit_integrity.feature(settings, integrity, audit_store, recorder),
+        compliance.feature(
+            settings,
+            realm=parts.compliance_realm,
+            integrity=integrity,
+            audit_store=audit_store,
+            registry=registry,
+            recorder=recorder,
+            routes=lambda: [template for template, _ in api.routes],
+        ),
+        audit_integrity.search_feature(settings, audit_store, now),
+        Feature("shared clients", lifespan=(OnShutdown(close),)),
+    ]
+    if runtime is not None:  # last: at shutdown it stops shipping before the store closes
+        features.append(_audit(settings, runtime, metrics=metrics, org_directory=org_directory))
     readiness = Readiness(
         [
             Dependency(
@@ -321,105 +202,65 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:  # no
                 required=settings.keycloak.required,
             ),
             Dependency(f"audit_store:{audit_store.kind}", blocking_probe(audit_store.ping)),
+            *(dependency for feature in features for dependency in feature.readiness),
         ],
         metrics,
         timeout=settings.keycloak.timeout_seconds,
     )
-
-    api = Api(app)
     api.add_route("/healthz", Health())
     api.add_route("/readyz", Ready(readiness))
     api.add_route("/metrics", MetricsResource(metrics))
     api.add_route("/openapi.json", OpenApiDocument(api))
     api.add_route("/whoami", WhoAmI())
-    recorder = parts.audit_recorder or (audit_runtime.recorder if audit_runtime else None)
-    role_audit = parts.role_audit or RecorderRoleAudit(lambda: recorder or current_recorder())
-    apps = build_app_directory(settings, parts)
-    add_app_routes(
-        api,
-        build_app_service(settings, parts, apps),
-        AppRoleService(apps, org_directory, role_audit),
-    )
-    org_service = OrgService(org_directory, audit=role_audit)
-    invitations = people_wiring.attach(
-        api, settings, org_service, lambda: recorder or current_recorder(), clock=parts.clock
-    )
-    orgs_resources.add_routes(api, org_service, invitations)
-    if recorder is not None:  # a grant of introspection nobody records is not offered
-        analyst_scope.add_routes(api, org_service, recorder)
-    registry = seal_wiring.attach(
-        api,
-        settings,
-        recorder=recorder,
-        clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
-        readiness=readiness,
-        trust=parts.seal_trust,
-        file_trust=lambda: build_seal_trust(settings),
-        audit=parts.seal_audit,
-        orgs=seal_wiring.DirectoryOrgTree(org_directory),
-    )
-
-    siem_alerts = parts.siem_alerts or build_siem_alerts(
-        settings,
-        recorder=recorder,
-        registry=registry,
-        clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
-    )
-    siem_alerts_wiring.attach(api, settings, siem_alerts, readiness)
-    if audit_runtime is not None and settings.siem.streaming:
-        siem_wiring.attach_streaming(
-            audit_runtime,
-            QueuedSink(siem_alerts.alerts),
-            settings,
-            clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
-        )
-
-    integrity = add_audit_integrity(api, settings, parts, audit_store, recorder)
-    compliance_wiring.attach(
-        api,
-        settings,
-        realm=parts.compliance_realm,
-        integrity=integrity,
-        audit_store=audit_store,
-        registry=registry,
-        recorder=recorder,
-    )
-    if audit_runtime is not None:  # leaves are logged once the store holds the events
-        audit_runtime.shipper.on_stored = integrity.append_records
-    add_search_routes(
-        api,
-        audit_store,
-        guard=audit_guard,
-        clock=lambda: dt.datetime.fromtimestamp(parts.clock(), dt.UTC),
-        saved_path=Path(settings.audit.sqlite_path).with_name("saved-searches.sqlite3"),
-        new_id=lambda: uuid.uuid4().hex,
-    )
-
-    async def close() -> None:
-        await http.aclose()
-        integrity.log.close()
-        verifier.close()
-        if introspection is not None:
-            introspection.close()
-        audit_store.close()
-        if isinstance(org_directory, KeycloakOrgDirectory):
-            org_directory.admin.close()
-
-    app.add_middleware(_Lifespan(close))
-    if audit_runtime is not None:
-        app.add_middleware(AuditLifespan(audit_runtime))
-        pulling = identity_events.attach(settings, audit_runtime.recorder, org_directory)
-        if pulling is not None:  # Keycloak's events into the audit trail (one worker pulls)
-            app.add_middleware(pulling)
+    for feature in features:
+        feature.routes(api)
+        for job in feature.lifespan:  # started in this order, stopped in reverse
+            app.add_middleware(job)
     return app
 
 
-class _Lifespan:
-    """Closes clients when the server shuts down."""
+def _utc(clock: Callable[[], float]) -> dt.datetime:
+    return dt.datetime.fromtimestamp(clock(), dt.UTC)
 
-    def __init__(self, close: Callable[[], Awaitable[None]]) -> None:
-        self._close = close
 
-    async def process_shutdown(self, scope: object, event: object) -> None:
-        del scope, event
-        await self._close()
+def _edge(
+    settings: Settings,
+    metrics: Metrics,
+    runtime: AuditRuntime | None,
+    access_log: AccessLog | None,
+    auth: AuthMiddleware,
+) -> list[Any]:
+    """Request context (id, body limit, metrics, access log, request audit), authentication,
+    path parameters, then the access log's own lifespan (its writer process)."""
+    auditor = None
+    if runtime is not None and settings.audit.record_requests:
+        auditor = runtime.request_auditor(settings)
+    middleware: list[Any] = [
+        RequestContextMiddleware(
+            metrics,
+            max_body_bytes=settings.server.max_body_bytes,
+            access_log=access_log,
+            request_auditor=auditor,
+        ),
+        auth,
+        PathParameterCheck(),
+    ]
+    if access_log is not None:
+        middleware.append(access_log)
+    return middleware
+
+
+def _audit(
+    settings: Settings,
+    runtime: AuditRuntime,
+    *,
+    metrics: Metrics,
+    org_directory: OrgDirectory,
+) -> Feature:
+    """The audit runtime's lifespan (recorder, shipper) and Keycloak's events pulled into it."""
+    register_metrics(metrics, runtime)
+    puller = identity_events.attach(settings, runtime.recorder, org_directory)
+    return Feature(
+        "audit",
+        lifespan=(AuditLifespan(runtime),) if puller is None else (AuditLifespan(runtime), puller),
+    )

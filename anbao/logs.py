@@ -86,3 +86,6 @@ def configure(level: str = "info", stream: Any = None) -> None:
     # Client libraries log request lines that may carry credentials at DEBUG; keep them quiet.
     for name in ("httpx", "httpcore", "elastic_transport", "urllib3"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # Alembic announces each of its plugins at INFO when it is first imported, which is
+    # whenever the app factory is: noise in every start-up and in one-line start-up errors.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(logging.WARNING, root.level))

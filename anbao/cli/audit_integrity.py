@@ -22,11 +22,11 @@ from pathlib import Path
 
 import click
 
-from anbao.app import build_audit_integrity, build_audit_store
 from anbao.cli.serve import load_settings
 from anbao.cli.stores import require, require_audit
 from anbao.settings import Environment, Settings
-from anbao.wiring.audit import spool_recorder
+from anbao.wiring.audit import build_audit_store, spool_recorder
+from anbao.wiring.audit_integrity import build_audit_integrity
 from anbao.wiring.elasticsearch import es_connection
 from audit.errors import AuditError
 from audit.integrity.elasticsearch import RawReader, WithRawScan

@@ -26,8 +26,12 @@ def seed_cmd(realm: str) -> None:
     Needs Keycloak admin credentials (keycloak.admin_username / admin_password, or
     KEYCLOAK_ADMIN_PASSWORD). Refused when environment is production (exit 2).
     """
-    from anbao.app import Parts, build_app_service, build_org_directory  # noqa: PLC0415
     from anbao.demo import DemoRefused, demo_files, refuse_production, seed  # noqa: PLC0415
+    from anbao.wiring.iam import (  # noqa: PLC0415
+        build_app_directory,
+        build_app_service,
+        build_org_directory,
+    )
     from iam.errors import IamError  # noqa: PLC0415
 
     settings = operator_settings(realm)
@@ -35,7 +39,9 @@ def seed_cmd(realm: str) -> None:
         refuse_production(settings)
         directory = build_org_directory(settings)
         try:
-            report = seed(settings, directory, build_app_service(settings, Parts()))
+            report = seed(
+                settings, directory, build_app_service(settings, build_app_directory(settings))
+            )
         finally:
             directory.admin.close()
     except DemoRefused as exc:

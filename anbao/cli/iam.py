@@ -15,11 +15,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import click
-from keycloak import KeycloakAdmin
 from keycloak.exceptions import KeycloakError
 
-from anbao.settings import Secret, Settings, SettingsError
-from anbao.wiring.keycloak import bootstrap_admins
+from anbao.settings import Settings, SettingsError
+from anbao.wiring.iam import keycloak_admin
 from iam.errors import IamError
 from iam.realm.errors import RealmFileInvalid
 from iam.realm.model import RealmSpec
@@ -32,15 +31,6 @@ if TYPE_CHECKING:
 @click.group("iam")
 def iam() -> None:
     """Identity on Keycloak: realm as code, events out."""
-
-
-def keycloak_admin(settings: Settings) -> KeycloakAdmin:
-    """The master realm's admin (realm as code creates realms and clients): the password of the
-    settings, else ``KEYCLOAK_ADMIN_PASSWORD`` (what ``deploy/local/keycloak.sh env`` prints)."""
-    kc = settings.keycloak
-    password = kc.admin_password.reveal() or os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "")
-    keycloak = dataclasses.replace(kc, admin_password=Secret(password))
-    return bootstrap_admins(dataclasses.replace(settings, keycloak=keycloak)).python_keycloak()
 
 
 def _settings() -> Settings:
@@ -157,8 +147,8 @@ def pull_cmd(
     the running service ships them. Refused while another puller (``anbao serve``) holds the
     lease: the service is already pulling. With --stdout, prints ECS JSON lines instead.
     """
-    from anbao.app import build_org_directory  # noqa: PLC0415
     from anbao.wiring.audit import keycloak_event_sink  # noqa: PLC0415
+    from anbao.wiring.iam import build_org_directory  # noqa: PLC0415
     from anbao.wiring.identity_events import build_puller, leased  # noqa: PLC0415
 
     settings = _settings()

@@ -37,8 +37,8 @@ def bootstrap_cmd(  # noqa: PLR0917 - click passes options positionally
     password and enrol an authenticator app (OTP). Refused (exit 1) when a platform-admin
     exists. Audited (actor: this command; target: the new admin).
     """
-    from anbao.app import build_org_directory  # noqa: PLC0415 - the app's one factory
     from anbao.wiring.audit import spool_recorder  # noqa: PLC0415
+    from anbao.wiring.iam import build_org_directory  # noqa: PLC0415 - the app's one factory
     from anbao.wiring.people import RecorderInvitationAudit, sign_in_url  # noqa: PLC0415
     from iam.invitations import bootstrap  # noqa: PLC0415
     from iam.invitations.keycloak import KeycloakAccounts  # noqa: PLC0415

@@ -210,8 +210,8 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
     """Operator command: the scheduled engine on the Elasticsearch audit store ([audit], [siem])."""
     import time  # noqa: PLC0415
 
-    from anbao.app import build_audit_store  # noqa: PLC0415
     from anbao.settings import Settings, SettingsError  # noqa: PLC0415
+    from anbao.wiring.audit import build_audit_store  # noqa: PLC0415
     from anbao.wiring.siem import ruleset  # noqa: PLC0415
     from anbao.wiring.siem_alerts import build_siem_alerts  # noqa: PLC0415
     from audit.stores.elasticsearch import ElasticsearchAuditStore  # noqa: PLC0415

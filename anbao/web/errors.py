@@ -1,9 +1,12 @@
-"""The error table: every error leaves the API as RFC 9457 ``application/problem+json``.
+"""Every error leaves the API as RFC 9457 ``application/problem+json``.
 
 Domain packages raise their own errors (a stable ``code``, a ``title``, a client-safe ``detail``)
-and know nothing of HTTP. This one table maps them to a status and headers; Falcon's own errors
-(400/404/405/413/415…) go through the same serializer, and anything unexpected becomes a 500
-that carries only the request id — the details go to the log, never to the client.
+and know nothing of HTTP. Each error class gets its status and headers here and one handler
+registered for it with Falcon's ``add_error_handler``; Falcon picks the handler of the nearest
+class in the exception's MRO, so a subclass with no entry of its own answers as its base does
+and the entries need no order. Falcon's own errors (400/404/405/413/415…) go through the same
+serializer, and anything unexpected becomes a 500 that carries only the request id — the
+details go to the log, never to the client.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import falcon
@@ -90,7 +93,9 @@ log = logging.getLogger("anbao.errors")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class Mapping:
+class Problem:
+    """How one error class leaves the API: its status and any headers it needs."""
+
     status: int
     headers: Callable[[Exception], dict[str, str]] | None = None
 
@@ -100,66 +105,67 @@ def _bearer_challenge(exc: Exception) -> dict[str, str]:
     return {"WWW-Authenticate": challenge(exc)}
 
 
-#: Most specific first: the first class the exception is an instance of wins.
-ERROR_TABLE: list[tuple[type[Exception], Mapping]] = [
-    (InvalidBody, Mapping(400)),
-    (InsufficientAuthentication, Mapping(401, _bearer_challenge)),
-    (Unauthenticated, Mapping(401, _bearer_challenge)),
-    (Forbidden, Mapping(403)),
-    (IdentityProviderUnavailable, Mapping(503)),
-    (OrgNotFound, Mapping(404)),
-    (OrgConflict, Mapping(409)),
-    (ImportInvalid, Mapping(422)),
-    (NotFound, Mapping(404)),
-    (Conflict, Mapping(409)),
-    (IamError, Mapping(400)),
-    (AuditStoreUnavailable, Mapping(503)),
-    (AuditSpoolFull, Mapping(503)),
-    (AuditSpoolError, Mapping(503)),
-    (AuditEventNotFound, Mapping(404)),
-    (SearchForbidden, Mapping(403)),
-    (SavedSearchNotFound, Mapping(404)),
-    (HeadNotFound, Mapping(404)),
-    (EventNotLogged, Mapping(409)),
-    (AuditError, Mapping(400)),
-    (SealStepUpRequired, Mapping(401, _bearer_challenge)),
-    (SealNotFound, Mapping(404)),
-    (SealForbidden, Mapping(403)),
-    (SealStateConflict, Mapping(409)),
-    (SealUseRefused, Mapping(409)),
-    (SealApplicationInvalid, Mapping(400)),
-    (SealDatabaseError, Mapping(503)),
-    (SealCaError, Mapping(503)),
-    (KeyStoreError, Mapping(503)),
-    (TimestampError, Mapping(400)),
-    (InvalidSignature, Mapping(422)),
-    (MalformedInput, Mapping(400)),
-    (CryptoError, Mapping(422)),
-    (AlertNotFound, Mapping(404)),
-    (ActionNotFound, Mapping(404)),
-    (ResponseTargetNotFound, Mapping(404)),
-    (InvalidAlertInput, Mapping(400)),
-    (InvalidTransition, Mapping(409)),
-    (AlertVersionConflict, Mapping(409)),
-    (ActionStateConflict, Mapping(409)),
-    (SelfApproval, Mapping(403)),
-    (TriageForbidden, Mapping(403)),
-    (AlertStoreUnavailable, Mapping(503)),
-    (ResponseTargetUnavailable, Mapping(503)),
-    (AlertError, Mapping(400)),
-    (RunNotFound, Mapping(404)),
-    (WaiverNotFound, Mapping(404)),
-    (WaiverSelfApproval, Mapping(403)),
-    (WaiverStateConflict, Mapping(409)),
-    (InvalidRequest, Mapping(400)),
-    (AlreadySigned, Mapping(409)),
-    (NotSignedOff, Mapping(409)),
-    (ReportSignatureInvalid, Mapping(422)),
-    (SigningUnavailable, Mapping(503)),
-    (FontUnavailable, Mapping(503)),
-    (StoreUnavailable, Mapping(503)),
-    (PolicyError, Mapping(500)),
-]
+#: The status of each domain error class; a class without an entry answers as its nearest base
+#: (Falcon resolves handlers by MRO). The problem ``type`` is the exception's own ``code``.
+PROBLEMS: dict[type[Exception], Problem] = {
+    InvalidBody: Problem(400),
+    InsufficientAuthentication: Problem(401, _bearer_challenge),
+    Unauthenticated: Problem(401, _bearer_challenge),
+    Forbidden: Problem(403),
+    IdentityProviderUnavailable: Problem(503),
+    OrgNotFound: Problem(404),
+    OrgConflict: Problem(409),
+    ImportInvalid: Problem(422),
+    NotFound: Problem(404),
+    Conflict: Problem(409),
+    IamError: Problem(400),
+    AuditStoreUnavailable: Problem(503),
+    AuditSpoolFull: Problem(503),
+    AuditSpoolError: Problem(503),
+    AuditEventNotFound: Problem(404),
+    SearchForbidden: Problem(403),
+    SavedSearchNotFound: Problem(404),
+    HeadNotFound: Problem(404),
+    EventNotLogged: Problem(409),
+    AuditError: Problem(400),
+    SealStepUpRequired: Problem(401, _bearer_challenge),
+    SealNotFound: Problem(404),
+    SealForbidden: Problem(403),
+    SealStateConflict: Problem(409),
+    SealUseRefused: Problem(409),
+    SealApplicationInvalid: Problem(400),
+    SealDatabaseError: Problem(503),
+    SealCaError: Problem(503),
+    KeyStoreError: Problem(503),
+    TimestampError: Problem(400),
+    InvalidSignature: Problem(422),
+    MalformedInput: Problem(400),
+    CryptoError: Problem(422),
+    AlertNotFound: Problem(404),
+    ActionNotFound: Problem(404),
+    ResponseTargetNotFound: Problem(404),
+    InvalidAlertInput: Problem(400),
+    InvalidTransition: Problem(409),
+    AlertVersionConflict: Problem(409),
+    ActionStateConflict: Problem(409),
+    SelfApproval: Problem(403),
+    TriageForbidden: Problem(403),
+    AlertStoreUnavailable: Problem(503),
+    ResponseTargetUnavailable: Problem(503),
+    AlertError: Problem(400),
+    RunNotFound: Problem(404),
+    WaiverNotFound: Problem(404),
+    WaiverSelfApproval: Problem(403),
+    WaiverStateConflict: Problem(409),
+    InvalidRequest: Problem(400),
+    AlreadySigned: Problem(409),
+    NotSignedOff: Problem(409),
+    ReportSignatureInvalid: Problem(422),
+    SigningUnavailable: Problem(503),
+    FontUnavailable: Problem(503),
+    StoreUnavailable: Problem(503),
+    PolicyError: Problem(500),
+}
 
 #: Stable problem types for Falcon's own errors, by status.
 _FALCON_CODES = {
@@ -216,59 +222,62 @@ def serialize_http_error(req: falcon.Request, resp: falcon.Response, exc: falcon
     write_problem(req, resp, status=status, code=str(code), title=title, detail=exc.description)
 
 
-def _mapping_for(exc: Exception) -> Mapping | None:
-    for cls, mapping in ERROR_TABLE:
-        if isinstance(exc, cls):
-            return mapping
-    return None
+ErrorHandler = Callable[
+    [falcon.asgi.Request, falcon.asgi.Response, Exception, dict[str, Any]], Awaitable[None]
+]
 
 
-async def handle_exception(
-    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Exception, params: dict[str, Any]
-) -> None:
-    """The one handler for every non-Falcon exception: table lookup, else an opaque 500."""
-    del params
-    if isinstance(exc, falcon.HTTPError):
-        # Falcon resolves the most specific handler; HTTPError keeps its own path.
-        serialize_http_error(req, resp, exc)
-        if exc.headers:
-            resp.set_headers(exc.headers)
-        return
-    mapping = _mapping_for(exc)
-    if mapping is None:
-        log.error(
-            "unhandled exception",
-            exc_info=exc,
-            extra={"request_id": getattr(req.context, "request_id", None)},
-        )
+def problem_handler(problem: Problem) -> ErrorHandler:
+    """The handler of one domain error class: its problem document, status and headers."""
+
+    async def handle(
+        req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Exception, params: dict[str, Any]
+    ) -> None:
+        del params
         write_problem(
             req,
             resp,
-            status=500,
-            code="internal_error",
-            title="Internal Server Error",
-            detail="The server failed to handle the request; quote the request id when reporting.",
+            status=problem.status,
+            code=str(getattr(exc, "code", "error")),
+            title=str(getattr(exc, "title", "Error")),
+            detail=getattr(exc, "detail", None),
+            extra=getattr(exc, "problem_extra", None),
         )
-        return
+        if problem.headers is not None:
+            resp.set_headers(problem.headers(exc))
+
+    return handle
+
+
+async def handle_unexpected(
+    req: falcon.asgi.Request, resp: falcon.asgi.Response, exc: Exception, params: dict[str, Any]
+) -> None:
+    """Any other exception: an opaque 500 with the request id; the details go to the log."""
+    del params
+    log.error(
+        "unhandled exception",
+        exc_info=exc,
+        extra={"request_id": getattr(req.context, "request_id", None)},
+    )
     write_problem(
         req,
         resp,
-        status=mapping.status,
-        code=str(getattr(exc, "code", "error")),
-        title=str(getattr(exc, "title", "Error")),
-        detail=getattr(exc, "detail", None),
-        extra=getattr(exc, "problem_extra", None),
+        status=500,
+        code="internal_error",
+        title="Internal Server Error",
+        detail="The server failed to handle the request; quote the request id when reporting.",
     )
-    if mapping.headers is not None:
-        resp.set_headers(mapping.headers(exc))
 
 
 def install(app: AsgiApp) -> None:
+    """The JSON media handler, the problem serializer and one error handler per class."""
     # Every JSON body is read as I-JSON with bounded nesting: a hostile body is a 400
     # (Falcon's MediaMalformedError), never a RecursionError or a string that cannot be written.
     json_handler = falcon.media.JSONHandler(loads=strict_json.loads)
     app.req_options.media_handlers[falcon.MEDIA_JSON] = json_handler
     app.set_error_serializer(serialize_http_error)
-    # Falcon's own handler for HTTPError is more specific than Exception and keeps using the
-    # serializer above; everything else goes through the table.
-    app.add_error_handler(Exception, handle_exception)
+    # Falcon's own handlers for HTTPError and HTTPStatus are more specific than Exception and
+    # keep using the serializer above.
+    app.add_error_handler(Exception, handle_unexpected)
+    for cls, problem in PROBLEMS.items():
+        app.add_error_handler(cls, problem_handler(problem))

@@ -152,7 +152,15 @@ class RequestContextMiddleware:
         status = _STATUS_CODES.get(resp.status) or _status_code(resp)
         method = req.method
         self._record_metrics(route, method, status, elapsed_ns or 0)
-        access_log, auditor = self._access_log, self._auditor
+        # A route whose path carries a secret (a one-time activation link) is logged and audited
+        # by its template: the link must not be usable by whoever reads the logs.
+        path = route if getattr(resource, "path_is_secret", False) else req.path
+        auditor = self._auditor
+        if auditor is not None and not auditor.audits(method, path):
+            auditor = None
+        # A probe (liveness, readiness) is counted in the metrics, not written to the access
+        # log: a load balancer's probe every second would bury the requests people make.
+        access_log = None if getattr(resource, "probe", False) else self._access_log
         if access_log is None and auditor is None:
             return
         # Falcon's remote_addr without its proxy-header parsing: the last hop of its access
@@ -164,9 +172,6 @@ class RequestContextMiddleware:
         address = client[0] if client else "127.0.0.1"
         principal = getattr(context, "principal", None)
         request_id = getattr(context, "request_id", None)
-        # A route whose path carries a secret (a one-time activation link) is logged and audited
-        # by its template: the link must not be usable by whoever reads the logs.
-        path = route if getattr(resource, "path_is_secret", False) else req.path
         if access_log is not None:
             access_log.record(
                 ended,
@@ -179,7 +184,7 @@ class RequestContextMiddleware:
                 address,
                 None if principal is None else principal.subject,
             )
-        if auditor is not None and auditor.audits(method, path):
+        if auditor is not None:
             waiting = auditor.record(
                 method,
                 path,

@@ -19,6 +19,8 @@ class Health:
     """Liveness: the process serves requests. Touches no dependency, so it stays cheap."""
 
     auth_required = False
+    #: Counted in the metrics, not written to the access log (:mod:`anbao.web.middleware`).
+    probe = True
     openapi: ClassVar[dict[str, Any]] = {
         "get": {
             "summary": "Liveness probe",
@@ -37,6 +39,7 @@ class Ready:
     """Readiness: every required dependency answers; 503 otherwise, with per-dependency detail."""
 
     auth_required = False
+    probe = True
     openapi: ClassVar[dict[str, Any]] = {
         "get": {
             "summary": "Readiness probe with each dependency's status and latency",

@@ -28,8 +28,9 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from anbao.settings import Environment, Settings
+from anbao.settings import AuditStoreKind, Environment, Settings
 from anbao.web.metrics import Metrics
+from anbao.wiring.elasticsearch import es_connection
 from audit.errors import AuditEventInvalid
 from audit.integrity.setup import build_field_cipher
 from audit.model import (
@@ -41,13 +42,13 @@ from audit.model import (
     event_from_document,
     format_timestamp,
 )
-from audit.ports import AuditStore, EventSealer, RawDocument
+from audit.ports import AuditStore, DeliveryObserver, EventSealer, RawDocument
 from audit.recording import journal
 from audit.recording.middleware import RequestAuditor
 from audit.recording.recorder import Recorder, install
 from audit.recording.serving_load import ServingLoad
 from audit.recording.shipper import Shipper
-from audit.recording.spool import Spool, SpoolConfig, SpoolStats
+from audit.recording.spool import Spool, SpoolConfig, SpooledRecord, SpoolStats
 from audit.stores.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.stores.sqlite import SqliteAuditStore
 from iam.events.model import Cursor
@@ -118,10 +119,32 @@ class AuditRuntime:
         install(None)
 
 
+def build_audit_store(settings: Settings) -> AuditStore:
+    if settings.audit.store is AuditStoreKind.ELASTICSEARCH:
+        return ElasticsearchAuditStore(
+            es_connection(settings),
+            prefix=settings.audit.index_prefix,
+            retention_days=settings.audit.retention_days,
+            development=settings.environment is Environment.DEVELOPMENT,
+        )
+    return SqliteAuditStore(settings.audit.sqlite_path)
+
+
 def build_audit_runtime(
-    settings: Settings, store: AuditStore, *, sealer: EventSealer | None = None
+    settings: Settings,
+    store: AuditStore,
+    *,
+    sealer: EventSealer | None = None,
+    on_stored: Callable[[Sequence[SpooledRecord]], object] | None = None,
+    observers: Sequence[DeliveryObserver] = (),
 ) -> AuditRuntime:
-    """Spool + recorder + shipper from settings; refuses a retention under the legal minimum.
+    """Spool + recorder + shipper from settings, the shipper with its delivery hooks."""
+    recorder = build_recorder(settings, sealer=sealer)
+    return with_shipper(settings, recorder, store, on_stored=on_stored, observers=observers)
+
+
+def build_recorder(settings: Settings, *, sealer: EventSealer | None = None) -> Recorder:
+    """Spool + recorder from settings; refuses a retention under the legal minimum.
 
     Sensitive fields are sealed (SM4-GCM, ``audit.sensitive.masking.FieldCipher``) before the spool, with
     the keyring of ``audit_integrity.field_keyring_file`` unless a ``sealer`` is given.
@@ -132,8 +155,21 @@ def build_audit_runtime(
         sealer = build_field_cipher(
             settings.audit_integrity.field_keyring_file, create_missing=development
         )
-    spool = Spool(spool_config(settings))
-    recorder = Recorder(spool, sealer=sealer)
+    return Recorder(Spool(spool_config(settings)), sealer=sealer)
+
+
+def with_shipper(
+    settings: Settings,
+    recorder: Recorder,
+    store: AuditStore,
+    *,
+    on_stored: Callable[[Sequence[SpooledRecord]], object] | None = None,
+    observers: Sequence[DeliveryObserver] = (),
+) -> AuditRuntime:
+    """The runtime of ``recorder``: its shipper to ``store``, built last, with the delivery hooks
+    of the features that are built after the recorder they record with (tamper-evidence leaves
+    as ``on_stored``, streaming detection among the ``observers``)."""
+    spool = recorder.spool
     shipper: Shipper | None = None
 
     def self_event(action: str, reason: str, labels: Mapping[str, str] | None = None) -> None:
@@ -183,6 +219,8 @@ def build_audit_runtime(
         stall_seconds=settings.audit.shipping_stall_seconds,
         on_stall=stall,
         on_dead_letter=dead_letter,
+        on_stored=on_stored,
+        observers=observers,
     )
     return AuditRuntime(recorder, shipper, ship_in_subprocess=settings.audit.ship_in_subprocess)
 
@@ -211,13 +249,15 @@ _PARENT_ENV = "ANBAO_AUDIT_SHIPPER_PARENT"
 def ship_main() -> None:
     """Entry point of the shipper child process (``audit.ship_in_subprocess``).
 
-    Builds the service exactly as ``anbao.asgi`` does (settings from the environment) so the
-    shipper carries the same delivery hooks (tamper-evidence leaves, SIEM streaming), then runs
-    only the shipper until SIGTERM or until its parent worker is gone. Durability is unchanged:
-    the spool is the hand-off, and the shipper lock elects one shipper among all processes.
+    Builds the audit runtime with the serving app's delivery hooks (tamper-evidence leaves,
+    SIEM streaming; :func:`anbao.wiring.delivery.shipping_runtime`), not the app, then runs only
+    the shipper until SIGTERM or until its parent worker is gone. Durability is unchanged: the
+    spool is the hand-off, and the shipper lock elects one shipper among all processes.
     """
-    from anbao import logs  # noqa: PLC0415 - the child only; avoids an import cycle with app
-    from anbao.app import Parts, build_audit_store, create_app  # noqa: PLC0415
+    import time  # noqa: PLC0415
+
+    from anbao import logs  # noqa: PLC0415 - the child only
+    from anbao.wiring.delivery import shipping_runtime  # noqa: PLC0415 - it imports this module
 
     environ = os.environ  # noqa: TID251 - an entry point, like anbao.asgi
     parent = int(environ.get(_PARENT_ENV, "0") or 0)
@@ -225,8 +265,7 @@ def ship_main() -> None:
     logs.configure(settings.server.log_level)
     os.nice(settings.audit.shipper_nice)  # the serving parent gets the CPU first under a burst
     store = build_audit_store(settings)
-    runtime = build_audit_runtime(settings, store)
-    create_app(settings, Parts(audit_store=store, audit_runtime=runtime))
+    runtime, close = shipping_runtime(settings, store, time.time)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
@@ -238,6 +277,7 @@ def ship_main() -> None:
     runtime.shipper.stop()
     runtime.recorder.close()
     runtime.recorder.spool.close()
+    close()
     store.close()
 
 

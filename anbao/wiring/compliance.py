@@ -1,6 +1,6 @@
 """Wires the compliance service (policies/) from settings: inspectors, store, signer, PDF fonts.
 
-Used by ``create_app`` (routes, optional schedule) and by ``anbao compliance``. Each inspector
+Used by ``create_app`` (routes, optional schedule run by one worker) and by ``anbao compliance``. Each inspector
 reads the platform through a public API; a part that is not configured is simply not wired,
 so its checks report "not applicable" with the reason.
 """
@@ -16,7 +16,9 @@ from pathlib import Path
 from typing import Any
 
 from anbao.settings import Environment, Settings
+from anbao.wiring.feature import Feature, Lifespan
 from anbao.wiring.keycloak import admins
+from anbao.wiring.singleton import SingletonJob, job_lease
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
 from audit.sql.engine import create_engine
@@ -28,7 +30,7 @@ from policies.ports import AlertFacts, Inspectors, RealmFacts, RealmInspector, S
 from policies.reports import pdf as report_pdf
 from policies.reports.signing import SealReportSealer, Sm2ReportSigner
 from policies.resources import Reports, add_routes
-from policies.runs.service import ComplianceService, Schedule
+from policies.runs.service import ComplianceService
 from policies.runs.store import SqlRunStore
 
 
@@ -212,8 +214,12 @@ def pdf_renderer(settings: Settings) -> Callable[[dict[str, Any]], bytes]:
     return functools.partial(report_pdf.render, font_file=settings.compliance.pdf_font_file)
 
 
-def attach(
-    api: Any,
+def scheduled_run(service: ComplianceService) -> Callable[[], object]:
+    """One scheduled run of the catalogue (``compliance.schedule_hours``)."""
+    return functools.partial(service.run, trigger="schedule", requested_by="scheduler")
+
+
+def feature(
     settings: Settings,
     *,
     realm: RealmInspector | None,
@@ -221,34 +227,30 @@ def attach(
     audit_store: Any,
     registry: Any | None,
     recorder: Recorder | None = None,
-) -> Schedule | None:
-    """Serve ``/compliance/*``; start the schedule when ``compliance.schedule_hours`` > 0."""
+    routes: Callable[[], Sequence[str]] = tuple,
+) -> Feature:
+    """``/compliance/*`` (when ``compliance.enabled``); with ``compliance.schedule_hours`` > 0, scheduled runs as a singleton
+    job: started with the ASGI lifespan, run by one worker of the deployment."""
     if not settings.compliance.enabled:
-        return None
+        return Feature("compliance")
     service = build_service(
         settings,
         realm=realm,
-        routes=lambda: [template for template, _ in api.routes],
+        routes=routes,
         integrity=integrity,
         audit_store=audit_store,
         registry=registry,
         recorder=recorder,
     )
-    add_routes(api, Reports(service, pdf_renderer(settings)))
+    reports = Reports(service, pdf_renderer(settings))
+    jobs: tuple[Lifespan, ...] = ()
     if settings.compliance.schedule_hours > 0:
-        schedule = Schedule(service, settings.compliance.schedule_hours * 3600)
-        schedule.start()
-        api.app.add_middleware(_StopSchedule(schedule))
-        return schedule
-    return None
-
-
-class _StopSchedule:
-    """Stops the scheduled runs when the server shuts down."""
-
-    def __init__(self, schedule: Schedule) -> None:
-        self._schedule = schedule
-
-    async def process_shutdown(self, scope: object, event: object) -> None:
-        del scope, event
-        self._schedule.stop()
+        jobs = (
+            SingletonJob(
+                "compliance-schedule",
+                scheduled_run(service),
+                job_lease(settings.audit.spool_path, "compliance-schedule"),
+                settings.compliance.schedule_hours * 3600,
+            ),
+        )
+    return Feature("compliance", routes=lambda api: add_routes(api, reports), lifespan=jobs)

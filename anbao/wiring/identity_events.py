@@ -1,10 +1,10 @@
 """Keycloak's login and admin events into the audit trail, pulled by ``anbao serve`` itself.
 
-Every uvicorn worker starts a puller thread with the app's lifespan, but only one process of
-the deployment pulls: the holder of an exclusive ``flock`` on ``<spool>.keycloak-events.lock``
-(the lease). The kernel releases the lock when its holder dies, however it dies, so a killed
-worker's duty is taken over by another worker within one interval; ``anbao iam events pull``
-takes the same lease, so an operator's pull and the service never read the same stream at once.
+Every uvicorn worker starts a puller with the app's lifespan, but only one process of the
+deployment pulls: the holder of the ``keycloak-events`` lease (:mod:`anbao.wiring.singleton`).
+A killed worker's duty is taken over by another worker within one interval; ``anbao iam events
+pull`` takes the same lease, so an operator's pull and the service never read the same stream at
+once.
 
 Each page of events goes into the audit spool together with the stream's cursor, in one
 transaction (:class:`anbao.wiring.audit.RecorderEventSink`): whatever is killed when, a restart
@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -24,6 +23,7 @@ from pathlib import Path
 from anbao.settings import Settings
 from anbao.wiring.audit import RecorderEventSink
 from anbao.wiring.keycloak import admin_credentials
+from anbao.wiring.singleton import SingletonJob, job_lease
 from audit.errors import AuditError
 from audit.lease import FileLease
 from audit.recording.recorder import Recorder
@@ -46,29 +46,23 @@ def cursor_store(path: Path) -> SqliteCursorStore:
 
 def lease_for(recorder: Recorder) -> FileLease:
     """The lease of the spool ``recorder`` writes to: one puller per spool (per deployment)."""
-    spool = recorder.spool.config.path
-    return FileLease(spool.with_name(spool.name + ".keycloak-events.lock"))
+    return job_lease(recorder.spool.config.path, "keycloak-events")
 
 
-class PullerThread:
+class PullerThread(SingletonJob):
     """Pulls every ``interval`` seconds while this process holds the lease."""
 
     def __init__(self, puller: EventPuller, lease: FileLease, interval: float) -> None:
+        super().__init__("keycloak-events", self._pull, lease, interval)
         self.puller = puller
-        self.lease = lease
-        self._interval = interval
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
         self._failing = False
 
-    def tick(self) -> int | None:
-        """One pull if the lease is (or can be) held: events delivered, None without the lease.
+    def _pull(self) -> int:
+        """One pull: events delivered.
 
         A failed pull (Keycloak or the spool unavailable) is logged once per failure streak and
         retried at the next tick; the cursor stayed where the last stored page left it.
         """
-        if not self.lease.try_acquire():
-            return None
         try:
             delivered = self.puller.pull_once()
         except (IamError, AuditError) as exc:
@@ -80,46 +74,6 @@ class PullerThread:
             log.warning("Keycloak events pulled again")
         self._failing = False
         return delivered
-
-    def start(self) -> None:
-        if self._thread is not None and self._thread.is_alive():
-            return
-        self._stop.clear()
-        self._thread = threading.Thread(target=self._run, name="keycloak-events", daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        # The first pull comes one interval after start-up: the server finishes starting
-        # first, and an app whose lifespan is short (a test client's) never pulls at all.
-        started = time.monotonic()
-        while not self._stop.wait(max(0.0, self._interval - (time.monotonic() - started))):
-            started = time.monotonic()
-            try:
-                self.tick()
-            except Exception:  # a bug must not end the pulling for the life of the process
-                log.exception("Keycloak event pull failed")
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=30)
-            self._thread = None
-        self.lease.release()
-
-
-class PullerLifespan:
-    """Starts the puller thread with the ASGI app (never at import) and stops it on shutdown."""
-
-    def __init__(self, thread: PullerThread) -> None:
-        self.thread = thread
-
-    async def process_startup(self, scope: object, event: object) -> None:
-        del scope, event
-        self.thread.start()
-
-    async def process_shutdown(self, scope: object, event: object) -> None:
-        del scope, event
-        self.thread.stop()
 
 
 def build_puller(
@@ -144,17 +98,14 @@ def build_puller(
     )
 
 
-def attach(
-    settings: Settings, recorder: Recorder, directory: OrgDirectory
-) -> PullerLifespan | None:
-    """The lifespan middleware that runs the puller in this worker (``keycloak.events_pull``)."""
+def attach(settings: Settings, recorder: Recorder, directory: OrgDirectory) -> PullerThread | None:
+    """The puller, a lifespan job of every worker run by one (``keycloak.events_pull``)."""
     if not settings.keycloak.events_pull:
         return None
     puller = build_puller(settings, recorder, directory)
     if puller is None:
         return None
-    thread = PullerThread(puller, lease_for(recorder), settings.keycloak.events_interval_seconds)
-    return PullerLifespan(thread)
+    return PullerThread(puller, lease_for(recorder), settings.keycloak.events_interval_seconds)
 
 
 @contextlib.contextmanager

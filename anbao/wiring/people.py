@@ -17,7 +17,7 @@ from anbao.web.openapi import Api
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder
 from iam.invitations import AuditActor, InvitationService
-from iam.invitations.resources import add_routes
+from iam.invitations.resources import add_routes as invitation_routes
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.model import Person
 from iam.orgs.service import OrgService
@@ -56,23 +56,25 @@ def sign_in_url(settings: Settings) -> str:
     return f"{kc.url.rstrip('/')}/realms/{kc.realm}/account"
 
 
-def attach(
-    api: Api,
-    settings: Settings,
+def build_invitations(
     orgs: OrgService,
     recorder: Callable[[], Recorder],
     *,
     clock: Callable[[], float] = time.time,
 ) -> InvitationService | None:
-    """Invitation and activation routes, where the directory is Keycloak's (credentials live
-    there); a test's in-memory directory gives none."""
+    """Invitations and activation, where the directory is Keycloak's (credentials live there);
+    a test's in-memory directory gives none."""
     directory = orgs.directory
     if not isinstance(directory, KeycloakOrgDirectory):
         return None
     from iam.invitations.keycloak import KeycloakAccounts  # noqa: PLC0415
 
-    service = InvitationService(
+    return InvitationService(
         orgs, KeycloakAccounts(directory.admin), RecorderInvitationAudit(recorder), clock=clock
     )
-    add_routes(api, service, sign_in_url=sign_in_url(settings))
-    return service
+
+
+def add_routes(api: Api, settings: Settings, service: InvitationService | None) -> None:
+    """The invitation and activation routes, when invitations are wired."""
+    if service is not None:
+        invitation_routes(api, service, sign_in_url=sign_in_url(settings))

@@ -16,9 +16,10 @@ from collections.abc import Callable
 
 import sqlalchemy as sa
 
-from anbao.settings import Settings
-from anbao.web.health import Dependency, Readiness, blocking_probe
+from anbao.settings import Settings, SettingsError
+from anbao.web.health import Dependency, blocking_probe
 from anbao.web.openapi import Api
+from anbao.wiring.feature import Feature, OnShutdown
 from audit.model import ResourceRef, UserInfo
 from audit.recording.recorder import Recorder, current
 from audit.sql.engine import Migrations, create_engine
@@ -200,44 +201,46 @@ def verify_timestamps(registry: Registry) -> Callable[[bytes, bytes], dt.datetim
     return timestamp_verifier(ca.trust_roots(), ca.intermediates())
 
 
-def attach(
-    api: Api,
+def build_seal_trust(settings: Settings) -> seal_resources.FileTrust:
+    """Trust material of ``POST /seals/verify`` from files (reloaded when they change)."""
+    sv = settings.seal_verify
+    crls = tuple(p.strip() for p in sv.crl_files.split(",") if p.strip())
+    trust = seal_resources.FileTrust(sv.trust_roots_file, sv.intermediates_file, crls)
+    try:
+        trust.trust()  # fail fast on a missing or malformed file
+    except Exception as exc:  # noqa: BLE001 - any failure here is a bad setting, named below
+        raise SettingsError(
+            "seal_verify.trust_roots_file",
+            f"trust material cannot be loaded ({type(exc).__name__}: {exc})",
+        ) from None
+    return trust
+
+
+def feature(
     settings: Settings,
+    registry: Registry | None,
     *,
-    recorder: Recorder | None,
     clock: Callable[[], dt.datetime],
-    readiness: Readiness,
-    trust: seal_resources.TrustSource | None,
-    file_trust: Callable[[], seal_resources.TrustSource],
-    audit: AuditTrail | None = None,
-    orgs: OrgTree | None = None,
-) -> Registry | None:
-    """``POST /seals/verify`` always; with ``seals.enabled`` also the registry, CA and TSA.
+    trust: seal_resources.TrustSource | None = None,
+) -> Feature:
+    """``POST /seals/verify`` always; with a registry (``seals.enabled``) also the registry, CA
+    and TSA routes.
 
     With the registry on, verification trusts its CA (CRLs live) and its TSA, unless a
     ``trust`` source is swapped in; otherwise the ``seal_verify`` files.
     """
-    registry = build_seal_registry(settings, recorder, clock, audit, orgs)
     if registry is None:
-        seal_resources.add_routes(api, trust or file_trust(), clock)
-        return None
-    seal_resources.add_routes(
-        api, trust or RegistryTrust(registry, clock), clock, verify_timestamps(registry)
+        files = trust or build_seal_trust(settings)
+        return Feature("seals", routes=lambda api: seal_resources.add_routes(api, files, clock))
+    own = trust or RegistryTrust(registry, clock)
+
+    def routes(api: Api) -> None:
+        seal_resources.add_routes(api, own, clock, verify_timestamps(registry))
+        mount(api, registry, clock)
+
+    return Feature(
+        "seals",
+        routes=routes,
+        readiness=(Dependency("seal_registry", blocking_probe(registry.repository.ping)),),
+        lifespan=(OnShutdown(registry.close),),
     )
-    mount(api, registry, clock)
-    readiness.dependencies.append(
-        Dependency("seal_registry", blocking_probe(registry.repository.ping))
-    )
-    api.app.add_middleware(_Shutdown(registry))
-    return registry
-
-
-class _Shutdown:
-    """Releases the registry's connection pool when the server shuts down."""
-
-    def __init__(self, registry: Registry) -> None:
-        self._registry = registry
-
-    async def process_shutdown(self, scope: object, event: object) -> None:
-        del scope, event
-        self._registry.close()

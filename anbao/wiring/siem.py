@@ -1,7 +1,7 @@
 """Detection wiring: the streaming engine on the audit shipper, the scheduled engine on the store.
 
-``audit`` never imports ``siem``: the composition root registers the streaming engine as the
-shipper's :class:`audit.ports.DeliveryObserver`, with the alert service behind a
+``audit`` never imports ``siem``: the composition root gives the streaming engine to the
+shipper as one of its :class:`audit.ports.DeliveryObserver` s, with the alert service behind a
 :class:`siem.alerts.service.QueuedSink` so the shipper never waits for the alert store.
 """
 
@@ -13,7 +13,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from anbao.settings import Settings
-from anbao.wiring.audit import AuditRuntime
 from siem.engines.loader import BUILTIN_RULES, RuleSet, load_rules
 from siem.engines.streaming import StreamingEngine
 from siem.ports import DetectionSink
@@ -35,16 +34,10 @@ def ruleset(settings: Settings) -> RuleSet:
     return _rules(rule_paths(settings))
 
 
-def attach_streaming(
-    runtime: AuditRuntime,
-    sink: DetectionSink,
-    settings: Settings,
-    *,
-    clock: Callable[[], dt.datetime],
+def streaming_engine(
+    settings: Settings, sink: DetectionSink, *, clock: Callable[[], dt.datetime]
 ) -> StreamingEngine:
-    """Register the streaming engine on the shipper; returns it (metrics, tests)."""
-    engine = StreamingEngine(
+    """The streaming engine, one of the audit shipper's delivery observers."""
+    return StreamingEngine(
         ruleset(settings), sink, clock=clock, working_hours=settings.siem.working_hours_spec()
     )
-    runtime.shipper.add_observer(engine)
-    return engine

@@ -17,9 +17,9 @@ from pathlib import Path
 from keycloak import KeycloakAdmin
 
 from anbao.settings import AlertStoreKind, Settings
-from anbao.web.health import Dependency, Readiness, blocking_probe
-from anbao.web.openapi import Api
+from anbao.web.health import Dependency, blocking_probe
 from anbao.wiring.elasticsearch import es_connection
+from anbao.wiring.feature import Feature, OnShutdown
 from anbao.wiring.keycloak import admins
 from audit.model import EventKind, ResourceRef, UserInfo
 from audit.recording.recorder import Recorder, current
@@ -262,22 +262,14 @@ def build_siem_alerts(
     return SiemAlerts(alerts, responses, hooks, channels)
 
 
-def attach(api: Api, settings: Settings, built: SiemAlerts, readiness: Readiness) -> None:
+def feature(settings: Settings, built: SiemAlerts) -> Feature:
     """Routes, readiness of the alert store, shutdown."""
-    resources.add_routes(
-        api, built.alerts, built.responses, siem_guard, base_url=settings.siem.public_url
-    )
     store = built.alerts.store
-    readiness.dependencies.append(
-        Dependency(f"alert_store:{store.kind}", blocking_probe(store.ping))
+    return Feature(
+        "siem",
+        routes=lambda api: resources.add_routes(
+            api, built.alerts, built.responses, siem_guard, base_url=settings.siem.public_url
+        ),
+        readiness=(Dependency(f"alert_store:{store.kind}", blocking_probe(store.ping)),),
+        lifespan=(OnShutdown(built.close),),
     )
-    api.app.add_middleware(_Shutdown(built))
-
-
-class _Shutdown:
-    def __init__(self, built: SiemAlerts) -> None:
-        self._built = built
-
-    async def process_shutdown(self, scope: object, event: object) -> None:
-        del scope, event
-        self._built.close()

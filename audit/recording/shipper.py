@@ -85,6 +85,8 @@ class Shipper:
         stall_seconds: float = 60.0,
         on_stall: Callable[[float, str], None] | None = None,
         on_dead_letter: Callable[[Sequence[tuple[str, str]]], None] | None = None,
+        on_stored: Callable[[Sequence[SpooledRecord]], object] | None = None,
+        observers: Sequence[DeliveryObserver] = (),
     ) -> None:
         self.spool = spool
         self.store = store
@@ -114,9 +116,9 @@ class Shipper:
         #: evidence logs their leaves here: ``IntegrityService.append_records``). It must be
         #: idempotent — after a crash the same records come again. If it raises, the batch stays
         #: spooled and is shipped again.
-        self.on_stored: Callable[[Sequence[SpooledRecord]], object] | None = None
+        self.on_stored = on_stored
         #: Told after each acknowledged batch (see :class:`audit.ports.DeliveryObserver`).
-        self._observers: list[DeliveryObserver] = []
+        self._observers: list[DeliveryObserver] = list(observers)
 
     # -- the single-shipper lock ---------------------------------------------------------------
 

@@ -6,7 +6,7 @@ the platform asks it, never a path string from a token or a body. Its parts: the
 placement rules, the :class:`OrgDirectory` port, the use cases (:class:`OrgService`),
 delegation, identifier codes and bulk ``imports/``. Adapters are imported by module so that
 importing the tree loads no HTTP client or web framework: ``iam.orgs.keycloak`` (the tree in
-Keycloak groups), ``iam.orgs.keycloak_admin``, ``iam.orgs.resources`` (Falcon), ``iam.orgs.testing``.
+Keycloak groups), ``iam.admin.rest``, ``iam.orgs.resources`` (Falcon), ``iam.orgs.testing``.
 """
 
 from iam.orgs.codes import uscc_check_char

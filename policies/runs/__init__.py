@@ -10,9 +10,8 @@ from policies.runs.service import (
     MAX_REASON,
     MAX_TEXT,
     ComplianceService,
-    Schedule,
     control_status,
     evaluate,
 )
 
-__all__ = ["MAX_REASON", "MAX_TEXT", "ComplianceService", "Schedule", "control_status", "evaluate"]
+__all__ = ["MAX_REASON", "MAX_TEXT", "ComplianceService", "control_status", "evaluate"]

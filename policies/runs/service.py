@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import logging
-import threading
 from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
@@ -299,29 +298,3 @@ def _with_signoff(run: Run, signoff: SignOff) -> Run:
 
 def _replace_digest(s: SignOff, digest: str) -> SignOff:
     return SignOff(s.officer, s.comment, s.signed_at, digest, s.public_key_pem)
-
-
-class Schedule:
-    """Runs the catalogue every ``interval_seconds`` on a daemon thread (``compliance.schedule``)."""
-
-    def __init__(self, service: ComplianceService, interval_seconds: float) -> None:
-        self.service = service
-        self.interval = interval_seconds
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
-
-    def start(self) -> None:
-        self._thread = threading.Thread(target=self._loop, name="compliance-schedule", daemon=True)
-        self._thread.start()
-
-    def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout)
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self.interval):
-            try:
-                self.service.run(trigger="schedule", requested_by="scheduler")
-            except Exception:
-                log.exception("compliance: scheduled run failed")

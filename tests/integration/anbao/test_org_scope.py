@@ -19,8 +19,9 @@ from pathlib import Path
 import falcon.testing
 import pytest
 
-from anbao.app import Parts, build_org_directory, create_app
+from anbao.app import Parts, create_app
 from anbao.settings import Settings
+from anbao.wiring.iam import build_org_directory
 from anbao.wiring.siem_alerts import SiemAlerts, build_siem_alerts
 from audit.search.testing import sample_events
 from audit.stores.elasticsearch import ElasticsearchAuditStore

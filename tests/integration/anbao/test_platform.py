@@ -98,8 +98,8 @@ def test_keycloak_token_reaches_protected_endpoint(
 
 
 def test_elasticsearch_audit_store_is_ready(elasticsearch: Server, keycloak: Server) -> None:
-    from anbao.app import build_audit_store
     from anbao.settings import Settings
+    from anbao.wiring.audit import build_audit_store
 
     settings = Settings.load(
         {

@@ -181,13 +181,13 @@ def test_access_log_is_json_with_request_id(
     with log_file.open("wb") as out:
         access_log = AccessLog(out.fileno())
         client = falcon.testing.TestClient(make_app(access_log=access_log))
-        client.simulate_get("/healthz", headers={"X-Request-ID": "trace-me"})
+        client.simulate_get("/openapi.json", headers={"X-Request-ID": "trace-me"})
         client.simulate_get("/whoami", headers={"Authorization": "Bearer sekrit.token.value"})
         access_log.flush()
     lines = [json.loads(line) for line in log_file.read_text().splitlines()]
     assert [line["http.response.status_code"] for line in lines] == [200, 401]
     assert lines[0]["request_id"] == "trace-me"
-    assert lines[0]["url.path"] == "/healthz"
+    assert lines[0]["url.path"] == "/openapi.json"
     assert "sekrit" not in log_file.read_text()
 
 
@@ -233,8 +233,8 @@ def test_access_log_buffers_until_full_or_flushed(tmp_path: Path) -> None:
 
 
 def test_unloadable_seal_trust_is_a_settings_error(tmp_path: Path) -> None:
-    from anbao.app import build_seal_trust
     from anbao.settings import Settings, SettingsError
+    from anbao.wiring.seals import build_seal_trust
 
     bad = tmp_path / "roots.pem"
     bad.write_text("-----BEGIN CERTIFICATE-----\nnot base64\n-----END CERTIFICATE-----\n")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
-import threading
 from datetime import UTC, datetime
 
 import pytest
@@ -14,7 +12,7 @@ from anbao.wiring.compliance import build_service
 from policies.catalogue.load import load_catalogue
 from policies.errors import AlreadySigned, RunNotFound
 from policies.ports import Inspectors, IssuedReport
-from policies.runs.service import ComplianceService, Schedule
+from policies.runs.service import ComplianceService
 from policies.runs.store import SqlRunStore
 from policies.testing import Static, good_realm
 
@@ -41,29 +39,6 @@ def test_build_service_wires_every_source() -> None:
     brute = run.result("L3-CES1-02")
     assert brute is not None
     assert brute.status.value == "pass"
-
-
-def test_schedule_runs_until_stopped() -> None:
-    ids = itertools.count()
-    store = SqlRunStore(sa.create_engine("sqlite://", poolclass=sa.pool.StaticPool,
-                                         connect_args={"check_same_thread": False}))  # fmt: skip
-    done = threading.Event()
-
-    class Counting(ComplianceService):
-        def run(self, *, trigger: str = "manual", requested_by: str = "") -> object:  # type: ignore[override]
-            out = super().run(trigger=trigger, requested_by=requested_by)
-            done.set()
-            return out
-
-    service = Counting(load_catalogue(), Inspectors(realm=Static(good_realm())), store,
-                       clock=lambda: datetime.now(UTC), new_id=lambda: f"r{next(ids)}")  # fmt: skip
-    schedule = Schedule(service, 0.01)
-    schedule.start()
-    assert done.wait(30)
-    schedule.stop()
-    runs = store.runs()
-    assert runs
-    assert {r.trigger for r in runs} == {"schedule"}
 
 
 def test_sql_store_refuses_a_second_signoff_and_unknown_runs() -> None:

@@ -8,8 +8,9 @@ import sys
 import time
 import uuid
 
-from anbao.app import build_audit_integrity, build_audit_store
 from anbao.settings import Settings
+from anbao.wiring.audit import build_audit_store
+from anbao.wiring.audit_integrity import build_audit_integrity
 from audit.ports import RawDocument
 from tests.unit.audit.integrity.helpers import make_events
 

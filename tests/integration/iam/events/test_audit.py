@@ -36,7 +36,7 @@ ANBAO = Path(sys.executable).with_name("anbao")
 #: A puller that pages one event at a time, as fast as it can, until it is killed.
 KILLED = """
 import os
-from anbao.app import build_org_directory
+from anbao.wiring.iam import build_org_directory
 from anbao.wiring.audit import keycloak_event_sink
 from anbao.settings import Settings
 from iam.events.keycloak import KeycloakEventSource

@@ -14,9 +14,10 @@ from typing import Any
 import falcon.testing
 import pytest
 
-from anbao.app import Parts, build_org_directory, create_app
+from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from anbao.wiring.audit import spool_config
+from anbao.wiring.iam import build_org_directory
 from audit.recording.recorder import Recorder
 from audit.recording.spool import Spool
 from iam.orgs.model import NodeKind, OrgNode, Person

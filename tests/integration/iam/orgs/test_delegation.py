@@ -15,8 +15,9 @@ from pathlib import Path
 import falcon.testing
 import pytest
 
-from anbao.app import Parts, build_org_directory, create_app
+from anbao.app import Parts, create_app
 from anbao.settings import Settings
+from anbao.wiring.iam import build_org_directory
 from iam.apps.testing import RecordedRoleChanges
 from iam.orgs.model import NodeKind, OrgNode, Person
 from tests.integration.conftest import Server

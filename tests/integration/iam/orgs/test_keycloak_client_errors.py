@@ -11,8 +11,9 @@ from pathlib import Path
 import falcon.testing
 import pytest
 
-from anbao.app import Parts, build_org_directory, create_app
+from anbao.app import Parts, create_app
 from anbao.settings import Settings
+from anbao.wiring.iam import build_org_directory
 from iam.apps.keycloak import KeycloakAppDirectory
 from iam.apps.model import App, parse_registration
 from iam.apps.service import AppService

@@ -214,10 +214,28 @@ def test_a_forward_only_client_iterable_is_logged_not_fatal(
     with log_file.open("wb") as out:
         log = AccessLog(out.fileno())
         client = falcon.testing.TestClient(make_app(access_log=log))
-        result = client.simulate_get("/healthz", remote_addr="10.1.2.3")
+        result = client.simulate_get("/openapi.json", remote_addr="10.1.2.3")
         log.flush()
     assert result.status_code == 200
     assert json.loads(log_file.read_text())["client.address"] == "10.1.2.3"
+
+
+def test_probes_are_counted_not_written_to_the_access_log(
+    make_app: Callable[..., AsgiApp], tmp_path: Path
+) -> None:
+    """A load balancer's liveness and readiness probes stay out of the access log (and cost no
+    line); the metrics still count them, and every other request is logged."""
+    log_file = tmp_path / "access.log"
+    with log_file.open("wb") as out:
+        log = AccessLog(out.fileno())
+        client = falcon.testing.TestClient(make_app(access_log=log))
+        for path in ("/healthz", "/readyz", "/healthz", "/whoami"):
+            client.simulate_get(path)
+        log.flush()
+    lines = [json.loads(line) for line in log_file.read_text().splitlines()]
+    assert [line["url.path"] for line in lines] == ["/whoami"]
+    text = client.simulate_get("/metrics").text
+    assert 'anbao_http_requests_total{method="GET",route="/healthz",status="200"} 2.0' in text
 
 
 def test_methods_outside_http_core_share_one_metrics_label() -> None:

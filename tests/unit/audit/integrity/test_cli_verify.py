@@ -9,10 +9,10 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from anbao.app import build_audit_integrity
 from anbao.cli import main
 from anbao.settings import Settings
 from anbao.wiring.audit import spool_config
+from anbao.wiring.audit_integrity import build_audit_integrity
 from audit.recording.spool import Spool
 from audit.stores.sqlite import SqliteAuditStore
 from tests.unit.audit.integrity.helpers import make_events
