@@ -250,7 +250,6 @@ def _invite(directory: KeycloakOrgDirectory, rows: list[Any]) -> list[dict[str, 
     from anbao.wiring.people import RecorderInvitationAudit  # noqa: PLC0415
     from iam.invitations import AuditActor, InvitationService  # noqa: PLC0415
     from iam.invitations.keycloak import KeycloakAccounts  # noqa: PLC0415
-    from iam.orgs.imports.service import send_invitations  # noqa: PLC0415
     from iam.orgs.service import OrgService  # noqa: PLC0415
 
     settings = cli_settings()
@@ -262,7 +261,10 @@ def _invite(directory: KeycloakOrgDirectory, rows: list[Any]) -> list[dict[str, 
             RecorderInvitationAudit(lambda: recorder),
             clock=time.time,
         )
-        return send_invitations(service, actor, rows, default_api_url(settings))
+        invited = [row.username for row in rows if row.invite]
+        return service.invite_imported(
+            actor.subject, actor.name, invited, default_api_url(settings)
+        )
 
 
 def _finish_validation(findings: list[imports.Finding], rows: int, dry_run: bool) -> None:

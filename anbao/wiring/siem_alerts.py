@@ -18,6 +18,7 @@ from keycloak import KeycloakAdmin
 
 from anbao.settings import AlertStoreKind, Settings
 from anbao.web.health import Dependency, blocking_probe
+from anbao.web.openapi import Api
 from anbao.wiring.elasticsearch import es_connection
 from anbao.wiring.feature import Feature, OnShutdown
 from anbao.wiring.keycloak import admins
@@ -39,6 +40,7 @@ from siem.alerts.ports import AlertStore, Notifier
 from siem.alerts.service import AlertService, BackgroundHooks, NewAlertHook, TriageHook
 from siem.alerts.sqlite import SqliteAlertStore
 from siem.model import Severity
+from siem.responses import resources as response_resources
 from siem.responses.keycloak import KeycloakIdentityResponder
 from siem.responses.model import ActionRecord
 from siem.responses.ports import IdentityResponder
@@ -262,14 +264,25 @@ def build_siem_alerts(
     return SiemAlerts(alerts, responses, hooks, channels)
 
 
+def _add_routes(api: Api, settings: Settings, built: SiemAlerts) -> None:
+    responses = built.responses
+    resources.add_routes(
+        api,
+        built.alerts,
+        siem_guard,
+        base_url=settings.siem.public_url,
+        actions_of=None if responses is None else response_resources.actions_of(responses),
+    )
+    if responses is not None:
+        response_resources.add_routes(api, responses, built.alerts, siem_guard)
+
+
 def feature(settings: Settings, built: SiemAlerts) -> Feature:
     """Routes, readiness of the alert store, shutdown."""
     store = built.alerts.store
     return Feature(
         "siem",
-        routes=lambda api: resources.add_routes(
-            api, built.alerts, built.responses, siem_guard, base_url=settings.siem.public_url
-        ),
+        routes=lambda api: _add_routes(api, settings, built),
         readiness=(Dependency(f"alert_store:{store.kind}", blocking_probe(store.ping)),),
         lifespan=(OnShutdown(built.close),),
     )

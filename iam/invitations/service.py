@@ -112,6 +112,21 @@ class InvitationService:
         )
         return invitation
 
+    def invite_imported(
+        self, actor_id: str, actor_name: str, usernames: Sequence[str], link_base: str
+    ) -> list[dict[str, object]]:
+        """Credentials for the people of an import marked ``invite`` who have not activated yet
+        (a re-posted file sends new links: the old ones stop working). The links are shown
+        once, in the answer (:class:`iam.orgs.imports.service.Inviter`)."""
+        actor = AuditActor(actor_id, actor_name)
+        out = []
+        for username in usernames:
+            person = self.directory.find_person(username)
+            if person is None or self.accounts.has_password(person.id):
+                continue
+            out.append(self.resend(actor, person.id).as_json(link_base))
+        return out
+
     def revoke(self, actor: AuditActor, person_id: str) -> Person:
         """Ends a pending invitation: the link stops working and the account is disabled."""
         person = self._pending(actor, person_id)

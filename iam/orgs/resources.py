@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
+from typing import Any, ClassVar, Protocol, TypeVar
 
 import falcon
 import falcon.asgi
@@ -18,7 +18,7 @@ import falcon.asgi
 from iam.orgs import model as orgs_model
 from iam.orgs.errors import InvalidOrgInput
 from iam.orgs.imports.files import read_bytes
-from iam.orgs.imports.service import ImportService
+from iam.orgs.imports.service import ImportService, Inviter
 from iam.orgs.model import (
     MAX_ATTRIBUTE_VALUE,
     MAX_ATTRIBUTES,
@@ -28,9 +28,6 @@ from iam.orgs.model import (
     PersonDraft,
 )
 from iam.orgs.service import OrgService
-
-if TYPE_CHECKING:  # the invitation resources import this module
-    from iam.invitations import InvitationService
 
 T = TypeVar("T")
 _JSON = {"application/json": {"schema": {"type": "object"}}}
@@ -410,26 +407,21 @@ class Imports:
                 return self.service.nodes(_actor(req), table, dry_run=dry_run)
 
         else:
-            from iam.invitations import AuditActor  # noqa: PLC0415 - see TYPE_CHECKING above
-
             principal = req.context.principal
-            actor = AuditActor(str(principal.subject), str(principal.username or ""))
 
             def work() -> dict[str, object]:
                 return self.service.people(
-                    actor.subject,
+                    str(principal.subject),
                     table,
                     dry_run=dry_run,
-                    actor=actor,
+                    actor_name=str(principal.username or ""),
                     link_base=req.forwarded_prefix,
                 )
 
         resp.media = await asyncio.to_thread(work)
 
 
-def add_routes(
-    api: Router, service: OrgService, invitations: InvitationService | None = None
-) -> None:
+def add_routes(api: Router, service: OrgService, invitations: Inviter | None = None) -> None:
     api.add_route("/iam/orgs", Orgs(service))
     api.add_route("/iam/orgs/{node_id}", OrgNodeResource(service))
     api.add_route("/iam/orgs/{node_id}/move", OrgMove(service))

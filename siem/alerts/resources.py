@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
-import functools
 import re
 from collections.abc import Awaitable, Callable
 from typing import Any, ClassVar, Final, Protocol
@@ -23,7 +22,7 @@ import falcon
 import falcon.asgi
 
 from siem.alerts.codec import parse_time, to_document
-from siem.alerts.errors import ActionNotFound, AlertNotFound, InvalidAlertInput
+from siem.alerts.errors import InvalidAlertInput
 from siem.alerts.links import audit_links
 from siem.alerts.model import (
     _TAG_RE,
@@ -36,9 +35,7 @@ from siem.alerts.model import (
     CloseReason,
 )
 from siem.alerts.service import AlertService, Change
-from siem.model import ResponseKind, Severity
-from siem.responses.model import ActionFilter, ActionState
-from siem.responses.service import ResponseService
+from siem.model import Severity
 
 SECURITY_ANALYST: Final = "security-analyst"
 PLATFORM_ADMIN: Final = "platform-admin"
@@ -48,6 +45,8 @@ DECIDE: Final = frozenset({SECURITY_ANALYST, PLATFORM_ADMIN})
 #: ``await guard(request, roles of which the caller needs one)``: the caller (user name from
 #: the verified token, live org scope); raises 401/403.
 Guard = Callable[[falcon.asgi.Request, frozenset[str]], Awaitable[Caller]]
+#: An alert's response actions as JSON (``siem.responses`` answers; alerts do not import it).
+ActionsOf = Callable[[str], list[dict[str, Any]]]
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
 _TAGS = ["siem"]
@@ -76,7 +75,6 @@ _TIME_PARAM = {"type": "string", "format": "date-time"}
 _PARAMS: dict[str, dict[str, Any]] = {
     "status": _list_of([s.value for s in AlertStatus]),
     "severity": _list_of([s.value for s in Severity]),
-    "state": _list_of([s.value for s in ActionState]),
     "since": _TIME_PARAM,
     "until": _TIME_PARAM,
     "limit": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT},
@@ -104,20 +102,6 @@ NOTE_SCHEMA: dict[str, Any] = {
         "text": {"type": "string", "minLength": 1, "maxLength": MAX_NOTE_CHARS, "pattern": "\\S"}
     },
 }
-ACTION_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["alert_id", "kind"],
-    "properties": {
-        "alert_id": {"type": "string", "minLength": 1, "maxLength": 128},
-        "kind": {"enum": [k.value for k in ResponseKind]},
-        "target_field": {"type": "string", "maxLength": 64},
-    },
-}
-REJECT_SCHEMA: dict[str, Any] = {
-    "type": "object",
-    "required": ["reason"],
-    "properties": {"reason": {"type": "string", "pattern": "\\S", "maxLength": 1000}},
-}
 
 
 def _op(
@@ -125,7 +109,10 @@ def _op(
     *errors: str,
     params: tuple[str, ...] = (),
     body: dict[str, Any] | None = None,
+    schemas: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """An OpenAPI operation of siem's routes; ``schemas`` adds query parameters of a caller's own."""
+    known = _PARAMS | (schemas or {})
     op: dict[str, Any] = {
         "summary": summary,
         "tags": _TAGS,
@@ -134,7 +121,7 @@ def _op(
     }
     if params:
         op["parameters"] = [
-            {"name": p, "in": "query", "required": False, "schema": _PARAMS.get(p, _TEXT_PARAM)}
+            {"name": p, "in": "query", "required": False, "schema": known.get(p, _TEXT_PARAM)}
             for p in params
         ]
     if body is not None:
@@ -212,10 +199,14 @@ def parse_change(body: dict[str, Any], if_match: str | None) -> Change:
 
 class _Base:
     def __init__(
-        self, alerts: AlertService, responses: ResponseService | None, guard: Guard, base_url: str
+        self,
+        alerts: AlertService,
+        actions_of: ActionsOf | None,
+        guard: Guard,
+        base_url: str,
     ) -> None:
         self._alerts = alerts
-        self._responses = responses
+        self._actions_of = actions_of
         self._guard = guard
         self._base_url = base_url
 
@@ -226,9 +217,8 @@ class _Base:
             "links": audit_links(alert, self._base_url),
         }
         doc.pop("detection_keys", None)
-        if self._responses is not None:
-            found = self._responses.list(ActionFilter(alert_id=alert.id))
-            doc["actions"] = [a.as_dict() for a in found]
+        if self._actions_of is not None:
+            doc["actions"] = self._actions_of(alert.id)
         return doc
 
 
@@ -301,119 +291,16 @@ class AlertNotes(_Base):
         resp.media = await asyncio.to_thread(self._detail, alert, resp)
 
 
-class _ActionBase:
-    def __init__(self, responses: ResponseService, alerts: AlertService, guard: Guard) -> None:
-        self._responses = responses
-        self._alerts = alerts
-        self._guard = guard
-
-    def _in_scope(self, alert_id: str, scope: str) -> bool:
-        try:
-            self._alerts.get(alert_id, scope)
-        except AlertNotFound:
-            return False
-        return True
-
-    async def _scoped(self, action_id: str, caller: Caller) -> None:
-        """An action on an alert outside the caller's scope is not found (nor its existence)."""
-        record = await asyncio.to_thread(self._responses.get, action_id)
-        if not await asyncio.to_thread(self._in_scope, record.alert_id, caller.scope):
-            raise ActionNotFound(f"no action {action_id[:64]!r}")
-
-
-class ActionsCollection(_ActionBase):
-    openapi: ClassVar[dict[str, Any]] = {
-        "get": _op("Response actions, newest first", "400", params=("state", "alert_id", "limit")),
-        "post": _op(
-            "Request an action on an alert's entity (waits for another person's approval)",
-            "400",
-            "404",
-            body=ACTION_SCHEMA,
-        ),
-    }
-
-    async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        caller = await self._guard(req, DECIDE)
-        criteria = ActionFilter(
-            states=_enum_list("state", req.get_param("state"), ActionState),
-            alert_id=req.get_param("alert_id") or "",
-            limit=_limit(req.get_param("limit"), 100),
-        )
-        found = await asyncio.to_thread(self._responses.list, criteria)
-        alerts = {a.alert_id for a in found}
-        seen = {i for i in alerts if await asyncio.to_thread(self._in_scope, i, caller.scope)}
-        resp.media = {"actions": [a.as_dict() for a in found if a.alert_id in seen]}
-
-    async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        caller = await self._guard(req, TRIAGE)
-        body = await req.get_media()
-        alert_id = body["alert_id"]
-        await asyncio.to_thread(self._alerts.get, alert_id, caller.scope)
-        field = body.get("target_field") or ""
-        record = await asyncio.to_thread(
-            functools.partial(self._responses.request, actor_id=caller.subject),
-            alert_id,
-            ResponseKind(body["kind"]),
-            caller.name,
-            field,
-        )
-        resp.status = falcon.HTTP_201
-        resp.location = f"/siem/actions/{record.id}"
-        resp.media = record.as_dict()
-
-
-class ActionApprove(_ActionBase):
-    #: Executing a response is high-risk: the middleware asks Keycloak the session is alive.
-    introspect_methods = frozenset({"POST"})
-    openapi: ClassVar[dict[str, Any]] = {
-        "post": _op("Approve a pending action (not your own request) and execute it", "404", "409")
-    }
-
-    async def on_post(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, action_id: str
-    ) -> None:
-        caller = await self._guard(req, DECIDE)
-        await self._scoped(action_id, caller)
-        record = await asyncio.to_thread(
-            self._responses.approve, action_id, caller.name, actor_id=caller.subject
-        )
-        resp.media = record.as_dict()
-
-
-class ActionReject(_ActionBase):
-    introspect_methods = frozenset({"POST"})
-    openapi: ClassVar[dict[str, Any]] = {
-        "post": _op(
-            "Reject a pending action with a reason", "400", "404", "409", body=REJECT_SCHEMA
-        )
-    }
-
-    async def on_post(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, action_id: str
-    ) -> None:
-        caller = await self._guard(req, DECIDE)
-        await self._scoped(action_id, caller)
-        reason = (await req.get_media())["reason"]
-        record = await asyncio.to_thread(
-            self._responses.reject, action_id, caller.name, reason, actor_id=caller.subject
-        )
-        resp.media = record.as_dict()
-
-
 def add_routes(
     api: Router,
     alerts: AlertService,
-    responses: ResponseService | None,
     guard: Guard,
     *,
     base_url: str = "",
+    actions_of: ActionsOf | None = None,
 ) -> None:
-    """Mount ``/siem/alerts…`` and, with a response service, ``/siem/actions…``."""
-    api.add_route("/siem/alerts", AlertsCollection(alerts, responses, guard, base_url))
-    api.add_route("/siem/alerts/{alert_id}", AlertItem(alerts, responses, guard, base_url))
-    api.add_route("/siem/alerts/{alert_id}/notes", AlertNotes(alerts, responses, guard, base_url))
-    if responses is not None:
-        api.add_route("/siem/actions", ActionsCollection(responses, alerts, guard))
-        approve = ActionApprove(responses, alerts, guard)
-        api.add_route("/siem/actions/{action_id}/approve", approve)
-        api.add_route("/siem/actions/{action_id}/reject", ActionReject(responses, alerts, guard))
+    """Mount ``/siem/alerts…``; an alert's detail lists its response actions from
+    ``actions_of`` (``siem.responses`` mounts ``/siem/actions…`` itself)."""
+    api.add_route("/siem/alerts", AlertsCollection(alerts, actions_of, guard, base_url))
+    api.add_route("/siem/alerts/{alert_id}", AlertItem(alerts, actions_of, guard, base_url))
+    api.add_route("/siem/alerts/{alert_id}/notes", AlertNotes(alerts, actions_of, guard, base_url))

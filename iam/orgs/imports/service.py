@@ -9,17 +9,13 @@ resumes (what exists is recognised and skipped), so an interrupted upload is sim
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from iam.orgs.errors import ImportInvalid, InvalidOrgInput
 from iam.orgs.imports.apply import Importer, ImportState
 from iam.orgs.imports.files import INVITE_COLUMN, parse_nodes, parse_people
 from iam.orgs.model import OrgNode
 from iam.orgs.service import OrgService
-from iam.orgs.synthetic import PersonRow
-
-if TYPE_CHECKING:  # invitations import the org resources, which import this module
-    from iam.invitations import AuditActor, InvitationService
 
 MAX_ROWS = 50_000
 
@@ -31,23 +27,15 @@ def _limited(table: Iterable[dict[str, str]]) -> Iterator[dict[str, str]]:
         yield row
 
 
-def send_invitations(
-    invitations: InvitationService,
-    actor: AuditActor,
-    rows: Sequence[PersonRow],
-    link_base: str,
-) -> list[dict[str, object]]:
-    """Credentials for the rows marked ``invite`` that have not activated yet (a re-posted file
-    sends new links: the old ones stop working). The links are shown once, in the answer."""
-    out = []
-    for row in rows:
-        if not row.invite:
-            continue
-        person = invitations.directory.find_person(row.username)
-        if person is None or invitations.accounts.has_password(person.id):
-            continue
-        out.append(invitations.resend(actor, person.id).as_json(link_base))
-    return out
+class Inviter(Protocol):
+    """Sends credentials to people an import marked ``invite`` (``iam.invitations`` is one).
+
+    A port, because invitations build on the org tree, not the other way round.
+    """
+
+    def invite_imported(
+        self, actor_id: str, actor_name: str, usernames: Sequence[str], link_base: str
+    ) -> list[dict[str, object]]: ...
 
 
 class ImportService:
@@ -56,7 +44,7 @@ class ImportService:
         orgs: OrgService,
         *,
         workers: int = 4,
-        invitations: InvitationService | None = None,
+        invitations: Inviter | None = None,
     ) -> None:
         self.orgs = orgs
         self.workers = workers
@@ -86,7 +74,7 @@ class ImportService:
         table: Iterable[dict[str, str]],
         *,
         dry_run: bool,
-        actor: AuditActor | None = None,
+        actor_name: str = "",
         link_base: str = "",
     ) -> dict[str, object]:
         auth = self.orgs.authority(actor_id)
@@ -102,7 +90,7 @@ class ImportService:
         reserved = directory.reserved_username_prefixes()
         rows, findings = parse_people(_limited(table), known, reserved)
         inviting = any(r.invite for r in rows)
-        if inviting and (self.invitations is None or actor is None):
+        if inviting and self.invitations is None:
             raise InvalidOrgInput(INVITE_COLUMN, "invitations are not available here")
         if findings:
             raise ImportInvalid([f.as_json() for f in findings])
@@ -110,6 +98,9 @@ class ImportService:
             return {"valid_rows": len(rows), "dry_run": True}
         result = Importer(directory, ImportState(None, ""), workers=self.workers).people(rows)
         out: dict[str, object] = {"valid_rows": len(rows), "dry_run": False} | result.__dict__
-        if inviting and self.invitations is not None and actor is not None:
-            out["invitations"] = send_invitations(self.invitations, actor, rows, link_base)
+        if inviting and self.invitations is not None:
+            invited = [row.username for row in rows if row.invite]
+            out["invitations"] = self.invitations.invite_imported(
+                actor_id, actor_name, invited, link_base
+            )
         return out

@@ -307,7 +307,7 @@ def test_the_people_import_invites_the_rows_marked_invite(world: World) -> None:
     ]  # fmt: skip
     service = ImportService(w.service.orgs, invitations=w.service)
     out = service.people(
-        w.admin.subject, table, dry_run=False, actor=w.admin, link_base="https://a"
+        w.admin.subject, table, dry_run=False, actor_name=w.admin.name, link_base="https://a"
     )
     sent = out["invitations"]
     assert isinstance(sent, list)
@@ -318,7 +318,7 @@ def test_the_people_import_invites_the_rows_marked_invite(world: World) -> None:
 
     bad = [dict(table[0], username="a.four", invite="maybe")]
     with pytest.raises(ImportInvalid) as info:
-        service.people(w.admin.subject, bad, dry_run=False, actor=w.admin)
+        service.people(w.admin.subject, bad, dry_run=False, actor_name=w.admin.name)
     assert info.value.findings == [{"row": 2, "column": "invite", "reason": "yes or no"}]
     without = ImportService(w.service.orgs)
     with pytest.raises(InvalidOrgInput):
