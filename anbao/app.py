@@ -31,7 +31,9 @@ from anbao.accesslog import AccessLog
 from anbao.audit_wiring import (
     AuditLifespan,
     AuditRuntime,
+    build_audit_integrity,
     build_audit_runtime,
+    build_audit_store,
     register_metrics,
 )
 from anbao.health import Dependency, Readiness, blocking_probe, keycloak_probe
@@ -41,20 +43,18 @@ from anbao.openapi import Api
 from anbao.path_params import PathParameterCheck
 from anbao.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
 from anbao.role_audit_wiring import RecorderRoleAudit
-from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
+from anbao.settings import Environment, Settings, SettingsError
 from anbao.siem_alerts_wiring import SiemAlerts, build_siem_alerts
 from anbao.web import AsgiApp
 from audit.integrity import resources as integrity_resources
 from audit.integrity.service import HeadTicker, IntegrityService
-from audit.integrity.setup import IntegrityConfig, build_field_cipher, build_integrity
+from audit.integrity.setup import build_field_cipher
 from audit.model import Outcome, ResourceRef, UserInfo
 from audit.ports import AuditStore
 from audit.recording.recorder import Recorder
 from audit.recording.recorder import current as current_recorder
 from audit.search.setup import add_search_routes
 from audit.sensitive.service import REVEAL_ACTION, Actor, RevealService
-from audit.stores.elasticsearch import ElasticsearchAuditStore
-from audit.stores.sqlite import SqliteAuditStore
 from crypto.seals import resources as seal_resources
 from crypto.seals.registry.ports import AuditTrail
 from iam import orgs_resources
@@ -103,22 +103,6 @@ class Parts:
     compliance_realm: RealmInspector | None = None
     #: RFC 7662 for high-risk routes; default: Keycloak with keycloak.client_id/client_secret.
     introspection: IntrospectionCache | None = None
-
-
-def build_audit_store(settings: Settings) -> AuditStore:
-    if settings.audit.store is AuditStoreKind.ELASTICSEARCH:
-        es = settings.elasticsearch
-        return ElasticsearchAuditStore(
-            es.url,
-            username=es.username,
-            password=es.password.reveal(),
-            ca_file=es.ca_file,
-            timeout=es.timeout_seconds,
-            prefix=settings.audit.index_prefix,
-            retention_days=settings.audit.retention_days,
-            development=settings.environment is Environment.DEVELOPMENT,
-        )
-    return SqliteAuditStore(settings.audit.sqlite_path)
 
 
 def build_verifier(settings: Settings, clock: Callable[[], float]) -> TokenVerifier:
@@ -185,24 +169,6 @@ def build_app_service(
     kc = settings.keycloak
     directory = apps or build_app_directory(settings, parts)
     return AppService(directory, issuer=issuer_url(kc.url, kc.realm), clock=parts.clock)
-
-
-def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> IntegrityService:
-    ai = settings.audit_integrity
-    return build_integrity(
-        IntegrityConfig(
-            log_path=ai.log_path,
-            signing_key_file=ai.signing_key_file,
-            signing_key_password=ai.signing_key_password.reveal(),
-            trusted_key_files=tuple(
-                f.strip() for f in ai.trusted_key_files.split(",") if f.strip()
-            ),
-            every_events=ai.head_every_events,
-            every_seconds=ai.head_every_seconds,
-            create_missing=settings.environment is Environment.DEVELOPMENT,
-        ),
-        clock,
-    )
 
 
 async def audit_guard(req: falcon.asgi.Request, any_role: frozenset[str], acr: str | None) -> Actor:

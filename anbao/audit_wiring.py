@@ -12,15 +12,12 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import functools
 import ipaddress
 import logging
 import os
 import re
-import signal
 import subprocess
 import sys
-import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -29,9 +26,10 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from anbao.metrics import Metrics
-from anbao.settings import Environment, Settings
+from anbao.settings import AuditStoreKind, Environment, Settings
 from audit.errors import AuditEventInvalid
-from audit.integrity.setup import build_field_cipher
+from audit.integrity.service import IntegrityService
+from audit.integrity.setup import IntegrityConfig, build_field_cipher, build_integrity
 from audit.model import (
     AuditEvent,
     EventKind,
@@ -42,18 +40,50 @@ from audit.model import (
     format_timestamp,
 )
 from audit.ports import AuditStore, EventSealer, RawDocument
-from audit.recording import journal
 from audit.recording.middleware import RequestAuditor
 from audit.recording.recorder import Recorder, install
-from audit.recording.serving_load import ServingLoad
 from audit.recording.shipper import Shipper
-from audit.recording.spool import Spool, SpoolConfig, SpoolStats
+from audit.recording.spool import Spool, SpoolConfig, SpooledRecord, SpoolStats
 from audit.stores.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.stores.sqlite import SqliteAuditStore
 from iam.events_model import Cursor
 from iam.realm_errors import EventCursorCorrupt
 
 log = logging.getLogger("anbao.audit")
+
+
+def build_audit_store(settings: Settings) -> AuditStore:
+    if settings.audit.store is AuditStoreKind.ELASTICSEARCH:
+        es = settings.elasticsearch
+        return ElasticsearchAuditStore(
+            es.url,
+            username=es.username,
+            password=es.password.reveal(),
+            ca_file=es.ca_file,
+            timeout=es.timeout_seconds,
+            prefix=settings.audit.index_prefix,
+            retention_days=settings.audit.retention_days,
+            development=settings.environment is Environment.DEVELOPMENT,
+        )
+    return SqliteAuditStore(settings.audit.sqlite_path)
+
+
+def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> IntegrityService:
+    ai = settings.audit_integrity
+    return build_integrity(
+        IntegrityConfig(
+            log_path=ai.log_path,
+            signing_key_file=ai.signing_key_file,
+            signing_key_password=ai.signing_key_password.reveal(),
+            trusted_key_files=tuple(
+                f.strip() for f in ai.trusted_key_files.split(",") if f.strip()
+            ),
+            every_events=ai.head_every_events,
+            every_seconds=ai.head_every_seconds,
+            create_missing=settings.environment is Environment.DEVELOPMENT,
+        ),
+        clock,
+    )
 
 
 def spool_config(settings: Settings) -> SpoolConfig:
@@ -90,10 +120,9 @@ class AuditRuntime:
         if self.ship_in_subprocess:
             if self._child is None or self._child.poll() is not None:
                 # the child reads its settings from the environment, as anbao.asgi does
-                env = {**os.environ, _PARENT_ENV: str(os.getpid())}  # noqa: TID251
+                env = {**os.environ, PARENT_ENV: str(os.getpid())}  # noqa: TID251
                 self._child = subprocess.Popen(
-                    [sys.executable, "-c", "from anbao.audit_wiring import ship_main; ship_main()"],
-                    env=env,
+                    [sys.executable, "-m", "anbao.shipper_child"], env=env
                 )
         else:
             self.shipper.start()
@@ -119,7 +148,11 @@ class AuditRuntime:
 
 
 def build_audit_runtime(
-    settings: Settings, store: AuditStore, *, sealer: EventSealer | None = None
+    settings: Settings,
+    store: AuditStore,
+    *,
+    sealer: EventSealer | None = None,
+    on_stored: Callable[[Sequence[SpooledRecord]], object] | None = None,
 ) -> AuditRuntime:
     """Spool + recorder + shipper from settings; refuses a retention under the legal minimum.
 
@@ -178,11 +211,10 @@ def build_audit_runtime(
         store,
         on_alarm=alarm,
         maintenance=retention_task(settings, store),
-        load=ServingLoad(functools.partial(journal.writer_pids, spool.journal_dir)),
-        defer_seconds=settings.audit.ship_defer_seconds,
         stall_seconds=settings.audit.shipping_stall_seconds,
         on_stall=stall,
         on_dead_letter=dead_letter,
+        on_stored=on_stored,
     )
     return AuditRuntime(recorder, shipper, ship_in_subprocess=settings.audit.ship_in_subprocess)
 
@@ -205,40 +237,8 @@ def spool_recorder(settings: Settings) -> Iterator[Recorder]:
         spool.close()
 
 
-_PARENT_ENV = "ANBAO_AUDIT_SHIPPER_PARENT"
-
-
-def ship_main() -> None:
-    """Entry point of the shipper child process (``audit.ship_in_subprocess``).
-
-    Builds the service exactly as ``anbao.asgi`` does (settings from the environment) so the
-    shipper carries the same delivery hooks (tamper-evidence leaves, SIEM streaming), then runs
-    only the shipper until SIGTERM or until its parent worker is gone. Durability is unchanged:
-    the spool is the hand-off, and the shipper lock elects one shipper among all processes.
-    """
-    from anbao import logs  # noqa: PLC0415 - the child only; avoids an import cycle with app
-    from anbao.app import Parts, build_audit_store, create_app  # noqa: PLC0415
-
-    environ = os.environ  # noqa: TID251 - an entry point, like anbao.asgi
-    parent = int(environ.get(_PARENT_ENV, "0") or 0)
-    settings = Settings.load(environ)
-    logs.configure(settings.server.log_level)
-    os.nice(settings.audit.shipper_nice)  # the serving parent gets the CPU first under a burst
-    store = build_audit_store(settings)
-    runtime = build_audit_runtime(settings, store)
-    create_app(settings, Parts(audit_store=store, audit_runtime=runtime))
-    stop = threading.Event()
-    signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    signal.signal(signal.SIGINT, lambda *_: stop.set())
-    install(runtime.recorder)
-    runtime.shipper.start()
-    while not stop.wait(0.5):
-        if parent and os.getppid() != parent:  # the worker died: a new one starts its own child
-            break
-    runtime.shipper.stop()
-    runtime.recorder.close()
-    runtime.recorder.spool.close()
-    store.close()
+#: The serving process a shipper child belongs to (it stops when that process is gone).
+PARENT_ENV = "ANBAO_AUDIT_SHIPPER_PARENT"
 
 
 def retention_task(settings: Settings, store: AuditStore) -> Callable[[], None] | None:
@@ -454,7 +454,6 @@ class AuditLifespan:
     async def process_shutdown(self, scope: object, event: object) -> None:
         del scope, event
         self._runtime.stop_shipping()
-        self._runtime.recorder.close_journal()
 
 
 @contextlib.contextmanager

@@ -180,7 +180,7 @@ class RequestContextMiddleware:
                 None if principal is None else principal.subject,
             )
         if auditor is not None and auditor.audits(method, path):
-            waiting = auditor.record(
+            await auditor.record(
                 method,
                 path,
                 template or "",
@@ -193,5 +193,3 @@ class RequestContextMiddleware:
                 request_id or "",
                 principal,
             )
-            if waiting is not None:
-                await waiting

@@ -22,8 +22,7 @@ from pathlib import Path
 
 import click
 
-from anbao.app import build_audit_integrity, build_audit_store
-from anbao.audit_wiring import spool_recorder
+from anbao.audit_wiring import build_audit_integrity, build_audit_store, spool_recorder
 from anbao.cli.serve import load_settings
 from anbao.cli.stores import require, require_audit
 from anbao.settings import Environment, Settings

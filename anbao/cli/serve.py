@@ -51,7 +51,7 @@ def _check_keycloak(settings: Settings) -> None:
 
 
 def _check_audit_store(settings: Settings) -> None:
-    from anbao.app import build_audit_store  # noqa: PLC0415 - only after settings are valid
+    from anbao.audit_wiring import build_audit_store  # noqa: PLC0415 - only after settings are valid
     from audit.errors import AuditError  # noqa: PLC0415
 
     try:

@@ -210,7 +210,7 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
     """Operator command: the scheduled engine on the Elasticsearch audit store ([audit], [siem])."""
     import time  # noqa: PLC0415
 
-    from anbao.app import build_audit_store  # noqa: PLC0415
+    from anbao.audit_wiring import build_audit_store  # noqa: PLC0415
     from anbao.settings import Settings, SettingsError  # noqa: PLC0415
     from anbao.siem_alerts_wiring import build_siem_alerts  # noqa: PLC0415
     from anbao.siem_wiring import ruleset  # noqa: PLC0415

@@ -96,7 +96,7 @@ def test_keycloak_token_reaches_protected_endpoint(
 
 
 def test_elasticsearch_audit_store_is_ready(elasticsearch: Server, keycloak: Server) -> None:
-    from anbao.app import build_audit_store
+    from anbao.audit_wiring import build_audit_store
     from anbao.settings import Settings
 
     settings = Settings.load(

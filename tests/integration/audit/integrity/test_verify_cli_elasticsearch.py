@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 
-from anbao.app import build_audit_integrity, build_audit_store
+from anbao.audit_wiring import build_audit_integrity, build_audit_store
 from anbao.settings import Settings
 from audit.ports import RawDocument
 from tests.unit.audit.integrity.helpers import make_events

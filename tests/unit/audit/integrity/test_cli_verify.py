@@ -9,8 +9,7 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from anbao.app import build_audit_integrity
-from anbao.audit_wiring import spool_config
+from anbao.audit_wiring import build_audit_integrity, spool_config
 from anbao.cli import main
 from anbao.settings import Settings
 from audit.recording.spool import Spool
@@ -77,7 +76,6 @@ def _spooled(tmp_path, action):
         spool_config(Settings.load({"ANBAO_AUDIT_SPOOL_PATH": str(tmp_path / "spool.sqlite3")}))
     )
     try:
-        spool.absorb_journal()
         docs = [json.loads(r.document) for r in spool.peek(1000, 1 << 24)]
     finally:
         spool.close()

@@ -269,8 +269,8 @@ def test_module_level_async_record(recorder: Recorder) -> None:
 def test_the_spool_keeps_its_place_when_the_working_directory_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: FlakyStore
 ) -> None:
-    """A relative spool path is resolved once: the lock file and the request journal are
-    found there later, wherever the process's working directory is by then."""
+    """A relative spool path is resolved once: the lock file is found there later, wherever
+    the process's working directory is by then."""
     monkeypatch.chdir(tmp_path)
     spool = Spool(SpoolConfig(path=Path("spool.sqlite3"), fsync=FsyncPolicy.INTERVAL))
     recorder = Recorder(spool)
