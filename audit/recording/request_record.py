@@ -165,10 +165,23 @@ def derived_event_id(salt: bytes, stream: str, sequence: int, time_us: int) -> s
     return uuid7(time_us // 1000, int.from_bytes(digest) >> 6)  # 80 bits -> 74
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class Expanded:
+    """One request record as the shipper delivers it."""
+
+    event_id: str
+    timestamp: str
+    document: bytes
+    #: ``json.loads(document)``, the object it was written from: the store and the streaming
+    #: detections take it instead of parsing the document again
+    #: (:attr:`audit.ports.RawDocument.parsed`). Read only.
+    parsed: dict[str, Any]
+
+
 def expand_group(
     document: bytes, salt: bytes, stream: str, first_sequence: int, count: int
-) -> list[tuple[str, str, bytes]]:
-    """``(event id, @timestamp, canonical bytes)`` of each record of a group row, in order.
+) -> list[Expanded]:
+    """The expanded records of a group row, in order.
 
     Raises :class:`AuditEventInvalid` for bytes that are not a group of ``count`` compact
     payloads.
@@ -184,11 +197,11 @@ def expand_group(
         sequence = first_sequence + offset
         time_us = fields[_TIME_US] if isinstance(fields, list) and len(fields) == _FIELDS else 0
         event_id = derived_event_id(salt, stream, sequence, _int(time_us))
-        out.append((event_id, *_event(fields, event_id, stream, sequence)))
+        out.append(_event(fields, event_id, stream, sequence))
     return out
 
 
-def _event(fields: Any, event_id: str, stream: str, sequence: int) -> tuple[str, bytes]:
+def _event(fields: Any, event_id: str, stream: str, sequence: int) -> Expanded:
     try:
         (layout, service, time_us, method, path, status, route, duration_ns, client, agent,
          trace_id, subject, username, roles, org_path) = fields  # fmt: skip
@@ -196,35 +209,44 @@ def _event(fields: Any, event_id: str, stream: str, sequence: int) -> tuple[str,
         raise AuditEventInvalid("A compact spool record is not readable.") from exc
     if layout != LAYOUT:
         raise AuditEventInvalid(f"Unknown compact spool layout {layout!r}.")
-    timestamp = format_timestamp(
-        _EPOCH + dt.timedelta(microseconds=min(max(_int(time_us), 0), _MAX_TIME_US))
-    )
     method = _text(method, MAX_METHOD)
     org = _text(org_path, MAX_PATH)
     role_names = (
         sorted(_text(r, MAX_TEXT) for r in roles if isinstance(r, str))
-        if (isinstance(roles, list))
+        if isinstance(roles, list)
         else []
     )
-    document = _render(
-        timestamp=timestamp,
-        event_id=event_id,
-        stream=stream,
-        sequence=sequence,
-        service=_text(service, 64) or "anbao",
-        action=f"api.{method.lower()}" if method in _METHODS else "api.other",
-        method=method,
-        path=_text(path, MAX_PATH),
-        status=_int(status),
-        route=_text(route, MAX_PATH),
-        duration=max(_int(duration_ns), 0) if duration_ns is not None else None,
-        ip=_ip(client),
-        agent=_text(agent, MAX_USER_AGENT),
-        trace_id=_text(trace_id, MAX_TRACE_ID),
-        user=(_text(subject, MAX_TEXT), _text(username, MAX_TEXT), role_names),
-        org=org if org.startswith("/") else "",
-    )
-    return timestamp, document
+    facts: dict[str, Any] = {
+        "timestamp": _timestamp(_int(time_us)),
+        "event_id": event_id,
+        "stream": stream,
+        "sequence": sequence,
+        "service": _text(service, 64) or "anbao",
+        "action": f"api.{method.lower()}" if method in _METHODS else "api.other",
+        "method": method,
+        "path": _text(path, MAX_PATH),
+        "status": _int(status),
+        "route": _text(route, MAX_PATH),
+        "duration": max(_int(duration_ns), 0) if duration_ns is not None else None,
+        "ip": _ip(client),
+        "agent": _text(agent, MAX_USER_AGENT),
+        "trace_id": _text(trace_id, MAX_TRACE_ID),
+        "user": (_text(subject, MAX_TEXT), _text(username, MAX_TEXT), role_names),
+        "org": org if org.startswith("/") else "",
+    }
+    return Expanded(event_id, facts["timestamp"], _render(**facts), _object(**facts))
+
+
+def _timestamp(time_us: int) -> str:
+    """``format_timestamp`` of a time in µs since the epoch (clamped to years 1970-9999)."""
+    time_us = min(max(time_us, 0), _MAX_TIME_US)
+    seconds, micros = divmod(time_us, 1_000_000)
+    return f"{_second(seconds)}.{micros:06d}Z"
+
+
+@functools.lru_cache(maxsize=256)  # requests of one second share it; formatting is ~2 µs
+def _second(seconds: int) -> str:
+    return format_timestamp(_EPOCH + dt.timedelta(seconds=seconds))[:19]
 
 
 def _render(
@@ -296,6 +318,69 @@ def _render(
         out.append(f',"user_agent":{{"original":{q(agent)}}}')
     out.append("}")
     return "".join(out).encode("utf-8")
+
+
+def _object(
+    *,
+    timestamp: str,
+    event_id: str,
+    stream: str,
+    sequence: int,
+    service: str,
+    action: str,
+    method: str,
+    path: str,
+    status: int,
+    route: str,
+    duration: int | None,
+    ip: str,
+    agent: str,
+    trace_id: str,
+    user: tuple[str, str, list[str]],
+    org: str,
+) -> dict[str, Any]:
+    """What ``json.loads`` gives for :func:`_render`'s bytes (a property test checks it)."""
+    failed = status >= _FAILURE_FROM
+    event: dict[str, Any] = {
+        "action": action,
+        "category": ["web", "api"],
+        "id": event_id,
+        "kind": "event",
+        "outcome": "failure" if failed else "success",
+        "type": ["access", "denied"] if failed else ["access"],
+    }
+    if failed:
+        event["reason"] = f"HTTP {status}"
+    if duration is not None:
+        event["duration"] = duration
+    http: dict[str, Any] = {"response": {"status_code": status}}
+    if method:
+        http["request"] = {"method": method}
+    doc: dict[str, Any] = {
+        "@timestamp": timestamp,
+        "anbao": {"schema_version": SCHEMA_VERSION, "sequence": sequence, "stream": stream},
+        "ecs": {"version": ECS_VERSION},
+        "event": event,
+        "http": http,
+        "service": {"name": service},
+    }
+    if org:
+        doc["organization"] = {"path": org}
+    if route:
+        doc["resource"] = {"id": route, "type": "route"}
+    if ip:
+        doc["source"] = {"ip": ip}
+    if trace_id:
+        doc["trace"] = {"id": trace_id}
+    if path:
+        doc["url"] = {"path": path}
+    subject, username, roles = user
+    who = {k: v for k, v in (("id", subject), ("name", username), ("roles", roles)) if v}
+    if who:
+        doc["user"] = who
+    if agent:
+        doc["user_agent"] = {"original": agent}
+    return doc
 
 
 def _text(value: object, limit: int) -> str:

@@ -6,6 +6,12 @@ worker takes over). A batch leaves the spool only after the store confirmed it; 
 writes idempotently by ``event.id`` (Elasticsearch ``_id``, SQLite primary key), a batch shipped
 twice after a crash is stored once: at-least-once delivery, exactly-once in the store.
 
+A round has a fixed cost (a transaction each in the spool, the store and the integrity log, two
+of them fsynced), so the background shipper ships rounds back to back only while they come full (a backlog),
+and after a partial round waits ``idle_wait`` for the next batch to gather: under load a round
+carries the events of ``idle_wait`` rather than the few that arrived while the previous round
+ran.
+
 While the store is down the spool grows; the shipper retries with capped exponential backoff and
 raises an alarm (log line, metric, an ``audit.spool.alarm`` self-event) once the spool passes
 ``alarm_ratio`` of its capacity — before it is full and producers start to block. When delivery
@@ -94,6 +100,8 @@ class Shipper:
         self._on_dead_letter = on_dead_letter
         self._failing_since: float | None = None  # first failure of the current outage
         self._stalled = False
+        #: Whether the last round took a whole batch (a backlog is likely left).
+        self._full_round = False
         #: Called with the records the store holds now, before they leave the spool (tamper
         #: evidence logs their leaves here: ``IntegrityService.append_records``). It must be
         #: idempotent — after a crash the same records come again. If it raises, the batch stays
@@ -127,9 +135,13 @@ class Shipper:
         if not self.try_lock():
             return 0
         records = self.spool.peek(self._batch_size, self._batch_bytes)
+        self._full_round = (
+            len(records) >= self._batch_size
+            or sum(r.size for r in records) >= self._batch_bytes // 2
+        )
         if not records:
             return 0
-        raw = [RawDocument(r.event_id, r.timestamp, r.document) for r in records]
+        raw = [RawDocument(r.event_id, r.timestamp, r.document, r.parsed) for r in records]
         result = self.store.write_documents(raw)
         rejected = dict(result.rejected)
         if self.on_stored is not None:
@@ -274,7 +286,7 @@ class Shipper:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
                 continue
-            if shipped == 0:
+            if not self._full_round:  # caught up: let the next batch gather (module doc)
                 self._stop.wait(self._idle_wait)
 
 

@@ -352,9 +352,14 @@ class Spool:
                 unreadable.append(SpooledRecord(rowid, "", stream, seq, stamp, doc, -1, events))
                 reasons.append(f"unreadable request records: {exc}")
                 continue
-            for i, (eid, ts, canonical) in enumerate(expanded):
+            for i, e in enumerate(expanded):
                 stored = len(doc) if i == 0 else 0  # the row's bytes count once, on its first
-                out.append(SpooledRecord(rowid, eid, stream, seq + i, ts, canonical, stored))
+                out.append(
+                    SpooledRecord(
+                        rowid, e.event_id, stream, seq + i, e.timestamp, e.document, stored,
+                        parsed=e.parsed,
+                    )
+                )  # fmt: skip
         self.bury(unreadable, reasons)
         return out
 

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 class FsyncPolicy(enum.StrEnum):
@@ -50,6 +52,9 @@ class SpooledRecord:
     stored_size: int = -1
     #: Events the record stands for in the spool's counters (an unreadable group row: all).
     events: int = 1
+    #: The document's object when the spool built the document (a request record's
+    #: expansion), else ``None``: see :attr:`audit.ports.RawDocument.parsed`.
+    parsed: Mapping[str, Any] | None = None
 
     @property
     def size(self) -> int:

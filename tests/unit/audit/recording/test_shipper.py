@@ -362,3 +362,18 @@ def test_refused_documents_are_reported(recorder: Recorder, store: FlakyStore) -
     assert shipper.drain(timeout=LIVENESS_SECONDS)
     assert reported == [[(events[2].id, "mapping conflict")]]
     shipper.unlock()
+
+
+def test_only_a_full_round_is_followed_at_once_by_the_next(
+    recorder: Recorder, store: FlakyStore
+) -> None:
+    """After a partial round the background shipper waits for a batch to gather."""
+    recorder.record_many([make_event(i) for i in range(5)])
+    shipper = Shipper(recorder.spool, store, batch_size=3)
+    try:
+        assert shipper.ship_once() == 3
+        assert shipper._full_round  # a backlog is likely left: the next round at once
+        assert shipper.ship_once() == 2
+        assert not shipper._full_round  # caught up: the next round after idle_wait
+    finally:
+        shipper.unlock()
