@@ -129,8 +129,9 @@ class SqliteAuditStore:
         words: dict[str, tuple[Any, ...]] = {}
         rejected: list[tuple[str, str]] = []
         for d in documents:
-            if d.parsed is not None:  # the producer's object: no second parse
-                text, parsed = d.document.decode("utf-8"), d.parsed
+            parsed: Mapping[str, Any] | None = d.parsed  # the producer's: no second parse
+            if parsed is not None:
+                text = d.document.decode("utf-8")
             else:
                 text, parsed = _parse(d.document)
                 if parsed is None:
