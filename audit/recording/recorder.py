@@ -173,7 +173,7 @@ class Recorder:
 
         Group commit on the event loop: every event submitted within ``group_delay`` goes into
         one spool transaction, run by a callback scheduled with ``call_later``. No thread
-        hand-off (which under the GIL costs milliseconds per request); the loop is held for
+        hand-off per event (costly under the GIL); the loop is held for
         that one short transaction (plus one fsync per group under ``always``/``batch``).
         Only when the spool is full and the policy is ``block`` is the wait moved to the
         writer thread, so the loop keeps serving.

@@ -122,8 +122,8 @@ def record_from_principal(  # noqa: PLR0917 - one positional call per request, t
 def encode(record: RequestRecord) -> bytes:
     """The record's spool payload: a flat JSON array (ASCII, so any path is storable).
 
-    Written out with the C string escaper rather than through ``json.dumps``: half the cost, and
-    this runs once per request. :func:`expand_group` reads it with ``json.loads``.
+    Written out with the C string escaper rather than through ``json.dumps`` (cheaper: this
+    runs once per request, on the group commit). :func:`expand_group` reads it with ``json.loads``.
     """
     q = _quote
     r = record
@@ -244,7 +244,7 @@ def _timestamp(time_us: int) -> str:
     return f"{_second(seconds)}.{micros:06d}Z"
 
 
-@functools.lru_cache(maxsize=256)  # requests of one second share it; formatting is ~2 µs
+@functools.lru_cache(maxsize=256)  # the requests of one second share their formatting
 def _second(seconds: int) -> str:
     return format_timestamp(_EPOCH + dt.timedelta(seconds=seconds))[:19]
 
@@ -272,8 +272,8 @@ def _render(
 
     Exactly ``AuditEvent(...).canonical_bytes()`` of the same facts (a property test checks it
     byte for byte): the shipper expands every API request, and building the event object and
-    walking the generic writer cost it about 40 µs an event; this is a few. Keys in code-point
-    order, empty values left out, strings through the standard library's C escaper.
+    walking the generic writer cost several times this. Keys in code-point order, empty values
+    left out, strings through the standard library's C escaper.
     """
     q = _escape
     failed = status >= _FAILURE_FROM
@@ -403,7 +403,7 @@ def _ip(value: object) -> str:
     return _normal_ip(value)
 
 
-@functools.lru_cache(maxsize=4096)  # requests come from few addresses; parsing one is ~3 µs
+@functools.lru_cache(maxsize=4096)  # requests come from few addresses; parsing is not free
 def _normal_ip(value: str) -> str:
     try:
         return str(ipaddress.ip_address(value))
