@@ -26,7 +26,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.registry import Collector
 
 from anbao.metrics import Metrics
-from anbao.settings import AuditStoreKind, Environment, Settings
+from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
 from audit.errors import AuditEventInvalid
 from audit.integrity.service import IntegrityService
 from audit.integrity.setup import IntegrityConfig, build_field_cipher, build_integrity
@@ -43,7 +43,13 @@ from audit.ports import AuditStore, EventSealer, RawDocument
 from audit.recording.middleware import RequestAuditor
 from audit.recording.recorder import Recorder, install
 from audit.recording.shipper import Shipper
-from audit.recording.spool import Spool, SpoolConfig, SpooledRecord, SpoolStats
+from audit.recording.spool import (
+    Spool,
+    SpoolConfig,
+    SpooledRecord,
+    SpoolStats,
+    leftover_request_journal,
+)
 from audit.stores.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.stores.sqlite import SqliteAuditStore
 from iam.events_model import Cursor
@@ -147,6 +153,26 @@ class AuditRuntime:
         install(None)
 
 
+def check_request_journal(settings: Settings) -> None:
+    """Refuse, in production, a spool beside which a release before issue 18 left request-journal
+    files (acknowledged records this release does not read); elsewhere say so in the log.
+
+    The upgrade is: stop the old release cleanly once its spool is empty (``anbao_audit_spool_
+    pending_events`` 0), then start this one. On a development machine such files are the
+    leftovers of killed test services and must not stop the next start.
+    """
+    left = leftover_request_journal(Path(settings.audit.spool_path).resolve())
+    if left is None:
+        return
+    message = (
+        f"request-journal files of a release before issue 18 are in {left}; this release does "
+        "not ship them: run that release until its spool is empty, then start this one"
+    )
+    if settings.environment is not Environment.DEVELOPMENT:
+        raise SettingsError("audit.spool_path", message)
+    log.error("audit: %s", message)
+
+
 def build_audit_runtime(
     settings: Settings,
     store: AuditStore,
@@ -165,6 +191,7 @@ def build_audit_runtime(
         sealer = build_field_cipher(
             settings.audit_integrity.field_keyring_file, create_missing=development
         )
+    check_request_journal(settings)
     spool = Spool(spool_config(settings))
     recorder = Recorder(spool, sealer=sealer)
     shipper: Shipper | None = None

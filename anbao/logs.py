@@ -86,3 +86,6 @@ def configure(level: str = "info", stream: Any = None) -> None:
     # Client libraries log request lines that may carry credentials at DEBUG; keep them quiet.
     for name in ("httpx", "httpcore", "elastic_transport", "urllib3"):
         logging.getLogger(name).setLevel(max(logging.WARNING, root.level))
+    # Alembic announces each of its plugins at INFO when first imported (whenever a store with
+    # migrations is built after this): seven lines of noise before `anbao serve --check`'s one.
+    logging.getLogger("alembic.runtime.plugins").setLevel(max(logging.WARNING, root.level))

@@ -63,19 +63,16 @@ _MAX_RUN = 1024
 _OPEN_WAIT = 30.0
 
 
-def _refuse_request_journal(path: Path) -> None:
-    """Refuse a spool whose earlier release left request-journal files beside it.
+def leftover_request_journal(path: Path) -> Path | None:
+    """The request-journal folder an earlier release left beside the spool at ``path``, if it
+    holds files.
 
     Releases before issue 18 wrote the middleware's records to ``<spool>.requests/*.jnl`` and
-    moved them into the spool later; those records were acknowledged. This release no longer
-    reads them, so it refuses to start over them rather than lose them silently.
+    moved them into the spool later; those records were acknowledged, and this release does not
+    read them. The composition root decides what to do (``anbao.audit_wiring``).
     """
     left = path.with_name(path.name + ".requests")
-    if left.is_dir() and any(left.glob("*.jnl")):
-        raise AuditSpoolError(
-            f"Request-journal files of an earlier release are in {left}: run that release until "
-            "its shipper has moved them into the spool, then start this one."
-        )
+    return left if left.is_dir() and any(left.glob("*.jnl")) else None
 
 
 class Spool:
@@ -86,7 +83,6 @@ class Spool:
         # directory is by then.
         self.config = config = dataclasses.replace(config, path=config.path.resolve())
         self._sleep = sleep
-        _refuse_request_journal(config.path)
         self._lock = threading.Lock()
         #: Whether this handle committed since its last checkpoint (see :meth:`checkpoint`).
         self._unsynced = False

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator, Sequence
@@ -17,9 +18,10 @@ from anbao.audit_wiring import (
     AuditRuntime,
     RecorderEventSink,
     build_audit_runtime,
+    check_request_journal,
     keycloak_event_sink,
 )
-from anbao.settings import Settings
+from anbao.settings import Environment, Settings, SettingsError
 from audit.errors import AuditStoreUnavailable
 from audit.model import PersonalData
 from audit.ports import RawDocument, WriteResult
@@ -252,3 +254,22 @@ def test_the_standalone_middleware_records_each_request(tmp_path: Path, fsync: F
     assert event["resource"] == {"id": "/things/{tid}", "type": "route"}
     assert (event["service"]["name"], event["user_agent"]["original"]) == ("other-app", "t/1")
     assert event["http"]["response"]["status_code"] == 200
+
+
+def test_request_journal_leftovers_stop_production_and_are_logged_in_development(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    left = tmp_path / "spool.db.requests"
+    left.mkdir()
+    (left / "1-1-ab.jnl").write_bytes(b"AJF1")
+    env = {
+        "ANBAO_AUDIT_SPOOL_PATH": str(tmp_path / "spool.db"),
+        "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp_path / "keys.json"),
+    }
+    with pytest.raises(SettingsError, match=r"audit\.spool_path"):
+        check_request_journal(
+            dataclasses.replace(Settings.load(env), environment=Environment.PRODUCTION)
+        )
+    runtime = build_audit_runtime(Settings.load(env), KeptOpenStore(tmp_path / "store.db"))
+    runtime.stop()
+    assert str(left) in caplog.text

@@ -20,12 +20,18 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit.errors import AuditEventInvalid, AuditSpoolError, AuditSpoolFull
+from audit.errors import AuditEventInvalid, AuditSpoolFull
 from audit.model import AuditEvent, HttpInfo, Outcome, ResourceRef, UserInfo
 from audit.recording import request_record
 from audit.recording.recorder import Recorder
 from audit.recording.request_record import RequestRecord
-from audit.recording.spool import Backpressure, FsyncPolicy, Spool, SpoolConfig
+from audit.recording.spool import (
+    Backpressure,
+    FsyncPolicy,
+    Spool,
+    SpoolConfig,
+    leftover_request_journal,
+)
 from tests.paths import ROOT
 from tests.unit.audit.conftest import make_event
 from tests.unit.clocks import LIVENESS_SECONDS
@@ -467,12 +473,12 @@ def test_a_full_spool_refuses_request_records_per_its_backpressure(tmp_path: Pat
         spool.close()
 
 
-def test_journal_files_of_an_earlier_release_stop_the_spool_from_opening(
-    tmp_path: Path,
-) -> None:
+def test_journal_files_of_an_earlier_release_are_found(tmp_path: Path) -> None:
     """Their records were acknowledged; this release no longer reads them."""
+    spool = tmp_path / "spool.db"
+    assert leftover_request_journal(spool) is None
     left = tmp_path / "spool.db.requests"
     left.mkdir()
+    assert leftover_request_journal(spool) is None  # an empty folder holds nothing
     (left / f"{os.getpid()}-1-ab.jnl").write_bytes(b"AJF1")
-    with pytest.raises(AuditSpoolError, match="earlier release"):
-        Spool(SpoolConfig(path=tmp_path / "spool.db"))
+    assert leftover_request_journal(spool) == left
