@@ -3,12 +3,12 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
-# Reinstalled when the project's metadata or its C source changes (the install compiles it).
-STAMP := $(VENV)/.installed-$(shell cat pyproject.toml setup.py audit/_capture.c | sha1sum | cut -c1-12)
+# Reinstalled when the project's metadata changes.
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
 .PHONY: install run test lint typecheck unit integration bench clean-state
 
-$(STAMP): pyproject.toml setup.py audit/_capture.c
+$(STAMP): pyproject.toml
 	PYTHON=$(PYTHON) deploy/local/prereqs.sh
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip

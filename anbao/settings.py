@@ -185,10 +185,6 @@ class AuditSettings:
     #: Niceness (0-19) of that child process: under a burst the CPU goes to serving requests
     #: first while the spool absorbs the backlog; the shipper catches up when the load drops.
     shipper_nice: int = 10
-    #: While a serving process is busy the shipper holds off (the records are durable in the
-    #: journal or spool already), at most this long after it last caught up and only while the
-    #: spool is below half its alarm ratio: bursts are served at full rate (0: never hold off).
-    ship_defer_seconds: float = 5.0
     #: Delivery failing this long on end is reported once (audit.shipping.stopped self-event).
     shipping_stall_seconds: float = 60.0
 
@@ -413,8 +409,6 @@ class Settings:
             )
         if not 0.1 <= self.keycloak.events_interval_seconds <= 3600:  # noqa: PLR2004
             raise SettingsError("keycloak.events_interval_seconds", "must be between 0.1 and 3600")
-        if not 0 <= self.audit.ship_defer_seconds <= 60:  # noqa: PLR2004 - a minute at most
-            raise SettingsError("audit.ship_defer_seconds", "must be between 0 and 60")
         if not 1 <= self.audit.shipping_stall_seconds <= 3600:  # noqa: PLR2004 - an hour at most
             raise SettingsError("audit.shipping_stall_seconds", "must be between 1 and 3600")
         _check_range(

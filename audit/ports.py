@@ -40,6 +40,10 @@ class RawDocument:
     #: ``@timestamp`` as written by :func:`audit.model.format_timestamp` (picks the time index).
     timestamp: str
     document: bytes
+    #: ``json.loads(document)`` when the producer wrote the document from it (the shipper's
+    #: expansion of request records): readers take it instead of parsing the same bytes
+    #: again, and never change it. ``None``: parse ``document``.
+    parsed: Mapping[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

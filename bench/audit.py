@@ -13,9 +13,9 @@ Sections (``--sections``, comma-separated; each lives in its own ``bench/audit_*
   store, until searchable) vs raw ``elasticsearch.helpers.bulk`` of the same documents (target
   >= 0.7); for SQLite vs raw ``write_documents``.
 
-* ``middleware`` (bench/audit_ingest.py): request rate of the real service (uvicorn, wrk) with
-  the audit middleware vs without (target >= 0.9), per request kind (``--endpoints``), spool
-  fsync policy and shipper placement.
+* ``cost`` (bench/audit_cost.py): the real service (uvicorn, wrk) with the audit middleware vs
+  without: Anbao's total CPU per request, everything drained to the store (target <= 1.5), and
+  the sustained request rate over a minute with the spool not growing; per shipper placement.
 
 More sections are added by registering a function in ``SECTIONS``: ``run(args, kind, tmp)``.
 
@@ -46,7 +46,7 @@ from audit.integrity.sqlite_raw import SqliteRawReader, WithSqliteRawScan
 from audit.stores.elasticsearch import ElasticsearchAuditStore
 from audit.stores.es_client import EsConnection, elasticsearch_client
 from audit.stores.sqlite import SqliteAuditStore
-from bench import audit_ingest, audit_search, audit_verify
+from bench import audit_cost, audit_ingest, audit_search, audit_verify
 from bench.audit_ingest import es_env
 
 
@@ -113,9 +113,9 @@ SECTIONS: dict[str, Callable[[argparse.Namespace, str, Path], dict[str, Any]]] =
     "verify": section_verify,
     "search": audit_search.section_search,
     # ingest vs raw helpers.bulk / raw SQLite writes; API request rate with vs without the audit
-    # middleware (uvicorn + wrk); see bench/audit_ingest.py
+    # the real service with and without auditing (uvicorn + wrk); see bench/audit_cost.py
     "ingest": audit_ingest.section_ingest,
-    "middleware": audit_ingest.section_middleware,
+    "cost": audit_cost.section_cost,
 }
 
 
@@ -125,37 +125,23 @@ def main() -> None:
     parser.add_argument("--stores", default="sqlite,elasticsearch")
     parser.add_argument("--sections", default=",".join(SECTIONS))
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--cost-rounds", type=int, default=3, help="cost: interleaved rounds")
+    parser.add_argument("--seconds", type=int, default=10, help="cost: wrk seconds per round")
     parser.add_argument(
-        "--middleware-rounds", type=int, default=11, help="middleware: interleaved wrk rounds"
+        "--sustained-seconds", type=int, default=60, help="cost: wrk seconds of the sustained run"
     )
-    parser.add_argument("--seconds", type=int, default=2, help="middleware: wrk seconds per run")
-    parser.add_argument(
-        "--shipper-nice", type=int, default=10, help="middleware: audit.shipper_nice"
-    )
-    parser.add_argument(
-        "--ship-defer-seconds",
-        type=float,
-        default=5.0,
-        help="middleware: audit.ship_defer_seconds (0: the shipper never holds off)",
-    )
-    parser.add_argument("--connections", type=int, default=32, help="middleware: wrk connections")
+    parser.add_argument("--connections", type=int, default=32, help="cost: wrk connections")
     parser.add_argument(
         "--placement",
         choices=audit_ingest.PLACEMENTS,
         default=audit_ingest.PLACEMENTS[0],
-        help="middleware: the server's serving thread and wrk on a CPU each (pinned) or not",
+        help="cost: the server's serving thread and wrk on a CPU each (pinned) or not",
     )
+    parser.add_argument("--fsync", default="batch", help="cost: the spool's fsync policy")
     parser.add_argument(
-        "--fsync", default="batch,interval", help="middleware: spool fsync policies"
-    )
-    parser.add_argument(
-        "--shipping", default="thread,subprocess", help="middleware: shipper placements"
-    )
-    parser.add_argument(
-        "--endpoints",
-        default=",".join(audit_ingest.ENDPOINTS),
-        help="middleware: requests loaded (healthz, refused: 401 without a token, whoami: "
-        "Keycloak tokens; starts the local Keycloak)",
+        "--shipping",
+        default=",".join(audit_cost.SHIPPING),
+        help="cost: shipper placements (a thread of the worker, its child process)",
     )
     args = parser.parse_args()
     result: dict[str, Any] = {

@@ -1,4 +1,5 @@
-"""Audit ingest and middleware figures (issue 5), registered as sections of bench/audit.py.
+"""Audit ingest figures (issue 5), registered as a section of bench/audit.py; the services'
+settings of the ``cost`` section (bench/audit_cost.py).
 
 ``ingest``: end-to-end rate of the audit pipeline — producers call the recorder, each event is
 durable in the spool (fsync policy ``batch``) before ``record`` returns, the shipper moves the
@@ -7,14 +8,6 @@ documents written straight to the store: ``elasticsearch.helpers.bulk`` (default
 Elasticsearch, :meth:`SqliteAuditStore.write_documents` in 5,000-event transactions for SQLite.
 Both sides build the same events from the same generator inside the timed region.
 Target >= 0.7.
-
-``middleware``: requests per second of the real service (``anbao.asgi`` through uvicorn (uvloop
-+ httptools, one worker) loaded by wrk over loopback; the health probe, an API call refused for
-want of a token and an authenticated one, :data:`ENDPOINTS`) with the audit middleware recording
-every request (and the shipper running), vs the same service with
-``audit.record_requests = false``; for each fsync policy and shipper placement (a thread of the
-worker, or its niced child process), in interleaved rounds (median of the paired ratios, as in
-bench/http.py). Target >= 0.9.
 
     python bench/audit_ingest.py [--events 1000000] [--stores sqlite,elasticsearch]
 """
@@ -30,12 +23,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import argparse
-import contextlib
 import datetime as dt
 import functools
 import json
 import os
-import statistics
 import subprocess
 import tempfile
 import time
@@ -49,7 +40,7 @@ from audit.model import AuditEvent, HttpInfo, Outcome, ResourceRef, UserInfo, fo
 from audit.ports import AuditStore, RawDocument
 from audit.recording.recorder import Recorder
 from audit.recording.shipper import Shipper
-from audit.recording.spool import FsyncPolicy, Spool, SpoolConfig
+from audit.recording.spool import Spool, SpoolConfig
 from audit.stores.elasticsearch import ElasticsearchAuditStore, index_for
 from audit.stores.es_client import EsConnection
 from audit.stores.sqlite import SqliteAuditStore
@@ -220,7 +211,7 @@ def section_ingest(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, 
     }
 
 
-# -- middleware ----------------------------------------------------------------------------------
+# -- the real service (bench/audit_cost.py) ----------------------------------------------------------------------------------
 
 
 def _service_env(
@@ -258,20 +249,6 @@ def _service_env(
     return env
 
 
-def _drain_seconds(spool_path: str, timeout: float = 180.0) -> float:
-    """Seconds until the shipper has emptied the spool and its request journal."""
-    start = time.perf_counter()
-    spool = Spool(SpoolConfig(path=Path(spool_path), fsync=FsyncPolicy.INTERVAL))
-    try:
-        while time.perf_counter() - start < timeout:
-            if spool.stats().empty:
-                return time.perf_counter() - start
-            time.sleep(0.05)
-    finally:
-        spool.close()
-    raise RuntimeError(f"the spool did not drain in {timeout:.0f} s")
-
-
 def _machine_busy_fraction(seconds: float) -> float:
     """The share of the machine's CPU time that was not idle over ``seconds`` (Linux)."""
 
@@ -297,100 +274,15 @@ def _settle(limit: float = 15.0) -> None:
 #: Middleware: the server's serving thread and wrk each on a CPU of their own, or unpinned.
 PLACEMENTS: tuple[str, ...] = ("pinned", "free")
 
-#: What the middleware section loads: path and the status the service answers with.
-ENDPOINTS: dict[str, tuple[str, int]] = {
-    # the cheapest request the service serves, so the audit's whole cost shows (audited on
-    # purpose: the default audit.skip_paths leaves the probes out)
-    "healthz": ("/healthz", 200),
-    # an API call refused for want of a token: 401 problem+json, audited as a failure
-    "refused": ("/audit/events", 401),
-    # an authenticated API call: each request one of 64 Keycloak access tokens, as 64 clients
-    # reusing theirs (the service's verified-token cache applies, as in production)
-    "whoami": ("/whoami", 200),
-}
-
-
-def section_middleware(args: argparse.Namespace, kind: str, tmp: Path) -> dict[str, Any]:
-    """Requests through uvicorn (uvloop, httptools, 1 worker), loaded by wrk, per endpoint of
-    :data:`ENDPOINTS`.
-
-    Every server (the reference without audit, one per fsync policy and shipper placement) is
-    started once; rounds are short and interleaved, the order reversed every round, and after
-    each audited load the bench waits until its shipper has emptied the spool, so no server is
-    measured while another one's shipper works. ``ratio``: the median over rounds of the rate
-    during the load (the spool absorbs the burst) over the reference's rate in the same round;
-    ``sustained_ratio``: the same with the load's requests spread over the load time plus the
-    time the shipper then needed — the rate the whole pipeline keeps up with indefinitely.
-    """
-    from bench.http import _free_port, _server, _uvicorn  # noqa: PLC0415 - wrk helpers
-
-    placement = _placement(args)
-    endpoints = args.endpoints.split(",")
-    variants = [(f, s) for f in args.fsync.split(",") for s in args.shipping.split(",")]
-    runs: dict[str, dict[str, str]] = {"without": _service_env(kind, tmp, False, "batch")}
-    for fsync, shipping in variants:
-        runs[f"fsync_{fsync}_shipper_{shipping}"] = _service_env(kind, tmp, True, fsync, shipping)
-    for env in runs.values():
-        env["ANBAO_AUDIT_SHIPPER_NICE"] = str(args.shipper_nice)
-        env["ANBAO_AUDIT_SHIP_DEFER_SECONDS"] = str(args.ship_defer_seconds)
-    with contextlib.ExitStack() as stack:
-        scripts: dict[str, Path] = {}
-        if "whoami" in endpoints:
-            keycloak, scripts["whoami"] = stack.enter_context(_keycloak_clients(tmp))
-            for env in runs.values():
-                env.update(keycloak)
-        bases = {}
-        for name, env in runs.items():
-            port = _free_port()
-            argv = _uvicorn("anbao.asgi:app", port)
-            url, pid = stack.enter_context(_server(argv, port, env, tmp / f"{name}.log"))
-            bases[name] = (url.removesuffix("/healthz"), pid)
-            if placement is not None:
-                os.sched_setaffinity(pid, {placement[0]})  # its main thread only: the serving one
-        rounds = _interleaved(args, endpoints, runs, bases, scripts, placement)
-    out: dict[str, Any] = {
-        "tool": "wrk",
-        "placement": "free"
-        if placement is None
-        else f"server's serving thread on CPU {placement[0]}, wrk on CPU {placement[1]}",
-        "connections": args.connections,
-        "seconds": args.seconds,
-        "rounds": args.middleware_rounds,
-        "shipper_nice": args.shipper_nice,
-        "ship_defer_seconds": args.ship_defer_seconds,
-    }
-    for endpoint in endpoints:
-        reference = rounds[endpoint, "without"]
-        path, status = ENDPOINTS[endpoint]
-        out[endpoint] = {
-            "request": f"GET {path} -> {status}",
-            "requests_per_second_without_audit": statistics.median(r["rps"] for r in reference),
-            "rounds_rps_without_audit": [r["rps"] for r in reference],
-            "reference_server_cpu_us_per_request": statistics.median(
-                r["cpu_us_per_request"] for r in reference
-            ),
-        }
-        for name in runs:
-            if name != "without":
-                out[endpoint][name] = _compared(rounds[endpoint, name], reference)
-    if kind == "elasticsearch":
-        for env in runs.values():
-            prefix = env["ANBAO_AUDIT_INDEX_PREFIX"]
-            store = es_store(prefix)
-            store.prefix, store.pattern = prefix, f"{prefix}-*"
-            store.delete_all()
-            store.close()
-    return out
-
 
 def _placement(args: argparse.Namespace) -> tuple[int, int] | None:
     """(the servers' CPU, wrk's CPU) when pinned, else ``None``.
 
     Why pin: left to the scheduler, wrk and the server sometimes share a CPU for a whole run
-    (one context switch per request instead of a few per second, a quarter of the rate): on
-    this 2-CPU machine that decided a run's rate more than anything measured, reference or not.
-    Only the server's serving thread is pinned; its other threads, its children (the shipper)
-    and the stores go where the scheduler puts them, as in production.
+    (one context switch per request instead of a few per second): on a 2-CPU machine that
+    decides a run's rate more than anything measured. Only the server's serving thread is
+    pinned; its other threads, its children (the shipper) and the stores go where the
+    scheduler puts them, as in production.
     """
     cpus = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else []
     if args.placement == "free" or len(cpus) < 2:
@@ -398,120 +290,15 @@ def _placement(args: argparse.Namespace) -> tuple[int, int] | None:
     return cpus[0], cpus[1]
 
 
-def _interleaved(  # noqa: PLR0917 - the bench's own plumbing
-    args: argparse.Namespace,
-    endpoints: list[str],
-    runs: dict[str, dict[str, str]],
-    bases: dict[str, tuple[str, int]],
-    scripts: dict[str, Path],
-    placement: tuple[int, int] | None,
-) -> dict[tuple[str, str], list[dict[str, float]]]:
-    """Each round loads every server on every endpoint, the servers' order reversed every
-    round; after each audited load, waits for its shipper to empty the spool."""
-    rounds: dict[tuple[str, str], list[dict[str, float]]] = {
-        (endpoint, name): [] for endpoint in endpoints for name in runs
-    }
-    for endpoint in endpoints:
-        for name in runs:
-            _load(bases[name], endpoint, 1, args, scripts, placement)  # warm-up
-            if name != "without":
-                _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
-    _settle()
-    for number in range(args.middleware_rounds):
-        for endpoint in endpoints:
-            order = list(runs) if number % 2 == 0 else list(reversed(runs))
-            for name in order:
-                run = _load(bases[name], endpoint, args.seconds, args, scripts, placement)
-                drain = 0.0
-                if name != "without":
-                    drain = _drain_seconds(runs[name]["ANBAO_AUDIT_SPOOL_PATH"])
-                _settle()
-                run["drain_seconds"] = drain
-                run["sustained_rps"] = run["requests"] / (run["requests"] / run["rps"] + drain)
-                rounds[endpoint, name].append(run)
-    return rounds
-
-
-def _load(  # noqa: PLR0917 - the bench's own plumbing
-    base: tuple[str, int],
-    endpoint: str,
-    seconds: int,
-    args: argparse.Namespace,
-    scripts: dict[str, Path],
-    placement: tuple[int, int] | None,
-) -> dict[str, float]:
-    from bench.http import _wrk  # noqa: PLC0415 - wrk helpers
-
-    url, pid = base
-    path, status = ENDPOINTS[endpoint]
-    wrk_cpu = None if placement is None else placement[1]
-    run = _wrk(url + path, seconds, args.connections, pid, scripts.get(endpoint), cpu=wrk_cpu)
-    unexpected = run["errors"] if status < 300 else run["requests"] - run["errors"]
-    _check(unexpected == 0, f"{endpoint}: {unexpected} answers other than {status}")
-    return run
-
-
-def _compared(mine: list[dict[str, float]], reference: list[dict[str, float]]) -> dict[str, Any]:
-    paired = list(zip(mine, reference, strict=True))
-    return {
-        "requests_per_second_with_audit": statistics.median(r["rps"] for r in mine),
-        "ratio": round(statistics.median(r["rps"] / b["rps"] for r, b in paired), 3),
-        "rounds_ratio": [round(r["rps"] / b["rps"], 3) for r, b in paired],
-        "server_cpu_us_per_request": statistics.median(r["cpu_us_per_request"] for r in mine),
-        "p99_ms": statistics.median(r["p99_ms"] for r in mine),
-        "spool_drain_seconds_after_load": round(
-            statistics.median(r["drain_seconds"] for r in mine), 2
-        ),
-        "sustained_ratio": round(
-            statistics.median(r["sustained_rps"] / b["rps"] for r, b in paired), 3
-        ),
-        "target": ">= 0.9",
-    }
-
-
-@contextlib.contextmanager
-def _keycloak_clients(tmp: Path) -> Iterator[tuple[dict[str, str], Path]]:
-    """A throw-away realm on the local Keycloak (started if need be), the service's settings
-    for it, and a wrk script that sends one of its clients' tokens with each request."""
-    from bench.iam import LUA, POOL, BenchRealm, _keycloak_env  # noqa: PLC0415 - Keycloak only here
-
-    with BenchRealm(_keycloak_env()) as realm:
-        tokens = tmp / "tokens.txt"
-        tokens.write_text("\n".join(realm.tokens(POOL)) + "\n")
-        script = tmp / "tokens.lua"
-        script.write_text(LUA % tokens)
-        yield (
-            {
-                "ANBAO_KEYCLOAK_URL": realm.url,
-                "ANBAO_KEYCLOAK_REALM": realm.name,
-                "ANBAO_KEYCLOAK_AUDIENCE": realm.audience,
-            },
-            script,
-        )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--events", type=int, default=1_000_000)
-    parser.add_argument("--seconds", type=int, default=3)
-    parser.add_argument("--connections", type=int, default=32)
-    parser.add_argument("--fsync", default="batch,interval")
-    parser.add_argument("--shipping", default="thread,subprocess")
-    parser.add_argument("--endpoints", default=",".join(ENDPOINTS))
-    parser.add_argument("--middleware-rounds", type=int, default=5)
-    parser.add_argument("--shipper-nice", type=int, default=10)
-    parser.add_argument("--ship-defer-seconds", type=float, default=5.0)
-    parser.add_argument("--placement", choices=PLACEMENTS, default=PLACEMENTS[0])
     parser.add_argument("--stores", default="sqlite,elasticsearch")
-    parser.add_argument("--sections", default="ingest,middleware")
     args = parser.parse_args()
-    sections = {"ingest": section_ingest, "middleware": section_middleware}
-    result: dict[str, Any] = {"events": args.events}
-    for name in args.sections.split(","):
-        result[name] = {}
-        for kind in args.stores.split(","):
-            with tempfile.TemporaryDirectory() as tmp:
-                result[name][kind] = sections[name](args, kind, Path(tmp))
+    result: dict[str, Any] = {"events": args.events, "ingest": {}}
+    for kind in args.stores.split(","):
+        with tempfile.TemporaryDirectory() as tmp:
+            result["ingest"][kind] = section_ingest(args, kind, Path(tmp))
     print(json.dumps(result, indent=2))
 
 

@@ -185,7 +185,7 @@ class RequestContextMiddleware:
                 None if principal is None else principal.subject,
             )
         if auditor is not None:
-            waiting = auditor.record(
+            await auditor.record(
                 method,
                 path,
                 template or "",
@@ -198,5 +198,3 @@ class RequestContextMiddleware:
                 request_id or "",
                 principal,
             )
-            if waiting is not None:
-                await waiting

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import datetime as dt
-import functools
 import ipaddress
 import logging
 import os
@@ -28,7 +27,7 @@ from typing import Any
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
-from anbao.settings import AuditStoreKind, Environment, Settings
+from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
 from anbao.web.metrics import Metrics
 from anbao.wiring.elasticsearch import es_connection
 from audit.errors import AuditEventInvalid
@@ -43,12 +42,16 @@ from audit.model import (
     format_timestamp,
 )
 from audit.ports import AuditStore, DeliveryObserver, EventSealer, RawDocument
-from audit.recording import journal
 from audit.recording.middleware import RequestAuditor
 from audit.recording.recorder import Recorder, install
-from audit.recording.serving_load import ServingLoad
 from audit.recording.shipper import Shipper
-from audit.recording.spool import Spool, SpoolConfig, SpooledRecord, SpoolStats
+from audit.recording.spool import (
+    Spool,
+    SpoolConfig,
+    SpooledRecord,
+    SpoolStats,
+    leftover_request_journal,
+)
 from audit.stores.elasticsearch import ElasticsearchAuditStore, check_retention
 from audit.stores.sqlite import SqliteAuditStore
 from iam.events.model import Cursor
@@ -155,7 +158,28 @@ def build_recorder(settings: Settings, *, sealer: EventSealer | None = None) -> 
         sealer = build_field_cipher(
             settings.audit_integrity.field_keyring_file, create_missing=development
         )
+    check_request_journal(settings)
     return Recorder(Spool(spool_config(settings)), sealer=sealer)
+
+
+def check_request_journal(settings: Settings) -> None:
+    """Refuse, in production, a spool beside which a release before issue 18 left request-journal
+    files (acknowledged records this release does not read); elsewhere say so in the log.
+
+    The upgrade is: stop the old release cleanly once its spool is empty (``anbao_audit_spool_
+    pending_events`` 0), then start this one. On a development machine such files are the
+    leftovers of killed test services and must not stop the next start.
+    """
+    left = leftover_request_journal(Path(settings.audit.spool_path).resolve())
+    if left is None:
+        return
+    message = (
+        f"request-journal files of a release before issue 18 are in {left}; this release does "
+        "not ship them: run that release until its spool is empty, then start this one"
+    )
+    if settings.environment is not Environment.DEVELOPMENT:
+        raise SettingsError("audit.spool_path", message)
+    log.error("audit: %s", message)
 
 
 def with_shipper(
@@ -214,8 +238,6 @@ def with_shipper(
         store,
         on_alarm=alarm,
         maintenance=retention_task(settings, store),
-        load=ServingLoad(functools.partial(journal.writer_pids, spool.journal_dir)),
-        defer_seconds=settings.audit.ship_defer_seconds,
         stall_seconds=settings.audit.shipping_stall_seconds,
         on_stall=stall,
         on_dead_letter=dead_letter,
@@ -494,7 +516,6 @@ class AuditLifespan:
     async def process_shutdown(self, scope: object, event: object) -> None:
         del scope, event
         self._runtime.stop_shipping()
-        self._runtime.recorder.close_journal()
 
 
 @contextlib.contextmanager

@@ -49,10 +49,15 @@ def shipping_runtime(
     now = lambda: dt.datetime.fromtimestamp(clock(), dt.UTC)  # noqa: E731
     recorder = build_recorder(settings)
     integrity = build_audit_integrity(settings, clock)
-    directory = build_org_directory(settings)
-    registry = seals.build_seal_registry(
-        settings, recorder, now, None, seals.DirectoryOrgTree(directory)
-    )
+    # The seal registry (and the directory it names org nodes by) only when a detection's
+    # response may suspend a seal: otherwise the child opens no Keycloak client.
+    directory = None
+    registry = None
+    if settings.siem.streaming and settings.siem.responses_enabled:
+        directory = build_org_directory(settings)
+        registry = seals.build_seal_registry(
+            settings, recorder, now, None, seals.DirectoryOrgTree(directory)
+        )
     alerts = build_siem_alerts(settings, recorder=recorder, registry=registry, clock=now)
     runtime = delivering_runtime(
         settings, recorder, store, integrity=integrity, alerts=alerts, clock=now
@@ -63,6 +68,7 @@ def shipping_runtime(
         if registry is not None:
             registry.close()
         integrity.log.close()
-        directory.admin.close()
+        if directory is not None:
+            directory.admin.close()
 
     return runtime, close

@@ -81,12 +81,18 @@ class SqliteIntegrityLog:
 
     def _advance(self, stream: str) -> None:
         size = self._size(stream)
-        for (seq,) in self._db.execute(
-            "SELECT seq FROM leaves WHERE stream = ? AND seq >= ? ORDER BY seq", (stream, size)
-        ):
-            if seq != size:
-                break
-            size += 1
+        count, last = self._db.execute(
+            "SELECT count(*), max(seq) FROM leaves WHERE stream = ? AND seq >= ?", (stream, size)
+        ).fetchone()
+        if count and last == size + count - 1:  # gap-free past the size: no walk needed
+            size += count
+        else:
+            for (seq,) in self._db.execute(
+                "SELECT seq FROM leaves WHERE stream = ? AND seq >= ? ORDER BY seq", (stream, size)
+            ):
+                if seq != size:
+                    break
+                size += 1
         self._db.execute(
             "INSERT INTO stream_sizes VALUES (?, ?) "
             "ON CONFLICT(stream) DO UPDATE SET size = excluded.size",

@@ -2,15 +2,15 @@
 
 Who (the verified principal, if any), what (method, route, path), outcome (HTTP status) and
 latency, with source address, user agent and the request id as ``trace.id`` — the content
-MLPS L3-CES1-13 asks of each audit record. The event is written to the durable spool before the
+MLPS L3-CES1-13 asks of each audit record. The record is written to the durable spool before the
 response leaves (an API action is never acknowledged without its audit record), but without
 blocking the event loop: group commit per loop iteration, fsync on the recorder's thread. If the
 spool refuses (full under the ``fail`` policy, or a disk error), the response becomes 503
 ``audit_spool_full``/``audit_spool_error``.
 
-On the request path only the raw facts are captured (:func:`audit.recording.request_record.capture_request`,
-in C where the compiled module is built); the canonical event is built when the shipper reads
-them.
+On the request path the middleware only fills a small typed record
+(:class:`audit.recording.request_record.RequestRecord`); the canonical event is built when the
+shipper reads the spool.
 
 The audit package does not import ``iam``: the principal is read by attribute name
 (``subject``, ``username``, ``roles``, ``org_path``) from ``req.context.principal``.
@@ -26,7 +26,7 @@ import falcon
 import falcon.asgi
 
 from audit.recording.recorder import Recorder
-from audit.recording.request_record import capture_native, capture_request
+from audit.recording.request_record import record_from_principal
 
 
 class RequestAuditor:
@@ -35,9 +35,8 @@ class RequestAuditor:
     :class:`AuditMiddleware` calls its :meth:`record` from its own ``process_response``; a host
     app whose own middleware already reads the request's route, status, client and principal
     (Anbao's :class:`anbao.web.middleware.RequestContextMiddleware`) calls it from there instead,
-    saving a middleware hop and reading each fact once. :meth:`record` returns ``None`` when the
-    record is already durable (the ``interval`` journal: a copy into the page cache), else an
-    awaitable that resolves once it is.
+    saving a middleware hop and reading each fact once. :meth:`record` returns an awaitable that
+    resolves once the record is in the spool per its fsync policy.
     """
 
     def __init__(
@@ -52,6 +51,7 @@ class RequestAuditor:
         self._skip = frozenset(skip_paths)
         self._service = recorder.service if service is None else service
         self._wall_clock_ns = wall_clock_ns
+        self._record = recorder.record_request
 
     def audits(self, method: str, path: str) -> bool:
         """Whether a request is audited (not a skipped path, not a CORS preflight)."""
@@ -68,17 +68,14 @@ class RequestAuditor:
         user_agent: str | bytes | None,
         trace_id: str,
         principal: Any,
-    ) -> Awaitable[object] | None:
-        """``user_agent`` may be the raw header value (bytes, read as Latin-1 as ASGI does).
-
-        A method, not ``__call__``: ``auditor.record(...)`` takes CPython's fast path for
-        method calls, where calling an instance goes through its type's ``__call__`` slot (an
-        argument tuple built per request, ~0.2 µs here).
-        """
-        facts = (self._service, self._wall_clock_ns(), method, path, route, status, duration_ns,
-                 client, user_agent, trace_id, principal)  # fmt: skip
-        # the C capture returns None for what it leaves to Python; a capture is never empty
-        return self._recorder.record_captured(capture_native(*facts) or capture_request(*facts))
+    ) -> Awaitable[object]:
+        """``user_agent`` may be the raw header value (bytes, read as Latin-1 as ASGI does)."""
+        return self._record(
+            record_from_principal(
+                self._service, self._wall_clock_ns() // 1000, method, path, route, status,
+                duration_ns, client, user_agent or "", trace_id, principal,
+            )
+        )  # fmt: skip
 
 
 class AuditMiddleware:
@@ -120,7 +117,7 @@ class AuditMiddleware:
             return
         context = req.context
         started = getattr(context, self._started, None)
-        waiting = self.auditor.record(
+        await self.auditor.record(
             method,
             path,
             req.uri_template or "",
@@ -131,5 +128,3 @@ class AuditMiddleware:
             str(getattr(context, "request_id", "") or ""),
             getattr(context, "principal", None),
         )
-        if waiting is not None:
-            await waiting

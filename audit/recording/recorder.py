@@ -17,11 +17,10 @@ import functools
 import logging
 import queue
 import threading
-import time
-from collections.abc import Awaitable, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from audit.errors import AuditError, AuditSpoolError, AuditSpoolFull
+from audit.errors import AuditError, AuditSpoolFull
 from audit.ids import new_event_id
 from audit.model import (
     DEFAULT_STREAM,
@@ -34,32 +33,21 @@ from audit.model import (
     UserInfo,
 )
 from audit.ports import EventSealer
-from audit.recording import journal, request_record
-from audit.recording.journal_commit import JournalGroupCommit
-from audit.recording.spool import Backpressure, CompactRecord, FsyncPolicy, Spool
+from audit.recording.request_record import RequestRecord
+from audit.recording.spool import Backpressure, FsyncPolicy, Spool
 
 log = logging.getLogger("anbao.audit.recorder")
 
 _MAX_GROUP: Final = 1024
 _STOP: Final = object()
-#: How often the maintainer thread publishes the journal's length and looks at the bytes the
-#: journal took since the last fill check (no system call, one GIL acquisition).
-_TICK_SECONDS: Final = 0.1
-#: A fill check (SQLite and every journal file's header) releases and retakes the GIL a dozen
-#: times, each hand-off interrupting the serving thread. So it runs every second, and sooner (at
-#: the next tick) once this process's journal has taken an eighth of the room left at the last
-#: check, or while the journal is closed (to reopen it as soon as there is room).
-_FILL_CHECK_SECONDS: Final = 1.0
-_ROOM_SHARE: Final = 8
-_REQUEST_TAG: Final = request_record.STREAM.encode() + b"\0"
 
 
 def utc_now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-#: What the spool takes: a full event, or the API middleware's compact request record.
-Item = AuditEvent | CompactRecord
+#: What the spool takes: a full event, or the API middleware's request record.
+Item = AuditEvent | RequestRecord
 Job = tuple[Item, "concurrent.futures.Future[Any]"]
 
 
@@ -75,11 +63,8 @@ class Recorder:
         sealer: EventSealer | None = None,
         service: str = "anbao",
         group_delay: float = 0.0,
-        monotonic: Callable[[], float] = time.monotonic,
     ) -> None:
         self.spool = spool
-        #: The maintainer's clock (fill checks, ``interval`` syncs); tests step it by hand.
-        self._monotonic = monotonic
         #: How long the event loop gathers async events into one spool transaction: a little
         #: latency buys one transaction (and one fsync) per group, not per request (0: the
         #: events of one loop iteration).
@@ -98,37 +83,13 @@ class Recorder:
         self._group_pool = concurrent.futures.ThreadPoolExecutor(1, "audit-group-commit")
         self._writer = threading.Thread(target=self._write_loop, name="audit-spool", daemon=True)
         self._writer.start()
-        #: Compact request records go to the request journal (:mod:`audit.recording.journal`) while the
-        #: spool has room; ``always`` keeps one spool transaction per event.
-        self._journal: journal.JournalWriter | None = None
-        if spool.config.fsync is not FsyncPolicy.ALWAYS:
-            self._journal = journal.JournalWriter(spool.journal_dir)
-        self._journal_groups: JournalGroupCommit | None = None
-        if self._journal is not None and spool.config.fsync is not FsyncPolicy.INTERVAL:
-            self._journal_groups = JournalGroupCommit(
-                self._journal, self._group_pool, group_delay, fallback=self._spool_instead
+        #: ``interval``: fsyncs the spool's WAL on a timer (commits do not).
+        self._syncer: threading.Thread | None = None
+        if spool.config.fsync is FsyncPolicy.INTERVAL:
+            self._syncer = threading.Thread(
+                target=self._sync_loop, name="audit-spool-sync", daemon=True
             )
-        #: Spool and journal below capacity (re-read periodically); never true without a journal.
-        self._journal_open = False
-        #: Records the API middleware's request record as captured on the request path
-        #: (:func:`audit.recording.request_record.capture`); ``None`` if it is durable on return, else an
-        #: awaitable that resolves once it is. Which function it is follows the journal's state
-        #: (:meth:`_route_requests`), so the request path makes no checks of its own: under
-        #: ``interval`` it is the journal's appender, one call that frames and copies.
-        self.record_captured: Callable[[bytes], Awaitable[object] | None] = self._captured_to_spool
-        self._route_requests(journal_open=self._journal is not None)
-        self._stream_tags: dict[str, bytes] = {}
-        #: When the last fill check ran, the journal's written bytes then, and how many more it
-        #: may take before the next check is due regardless of the time (:meth:`_fill_check_due`).
-        self._filled_at = float("-inf")
-        self._written_at_check = 0
-        self._room_allowance = 0
-        self._maintainer: threading.Thread | None = None
-        if self._journal is not None or spool.config.fsync is FsyncPolicy.INTERVAL:
-            self._maintainer = threading.Thread(
-                target=self._maintain_loop, name="audit-spool-sync", daemon=True
-            )
-            self._maintainer.start()
+            self._syncer.start()
 
     @property
     def service(self) -> str:
@@ -212,7 +173,7 @@ class Recorder:
 
         Group commit on the event loop: every event submitted within ``group_delay`` goes into
         one spool transaction, run by a callback scheduled with ``call_later``. No thread
-        hand-off (which under the GIL costs milliseconds per request); the loop is held for
+        hand-off per event (costly under the GIL); the loop is held for
         that one short transaction (plus one fsync per group under ``always``/``batch``).
         Only when the spool is full and the policy is ``block`` is the wait moved to the
         writer thread, so the loop keeps serving.
@@ -224,83 +185,16 @@ class Recorder:
         stored: AuditEvent = await self._group(event)
         return stored
 
-    def record_compact(self, stream: str, payload: bytes) -> Awaitable[object] | None:
-        """Record the API middleware's compact request record: ``None`` if it is durable per
-        the fsync policy on return, else an awaitable that resolves once it is (call from the
-        event loop). No sealing: the compact layout (:mod:`audit.recording.request_record`) has no
-        personal-data field.
+    def record_request(self, record: RequestRecord) -> asyncio.Future[int]:
+        """Record the API middleware's request record from the event loop; the future resolves
+        to its sequence number once it is in the spool per the fsync policy.
 
-        While the spool has room the record goes to this process's request journal: under
-        ``interval`` a copy into its memory-mapped file before returning (no await, no system
-        call, no lock shared with other processes), under ``batch`` the records of one loop
-        iteration share one ``msync`` off the loop. Otherwise (``always``, or a full spool, where
-        backpressure applies) it is a spool transaction, grouped as in :meth:`arecord_event`.
-        The shipper gives it its sequence number when it moves it into the spool.
+        Grouped with the loop's other records as in :meth:`arecord_event`. No sealing: a request
+        record has no personal-data field. Its event is built when the shipper reads it.
         """
         if self._closed.is_set():
             raise AuditError("The audit recorder is closed.")
-        writer = self._journal
-        if writer is not None and self._journal_open:
-            tag = self._stream_tags.get(stream)
-            if tag is None:
-                tag = self._stream_tags[stream] = stream.encode() + b"\0"
-            if self._journal_groups is not None:
-                return self._journal_groups.submit(journal.frame(tag, payload))
-            try:
-                writer.write(journal.frame(tag, payload))
-            except AuditSpoolError:
-                self._journal_failed()
-            else:
-                return None
-        return self._group(CompactRecord(stream, payload))
-
-    def _route_requests(self, *, journal_open: bool) -> None:
-        """Point :attr:`record_captured` at the journal while it is open, else at the spool."""
-        journal_open = journal_open and self._journal is not None
-        if journal_open == self._journal_open:
-            return
-        self._journal_open = journal_open
-        if self._journal is None or not journal_open:
-            self.record_captured = self._captured_to_spool
-        elif self._journal_groups is not None:
-            self.record_captured = self._captured_to_group
-        else:
-            self.record_captured = self._journal.appender(
-                request_record.STREAM, on_error=self._captured_after_failure
-            )
-
-    def _captured_to_spool(self, payload: bytes) -> Awaitable[object] | None:
-        """The spool takes the record, in the compact form (the journal's is the captured)."""
-        return self.record_compact(request_record.STREAM, request_record.from_capture(payload))
-
-    def _captured_to_group(self, payload: bytes) -> Awaitable[object] | None:
-        groups = self._journal_groups
-        if groups is None:  # not routed here without groups
-            return self._captured_to_spool(payload)
-        return groups.submit(journal.frame(_REQUEST_TAG, payload))
-
-    def _captured_after_failure(self, payload: bytes) -> Awaitable[object] | None:
-        self._journal_failed()
-        return self._captured_to_spool(payload)
-
-    def _journal_failed(self) -> None:
-        """The journal cannot be written (no file can be had): records take the spool path
-        until the next fill check tries the journal again."""
-        if self._journal_open:
-            log.warning("audit request journal unavailable; recording through the spool")
-        self._route_requests(journal_open=False)
-
-    def _spool_instead(self, stream: str, payload: bytes, future: asyncio.Future[None]) -> None:
-        """The batch journal's fallback: the record goes through the spool, ``future`` follows."""
-        self._journal_failed()
-        chained = self._group(CompactRecord(stream, request_record.compact_form(payload)))
-        chained.add_done_callback(functools.partial(_copy_result, future))
-
-    async def arecord_compact(self, stream: str, payload: bytes) -> None:
-        """:meth:`record_compact`, awaited."""
-        waiting = self.record_compact(stream, payload)
-        if waiting is not None:
-            await waiting
+        return self._group(record)
 
     def _group(self, item: Item) -> asyncio.Future[Any]:
         loop = asyncio.get_running_loop()
@@ -395,13 +289,6 @@ class Recorder:
         """Build (see :meth:`event`) and record one event; returns it with its sequence."""
         return self.record_event(self.event(action, outcome, **fields))  # type: ignore[arg-type]
 
-    def close_journal(self) -> None:
-        """Finish this process's request-journal file: synced, cut to its written length and
-        unlocked, so the shipper can take it whole (at server shutdown; a later record starts a
-        new file)."""
-        if self._journal is not None:
-            self._journal.close()
-
     def close(self, timeout: float = 10.0) -> None:
         """Write what is queued, then stop the threads."""
         if self._closed.is_set():
@@ -410,11 +297,8 @@ class Recorder:
         self._queue.put(_STOP)
         self._writer.join(timeout)
         self._group_pool.shutdown(wait=True)
-        if self._maintainer is not None:
-            self._maintainer.join(timeout)
-        self._route_requests(journal_open=False)
-        if self._journal is not None:
-            self._journal.close()
+        if self._syncer is not None:
+            self._syncer.join(timeout)
 
     # -- the writer thread ---------------------------------------------------------------------
 
@@ -450,51 +334,14 @@ class Recorder:
         for (_, future), event in zip(jobs, stored, strict=True):
             future.set_result(event)
 
-    def _maintain_loop(self) -> None:
-        """Re-read the spool's fill for the journal; under ``interval``, sync on the timer."""
-        interval = self.spool.config.fsync
-        period = self.spool.config.fsync_interval
-        next_sync = self._monotonic() + period
-        while not self._closed.wait(_TICK_SECONDS):
-            if self._journal is not None:
-                self._journal.publish()
-                self._journal.map_ahead()
-                if self._fill_check_due(self._journal):
-                    self._check_fill()
-            if interval is FsyncPolicy.INTERVAL and self._monotonic() >= next_sync:
-                next_sync = self._monotonic() + period
-                self._sync_all()
-            elif self._journal is not None:
-                self._journal.close_retired()
-        if interval is FsyncPolicy.INTERVAL:
-            self._sync_all()
+    def _sync_loop(self) -> None:
+        """``interval``: fsync the spool every ``fsync_interval`` seconds, and once at close."""
+        while not self._closed.wait(self.spool.config.fsync_interval):
+            self._sync()
+        self._sync()
 
-    def _fill_check_due(self, writer: journal.JournalWriter) -> bool:
-        return (
-            not self._journal_open
-            or self._monotonic() - self._filled_at >= _FILL_CHECK_SECONDS
-            or writer.written_bytes() - self._written_at_check >= self._room_allowance
-        )
-
-    def _check_fill(self) -> None:
-        if self._journal is None:
-            return
-        self._filled_at = self._monotonic()
-        self._written_at_check = self._journal.written_bytes()
-        self._room_allowance = 0  # until the spool answers: check again at the next tick
-        try:
-            stats = self.spool.stats()
-        except AuditError:
-            self._route_requests(journal_open=False)  # the spool reports the error to producers
-            return
-        room = stats.capacity_bytes - stats.pending_bytes - stats.journal_bytes
-        self._room_allowance = max(0, room) // _ROOM_SHARE if stats.capacity_bytes else 1 << 62
-        self._route_requests(journal_open=stats.fill_ratio < 1.0)
-
-    def _sync_all(self) -> None:
-        with contextlib.suppress(AuditError):
-            if self._journal is not None:
-                self._journal.sync()
+    def _sync(self) -> None:
+        with contextlib.suppress(AuditError):  # the next append reports a failing disk
             self.spool.checkpoint()
 
 

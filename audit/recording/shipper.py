@@ -5,12 +5,12 @@ exclusive ``flock`` on ``<spool>.lock`` (released by the kernel when its process
 worker takes over). A batch leaves the spool only after the store confirmed it; since the store
 writes idempotently by ``event.id`` (Elasticsearch ``_id``, SQLite primary key), a batch shipped
 twice after a crash is stored once: at-least-once delivery, exactly-once in the store.
-Each round first moves the API middleware's request journal into the spool
-(:meth:`audit.recording.spool.Spool.absorb_journal`).
 
-While a serving process is busy (:class:`audit.recording.serving_load.ServingLoad`) the background shipper
-holds off, at most ``defer_seconds`` after it last found the spool empty and only while the spool
-is below half its alarm ratio: a burst is served at the full rate and shipped right after it.
+A round has a fixed cost (a transaction each in the spool, the store and the integrity log, two
+of them fsynced), so the background shipper ships rounds back to back only while they come full (a backlog),
+and after a partial round waits ``idle_wait`` for the next batch to gather: under load a round
+carries the events of ``idle_wait`` rather than the few that arrived while the previous round
+ran.
 
 While the store is down the spool grows; the shipper retries with capped exponential backoff and
 raises an alarm (log line, metric, an ``audit.spool.alarm`` self-event) once the spool passes
@@ -34,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Final, Protocol
+from typing import Final
 
 from audit.errors import AuditError, AuditStoreUnavailable
 from audit.lease import FileLease
@@ -44,12 +44,6 @@ from audit.recording.spool import Spool, SpooledRecord, SpoolStats
 log = logging.getLogger("anbao.audit.pipeline")
 
 _BACKOFF_MAX: Final = 5.0
-#: How often a holding-off shipper looks again whether the serving processes are still busy.
-_DEFER_POLL: Final = 0.2
-
-
-class Load(Protocol):
-    def busy(self) -> bool: ...
 
 
 @dataclasses.dataclass(slots=True)
@@ -80,8 +74,6 @@ class Shipper:
         maintenance: Callable[[], None] | None = None,
         maintenance_every: float = 3600.0,
         monotonic: Callable[[], float] = time.monotonic,
-        load: Load | None = None,
-        defer_seconds: float = 0.0,
         stall_seconds: float = 60.0,
         on_stall: Callable[[float, str], None] | None = None,
         on_dead_letter: Callable[[Sequence[tuple[str, str]]], None] | None = None,
@@ -104,14 +96,13 @@ class Shipper:
         self._maintenance_every = maintenance_every
         self._monotonic = monotonic
         self._next_maintenance = 0.0
-        self._load = load
-        self._defer_seconds = defer_seconds
-        self._caught_up = monotonic()  # when ship_once last found nothing to ship
         self._stall_seconds = stall_seconds
         self._on_stall = on_stall
         self._on_dead_letter = on_dead_letter
         self._failing_since: float | None = None  # first failure of the current outage
         self._stalled = False
+        #: Whether the last round took a whole batch (a backlog is likely left).
+        self._full_round = False
         #: Called with the records the store holds now, before they leave the spool (tamper
         #: evidence logs their leaves here: ``IntegrityService.append_records``). It must be
         #: idempotent — after a crash the same records come again. If it raises, the batch stays
@@ -144,11 +135,14 @@ class Shipper:
         """
         if not self.try_lock():
             return 0
-        self.spool.absorb_journal()
         records = self.spool.peek(self._batch_size, self._batch_bytes)
+        self._full_round = (
+            len(records) >= self._batch_size
+            or sum(r.size for r in records) >= self._batch_bytes // 2
+        )
         if not records:
             return 0
-        raw = [RawDocument(r.event_id, r.timestamp, r.document) for r in records]
+        raw = [RawDocument(r.event_id, r.timestamp, r.document, r.parsed) for r in records]
         result = self.store.write_documents(raw)
         rejected = dict(result.rejected)
         if self.on_stored is not None:
@@ -243,15 +237,6 @@ class Shipper:
             self._alarmed = False
         return stats
 
-    def _holding_off(self) -> bool:
-        """Whether to leave the CPU to busy serving processes for now (see the module doc)."""
-        if self._load is None or self._monotonic() - self._caught_up >= self._defer_seconds:
-            return False
-        if not self._load.busy():
-            return False
-        stats = self.check_alarm()
-        return stats.fill_ratio < self.spool.config.alarm_ratio / 2
-
     def maybe_maintain(self) -> bool:
         """Run the periodic maintenance (retention) when due; only the lock holder calls it."""
         now = self._monotonic()
@@ -286,15 +271,11 @@ class Shipper:
                 if not self.try_lock():
                     self._stop.wait(1.0)
                     continue
-                if self._holding_off():
-                    self._stop.wait(_DEFER_POLL)
-                    continue
                 shipped = self.ship_once()
                 backoff = 0.1
                 self._delivered()
                 self.check_alarm()
                 if shipped == 0:
-                    self._caught_up = self._monotonic()
                     self.maybe_maintain()
             except Exception as exc:  # noqa: BLE001 - the shipper thread must never die
                 self.counters.store_failures += 1
@@ -306,7 +287,7 @@ class Shipper:
                 self._stop.wait(backoff)
                 backoff = min(backoff * 2, _BACKOFF_MAX)
                 continue
-            if shipped == 0:
+            if not self._full_round:  # caught up: let the next batch gather (module doc)
                 self._stop.wait(self._idle_wait)
 
 

@@ -13,17 +13,14 @@ with the configured fsync policy (MLPS L3-CES1-14: records protected against los
   in the page cache) and is fsynced by a checkpoint every ``interval`` seconds; a power loss may
   lose the last interval.
 
-Capacity is counted in bytes of unshipped documents (kept in the database, so all processes agree)
-plus the bytes of the request journal not yet moved into the spool.
+Capacity is counted in bytes of unshipped documents (kept in the database, so all processes agree).
 
-Most events are stored as their canonical document, one row each. The API middleware's
-per-request events are stored as :class:`CompactRecord` payloads (see :mod:`audit.recording.request_record`),
-the consecutive ones of an append in one row (column ``events`` says how many; ``seq`` is the
-first one's), and expanded into canonical documents, with ids derived from the spool's salt, when
-the shipper reads them: same guarantees, a fraction of the request-path cost. Readers of the spool
-(:meth:`Spool.peek`) only ever see canonical documents, one per event; a row is never split.
-The middleware usually writes those records to the request journal (:mod:`audit.recording.journal`) rather
-than here; :meth:`Spool.absorb_journal` moves them in.
+Events are stored as their canonical document, one row each. The API middleware's per-request
+:class:`audit.recording.request_record.RequestRecord` is stored in its compact form (a flat JSON
+array), the consecutive ones of an append in one row (column ``events`` says how many; ``seq`` is
+the first one's), and expanded into canonical documents, with ids derived from the spool's salt,
+when the shipper reads them (:meth:`Spool.peek`): same guarantees, a fraction of the request-path
+cost. Readers of the spool only ever see canonical documents, one per event; a row is never split.
 """
 
 from __future__ import annotations
@@ -38,10 +35,10 @@ from pathlib import Path
 
 from audit.errors import AuditEventInvalid, AuditSpoolError, AuditSpoolFull
 from audit.model import AuditEvent, format_timestamp
-from audit.recording import journal, request_record, spool_schema
+from audit.recording import request_record, spool_schema
+from audit.recording.request_record import RequestRecord
 from audit.recording.spool_model import (
     Backpressure,
-    CompactRecord,
     FsyncPolicy,
     SpoolConfig,
     SpooledRecord,
@@ -51,7 +48,6 @@ from audit.sql.sqlite import connect
 
 __all__ = [
     "Backpressure",
-    "CompactRecord",
     "FsyncPolicy",
     "Spool",
     "SpoolConfig",
@@ -63,19 +59,28 @@ __all__ = [
 _EXTERNAL_WINDOW = 200_000
 #: Most compact records in one spool row (the shipper reads rows whole).
 _MAX_RUN = 1024
-#: How long a finished journal file's name is remembered (a reader that listed the file before
-#: it was deleted must still find it finished).
-_JOURNAL_MEMORY_SECONDS = 3600.0
 #: How long opening the spool waits for another handle's lock.
 _OPEN_WAIT = 30.0
+
+
+def leftover_request_journal(path: Path) -> Path | None:
+    """The request-journal folder an earlier release left beside the spool at ``path``, if it
+    holds files.
+
+    Releases before issue 18 wrote the middleware's records to ``<spool>.requests/*.jnl`` and
+    moved them into the spool later; those records were acknowledged, and this release does not
+    read them. The composition root decides what to do (``anbao.wiring.audit``).
+    """
+    left = path.with_name(path.name + ".requests")
+    return left if left.is_dir() and any(left.glob("*.jnl")) else None
 
 
 class Spool:
     """The spool of one process; several processes may open the same file at once."""
 
     def __init__(self, config: SpoolConfig, *, sleep: Callable[[float], None] = time.sleep) -> None:
-        # Resolved once: the lock file and the request journal are found from this path later,
-        # whatever the working directory is by then.
+        # Resolved once: the lock file is found from this path later, whatever the working
+        # directory is by then.
         self.config = config = dataclasses.replace(config, path=config.path.resolve())
         self._sleep = sleep
         self._lock = threading.Lock()
@@ -96,10 +101,10 @@ class Spool:
     # -- producers -----------------------------------------------------------------------------
 
     def append_items(
-        self, items: Sequence[AuditEvent | CompactRecord], *, wait: bool = True
+        self, items: Sequence[AuditEvent | RequestRecord], *, wait: bool = True
     ) -> list[AuditEvent | int]:
-        """Events and compact records in one transaction (the recorder's group commit):
-        a sequenced event for each event, a sequence number for each compact record."""
+        """Events and request records in one transaction (the recorder's group commit):
+        a sequenced event for each event, a sequence number for each request record."""
         return self._append(items, dedupe=False, wait=wait)
 
     def append(
@@ -140,7 +145,7 @@ class Spool:
 
     def _append(
         self,
-        items: Sequence[AuditEvent | CompactRecord],
+        items: Sequence[AuditEvent | RequestRecord],
         *,
         dedupe: bool,
         wait: bool,
@@ -160,7 +165,7 @@ class Spool:
 
     def _append_once(
         self,
-        items: Sequence[AuditEvent | CompactRecord],
+        items: Sequence[AuditEvent | RequestRecord],
         dedupe: bool,
         cursor: tuple[str, str] | None = None,
     ) -> list[AuditEvent | int]:
@@ -203,7 +208,7 @@ class Spool:
     def _insert(
         self,
         db: sqlite3.Connection,
-        items: Sequence[AuditEvent | CompactRecord],
+        items: Sequence[AuditEvent | RequestRecord],
         *,
         enforce_capacity: bool = True,
     ) -> list[AuditEvent | int]:
@@ -212,7 +217,7 @@ class Spool:
         rows: list[tuple[str, str, int, str, bytes, int]] = []
         out: list[AuditEvent | int] = []
         size = 0
-        run: list[bytes] = []  # payloads of consecutive compact records of one stream
+        run: list[bytes] = []  # payloads of consecutive request records of one stream
 
         def sequence(stream: str) -> int:
             seq = next_seq.get(stream)
@@ -235,13 +240,13 @@ class Spool:
         for item in items:
             stream = item.stream
             if run and (
-                stream != run_stream or not isinstance(item, CompactRecord) or len(run) >= _MAX_RUN
+                stream != run_stream or not isinstance(item, RequestRecord) or len(run) >= _MAX_RUN
             ):
                 close_run(run_stream)
             seq = sequence(stream)
             next_seq[stream] = seq + 1
-            if isinstance(item, CompactRecord):
-                run.append(item.payload)
+            if isinstance(item, RequestRecord):
+                run.append(request_record.encode(item))
                 run_stream = stream
                 out.append(seq)
                 continue
@@ -294,110 +299,11 @@ class Spool:
             (_EXTERNAL_WINDOW,),
         )
 
-    # -- the request journal -------------------------------------------------------------------
-
-    @property
-    def journal_dir(self) -> Path:
-        return journal.directory_of(self.config.path)
-
-    def absorb_journal(self, max_bytes: int = 4 << 20) -> int:
-        """Move complete request-journal frames into the spool; returns how many records moved.
-
-        Called by the shipper (one per spool). Each file's read position is stored in the same
-        transaction as its records, so a crash repeats nothing and loses nothing. Records
-        already acknowledged are taken even over capacity (producers are refused instead);
-        damaged bytes go to the dead-letter table. A file whose writer is gone is deleted once
-        read to its end.
-        """
-        moved = 0
-        for path in journal.files(self.journal_dir):
-            with journal.opened(path) as handle:
-                if handle is not None:
-                    moved += self._absorb_file(handle, max_bytes)
-        return moved
-
-    def _absorb_file(self, handle: journal.JournalFile, max_bytes: int) -> int:
-        with self._lock:
-            row = self._db.execute(
-                "SELECT offset, done FROM journals WHERE name=?", (handle.name,)
-            ).fetchone()
-        offset, done = row if row is not None else (0, 0)
-        if done:
-            handle.remove()
-            return 0
-        chunk = handle.read(offset, max_bytes)
-        if chunk.end != offset:
-            self._store_chunk(handle.name, chunk)
-        if handle.writer_gone and chunk.exhausted:
-            self._finish_journal(handle.name)
-            handle.remove()
-        return len(chunk.records)
-
-    def _store_chunk(self, name: str, chunk: journal.Chunk) -> None:
-        items: list[AuditEvent | CompactRecord] = []
-        dead = [
-            (span, f"damaged request journal bytes at {name}:{at}") for at, span in chunk.damaged
-        ]
-        for stream, payload in chunk.records:
-            try:
-                items.append(CompactRecord(stream, request_record.compact_form(payload)))
-            except AuditEventInvalid as exc:  # a verified frame, but not a record we wrote
-                dead.append((payload, f"{exc.detail} ({name})"))
-        with self._transaction("The audit spool cannot take the request journal.") as db:
-            (stored,) = db.execute(
-                "SELECT coalesce(max(offset), 0) FROM journals WHERE name=?", (name,)
-            ).fetchone()
-            if max(stored, journal.HEADER_BYTES) != chunk.start:
-                return  # read meanwhile through another spool handle: nothing to add
-            if items:
-                self._insert(db, items, enforce_capacity=False)
-            db.executemany(
-                "INSERT INTO dead(event_id, stream, seq, ts, doc, reason) "
-                "VALUES ('', '', NULL, '', ?, ?)",
-                dead,
-            )
-            db.execute(
-                "INSERT INTO journals(name, offset, updated) VALUES (?,?,?) "
-                "ON CONFLICT(name) DO UPDATE SET offset=excluded.offset, updated=excluded.updated",
-                (name, chunk.end, time.time()),
-            )
-
-    def _finish_journal(self, name: str) -> None:
-        """Mark a journal file read to its end (before it is deleted: never read twice)."""
-        now = time.time()
-        with self._transaction("The audit spool cannot be updated.") as db:
-            db.execute(
-                "INSERT INTO journals(name, offset, done, updated) VALUES (?, 0, 1, ?) "
-                "ON CONFLICT(name) DO UPDATE SET done=1, updated=excluded.updated",
-                (name, now),
-            )
-            db.execute(
-                "DELETE FROM journals WHERE done=1 AND updated < ?",
-                (now - _JOURNAL_MEMORY_SECONDS,),
-            )
-
-    def journal_backlog(self) -> int:
-        """Request-journal bytes not yet moved into the spool."""
-        sizes: dict[str, int] = {}
-        for path in journal.files(self.journal_dir):
-            sizes[path.name] = journal.written(path)
-        if not sizes:
-            return 0
-        with self._lock:
-            read = dict(
-                self._db.execute(
-                    "SELECT name, CASE done WHEN 1 THEN 1 << 62 ELSE offset END FROM journals"
-                ).fetchall()
-            )
-        start = journal.HEADER_BYTES
-        return sum(max(0, end - max(read.get(name, 0), start)) for name, end in sizes.items())
-
     def checkpoint(self) -> None:
         """Fsync the WAL (the ``interval`` policy calls this on a timer) if this handle wrote.
 
-        A handle that only reads (the serving process while its records go to the request
-        journal) leaves the checkpoint to the writers: copying the shipper's WAL pages on the
-        serving process's timer would spend its CPU on another process's writes.
+        A handle that only reads leaves the checkpoint to the writers: copying the shipper's WAL
+        pages on a serving process's timer would spend its CPU on another process's writes.
         """
         with self._lock:
             if not self._unsynced:
@@ -438,9 +344,14 @@ class Spool:
                 unreadable.append(SpooledRecord(rowid, "", stream, seq, stamp, doc, -1, events))
                 reasons.append(f"unreadable request records: {exc}")
                 continue
-            for i, (eid, ts, canonical) in enumerate(expanded):
+            for i, e in enumerate(expanded):
                 stored = len(doc) if i == 0 else 0  # the row's bytes count once, on its first
-                out.append(SpooledRecord(rowid, eid, stream, seq + i, ts, canonical, stored))
+                out.append(
+                    SpooledRecord(
+                        rowid, e.event_id, stream, seq + i, e.timestamp, e.document, stored,
+                        parsed=e.parsed,
+                    )
+                )  # fmt: skip
         self.bury(unreadable, reasons)
         return out
 
@@ -483,7 +394,6 @@ class Spool:
             counters["pending_bytes"],
             self.config.capacity_bytes,
             dead,
-            self.journal_backlog(),
         )
 
     def close(self) -> None:

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 
 class FsyncPolicy(enum.StrEnum):
@@ -36,18 +38,6 @@ class SpoolConfig:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
-class CompactRecord:
-    """An event spooled in the compact request form (:mod:`audit.recording.request_record`).
-
-    Consecutive compact records of one stream in an append share one spool row; their event ids
-    are derived when the row is read (:func:`audit.recording.request_record.derived_event_id`).
-    """
-
-    stream: str
-    payload: bytes
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
 class SpooledRecord:
     """One unshipped event as the shipper sees it: canonical document bytes plus its keys."""
 
@@ -62,6 +52,9 @@ class SpooledRecord:
     stored_size: int = -1
     #: Events the record stands for in the spool's counters (an unreadable group row: all).
     events: int = 1
+    #: The document's object when the spool built the document (a request record's
+    #: expansion), else ``None``: see :attr:`audit.ports.RawDocument.parsed`.
+    parsed: Mapping[str, Any] | None = None
 
     @property
     def size(self) -> int:
@@ -74,15 +67,12 @@ class SpoolStats:
     pending_bytes: int
     capacity_bytes: int
     dead_events: int
-    #: Request-journal bytes not yet moved into the spool (their events are not counted yet).
-    journal_bytes: int = 0
 
     @property
     def fill_ratio(self) -> float:
-        used = self.pending_bytes + self.journal_bytes
-        return used / self.capacity_bytes if self.capacity_bytes else 0.0
+        return self.pending_bytes / self.capacity_bytes if self.capacity_bytes else 0.0
 
     @property
     def empty(self) -> bool:
-        """Nothing left to ship, in the spool or its journal."""
-        return self.pending_events == 0 and self.journal_bytes == 0
+        """Nothing left to ship."""
+        return self.pending_events == 0

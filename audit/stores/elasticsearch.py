@@ -21,6 +21,7 @@ import calendar
 import contextlib
 import datetime as dt
 import json
+import json.encoder
 import re
 import typing
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -58,6 +59,9 @@ def check_retention(days: int, *, development: bool) -> None:
             f"Audit retention of {days} days is under the legal minimum of "
             f"{MIN_RETENTION_DAYS} days (Cybersecurity Law art. 21); allowed in development only."
         )
+
+
+_quote: Callable[[str], str] = json.encoder.encode_basestring_ascii
 
 
 def index_for(prefix: str, timestamp: str) -> str:
@@ -159,11 +163,15 @@ class ElasticsearchAuditStore:
         if not self._installed:
             self.install()
         parts: list[bytes] = []
+        heads: dict[str, str] = {}  # the action line up to the id, per month
         for doc in documents:
-            action = {
-                "create": {"_index": index_for(self.prefix, doc.timestamp), "_id": doc.event_id}
-            }
-            parts += [json.dumps(action).encode(), b"\n", doc.document, b"\n"]
+            month = doc.timestamp[:7]
+            head = heads.get(month)
+            if head is None:
+                index = index_for(self.prefix, doc.timestamp)
+                head = heads[month] = f'{{"create":{{"_index":{_quote(index)},"_id":'
+            action = f"{head}{_quote(doc.event_id)}}}}}\n"
+            parts += [action.encode(), doc.document, b"\n"]
         try:
             response = self.client.bulk(
                 operations=typing.cast(Any, b"".join(parts)), filter_path=_BULK_FILTER

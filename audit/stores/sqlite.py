@@ -46,8 +46,13 @@ CREATE INDEX IF NOT EXISTS events_ts ON events(ts);
 _IN_CHUNK: Final = 500
 _LAYOUT: Final = SqlLayout()
 #: Where each stored field's value is in a parsed document, in the column order of ``_INSERT``.
-_STORED_PATHS: Final = tuple(tuple(field.split(".")) for field in STORED_FIELDS)
-_WORD_PATHS: Final = tuple(tuple(field.split(".")) for field in FREE_TEXT_FIELDS)
+#: The fields each document is read for: stream and sequence, the stored fields in the column
+#: order of ``_INSERT``, then the free-text fields of ``_INSERT_WORDS``.
+_LEAF_PATHS: Final = tuple(
+    tuple(name.split("."))
+    for name in ("anbao.stream", "anbao.sequence", *STORED_FIELDS, *FREE_TEXT_FIELDS)
+)
+_STORED: Final = len(STORED_FIELDS)
 _INSERT: Final = (
     "INSERT OR IGNORE INTO events(event_id, stream, seq, ts, doc, "  # noqa: S608 - constants
     + ", ".join(_LAYOUT.column(f) for f in STORED_FIELDS)
@@ -118,17 +123,18 @@ class SqliteAuditStore:
         words: dict[str, tuple[Any, ...]] = {}
         rejected: list[tuple[str, str]] = []
         for d in documents:
-            text, parsed = _parse(d.document)
-            if parsed is None:
-                rejected.append((d.event_id, "malformed_json"))
-                continue
-            anbao = parsed.get("anbao")
-            stream = seq = None
-            if type(anbao) is dict:
-                stream, seq = _sql_value(anbao.get("stream")), _sql_value(anbao.get("sequence"))
-            stored = [_extract(parsed, p) for p in _STORED_PATHS]
-            rows[d.event_id] = (d.event_id, stream, seq, d.timestamp, text, *stored)
-            words[d.event_id] = tuple(_extract(parsed, p) for p in _WORD_PATHS)
+            parsed: Mapping[str, Any] | None = d.parsed  # the producer's: no second parse
+            if parsed is not None:
+                text = d.document.decode("utf-8")
+            else:
+                text, parsed = _parse(d.document)
+                if parsed is None:
+                    rejected.append((d.event_id, "malformed_json"))
+                    continue
+            row = [_extract(parsed, p) for p in _LEAF_PATHS]
+            stream, seq, *rest = row
+            rows[d.event_id] = (d.event_id, stream, seq, d.timestamp, text, *rest[:_STORED])
+            words[d.event_id] = tuple(rest[_STORED:])
         try:
             with self._lock:
                 db = self._conn
@@ -244,7 +250,7 @@ def _parse(document: bytes) -> tuple[str, dict[str, Any] | None]:
     return text, parsed if type(parsed) is dict else None
 
 
-def _extract(document: dict[str, Any], path: tuple[str, ...]) -> Any:
+def _extract(document: Mapping[str, Any], path: tuple[str, ...]) -> Any:
     """What ``json_extract(doc, '$.a.b')`` gives for a parsed document."""
     node: Any = document
     for key in path:

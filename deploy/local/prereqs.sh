@@ -2,17 +2,13 @@
 # Machine prerequisites of the local scripts and tests; installs what is missing (Debian, as root).
 set -euo pipefail
 need=()
-for tool in curl unzip openssl mvn javac setpriv pdftoppm cc chromium; do
+for tool in curl unzip openssl mvn javac setpriv pdftoppm chromium; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
 # Chinese font embedded in compliance PDF reports (policies/reports/pdf.py).
 [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(wqy-zenhei)
-# The audit middleware's compiled helpers (audit/_capture.c): zlib's and Python's headers.
-[ -f /usr/include/zlib.h ] || need+=(zlib.h)
-python_include=$("${PYTHON:-python3}" -c 'import sysconfig; print(sysconfig.get_paths()["include"])')
-[ -f "$python_include/Python.h" ] || need+=(Python.h)
 [ ${#need[@]} -eq 0 ] && exit 0
-declare -A package=([curl]=curl [unzip]=unzip [openssl]=openssl [mvn]=maven [javac]=default-jdk-headless [setpriv]=util-linux [pdftoppm]=poppler-utils [wqy-zenhei]=fonts-wqy-zenhei [cc]=gcc [chromium]=chromium [zlib.h]=zlib1g-dev [Python.h]=python3-dev)
+declare -A package=([curl]=curl [unzip]=unzip [openssl]=openssl [mvn]=maven [javac]=default-jdk-headless [setpriv]=util-linux [pdftoppm]=poppler-utils [wqy-zenhei]=fonts-wqy-zenhei [chromium]=chromium)
 pkgs=(); for tool in "${need[@]}"; do pkgs+=("${package[$tool]}"); done
 if [ "$(id -u)" != 0 ]; then
     echo "prereqs: missing ${need[*]}; install: sudo apt-get install ${pkgs[*]}" >&2; exit 1

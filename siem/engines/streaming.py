@@ -288,9 +288,10 @@ class StreamingEngine:
         return found
 
     def delivered(self, documents: Sequence[RawDocument]) -> None:
-        """:class:`audit.ports.DeliveryObserver`: parse the canonical JSON and observe."""
+        """:class:`audit.ports.DeliveryObserver`: observe each document's object (parsed
+        here unless the shipper has it already)."""
         # a generator, not a list: a batch of live documents costs more in GC than the decoding
-        self.observe(_decode(d.document) for d in documents)
+        self.observe(_decode(d.document) if d.parsed is None else d.parsed for d in documents)
 
 
 __all__ = ["StreamingEngine"]

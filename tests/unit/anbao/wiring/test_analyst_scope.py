@@ -140,7 +140,6 @@ def _recorded(tmp_path: Path, action: str) -> list[dict[str, object]]:
         spool_config(Settings.load({"ANBAO_AUDIT_SPOOL_PATH": str(tmp_path / "spool.sqlite3")}))
     )
     try:
-        spool.absorb_journal()
         docs = [json.loads(r.document) for r in spool.peek(1000, 1 << 24)]
     finally:
         spool.close()

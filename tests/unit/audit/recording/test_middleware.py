@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+import falcon.asgi
 import falcon.testing
 import pytest
 
-import audit.recording.middleware
 from anbao.app import Parts, create_app
-from anbao.settings import Settings
+from anbao.settings import Environment, Settings, SettingsError
 from anbao.wiring.audit import (
     AuditRuntime,
     RecorderEventSink,
     build_audit_runtime,
+    check_request_journal,
     keycloak_event_sink,
 )
 from audit.errors import AuditStoreUnavailable
 from audit.model import PersonalData
 from audit.ports import RawDocument, WriteResult
-from audit.recording import journal, request_record
+from audit.recording.middleware import AuditMiddleware
 from audit.recording.recorder import Recorder
 from audit.recording.shipper import Shipper
 from audit.recording.spool import Backpressure, FsyncPolicy, Spool, SpoolConfig
@@ -69,22 +71,18 @@ def build(
     return falcon.testing.TestClient(app), runtime
 
 
-@pytest.fixture(params=["compiled-batch", "compiled-interval", "python-interval"])
-def capture_path(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """The request path with its compiled helpers (``audit/_capture.c``) or without them, and
-    the spool's fsync policy (``interval`` frames each record on the request path)."""
-    helpers, fsync = str(request.param).split("-")
-    if helpers == "python":
-        monkeypatch.setattr(audit.recording.middleware, "capture_native", request_record._no_native)
-        monkeypatch.setattr(journal, "_native", None)
-    return fsync
+@pytest.fixture(params=list(FsyncPolicy))
+def fsync(request: pytest.FixtureRequest) -> FsyncPolicy:
+    """The spool's fsync policy (``interval`` commits on the event loop, the others on the
+    recorder's group thread)."""
+    return FsyncPolicy(request.param)
 
 
 @pytest.fixture
 def app(
-    tmp_path: Path, issuer: LocalIssuer, capture_path: str
+    tmp_path: Path, issuer: LocalIssuer, fsync: FsyncPolicy
 ) -> Iterator[tuple[falcon.testing.TestClient, AuditRuntime]]:
-    client, runtime = build(tmp_path, issuer, fsync=FsyncPolicy(capture_path))
+    client, runtime = build(tmp_path, issuer, fsync=fsync)
     yield client, runtime
     runtime.stop()
 
@@ -229,3 +227,49 @@ def test_runtime_from_settings_seals_personal_data_before_the_spool(tmp_path: Pa
     spool.close()
     assert b"13800000000" not in record.document
     assert json.loads(record.document)["personal"]["phone"] == event.personal.phone
+
+
+def test_the_standalone_middleware_records_each_request(tmp_path: Path, fsync: FsyncPolicy) -> None:
+    spool = Spool(SpoolConfig(path=tmp_path / "spool.db", fsync=fsync))
+    recorder = Recorder(spool, service="other-app")
+
+    class Thing:
+        async def on_get(
+            self, req: falcon.asgi.Request, resp: falcon.asgi.Response, tid: str
+        ) -> None:
+            resp.media = {"id": tid}
+
+    app = falcon.asgi.App(middleware=[AuditMiddleware(recorder, skip_paths=["/healthz"])])
+    app.add_route("/things/{tid}", Thing())
+    client = falcon.testing.TestClient(app)
+    try:
+        assert client.simulate_get("/things/7", headers={"User-Agent": "t/1"}).status_code == 200
+        assert client.simulate_get("/healthz").status_code == 404
+        (record,) = spool.peek(10)
+    finally:
+        recorder.close()
+        spool.close()
+    event = json.loads(record.document)
+    assert event["url"]["path"] == "/things/7"
+    assert event["resource"] == {"id": "/things/{tid}", "type": "route"}
+    assert (event["service"]["name"], event["user_agent"]["original"]) == ("other-app", "t/1")
+    assert event["http"]["response"]["status_code"] == 200
+
+
+def test_request_journal_leftovers_stop_production_and_are_logged_in_development(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    left = tmp_path / "spool.db.requests"
+    left.mkdir()
+    (left / "1-1-ab.jnl").write_bytes(b"AJF1")
+    env = {
+        "ANBAO_AUDIT_SPOOL_PATH": str(tmp_path / "spool.db"),
+        "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp_path / "keys.json"),
+    }
+    with pytest.raises(SettingsError, match=r"audit\.spool_path"):
+        check_request_journal(
+            dataclasses.replace(Settings.load(env), environment=Environment.PRODUCTION)
+        )
+    runtime = build_audit_runtime(Settings.load(env), KeptOpenStore(tmp_path / "store.db"))
+    runtime.stop()
+    assert str(left) in caplog.text

@@ -1,12 +1,16 @@
-"""The compact request record: what the middleware spools, and the canonical event it becomes."""
+"""The request record: what the middleware builds, the spool keeps, and the event it becomes."""
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
 import json
-import marshal
+import os
+import signal
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -16,12 +20,21 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from audit.errors import AuditEventInvalid
+from audit.errors import AuditEventInvalid, AuditSpoolFull
 from audit.model import AuditEvent, HttpInfo, Outcome, ResourceRef, UserInfo
 from audit.recording import request_record
 from audit.recording.recorder import Recorder
-from audit.recording.spool import CompactRecord, FsyncPolicy, Spool, SpoolConfig
+from audit.recording.request_record import RequestRecord
+from audit.recording.spool import (
+    Backpressure,
+    FsyncPolicy,
+    Spool,
+    SpoolConfig,
+    leftover_request_journal,
+)
+from tests.paths import ROOT
 from tests.unit.audit.conftest import make_event
+from tests.unit.clocks import LIVENESS_SECONDS
 
 EVENT_ID = "01900000-0000-7000-8000-000000000001"
 T_US = 1_795_680_000_123_456  # 2026-11-26T08:00:00.123456Z
@@ -80,12 +93,14 @@ SALT = b"0123456789abcdef"
 def expand(payload: bytes, sequence: int) -> tuple[str, str, bytes]:
     """``(event id, @timestamp, document)`` of one payload, read back as a one-record row."""
     group = request_record.group([payload])
-    return request_record.expand_group(group, SALT, "api", sequence, 1)[0]
+    (e,) = request_record.expand_group(group, SALT, "api", sequence, 1)
+    assert e.parsed == json.loads(e.document)  # what readers take instead of parsing
+    return e.event_id, e.timestamp, e.document
 
 
 def test_expansion_is_the_validated_event_byte_for_byte() -> None:
     f = facts()
-    event_id, timestamp, document = expand(request_record.encode(**f), 7)
+    event_id, timestamp, document = expand(request_record.encode(RequestRecord(**f)), 7)
     assert event_id == request_record.derived_event_id(SALT, "api", 7, T_US)
     expected = reference_event(f, 7, event_id)
     assert document == expected.canonical_bytes()
@@ -95,7 +110,7 @@ def test_expansion_is_the_validated_event_byte_for_byte() -> None:
 
 def test_success_without_principal_leaves_user_out() -> None:
     f = facts(status=200, subject="", username="", roles=[], org_path="")
-    doc = json.loads(expand(request_record.encode(**f), 0)[2])
+    doc = json.loads(expand(request_record.encode(RequestRecord(**f)), 0)[2])
     assert doc["event"]["outcome"] == "success"
     assert doc["event"]["type"] == ["access"]
     assert "user" not in doc
@@ -116,7 +131,7 @@ def test_success_without_principal_leaves_user_out() -> None:
 def test_expansion_normalises_what_the_model_would_refuse(
     field: str, raw: str, expected: str | None
 ) -> None:
-    payload = request_record.encode(**facts(**{field: raw}))
+    payload = request_record.encode(RequestRecord(**facts(**{field: raw})))
     doc = json.loads(expand(payload, 0)[2])
     value = {
         "client": doc.get("source", {}).get("ip"),
@@ -127,9 +142,9 @@ def test_expansion_normalises_what_the_model_would_refuse(
     assert value == expected
 
 
-def test_capture_bounds_what_a_client_controls() -> None:
+def test_encoding_bounds_what_a_client_controls() -> None:
     payload = request_record.encode(
-        **facts(path="/" + "p" * 10_000, user_agent="u" * 10_000, trace_id="t" * 500)
+        RequestRecord(**facts(path="/" + "p" * 10_000, user_agent="u" * 10_000, trace_id="t" * 500))
     )
     assert len(payload) < 4096
     doc = json.loads(expand(payload, 0)[2])
@@ -142,28 +157,28 @@ def test_unreadable_payload_is_an_error_not_a_guess() -> None:
     with pytest.raises(AuditEventInvalid):
         expand(b'["r1",1,2]', 0)
     with pytest.raises(AuditEventInvalid):
-        expand(b'["r9"' + request_record.encode(**facts())[5:], 0)
+        expand(b'["r9"' + request_record.encode(RequestRecord(**facts()))[5:], 0)
     with pytest.raises(AuditEventInvalid):  # a row must hold as many records as it says
         request_record.expand_group(b"[]", SALT, "api", 0, 1)
 
 
-def test_spool_groups_compact_records_in_one_row_and_expands_them_on_read(
+def test_spool_groups_request_records_in_one_row_and_expands_them_on_read(
     spool_factory: Callable[..., Spool],
 ) -> None:
     spool = spool_factory()
-    payloads = [request_record.encode(**facts(path=f"/p/{i}")) for i in range(3)]
+    records = [RequestRecord(**facts(path=f"/p/{i}")) for i in range(3)]
     out = spool.append_items(
         [
             make_event(1, stream="api"),
-            *(CompactRecord("api", p) for p in payloads[:2]),
+            *records[:2],
             make_event(2),
-            CompactRecord("api", payloads[2]),
+            records[2],
         ]
     )
     assert [o if isinstance(o, int) else o.sequence for o in out] == [0, 1, 2, 0, 3]
     rows = spool._db.execute("SELECT stream, seq, events FROM spool ORDER BY id").fetchall()
     assert rows == [("api", 0, 1), ("api", 1, 2), ("main", 0, 1), ("api", 3, 1)]
-    records = spool.peek(10)
+    records = spool.peek(10)  # type: ignore[assignment]
     assert [(r.stream, r.sequence) for r in records] == [
         ("api", 0), ("api", 1), ("api", 2), ("main", 0), ("api", 3)
     ]  # fmt: skip
@@ -198,8 +213,7 @@ def test_derived_ids_are_uuid7_keyed_by_salt_stream_and_sequence() -> None:
 
 def test_a_peek_never_splits_a_group_row(spool_factory: Callable[..., Spool]) -> None:
     spool = spool_factory()
-    payload = request_record.encode(**facts())
-    spool.append_items([CompactRecord("api", payload)] * 4)
+    spool.append_items([RequestRecord(**facts())] * 4)
     spool.append_items([make_event(1)])
     assert len(spool.peek(2)) == 4  # the first row always comes whole
     assert len(spool.peek(5)) == 5
@@ -210,9 +224,9 @@ def test_a_corrupt_group_row_goes_to_the_dead_table_and_shipping_goes_on(
     spool_factory: Callable[..., Spool],
 ) -> None:
     spool = spool_factory()
-    good = request_record.encode(**facts())
-    spool.append_items([CompactRecord("api", b'["r1",broken'), CompactRecord("api", good)])
-    spool.append_items([CompactRecord("api", good)])
+    spool.append_items([RequestRecord(**facts())] * 2)
+    spool._db.execute("UPDATE spool SET doc=? WHERE seq=0", (b'[["r1",broken],[]]',))
+    spool.append_items([RequestRecord(**facts())])
     records = spool.peek(10)
     assert [r.sequence for r in records] == [2]
     stats = spool.stats()
@@ -227,8 +241,7 @@ def test_refused_grouped_records_are_kept_expanded_and_counted(
     spool_factory: Callable[..., Spool],
 ) -> None:
     spool = spool_factory()
-    payload = request_record.encode(**facts())
-    spool.append_items([CompactRecord("api", payload)] * 3)
+    spool.append_items([RequestRecord(**facts())] * 3)
     records = spool.peek(10)
     spool.bury([records[1]], ["schema violation"])
     spool.ack([records[0], records[2]])
@@ -239,21 +252,19 @@ def test_refused_grouped_records_are_kept_expanded_and_counted(
 
 
 @pytest.mark.parametrize("policy", list(FsyncPolicy))
-def test_recorder_acknowledges_compact_records_after_the_commit(
+def test_recorder_acknowledges_request_records_after_the_commit(
     tmp_path: Path, policy: FsyncPolicy
 ) -> None:
     spool = Spool(SpoolConfig(path=tmp_path / "spool.db", fsync=policy))
     recorder = Recorder(spool)
-    payload = request_record.encode(**facts())
 
     async def produce() -> None:
-        await asyncio.gather(*(recorder.arecord_compact("api", payload) for _ in range(5)))
+        await asyncio.gather(*(recorder.record_request(RequestRecord(**facts())) for _ in range(5)))
 
     try:
         asyncio.run(produce())
         # acknowledged = durable: another spool handle (the shipper, after a kill -9) finds them
         shipper_side = Spool(SpoolConfig(path=tmp_path / "spool.db", fsync=policy))
-        shipper_side.absorb_journal()
         records = shipper_side.peek(10)
         shipper_side.close()
     finally:
@@ -288,7 +299,7 @@ def test_a_spool_from_before_grouped_records_is_upgraded_in_place(tmp_path: Path
     spool = Spool(SpoolConfig(path=path))
     try:
         assert [r.event_id for r in spool.peek(10)] == [event.id]
-        spool.append_items([CompactRecord("api", request_record.encode(**facts()))])
+        spool.append_items([RequestRecord(**facts())])
         assert spool.stats().pending_events == 2
         assert [r.sequence for r in spool.peek(10)] == [0, 0]
     finally:
@@ -311,7 +322,7 @@ def test_a_spool_from_before_grouped_records_is_upgraded_in_place(tmp_path: Path
 )
 def test_the_written_payload_is_the_json_of_the_facts(overrides: dict[str, Any]) -> None:
     f = facts(**overrides)
-    payload = request_record.encode(**f)
+    payload = request_record.encode(RequestRecord(**f))
     assert payload.isascii()
     reference = json.dumps(
         [
@@ -345,77 +356,129 @@ _TEXT = st.text(st.characters(exclude_categories=("Cs",)), max_size=40)
 )
 def test_the_direct_writer_is_the_models_canonical_form(sequence: int, **f: Any) -> None:
     f = facts(**f)
-    event_id, _, document = expand(request_record.encode(**f), sequence)
+    event_id, _, document = expand(request_record.encode(RequestRecord(**f)), sequence)
     assert document == reference_event(f, sequence, event_id, checked=False).canonical_bytes()
 
 
-# -- the captured form (the request journal's) --------------------------------------------------
+# -- what the middleware hands over ---------------------------------------------------------------
 
 
-def captured(f: dict[str, Any], *, user_agent: object = None, who: object = ...) -> tuple[Any, ...]:
-    """The middleware's capture tuple of the same facts (``who``: the principal's part)."""
-    principal = (f["subject"], f["username"], tuple(f["roles"]), f["org_path"])
-    return (
-        request_record.CAPTURE, f["service"], f["time_us"] * 1000 + 789, f["method"], f["path"],
-        f["route"], f["status"], f["duration_ns"], f["client"],
-        f["user_agent"] if user_agent is None else user_agent, f["trace_id"],
-        principal if who is ... else who,
-    )  # fmt: skip
+class Principal:
+    subject = "u-1"
+    username = "zhang.san"
+    roles = ("seal-operator", "auditor")
+    org_path = "/gd/gz"
 
 
-@given(
-    path=_TEXT | st.text(max_size=40),  # lone surrogates too: a request path may carry them
-    user_agent=_TEXT,
-    username=_TEXT,
-    roles=st.lists(_TEXT, max_size=4),
-    duration_ns=st.none() | st.integers(0, 10**12),
-    raw_agent=st.booleans(),
-)
-def test_a_captured_record_reads_back_as_the_compact_record_of_its_facts(
-    raw_agent: bool, **overrides: Any
-) -> None:
-    f = facts(**overrides)
-    agent = f["user_agent"].encode("utf-8").decode("latin-1") if raw_agent else f["user_agent"]
-    raw = f["user_agent"].encode("utf-8") if raw_agent else None  # the header's bytes
-    payload = request_record.capture(captured(f, user_agent=raw))
-    assert request_record.from_capture(payload) == request_record.encode(
-        **(f | {"user_agent": agent})
-    )
+def test_the_principal_is_read_by_attribute_name() -> None:
+    f = facts()
+    args = (f["service"], T_US, f["method"], f["path"], f["route"], f["status"],
+            f["duration_ns"], f["client"], f["user_agent"], f["trace_id"])  # fmt: skip
+    record = request_record.record_from_principal(*args, Principal())
+    assert request_record.encode(record) == request_record.encode(RequestRecord(**f))
+    anonymous = request_record.record_from_principal(*args, None)
+    doc = json.loads(expand(request_record.encode(anonymous), 0)[2])
+    assert "user" not in doc
+    assert "organization" not in doc
 
 
-def test_a_capture_without_principal_has_no_user() -> None:
-    f = facts(subject="", username="", roles=[], org_path="")
-    payload = request_record.capture(captured(f, who=None))
-    assert request_record.from_capture(payload) == request_record.encode(**f)
+def test_a_raw_user_agent_header_is_read_as_latin_1() -> None:
+    raw = "Mozilla/5.0 é".encode("latin-1")
+    record = RequestRecord(**facts(user_agent=raw))
+    doc = json.loads(expand(request_record.encode(record), 0)[2])
+    assert doc["user_agent"]["original"] == "Mozilla/5.0 é"
 
 
-def test_capture_takes_subclasses_and_bounds_oversized_facts() -> None:
+def test_values_of_subclasses_are_written_as_their_text() -> None:
     class Text(str):
         pass
 
-    f = facts(path="/" + "p" * 20_000, user_agent="u" * 20_000)
-    payload = request_record.capture(captured(f))
-    assert len(payload) <= request_record.MAX_CAPTURE
-    doc = json.loads(expand(request_record.from_capture(payload), 0)[2])
-    assert doc["url"]["path"] == f["path"][: request_record.MAX_PATH]
-    assert doc["user_agent"]["original"] == "u" * request_record.MAX_USER_AGENT
-    odd = captured(facts(), user_agent=Text("curl/8"))  # marshal refuses a str subclass
-    assert request_record.from_capture(request_record.capture(odd)) == request_record.encode(
-        **facts()
+    record = RequestRecord(**facts(path=Text("/a"), roles=(Text("r"),)))
+    assert request_record.encode(record) == request_record.encode(
+        RequestRecord(**facts(path="/a", roles=["r"]))
     )
 
 
-@pytest.mark.parametrize(
-    "payload",
-    [
-        b"not marshal at all",
-        marshal.dumps(["c1"]),
-        marshal.dumps(("c9", *captured(facts())[1:])),
-        marshal.dumps(captured(facts())[:-1]),
-        marshal.dumps(captured(facts(), who=("only", "three", ()))),
-        b"",
-    ],
+# -- acknowledged means durable ------------------------------------------------------------------
+
+
+_KILLED_WRITER = textwrap.dedent(
+    """
+    import asyncio, os, signal, sys
+    from pathlib import Path
+    from audit.recording.recorder import Recorder
+    from audit.recording.request_record import RequestRecord
+    from audit.recording.spool import FsyncPolicy, Spool, SpoolConfig
+    from tests.unit.audit.recording.test_request_record import facts
+
+    spool = Spool(SpoolConfig(path=Path(sys.argv[1]), fsync=FsyncPolicy(sys.argv[2])))
+    recorder = Recorder(spool)
+
+    async def produce() -> None:
+        waiting = [
+            recorder.record_request(RequestRecord(**facts(path=f"/items/{n}")))
+            for n in range(200)
+        ]
+        await asyncio.gather(*waiting)
+        print("acknowledged", flush=True)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    asyncio.run(produce())
+    """
 )
-def test_an_unreadable_capture_is_an_error_not_a_guess(payload: bytes) -> None:
-    with pytest.raises(AuditEventInvalid):
-        request_record.from_capture(payload)
+
+
+@pytest.mark.parametrize("policy", list(FsyncPolicy))
+def test_kill_9_after_the_acknowledgement_loses_nothing(
+    tmp_path: Path, policy: FsyncPolicy
+) -> None:
+    path = tmp_path / "spool.db"
+    done = subprocess.run(
+        [sys.executable, "-c", _KILLED_WRITER, str(path), policy.value],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == -signal.SIGKILL, done.stderr
+    assert done.stdout.strip() == "acknowledged"
+    spool = Spool(SpoolConfig(path=path))
+    try:
+        records = spool.peek(500)
+        assert spool.stats().dead_events == 0
+    finally:
+        spool.close()
+    assert sorted(r.sequence for r in records) == list(range(200))
+    paths = sorted(json.loads(r.document)["url"]["path"] for r in records)
+    assert paths == sorted(f"/items/{n}" for n in range(200))
+
+
+def test_a_full_spool_refuses_request_records_per_its_backpressure(tmp_path: Path) -> None:
+    spool = Spool(
+        SpoolConfig(path=tmp_path / "spool.db", capacity_bytes=1000, backpressure=Backpressure.FAIL)
+    )
+    spool.append([make_event(1, reason="x" * 2000)])  # over capacity: nothing more fits
+    recorder = Recorder(spool)
+
+    async def produce() -> None:
+        await asyncio.wait_for(recorder.record_request(RequestRecord(**facts())), LIVENESS_SECONDS)
+
+    try:
+        with pytest.raises(AuditSpoolFull):
+            asyncio.run(produce())
+        assert spool.stats().pending_events == 1
+    finally:
+        recorder.close()
+        spool.close()
+
+
+def test_journal_files_of_an_earlier_release_are_found(tmp_path: Path) -> None:
+    """Their records were acknowledged; this release no longer reads them."""
+    spool = tmp_path / "spool.db"
+    assert leftover_request_journal(spool) is None
+    left = tmp_path / "spool.db.requests"
+    left.mkdir()
+    assert leftover_request_journal(spool) is None  # an empty folder holds nothing
+    (left / f"{os.getpid()}-1-ab.jnl").write_bytes(b"AJF1")
+    assert leftover_request_journal(spool) == left

@@ -269,8 +269,8 @@ def test_module_level_async_record(recorder: Recorder) -> None:
 def test_the_spool_keeps_its_place_when_the_working_directory_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, store: FlakyStore
 ) -> None:
-    """A relative spool path is resolved once: the lock file and the request journal are
-    found there later, wherever the process's working directory is by then."""
+    """A relative spool path is resolved once: the lock file is found there later, wherever
+    the process's working directory is by then."""
     monkeypatch.chdir(tmp_path)
     spool = Spool(SpoolConfig(path=Path("spool.sqlite3"), fsync=FsyncPolicy.INTERVAL))
     recorder = Recorder(spool)
@@ -362,3 +362,18 @@ def test_refused_documents_are_reported(recorder: Recorder, store: FlakyStore) -
     assert shipper.drain(timeout=LIVENESS_SECONDS)
     assert reported == [[(events[2].id, "mapping conflict")]]
     shipper.unlock()
+
+
+def test_only_a_full_round_is_followed_at_once_by_the_next(
+    recorder: Recorder, store: FlakyStore
+) -> None:
+    """After a partial round the background shipper waits for a batch to gather."""
+    recorder.record_many([make_event(i) for i in range(5)])
+    shipper = Shipper(recorder.spool, store, batch_size=3)
+    try:
+        assert shipper.ship_once() == 3
+        assert shipper._full_round  # a backlog is likely left: the next round at once
+        assert shipper.ship_once() == 2
+        assert not shipper._full_round  # caught up: the next round after idle_wait
+    finally:
+        shipper.unlock()

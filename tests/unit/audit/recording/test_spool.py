@@ -159,8 +159,7 @@ class Statements:
 
 
 def test_a_handle_checkpoints_only_after_it_wrote(spool_factory: Callable[..., Spool]) -> None:
-    """The serving process's handle (its records go to the request journal) leaves the WAL to
-    the shipper's handle, which wrote it."""
+    """A handle that only read leaves the WAL to the handle that wrote it."""
     writer, reader = (
         spool_factory(fsync=FsyncPolicy.INTERVAL),
         spool_factory(fsync=FsyncPolicy.INTERVAL),

@@ -11,6 +11,8 @@ from pathlib import Path
 import pytest
 
 from audit.ports import RawDocument
+from audit.recording import request_record
+from audit.recording.request_record import RequestRecord
 from audit.search.sqlite import SCHEMA_VERSION
 from audit.stores.sqlite import SqliteAuditStore
 from tests.unit.audit.conftest import T0, make_event
@@ -126,6 +128,30 @@ def test_stored_fields_and_words_come_from_the_one_parse_as_json_extract_reads_t
         "SELECT c0, c2, c3 FROM events_words ORDER BY rowid"
     ).fetchall()
     assert words == [("quarterly stamp", "seal.use", "alice"), (None, None, None)]
+
+
+def test_a_documents_given_object_indexes_it_as_its_parse_would(tmp_path: Path) -> None:
+    """The shipper hands a request event's object along (``RawDocument.parsed``): the columns
+    and words are the ones a parse of the document gives."""
+    record = RequestRecord("anbao", 1_795_680_000_123_456, "POST", "/seals/1", "/seals/{id}", 403,
+                           5, "10.1.2.3", "curl/8", "t-1", "u-1", "zhang", ("r",), "/gd/gz")  # fmt: skip
+    row = request_record.group([request_record.encode(record)] * 2)
+    given, parsed = request_record.expand_group(row, b"s" * 16, "api", 0, 2)
+    stores = [SqliteAuditStore(tmp_path / "given.db"), SqliteAuditStore(tmp_path / "parsed.db")]
+    try:
+        stores[0].write_documents([RawDocument(given.event_id, given.timestamp, given.document,
+                                               given.parsed)])  # fmt: skip
+        stores[1].write_documents([RawDocument(given.event_id, given.timestamp, given.document)])
+        indexed = [
+            (stored_columns(s), s.connection.execute("SELECT * FROM events_words").fetchall())
+            for s in stores
+        ]
+    finally:
+        for s in stores:
+            s.close()
+    assert indexed[0] == indexed[1]
+    assert indexed[0][0] == [(given.event_id, "api", 0, "failure", "10.1.2.3", "/gd/gz")]
+    assert parsed.parsed is not None
 
 
 def test_changing_a_document_in_place_updates_its_columns_and_words(
