@@ -14,8 +14,12 @@ other (as ``anbao.cli`` imports its groups only when named).
 __all__ = [
     "analyst_scope",
     "audit",
+    "audit_integrity",
     "compliance",
+    "delivery",
     "elasticsearch",
+    "feature",
+    "iam",
     "identity_events",
     "keycloak",
     "people",
@@ -24,4 +28,5 @@ __all__ = [
     "search",
     "siem",
     "siem_alerts",
+    "singleton",
 ]
