@@ -3,7 +3,8 @@
 Prints JSON. Each server runs as its own process on a free loopback port and is loaded by wrk
 (Debian package) for a fixed duration; the ratio is what matters, the absolute numbers depend on
 the machine. Also measured, to justify the server choice: the bare app under gunicorn's sync
-workers (WSGI) and under uvicorn without uvloop/httptools.
+workers (WSGI) and under uvicorn without uvloop/httptools; and Anbao's `/healthz/`, which Falcon
+routes through the whole edge middleware, as every API route (`/healthz` is answered before it).
 
 Next to requests/s, each result gives the server's CPU time per request (its process and its
 child processes: Anbao's access-log writer, gunicorn's workers), which varies less from run to
