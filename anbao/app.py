@@ -27,7 +27,7 @@ from anbao.web.metrics import Metrics
 from anbao.web.middleware import RequestContextMiddleware
 from anbao.web.openapi import Api
 from anbao.web.path_params import PathParameterCheck
-from anbao.web.resources import Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
+from anbao.web.resources import ALIVE, Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
 from anbao.wiring import audit_integrity, compliance, identity_events, seals, siem_alerts
 from anbao.wiring.audit import (
     AuditLifespan,
@@ -141,9 +141,13 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
         runtime = delivering_runtime(
             settings, own_recorder, audit_store, integrity=integrity, alerts=alerts, clock=now
         )
+    context, edge = _edge(settings, metrics, runtime, access_log, auth)
+    # Liveness answered before Falcon with the context's request id and metrics count.
+    liveness = context.probe("/healthz", ALIVE.encode())
     app: AsgiApp = bodies.App(
-        middleware=_edge(settings, metrics, runtime, access_log, auth),
+        middleware=[context, *edge],
         body_timeout_seconds=settings.server.body_timeout_seconds,
+        probes={} if liveness is None else {"/healthz": liveness},
     )
     app.req_options.strip_url_path_trailing_slash = True
     errors.install(app)
@@ -229,25 +233,22 @@ def _edge(
     runtime: AuditRuntime | None,
     access_log: AccessLog | None,
     auth: AuthMiddleware,
-) -> list[Any]:
-    """Request context (id, body limit, metrics, access log, request audit), authentication,
-    path parameters, then the access log's own lifespan (its writer process)."""
+) -> tuple[RequestContextMiddleware, list[Any]]:
+    """Request context (id, body limit, metrics, access log, request audit), then the rest:
+    authentication, path parameters, the access log's own lifespan (its writer process)."""
     auditor = None
     if runtime is not None and settings.audit.record_requests:
         auditor = runtime.request_auditor(settings)
-    middleware: list[Any] = [
-        RequestContextMiddleware(
-            metrics,
-            max_body_bytes=settings.server.max_body_bytes,
-            access_log=access_log,
-            request_auditor=auditor,
-        ),
-        auth,
-        PathParameterCheck(),
-    ]
+    context = RequestContextMiddleware(
+        metrics,
+        max_body_bytes=settings.server.max_body_bytes,
+        access_log=access_log,
+        request_auditor=auditor,
+    )
+    middleware: list[Any] = [auth, PathParameterCheck()]
     if access_log is not None:
         middleware.append(access_log)
-    return middleware
+    return context, middleware
 
 
 def _audit(

@@ -3,7 +3,8 @@
 Prints JSON. Each server runs as its own process on a free loopback port and is loaded by wrk
 (Debian package) for a fixed duration; the ratio is what matters, the absolute numbers depend on
 the machine. Also measured, to justify the server choice: the bare app under gunicorn's sync
-workers (WSGI) and under uvicorn without uvloop/httptools.
+workers (WSGI) and under uvicorn without uvloop/httptools; and Anbao's `/healthz/`, which Falcon
+routes through the whole edge middleware, as every API route (`/healthz` is answered before it).
 
 Next to requests/s, each result gives the server's CPU time per request (its process and its
 child processes: Anbao's access-log writer, gunicorn's workers), which varies less from run to
@@ -42,6 +43,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 _TICKS = os.sysconf("SC_CLK_TCK")
+FALCON_EDGE = "anbao_healthz_slash_through_falcon_edge"
 
 
 def _free_port() -> int:
@@ -212,6 +214,10 @@ def main() -> None:
             name: stack.enter_context(_server(argv, port, run_env, tmp / f"{name}.log"))
             for name, (argv, port, run_env) in runs.items()
         }
+        # The same Anbao server through all of Falcon and the edge middleware: `/healthz/` is
+        # routed by Falcon (trailing slash stripped), where `/healthz` is answered before it.
+        url, pid = servers["anbao_healthz_uvicorn_uvloop_httptools"]
+        servers[FALCON_EDGE] = (url + "/", pid)
         for url, _ in servers.values():
             _wrk(url, 1, args.connections)  # warm-up
         rounds: dict[str, list[dict[str, float]]] = {name: [] for name in servers}
@@ -255,6 +261,12 @@ def main() -> None:
             3,
         ),
         "target_ratio": 0.85,
+        # what a request routed by Falcon pays for the edge (request context, auth, parameters)
+        "ratio_cpu_per_request_bare_over_anbao_falcon_edge": round(
+            results["bare_falcon_asgi_uvicorn_uvloop_httptools"]["cpu_us_per_request"]
+            / results[FALCON_EDGE]["cpu_us_per_request"],
+            3,
+        ),
         "ratio_uvicorn_fast_vs_gunicorn_sync": round(
             bare / results["bare_falcon_wsgi_gunicorn_sync_2_workers"]["rps"], 2
         )

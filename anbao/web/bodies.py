@@ -252,17 +252,35 @@ class Request(falcon.asgi.Request):
 
 
 class App(falcon.asgi.App):  # type: ignore[type-arg]
-    """Falcon's ASGI app with request bodies bounded and checked as the module describes."""
+    """Falcon's ASGI app with request bodies bounded and checked as the module describes.
 
-    def __init__(self, *, body_timeout_seconds: float, **options: Any) -> None:
+    ``probes``: answers for a bodiless ``GET`` of a path, given before Falcon (the liveness
+    probe, :meth:`anbao.web.middleware.RequestContextMiddleware.probe`).
+    """
+
+    def __init__(
+        self,
+        *,
+        body_timeout_seconds: float,
+        probes: Mapping[str, Callable[[list[Any], Send], Awaitable[None]]] | None = None,
+        **options: Any,
+    ) -> None:
         super().__init__(request_type=Request, **options)
         self.req_options = Options(self.req_options.default_media_type)
         self.body_timeout_seconds = body_timeout_seconds
+        self._probes = dict(probes or {})
 
     async def __call__(  # type: ignore[override]
         self, scope: dict[str, Any], receive: Receive, send: Send
     ) -> None:
-        if scope["type"] == "http" and _declares_body(_headers(scope)):
-            body = _Body(receive, send, self.body_timeout_seconds)
-            receive, send = body.receive, body.send
+        if scope["type"] == "http":
+            headers = _headers(scope)
+            if _declares_body(headers):
+                body = _Body(receive, send, self.body_timeout_seconds)
+                receive, send = body.receive, body.send
+            elif scope["method"] == "GET" and not scope.get("root_path"):
+                probe = self._probes.get(scope["path"])
+                if probe is not None:
+                    await probe(headers, send)
+                    return
         await super().__call__(scope, receive, send)

@@ -18,6 +18,11 @@ docs/architecture.md, "Performance"):
 * the request's audit record (:class:`audit.recording.middleware.RequestAuditor`) is captured from the
   facts read here for the metrics and the access log, rather than by a second middleware that
   reads them again; the response waits for it only when the fsync policy says so.
+
+A liveness probe is the one request that needs none of Falcon: no body, no authentication, no
+parameters, no access-log line, no audit. :meth:`RequestContextMiddleware.probe` answers it at
+the ASGI edge (:class:`anbao.web.bodies.App`) with what this middleware would give it (the
+request id, the metrics count), and declines a path the audit settings record.
 """
 
 from __future__ import annotations
@@ -26,7 +31,7 @@ import itertools
 import operator
 import re
 import secrets
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping, MutableMapping
 from time import perf_counter_ns
 from typing import Any
 
@@ -77,6 +82,12 @@ header_map: Callable[[falcon.asgi.Request], Mapping[bytes, bytes]] = (
 )
 
 
+#: An answer given at the ASGI edge: (the scope's header pairs, ASGI ``send``).
+ProbeAnswer = Callable[
+    [list[Any], Callable[[MutableMapping[str, Any]], Awaitable[None]]], Awaitable[None]
+]
+
+
 # resp.status as set by the app (Falcon's default '200 OK', an int, an HTTPStatus) -> the code;
 # what ``Response.status_code`` works out per call (a property and an LRU cache look-up).
 _STATUS_CODES: dict[object, int] = {}
@@ -105,6 +116,43 @@ class RequestContextMiddleware:
         #: Audits each request (``audit.record_requests``) from this pass over the response.
         self._auditor = request_auditor
         self._next_id = request_ids().__next__
+
+    def probe(self, path: str, body: bytes) -> ProbeAnswer | None:
+        """``GET path`` answered ``200`` with the JSON ``body`` before Falcon, counted in the
+        metrics like any request; ``None`` when the request audit records the path (then
+        it goes through Falcon and this middleware)."""
+        if self._auditor is not None and self._auditor.audits("GET", path):
+            return None
+        record, next_id = self._record_metrics, self._next_id
+        fixed = [
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+        ]
+        done = {"type": "http.response.body", "body": body}
+
+        async def answer(
+            headers: list[Any], send: Callable[[MutableMapping[str, Any]], Awaitable[None]]
+        ) -> None:
+            started = perf_counter_ns()
+            offered = None
+            for name, value in headers:  # as header_map: a repeated header is joined, refused
+                if name == b"x-request-id":
+                    offered = value if offered is None else b","
+            if offered is None or not _REQUEST_ID(offered):
+                request_id = next_id()
+            else:
+                request_id = offered.decode("ascii")
+            _set_request_id(request_id)
+            start = {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [(b"x-request-id", request_id.encode("ascii")), *fixed],
+            }
+            await send(start)
+            await send(dict(done))
+            record(path, "GET", 200, perf_counter_ns() - started)
+
+        return answer
 
     async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         context = req.context

@@ -13,6 +13,8 @@ from anbao.web.metrics import Metrics
 from anbao.web.openapi import Api
 
 _JSON = {"application/json": {"schema": {"type": "object"}}}
+#: The liveness answer: :class:`Health`'s, and the one given before Falcon (:mod:`anbao.app`).
+ALIVE = '{"status":"ok"}'
 
 
 class Health:
@@ -32,7 +34,7 @@ class Health:
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         del req
         # A plain attribute: Response.data is a property, dearer than encoding 15 characters.
-        resp.text = '{"status":"ok"}'
+        resp.text = ALIVE
 
 
 class Ready:

@@ -37,7 +37,13 @@ from siem.alerts.notify.delivery import NotificationHook, RetryPolicy
 from siem.alerts.notify.smtp import SmtpNotifier
 from siem.alerts.notify.webhook import WebhookNotifier
 from siem.alerts.ports import AlertStore, Notifier
-from siem.alerts.service import AlertService, BackgroundHooks, NewAlertHook, TriageHook
+from siem.alerts.service import (
+    AlertRecords,
+    AlertService,
+    BackgroundHooks,
+    NewAlertHook,
+    TriageHook,
+)
 from siem.alerts.sqlite import SqliteAlertStore
 from siem.model import Severity
 from siem.responses import resources as response_resources
@@ -203,7 +209,7 @@ def build_identity(settings: Settings) -> IdentityResponder:
 
 def build_responses(
     settings: Settings,
-    alerts: AlertService,
+    alerts: AlertRecords,
     audit_recorder: Callable[[], Recorder],
     *,
     registry: Registry | None,
@@ -236,31 +242,33 @@ def build_siem_alerts(
     sm = settings.siem
     audit_recorder: Callable[[], Recorder] = (lambda: recorder) if recorder else current
     channels = build_notifiers(settings) if notifiers is None else notifiers
+    alert_store = store or build_alert_store(settings)
+    # The hooks write back to alerts and the service runs them: both stand on the store.
+    records = AlertRecords(alert_store, clock=clock)
     new_hooks: list[NewAlertHook] = []
-    hooks = BackgroundHooks(())  # hooks set below: they need the services
-    alerts = AlertService(
-        store or build_alert_store(settings),
-        clock=clock,
-        window=dt.timedelta(seconds=sm.suppression_window_seconds),
-        on_new=hooks,
-        on_change=triage_audit(audit_recorder),
-    )
     responses = None
     if sm.responses_enabled:
         responses = build_responses(
-            settings, alerts, audit_recorder, registry=registry, identity=identity, clock=clock
+            settings, records, audit_recorder, registry=registry, identity=identity, clock=clock
         )
         new_hooks.append(responses.plan)
     if channels:
         new_hooks.append(
             NotificationHook(
                 channels,
-                alerts.record_delivery,
+                records.record_delivery,
                 clock,
                 min_severity=Severity(sm.notify_min_severity),
             )
         )
-    hooks.set(new_hooks)
+    hooks = BackgroundHooks(new_hooks)
+    alerts = AlertService(
+        alert_store,
+        clock=clock,
+        window=dt.timedelta(seconds=sm.suppression_window_seconds),
+        on_new=hooks,
+        on_change=triage_audit(audit_recorder),
+    )
     return SiemAlerts(alerts, responses, hooks, channels)
 
 

@@ -24,7 +24,14 @@ from siem.alerts.errors import (
 from siem.alerts.links import audit_links
 from siem.alerts.model import Alert, AlertFilter, AlertPage, AlertStatus, Caller, CloseReason, Note
 from siem.alerts.ports import AlertStore, Notifier
-from siem.alerts.service import AlertService, BackgroundHooks, NewAlertHook, QueuedSink, TriageHook
+from siem.alerts.service import (
+    AlertRecords,
+    AlertService,
+    BackgroundHooks,
+    NewAlertHook,
+    QueuedSink,
+    TriageHook,
+)
 
 __all__ = [
     "ActionNotFound",
@@ -34,6 +41,7 @@ __all__ = [
     "AlertFilter",
     "AlertNotFound",
     "AlertPage",
+    "AlertRecords",
     "AlertService",
     "AlertStatus",
     "AlertStore",

@@ -78,10 +78,6 @@ class BackgroundHooks:
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
 
-    def set(self, hooks: Sequence[NewAlertHook]) -> None:
-        """Replace the hooks (the composition root builds them after the services)."""
-        self._hooks = tuple(hooks)
-
     def __call__(self, alert: Alert, detection: Detection) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
@@ -119,6 +115,55 @@ class BackgroundHooks:
                 self._queue.task_done()
 
 
+class AlertRecords:
+    """Reads and writes of one alert on a store, without grouping or hooks.
+
+    The new-alert hooks need these (notifications record deliveries, response actions look
+    alerts up) and the service runs the hooks: built first, they let each part be built whole.
+    """
+
+    def __init__(self, store: AlertStore, *, clock: Callable[[], dt.datetime]) -> None:
+        self.store = store
+        self._clock = clock
+
+    def get(self, alert_id: str, scope: str = "/") -> Alert:
+        """One alert in the reader's org ``scope`` (``/``: any); outside it is not found."""
+        alert = self.store.get(alert_id)
+        if alert is None or not visible(scope, alert):
+            raise AlertNotFound(f"no alert {alert_id[:64]!r}")
+        return alert
+
+    def record_delivery(self, alert_id: str, delivery: Delivery) -> Alert:
+        """Keep a channel's delivery state on the alert (latest per channel)."""
+
+        def apply(alert: Alert, now: dt.datetime) -> Alert:
+            del now
+            kept = tuple(d for d in alert.deliveries if d.channel != delivery.channel)
+            return alert.evolve(deliveries=(*kept, delivery))
+
+        return self.write(alert_id, apply, None)
+
+    def write(
+        self,
+        alert_id: str,
+        apply: Callable[[Alert, dt.datetime], Alert],
+        expected_version: str | None,
+        scope: str = "/",
+    ) -> Alert:
+        """Replace the alert with ``apply(alert, now)``, re-reading on a concurrent write unless
+        the caller pinned the version it read."""
+        for _ in range(_RETRIES):
+            current = self.get(alert_id, scope)
+            if expected_version is not None and current.version != expected_version:
+                raise AlertVersionConflict("the alert changed since it was read")
+            try:
+                return self.store.replace(apply(current, self._clock()))
+            except AlertVersionConflict:
+                if expected_version is not None:
+                    raise
+        raise AlertVersionConflict("the alert kept changing; try again")
+
+
 class AlertService:
     """Grouping, suppression and triage over one :class:`AlertStore`."""
 
@@ -132,6 +177,7 @@ class AlertService:
         on_change: TriageHook | None = None,
     ) -> None:
         self.store = store
+        self._records = AlertRecords(store, clock=clock)
         self._clock = clock
         self._window = window
         self._on_new = on_new
@@ -177,10 +223,7 @@ class AlertService:
 
     def get(self, alert_id: str, scope: str = "/") -> Alert:
         """One alert in the reader's org ``scope`` (``/``: any); outside it is not found."""
-        alert = self.store.get(alert_id)
-        if alert is None or not visible(scope, alert):
-            raise AlertNotFound(f"no alert {alert_id[:64]!r}")
-        return alert
+        return self._records.get(alert_id, scope)
 
     def list(self, criteria: AlertFilter) -> AlertPage:
         if not 1 <= criteria.limit <= 500:  # noqa: PLR2004 - documented page bound
@@ -207,7 +250,7 @@ class AlertService:
                 alert = alert.evolve(tags=tags, updated_at=now)
             return alert
 
-        updated = self._write(alert_id, apply, change.expected_version, scope)
+        updated = self._records.write(alert_id, apply, change.expected_version, scope)
         self._changed("update", updated, actor)
         return updated
 
@@ -221,37 +264,13 @@ class AlertService:
                 raise InvalidAlertInput(f"at most {MAX_NOTES} notes per alert", field="text")
             return alert.evolve(notes=(*alert.notes, Note(author, now, text)), updated_at=now)
 
-        updated = self._write(alert_id, apply, None, scope)
+        updated = self._records.write(alert_id, apply, None, scope)
         self._changed("note", updated, author)
         return updated
 
     def record_delivery(self, alert_id: str, delivery: Delivery) -> Alert:
         """Keep a channel's delivery state on the alert (latest per channel)."""
-
-        def apply(alert: Alert, now: dt.datetime) -> Alert:
-            del now
-            kept = tuple(d for d in alert.deliveries if d.channel != delivery.channel)
-            return alert.evolve(deliveries=(*kept, delivery))
-
-        return self._write(alert_id, apply, None)
-
-    def _write(
-        self,
-        alert_id: str,
-        apply: Callable[[Alert, dt.datetime], Alert],
-        expected_version: str | None,
-        scope: str = "/",
-    ) -> Alert:
-        for _ in range(_RETRIES):
-            current = self.get(alert_id, scope)
-            if expected_version is not None and current.version != expected_version:
-                raise AlertVersionConflict("the alert changed since it was read")
-            try:
-                return self.store.replace(apply(current, self._clock()))
-            except AlertVersionConflict:
-                if expected_version is not None:
-                    raise
-        raise AlertVersionConflict("the alert kept changing; try again")
+        return self._records.record_delivery(alert_id, delivery)
 
     def _changed(self, action: str, alert: Alert, actor: str) -> None:
         if self._on_change is not None:

@@ -247,3 +247,49 @@ def test_methods_outside_http_core_share_one_metrics_label() -> None:
     assert 'anbao_http_requests_total{method="GET",route="/x",status="405"} 1.0' in text
     assert 'anbao_http_requests_total{method="other",route="/x",status="405"} 3.0' in text
     assert "BREW" not in text
+
+
+class _Seen:
+    """A Falcon middleware noting the paths that reach Falcon's middleware."""
+
+    def __init__(self) -> None:
+        self.paths: list[str] = []
+
+    async def process_request(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
+        del resp
+        self.paths.append(req.path)
+
+
+def test_liveness_is_answered_before_falcon_as_falcon_would(
+    make_app: Callable[..., AsgiApp],
+) -> None:
+    """The probe pays none of Falcon's edge; its answer is the one Falcon's route gives."""
+    app, seen = make_app(), _Seen()
+    app.add_middleware(seen)
+    client = falcon.testing.TestClient(app)
+    edge = client.simulate_get("/healthz", headers={"X-Request-ID": "probe-1"})
+    falcon_route = client.simulate_get("/healthz/", headers={"X-Request-ID": "probe-2"})
+    assert seen.paths == ["/healthz"]  # the second request only (trailing slash stripped)
+    assert (edge.status_code, edge.text) == (falcon_route.status_code, falcon_route.text)
+    assert edge.headers["x-request-id"] == "probe-1"
+    assert {k: v for k, v in edge.headers.items() if k != "x-request-id"} == {
+        k: v for k, v in falcon_route.headers.items() if k != "x-request-id"
+    }
+    text = client.simulate_get("/metrics").text
+    assert 'anbao_http_requests_total{method="GET",route="/healthz",status="200"} 2.0' in text
+
+
+def test_liveness_refuses_ids_the_middleware_refuses(client: falcon.testing.TestClient) -> None:
+    """Repeated ids are joined by Falcon, so refused: the edge answer refuses them too."""
+    result = client.simulate_get(
+        "/healthz", headers=[("X-Request-ID", "one"), ("X-Request-ID", "two")]
+    )
+    assert result.headers["x-request-id"] not in {"one", "two", "one,two"}
+    assert len(result.headers["x-request-id"]) == 32
+
+
+def test_a_probe_declaring_a_body_goes_through_the_body_checks(
+    client: falcon.testing.TestClient,
+) -> None:
+    result = client.simulate_get("/healthz", headers={"Content-Length": str(10**9)})
+    assert result.status_code == 413

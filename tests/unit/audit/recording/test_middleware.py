@@ -273,3 +273,14 @@ def test_request_journal_leftovers_stop_production_and_are_logged_in_development
     runtime = build_audit_runtime(Settings.load(env), KeptOpenStore(tmp_path / "store.db"))
     runtime.stop()
     assert str(left) in caplog.text
+
+
+def test_a_probe_the_settings_audit_is_audited(
+    app: tuple[falcon.testing.TestClient, AuditRuntime],
+) -> None:
+    """``/healthz`` is answered before Falcon only where the audit skips it; here it does not."""
+    client, runtime = app
+    assert client.simulate_get("/healthz", headers={"X-Request-ID": "probe-7"}).status_code == 200
+    (doc,) = spooled(runtime)
+    assert doc["url"] == {"path": "/healthz"}
+    assert doc["trace"] == {"id": "probe-7"}

@@ -20,7 +20,7 @@ from audit.search.query.parse import parse
 from iam.orgs.testing import InMemoryOrgDirectory
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier
-from siem.alerts.service import AlertService, BackgroundHooks
+from siem.alerts.service import AlertRecords, AlertService, BackgroundHooks
 from siem.alerts.testing import MemoryAlertStore
 from siem.model import ResponseAction, ResponseKind
 from siem.responses.service import ResponseService
@@ -35,9 +35,7 @@ class Api:
     def __init__(self, tmp_path: Path) -> None:
         self.issuer = LocalIssuer(issuer="http://127.0.0.1:8080/realms/anbao")
         self.clock = Clock()
-        self.alerts = AlertService(
-            MemoryAlertStore(), clock=self.clock, window=dt.timedelta(minutes=10)
-        )
+        store = MemoryAlertStore()
         self.identity = FakeIdentity({"alice": (True, 1)})
         self.audit = ListAudit()
         ids = itertools.count(1)
@@ -48,10 +46,12 @@ class Api:
             audit=self.audit,
             clock=self.clock,
             new_id=lambda: f"act{next(ids)}",
-            alerts=self.alerts.get,
+            alerts=AlertRecords(store, clock=self.clock).get,
         )
         self.hooks = BackgroundHooks([self.responses.plan])
-        self.alerts._on_new = self.hooks
+        self.alerts = AlertService(
+            store, clock=self.clock, window=dt.timedelta(minutes=10), on_new=self.hooks
+        )
         settings = Settings.load(
             {
                 "ANBAO_KEYCLOAK_REQUIRED": "false",

@@ -24,7 +24,7 @@ from siem.alerts.notify.delivery import (
 )
 from siem.alerts.notify.smtp import SmtpNotifier
 from siem.alerts.notify.webhook import WebhookNotifier
-from siem.alerts.service import AlertService
+from siem.alerts.service import AlertRecords, AlertService, BackgroundHooks
 from siem.alerts.testing import MemoryAlertStore
 from siem.model import Severity
 from tests.unit.siem.support import Clock, detection
@@ -214,3 +214,20 @@ def test_production_refuses_a_plain_http_webhook() -> None:
             base
             | {"ANBAO_SIEM_WEBHOOK_URL": "https://hooks.example/x", "ANBAO_SIEM_WEBHOOK_SECRET": ""}
         )
+
+
+def test_the_hook_is_built_before_the_service_that_runs_it() -> None:
+    """No part is changed after construction: the hook writes through the store's records, so
+    the service gets its finished hooks when it is built."""
+    clock, store, receiver = Clock(), MemoryAlertStore(), Receiver()
+    records = AlertRecords(store, clock=clock)
+    hooks = BackgroundHooks(
+        [NotificationHook([webhook(receiver, [])], records.record_delivery, clock)]
+    )
+    svc = AlertService(store, clock=clock, window=dt.timedelta(minutes=10), on_new=hooks)
+    alert = svc.ingest(detection())
+    assert alert is not None
+    hooks.close()
+    assert [body["id"] for body in receiver.bodies] == [alert.id]
+    assert svc.get(alert.id).deliveries == (Delivery("webhook", "delivered", 1, clock.now),)
+    assert not hasattr(hooks, "set")
