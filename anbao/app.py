@@ -142,8 +142,9 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
             settings, own_recorder, audit_store, integrity=integrity, alerts=alerts, clock=now
         )
     context, edge = _edge(settings, metrics, runtime, access_log, auth)
-    # Liveness answered before Falcon with the context's request id and metrics count.
-    liveness = context.probe("/healthz", ALIVE.encode())
+    # Liveness answered before Falcon with the context's request id and metrics count; only
+    # while the liveness resource is public (the edge answer checks no token).
+    liveness = context.probe("/healthz", ALIVE.encode()) if not Health.auth_required else None
     app: AsgiApp = bodies.App(
         middleware=[context, *edge],
         body_timeout_seconds=settings.server.body_timeout_seconds,

@@ -23,6 +23,7 @@ from anbao.web.accesslog import _FRAME, AccessLog, writer_main
 from anbao.web.asgi_app import AsgiApp
 from anbao.web.metrics import Metrics
 from anbao.web.middleware import _joined_headers, header_map, request_ids
+from anbao.web.resources import Health
 
 
 def _request(headers: list[tuple[bytes, bytes]]) -> falcon.asgi.Request:
@@ -293,3 +294,15 @@ def test_a_probe_declaring_a_body_goes_through_the_body_checks(
 ) -> None:
     result = client.simulate_get("/healthz", headers={"Content-Length": str(10**9)})
     assert result.status_code == 413
+
+
+def test_liveness_is_answered_before_falcon_only_while_it_is_public(
+    make_app: Callable[..., AsgiApp], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The edge answer checks no token: were liveness made to require one, Falcon answers."""
+    monkeypatch.setattr(Health, "auth_required", True)
+    app, seen = make_app(), _Seen()
+    app.add_middleware(seen)
+    result = falcon.testing.TestClient(app).simulate_get("/healthz")
+    assert seen.paths == ["/healthz"]
+    assert result.status_code == 401
