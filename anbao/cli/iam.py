@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import json
-import os
 import sys
 import threading
 from pathlib import Path
@@ -17,8 +16,9 @@ from typing import TYPE_CHECKING
 import click
 from keycloak.exceptions import KeycloakError
 
-from anbao.settings import Settings, SettingsError
-from anbao.wiring.iam import keycloak_admin
+from anbao.cli.api import cli_settings, operator_settings
+from anbao.settings import Settings
+from anbao.wiring.keycloak import bootstrap_admins
 from iam.errors import IamError
 from iam.realm.errors import RealmFileInvalid
 from iam.realm.model import RealmSpec
@@ -31,13 +31,6 @@ if TYPE_CHECKING:
 @click.group("iam")
 def iam() -> None:
     """Identity on Keycloak: realm as code, events out."""
-
-
-def _settings() -> Settings:
-    try:
-        return Settings.load(os.environ)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _overrides(pairs: tuple[str, ...], settings: Settings) -> dict[str, str]:
@@ -73,10 +66,11 @@ def apply_cmd(
     from iam.realm.keycloak import KeycloakRealmAdmin  # noqa: PLC0415
     from iam.realm.service import converge  # noqa: PLC0415
 
-    settings = _settings()
+    settings = operator_settings()
     specs = _load_all(files, _overrides(pairs, settings), realm_name)
     try:
-        admin = keycloak_admin(settings)
+        # The master realm's admin: realm as code creates realms and clients.
+        admin = bootstrap_admins(settings).python_keycloak()
         for spec in specs:
             result = converge(
                 spec, KeycloakRealmAdmin(admin, spec.realm), dry_run=dry_run, prune=prune
@@ -151,7 +145,7 @@ def pull_cmd(
     from anbao.wiring.iam import build_org_directory  # noqa: PLC0415
     from anbao.wiring.identity_events import build_puller, leased  # noqa: PLC0415
 
-    settings = _settings()
+    settings = cli_settings()
     if realm_name:
         keycloak = dataclasses.replace(settings.keycloak, realm=realm_name)
         settings = dataclasses.replace(settings, keycloak=keycloak)

@@ -13,9 +13,7 @@ an interrupted import resumes where it stopped.
 
 from __future__ import annotations
 
-import dataclasses
 import json
-import os
 import sys
 import time
 from collections.abc import Callable
@@ -24,9 +22,8 @@ from typing import Any, TypeVar
 
 import click
 
-from anbao.cli.api import api_options, client, print_json
+from anbao.cli.api import api_options, client, operator_settings, print_json
 from anbao.cli.iam_people import node_id, person_body
-from anbao.settings import Secret, Settings, SettingsError
 from anbao.wiring.keycloak import admins
 from iam.errors import IamError
 from iam.orgs import synthetic
@@ -41,16 +38,8 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _directory(ctx: click.Context, workers: int = 8) -> KeycloakOrgDirectory:
-    try:
-        settings = Settings.load(os.environ)
-    except SettingsError as exc:
-        raise click.ClickException(str(exc)) from exc
-    kc = settings.keycloak
-    password = kc.admin_password.reveal() or os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "")
-    settings = dataclasses.replace(
-        settings, keycloak=dataclasses.replace(kc, admin_password=Secret(password))
-    )
-    admin = admins(settings, ctx.obj or kc.realm).rest(pool_size=max(workers, 4), timeout=60.0)
+    settings = operator_settings(ctx.obj or "")
+    admin = admins(settings).rest(pool_size=max(workers, 4), timeout=60.0)
     ctx.call_on_close(admin.close)
     return KeycloakOrgDirectory(admin)
 

@@ -4,18 +4,14 @@ features of the API (apps, the org tree with invitations and analysts' scopes)."
 
 from __future__ import annotations
 
-import dataclasses
-import os
 import time
 from collections.abc import Callable
 
-from keycloak import KeycloakAdmin
-
-from anbao.settings import Secret, Settings
+from anbao.settings import Settings
 from anbao.web.openapi import Api
 from anbao.wiring import analyst_scope, people
 from anbao.wiring.feature import Feature
-from anbao.wiring.keycloak import admins, bootstrap_admins
+from anbao.wiring.keycloak import admins
 from audit.recording.recorder import Recorder
 from iam.apps.keycloak import KeycloakAppDirectory
 from iam.apps.resources import add_routes as add_app_routes
@@ -78,15 +74,6 @@ def build_app_service(
     """App onboarding over the realm's clients (the API's and ``anbao dev seed``'s)."""
     kc = settings.keycloak
     return AppService(apps, issuer=issuer_url(kc.url, kc.realm), clock=clock)
-
-
-def keycloak_admin(settings: Settings) -> KeycloakAdmin:
-    """The master realm's admin (realm as code creates realms and clients): the password of the
-    settings, else ``KEYCLOAK_ADMIN_PASSWORD`` (what ``deploy/local/keycloak.sh env`` prints)."""
-    kc = settings.keycloak
-    password = kc.admin_password.reveal() or os.environ.get("KEYCLOAK_ADMIN_PASSWORD", "")  # noqa: TID251 - as the CLI read it
-    keycloak = dataclasses.replace(kc, admin_password=Secret(password))
-    return bootstrap_admins(dataclasses.replace(settings, keycloak=keycloak)).python_keycloak()
 
 
 def apps_feature(

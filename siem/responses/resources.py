@@ -19,6 +19,7 @@ from siem.alerts.model import Caller
 from siem.alerts.resources import (
     DECIDE,
     TRIAGE,
+    ActionsOf,
     Guard,
     Router,
     _enum_list,
@@ -50,7 +51,7 @@ REJECT_SCHEMA: dict[str, Any] = {
 }
 
 
-def actions_of(responses: ResponseService) -> Any:
+def actions_of(responses: ResponseService) -> ActionsOf:
     """An alert's actions as JSON, for the alert detail (:data:`siem.alerts.resources.ActionsOf`)."""
 
     def listed(alert_id: str) -> list[dict[str, Any]]:

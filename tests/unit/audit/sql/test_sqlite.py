@@ -22,7 +22,7 @@ def open_spool(path: str) -> Spool:
 
 
 def open_saved_searches(path: str) -> object:
-    return SqliteSavedSearches(path, clock=lambda: dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
+    return SqliteSavedSearches(path, clock=lambda: dt.datetime.now(dt.UTC))
 
 
 def open_cursor_store(path: str) -> SqliteCursorStore:
