@@ -28,7 +28,7 @@ from anbao.web.middleware import RequestContextMiddleware
 from anbao.web.openapi import Api
 from anbao.web.path_params import PathParameterCheck
 from anbao.web.resources import ALIVE, Health, MetricsResource, OpenApiDocument, Ready, WhoAmI
-from anbao.wiring import audit_integrity, compliance, identity_events, seals, siem_alerts
+from anbao.wiring import audit_integrity, compliance, console, identity_events, seals, siem_alerts
 from anbao.wiring.audit import (
     AuditLifespan,
     AuditRuntime,
@@ -195,6 +195,7 @@ def create_app(settings: Settings, parts: Parts | None = None) -> AsgiApp:
             routes=lambda: [template for template, _ in api.routes],
         ),
         audit_integrity.search_feature(settings, audit_store, now),
+        console.feature(settings, app, verifier, parts.clock),
         Feature("shared clients", lifespan=(OnShutdown(close),)),
     ]
     if runtime is not None:  # last: at shutdown it stops shipping before the store closes

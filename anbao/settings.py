@@ -23,6 +23,7 @@ import re
 import tomllib
 import types
 import typing
+import zoneinfo
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -344,6 +345,23 @@ class ComplianceSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """The web console at ``/console/`` (docs/console.md): a backend-for-frontend client."""
+
+    enabled: bool = True
+    #: The realm's confidential client the console signs people in with (anbao-realm.yaml).
+    client_id: str = "anbao-console-web"
+    client_secret: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    #: The base URL browsers reach Anbao at (https in production); default: the listen address.
+    public_url: str = ""
+    #: Server-side sessions (tokens SM4-GCM encrypted under the key file, made when missing).
+    session_path: str = _state("console-sessions.sqlite3")
+    session_key_file: str = _state("console-session.key")
+    #: Shown next to every time; the province's zone.
+    timezone: str = "Asia/Shanghai"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     environment: Environment = Environment.DEVELOPMENT
     #: Where state lives (empty: :func:`default_data_dir`); absolute once loaded.
@@ -359,6 +377,7 @@ class Settings:
     seals: SealSettings = dataclasses.field(default_factory=SealSettings)
     siem: SiemSettings = dataclasses.field(default_factory=SiemSettings)
     compliance: ComplianceSettings = dataclasses.field(default_factory=ComplianceSettings)
+    console: ConsoleSettings = dataclasses.field(default_factory=ConsoleSettings)
 
     @classmethod
     def load(cls, environ: Mapping[str, str]) -> Settings:
@@ -425,6 +444,10 @@ class Settings:
         if not self.seals.crl_next_update_hours > 0:
             raise SettingsError("seals.crl_next_update_hours", "must be positive")
         self._validate_siem()
+        if self.console.public_url:
+            _check_url("console.public_url", self.console.public_url)
+        if self.console.timezone not in zoneinfo.available_timezones():
+            raise SettingsError("console.timezone", f"unknown time zone {self.console.timezone!r}")
         if not self.compliance.schedule_hours >= 0:
             raise SettingsError("compliance.schedule_hours", "must be 0 (off) or positive")
         if self.environment is Environment.PRODUCTION:
@@ -489,12 +512,28 @@ class Settings:
                 "production requires it: high-risk routes confirm the session is alive "
                 "(RFC 7662 introspection as keycloak.client_id)",
             )
+        if self.console.enabled and not self.console.client_secret:
+            raise SettingsError(
+                "console.client_secret",
+                "production requires it when console.enabled (the console's confidential client)",
+            )
+        if self.console.enabled and urlsplit(self.console.public_url).scheme != "https":
+            raise SettingsError("console.public_url", "production requires the console's https URL")
         if not self.keycloak.admin_client_secret:
             raise SettingsError(
                 "keycloak.admin_client_secret",
                 "production requires it: Anbao's admin calls are made as its service-account "
                 "client (keycloak.admin_client_id), never as the master admin",
             )
+
+    def console_url(self) -> str:
+        """The console's base URL as browsers see it: ``console.public_url``, else the address
+        the server listens on (its redirect URI and post-logout URI are built from it)."""
+        if self.console.public_url:
+            return self.console.public_url.rstrip("/")
+        scheme = "https" if self.server.tls_cert_file else "http"
+        host = "127.0.0.1" if self.server.host in ("0.0.0.0", "::") else self.server.host  # noqa: S104
+        return f"{scheme}://{host}:{self.server.port}"
 
     def redacted(self) -> dict[str, Any]:
         """A JSON-ready view with every secret masked, for ``anbao settings`` and logs."""

@@ -39,6 +39,8 @@ def _overrides(pairs: tuple[str, ...], settings: Settings) -> dict[str, str]:
         out["anbao_api_client_secret"] = settings.keycloak.client_secret.reveal()
     if settings.keycloak.admin_client_secret:  # Anbao's admin client's (anbao-realm.yaml)
         out["anbao_admin_client_secret"] = settings.keycloak.admin_client_secret.reveal()
+    if settings.console.client_secret:  # the web console's confidential client (anbao-realm.yaml)
+        out["anbao_console_client_secret"] = settings.console.client_secret.reveal()
     for pair in pairs:
         name, sep, value = pair.partition("=")
         if not sep or not name:

@@ -10,7 +10,8 @@
 # of each of the realm's own clients is kept the same way: `apply` gives it to the client, `env`
 # prints it for the API: anbao-api (RFC 7662 introspection) as ANBAO_KEYCLOAK_CLIENT_SECRET,
 # anbao-admin (the service account every admin call is made as, as in production) as
-# ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET.
+# ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET, anbao-console-web (the web console's sign-in) as
+# ANBAO_CONSOLE_CLIENT_SECRET.
 source "$(dirname "$0")/lib.sh"
 
 KC_PORT="${ANBAO_KEYCLOAK_PORT:-8080}"
@@ -21,6 +22,7 @@ LOGFILE="$ANBAO_STATE/keycloak.log"
 SECRETS="$ANBAO_STATE/keycloak-admin.env"
 API_SECRET="$ANBAO_STATE/anbao-api-client.env"
 ADMIN_CLIENT_SECRET="$ANBAO_STATE/anbao-admin-client.env"
+CONSOLE_CLIENT_SECRET="$ANBAO_STATE/anbao-console-client.env"
 TIMEOUT="${ANBAO_KEYCLOAK_TIMEOUT:-300}"
 
 healthy() { curl -fsS "http://127.0.0.1:$KC_MGMT_PORT/health/ready"; }
@@ -38,12 +40,14 @@ apply_realms() {
     # Test sessions may start side by side: one apply at a time.
     exec 9>"$ANBAO_STATE/keycloak-apply.lock"
     flock -w 120 9 || die "another realm apply holds $ANBAO_STATE/keycloak-apply.lock"
-    local api_secret admin_secret
+    local api_secret admin_secret console_secret
     api_secret=$(api_client_env | sed -n 's/^ANBAO_KEYCLOAK_CLIENT_SECRET=//p')
     admin_secret=$(admin_client_env | sed -n 's/^ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET=//p')
+    console_secret=$(console_client_env | sed -n 's/^ANBAO_CONSOLE_CLIENT_SECRET=//p')
     ANBAO_KEYCLOAK_URL="http://127.0.0.1:$KC_PORT" ANBAO_KEYCLOAK_ADMIN_USERNAME="$user" \
         ANBAO_KEYCLOAK_ADMIN_PASSWORD="$pass" ANBAO_KEYCLOAK_CLIENT_SECRET="$api_secret" \
-        ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET="$admin_secret" "$anbao" iam apply \
+        ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET="$admin_secret" \
+        ANBAO_CONSOLE_CLIENT_SECRET="$console_secret" "$anbao" iam apply \
         "$ANBAO_ROOT"/deploy/keycloak/court-realm.yaml "$ANBAO_ROOT"/deploy/keycloak/anbao-realm.yaml >&2 \
         || die "anbao iam apply deploy/keycloak/*.yaml failed"
     exec 9>&-
@@ -78,6 +82,7 @@ client_secret_env() {
 
 api_client_env() { client_secret_env ANBAO_KEYCLOAK_CLIENT_SECRET "$API_SECRET"; }
 admin_client_env() { client_secret_env ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET "$ADMIN_CLIENT_SECRET"; }
+console_client_env() { client_secret_env ANBAO_CONSOLE_CLIENT_SECRET "$CONSOLE_CLIENT_SECRET"; }
 
 start() {
     if pid_alive "$PIDFILE" && healthy >/dev/null 2>&1; then
@@ -111,6 +116,6 @@ case "${1:-}" in
     apply) apply_realms ;;
     stop) stop_pid keycloak "$PIDFILE" ;;
     status) if pid_alive "$PIDFILE" && healthy >/dev/null 2>&1; then echo healthy; else echo down; exit 1; fi ;;
-    env) admin_env; api_client_env; admin_client_env; echo "KEYCLOAK_URL=http://127.0.0.1:$KC_PORT" ;;
+    env) admin_env; api_client_env; admin_client_env; console_client_env; echo "KEYCLOAK_URL=http://127.0.0.1:$KC_PORT" ;;
     *) echo "usage: $0 start|stop|status|env|apply" >&2; exit 2 ;;
 esac

@@ -68,6 +68,7 @@ def apply_file(
         # anbao-realm.yaml: its own clients' secret and login redirect (other files ignore them)
         "anbao_api_client_secret": keycloak.env["ANBAO_KEYCLOAK_CLIENT_SECRET"],
         "console_redirect_uri": REDIRECT,
+        "anbao_console_client_secret": keycloak.env["ANBAO_CONSOLE_CLIENT_SECRET"],
     }
     spec = dataclasses.replace(load_realm_file(path, {**defaults, **variables}), realm=realm)
     return converge(

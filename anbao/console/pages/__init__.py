@@ -1,0 +1,1 @@
+"""The console's pages, one module per job: each has ``add_routes(app, console)``."""
