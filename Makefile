@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 # Reinstalled when the project's metadata changes.
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | sha1sum | cut -c1-12)
 
-.PHONY: install run test lint typecheck unit integration bench clean-state
+.PHONY: install run test lint typecheck unit integration bench clean-state console-screenshots
 
 $(STAMP): pyproject.toml
 	PYTHON=$(PYTHON) deploy/local/prereqs.sh
@@ -42,3 +42,7 @@ integration: install
 
 bench: install
 	$(PY) -m bench.http
+
+## docs/console.md's screenshots: every console page at 1440x900, as the person who uses it.
+console-screenshots: install
+	ANBAO_SCREENSHOTS=$(CURDIR)/docs/console $(PY) -m pytest -q tests/journeys/console/test_every_page.py
