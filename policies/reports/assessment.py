@@ -75,14 +75,17 @@ def is_major_risk(control: Mapping[str, Any]) -> bool:
 
 
 def compliance_rate(counts: Mapping[str, int]) -> float | None:
-    """符合率 = 符合项 ÷ (all items − 不适用), None when every item is not applicable.
+    """符合率 = 符合项 ÷ (all items − 不适用), None when no item was judged.
 
     The template does not publish the formula (STANDARDS.md marks it unverified); this is a
-    secondary source's guess, kept here alone so a published rule replaces one function. Items
-    pending a person's attestation and 部分符合 items count against the rate.
+    secondary source's guess, kept here alone so a published rule replaces one function.
+    部分符合 items count against the rate. Items still waiting for a person's attestation
+    (``PENDING``) are not judged yet, so "all items" means the judged ones: counting them as
+    failures would keep a platform whose every automated check passes from ever reaching 符合.
+    The report marks such a conclusion provisional (:func:`summary`, ``provisional``).
     """
-    assessed = sum(counts.values()) - counts.get(NOT_APPLICABLE, 0)
-    return counts.get(CONFORM, 0) / assessed if assessed else None
+    judged = sum(counts.values()) - counts.get(NOT_APPLICABLE, 0) - counts.get(PENDING, 0)
+    return counts.get(CONFORM, 0) / judged if judged else None
 
 
 def conclusion(rate: float | None, major_risks: int) -> str:
@@ -119,4 +122,10 @@ def summary(controls: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
         "major_risks_waived": waived,
         "major_risks_text": major_risk_text(len(majors), waived),
         "major_risk_items": [c["id"] for c in majors],
+        "provisional": counts[PENDING] > 0,
+        "note": (
+            f"{counts[PENDING]} 项待人工核查，不计入符合率；结论为暂定，人工核查完成后确认。"
+            if counts[PENDING]
+            else ""
+        ),
     }

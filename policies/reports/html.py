@@ -38,9 +38,10 @@ th{background:#eee;text-align:left}.pass{color:#2e7d32}.fail{color:#c62828}.manu
 <h2>一、等级测评结论</h2>
 <table class="conclusion">
 <tr><th>测评项统计</th><td>{% for k, v in r.assessment.counts.items() %}{{ k }} {{ v }} 项{% if not loop.last %} · {% endif %}{% endfor %}</td></tr>
-<tr><th>符合率</th><td>{{ r.assessment.rate_text }}（符合项 ÷（全部测评项 - 不适用项））</td></tr>
+<tr><th>符合率</th><td>{{ r.assessment.rate_text }}（符合项 ÷（已测评项 - 不适用项））</td></tr>
 <tr><th>重大风险隐患数量</th><td>{{ r.assessment.major_risks_text }}</td></tr>
-<tr><th>等级测评结论</th><td><b>{{ r.assessment.conclusion }}</b></td></tr>
+<tr><th>等级测评结论</th><td><b>{{ r.assessment.conclusion }}</b>{% if r.assessment.provisional %}（暂定）{% endif %}</td></tr>
+{% if r.assessment.note %}<tr><th>说明</th><td>{{ r.assessment.note }}</td></tr>{% endif %}
 </table>
 <p>测评批次 <code>{{ r.run.id }}</code>，{{ r.run.started_at | local }} 开始，发起方式 {{ r.run.trigger }}，
 发起人 {{ r.run.requested_by or "—" }}</p>

@@ -208,10 +208,13 @@ def _cover(report: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
 def _conclusion(report: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[Any]:
     a, c = report["assessment"], report["cover"]
     counts = "　".join(f"{k} {a['counts'][k]} 项" for k in CONFORMITY_ORDER)
-    verdict = Paragraph(f"<b>{escape(a['conclusion'])}</b>", st["verdict"])
+    provisional = "（暂定）" if a["provisional"] else ""
+    verdict = Paragraph(f"<b>{escape(a['conclusion'])}</b>{provisional}", st["verdict"])
     rows = [("被测对象", f"{c['system_name']}（{c['level_zh']}）"), ("测评项统计", counts),
-            ("符合率", f"{a['rate_text']}（符合项 ÷（全部测评项 - 不适用项））"),
+            ("符合率", f"{a['rate_text']}（符合项 ÷（已测评项 - 不适用项））"),
             ("重大风险隐患数量", a["major_risks_text"]), ("等级测评结论", verdict)]  # fmt: skip
+    if a["note"]:
+        rows.append(("说明", a["note"]))
     out: list[Any] = [
         _p("一、等级测评结论", st["h1"]),
         _pairs(rows, st, 35 * mm),
@@ -227,9 +230,12 @@ def _conclusion(report: dict[str, Any], st: dict[str, ParagraphStyle]) -> list[A
         lines = [f"· {m['id']} {m['title']['zh']}" + ("（已豁免）" if m["effective"] == "waived"
                                                      else "") for m in majors]  # fmt: skip
         out.append(_lines(lines, st["base"]))
-    if report["changes"]:
+    changes = report["changes"]
+    if changes and all(x["before"] is None for x in changes):
+        out += [_p("与上次测评相比的变化", st["h3"]), _p("首次测评，无上次结果可比。", st["base"])]
+    elif changes:
         text = "；".join(f"{x['control_id']}：{_zh(x['before']) if x['before'] else '—'}"
-                        f" → {_zh(x['after'])}" for x in report["changes"])  # fmt: skip
+                        f" → {_zh(x['after'])}" for x in changes)  # fmt: skip
         out += [_p("与上次测评相比的变化", st["h3"]), _p(text, st["base"])]
     run = report["run"]
     out += [_p(f"测评批次 {run['id']}，{local_time(run['started_at'])} 开始，"

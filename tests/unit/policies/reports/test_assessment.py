@@ -23,7 +23,8 @@ def test_rate_leaves_out_not_applicable_items_only() -> None:
     counts = {a.CONFORM: 3, a.PARTIAL: 1, a.NONCONFORM: 0, a.NOT_APPLICABLE: 10, a.PENDING: 0}
     assert a.compliance_rate(counts) == 0.75
     assert a.compliance_rate({a.NOT_APPLICABLE: 4}) is None
-    assert a.compliance_rate(counts | {a.PENDING: 4}) == 3 / 8  # unattested items count against
+    assert a.compliance_rate(counts | {a.PENDING: 4}) == 0.75  # not judged yet: left out
+    assert a.compliance_rate({a.PENDING: 2, a.NOT_APPLICABLE: 1}) is None
 
 
 def _item(effective: str, checks: list[str], requirement: str = "应启用…") -> dict[str, object]:
@@ -46,3 +47,12 @@ def test_local_time_is_beijing_time_to_the_minute() -> None:
     assert a.local_time(moment) == "2026-12-07 20:15 (UTC+8)"
     assert a.local_time(moment.isoformat()) == "2026-12-07 20:15 (UTC+8)"
     assert a.local_date(datetime(2026, 12, 7, 17, 0, tzinfo=UTC)) == "2026年12月08日"
+
+
+def test_items_awaiting_attestation_make_the_conclusion_provisional() -> None:
+    items = [{"id": "a", "conformity": a.CONFORM, "major_risk": False, "effective": "pass"},
+             {"id": "b", "conformity": a.PENDING, "major_risk": False, "effective": "manual"}]  # fmt: skip
+    summary = a.summary(items)
+    assert (summary["rate"], summary["conclusion"], summary["provisional"]) == (1.0, "符合", True)
+    assert summary["note"].startswith("1 项待人工核查")
+    assert not a.summary(items[:1])["provisional"]
