@@ -78,13 +78,23 @@ class Person:
     otp_secret: str | None = None
 
     def otp(self) -> str:
-        """The current code, waiting out a code already used in this 30 s step (Keycloak
-        refuses a code twice)."""
+        """The current code, waiting for the next 30 s step when this person already used this
+        step's code (Keycloak refuses a code twice) or when the step is about to end."""
         assert self.otp_secret, f"{self.username} has no authenticator"
         totp = pyotp.TOTP(self.otp_secret)
-        if time.time() % 30 > 27:
+        used = (self.username, self.otp_secret)
+        if time.time() % 30 > 27 or _last_step.get(used) == _step():
             time.sleep(31 - time.time() % 30)
+        _last_step[used] = _step()
         return totp.now()
+
+
+#: The last 30 s step whose code each person's authenticator has given.
+_last_step: dict[tuple[str, str], int] = {}
+
+
+def _step() -> int:
+    return int(time.time() // 30)
 
 
 def _submit(page: Page) -> None:
