@@ -18,7 +18,7 @@ from tests.journeys.console.platform import ConsolePlatform
 
 PANELS = {
     "alerts": "按严重程度统计的未处理告警",
-    "audit": "审计量（最近 7 天）",
+    "audit": "审计量（最近 7 天）",  # noqa: RUF001 - Chinese punctuation
     "compliance": "各标准最近一次合规结果",
     "seals": "按状态统计的印章",
     "health": "Keycloak 与各存储的健康状况",

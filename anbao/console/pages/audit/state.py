@@ -283,8 +283,9 @@ _PRESET_OF = {value: key for key, (_, value) in PRESETS.items() if value}
 
 
 def saved_link(saved: dict[str, Any], zone: str) -> str:
-    """The search page's URL query for a saved search."""
-    time_from, time_to = saved.get("from") or "", saved.get("to") or ""
+    """The search page's URL query for a saved search (the API's ``time_from``/``time_to``)."""
+    time_from = str(saved.get("time_from") or saved.get("from") or "")
+    time_to = str(saved.get("time_to") or saved.get("to") or "")
     values: dict[str, str] = {"q": str(saved.get("q") or "")}
     if time_from in _PRESET_OF and time_to in ("", "now"):
         values["range"] = _PRESET_OF[time_from]
