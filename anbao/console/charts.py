@@ -7,7 +7,9 @@ every time in the console's zone, and gives each chart its text alternative from
 (WCAG 2.2 SC 1.1.1: a canvas says nothing to a screen reader; the table beside it does).
 
 Only the series and components the vendored ECharts bundle registers are used (bar, line, pie;
-grid, tooltip, legend, title, dataZoom: ``anbao/console/assets/build.mjs``).
+grid, tooltip, legend, title, dataZoom: ``anbao/console/assets/build.mjs``). Tooltips are drawn
+on the canvas (``renderMode: "richText"``): ECharts' HTML tooltips write ``style`` attributes
+into markup, which the console's CSP (``style-src 'self'``) refuses.
 """
 
 from __future__ import annotations
@@ -36,6 +38,9 @@ STATUS_COLOURS = {
 }
 
 
+_CANVAS = "richText"
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Chart:
     """One chart: its element id, the ECharts option, and the summary a screen reader hears."""
@@ -49,7 +54,7 @@ def _base(*, legend: bool = False) -> dict[str, Any]:
     option: dict[str, Any] = {
         "animation": False,
         "textStyle": {"fontFamily": "inherit"},
-        "tooltip": {"trigger": "axis", "confine": True},
+        "tooltip": {"trigger": "axis", "confine": True, "renderMode": _CANVAS},
         "grid": {"left": 48, "right": 16, "top": 36 if legend else 16, "bottom": 32},
     }
     if legend:
@@ -86,7 +91,12 @@ def stacked(
     """Horizontal stacked bars: ``series`` is (label, colour, one value per category)."""
     option = _base(legend=True)
     option["grid"] = {"left": 120, "right": 16, "top": 48, "bottom": 24}
-    option["tooltip"] = {"trigger": "axis", "axisPointer": {"type": "shadow"}, "confine": True}
+    option["tooltip"] = {
+        "trigger": "axis",
+        "axisPointer": {"type": "shadow"},
+        "confine": True,
+        "renderMode": _CANVAS,
+    }
     option["xAxis"] = {"type": "value", "minInterval": 1}
     option["yAxis"] = {"type": "category", "data": list(categories)}
     option["series"] = [
@@ -100,7 +110,7 @@ def pie(items: Sequence[tuple[str, int, str]], *, name: str) -> dict[str, Any]:
     """A ring: ``items`` is (label, value, colour)."""
     return {
         "animation": False,
-        "tooltip": {"trigger": "item", "confine": True},
+        "tooltip": {"trigger": "item", "confine": True, "renderMode": _CANVAS},
         "legend": {"bottom": 0, "type": "scroll"},
         "series": [
             {

@@ -102,6 +102,18 @@ def test_a_facet_narrows_the_search_and_columns_are_remembered(console: ConsoleP
     assert "url.path" not in headers
 
 
+def test_a_histogram_interval_narrows_the_time_range(console: ConsolePlatform) -> None:
+    page = console.page("demo-auditor", "/console/audit?range=7d")
+    page.locator("[data-chart] canvas").first.wait_for()
+    page.get_by_text("以表格查看").click()
+    busy = page.locator("table.compact tbody tr").filter(has_not=page.locator("td.num >> text='0'"))
+    swapped(page, busy.last.get_by_role("link").click)
+    assert page.locator("#range").input_value() == "custom"
+    assert page.locator("#start").input_value()
+    assert page.locator("#end").input_value() > page.locator("#start").input_value()
+    assert ids_on_page(page)
+
+
 def test_an_event_shows_its_inclusion_proof_verified_in_the_browser(
     console: ConsolePlatform,
 ) -> None:

@@ -58,7 +58,7 @@ class Results:
     exact: bool
     pager: st.Pager
     histogram: charts.Chart | None
-    buckets: list[tuple[str, int]]
+    buckets: list[tuple[str, int, str]]  # start, count, the search narrowed to it
     interval: str
     facets: list[tuple[str, str, list[dict[str, Any]]]]
 
@@ -141,7 +141,10 @@ async def run(api: ApiClient, search: st.SearchState, view: View) -> Results:
         exact=page["total"]["relation"] == "eq",
         pager=pager,
         histogram=_histogram(aggs, view),
-        buckets=[(b["key"], int(b["count"])) for b in aggs["histogram"]],
+        buckets=[
+            (b["key"], int(b["count"]), st.zoom(search, b["key"], _seconds(aggs), zone))
+            for b in aggs["histogram"]
+        ],
         interval=str(aggs["interval"]),
         facets=[(f, title, list(aggs["top"].get(f, []))) for f, title in _FACETS],
     )
@@ -151,7 +154,7 @@ def _histogram(aggs: dict[str, Any], view: View) -> charts.Chart | None:
     buckets = aggs["histogram"]
     if not buckets:
         return None
-    seconds = int(str(aggs["interval"]).rstrip("s") or 0)
+    seconds = _seconds(aggs)
     labels = st.bucket_labels([b["key"] for b in buckets], view.tr.when, seconds)
     counts = [int(b["count"]) for b in buckets]
     name = view.tr.t("Events")
@@ -163,6 +166,10 @@ def _histogram(aggs: dict[str, Any], view: View) -> charts.Chart | None:
         peak=view.tr.number(max(counts)),
     )
     return charts.Chart("audit-histogram", option, summary)
+
+
+def _seconds(aggs: dict[str, Any]) -> int:
+    return int(str(aggs["interval"]).rstrip("s") or 0)
 
 
 def query_error(problem: Problem, query: str) -> QueryError:

@@ -240,6 +240,16 @@ def flatten(document: Mapping[str, Any], prefix: str = "") -> list[tuple[str, st
     return sorted(out)
 
 
+def zoom(state: SearchState, key: str, seconds: int, zone: str) -> str:
+    """The search narrowed to one histogram bucket (its start, plus its interval), as a link."""
+    start = dt.datetime.fromisoformat(key.replace("Z", "+00:00")).astimezone(
+        zoneinfo.ZoneInfo(zone)
+    )
+    end = start + dt.timedelta(seconds=seconds)
+    local = "%Y-%m-%dT%H:%M:%S"
+    return state.query(range="custom", start=start.strftime(local), end=end.strftime(local))
+
+
 def bucket_labels(keys: Sequence[str], tr_when: Callable[[str], str], seconds: int) -> list[str]:
     """Histogram labels in local time: the date only for day buckets, no seconds otherwise."""
     labels = [tr_when(k) for k in keys]
