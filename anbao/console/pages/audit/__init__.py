@@ -1,4 +1,8 @@
-"""The audit search pages: search, event detail with its proof, saved searches, exports."""
+"""The audit search pages: search, event detail with its proof, saved searches, exports.
+
+A folder because audit search is several pages with one state (``state``: the search as its
+URL says it) shared by all of them.
+"""
 
 from __future__ import annotations
 
@@ -15,3 +19,13 @@ def add_routes(app: AsgiApp, console: Console) -> None:
     app.add_route(PREFIX + "/audit/saved", SavedSearches(console))
     app.add_route(PREFIX + "/audit/saved/{search_id}/delete", SavedSearchDelete(console))
     app.add_route(PREFIX + "/audit/export", Export(console))
+
+
+__all__ = [
+    "AuditEvent",
+    "AuditSearch",
+    "Export",
+    "SavedSearchDelete",
+    "SavedSearches",
+    "add_routes",
+]
