@@ -156,6 +156,8 @@ def start(keycloak: Server, state: Path) -> Iterator[Served]:
         "ANBAO_KEYCLOAK_CLIENT_ID": "anbao-api",
         "ANBAO_KEYCLOAK_CLIENT_SECRET": kc["ANBAO_KEYCLOAK_CLIENT_SECRET"],
         "ANBAO_CONSOLE_CLIENT_SECRET": kc["ANBAO_CONSOLE_CLIENT_SECRET"],
+        # Tree heads within seconds, so a page can show an event's inclusion proof at once.
+        "ANBAO_AUDIT_INTEGRITY_HEAD_EVERY_SECONDS": "2",
     }
     try:
         seeded = cli(env, "dev", "seed")
