@@ -58,8 +58,9 @@ class Import(Page):
         upload = form.get("file")
         dry_run = form.get("mode") != "apply"
         result = await _send(view, kind, upload, dry_run=dry_run)
-        status = falcon.HTTP_200 if result["ok"] else falcon.HTTP_422
-        template = "orgs_import_result.html" if req.get_header("HX-Request") == "true" else None
+        partial = req.get_header("HX-Request") == "true"  # htmx swaps 2xx answers only
+        status = falcon.HTTP_200 if result["ok"] or partial else falcon.HTTP_422
+        template = "orgs_import_result.html" if partial else None
         self.console.render(
             req,
             resp,

@@ -20,6 +20,7 @@ import falcon.asgi
 from anbao.console.api import ApiClient, Problem
 from anbao.console.pages.sensitive import require_step_up, show_once, status_of, take_once
 from anbao.console.web import PREFIX, Page, View
+from iam.orgs import PLATFORM_ROLES
 
 ROLES = frozenset({"platform-admin", "org-admin"})
 #: The five levels and what sits under each (departments sit under any node).
@@ -99,6 +100,7 @@ class OrgTree(Page):
             "invitation": take_once(view, "invitation"),
             "child_kinds": (),
             "link_base": req.forwarded_prefix,
+            "platform_roles": sorted(PLATFORM_ROLES),
         }
         status = falcon.HTTP_200 if error is None else status_of(error)
         async with view.api() as api:
