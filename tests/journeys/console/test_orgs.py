@@ -1,3 +1,4 @@
+# ruff: noqa: RUF001 - the pages speak Chinese: full-width punctuation is what people read
 """The org admins' journeys done through the console (issue 19; the API versions are in
 tests/journeys/test_first_run.py and tests/integration/iam), in Debian's Chromium.
 
@@ -56,8 +57,14 @@ def test_an_admin_browses_searches_imports_invites_and_grants_after_step_up(
     page.get_by_role("region", name="搜索结果").get_by_role("link", name="五华区").click()
     expect(page.locator("#node-title")).to_contain_text("五华区")
     assert_accessible(page)
+    _import_nodes(console, page)
+    _invite_and_grant(console, page, signed_in)
+    page.close()
 
-    # Import: a file with one bad row is reported by row, column and reason; nothing written.
+
+def _import_nodes(console: ConsolePlatform, page: Page) -> None:
+    """A file with one bad row is reported by row, column and reason (nothing written); the
+    good file is checked, then imported, and its node is in the tree."""
     suffix = f"{secrets.randbelow(899) + 100}"
     good = f"township,{COUNTY}{suffix},测试街道{suffix},{COUNTY}"
     bad = f"township,530103{suffix},错位街道{suffix},{COUNTY}"  # not under 五华区's code
@@ -79,8 +86,13 @@ def test_an_admin_browses_searches_imports_invites_and_grants_after_step_up(
     page.get_by_role("button", name="导入", exact=True).click()
     expect(page.get_by_role("heading", name="导入完成")).to_be_visible()
     expect(page.locator("#import-result")).to_contain_text("新建 1")
+    page.goto(console.base + f"/console/orgs?q={COUNTY}{suffix}")
+    found = page.get_by_role("region", name="搜索结果")
+    expect(found.get_by_role("link", name=f"测试街道{suffix}")).to_be_visible()
 
-    # Invite a person into 五华区, then grant them a role: the grant asks for the OTP step-up.
+
+def _invite_and_grant(console: ConsolePlatform, page: Page, signed_in: float) -> None:
+    """Invite a person into 五华区, then grant them a role: the grant asks for step-up."""
     username = f"console-{secrets.token_hex(4)}"
     page.goto(console.base + f"/console/orgs?node={COUNTY}")
     invite = page.get_by_role("region", name="邀请人员")
@@ -100,7 +112,6 @@ def test_an_admin_browses_searches_imports_invites_and_grants_after_step_up(
     page.get_by_role("button", name="继续").click()
     expect(page.get_by_role("status")).to_contain_text("角色已授予")
     expect(page.get_by_role("region", name="平台角色")).to_contain_text("auditor")
-    page.close()
 
 
 def test_an_org_admin_sees_only_their_subtree_and_the_apis_refusal_outside_it(
@@ -123,7 +134,9 @@ def test_an_org_admin_sees_only_their_subtree_and_the_apis_refusal_outside_it(
 
 def test_an_analyst_has_no_org_tree(console: ConsolePlatform) -> None:
     page = console.page("demo-analyst")
-    expect(page.get_by_role("navigation", name="主菜单").get_by_role("link", name="组织机构")).to_have_count(0)
+    expect(
+        page.get_by_role("navigation", name="主菜单").get_by_role("link", name="组织机构")
+    ).to_have_count(0)
     answer = page.goto(console.base + "/console/orgs")
     assert answer is not None
     assert answer.status == 403
