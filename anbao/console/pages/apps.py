@@ -3,7 +3,7 @@
 Everything goes through ``/iam/apps`` with the person's token: the API checks the registration
 (exact redirect URIs, PKCE, reserved names), who owns what, and who may give an app's roles.
 A client secret is a credential shown exactly once — after registration and after each
-rotation — through the session's one-time slot (:mod:`anbao.console.pages.sensitive`), so a
+rotation — through the session's one-time slot (:mod:`anbao.console.pages.once`), so a
 reload or the browser's history does not show it again; the API never returns it twice either.
 Giving or taking an app's role is a role grant: it asks for step-up first.
 """
@@ -18,7 +18,7 @@ import falcon
 import falcon.asgi
 
 from anbao.console.api import ApiClient, Problem
-from anbao.console.pages.sensitive import require_step_up, show_once, status_of, take_once
+from anbao.console.pages.once import show_once, status_of, take_once
 from anbao.console.web import PREFIX, Console, Page, View
 from anbao.web.asgi_app import AsgiApp
 
@@ -162,10 +162,10 @@ class AppPage(Page):
         client_id = params["client_id"]
         form = {k: v for k, v in (await view.form()).items() if isinstance(v, str)}
         action = form.get("action", "")
+        if action in _SENSITIVE:
+            view.require_acr()  # a role grant: step up before the API is asked
         try:
             async with view.api() as api:
-                if action in _SENSITIVE:
-                    await require_step_up(api)
                 done = await _change(view, api, client_id, action, form)
         except Problem as problem:
             await self.show(view, req, resp, client_id, error=problem, form=form)

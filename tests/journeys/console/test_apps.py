@@ -13,16 +13,10 @@ from __future__ import annotations
 import secrets
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 
+from tests.journeys.console.accessibility import assert_accessible
 from tests.journeys.console.platform import ConsolePlatform
-
-try:
-    from tests.journeys.console.accessibility import assert_accessible
-except ImportError:  # branch i19-assets not merged yet: the check joins when it is
-
-    def assert_accessible(page: Page) -> None:
-        del page
 
 
 def _token(console: ConsolePlatform, client_id: str, secret: str) -> httpx.Response:

@@ -15,15 +15,8 @@ import time
 
 from playwright.sync_api import Page, expect
 
+from tests.journeys.console.accessibility import assert_accessible
 from tests.journeys.console.platform import ConsolePlatform
-
-try:
-    from tests.journeys.console.accessibility import assert_accessible
-except ImportError:  # branch i19-assets not merged yet: the check joins when it is
-
-    def assert_accessible(page: Page) -> None:
-        del page
-
 
 COUNTY = "530102"  # 五华区 in the demo tree
 

@@ -15,8 +15,8 @@ import falcon
 import falcon.asgi
 
 from anbao.console.api import ApiClient, Problem
+from anbao.console.pages.once import show_once, status_of, take_once
 from anbao.console.pages.orgs.tree import ROLES, _link
-from anbao.console.pages.sensitive import require_step_up, show_once, status_of, take_once
 from anbao.console.web import PREFIX, Page, View
 from iam.orgs import PLATFORM_ROLES
 
@@ -91,10 +91,10 @@ class PersonPage(Page):
         person_id = params["person_id"]
         form = {k: v for k, v in (await view.form()).items() if isinstance(v, str)}
         action = form.get("action", "")
+        if action in _SENSITIVE:
+            view.require_acr()  # a role grant: step up before the API is asked
         try:
             async with view.api() as api:
-                if action in _SENSITIVE:
-                    await require_step_up(api)
                 done = await _change(
                     view, api, person_id, action, form=form, base=req.forwarded_prefix
                 )

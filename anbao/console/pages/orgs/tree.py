@@ -18,7 +18,7 @@ import falcon
 import falcon.asgi
 
 from anbao.console.api import ApiClient, Problem
-from anbao.console.pages.sensitive import require_step_up, show_once, status_of, take_once
+from anbao.console.pages.once import show_once, status_of, take_once
 from anbao.console.web import PREFIX, Page, View
 from iam.orgs import PLATFORM_ROLES
 
@@ -33,6 +33,8 @@ CHILD_KINDS = {
     "department": ("department",),
 }
 PAGE_SIZE = 50
+#: Changes that grant a role (binding an org-admin): step-up first.
+_SENSITIVE = frozenset({"bind"})
 _CODE = re.compile(r"[0-9A-Za-z]{6,18}")
 #: What a finished change says (the query's ``done``); never free text from the URL.
 DONE = {
@@ -101,6 +103,7 @@ class OrgTree(Page):
             "child_kinds": (),
             "link_base": req.forwarded_prefix,
             "platform_roles": sorted(PLATFORM_ROLES),
+            "branches": {},
         }
         status = falcon.HTTP_200 if error is None else status_of(error)
         async with view.api() as api:
@@ -120,7 +123,13 @@ class OrgTree(Page):
         node = await api.get(f"/iam/orgs/{quote(ref, safe='')}")
         context["node"] = node
         context["trail"] = await ancestors(api, node)
-        context["children"] = (await api.get(f"/iam/orgs/{node['id']}/children"))["items"]
+        children = (await api.get(f"/iam/orgs/{node['id']}/children"))["items"]
+        context["children"] = children
+        # The tree opens down to the chosen node: each visible ancestor's branch, pre-loaded.
+        branches = {node["id"]: children}
+        for above in context["trail"]:
+            branches[above["id"]] = (await api.get(f"/iam/orgs/{above['id']}/children"))["items"]
+        context["branches"] = branches
         members = await api.get(f"/iam/orgs/{node['id']}/members", first=first, max=PAGE_SIZE)
         context["members"] = members["items"]
         context["child_kinds"] = CHILD_KINDS.get(str(node["kind"]), ())
@@ -131,6 +140,8 @@ class OrgTree(Page):
         form = {k: v for k, v in (await view.form()).items() if isinstance(v, str)}
         node_id = form.get("node_id", "")
         action = form.get("action", "")
+        if action in _SENSITIVE:
+            view.require_acr()  # a role grant: step up before the API is asked
         try:
             async with view.api() as api:
                 done = await _change(view, api, action, node_id, form=form, req=req)
@@ -192,7 +203,7 @@ async def _invite(
     if form.get("role"):
         body["role"] = form["role"]
         body["node_id"] = node_id
-        await require_step_up(api)  # inviting with a role grants it
+        view.require_acr()  # inviting with a role grants it
     invitation = await api.send("POST", "/iam/invitations", body)
     show_once(view, "invitation", **_link(invitation, req.forwarded_prefix))
 
@@ -219,7 +230,6 @@ async def _bind(api: ApiClient, node_id: str, form: dict[str, str]) -> None:
     match = exact if len(exact) == 1 else people
     if len(match) != 1:
         raise Problem(404, "about:blank", "No such person", who, {})
-    await require_step_up(api)
     await api.send("PUT", f"/iam/people/{match[0]['id']}/roles/org-admin", {"node_id": node_id})
 
 

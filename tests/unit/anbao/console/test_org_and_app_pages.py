@@ -1,16 +1,13 @@
 # ruff: noqa: RUF001 - the pages speak Chinese: full-width punctuation is what people read
-"""Pure helpers of the org tree and apps pages: form parsing, links shown once, step-up."""
+"""Pure helpers of the org tree and apps pages: form parsing, links and secrets shown once."""
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
-from typing import Any, cast
+from typing import cast
 
-import pytest
-
-from anbao.console.api import ApiClient, Problem, StepUpRequired
-from anbao.console.pages import sensitive
+from anbao.console.api import Problem
+from anbao.console.pages import once
 from anbao.console.pages.apps import registration, words
 from anbao.console.pages.orgs.tree import _link, node_url
 from anbao.console.sessions import Session
@@ -95,43 +92,22 @@ def _session() -> Session:
 
 def test_a_secret_is_shown_once_then_forgotten() -> None:
     view = _View(_Console(_Store()), _session())
-    sensitive.show_once(cast(View, view), "secret", client_id="app", secret="s3")
+    once.show_once(cast(View, view), "secret", client_id="app", secret="s3")
     assert view.console.store.saved[-1].once == {
         "kind": "secret",
         "client_id": "app",
         "secret": "s3",
     }
-    assert sensitive.take_once(cast(View, view), "invitation") is None  # another kind stays
-    assert sensitive.take_once(cast(View, view), "secret") == {
+    assert once.take_once(cast(View, view), "invitation") is None  # another kind stays
+    assert once.take_once(cast(View, view), "secret") == {
         "kind": "secret",
         "client_id": "app",
         "secret": "s3",
     }
     assert view.console.store.saved[-1].once is None
-    assert sensitive.take_once(cast(View, view), "secret") is None
-
-
-class _Api:
-    def __init__(self, acr: str) -> None:
-        self.acr = acr
-
-    async def get(self, path: str, **_: Any) -> dict[str, Any]:
-        assert path == "/whoami"
-        return {"acr": self.acr}
-
-
-@pytest.mark.parametrize("acr", ["", "0", "1", "silver"])
-def test_a_role_grant_below_acr_2_asks_for_step_up(acr: str) -> None:
-    with pytest.raises(StepUpRequired) as raised:
-        asyncio.run(sensitive.require_step_up(cast(ApiClient, _Api(acr))))
-    assert raised.value.acr == "2"
-
-
-@pytest.mark.parametrize("acr", ["2", "3"])
-def test_a_role_grant_at_acr_2_goes_ahead(acr: str) -> None:
-    asyncio.run(sensitive.require_step_up(cast(ApiClient, _Api(acr))))
+    assert once.take_once(cast(View, view), "secret") is None
 
 
 def test_status_of_keeps_a_clients_mistake_and_hides_an_upstream_failure() -> None:
-    assert sensitive.status_of(Problem(404, "t", "x", "", {})) == "404 Not Found"
-    assert sensitive.status_of(Problem(503, "t", "x", "", {})) == "502 Bad Gateway"
+    assert once.status_of(Problem(404, "t", "x", "", {})) == "404 Not Found"
+    assert once.status_of(Problem(503, "t", "x", "", {})) == "502 Bad Gateway"

@@ -1,14 +1,9 @@
-"""What sensitive console actions share: a fresh step-up, and credentials shown exactly once.
-
-Role grants are sensitive (issue 19 §2): before one, the console asks the API who the person is
-now (``/whoami``, the token the API verifies) and, below ``acr`` 2, answers with the same
-step-up the API asks for elsewhere (RFC 9470), so the core's :class:`~anbao.console.web.Page`
-sends the person to Keycloak and offers the action again afterwards. The level is read from
-the live token, not remembered by the console, so it lasts only as long as Keycloak's LoA age.
+"""Credentials shown exactly once, and the status a page answers for an API problem.
 
 A new client secret or activation link is a credential: it is kept in the person's server-side
 session just long enough to cross the POST/redirect/GET, shown by the next page, and dropped —
-reloading that page, or the browser's history, does not show it again.
+reloading that page, or the browser's history, does not show it again. (Role grants step up
+with :meth:`anbao.console.web.View.require_acr` before the API is called.)
 """
 
 from __future__ import annotations
@@ -18,22 +13,8 @@ from typing import Any
 
 import falcon
 
-from anbao.console.api import ApiClient, Problem, StepUpRequired
+from anbao.console.api import Problem
 from anbao.console.web import View
-
-#: The authentication level a role grant needs (Keycloak's acr.loa.map: "2" = password + OTP).
-STEP_UP_ACR = "2"
-
-
-async def require_step_up(api: ApiClient) -> None:
-    """Raise :class:`StepUpRequired` unless the person's live token is at ``acr`` 2 or above."""
-    me = await api.get("/whoami")
-    try:
-        level = int(str(me.get("acr") or "0"))
-    except ValueError:
-        level = 0
-    if level < int(STEP_UP_ACR):
-        raise StepUpRequired(STEP_UP_ACR)
 
 
 def show_once(view: View, kind: str, **values: Any) -> None:
