@@ -5,7 +5,8 @@ tests/journeys/test_first_run.py and tests/integration/iam), in Debian's Chromiu
 A platform admin browses the tree, finds a node by its code, imports a node file (the dry run
 reports the bad row by row, column and reason; the good file is imported), invites a person and
 grants them a role after the OTP step-up. An org-admin sees only the 五华区 subtree and the
-API's refusal outside it. An analyst has neither the menu entry nor the page.
+API's refusal outside it, and delegates a township to a person they invite (step-up again).
+An analyst has neither the menu entry nor the page.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from tests.journeys.console.accessibility import assert_accessible
 from tests.journeys.console.platform import ConsolePlatform
 
 COUNTY = "530102"  # 五华区 in the demo tree
+TOWNSHIP = "530102001"  # 华山街道, below it
 
 
 def fresh_otp_step(since: float) -> None:
@@ -110,6 +112,7 @@ def _invite_and_grant(console: ConsolePlatform, page: Page, signed_in: float) ->
 def test_an_org_admin_sees_only_their_subtree_and_the_apis_refusal_outside_it(
     console: ConsolePlatform,
 ) -> None:
+    signed_in = time.time()
     page = console.page("demo-org-admin", "/console/orgs")
     tree = page.get_by_role("navigation", name="组织机构")
     expect(tree.get_by_role("link", name="五华区")).to_be_visible()
@@ -122,7 +125,28 @@ def test_an_org_admin_sees_only_their_subtree_and_the_apis_refusal_outside_it(
     assert_accessible(page)
     page.goto(console.base + "/console/orgs?q=530000")
     expect(page.get_by_role("region", name="搜索结果")).to_contain_text("在您管理的范围内没有找到")
+    _delegate(console, page, signed_in)
     page.close()
+
+
+def _delegate(console: ConsolePlatform, page: Page, signed_in: float) -> None:
+    """The org-admin invites a person into 华山街道 and binds them as its administrator."""
+    username = f"console-{secrets.token_hex(4)}"
+    page.goto(console.base + f"/console/orgs?node={TOWNSHIP}")
+    invite = page.get_by_role("region", name="邀请人员")
+    invite.get_by_label("用户名").fill(username)
+    invite.get_by_label("姓", exact=True).fill("代")
+    invite.get_by_label("名", exact=True).fill("管")
+    invite.get_by_role("button", name="邀请").click()
+    expect(page.get_by_role("status").filter(has_text=username)).to_contain_text("/activate/")
+    admins = page.get_by_role("region", name="授权管理员")
+    admins.get_by_label("任命本节点的组织管理员").fill(username)
+    fresh_otp_step(signed_in)
+    admins.get_by_role("button", name="绑定（需要第二因素）").click()
+    console.step_up(page, "demo-org-admin")
+    page.get_by_role("button", name="继续").click()
+    expect(page.get_by_role("status")).to_contain_text("管理员已绑定到本节点")
+    expect(page.get_by_role("region", name="授权管理员")).to_contain_text(username)
 
 
 def test_an_analyst_has_no_org_tree(console: ConsolePlatform) -> None:
