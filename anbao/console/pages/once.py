@@ -15,6 +15,7 @@ import falcon
 
 from anbao.console.api import Problem
 from anbao.console.web import View
+from iam.orgs import PLATFORM_ADMIN, PLATFORM_ROLES
 
 
 def show_once(view: View, kind: str, **values: Any) -> None:
@@ -37,3 +38,11 @@ def status_of(problem: Problem) -> str:
     """The page's HTTP status for an API problem it shows (the API's own, a 5xx as 502)."""
     code = problem.status if 400 <= problem.status < 500 else 502  # noqa: PLR2004
     return str(falcon.code_to_http_status(code))
+
+
+def grantable(view: View) -> list[str]:
+    """The platform roles the forms offer this person to grant: every one to a platform-admin,
+    else those they hold but platform-admin (the API's rule; it decides again on each grant)."""
+    if view.has(PLATFORM_ADMIN):
+        return sorted(PLATFORM_ROLES)
+    return sorted((view.roles & PLATFORM_ROLES) - {PLATFORM_ADMIN})

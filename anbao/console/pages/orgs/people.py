@@ -15,7 +15,7 @@ import falcon
 import falcon.asgi
 
 from anbao.console.api import ApiClient, Problem
-from anbao.console.pages.once import show_once, status_of, take_once
+from anbao.console.pages.once import grantable, show_once, status_of, take_once
 from anbao.console.pages.orgs.tree import ROLES, _link
 from anbao.console.web import PREFIX, Page, View
 from iam.orgs import PLATFORM_ROLES
@@ -67,6 +67,7 @@ class PersonPage(Page):
             "done": DONE.get(req.get_param("done") or ""),
             "invitation": take_once(view, "invitation"),
             "platform_roles": sorted(PLATFORM_ROLES),
+            "grantable": grantable(view),
         }
         status = falcon.HTTP_200 if error is None else status_of(error)
         async with view.api() as api:

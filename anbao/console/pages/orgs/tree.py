@@ -18,7 +18,7 @@ import falcon
 import falcon.asgi
 
 from anbao.console.api import ApiClient, Problem
-from anbao.console.pages.once import show_once, status_of, take_once
+from anbao.console.pages.once import grantable, show_once, status_of, take_once
 from anbao.console.web import PREFIX, Page, View
 from iam.orgs import PLATFORM_ROLES
 
@@ -103,6 +103,7 @@ class OrgTree(Page):
             "child_kinds": (),
             "link_base": req.forwarded_prefix,
             "platform_roles": sorted(PLATFORM_ROLES),
+            "grantable": grantable(view),
             "branches": {},
         }
         status = falcon.HTTP_200 if error is None else status_of(error)

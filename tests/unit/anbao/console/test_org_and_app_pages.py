@@ -111,3 +111,18 @@ def test_a_secret_is_shown_once_then_forgotten() -> None:
 def test_status_of_keeps_a_clients_mistake_and_hides_an_upstream_failure() -> None:
     assert once.status_of(Problem(404, "t", "x", "", {})) == "404 Not Found"
     assert once.status_of(Problem(503, "t", "x", "", {})) == "502 Bad Gateway"
+
+
+@dataclasses.dataclass
+class _Roles:
+    roles: frozenset[str]
+
+    def has(self, *roles: str) -> bool:
+        return bool(self.roles & set(roles))
+
+
+def test_the_forms_offer_the_roles_the_api_would_let_this_person_grant() -> None:
+    admin = _Roles(frozenset({"platform-admin", "otp-required"}))
+    assert "platform-admin" in once.grantable(cast(View, admin))
+    org_admin = _Roles(frozenset({"org-admin", "seal-admin", "otp-required", "offline_access"}))
+    assert once.grantable(cast(View, org_admin)) == ["org-admin", "seal-admin"]
