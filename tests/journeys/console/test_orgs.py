@@ -24,7 +24,8 @@ TOWNSHIP = "530102001"  # 华山街道, below it
 
 
 def fresh_otp_step(since: float) -> None:
-    """Wait for a TOTP step after ``since``: Keycloak refuses the sign-in's code a second time."""
+    """Wait for a TOTP step after ``since`` (a moment after the sign-in's code was entered):
+    Keycloak refuses a code a second time."""
     step = int(since // 30)
     while int(time.time() // 30) == step:
         time.sleep(1)
@@ -38,8 +39,8 @@ def _csv(*rows: str) -> dict[str, object]:
 def test_an_admin_browses_searches_imports_invites_and_grants_after_step_up(
     console: ConsolePlatform,
 ) -> None:
-    signed_in = time.time()
     page = console.page("demo-admin", "/console/orgs")
+    signed_in = time.time()  # after the sign-in's OTP code, whenever it was entered
     expect(page.get_by_role("heading", level=1)).to_have_text("组织机构")
     tree = page.get_by_role("navigation", name="组织机构")
     expect(tree.get_by_role("link", name="云南省")).to_be_visible()
@@ -112,8 +113,8 @@ def _invite_and_grant(console: ConsolePlatform, page: Page, signed_in: float) ->
 def test_an_org_admin_sees_only_their_subtree_and_the_apis_refusal_outside_it(
     console: ConsolePlatform,
 ) -> None:
-    signed_in = time.time()
     page = console.page("demo-org-admin", "/console/orgs")
+    signed_in = time.time()
     tree = page.get_by_role("navigation", name="组织机构")
     expect(tree.get_by_role("link", name="五华区")).to_be_visible()
     expect(tree.get_by_role("link", name="云南省")).to_have_count(0)

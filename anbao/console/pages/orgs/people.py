@@ -8,6 +8,7 @@ the page. Granting or revoking a role — realm or app — asks for step-up firs
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 from urllib.parse import quote
 
@@ -78,12 +79,12 @@ class PersonPage(Page):
                     req, resp, "error.html", view, status=status_of(problem), problem=problem
                 )
                 return
-            context["person"] = person
-            context["nodes"] = [await _node(api, n) for n in person["memberships"]]
-            context["admin_node"] = (
-                await _node(api, person["admin_node"]) if person.get("admin_node") else None
+            nodes, bound, (apps, held) = await asyncio.gather(
+                asyncio.gather(*(_node(api, n) for n in person["memberships"])),
+                _shown_node(api, str(person.get("admin_node") or "")),
+                _app_roles(api, person["id"]),
             )
-            context["apps"], context["held"] = await _app_roles(api, person["id"])
+            context.update(person=person, nodes=nodes, admin_node=bound, apps=apps, held=held)
         self.console.render(req, resp, "orgs_person.html", view, status=status, **context)
 
     async def post(
@@ -152,6 +153,16 @@ async def _node(api: ApiClient, ref: str) -> dict[str, Any]:
     return node
 
 
+async def _shown_node(api: ApiClient, ref: str) -> dict[str, Any] | None:
+    """A node the API shows this admin, else None (no binding, or one out of their reach)."""
+    if not ref:
+        return None
+    try:
+        return await _node(api, ref)
+    except Problem:
+        return None
+
+
 async def _app_roles(
     api: ApiClient, person_id: str
 ) -> tuple[list[tuple[str, str]], set[tuple[str, str]]]:
@@ -160,13 +171,17 @@ async def _app_roles(
         apps = (await api.get("/iam/apps"))["apps"][:MAX_APPS]
     except Problem:
         return [], set()
+
+    async def roles_of(client_id: str) -> list[dict[str, Any]]:
+        try:
+            return list((await api.get(f"/iam/apps/{quote(client_id, safe='')}/roles"))["roles"])
+        except Problem:
+            return []
+
     offered: list[tuple[str, str]] = []
     held: set[tuple[str, str]] = set()
-    for app in apps:
-        try:
-            roles = (await api.get(f"/iam/apps/{quote(app['client_id'], safe='')}/roles"))["roles"]
-        except Problem:
-            continue
+    every = await asyncio.gather(*(roles_of(str(app["client_id"])) for app in apps))
+    for app, roles in zip(apps, every, strict=True):
         for role in roles:
             pair = (str(app["client_id"]), str(role["name"]))
             offered.append(pair)

@@ -9,6 +9,7 @@ expanding and collapsing work with the keyboard and without script).
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import re
 from typing import Any
@@ -54,13 +55,20 @@ def node_url(node_id: str, **query: str) -> str:
 
 async def ancestors(api: ApiClient, node: dict[str, Any]) -> list[dict[str, Any]]:
     """The node's ancestors the API lets this person see (an org-admin's stop at their root)."""
-    out: list[dict[str, Any]] = []
-    for code in [c for c in str(node.get("path", "")).split("/") if c][:-1]:
+
+    async def shown(code: str) -> dict[str, Any] | None:
         try:
-            out.append(await api.get(f"/iam/orgs/{quote(code, safe='')}"))
+            found: dict[str, Any] = await api.get(f"/iam/orgs/{quote(code, safe='')}")
         except Problem:
-            continue  # above the person's reach: the API does not show it
-    return out
+            return None  # above the person's reach: the API does not show it
+        return found
+
+    codes = [c for c in str(node.get("path", "")).split("/") if c][:-1]
+    return [a for a in await asyncio.gather(*(shown(c) for c in codes)) if a is not None]
+
+
+async def _children(api: ApiClient, node_id: str) -> list[dict[str, Any]]:
+    return list((await api.get(f"/iam/orgs/{quote(node_id, safe='')}/children"))["items"])
 
 
 class OrgTree(Page):
@@ -122,17 +130,22 @@ class OrgTree(Page):
     @staticmethod
     async def _node(api: ApiClient, ref: str, first: int, context: dict[str, Any]) -> None:
         node = await api.get(f"/iam/orgs/{quote(ref, safe='')}")
-        context["node"] = node
-        context["trail"] = await ancestors(api, node)
-        children = (await api.get(f"/iam/orgs/{node['id']}/children"))["items"]
-        context["children"] = children
+        node_id = str(node["id"])
+        trail, children, members = await asyncio.gather(
+            ancestors(api, node),
+            _children(api, node_id),
+            api.get(f"/iam/orgs/{node_id}/members", first=first, max=PAGE_SIZE),
+        )
         # The tree opens down to the chosen node: each visible ancestor's branch, pre-loaded.
-        branches = {node["id"]: children}
-        for above in context["trail"]:
-            branches[above["id"]] = (await api.get(f"/iam/orgs/{above['id']}/children"))["items"]
-        context["branches"] = branches
-        members = await api.get(f"/iam/orgs/{node['id']}/members", first=first, max=PAGE_SIZE)
-        context["members"] = members["items"]
+        above = await asyncio.gather(*(_children(api, str(a["id"])) for a in trail))
+        context.update(
+            node=node,
+            trail=trail,
+            children=children,
+            members=members["items"],
+            branches={node_id: children}
+            | {str(a["id"]): k for a, k in zip(trail, above, strict=True)},
+        )
         context["child_kinds"] = CHILD_KINDS.get(str(node["kind"]), ())
 
     async def post(
