@@ -13,6 +13,8 @@ from anbao.console.pages.orgs.tree import Children, OrgTree
 from anbao.console.web import PREFIX, Console
 from anbao.web.asgi_app import AsgiApp
 
+__all__ = ["Children", "Import", "OrgTree", "PersonPage", "add_routes"]
+
 
 def add_routes(app: AsgiApp, console: Console) -> None:
     app.add_route(PREFIX + "/orgs", OrgTree(console))
