@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from anbao.console import auth
 from anbao.console.pages import audit, overview
+from anbao.console.pages import apps, orgs, overview
 from anbao.console.web import PREFIX, Console
 from anbao.web.asgi_app import AsgiApp
 
@@ -17,4 +18,5 @@ def add_routes(app: AsgiApp, console: Console) -> None:
     app.add_route(PREFIX + "/lang", auth.Language(console))
     app.add_route(PREFIX + "/resume", auth.Resume(console))
     for module in (overview, audit):
+    for module in (overview, orgs, apps):
         module.add_routes(app, console)

@@ -62,6 +62,8 @@ class Session:
     locale: str = "zh-CN"
     #: A sensitive action waiting for step-up: method, path, form fields (the resume page).
     pending: dict[str, Any] | None = None
+    #: What the next page shows once and forgets (a new client secret, an activation link).
+    once: dict[str, Any] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

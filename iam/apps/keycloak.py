@@ -285,6 +285,13 @@ class KeycloakAppDirectory:
         with self._lock, _translated():
             self.admin.update_client(internal, rep)
 
+    def add_role(self, client_id: str, role: str) -> None:
+        found = self._managed(client_id)
+        if found is None:
+            raise NotFound(f"No app with client_id {client_id!r}.")
+        with self._lock, _translated():
+            self.admin.create_client_role(found[0], {"name": role}, skip_exists=True)
+
     def rotate_secret(self, client_id: str) -> str:
         found = self._managed(client_id)
         if found is None:

@@ -212,9 +212,28 @@ class AppSecret:
         resp.media = rotated.as_dict()
 
 
+ROLE_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["name"],
+    "properties": {"name": {"type": "string", "pattern": f"^{ROLE_NAME.pattern}$"}},
+    "additionalProperties": False,
+}
+
+
 @requires(any_role=READER_ROLES)
 class AppRoles:
     openapi: ClassVar[dict[str, Any]] = {
+        "post": {
+            "summary": "Define one more role on the app (its owner or a platform-admin)",
+            "tags": _TAGS,
+            "requestBody": _request_body(ROLE_SCHEMA),
+            "responses": {
+                "201": {"description": "The app with its roles", "content": _JSON},
+                "400": {"description": "Invalid role name, or too many roles"},
+                "403": {"description": "Not the app's owner"},
+                "404": {"description": "No such app (or one you may not see)"},
+            },
+        },
         "get": {
             "summary": "The app's roles with the holders you may see (org-admin: your subtree)",
             "tags": _TAGS,
@@ -222,17 +241,26 @@ class AppRoles:
                 "200": {"description": "Roles and holders", "content": _JSON},
                 "404": {"description": "No such app (or one you may not see)"},
             },
-        }
+        },
     }
 
-    def __init__(self, roles: AppRoleService) -> None:
+    def __init__(self, roles: AppRoleService, service: AppService) -> None:
         self._roles = roles
+        self._service = service
 
     async def on_get(
         self, req: falcon.asgi.Request, resp: falcon.asgi.Response, client_id: str
     ) -> None:
         roles = await asyncio.to_thread(self._roles.roles, _caller(req), client_id)
         resp.media = {"client_id": client_id, "roles": [r.as_dict() for r in roles]}
+
+    async def on_post(
+        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, client_id: str
+    ) -> None:
+        name = (await req.get_media())["name"]
+        app = await asyncio.to_thread(self._service.add_role, _caller(req), client_id, name)
+        resp.status = 201
+        resp.media = app.as_dict()
 
 
 @requires(any_role=READER_ROLES)
@@ -299,6 +327,6 @@ def add_routes(api: RouteAdder, service: AppService, roles: AppRoleService) -> N
     api.add_route("/iam/apps", AppsCollection(service))
     api.add_route("/iam/apps/{client_id}", AppItem(service))
     api.add_route("/iam/apps/{client_id}/secret", AppSecret(service))
-    api.add_route("/iam/apps/{client_id}/roles", AppRoles(roles))
+    api.add_route("/iam/apps/{client_id}/roles", AppRoles(roles, service))
     api.add_route("/iam/apps/{client_id}/roles/{role}/holders", AppRoleHolders(roles))
     api.add_route("/iam/apps/{client_id}/roles/{role}/holders/{user_id}", AppRoleHolder(roles))

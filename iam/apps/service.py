@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 from iam.apps.model import (
+    MAX_ROLES,
+    ROLE_NAME,
     App,
     AppCredentials,
     AppKind,
@@ -58,6 +60,10 @@ class AppDirectory(Protocol):
     def update(self, client_id: str, update: AppUpdate) -> None: ...
 
     def rotate_secret(self, client_id: str) -> str: ...
+
+    def add_role(self, client_id: str, role: str) -> None:
+        """Define a client role on the app (idempotent)."""
+        ...
 
     def role_holders(self, client_id: str, role: str) -> Sequence[RoleHolder]:
         """Who holds the app's client role ``role`` (directly)."""
@@ -146,6 +152,16 @@ class AppService:
         if emptied and (app.kind is AppKind.PUBLIC or not app.service_account):
             raise InvalidRequest([("redirect_uris", "this app needs at least one")])
         self._directory.update(client_id, update)
+        return self.describe(caller, client_id)
+
+    def add_role(self, caller: Principal, client_id: str, role: str) -> App:
+        """Define one more role on the app (its owner or a platform-admin); idempotent."""
+        app = self._owned(caller, client_id)
+        if not ROLE_NAME.fullmatch(role):
+            raise InvalidRequest([("name", f"must match {ROLE_NAME.pattern}")])
+        if role not in app.roles and len(app.roles) >= MAX_ROLES:
+            raise InvalidRequest([("name", f"an app has at most {MAX_ROLES} roles")])
+        self._directory.add_role(client_id, role)
         return self.describe(caller, client_id)
 
     def disable(self, caller: Principal, client_id: str) -> App:

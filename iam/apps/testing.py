@@ -79,6 +79,13 @@ class MemoryAppDirectory:
         self.secrets[client_id] = secrets.token_urlsafe(24)
         return self.secrets[client_id]
 
+    def add_role(self, client_id: str, role: str) -> None:
+        app = self.apps.get(client_id)
+        if app is None:
+            raise NotFound("no such app")
+        roles = tuple(sorted({*app.roles, role}))
+        self.apps[client_id] = dataclasses.replace(app, roles=roles)
+
     def role_holders(self, client_id: str, role: str) -> Sequence[RoleHolder]:
         held = self.holders.get((client_id, role), {})
         return sorted((RoleHolder(i, u) for i, u in held.items()), key=lambda h: h.username)

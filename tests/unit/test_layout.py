@@ -54,6 +54,7 @@ ROOT_ROOMS = [
     "anbao.console",
     "anbao.console.pages",
     "anbao.console.pages.audit",
+    "anbao.console.pages.orgs",
 ]
 #: Rooms that are adapters through and through (their __init__ loads their client library).
 ADAPTER_ROOMS = ["iam.admin", "audit.stores", "audit.sql"]

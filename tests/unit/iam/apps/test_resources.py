@@ -145,3 +145,28 @@ def test_malformed_json_is_a_problem(
         "/iam/apps", json=["x"], headers=auth(issuer, "alice", "app-developer")
     )
     assert listed.json["field"] == "body"
+
+
+def test_the_owner_adds_a_role_others_may_not(
+    client: falcon.testing.TestClient, issuer: LocalIssuer
+) -> None:
+    dev = auth(issuer, "alice", "app-developer")
+    assert client.simulate_post("/iam/apps", json=REGISTRATION, headers=dev).status_code == 201
+    added = client.simulate_post(
+        "/iam/apps/permits-web/roles", json={"name": "approver"}, headers=dev
+    )
+    assert added.status_code == 201, added.text
+    assert added.json["roles"] == ["approver", "clerk"]
+    again = client.simulate_post(
+        "/iam/apps/permits-web/roles", json={"name": "approver"}, headers=dev
+    )
+    assert again.json["roles"] == ["approver", "clerk"]  # idempotent
+    bad = client.simulate_post(
+        "/iam/apps/permits-web/roles", json={"name": "Bad Name"}, headers=dev
+    )
+    assert bad.status_code == 400
+    other = auth(issuer, "bob", "app-developer")
+    refused = client.simulate_post(
+        "/iam/apps/permits-web/roles", json={"name": "viewer"}, headers=other
+    )
+    assert refused.status_code in {403, 404}
