@@ -344,9 +344,18 @@ def _signature(item: Mapping[str, Any], tr: Translator) -> SignatureView:
     )
 
 
+#: What the seal maker's signature covers (``MakerCoverage``), for people.
+COVERAGE = {
+    "seal_info": "The seal information (SES_SealInfo)",
+    "seal_info_cert_alg": "The seal information, certificate and algorithm (GM/T 0031 v1)",
+}
+
+
 def _fact(key: str, value: str, tr: Translator) -> Text:
     if key in {"seal_valid", "stamp", "seal_version"}:
         return sentence(value, tr)
+    if key == "maker_signature_covers" and value in COVERAGE:
+        return Text(tr.t(COVERAGE[value]))
     return Text(value)
 
 
