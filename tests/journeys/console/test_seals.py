@@ -5,8 +5,8 @@ sending; the seal admin approves and makes it from the approval queue; the org-a
 it; the holder signs the seed's sample OFD — the console sends them to Keycloak for the OTP
 step-up and brings them back with the document kept — and downloads the signed OFD. Then a
 browser that never signed in verifies it on the public page: valid, every check shown in
-Chinese, the stamped page drawn; a tampered copy shows the failing check and why. An analyst is
-refused the seals page. Every page passes axe-core.
+Chinese, the stamped page drawn; a tampered copy shows the failing check and why. The org-admin
+suspends, resumes and revokes the seal. An analyst is refused the seals page. Every page passes axe-core.
 """
 
 # ruff: noqa: RUF001 - the labels are the page's Chinese text, full-width punctuation included
@@ -160,6 +160,25 @@ def test_a_seal_is_applied_for_made_activated_signed_and_verified_in_the_console
     row = page.locator("table.checks tr[data-check=references]")
     expect(row.locator("td").first).to_have_text("未通过")
     assert_accessible(page)
+
+    _suspend_resume_revoke(console, seal_id)
+
+
+def _suspend_resume_revoke(console: ConsolePlatform, seal_id: str) -> None:
+    page = console.page("demo-org-admin", f"/console/seals/{seal_id}")
+    for button, state in (("暂停", "已暂停"), ("恢复", "已启用")):
+        page.get_by_role("button", name=re.compile(f"^{button}")).click()
+        page.wait_for_url(re.compile(r".*\?done=\w+$"))
+        expect(page.get_by_role("status")).to_contain_text(state)
+    page.get_by_label("原因").select_option("superseded")
+    page.once("dialog", lambda dialog: dialog.accept())  # "确定撤销…？"
+    page.get_by_role("button", name=re.compile("^撤销")).click()
+    page.wait_for_url("**?done=revoke")
+    expect(page.get_by_role("status")).to_contain_text("已撤销")
+    expect(page.locator("dl.facts")).to_contain_text("已被替代")
+    assert page.get_by_role("button", name=re.compile("^(暂停|恢复|撤销|启用)")).count() == 0
+    assert_accessible(page)
+    page.close()
 
 
 def _tamper(ofd: bytes) -> bytes:
