@@ -43,6 +43,8 @@ class Action:
     label: str
     pending: str
     danger: bool = False
+    #: Asks for step-up (acr 2) before the API is called (issue 19: approvals, make, revoke).
+    sensitive: bool = False
 
 
 ACTIONS = (
@@ -52,12 +54,20 @@ ACTIONS = (
         frozenset({"seal-admin"}),
         "Approve",
         "Approve a seal application",
+        sensitive=True,
     ),
-    Action("make", frozenset({"approved"}), frozenset({"seal-admin"}), "Make", "Make a seal"),
+    Action(
+        "make",
+        frozenset({"approved"}),
+        frozenset({"seal-admin"}),
+        "Make",
+        "Make a seal",
+        sensitive=True,
+    ),
     Action("activate", frozenset({"made"}), _MANAGERS, "Activate", "Activate a seal"),
     Action("suspend", frozenset({"active"}), _MANAGERS, "Suspend", "Suspend a seal"),
     Action("resume", frozenset({"suspended"}), _MANAGERS, "Resume", "Resume a seal"),
-    Action("revoke", _LIVE, _MANAGERS, "Revoke", "Revoke a seal", danger=True),
+    Action("revoke", _LIVE, _MANAGERS, "Revoke", "Revoke a seal", danger=True, sensitive=True),
 )
 #: Revocation reasons the registry accepts (RFC 5280 §5.3.1 names), as the form offers them.
 REVOKE_REASONS = ("cessation_of_operation", "key_compromise", "superseded", "affiliation_changed")
@@ -244,11 +254,14 @@ class SealTransition(Page):
 
     roles = ROLES
     action: ClassVar[str] = ""
+    sensitive: ClassVar[bool] = False
 
     async def post(
         self, view: View, req: falcon.asgi.Request, resp: falcon.asgi.Response, **params: str
     ) -> None:
         seal_id = params["seal_id"]
+        if self.sensitive:
+            view.require_acr()
         form = await view.form()
         body: dict[str, str] | None = None
         if self.action == "revoke":  # the only step with a body: its reason, if chosen
@@ -279,6 +292,7 @@ class SealSign(Page):
         self, view: View, req: falcon.asgi.Request, resp: falcon.asgi.Response, **params: str
     ) -> None:
         seal_id = params["seal_id"]
+        view.require_acr()  # the API asks for it too (SIGN_ACR); here before the upload is sent
         form = await view.form()
         document = form.get("document")
         place = {
@@ -326,6 +340,6 @@ def add_routes(app: AsgiApp, console: Console) -> None:
         kind = type(
             f"Seal{action.name.capitalize()}",
             (SealTransition,),
-            {"action": action.name, "action_label": action.pending},
+            {"action": action.name, "action_label": action.pending, "sensitive": action.sensitive},
         )
         app.add_route(f"{PREFIX}/seals/{{seal_id}}/{action.name}", kind(console))

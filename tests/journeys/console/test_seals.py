@@ -1,12 +1,13 @@
 """The seal journey of issue 17 done in the console (issue 19, Seals), in Debian's Chromium.
 
 The org-admin of 五华区 applies for the 数据局's seal with the seed's picture and sees it before
-sending; the seal admin approves and makes it from the approval queue; the org-admin activates
-it; the holder signs the seed's sample OFD — the console sends them to Keycloak for the OTP
-step-up and brings them back with the document kept — and downloads the signed OFD. Then a
-browser that never signed in verifies it on the public page: valid, every check shown in
-Chinese, the stamped page drawn; a tampered copy shows the failing check and why. The org-admin
-suspends, resumes and revokes the seal. An analyst is refused the seals page. Every page passes axe-core.
+sending; the seal admin approves it from the approval queue (after an OTP step-up) and makes
+it; the org-admin activates it; the holder signs the seed's sample OFD — the console sends them
+to Keycloak for the OTP step-up and brings them back with the document kept — and downloads
+the signed OFD. Then a browser that never signed in verifies it on the public page: valid,
+every check shown in Chinese, the stamped page drawn; a tampered copy shows the failing check
+and why. The org-admin suspends, resumes and revokes the seal (revoking steps up too). An
+analyst is refused the seals page. Every page passes axe-core.
 """
 
 # ruff: noqa: RUF001 - the labels are the page's Chinese text, full-width punctuation included
@@ -76,10 +77,19 @@ def _apply(console: ConsolePlatform, name: str) -> str:
     return seal_id
 
 
+def _resume_after_step_up(console: ConsolePlatform, page: Page, username: str, action: str) -> None:
+    """Keycloak's OTP prompt, then the console's resume page naming the action: send it."""
+    console.step_up(page, username)
+    page.wait_for_url("**/console/resume")
+    expect(page.get_by_text(action)).to_be_visible()
+    page.get_by_role("button", name="继续").click()
+
+
 def _approve_and_make(console: ConsolePlatform, name: str) -> None:
     page = console.page("demo-seal-admin", "/console/seals")
     queue = page.locator("section", has=page.get_by_role("heading", name="待审批队列"))
     queue.get_by_role("row").filter(has_text=name).get_by_role("button", name="批准").click()
+    _resume_after_step_up(console, page, "demo-seal-admin", "批准印章申请")
     page.wait_for_url("**/console/seals?done=approve*")
     expect(page.get_by_role("status")).to_contain_text("已批准")
     assert_accessible(page)
@@ -171,8 +181,9 @@ def _suspend_resume_revoke(console: ConsolePlatform, seal_id: str) -> None:
         page.wait_for_url(re.compile(r".*\?done=\w+$"))
         expect(page.get_by_role("status")).to_contain_text(state)
     page.get_by_label("原因").select_option("superseded")
-    page.once("dialog", lambda dialog: dialog.accept())  # "确定撤销…？"
+    page.once("dialog", lambda dialog: dialog.accept())  # the confirm prompt
     page.get_by_role("button", name=re.compile("^撤销")).click()
+    _resume_after_step_up(console, page, "demo-org-admin", "撤销印章")
     page.wait_for_url("**?done=revoke")
     expect(page.get_by_role("status")).to_contain_text("已撤销")
     expect(page.locator("dl.facts")).to_contain_text("已被替代")
