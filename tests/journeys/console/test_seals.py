@@ -227,3 +227,16 @@ def test_the_verify_page_needs_no_sign_in_and_says_why_a_file_is_no_seal(
     expect(row.locator("th")).to_have_text("签章数据结构")
     expect(row.locator("td").first).to_have_text("未通过")
     assert_accessible(page)
+
+
+def test_the_verify_page_explains_a_certificate_sent_instead_of_a_document(
+    console: ConsolePlatform, tmp_path: Path
+) -> None:
+    certificates = tmp_path / "ca.pem"
+    certificates.write_bytes(console.get("/seals/ca/certificates").content)
+    page = console.anonymous("/console/verify")
+    page.get_by_label("OFD 文档或印章文件").set_input_files(certificates)
+    page.get_by_role("button", name="验证", exact=True).click()
+    expect(page.get_by_role("alert")).to_contain_text("无法验证此文件")
+    assert page.locator(".verdict").count() == 0
+    assert_accessible(page)
