@@ -134,8 +134,14 @@ class Seals(Page):
         status: str = falcon.HTTP_200,
         **context: Any,
     ) -> None:
-        async with view.api() as api:
-            seals = list((await api.get("/seals", state=req.get_param("state")))["seals"])
+        refused = None
+        try:
+            async with view.api() as api:
+                seals = list((await api.get("/seals", state=req.get_param("state")))["seals"])
+        except Problem as problem:  # the registry shows seals to its roles only (platform-admin)
+            if problem.status != 403:  # noqa: PLR2004
+                raise
+            seals, refused = [], problem
         queue = (
             [s for s in seals if s["state"] in ("applied", "approved")]
             if view.has("seal-admin")
@@ -158,6 +164,7 @@ class Seals(Page):
             actions_for=lambda seal: actions_for(view, seal),
             may_sign=lambda seal: may_sign(view, seal),
             reasons=REVOKE_REASONS,
+            refused=refused,
             **context,
         )
 
