@@ -5,6 +5,7 @@ from __future__ import annotations
 from anbao.console import auth
 from anbao.console.pages import audit, overview
 from anbao.console.pages import apps, orgs, overview
+from anbao.console.pages import overview, seal_verify, seals
 from anbao.console.web import PREFIX, Console
 from anbao.web.asgi_app import AsgiApp
 
@@ -19,4 +20,5 @@ def add_routes(app: AsgiApp, console: Console) -> None:
     app.add_route(PREFIX + "/resume", auth.Resume(console))
     for module in (overview, audit):
     for module in (overview, orgs, apps):
+    for module in (overview, seals, seal_verify):
         module.add_routes(app, console)

@@ -118,12 +118,44 @@
     });
   }
 
+  // <input type="file" data-preview="IMG-ID" data-preview-status="ID">: show the chosen
+  // picture in that <img> before anything is sent (a blob: URL; CSP img-src allows it), and
+  // say which file it is in the status element.
+  function previews(root) {
+    root.querySelectorAll("input[type=file][data-preview]").forEach(function (input) {
+      if (input.dataset.ready) return;
+      input.dataset.ready = "1";
+      var url = null;
+      input.addEventListener("change", function () {
+        var img = document.getElementById(input.dataset.preview);
+        var status = document.getElementById(input.dataset.previewStatus || "");
+        var file = input.files && input.files[0];
+        if (url) URL.revokeObjectURL(url);
+        url = null;
+        if (!img) return;
+        if (!file) {
+          img.hidden = true;
+          img.removeAttribute("src");
+          return;
+        }
+        url = URL.createObjectURL(file);
+        img.src = url;
+        img.hidden = false;
+        if (status) {
+          status.textContent = (img.dataset.chosenLabel || "") + " " + file.name + " (" +
+            Math.max(1, Math.round(file.size / 1024)) + " KiB)";
+        }
+      });
+    });
+  }
+
   function wire(root) {
     charts(root);
     confirms(root);
     copies(root);
     checkAll(root);
     downloads(root);
+    previews(root);
   }
 
   document.addEventListener("DOMContentLoaded", function () { wire(document); });

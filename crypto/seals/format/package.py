@@ -156,6 +156,8 @@ def parse_xml(content: bytes, name: str, limits: Limits = DEFAULT_LIMITS) -> ET.
         return ET.fromstring(content)  # noqa: S314 - no DTD, so no entity expansion
     except ET.ParseError as exc:
         raise MalformedSeal(f"{name} is not well-formed XML") from exc
+    except LookupError as exc:  # an XML declaration naming an encoding Python does not know
+        raise MalformedSeal(f"{name} declares an unknown encoding") from exc
 
 
 def local(tag: str) -> str:

@@ -98,6 +98,15 @@ def test_dtd_and_entities_are_refused(opts):
     assert "DTD" in report.checks[0].reason
 
 
+def test_an_unknown_xml_encoding_gives_an_invalid_report(opts):
+    declared = (
+        b'<?xml version="1.0" encoding="ATF-8"?><ofd:OFD xmlns:ofd="http://www.ofdspec.org/2016"/>'
+    )
+    report = verify_ofd(_zip([("OFD.xml", declared)]), opts)
+    assert str(report.status) == "invalid"
+    assert "unknown encoding" in report.checks[0].reason
+
+
 @pytest.mark.parametrize(
     "data",
     [
