@@ -96,15 +96,18 @@ class AlertQuery:
         return "/console/alerts?" + dataclasses.replace(self, **changes).query_string()
 
     def query_string(self) -> str:
-        query = self
+        """The filters as a query string: one value per name (the API edge refuses a repeated
+        parameter), lists comma-separated as the API takes them."""
         pairs: list[tuple[str, str]] = [("filtered", "1")]
-        pairs += [("status", s) for s in query.statuses]
-        pairs += [("severity", s) for s in query.severities]
+        if self.statuses:
+            pairs.append(("status", ",".join(self.statuses)))
+        if self.severities:
+            pairs.append(("severity", ",".join(self.severities)))
         for name in ("rule", "assignee", "entity", "since", "until"):
-            if getattr(query, name):
-                pairs.append((name, getattr(query, name)))
-        if query.offset:
-            pairs.append(("offset", str(query.offset)))
+            if getattr(self, name):
+                pairs.append((name, getattr(self, name)))
+        if self.offset:
+            pairs.append(("offset", str(self.offset)))
         return urlencode(pairs)
 
 
@@ -113,6 +116,15 @@ def _values(params: Mapping[str, str | list[str]], name: str) -> list[str]:
     if value is None:
         return []
     return [value] if isinstance(value, str) else list(value)
+
+
+def _chosen(
+    params: Mapping[str, str | list[str]], name: str, known: tuple[str, ...]
+) -> tuple[str, ...]:
+    """A multiple choice: ``name=a,b`` (links) or one checkbox per value, ``name_a=1`` (the
+    filter form: each checkbox a name of its own, since a name may not repeat)."""
+    listed = {v.strip() for value in _values(params, name) for v in value.split(",")}
+    return tuple(v for v in known if v in listed or _one(params, f"{name}_{v}"))
 
 
 def _one(params: Mapping[str, str | list[str]], name: str) -> str:
@@ -124,12 +136,12 @@ def parse_query(params: Mapping[str, str | list[str]]) -> AlertQuery:
     """The list's query string -> :class:`AlertQuery` (unknown values dropped: links are
     bookmarked and shared; the first visit, without ``filtered``, shows what needs someone)."""
     filtered = _one(params, "filtered") == "1"
-    statuses = tuple(s for s in STATUSES if s in _values(params, "status"))
+    statuses = _chosen(params, "status", STATUSES)
     offset_text = _one(params, "offset")
     offset = int(offset_text) if offset_text.isascii() and offset_text.isdigit() else 0
     return AlertQuery(
         statuses=statuses if filtered else DEFAULT_STATUSES,
-        severities=tuple(s for s in SEVERITIES if s in _values(params, "severity")),
+        severities=_chosen(params, "severity", SEVERITIES),
         rule=_one(params, "rule"),
         assignee=_one(params, "assignee"),
         entity=_one(params, "entity"),
