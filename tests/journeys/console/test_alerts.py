@@ -32,15 +32,9 @@ from tests.integration.iam.realm_support import (
     admin_for,
     unique,
 )
+from tests.journeys.console.accessibility import assert_accessible
+from tests.journeys.console.offline import only_origin
 from tests.journeys.console.platform import ConsolePlatform
-
-try:  # from the assets helper's branch (i19-assets): axe-core in the page
-    from tests.journeys.console.accessibility import assert_accessible
-except ImportError:  # pragma: no cover - until main has it
-
-    def assert_accessible(page: Page) -> None:
-        del page
-
 
 #: Seconds from the failures at Keycloak to the alerts in the console.
 ALERT_DEADLINE = 90
@@ -124,13 +118,34 @@ def test_an_analyst_triages_alerts_and_a_second_analyst_approves_the_response(
     second = _second_analyst(console)
     _failed_sign_ins(console, clerk)
 
-    # The queue, filtered to the clerk, fills with the lockout and the brute force.
     page = console.page("demo-analyst", "/console/alerts")
     assert page.locator("nav[aria-label] a", has_text="告警").count() == 1
+    with only_origin(page, console.base):
+        page.reload()
+        page.wait_for_load_state("networkidle")
     assert_accessible(page)
-    page.fill("#f-entity", f"user.name={clerk}")
+    _filter_and_triage_in_bulk(page, clerk)
+    alert_url = _note_and_evidence(page, clerk)
+    _request_ending_the_sessions(console, page, alert_url)
+    _own_approval_refused(page)
+    _second_analyst_approves(console, second, clerk, alert_url)
+
+    page.goto(alert_url)
+    decider = page.locator("table.actions tbody tr").first.locator("td.decider")
+    expect(decider).to_contain_text(second)
+    page.close()
+
+
+def _apply_filters(page: Page) -> None:
     page.get_by_role("button", name="筛选", exact=True).click()
     page.wait_for_load_state()
+
+
+def _filter_and_triage_in_bulk(page: Page, clerk: str) -> None:
+    """The queue, filtered to the clerk, fills with the lockout and the brute force; both are
+    acknowledged, then assigned, in bulk."""
+    page.fill("#f-entity", f"user.name={clerk}")
+    _apply_filters(page)
     filtered = page.url
     assert "entity=user.name" in filtered
 
@@ -140,14 +155,11 @@ def test_an_analyst_triages_alerts_and_a_second_analyst_approves_the_response(
 
     _until(page, filtered, both)
     assert len(_rows(page)) == 2
-    # Severity narrows it: only the brute force is high.
-    page.locator("input[name=severity_high]").check()
-    page.get_by_role("button", name="筛选", exact=True).click()
-    page.wait_for_load_state()
+    page.locator("input[name=severity_high]").check()  # only the brute force is high
+    _apply_filters(page)
     assert [BRUTE_FORCE in row for row in _rows(page)] == [True]
     page.goto(filtered)
 
-    # Bulk: tick all, acknowledge; then assign them all to the analyst.
     page.locator("[data-check-all=id]").check()
     assert page.locator("input[name=id]:checked").count() == 2
     page.get_by_role("button", name="确认", exact=True).click()
@@ -158,17 +170,18 @@ def test_an_analyst_triages_alerts_and_a_second_analyst_approves_the_response(
     page.get_by_role("button", name="分派", exact=True).click()
     expect(page.get_by_role("status")).to_contain_text("已分派 2 条告警")
     page.fill("#f-assignee", "demo-analyst")
-    page.get_by_role("button", name="筛选", exact=True).click()
-    page.wait_for_load_state()
+    _apply_filters(page)
     assert len(_rows(page)) == 2
     assert_accessible(page)
 
-    # The lockout alert: a note, the evidence, and a response action asked for.
+
+def _note_and_evidence(page: Page, clerk: str) -> str:
+    """The lockout alert: a note kept with its author, links to its audit events."""
     page.get_by_role("link", name=LOCKOUT).click()
     page.wait_for_load_state()
     alert_url = page.url
     assert re.search(r"/console/alerts/[0-9a-f]{32}$", alert_url), alert_url
-    note = f"锁定来自多次错误口令，已联系 {clerk} 本人核实。"
+    note = f"锁定来自多次错误口令; 已联系 {clerk} 本人核实。"
     page.fill("#n-text", note)
     page.get_by_role("button", name="添加备注").click()
     expect(page.get_by_role("status")).to_contain_text("备注已添加")
@@ -178,10 +191,14 @@ def test_an_analyst_triages_alerts_and_a_second_analyst_approves_the_response(
     assert evidence.count() >= 1
     for href in evidence.evaluate_all("links => links.map(a => a.getAttribute('href'))"):
         assert href.startswith("/console/audit?q=event.id"), href
-    all_link = page.get_by_role("link", name="在审计检索中全部打开").get_attribute("href")
-    assert all_link and all_link.startswith("/console/audit?q="), all_link
+    every = page.get_by_role("link", name="在审计检索中全部打开").get_attribute("href") or ""
+    assert every.startswith("/console/audit?q="), every
     assert_accessible(page)
+    return alert_url
 
+
+def _request_ending_the_sessions(console: ConsolePlatform, page: Page, alert_url: str) -> None:
+    """Second factor first, then the resume page's Continue sends the request."""
     page.select_option("#r-kind", "end_sessions")
     page.get_by_role("button", name="提交申请").click()
     console.step_up(page, "demo-analyst")
@@ -193,15 +210,22 @@ def test_an_analyst_triages_alerts_and_a_second_analyst_approves_the_response(
     expect(row).to_contain_text("待审批")
     expect(row.locator("td.requester")).to_contain_text("demo-analyst")
 
-    # Four eyes: the requester's own approval is refused, with the API's reason.
-    row.get_by_role("button", name="批准").click()
+
+def _own_approval_refused(page: Page) -> None:
+    """Four eyes: the requester's own approval is refused, with the API's reason."""
+    page.locator("table.actions tbody tr").first.get_by_role("button", name="批准").click()
     page.wait_for_load_state()
     refusal = page.get_by_role("alert")
     expect(refusal).to_contain_text("申请人不能审批自己的申请")
     expect(refusal).to_contain_text("response_self_approval")
     expect(page.locator("table.actions tbody tr").first).to_contain_text("待审批")
 
-    # The second analyst finds it waiting, approves after their own second factor.
+
+def _second_analyst_approves(
+    console: ConsolePlatform, second: str, clerk: str, alert_url: str
+) -> None:
+    """The second analyst finds the action waiting and approves it after their own second
+    factor; the page names who requested and who approved."""
     other = console.page(second, "/console/alerts")
     expect(other.locator("#pending-title + table")).to_contain_text(clerk)
     other.goto(alert_url)
@@ -215,12 +239,6 @@ def test_an_analyst_triages_alerts_and_a_second_analyst_approves_the_response(
     expect(done.locator("td.requester")).to_contain_text("demo-analyst")
     expect(done.locator("td.decider")).to_contain_text(second)
     assert_accessible(other)
-
-    page.goto(alert_url)
-    expect(page.locator("table.actions tbody tr").first.locator("td.decider")).to_contain_text(
-        second
-    )
-    page.close()
     other.close()
 
 

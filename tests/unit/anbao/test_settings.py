@@ -101,7 +101,10 @@ def test_production_with_tls_proxy_and_https_keycloak_is_accepted() -> None:
         ({}, "console.client_secret"),
         ({"ANBAO_CONSOLE_CLIENT_SECRET": "s"}, "console.public_url"),
         (
-            {"ANBAO_CONSOLE_CLIENT_SECRET": "s", "ANBAO_CONSOLE_PUBLIC_URL": "http://anbao.example"},
+            {
+                "ANBAO_CONSOLE_CLIENT_SECRET": "s",
+                "ANBAO_CONSOLE_PUBLIC_URL": "http://anbao.example",
+            },
             "console.public_url",
         ),
     ],

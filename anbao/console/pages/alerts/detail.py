@@ -27,6 +27,7 @@ from anbao.console.pages.alerts.forms import (
     alert_path,
     audit_search_link,
     event_query,
+    labeller,
     page_path,
     triage_change,
 )
@@ -73,6 +74,7 @@ class AlertDetail(Page):
             "alert.html",
             view,
             status=status,
+            label=labeller(view.tr),
             alert=alert,
             actions=sorted(alert.get("actions", []), key=lambda a: a["requested_at"], reverse=True),
             evidence=[

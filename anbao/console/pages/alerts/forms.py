@@ -9,7 +9,7 @@ stays the judge — a value it refuses comes back as its problem, shown in the p
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -49,6 +49,49 @@ DONE = {
     "approved": "Response action approved and carried out.",
     "rejected": "Response action rejected.",
 }
+
+
+#: The words of the API's values, as msgids: ``label("status", "open")`` in the templates.
+LABELS: Mapping[str, Mapping[str, str]] = {
+    "status": {"open": "Open", "acknowledged": "Acknowledged", "closed": "Closed"},
+    "to": {"acknowledged": "Acknowledge", "closed": "Close", "open": "Reopen"},
+    "severity": {
+        "critical": "Critical",
+        "high": "High",
+        "medium": "Medium",
+        "low": "Low",
+        "informational": "Informational",
+    },
+    "reason": {
+        "true_positive": "True positive",
+        "false_positive": "False positive",
+        "benign": "Benign",
+        "duplicate": "Duplicate",
+    },
+    "action": {
+        "end_sessions": "End the sessions",
+        "disable_user": "Disable the account",
+        "suspend_seal": "Suspend the seal",
+    },
+    "state": {
+        "pending": "Awaiting approval",
+        "approved": "Approved",
+        "rejected": "Rejected",
+        "executed": "Carried out",
+        "failed": "Failed",
+    },
+}
+
+
+def labeller(tr: Translator) -> Callable[[str, str], str]:
+    """``label(kind, value)`` for the templates: the value's word in the person's language (an
+    unknown value, e.g. from a newer API, shows as it is)."""
+
+    def label(kind: str, value: str) -> str:
+        msgid = LABELS.get(kind, {}).get(value)
+        return tr.t(msgid) if msgid else value
+
+    return label
 
 
 class FormError(ValueError):

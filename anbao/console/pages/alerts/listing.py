@@ -26,6 +26,7 @@ from anbao.console.pages.alerts.forms import (
     FormError,
     alert_path,
     bulk_change,
+    labeller,
     page_path,
     parse_query,
 )
@@ -79,6 +80,7 @@ class AlertList(Page):
             "alerts.html",
             view,
             status=status,
+            label=labeller(view.tr),
             query=query,
             page=page,
             pending=pending,

@@ -6,9 +6,11 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from anbao.console import i18n
 from anbao.console.i18n import Translator
 from anbao.console.pages.alerts.forms import (
     DEFAULT_STATUSES,
+    LABELS,
     PAGE_SIZE,
     AlertQuery,
     FormError,
@@ -16,6 +18,7 @@ from anbao.console.pages.alerts.forms import (
     audit_search_link,
     bulk_change,
     event_query,
+    labeller,
     parse_query,
     triage_change,
 )
@@ -102,3 +105,12 @@ def test_ids_stay_one_segment_and_evidence_queries_are_quoted() -> None:
         "q": ['event.id:"e1"'],
         "from": ["2026-12-07T00:00:00.000Z"],
     }
+
+
+def test_every_value_word_has_a_chinese_translation_and_unknown_values_show_as_they_are() -> None:
+    chinese = i18n.load_catalogues()["zh-CN"]
+    missing = [w for words in LABELS.values() for w in words.values() if w not in chinese]
+    assert not missing
+    label = labeller(Translator("zh-CN", chinese, "Asia/Shanghai"))
+    assert label("status", "acknowledged") == "已确认"
+    assert label("state", "someday") == "someday"
