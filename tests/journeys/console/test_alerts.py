@@ -128,12 +128,14 @@ def test_an_analyst_triages_alerts_and_a_second_analyst_approves_the_response(
     alert_url = _note_and_evidence(page, clerk)
     _request_ending_the_sessions(console, page, alert_url)
     _own_approval_refused(page)
-    _second_analyst_approves(console, second, clerk, alert_url)
+    other = _second_analyst_approves(console, second, clerk, alert_url)
+    _second_analyst_rejects(page, other, second, alert_url)
 
     page.goto(alert_url)
-    decider = page.locator("table.actions tbody tr").first.locator("td.decider")
-    expect(decider).to_contain_text(second)
+    ended = page.locator("table.actions tbody tr", has_text="结束会话")
+    expect(ended.locator("td.decider")).to_contain_text(second)
     page.close()
+    other.close()
 
 
 def _apply_filters(page: Page) -> None:
@@ -223,7 +225,7 @@ def _own_approval_refused(page: Page) -> None:
 
 def _second_analyst_approves(
     console: ConsolePlatform, second: str, clerk: str, alert_url: str
-) -> None:
+) -> Page:
     """The second analyst finds the action waiting and approves it after their own second
     factor; the page names who requested and who approved."""
     other = console.page(second, "/console/alerts")
@@ -239,7 +241,30 @@ def _second_analyst_approves(
     expect(done.locator("td.requester")).to_contain_text("demo-analyst")
     expect(done.locator("td.decider")).to_contain_text(second)
     assert_accessible(other)
-    other.close()
+    return other
+
+
+def _second_analyst_rejects(page: Page, other: Page, second: str, alert_url: str) -> None:
+    """Another request (disable the clerk's account), rejected: a reason is needed, then kept
+    with who rejected. Both are still at acr 2 from their step-ups: no second OTP."""
+    page.goto(alert_url)
+    page.select_option("#r-kind", "disable_user")
+    page.get_by_role("button", name="提交申请").click()
+    page.wait_for_url(alert_url + "?done=requested")
+    other.goto(alert_url)
+    pending = other.locator("table.actions tbody tr", has_text="待审批")
+    pending.get_by_role("button", name="驳回").click()
+    expect(other.get_by_role("alert")).to_contain_text("请填写驳回理由")
+    reason = "停用账号影响办件, 先观察结束会话的效果。"
+    pending = other.locator("table.actions tbody tr", has_text="待审批")
+    pending.locator("input[name=reason]").fill(reason)
+    pending.get_by_role("button", name="驳回").click()
+    other.wait_for_url(alert_url + "?done=rejected")
+    rejected = other.locator("table.actions tbody tr", has_text="停用账号")
+    expect(rejected).to_contain_text("已驳回")
+    expect(rejected).to_contain_text(reason)
+    expect(rejected.locator("td.requester")).to_contain_text("demo-analyst")
+    expect(rejected.locator("td.decider")).to_contain_text(second)
 
 
 def test_a_developer_has_no_alerts_page(console: ConsolePlatform) -> None:
