@@ -255,7 +255,7 @@ def _second_analyst_rejects(page: Page, other: Page, second: str, alert_url: str
     pending = other.locator("table.actions tbody tr", has_text="待审批")
     pending.get_by_role("button", name="驳回").click()
     expect(other.get_by_role("alert")).to_contain_text("请填写驳回理由")
-    reason = "停用账号影响办件, 先观察结束会话的效果。"
+    reason = "停用账号影响办件, 先观察一天。"
     pending = other.locator("table.actions tbody tr", has_text="待审批")
     pending.locator("input[name=reason]").fill(reason)
     pending.get_by_role("button", name="驳回").click()
