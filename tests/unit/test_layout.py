@@ -55,6 +55,7 @@ ROOT_ROOMS = [
     "anbao.console.pages",
     "anbao.console.pages.audit",
     "anbao.console.pages.orgs",
+    "anbao.console.pages.alerts",
 ]
 #: Rooms that are adapters through and through (their __init__ loads their client library).
 ADAPTER_ROOMS = ["iam.admin", "audit.stores", "audit.sql"]
