@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from anbao.console import auth
-from anbao.console.pages import overview
+from anbao.console.pages import compliance, overview
 from anbao.console.web import PREFIX, Console
 from anbao.web.asgi_app import AsgiApp
 
@@ -16,5 +16,5 @@ def add_routes(app: AsgiApp, console: Console) -> None:
     app.add_route(PREFIX + "/signed-out", auth.SignedOut(console))
     app.add_route(PREFIX + "/lang", auth.Language(console))
     app.add_route(PREFIX + "/resume", auth.Resume(console))
-    for module in (overview,):
+    for module in (overview, compliance):
         module.add_routes(app, console)
