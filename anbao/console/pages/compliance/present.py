@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Protocol
 
@@ -94,7 +95,12 @@ def scalar(value: Any, tr: Strings) -> str:
         return tr.t("Yes") if text.lower() == "true" else tr.t("No")
     if _is_time(text):
         return tr.when(text)
-    return text
+    return _LIST_REPR.sub(lambda m: ", ".join(_QUOTED.findall(m.group(0))), text)
+
+
+#: A Python list of strings written into a check's text (``includes ['id', 'at']``): its items.
+_QUOTED = re.compile(r"'([^'\\]*)'")
+_LIST_REPR = re.compile(r"\['[^'\\]*'(?:, '[^'\\]*')*\]")
 
 
 def _is_time(text: str) -> bool:

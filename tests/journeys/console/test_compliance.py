@@ -1,0 +1,180 @@
+# ruff: noqa: RUF001 - Chinese text takes Chinese (full-width) punctuation
+"""The compliance journey done through the console (issue 19; the API's version is
+tests/journeys/test_compliance_journey.py), in Debian's Chromium on the seeded demo platform.
+
+demo-compliance starts a run, reads the clause table (evidence written for people: no Python
+reprs), requests a waiver with a justification and an expiry, signs the run off after step-up
+(OTP, then Continue on the resume page), downloads the signed PDF and sees its signature
+verified. demo-auditor reads the same runs without any control that changes them and downloads
+a report; demo-developer has no compliance menu and is refused the page.
+
+Tests share one platform and may run in any order: each starts the run it needs and names its
+waiver uniquely.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+from tests.journeys.console.accessibility import assert_accessible
+from tests.journeys.console.offline import only_origin
+from tests.journeys.console.platform import ConsolePlatform
+
+OFFICER, AUDITOR, DEVELOPER = "demo-compliance", "demo-auditor", "demo-developer"
+MLPS = "GB/T 22239-2019"
+#: A typed expiry far from any day the tests run (the tests never depend on today's date).
+EXPIRY = "2099-06-30T18:00"
+EXPIRY_SHOWN = "2099-06-30 18:00 UTC+08:00"
+
+
+def _start_run(console: ConsolePlatform, page: Page, framework: str = "") -> str:
+    """As the officer: start a run from the runs view; the run's id from the page it opens."""
+    page.goto(console.base + "/console/compliance")
+    if framework:
+        page.get_by_label("先查看的标准").select_option(value=framework)
+    page.get_by_role("button", name="立即运行检查").click()
+    page.wait_for_url(re.compile(r".*/console/compliance/runs/[^/?]+\?.*"))
+    expect(page.get_by_role("status").filter(has_text="检查已完成")).to_be_visible()
+    return page.url.split("/runs/")[1].split("?")[0]
+
+
+def _download(page: Page, link: str) -> bytes:
+    with page.expect_download() as event:
+        page.get_by_role("link", name=link).click()
+    return Path(event.value.path()).read_bytes()
+
+
+def test_an_officer_runs_reads_the_evidence_waives_signs_off_and_verifies_the_report(
+    console: ConsolePlatform,
+) -> None:
+    page = console.page(OFFICER, "/console/compliance")
+    with only_origin(page, console.base):
+        expect(page.get_by_role("heading", level=1)).to_have_text("合规")
+        assert_accessible(page)
+        run_id = _start_run(console, page, MLPS)
+        _reads_the_clause_table(page)
+        _requests_a_waiver(console, page)
+        _signs_off_after_step_up(console, page, run_id)
+        pdf = _download(page, "已签名报告（PDF）")
+        assert pdf.startswith(b"%PDF")
+        html = _download(page, "报告（HTML）")
+        assert b"<html" in html.lower()
+        _sees_the_run_and_the_trend(console, page, run_id)
+
+
+def _reads_the_clause_table(page: Page) -> None:
+    """The run opens at the framework chosen; evidence is written for people."""
+    headings = page.locator("section[aria-labelledby=clauses-title] h3").all_inner_texts()
+    assert len(headings) == 1
+    assert headings[0].startswith(MLPS)
+    item = page.locator("table.clauses tr#control-L3-CES1-02")
+    expect(item).to_contain_text("8.1.4.1 b)")
+    expect(item).to_contain_text("bruteForceProtected")
+    expect(page.get_by_role("button", name="签署本次检查")).to_be_visible()
+    text = page.locator("main").inner_text()
+    for repr_mark in ("{'", "['", "True", "False", "None"):
+        assert repr_mark not in text, repr_mark
+    assert re.search(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC\+08:00", text)
+    assert_accessible(page)
+    page.get_by_label("标准", exact=True).select_option(value="")
+    page.get_by_role("button", name="显示").click()
+    expect(page.locator("section[aria-labelledby=clauses-title] h3")).to_have_count(3)
+
+
+def _requests_a_waiver(console: ConsolePlatform, page: Page) -> None:
+    """A justification and a typed expiry (local time); a second officer must decide."""
+    reason = f"补偿措施：堡垒机双人复核 {uuid.uuid4().hex[:8]}"
+    page.goto(console.base + "/console/compliance/waivers?control=L3-CES1-02")
+    assert_accessible(page)
+    expect(page.get_by_label("控制项", exact=True)).to_have_value("L3-CES1-02")
+    page.get_by_label("理由", exact=True).fill(reason)
+    page.get_by_label(re.compile("到期时间")).fill(EXPIRY)
+    page.get_by_role("button", name="提交豁免申请").click()
+    page.wait_for_url("**/console/compliance/waivers?done=requested")
+    row = page.locator("table.waivers tbody tr").filter(has_text=reason)
+    expect(row).to_contain_text("待审批")
+    expect(row).to_contain_text(EXPIRY_SHOWN)
+    expect(row).to_contain_text(OFFICER)
+    expect(row).to_contain_text("需由另一名合规官审批")  # four eyes: not their own
+    assert_accessible(page)
+
+
+def _signs_off_after_step_up(console: ConsolePlatform, page: Page, run_id: str) -> None:
+    """Sign-off is sensitive: step-up (OTP), then Continue on the resume page."""
+    page.goto(f"{console.base}/console/compliance/runs/{run_id}")
+    page.get_by_label("审核意见", exact=True).fill("季度等保自查 已复核")
+    page.get_by_role("button", name="签署本次检查").click()
+    console.step_up(page, OFFICER)
+    page.wait_for_url("**/console/resume")
+    expect(page.get_by_text("签署合规检查")).to_be_visible()
+    assert_accessible(page)
+    page.get_by_role("button", name="继续").click()
+    page.wait_for_url(re.compile(rf".*/console/compliance/runs/{run_id}\?signed=1.*"))
+    signature = page.locator("#signature")
+    expect(signature).to_contain_text("签名验证通过")
+    expect(signature).to_contain_text(OFFICER)
+    expect(signature).to_contain_text("SM2")
+    expect(signature).to_contain_text("季度等保自查 已复核")
+    expect(page.get_by_role("button", name="签署本次检查")).to_have_count(0)
+    assert_accessible(page)
+
+
+def _sees_the_run_and_the_trend(console: ConsolePlatform, page: Page, run_id: str) -> None:
+    page.goto(console.base + "/console/compliance")
+    row = page.locator("table.runs tbody tr").filter(has=page.locator(f"a[href$='/runs/{run_id}']"))
+    expect(row).to_contain_text(f"已由 {OFFICER} 签署")
+    expect(row).to_contain_text("%")
+    expect(page.locator("[data-chart=trend-option] canvas")).to_have_count(1)
+    page.get_by_text("以表格查看趋势").click()
+    expect(page.locator("details.chart-data table")).to_be_visible()
+    assert_accessible(page)
+
+
+def test_an_auditor_reads_runs_and_downloads_a_report_but_changes_nothing(
+    console: ConsolePlatform,
+) -> None:
+    run_id = _start_run(console, console.page(OFFICER, "/console/compliance"))
+    page = console.page(AUDITOR, "/console/compliance")
+    with only_origin(page, console.base):
+        expect(page.get_by_role("link", name="合规")).to_be_visible()
+        expect(page.locator(f"table.runs a[href$='/runs/{run_id}']")).to_be_visible()
+        expect(page.get_by_role("button", name="立即运行检查")).to_have_count(0)
+        assert_accessible(page)
+
+        page.locator(f"table.runs a[href$='/runs/{run_id}']").click()
+        page.wait_for_url(f"**/console/compliance/runs/{run_id}")
+        expect(page.locator("table.clauses").first).to_be_visible()
+        expect(page.get_by_role("button", name="签署本次检查")).to_have_count(0)
+        expect(page.get_by_role("link", name="申请豁免")).to_have_count(0)
+        assert_accessible(page)
+        pdf = _download(page, "报告草稿（PDF）")
+        assert pdf.startswith(b"%PDF")
+
+        page.goto(console.base + "/console/compliance/waivers")
+        expect(page.get_by_role("button", name="提交豁免申请")).to_have_count(0)
+        expect(page.get_by_role("button", name="批准")).to_have_count(0)
+        assert_accessible(page)
+
+        # The server refuses what the page leaves out.
+        csrf = page.locator("input[name=csrf]").first.get_attribute("value") or ""
+        for path in ("/console/compliance/runs", f"/console/compliance/runs/{run_id}/signoff"):
+            answer = page.request.post(console.base + path, form={"csrf": csrf})
+            assert answer.status == 403, (path, answer.status)
+
+
+def test_a_developer_has_no_compliance_menu_and_is_refused_the_page(
+    console: ConsolePlatform,
+) -> None:
+    page = console.page(DEVELOPER)
+    with only_origin(page, console.base):
+        assert "合规" not in page.locator("nav[aria-label] a").all_inner_texts()
+        answer = page.goto(console.base + "/console/compliance")
+        assert answer is not None
+        assert answer.status == 403
+        assert_accessible(page)
+        report = page.request.get(console.base + "/console/compliance/runs/x/report.pdf")
+        assert report.status == 403
