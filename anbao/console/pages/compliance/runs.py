@@ -26,9 +26,10 @@ from anbao.console.pages.compliance.common import (
 )
 from anbao.console.web import Page, View
 
-#: The run page's status filter: its value -> the effective statuses shown.
+#: The run page's status filter: its value -> the effective statuses shown (``all``: every one;
+#: the API edge refuses an empty query parameter, so "all" is a word, not an empty value).
 STATUS_FILTERS = {
-    "": None,
+    "all": None,
     "open": frozenset({"fail", "waived"}),
     "fail": frozenset({"fail"}),
     "pass": frozenset({"pass"}),
@@ -99,7 +100,8 @@ class StartRun(Runs):
             except Problem as problem:
                 await self.show(view, req, resp, error=problem, status=_status(problem))
                 return
-        query = falcon.to_query_str({"framework": framework, "started": "1"}, prefix=True)
+        params = {"framework": framework} if framework else {}
+        query = falcon.to_query_str({**params, "started": "1"}, prefix=True)
         raise falcon.HTTPSeeOther(f"{BASE}/runs/{run['id']}{query}")
 
 
