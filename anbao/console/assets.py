@@ -34,6 +34,8 @@ class Assets:
     """Every file under ``static/``, by name (``vendor/htmx.min.js``), with its hashed URL."""
 
     auth_required = False
+    #: ``name`` is a path (``vendor/htmx.min.js``), looked up in the table built at start-up.
+    own_parameters = True
 
     def __init__(self, folder: Path = STATIC, prefix: str = "/console/static") -> None:
         self._prefix = prefix

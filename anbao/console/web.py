@@ -300,6 +300,8 @@ class Page:
     """
 
     auth_required = False
+    #: Browser forms send empty and repeated fields: the page reads its own (path_params).
+    own_parameters = True
     roles: ClassVar[frozenset[str]] = frozenset()
     #: What the resume page says the pending action was (a msgid).
     action_label: ClassVar[str] = "Continue the action"

@@ -16,6 +16,12 @@ for every route. Before, resources read the last or the first of repeated values
 empty value as "not given" — accepting what the published schema (an enum, a date-time, an
 integer) says is invalid. The OpenAPI document states the same rule
 (:func:`anbao.web.openapi.query_rule`).
+
+The web console's resources say ``own_parameters = True`` and are left alone: a browser's GET
+form sends every field, empty ones included, and a group of checkboxes as one name repeated
+(HTML's form submission algorithm), and the console's static files are named by a path
+(``vendor/htmx.min.js``) looked up in a table of the files it has. Each reads and checks its own
+input; what the console sends on to the API is checked here like any other call.
 """
 
 from __future__ import annotations
@@ -67,7 +73,9 @@ class PathParameterCheck:
         resource: object,
         params: dict[str, Any],
     ) -> None:
-        del resp, resource
+        del resp
+        if getattr(resource, "own_parameters", False):
+            return
         # Both loops are skipped when there is nothing to check: this runs on every request.
         for name, given in req.params.items() if req.query_string else ():
             if isinstance(given, list):
