@@ -157,6 +157,15 @@ def test_an_auditor_reads_runs_and_downloads_a_report_but_changes_nothing(
         pdf = _download(page, "报告草稿（PDF）")
         assert pdf.startswith(b"%PDF")
 
+        # English on request (and back: the tests share the auditor's browser).
+        page.get_by_role("link", name="English").click()
+        page.wait_for_url(f"**/console/compliance/runs/{run_id}")
+        expect(page.locator("#summary-title")).to_have_text("Summary")
+        expect(page.locator("#clauses-title")).to_have_text("Clause by clause")
+        assert_accessible(page)
+        page.get_by_role("link", name="中文").click()
+        expect(page.locator("#summary-title")).to_have_text("概要")
+
         page.goto(console.base + "/console/compliance/waivers")
         expect(page.get_by_role("button", name="提交豁免申请")).to_have_count(0)
         expect(page.get_by_role("button", name="批准")).to_have_count(0)

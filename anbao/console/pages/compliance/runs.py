@@ -150,6 +150,7 @@ async def show_run(
         status_filter=status if keep else "",
         keep=keep,
         rate=present.rate(run.get("counts") or {}),
+        assessment=report.get("assessment") or {},
         verification=verification,
         present=present,
         error=error,
