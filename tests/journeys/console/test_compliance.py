@@ -14,12 +14,15 @@ waiver uniquely.
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
 
+from anbao.demo import data
+from tests.integration.iam.realm_support import admin_for
 from tests.journeys.console.accessibility import assert_accessible
 from tests.journeys.console.offline import only_origin
 from tests.journeys.console.platform import ConsolePlatform
@@ -135,6 +138,74 @@ def _sees_the_run_and_the_trend(console: ConsolePlatform, page: Page, run_id: st
     page.get_by_text("以表格查看趋势").click()
     expect(page.locator("details.chart-data table")).to_be_visible()
     assert_accessible(page)
+
+
+def test_a_second_officer_approves_a_waiver_after_step_up_and_rejects_another(
+    console: ConsolePlatform,
+) -> None:
+    """Four eyes: demo-compliance requests two waivers; another officer approves one after
+    step-up and rejects the other with a reason."""
+    page = console.page(OFFICER, "/console/compliance")
+    _start_run(console, page)  # the waiver form lists the controls of the newest run's report
+    tag = uuid.uuid4().hex[:8]
+    for control in ("L3-CES1-03", "L3-CES1-04"):
+        page.goto(f"{console.base}/console/compliance/waivers?control={control}")
+        page.get_by_label("理由", exact=True).fill(f"四眼审批 {control} {tag}")
+        page.get_by_label(re.compile("到期时间")).fill(EXPIRY)
+        page.get_by_role("button", name="提交豁免申请").click()
+        page.wait_for_url("**/console/compliance/waivers?done=requested")
+
+    second_name = _second_officer(console)
+    second = console.page(second_name, "/console/compliance/waivers")
+    approve = second.locator("table.waivers tbody tr").filter(has_text=f"L3-CES1-03 {tag}")
+    approve.get_by_role("button", name="批准").click()
+    console.step_up(second, second_name)
+    with only_origin(second, console.base):
+        second.wait_for_url("**/console/resume")
+        expect(second.get_by_text("审批豁免")).to_be_visible()
+        second.get_by_role("button", name="继续").click()
+        second.wait_for_url("**/console/compliance/waivers?done=approve")
+        row = second.locator("table.waivers tbody tr").filter(has_text=f"L3-CES1-03 {tag}")
+        expect(row).to_contain_text("已批准")
+        expect(row).to_contain_text(second_name)
+        assert_accessible(second)
+        # Stepped up already: rejecting asks no second code.
+        row = second.locator("table.waivers tbody tr").filter(has_text=f"L3-CES1-04 {tag}")
+        row.get_by_label("驳回原因").fill("补偿措施不足")
+        row.get_by_role("button", name="驳回").click()
+        second.wait_for_url("**/console/compliance/waivers?done=reject")
+        row = second.locator("table.waivers tbody tr").filter(has_text=f"L3-CES1-04 {tag}")
+        expect(row).to_contain_text("已驳回")
+        expect(row).to_contain_text("补偿措施不足")
+
+
+def _second_officer(console: ConsolePlatform) -> str:
+    """Another compliance officer bound where demo-compliance is (the seed's attributes,
+    groups, password and authenticator): the person who may decide demo-compliance's waivers."""
+    admin = admin_for(console.keycloak)
+    admin.change_current_realm(console.realm)
+    officer_id = admin.get_user_id(OFFICER)
+    assert officer_id, "the seed makes demo-compliance"
+    model = admin.get_user(officer_id)
+    username = f"demo-compliance-{uuid.uuid4().hex[:6]}"
+    uid = admin.create_user({
+        "username": username, "enabled": True, "email": f"{username}@example.test",
+        "emailVerified": True, "firstName": "复核", "lastName": model.get("lastName", "孙"),
+        "attributes": model.get("attributes") or {},
+        "credentials": [{"type": "password", "value": data.PASSWORD, "temporary": False}],
+    })  # fmt: skip
+    user = admin.get_user(uid)
+    user["credentials"] = [{
+        "type": "otp", "userLabel": "second officer",
+        "secretData": json.dumps({"value": data.OTP_SECRET}),
+        "credentialData": json.dumps({"subType": "totp", "digits": 6, "counter": 0,
+                                      "period": 30, "algorithm": "HmacSHA1"}),
+    }]  # fmt: skip
+    admin.update_user(uid, user)
+    admin.assign_realm_roles(uid, [admin.get_realm_role("compliance-officer")])
+    for group in admin.get_user_groups(model["id"]):
+        admin.group_user_add(uid, group["id"])
+    return username
 
 
 def test_an_auditor_reads_runs_and_downloads_a_report_but_changes_nothing(
