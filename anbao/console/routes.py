@@ -7,6 +7,7 @@ from anbao.console.pages import audit, overview
 from anbao.console.pages import apps, orgs, overview
 from anbao.console.pages import overview, seal_verify, seals
 from anbao.console.pages import alerts, overview
+from anbao.console.pages import compliance, overview
 from anbao.console.web import PREFIX, Console
 from anbao.web.asgi_app import AsgiApp
 
@@ -23,4 +24,5 @@ def add_routes(app: AsgiApp, console: Console) -> None:
     for module in (overview, orgs, apps):
     for module in (overview, seals, seal_verify):
     for module in (overview, alerts):
+    for module in (overview, compliance):
         module.add_routes(app, console)

@@ -56,6 +56,7 @@ ROOT_ROOMS = [
     "anbao.console.pages.audit",
     "anbao.console.pages.orgs",
     "anbao.console.pages.alerts",
+    "anbao.console.pages.compliance",
 ]
 #: Rooms that are adapters through and through (their __init__ loads their client library).
 ADAPTER_ROOMS = ["iam.admin", "audit.stores", "audit.sql"]
