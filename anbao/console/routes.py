@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from anbao.console import auth
-from anbao.console.pages import audit, overview
-from anbao.console.pages import apps, orgs, overview
-from anbao.console.pages import overview, seal_verify, seals
-from anbao.console.pages import alerts, overview
-from anbao.console.pages import compliance, overview
+from anbao.console.pages import (
+    alerts,
+    apps,
+    audit,
+    compliance,
+    orgs,
+    overview,
+    seal_verify,
+    seals,
+)
 from anbao.console.web import PREFIX, Console
 from anbao.web.asgi_app import AsgiApp
 
@@ -20,9 +25,5 @@ def add_routes(app: AsgiApp, console: Console) -> None:
     app.add_route(PREFIX + "/signed-out", auth.SignedOut(console))
     app.add_route(PREFIX + "/lang", auth.Language(console))
     app.add_route(PREFIX + "/resume", auth.Resume(console))
-    for module in (overview, audit):
-    for module in (overview, orgs, apps):
-    for module in (overview, seals, seal_verify):
-    for module in (overview, alerts):
-    for module in (overview, compliance):
+    for module in (overview, audit, alerts, orgs, apps, seals, seal_verify, compliance):
         module.add_routes(app, console)

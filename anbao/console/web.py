@@ -302,9 +302,6 @@ class Page:
     auth_required = False
     #: Browser forms send empty and repeated fields: the page reads its own (path_params).
     own_parameters = True
-    #: Query strings come from the person's GET forms (empty fields, repeated checkboxes): the
-    #: API edge's one-value-per-name rule is for API clients (anbao.web.path_params).
-    browser_queries = True
     roles: ClassVar[frozenset[str]] = frozenset()
     #: What the resume page says the pending action was (a msgid).
     action_label: ClassVar[str] = "Continue the action"

@@ -64,9 +64,7 @@ _ID = re.compile(ID_PATTERN).fullmatch
 
 class PathParameterCheck:
     """Falcon middleware: 404 for a path parameter that breaks the rule of its name; 400 for a
-    query parameter given twice or empty — except on a resource that reads browser forms
-    (``browser_queries = True``: the console's pages), since a GET form sends its empty fields
-    and repeats a name per ticked checkbox (HTML's form submission algorithm)."""
+    query parameter given twice or empty."""
 
     async def process_resource(
         self,
@@ -79,8 +77,7 @@ class PathParameterCheck:
         if getattr(resource, "own_parameters", False):
             return
         # Both loops are skipped when there is nothing to check: this runs on every request.
-        strict = req.query_string and not getattr(resource, "browser_queries", False)
-        for name, given in req.params.items() if strict else ():
+        for name, given in req.params.items() if req.query_string else ():
             if isinstance(given, list):
                 raise falcon.HTTPBadRequest(
                     title="Invalid parameter",

@@ -1,5 +1,5 @@
 """The edge's one-value-per-name query rule is for API clients; console pages read browser forms
-(empty fields, a name per ticked checkbox) and opt out with ``browser_queries``."""
+(empty fields, a name per ticked checkbox) and opt out with ``own_parameters``."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ class _Api:
 
 
 class _ConsolePage(_Api):
-    browser_queries = True
+    own_parameters = True
 
 
 def _client() -> falcon.testing.TestClient:
