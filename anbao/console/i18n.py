@@ -27,21 +27,49 @@ COOKIE = "anbao_lang"
 _DIR = Path(__file__).with_name("locales")
 
 
-def load_catalogues(directory: Path = _DIR) -> dict[str, dict[str, str]]:
-    """msgid -> translation, per locale (untranslated entries are left out: the msgid shows)."""
-    out: dict[str, dict[str, str]] = {}
+def load_domains(directory: Path = _DIR) -> dict[str, dict[str, dict[str, str]]]:
+    """locale -> catalogue (file stem: ``console``, ``alerts``, …) -> msgid -> translation.
+
+    A page looks its strings up in its own catalogue first, then in ``console`` (the frame's):
+    the same English word may mean two things on two pages ("Open": 待处理 for an alert,
+    打开 for a link), which one flat catalogue could not hold.
+    """
+    out: dict[str, dict[str, dict[str, str]]] = {}
     for locale in LOCALES:
-        messages: dict[str, str] = {}
+        domains: dict[str, dict[str, str]] = {}
         for path in sorted((directory / locale.replace("-", "_") / "LC_MESSAGES").glob("*.po")):
             with path.open("rb") as handle:
                 catalogue = read_po(handle, locale=locale.replace("-", "_"))
-            messages.update(
-                (str(message.id), str(message.string))
+            domains[path.stem] = {
+                str(message.id): str(message.string)
                 for message in catalogue
                 if message.id and isinstance(message.id, str) and message.string
-            )
-        out[locale] = messages
+            }
+        out[locale] = domains
     return out
+
+
+def load_catalogues(directory: Path = _DIR) -> dict[str, dict[str, str]]:
+    """msgid -> translation per locale over every catalogue (the frame's first, then the
+    pages' in name order, the first translation of a msgid kept): what a resource outside any
+    page's catalogue sees, and what the tests check for completeness."""
+    out: dict[str, dict[str, str]] = {}
+    for locale, domains in load_domains(directory).items():
+        merged: dict[str, str] = {}
+        for name in sorted(domains, key=lambda stem: (stem != "console", stem)):
+            for msgid, text in domains[name].items():
+                merged.setdefault(msgid, text)
+        out[locale] = merged
+    return out
+
+
+def messages_for(
+    domains: Mapping[str, Mapping[str, str]], merged: Mapping[str, str], domain: str
+) -> dict[str, str]:
+    """A page's lookup table: its own catalogue over the frame's, or the merged one."""
+    if domain not in domains:
+        return dict(merged)
+    return {**merged, **domains.get("console", {}), **domains[domain]}
 
 
 def choose(cookie: str | None, accept_language: str | None) -> str:

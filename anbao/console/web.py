@@ -99,7 +99,13 @@ class Console:
         self.assets, self.zone, self.clock = assets, zone, clock
         prefix = "__Host-" if secure_cookies else ""
         self.cookies = CookieNames(f"{prefix}anbao-console", f"{prefix}anbao-login", secure_cookies)
-        self.catalogues = i18n.load_catalogues()
+        domains, merged = i18n.load_domains(), i18n.load_catalogues()
+        #: (locale, catalogue) -> lookup table, built once.
+        self.messages = {
+            (locale, domain): i18n.messages_for(domains[locale], merged[locale], domain)
+            for locale in i18n.LOCALES
+            for domain in ("", *domains[locale])
+        }
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(_TEMPLATES),
             autoescape=True,
@@ -132,9 +138,11 @@ class Console:
         if not cache:
             resp.set_header("Cache-Control", "no-store")
 
-    def translator(self, req: falcon.asgi.Request) -> i18n.Translator:
+    def translator(self, req: falcon.asgi.Request, domain: str = "") -> i18n.Translator:
+        """The request's language; ``domain`` names the page's catalogue (its file stem)."""
         locale = i18n.choose(_cookie(req, i18n.COOKIE), req.get_header("Accept-Language"))
-        return i18n.Translator(locale, self.catalogues[locale], self.zone)
+        messages = self.messages.get((locale, domain)) or self.messages[locale, ""]
+        return i18n.Translator(locale, messages, self.zone)
 
     def render(
         self,
@@ -144,9 +152,10 @@ class Console:
         view: View | None = None,
         *,
         status: str = falcon.HTTP_200,
+        domain: str = "",
         **context: Any,
     ) -> None:
-        tr = view.tr if view else self.translator(req)
+        tr = view.tr if view else self.translator(req, domain)
         page = self.templates.get_template(template)
         resp.status = status
         resp.content_type = falcon.MEDIA_HTML
@@ -164,7 +173,11 @@ class Console:
 
     # sessions
     async def view(
-        self, req: falcon.asgi.Request, resp: falcon.asgi.Response, roles: frozenset[str]
+        self,
+        req: falcon.asgi.Request,
+        resp: falcon.asgi.Response,
+        roles: frozenset[str],
+        domain: str = "",
     ) -> View:
         """The signed-in person of this request, allowed by ``roles``, or an HTTP answer."""
         session_id = _cookie(req, self.cookies.session)
@@ -176,11 +189,11 @@ class Console:
         if session.access_expires_at - _REFRESH_MARGIN <= self.clock():
             session = await self._refreshed(session_id, session, req)
         if roles and not roles & frozenset(session.roles):
-            tr = self.translator(req)
+            tr = self.translator(req, domain)
             view = View(self, req, session_id, session, tr)
             self.render(req, resp, "forbidden.html", view, status=falcon.HTTP_403)
             raise _Answered
-        return View(self, req, session_id, session, self.translator(req))
+        return View(self, req, session_id, session, self.translator(req, domain))
 
     async def _refreshed(
         self, session_id: str, session: Session, req: falcon.asgi.Request
@@ -305,6 +318,9 @@ class Page:
     roles: ClassVar[frozenset[str]] = frozenset()
     #: What the resume page says the pending action was (a msgid).
     action_label: ClassVar[str] = "Continue the action"
+    #: The page's message catalogue (locales/*/LC_MESSAGES/<domain>.po); default: the name of
+    #: its module under ``anbao.console.pages`` (``alerts`` for pages/alerts/detail.py).
+    domain: ClassVar[str] = ""
 
     def __init__(self, console: Console) -> None:
         self.console = console
@@ -337,7 +353,7 @@ class Page:
         params: Mapping[str, str],
     ) -> None:
         try:
-            view = await self.console.view(req, resp, self.roles)
+            view = await self.console.view(req, resp, self.roles, self.domain or _domain_of(self))
         except _Answered:
             return
         try:
@@ -415,6 +431,11 @@ async def form_of(req: falcon.asgi.Request) -> dict[str, str | Upload]:
         form = {k: v if isinstance(v, str) else v[-1] for k, v in dict(media or {}).items()}
     req.context.console_form = form
     return dict(form)
+
+
+def _domain_of(page: object) -> str:
+    parts = type(page).__module__.split(".")
+    return parts[parts.index("pages") + 1] if "pages" in parts[:-1] else ""
 
 
 def _level(acr: str) -> int:

@@ -41,17 +41,17 @@ class Verify:
         self.console = console
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
-        self.console.render(req, resp, "seal_verify.html")
+        self.console.render(req, resp, "seal_verify.html", domain="seals")
 
     async def on_post(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         if req.get_header("Sec-Fetch-Site") not in (None, "same-origin", "none"):
             raise falcon.HTTPForbidden(title="Cross-site request refused")
-        tr = self.console.translator(req)
+        tr = self.console.translator(req, "seals")
         upload = (await form_of(req)).get("file")
         if not isinstance(upload, Upload) or not upload.data:
             message = tr.t("Choose an OFD document or a seal file to verify.")
             self.console.render(
-                req, resp, "seal_verify.html", status=falcon.HTTP_400, error=message
+                req, resp, "seal_verify.html", status=falcon.HTTP_400, error=message, domain="seals"
             )
             return
         host = req.remote_addr or "127.0.0.1"
@@ -72,6 +72,7 @@ class Verify:
                 status=falcon.code_to_http_status(status),
                 problem=problem,
                 filename=upload.filename,
+                domain="seals",
             )
             return
         report = answer.json()
@@ -82,6 +83,7 @@ class Verify:
             report=report_view(report, tr),
             filename=upload.filename,
             image=await preview(upload.data, str(report.get("kind", ""))),
+            domain="seals",
         )
 
 

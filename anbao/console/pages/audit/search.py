@@ -87,7 +87,7 @@ class AuditSearch(Page):
                 )
                 results = await run(api, search, view)
             saved = await _saved(api)
-        context = {
+        context: dict[str, Any] = {
             "search": search,
             "results": results,
             "error": error,

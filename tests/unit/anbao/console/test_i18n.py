@@ -82,3 +82,17 @@ def test_translations_fill_placeholders() -> None:
     tr = i18n.Translator("zh-CN", {"Welcome, %(name)s.": welcome}, "Asia/Shanghai")
     assert tr.t("Welcome, %(name)s.", name="赵析") == welcome % {"name": "赵析"}
     assert tr.t("Untranslated") == "Untranslated"
+
+
+def test_a_page_reads_its_own_catalogue_before_the_frames_and_the_others() -> None:
+    domains = {
+        "console": {"Sign out": "退出登录", "Open": "打开"},
+        "alerts": {"Open": "待处理"},
+        "overview": {"Open": "打开"},
+    }
+    merged = {"Sign out": "退出登录", "Open": "打开"}
+    alerts = i18n.messages_for(domains, merged, "alerts")
+    assert alerts["Open"] == "待处理"
+    assert alerts["Sign out"] == "退出登录"
+    assert i18n.messages_for(domains, merged, "overview")["Open"] == "打开"
+    assert i18n.messages_for(domains, merged, "")["Open"] == "打开"  # outside any page
