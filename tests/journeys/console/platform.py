@@ -88,8 +88,7 @@ class ConsolePlatform:
         page.goto(self.base + path)
         if not page.url.startswith(self.base):
             KeycloakPages(page).sign_in(self.person(username))
-            page.wait_for_url(self.base + "/console/**")
-            page.wait_for_load_state()
+            self.arrive(page)
         return page
 
     def anonymous(self, path: str) -> Page:
@@ -108,7 +107,15 @@ class ConsolePlatform:
         console's resume page."""
         page.wait_for_url(self.keycloak.url + "/**")
         KeycloakPages(page).finish_required_actions(self.person(username))
-        page.wait_for_url(self.base + "/console/**")
+        self.arrive(page)
+
+    def arrive(self, page: Page) -> None:
+        """Wait until the browser is back on a console page, past the callback's hop (a page
+        that moves on by itself: waiting for any /console/ URL would stop on it)."""
+        page.wait_for_url(
+            lambda url: url.startswith(self.base + "/console") and "/console/callback" not in url
+        )
+        page.wait_for_load_state()
 
     def get(self, path: str, **kw: Any) -> httpx.Response:
         return httpx.get(self.base + path, timeout=60, **kw)

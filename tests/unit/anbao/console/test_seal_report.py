@@ -21,7 +21,11 @@ from crypto.seals.format import Options, Trust, sign_ofd, verify_any
 from crypto.seals.format.testing import SampleSeal, make_sample_seal, minimal_ofd
 
 NOW = datetime(2026, 11, 26, 8, 0, tzinfo=UTC)
-CATALOGUES = i18n.load_catalogues()
+_DOMAINS, _MERGED = i18n.load_domains(), i18n.load_catalogues()
+#: What the seal pages read: their own catalogue over the frame's.
+CATALOGUES = {
+    locale: i18n.messages_for(_DOMAINS[locale], _MERGED[locale], "seals") for locale in i18n.LOCALES
+}
 ZH = i18n.Translator("zh-CN", CATALOGUES["zh-CN"], "Asia/Shanghai")
 EN = i18n.Translator("en", CATALOGUES["en"], "Asia/Shanghai")
 
