@@ -1,0 +1,276 @@
+"""Console bench (issue 19): server time per page vs the API calls it wraps; audit search over
+a million events; Lighthouse.
+
+Prints one JSON document, each figure next to its reference measured in the same run:
+
+1. ``server_time``: the overview, audit search and seal verification pages (with the htmx
+   partials they load), fetched from a real ``anbao serve`` on loopback with a signed-in
+   session cookie, against the same API calls the page makes sent straight over HTTP with the
+   same person's bearer token; interleaved, ``--reps`` each; p50/p95 and the ratio (target:
+   p95 ratio <= 1.3).
+2. ``audit_search``: ``--events`` events in the Elasticsearch audit store (kept between runs,
+   bench/console_audit.py); the audit search page's results and histogram over a mix of
+   queries and time ranges (target: p95 <= 1 s), next to the API calls it makes and to the raw
+   Elasticsearch requests those send (captured from the search service, replayed as sent).
+3. ``lighthouse``: performance and accessibility of the three pages (targets >= 90, >= 95),
+   bench/console_lighthouse.py, with the session cookie, next to its static reference page.
+
+The workloads (which requests a page makes, which API calls it wraps) are in
+bench/console_pages.py, written from the pages' code.
+
+    python -m bench.console [--events N] [--reps N] [--skip-lighthouse]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import concurrent.futures
+import json
+import os
+import platform as host
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import httpx
+
+from bench import console_pages as pages
+from bench.console_audit import ensure_loaded, open_store, server_env
+from bench.console_platform import BearerToken, demo_platform, session_cookie
+from bench.console_timing import (
+    PageMissing,
+    Steps,
+    csrf_token,
+    labels,
+    measure,
+    percentiles,
+    ratio,
+    runner,
+)
+from tests.journeys.console.platform import ConsolePlatform
+
+PERSON = "demo-analyst"  # overview and audit search (security-analyst, province-wide scope)
+TARGET_RATIO = 1.3
+TARGET_SEARCH_MS = 1000.0
+TARGET_LIGHTHOUSE = {"performance": 90, "accessibility": 95}
+
+
+class Sides:
+    """Three HTTP clients of one server: the browser's (cookie), the API caller's (bearer)
+    and an anonymous one (public pages)."""
+
+    def __init__(self, platform: ConsolePlatform, cookie: str, token: BearerToken) -> None:
+        self.token = token
+        self.console = httpx.AsyncClient(
+            base_url=platform.base, headers={"Cookie": cookie}, timeout=120
+        )
+        self.api = httpx.AsyncClient(base_url=platform.base, timeout=120)
+        self.public = httpx.AsyncClient(base_url=platform.base, timeout=120)
+        self.csrf = ""
+
+    async def start(self) -> None:
+        self.csrf = await csrf_token(self.console)
+
+    def fresh_token(self) -> None:
+        """Outside the timed requests: the bearer token refreshed when near its end."""
+        self.api.headers["Authorization"] = f"Bearer {self.token.value()}"
+
+    async def close(self) -> None:
+        for client in (self.console, self.api, self.public):
+            await client.aclose()
+
+
+async def _pair(
+    sides: Sides, console: Steps, api: Steps, reps: int, *, public: bool = False
+) -> dict[str, list[float]]:
+    """Console steps vs API steps, interleaved, in rounds short enough for one token."""
+    client = sides.public if public else sides.console
+    out: dict[str, list[float]] = {"console": [], "api": []}
+    for chunk in _chunks(reps, 25):
+        sides.fresh_token()
+        got = await measure(
+            {
+                "console": runner(client, console, "" if public else sides.csrf),
+                "api": runner(sides.api, api),
+            },
+            chunk,
+            warmup=1,
+        )
+        for name, samples in got.items():
+            out[name] += samples
+    return out
+
+
+def _chunks(total: int, size: int) -> Iterator[int]:
+    while total > 0:
+        yield min(size, total)
+        total -= size
+
+
+async def server_time(sides: Sides, reps: int) -> dict[str, Any]:
+    result: dict[str, Any] = {"target_p95_ratio_max": TARGET_RATIO, "pages": {}}
+    for workload in pages.server_time_workloads():
+        entry: dict[str, Any] = {
+            "console_requests": labels(workload.console),
+            "api_calls": labels(workload.api),
+        }
+        try:
+            got = await _pair(sides, workload.console, workload.api, reps, public=workload.public)
+        except PageMissing as missing:
+            entry["skipped"] = f"{missing} is not in this tree yet"
+        else:
+            entry |= _compare(got, "console", "api")
+            entry["met"] = entry["ratio"]["p95"] <= TARGET_RATIO
+        result["pages"][workload.name] = entry
+    return result
+
+
+def _compare(samples: Mapping[str, list[float]], side: str, ref: str) -> dict[str, Any]:
+    figures = {name: percentiles(s) for name, s in samples.items()}
+    return {**figures, "ratio": ratio(figures[side], figures[ref])}
+
+
+async def audit_search(sides: Sides, events: int, reps: int) -> dict[str, Any]:
+    """The search page over the mix: console vs its API calls vs the raw Elasticsearch bodies
+    (without the page, until it is in the tree: the API and raw Elasticsearch only)."""
+    store = open_store(events)
+
+    async def clear() -> None:  # Elasticsearch's request cache: each search is a first one
+        await asyncio.to_thread(store.client.indices.clear_cache, index=store.pattern, request=True)
+
+    cases = pages.search_cases()
+    with_page = await _exists(sides, pages.audit_workload(cases[0]).console)
+    pooled: dict[str, list[float]] = {"console": [], "api": [], "raw_es": []}
+    if not with_page:
+        del pooled["console"]
+    per_case: dict[str, Any] = {}
+    try:
+        for case in cases:
+            workload = pages.audit_workload(case)
+            run = {
+                "console": runner(sides.console, workload.console, sides.csrf),
+                "api": runner(sides.api, workload.api),
+                "raw_es": pages.raw_search_side(store, workload.api),
+            }
+            got: dict[str, list[float]] = {name: [] for name in pooled}
+            for chunk in _chunks(reps, 25):
+                sides.fresh_token()
+                part = await measure(
+                    {name: run[name] for name in pooled}, chunk, warmup=1, before=clear
+                )
+                for name, samples in part.items():
+                    got[name] += samples
+            per_case[case.label] = {name: percentiles(s) for name, s in got.items()}
+            for name, samples in got.items():
+                pooled[name] += samples
+    finally:
+        store.close()
+    figures = {name: percentiles(s) for name, s in pooled.items()}
+    out: dict[str, Any] = {
+        "target_p95_ms_max": TARGET_SEARCH_MS,
+        "elasticsearch_request_cache": "cleared before every timed request",
+        "all_cases": figures,
+        "ratio_api_vs_raw_es": ratio(figures["api"], figures["raw_es"]),
+    }
+    if with_page:
+        out["met"] = figures["console"]["p95_ms"] <= TARGET_SEARCH_MS
+        out["ratio_console_vs_api"] = ratio(figures["console"], figures["api"])
+        out["ratio_console_vs_raw_es"] = ratio(figures["console"], figures["raw_es"])
+    else:
+        out["console"] = "skipped: the audit search page is not in this tree yet"
+    out["console_requests"] = labels(pages.audit_workload(cases[0]).console)
+    out["api_calls"] = labels(pages.audit_workload(cases[0]).api)
+    out["per_case"] = per_case
+    return out
+
+
+async def _exists(sides: Sides, steps: Steps) -> bool:
+    try:
+        await runner(sides.console, steps, sides.csrf)()
+    except PageMissing:
+        return False
+    return True
+
+
+def lighthouse(platform: ConsolePlatform, cookie: str, runs: int) -> dict[str, Any]:
+    try:
+        from bench import console_lighthouse as lh  # noqa: PLC0415 - from branch i19-assets
+    except ImportError:
+        return {"skipped": "bench/console_lighthouse.py is not in this tree yet"}
+    with lh.reference_site() as url:
+        reference = _median([lh.run_lighthouse(url, cookie=None) for _ in range(runs)])
+    out: dict[str, Any] = {"preset": "desktop", "targets": TARGET_LIGHTHOUSE, "pages": {}}
+    out["reference_static_page"] = reference
+    for name, path, public in pages.lighthouse_pages():
+        probe = httpx.get(platform.base + path, headers={"Cookie": cookie}, timeout=60)
+        if probe.status_code == 404:
+            out["pages"][name] = {"skipped": f"{path} is not in this tree yet"}
+            continue
+        url = platform.base + path
+        got = _median(
+            [lh.run_lighthouse(url, cookie=None if public else cookie) for _ in range(runs)]
+        )
+        got["met"] = all(got[k] >= v for k, v in TARGET_LIGHTHOUSE.items())
+        out["pages"][name] = {"path": path, **got}
+    return out
+
+
+def _median(results: list[dict[str, Any]]) -> dict[str, Any]:
+    numbers = ("performance", "accessibility", "fcp_ms", "lcp_ms", "tbt_ms")
+    ordered = {k: sorted(r[k] for r in results) for k in numbers}
+    return {
+        **{k: v[len(v) // 2] for k, v in ordered.items()},
+        "accessibility_failed_audits": sorted(
+            {a for r in results for a in r["accessibility_failed_audits"]}
+        ),
+        "runs": [{k: r[k] for k in numbers} for r in results],
+    }
+
+
+async def _timed_sections(
+    platform: ConsolePlatform, cookie: str, token: BearerToken, args: argparse.Namespace
+) -> dict[str, Any]:
+    sides = Sides(platform, cookie, token)
+    try:
+        await sides.start()
+        return {
+            "server_time": await server_time(sides, args.reps),
+            "audit_search": await audit_search(sides, args.events, args.search_reps),
+        }
+    finally:
+        await sides.close()
+
+
+def _machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],
+        "python": host.python_version(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--events", type=int, default=1_000_000)
+    parser.add_argument("--reps", type=int, default=200, help="per page, server time")
+    parser.add_argument("--search-reps", type=int, default=10, help="per query and time range")
+    parser.add_argument("--lighthouse-runs", type=int, default=3)
+    parser.add_argument("--skip-lighthouse", action="store_true")
+    args = parser.parse_args()
+    result: dict[str, Any] = {"machine_at_start": _machine(), "person": PERSON}
+    result["audit_index"] = ensure_loaded(args.events)
+    with demo_platform(server_env(args.events)) as platform:
+        cookie = session_cookie(platform, PERSON)
+        token = BearerToken(platform, PERSON)
+        # Playwright's sync API holds this thread's event loop: the timing gets a thread of its own.
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            timed = pool.submit(asyncio.run, _timed_sections(platform, cookie, token, args))
+            result |= timed.result()
+        if not args.skip_lighthouse:
+            result["lighthouse"] = lighthouse(platform, cookie, args.lighthouse_runs)
+    result["machine_at_end"] = _machine()
+    print(json.dumps(result, indent=2, ensure_ascii=False))
+
+
+if __name__ == "__main__":
+    main()
