@@ -38,7 +38,8 @@ class SearchCase:
 
     @property
     def label(self) -> str:
-        return f"{self.q or '(all events)'} | last {self.days:g} d"
+        span = f"{self.days * 24:g} h" if self.days < 1 else f"{self.days:g} d"
+        return f"{self.q or '(all events)'} | last {span}"
 
     def window(self) -> tuple[str, str]:
         start = MONTH_END - dt.timedelta(days=self.days)
@@ -80,7 +81,8 @@ def overview() -> Workload:
 def audit_workload(case: SearchCase) -> Workload:
     """The audit search page with a query and a time range: the page, results and histogram."""
     time_from, time_to = case.window()
-    query = (("q", case.q), ("from", time_from), ("to", time_to))
+    # An empty q is left out, as the console's API client leaves out empty values.
+    query = ((("q", case.q),) if case.q else ()) + (("from", time_from), ("to", time_to))
     return Workload(
         "audit_search",
         console=((Call("GET", "/console/audit", query),),),
