@@ -512,6 +512,12 @@ class Settings:
                 "production requires it: high-risk routes confirm the session is alive "
                 "(RFC 7662 introspection as keycloak.client_id)",
             )
+        if not self.keycloak.admin_client_secret:
+            raise SettingsError(
+                "keycloak.admin_client_secret",
+                "production requires it: Anbao's admin calls are made as its service-account "
+                "client (keycloak.admin_client_id), never as the master admin",
+            )
         if self.console.enabled and not self.console.client_secret:
             raise SettingsError(
                 "console.client_secret",
@@ -519,12 +525,6 @@ class Settings:
             )
         if self.console.enabled and urlsplit(self.console.public_url).scheme != "https":
             raise SettingsError("console.public_url", "production requires the console's https URL")
-        if not self.keycloak.admin_client_secret:
-            raise SettingsError(
-                "keycloak.admin_client_secret",
-                "production requires it: Anbao's admin calls are made as its service-account "
-                "client (keycloak.admin_client_id), never as the master admin",
-            )
 
     def console_url(self) -> str:
         """The console's base URL as browsers see it: ``console.public_url``, else the address

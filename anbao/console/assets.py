@@ -38,7 +38,9 @@ class Assets:
     def __init__(self, folder: Path = STATIC, prefix: str = "/console/static") -> None:
         self._prefix = prefix
         self._files: dict[str, _File] = {}
-        for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        # The vendored files' manifest (versions, hashes) is for the tests, not for visitors.
+        files = (p for p in folder.rglob("*") if p.is_file() and p.name != "MANIFEST.json")
+        for path in sorted(files):
             name = path.relative_to(folder).as_posix()
             body = path.read_bytes()
             kind = (

@@ -32,9 +32,10 @@ from iam.tokens.verifier import TokenVerifier
 
 def safe_next(value: str | None) -> str:
     """Only a path of the console itself: never another site (open redirect)."""
-    if not value or not value.startswith(PREFIX + "/") or value.startswith("//") or "\\" in value:
+    ours = value and (value == PREFIX or value.startswith((PREFIX + "/", PREFIX + "?")))
+    if not ours or "\\" in value or "//" in value:  # type: ignore[operator]
         return PREFIX + "/"
-    return value
+    return str(value)
 
 
 class Login:

@@ -80,6 +80,23 @@ class Translator:
         pattern = "yyyy-MM-dd HH:mm:ss" if seconds else "yyyy-MM-dd HH:mm"
         return f"{format_datetime(local, pattern, locale=self._babel)} {_offset(local)}"
 
+    def typed(self, value: str) -> str:
+        """A time typed in a ``datetime-local`` control (no offset: the console's zone) as the
+        RFC 3339 the API takes: ``2026-12-07T20:15`` -> ``2026-12-07T20:15:00+08:00``; ``""``
+        stays ``""``; anything else raises :class:`ValueError`."""
+        text = value.strip()
+        if not text:
+            return ""
+        moment = dt.datetime.fromisoformat(text)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=self.zone)
+        return moment.isoformat(timespec="seconds")
+
+    def control(self, value: str | float | dt.datetime | None) -> str:
+        """The inverse, to refill a ``datetime-local`` control: ``YYYY-MM-DDTHH:MM`` locally."""
+        moment = _moment(value)
+        return "" if moment is None else moment.astimezone(self.zone).strftime("%Y-%m-%dT%H:%M")
+
     def number(self, value: float | int) -> str:
         return format_decimal(value, locale=self._babel)
 

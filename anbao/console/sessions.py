@@ -31,6 +31,7 @@ from typing import Any
 
 from audit.sql.sqlite import connect
 from crypto import aead, sm3
+from crypto.errors import DecryptionFailed
 
 LOGIN_TTL_SECONDS = 600.0
 _SCHEMA = """
@@ -83,9 +84,17 @@ class SessionStore:
     ) -> None:
         self._path = path
         self._connection: sqlite3.Connection | None = None
-        self._key = _key(Path(key_file))
+        self._key_file = Path(key_file)
+        self._sealing_key: bytes | None = None
         self._clock = clock
         self._lock = threading.Lock()
+
+    @property
+    def _key(self) -> bytes:
+        """The sealing key, read (or made) on first use: building the app writes nothing."""
+        if self._sealing_key is None:
+            self._sealing_key = _key(self._key_file)
+        return self._sealing_key
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -128,7 +137,10 @@ class SessionStore:
             ).fetchone()
         if row is None or row[1] <= self._clock():
             return None
-        fields = json.loads(aead.open(self._key, row[0], key))
+        try:
+            fields = json.loads(aead.open(self._key, row[0], key))
+        except DecryptionFailed:  # another key (rotated): the person signs in again
+            return None
         fields["roles"] = tuple(fields["roles"])
         return Session(**fields)
 
@@ -160,7 +172,10 @@ class SessionStore:
             ).fetchone()
         if row is None or row[1] <= self._clock():
             return None
-        return PendingLogin(**json.loads(aead.open(self._key, row[0], key)))
+        try:
+            return PendingLogin(**json.loads(aead.open(self._key, row[0], key)))
+        except DecryptionFailed:
+            return None
 
 
 def _hash(value: str) -> bytes:

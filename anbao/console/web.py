@@ -45,6 +45,8 @@ _TEMPLATES = Path(__file__).with_name("templates")
 #: Refresh the access token this many seconds before it expires.
 _REFRESH_MARGIN = 20.0
 SAFE_METHODS = frozenset({"GET", "HEAD"})
+#: The level sensitive actions need (RFC 9470 ``acr``; the realm's "2" = password + OTP).
+STRONG = "2"
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -189,8 +191,15 @@ class Console:
             self.store.delete(session_id)
             raise self.sign_in(req) from None
         now = self.clock()
+        try:
+            principal = self.verifier.verify(tokens.access_token)
+        except IamError:
+            self.store.delete(session_id)
+            raise self.sign_in(req) from None
         fresh = dataclasses.replace(
             session,
+            roles=tuple(sorted(principal.roles)),
+            acr=principal.acr,  # the realm may lower it once the step-up's max age has passed
             access_token=tokens.access_token,
             refresh_token=tokens.refresh_token or session.refresh_token,
             id_token=tokens.id_token or session.id_token,
@@ -263,6 +272,13 @@ class View:
             self.session = dataclasses.replace(self.session, pending=None)
             self.console.store.save(self.session_id, self.session)
         return form
+
+    def require_acr(self, acr: str = STRONG) -> None:
+        """Sensitive actions (role grants, seal make/sign/revoke, approvals, sign-off, reveal)
+        ask for step-up here, before the API is called, whatever level the API route itself
+        demands: :class:`Page` sends the person through Keycloak and offers the action again."""
+        if _level(self.session.acr) < _level(acr):
+            raise StepUpRequired(acr)
 
     def has(self, *roles: str) -> bool:
         return bool(self.roles & set(roles))
@@ -395,6 +411,10 @@ async def form_of(req: falcon.asgi.Request) -> dict[str, str | Upload]:
         form = {k: v if isinstance(v, str) else v[-1] for k, v in dict(media or {}).items()}
     req.context.console_form = form
     return dict(form)
+
+
+def _level(acr: str) -> int:
+    return int(acr) if acr.isdigit() else 0
 
 
 def _cookie(req: falcon.asgi.Request, name: str) -> str:

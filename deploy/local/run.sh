@@ -45,6 +45,8 @@ fi
 
 cat <<MSG
 
+  Anbao console    http://127.0.0.1:$port/console/   (sign in as any demo person below; 中文, English)
+  Seal verifier    http://127.0.0.1:$port/console/verify   (public: anyone checks a signed OFD)
   Anbao API        http://127.0.0.1:$port   (GET /healthz, /readyz, /openapi.json, /metrics, /whoami)
   Keycloak         $KEYCLOAK_URL/admin/   realm "$realm"
   Keycloak admin   user "$KEYCLOAK_ADMIN_USERNAME", password in $ANBAO_STATE/keycloak-admin.env
@@ -62,9 +64,9 @@ $("$anbao" dev people)
   \`.venv/bin/anbao dev otp\` prints the current one (or add the key to an authenticator app).
 
   Try first
-  1. curl -s http://127.0.0.1:$port/readyz
-  2. Sign in as demo-org-admin at $KEYCLOAK_URL/realms/$realm/account/
-     (password above, then the code of \`.venv/bin/anbao dev otp\`)
+  1. Open http://127.0.0.1:$port/console/ and sign in as demo-analyst (password above);
+     administrators (demo-admin, demo-org-admin) also type the code of \`.venv/bin/anbao dev otp\`
+  2. curl -s http://127.0.0.1:$port/readyz
   3. The demo app (permits-demo, examples/permits_app.py), in another shell:
      PERMITS_REALM=$realm .venv/bin/uvicorn --app-dir examples permits_app:app --port 8765
      then open http://127.0.0.1:8765/ and sign in as any demo person.

@@ -39,6 +39,7 @@ DOMAIN_ROOMS = [
     "crypto.pki",
     "crypto.seals",
     "crypto.seals.format",
+    "crypto.seals.preview",
     "crypto.seals.registry",
     "crypto.seals.tsa",
     "policies.catalogue",

@@ -110,9 +110,18 @@ def check_picture(picture: Picture) -> PictureInfo:
     if kind == "SVG":
         _check_svg(picture.data)
         return PictureInfo(kind, None)
-    width, height = _png_size(picture.data) if kind == "PNG" else _jpeg_size(picture.data)
-    if not (0 < width <= MAX_PIXELS_PER_SIDE and 0 < height <= MAX_PIXELS_PER_SIDE):
-        raise InvalidPicture(f"picture must be 1 to {MAX_PIXELS_PER_SIDE} pixels per side")
+    return raster_info(picture.data)
+
+
+def raster_info(data: bytes, max_side: int = MAX_PIXELS_PER_SIDE) -> PictureInfo:
+    """Type and pixel size of a PNG or JPEG from its header, bounded per side; else
+    ``InvalidPicture``. Also used for page images of OFD previews, never decoded here."""
+    kind = sniff(data)
+    if kind not in ("PNG", "JPG"):
+        raise InvalidPicture("not a PNG or JPEG image")
+    width, height = _png_size(data) if kind == "PNG" else _jpeg_size(data)
+    if not (0 < width <= max_side and 0 < height <= max_side):
+        raise InvalidPicture(f"picture must be 1 to {max_side} pixels per side")
     return PictureInfo(kind, (width, height))
 
 

@@ -6,6 +6,8 @@ person's roles allow and the server refuses the rest; sign-out ends the Keycloak
 
 from __future__ import annotations
 
+from tests.journeys.console.accessibility import assert_accessible
+from tests.journeys.console.offline import only_origin
 from tests.journeys.console.platform import ConsolePlatform
 
 

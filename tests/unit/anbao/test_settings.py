@@ -87,9 +87,40 @@ def test_production_with_tls_proxy_and_https_keycloak_is_accepted() -> None:
             "ANBAO_KEYCLOAK_URL": "https://idp.gov.example",
             "ANBAO_KEYCLOAK_CLIENT_SECRET": "from-the-secret-store",
             "ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET": "from-the-secret-store",
+            "ANBAO_CONSOLE_CLIENT_SECRET": "from-the-secret-store",
+            "ANBAO_CONSOLE_PUBLIC_URL": "https://anbao.gov.example",
         }
     )
     assert settings.environment is Environment.PRODUCTION
+    assert settings.console_url() == "https://anbao.gov.example"
+
+
+@pytest.mark.parametrize(
+    ("given", "missing"),
+    [
+        ({}, "console.client_secret"),
+        ({"ANBAO_CONSOLE_CLIENT_SECRET": "s"}, "console.public_url"),
+        (
+            {"ANBAO_CONSOLE_CLIENT_SECRET": "s", "ANBAO_CONSOLE_PUBLIC_URL": "http://anbao.example"},
+            "console.public_url",
+        ),
+    ],
+)
+def test_production_refuses_a_console_without_its_client_or_https(
+    given: dict[str, str], missing: str
+) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.load(
+            {
+                "ANBAO_ENVIRONMENT": "production",
+                "ANBAO_SERVER_BEHIND_TLS_PROXY": "yes",
+                "ANBAO_KEYCLOAK_URL": "https://idp.gov.example",
+                "ANBAO_KEYCLOAK_CLIENT_SECRET": "from-the-secret-store",
+                "ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET": "from-the-secret-store",
+                **given,
+            }
+        )
+    assert info.value.name == missing
 
 
 def test_production_refuses_to_start_without_its_admin_client() -> None:
