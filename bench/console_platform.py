@@ -22,6 +22,7 @@ from typing import Any
 import httpx
 
 from tests.integration.conftest import Server, _env
+from tests.journeys.browser import KeycloakPages
 from tests.journeys.console.platform import ConsolePlatform, start
 from tests.journeys.test_seal_journey import CONSOLE, Platform
 
@@ -48,8 +49,16 @@ def demo_platform(env: dict[str, str]) -> Iterator[ConsolePlatform]:
 
 
 def session_cookie(platform: ConsolePlatform, username: str) -> str:
-    """``name=value`` of the console's session cookie, signed in through the console."""
-    page = platform.page(username)
+    """``name=value`` of the console's session cookie, signed in through the console.
+
+    As ``ConsolePlatform.page`` does, except the wait for the way back: the console now lands
+    on ``/console`` (no slash), which that method's ``/console/**`` pattern does not match.
+    """
+    page = platform.context(username).new_page()
+    page.goto(platform.base + "/console/")
+    if not page.url.startswith(platform.base):
+        KeycloakPages(page).sign_in(platform.person(username))
+        page.wait_for_url(lambda url: url.startswith(platform.base + "/console"))
     page.close()
     for cookie in platform.context(username).cookies(platform.base):
         if cookie["name"].endswith("anbao-console"):
