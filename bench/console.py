@@ -39,10 +39,11 @@ from bench.console_audit import ensure_loaded, open_store, server_env
 from bench.console_platform import BearerToken, demo_platform, session_cookie
 from bench.console_timing import (
     PageMissing,
-    Steps,
     csrf_token,
+    forbidden_page,
     labels,
     measure,
+    page_exists,
     percentiles,
     ratio,
     runner,
@@ -67,9 +68,11 @@ class Sides:
         self.api = httpx.AsyncClient(base_url=platform.base, timeout=120)
         self.public = httpx.AsyncClient(base_url=platform.base, timeout=120)
         self.csrf = ""
+        self.floor = ""
 
     async def start(self) -> None:
         self.csrf = await csrf_token(self.console)
+        self.floor = await forbidden_page(self.console, pages.FORBIDDEN_TO_ANALYST)
 
     def fresh_token(self) -> None:
         """Outside the timed requests: the bearer token refreshed when near its end."""
@@ -80,22 +83,21 @@ class Sides:
             await client.aclose()
 
 
-async def _pair(
-    sides: Sides, console: Steps, api: Steps, reps: int, *, public: bool = False
-) -> dict[str, list[float]]:
-    """Console steps vs API steps, interleaved, in rounds short enough for one token."""
-    client = sides.public if public else sides.console
-    out: dict[str, list[float]] = {"console": [], "api": []}
+async def _sides_of(sides: Sides, workload: pages.Workload, reps: int) -> dict[str, list[float]]:
+    """Console vs API (and the console's floor), interleaved, in rounds short enough for one
+    token."""
+    client = sides.public if workload.public else sides.console
+    csrf = "" if workload.public else sides.csrf
+    run = {
+        "console": runner(client, workload.console, csrf),
+        "api": runner(sides.api, workload.api),
+    }
+    if workload.floor:
+        run["console_floor"] = runner(client, workload.floor, csrf)
+    out: dict[str, list[float]] = {name: [] for name in run}
     for chunk in _chunks(reps, 25):
         sides.fresh_token()
-        got = await measure(
-            {
-                "console": runner(client, console, "" if public else sides.csrf),
-                "api": runner(sides.api, api),
-            },
-            chunk,
-            warmup=1,
-        )
+        got = await measure(run, chunk, warmup=1)
         for name, samples in got.items():
             out[name] += samples
     return out
@@ -109,18 +111,30 @@ def _chunks(total: int, size: int) -> Iterator[int]:
 
 async def server_time(sides: Sides, reps: int) -> dict[str, Any]:
     result: dict[str, Any] = {"target_p95_ratio_max": TARGET_RATIO, "pages": {}}
-    for workload in pages.server_time_workloads():
+    document = pages.signed_ofd()
+    for workload in pages.server_time_workloads(document, pages.signed_in_floor(sides.floor)):
         entry: dict[str, Any] = {
             "console_requests": labels(workload.console),
             "api_calls": labels(workload.api),
         }
+        client = sides.public if workload.public else sides.console
+        if not await page_exists(client, workload.console):
+            entry["skipped"] = f"{workload.console[0][0].path} is not in this tree yet"
+            result["pages"][workload.name] = entry
+            continue
         try:
-            got = await _pair(sides, workload.console, workload.api, reps, public=workload.public)
+            got = await _sides_of(sides, workload, reps)
         except PageMissing as missing:
             entry["skipped"] = f"{missing} is not in this tree yet"
         else:
             entry |= _compare(got, "console", "api")
             entry["met"] = entry["ratio"]["p95"] <= TARGET_RATIO
+            if workload.floor:
+                entry["console_floor_requests"] = labels(workload.floor)
+                entry["console_floor_is"] = workload.floor_is
+            if workload.name == "seal_verification":
+                times = await asyncio.to_thread(pages.preview_seconds, document, 50)
+                entry["stamped_page_preview_in_process"] = percentiles(times)
         result["pages"][workload.name] = entry
     return result
 
@@ -139,7 +153,7 @@ async def audit_search(sides: Sides, events: int, reps: int) -> dict[str, Any]:
         await asyncio.to_thread(store.client.indices.clear_cache, index=store.pattern, request=True)
 
     cases = pages.search_cases()
-    with_page = await _exists(sides, pages.audit_workload(cases[0]).console)
+    with_page = await page_exists(sides.console, pages.audit_workload(cases[0]).console)
     pooled: dict[str, list[float]] = {"console": [], "api": [], "raw_es": []}
     if not with_page:
         del pooled["console"]
@@ -182,14 +196,6 @@ async def audit_search(sides: Sides, events: int, reps: int) -> dict[str, Any]:
     out["api_calls"] = labels(pages.audit_workload(cases[0]).api)
     out["per_case"] = per_case
     return out
-
-
-async def _exists(sides: Sides, steps: Steps) -> bool:
-    try:
-        await runner(sides.console, steps, sides.csrf)()
-    except PageMissing:
-        return False
-    return True
 
 
 def lighthouse(platform: ConsolePlatform, cookie: str, runs: int) -> dict[str, Any]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -21,6 +22,7 @@ from bench.console_audit import MONTH_END
 from bench.console_timing import Call, Side, Steps
 from crypto.seals.format.ofd import sign_ofd
 from crypto.seals.format.testing import make_sample_seal
+from crypto.seals.preview import render_stamped_page
 
 
 @dataclasses.dataclass(frozen=True)
@@ -29,6 +31,21 @@ class Workload:
     console: Steps  # what the browser asks for the page (the page, then its partials)
     api: Steps  # the API calls the page's code makes for it
     public: bool = False  # asked without the session cookie
+    #: The console's own cost with no API call, timed alongside (where the time goes).
+    floor: Steps = ()
+    floor_is: str = ""
+
+
+#: Pages the analyst may not open: the first in the tree gives the signed-in floor, its 403
+#: page (session read and unsealed, roles checked, base template rendered, no API call).
+FORBIDDEN_TO_ANALYST = ("/console/orgs", "/console/apps", "/console/compliance")
+SIGNED_IN_FLOOR_IS = (
+    "a 403 page: session read and unsealed, roles checked, base template rendered; no API call"
+)
+
+
+def signed_in_floor(path: str) -> Steps:
+    return ((Call("GET", path, expect=403),),) if path else ()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,16 +86,18 @@ def search_cases() -> list[SearchCase]:
     return [SearchCase(q, days) for days in RANGES_DAYS for q in QUERIES]
 
 
-def overview() -> Workload:
+def overview(floor: Steps) -> Workload:
     """anbao/console/pages/overview.py: the health panel (``GET /readyz``)."""
     return Workload(
         "overview",
         console=((Call("GET", "/console/"),),),
         api=((Call("GET", "/readyz"),),),
+        floor=floor,
+        floor_is=SIGNED_IN_FLOOR_IS,
     )
 
 
-def audit_workload(case: SearchCase) -> Workload:
+def audit_workload(case: SearchCase, floor: Steps = ()) -> Workload:
     """The audit search page with a query and a time range: the page, results and histogram."""
     time_from, time_to = case.window()
     # An empty q is left out, as the console's API client leaves out empty values.
@@ -92,6 +111,8 @@ def audit_workload(case: SearchCase) -> Workload:
                 Call("GET", "/audit/aggregations", query),
             ),
         ),
+        floor=floor,
+        floor_is=SIGNED_IN_FLOOR_IS,
     )
 
 
@@ -134,11 +155,24 @@ def seal_verification(document: bytes) -> Workload:
             ),
         ),
         public=True,
+        floor=((Call("GET", "/console/verify"),),),
+        floor_is="the empty verification form rendered (no session, no upload, no API call)",
     )
 
 
-def server_time_workloads() -> list[Workload]:
-    return [overview(), audit_workload(SERVER_TIME_CASE), seal_verification(signed_ofd())]
+def preview_seconds(document: bytes, reps: int) -> list[float]:
+    """The stamped page drawn as the verification page draws it (crypto.seals.preview), in
+    this process: work the page does on top of the API call."""
+    times = []
+    for _ in range(reps):
+        started = time.perf_counter()
+        render_stamped_page(document)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def server_time_workloads(document: bytes, floor: Steps) -> list[Workload]:
+    return [overview(floor), audit_workload(SERVER_TIME_CASE, floor), seal_verification(document)]
 
 
 def lighthouse_pages() -> list[tuple[str, str, bool]]:

@@ -37,6 +37,7 @@ class Call:
     content_type: str = ""
     upload: tuple[str, str, bytes, str] | None = None
     headers: tuple[tuple[str, str], ...] = ()
+    expect: int = 0  # the status the call must answer (0: any 2xx)
 
     def label(self) -> str:
         query = "&".join(f"{k}={v}" for k, v in self.params)
@@ -113,7 +114,7 @@ async def send(client: httpx.AsyncClient, call: Call, csrf: str = "") -> httpx.R
     answer = await client.request(call.method, call.path, **kw)
     if answer.status_code == 404 and call.path.startswith("/console"):
         raise PageMissing(call.path)
-    if answer.status_code >= 300:
+    if answer.status_code != call.expect if call.expect else answer.status_code >= 300:
         raise RuntimeError(f"{call.label()}: {answer.status_code} {answer.text[:300]}")
     return answer
 
@@ -136,6 +137,20 @@ async def csrf_token(client: httpx.AsyncClient) -> str:
     answer = await client.get("/console/")
     found = _CSRF.search(answer.text)
     return found[1] if found else ""
+
+
+async def page_exists(client: httpx.AsyncClient, steps: Steps) -> bool:
+    """Whether the page of ``steps`` is in this tree (a GET of its path is not 404)."""
+    answer = await client.get(steps[0][0].path)
+    return answer.status_code != 404
+
+
+async def forbidden_page(client: httpx.AsyncClient, paths: Sequence[str]) -> str:
+    """The first of ``paths`` the signed-in person is refused (403), or ""."""
+    for path in paths:
+        if (await client.get(path)).status_code == 403:
+            return path
+    return ""
 
 
 def labels(steps: Steps) -> list[list[str]]:
