@@ -333,6 +333,16 @@ class ComplianceSettings:
     #: SM2 PKCS#8 PEM key that signs issued reports (empty: sign-off is refused).
     signing_key_file: str = ""
     signing_key_password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+    #: X.509 certificate (PEM/DER) of the signing key: its subject, serial and issuer are printed
+    #: in the report's signature block (empty: the block shows the public key only).
+    signing_cert_file: str = ""
+    #: The assessed system, as the MLPS report's cover names it (定级备案 facts).
+    system_name: str = "云南省一网通办安全保障平台"
+    organisation: str = "云南省数据局"
+    #: MLPS protection level (等级保护级别) 1..5; the catalogue assesses level 3.
+    mlps_level: int = 3
+    #: 备案编号 given by the public-security filing office (empty: the cover says 未备案).
+    filing_number: str = ""
     #: TrueType font with Chinese glyphs for the PDF report (Debian fonts-wqy-zenhei).
     pdf_font_file: str = "/usr/share/fonts/truetype/wqy/wqy-zenhei.ttc"
     #: Realm assessed (empty: keycloak.realm).
@@ -450,6 +460,7 @@ class Settings:
             raise SettingsError("console.timezone", f"unknown time zone {self.console.timezone!r}")
         if not self.compliance.schedule_hours >= 0:
             raise SettingsError("compliance.schedule_hours", "must be 0 (off) or positive")
+        _check_range("compliance.mlps_level", self.compliance.mlps_level, 1, 5)
         if self.environment is Environment.PRODUCTION:
             self._validate_production()
 

@@ -55,6 +55,8 @@ class Standard:
     code: str
     title: Text
     controls: tuple[Control, ...]
+    #: 安全类 of the MLPS report (e.g. 安全计算环境); the title when the catalogue gives none.
+    category: Text | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -164,6 +166,18 @@ class ControlResult:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class SignerCertificate:
+    """Who the sign-off key belongs to, as its X.509 certificate says (shown in the report's
+    signature block; the signature itself is checked against ``SignOff.public_key_pem``)."""
+
+    subject: str
+    serial: str  # hexadecimal, as assessors and ``openssl x509 -serial`` read it
+    issuer: str
+    not_before: datetime
+    not_after: datetime
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class SignOff:
     """The officer's review: comment, signer, time, and the SM2 signature over the report bytes."""
 
@@ -172,6 +186,17 @@ class SignOff:
     signed_at: datetime
     report_sha256: str
     public_key_pem: str
+    certificate: SignerCertificate | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Assessee:
+    """The assessed system as the MLPS report's cover names it (GB/T 22239 filing facts)."""
+
+    system_name: str
+    organisation: str
+    level: int  # MLPS protection level 1..5
+    filing_number: str  # 备案编号 given by the public-security filing office ("" = not filed)
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

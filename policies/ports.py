@@ -11,7 +11,7 @@ import dataclasses
 from datetime import datetime
 from typing import Protocol
 
-from policies.model import Officer, Run, Waiver
+from policies.model import Officer, Run, SignerCertificate, Waiver
 
 # -- identity (Keycloak realm) --------------------------------------------------------------
 
@@ -202,6 +202,10 @@ class ReportSigner(Protocol):
     def sign(self, data: bytes) -> bytes: ...
 
     def public_key_pem(self) -> str: ...
+
+    def certificate(self) -> SignerCertificate | None:
+        """The key's certificate identity, None when only a bare key is configured."""
+        ...
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

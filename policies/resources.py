@@ -20,7 +20,7 @@ import falcon.asgi
 
 from iam.tokens.falcon import requires
 from policies.errors import InvalidRequest, NotSignedOff
-from policies.model import Officer, Run, Waiver
+from policies.model import Assessee, Officer, Run, Waiver
 from policies.reports import content as report
 from policies.reports import html as report_html
 from policies.runs import codec
@@ -50,14 +50,17 @@ class RouteAdder(Protocol):
 class Reports:
     """Renders a run's report in each format (PDF rendering is injected: fonts are settings)."""
 
-    def __init__(self, service: ComplianceService, pdf: Any) -> None:
+    def __init__(
+        self, service: ComplianceService, pdf: Any, assessee: Assessee | None = None
+    ) -> None:
         self.service = service
         self._pdf = pdf
+        self.assessee = assessee
 
     def data(self, run: Run) -> dict[str, Any]:
         s = self.service
         return report.build(s.catalogue, run, changes=s.diff(run), trend=s.trend(run),
-                            waivers=s.waivers())  # fmt: skip
+                            waivers=s.waivers(), assessee=self.assessee)  # fmt: skip
 
     def render(self, run: Run, fmt: str) -> tuple[bytes, str]:
         if fmt == "json":

@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import hmac
 import secrets
+from collections.abc import Mapping
+from typing import Any
 from urllib.parse import quote
 
 import falcon
@@ -108,7 +110,7 @@ class Callback:
         session = Session(
             subject=principal.subject,
             username=principal.username,
-            name=str(principal.claims.get("name") or principal.username),
+            name=display_name(principal.claims, principal.username),
             roles=tuple(sorted(principal.roles)),
             acr=principal.acr,
             access_token=tokens.access_token,
@@ -198,6 +200,15 @@ class Resume(Page):
         if not pending:
             raise falcon.HTTPSeeOther(PREFIX + "/")
         self.console.render(req, resp, "resume.html", view, pending=pending)
+
+
+def display_name(claims: Mapping[str, Any], username: str) -> str:
+    """How the person is named in the page: Chinese names family name first with no space
+    (赵析), as Keycloak's ``name`` claim (given, then family) does not write them."""
+    family, given = str(claims.get("family_name") or ""), str(claims.get("given_name") or "")
+    if family and given and not (family + given).isascii():
+        return family + given
+    return str(claims.get("name") or username)
 
 
 def login_url(next_path: str) -> str:

@@ -225,7 +225,9 @@ class Console:
 
     def sign_in(self, req: falcon.asgi.Request) -> falcon.HTTPError | falcon.HTTPStatus:
         if req.method in SAFE_METHODS and req.get_header("HX-Request") != "true":
-            target = req.relative_uri if req.path.startswith(PREFIX) else PREFIX + "/"
+            target = req.relative_uri if req.path.startswith(PREFIX + "/") else PREFIX + "/"
+            if req.path == PREFIX and req.query_string:  # the overview, its slash stripped
+                target += "?" + req.query_string
             return falcon.HTTPSeeOther(f"{PREFIX}/login?next={quote(target, safe='')}")
         return falcon.HTTPUnauthorized(
             title="Sign in again", headers={"HX-Redirect": f"{PREFIX}/login"}

@@ -183,3 +183,28 @@ def otp_code(at: float, secret: bytes = OTP_SECRET.encode()) -> str:
     offset = digest[-1] & 0x0F
     value = struct.unpack(">I", digest[offset : offset + 4])[0] & 0x7FFFFFFF
     return f"{value % 1_000_000:06d}"
+
+
+@dataclasses.dataclass(frozen=True)
+class DemoReportCover:
+    """The compliance report's cover in the demo (``compliance.*`` of the demo settings) and the
+    subjects of the demo officer's report-signing certificate and its throw-away CA."""
+
+    system_name: str
+    organisation: str
+    mlps_level: int
+    filing_number: str
+    ca_subject: str
+    officer_subject: str
+
+
+#: The filing number is made up and says so: 53 = Yunnan, then a sequence; "DEMO" keeps it
+#: from passing for a real one.
+REPORT_COVER = DemoReportCover(
+    system_name="云南省一网通办安全保障平台",
+    organisation="云南省数据局",
+    mlps_level=3,
+    filing_number="53000099001-26001-DEMO",
+    ca_subject="/C=CN/O=Anbao 演示/CN=Anbao 演示报告签署 CA",
+    officer_subject="/C=CN/O=云南省数据局/OU=合规管理/CN=孙合 demo-compliance",
+)

@@ -16,12 +16,15 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 
 from anbao.demo import data, samples
 from anbao.settings import Environment, Settings
 from audit.integrity.setup import load_signing_key
 from crypto.keystore import KekRing
+from crypto.pki import issue_certificate, make_root_ca, parse_name
+from crypto.sm2 import PrivateKey
 from iam.apps.model import parse_registration
 from iam.apps.service import AppService
 from iam.errors import Conflict
@@ -63,6 +66,11 @@ class DemoFiles:
     @property
     def report_key(self) -> Path:
         return self.root / "report-signing-key.pem"
+
+    @property
+    def report_cert(self) -> Path:
+        """The report key's certificate (its subject is printed in the report's signature block)."""
+        return self.root / "report-signing-cert.pem"
 
     @property
     def seal_picture(self) -> Path:
@@ -198,8 +206,12 @@ def _files(settings: Settings, report: SeedReport) -> None:
     files = demo_files(settings)
     files.samples.mkdir(parents=True, exist_ok=True)
     made = not files.report_key.exists()
-    load_signing_key(files.report_key, "", create=True)
+    key = load_signing_key(files.report_key, "", create=True)
     report.note(made, f"report signing key {files.report_key}")
+    made = not files.report_cert.exists()
+    if made:
+        files.report_cert.write_bytes(_report_certificate(key))
+    report.note(made, f"report signing certificate {files.report_cert}")
     made = not files.config.exists()
     if made:
         _write_secret(files.config, _config(files))
@@ -220,7 +232,25 @@ def _config(files: DemoFiles) -> str:
         f"kek = {json.dumps(kek)}\n\n"
         "[compliance]\n"
         f"signing_key_file = {json.dumps(str(files.report_key))}\n"
+        f"signing_cert_file = {json.dumps(str(files.report_cert))}\n"
+        f"system_name = {json.dumps(data.REPORT_COVER.system_name, ensure_ascii=False)}\n"
+        f"organisation = {json.dumps(data.REPORT_COVER.organisation, ensure_ascii=False)}\n"
+        f"mlps_level = {data.REPORT_COVER.mlps_level}\n"
+        f"filing_number = {json.dumps(data.REPORT_COVER.filing_number)}\n"
     )
+
+
+def _report_certificate(key: PrivateKey) -> bytes:
+    """A development certificate for the report key, issued by a throw-away demo CA whose key
+    is not kept (so nothing else can be issued under it): the signature block shows a subject,
+    serial and issuer as a real deployment's would."""
+    now = datetime.now(UTC)
+    ca_key = PrivateKey.generate()
+    ca = make_root_ca(ca_key, parse_name(data.REPORT_COVER.ca_subject), now=now, days=3650)
+    cert = issue_certificate(ca, ca_key, subject=parse_name(data.REPORT_COVER.officer_subject),
+                             public_key=key.public_key().to_bytes(), now=now, days=730,
+                             key_usage=frozenset({"digital_signature", "non_repudiation"}))  # fmt: skip
+    return cert.pem()
 
 
 def _write_secret(path: Path, text: str) -> None:

@@ -25,7 +25,7 @@ from audit.sql.engine import create_engine
 from policies.catalogue.load import load_catalogue
 from policies.checks.platform import FixedSettings, PlatformAudit, PlatformSiem, SealRegistryCrypto
 from policies.errors import StoreUnavailable
-from policies.model import Officer, Waiver
+from policies.model import Assessee, Officer, Waiver
 from policies.ports import AlertFacts, Inspectors, RealmFacts, RealmInspector, SettingsFacts
 from policies.reports import pdf as report_pdf
 from policies.reports.signing import SealReportSealer, Sm2ReportSigner
@@ -195,7 +195,9 @@ def build_service(
     signer = None
     if cs.signing_key_file:
         signer = Sm2ReportSigner.from_file(
-            Path(cs.signing_key_file), cs.signing_key_password.reveal()
+            Path(cs.signing_key_file),
+            cs.signing_key_password.reveal(),
+            Path(cs.signing_cert_file) if cs.signing_cert_file else None,
         )
     return ComplianceService(
         load_catalogue(),
@@ -208,6 +210,12 @@ def build_service(
         params={"development": settings.environment is Environment.DEVELOPMENT},
         audit=RecorderWaiverAudit(lambda: recorder) if recorder is not None else None,
     )
+
+
+def assessee(settings: Settings) -> Assessee:
+    """The report cover's facts about the assessed system (``compliance.system_name`` …)."""
+    cs = settings.compliance
+    return Assessee(cs.system_name, cs.organisation, cs.mlps_level, cs.filing_number)
 
 
 def pdf_renderer(settings: Settings) -> Callable[[dict[str, Any]], bytes]:
@@ -242,7 +250,7 @@ def feature(
         registry=registry,
         recorder=recorder,
     )
-    reports = Reports(service, pdf_renderer(settings))
+    reports = Reports(service, pdf_renderer(settings), assessee(settings))
     jobs: tuple[Lifespan, ...] = ()
     if settings.compliance.schedule_hours > 0:
         jobs = (

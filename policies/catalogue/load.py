@@ -115,8 +115,11 @@ def _standard(path: Path, known: Collection[str], problems: _Problems) -> Standa
     if not isinstance(controls_node, yaml.SequenceNode):
         problems.add(f"{path}:1", "controls must be a list")
         return None
+    category = None
+    if "category" in fields:  # 安全类 of the MLPS report
+        category = _text(_plain(fields["category"]), f"{path}:1", "category", problems)
     controls = [_control(n, str(code), path, known, problems) for n in controls_node.value]
-    return Standard(str(code), title, tuple(c for c in controls if c is not None))
+    return Standard(str(code), title, tuple(c for c in controls if c is not None), category)
 
 
 def load_catalogue(

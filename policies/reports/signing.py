@@ -12,32 +12,56 @@ from pathlib import Path
 
 from crypto import keys, sm2_der
 from crypto.errors import InvalidSignature, MalformedInput
-from crypto.pki import Certificate
+from crypto.pki import Certificate, MalformedCertificateError, format_name
 from crypto.seals.format import Seal, decode_seal, sign_bytes
 from crypto.sm2 import PrivateKey
 from policies.errors import ReportSignatureInvalid, SigningUnavailable
+from policies.model import SignerCertificate
+
+
+def certificate_identity(cert: Certificate) -> SignerCertificate:
+    """Subject, serial (hex), issuer and validity of ``cert``, as the report prints them."""
+    return SignerCertificate(cert.subject_text, f"{cert.serial_number:X}",
+                             format_name(cert.issuer), cert.not_before, cert.not_after)  # fmt: skip
 
 
 class Sm2ReportSigner:
-    """:class:`policies.ports.ReportSigner` holding one SM2 private key."""
+    """:class:`policies.ports.ReportSigner` holding one SM2 private key and, optionally, the
+    certificate that names its holder (the report's signature block shows that identity)."""
 
-    def __init__(self, key: PrivateKey) -> None:
+    def __init__(self, key: PrivateKey, cert: Certificate | None = None) -> None:
         self._key = key
         self._pem = keys.dump_public_key(key.public_key()).decode("ascii")
+        if cert is not None and cert.public_key_bytes != key.public_key().to_bytes():
+            raise SigningUnavailable("compliance.signing_cert_file: the certificate is not "
+                                     "for compliance.signing_key_file's key")  # fmt: skip
+        self._identity = certificate_identity(cert) if cert is not None else None
 
     @classmethod
-    def from_file(cls, path: Path, password: str = "") -> Sm2ReportSigner:
+    def from_file(
+        cls, path: Path, password: str = "", cert_path: Path | None = None
+    ) -> Sm2ReportSigner:
         try:
             data = path.read_bytes()
         except OSError as exc:
             raise SigningUnavailable(f"compliance.signing_key_file: cannot read {path}") from exc
-        return cls(keys.load_private_key(data, password.encode() if password else None))
+        cert = None
+        if cert_path is not None:
+            try:
+                cert = Certificate.load(cert_path.read_bytes())
+            except (OSError, MalformedCertificateError) as exc:
+                raise SigningUnavailable(f"compliance.signing_cert_file: cannot read a "
+                                         f"certificate from {cert_path}") from exc  # fmt: skip
+        return cls(keys.load_private_key(data, password.encode() if password else None), cert)
 
     def sign(self, data: bytes) -> bytes:
         return self._key.sign(data)
 
     def public_key_pem(self) -> str:
         return self._pem
+
+    def certificate(self) -> SignerCertificate | None:
+        return self._identity
 
 
 def verify_report(content: bytes, signature: bytes, public_key_pem: bytes) -> None:

@@ -10,6 +10,7 @@ from policies.model import (
     ControlResult,
     Finding,
     Run,
+    SignerCertificate,
     SignOff,
     Status,
     Waiver,
@@ -36,9 +37,23 @@ def result_dict(r: ControlResult) -> dict[str, Any]:
             "waived": r.waived, "checks": [check_dict(c) for c in r.checks]}  # fmt: skip
 
 
+def certificate_dict(c: SignerCertificate) -> dict[str, Any]:
+    return {"subject": c.subject, "serial": c.serial, "issuer": c.issuer,
+            "not_before": _t(c.not_before), "not_after": _t(c.not_after)}  # fmt: skip
+
+
 def signoff_dict(s: SignOff) -> dict[str, Any]:
     return {"officer": s.officer, "comment": s.comment, "signed_at": _t(s.signed_at),
-            "report_sha256": s.report_sha256, "public_key_pem": s.public_key_pem}  # fmt: skip
+            "report_sha256": s.report_sha256, "public_key_pem": s.public_key_pem,
+            "certificate": certificate_dict(s.certificate) if s.certificate else None}  # fmt: skip
+
+
+def _certificate(d: dict[str, Any] | None) -> SignerCertificate | None:
+    if not d:
+        return None
+    return SignerCertificate(d["subject"], d["serial"], d["issuer"],
+                             datetime.fromisoformat(d["not_before"]),
+                             datetime.fromisoformat(d["not_after"]))  # fmt: skip
 
 
 def run_dict(run: Run) -> dict[str, Any]:
@@ -86,7 +101,7 @@ def run_from_dict(d: dict[str, Any]) -> Run:
     s = d.get("signoff")
     signoff = (
         SignOff(s["officer"], s["comment"], datetime.fromisoformat(s["signed_at"]),
-                s["report_sha256"], s["public_key_pem"])
+                s["report_sha256"], s["public_key_pem"], _certificate(s.get("certificate")))
         if s else None
     )  # fmt: skip
     return Run(

@@ -8,6 +8,7 @@ A control's status (GB/T 28448-style workbook): ``fail`` if any automated check 
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 from collections.abc import Callable, Sequence
@@ -269,7 +270,8 @@ class ComplianceService:
         run = self.get(run_id)
         if run.signoff is not None:
             raise AlreadySigned(f"run {run_id} was signed by {run.signoff.officer}")
-        pending = SignOff(officer, comment, self.clock(), "", self.signer.public_key_pem())
+        pending = SignOff(officer, comment, self.clock(), "", self.signer.public_key_pem(),
+                          self.signer.certificate())  # fmt: skip
         content = render(_with_signoff(run, pending))
         signature = self.signer.sign(content)
         sealed = self.sealer.seal(content, pending.signed_at) if self.sealer else b""
@@ -297,4 +299,4 @@ def _with_signoff(run: Run, signoff: SignOff) -> Run:
 
 
 def _replace_digest(s: SignOff, digest: str) -> SignOff:
-    return SignOff(s.officer, s.comment, s.signed_at, digest, s.public_key_pem)
+    return dataclasses.replace(s, report_sha256=digest)

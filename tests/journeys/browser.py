@@ -12,6 +12,7 @@ themes and languages), so the helpers work with the realm's zh-CN pages too.
 
 from __future__ import annotations
 
+import atexit
 import dataclasses
 import os
 import time
@@ -19,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pyotp
-from playwright.sync_api import Browser, Page, sync_playwright
+from playwright.sync_api import Browser, Page, Playwright, sync_playwright
 
 CHROMIUM = os.environ.get("ANBAO_CHROMIUM", "/usr/bin/chromium")
 _ARGS = [
@@ -37,16 +38,31 @@ _ARGS = [
 ]
 
 
+_driver: list[Playwright] = []
+
+
+def _playwright() -> Playwright:
+    """One Playwright driver for the whole test process, started on first use.
+
+    Playwright's sync API refuses a second driver while one runs (it would nest event loops),
+    and the console journeys keep a browser open for the whole session while other journeys
+    open their own: all of them launch on this one driver instead.
+    """
+    if not _driver:
+        _driver.append(sync_playwright().start())
+        atexit.register(_driver[0].stop)
+    return _driver[0]
+
+
 @contextmanager
 def chromium() -> Iterator[Browser]:
     """Headless Debian Chromium with an empty profile, closed on exit."""
-    with sync_playwright() as playwright:
-        # Playwright gives each launch a new empty profile of its own.
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=_ARGS)
-        try:
-            yield browser
-        finally:
-            browser.close()
+    # Playwright gives each launch a new empty profile of its own.
+    browser = _playwright().chromium.launch(executable_path=CHROMIUM, headless=True, args=_ARGS)
+    try:
+        yield browser
+    finally:
+        browser.close()
 
 
 @dataclasses.dataclass

@@ -16,6 +16,10 @@ def test_an_analyst_signs_in_sees_their_menu_only_and_signs_out_of_keycloak_too(
 ) -> None:
     page = console.page("demo-analyst")
     assert page.url.startswith(console.base + "/console/")
+    with only_origin(page, console.base):  # everything the page needs comes from Anbao
+        page.reload()
+        page.wait_for_load_state("networkidle")
+    assert_accessible(page)
     menu = page.locator("nav[aria-label] a").all_inner_texts()
     assert menu == ["总览", "审计检索", "告警"]
     cookies = {c["name"]: c for c in page.context.cookies(console.base)}
@@ -30,6 +34,7 @@ def test_an_analyst_signs_in_sees_their_menu_only_and_signs_out_of_keycloak_too(
     page.goto(console.base + "/console/")
     page.get_by_role("button", name="退出登录").click()
     page.wait_for_url(console.base + "/console/signed-out")
+    assert_accessible(page)
     # Keycloak's session ended: the console sends the person to the password page again.
     page.goto(console.base + "/console/")
     page.wait_for_selector("#password")

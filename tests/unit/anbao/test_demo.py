@@ -69,3 +69,27 @@ def test_production_refuses_the_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: 
     assert result.exit_code == 2
     assert "development only" in result.output
     assert not (tmp_path / "demo").exists()
+
+
+def test_the_seed_settings_name_the_report_cover_and_its_signing_certificate(
+    tmp_path: Path,
+) -> None:
+    from anbao.demo.seed import SeedReport, _files, demo_files
+    from anbao.settings import Settings
+    from anbao.wiring.compliance import assessee, build_service
+
+    settings = Settings.load({"ANBAO_DATA_DIR": str(tmp_path)})
+    _files(settings, SeedReport())
+    config = demo_files(settings).config
+    seeded = Settings.load({"ANBAO_DATA_DIR": str(tmp_path), "ANBAO_CONFIG": str(config),
+                            "ANBAO_COMPLIANCE_DATABASE_URL": "sqlite://"})  # fmt: skip
+    cover = assessee(seeded)
+    assert (cover.system_name, cover.organisation, cover.level) == (
+        data.REPORT_COVER.system_name, data.REPORT_COVER.organisation, 3)  # fmt: skip
+    assert cover.filing_number == data.REPORT_COVER.filing_number
+    signer = build_service(seeded).signer
+    assert signer is not None
+    cert = signer.certificate()
+    assert cert is not None
+    assert "demo-compliance" in cert.subject
+    assert "演示报告签署 CA" in cert.issuer

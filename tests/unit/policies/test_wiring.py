@@ -26,6 +26,10 @@ def test_settings_section_defaults_and_validation() -> None:
     )
     with pytest.raises(SettingsError, match=r"compliance\.schedule_hours"):
         Settings.load({"ANBAO_COMPLIANCE_SCHEDULE_HOURS": "-1"})
+    assert settings.compliance.system_name == "云南省一网通办安全保障平台"
+    assert settings.compliance.mlps_level == 3
+    with pytest.raises(SettingsError, match=r"compliance\.mlps_level"):
+        Settings.load({"ANBAO_COMPLIANCE_MLPS_LEVEL": "6"})
 
 
 def test_build_service_wires_every_source() -> None:

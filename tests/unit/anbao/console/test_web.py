@@ -10,7 +10,7 @@ import falcon.asgi
 import falcon.testing
 import pytest
 
-from anbao.console.auth import safe_next
+from anbao.console.auth import display_name, safe_next
 
 
 @pytest.fixture
@@ -25,7 +25,7 @@ def test_a_page_without_a_session_sends_the_person_to_sign_in_and_keeps_the_page
 ) -> None:
     answer = console.simulate_get("/console/", query_string="panel=health")
     assert answer.status_code == 303
-    assert answer.headers["location"] == "/console/login?next=%2Fconsole%3Fpanel%3Dhealth"
+    assert answer.headers["location"] == "/console/login?next=%2Fconsole%2F%3Fpanel%3Dhealth"
 
 
 def test_sign_in_is_code_with_pkce_s256_for_the_confidential_client_bound_to_this_browser(
@@ -135,3 +135,11 @@ def test_only_console_paths_are_returned_to(target: str | None) -> None:
 def test_a_console_path_is_returned_to() -> None:
     assert safe_next("/console/audit?q=a") == "/console/audit?q=a"
     assert safe_next("/console?panel=x") == "/console?panel=x"
+
+
+def test_chinese_names_are_written_family_name_first() -> None:
+    assert display_name({"family_name": "赵", "given_name": "析", "name": "析 赵"}, "u") == "赵析"
+    assert (
+        display_name({"family_name": "Li", "given_name": "Hua", "name": "Hua Li"}, "u") == "Hua Li"
+    )
+    assert display_name({}, "demo-analyst") == "demo-analyst"
