@@ -11,9 +11,12 @@ import asyncio
 import dataclasses
 import datetime as dt
 import time
+import zoneinfo
 from collections.abc import Sequence
 from typing import Any
+from urllib.parse import urlencode
 
+from anbao.console.pages import overview as overview_page
 from anbao.demo import data, samples
 from audit.search.elasticsearch import ElasticsearchSearch
 from audit.search.service import AuditSearch, Caller, SearchParams
@@ -58,11 +61,22 @@ class SearchCase:
         span = f"{self.days * 24:g} h" if self.days < 1 else f"{self.days:g} d"
         return f"{self.q or '(all events)'} | last {span}"
 
-    def window(self) -> tuple[str, str]:
-        start = MONTH_END - dt.timedelta(days=self.days)
-        return _iso(start), _iso(MONTH_END)
+    def local_window(self) -> tuple[str, str]:
+        """The page's custom range: ``datetime-local`` values in the console's zone."""
+        end = MONTH_END.astimezone(ZONE)
+        start = end - dt.timedelta(days=self.days)
+        return start.strftime("%Y-%m-%dT%H:%M"), end.strftime("%Y-%m-%dT%H:%M")
+
+    def api_window(self) -> tuple[str, str]:
+        """The API's ``from`` and ``to`` the page sends for that range (``state._iso``)."""
+        start, end = self.local_window()
+        return tuple(  # type: ignore[return-value]
+            dt.datetime.fromisoformat(v).replace(tzinfo=ZONE).isoformat() for v in (start, end)
+        )
 
 
+#: ``console.timezone``'s default: the page reads a custom range in this zone.
+ZONE = zoneinfo.ZoneInfo("Asia/Shanghai")
 #: What analysts ask most (bench/audit_search.py's queries) ...
 QUERIES = (
     "",
@@ -78,38 +92,58 @@ RANGES_DAYS = (1 / 24, 1.0, 7.0, 30.0)
 SERVER_TIME_CASE = SearchCase("event.action:login AND event.outcome:failure", 7.0)
 
 
-def _iso(at: dt.datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
 def search_cases() -> list[SearchCase]:
     return [SearchCase(q, days) for days in RANGES_DAYS for q in QUERIES]
 
 
+#: anbao/console/pages/overview.py: the panels the analyst may see, read all at once.
+SEVERITIES = ("critical", "high", "medium", "low", "informational")
+
+
+def _get(path: str, **params: str) -> Call:
+    """A GET as the console's ``api.get`` sends it (empty values left out)."""
+    return Call("GET", path, tuple((k, v) for k, v in params.items() if v))
+
+
 def overview(floor: Steps) -> Workload:
-    """anbao/console/pages/overview.py: the health panel (``GET /readyz``)."""
+    """The overview as the analyst sees it: open alerts per severity, audit volume of the last
+    7 days, health — every call at once (``asyncio.gather``); the first cut had health only."""
+    if not hasattr(overview_page, "audit_volume"):
+        return Workload(
+            "overview",
+            console=((Call("GET", "/console/"),),),
+            api=((Call("GET", "/readyz"),),),
+            floor=floor,
+            floor_is=SIGNED_IN_FLOOR_IS,
+        )
+    alerts = tuple(_get("/siem/alerts", status="open", severity=s, limit="1") for s in SEVERITIES)
+    volume = _get("/audit/aggregations", **{"from": "now-7d", "to": "now"}, interval="6h", top="1")
     return Workload(
         "overview",
         console=((Call("GET", "/console/"),),),
-        api=((Call("GET", "/readyz"),),),
+        api=((*alerts, volume, Call("GET", "/readyz")),),
         floor=floor,
         floor_is=SIGNED_IN_FLOOR_IS,
     )
 
 
 def audit_workload(case: SearchCase, floor: Steps = ()) -> Workload:
-    """The audit search page with a query and a time range: the page, results and histogram."""
-    time_from, time_to = case.window()
-    # An empty q is left out, as the console's API client leaves out empty values.
-    query = ((("q", case.q),) if case.q else ()) + (("from", time_from), ("to", time_to))
+    """anbao/console/pages/audit/search.py, first load with a query and a custom range: the
+    page of events and the aggregations (histogram, facets) at once, then the saved searches.
+    The results and histogram come in the page itself (htmx swaps them only on changes)."""
+    start, end = case.local_window()
+    time_from, time_to = case.api_window()
+    page = (("q", case.q), ("range", "custom"), ("start", start), ("end", end))
+    window = {"q": case.q, "from": time_from, "to": time_to}
     return Workload(
         "audit_search",
-        console=((Call("GET", "/console/audit", query),),),
+        console=((Call("GET", "/console/audit", tuple((k, v) for k, v in page if v)),),),
         api=(
             (
-                Call("GET", "/audit/events", query),
-                Call("GET", "/audit/aggregations", query),
+                _get("/audit/events", **window, sort="@timestamp:desc,event.id:asc", size="50"),
+                _get("/audit/aggregations", **window, interval="auto", top="5"),
             ),
+            (_get("/audit/saved-searches"),),
         ),
         floor=floor,
         floor_is=SIGNED_IN_FLOOR_IS,
@@ -177,8 +211,8 @@ def server_time_workloads(document: bytes, floor: Steps) -> list[Workload]:
 
 def lighthouse_pages() -> list[tuple[str, str, bool]]:
     """(name, path, public) of the pages Lighthouse scores."""
-    time_from, time_to = SERVER_TIME_CASE.window()
-    audit = f"/console/audit?q=event.action%3Alogin&from={time_from}&to={time_to}"
+    (call,) = audit_workload(SERVER_TIME_CASE).console[0]
+    audit = f"/console/audit?{urlencode(call.params)}"
     return [
         ("overview", "/console/", False),
         ("audit_search", audit, False),
@@ -208,6 +242,7 @@ def _bodies(store: ElasticsearchAuditStore, call: Call) -> list[dict[str, Any]]:
         q=params.get("q", ""),
         time_from=params.get("from"),
         time_to=params.get("to"),
+        sort=params.get("sort"),
         size=int(params["size"]) if "size" in params else None,
     )
     if call.path == "/audit/events":
