@@ -37,8 +37,10 @@ import httpx
 from bench import console_pages as pages
 from bench.console_audit import ensure_loaded, open_store, server_env
 from bench.console_platform import BearerToken, demo_platform, session_cookie
+from bench.console_profile import profile_sides
 from bench.console_timing import (
     PageMissing,
+    Steps,
     csrf_token,
     forbidden_page,
     labels,
@@ -239,12 +241,39 @@ async def _timed_sections(
     sides = Sides(platform, cookie, token)
     try:
         await sides.start()
-        return {
+        out = {
             "server_time": await server_time(sides, args.reps),
             "audit_search": await audit_search(sides, args.events, args.search_reps),
         }
+        if args.profile_reps:
+            out["where_the_time_goes"] = await _profile(platform, sides, args.profile_reps)
+        return out
     finally:
         await sides.close()
+
+
+async def _profile(platform: ConsolePlatform, sides: Sides, reps: int) -> dict[str, Any]:
+    """The signed-in pages and their API calls under cProfile, in this process."""
+    sides.fresh_token()
+    cookie = {"Cookie": str(sides.console.headers["Cookie"]), "X-CSRF-Token": sides.csrf}
+    bearer = {"Authorization": str(sides.api.headers["Authorization"])}
+    chosen: dict[str, tuple[Steps, dict[str, str]]] = {}
+    workloads = [pages.overview(()), pages.audit_workload(pages.SERVER_TIME_CASE)]
+    for workload in workloads:
+        if not await page_exists(sides.console, workload.console):
+            continue
+        chosen[f"{workload.name}: console page"] = (workload.console, cookie)
+        chosen[f"{workload.name}: its API calls"] = (workload.api, bearer)
+    if sides.floor:
+        chosen["console floor (403 page)"] = (pages.signed_in_floor(sides.floor), cookie)
+    found = await profile_sides(platform.env, platform.state, chosen, reps)
+    return {
+        "how": "a second instance of the app in the bench process (its own audit spool), each "
+        "side sent through httpx.ASGITransport under cProfile; the main thread only (work "
+        "in worker threads, e.g. Elasticsearch requests, shows as waiting)",
+        "reps": reps,
+        **found,
+    }
 
 
 def _machine() -> dict[str, Any]:
@@ -262,6 +291,7 @@ def main() -> None:
     parser.add_argument("--search-reps", type=int, default=10, help="per query and time range")
     parser.add_argument("--lighthouse-runs", type=int, default=3)
     parser.add_argument("--skip-lighthouse", action="store_true")
+    parser.add_argument("--profile-reps", type=int, default=50, help="0: no profile")
     args = parser.parse_args()
     result: dict[str, Any] = {"machine_at_start": _machine(), "person": PERSON}
     result["audit_index"] = ensure_loaded(args.events)
