@@ -41,7 +41,7 @@ class Workload:
 
 #: Pages the analyst may not open: the first in the tree gives the signed-in floor, its 403
 #: page (session read and unsealed, roles checked, base template rendered, no API call).
-FORBIDDEN_TO_ANALYST = ("/console/orgs", "/console/apps", "/console/compliance")
+FORBIDDEN_TO_ANALYST = ("/console/orgs", "/console/apps", "/console/compliance", "/console/seals")
 SIGNED_IN_FLOOR_IS = (
     "a 403 page: session read and unsealed, roles checked, base template rendered; no API call"
 )
