@@ -156,15 +156,16 @@ async def audit_search(sides: Sides, events: int, reps: int) -> dict[str, Any]:
 
     cases = pages.search_cases()
     with_page = await page_exists(sides.console, pages.audit_workload(cases[0]).console)
-    pooled: dict[str, list[float]] = {"console": [], "api": [], "raw_es": []}
+    pooled: dict[str, list[float]] = {"console": [], "console_htmx": [], "api": [], "raw_es": []}
     if not with_page:
-        del pooled["console"]
+        del pooled["console"], pooled["console_htmx"]
     per_case: dict[str, Any] = {}
     try:
         for case in cases:
             workload = pages.audit_workload(case)
             run = {
                 "console": runner(sides.console, workload.console, sides.csrf),
+                "console_htmx": runner(sides.console, pages.as_htmx(workload.console), sides.csrf),
                 "api": runner(sides.api, workload.api),
                 "raw_es": pages.raw_search_side(store, workload.api),
             }
@@ -189,8 +190,13 @@ async def audit_search(sides: Sides, events: int, reps: int) -> dict[str, Any]:
         "ratio_api_vs_raw_es": ratio(figures["api"], figures["raw_es"]),
     }
     if with_page:
-        out["met"] = figures["console"]["p95_ms"] <= TARGET_SEARCH_MS
+        worst = max(figures["console"]["p95_ms"], figures["console_htmx"]["p95_ms"])
+        out["met"] = worst <= TARGET_SEARCH_MS
+        out["console_htmx_is"] = (
+            "the same search as htmx asks it when the query or range changes (HX-Target: workspace: results and histogram only)"
+        )
         out["ratio_console_vs_api"] = ratio(figures["console"], figures["api"])
+        out["ratio_console_htmx_vs_api"] = ratio(figures["console_htmx"], figures["api"])
         out["ratio_console_vs_raw_es"] = ratio(figures["console"], figures["raw_es"])
     else:
         out["console"] = "skipped: the audit search page is not in this tree yet"

@@ -150,6 +150,16 @@ def audit_workload(case: SearchCase, floor: Steps = ()) -> Workload:
     )
 
 
+def as_htmx(steps: Steps) -> Steps:
+    """The same requests as htmx sends them to swap the search's workspace (audit/search.py:
+    ``HX-Request`` and ``HX-Target: workspace`` render the results and histogram only)."""
+    headers = (("HX-Request", "true"), ("HX-Target", "workspace"))
+    return tuple(
+        tuple(dataclasses.replace(call, headers=call.headers + headers) for call in step)
+        for step in steps
+    )
+
+
 def signed_ofd() -> bytes:
     """The demo's notice, signed with a test seal (its PKI unknown to the server: every check
     runs and the report says the chain is untrusted)."""
