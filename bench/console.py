@@ -7,13 +7,17 @@ Prints one JSON document, each figure next to its reference measured in the same
    partials they load), fetched from a real ``anbao serve`` on loopback with a signed-in
    session cookie, against the same API calls the page makes sent straight over HTTP with the
    same person's bearer token; interleaved, ``--reps`` each; p50/p95 and the ratio (target:
-   p95 ratio <= 1.3).
+   p95 ratio <= 1.3); with a floor, the console's cost with no API call (a 403 page).
 2. ``audit_search``: ``--events`` events in the Elasticsearch audit store (kept between runs,
    bench/console_audit.py); the audit search page's results and histogram over a mix of
-   queries and time ranges (target: p95 <= 1 s), next to the API calls it makes and to the raw
-   Elasticsearch requests those send (captured from the search service, replayed as sent).
+   queries and time ranges, as a first load and as htmx's workspace swap (target: p95 <= 1 s),
+   next to the API calls it makes and to the raw Elasticsearch requests those send (captured
+   from the search service, replayed as sent); Elasticsearch's request cache is emptied
+   before every timed request, so each search is a first one.
 3. ``lighthouse``: performance and accessibility of the three pages (targets >= 90, >= 95),
    bench/console_lighthouse.py, with the session cookie, next to its static reference page.
+4. ``where_the_time_goes``: the signed-in pages and their API calls under cProfile
+   (bench/console_profile.py), ``--profile-reps`` each.
 
 The workloads (which requests a page makes, which API calls it wraps) are in
 bench/console_pages.py, written from the pages' code.
