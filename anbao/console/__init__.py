@@ -8,3 +8,5 @@ origin under a strict Content-Security-Policy. Every page reads and changes the 
 through Anbao's own API, in process, with the person's token (:mod:`anbao.console.api`): the
 console can never do what the API would refuse that person.
 """
+
+__all__ = ["api", "assets", "auth", "i18n", "oidc", "routes", "sessions", "web"]

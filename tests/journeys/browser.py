@@ -12,7 +12,6 @@ themes and languages), so the helpers work with the realm's zh-CN pages too.
 
 from __future__ import annotations
 
-import atexit
 import dataclasses
 import os
 import time
@@ -39,18 +38,19 @@ _ARGS = [
 
 
 _driver: list[Playwright] = []
+_open: list[Browser] = []
 
 
 def _playwright() -> Playwright:
-    """One Playwright driver for the whole test process, started on first use.
+    """One Playwright driver while any browser is open, stopped when the last one closes.
 
     Playwright's sync API refuses a second driver while one runs (it would nest event loops),
-    and the console journeys keep a browser open for the whole session while other journeys
-    open their own: all of them launch on this one driver instead.
+    so browsers opened inside another's block (a console journey's browser and a test's own)
+    share it; and while it runs, its event loop is the thread's, so it is stopped as soon as
+    no browser needs it: tests after it may run their own loop (``asyncio.run``).
     """
     if not _driver:
         _driver.append(sync_playwright().start())
-        atexit.register(_driver[0].stop)
     return _driver[0]
 
 
@@ -59,10 +59,14 @@ def chromium() -> Iterator[Browser]:
     """Headless Debian Chromium with an empty profile, closed on exit."""
     # Playwright gives each launch a new empty profile of its own.
     browser = _playwright().chromium.launch(executable_path=CHROMIUM, headless=True, args=_ARGS)
+    _open.append(browser)
     try:
         yield browser
     finally:
         browser.close()
+        _open.remove(browser)
+        if not _open:
+            _driver.pop().stop()
 
 
 @dataclasses.dataclass

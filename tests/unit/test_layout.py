@@ -48,7 +48,7 @@ DOMAIN_ROOMS = [
     "policies.reports",
 ]
 #: The composition root's rooms: Falcon and every adapter are theirs by design.
-ROOT_ROOMS = ["anbao.web", "anbao.wiring"]
+ROOT_ROOMS = ["anbao.web", "anbao.wiring", "anbao.console", "anbao.console.pages"]
 #: Rooms that are adapters through and through (their __init__ loads their client library).
 ADAPTER_ROOMS = ["iam.admin", "audit.stores", "audit.sql"]
 #: What importing a domain room must not load (sqlite3 is the standard library's).

@@ -138,6 +138,8 @@ def test_production_refuses_the_seed(keycloak: Server, realm: str, tmp_path: Pat
         "ANBAO_KEYCLOAK_URL": "https://keycloak.invalid",
         "ANBAO_KEYCLOAK_CLIENT_SECRET": "set",
         "ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET": "set",
+        "ANBAO_CONSOLE_CLIENT_SECRET": "set",
+        "ANBAO_CONSOLE_PUBLIC_URL": "https://anbao.invalid",
     }
     refused = run_seed(env)
     assert refused.returncode == 2, refused.stdout + refused.stderr

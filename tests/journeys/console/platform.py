@@ -6,11 +6,15 @@ development keys), and a real ``anbao serve`` with the seed's settings. Each dem
 browser context of their own and signs in to the console the way a person does: the console's
 sign-in button, Keycloak's pages (password; OTP for administrators), back to the console.
 
-Started once per test session (the console tests share it; each test uses names of its own).
+The server and realm start once per test session (the console tests share them; each test
+uses names of its own); the browser is opened per test module and closed after it, because
+Playwright's sync driver holds the thread's event loop while it runs (tests/journeys/browser.py).
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
 import os
 import subprocess
 import sys
@@ -114,8 +118,31 @@ class ConsolePlatform:
             context.close()
 
 
-def start(keycloak: Server, state: Path) -> Iterator[ConsolePlatform]:
-    """Converge a fresh realm, seed it, serve it; yield the platform; delete the realm."""
+@dataclasses.dataclass(frozen=True)
+class Served:
+    """The running server of the session: where it is and the settings it runs with."""
+
+    base: str
+    keycloak: Server
+    realm: str
+    state: Path
+    env: dict[str, str]
+
+    @contextlib.contextmanager
+    def in_browser(self) -> Iterator[ConsolePlatform]:
+        """The platform with a browser of its own, closed on exit."""
+        with chromium() as browser:
+            platform = ConsolePlatform(
+                self.base, self.keycloak, self.realm, self.state, self.env, browser
+            )
+            try:
+                yield platform
+            finally:
+                platform.close()
+
+
+def start(keycloak: Server, state: Path) -> Iterator[Served]:
+    """Converge a fresh realm, seed it, serve it; yield the server; delete the realm."""
     realm = unique("console")
     assert apply_file(keycloak, REALM_DIR / "anbao-realm.yaml", realm).applied
     kc = keycloak.env
@@ -134,12 +161,8 @@ def start(keycloak: Server, state: Path) -> Iterator[ConsolePlatform]:
         seeded = cli(env, "dev", "seed")
         assert seeded.returncode == 0, seeded.stderr
         env["ANBAO_CONFIG"] = str(state / "demo" / "anbao.toml")
-        with serve(state, env) as (base, log), chromium() as browser:
-            platform = ConsolePlatform(base, keycloak, realm, state, env, browser)
-            try:
-                yield platform
-            finally:
-                platform.close()
+        with serve(state, env) as (base, log):
+            yield Served(base, keycloak, realm, state, env)
         errors = [line for line in log.read_text().splitlines() if '"log.level": "error"' in line]
         assert not errors, "\n".join(errors[:5])
     finally:

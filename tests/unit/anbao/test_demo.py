@@ -62,6 +62,8 @@ def test_production_refuses_the_seed(monkeypatch: pytest.MonkeyPatch, tmp_path: 
         "ANBAO_KEYCLOAK_URL": "https://keycloak.invalid",
         "ANBAO_KEYCLOAK_CLIENT_SECRET": "set",
         "ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET": "set",
+        "ANBAO_CONSOLE_CLIENT_SECRET": "console-client",
+        "ANBAO_CONSOLE_PUBLIC_URL": "https://anbao.example",
         "ANBAO_DATA_DIR": str(tmp_path),
     }.items():
         monkeypatch.setenv(name, value)

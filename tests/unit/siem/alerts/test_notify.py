@@ -202,6 +202,8 @@ def test_production_refuses_a_plain_http_webhook() -> None:
         "ANBAO_KEYCLOAK_URL": "https://kc.example",
         "ANBAO_KEYCLOAK_CLIENT_SECRET": "introspection",
         "ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET": "admin-client",
+        "ANBAO_CONSOLE_CLIENT_SECRET": "console-client",
+        "ANBAO_CONSOLE_PUBLIC_URL": "https://anbao.example",
         "ANBAO_SIEM_WEBHOOK_SECRET": "s",
     }
     with pytest.raises(SettingsError, match=r"siem\.webhook_url"):
