@@ -305,15 +305,18 @@ def main() -> None:
     args = parser.parse_args()
     result: dict[str, Any] = {"machine_at_start": _machine(), "person": PERSON}
     result["audit_index"] = ensure_loaded(args.events)
-    with demo_platform(server_env(args.events)) as platform:
-        cookie = session_cookie(platform, PERSON)
-        token = BearerToken(platform, PERSON)
-        # Playwright's sync API holds this thread's event loop: the timing gets a thread of its own.
-        with concurrent.futures.ThreadPoolExecutor(1) as pool:
-            timed = pool.submit(asyncio.run, _timed_sections(platform, cookie, token, args))
-            result |= timed.result()
-        if not args.skip_lighthouse:
-            result["lighthouse"] = lighthouse(platform, cookie, args.lighthouse_runs)
+    try:
+        with demo_platform(server_env(args.events)) as platform:
+            cookie = session_cookie(platform, PERSON)
+            token = BearerToken(platform, PERSON)
+            # Playwright's sync API holds this thread's event loop: the timing gets a thread.
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                timed = pool.submit(asyncio.run, _timed_sections(platform, cookie, token, args))
+                result |= timed.result()
+            if not args.skip_lighthouse:
+                result["lighthouse"] = lighthouse(platform, cookie, args.lighthouse_runs)
+    except AssertionError as failed:  # the platform found errors in the server's log
+        result["platform_check_failed"] = str(failed)[:2000]
     result["machine_at_end"] = _machine()
     print(json.dumps(result, indent=2, ensure_ascii=False))
 

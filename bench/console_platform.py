@@ -38,8 +38,12 @@ def demo_platform(env: dict[str, str]) -> Iterator[ConsolePlatform]:
     saved = {key: os.environ.get(key) for key in env}
     os.environ.update(env)
     try:
-        with tempfile.TemporaryDirectory(prefix="anbao-bench-console-") as tmp:
-            yield from start(keycloak, Path(tmp))
+        with (
+            tempfile.TemporaryDirectory(prefix="anbao-bench-console-") as tmp,
+            contextlib.contextmanager(start)(keycloak, Path(tmp)) as served,
+            served.in_browser() as platform,
+        ):
+            yield platform
     finally:
         for key, value in saved.items():
             if value is None:
