@@ -215,8 +215,16 @@ def lighthouse(platform: ConsolePlatform, cookie: str, runs: int) -> dict[str, A
         from bench import console_lighthouse as lh  # noqa: PLC0415 - from branch i19-assets
     except ImportError:
         return {"skipped": "bench/console_lighthouse.py is not in this tree yet"}
+
+    def once(url: str, cookie: str | None) -> dict[str, Any]:
+        """One run; Lighthouse's own trace errors (NO_NAVSTART, ...) get a second try."""
+        try:
+            return dict(lh.run_lighthouse(url, cookie=cookie))
+        except RuntimeError:
+            return dict(lh.run_lighthouse(url, cookie=cookie))
+
     with lh.reference_site() as url:
-        reference = _median([lh.run_lighthouse(url, cookie=None) for _ in range(runs)])
+        reference = _median([once(url, None) for _ in range(runs)])
     out: dict[str, Any] = {"preset": "desktop", "targets": TARGET_LIGHTHOUSE, "pages": {}}
     out["reference_static_page"] = reference
     for name, path, public in pages.lighthouse_pages():
@@ -314,7 +322,10 @@ def main() -> None:
                 timed = pool.submit(asyncio.run, _timed_sections(platform, cookie, token, args))
                 result |= timed.result()
             if not args.skip_lighthouse:
-                result["lighthouse"] = lighthouse(platform, cookie, args.lighthouse_runs)
+                try:
+                    result["lighthouse"] = lighthouse(platform, cookie, args.lighthouse_runs)
+                except RuntimeError as failed:  # the timed figures are kept
+                    result["lighthouse"] = {"error": str(failed)[:2000]}
     except AssertionError as failed:  # the platform found errors in the server's log
         result["platform_check_failed"] = str(failed)[:2000]
     result["machine_at_end"] = _machine()
