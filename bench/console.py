@@ -233,9 +233,7 @@ def lighthouse(platform: ConsolePlatform, cookie: str, runs: int) -> dict[str, A
             out["pages"][name] = {"skipped": f"{path} is not in this tree yet"}
             continue
         url = platform.base + path
-        got = _median(
-            [lh.run_lighthouse(url, cookie=None if public else cookie) for _ in range(runs)]
-        )
+        got = _median([once(url, None if public else cookie) for _ in range(runs)])
         got["met"] = all(got[k] >= v for k, v in TARGET_LIGHTHOUSE.items())
         out["pages"][name] = {"path": path, **got}
     return out
