@@ -38,6 +38,7 @@ from typing import Any
 
 import httpx
 
+from bench import console_lighthouse as lh
 from bench import console_pages as pages
 from bench.console_audit import ensure_loaded, open_store, server_env
 from bench.console_platform import BearerToken, demo_platform, session_cookie
@@ -211,10 +212,7 @@ async def audit_search(sides: Sides, events: int, reps: int) -> dict[str, Any]:
 
 
 def lighthouse(platform: ConsolePlatform, cookie: str, runs: int) -> dict[str, Any]:
-    try:
-        from bench import console_lighthouse as lh  # noqa: PLC0415 - from branch i19-assets
-    except ImportError:
-        return {"skipped": "bench/console_lighthouse.py is not in this tree yet"}
+    """The three pages' Lighthouse scores (bench/console_lighthouse.py), medians of ``runs``."""
 
     def once(url: str, cookie: str | None) -> dict[str, Any]:
         """One run; Lighthouse's own trace errors (NO_NAVSTART, ...) get a second try."""
