@@ -231,7 +231,11 @@ def lighthouse(platform: ConsolePlatform, cookie: str, runs: int) -> dict[str, A
             out["pages"][name] = {"skipped": f"{path} is not in this tree yet"}
             continue
         url = platform.base + path
-        got = _median([once(url, None if public else cookie) for _ in range(runs)])
+        try:
+            got = _median([once(url, None if public else cookie) for _ in range(runs)])
+        except RuntimeError as failed:
+            out["pages"][name] = {"path": path, "error": str(failed)[:1000]}
+            continue
         got["met"] = all(got[k] >= v for k, v in TARGET_LIGHTHOUSE.items())
         out["pages"][name] = {"path": path, **got}
     return out
