@@ -27,17 +27,18 @@ import falcon.asgi
 
 from anbao.console import i18n
 from anbao.console.sessions import PendingLogin, Session
-from anbao.console.web import PREFIX, Console, Page, View
+from anbao.console.web import PREFIX, Console, Page, View, cookie
 from iam.errors import IamError
 from iam.tokens.verifier import TokenVerifier
 
 
 def safe_next(value: str | None) -> str:
     """Only a path of the console itself: never another site (open redirect)."""
-    ours = value and (value == PREFIX or value.startswith((PREFIX + "/", PREFIX + "?")))
-    if not ours or "\\" in value or "//" in value:  # type: ignore[operator]
+    if not value or not (value == PREFIX or value.startswith((PREFIX + "/", PREFIX + "?"))):
         return PREFIX + "/"
-    return str(value)
+    if "\\" in value or "//" in value:
+        return PREFIX + "/"
+    return value
 
 
 class Login:
@@ -50,7 +51,7 @@ class Login:
         acr = req.get_param("acr") or ""
         if acr not in ("", "1", "2"):
             raise falcon.HTTPBadRequest(title="Unknown authentication level")
-        session_id = _cookie(req, self.console.cookies.session)
+        session_id = cookie(req, self.console.cookies.session)
         stepping = bool(acr) and session_id and self.console.store.get(session_id) is not None
         tr = self.console.translator(req)
         # A step-up keeps the Keycloak session: Keycloak asks only what the higher level adds.
@@ -87,7 +88,7 @@ class Callback:
 
     async def on_get(self, req: falcon.asgi.Request, resp: falcon.asgi.Response) -> None:
         state = req.get_param("state") or ""
-        bound = _cookie(req, self.console.cookies.login)
+        bound = cookie(req, self.console.cookies.login)
         pending = None
         if state and bound and hmac.compare_digest(state.encode(), bound.encode()):
             pending = self.console.store.take_login(state)
@@ -119,7 +120,7 @@ class Callback:
             access_expires_at=now + tokens.expires_in,
             expires_at=now + (tokens.refresh_expires_in or tokens.expires_in),
             csrf=previous.csrf if previous else secrets.token_urlsafe(32),
-            locale=i18n.choose(_cookie(req, i18n.COOKIE), req.get_header("Accept-Language")),
+            locale=i18n.choose(cookie(req, i18n.COOKIE), req.get_header("Accept-Language")),
             pending=previous.pending if previous else None,
         )
         if previous is not None:
@@ -213,8 +214,3 @@ def display_name(claims: Mapping[str, Any], username: str) -> str:
 
 def login_url(next_path: str) -> str:
     return f"{PREFIX}/login?next={quote(next_path, safe='')}"
-
-
-def _cookie(req: falcon.asgi.Request, name: str) -> str:
-    values = req.get_cookie_values(name)
-    return values[0] if values else ""

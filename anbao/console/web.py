@@ -140,7 +140,7 @@ class Console:
 
     def translator(self, req: falcon.asgi.Request, domain: str = "") -> i18n.Translator:
         """The request's language; ``domain`` names the page's catalogue (its file stem)."""
-        locale = i18n.choose(_cookie(req, i18n.COOKIE), req.get_header("Accept-Language"))
+        locale = i18n.choose(cookie(req, i18n.COOKIE), req.get_header("Accept-Language"))
         messages = self.messages.get((locale, domain)) or self.messages[locale, ""]
         return i18n.Translator(locale, messages, self.zone)
 
@@ -180,7 +180,7 @@ class Console:
         domain: str = "",
     ) -> View:
         """The signed-in person of this request, allowed by ``roles``, or an HTTP answer."""
-        session_id = _cookie(req, self.cookies.session)
+        session_id = cookie(req, self.cookies.session)
         session = self.store.get(session_id) if session_id else None
         if session is None:
             raise self.sign_in(req)
@@ -442,7 +442,8 @@ def _level(acr: str) -> int:
     return int(acr) if acr.isdigit() else 0
 
 
-def _cookie(req: falcon.asgi.Request, name: str) -> str:
+def cookie(req: falcon.asgi.Request, name: str) -> str:
+    """The request's first cookie of ``name``, or an empty string."""
     values = req.get_cookie_values(name)
     return values[0] if values else ""
 

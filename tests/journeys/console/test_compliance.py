@@ -14,9 +14,11 @@ waiver uniquely.
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import re
 import uuid
+import zoneinfo
 from pathlib import Path
 
 from playwright.sync_api import Page, expect
@@ -30,8 +32,12 @@ from tests.journeys.console.platform import ConsolePlatform
 OFFICER, AUDITOR, DEVELOPER = "demo-compliance", "demo-auditor", "demo-developer"
 MLPS = "GB/T 22239-2019"
 #: A typed expiry far from any day the tests run (the tests never depend on today's date).
-EXPIRY = "2099-06-30T18:00"
-EXPIRY_SHOWN = "2099-06-30 18:00 UTC+08:00"
+#: A waiver's expiry, typed in the console's zone: thirty days from today, whatever today is.
+_EXPIRES = (dt.datetime.now(zoneinfo.ZoneInfo("Asia/Shanghai")) + dt.timedelta(days=30)).replace(
+    hour=18, minute=0, second=0, microsecond=0
+)
+EXPIRY = _EXPIRES.strftime("%Y-%m-%dT%H:%M")
+EXPIRY_SHOWN = _EXPIRES.strftime("%Y-%m-%d %H:%M UTC+08:00")
 
 
 def _start_run(console: ConsolePlatform, page: Page, framework: str = "") -> str:
