@@ -372,6 +372,29 @@ class ConsoleSettings:
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
+class ClusterSettings:
+    """Several Anbao nodes sharing PostgreSQL and Elasticsearch (docs/operations.md).
+
+    Empty ``database_url`` (the default) is the single-machine deployment: every store is the
+    embedded one under ``data_dir``. Set, it is the PostgreSQL database that holds what more than
+    one node reads (the integrity log and signed heads, saved searches, response actions, the
+    Keycloak event cursor, console sessions, the singleton-job leases); the audit trail and
+    alerts must then be in Elasticsearch, and seals and compliance in PostgreSQL. The spool stays
+    on the node: it is the node's buffer and drains into the cluster.
+    """
+
+    #: This node's name (lower-case letters, digits, ``-``): its audit streams are
+    #: ``<stream>.<node_id>``, so each node numbers its own events without asking the others.
+    node_id: str = ""
+    #: postgresql://user:password@host/db (psycopg 3) of the shared state; empty = one machine.
+    database_url: Secret = dataclasses.field(default_factory=lambda: Secret(""))
+
+    @property
+    def clustered(self) -> bool:
+        return bool(self.database_url)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
 class Settings:
     environment: Environment = Environment.DEVELOPMENT
     #: Where state lives (empty: :func:`default_data_dir`); absolute once loaded.
@@ -388,6 +411,7 @@ class Settings:
     siem: SiemSettings = dataclasses.field(default_factory=SiemSettings)
     compliance: ComplianceSettings = dataclasses.field(default_factory=ComplianceSettings)
     console: ConsoleSettings = dataclasses.field(default_factory=ConsoleSettings)
+    cluster: ClusterSettings = dataclasses.field(default_factory=ClusterSettings)
 
     @classmethod
     def load(cls, environ: Mapping[str, str]) -> Settings:
@@ -461,8 +485,33 @@ class Settings:
         if not self.compliance.schedule_hours >= 0:
             raise SettingsError("compliance.schedule_hours", "must be 0 (off) or positive")
         _check_range("compliance.mlps_level", self.compliance.mlps_level, 1, 5)
+        self._validate_cluster()
         if self.environment is Environment.PRODUCTION:
             self._validate_production()
+
+    def _validate_cluster(self) -> None:
+        """A clustered node keeps no shared state on its own disk (deny by default)."""
+        cl = self.cluster
+        if cl.node_id and not re.fullmatch(r"[a-z0-9][a-z0-9-]{0,31}", cl.node_id):
+            raise SettingsError(
+                "cluster.node_id", "lower-case letters, digits and '-' (32 at most)"
+            )
+        if not cl.clustered:
+            return
+        if not cl.database_url.reveal().startswith("postgresql://"):
+            raise SettingsError("cluster.database_url", "must be a postgresql:// URL")
+        if not cl.node_id:
+            raise SettingsError("cluster.node_id", "required when cluster.database_url is set")
+        shared = {
+            "audit.store": self.audit.store is AuditStoreKind.ELASTICSEARCH,
+            "siem.alert_store": self.siem.alert_store is AlertStoreKind.ELASTICSEARCH,
+            "seals.database_url": self.seals.database_url.reveal().startswith("postgresql://"),
+            "compliance.database_url": self.compliance.database_url.startswith("postgresql://"),
+        }
+        for name, ok in shared.items():
+            if not ok:
+                where = "elasticsearch" if name.endswith("store") else "a postgresql:// URL"
+                raise SettingsError(name, f"must be {where} when cluster.database_url is set")
 
     def _validate_server(self) -> None:
         _check_range("server.port", self.server.port, 1, 65535)
