@@ -512,6 +512,12 @@ class Settings:
             if not ok:
                 where = "elasticsearch" if name.endswith("store") else "a postgresql:// URL"
                 raise SettingsError(name, f"must be {where} when cluster.database_url is set")
+        if self.console.enabled and not Path(self.console.session_key_file).is_file():
+            # Sessions are shared, so is their sealing key: a node never makes its own.
+            raise SettingsError(
+                "console.session_key_file",
+                "must exist when cluster.database_url is set (the same key file on every node)",
+            )
 
     def _validate_server(self) -> None:
         _check_range("server.port", self.server.port, 1, 65535)

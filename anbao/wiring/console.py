@@ -17,9 +17,11 @@ from anbao.console import routes
 from anbao.console.assets import Assets
 from anbao.console.oidc import OidcClient
 from anbao.console.sessions import SessionStore
+from anbao.console.sessions_sql import SqlSessionRows
 from anbao.console.web import Console
 from anbao.settings import Environment, Settings
 from anbao.web.asgi_app import AsgiApp
+from anbao.wiring.cluster import cluster_engine
 from anbao.wiring.feature import Feature, OnShutdown
 from iam.tokens.keycloak import issuer_url
 from iam.tokens.verifier import TokenVerifier
@@ -37,7 +39,16 @@ def feature(
     cs = settings.console
     base = settings.console_url()
     http = httpx.AsyncClient(timeout=settings.keycloak.timeout_seconds * 3)
-    store = SessionStore(cs.session_path, cs.session_key_file, clock)
+    clustered = settings.cluster.clustered
+    store = SessionStore(
+        cs.session_path,
+        cs.session_key_file,
+        clock,
+        # Clustered: every node reads every session, sealed with the one key the operator
+        # gives all nodes (a node never makes its own: see anbao.console.sessions).
+        rows=SqlSessionRows(cluster_engine(settings)) if clustered else None,
+        create_key=not clustered,
+    )
     issuer = issuer_url(settings.keycloak.url, settings.keycloak.realm)
     kc = urlsplit(settings.keycloak.url)
     console = Console(

@@ -9,6 +9,7 @@ are raised as the store's own error (``error``), never as SQLAlchemy's text.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -68,9 +69,16 @@ class Migrations:
             return MigrationContext.configure(connection, opts=opts).get_current_revision()
 
     def upgrade(self, engine: sa.Engine, revision: str = "head") -> None:
-        """Migrate to ``revision`` (idempotent), in one transaction."""
+        """Migrate to ``revision`` (idempotent), in one transaction. On PostgreSQL the
+        transaction first takes an advisory lock named by the version table, so nodes that
+        start together migrate one after the other instead of racing to create the tables."""
         try:
             with engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"),
+                        {"name": self.version_table},
+                    )
                 command.upgrade(self._config(connection), revision)
         except sa.exc.SQLAlchemyError as exc:
             raise self.error(f"the {self.name} database could not be migrated") from exc
@@ -96,3 +104,22 @@ class Migrations:
         else:
             self.require_current(engine)
         return engine
+
+
+class MigratedOnFirstUse:
+    """An engine migrated by ``migrations`` the first time a store asks for it (building the
+    app writes nothing; a database that cannot be migrated fails the request, as ``error``)."""
+
+    def __init__(self, engine: sa.Engine, migrations: Migrations) -> None:
+        self.engine = engine
+        self._migrations = migrations
+        self._done = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> sa.Engine:
+        if not self._done:
+            with self._lock:
+                if not self._done:
+                    self._migrations.upgrade(self.engine)
+                    self._done = True
+        return self.engine
