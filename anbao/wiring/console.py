@@ -27,6 +27,20 @@ from iam.tokens.keycloak import issuer_url
 from iam.tokens.verifier import TokenVerifier
 
 
+def session_store(settings: Settings, clock: Callable[[], float] = time.time) -> SessionStore:
+    """The console's sessions: a SQLite file on one machine; clustered, the cluster database,
+    sealed with the one key file the operator gives every node (a node never makes its own:
+    see :mod:`anbao.console.sessions`)."""
+    cs, clustered = settings.console, settings.cluster.clustered
+    return SessionStore(
+        cs.session_path,
+        cs.session_key_file,
+        clock,
+        rows=SqlSessionRows(cluster_engine(settings)) if clustered else None,
+        create_key=not clustered,
+    )
+
+
 def feature(
     settings: Settings,
     app: AsgiApp,
@@ -39,16 +53,7 @@ def feature(
     cs = settings.console
     base = settings.console_url()
     http = httpx.AsyncClient(timeout=settings.keycloak.timeout_seconds * 3)
-    clustered = settings.cluster.clustered
-    store = SessionStore(
-        cs.session_path,
-        cs.session_key_file,
-        clock,
-        # Clustered: every node reads every session, sealed with the one key the operator
-        # gives all nodes (a node never makes its own: see anbao.console.sessions).
-        rows=SqlSessionRows(cluster_engine(settings)) if clustered else None,
-        create_key=not clustered,
-    )
+    store = session_store(settings, clock)
     issuer = issuer_url(settings.keycloak.url, settings.keycloak.realm)
     kc = urlsplit(settings.keycloak.url)
     console = Console(

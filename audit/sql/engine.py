@@ -37,6 +37,12 @@ def create_engine(url: str, error: Callable[[str], Exception] = ValueError) -> s
         raise error("not a usable database URL") from exc
 
 
+#: Alembic's ``context`` and the loading of ``env.py`` are process-wide: two stores migrating
+#: at once in two threads of one process would trip over each other (seen as ``KeyError:
+#: 'script'``), so one migration runs at a time per process.
+_ALEMBIC = threading.Lock()
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Migrations:
     """One store's Alembic scripts: ``name`` and ``error`` word what goes wrong, ``upgrade_hint``
@@ -73,7 +79,7 @@ class Migrations:
         transaction first takes an advisory lock named by the version table, so nodes that
         start together migrate one after the other instead of racing to create the tables."""
         try:
-            with engine.begin() as connection:
+            with _ALEMBIC, engine.begin() as connection:
                 if connection.dialect.name == "postgresql":
                     connection.execute(
                         sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"),
@@ -85,7 +91,7 @@ class Migrations:
 
     def downgrade(self, engine: sa.Engine, revision: str) -> None:
         """Migrate down to ``revision`` ("base" drops everything)."""
-        with engine.begin() as connection:
+        with _ALEMBIC, engine.begin() as connection:
             command.downgrade(self._config(connection), revision)
 
     def require_current(self, engine: sa.Engine) -> None:
