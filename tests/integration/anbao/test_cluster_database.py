@@ -1,6 +1,6 @@
 """The cluster database on the real PostgreSQL: the shared stores' migrations side by side in
 one database, two nodes starting at once, and two nodes' wiring (from their settings) sharing
-saved searches, response actions and console sessions."""
+saved searches, console sessions, response actions and the scheduled detections' checkpoint."""
 
 from __future__ import annotations
 
@@ -22,6 +22,7 @@ from anbao.settings import Settings
 from anbao.wiring.audit_integrity import shared_saved_searches
 from anbao.wiring.cluster import cluster_engine
 from anbao.wiring.console import session_store
+from anbao.wiring.siem import scheduled_checkpoints
 from anbao.wiring.siem_alerts import build_responses
 from audit.search import saved_sql
 from audit.search.saved import SavedSearch
@@ -29,6 +30,7 @@ from audit.sql.engine import Migrations, create_engine
 from siem.alerts.errors import SelfApproval
 from siem.alerts.service import AlertRecords, AlertService
 from siem.alerts.testing import MemoryAlertStore
+from siem.engines import checkpoints_sql
 from siem.model import ResponseKind
 from siem.responses import sql as actions_sql
 from siem.responses.model import ActionState
@@ -41,6 +43,7 @@ STORES: list[tuple[Migrations, sa.MetaData]] = [
     (saved_sql.MIGRATIONS, saved_sql.metadata),
     (actions_sql.MIGRATIONS, actions_sql.metadata),
     (sessions_sql.MIGRATIONS, sessions_sql.metadata),
+    (checkpoints_sql.MIGRATIONS, checkpoints_sql.metadata),
 ]
 NOW = dt.datetime(2026, 12, 7, 8, 0, tzinfo=dt.UTC)
 
@@ -53,7 +56,8 @@ def test_the_stores_migrate_side_by_side_and_two_nodes_may_start_at_once(databas
         "from audit.search.saved_sql import MIGRATIONS as a;"
         "from siem.responses.sql import MIGRATIONS as b;"
         "from anbao.console.sessions_sql import MIGRATIONS as c;"
-        "e = create_engine(sys.argv[1]); [m.upgrade(e) for m in (a, b, c)]"
+        "from siem.engines.checkpoints_sql import MIGRATIONS as d;"
+        "e = create_engine(sys.argv[1]); [m.upgrade(e) for m in (a, b, c, d)]"
     )
     nodes = [
         subprocess.Popen([sys.executable, "-c", start, database], stderr=subprocess.PIPE, text=True)
@@ -97,6 +101,7 @@ def node(name: str, database: str, tmp_path: Path) -> Settings:
             "ANBAO_SEALS_DATABASE_URL": database,
             "ANBAO_COMPLIANCE_DATABASE_URL": database,
             "ANBAO_CONSOLE_SESSION_KEY_FILE": str(tmp_path / "shared-session.key"),
+            "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp_path / "shared-field-keys.json"),
         }
     )
 
@@ -104,6 +109,7 @@ def node(name: str, database: str, tmp_path: Path) -> Settings:
 @pytest.fixture
 def nodes(database: str, tmp_path: Path) -> Iterator[tuple[Settings, Settings]]:
     (tmp_path / "shared-session.key").write_text("22" * 16)
+    (tmp_path / "shared-field-keys.json").write_text("{}")  # present; not read here
     a = node("node-a", database, tmp_path)
     yield a, node("node-b", database, tmp_path)
     cluster_engine(a).dispose()  # one engine per URL in a process: both nodes' here
@@ -135,6 +141,13 @@ def test_two_nodes_wired_from_settings_share_what_a_user_sees(
         service_b.approve(action.id, "ana", actor_id="s-1")
     assert service_b.approve(action.id, "bo", actor_id="s-2").state is ActionState.EXECUTED
     assert service_a.get(action.id).decided_by == "bo"
+
+    # The scheduled detections' job moves from node A to node B: B resumes where A stopped.
+    scheduled_a, scheduled_b = (scheduled_checkpoints(s) for s in nodes)
+    assert scheduled_b.load("scheduled") is None
+    scheduled_a.save("scheduled", {"end": "2026-12-07T08:00:00+00:00"})
+    scheduled_a.save("scheduled", {"end": "2026-12-07T08:01:00+00:00"})
+    assert scheduled_b.load("scheduled") == {"end": "2026-12-07T08:01:00+00:00"}
 
 
 def responses(settings: Settings, alerts: AlertService) -> ResponseService:

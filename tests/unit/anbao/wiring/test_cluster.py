@@ -10,8 +10,11 @@ import pytest
 
 from anbao.settings import Settings, SettingsError
 from anbao.wiring.cluster import cluster_engine
+from anbao.wiring.siem import scheduled_checkpoints
 from anbao.wiring.siem_alerts import build_responses
 from siem.alerts.testing import MemoryAlertStore
+from siem.engines.checkpoints_sql import SqlCheckpoints
+from siem.engines.scheduled import JsonFileCheckpoints
 from siem.responses.sql import SqlActionStore
 from siem.responses.sqlite import SqliteActionStore
 from siem.responses.testing import FakeIdentity
@@ -32,16 +35,37 @@ def clustered_env(tmp_path: Path) -> dict[str, str]:
     }
 
 
-def test_a_clustered_console_needs_the_shared_session_key_file(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("missing", "setting"),
+    [
+        ("console-session.key", "console.session_key_file"),
+        ("audit-field-keys.json", "audit_integrity.field_keyring_file"),
+    ],
+)
+def test_a_clustered_node_never_makes_the_keys_of_shared_data(
+    tmp_path: Path, missing: str, setting: str
+) -> None:
+    shared_keys(tmp_path)
+    (tmp_path / missing).unlink()
     with pytest.raises(SettingsError) as info:
         Settings.load(clustered_env(tmp_path))
-    assert info.value.name == "console.session_key_file"
-    assert not (tmp_path / "console-session.key").exists()
-    (tmp_path / "console-session.key").write_text("11" * 16)
+    assert info.value.name == setting
+    assert not (tmp_path / missing).exists()
+    shared_keys(tmp_path)
     assert Settings.load(clustered_env(tmp_path)).cluster.clustered
-    off = clustered_env(tmp_path) | {"ANBAO_CONSOLE_ENABLED": "false"}
+
+
+def test_without_the_console_no_session_key_is_needed(tmp_path: Path) -> None:
+    shared_keys(tmp_path)
     (tmp_path / "console-session.key").unlink()
-    assert Settings.load(off).cluster.clustered  # no console, no key needed
+    off = clustered_env(tmp_path) | {"ANBAO_CONSOLE_ENABLED": "false"}
+    assert Settings.load(off).cluster.clustered
+
+
+def shared_keys(folder: Path) -> None:
+    """The key files an operator gives every node (contents unread by these tests)."""
+    (folder / "console-session.key").write_text("11" * 16)
+    (folder / "audit-field-keys.json").write_text("{}")
 
 
 def _now() -> dt.datetime:
@@ -49,7 +73,7 @@ def _now() -> dt.datetime:
 
 
 def test_response_actions_are_in_the_cluster_database_when_clustered(tmp_path: Path) -> None:
-    (tmp_path / "console-session.key").write_text("11" * 16)
+    shared_keys(tmp_path)
     clustered = Settings.load(clustered_env(tmp_path))
     built = build_responses(
         clustered,
@@ -72,3 +96,10 @@ def test_response_actions_are_in_the_cluster_database_when_clustered(tmp_path: P
     )
     assert isinstance(built.store, SqliteActionStore)
     built.store.close()
+
+
+def test_scheduled_checkpoints_are_in_the_cluster_database_when_clustered(tmp_path: Path) -> None:
+    shared_keys(tmp_path)
+    assert isinstance(scheduled_checkpoints(Settings.load(clustered_env(tmp_path))), SqlCheckpoints)
+    alone = scheduled_checkpoints(Settings.load({"ANBAO_DATA_DIR": str(tmp_path)}))
+    assert isinstance(alone, JsonFileCheckpoints)
