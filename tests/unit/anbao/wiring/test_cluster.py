@@ -8,10 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from anbao.console.sessions import SqliteSessionRows
+from anbao.console.sessions_sql import SqlSessionRows
 from anbao.settings import Settings, SettingsError
+from anbao.wiring.audit_integrity import shared_saved_searches
 from anbao.wiring.cluster import cluster_engine
+from anbao.wiring.console import session_store
 from anbao.wiring.siem import scheduled_checkpoints
 from anbao.wiring.siem_alerts import build_responses
+from audit.search.saved_sql import SqlSavedSearches
 from siem.alerts.testing import MemoryAlertStore
 from siem.engines.checkpoints_sql import SqlCheckpoints
 from siem.engines.scheduled import JsonFileCheckpoints
@@ -103,3 +108,13 @@ def test_scheduled_checkpoints_are_in_the_cluster_database_when_clustered(tmp_pa
     assert isinstance(scheduled_checkpoints(Settings.load(clustered_env(tmp_path))), SqlCheckpoints)
     alone = scheduled_checkpoints(Settings.load({"ANBAO_DATA_DIR": str(tmp_path)}))
     assert isinstance(alone, JsonFileCheckpoints)
+
+
+def test_saved_searches_and_console_sessions_are_shared_when_clustered(tmp_path: Path) -> None:
+    shared_keys(tmp_path)
+    clustered = Settings.load(clustered_env(tmp_path))
+    assert isinstance(shared_saved_searches(clustered, _now), SqlSavedSearches)
+    assert isinstance(session_store(clustered)._rows, SqlSessionRows)
+    alone = Settings.load({"ANBAO_DATA_DIR": str(tmp_path / "alone")})
+    assert shared_saved_searches(alone, _now) is None  # the SQLite file, as before
+    assert isinstance(session_store(alone)._rows, SqliteSessionRows)
