@@ -26,7 +26,7 @@ from anbao.cli.serve import load_settings
 from anbao.cli.stores import require, require_audit
 from anbao.settings import Environment, Settings
 from anbao.wiring.audit import build_audit_store, spool_recorder
-from anbao.wiring.audit_integrity import build_audit_integrity
+from anbao.wiring.audit_integrity import build_audit_integrity, integrity_location
 from anbao.wiring.elasticsearch import es_connection
 from audit.errors import AuditError
 from audit.integrity.elasticsearch import RawReader, WithRawScan
@@ -156,7 +156,7 @@ def _record_verdict(settings: Settings, report: VerifyReport) -> None:
 def heads(stream: str | None) -> None:
     """Operator command: print every signed tree head as NDJSON (for off-site anchoring)."""
     settings = load_settings()
-    require("audit_integrity.log_path", settings.audit_integrity.log_path)
+    require(*integrity_location(settings))
     integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
     for line in integrity.export_heads(stream):
         click.echo(line, nl=False)
@@ -164,11 +164,12 @@ def heads(stream: str | None) -> None:
 
 @click.command("sign-heads")
 def sign_heads() -> None:
-    """Operator command: sign a tree head now for every stream with unsigned events."""
+    """Operator command: sign a tree head now for every stream with unsigned events (in a
+    cluster: every stream this node writes)."""
     settings = load_settings()
-    require("audit_integrity.log_path", settings.audit_integrity.log_path)
+    require(*integrity_location(settings))
     integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
-    for stream in integrity.log.streams():
+    for stream in integrity.own_streams():
         last = integrity.latest_head(stream)
         if integrity.log.size(stream) > (last.size if last else 0):
             head = integrity.issue(stream)
