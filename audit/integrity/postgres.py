@@ -103,8 +103,8 @@ class PostgresIntegrityLog:
         }
         try:
             with self.engine.begin() as conn:
-                inserted = set(conn.execute(_INSERT_LEAVES, params).tuples())
-                if len(inserted) != len({(r.stream, r.sequence) for r in leaves}):
+                inserted = {(s, q) for s, q in conn.execute(_INSERT_LEAVES, params)}
+                if len(inserted) != len(leaves):
                     self._check_conflicts(conn, leaves, inserted)
                 for stream in sorted({r.stream for r in leaves}):  # one lock order for all
                     self._advance(conn, stream)
@@ -125,7 +125,7 @@ class PostgresIntegrityLog:
             _LOGGED,
             {"streams": [k[0] for k in wanted], "seqs": [k[1] for k in wanted]},
         )
-        logged = {(s, q): (e, bytes(h)) for s, q, e, h in found.tuples()}
+        logged = {(s, q): (e, bytes(h)) for s, q, e, h in found}
         duplicates: dict[tuple[str, int], tuple[str, bytes]] = {}
         for r in leaves:  # a batch that names one position twice must name it alike
             key, value = (r.stream, r.sequence), (r.event_id, bytes(r.leaf_hash))
