@@ -74,7 +74,7 @@ def test_an_identical_redelivery_is_a_no_op(log):
 
 def test_a_logged_leaf_is_never_rewritten_and_the_batch_is_refused_whole(log):
     log.append_leaves([leaf("main.a", 0), leaf("main.a", 1)])
-    with pytest.raises(IntegrityError, match="Position 1 of stream main.a"):
+    with pytest.raises(IntegrityError, match=r"Position 1 of stream main\.a"):
         log.append_leaves([leaf("main.a", 2), leaf("main.a", 1, "-forged")])
     assert log.leaves("main.a", 0, 10) == [leaf("main.a", 0), leaf("main.a", 1)]
     assert log.size("main.a") == 2

@@ -9,9 +9,11 @@ import sqlalchemy as sa
 
 from anbao.wiring.identity_events import CURSOR_MIGRATIONS, shared_cursor_store
 from audit.sql.engine import create_engine
+from audit.sql.sqlite import connect
 from iam.events.model import ADMIN_STREAM, LOGIN_STREAM, Cursor
 from iam.events.postgres import PostgresCursorStore
 from iam.events.service import EventPuller, SharedCursorJournal, SplitJournal
+from iam.events.sqlite import SqliteCursorStore
 from iam.realm.errors import EventCursorCorrupt, EventCursorUnavailable
 from tests.unit.iam.events.test_service import FakeKeycloak, ListSink
 
@@ -54,9 +56,6 @@ def test_an_unreachable_database_is_the_store_s_error():
 
 
 def test_the_pull_moves_between_nodes_without_gap_or_repeat(engine, tmp_path):
-    from audit.sql.sqlite import connect  # noqa: PLC0415
-    from iam.events.sqlite import SqliteCursorStore  # noqa: PLC0415
-
     kc = FakeKeycloak()
     sinks = {"a": ListSink(), "b": ListSink()}
 
