@@ -163,13 +163,19 @@ def heads(stream: str | None) -> None:
 
 
 @click.command("sign-heads")
-def sign_heads() -> None:
+@click.option(
+    "--stream",
+    "streams",
+    multiple=True,
+    help="Only these streams, whichever node wrote them (a node that is gone for good).",
+)
+def sign_heads(streams: tuple[str, ...]) -> None:
     """Operator command: sign a tree head now for every stream with unsigned events (in a
-    cluster: every stream this node writes)."""
+    cluster: every stream this node writes, or the named ones)."""
     settings = load_settings()
     require(*integrity_location(settings))
     integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
-    for stream in integrity.own_streams():
+    for stream in streams or integrity.own_streams():
         last = integrity.latest_head(stream)
         if integrity.log.size(stream) > (last.size if last else 0):
             head = integrity.issue(stream)

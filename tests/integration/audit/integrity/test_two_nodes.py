@@ -144,6 +144,15 @@ def test_verify_on_either_node_proves_both_nodes_streams(nodes, tmp_path, databa
             "system.b": 5,
         }
 
+    b.record(3)  # then node b is gone for good: node a signs its tail only when told to
+    b.ship()
+    assert cli(env_a, "sign-heads").stdout == ""  # nothing of node a's own is unsigned
+    told = cli(env_a, "sign-heads", "--stream", "main.b")
+    assert [
+        (json.loads(x)["stream"], json.loads(x)["tree_size"]) for x in told.stdout.splitlines()
+    ] == [("main.b", 10)], told.stderr
+    a.store.refresh()  # type: ignore[attr-defined]
+
     forged = next(r for r in a.integrity.log.leaves("main.b", 0, 8) if r.sequence == 3)
     hits = a.store.client.search(
         index=a.store.pattern, query={"ids": {"values": [forged.event_id]}}
