@@ -7,10 +7,13 @@ from collections.abc import Iterator
 import pytest
 import sqlalchemy as sa
 
-from anbao.wiring.identity_events import CURSOR_MIGRATIONS, shared_cursor_store
+from anbao.settings import Settings
+from anbao.wiring.audit import RecorderEventSink, spool_recorder
+from anbao.wiring.cluster import cluster_engine
+from anbao.wiring.identity_events import CURSOR_MIGRATIONS, journal_for, shared_cursor_store
 from audit.sql.engine import create_engine
 from audit.sql.sqlite import connect
-from iam.events.model import ADMIN_STREAM, LOGIN_STREAM, Cursor
+from iam.events.model import ADMIN_STREAM, LOGIN_STREAM, Cursor, login_event_to_ecs
 from iam.events.postgres import PostgresCursorStore
 from iam.events.service import EventPuller, SharedCursorJournal, SplitJournal
 from iam.events.sqlite import SqliteCursorStore
@@ -76,3 +79,31 @@ def test_the_pull_moves_between_nodes_without_gap_or_repeat(engine, tmp_path):
     assert node("b").pull_once() == 1
     assert node("a").pull_once() == 0
     assert sinks["a"].ids() + sinks["b"].ids() == [f"l{i}" for i in range(8)]
+
+
+def test_a_clustered_node_s_journal_keeps_the_cursor_in_its_spool_and_in_postgresql(
+    database, tmp_path
+):
+    env = {
+        "ANBAO_DATA_DIR": str(tmp_path),
+        "ANBAO_CLUSTER_NODE_ID": "a",
+        "ANBAO_CLUSTER_DATABASE_URL": database,
+        "ANBAO_SEALS_DATABASE_URL": database,
+        "ANBAO_COMPLIANCE_DATABASE_URL": database,
+        "ANBAO_SIEM_ALERT_STORE": "elasticsearch",
+        "ANBAO_AUDIT_STORE": "elasticsearch",
+        "ANBAO_ELASTICSEARCH_PASSWORD": "unused",  # nothing is shipped here
+        "ANBAO_KEYCLOAK_REQUIRED": "false",
+    }
+    settings = Settings.load(env)
+    with spool_recorder(settings) as recorder:
+        journal = journal_for(settings, recorder, "anbao")
+        assert isinstance(journal, SharedCursorJournal)
+        event = {"id": "kc-1", "time": 1_790_000_000_000, "type": "LOGIN", "userId": "u-1"}
+        cursor = Cursor(1_790_000_000_000, {"kc-1": 1_790_000_000_000})
+        journal.commit(LOGIN_STREAM, [login_event_to_ecs(event, "anbao")], cursor)
+        (record,) = recorder.spool.peek(10)
+        assert (record.stream, record.sequence) == ("iam.a", 0)
+        assert RecorderEventSink(recorder, realm="anbao").load(LOGIN_STREAM) == cursor
+    assert shared_cursor_store(cluster_engine(settings), "anbao").load(LOGIN_STREAM) == cursor
+    cluster_engine(settings).dispose()
