@@ -62,6 +62,7 @@ class Node:
     """One node's recorder and shipper (its own spool) into the shared store and log."""
 
     def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
         self.settings = Settings.load(env)
         self.store = build_audit_store(self.settings)
         self.integrity = build_audit_integrity(self.settings, time.time)
@@ -167,3 +168,32 @@ def test_verify_on_either_node_proves_both_nodes_streams(nodes, tmp_path, databa
     assert findings == [
         {"kind": "modified", "stream": "main.b", "sequence": 3, "event_id": forged.event_id}
     ]
+
+
+def test_a_node_that_returns_ships_its_own_streams_where_they_stopped(nodes):
+    a, b = nodes["a"], nodes["b"]
+    a.record(5)
+    b.record(6)
+    for node in (a, b):
+        node.ship()
+    b.record(4)  # acknowledged into node b's spool; then node b stops before shipping them
+    b.close()
+    a.record(3)
+    a.ship()
+    a.store.refresh()  # type: ignore[attr-defined]
+    log = a.integrity.log
+    assert (log.size("main.b"), log.size("system.b")) == (4, 2)
+    assert a.integrity.verify(a.store).ok  # the trail so far, without node b
+
+    nodes["b"] = back = Node(b.env)  # node b returns with its spool
+    back.ship()
+    a.store.refresh()  # type: ignore[attr-defined]
+    assert (log.size("main.b"), log.size("system.b")) == (6, 4)  # no gap, no repeat
+    report = a.integrity.verify(a.store)
+    assert report.ok, report.to_json()
+    assert {s.stream: s.checked_events for s in report.streams} == {
+        "main.a": 5,
+        "system.a": 3,
+        "main.b": 6,
+        "system.b": 4,
+    }
