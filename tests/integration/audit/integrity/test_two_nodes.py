@@ -22,6 +22,7 @@ from anbao.settings import Settings
 from anbao.wiring.audit import RecorderEventSink, build_audit_store, build_recorder, with_shipper
 from anbao.wiring.audit_integrity import build_audit_integrity
 from anbao.wiring.cluster import cluster_engine
+from audit.integrity.tables import metadata
 from audit.model import Outcome
 from iam.events.model import login_event_to_ecs
 
@@ -104,7 +105,11 @@ def nodes(tmp_path, database, elasticsearch) -> Iterator[dict[str, Node]]:
     made["a"].store.delete_all()  # type: ignore[attr-defined]
     for node in made.values():
         node.close()
-    cluster_engine(made["a"].settings).dispose()
+    engine = cluster_engine(made["a"].settings)
+    with engine.begin() as conn:  # the module's database: the next test starts a new trail
+        for table in reversed(metadata.sorted_tables):
+            conn.execute(table.delete())
+    engine.dispose()
 
 
 def test_verify_on_either_node_proves_both_nodes_streams(nodes, tmp_path, database, elasticsearch):
