@@ -155,7 +155,8 @@ def test_spool_on_a_volume_of_each_node(rendered: list[Manifest]) -> None:
     env = {item["name"]: item for item in _container(rendered)["env"]}
     node_id = env["ANBAO_CLUSTER_NODE_ID"]["valueFrom"]["fieldRef"]["fieldPath"]
     assert node_id == "metadata.name"
-    assert len(sts["metadata"]["name"]) <= 28  # <name>-<ordinal> stays within node_id's 32 characters
+    # <name>-<ordinal> stays within node_id's 32 characters.
+    assert len(sts["metadata"]["name"]) <= 28
 
 
 def test_container_locked_down(rendered: list[Manifest]) -> None:
