@@ -77,7 +77,38 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $config (first $parts) $section -}}
 {{- end -}}
 {{- end -}}
-{{- toToml $config -}}
+{{- include "anbao.renderToml" $config -}}
+{{- end -}}
+
+{{/* TOML of anbao.toml's shape: top-level scalars, then [section] tables of scalars. Helm reads
+     YAML numbers as floats; whole ones are written as integers (workers = 2, not 2.0). */}}
+{{- define "anbao.renderToml" -}}
+# Rendered by the Helm chart from values.config; secrets come from the environment (ANBAO_*).
+{{- range $key, $value := . }}{{ if ne (kindOf $value) "map" }}
+{{ $key }} = {{ include "anbao.tomlValue" (list $key $value) }}
+{{- end }}{{ end }}
+{{- range $section, $table := . }}{{ if eq (kindOf $table) "map" }}
+
+[{{ $section }}]
+{{- range $key, $value := $table }}
+{{ $key }} = {{ include "anbao.tomlValue" (list (printf "%s.%s" $section $key) $value) }}
+{{- end }}
+{{- end }}{{ end }}
+{{- end -}}
+
+{{- define "anbao.tomlValue" -}}
+{{- $name := index . 0 -}}
+{{- $value := index . 1 -}}
+{{- $kind := kindOf $value -}}
+{{- if eq $kind "bool" -}}
+{{- $value -}}
+{{- else if has $kind (list "float64" "int" "int64") -}}
+{{- if eq (float64 $value) (floor $value) }}{{ int64 $value }}{{ else }}{{ $value }}{{ end -}}
+{{- else if eq $kind "string" -}}
+{{- toJson $value -}}
+{{- else -}}
+{{- fail (printf "config.%s: a setting is a string, a number or a boolean (got %s)" $name $kind) -}}
+{{- end -}}
 {{- end -}}
 
 {{/* Pod resources: per-worker figures times server.workers, plus the node's fixed share. */}}
