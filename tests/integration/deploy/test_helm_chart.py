@@ -268,3 +268,19 @@ def _secret_settings() -> list[str]:
 def _lookup(toml: dict[str, Any], dotted: str) -> object:
     section, _, name = dotted.partition(".")
     return toml.get(section, {}).get(name)
+
+
+def test_migration_job_runs_before_the_nodes(helm: str, tmp_path: Path) -> None:
+    docs = _render(helm, "-f", str(PRODUCTION), "--set", "migrations.job.enabled=true")
+    hooks = [d for d in docs if "helm.sh/hook" in d["metadata"].get("annotations", {})]
+    assert {d["kind"] for d in hooks} == {"ConfigMap", "Job"}
+    for hook in hooks:
+        assert hook["metadata"]["annotations"]["helm.sh/hook"] == "pre-install,pre-upgrade"
+    job = next(d for d in hooks if d["kind"] == "Job")["spec"]["template"]["spec"]
+    assert [c["command"] for c in job["containers"]] == [["anbao", "seal", "db", "upgrade"]]
+    assert job["containers"][0]["securityContext"]["readOnlyRootFilesystem"] is True
+    # The nodes no longer migrate at start; the Job's copy of anbao.toml is the nodes' own.
+    nodes = next(d for d in docs if d["kind"] == "ConfigMap" and d not in hooks)
+    hook_config = next(d for d in hooks if d["kind"] == "ConfigMap")
+    assert tomllib.loads(nodes["data"]["anbao.toml"])["seals"]["auto_migrate"] is False
+    assert hook_config["data"] == nodes["data"]

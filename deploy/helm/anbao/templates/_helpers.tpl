@@ -22,12 +22,17 @@ app.kubernetes.io/name: {{ include "anbao.name" . }}
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
 
-{{- define "anbao.labels" -}}
+{{- define "anbao.commonLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
-{{ include "anbao.selectorLabels" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
 app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
-app.kubernetes.io/component: api
 app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end -}}
+
+{{- define "anbao.labels" -}}
+{{ include "anbao.commonLabels" . }}
+app.kubernetes.io/name: {{ include "anbao.name" . }}
+app.kubernetes.io/component: api
 {{- end -}}
 
 {{- define "anbao.serviceAccountName" -}}
@@ -64,6 +69,11 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- $_ := set $server "tls_key_file" "/etc/anbao/tls/tls.key" -}}
 {{- end -}}
 {{- $_ := set $config "server" $server -}}
+{{- if .Values.migrations.job.enabled -}}
+{{- $seals := default dict (get $config "seals") -}}
+{{- $_ := set $seals "auto_migrate" false -}}
+{{- $_ := set $config "seals" $seals -}}
+{{- end -}}
 {{- if .Values.elasticsearchCA.secret -}}
 {{- $es := default dict (get $config "elasticsearch") -}}
 {{- $_ := set $es "ca_file" (printf "/etc/anbao/es-ca/%s" .Values.elasticsearchCA.key) -}}
