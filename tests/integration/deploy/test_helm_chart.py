@@ -284,3 +284,18 @@ def test_migration_job_runs_before_the_nodes(helm: str, tmp_path: Path) -> None:
     hook_config = next(d for d in hooks if d["kind"] == "ConfigMap")
     assert tomllib.loads(nodes["data"]["anbao.toml"])["seals"]["auto_migrate"] is False
     assert hook_config["data"] == nodes["data"]
+
+
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "config.elasticsearch.password=x",
+        "config.keycloak.client_secret=x",
+        "config.cluster.database_url=postgresql://a:b@c/d",
+        "secretEnv.ANBAO_SIEM_WEBHOOK_SECRET.secret=only-a-name",  # no key
+    ],
+)
+def test_secret_values_are_refused(helm: str, setting: str) -> None:
+    out = _helm(helm, "template", "anbao", str(CHART), "--set", setting)
+    assert out.returncode != 0
+    assert "schema" in out.stderr
