@@ -16,7 +16,7 @@ from typing import Any
 from anbao.app import Parts, create_app
 from anbao.settings import Settings
 from anbao.web.asgi_app import AsgiApp
-from anbao.wiring.singleton import SingletonJob, job_lease
+from anbao.wiring.singleton import SingletonJob, file_lease
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier
 from policies.testing import good_realm
@@ -98,7 +98,7 @@ def test_two_workers_on_one_deployment_run_the_schedule_in_exactly_one_and_it_mo
 
 def test_a_standby_takes_the_job_over_when_the_holders_process_is_killed(tmp_path: Path) -> None:
     """The lease is an ``flock``: the kernel frees it when its holder dies, however it dies."""
-    lease = job_lease(tmp_path / "spool", "job")
+    lease = file_lease(tmp_path / "spool", "job")
     holder = subprocess.Popen(  # another worker of the deployment, holding the job's lease
         [sys.executable, "-c", _HOLD, str(lease.path)], stdout=subprocess.PIPE, text=True
     )
@@ -141,7 +141,7 @@ def test_a_failing_job_keeps_its_schedule(tmp_path: Path) -> None:
         calls.append(1)
         raise RuntimeError("a bug in one run")
 
-    job = SingletonJob("job", boom, job_lease(tmp_path / "s", "j"), 0.05)
+    job = SingletonJob("job", boom, file_lease(tmp_path / "s", "j"), 0.05)
     job.start()
     try:
         deadline = time.monotonic() + LIVENESS_SECONDS
