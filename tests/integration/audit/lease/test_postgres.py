@@ -61,7 +61,8 @@ def test_two_leases_on_one_key_one_wins_and_release_hands_over(
     first, second = leases(), leases()
     assert first.try_acquire()
     assert not second.try_acquire()
-    assert first.held and not second.held
+    assert first.held
+    assert not second.held
     assert first.confirm()
     assert first.try_acquire()  # held: no second lock, no round trip
     first.release()
