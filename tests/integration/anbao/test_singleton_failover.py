@@ -6,28 +6,22 @@ and the database clock at its start and end. The holder is killed with SIGKILL, 
 SIGSTOP (the case that keeps its socket open) and thawed later. The verdicts are that another
 process takes the job over, within the issue's 30 s plus one interval (the new holder's first run
 comes one interval after it takes the lease, by design), and that no two runs overlap, the thawed
-holder included. The takeover time is reported as a figure (``record_property``), not judged
-tightly (printed: ``pytest -rP``); ``bench/singleton_failover.py`` measures it.
+holder included. The takeover time is a figure (printed: ``pytest -rP``), not judged
+tightly; ``bench/singleton_failover.py`` measures it.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import datetime as dt
 import os
 import signal
-import subprocess
-import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-import psycopg
 import pytest
 
-from tests.integration.anbao.singleton_worker import create_table
-from tests.paths import ROOT
+from tests.integration.anbao.singleton_worker import Run, Workers, create_table, overlaps
 
 INTERVAL = 1.0
 RUN_SECONDS = 0.3
@@ -37,63 +31,10 @@ TAKEOVER_BUDGET_SECONDS = 30.0
 LIVENESS_SECONDS = 90.0
 
 
-@dataclasses.dataclass(frozen=True)
-class Run:
-    pid: int
-    started: dt.datetime
-    ended: dt.datetime | None
-
-
-class Workers:
-    """The worker processes of one job, and what they recorded."""
-
-    def __init__(self, url: str, job: str, logs: Path) -> None:
-        self.url, self.job = url, job
-        self.procs: dict[int, subprocess.Popen[bytes]] = {}
-        self.ended: dict[int, dt.datetime] = {}  # pid -> when it was killed
-        self._logs = logs
-
-    def start(self, count: int) -> None:
-        for i in range(count):
-            with (self._logs / f"{self.job}-{i}.log").open("wb") as log:
-                command = [sys.executable, "-m", "tests.integration.anbao.singleton_worker",
-                           self.url, self.job, str(INTERVAL), str(RUN_SECONDS)]  # fmt: skip
-                proc = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=log)
-            self.procs[proc.pid] = proc
-
-    def runs(self) -> list[Run]:
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            rows = conn.execute(
-                "SELECT pid, started, ended FROM singleton_runs WHERE job = %s ORDER BY started",
-                (self.job,),
-            ).fetchall()
-        return [Run(*row) for row in rows]
-
-    def now(self) -> dt.datetime:
-        with psycopg.connect(self.url, autocommit=True) as conn:
-            row = conn.execute("SELECT clock_timestamp()").fetchone()
-        assert row is not None
-        return row[0]  # type: ignore[no-any-return]
-
-    def kill(self, pid: int) -> dt.datetime:
-        at = self.now()
-        self.procs[pid].send_signal(signal.SIGKILL)
-        self.procs[pid].wait()
-        self.ended[pid] = at
-        return at
-
-    def stop_all(self) -> None:
-        for proc in self.procs.values():
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGCONT)
-                proc.kill()
-            proc.wait()
-
-
 @pytest.fixture
 def workers(database: str, tmp_path: Path) -> Iterator[Workers]:
     create_table(database)
-    group = Workers(database, f"job-{uuid.uuid4().hex[:8]}", tmp_path)
+    group = Workers(database, f"job-{uuid.uuid4().hex[:8]}", tmp_path, INTERVAL, RUN_SECONDS)
     try:
         yield group
     finally:
@@ -105,21 +46,6 @@ def until(condition: Callable[[], bool], what: str) -> None:
     while not condition():
         assert time.monotonic() < deadline, f"never happened: {what}"
         time.sleep(0.05)
-
-
-def overlaps(runs: list[Run], ended: dict[int, dt.datetime]) -> list[tuple[Run, Run]]:
-    """Pairs of runs at once; a run without an end ended when its process was killed (or runs
-    still, if its process lives)."""
-    found: list[tuple[Run, Run]] = []
-    latest: Run | None = None
-    latest_end = dt.datetime.min.replace(tzinfo=dt.UTC)
-    for run in sorted(runs, key=lambda r: r.started):
-        if latest is not None and run.started < latest_end:
-            found.append((latest, run))
-        end = run.ended or ended.get(run.pid) or dt.datetime.max.replace(tzinfo=dt.UTC)
-        if end > latest_end:
-            latest, latest_end = run, end
-    return found
 
 
 def holder_between_runs(workers: Workers) -> int:
