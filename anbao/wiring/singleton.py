@@ -9,7 +9,7 @@ mechanism per deployment mode (:func:`job_lease`):
 * one machine (``[cluster] database_url`` empty): an ``flock`` on a file next to the spool
   (:class:`audit.lease.FileLease`); the kernel releases it when its holder dies, however it dies;
   standbys retry every :data:`RETRY_SECONDS`;
-* clustered: a PostgreSQL advisory lock (:class:`audit.lease.PostgresLease`); the server releases
+* clustered: a PostgreSQL advisory lock (:class:`audit.lease.postgres.PostgresLease`); the server releases
   it when the holder's session ends (at once on a kill, within ~15 s on a vanished or frozen
   holder); standbys retry every :data:`CLUSTER_RETRY_SECONDS`, so a job is taken over within
   15 + 10 = 25 s of its holder's death, detection included (the issue's budget: 30 s).
@@ -29,7 +29,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from anbao.settings import Settings
-from audit.lease import FileLease, Lease, PostgresLease
+from audit.lease import FileLease, Lease
+from audit.lease.postgres import PostgresLease
 
 log = logging.getLogger("anbao.jobs")
 

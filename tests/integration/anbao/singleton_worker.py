@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 
 from anbao.wiring.singleton import SingletonJob
-from audit.lease import PostgresLease
+from audit.lease.postgres import PostgresLease
 from tests.paths import ROOT
 
 TABLE = """

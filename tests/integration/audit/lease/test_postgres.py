@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from anbao.wiring.singleton import SingletonJob
-from audit.lease import PostgresLease, lease_key
+from audit.lease.postgres import PostgresLease, lease_key
 
 #: How long a test waits for something that must happen (never a verdict on speed).
 LIVENESS_SECONDS = 30.0

@@ -150,3 +150,61 @@ def test_a_failing_job_keeps_its_schedule(tmp_path: Path) -> None:
             time.sleep(0.02)
     finally:
         job.stop()
+
+
+class ScriptedLease:
+    """A lease whose election is scripted: free from ``free_at`` (monotonic), confirmed or not."""
+
+    def __init__(self, *, free_at: float = 0.0, confirms: bool = True) -> None:
+        self.free_at, self.confirms = free_at, confirms
+        self.held = False
+        self.taken_at: list[float] = []
+        self.checks = 0
+
+    def try_acquire(self) -> bool:
+        if not self.held and time.monotonic() >= self.free_at:
+            self.held = True
+            self.taken_at.append(time.monotonic())
+        return self.held
+
+    def confirm(self) -> bool:
+        self.checks += 1
+        self.held = self.held and self.confirms
+        return self.held
+
+    def release(self) -> None:
+        self.held = False
+
+
+def test_a_new_holder_runs_first_one_interval_after_it_takes_the_lease() -> None:
+    """Even when the interval is shorter than the standby retry: no repeat of a run the dead
+    holder may just have made."""
+    lease = ScriptedLease(free_at=time.monotonic() + 0.3)
+    started: list[float] = []
+    job = SingletonJob("job", lambda: started.append(time.monotonic()), lease, 0.2, retry=0.05)
+    job.start()
+    try:
+        deadline = time.monotonic() + LIVENESS_SECONDS
+        while not started:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        job.stop()
+    assert started[0] - lease.taken_at[0] >= 0.2
+
+
+def test_a_lease_that_cannot_be_confirmed_runs_nothing() -> None:
+    lease = ScriptedLease(confirms=False)
+    runs: list[int] = []
+    job = SingletonJob("job", lambda: runs.append(1), lease, 0.02)
+    job.start()
+    try:
+        deadline = time.monotonic() + LIVENESS_SECONDS
+        while lease.checks < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        job.stop()
+    assert runs == []
+    assert len(lease.taken_at) >= 3  # dropped at each failed check, taken again as a standby
+    assert job.tick() is None
