@@ -4,6 +4,7 @@ holder of the job's lease), and taken over by another when the holder goes."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -14,9 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from anbao.app import Parts, create_app
-from anbao.settings import Settings
+from anbao.settings import ClusterSettings, Secret, Settings
 from anbao.web.asgi_app import AsgiApp
-from anbao.wiring.singleton import SingletonJob, file_lease
+from anbao.wiring.singleton import (
+    CLUSTER_RETRY_SECONDS,
+    RETRY_SECONDS,
+    SingletonJob,
+    file_lease,
+    job_lease,
+    standby_retry,
+)
+from audit.lease import FileLease
+from audit.lease.postgres import PostgresLease
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier
 from policies.testing import good_realm
@@ -208,3 +218,21 @@ def test_a_lease_that_cannot_be_confirmed_runs_nothing() -> None:
     assert runs == []
     assert len(lease.taken_at) >= 3  # dropped at each failed check, taken again as a standby
     assert job.tick() is None
+
+
+def test_one_election_mechanism_per_mode(tmp_path: Path) -> None:
+    """One machine: a lock file beside the spool (retry 30 s); clustered: PostgreSQL (retry 10 s,
+    so a dead holder's job moves within 15 + 10 s). Building a lease opens no connection."""
+    single = _settings(tmp_path)
+    lease = job_lease(single, "compliance-schedule")
+    assert isinstance(lease, FileLease)
+    assert lease.path == Path(single.audit.spool_path).with_name(
+        Path(single.audit.spool_path).name + ".compliance-schedule.lock"
+    )
+    assert standby_retry(lease) == RETRY_SECONDS
+    url = Secret("postgresql://anbao@127.0.0.1:9/anbao")
+    clustered = dataclasses.replace(single, cluster=ClusterSettings("node-a", url))
+    lease = job_lease(clustered, "compliance-schedule")
+    assert isinstance(lease, PostgresLease)
+    assert not lease.held
+    assert standby_retry(lease) == CLUSTER_RETRY_SECONDS
