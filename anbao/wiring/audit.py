@@ -74,6 +74,7 @@ def spool_config(settings: Settings) -> SpoolConfig:
         backpressure=a.backpressure,
         block_timeout=a.block_timeout_seconds,
         fsync_interval=a.spool_fsync_interval_seconds,
+        node_id=settings.cluster.node_id,
     )
 
 

@@ -10,6 +10,11 @@ Each page of events goes into the audit spool together with the stream's cursor,
 transaction (:class:`anbao.wiring.audit.RecorderEventSink`): whatever is killed when, a restart
 resumes exactly after the last stored page. From the spool the shipper takes the events to the
 store and to the streaming detections like every other audit event.
+
+In a cluster (``cluster.database_url``) the lease moves between nodes, so the cursor is also
+kept where every node reads it, PostgreSQL (:class:`iam.events.service.SharedCursorJournal`
+over :class:`iam.events.postgres.PostgresCursorStore`): a node that takes the duty over goes on
+from the last page any node stored.
 """
 
 from __future__ import annotations
@@ -20,21 +25,28 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from anbao.settings import Settings
 from anbao.wiring.audit import RecorderEventSink
+from anbao.wiring.cluster import cluster_engine
 from anbao.wiring.keycloak import admin_credentials
 from anbao.wiring.singleton import SingletonJob, file_lease, job_lease
 from audit.errors import AuditError
 from audit.lease import Lease
 from audit.recording.recorder import Recorder
+from audit.sql.engine import Migrations
 from audit.sql.sqlite import connect
 from iam.errors import IamError
 from iam.events.enrich import Enricher
 from iam.events.keycloak import KeycloakEventSource
-from iam.events.service import EventPuller
+from iam.events.ports import EventJournal
+from iam.events.postgres import SCRIPTS, VERSION_TABLE, PostgresCursorStore
+from iam.events.service import EventPuller, SharedCursorJournal
 from iam.events.sqlite import SqliteCursorStore
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.ports import OrgDirectory
+from iam.realm.errors import EventCursorUnavailable
 
 log = logging.getLogger("anbao.iam.events")
 
@@ -42,6 +54,30 @@ log = logging.getLogger("anbao.iam.events")
 def cursor_store(path: Path) -> SqliteCursorStore:
     """The cursor file of an operator's pull to stdout, opened by the platform's SQLite helper."""
     return SqliteCursorStore(path, connect)
+
+
+#: The shared cursor's Alembic scripts, run by the shared runner (iam opens no database itself).
+CURSOR_MIGRATIONS = Migrations(
+    SCRIPTS, VERSION_TABLE, name="Keycloak event cursor", error=EventCursorUnavailable
+)
+
+
+def shared_cursor_store(engine: sa.Engine, realm: str) -> PostgresCursorStore:
+    """The cluster's cursor of ``realm``, on ``engine`` migrated to the shipped schema (a
+    concurrent first start-up by another node may win the race: one failed attempt is retried)."""
+    try:
+        CURSOR_MIGRATIONS.upgrade(engine)
+    except EventCursorUnavailable:
+        CURSOR_MIGRATIONS.upgrade(engine)
+    return PostgresCursorStore(engine, prefix=f"{realm}:")
+
+
+def journal_for(settings: Settings, recorder: Recorder, realm: str) -> EventJournal:
+    """Pages and cursor into ``recorder``'s spool; in a cluster the cursor also into PostgreSQL."""
+    sink = RecorderEventSink(recorder, realm=realm)
+    if not settings.cluster.clustered:
+        return sink
+    return SharedCursorJournal(sink, shared_cursor_store(cluster_engine(settings), realm))
 
 
 def lease_for(recorder: Recorder, settings: Settings | None = None) -> Lease:
@@ -95,7 +131,7 @@ def build_puller(
     realm = realm or directory.admin.realm
     return EventPuller(
         source=KeycloakEventSource(directory.admin),
-        journal=RecorderEventSink(recorder, realm=realm),
+        journal=journal_for(settings, recorder, realm),
         realm=realm,
         enrich=Enricher(directory, clock=time.monotonic),
     )
