@@ -2,8 +2,8 @@
 
 Every uvicorn worker starts a puller with the app's lifespan, but only one process of the
 deployment pulls: the holder of the ``keycloak-events`` lease (:mod:`anbao.wiring.singleton`).
-A killed worker's duty is taken over by another worker within one interval; ``anbao iam events
-pull`` takes the same lease, so an operator's pull and the service never read the same stream at
+A killed worker's duty is taken over by another worker (on another node when clustered: the
+lease is then in PostgreSQL); ``anbao iam events pull`` takes the same lease, so an operator's pull and the service never read the same stream at
 once.
 
 Each page of events goes into the audit spool together with the stream's cursor, in one
@@ -31,9 +31,9 @@ from anbao.settings import Settings
 from anbao.wiring.audit import RecorderEventSink
 from anbao.wiring.cluster import cluster_engine
 from anbao.wiring.keycloak import admin_credentials
-from anbao.wiring.singleton import SingletonJob, job_lease
+from anbao.wiring.singleton import SingletonJob, file_lease, job_lease
 from audit.errors import AuditError
-from audit.lease import FileLease
+from audit.lease import Lease
 from audit.recording.recorder import Recorder
 from audit.sql.engine import Migrations
 from audit.sql.sqlite import connect
@@ -80,15 +80,18 @@ def journal_for(settings: Settings, recorder: Recorder, realm: str) -> EventJour
     return SharedCursorJournal(sink, shared_cursor_store(cluster_engine(settings), realm))
 
 
-def lease_for(recorder: Recorder) -> FileLease:
-    """The lease of the spool ``recorder`` writes to: one puller per spool (per deployment)."""
-    return job_lease(recorder.spool.config.path, "keycloak-events")
+def lease_for(recorder: Recorder, settings: Settings | None = None) -> Lease:
+    """The puller's lease: one puller per deployment. In PostgreSQL when ``settings`` are
+    clustered; else next to the spool ``recorder`` writes to (one spool per machine)."""
+    if settings is not None and settings.cluster.clustered:
+        return job_lease(settings, "keycloak-events")
+    return file_lease(recorder.spool.config.path, "keycloak-events")
 
 
 class PullerThread(SingletonJob):
     """Pulls every ``interval`` seconds while this process holds the lease."""
 
-    def __init__(self, puller: EventPuller, lease: FileLease, interval: float) -> None:
+    def __init__(self, puller: EventPuller, lease: Lease, interval: float) -> None:
         super().__init__("keycloak-events", self._pull, lease, interval)
         self.puller = puller
         self._failing = False
@@ -141,13 +144,15 @@ def attach(settings: Settings, recorder: Recorder, directory: OrgDirectory) -> P
     puller = build_puller(settings, recorder, directory)
     if puller is None:
         return None
-    return PullerThread(puller, lease_for(recorder), settings.keycloak.events_interval_seconds)
+    return PullerThread(
+        puller, lease_for(recorder, settings), settings.keycloak.events_interval_seconds
+    )
 
 
 @contextlib.contextmanager
-def leased(recorder: Recorder) -> Iterator[bool]:
+def leased(recorder: Recorder, settings: Settings | None = None) -> Iterator[bool]:
     """The lease for an operator's pull (``anbao iam events pull``); yields whether it is held."""
-    lease = lease_for(recorder)
+    lease = lease_for(recorder, settings)
     try:
         yield lease.try_acquire()
     finally:
