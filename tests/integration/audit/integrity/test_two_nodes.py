@@ -24,13 +24,19 @@ from anbao.wiring.audit_integrity import build_audit_integrity
 from anbao.wiring.cluster import cluster_engine
 from audit.integrity.tables import metadata
 from audit.model import Outcome
+from audit.sensitive.masking import Keyring
 from iam.events.model import login_event_to_ecs
 
 
 def node_env(
     tmp_path: Path, node: str, database: str, elasticsearch, prefix: str
 ) -> dict[str, str]:
+    keyring = tmp_path / "field-keys.json"  # one keyring for the deployment, as operators give it
+    if not keyring.exists():
+        Keyring.generate().save(keyring)
     return {
+        "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(keyring),
+        "ANBAO_CONSOLE_ENABLED": "false",
         "ANBAO_DATA_DIR": str(tmp_path / node),
         "ANBAO_CLUSTER_NODE_ID": node,
         "ANBAO_CLUSTER_DATABASE_URL": database,

@@ -11,6 +11,7 @@ from anbao.settings import Settings
 from anbao.wiring.audit import RecorderEventSink, spool_recorder
 from anbao.wiring.cluster import cluster_engine
 from anbao.wiring.identity_events import CURSOR_MIGRATIONS, journal_for, shared_cursor_store
+from audit.sensitive.masking import Keyring
 from audit.sql.engine import create_engine
 from audit.sql.sqlite import connect
 from iam.events.model import ADMIN_STREAM, LOGIN_STREAM, Cursor, login_event_to_ecs
@@ -84,7 +85,10 @@ def test_the_pull_moves_between_nodes_without_gap_or_repeat(engine, tmp_path):
 def test_a_clustered_node_s_journal_keeps_the_cursor_in_its_spool_and_in_postgresql(
     database, tmp_path
 ):
+    Keyring.generate().save(tmp_path / "field-keys.json")
     env = {
+        "ANBAO_AUDIT_INTEGRITY_FIELD_KEYRING_FILE": str(tmp_path / "field-keys.json"),
+        "ANBAO_CONSOLE_ENABLED": "false",
         "ANBAO_DATA_DIR": str(tmp_path),
         "ANBAO_CLUSTER_NODE_ID": "a",
         "ANBAO_CLUSTER_DATABASE_URL": database,
