@@ -8,7 +8,8 @@
 #           (once), start node 1, then node 2, then HAProxy; each waits for health
 #   down    stop HAProxy and both nodes (only what `up` started, by PID file)
 #   status  each node's health, HAProxy's, and whether the cluster view has both members
-#   env     the load balancer's URL, the CA file and the bootstrap admin's credentials
+#   env     the load balancer's URL, the CA file, the bootstrap admin's credentials and the
+#           state directory (PID files, logs, HAProxy's admin socket)
 # The dev Keycloak of deploy/local (8080) is not touched: this uses its own copy of the
 # distribution and its own state directory (~/.cache/anbao/cluster).
 source "$(dirname "$0")/../local/lib.sh"
@@ -101,7 +102,14 @@ start_node() {
     if pid_alive "$pf" && node_healthy "$n" >/dev/null 2>&1; then
         log "kc$n already running and healthy (pid $(cat "$pf"))"; return 0
     fi
-    pid_alive "$pf" && stop_pid "kc$n" "$pf"
+    # A running node that is not ready is starting, or is the survivor of a kill -9 held not
+    # ready by the split-brain check (see README, Findings): wait for it rather than restart it
+    # (a restart would take the only serving node away). Restarted only if it never gets ready.
+    if pid_alive "$pf"; then
+        log "kc$n running (pid $(cat "$pf")) but not ready; waiting up to ${TIMEOUT}s"
+        wait_healthy "kc$n" "$pf" "$lf" "$TIMEOUT" node_healthy "$n" && return 0
+        stop_pid "kc$n" "$pf"
+    fi
     local user pass
     eval "$(admin_env | sed 's/^/local /')"
     user=$KEYCLOAK_ADMIN_USERNAME pass=$KEYCLOAK_ADMIN_PASSWORD
@@ -250,6 +258,6 @@ case "${1:-}" in
     up) up ;;
     down) down ;;
     status) status ;;
-    env) admin_env; printf 'KEYCLOAK_URL=https://127.0.0.1:%s\nKEYCLOAK_CA=%s\n' "$LB_PORT" "$CA" ;;
+    env) admin_env; printf 'KEYCLOAK_URL=https://127.0.0.1:%s\nKEYCLOAK_CA=%s\nKEYCLOAK_CLUSTER_STATE=%s\n' "$LB_PORT" "$CA" "$CL_STATE" ;;
     *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
 esac
