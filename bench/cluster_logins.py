@@ -104,6 +104,7 @@ def failover(realm: LoginRealm, threads: int) -> dict[str, Any]:
         **stream.summary(killed_at),
         "failed_without_retry": stream.summary()["failed_first_attempt"],
         "up_ok": up.returncode == 0,
+        "up_error": "" if up.returncode == 0 else up.stderr[-2000:],
         "up_s": round(back - t0, 1),
         "two_members_s_after_kill": round(back - killed_at, 1),
         "status_ok": status.returncode == 0,

@@ -188,6 +188,7 @@ CFG
 }
 
 haproxy_bin() {
+    PATH="$PATH:/usr/sbin"  # Debian installs it there; a non-root PATH may not have it
     if ! command -v haproxy >/dev/null; then
         [ "$(id -u)" = 0 ] || die "HAProxy is not installed; run as root or: apt-get install haproxy"
         log "installing Debian's haproxy package"
@@ -254,9 +255,17 @@ status() {
     return "$ok"
 }
 
+# One up or down at a time: test sessions and benches share the cluster, and two `up`s racing
+# start a node twice (the second loses the ports, and its PID file replaces the first's).
+serialized() {
+    exec 8>"$CL_STATE/keycloak.lock"
+    flock -w "$(( TIMEOUT * 3 ))" 8 || die "another up/down holds $CL_STATE/keycloak.lock"
+    "$@"
+}
+
 case "${1:-}" in
-    up) up ;;
-    down) down ;;
+    up) serialized up ;;
+    down) serialized down ;;
     status) status ;;
     env) admin_env; printf 'KEYCLOAK_URL=https://127.0.0.1:%s\nKEYCLOAK_CA=%s\nKEYCLOAK_CLUSTER_STATE=%s\n' "$LB_PORT" "$CA" "$CL_STATE" ;;
     *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;

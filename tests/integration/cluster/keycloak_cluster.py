@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import re
 import secrets
 import signal
 import socket
@@ -29,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psycopg
 
 from tests.paths import ROOT
 
@@ -84,21 +84,24 @@ class KeycloakCluster:
         return None
 
     def coordinator(self) -> int:
-        """The node that is the JGroups coordinator: the first member of the latest view."""
-        log1 = (self.state / "kc1.log").read_text(errors="replace")
-        views = re.findall(r"ISPN000094: .*?\] \(\d+\) \[([^(\],]+)", log1)
-        names = {
-            n: re.findall(
-                r"ISPN000079: Channel `ISPN` local address is `([^`]+)`",
-                (self.state / f"kc{n}.log").read_text(errors="replace"),
-            )
-            for n in NODES
-        }
-        assert views, "node 1 has no cluster view in its log"
-        for node, found in names.items():
-            if found and found[-1] == views[-1]:
+        """The node that is the JGroups coordinator, from Keycloak's discovery table: the
+        freshest ``jgroups_ping`` row with ``coord`` set gives the coordinator's JGroups address,
+        and the JVM listening there is one of the nodes. (Logs are no guide: a node's log is
+        rewritten on each start.)"""
+        dsn = _postgres_url().rsplit("/", 1)[0] + "/keycloak_cluster"
+        with psycopg.connect(dsn) as connection:
+            row = connection.execute(
+                "SELECT ip FROM jgroups_ping WHERE coord ORDER BY last_update DESC LIMIT 1"
+            ).fetchone()
+        assert row, "no coordinator in jgroups_ping"
+        port = row[0].rsplit(":", 1)[1]
+        listeners = subprocess.run(
+            ["ss", "-Hltnp", f"sport = :{port}"], capture_output=True, text=True, check=True
+        ).stdout
+        for node in NODES:
+            if f"pid={self.java_pid(node)}," in listeners:
                 return node
-        raise AssertionError(f"coordinator {views[-1]} is neither node: {names}")
+        raise AssertionError(f"the coordinator at {row[0]} is neither node: {listeners}")
 
     def kill(self, node: int) -> float:
         """``kill -9`` node ``node``'s JVM; returns the monotonic time of the kill."""
@@ -131,6 +134,18 @@ class KeycloakCluster:
         finally:
             for server in servers:
                 self.haproxy(f"enable server {server}")
+
+
+def _postgres_url() -> str:
+    out = subprocess.run(
+        [str(ROOT / "deploy" / "local" / "postgres.sh"), "env"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return next(
+        line.split("=", 1)[1] for line in out.splitlines() if line.startswith("POSTGRES_URL=")
+    )
 
 
 def cpu_seconds(pid: int) -> float:

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -60,7 +60,7 @@ def _assert_sessions_alive(realm: LoginRealm, tokens: list[dict[str, str]]) -> N
 def test_logins_and_sessions_survive_kill_of_the_coordinator(
     keycloak_cluster: KeycloakCluster,
     realm: LoginRealm,
-    record_property: pytest.RecordProperty,
+    record_property: Callable[[str, object], None],
 ) -> None:
     cluster = keycloak_cluster
     sessions = _sign_in(realm)
