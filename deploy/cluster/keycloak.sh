@@ -128,7 +128,7 @@ start_node() {
             --http-management-port="$(mgmt_port "$n")" \
             --cache-embedded-network-bind-address=127.0.0.1 \
             --cache-embedded-network-bind-port="$(jgroups_port "$n")" \
-            >"$lf" 2>&1 < /dev/null &
+            >"$lf" 2>&1 < /dev/null 8>&- &
     echo $! > "$pf"
     wait_healthy "kc$n" "$pf" "$lf" "$TIMEOUT" node_healthy "$n" || { stop_pid "kc$n" "$pf"; exit 1; }
     echo "$(( SECONDS - t0 ))" > "$CL_STATE/kc$n.startup-seconds"
@@ -206,7 +206,7 @@ start_haproxy() {
     write_haproxy_cfg
     "$bin" -c -q -f "$HAPROXY_CFG" >&2 || die "haproxy rejects $HAPROXY_CFG"
     log "starting haproxy on https 127.0.0.1:$LB_PORT (config $HAPROXY_CFG)"
-    setsid "$bin" -db -f "$HAPROXY_CFG" >"$HAPROXY_LOG" 2>&1 < /dev/null &
+    setsid "$bin" -db -f "$HAPROXY_CFG" >"$HAPROXY_LOG" 2>&1 < /dev/null 8>&- &
     echo $! > "$HAPROXY_PID"
     wait_healthy haproxy "$HAPROXY_PID" "$HAPROXY_LOG" 30 lb_healthy || { stop_pid haproxy "$HAPROXY_PID"; exit 1; }
 }
@@ -257,9 +257,10 @@ status() {
 
 # One up or down at a time: test sessions and benches share the cluster, and two `up`s racing
 # start a node twice (the second loses the ports, and its PID file replaces the first's).
+# The servers started are given no copy of the lock's descriptor (8>&-), or they would hold it.
 serialized() {
-    exec 8>"$CL_STATE/keycloak.lock"
-    flock -w "$(( TIMEOUT * 3 ))" 8 || die "another up/down holds $CL_STATE/keycloak.lock"
+    exec 8>"$CL_STATE/up-down.lock"
+    flock -w "$(( TIMEOUT * 3 ))" 8 || die "another up/down holds $CL_STATE/up-down.lock"
     "$@"
 }
 
