@@ -4,8 +4,8 @@ The node killed is the JGroups coordinator: the harder case, since Keycloak's sp
 then holds the survivor not ready for about a minute (deploy/cluster/README.md, Findings) and
 HAProxy has to fall back to live nodes. What must hold, as the issue states it:
 
-* logins go on through the other node: no login fails after one client retry, and first
-  attempts fail for at most 5 s (the issue's target; measured with HAProxy's 1 s checks);
+* logins go on through the other node: no login fails after one client retry (after a 1 s
+  pause, keycloak_cluster.RETRY_DELAY_S), and first attempts fail for at most 5 s (the issue's target; measured with HAProxy's 1 s checks);
 * sessions survive: sessions opened before the kill still refresh, and their tokens are still
   accepted by introspection (RFC 7662) and userinfo (OIDC Core §5.3);
 * the node comes back (``up``) and the cluster has two members again.
@@ -74,7 +74,8 @@ def test_logins_and_sessions_survive_kill_of_the_coordinator(
         record_property("keycloak_failover", json.dumps(summary))
         print("keycloak failover:", json.dumps(summary))
 
-        assert summary["logins"] > THREADS * 10, summary
+        # The stream ran through the kill: logins started after it and went through.
+        assert summary["logins_ok_started_after_kill"] >= THREADS, summary
         assert summary["failed_after_retry"] == 0, summary
         assert summary["error_window_s"] <= ERROR_WINDOW_S, summary
         _assert_sessions_alive(realm, sessions)
