@@ -211,6 +211,9 @@ write_haproxy_cfg() {
 # 127.0.0.1); both Anbao nodes behind, checked on /readyz every second. Only connection
 # failures are retried (HAProxy's default retry-on): a request a node may have processed is
 # never sent twice, so no audited action is recorded twice by the balancer.
+# Fallback: when no node is ready (/readyz fails on both, e.g. while Keycloak's balancer has no
+# ready node, as in its own failover), traffic goes to the nodes that are merely live
+# (/healthz): tokens still verify against cached keys and the spool still takes events.
 global
     maxconn 4000
     stats socket $AN_STATE/haproxy.sock mode 600 level admin
@@ -229,6 +232,7 @@ defaults
 frontend anbao
     bind 127.0.0.1:$LB_PORT ssl crt $LB_PEM
     http-request set-header X-Forwarded-Proto https
+    use_backend anbao_live if { nbsrv(anbao_nodes) eq 0 }
     default_backend anbao_nodes
 
 backend anbao_nodes
@@ -241,6 +245,18 @@ CFG
     local n
     for n in "${NODES[@]}"; do
         echo "    server anbao-$n 127.0.0.1:$(node_port "$n") check" >> "$HAPROXY_CFG"
+    done
+    cat >> "$HAPROXY_CFG" <<CFG
+
+backend anbao_live
+    balance roundrobin
+    option httpchk
+    http-check send meth GET uri /healthz ver HTTP/1.1 hdr Host 127.0.0.1
+    http-check expect status 200
+    default-server inter 1s fastinter 500ms fall 2 rise 2
+CFG
+    for n in "${NODES[@]}"; do
+        echo "    server anbao-$n-live 127.0.0.1:$(node_port "$n") check" >> "$HAPROXY_CFG"
     done
 }
 
@@ -259,8 +275,9 @@ start_haproxy() {
 up() {
     [ -x "$ANBAO" ] || die "no $ANBAO: make install"
     "$ES_SCRIPT" status >/dev/null 2>&1 || die "Elasticsearch ($ES_SCRIPT) is not up"
-    ANBAO_CLUSTER_STATE="$KC_STATE" "$ANBAO_ROOT/deploy/cluster/keycloak.sh" status >/dev/null \
-        || die "the Keycloak cluster is not up: deploy/cluster/keycloak.sh up"
+    # Keycloak's balancer answering is enough (one node may be down: that is its failover).
+    curl -fsS --cacert "$(kc_ca)" "https://127.0.0.1:$KC_LB_PORT/realms/master/.well-known/openid-configuration" \
+        >/dev/null 2>&1 || die "the Keycloak cluster's balancer does not answer: deploy/cluster/keycloak.sh up"
     local t0=$SECONDS n
     make_dbs
     make_tls_files

@@ -149,9 +149,10 @@ def load() -> Cluster:
 
 @contextlib.contextmanager
 def running() -> Iterator[Cluster]:
-    """The cluster, up: reused when ``cluster.sh status`` says all is up, else brought up by
+    """The cluster, up: reused when its Anbao nodes and balancer answer (``anbao.sh status``;
+    what they depend on is then up, and someone else may be testing it), else brought up by
     ``cluster.sh up`` and brought down after (``down`` stops only what ``up`` started)."""
-    started = script("cluster", "status").returncode != 0
+    started = script("anbao", "status").returncode != 0
     if started:
         up = script("cluster", "up")
         assert up.returncode == 0, up.stdout + up.stderr
