@@ -44,7 +44,7 @@ from typing import Any
 
 import httpx
 
-from bench.http import _wrk  # noqa: PLC2701 - one wrk runner for the benches
+from bench.http import _wrk
 from tests.journeys.cluster import Cluster, auditor, running
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -106,18 +106,20 @@ class Store:
         return int(response.json()["count"])
 
 
-def _drained(cluster: Cluster, store: Store, prefix: str, served: int, deadline: float) -> int:
+def _drained(
+    cluster: Cluster, store: Store, prefix: str, served: int, deadline: float
+) -> tuple[int, float]:
     """Waits until both spools are empty and the store holds at least ``served`` events of the
-    round, its count unchanged for two seconds; returns the count."""
-    end, last, stable_since = time.monotonic() + deadline, -1, time.monotonic()
+    round, its count unchanged for two seconds; returns the count and when it was reached."""
+    end, last, reached = time.monotonic() + deadline, -1, time.monotonic()
     while time.monotonic() < end:
         pending = sum(cluster.spool_pending(n) for n in (1, 2))
         count = store.count(prefix)
         if count != last:
-            last, stable_since = count, time.monotonic()
-        if pending == 0 and count >= served and time.monotonic() - stable_since >= 2:  # noqa: PLR2004
-            return count
-        time.sleep(0.5)
+            last, reached = count, time.monotonic()
+        if pending == 0 and count >= served and time.monotonic() - reached >= 2:
+            return count, reached
+        time.sleep(0.25)
     raise RuntimeError(f"round {prefix} not drained in {deadline} s: {last} of {served}")
 
 
@@ -125,7 +127,7 @@ def _round(
     cluster: Cluster, store: Store, token: str, nodes: int, args: argparse.Namespace
 ) -> dict[str, Any]:
     prefix = f"bench-{uuid.uuid4().hex[:10]}"
-    _haproxy(cluster, f"{'enable' if nodes == 2 else 'disable'} server anbao_nodes/anbao-2")  # noqa: PLR2004
+    _haproxy(cluster, f"{'enable' if nodes == 2 else 'disable'} server anbao_nodes/anbao-2")
     time.sleep(2)  # the balancer's next pick honours the change
     groups = {n: cluster.group(n) for n in (1, 2)}
     proxy = _haproxy_pid(cluster)
@@ -137,8 +139,9 @@ def _round(
         lua.flush()
         load = _wrk(cluster.url, args.seconds, args.connections, script=Path(lua.name))
     loaded = time.monotonic() - started
-    events = _drained(cluster, store, prefix, load["requests"], args.drain_deadline)
-    window = time.monotonic() - started
+    load.pop("cpu_us_per_request", None)  # the server's CPU is measured below, per node
+    events, reached = _drained(cluster, store, prefix, int(load["requests"]), args.drain_deadline)
+    window = reached - started
     cpu = {n: _group_cpu(g) - before[n] for n, g in groups.items()}
     return {
         "nodes": nodes,
@@ -147,9 +150,7 @@ def _round(
         "events_per_s_loaded": round(load["requests"] / loaded, 1),
         "events_per_s_end_to_end": round(events / window, 1),
         "drain_s": round(window - loaded, 1),
-        "cpu_ms_per_event": {
-            f"anbao-{n}": round(cpu[n] * 1000 / events, 3) for n in (1, 2)
-        },
+        "cpu_ms_per_event": {f"anbao-{n}": round(cpu[n] * 1000 / events, 3) for n in (1, 2)},
         "cpu_ms_per_event_anbao": round(sum(cpu.values()) * 1000 / events, 3),
         "cpu_ms_per_event_haproxy": round((_group_cpu(proxy) - proxy_before) * 1000 / events, 3),
     }
@@ -160,27 +161,103 @@ def _memory(cluster: Cluster) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for n in (1, 2):
         master = cluster.group(n)
-        rows = []
+        rows: list[dict[str, Any]] = []
         for pid in cluster.processes(n):
             with contextlib.suppress(OSError):
                 cmd = Path(f"/proc/{pid}/cmdline").read_bytes()
                 role = (
-                    "master" if pid == master
-                    else "shipper" if b"ship_main" in cmd
-                    else "worker" if b"spawn_main" in cmd
+                    "master"
+                    if pid == master
+                    else "shipper"
+                    if b"ship_main" in cmd
+                    else "worker"
+                    if b"spawn_main" in cmd
                     else "resource_tracker"
-                )  # fmt: skip
+                )
                 rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
                 kb = {ln.split(":")[0]: int(ln.split()[1]) for ln in rollup.splitlines()[1:]}
-                rows.append({"role": role, "rss_mb": round(kb["Rss"] / 1024, 1),
-                             "pss_mb": round(kb["Pss"] / 1024, 1)})  # fmt: skip
-        workers = [r["rss_mb"] for r in rows if r["role"] == "worker"]
+                rows.append(
+                    {
+                        "role": role,
+                        "rss_mb": round(kb["Rss"] / 1024, 1),
+                        "pss_mb": round(kb["Pss"] / 1024, 1),
+                    }
+                )
+        workers: list[float] = [r["rss_mb"] for r in rows if r["role"] == "worker"]
         out[f"anbao-{n}"] = {
             "processes": sorted(rows, key=lambda r: r["role"]),
             "rss_mb_total": round(sum(r["rss_mb"] for r in rows), 1),
             "pss_mb_total": round(sum(r["pss_mb"] for r in rows), 1),
             "worker_rss_mb_max": max(workers) if workers else None,
         }
+    return out
+
+
+def _kb(pid: int) -> tuple[int, int]:
+    """(RSS, PSS) of ``pid`` in kB, from ``/proc/<pid>/smaps_rollup``; (0, 0) once it is gone."""
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()[1:]
+        kb = {ln.split(":")[0]: int(ln.split()[1]) for ln in rollup}
+        return kb["Rss"], kb["Pss"]
+    return 0, 0
+
+
+def _family(leaders: list[int]) -> set[int]:
+    """Every process in the process groups of ``leaders`` or below them (by parent)."""
+    procs: dict[int, tuple[int, int]] = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError, ValueError, IndexError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            procs[int(stat.parent.name)] = (int(fields[1]), int(fields[2]))
+    found = {p for p, (_, group) in procs.items() if group in leaders} | set(leaders)
+    grew = True
+    while grew:
+        more = {p for p, (parent, _) in procs.items() if parent in found} - found
+        found |= more
+        grew = bool(more)
+    return found & procs.keys()
+
+
+def _pids(*files: Path) -> list[int]:
+    out = []
+    for file in files:
+        with contextlib.suppress(OSError, ValueError):
+            out.append(int(file.read_text().split()[0]))
+    return out
+
+
+def _cluster_memory(cluster: Cluster) -> dict[str, Any]:
+    """RSS and PSS (MB) of every process of the whole cluster, by piece. PSS shares a page among
+    the processes mapping it, so its sum is the memory the cluster takes; the RSS sum counts
+    shared pages once per process. PostgreSQL is the shared server (other databases included)."""
+    state = Path(cluster.env["ANBAO_CONFIG_1"]).parent.parent.parent
+    kc_state = Path(cluster.env["ANBAO_CA"]).parent.parent
+    pg = [
+        Path("/var/lib/anbao-pg/data/postmaster.pid"),
+        Path.home() / ".cache/anbao/pg/data/postmaster.pid",
+    ]
+    es = (
+        sorted(state.glob("elasticsearch*.pid"))
+        or sorted(state.glob("es*.pid"))
+        or [Path.home() / ".cache/anbao/run/elasticsearch.pid"]
+    )
+    pieces = {
+        "keycloak": _pids(kc_state / "kc1.pid", kc_state / "kc2.pid"),
+        "keycloak_haproxy": _pids(kc_state / "haproxy.pid"),
+        "elasticsearch": _pids(*es),
+        "postgresql": _pids(*pg),
+        "anbao": [cluster.group(1), cluster.group(2)],
+        "anbao_haproxy": [_haproxy_pid(cluster)],
+    }
+    out: dict[str, Any] = {}
+    for name, leaders in pieces.items():
+        sizes = [_kb(p) for p in _family(leaders)]
+        out[name] = {
+            "processes": len(sizes),
+            "rss_mb": round(sum(r for r, _ in sizes) / 1024),
+            "pss_mb": round(sum(p for _, p in sizes) / 1024),
+        }
+    out["total"] = {k: sum(v[k] for v in out.values()) for k in ("processes", "rss_mb", "pss_mb")}
     return out
 
 
@@ -196,34 +273,47 @@ def main() -> None:
         store = Store(cluster)
         rounds: list[dict[str, Any]] = []
         try:
-            _round(cluster, store, person.token(), 2, argparse.Namespace(**{**vars(args), "seconds": 3}))
+            _round(
+                cluster,
+                store,
+                person.token(),
+                2,
+                argparse.Namespace(**{**vars(args), "seconds": 3}),
+            )
             for i in range(args.rounds):
-                for nodes in ((2, 1) if i % 2 == 0 else (1, 2)):
+                for nodes in (2, 1) if i % 2 == 0 else (1, 2):
                     rounds.append(_round(cluster, store, person.token(), nodes, args))
         finally:
             _haproxy(cluster, "enable server anbao_nodes/anbao-2")
         time.sleep(5)
         memory = _memory(cluster)
-    print(json.dumps(_report(rounds, memory, args), indent=2))
+        whole = _cluster_memory(cluster)
+    print(json.dumps({**_report(rounds, memory, args), "cluster_memory": whole}, indent=2))
 
 
 def _median(rounds: list[dict[str, Any]], nodes: int, key: str) -> float:
-    return statistics.median(r[key] for r in rounds if r["nodes"] == nodes)
+    return float(statistics.median(r[key] for r in rounds if r["nodes"] == nodes))
 
 
 def _report(
     rounds: list[dict[str, Any]], memory: dict[str, Any], args: argparse.Namespace
 ) -> dict[str, Any]:
-    two = {k: _median(rounds, 2, k) for k in ("events_per_s_loaded", "events_per_s_end_to_end",
-                                               "cpu_ms_per_event_anbao")}  # fmt: skip
+    two = {
+        k: _median(rounds, 2, k)
+        for k in ("events_per_s_loaded", "events_per_s_end_to_end", "cpu_ms_per_event_anbao")
+    }
     one = {k: _median(rounds, 1, k) for k in two}
     per_core = 1000 / two["cpu_ms_per_event_anbao"]
     workers = [m["worker_rss_mb_max"] for m in memory.values() if m["worker_rss_mb_max"]]
     return {
         "bench": "cluster_ingest",
         "machine": {"cores": os.cpu_count(), "loadavg": os.getloadavg()},
-        "load": {"tool": "wrk", "seconds": args.seconds, "connections": args.connections,
-                 "request": "GET /whoami (bearer token) through HAProxy TLS, one audit event each"},  # fmt: skip
+        "load": {
+            "tool": "wrk",
+            "seconds": args.seconds,
+            "connections": args.connections,
+            "request": "GET /whoami (bearer token) through HAProxy TLS, one audit event each",
+        },
         "two_nodes": two,
         "one_node_reference": one,
         "ratio_two_over_one": {k: round(two[k] / one[k], 3) for k in two},

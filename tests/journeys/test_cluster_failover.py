@@ -72,7 +72,7 @@ class Stream:
             )
         except httpx.TransportError:
             return False
-        return response.status_code == 200  # noqa: PLR2004
+        return response.status_code == 200
 
     def run(self) -> None:
         with self.cluster.client() as client:
@@ -100,16 +100,16 @@ def test_a_node_killed_mid_stream_loses_no_acknowledged_event(cluster: Cluster) 
     worker = threading.Thread(target=stream.run, daemon=True)
     worker.start()
     try:
-        wait_for("calls through both nodes", lambda: len(stream.acked) >= 60)  # noqa: PLR2004
-        wait_for("anbao-1's spool holding events", lambda: cluster.spool_pending(1) >= 10)  # noqa: PLR2004
+        wait_for("calls through both nodes", lambda: len(stream.acked) >= 60)
+        wait_for("anbao-1's spool holding events", lambda: cluster.spool_pending(1) >= 10)
         pending = cluster.spool_pending(1)
         cluster.kill(1)  # kill -9 of the master and every worker at once
         after = len(stream.acked)
-        wait_for("calls after the kill", lambda: len(stream.acked) >= after + 60)  # noqa: PLR2004
+        wait_for("calls after the kill", lambda: len(stream.acked) >= after + 60)
     finally:
         stream.stop.set()
         worker.join(60)
-    assert pending >= 10  # noqa: PLR2004
+    assert pending >= 10
     assert not stream.failed, f"calls failed even after a retry: {stream.failed[:5]}"
     assert script("anbao", "status").returncode != 0, "anbao-1 still answers after kill -9"
 
