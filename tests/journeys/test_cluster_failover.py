@@ -109,6 +109,10 @@ def test_a_node_killed_mid_stream_loses_no_acknowledged_event(cluster: Cluster) 
     finally:
         stream.stop.set()
         worker.join(60)
+    print(  # the figures of the run, for the closing note (pytest -s)
+        f"acknowledged {len(stream.acked)}, retried {len(stream.attempts_failed)}, "
+        f"failed after retry {len(stream.failed)}, anbao-1 spool at the kill {pending:.0f}"
+    )
     assert pending >= 10
     assert not stream.failed, f"calls failed even after a retry: {stream.failed[:5]}"
     assert script("anbao", "status").returncode != 0, "anbao-1 still answers after kill -9"
