@@ -76,10 +76,12 @@ class Cluster:
             "REQUESTS_CA_BUNDLE": bundle,
         }
 
-    def cli(self, node: int, *args: str, timeout: float = 600) -> subprocess.CompletedProcess[str]:
+    def cli(
+        self, node: int, *args: str, timeout: float = 600, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [str(ANBAO), *args],
-            env=self.cli_env(node),
+            env={**self.cli_env(node), **(env or {})},
             capture_output=True,
             text=True,
             check=False,
@@ -198,10 +200,15 @@ class Auditor:
 
 
 def auditor(cluster: Cluster) -> Auditor:
-    """The demo auditor (``anbao dev seed``: idempotent), signed in through the Keycloak LB."""
-    seeded = cluster.cli(1, "dev", "seed")
+    """The demo auditor (``anbao dev seed``: idempotent), signed in through the Keycloak LB.
+
+    The seed refuses production settings: it runs as a development-mode copy of node 1 (the same
+    Keycloak realm and directory); the nodes themselves stay in production mode.
+    """
+    development = {"ANBAO_ENVIRONMENT": "development"}
+    seeded = cluster.cli(1, "dev", "seed", env=development)
     assert seeded.returncode == 0, seeded.stdout + seeded.stderr
-    people = cluster.cli(1, "dev", "people")
+    people = cluster.cli(1, "dev", "people", env=development)
     assert people.returncode == 0, people.stderr
     line = next(ln for ln in people.stdout.splitlines() if "password of each:" in ln)
     password = line.split("password of each:")[1].split()[0]
