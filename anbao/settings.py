@@ -512,6 +512,17 @@ class Settings:
             if not ok:
                 where = "elasticsearch" if name.endswith("store") else "a postgresql:// URL"
                 raise SettingsError(name, f"must be {where} when cluster.database_url is set")
+        # Keys of shared data are shared too: a node never makes its own (another node could
+        # not open the sessions it seals, nor reveal the fields it encrypts).
+        keys = {"audit_integrity.field_keyring_file": self.audit_integrity.field_keyring_file}
+        if self.console.enabled:
+            keys["console.session_key_file"] = self.console.session_key_file
+        for name, path in keys.items():
+            if not Path(path).is_file():
+                raise SettingsError(
+                    name,
+                    "must exist when cluster.database_url is set (the same file on every node)",
+                )
 
     def _validate_server(self) -> None:
         _check_range("server.port", self.server.port, 1, 65535)

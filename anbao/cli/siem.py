@@ -212,11 +212,11 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
 
     from anbao.settings import Settings, SettingsError  # noqa: PLC0415
     from anbao.wiring.audit import build_audit_store  # noqa: PLC0415
-    from anbao.wiring.siem import ruleset  # noqa: PLC0415
+    from anbao.wiring.siem import ruleset, scheduled_checkpoints  # noqa: PLC0415
     from anbao.wiring.siem_alerts import build_siem_alerts  # noqa: PLC0415
     from audit.stores.elasticsearch import ElasticsearchAuditStore  # noqa: PLC0415
     from siem.engines.elasticsearch import ElasticsearchEventSource  # noqa: PLC0415
-    from siem.engines.scheduled import JsonFileCheckpoints, ScheduledEngine  # noqa: PLC0415
+    from siem.engines.scheduled import ScheduledEngine  # noqa: PLC0415
 
     try:
         settings = Settings.load(os.environ)
@@ -226,9 +226,7 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
     if not isinstance(store, ElasticsearchAuditStore):
         raise click.ClickException("the scheduled engine needs audit.store = elasticsearch")
     built = build_siem_alerts(settings, recorder=None, registry=None, clock=_now)
-    checkpoints = JsonFileCheckpoints(
-        Path(settings.siem.alert_sqlite_path).with_name("siem-scheduled.json")
-    )
+    checkpoints = scheduled_checkpoints(settings)
     engine = ScheduledEngine(
         ruleset(settings),
         ElasticsearchEventSource(store.client, index=store.pattern),

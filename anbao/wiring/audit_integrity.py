@@ -12,6 +12,7 @@ import falcon.asgi
 
 from anbao.settings import Environment, Settings
 from anbao.web.openapi import Api
+from anbao.wiring.cluster import cluster_engine
 from anbao.wiring.feature import Feature, OnShutdown
 from anbao.wiring.search import add_search_routes
 from audit.integrity import resources as integrity_resources
@@ -20,6 +21,8 @@ from audit.integrity.setup import IntegrityConfig, build_field_cipher, build_int
 from audit.model import Outcome, ResourceRef, UserInfo
 from audit.ports import AuditStore
 from audit.recording.recorder import Recorder
+from audit.search.saved import SavedSearches
+from audit.search.saved_sql import SqlSavedSearches
 from audit.sensitive.service import REVEAL_ACTION, Actor, RevealService
 from iam.errors import IamError
 from iam.orgs.scope import canonical_path
@@ -128,10 +131,21 @@ def feature(
     )
 
 
+def shared_saved_searches(
+    settings: Settings, clock: Callable[[], dt.datetime]
+) -> SavedSearches | None:
+    """Clustered, the saved searches are in the cluster database, so every node lists them;
+    ``None`` on one machine (a SQLite file, :func:`anbao.wiring.search.add_search_routes`)."""
+    if not settings.cluster.clustered:
+        return None
+    return SqlSavedSearches(cluster_engine(settings), clock=clock)
+
+
 def search_feature(
     settings: Settings, audit_store: AuditStore, clock: Callable[[], dt.datetime]
 ) -> Feature:
     """``/audit/events`` search, aggregations, export and saved searches (Elasticsearch)."""
+    saved = shared_saved_searches(settings, clock)
     return Feature(
         "audit search",
         routes=lambda api: add_search_routes(
@@ -141,5 +155,6 @@ def search_feature(
             clock=clock,
             saved_path=Path(settings.audit.sqlite_path).with_name("saved-searches.sqlite3"),
             new_id=lambda: uuid.uuid4().hex,
+            saved_store=saved,
         ),
     )
