@@ -40,8 +40,8 @@ DB_STATE=anbao_cluster
 DB_SEALS=anbao_cluster_seals
 DB_COMPLIANCE=anbao_cluster_compliance
 TIMEOUT="${ANBAO_CLUSTER_ANBAO_TIMEOUT:-120}"
-# production (default) or development: production refuses to make keys, so `up` provisions the
-# shared ones first (see provision_keys).
+# production (default) or development; either way `up` provisions the shared keys first
+# (provision_keys): a clustered node never makes its own.
 ENVIRONMENT="${ANBAO_CLUSTER_ENVIRONMENT:-production}"
 NODES=(1 2)
 mkdir -p "$AN_STATE"
@@ -192,20 +192,23 @@ apply_realm() {
     exec 9>&-
 }
 
-# provision_keys: the keys both nodes share (audit field keyring, the heads' signing key; the
-# console's session key is made at first use, atomically, by whichever node), made once by a development-mode `anbao serve --check` of node 1, which
-# builds the app (making missing keys) and exits; production nodes then load them.
+# provision_keys: the keys of shared data, one file each for both nodes (a clustered node never
+# makes its own: another node could not open what it sealed): the audit field keyring, the
+# console's session key, and the heads' signing key. Made once (0600), as an operator would
+# before the first start, with the project's own key functions.
 provision_keys() {
-    local f missing=0
-    for f in audit-field-keys.json audit-sth-key.pem; do
-        [ -s "$SHARED/$f" ] || missing=1
-    done
-    [ "$missing" = 1 ] || return 0
-    log "making the shared keys in $SHARED"
-    # shellcheck disable=SC2046
-    env $(node_env) ANBAO_CONFIG="$(config 1)" ANBAO_ENVIRONMENT=development "$ANBAO" serve --check \
-        > "$AN_STATE/provision.log" 2>&1 || { cat "$AN_STATE/provision.log" >&2; die "could not make the shared keys"; }
-    chmod 600 "$SHARED"/*
+    mkdir -p "$SHARED" && chmod 700 "$SHARED"
+    [ -s "$SHARED/console-session.key" ] || (umask 077; openssl rand -hex 16 > "$SHARED/console-session.key")
+    [ -s "$SHARED/audit-field-keys.json" ] && [ -s "$SHARED/audit-sth-key.pem" ] && return 0
+    log "making the shared audit keys in $SHARED"
+    (umask 077; "$PYTHON" -c '
+import sys
+from pathlib import Path
+from audit.integrity.setup import load_signing_key
+from audit.sensitive.masking import load_or_create_keyring
+load_or_create_keyring(Path(sys.argv[1]), create=True)
+load_signing_key(Path(sys.argv[2]), "", create=True)
+' "$SHARED/audit-field-keys.json" "$SHARED/audit-sth-key.pem") || die "could not make the shared audit keys"
 }
 
 start_node() {
@@ -300,9 +303,9 @@ up() {
     local t0=$SECONDS n
     make_dbs
     make_tls_files
+    provision_keys
     for n in "${NODES[@]}"; do write_config "$n"; done
     apply_realm
-    provision_keys
     for n in "${NODES[@]}"; do start_node "$n"; done
     start_haproxy
     log "up in $(( SECONDS - t0 ))s"
