@@ -5,10 +5,14 @@
 # (audit trail, alerts) and the Keycloak cluster of deploy/cluster/keycloak.sh; HAProxy (Debian's,
 # run as the caller) terminates TLS on https://127.0.0.1:8100 with the cluster CA's certificate
 # and balances both nodes, checked on /readyz, with retries and redispatch.
-# Usage: deploy/cluster/anbao.sh up|down|status|env
+# Usage: deploy/cluster/anbao.sh up|down|purge|status|env
 #   up      databases (once), secrets (once), the realm (`anbao iam apply`, idempotent), node 1,
 #           node 2 (each waits for /readyz), then HAProxy; a node already healthy is left running
 #   down    stop HAProxy and both nodes (only what `up` started, by PID file)
+#   purge   down, then drop the three databases, delete the Elasticsearch indices of the audit
+#           trail and alerts, and remove this script's state (secrets, keys, spools): a fresh start.
+#           One Anbao cluster per machine: the databases, the realm's clients and the indices
+#           are machine-wide, while secrets and keys are in the state directory.
 #   status  each node's /readyz and HAProxy's; exit 1 unless all are up
 #   env     ANBAO_URL (the load balancer), ANBAO_CA, ANBAO_CONFIG_<N> (each node's settings file,
 #           for the `anbao` CLI as that node), SSL_CERT_FILE (trusts the cluster CA)
@@ -318,6 +322,25 @@ down() {
     for n in 2 1; do stop_pid "anbao-$n" "$(pidfile "$n")"; done
 }
 
+purge() {
+    down
+    local bin db
+    eval "$(pg_env | sed 's/^/local /')"
+    bin=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+    for db in "$DB_STATE" "$DB_SEALS" "$DB_COMPLIANCE"; do
+        PGPASSWORD="$POSTGRES_PASSWORD" "$bin/psql" -h "$POSTGRES_HOST" -p "$POSTGRES_PORT" \
+            -U "$POSTGRES_USER" -d postgres -qtA -c "drop database if exists $db" >&2 \
+            || die "could not drop database $db (in use?)"
+    done
+    eval "$(es_env | sed 's/^/local /')"
+    local es=(curl -fsS -u "$ELASTICSEARCH_USERNAME:$ELASTICSEARCH_PASSWORD")
+    [ -n "${ELASTICSEARCH_CA:-}" ] && es+=(--cacert "$ELASTICSEARCH_CA")
+    "${es[@]}" -X DELETE "$ELASTICSEARCH_URL/anbao-cluster-audit-*,anbao-cluster-siem-alerts*?expand_wildcards=all" >/dev/null || true
+    "${es[@]}" -X DELETE "$ELASTICSEARCH_URL/_index_template/anbao-cluster-*" >/dev/null || true
+    rm -rf "$AN_STATE"
+    log "purged: databases, indices and $AN_STATE"
+}
+
 status() {
     local n ok=0
     for n in "${NODES[@]}"; do
@@ -338,6 +361,7 @@ status() {
 case "${1:-}" in
     up) up ;;
     down) down ;;
+    purge) purge ;;
     status) status ;;
     env)
         printf 'ANBAO_URL=https://127.0.0.1:%s\nANBAO_CA=%s\nSSL_CERT_FILE=%s\n' "$LB_PORT" "$(kc_ca)" "$CA_BUNDLE"
@@ -346,5 +370,5 @@ case "${1:-}" in
                 "$n" "$(config "$n")" "$n" "$(pidfile "$n")" "$n" "$(node_port "$n")"
         done
         ;;
-    *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
+    *) echo "usage: $0 up|down|purge|status|env" >&2; exit 2 ;;
 esac
