@@ -94,7 +94,10 @@ class Store:
 
             verify = ssl.create_default_context(cafile=es["ca_file"])
         self.http = httpx.Client(
-            base_url=es["url"], auth=(es["username"], es["password"]), verify=verify, timeout=60
+            base_url=es["url"].split(",")[0].strip(),
+            auth=(es["username"], es["password"]),
+            verify=verify,
+            timeout=60,
         )
         self.pattern = f"{audit['index_prefix']}-*"
 

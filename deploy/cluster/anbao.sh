@@ -150,7 +150,7 @@ ship_in_subprocess = true
 url = "$ELASTICSEARCH_URL"
 username = "$ELASTICSEARCH_USERNAME"
 password = "$ELASTICSEARCH_PASSWORD"
-ca_file = "${ELASTICSEARCH_CA:-}"
+ca_file = "${ELASTICSEARCH_CA_FILE:-${ELASTICSEARCH_CA:-}}"
 
 [audit_integrity]
 signing_key_file = "$SHARED/audit-sth-key.pem"
@@ -333,10 +333,11 @@ purge() {
             || die "could not drop database $db (in use?)"
     done
     eval "$(es_env | sed 's/^/local /')"
-    local es=(curl -fsS -u "$ELASTICSEARCH_USERNAME:$ELASTICSEARCH_PASSWORD")
-    [ -n "${ELASTICSEARCH_CA:-}" ] && es+=(--cacert "$ELASTICSEARCH_CA")
-    "${es[@]}" -X DELETE "$ELASTICSEARCH_URL/anbao-cluster-audit-*,anbao-cluster-siem-alerts*?expand_wildcards=all" >/dev/null || true
-    "${es[@]}" -X DELETE "$ELASTICSEARCH_URL/_index_template/anbao-cluster-*" >/dev/null || true
+    local es=(curl -fsS -u "$ELASTICSEARCH_USERNAME:$ELASTICSEARCH_PASSWORD") url="${ELASTICSEARCH_URL%%,*}"
+    local ca="${ELASTICSEARCH_CA_FILE:-${ELASTICSEARCH_CA:-}}"
+    [ -n "$ca" ] && es+=(--cacert "$ca")
+    "${es[@]}" -X DELETE "$url/anbao-cluster-audit-*,anbao-cluster-siem-alerts*?expand_wildcards=all" >/dev/null || true
+    "${es[@]}" -X DELETE "$url/_index_template/anbao-cluster-*" >/dev/null || true
     rm -rf "$AN_STATE"
     log "purged: databases, indices and $AN_STATE"
 }
