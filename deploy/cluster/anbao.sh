@@ -336,7 +336,10 @@ purge() {
     local es=(curl -fsS -u "$ELASTICSEARCH_USERNAME:$ELASTICSEARCH_PASSWORD") url="${ELASTICSEARCH_URL%%,*}"
     local ca="${ELASTICSEARCH_CA_FILE:-${ELASTICSEARCH_CA:-}}"
     [ -n "$ca" ] && es+=(--cacert "$ca")
-    "${es[@]}" -X DELETE "$url/anbao-cluster-audit-*,anbao-cluster-siem-alerts*?expand_wildcards=all" >/dev/null || true
+    local index  # by name: Elasticsearch refuses wildcard deletes (action.destructive_requires_name)
+    for index in $("${es[@]}" "$url/_cat/indices/anbao-cluster-audit-*,anbao-cluster-siem-alerts*?h=index&expand_wildcards=all"); do
+        "${es[@]}" -X DELETE "$url/$index" >/dev/null || die "could not delete index $index"
+    done
     "${es[@]}" -X DELETE "$url/_index_template/anbao-cluster-*" >/dev/null || true
     rm -rf "$AN_STATE"
     log "purged: databases, indices and $AN_STATE"
