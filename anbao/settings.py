@@ -194,7 +194,8 @@ class AuditSettings:
 class AuditIntegritySettings:
     """Tamper evidence (SM3 Merkle trees, SM2 tree heads) and field encryption of the trail."""
 
-    #: The leaf-hash log and signed heads; keep it on another volume than the events.
+    #: The leaf-hash log and signed heads; keep it on another volume than the events. Not used
+    #: in a cluster: the log every node shares is in cluster.database_url.
     log_path: str = _state("audit-integrity.sqlite3")
     #: SM2 PKCS#8 PEM key that signs tree heads (generated in development when missing).
     signing_key_file: str = _state("audit-sth-key.pem")
