@@ -140,10 +140,7 @@ admin_password = "$KEYCLOAK_ADMIN_PASSWORD"
 admin_client_secret = "$ANBAO_KEYCLOAK_ADMIN_CLIENT_SECRET"
 client_id = "anbao-api"
 client_secret = "$ANBAO_KEYCLOAK_CLIENT_SECRET"
-# One node pulls Keycloak's events until the pull is a singleton job elected through PostgreSQL:
-# two pullers store the same Keycloak event under both nodes' streams, and the trail, keeping
-# one document per event id, then lacks the other stream's copy.
-events_pull = $([ "$n" = "${ANBAO_CLUSTER_KEYCLOAK_PULL_NODE:-1}" ] && echo true || echo false)
+# Both nodes may pull Keycloak's events: the holder of the keycloak-events lease (PostgreSQL) does.
 
 [audit]
 store = "elasticsearch"
