@@ -80,8 +80,12 @@ class RawReader:
 
         A sorted ``search_after`` over the whole range makes Elasticsearch consider every
         remaining document for each page; a narrow range per request is answered from the
-        points index, so the cost per page stays flat however long the trail is.
+        points index, so the cost per page stays flat however long the trail is. The indices are
+        refreshed first: every logged leaf was acknowledged by Elasticsearch, but only a refresh
+        makes it searchable, and without one a verify just after a write (another node's, too)
+        would report the newest events as deleted.
         """
+        self._refresh()
         end = stop if stop is not None else self._max_sequence(stream) + 1
         for lo in range(start, end, batch_size):
             yield from self._window(stream, lo, min(lo + batch_size, end), batch_size)
@@ -106,6 +110,14 @@ class RawReader:
             if len(rows) < size:
                 return
             after = _last_sort(body)  # more documents than sequence numbers: insertions
+
+    def _refresh(self) -> None:
+        try:
+            self._client.indices.refresh(
+                index=self._pattern, ignore_unavailable=True, allow_no_indices=True
+            )
+        except (ApiError, TransportError) as exc:
+            raise AuditStoreUnavailable("Elasticsearch does not answer.") from exc
 
     def _max_sequence(self, stream: str) -> int:
         query = {"term": {"anbao.stream": stream}}
