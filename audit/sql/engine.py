@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import sqlalchemy as sa
-from alembic import command
+from alembic import command, context
 from alembic.config import Config
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -129,3 +129,20 @@ class MigratedOnFirstUse:
                     self._migrations.upgrade(self.engine)
                     self._done = True
         return self.engine
+
+
+def run_migrations(metadata: sa.MetaData, version_table: str, entry: str) -> None:
+    """The whole body of every store's Alembic ``env.py``: migrate the connection that
+    :class:`Migrations` hands over (never a URL of its own), in the store's own version table.
+    ``entry`` names how the store is meant to be migrated, for anyone who runs ``alembic``."""
+    connection = context.config.attributes.get("connection")
+    if connection is None:
+        raise RuntimeError(f"run through {entry}")
+    context.configure(
+        connection=connection,
+        target_metadata=metadata,
+        version_table=version_table,
+        render_as_batch=connection.dialect.name == "sqlite",
+    )
+    with context.begin_transaction():
+        context.run_migrations()

@@ -7,18 +7,9 @@ database with other packages.
 
 from __future__ import annotations
 
-from alembic import context
-
 from audit.integrity.tables import VERSION_TABLE, metadata
+from audit.sql.engine import run_migrations
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise RuntimeError("run through audit.integrity.migrations (the log migrates when it opens)")
-context.configure(
-    connection=connection,
-    target_metadata=metadata,
-    version_table=VERSION_TABLE,
-    render_as_batch=connection.dialect.name == "sqlite",
+run_migrations(
+    metadata, VERSION_TABLE, "audit.integrity.migrations (the log migrates when it opens)"
 )
-with context.begin_transaction():
-    context.run_migrations()

@@ -7,20 +7,9 @@ cluster database with other packages' tables.
 
 from __future__ import annotations
 
-from alembic import context
-
 from audit.search.saved_sql import VERSION_TABLE, metadata
+from audit.sql.engine import run_migrations
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise RuntimeError(
-        "run through audit.search.saved_sql (SqlSavedSearches migrates on first use)"
-    )
-context.configure(
-    connection=connection,
-    target_metadata=metadata,
-    version_table=VERSION_TABLE,
-    render_as_batch=connection.dialect.name == "sqlite",
+run_migrations(
+    metadata, VERSION_TABLE, "audit.search.saved_sql (SqlSavedSearches migrates on first use)"
 )
-with context.begin_transaction():
-    context.run_migrations()

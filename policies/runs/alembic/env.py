@@ -7,18 +7,9 @@ the version table is this package's own, so it can share a database with other p
 
 from __future__ import annotations
 
-from alembic import context
-
+from audit.sql.engine import run_migrations
 from policies.runs.store import VERSION_TABLE, metadata
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise RuntimeError("run through policies.runs.migrations (SqlRunStore migrates at start-up)")
-context.configure(
-    connection=connection,
-    target_metadata=metadata,
-    version_table=VERSION_TABLE,
-    render_as_batch=connection.dialect.name == "sqlite",
+run_migrations(
+    metadata, VERSION_TABLE, "policies.runs.migrations (SqlRunStore migrates at start-up)"
 )
-with context.begin_transaction():
-    context.run_migrations()

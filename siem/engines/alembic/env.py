@@ -7,20 +7,9 @@ cluster database with other packages' tables.
 
 from __future__ import annotations
 
-from alembic import context
-
+from audit.sql.engine import run_migrations
 from siem.engines.checkpoints_sql import VERSION_TABLE, metadata
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise RuntimeError(
-        "run through siem.engines.checkpoints_sql (SqlCheckpoints migrates on first use)"
-    )
-context.configure(
-    connection=connection,
-    target_metadata=metadata,
-    version_table=VERSION_TABLE,
-    render_as_batch=connection.dialect.name == "sqlite",
+run_migrations(
+    metadata, VERSION_TABLE, "siem.engines.checkpoints_sql (SqlCheckpoints migrates on first use)"
 )
-with context.begin_transaction():
-    context.run_migrations()

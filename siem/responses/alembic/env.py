@@ -7,18 +7,7 @@ cluster database with other packages' tables.
 
 from __future__ import annotations
 
-from alembic import context
-
+from audit.sql.engine import run_migrations
 from siem.responses.sql import VERSION_TABLE, metadata
 
-connection = context.config.attributes.get("connection")
-if connection is None:
-    raise RuntimeError("run through siem.responses.sql (SqlActionStore migrates on first use)")
-context.configure(
-    connection=connection,
-    target_metadata=metadata,
-    version_table=VERSION_TABLE,
-    render_as_batch=connection.dialect.name == "sqlite",
-)
-with context.begin_transaction():
-    context.run_migrations()
+run_migrations(metadata, VERSION_TABLE, "siem.responses.sql (SqlActionStore migrates on first use)")
