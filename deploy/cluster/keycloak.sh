@@ -11,12 +11,9 @@
 #   env     the load balancer's URL, the CA file and the bootstrap admin's credentials
 # The dev Keycloak of deploy/local (8080) is not touched: this uses its own copy of the
 # distribution and its own state directory (~/.cache/anbao/cluster).
-source "$(dirname "$0")/../local/lib.sh"
+source "$(dirname "$0")/lib.sh"
 
-CL_STATE="${ANBAO_CLUSTER_STATE:-$ANBAO_CACHE/cluster}"
 KC_HOME="$CL_STATE/keycloak-$KEYCLOAK_VERSION"
-TLS="$CL_STATE/tls"
-CA="$TLS/ca.crt"
 SECRETS="$CL_STATE/keycloak-admin.env"
 HAPROXY_CFG="$CL_STATE/haproxy.cfg"
 HAPROXY_PID="$CL_STATE/haproxy.pid"
@@ -25,7 +22,6 @@ LB_PORT="${ANBAO_CLUSTER_LB_PORT:-8453}"
 DB_NAME=keycloak_cluster
 TIMEOUT="${ANBAO_KEYCLOAK_TIMEOUT:-300}"
 NODES=(1 2)
-mkdir -p "$CL_STATE"
 
 # Per node N (1, 2): HTTPS port, management port, JGroups port.
 https_port() { echo $(( 8442 + $1 )); }
@@ -40,30 +36,14 @@ lb_healthy() { curl -fsS --cacert "$CA" "https://127.0.0.1:$LB_PORT/realms/maste
 admin_env() {
     if [ ! -s "$SECRETS" ]; then
         (umask 077; printf 'KEYCLOAK_ADMIN_USERNAME=%s\nKEYCLOAK_ADMIN_PASSWORD=%s\n' \
-            admin "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$SECRETS")
+            admin "$(random_secret)" > "$SECRETS")
     fi
     cat "$SECRETS"
 }
 
-# make_tls: a local CA and a server certificate for 127.0.0.1/localhost, signed by it (once).
-make_tls() {
-    [ -s "$TLS/server.crt" ] && [ -s "$CA" ] && return 0
-    log "making a local CA and a server certificate in $TLS"
-    mkdir -p "$TLS" && chmod 700 "$TLS"
-    (
-        umask 077; cd "$TLS"
-        openssl req -x509 -newkey rsa:3072 -nodes -days 825 -keyout ca.key -out ca.crt \
-            -subj "/CN=Anbao cluster local CA" \
-            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1"
-        printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
-            "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth,clientAuth" > server.ext
-        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 397 \
-            -extfile server.ext -out server.crt
-        rm -f server.csr server.ext
-        chmod 644 ca.crt server.crt
-    ) >"$CL_STATE/openssl.log" 2>&1 || { cat "$CL_STATE/openssl.log" >&2; die "openssl could not make the certificates"; }
-}
+# make_tls: the cluster CA (deploy/cluster/lib.sh) and a server certificate for
+# 127.0.0.1/localhost signed by it (once).
+make_tls() { tls_cert server 127.0.0.1; }
 
 pg_env() { "$ANBAO_ROOT/deploy/local/postgres.sh" env; }
 
