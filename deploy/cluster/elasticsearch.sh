@@ -67,10 +67,11 @@ cluster_formed() {
     es "$1" "/_cluster/health?wait_for_nodes=3&wait_for_status=yellow&timeout=1s" >/dev/null
 }
 
-# tool N NAME ARGS: an Elasticsearch command-line tool on node N's configuration.
+# tool N NAME ARGS: an Elasticsearch command-line tool on node N's configuration, as the
+# user the node runs as (the keystore tool refuses to change a keystore's owner).
 tool() {
     local n="$1" name="$2"; shift 2
-    ES_PATH_CONF="$(node_dir "$n")/config" ES_JAVA_HOME="$JAVA" "$ES_HOME/bin/$name" "$@"
+    ES_PATH_CONF="$(node_dir "$n")/config" ES_JAVA_HOME="$JAVA" "${RUN_AS[@]}" "$ES_HOME/bin/$name" "$@"
 }
 
 # configure N: node N's configuration directory: elasticsearch.yml, heap, certificates, the
@@ -99,8 +100,6 @@ configure() {
 cluster.name: $CLUSTER_NAME
 node.name: es-$n
 node.roles: [master, data]
-# Three JVMs share the machine's cores: size the thread pools for one each.
-node.processors: 1
 path.data: $dir/data
 path.logs: $dir/logs
 network.host: 127.0.0.1
@@ -133,6 +132,7 @@ YML
     # The tools start a JVM each (seconds): run them again only when the secrets changed.
     local stamp="$conf/.anbao-secrets" digest
     digest=$(secrets | sha256sum | cut -c1-16)
+    [ ${#RUN_AS[@]} -eq 0 ] || chown -R "$ES_OS_USER:$ES_OS_USER" "$dir"
     if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
         tool "$n" elasticsearch-keystore list >/dev/null 2>&1 || tool "$n" elasticsearch-keystore create >/dev/null
         secret ELASTIC_PASSWORD | tool "$n" elasticsearch-keystore add -x -f bootstrap.password >/dev/null
