@@ -130,7 +130,9 @@ class ElasticsearchAuditStore:
     def install(self) -> None:
         """Create or update the index template (and the ILM policy where supported)."""
         template = _load(
-            TEMPLATES / "audit-events.template.json", prefix=self.prefix, replicas=str(self.replicas)
+            TEMPLATES / "audit-events.template.json",
+            prefix=self.prefix,
+            replicas=str(self.replicas),
         )
         template["template"]["settings"]["index"]["number_of_replicas"] = self.replicas
         apply_search_mappings(template)  # date_nanos @timestamp, analyzers of the query language

@@ -75,4 +75,3 @@ def es_cluster() -> Iterator[EsCluster]:
     yield EsCluster(env)
     if not was_up:
         es_cluster_script("down")
-

@@ -19,6 +19,7 @@ import subprocess
 import sys
 import threading
 import time
+import typing
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -131,7 +132,8 @@ def primary_node(es_cluster: EsCluster, pattern: str) -> tuple[str, int]:
     """The name and server process id of a node holding a primary shard of ``pattern``."""
     admin = es_cluster.admin()
     shards = admin.cat.shards(index=pattern, format="json", h="index,prirep,state,node")
-    primary = next(s for s in shards.body if s["prirep"] == "p" and s["state"] == "STARTED")
+    rows = typing.cast(list[dict[str, str]], shards.body)
+    primary = next(s for s in rows if s["prirep"] == "p" and s["state"] == "STARTED")
     nodes = admin.nodes.info(node_id=primary["node"], metric="process")["nodes"]
     (info,) = nodes.values()
     admin.close()
@@ -142,7 +144,7 @@ def index_green(es_cluster: EsCluster, pattern: str) -> bool:
     admin = es_cluster.admin()
     health = admin.cluster.health(index=pattern, wait_for_status="green", timeout="5s")
     admin.close()
-    return not health["timed_out"] and health["number_of_nodes"] == 3  # noqa: PLR2004
+    return not health["timed_out"] and health["number_of_nodes"] == 3
 
 
 def test_killing_the_primarys_node_loses_no_acknowledged_event(
@@ -151,7 +153,10 @@ def test_killing_the_primarys_node_loses_no_acknowledged_event(
     pipeline: tuple[AuditRuntime, ElasticsearchAuditStore, IntegrityService],
 ) -> None:
     runtime, store, integrity = pipeline
-    shipped = lambda: runtime.shipper.counters.shipped  # noqa: E731
+
+    def shipped() -> int:
+        return runtime.shipper.counters.shipped
+
     runtime.start()
     with Producers(runtime) as producers:
         wait_for("the first 1000 events stored", lambda: shipped() >= 1000)

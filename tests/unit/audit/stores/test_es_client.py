@@ -7,8 +7,8 @@ import dataclasses
 
 import certifi
 import elastic_transport
-from elastic_transport._node import NodeApiResponse
 import pytest
+from elastic_transport._node import NodeApiResponse
 
 from anbao.settings import Secret, Settings
 from anbao.wiring.elasticsearch import es_connection
