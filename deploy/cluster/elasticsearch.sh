@@ -67,15 +67,39 @@ cluster_formed() {
     es "$1" "/_cluster/health?wait_for_nodes=3&wait_for_status=yellow&timeout=1s" >/dev/null
 }
 
-# tool N NAME ARGS: an Elasticsearch command-line tool on node N's configuration, as the
-# user the node runs as (the keystore tool refuses to change a keystore's owner).
+# tool CONF NAME ARGS: an Elasticsearch command-line tool on configuration directory CONF, as
+# the user the nodes run as (the keystore tool refuses to change a keystore's owner).
 tool() {
-    local n="$1" name="$2"; shift 2
-    ES_PATH_CONF="$(node_dir "$n")/config" ES_JAVA_HOME="$JAVA" "${RUN_AS[@]}" "$ES_HOME/bin/$name" "$@"
+    local conf="$1" name="$2"; shift 2
+    ES_PATH_CONF="$conf" ES_JAVA_HOME="$JAVA" "${RUN_AS[@]}" "$ES_HOME/bin/$name" "$@"
 }
 
-# configure N: node N's configuration directory: elasticsearch.yml, heap, certificates, the
-# keystore's bootstrap password of `elastic`, the file realm's `anbao` user and its role.
+# shared_config: what every node's configuration holds alike, made once per set of secrets
+# (the tools start a JVM each): the keystore with `elastic`'s bootstrap password, and the file
+# realm's `anbao` user with its role, which reaches Anbao's indices (audit, alerts) only.
+SHARED_CONF="$ES_BASE/config-shared"
+shared_config() {
+    local stamp="$SHARED_CONF/.anbao-secrets" digest
+    digest=$(secrets | sha256sum | cut -c1-16)
+    [ "$(cat "$stamp" 2>/dev/null)" = "$digest" ] && return 0
+    log "making the keystore and the file realm's users (once)"
+    rm -rf "$SHARED_CONF" && cp -r "$ES_HOME/config" "$SHARED_CONF" && rm -f "$SHARED_CONF/elasticsearch.keystore"
+    cat > "$SHARED_CONF/roles.yml" <<YML
+$ES_ROLE:
+  cluster: [monitor, manage_index_templates, manage_ilm]
+  indices:
+    - names: ["anbao-*"]
+      privileges: [create_index, manage, read, write]
+YML
+    [ ${#RUN_AS[@]} -eq 0 ] || chown -R "$ES_OS_USER:$ES_OS_USER" "$SHARED_CONF"
+    tool "$SHARED_CONF" elasticsearch-keystore create >/dev/null
+    secret ELASTIC_PASSWORD | tool "$SHARED_CONF" elasticsearch-keystore add -x -f bootstrap.password >/dev/null
+    tool "$SHARED_CONF" elasticsearch-users useradd "$ES_USER" -r "$ES_ROLE" -p "$(secret ELASTICSEARCH_PASSWORD)" >/dev/null
+    echo "$digest" > "$stamp"
+}
+
+# configure N: node N's configuration directory: elasticsearch.yml, heap, certificates, and
+# the shared keystore, users and roles.
 configure() {
     local n="$1" dir conf bootstrap=""
     dir=$(node_dir "$n") conf="$(node_dir "$n")/config"
@@ -83,7 +107,6 @@ configure() {
     if [ ! -f "$conf/jvm.options" ]; then
         rm -rf "$conf" && cp -r "$ES_HOME/config" "$conf" && rm -f "$conf/elasticsearch.keystore"
     fi
-    tls_cert "es-node-$n" "es-$n"
     mkdir -p "$conf/certs"
     cp "$CA" "$conf/certs/ca.crt"
     cp "$TLS/es-node-$n.crt" "$conf/certs/node.crt"
@@ -121,25 +144,8 @@ xpack.security.http.ssl.certificate_authorities: [certs/ca.crt]
 action.destructive_requires_name: true
 YML
     printf -- '-Xms%s\n-Xmx%s\n' "$HEAP" "$HEAP" > "$conf/jvm.options.d/anbao.options"
-    # Anbao's role: its own indices (audit, alerts) and the cluster calls its stores make.
-    cat > "$conf/roles.yml" <<YML
-$ES_ROLE:
-  cluster: [monitor, manage_index_templates, manage_ilm]
-  indices:
-    - names: ["anbao-*"]
-      privileges: [create_index, manage, read, write]
-YML
-    # The tools start a JVM each (seconds): run them again only when the secrets changed.
-    local stamp="$conf/.anbao-secrets" digest
-    digest=$(secrets | sha256sum | cut -c1-16)
-    [ ${#RUN_AS[@]} -eq 0 ] || chown -R "$ES_OS_USER:$ES_OS_USER" "$dir"
-    if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
-        tool "$n" elasticsearch-keystore list >/dev/null 2>&1 || tool "$n" elasticsearch-keystore create >/dev/null
-        secret ELASTIC_PASSWORD | tool "$n" elasticsearch-keystore add -x -f bootstrap.password >/dev/null
-        tool "$n" elasticsearch-users userdel "$ES_USER" >/dev/null 2>&1 || true
-        tool "$n" elasticsearch-users useradd "$ES_USER" -r "$ES_ROLE" -p "$(secret ELASTICSEARCH_PASSWORD)" >/dev/null
-        echo "$digest" > "$stamp"
-    fi
+    local f
+    for f in elasticsearch.keystore users users_roles roles.yml; do cp -p "$SHARED_CONF/$f" "$conf/$f"; done
     [ ${#RUN_AS[@]} -eq 0 ] || chown -R "$ES_OS_USER:$ES_OS_USER" "$dir"
 }
 
@@ -150,7 +156,7 @@ start_node() {
     if pid_alive "$pf" && node_answers "$n" 2>/dev/null; then
         log "es-$n already running (pid $(cat "$pf"))"; return 0
     fi
-    pid_alive "$pf" && stop_pid "es-$n" "$pf"
+    if pid_alive "$pf"; then stop_pid "es-$n" "$pf"; fi
     configure "$n"
     log "starting es-$n on https 127.0.0.1:$(http_port "$n") (transport $(transport_port "$n"), log $lf)"
     ES_PATH_CONF="$(node_dir "$n")/config" ES_JAVA_HOME="$JAVA" \
@@ -169,8 +175,10 @@ up() {
     secrets >/dev/null
     for n in "${NODES[@]}"; do
         if ! (pid_alive "$(pidfile "$n")" && node_answers "$n" 2>/dev/null); then started+=("$n"); fi
-        start_node "$n"
+        tls_cert "es-node-$n" "es-$n"
     done
+    shared_config
+    for n in "${started[@]}"; do start_node "$n"; done
     for n in "${started[@]}"; do
         wait_healthy "es-$n" "$(pidfile "$n")" "$(logfile "$n")" "$TIMEOUT" cluster_formed "$n" \
             || { down_nodes "${started[@]}"; exit 1; }
