@@ -142,7 +142,9 @@ def primary_node(es_cluster: EsCluster, pattern: str) -> tuple[str, int]:
 
 def index_green(es_cluster: EsCluster, pattern: str) -> bool:
     admin = es_cluster.admin()
-    health = admin.cluster.health(index=pattern, wait_for_status="green", timeout="5s")
+    health = admin.options(ignore_status=408).cluster.health(  # 408: not green yet
+        index=pattern, wait_for_status="green", timeout="5s"
+    )
     admin.close()
     return not health["timed_out"] and health["number_of_nodes"] == 3
 
