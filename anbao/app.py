@@ -35,6 +35,7 @@ from anbao.wiring.audit import (
     build_audit_store,
     build_recorder,
     register_metrics,
+    retention_job,
 )
 from anbao.wiring.delivery import delivering_runtime
 from anbao.wiring.feature import Feature, OnShutdown
@@ -260,10 +261,10 @@ def _audit(
     metrics: Metrics,
     org_directory: OrgDirectory,
 ) -> Feature:
-    """The audit runtime's lifespan (recorder, shipper) and Keycloak's events pulled into it."""
+    """The audit runtime's lifespan (recorder, shipper), Keycloak's events pulled into it and,
+    clustered, retention as the deployment's singleton job."""
     register_metrics(metrics, runtime)
     puller = identity_events.attach(settings, runtime.recorder, org_directory)
-    return Feature(
-        "audit",
-        lifespan=(AuditLifespan(runtime),) if puller is None else (AuditLifespan(runtime), puller),
-    )
+    retention = retention_job(settings, runtime.shipper.store)
+    jobs = [job for job in (puller, retention) if job is not None]
+    return Feature("audit", lifespan=(AuditLifespan(runtime), *jobs))

@@ -194,7 +194,8 @@ class AuditSettings:
 class AuditIntegritySettings:
     """Tamper evidence (SM3 Merkle trees, SM2 tree heads) and field encryption of the trail."""
 
-    #: The leaf-hash log and signed heads; keep it on another volume than the events.
+    #: The leaf-hash log and signed heads; keep it on another volume than the events. Not used
+    #: in a cluster: the log every node shares is in cluster.database_url.
     log_path: str = _state("audit-integrity.sqlite3")
     #: SM2 PKCS#8 PEM key that signs tree heads (generated in development when missing).
     signing_key_file: str = _state("audit-sth-key.pem")
@@ -514,6 +515,17 @@ class Settings:
             if not ok:
                 where = "elasticsearch" if name.endswith("store") else "a postgresql:// URL"
                 raise SettingsError(name, f"must be {where} when cluster.database_url is set")
+        # Keys of shared data are shared too: a node never makes its own (another node could
+        # not open the sessions it seals, nor reveal the fields it encrypts).
+        keys = {"audit_integrity.field_keyring_file": self.audit_integrity.field_keyring_file}
+        if self.console.enabled:
+            keys["console.session_key_file"] = self.console.session_key_file
+        for name, path in keys.items():
+            if not Path(path).is_file():
+                raise SettingsError(
+                    name,
+                    "must exist when cluster.database_url is set (the same file on every node)",
+                )
 
     def _validate_server(self) -> None:
         _check_range("server.port", self.server.port, 1, 65535)

@@ -259,14 +259,17 @@ class AuditEvent:
             object.__setattr__(event, f.name, value)
         return event
 
-    def with_sequence(self, sequence: int) -> AuditEvent:
-        """The same event with its ingest sequence number (done by the spool only)."""
+    def with_sequence(self, sequence: int, stream: str | None = None) -> AuditEvent:
+        """The same event with its ingest sequence number (done by the spool only), in
+        ``stream`` when given (the spool's node-qualified name, :func:`node_stream`)."""
         if sequence < 0 or isinstance(sequence, bool):
             raise AuditEventInvalid("anbao.sequence must be a non-negative integer.")
         copy = object.__new__(AuditEvent)
         for name in AuditEvent.__slots__:
             object.__setattr__(copy, name, getattr(self, name))
         object.__setattr__(copy, "sequence", sequence)
+        if stream is not None:
+            object.__setattr__(copy, "stream", stream)
         return copy
 
     def to_document(self) -> dict[str, Any]:
@@ -276,6 +279,23 @@ class AuditEvent:
     def canonical_bytes(self) -> bytes:
         """:func:`canonical_json` of :meth:`to_document` (built directly, see ``model_codec``)."""
         return canonical_event_bytes(self, format_timestamp(self.timestamp), ECS_VERSION)
+
+
+def node_stream(stream: str, node_id: str) -> str:
+    """The name under which the node ``node_id`` numbers ``stream``: ``<stream>.<node_id>``.
+
+    In a cluster every node's spool numbers its own streams gap-free (one stream per node), so
+    no two nodes ever compete for a sequence number and no lock spans nodes on the ingest path;
+    ``anbao audit verify`` proves every node's streams from the one shared integrity log. No
+    ``node_id`` (one machine) leaves the name as it is, and so does a name already qualified
+    for this node (an event spooled again keeps its stream).
+    """
+    if not node_id or stream.endswith("." + node_id):
+        return stream
+    qualified = f"{stream}.{node_id}"
+    if not _NAME_RE.match(qualified):
+        raise AuditEventInvalid("anbao.stream with the node id must be 64 characters at most.")
+    return qualified
 
 
 def format_timestamp(value: dt.datetime) -> str:

@@ -26,7 +26,7 @@ from anbao.cli.serve import load_settings
 from anbao.cli.stores import require, require_audit
 from anbao.settings import Environment, Settings
 from anbao.wiring.audit import build_audit_store, spool_recorder
-from anbao.wiring.audit_integrity import build_audit_integrity
+from anbao.wiring.audit_integrity import build_audit_integrity, integrity_location
 from anbao.wiring.elasticsearch import es_connection
 from audit.errors import AuditError
 from audit.integrity.elasticsearch import RawReader, WithRawScan
@@ -156,19 +156,26 @@ def _record_verdict(settings: Settings, report: VerifyReport) -> None:
 def heads(stream: str | None) -> None:
     """Operator command: print every signed tree head as NDJSON (for off-site anchoring)."""
     settings = load_settings()
-    require("audit_integrity.log_path", settings.audit_integrity.log_path)
+    require(*integrity_location(settings))
     integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
     for line in integrity.export_heads(stream):
         click.echo(line, nl=False)
 
 
 @click.command("sign-heads")
-def sign_heads() -> None:
-    """Operator command: sign a tree head now for every stream with unsigned events."""
+@click.option(
+    "--stream",
+    "streams",
+    multiple=True,
+    help="Only these streams, whichever node wrote them (a node that is gone for good).",
+)
+def sign_heads(streams: tuple[str, ...]) -> None:
+    """Operator command: sign a tree head now for every stream with unsigned events (in a
+    cluster: every stream this node writes, or the named ones)."""
     settings = load_settings()
-    require("audit_integrity.log_path", settings.audit_integrity.log_path)
+    require(*integrity_location(settings))
     integrity = build_audit_integrity(settings, lambda: dt.datetime.now(dt.UTC).timestamp())
-    for stream in integrity.log.streams():
+    for stream in streams or integrity.own_streams():
         last = integrity.latest_head(stream)
         if integrity.log.size(stream) > (last.size if last else 0):
             head = integrity.issue(stream)

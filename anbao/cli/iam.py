@@ -162,7 +162,7 @@ def pull_cmd(
             raise click.ClickException(
                 "set the Keycloak admin password (ANBAO_KEYCLOAK_ADMIN_PASSWORD)"
             )
-        with leased(sink.recorder) as held:
+        with leased(sink.recorder, settings) as held:
             if not held:
                 raise click.ClickException(
                     "another puller (anbao serve) holds the lease: the service is pulling already"

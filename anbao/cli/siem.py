@@ -11,7 +11,8 @@
 * ``scheduled [--once]`` — the scheduled engine against the Elasticsearch audit store of the
   settings, every ``--interval`` seconds, detections into the configured alert service; the
   window end is checkpointed next to the alert database, so a restart resumes without gaps or
-  double alerts.
+  double alerts. Clustered, it is a singleton job on the lease ``siem-scheduled``: run it on
+  every node, one runs the engine.
 
 The alerts commands attach to this group (``siem.add_command``).
 """
@@ -23,9 +24,9 @@ import datetime as dt
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, TYPE_CHECKING
 
 import click
 
@@ -34,6 +35,9 @@ from siem.engines.lint import lint as lint_rules
 from siem.engines.loader import BUILTIN_RULES, RuleSet, load_rules
 from siem.errors import SiemError
 from siem.model import Detection
+
+if TYPE_CHECKING:
+    from audit.lease import Lease
 
 _PATHS = click.argument(
     "paths", nargs=-1, type=click.Path(exists=True, path_type=Path), metavar="[PATHS]..."
@@ -212,11 +216,12 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
 
     from anbao.settings import Settings, SettingsError  # noqa: PLC0415
     from anbao.wiring.audit import build_audit_store  # noqa: PLC0415
-    from anbao.wiring.siem import ruleset  # noqa: PLC0415
+    from anbao.wiring.siem import ruleset, scheduled_checkpoints  # noqa: PLC0415
     from anbao.wiring.siem_alerts import build_siem_alerts  # noqa: PLC0415
+    from anbao.wiring.singleton import job_lease  # noqa: PLC0415
     from audit.stores.elasticsearch import ElasticsearchAuditStore  # noqa: PLC0415
     from siem.engines.elasticsearch import ElasticsearchEventSource  # noqa: PLC0415
-    from siem.engines.scheduled import JsonFileCheckpoints, ScheduledEngine  # noqa: PLC0415
+    from siem.engines.scheduled import ScheduledEngine  # noqa: PLC0415
 
     try:
         settings = Settings.load(os.environ)
@@ -226,9 +231,7 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
     if not isinstance(store, ElasticsearchAuditStore):
         raise click.ClickException("the scheduled engine needs audit.store = elasticsearch")
     built = build_siem_alerts(settings, recorder=None, registry=None, clock=_now)
-    checkpoints = JsonFileCheckpoints(
-        Path(settings.siem.alert_sqlite_path).with_name("siem-scheduled.json")
-    )
+    checkpoints = scheduled_checkpoints(settings)
     engine = ScheduledEngine(
         ruleset(settings),
         ElasticsearchEventSource(store.client, index=store.pattern),
@@ -240,10 +243,19 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
         checkpoints=checkpoints,
         working_hours=settings.siem.working_hours_spec(),
     )
+
+    def run_once() -> None:
+        found = engine.run_once()
+        click.echo(f"{_now().isoformat()} {len(found)} detection(s)", err=True)
+
     try:
+        if settings.cluster.clustered:
+            _singleton(
+                run_once, job_lease(settings, "siem-scheduled"), once=once, interval=interval
+            )
+            return
         while True:
-            found = engine.run_once()
-            click.echo(f"{_now().isoformat()} {len(found)} detection(s)", err=True)
+            run_once()
             if once:
                 return
             time.sleep(interval)
@@ -252,3 +264,29 @@ def scheduled(once: bool, interval: float, lookback: float, overlap: float, lag:
     finally:
         built.close()
         store.close()
+
+
+def _singleton(run_once: Callable[[], None], lease: Lease, *, once: bool, interval: float) -> None:
+    """Clustered, every node may run ``anbao siem scheduled``: the holder of the lease
+    ``siem-scheduled`` runs the engine (a singleton job: its first run one interval after it takes
+    the lease, a fencing check before each), the others wait as standbys (docs/composition-root.md)."""
+    import threading  # noqa: PLC0415
+
+    from anbao.wiring.singleton import SingletonJob  # noqa: PLC0415
+
+    if once:
+        try:
+            if not (lease.try_acquire() and lease.confirm()):
+                raise click.ClickException(
+                    "another node holds the siem-scheduled lease: the scheduled engine runs there"
+                )
+            run_once()
+        finally:
+            lease.release()
+        return
+    job = SingletonJob("siem-scheduled", run_once, lease, interval)
+    job.start()
+    try:
+        threading.Event().wait()
+    finally:
+        job.stop()

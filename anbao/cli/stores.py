@@ -43,4 +43,5 @@ def require_audit(settings: Settings) -> None:
     """The audit events (embedded store) and their tamper-evidence log."""
     if settings.audit.store is AuditStoreKind.SQLITE:
         require("audit.sqlite_path", settings.audit.sqlite_path)
-    require("audit_integrity.log_path", settings.audit_integrity.log_path)
+    if not settings.cluster.clustered:  # in a cluster the log is PostgreSQL's
+        require("audit_integrity.log_path", settings.audit_integrity.log_path)

@@ -14,6 +14,13 @@ the realm ends it when a refresh fails.
 
 Pending logins (``state`` → PKCE verifier, nonce, where to return, the step-up level asked for)
 live in the same file for ten minutes, so the callback may land on any worker.
+
+Clustered (``[cluster] database_url``), the rows live in the cluster database instead
+(:mod:`anbao.console.sessions_sql`), so a person signed in through one node keeps the session on
+the next, and a login begun on one node ends on another. The key then stays a file that the
+operator gives every node (a secret mounted like the others) and the node never makes it: a key
+kept in the database would sit beside the rows it seals, so a dump of the database would open
+every session; a key made per node would open only that node's sessions.
 """
 
 from __future__ import annotations
@@ -27,7 +34,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from audit.sql.sqlite import connect
 from crypto import aead, sm3
@@ -78,25 +85,33 @@ class PendingLogin:
     session_key: str = ""
 
 
-class SessionStore:
-    """Sessions and pending logins in one SQLite file, tokens sealed with SM4-GCM."""
+class SessionRows(Protocol):
+    """Where sealed sessions and pending logins are kept, by the SM3 of their id."""
 
-    def __init__(
-        self, path: str | Path, key_file: str | Path, clock: Callable[[], float] = time.time
-    ) -> None:
+    def put_session(self, key: bytes, sealed: bytes, expires_at: float) -> None: ...
+
+    def session(self, key: bytes) -> tuple[bytes, float] | None: ...
+
+    def delete_session(self, key: bytes) -> None: ...
+
+    def put_login(self, key: bytes, sealed: bytes, expires_at: float, *, now: float) -> None:
+        """Store a pending login, first dropping the logins and sessions expired at ``now``."""
+        ...
+
+    def take_login(self, key: bytes) -> tuple[bytes, float] | None:
+        """Delete and return a pending login (once: a replayed callback finds nothing)."""
+        ...
+
+    def close(self) -> None: ...
+
+
+class SqliteSessionRows:
+    """:class:`SessionRows` in one SQLite file shared by the workers of one machine."""
+
+    def __init__(self, path: str | Path) -> None:
         self._path = path
         self._connection: sqlite3.Connection | None = None
-        self._key_file = Path(key_file)
-        self._sealing_key: bytes | None = None
-        self._clock = clock
         self._lock = threading.Lock()
-
-    @property
-    def _key(self) -> bytes:
-        """The sealing key, read (or made) on first use: building the app writes nothing."""
-        if self._sealing_key is None:
-            self._sealing_key = _key(self._key_file)
-        return self._sealing_key
 
     @property
     def _db(self) -> sqlite3.Connection:
@@ -112,6 +127,72 @@ class SessionStore:
                 self._connection.close()
                 self._connection = None
 
+    def put_session(self, key: bytes, sealed: bytes, expires_at: float) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)", (key, sealed, expires_at)
+            )
+
+    def session(self, key: bytes) -> tuple[bytes, float] | None:
+        with self._lock:
+            row = self._db.execute(
+                "SELECT sealed, expires_at FROM sessions WHERE key = ?", (key,)
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+    def delete_session(self, key: bytes) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM sessions WHERE key = ?", (key,))
+
+    def put_login(self, key: bytes, sealed: bytes, expires_at: float, *, now: float) -> None:
+        with self._lock:
+            self._db.execute("DELETE FROM logins WHERE expires_at <= ?", (now,))
+            self._db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
+            self._db.execute(
+                "INSERT OR REPLACE INTO logins VALUES (?, ?, ?)", (key, sealed, expires_at)
+            )
+
+    def take_login(self, key: bytes) -> tuple[bytes, float] | None:
+        with self._lock:
+            row = self._db.execute(
+                "DELETE FROM logins WHERE key = ? RETURNING sealed, expires_at", (key,)
+            ).fetchone()
+        return None if row is None else (row[0], row[1])
+
+
+class SessionStore:
+    """Sessions and pending logins, tokens sealed with SM4-GCM; kept in one SQLite file
+    (``path``) unless ``rows`` says where (the cluster database: :mod:`anbao.console.sessions_sql`).
+
+    ``create_key`` false (a clustered node) refuses to make a missing key file: each node would
+    make its own, and a session made on one would not open on another.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        key_file: str | Path,
+        clock: Callable[[], float] = time.time,
+        *,
+        rows: SessionRows | None = None,
+        create_key: bool = True,
+    ) -> None:
+        self._rows = rows if rows is not None else SqliteSessionRows(path)
+        self._key_file = Path(key_file)
+        self._create_key = create_key
+        self._sealing_key: bytes | None = None
+        self._clock = clock
+
+    @property
+    def _key(self) -> bytes:
+        """The sealing key, read (or made) on first use: building the app writes nothing."""
+        if self._sealing_key is None:
+            self._sealing_key = _key(self._key_file, create=self._create_key)
+        return self._sealing_key
+
+    def close(self) -> None:
+        self._rows.close()
+
     # sessions
     def create(self, session: Session) -> str:
         """Store ``session`` under a new random id, returned for the cookie."""
@@ -122,21 +203,14 @@ class SessionStore:
     def save(self, session_id: str, session: Session) -> None:
         key = _hash(session_id)
         sealed = aead.seal(self._key, json.dumps(dataclasses.asdict(session)).encode(), key)
-        with self._lock:
-            self._db.execute(
-                "INSERT OR REPLACE INTO sessions VALUES (?, ?, ?)",
-                (key, sealed, session.expires_at),
-            )
+        self._rows.put_session(key, sealed, session.expires_at)
 
     def get(self, session_id: str) -> Session | None:
         """The live session of this id, or None (unknown, ended, past the realm's lifetime)."""
         if not session_id or len(session_id) > 128:  # noqa: PLR2004 - ids are 43 characters
             return None
         key = _hash(session_id)
-        with self._lock:
-            row = self._db.execute(
-                "SELECT sealed, expires_at FROM sessions WHERE key = ?", (key,)
-            ).fetchone()
+        row = self._rows.session(key)
         if row is None or row[1] <= self._clock():
             return None
         try:
@@ -147,31 +221,21 @@ class SessionStore:
         return Session(**fields)
 
     def delete(self, session_id: str) -> None:
-        with self._lock:
-            self._db.execute("DELETE FROM sessions WHERE key = ?", (_hash(session_id),))
+        self._rows.delete_session(_hash(session_id))
 
     # pending logins
     def begin_login(self, state: str, login: PendingLogin) -> None:
         key = _hash(state)
         sealed = aead.seal(self._key, json.dumps(dataclasses.asdict(login)).encode(), key)
         now = self._clock()
-        with self._lock:
-            self._db.execute("DELETE FROM logins WHERE expires_at <= ?", (now,))
-            self._db.execute("DELETE FROM sessions WHERE expires_at <= ?", (now,))
-            self._db.execute(
-                "INSERT OR REPLACE INTO logins VALUES (?, ?, ?)",
-                (key, sealed, now + LOGIN_TTL_SECONDS),
-            )
+        self._rows.put_login(key, sealed, now + LOGIN_TTL_SECONDS, now=now)
 
     def take_login(self, state: str) -> PendingLogin | None:
         """The pending login of ``state``, once (a replayed callback finds nothing)."""
         if not state or len(state) > 128:  # noqa: PLR2004
             return None
         key = _hash(state)
-        with self._lock:
-            row = self._db.execute(
-                "DELETE FROM logins WHERE key = ? RETURNING sealed, expires_at", (key,)
-            ).fetchone()
+        row = self._rows.take_login(key)
         if row is None or row[1] <= self._clock():
             return None
         try:
@@ -180,12 +244,21 @@ class SessionStore:
             return None
 
 
+class SessionKeyMissing(RuntimeError):
+    """A clustered node has no console session key file (it must be the same on every node)."""
+
+
 def _hash(value: str) -> bytes:
     return sm3.digest(value.encode())
 
 
-def _key(path: Path) -> bytes:
+def _key(path: Path, *, create: bool = True) -> bytes:
     """The sealing key: read, or made once (0600, written atomically so workers agree)."""
+    if not path.exists() and not create:
+        raise SessionKeyMissing(
+            f"console.session_key_file {path} does not exist: a clustered node never makes its"
+            " own (make one key, e.g. 'openssl rand -hex 16', and give every node the same file)"
+        )
     if not path.exists():
         path.parent.mkdir(parents=True, exist_ok=True)
         fresh = path.with_name(f".{path.name}.{os.getpid()}")

@@ -30,6 +30,7 @@ from prometheus_client.registry import Collector
 from anbao.settings import AuditStoreKind, Environment, Settings, SettingsError
 from anbao.web.metrics import Metrics
 from anbao.wiring.elasticsearch import es_connection
+from anbao.wiring.singleton import SingletonJob, job_lease
 from audit.errors import AuditEventInvalid
 from audit.integrity.setup import build_field_cipher
 from audit.model import (
@@ -59,6 +60,9 @@ from iam.realm.errors import EventCursorCorrupt
 
 log = logging.getLogger("anbao.audit")
 
+#: Retention runs hourly (the shipper's maintenance period, and the clustered job's interval).
+RETENTION_EVERY_SECONDS = 3600.0
+
 
 def spool_config(settings: Settings) -> SpoolConfig:
     a = settings.audit
@@ -70,6 +74,7 @@ def spool_config(settings: Settings) -> SpoolConfig:
         backpressure=a.backpressure,
         block_timeout=a.block_timeout_seconds,
         fsync_interval=a.spool_fsync_interval_seconds,
+        node_id=settings.cluster.node_id,
     )
 
 
@@ -237,7 +242,8 @@ def with_shipper(
         spool,
         store,
         on_alarm=alarm,
-        maintenance=retention_task(settings, store),
+        # Clustered, retention is a deployment's singleton job (retention_job), not each node's.
+        maintenance=None if settings.cluster.clustered else retention_task(settings, store),
         stall_seconds=settings.audit.shipping_stall_seconds,
         on_stall=stall,
         on_dead_letter=dead_letter,
@@ -320,6 +326,17 @@ def retention_task(settings: Settings, store: AuditStore) -> Callable[[], None] 
                 log.warning("audit retention: deleted %d events older than %d days", count, days)
 
     return run if isinstance(store, (ElasticsearchAuditStore, SqliteAuditStore)) else None
+
+
+def retention_job(settings: Settings, store: AuditStore) -> SingletonJob | None:
+    """Clustered: retention, hourly, once per deployment (the shipper's lock is per node).
+    On one machine the shipping worker runs it (``Shipper`` maintenance): None here."""
+    task = retention_task(settings, store)
+    if task is None or not settings.cluster.clustered:
+        return None
+    return SingletonJob(
+        "audit-retention", task, job_lease(settings, "audit-retention"), RETENTION_EVERY_SECONDS
+    )
 
 
 class AuditCollector(Collector):

@@ -4,6 +4,7 @@ heads and reveal routes), search, and the guard the audit resources share."""
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -12,14 +13,19 @@ import falcon.asgi
 
 from anbao.settings import Environment, Settings
 from anbao.web.openapi import Api
+from anbao.wiring.cluster import cluster_engine
 from anbao.wiring.feature import Feature, OnShutdown
 from anbao.wiring.search import add_search_routes
 from audit.integrity import resources as integrity_resources
+from audit.integrity.ports import IntegrityLog
+from audit.integrity.postgres import PostgresIntegrityLog
 from audit.integrity.service import HeadTicker, IntegrityService
 from audit.integrity.setup import IntegrityConfig, build_field_cipher, build_integrity
 from audit.model import Outcome, ResourceRef, UserInfo
 from audit.ports import AuditStore
 from audit.recording.recorder import Recorder
+from audit.search.saved import SavedSearches
+from audit.search.saved_sql import SqlSavedSearches
 from audit.sensitive.service import REVEAL_ACTION, Actor, RevealService
 from iam.errors import IamError
 from iam.orgs.scope import canonical_path
@@ -27,7 +33,15 @@ from iam.tokens.falcon import Authorized, client_ip, guard
 
 
 def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> IntegrityService:
+    """The integrity service of this node: on one machine the SQLite log of
+    ``audit_integrity.log_path``; in a cluster the one log every node shares in PostgreSQL
+    (:mod:`audit.integrity.postgres`), where this node signs heads only for its own streams."""
     ai = settings.audit_integrity
+    log: IntegrityLog | None = None
+    owns = None
+    if settings.cluster.clustered:
+        log = PostgresIntegrityLog(cluster_engine(settings))
+        owns = functools.partial(owned_by, settings.cluster.node_id)
     return build_integrity(
         IntegrityConfig(
             log_path=ai.log_path,
@@ -41,7 +55,21 @@ def build_audit_integrity(settings: Settings, clock: Callable[[], float]) -> Int
             create_missing=settings.environment is Environment.DEVELOPMENT,
         ),
         clock,
+        log=log,
+        owns=owns,
     )
+
+
+def owned_by(node_id: str, stream: str) -> bool:
+    """Whether ``stream`` is one the node ``node_id`` writes (``<stream>.<node_id>``)."""
+    return stream.endswith("." + node_id)
+
+
+def integrity_location(settings: Settings) -> tuple[str, str]:
+    """The setting that names where the integrity log is, and its value (for the CLI's checks)."""
+    if settings.cluster.clustered:
+        return "cluster.database_url", settings.cluster.database_url.reveal()
+    return "audit_integrity.log_path", settings.audit_integrity.log_path
 
 
 def _audit_actor(caller: Authorized) -> Actor:
@@ -128,10 +156,21 @@ def feature(
     )
 
 
+def shared_saved_searches(
+    settings: Settings, clock: Callable[[], dt.datetime]
+) -> SavedSearches | None:
+    """Clustered, the saved searches are in the cluster database, so every node lists them;
+    ``None`` on one machine (a SQLite file, :func:`anbao.wiring.search.add_search_routes`)."""
+    if not settings.cluster.clustered:
+        return None
+    return SqlSavedSearches(cluster_engine(settings), clock=clock)
+
+
 def search_feature(
     settings: Settings, audit_store: AuditStore, clock: Callable[[], dt.datetime]
 ) -> Feature:
     """``/audit/events`` search, aggregations, export and saved searches (Elasticsearch)."""
+    saved = shared_saved_searches(settings, clock)
     return Feature(
         "audit search",
         routes=lambda api: add_search_routes(
@@ -141,5 +180,6 @@ def search_feature(
             clock=clock,
             saved_path=Path(settings.audit.sqlite_path).with_name("saved-searches.sqlite3"),
             new_id=lambda: uuid.uuid4().hex,
+            saved_store=saved,
         ),
     )

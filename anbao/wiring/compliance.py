@@ -257,7 +257,7 @@ def feature(
             SingletonJob(
                 "compliance-schedule",
                 scheduled_run(service),
-                job_lease(settings.audit.spool_path, "compliance-schedule"),
+                job_lease(settings, "compliance-schedule"),
                 settings.compliance.schedule_hours * 3600,
             ),
         )

@@ -17,12 +17,28 @@ from anbao.console import routes
 from anbao.console.assets import Assets
 from anbao.console.oidc import OidcClient
 from anbao.console.sessions import SessionStore
+from anbao.console.sessions_sql import SqlSessionRows
 from anbao.console.web import Console
 from anbao.settings import Environment, Settings
 from anbao.web.asgi_app import AsgiApp
+from anbao.wiring.cluster import cluster_engine
 from anbao.wiring.feature import Feature, OnShutdown
 from iam.tokens.keycloak import issuer_url
 from iam.tokens.verifier import TokenVerifier
+
+
+def session_store(settings: Settings, clock: Callable[[], float] = time.time) -> SessionStore:
+    """The console's sessions: a SQLite file on one machine; clustered, the cluster database,
+    sealed with the one key file the operator gives every node (a node never makes its own:
+    see :mod:`anbao.console.sessions`)."""
+    cs, clustered = settings.console, settings.cluster.clustered
+    return SessionStore(
+        cs.session_path,
+        cs.session_key_file,
+        clock,
+        rows=SqlSessionRows(cluster_engine(settings)) if clustered else None,
+        create_key=not clustered,
+    )
 
 
 def feature(
@@ -37,7 +53,7 @@ def feature(
     cs = settings.console
     base = settings.console_url()
     http = httpx.AsyncClient(timeout=settings.keycloak.timeout_seconds * 3)
-    store = SessionStore(cs.session_path, cs.session_key_file, clock)
+    store = session_store(settings, clock)
     issuer = issuer_url(settings.keycloak.url, settings.keycloak.realm)
     kc = urlsplit(settings.keycloak.url)
     console = Console(

@@ -2,14 +2,19 @@
 
 Every uvicorn worker starts a puller with the app's lifespan, but only one process of the
 deployment pulls: the holder of the ``keycloak-events`` lease (:mod:`anbao.wiring.singleton`).
-A killed worker's duty is taken over by another worker within one interval; ``anbao iam events
-pull`` takes the same lease, so an operator's pull and the service never read the same stream at
+A killed worker's duty is taken over by another worker (on another node when clustered: the
+lease is then in PostgreSQL); ``anbao iam events pull`` takes the same lease, so an operator's pull and the service never read the same stream at
 once.
 
 Each page of events goes into the audit spool together with the stream's cursor, in one
 transaction (:class:`anbao.wiring.audit.RecorderEventSink`): whatever is killed when, a restart
 resumes exactly after the last stored page. From the spool the shipper takes the events to the
 store and to the streaming detections like every other audit event.
+
+In a cluster (``cluster.database_url``) the lease moves between nodes, so the cursor is also
+kept where every node reads it, PostgreSQL (:class:`iam.events.service.SharedCursorJournal`
+over :class:`iam.events.postgres.PostgresCursorStore`): a node that takes the duty over goes on
+from the last page any node stored.
 """
 
 from __future__ import annotations
@@ -20,21 +25,28 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from anbao.settings import Settings
 from anbao.wiring.audit import RecorderEventSink
+from anbao.wiring.cluster import cluster_engine
 from anbao.wiring.keycloak import admin_credentials
-from anbao.wiring.singleton import SingletonJob, job_lease
+from anbao.wiring.singleton import SingletonJob, file_lease, job_lease
 from audit.errors import AuditError
-from audit.lease import FileLease
+from audit.lease import Lease
 from audit.recording.recorder import Recorder
+from audit.sql.engine import Migrations
 from audit.sql.sqlite import connect
 from iam.errors import IamError
 from iam.events.enrich import Enricher
 from iam.events.keycloak import KeycloakEventSource
-from iam.events.service import EventPuller
+from iam.events.ports import EventJournal
+from iam.events.postgres import SCRIPTS, VERSION_TABLE, PostgresCursorStore
+from iam.events.service import EventPuller, SharedCursorJournal
 from iam.events.sqlite import SqliteCursorStore
 from iam.orgs.keycloak import KeycloakOrgDirectory
 from iam.orgs.ports import OrgDirectory
+from iam.realm.errors import EventCursorUnavailable
 
 log = logging.getLogger("anbao.iam.events")
 
@@ -44,15 +56,42 @@ def cursor_store(path: Path) -> SqliteCursorStore:
     return SqliteCursorStore(path, connect)
 
 
-def lease_for(recorder: Recorder) -> FileLease:
-    """The lease of the spool ``recorder`` writes to: one puller per spool (per deployment)."""
-    return job_lease(recorder.spool.config.path, "keycloak-events")
+#: The shared cursor's Alembic scripts, run by the shared runner (iam opens no database itself).
+CURSOR_MIGRATIONS = Migrations(
+    SCRIPTS, VERSION_TABLE, name="Keycloak event cursor", error=EventCursorUnavailable
+)
+
+
+def shared_cursor_store(engine: sa.Engine, realm: str) -> PostgresCursorStore:
+    """The cluster's cursor of ``realm``, on ``engine`` migrated to the shipped schema (a
+    concurrent first start-up by another node may win the race: one failed attempt is retried)."""
+    try:
+        CURSOR_MIGRATIONS.upgrade(engine)
+    except EventCursorUnavailable:
+        CURSOR_MIGRATIONS.upgrade(engine)
+    return PostgresCursorStore(engine, prefix=f"{realm}:")
+
+
+def journal_for(settings: Settings, recorder: Recorder, realm: str) -> EventJournal:
+    """Pages and cursor into ``recorder``'s spool; in a cluster the cursor also into PostgreSQL."""
+    sink = RecorderEventSink(recorder, realm=realm)
+    if not settings.cluster.clustered:
+        return sink
+    return SharedCursorJournal(sink, shared_cursor_store(cluster_engine(settings), realm))
+
+
+def lease_for(recorder: Recorder, settings: Settings | None = None) -> Lease:
+    """The puller's lease: one puller per deployment. In PostgreSQL when ``settings`` are
+    clustered; else next to the spool ``recorder`` writes to (one spool per machine)."""
+    if settings is not None and settings.cluster.clustered:
+        return job_lease(settings, "keycloak-events")
+    return file_lease(recorder.spool.config.path, "keycloak-events")
 
 
 class PullerThread(SingletonJob):
     """Pulls every ``interval`` seconds while this process holds the lease."""
 
-    def __init__(self, puller: EventPuller, lease: FileLease, interval: float) -> None:
+    def __init__(self, puller: EventPuller, lease: Lease, interval: float) -> None:
         super().__init__("keycloak-events", self._pull, lease, interval)
         self.puller = puller
         self._failing = False
@@ -92,7 +131,7 @@ def build_puller(
     realm = realm or directory.admin.realm
     return EventPuller(
         source=KeycloakEventSource(directory.admin),
-        journal=RecorderEventSink(recorder, realm=realm),
+        journal=journal_for(settings, recorder, realm),
         realm=realm,
         enrich=Enricher(directory, clock=time.monotonic),
     )
@@ -105,13 +144,15 @@ def attach(settings: Settings, recorder: Recorder, directory: OrgDirectory) -> P
     puller = build_puller(settings, recorder, directory)
     if puller is None:
         return None
-    return PullerThread(puller, lease_for(recorder), settings.keycloak.events_interval_seconds)
+    return PullerThread(
+        puller, lease_for(recorder, settings), settings.keycloak.events_interval_seconds
+    )
 
 
 @contextlib.contextmanager
-def leased(recorder: Recorder) -> Iterator[bool]:
+def leased(recorder: Recorder, settings: Settings | None = None) -> Iterator[bool]:
     """The lease for an operator's pull (``anbao iam events pull``); yields whether it is held."""
-    lease = lease_for(recorder)
+    lease = lease_for(recorder, settings)
     try:
         yield lease.try_acquire()
     finally:

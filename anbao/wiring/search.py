@@ -22,7 +22,7 @@ from audit.search.elasticsearch import ElasticsearchSearch
 from audit.search.model import SearchBackend
 from audit.search.query.elasticsearch import apply_search_mappings
 from audit.search.resources import Guard, Router, add_routes
-from audit.search.saved import SavedSearchService, SqliteSavedSearches
+from audit.search.saved import SavedSearches, SavedSearchService, SqliteSavedSearches
 from audit.search.service import AuditSearch
 from audit.search.sqlite import SqliteSearch, ensure_schema
 from audit.stores.elasticsearch import ElasticsearchAuditStore
@@ -63,14 +63,16 @@ def build_search(
     saved_path: str | Path,
     new_id: Callable[[], str],
     backend: SearchBackend | None = None,
+    saved_store: SavedSearches | None = None,
 ) -> tuple[AuditSearch, SavedSearchService] | None:
-    """The search service and the saved-search service, or ``None`` without a backend."""
+    """The search service and the saved-search service (on ``saved_store``, else the SQLite
+    file at ``saved_path``), or ``None`` without a backend."""
     backend = backend or backend_for(store, clock)
     if backend is None:
         return None
     search = AuditSearch(backend, clock=clock)
     saved = SavedSearchService(
-        SqliteSavedSearches(saved_path, clock=clock),
+        saved_store or SqliteSavedSearches(saved_path, clock=clock),
         authorize=search.scope,
         check_query=search.check_query,
         new_id=new_id,
@@ -87,8 +89,12 @@ def add_search_routes(
     clock: Callable[[], dt.datetime],
     saved_path: str | Path,
     new_id: Callable[[], str],
+    saved_store: SavedSearches | None = None,
 ) -> bool:
-    """Serve ``/audit/events``, aggregations, export and saved searches; False without a backend."""
+    """Serve ``/audit/events``, aggregations, export and saved searches; False without a backend.
+
+    Saved searches are in ``saved_store`` when given (the cluster database), else in a SQLite
+    file: beside an embedded store's events, or at ``saved_path``."""
     if isinstance(store, ElasticsearchAuditStore):
         try:
             ensure_search_mappings(store)
@@ -97,7 +103,9 @@ def add_search_routes(
             log.warning("audit search mappings not installed: Elasticsearch unavailable")
     if isinstance(store, SqliteAuditStore) and str(store.path) != ":memory:":
         saved_path = Path(store.path).with_name("saved-searches.sqlite3")  # beside the events
-    built = build_search(store, clock=clock, saved_path=saved_path, new_id=new_id)
+    built = build_search(
+        store, clock=clock, saved_path=saved_path, new_id=new_id, saved_store=saved_store
+    )
     if built is None:
         return False
     add_routes(api, search=built[0], saved=built[1], guard=guard)

@@ -13,9 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 from anbao.settings import Settings
+from anbao.wiring.cluster import cluster_engine
+from siem.engines.checkpoints_sql import SqlCheckpoints
 from siem.engines.loader import BUILTIN_RULES, RuleSet, load_rules
+from siem.engines.scheduled import JsonFileCheckpoints
 from siem.engines.streaming import StreamingEngine
-from siem.ports import DetectionSink
+from siem.ports import CheckpointStore, DetectionSink
 
 
 def rule_paths(settings: Settings) -> tuple[Path, ...]:
@@ -40,4 +43,14 @@ def streaming_engine(
     """The streaming engine, one of the audit shipper's delivery observers."""
     return StreamingEngine(
         ruleset(settings), sink, clock=clock, working_hours=settings.siem.working_hours_spec()
+    )
+
+
+def scheduled_checkpoints(settings: Settings) -> CheckpointStore:
+    """Where the scheduled engine keeps its progress: beside the alerts on one machine; in the
+    cluster database when clustered, so the node that takes the job over resumes from it."""
+    if settings.cluster.clustered:
+        return SqlCheckpoints(cluster_engine(settings))
+    return JsonFileCheckpoints(
+        Path(settings.siem.alert_sqlite_path).with_name("siem-scheduled.json")
     )

@@ -19,6 +19,7 @@ from keycloak import KeycloakAdmin
 from anbao.settings import AlertStoreKind, Settings
 from anbao.web.health import Dependency, blocking_probe
 from anbao.web.openapi import Api
+from anbao.wiring.cluster import cluster_engine
 from anbao.wiring.elasticsearch import es_connection
 from anbao.wiring.feature import Feature, OnShutdown
 from anbao.wiring.keycloak import admins
@@ -49,8 +50,9 @@ from siem.model import Severity
 from siem.responses import resources as response_resources
 from siem.responses.keycloak import KeycloakIdentityResponder
 from siem.responses.model import ActionRecord
-from siem.responses.ports import IdentityResponder
+from siem.responses.ports import ActionStore, IdentityResponder
 from siem.responses.service import ResponseService
+from siem.responses.sql import SqlActionStore
 from siem.responses.sqlite import SqliteActionStore
 
 #: The registry actor response actions use (the human approver is in the audit event).
@@ -216,9 +218,16 @@ def build_responses(
     identity: IdentityResponder | None,
     clock: Callable[[], dt.datetime],
 ) -> ResponseService:
-    """Response actions: Keycloak for identity, the seal registry when enabled, the audit trail."""
+    """Response actions: Keycloak for identity, the seal registry when enabled, the audit trail.
+    The actions are in the cluster database when clustered (requested on one node, approved on
+    another), else in the alerts' SQLite file."""
+    store: ActionStore = (
+        SqlActionStore(cluster_engine(settings))
+        if settings.cluster.clustered
+        else SqliteActionStore(Path(settings.siem.alert_sqlite_path))
+    )
     return ResponseService(
-        SqliteActionStore(Path(settings.siem.alert_sqlite_path)),
+        store,
         identity=identity or build_identity(settings),
         seals=RegistrySealResponder(registry) if registry is not None else None,
         audit=RecorderResponseAudit(audit_recorder),

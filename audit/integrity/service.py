@@ -93,8 +93,13 @@ class IntegrityService:
         trusted: Mapping[str, PublicKey] | None = None,
         clock: Callable[[], float],
         policy: HeadPolicy | None = None,
+        owns: Callable[[str], bool] | None = None,
     ) -> None:
         self.log = log
+        #: Whether this node signs heads for a stream (all of them on one machine). In a
+        #: cluster each node signs only the streams it writes (its ``.<node_id>`` ones), so two
+        #: nodes never race to sign one stream; proofs and verify read every stream.
+        self.owns = owns or (lambda _stream: True)
         self.signer = signer
         self.trusted: dict[str, PublicKey] = {signer.key_id: signer.public_key, **(trusted or {})}
         self._clock = clock
@@ -134,7 +139,7 @@ class IntegrityService:
         """
         issued = []
         now = self._clock()
-        for stream in streams if streams is not None else self.log.streams():
+        for stream in streams if streams is not None else self.own_streams():
             size = self.log.size(stream)
             last = self.latest_head(stream)
             unsigned = size - (last.size if last else 0)
@@ -146,6 +151,10 @@ class IntegrityService:
                 issued.append(self.issue(stream))
                 self._pending_since.pop(stream, None)
         return issued
+
+    def own_streams(self) -> list[str]:
+        """The logged streams whose heads this node signs (:attr:`owns`)."""
+        return [stream for stream in self.log.streams() if self.owns(stream)]
 
     def issue(self, stream: str) -> SignedTreeHead:
         """Sign a head over the whole gap-free log of ``stream`` now."""

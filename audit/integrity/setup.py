@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from audit.integrity.model import IntegrityError
+from audit.integrity.ports import IntegrityLog
 from audit.integrity.service import HeadPolicy, HeadSigner, IntegrityService, key_id
 from audit.integrity.sqlite import SqliteIntegrityLog
 from audit.sensitive.masking import FieldCipher, load_or_create_keyring
@@ -62,16 +63,25 @@ def load_trusted_keys(files: tuple[str, ...]) -> dict[str, PublicKey]:
     return trusted
 
 
-def build_integrity(config: IntegrityConfig, clock: Callable[[], float]) -> IntegrityService:
+def build_integrity(
+    config: IntegrityConfig,
+    clock: Callable[[], float],
+    *,
+    log: IntegrityLog | None = None,
+    owns: Callable[[str], bool] | None = None,
+) -> IntegrityService:
+    """The service on ``log`` (default: the SQLite file at ``config.log_path``), signing heads
+    for the streams ``owns`` accepts (default: all of them)."""
     key = load_signing_key(
         Path(config.signing_key_file), config.signing_key_password, create=config.create_missing
     )
     return IntegrityService(
-        SqliteIntegrityLog(config.log_path),
+        log if log is not None else SqliteIntegrityLog(config.log_path),
         HeadSigner(key),
         trusted=load_trusted_keys(config.trusted_key_files),
         clock=clock,
         policy=HeadPolicy(config.every_events, config.every_seconds),
+        owns=owns,
     )
 
 

@@ -34,7 +34,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 from audit.errors import AuditEventInvalid, AuditSpoolError, AuditSpoolFull
-from audit.model import AuditEvent, format_timestamp
+from audit.model import AuditEvent, format_timestamp, node_stream
 from audit.recording import request_record, spool_schema
 from audit.recording.request_record import RequestRecord
 from audit.recording.spool_model import (
@@ -237,8 +237,9 @@ class Spool:
             run.clear()
 
         run_stream = ""
+        node_id = self.config.node_id
         for item in items:
-            stream = item.stream
+            stream = node_stream(item.stream, node_id)
             if run and (
                 stream != run_stream or not isinstance(item, RequestRecord) or len(run) >= _MAX_RUN
             ):
@@ -250,7 +251,7 @@ class Spool:
                 run_stream = stream
                 out.append(seq)
                 continue
-            sequenced = item.with_sequence(seq)
+            sequenced = item.with_sequence(seq, stream if stream != item.stream else None)
             doc = sequenced.canonical_bytes()
             size += len(doc)
             rows.append((item.id, stream, seq, format_timestamp(item.timestamp), doc, 1))
@@ -280,10 +281,10 @@ class Spool:
         fresh: list[AuditEvent] = []
         for event in events:
             row = db.execute(
-                "SELECT seq FROM external_ids WHERE event_id=?", (event.id,)
+                "SELECT seq, stream FROM external_ids WHERE event_id=?", (event.id,)
             ).fetchone()
             if row is not None:
-                known[event.id] = event.with_sequence(row[0])
+                known[event.id] = event.with_sequence(row[0], row[1])
             elif event.id not in {e.id for e in fresh}:
                 fresh.append(event)
         return known, fresh

@@ -35,6 +35,9 @@ class SpoolConfig:
     backpressure: Backpressure = Backpressure.BLOCK
     block_timeout: float = 10.0
     fsync_interval: float = 1.0
+    #: This node's id in a cluster (``cluster.node_id``): every stream is spooled as
+    #: ``<stream>.<node_id>`` (:func:`audit.model.node_stream`); empty on one machine.
+    node_id: str = ""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)

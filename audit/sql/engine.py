@@ -9,6 +9,7 @@ are raised as the store's own error (``error``), never as SQLAlchemy's text.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Callable
 from pathlib import Path
 
@@ -34,6 +35,12 @@ def create_engine(url: str, error: Callable[[str], Exception] = ValueError) -> s
         return sa.create_engine(url, **options)
     except (sa.exc.ArgumentError, ImportError) as exc:
         raise error("not a usable database URL") from exc
+
+
+#: Alembic's ``context`` and the loading of ``env.py`` are process-wide: two stores migrating
+#: at once in two threads of one process would trip over each other (seen as ``KeyError:
+#: 'script'``), so one migration runs at a time per process.
+_ALEMBIC = threading.Lock()
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -68,16 +75,23 @@ class Migrations:
             return MigrationContext.configure(connection, opts=opts).get_current_revision()
 
     def upgrade(self, engine: sa.Engine, revision: str = "head") -> None:
-        """Migrate to ``revision`` (idempotent), in one transaction."""
+        """Migrate to ``revision`` (idempotent), in one transaction. On PostgreSQL the
+        transaction first takes an advisory lock named by the version table, so nodes that
+        start together migrate one after the other instead of racing to create the tables."""
         try:
-            with engine.begin() as connection:
+            with _ALEMBIC, engine.begin() as connection:
+                if connection.dialect.name == "postgresql":
+                    connection.execute(
+                        sa.text("SELECT pg_advisory_xact_lock(hashtext(:name))"),
+                        {"name": self.version_table},
+                    )
                 command.upgrade(self._config(connection), revision)
         except sa.exc.SQLAlchemyError as exc:
             raise self.error(f"the {self.name} database could not be migrated") from exc
 
     def downgrade(self, engine: sa.Engine, revision: str) -> None:
         """Migrate down to ``revision`` ("base" drops everything)."""
-        with engine.begin() as connection:
+        with _ALEMBIC, engine.begin() as connection:
             command.downgrade(self._config(connection), revision)
 
     def require_current(self, engine: sa.Engine) -> None:
@@ -96,3 +110,22 @@ class Migrations:
         else:
             self.require_current(engine)
         return engine
+
+
+class MigratedOnFirstUse:
+    """An engine migrated by ``migrations`` the first time a store asks for it (building the
+    app writes nothing; a database that cannot be migrated fails the request, as ``error``)."""
+
+    def __init__(self, engine: sa.Engine, migrations: Migrations) -> None:
+        self.engine = engine
+        self._migrations = migrations
+        self._done = False
+        self._lock = threading.Lock()
+
+    def __call__(self) -> sa.Engine:
+        if not self._done:
+            with self._lock:
+                if not self._done:
+                    self._migrations.upgrade(self.engine)
+                    self._done = True
+        return self.engine

@@ -9,6 +9,7 @@
 #           side by side (a master needs two of three to be elected); waits until all three
 #           have joined and the cluster is green or yellow
 #   down    stop the three nodes (only what `up` started, by PID file)
+#   (`up` and `down` wait for each other: one at a time per state directory)
 #   status  each node's health and RSS, the cluster's status and node count; exit 1 unless
 #           three nodes have joined and the cluster is green or yellow
 #   env     ELASTICSEARCH_URL (the three nodes, comma-separated), user, password, CA file,
@@ -160,7 +161,7 @@ start_node() {
     configure "$n"
     log "starting es-$n on https 127.0.0.1:$(http_port "$n") (transport $(transport_port "$n"), log $lf)"
     ES_PATH_CONF="$(node_dir "$n")/config" ES_JAVA_HOME="$JAVA" \
-        setsid "${RUN_AS[@]}" "$ES_HOME/bin/elasticsearch" >"$lf" 2>&1 < /dev/null &
+        setsid "${RUN_AS[@]}" "$ES_HOME/bin/elasticsearch" >"$lf" 2>&1 < /dev/null 8>&- &
     echo $! > "$pf"
     date +%s > "$CL_STATE/es$n.started-at"
 }
@@ -220,8 +221,8 @@ status() {
 }
 
 case "${1:-}" in
-    up) up ;;
-    down) down_nodes 3 2 1 ;;
+    up) WAIT=$(( TIMEOUT * 3 )) serialized es-up-down.lock up ;;
+    down) WAIT=$(( TIMEOUT * 3 )) serialized es-up-down.lock down_nodes 3 2 1 ;;
     status) status ;;
     env) secrets; printf 'ELASTICSEARCH_URL=%s\nELASTICSEARCH_CA_FILE=%s\n' "$(urls)" "$CA" ;;
     *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;

@@ -8,7 +8,8 @@
 #           (once), start node 1, then node 2, then HAProxy; each waits for health
 #   down    stop HAProxy and both nodes (only what `up` started, by PID file)
 #   status  each node's health, HAProxy's, and whether the cluster view has both members
-#   env     the load balancer's URL, the CA file and the bootstrap admin's credentials
+#   env     the load balancer's URL, the CA file, the bootstrap admin's credentials and the
+#           state directory (PID files, logs, HAProxy's admin socket)
 # The dev Keycloak of deploy/local (8080) is not touched: this uses its own copy of the
 # distribution and its own state directory (~/.cache/anbao/cluster).
 source "$(dirname "$0")/lib.sh"
@@ -81,7 +82,14 @@ start_node() {
     if pid_alive "$pf" && node_healthy "$n" >/dev/null 2>&1; then
         log "kc$n already running and healthy (pid $(cat "$pf"))"; return 0
     fi
-    pid_alive "$pf" && stop_pid "kc$n" "$pf"
+    # A running node that is not ready is starting, or is the survivor of a kill -9 held not
+    # ready by the split-brain check (see README, Findings): wait for it rather than restart it
+    # (a restart would take the only serving node away). Restarted only if it never gets ready.
+    if pid_alive "$pf"; then
+        log "kc$n running (pid $(cat "$pf")) but not ready; waiting up to ${TIMEOUT}s"
+        wait_healthy "kc$n" "$pf" "$lf" "$TIMEOUT" node_healthy "$n" && return 0
+        stop_pid "kc$n" "$pf"
+    fi
     local user pass
     eval "$(admin_env | sed 's/^/local /')"
     user=$KEYCLOAK_ADMIN_USERNAME pass=$KEYCLOAK_ADMIN_PASSWORD
@@ -100,7 +108,7 @@ start_node() {
             --http-management-port="$(mgmt_port "$n")" \
             --cache-embedded-network-bind-address=127.0.0.1 \
             --cache-embedded-network-bind-port="$(jgroups_port "$n")" \
-            >"$lf" 2>&1 < /dev/null &
+            >"$lf" 2>&1 < /dev/null 8>&- &
     echo $! > "$pf"
     wait_healthy "kc$n" "$pf" "$lf" "$TIMEOUT" node_healthy "$n" || { stop_pid "kc$n" "$pf"; exit 1; }
     echo "$(( SECONDS - t0 ))" > "$CL_STATE/kc$n.startup-seconds"
@@ -160,6 +168,7 @@ CFG
 }
 
 haproxy_bin() {
+    PATH="$PATH:/usr/sbin"  # Debian installs it there; a non-root PATH may not have it
     if ! command -v haproxy >/dev/null; then
         [ "$(id -u)" = 0 ] || die "HAProxy is not installed; run as root or: apt-get install haproxy"
         log "installing Debian's haproxy package"
@@ -177,7 +186,7 @@ start_haproxy() {
     write_haproxy_cfg
     "$bin" -c -q -f "$HAPROXY_CFG" >&2 || die "haproxy rejects $HAPROXY_CFG"
     log "starting haproxy on https 127.0.0.1:$LB_PORT (config $HAPROXY_CFG)"
-    setsid "$bin" -db -f "$HAPROXY_CFG" >"$HAPROXY_LOG" 2>&1 < /dev/null &
+    setsid "$bin" -db -f "$HAPROXY_CFG" >"$HAPROXY_LOG" 2>&1 < /dev/null 8>&- &
     echo $! > "$HAPROXY_PID"
     wait_healthy haproxy "$HAPROXY_PID" "$HAPROXY_LOG" 30 lb_healthy || { stop_pid haproxy "$HAPROXY_PID"; exit 1; }
 }
@@ -227,9 +236,9 @@ status() {
 }
 
 case "${1:-}" in
-    up) up ;;
-    down) down ;;
+    up) WAIT=$(( TIMEOUT * 3 )) serialized up-down.lock up ;;
+    down) WAIT=$(( TIMEOUT * 3 )) serialized up-down.lock down ;;
     status) status ;;
-    env) admin_env; printf 'KEYCLOAK_URL=https://127.0.0.1:%s\nKEYCLOAK_CA=%s\n' "$LB_PORT" "$CA" ;;
+    env) admin_env; printf 'KEYCLOAK_URL=https://127.0.0.1:%s\nKEYCLOAK_CA=%s\nKEYCLOAK_CLUSTER_STATE=%s\n' "$LB_PORT" "$CA" "$CL_STATE" ;;
     *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;
 esac

@@ -44,3 +44,15 @@ tls_cert() {
 
 # random_secret: 32 URL-safe characters from /dev/urandom.
 random_secret() { head -c 24 /dev/urandom | base64 | tr -d '/+='; }
+
+# serialized LOCK CMD...: run CMD holding $CL_STATE/LOCK (flock, waiting up to WAIT seconds,
+# default 900): one up or down of an engine at a time, since test sessions and benches share
+# the cluster and two `up`s racing start a node twice (the second loses the ports, and its PID
+# file replaces the first's). Servers started under it must get no copy of the lock's
+# descriptor (start them with 8>&-), or they would hold the lock.
+serialized() {
+    local lock="$CL_STATE/$1"; shift
+    exec 8>"$lock"
+    flock -w "${WAIT:-900}" 8 || die "another up/down holds $lock"
+    "$@"
+}

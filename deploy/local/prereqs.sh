@@ -5,10 +5,13 @@ need=()
 for tool in curl unzip openssl mvn javac setpriv pdftoppm chromium; do
     command -v "$tool" >/dev/null 2>&1 || need+=("$tool")
 done
+# HAProxy in front of the Keycloak cluster (deploy/cluster/keycloak.sh); in /usr/sbin, which a
+# non-root PATH may lack.
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 # Chinese font embedded in compliance PDF reports (policies/reports/pdf.py).
 [ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || need+=(wqy-zenhei)
 [ ${#need[@]} -eq 0 ] && exit 0
-declare -A package=([curl]=curl [unzip]=unzip [openssl]=openssl [mvn]=maven [javac]=default-jdk-headless [setpriv]=util-linux [pdftoppm]=poppler-utils [wqy-zenhei]=fonts-wqy-zenhei [chromium]=chromium)
+declare -A package=([curl]=curl [unzip]=unzip [openssl]=openssl [mvn]=maven [javac]=default-jdk-headless [setpriv]=util-linux [pdftoppm]=poppler-utils [wqy-zenhei]=fonts-wqy-zenhei [chromium]=chromium [haproxy]=haproxy)
 pkgs=(); for tool in "${need[@]}"; do pkgs+=("${package[$tool]}"); done
 if [ "$(id -u)" != 0 ]; then
     echo "prereqs: missing ${need[*]}; install: sudo apt-get install ${pkgs[*]}" >&2; exit 1

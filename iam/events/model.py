@@ -48,6 +48,14 @@ class Cursor:
         horizon = newest - overlap_ms
         return Cursor(newest, {k: t for k, t in seen.items() if t >= horizon})
 
+    def merge(self, other: Cursor) -> Cursor:
+        """The cursor that has read what either has: the newer time, the ids of both windows
+        (an id in both keeps its later time; the next :meth:`advance` prunes the window)."""
+        seen = dict(self.seen)
+        for key, when in other.seen.items():
+            seen[key] = max(when, seen.get(key, when))
+        return Cursor(max(self.time_ms, other.time_ms), seen)
+
     def to_json(self) -> str:
         """The stored form (the cursor the audit spool keeps beside the events)."""
         return json.dumps({"time_ms": self.time_ms, "seen": dict(self.seen)}, sort_keys=True)

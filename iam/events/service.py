@@ -50,6 +50,30 @@ class SplitJournal:
         self._store.save(stream, cursor)
 
 
+class SharedCursorJournal:
+    """A node's journal (its spool: events and cursor in one transaction) plus the cursor every
+    node reads (``iam.events.postgres``): the pull is a singleton that moves between nodes.
+
+    ``load`` takes what either cursor has read (:meth:`Cursor.merge`): the shared one when
+    another node pulled last, the node's own when its last page reached its spool but not the
+    shared store. ``commit`` writes the page and the node's cursor first, then the shared
+    cursor; writing the shared one first would lose the page if the node died in between. The
+    one window left, a node killed between the two writes whose duty another node takes over
+    before it returns, repeats that page at most once (``event.id`` is Keycloak's id).
+    """
+
+    def __init__(self, journal: EventJournal, shared: CursorStore) -> None:
+        self._journal = journal
+        self._shared = shared
+
+    def load(self, stream: str) -> Cursor:
+        return self._journal.load(stream).merge(self._shared.load(stream))
+
+    def commit(self, stream: str, events: list[EcsEvent], cursor: Cursor) -> None:
+        self._journal.commit(stream, events, cursor)
+        self._shared.save(stream, cursor)
+
+
 _MAPPERS: dict[str, Callable[[Mapping[str, Any], str], dict[str, Any]]] = {
     LOGIN_STREAM: login_event_to_ecs,
     ADMIN_STREAM: admin_event_to_ecs,

@@ -34,3 +34,10 @@ class EventCursorCorrupt(IamError):
 
     code = "event_cursor_corrupt"
     title = "Event cursor unreadable"
+
+
+class EventCursorUnavailable(IamError):
+    """The shared event cursor's database cannot be reached; the pull is retried later."""
+
+    code = "event_cursor_unavailable"
+    title = "Event cursor unavailable"

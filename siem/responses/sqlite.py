@@ -56,7 +56,7 @@ class SqliteActionStore:
                     stored.alert_id,
                     stored.state.value,
                     _when(stored.requested_at),
-                    _doc(stored),
+                    action_doc(stored),
                 ),
             )
         return stored
@@ -68,14 +68,14 @@ class SqliteActionStore:
                 .execute("SELECT doc FROM siem_actions WHERE id = ?", (action_id,))
                 .fetchone()
             )
-        return _record(json.loads(row[0])) if row else None
+        return action_from_doc(json.loads(row[0])) if row else None
 
     def replace(self, record: ActionRecord) -> ActionRecord:
         stored = record.evolve(version=record.version + 1)
         with self._lock:
             cursor = self._open().execute(
                 "UPDATE siem_actions SET state = ?, version = ?, doc = ? WHERE id = ? AND version = ?",
-                (stored.state.value, stored.version, _doc(stored), record.id, record.version),
+                (stored.state.value, stored.version, action_doc(stored), record.id, record.version),
             )
         if cursor.rowcount != 1:
             raise ActionStateConflict("the action was decided by someone else meanwhile")
@@ -100,7 +100,7 @@ class SqliteActionStore:
                 )
                 .fetchall()
             )
-        return [_record(json.loads(r[0])) for r in rows]
+        return [action_from_doc(json.loads(r[0])) for r in rows]
 
     def close(self) -> None:
         with self._lock:
@@ -115,7 +115,8 @@ def _when(value: dt.datetime | None) -> str | None:
     return value.astimezone(dt.UTC).isoformat(timespec="microseconds")
 
 
-def _doc(record: ActionRecord) -> str:
+def action_doc(record: ActionRecord) -> str:
+    """The stored JSON of an action (also the SQL store's, :mod:`siem.responses.sql`)."""
     return json.dumps(
         record.as_dict()
         | {
@@ -126,7 +127,9 @@ def _doc(record: ActionRecord) -> str:
     )
 
 
-def _record(doc: dict[str, Any]) -> ActionRecord:
+def action_from_doc(doc: dict[str, Any]) -> ActionRecord:
+    """The action of a stored JSON document (:func:`action_doc`)."""
+
     def when(key: str) -> dt.datetime | None:
         return parse_time(doc[key]) if doc.get(key) else None
 

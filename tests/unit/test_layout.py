@@ -27,6 +27,7 @@ DOMAIN_ROOMS = [
     "iam.realm",
     "iam.events",
     "iam.invitations",
+    "audit.lease",
     "audit.recording",
     "audit.search",
     "audit.search.query",

@@ -32,7 +32,7 @@ from anbao.wiring.audit_integrity import build_audit_integrity
 from audit.integrity.service import IntegrityService
 from audit.model import ResourceRef, UserInfo
 from audit.stores.elasticsearch import ElasticsearchAuditStore
-from tests.integration.cluster.conftest import EsCluster, es_cluster_script
+from tests.integration.cluster.es_cluster import EsCluster, script
 
 
 def wait_for(what: str, condition: Callable[[], bool], timeout: float = 120.0) -> None:
@@ -173,7 +173,7 @@ def test_killing_the_primarys_node_loses_no_acknowledged_event(
             lambda: shipped() >= at_kill + 2000,
             180,
         )
-        up = es_cluster_script("up")
+        up = script("up")
         assert up.returncode == 0, up.stdout + up.stderr
         wait_for(f"{node} back, the index green", lambda: index_green(es_cluster, store.pattern))
         back = shipped()

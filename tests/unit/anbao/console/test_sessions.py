@@ -1,10 +1,16 @@
+"""The console's session store on its SQLite file; the tests that take ``open_store`` also run
+on the cluster database (tests/integration/anbao/console/test_sessions_postgres.py)."""
+
 from __future__ import annotations
 
 import dataclasses
 import stat
+from collections.abc import Callable
 from pathlib import Path
 
-from anbao.console.sessions import PendingLogin, Session, SessionStore
+import pytest
+
+from anbao.console.sessions import PendingLogin, Session, SessionKeyMissing, SessionStore
 
 TOKEN = "eyJhbGciOiJFUzI1NiJ9.secret-access-token.sig"
 
@@ -51,9 +57,20 @@ def test_a_session_comes_back_by_its_id_only_and_its_tokens_are_sealed_at_rest(
     assert stat.S_IMODE((tmp_path / "k.key").stat().st_mode) == 0o600
 
 
-def test_a_session_ends_with_the_realms_lifetime_and_on_delete(tmp_path: Path) -> None:
+#: Opens a store on the test's one database (each call: another worker's or node's store).
+Opener = Callable[[Clock, Path], SessionStore]
+
+
+@pytest.fixture
+def open_store(tmp_path: Path) -> Opener:
+    return lambda clock, key_file: SessionStore(tmp_path / "s.sqlite3", key_file, clock)
+
+
+def test_a_session_ends_with_the_realms_lifetime_and_on_delete(
+    open_store: Opener, tmp_path: Path
+) -> None:
     clock = Clock()
-    store = SessionStore(tmp_path / "s.sqlite3", tmp_path / "k.key", clock)
+    store = open_store(clock, tmp_path / "k.key")
     session_id = store.create(session())
     clock.now = 2_799.0
     assert store.get(session_id) is not None
@@ -64,9 +81,9 @@ def test_a_session_ends_with_the_realms_lifetime_and_on_delete(tmp_path: Path) -
     assert store.get(session_id) is None
 
 
-def test_a_pending_login_is_taken_once_and_expires(tmp_path: Path) -> None:
+def test_a_pending_login_is_taken_once_and_expires(open_store: Opener, tmp_path: Path) -> None:
     clock = Clock()
-    store = SessionStore(tmp_path / "s.sqlite3", tmp_path / "k.key", clock)
+    store = open_store(clock, tmp_path / "k.key")
     login = PendingLogin(verifier="v", nonce="n", next_path="/console/audit", acr="2")
     store.begin_login("state-1", login)
     assert store.take_login("state-1") == login
@@ -76,10 +93,41 @@ def test_a_pending_login_is_taken_once_and_expires(tmp_path: Path) -> None:
     assert store.take_login("state-2") is None
 
 
-def test_a_session_sealed_under_another_key_is_no_session(tmp_path: Path) -> None:
-    store = SessionStore(tmp_path / "s.sqlite3", tmp_path / "k.key", Clock())
+def test_a_session_sealed_under_another_key_is_no_session(
+    open_store: Opener, tmp_path: Path
+) -> None:
+    store = open_store(Clock(), tmp_path / "k.key")
     session_id = store.create(session())
     store.close()
     (tmp_path / "k.key").write_text("00" * 16)  # the key was replaced (rotated)
-    other = SessionStore(tmp_path / "s.sqlite3", tmp_path / "k.key", Clock())
+    other = open_store(Clock(), tmp_path / "k.key")
     assert other.get(session_id) is None  # the person signs in again; no error page
+
+
+def test_a_session_made_by_one_worker_or_node_is_valid_on_another(
+    open_store: Opener, tmp_path: Path
+) -> None:
+    """Same key file, same database: made on one, read, refreshed and ended on the other."""
+    (tmp_path / "k.key").write_text("11" * 16)
+    clock = Clock()
+    node_a, node_b = open_store(clock, tmp_path / "k.key"), open_store(clock, tmp_path / "k.key")
+    session_id = node_a.create(session())
+    assert node_b.get(session_id) == session()
+    node_b.save(session_id, session(access_token="refreshed", expires_at=3_600.0))
+    clock.now = 3_000.0
+    assert node_a.get(session_id) == session(access_token="refreshed", expires_at=3_600.0)
+    login = PendingLogin(verifier="v", nonce="n", next_path="/console/")
+    node_a.begin_login("state-x", login)
+    assert node_b.take_login("state-x") == login  # the callback lands on the other node
+    assert node_a.take_login("state-x") is None
+    node_b.delete(session_id)
+    assert node_a.get(session_id) is None
+
+
+def test_a_store_that_may_not_make_its_key_refuses_to_work_without_one(tmp_path: Path) -> None:
+    """A clustered node never makes its own key: sessions sealed under it would not open on
+    the other nodes."""
+    store = SessionStore(tmp_path / "s.sqlite3", tmp_path / "k.key", Clock(), create_key=False)
+    with pytest.raises(SessionKeyMissing, match=r"console\.session_key_file"):
+        store.create(session())
+    assert not (tmp_path / "k.key").exists()

@@ -4,6 +4,7 @@ holder of the job's lease), and taken over by another when the holder goes."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import signal
 import subprocess
 import sys
@@ -14,9 +15,18 @@ from pathlib import Path
 from typing import Any
 
 from anbao.app import Parts, create_app
-from anbao.settings import Settings
+from anbao.settings import ClusterSettings, Secret, Settings
 from anbao.web.asgi_app import AsgiApp
-from anbao.wiring.singleton import SingletonJob, job_lease
+from anbao.wiring.singleton import (
+    CLUSTER_RETRY_SECONDS,
+    RETRY_SECONDS,
+    SingletonJob,
+    file_lease,
+    job_lease,
+    standby_retry,
+)
+from audit.lease import FileLease
+from audit.lease.postgres import PostgresLease
 from iam.tokens.testing import LocalIssuer
 from iam.tokens.verifier import TokenVerifier
 from policies.testing import good_realm
@@ -98,7 +108,7 @@ def test_two_workers_on_one_deployment_run_the_schedule_in_exactly_one_and_it_mo
 
 def test_a_standby_takes_the_job_over_when_the_holders_process_is_killed(tmp_path: Path) -> None:
     """The lease is an ``flock``: the kernel frees it when its holder dies, however it dies."""
-    lease = job_lease(tmp_path / "spool", "job")
+    lease = file_lease(tmp_path / "spool", "job")
     holder = subprocess.Popen(  # another worker of the deployment, holding the job's lease
         [sys.executable, "-c", _HOLD, str(lease.path)], stdout=subprocess.PIPE, text=True
     )
@@ -141,7 +151,7 @@ def test_a_failing_job_keeps_its_schedule(tmp_path: Path) -> None:
         calls.append(1)
         raise RuntimeError("a bug in one run")
 
-    job = SingletonJob("job", boom, job_lease(tmp_path / "s", "j"), 0.05)
+    job = SingletonJob("job", boom, file_lease(tmp_path / "s", "j"), 0.05)
     job.start()
     try:
         deadline = time.monotonic() + LIVENESS_SECONDS
@@ -150,3 +160,79 @@ def test_a_failing_job_keeps_its_schedule(tmp_path: Path) -> None:
             time.sleep(0.02)
     finally:
         job.stop()
+
+
+class ScriptedLease:
+    """A lease whose election is scripted: free from ``free_at`` (monotonic), confirmed or not."""
+
+    def __init__(self, *, free_at: float = 0.0, confirms: bool = True) -> None:
+        self.free_at, self.confirms = free_at, confirms
+        self.held = False
+        self.taken_at: list[float] = []
+        self.checks = 0
+
+    def try_acquire(self) -> bool:
+        if not self.held and time.monotonic() >= self.free_at:
+            self.held = True
+            self.taken_at.append(time.monotonic())
+        return self.held
+
+    def confirm(self) -> bool:
+        self.checks += 1
+        self.held = self.held and self.confirms
+        return self.held
+
+    def release(self) -> None:
+        self.held = False
+
+
+def test_a_new_holder_runs_first_one_interval_after_it_takes_the_lease() -> None:
+    """Even when the interval is shorter than the standby retry: no repeat of a run the dead
+    holder may just have made."""
+    lease = ScriptedLease(free_at=time.monotonic() + 0.3)
+    started: list[float] = []
+    job = SingletonJob("job", lambda: started.append(time.monotonic()), lease, 0.2, retry=0.05)
+    job.start()
+    try:
+        deadline = time.monotonic() + LIVENESS_SECONDS
+        while not started:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        job.stop()
+    assert started[0] - lease.taken_at[0] >= 0.2
+
+
+def test_a_lease_that_cannot_be_confirmed_runs_nothing() -> None:
+    lease = ScriptedLease(confirms=False)
+    runs: list[int] = []
+    job = SingletonJob("job", lambda: runs.append(1), lease, 0.02)
+    job.start()
+    try:
+        deadline = time.monotonic() + LIVENESS_SECONDS
+        while lease.checks < 3:
+            assert time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        job.stop()
+    assert runs == []
+    assert len(lease.taken_at) >= 3  # dropped at each failed check, taken again as a standby
+    assert job.tick() is None
+
+
+def test_one_election_mechanism_per_mode(tmp_path: Path) -> None:
+    """One machine: a lock file beside the spool (retry 30 s); clustered: PostgreSQL (retry 10 s,
+    so a dead holder's job moves within 15 + 10 s). Building a lease opens no connection."""
+    single = _settings(tmp_path)
+    lease = job_lease(single, "compliance-schedule")
+    assert isinstance(lease, FileLease)
+    assert lease.path == Path(single.audit.spool_path).with_name(
+        Path(single.audit.spool_path).name + ".compliance-schedule.lock"
+    )
+    assert standby_retry(lease) == RETRY_SECONDS
+    url = Secret("postgresql://anbao@127.0.0.1:9/anbao")
+    clustered = dataclasses.replace(single, cluster=ClusterSettings("node-a", url))
+    lease = job_lease(clustered, "compliance-schedule")
+    assert isinstance(lease, PostgresLease)
+    assert not lease.held
+    assert standby_retry(lease) == CLUSTER_RETRY_SECONDS

@@ -14,7 +14,7 @@ from audit.integrity.model import (
     SignedTreeHead,
     tree_head_tbs,
 )
-from audit.integrity.service import HeadPolicy, HeadSigner, IntegrityService
+from audit.integrity.service import HeadPolicy, HeadSigner, IntegrityService, leaf_record
 from audit.integrity.sqlite import SqliteIntegrityLog
 from audit.model import canonical_json
 from crypto import sm2
@@ -341,3 +341,23 @@ def test_log_reopens_after_close(service):
     service.log.close()
     assert service.log.size("main") == 12  # an ASGI lifespan shutdown closed it; it reopens
     assert service.verify(store).ok
+
+
+def test_a_node_signs_heads_only_for_the_streams_it_owns(key, clock, tmp_path):
+    log = SqliteIntegrityLog(tmp_path / "shared.sqlite3")
+    node_a = IntegrityService(
+        log,
+        HeadSigner(key),
+        clock=clock,
+        policy=HeadPolicy(every_events=1000, every_seconds=60),
+        owns=lambda stream: stream.endswith(".a"),
+    )
+    mine = [e.with_sequence(i, "main.a") for i, e in enumerate(make_events(3))]
+    theirs = [e.with_sequence(i, "main.b") for i, e in enumerate(make_events(2))]
+    log.append_leaves([leaf_record(e.to_document()) for e in mine + theirs])
+    assert node_a.own_streams() == ["main.a"]
+    clock.now += 61
+    node_a.issue_due()  # the ticker's call: every stream this node signs
+    clock.now += 61
+    node_a.issue_due()
+    assert [(h.stream, h.size) for h in log.heads()] == [("main.a", 3)]

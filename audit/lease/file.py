@@ -39,6 +39,10 @@ class FileLease:
         self._handle = handle
         return True
 
+    def confirm(self) -> bool:
+        """An ``flock`` cannot be lost while its file stays open: held is confirmed."""
+        return self._handle is not None
+
     def release(self) -> None:
         handle, self._handle = self._handle, None
         if handle is not None:

@@ -1,0 +1,26 @@
+"""Alembic environment of the saved-search store: run programmatically on a given connection.
+
+``audit.search.saved_sql.MIGRATIONS.upgrade`` (:mod:`audit.sql.engine`) passes the connection in
+``config.attributes["connection"]``; the version table is the store's own, so it shares the
+cluster database with other packages' tables.
+"""
+
+from __future__ import annotations
+
+from alembic import context
+
+from audit.search.saved_sql import VERSION_TABLE, metadata
+
+connection = context.config.attributes.get("connection")
+if connection is None:
+    raise RuntimeError(
+        "run through audit.search.saved_sql (SqlSavedSearches migrates on first use)"
+    )
+context.configure(
+    connection=connection,
+    target_metadata=metadata,
+    version_table=VERSION_TABLE,
+    render_as_batch=connection.dialect.name == "sqlite",
+)
+with context.begin_transaction():
+    context.run_migrations()
