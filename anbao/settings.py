@@ -210,6 +210,8 @@ class AuditIntegritySettings:
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class ElasticsearchSettings:
+    #: One node's URL, or several nodes' of one cluster, comma-separated: requests go to the
+    #: live ones, and a request that meets a connection error is retried on another.
     url: str = "http://127.0.0.1:9200"
     username: str = "anbao"
     password: Secret = dataclasses.field(default_factory=lambda: Secret(""))
@@ -454,7 +456,7 @@ class Settings:
     def validate(self) -> None:
         """Cross-field rules; raises :class:`SettingsError` for the first broken one."""
         _check_url("keycloak.url", self.keycloak.url)
-        _check_url("elasticsearch.url", self.elasticsearch.url)
+        _check_node_urls("elasticsearch.url", self.elasticsearch.url)
         self._validate_server()
         _check_range("audit.shipper_nice", self.audit.shipper_nice, 0, 19)
         if not 0 <= self.keycloak.introspection_ttl_seconds <= 30:  # noqa: PLR2004
@@ -721,6 +723,26 @@ def _check_url(name: str, url: str) -> None:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise SettingsError(name, f"expected an http(s) URL, got {url!r}")
+
+
+def _check_node_urls(name: str, url: str) -> None:
+    """One or several comma-separated node URLs of one cluster: each an http(s) URL (no query,
+    fragment or credentials: those go in ``elasticsearch.username``/``password``, masked), no
+    node twice, and one scheme for all (a plain-HTTP node beside TLS ones is the weak link)."""
+    urls = [part.strip() for part in url.split(",")]
+    for position, one in enumerate(urls, 1):
+        parts = urlsplit(one)
+        if parts.username is not None or parts.password is not None:  # never echoed
+            raise SettingsError(name, f"node URL {position} carries credentials")
+        if not one:
+            raise SettingsError(name, f"node URL {position} is empty")
+        _check_url(name, one)
+        if parts.query or parts.fragment:
+            raise SettingsError(name, f"node URL {position} has a query or fragment: {one!r}")
+    if len({u.rstrip("/") for u in urls}) != len(urls):
+        raise SettingsError(name, f"a node is named twice in {url!r}")
+    if len({urlsplit(u).scheme for u in urls}) > 1:
+        raise SettingsError(name, "all nodes must use the same scheme (http or https)")
 
 
 def _check_range(name: str, value: int, low: int, high: int) -> None:

@@ -8,6 +8,12 @@ the same ``_id`` (= ``event.id``): bulk ``create`` answers 409 and nothing is du
 stream or an ILM rollover alias would break that (a retry after rollover lands in a new backing
 index), which is why time-named indices are used even where those features exist.
 
+Copies: every index has ``replicas`` replicas (default 1) as soon as the cluster has that many
+other data nodes, fewer before (``auto_expand_replicas: 0-<replicas>``), so a single node stays
+green and in a cluster a write is acknowledged only once it is on two nodes: losing one node
+loses nothing acknowledged (tests/integration/cluster). :meth:`ElasticsearchAuditStore.install`
+also applies it to the indices that already exist.
+
 Retention (Cybersecurity Law art. 21(3): logs kept at least six months; MLPS L3-CES1-14): where
 the distribution has ILM, a delete phase does it (``deploy/elasticsearch/audit-retention.ilm.json``);
 the local integ-test-zip distribution has no ILM (``GET _ilm/policy`` has no handler), so there
@@ -77,7 +83,7 @@ class ElasticsearchAuditStore:
         connection: EsConnection,
         *,
         prefix: str = "anbao-audit",
-        replicas: int = 0,
+        replicas: int = 1,
         retention_days: int = 365,
         development: bool = False,
         clock: Callable[[], dt.datetime] = lambda: dt.datetime.now(dt.UTC),
@@ -123,7 +129,11 @@ class ElasticsearchAuditStore:
 
     def install(self) -> None:
         """Create or update the index template (and the ILM policy where supported)."""
-        template = _load(TEMPLATES / "audit-events.template.json", prefix=self.prefix)
+        template = _load(
+            TEMPLATES / "audit-events.template.json",
+            prefix=self.prefix,
+            replicas=str(self.replicas),
+        )
         template["template"]["settings"]["index"]["number_of_replicas"] = self.replicas
         apply_search_mappings(template)  # date_nanos @timestamp, analyzers of the query language
         try:
@@ -145,6 +155,12 @@ class ElasticsearchAuditStore:
                     }
                 )
             self.client.indices.put_index_template(name=f"{self.prefix}-events", **template)
+            self.client.indices.put_settings(  # indices made before (a release with 0 replicas)
+                index=self.pattern,
+                settings={"index.auto_expand_replicas": f"0-{self.replicas}"},
+                allow_no_indices=True,
+                ignore_unavailable=True,
+            )
         except (ApiError, TransportError) as exc:
             raise AuditStoreUnavailable("The audit index template cannot be installed.") from exc
         self._installed = True

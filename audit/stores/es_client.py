@@ -3,6 +3,11 @@
 The audit store, the integrity check's raw reader and the SIEM alert store all connect through
 :func:`elasticsearch_client`, from one :class:`EsConnection` the composition root makes of the
 ``[elasticsearch]`` settings, so a CA bundle or a retry policy is set in one place.
+
+A cluster is reached through several of its nodes (``url`` is a comma-separated list): one
+client holds them all, sends each request to the next live node, and after a connection error
+marks that node dead for a while and retries the request on another, so losing a node costs a
+retry, not an outage (deploy/cluster/elasticsearch.sh, tests/integration/cluster).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from elasticsearch import Elasticsearch
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class EsConnection:
-    """Where Elasticsearch is and how to reach it; ``ca_file`` verifies its TLS certificate."""
+    """Where Elasticsearch is and how to reach it; ``ca_file`` verifies its TLS certificate.
+
+    ``url`` is one node's URL or several nodes' of one cluster, comma-separated."""
 
     url: str
     username: str
@@ -25,6 +32,16 @@ class EsConnection:
     timeout: float = 5.0
     #: Retries of a request on another connection after a connection error or a 502/503/504.
     max_retries: int = 2
+
+    @property
+    def urls(self) -> list[str]:
+        """Each node's URL, in the order given."""
+        return node_urls(self.url)
+
+
+def node_urls(url: str) -> list[str]:
+    """The node URLs of a comma-separated ``url`` (blanks around commas ignored)."""
+    return [part.strip() for part in url.split(",") if part.strip()]
 
 
 class _KeepBytes(JsonSerializer):
@@ -51,7 +68,7 @@ def elasticsearch_client(
             "application/vnd.elasticsearch+json": keep,
         }
     return Elasticsearch(
-        connection.url,
+        connection.urls,
         basic_auth=(connection.username, connection.password),
         request_timeout=timeout or connection.timeout,
         max_retries=connection.max_retries,

@@ -12,12 +12,9 @@
 #           state directory (PID files, logs, HAProxy's admin socket)
 # The dev Keycloak of deploy/local (8080) is not touched: this uses its own copy of the
 # distribution and its own state directory (~/.cache/anbao/cluster).
-source "$(dirname "$0")/../local/lib.sh"
+source "$(dirname "$0")/lib.sh"
 
-CL_STATE="${ANBAO_CLUSTER_STATE:-$ANBAO_CACHE/cluster}"
 KC_HOME="$CL_STATE/keycloak-$KEYCLOAK_VERSION"
-TLS="$CL_STATE/tls"
-CA="$TLS/ca.crt"
 SECRETS="$CL_STATE/keycloak-admin.env"
 HAPROXY_CFG="$CL_STATE/haproxy.cfg"
 HAPROXY_PID="$CL_STATE/haproxy.pid"
@@ -26,7 +23,6 @@ LB_PORT="${ANBAO_CLUSTER_LB_PORT:-8453}"
 DB_NAME=keycloak_cluster
 TIMEOUT="${ANBAO_KEYCLOAK_TIMEOUT:-300}"
 NODES=(1 2)
-mkdir -p "$CL_STATE"
 
 # Per node N (1, 2): HTTPS port, management port, JGroups port.
 https_port() { echo $(( 8442 + $1 )); }
@@ -41,30 +37,14 @@ lb_healthy() { curl -fsS --cacert "$CA" "https://127.0.0.1:$LB_PORT/realms/maste
 admin_env() {
     if [ ! -s "$SECRETS" ]; then
         (umask 077; printf 'KEYCLOAK_ADMIN_USERNAME=%s\nKEYCLOAK_ADMIN_PASSWORD=%s\n' \
-            admin "$(head -c 24 /dev/urandom | base64 | tr -d '/+=')" > "$SECRETS")
+            admin "$(random_secret)" > "$SECRETS")
     fi
     cat "$SECRETS"
 }
 
-# make_tls: a local CA and a server certificate for 127.0.0.1/localhost, signed by it (once).
-make_tls() {
-    [ -s "$TLS/server.crt" ] && [ -s "$CA" ] && return 0
-    log "making a local CA and a server certificate in $TLS"
-    mkdir -p "$TLS" && chmod 700 "$TLS"
-    (
-        umask 077; cd "$TLS"
-        openssl req -x509 -newkey rsa:3072 -nodes -days 825 -keyout ca.key -out ca.crt \
-            -subj "/CN=Anbao cluster local CA" \
-            -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign"
-        openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj "/CN=127.0.0.1"
-        printf '%s\n' "subjectAltName=IP:127.0.0.1,DNS:localhost" "basicConstraints=CA:FALSE" \
-            "keyUsage=critical,digitalSignature,keyEncipherment" "extendedKeyUsage=serverAuth,clientAuth" > server.ext
-        openssl x509 -req -in server.csr -CA ca.crt -CAkey ca.key -CAcreateserial -days 397 \
-            -extfile server.ext -out server.crt
-        rm -f server.csr server.ext
-        chmod 644 ca.crt server.crt
-    ) >"$CL_STATE/openssl.log" 2>&1 || { cat "$CL_STATE/openssl.log" >&2; die "openssl could not make the certificates"; }
-}
+# make_tls: the cluster CA (deploy/cluster/lib.sh) and a server certificate for
+# 127.0.0.1/localhost signed by it (once).
+make_tls() { tls_cert server 127.0.0.1; }
 
 pg_env() { "$ANBAO_ROOT/deploy/local/postgres.sh" env; }
 
@@ -255,18 +235,9 @@ status() {
     return "$ok"
 }
 
-# One up or down at a time: test sessions and benches share the cluster, and two `up`s racing
-# start a node twice (the second loses the ports, and its PID file replaces the first's).
-# The servers started are given no copy of the lock's descriptor (8>&-), or they would hold it.
-serialized() {
-    exec 8>"$CL_STATE/up-down.lock"
-    flock -w "$(( TIMEOUT * 3 ))" 8 || die "another up/down holds $CL_STATE/up-down.lock"
-    "$@"
-}
-
 case "${1:-}" in
-    up) serialized up ;;
-    down) serialized down ;;
+    up) WAIT=$(( TIMEOUT * 3 )) serialized up-down.lock up ;;
+    down) WAIT=$(( TIMEOUT * 3 )) serialized up-down.lock down ;;
     status) status ;;
     env) admin_env; printf 'KEYCLOAK_URL=https://127.0.0.1:%s\nKEYCLOAK_CA=%s\nKEYCLOAK_CLUSTER_STATE=%s\n' "$LB_PORT" "$CA" "$CL_STATE" ;;
     *) echo "usage: $0 up|down|status|env" >&2; exit 2 ;;

@@ -5,6 +5,8 @@ version token ``"<seq_no>:<primary_term>"``), so when two analysts triage the sa
 once the second write is refused (409) instead of silently overwriting the first
 (Elasticsearch reference, "Optimistic concurrency control"). Writes refresh the index, because
 grouping must see an alert the moment it exists; alert volume is low by design (suppression).
+The index has one replica as soon as the cluster has a second data node (``auto_expand_replicas``),
+so an acknowledged alert change survives the loss of a node; a single node stays green.
 """
 
 from __future__ import annotations
@@ -24,6 +26,8 @@ from siem.alerts.model import Alert, AlertFilter, AlertPage
 _KW: Final = {"type": "keyword"}
 _DATE: Final = {"type": "date"}
 _STORED: Final = {"type": "object", "enabled": False}
+#: One replica where there is a node to hold it, none on a single node.
+_COPIES: Final = {"index.auto_expand_replicas": "0-1"}
 
 MAPPING: Final[dict[str, Any]] = {
     "dynamic": "strict",
@@ -95,12 +99,13 @@ class ElasticsearchAlertStore:
         if self.client.indices.exists(index=self.index):
             # Additive mapping changes of newer versions (new fields) reach existing indices.
             self.client.indices.put_mapping(index=self.index, properties=MAPPING["properties"])
+            self.client.indices.put_settings(index=self.index, settings=_COPIES)
         else:
             try:
                 self.client.indices.create(
                     index=self.index,
                     mappings=MAPPING,
-                    settings={"number_of_shards": 1, "number_of_replicas": 0},
+                    settings={"number_of_shards": 1, "number_of_replicas": 1, **_COPIES},
                 )
             except ApiError as exc:  # created by another process meanwhile
                 if exc.meta.status != 400:  # noqa: PLR2004 - resource_already_exists

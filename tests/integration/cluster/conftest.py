@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from tests.integration.cluster import es_cluster as es
 from tests.integration.cluster import keycloak_cluster as kc
 from tests.integration.conftest import Server
 
@@ -32,3 +33,24 @@ def keycloak_cluster(postgres: Server) -> Iterator[kc.KeycloakCluster]:
     yield kc.KeycloakCluster.from_env()
     if started:
         kc.script("down", timeout=120)
+
+
+# --- Elasticsearch cluster
+
+
+@pytest.fixture(scope="session")
+def es_cluster() -> Iterator[es.EsCluster]:
+    """Three Elasticsearch nodes (deploy/cluster/elasticsearch.sh), joined, green or yellow.
+
+    ``up`` starts what is missing (a node killed by an earlier test included). The cluster is
+    brought down at the end only if it was not up before the session.
+    """
+    was_up = es.script("status").returncode == 0
+    up = es.script("up")
+    if up.returncode != 0:
+        pytest.fail(f"deploy/cluster/elasticsearch.sh up failed:\n{up.stderr[-4000:]}", False)
+    out = es.script("env")
+    assert out.returncode == 0, out.stderr
+    yield es.EsCluster(dict(line.split("=", 1) for line in out.stdout.splitlines() if "=" in line))
+    if not was_up:
+        es.script("down")

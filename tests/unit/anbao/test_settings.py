@@ -180,3 +180,28 @@ def test_the_keycloak_event_pull_interval_is_bounded(interval: str) -> None:
     with pytest.raises(SettingsError) as info:
         Settings.load({"ANBAO_KEYCLOAK_EVENTS_INTERVAL_SECONDS": interval})
     assert info.value.name == "keycloak.events_interval_seconds"
+
+
+def test_elasticsearch_url_may_name_several_nodes_of_one_cluster() -> None:
+    urls = "https://10.0.0.1:9200, https://10.0.0.2:9200,https://es3.example:9200/"
+    settings = Settings.load({"ANBAO_ELASTICSEARCH_URL": urls})
+    assert settings.elasticsearch.url == urls
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("https://a:9200,", "node URL 2 is empty"),
+        ("https://a:9200,ftp://b:9200", "expected an http(s) URL"),
+        ("https://a:9200,https://a:9200/", "named twice"),
+        ("https://a:9200,http://b:9200", "same scheme"),
+        ("https://a:9200,https://anbao:hunter2@b:9200", "node URL 2 carries credentials"),
+        ("https://a:9200/?x=1", "query or fragment"),
+    ],
+)
+def test_each_elasticsearch_node_url_is_checked(url: str, why: str) -> None:
+    with pytest.raises(SettingsError) as info:
+        Settings.load({"ANBAO_ELASTICSEARCH_URL": url})
+    assert info.value.name == "elasticsearch.url"
+    assert why in str(info.value)
+    assert "hunter2" not in str(info.value)
