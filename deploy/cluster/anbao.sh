@@ -6,7 +6,8 @@
 # run as the caller) terminates TLS on https://127.0.0.1:8100 with the cluster CA's certificate
 # and balances both nodes, checked on /readyz, with retries and redispatch.
 # Usage: deploy/cluster/anbao.sh up|down|purge|status|env
-#   up      databases (once), secrets (once), the realm (`anbao iam apply`, idempotent), node 1,
+#   up      a fresh trail when Elasticsearch is not the cluster the trail began on (purge),
+#           databases (once), secrets (once), the realm (`anbao iam apply`, idempotent), node 1,
 #           node 2 (each waits for /readyz), then HAProxy; a node already healthy is left running
 #   down    stop HAProxy and both nodes (only what `up` started, by PID file)
 #   purge   down, then drop the three databases, delete the Elasticsearch indices of the audit
@@ -299,9 +300,33 @@ start_haproxy() {
     wait_healthy haproxy "$HAPROXY_PID" "$HAPROXY_LOG" 30 lb_ready || { stop_pid haproxy "$HAPROXY_PID"; exit 1; }
 }
 
+# es_cluster_uuid: the identity of the Elasticsearch cluster the nodes write to.
+es_cluster_uuid() {
+    eval "$(es_env | sed 's/^/local /')"
+    local es=(curl -fsS -u "$ELASTICSEARCH_USERNAME:$ELASTICSEARCH_PASSWORD") ca="${ELASTICSEARCH_CA_FILE:-${ELASTICSEARCH_CA:-}}"
+    [ -n "$ca" ] && es+=(--cacert "$ca")
+    "${es[@]}" "${ELASTICSEARCH_URL%%,*}/" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["cluster_uuid"])'
+}
+
+# trail_home: the integrity log in PostgreSQL names events of one Elasticsearch cluster. When the
+# nodes now write to another one (the source switched, or the cluster was made again), that log
+# would call every old event deleted: this loopback cluster then starts a fresh trail (purge).
+trail_home() {
+    local uuid home="$AN_STATE/elasticsearch-cluster-uuid"
+    uuid=$(es_cluster_uuid) || die "could not read the Elasticsearch cluster's identity"
+    if [ "$(cat "$home" 2>/dev/null)" != "$uuid" ]; then
+        [ -s "$home" ] && log "Elasticsearch is another cluster than the trail's: a fresh trail"
+        [ -s "$home" ] || log "no record of the trail's Elasticsearch: a fresh trail"
+        purge
+        mkdir -p "$AN_STATE"
+        echo "$uuid" > "$home"
+    fi
+}
+
 up() {
     [ -x "$ANBAO" ] || die "no $ANBAO: make install"
     "$ES_SCRIPT" status >/dev/null 2>&1 || die "Elasticsearch ($ES_SCRIPT) is not up"
+    trail_home
     # Keycloak's balancer answering is enough (one node may be down: that is its failover).
     curl -fsS --cacert "$(kc_ca)" "https://127.0.0.1:$KC_LB_PORT/realms/master/.well-known/openid-configuration" \
         >/dev/null 2>&1 || die "the Keycloak cluster's balancer does not answer: deploy/cluster/keycloak.sh up"
