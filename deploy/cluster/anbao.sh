@@ -305,7 +305,7 @@ es_cluster_uuid() {
     eval "$(es_env | sed 's/^/local /')"
     local es=(curl -fsS -u "$ELASTICSEARCH_USERNAME:$ELASTICSEARCH_PASSWORD") ca="${ELASTICSEARCH_CA_FILE:-${ELASTICSEARCH_CA:-}}"
     [ -n "$ca" ] && es+=(--cacert "$ca")
-    "${es[@]}" "${ELASTICSEARCH_URL%%,*}/" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["cluster_uuid"])'
+    "${es[@]}" "${ELASTICSEARCH_URL%%,*}/_cluster/stats?filter_path=cluster_uuid" | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["cluster_uuid"])'
 }
 
 # trail_home: the integrity log in PostgreSQL names events of one Elasticsearch cluster. When the
