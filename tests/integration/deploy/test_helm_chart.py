@@ -183,8 +183,17 @@ def test_service_targets_the_nodes(rendered: list[Manifest]) -> None:
 
 def test_rendered_config_is_accepted_by_anbao(rendered: list[Manifest], tmp_path: Path) -> None:
     """anbao.toml plus the pod's environment (secrets stubbed) loads as production settings."""
+    text = _one(rendered, "ConfigMap")["data"]["anbao.toml"]
+    # The shared key files come from the mounted Secret: stand it up in a folder of ours.
+    mounts = {m["mountPath"] for m in _container(rendered)["volumeMounts"]}
+    keys_dir = "/etc/anbao/keys"
+    assert keys_dir in mounts
+    (tmp_path / "keys").mkdir()
+    for name in ("audit-field-keys.json", "audit-sth-key.pem", "console-session.key"):
+        assert f'"{keys_dir}/{name}"' in text
+        (tmp_path / "keys" / name).write_text("stub")
     config = tmp_path / "anbao.toml"
-    config.write_text(_one(rendered, "ConfigMap")["data"]["anbao.toml"])
+    config.write_text(text.replace(keys_dir, str(tmp_path / "keys")))
     environ = {"ANBAO_CONFIG": str(config), "ANBAO_CLUSTER_NODE_ID": "anbao-0"}
     for item in _container(rendered)["env"]:
         if "secretKeyRef" in item.get("valueFrom", {}):
