@@ -54,11 +54,7 @@ class SqlSessionRows:
         self._engine = MigratedOnFirstUse(engine, MIGRATIONS)
 
     def _run(self, work: Callable[[sa.Connection], Any]) -> Any:
-        try:
-            with self._engine().begin() as conn:
-                return work(conn)
-        except sa.exc.SQLAlchemyError as exc:
-            raise ConsoleStoreUnavailable("the console session database does not answer") from exc
+        return self._engine.run(work, "the console session database does not answer")
 
     @staticmethod
     def _upsert(

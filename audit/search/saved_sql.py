@@ -56,11 +56,7 @@ class SqlSavedSearches:
         self._clock = clock
 
     def _run(self, work: Callable[[sa.Connection], Any]) -> Any:
-        try:
-            with self._engine().begin() as conn:
-                return work(conn)
-        except sa.exc.SQLAlchemyError as exc:
-            raise AuditStoreUnavailable("The saved-search database does not answer.") from exc
+        return self._engine.run(work, "The saved-search database does not answer.")
 
     def list(self, owner: str) -> list[SavedSearch]:
         stmt = (

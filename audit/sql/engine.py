@@ -12,6 +12,7 @@ import dataclasses
 import threading
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import sqlalchemy as sa
 from alembic import command, context
@@ -20,6 +21,8 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 
 from audit.sql.sqlite import MEMORY
+
+T = TypeVar("T")
 
 
 def create_engine(url: str, error: Callable[[str], Exception] = ValueError) -> sa.Engine:
@@ -129,6 +132,15 @@ class MigratedOnFirstUse:
                     self._migrations.upgrade(self.engine)
                     self._done = True
         return self.engine
+
+    def run(self, work: Callable[[sa.Connection], T], unavailable: str) -> T:
+        """``work`` in one transaction on the migrated engine; a database error is the store's
+        own error (the migrations' ``error``) saying ``unavailable``, never SQLAlchemy's text."""
+        try:
+            with self().begin() as connection:
+                return work(connection)
+        except sa.exc.SQLAlchemyError as exc:
+            raise self._migrations.error(unavailable) from exc
 
 
 def run_migrations(metadata: sa.MetaData, version_table: str, entry: str) -> None:

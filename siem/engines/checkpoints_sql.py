@@ -43,6 +43,9 @@ MIGRATIONS: Final = Migrations(
 )
 
 
+_UNAVAILABLE: Final = "The checkpoint database does not answer."
+
+
 class SqlCheckpoints:
     """:class:`siem.ports.CheckpointStore` in a SQL table, one row per name."""
 
@@ -51,22 +54,18 @@ class SqlCheckpoints:
 
     def load(self, name: str) -> Mapping[str, Any] | None:
         stmt = sa.select(checkpoints.c.state).where(checkpoints.c.name == name)
-        try:
-            with self._engine().connect() as conn:
-                text = conn.execute(stmt).scalar()
-        except sa.exc.SQLAlchemyError as exc:
-            raise CheckpointStoreUnavailable("The checkpoint database does not answer.") from exc
+        text = self._engine.run(lambda conn: conn.execute(stmt).scalar(), _UNAVAILABLE)
         value = json.loads(text) if text is not None else None
         return value if isinstance(value, dict) else None
 
     def save(self, name: str, state: Mapping[str, Any]) -> None:
         text = json.dumps(dict(state))
-        try:
-            with self._engine().begin() as conn:
-                dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-                insert = dialect.insert(checkpoints).values(name=name, state=text)
-                conn.execute(
-                    insert.on_conflict_do_update(index_elements=["name"], set_={"state": text})
-                )
-        except sa.exc.SQLAlchemyError as exc:
-            raise CheckpointStoreUnavailable("The checkpoint database does not answer.") from exc
+
+        def upsert(conn: sa.Connection) -> None:
+            dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+            insert = dialect.insert(checkpoints).values(name=name, state=text)
+            conn.execute(
+                insert.on_conflict_do_update(index_elements=["name"], set_={"state": text})
+            )
+
+        self._engine.run(upsert, _UNAVAILABLE)

@@ -51,11 +51,7 @@ class SqlActionStore:
         self._engine = MigratedOnFirstUse(engine, MIGRATIONS)
 
     def _run(self, work: Callable[[sa.Connection], Any]) -> Any:
-        try:
-            with self._engine().begin() as conn:
-                return work(conn)
-        except sa.exc.SQLAlchemyError as exc:
-            raise AlertStoreUnavailable("The response action database does not answer.") from exc
+        return self._engine.run(work, "The response action database does not answer.")
 
     def add(self, record: ActionRecord) -> ActionRecord:
         stored = record.evolve(version=1)
